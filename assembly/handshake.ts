@@ -1,0 +1,1 @@
+// Handshake exports (being written).
