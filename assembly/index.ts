@@ -1,12 +1,15 @@
 // The engine's exports: numbers in, numbers out. See docs/ENGINE.md for the ABI.
-import { initSlots, requiredBytes, openSlot } from "./connection";
+import { initSlots, openSlot, requiredBytes, Slot, SLOT_BYTES, slotOf } from "./connection";
 import { entropyFilled } from "./entropy";
-import { ENTROPY, EVENTS, HANDSHAKE, OUT, RESULT } from "./layout";
+import { ENTROPY, ENTROPY_BYTES, EVENT_CAPACITY, EVENTS, HANDSHAKE, MAX_HEADERS, OUT, OUT_BYTES, RESULT } from "./layout";
 import { mask } from "./mask";
+import { CallError } from "./errors";
+import { closeFrame, frame, header, maskWith, message } from "./writer";
 export * from "./handshake";
 import { utf8Step, UTF8_ACCEPT } from "./utf8";
 
 export { entropyFilled };
+export { feed } from "./reader";
 
 /** Address of the result fields (layout.ts Result). */
 export function resultPtr(): usize {
@@ -27,6 +30,15 @@ export function entropyPtr(): usize {
 /** Address of the handshake results and header table. */
 export function handshakePtr(): usize {
   return HANDSHAKE;
+}
+
+/** Build constants, by index: 0 event capacity, 1 out bytes, 2 entropy bytes, 3 max headers, 4 slot bytes. */
+export function buildConstant(index: u32): u32 {
+  if (index == 0) return <u32>EVENT_CAPACITY;
+  if (index == 1) return <u32>OUT_BYTES;
+  if (index == 2) return <u32>ENTROPY_BYTES;
+  if (index == 3) return <u32>MAX_HEADERS;
+  return index == 4 ? SLOT_BYTES : 0;
 }
 
 /** Bytes of memory `init(maxConnections, ioBytes)` needs above __heap_base (when not in the static pool). */
@@ -52,6 +64,52 @@ export function unmask(ptr: usize, len: usize, key: u32, offset: u32): void {
 /** 1 if the `len` bytes at `ptr` are complete, valid UTF-8, else 0. */
 export function isUtf8(ptr: usize, len: usize): u32 {
   return utf8Step(UTF8_ACCEPT, ptr, len) == UTF8_ACCEPT ? 1 : 0;
+}
+
+/** Continue validating UTF-8 from `state` (0: start); returns the new state: 0 complete, 1 invalid, else partial. */
+export function utf8Validate(state: u32, ptr: usize, len: usize): u32 {
+  return utf8Step(state, ptr, len);
+}
+
+/** Connection state: ConnFlag bits << 8 | ReadState, or a CallError. */
+export function connectionState(conn: u32): i32 {
+  const slot = slotOf(conn);
+  if (slot == 0) return CallError.InvalidConnection;
+  return (<i32>load<u8>(slot + Slot.Flags) << 8) | <i32>load<u8>(slot + Slot.State);
+}
+
+/** Write one frame (`byte0`: FIN | RSV1 | opcode; not close) with `len` payload bytes from `src` at `dst`. */
+export function writeFrame(conn: u32, byte0: u32, src: usize, len: u32, dst: usize): i32 {
+  const slot = slotOf(conn);
+  return slot == 0 ? CallError.InvalidConnection : frame(slot, byte0, src, len, dst);
+}
+
+/** Write a text (1) or binary (2) message as frames of at most `maxFragment` bytes (0: one frame). */
+export function writeMessage(conn: u32, opcode: u32, src: usize, len: u32, dst: usize, maxFragment: u32): i32 {
+  const slot = slotOf(conn);
+  return slot == 0 ? CallError.InvalidConnection : message(slot, opcode, src, len, dst, maxFragment);
+}
+
+/** Write only a frame header for a `payloadLength`-byte payload the host sends through `maskChunk`. */
+export function writeHeader(conn: u32, byte0: u32, payloadLength: f64, dst: usize): i32 {
+  const slot = slotOf(conn);
+  if (slot == 0) return CallError.InvalidConnection;
+  if (!(payloadLength >= 0 && payloadLength <= 9007199254740991)) return CallError.InvalidArgument;
+  return header(slot, byte0, <u64>payloadLength, dst);
+}
+
+/** Mask the next `len` payload bytes at `ptr` after `writeHeader` (a no-op on the server side). */
+export function maskChunk(conn: u32, ptr: usize, len: u32): i32 {
+  const slot = slotOf(conn);
+  if (slot == 0) return CallError.InvalidConnection;
+  maskWith(slot, ptr, len);
+  return 0;
+}
+
+/** Write a close frame with `code` (0: none) and a UTF-8 reason; size or CallError. */
+export function writeClose(conn: u32, code: u32, reason: usize, reasonLength: u32, dst: usize): i32 {
+  const slot = slotOf(conn);
+  return slot == 0 ? CallError.InvalidConnection : closeFrame(slot, code, reason, reasonLength, dst);
 }
 
 /** Where static data ends; replaced by the `__heap_base` / `__data_end` global exports at build. */

@@ -1,0 +1,72 @@
+// Event records written by `feed`: 16 bytes each at EVENTS, `Result.EventCount` of them.
+//   u8 type | u8 opcode | u8 flags | u8 reason | u16 code | u16 0 | u32 ptr | u32 len
+import { EVENTS, EVENT_BYTES, EVENT_CAPACITY } from "./layout";
+
+/** Event types. */
+export namespace EventType {
+  /** A chunk of a data message, unmasked in place: opcode, flags (DataFlag), ptr, len. */
+  // @ts-ignore: decorator
+  @inline export const Data: u8 = 1;
+  /** A whole ping: ptr, len (≤ 125). */
+  // @ts-ignore: decorator
+  @inline export const Ping: u8 = 2;
+  /** A whole pong: ptr, len (≤ 125). */
+  // @ts-ignore: decorator
+  @inline export const Pong: u8 = 3;
+  /** The peer's close frame: code (1005 when it had none), reason at ptr, len. */
+  // @ts-ignore: decorator
+  @inline export const Close: u8 = 4;
+  /** A protocol violation: code (the close code sent), reason (ReadError). The connection is failed. */
+  // @ts-ignore: decorator
+  @inline export const Error: u8 = 5;
+  /** The close handshake is complete (close frames sent and received): the transport may be closed. */
+  // @ts-ignore: decorator
+  @inline export const Closed: u8 = 6;
+}
+
+/** Bits of a Data event's flags. */
+export namespace DataFlag {
+  /** First chunk of a message. */
+  // @ts-ignore: decorator
+  @inline export const MessageStart: u8 = 1;
+  /** Last chunk of a message. */
+  // @ts-ignore: decorator
+  @inline export const MessageEnd: u8 = 2;
+  /** First chunk of a frame. */
+  // @ts-ignore: decorator
+  @inline export const FrameStart: u8 = 4;
+  /** Last chunk of a frame. */
+  // @ts-ignore: decorator
+  @inline export const FrameEnd: u8 = 8;
+  /** The message's first frame had RSV1 set (compressed, when an extension allows it). */
+  // @ts-ignore: decorator
+  @inline export const Rsv1: u8 = 16;
+}
+
+let count: i32 = 0;
+
+/** Start a new batch of events. */
+export function resetEvents(): void {
+  count = 0;
+}
+
+/** Events written in this batch. */
+export function eventCount(): i32 {
+  return count;
+}
+
+/** True when `n` more events fit. */
+// @ts-ignore: decorator
+@inline export function eventsFit(n: i32): bool {
+  return count + n <= EVENT_CAPACITY;
+}
+
+/** Append an event; callers check `eventsFit` first. */
+export function emit(type: u8, opcode: u8, flags: u8, reason: u8, code: u16, ptr: usize, len: u32): void {
+  const record = EVENTS + <usize>(count * EVENT_BYTES);
+  store<u32>(record, <u32>type | (<u32>opcode << 8) | (<u32>flags << 16) | (<u32>reason << 24));
+  store<u32>(record, <u32>code, 4);
+  store<u32>(record, <u32>ptr, 8);
+  store<u32>(record, len, 12);
+  count++;
+}

@@ -1,0 +1,298 @@
+// The frame reader (RFC 6455 §5): bytes in, events out. Input may arrive split anywhere, down to one byte;
+// data payloads are unmasked and validated in place and reported as chunks, control frames whole. Every
+// violation fails the connection with its close code at the first byte that proves it.
+import { CloseCode, isValidCloseCode } from "./close";
+import { ConnFlag, clearFlag, hasFlag, ReadState, Role, setFlag, Slot, slotOf } from "./connection";
+import { hasEntropy } from "./entropy";
+import { CallError, ReadError } from "./errors";
+import { DataFlag, emit, EventType, eventCount, eventsFit, resetEvents } from "./events";
+import { OUT, OUT_BYTES, Result, setResult } from "./layout";
+import { mask } from "./mask";
+import { FrameBit, isControl, isKnownOpcode, MAX_CONTROL_PAYLOAD, Opcode } from "./opcode";
+import { UTF8_ACCEPT, UTF8_REJECT, utf8Step } from "./utf8";
+import { MAX_HEADER_BYTES, writeFrameAt } from "./writer";
+
+/** Room a reply (pong or close) may need in OUT. */
+const MAX_REPLY: u32 = MAX_HEADER_BYTES + MAX_CONTROL_PAYLOAD;
+/** Slot flag: the message in progress is compressed (RSV1), so its text is validated after inflating. */
+const COMPRESSED: u8 = 32;
+
+let outLength: u32 = 0;
+/** Two bytes of a close code to send, big-endian. */
+const closeCodeScratch = memory.data(4, 4);
+
+/**
+ * Read `len` bytes at `ptr` for connection `conn`. Writes events (see events.ts) and replies to send
+ * (OUT, `Result.OutLength`); stops early when the event or reply space fills up, so the host feeds the
+ * rest (`Result.Consumed` tells how much was read). Returns the event count or a CallError.
+ */
+export function feed(conn: u32, ptr: usize, len: u32): i32 {
+  resetEvents();
+  outLength = 0;
+  const slot = slotOf(conn);
+  if (slot == 0) return CallError.InvalidConnection;
+  const client = load<u8>(slot + Slot.Role) == Role.Client;
+  let pos: u32 = 0;
+  while (pos < len) {
+    if (!eventsFit(3) || <u32>OUT_BYTES - outLength < MAX_REPLY || (client && !hasEntropy(4))) break;
+    const state = load<u8>(slot + Slot.State);
+    if (state == ReadState.Header) pos = readHeader(slot, ptr, pos, len);
+    else if (state == ReadState.Payload) pos = readPayload(slot, ptr, pos, len);
+    else if (state == ReadState.ControlPayload) pos = readControl(slot, ptr, pos, len);
+    else pos = len;
+  }
+  setResult(Result.Consumed, pos);
+  setResult(Result.EventCount, eventCount());
+  setResult(Result.OutLength, outLength);
+  return eventCount();
+}
+
+/** Header bytes for the given second byte: length form and mask key. */
+// @ts-ignore: decorator
+@inline function headerSize(byte1: u32): u32 {
+  const length7 = byte1 & 0x7f;
+  return 2 + (length7 == 126 ? 2 : length7 == 127 ? 8 : 0) + ((byte1 & FrameBit.Mask) != 0 ? 4 : 0);
+}
+
+/** The rule the first header byte breaks, or 0. */
+function checkByte0(slot: usize, byte0: u32): u32 {
+  const opcode = byte0 & 0xf;
+  if (!isKnownOpcode(opcode)) return ReadError.ReservedOpcode;
+  const rsv = byte0 & (FrameBit.Rsv1 | FrameBit.Rsv2 | FrameBit.Rsv3);
+  if (rsv != 0) {
+    const firstDataFrame = opcode == Opcode.Text || opcode == Opcode.Binary;
+    if (rsv != FrameBit.Rsv1 || !firstDataFrame || !hasFlag(slot, ConnFlag.Rsv1Allowed)) return ReadError.ReservedBits;
+  }
+  const inMessage = load<u8>(slot + Slot.MessageOpcode) != 0;
+  if (isControl(opcode)) return (byte0 & FrameBit.Fin) == 0 ? ReadError.ControlFragmented : 0;
+  if (opcode == Opcode.Continuation) return inMessage ? 0 : ReadError.UnexpectedContinuation;
+  return inMessage ? ReadError.ExpectedContinuation : 0;
+}
+
+/** The rule the second header byte breaks, or 0. */
+function checkByte1(slot: usize, byte0: u32, byte1: u32): u32 {
+  const masked = (byte1 & FrameBit.Mask) != 0;
+  const server = load<u8>(slot + Slot.Role) == Role.Server;
+  if (server && !masked) return ReadError.UnmaskedClientFrame;
+  if (!server && masked) return ReadError.MaskedServerFrame;
+  if (isControl(byte0 & 0xf) && (byte1 & 0x7f) > MAX_CONTROL_PAYLOAD) return ReadError.ControlTooLong;
+  return 0;
+}
+
+function readHeader(slot: usize, ptr: usize, pos: u32, len: u32): u32 {
+  let have = <u32>load<u8>(slot + Slot.HeaderLength);
+  if (have == 0 && len - pos >= 2) {
+    // Fast path: the whole header is in this buffer.
+    const at = ptr + pos;
+    const byte0 = <u32>load<u8>(at);
+    const byte1 = <u32>load<u8>(at, 1);
+    const size = headerSize(byte1);
+    if (len - pos >= size) {
+      let error = checkByte0(slot, byte0);
+      if (error == 0) error = checkByte1(slot, byte0, byte1);
+      if (error != 0) {
+        fail(slot, error);
+        return len;
+      }
+      beginFrame(slot, at);
+      return pos + size;
+    }
+  }
+  const buffer = slot + Slot.Header;
+  while (pos < len) {
+    store<u8>(buffer + have, load<u8>(ptr + pos));
+    have++;
+    pos++;
+    const byte0 = <u32>load<u8>(buffer);
+    let error: u32 = 0;
+    if (have == 1) error = checkByte0(slot, byte0);
+    else if (have == 2) error = checkByte1(slot, byte0, <u32>load<u8>(buffer, 1));
+    if (error != 0) {
+      fail(slot, error);
+      return len;
+    }
+    if (have >= 2 && have == headerSize(<u32>load<u8>(buffer, 1))) {
+      store<u8>(slot + Slot.HeaderLength, 0);
+      beginFrame(slot, buffer);
+      return pos;
+    }
+  }
+  store<u8>(slot + Slot.HeaderLength, <u8>have);
+  return pos;
+}
+
+/** Start reading the frame whose complete, checked header is at `header`. */
+function beginFrame(slot: usize, header: usize): void {
+  const byte0 = <u32>load<u8>(header);
+  const byte1 = <u32>load<u8>(header, 1);
+  const opcode = byte0 & 0xf;
+  let payloadLength = <u64>(byte1 & 0x7f);
+  let at: usize = 2;
+  if (payloadLength == 126) {
+    payloadLength = <u64>bswap<u16>(load<u16>(header, 2));
+    at = 4;
+  } else if (payloadLength == 127) {
+    payloadLength = bswap<u64>(load<u64>(header, 2));
+    at = 10;
+    if (payloadLength >> 63 != 0) {
+      fail(slot, ReadError.LengthTopBit);
+      return;
+    }
+  }
+  store<u32>(slot + Slot.MaskingKey, (byte1 & FrameBit.Mask) != 0 ? load<u32>(header + at) : 0);
+  store<u8>(slot + Slot.FrameOpcode, <u8>opcode);
+  store<u8>(slot + Slot.FrameByte0, <u8>byte0);
+  store<u64>(slot + Slot.PayloadLength, payloadLength);
+  store<u64>(slot + Slot.Remaining, payloadLength);
+  if (isControl(opcode)) {
+    store<u8>(slot + Slot.ControlLength, 0);
+    store<u8>(slot + Slot.State, ReadState.ControlPayload);
+    if (payloadLength == 0) handleControl(slot, slot + Slot.Control, 0);
+    return;
+  }
+  if (opcode != Opcode.Continuation) startMessage(slot, opcode, (byte0 & FrameBit.Rsv1) != 0);
+  const messageLength = load<u64>(slot + Slot.MessageLength) + payloadLength;
+  if (messageLength > load<u64>(slot + Slot.MaxPayload) || messageLength < payloadLength) {
+    fail(slot, ReadError.MessageTooBig);
+    return;
+  }
+  store<u64>(slot + Slot.MessageLength, messageLength);
+  clearFlag(slot, ConnFlag.FrameStarted);
+  store<u8>(slot + Slot.State, ReadState.Payload);
+  if (payloadLength == 0) dataChunk(slot, header, 0);
+}
+
+function startMessage(slot: usize, opcode: u32, compressed: bool): void {
+  store<u8>(slot + Slot.MessageOpcode, <u8>opcode);
+  store<u64>(slot + Slot.MessageLength, 0);
+  store<u8>(slot + Slot.Utf8State, <u8>UTF8_ACCEPT);
+  store<u8>(slot + Slot.Pending, DataFlag.MessageStart | (compressed ? DataFlag.Rsv1 : 0));
+  if (compressed) setFlag(slot, COMPRESSED);
+  else clearFlag(slot, COMPRESSED);
+}
+
+function readPayload(slot: usize, ptr: usize, pos: u32, len: u32): u32 {
+  const remaining = load<u64>(slot + Slot.Remaining);
+  const n = <u32>min(remaining, <u64>(len - pos));
+  const at = ptr + pos;
+  const key = load<u32>(slot + Slot.MaskingKey);
+  if (key != 0) mask(at, n, key, <u32>((load<u64>(slot + Slot.PayloadLength) - remaining) & 3));
+  dataChunk(slot, at, n);
+  return pos + n;
+}
+
+/** Report `n` payload bytes at `at` (already unmasked) of the current data frame. */
+function dataChunk(slot: usize, at: usize, n: u32): void {
+  const remaining = load<u64>(slot + Slot.Remaining) - n;
+  const frameEnd = remaining == 0;
+  const messageEnd = frameEnd && (load<u8>(slot + Slot.FrameByte0) & FrameBit.Fin) != 0;
+  const opcode = load<u8>(slot + Slot.MessageOpcode);
+  if (opcode == Opcode.Text && !hasFlag(slot, COMPRESSED)) {
+    const state = utf8Step(<u32>load<u8>(slot + Slot.Utf8State), at, n);
+    if (state == UTF8_REJECT || (messageEnd && state != UTF8_ACCEPT)) {
+      fail(slot, ReadError.InvalidUtf8);
+      return;
+    }
+    store<u8>(slot + Slot.Utf8State, <u8>state);
+  }
+  let flags = load<u8>(slot + Slot.Pending);
+  store<u8>(slot + Slot.Pending, 0);
+  if (!hasFlag(slot, ConnFlag.FrameStarted)) {
+    flags |= DataFlag.FrameStart;
+    setFlag(slot, ConnFlag.FrameStarted);
+  }
+  store<u64>(slot + Slot.Remaining, remaining);
+  if (frameEnd) {
+    flags |= DataFlag.FrameEnd;
+    store<u8>(slot + Slot.State, ReadState.Header);
+  }
+  if (messageEnd) {
+    flags |= DataFlag.MessageEnd;
+    store<u8>(slot + Slot.MessageOpcode, 0);
+  }
+  emit(EventType.Data, opcode, flags, 0, 0, at, n);
+}
+
+function readControl(slot: usize, ptr: usize, pos: u32, len: u32): u32 {
+  const remaining = <u32>load<u64>(slot + Slot.Remaining);
+  const have = <u32>load<u8>(slot + Slot.ControlLength);
+  const key = load<u32>(slot + Slot.MaskingKey);
+  if (have == 0 && len - pos >= remaining) {
+    // The whole payload is here: unmask it in place.
+    const at = ptr + pos;
+    if (key != 0) mask(at, remaining, key, 0);
+    handleControl(slot, at, remaining);
+    return pos + remaining;
+  }
+  const n = min(remaining, len - pos);
+  const buffer = slot + Slot.Control;
+  memory.copy(buffer + have, ptr + pos, n);
+  store<u8>(slot + Slot.ControlLength, <u8>(have + n));
+  store<u64>(slot + Slot.Remaining, remaining - n);
+  if (n == remaining) {
+    if (key != 0) mask(buffer, have + n, key, 0);
+    handleControl(slot, buffer, have + n);
+  }
+  return pos + n;
+}
+
+/** Act on a complete control frame whose unmasked payload is at `at`. */
+function handleControl(slot: usize, at: usize, n: u32): void {
+  store<u8>(slot + Slot.State, ReadState.Header);
+  store<u64>(slot + Slot.Remaining, 0);
+  const opcode = <u32>load<u8>(slot + Slot.FrameOpcode);
+  if (opcode == Opcode.Ping) {
+    emit(EventType.Ping, <u8>opcode, 0, 0, 0, at, n);
+    if (hasFlag(slot, ConnFlag.AutoPong) && !hasFlag(slot, ConnFlag.CloseSent))
+      reply(slot, FrameBit.Fin | Opcode.Pong, at, n);
+    return;
+  }
+  if (opcode == Opcode.Pong) {
+    emit(EventType.Pong, <u8>opcode, 0, 0, 0, at, n);
+    return;
+  }
+  handleClose(slot, at, n);
+}
+
+function handleClose(slot: usize, at: usize, n: u32): void {
+  if (n == 1) return fail(slot, ReadError.CloseLengthOne);
+  let code = CloseCode.NoStatus;
+  if (n >= 2) {
+    code = <u32>bswap<u16>(load<u16>(at));
+    if (!isValidCloseCode(code)) return fail(slot, ReadError.InvalidCloseCode);
+    if (utf8Step(UTF8_ACCEPT, at + 2, n - 2) != UTF8_ACCEPT) return fail(slot, ReadError.InvalidCloseReason);
+  }
+  setFlag(slot, ConnFlag.CloseReceived);
+  emit(EventType.Close, <u8>Opcode.Close, 0, 0, <u16>code, at + (n >= 2 ? 2 : 0), n >= 2 ? n - 2 : 0);
+  if (!hasFlag(slot, ConnFlag.CloseSent)) {
+    // Echo the peer's code (RFC 6455 §5.5.1), or send an empty close to an empty one.
+    reply(slot, FrameBit.Fin | Opcode.Close, at, n >= 2 ? 2 : 0);
+    setFlag(slot, ConnFlag.CloseSent);
+  }
+  store<u8>(slot + Slot.State, ReadState.Closed);
+  emit(EventType.Closed, 0, 0, 0, <u16>code, 0, 0);
+}
+
+/** Queue a control frame in OUT; `feed` keeps room for one before each step. */
+function reply(slot: usize, byte0: u32, src: usize, n: u32): void {
+  outLength += writeFrameAt(slot, byte0, src, n, OUT + outLength);
+}
+
+/** The close code a read error is answered with. */
+function closeCodeOf(error: u32): u32 {
+  if (error == ReadError.InvalidUtf8 || error == ReadError.InvalidCloseReason) return CloseCode.InvalidPayload;
+  if (error == ReadError.MessageTooBig) return CloseCode.MessageTooBig;
+  return CloseCode.ProtocolError;
+}
+
+/** Fail the connection: report the error, send a close frame with its code, and ignore further input. */
+function fail(slot: usize, error: u32): void {
+  const code = closeCodeOf(error);
+  emit(EventType.Error, 0, 0, <u8>error, <u16>code, 0, 0);
+  if (!hasFlag(slot, ConnFlag.CloseSent)) {
+    store<u16>(closeCodeScratch, bswap<u16>(<u16>code));
+    reply(slot, FrameBit.Fin | Opcode.Close, closeCodeScratch, 2);
+    setFlag(slot, ConnFlag.CloseSent);
+  }
+  store<u8>(slot + Slot.State, ReadState.Failed);
+}

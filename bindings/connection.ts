@@ -1,0 +1,302 @@
+// Drives the engine for one connection: bytes in → events as JS values, messages out → frame bytes.
+// Transport-free: the host gives received bytes to `receive` and writes what `handler.write` is given.
+import { Result, type Engine } from "./engine.js";
+import { check, WebSocketProtocolError } from "./errors.js";
+import type { SlotHandle } from "./pool.js";
+
+/** Which end of the connection we are. */
+export const Role = { Server: 0, Client: 1 } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+/** Frame opcodes (RFC 6455 §5.2). */
+export const Opcode = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
+
+const EventType = { Data: 1, Ping: 2, Pong: 3, Close: 4, Error: 5, Closed: 6 } as const;
+const DataFlag = { MessageStart: 1, MessageEnd: 2, FrameStart: 4, FrameEnd: 8, Rsv1: 16 } as const;
+const ConnFlag = { AutoPong: 1, Rsv1Allowed: 2, CloseSent: 4, CloseReceived: 8 } as const;
+const FIN = 0x80;
+const MAX_HEADER = 14;
+
+/** What a connection reports to its host. */
+export interface ConnectionHandler {
+  /** A whole message (fragments: "message"). `data` is the host's own copy. */
+  message(data: Uint8Array, isBinary: boolean): void;
+  /** A chunk of a message as it arrives (fragments: "stream"). */
+  fragment?(data: Uint8Array, isBinary: boolean, first: boolean, last: boolean): void;
+  ping(data: Uint8Array): void;
+  pong(data: Uint8Array): void;
+  /** The peer's close frame; the engine has already queued the reply. */
+  close(code: number, reason: string): void;
+  /** The peer broke the protocol; a close frame with `error.closeCode` was queued. */
+  error(error: WebSocketProtocolError): void;
+  /** The close handshake is complete (both close frames exchanged). */
+  closed(): void;
+  /** Bytes to send. When `borrowed`, they alias engine memory and must be copied before returning. */
+  write(bytes: Uint8Array, borrowed: boolean): void;
+}
+
+/** Per-connection settings. */
+export interface ConnectionOptions {
+  role: Role;
+  /** Largest message accepted, in bytes (1009 beyond). */
+  maxPayload: number;
+  /** Answer pings from inside the engine (default true). */
+  autoPong?: boolean;
+  /** "message" (default): whole messages; "stream": chunks as they arrive. */
+  fragments?: "message" | "stream";
+  /** Allocate the bytes handed to the host (Buffer.allocUnsafe on Node). */
+  alloc?: (size: number) => Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** One WebSocket connection's protocol state, living in an engine slot. */
+export class WireConnection {
+  private readonly engine: Engine;
+  private readonly slot: number;
+  private readonly handler: ConnectionHandler;
+  private readonly stream: boolean;
+  private readonly masking: boolean;
+  private readonly alloc: (size: number) => Uint8Array;
+  private readonly inPtr: number;
+  private readonly inBytes: number;
+  private readonly srcPtr: number;
+  private readonly dstPtr: number;
+  private readonly areaBytes: number;
+  private parts: Uint8Array[] = [];
+  private partBytes = 0;
+  private released = false;
+
+  constructor(handle: SlotHandle, handler: ConnectionHandler, options: ConnectionOptions) {
+    this.engine = handle.engine;
+    this.slot = handle.slot;
+    this.handler = handler;
+    this.stream = options.fragments === "stream";
+    this.masking = options.role === Role.Client;
+    this.alloc = options.alloc ?? ((n) => new Uint8Array(n));
+    const third = Math.floor(this.engine.ioBytes / 3) & ~15;
+    this.inPtr = this.engine.io;
+    this.inBytes = third;
+    this.srcPtr = this.engine.io + third;
+    this.dstPtr = this.engine.io + 2 * third;
+    this.areaBytes = third;
+    const flags = options.autoPong === false ? 0 : ConnFlag.AutoPong;
+    check(this.engine.exports.open(this.slot, options.role, flags, options.maxPayload), "open");
+  }
+
+  /** Where a host may read socket bytes straight into engine memory (then call `receiveInPlace`). */
+  get readBuffer(): Uint8Array {
+    return this.engine.u8.subarray(this.inPtr, this.inPtr + this.inBytes);
+  }
+
+  /** A close frame was sent. */
+  get closeSent(): boolean {
+    return ((this.engine.exports.connectionState(this.slot) >> 8) & ConnFlag.CloseSent) !== 0;
+  }
+
+  /** A close frame was received. */
+  get closeReceived(): boolean {
+    return ((this.engine.exports.connectionState(this.slot) >> 8) & ConnFlag.CloseReceived) !== 0;
+  }
+
+  /** Feed received bytes (copied into engine memory in pieces). */
+  receive(bytes: Uint8Array): void {
+    for (let offset = 0; offset < bytes.length && !this.released; offset += this.inBytes) {
+      const piece = bytes.subarray(offset, offset + this.inBytes);
+      this.engine.u8.set(piece, this.inPtr);
+      this.feed(this.inPtr, piece.length);
+    }
+  }
+
+  /** Feed `length` bytes the host already read into `readBuffer`. */
+  receiveInPlace(length: number): void {
+    this.feed(this.inPtr, length);
+  }
+
+  private feed(ptr: number, length: number): void {
+    const { exports, u8, u32 } = this.engine;
+    let done = 0;
+    while (done < length && !this.released) {
+      const count = check(exports.feed(this.slot, ptr + done, length - done), "feed");
+      const consumed = this.engine.resultField(Result.Consumed);
+      const outLength = this.engine.resultField(Result.OutLength);
+      if (outLength > 0) this.handler.write(u8.subarray(this.engine.out, this.engine.out + outLength), true);
+      this.engine.refillEntropy();
+      for (let i = 0, record = this.engine.events >>> 2; i < count && !this.released; i++, record += 4) {
+        const word = u32[record];
+        this.dispatch(
+          word & 0xff,
+          (word >>> 8) & 0xff,
+          (word >>> 16) & 0xff,
+          word >>> 24,
+          u32[record + 1],
+          u32[record + 2],
+          u32[record + 3],
+        );
+      }
+      if (consumed === 0 && count === 0) throw new Error("engine made no progress");
+      done += consumed;
+    }
+  }
+
+  private dispatch(
+    type: number,
+    opcode: number,
+    flags: number,
+    reason: number,
+    code: number,
+    ptr: number,
+    len: number,
+  ): void {
+    const u8 = this.engine.u8;
+    switch (type) {
+      case EventType.Data:
+        return this.data(opcode === Opcode.Binary, flags, ptr, len);
+      case EventType.Ping:
+        return this.handler.ping(this.copy(ptr, len));
+      case EventType.Pong:
+        return this.handler.pong(this.copy(ptr, len));
+      case EventType.Close:
+        return this.handler.close(code, decoder.decode(u8.subarray(ptr, ptr + len)));
+      case EventType.Error:
+        this.parts = [];
+        return this.handler.error(new WebSocketProtocolError(reason, code));
+      case EventType.Closed:
+        return this.handler.closed();
+    }
+  }
+
+  private data(isBinary: boolean, flags: number, ptr: number, len: number): void {
+    const first = (flags & DataFlag.MessageStart) !== 0;
+    const last = (flags & DataFlag.MessageEnd) !== 0;
+    if (this.stream && this.handler.fragment)
+      return this.handler.fragment(this.copy(ptr, len), isBinary, first, last);
+    if (first && last) return this.handler.message(this.copy(ptr, len), isBinary);
+    if (len > 0) {
+      this.parts.push(this.copy(ptr, len));
+      this.partBytes += len;
+    }
+    if (!last) return;
+    const message = this.alloc(this.partBytes);
+    let at = 0;
+    for (const part of this.parts) {
+      message.set(part, at);
+      at += part.length;
+    }
+    this.parts = [];
+    this.partBytes = 0;
+    this.handler.message(message, isBinary);
+  }
+
+  private copy(ptr: number, len: number): Uint8Array {
+    const bytes = this.alloc(len);
+    bytes.set(this.engine.u8.subarray(ptr, ptr + len));
+    return bytes;
+  }
+
+  /** Send a message: text for strings (unless `binary`), binary for bytes; fragmented at `fragmentSize`. */
+  send(data: string | Uint8Array, binary = typeof data !== "string", fragmentSize = 0): void {
+    const opcode = binary ? Opcode.Binary : Opcode.Text;
+    if (typeof data === "string") {
+      // Encode straight into engine memory when the worst case (3 bytes per UTF-16 unit) fits.
+      if (data.length * 3 <= this.areaBytes) {
+        const { written } = encoder.encodeInto(
+          data,
+          this.engine.u8.subarray(this.srcPtr, this.srcPtr + this.areaBytes),
+        );
+        return this.sendFromSource(opcode, written, fragmentSize);
+      }
+      data = encoder.encode(data);
+    }
+    this.sendBytes(opcode, data, fragmentSize);
+  }
+
+  /** Send a ping with up to 125 bytes of payload. */
+  ping(data: Uint8Array = new Uint8Array(0)): void {
+    this.control(Opcode.Ping, data);
+  }
+
+  /** Send an unsolicited pong with up to 125 bytes of payload. */
+  pong(data: Uint8Array = new Uint8Array(0)): void {
+    this.control(Opcode.Pong, data);
+  }
+
+  /** Start the close handshake. Throws a TypeError for an invalid code or reason, false if already closing. */
+  close(code?: number, reason = ""): boolean {
+    const e = this.engine.exports;
+    if (this.closeSent) return false;
+    const { written } = encoder.encodeInto(reason, this.engine.u8.subarray(this.srcPtr, this.srcPtr + 124));
+    if (written === 124 || encoder.encode(reason).length > 123)
+      check(-5, `close(${code}, "${reason.slice(0, 20)}…")`);
+    const size = check(
+      e.writeClose(this.slot, code ?? 0, this.srcPtr, written, this.dstPtr),
+      `close(${code})`,
+    );
+    this.flushDst(size);
+    return true;
+  }
+
+  /** Free the engine slot; the connection can no longer be used. */
+  release(): void {
+    this.released = true;
+  }
+
+  private control(opcode: number, data: Uint8Array): void {
+    if (data.length > 125) check(-2, opcode === Opcode.Ping ? "ping" : "pong");
+    this.engine.u8.set(data, this.srcPtr);
+    const size = check(
+      this.engine.exports.writeFrame(this.slot, FIN | opcode, this.srcPtr, data.length, this.dstPtr),
+      "control frame",
+    );
+    this.flushDst(size);
+  }
+
+  private sendFromSource(opcode: number, length: number, fragmentSize: number): void {
+    const frames = fragmentSize > 0 ? Math.max(1, Math.ceil(length / fragmentSize)) : 1;
+    if (length + frames * MAX_HEADER > this.areaBytes) {
+      return this.sendBytes(opcode, this.engine.u8.slice(this.srcPtr, this.srcPtr + length), fragmentSize);
+    }
+    const size = check(
+      this.engine.exports.writeMessage(this.slot, opcode, this.srcPtr, length, this.dstPtr, fragmentSize),
+      "send",
+    );
+    this.flushDst(size);
+  }
+
+  private sendBytes(opcode: number, data: Uint8Array, fragmentSize: number): void {
+    const frames = fragmentSize > 0 ? Math.max(1, Math.ceil(data.length / fragmentSize)) : 1;
+    if (data.length + frames * MAX_HEADER <= this.areaBytes) {
+      this.engine.u8.set(data, this.srcPtr);
+      return this.sendFromSource(opcode, data.length, fragmentSize);
+    }
+    // Too big for one pass through engine memory: frame by frame, header then payload.
+    const step = fragmentSize > 0 ? fragmentSize : data.length;
+    let offset = 0;
+    do {
+      const n = Math.min(step, data.length - offset);
+      const byte0 = (offset === 0 ? opcode : Opcode.Continuation) | (offset + n === data.length ? FIN : 0);
+      this.sendFrame(byte0, data.subarray(offset, offset + n));
+      offset += n;
+    } while (offset < data.length);
+  }
+
+  private sendFrame(byte0: number, payload: Uint8Array): void {
+    const e = this.engine.exports;
+    const size = check(e.writeHeader(this.slot, byte0, payload.length, this.dstPtr), "send");
+    this.flushDst(size);
+    // A server sends the caller's bytes as they are; a client masks them piece by piece in engine memory.
+    if (!this.masking) return this.handler.write(payload, false);
+    for (let offset = 0; offset < payload.length; offset += this.areaBytes) {
+      const piece = payload.subarray(offset, offset + this.areaBytes);
+      this.engine.u8.set(piece, this.dstPtr);
+      e.maskChunk(this.slot, this.dstPtr, piece.length);
+      this.flushDst(piece.length);
+    }
+  }
+
+  private flushDst(size: number): void {
+    this.engine.refillEntropy();
+    this.handler.write(this.engine.u8.subarray(this.dstPtr, this.dstPtr + size), true);
+  }
+}

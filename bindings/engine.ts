@@ -1,0 +1,139 @@
+// Loads the engine from bytes (no fs, no fetch: any runtime) and keeps typed views on its memory.
+import { check } from "./errors.js";
+
+/** The engine's numbers-only exports (assembly/index.ts). */
+export interface EngineExports {
+  memory: WebAssembly.Memory;
+  resultPtr(): number;
+  eventsPtr(): number;
+  outPtr(): number;
+  entropyPtr(): number;
+  handshakePtr(): number;
+  buildConstant(index: number): number;
+  memoryNeeded(maxConnections: number, ioBytes: number): number;
+  init(maxConnections: number, ioBytes: number): number;
+  open(conn: number, role: number, flags: number, maxPayload: number): number;
+  entropyFilled(count: number): void;
+  feed(conn: number, ptr: number, len: number): number;
+  writeFrame(conn: number, byte0: number, src: number, len: number, dst: number): number;
+  writeMessage(
+    conn: number,
+    opcode: number,
+    src: number,
+    len: number,
+    dst: number,
+    maxFragment: number,
+  ): number;
+  writeHeader(conn: number, byte0: number, payloadLength: number, dst: number): number;
+  maskChunk(conn: number, ptr: number, len: number): number;
+  writeClose(conn: number, code: number, reason: number, reasonLength: number, dst: number): number;
+  connectionState(conn: number): number;
+  unmask(ptr: number, len: number, key: number, offset: number): void;
+  isUtf8(ptr: number, len: number): number;
+  utf8Validate(state: number, ptr: number, len: number): number;
+}
+
+/** Which build runs: `simd` where the runtime validates Wasm SIMD, else `mvp`. */
+export type EngineBuild = "simd" | "mvp";
+
+/** Sizes of the engine's slot table and I/O area. */
+export interface EngineOptions {
+  /** Connection slots in this instance (default 1024 for simd, 4 for mvp). */
+  maxConnections?: number;
+  /** Bytes of the I/O area the host reads into and writes frames from (default 192 KiB for simd). */
+  ioBytes?: number;
+}
+
+/** Offsets of the u32 result fields (assembly/layout.ts Result), in u32 units. */
+export const Result = {
+  Consumed: 0,
+  EventCount: 1,
+  OutLength: 2,
+  EntropyLeft: 3,
+  SlotsPtr: 4,
+  IoPtr: 5,
+  IoBytes: 6,
+  RequiredBytes: 7,
+  MaxConnections: 8,
+} as const;
+
+/** One instance of the engine with its memory views. Views stay valid: memory never grows after init. */
+export class Engine {
+  /** The build this instance runs. */
+  readonly build: EngineBuild;
+  /** The raw exports. */
+  readonly exports: EngineExports;
+  /** Linear memory as bytes. */
+  readonly u8: Uint8Array;
+  /** Linear memory as u32 words (for result fields and event records). */
+  readonly u32: Uint32Array;
+  /** u32 index of the result fields. */
+  readonly result: number;
+  /** Address of the event records. */
+  readonly events: number;
+  /** Address of the replies `feed` produces. */
+  readonly out: number;
+  /** Address and size of the entropy pool. */
+  readonly entropy: number;
+  readonly entropyBytes: number;
+  /** Address of the handshake results. */
+  readonly handshake: number;
+  /** Address and size of the I/O area. */
+  readonly io: number;
+  readonly ioBytes: number;
+  /** Slots in this instance. */
+  readonly maxConnections: number;
+
+  constructor(module: WebAssembly.Module, build: EngineBuild, options: EngineOptions = {}) {
+    this.build = build;
+    this.exports = new WebAssembly.Instance(module, {}).exports as unknown as EngineExports;
+    const e = this.exports;
+    const maxConnections = options.maxConnections ?? (build === "simd" ? 1024 : 4);
+    const ioBytes = options.ioBytes ?? (build === "simd" ? 192 * 1024 : 4096);
+    const needed = e.memoryNeeded(maxConnections, ioBytes);
+    const have = e.memory.buffer.byteLength;
+    if (needed > have) e.memory.grow(Math.ceil((needed - have) / 65536));
+    check(e.init(maxConnections, ioBytes), `init(${maxConnections} connections, ${ioBytes} bytes of I/O)`);
+    this.u8 = new Uint8Array(e.memory.buffer);
+    this.u32 = new Uint32Array(e.memory.buffer);
+    this.result = e.resultPtr() >>> 2;
+    this.events = e.eventsPtr();
+    this.out = e.outPtr();
+    this.entropy = e.entropyPtr();
+    this.entropyBytes = e.buildConstant(2);
+    this.handshake = e.handshakePtr();
+    this.io = this.u32[this.result + Result.IoPtr];
+    this.ioBytes = this.u32[this.result + Result.IoBytes];
+    this.maxConnections = maxConnections;
+    this.refillEntropy();
+  }
+
+  /** Read a result field of the last call. */
+  resultField(field: number): number {
+    return this.u32[this.result + field];
+  }
+
+  /** Top the entropy pool up from the runtime's CSPRNG when it runs low. */
+  refillEntropy(): void {
+    if (this.u32[this.result + Result.EntropyLeft] >= this.entropyBytes >>> 1) return;
+    crypto.getRandomValues(this.u8.subarray(this.entropy, this.entropy + this.entropyBytes));
+    this.exports.entropyFilled(this.entropyBytes);
+  }
+}
+
+const compiled = new Map<EngineBuild, WebAssembly.Module>();
+
+/** Compile (once per build) and pick the build: `simd` if this runtime validates it. */
+export function compileEngine(
+  simd: Uint8Array<ArrayBuffer>,
+  mvp: Uint8Array<ArrayBuffer>,
+  prefer?: EngineBuild,
+): [WebAssembly.Module, EngineBuild] {
+  const build: EngineBuild = prefer ?? (WebAssembly.validate(simd) ? "simd" : "mvp");
+  let module = compiled.get(build);
+  if (!module) {
+    module = new WebAssembly.Module(build === "simd" ? simd : mvp);
+    compiled.set(build, module);
+  }
+  return [module, build];
+}
