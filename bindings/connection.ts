@@ -254,7 +254,11 @@ export class WireConnection {
 
   private sendFromSource(opcode: number, length: number, fragmentSize: number): void {
     const frames = fragmentSize > 0 ? Math.max(1, Math.ceil(length / fragmentSize)) : 1;
-    if (length + frames * MAX_HEADER > this.areaBytes) {
+    // One pass needs room for every header, and on the client a masking key per frame from the pool.
+    if (
+      length + frames * MAX_HEADER > this.areaBytes ||
+      (this.masking && frames * 4 > this.engine.entropyBytes >>> 1)
+    ) {
       return this.sendBytes(opcode, this.engine.u8.slice(this.srcPtr, this.srcPtr + length), fragmentSize);
     }
     const size = check(
@@ -266,7 +270,10 @@ export class WireConnection {
 
   private sendBytes(opcode: number, data: Uint8Array, fragmentSize: number): void {
     const frames = fragmentSize > 0 ? Math.max(1, Math.ceil(data.length / fragmentSize)) : 1;
-    if (data.length + frames * MAX_HEADER <= this.areaBytes) {
+    if (
+      data.length + frames * MAX_HEADER <= this.areaBytes &&
+      !(this.masking && frames * 4 > this.engine.entropyBytes >>> 1)
+    ) {
       this.engine.u8.set(data, this.srcPtr);
       return this.sendFromSource(opcode, data.length, fragmentSize);
     }
