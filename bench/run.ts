@@ -1,0 +1,89 @@
+// `npm run bench`: every benchmark beside its baseline, measured in the same run, printed as ratios.
+// Each measurement runs in its own process pinned to one core (taskset), several rounds; medians shown.
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CORE = process.env.BENCH_CORE ?? "1";
+const hasTaskset = (() => {
+  try {
+    execFileSync("taskset", ["-c", CORE, "true"]);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Run a bench script in a child pinned to CORE and parse its last JSON line. */
+function child(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Record<string, number | string> {
+  const tsx = new URL("../node_modules/.bin/tsx", import.meta.url).pathname;
+  const cmd = hasTaskset ? "taskset" : tsx;
+  const argv = hasTaskset ? ["-c", CORE, tsx, script, ...args] : [script, ...args];
+  const out = execFileSync(cmd, argv, { env: { ...process.env, ...env }, encoding: "utf8" });
+  return JSON.parse(out.trim().split("\n").pop()!);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs: number[]) =>
+  `±${(((Math.max(...xs) - Math.min(...xs)) / 2 / median(xs)) * 100).toFixed(0)}%`;
+const fmt = (n: number) =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0);
+
+function framesSection(): void {
+  console.log(
+    `\n## Frames parsed per second (server side, masked binary frames in 64 KiB reads; ${ROUNDS} rounds, median)\n`,
+  );
+  console.log(
+    "| payload | wasmsocket engine simd | engine mvp | wasmsocket bindings (simd, with message copies) | ws + bufferutil | ws pure JS | engine simd / ws | bindings / ws |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const payload of [2, 16, 125]) {
+    const impls = [
+      ["wasm-simd", {}],
+      ["wasm-mvp", {}],
+      ["bindings-simd", {}],
+      ["ws", {}],
+      ["ws", { WS_NO_BUFFER_UTIL: "1" }],
+    ] as const;
+    const results = impls.map(([impl, env]) => {
+      const xs: number[] = [];
+      for (let r = 0; r < ROUNDS; r++)
+        xs.push(child("bench/frames.ts", [impl, String(payload)], env).framesPerSecond as number);
+      return xs;
+    });
+    const m = results.map(median);
+    const bestWs = Math.max(m[3], m[4]);
+    console.log(
+      `| ${payload} B | ${m.map((x, i) => `${fmt(x)}/s ${spread(results[i])}`).join(" | ")} | ${(m[0] / bestWs).toFixed(1)}× | ${(m[2] / bestWs).toFixed(1)}× |`,
+    );
+  }
+  console.log("\nRatios are against the faster of ws's two configurations.");
+}
+
+async function microSection(): Promise<void> {
+  if (!existsSync(new URL("./micro.ts", import.meta.url))) return;
+  console.log("\n## Unmask and UTF-8 validation (bench/micro.ts)\n");
+  const tsx = new URL("../node_modules/.bin/tsx", import.meta.url).pathname;
+  const argv = hasTaskset ? ["-c", CORE, tsx, "bench/micro.ts"] : ["bench/micro.ts"];
+  execFileSync(hasTaskset ? "taskset" : tsx, argv, { stdio: "inherit" });
+}
+
+async function echoSection(): Promise<void> {
+  if (!existsSync(new URL("./echo.ts", import.meta.url))) return;
+  console.log("\n## End-to-end echo (bench/echo.ts)\n");
+  execFileSync(new URL("../node_modules/.bin/tsx", import.meta.url).pathname, ["bench/echo.ts"], {
+    stdio: "inherit",
+  });
+}
+
+const only = process.argv[2];
+console.log(
+  `# wasmsocket benchmarks (node ${process.version}, ${hasTaskset ? `pinned to core ${CORE}` : "unpinned"})`,
+);
+if (!only || only === "frames") framesSection();
+if (!only || only === "micro") await microSection();
+if (!only || only === "echo") await echoSection();
