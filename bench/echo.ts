@@ -1,0 +1,253 @@
+// End-to-end echo: a raw-TCP load generator (this process, pinned by bench/run.ts or by hand) against
+// each server in its own process pinned to another core. Cells from issue 5: 32 B × 64 conns × 32 in
+// flight, 1 KiB × 64 × 32, 64 KiB × 1 × 1, and handshakes per second with 1 and 32 in parallel.
+//   taskset -c 1 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE)
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { createInterface } from "node:readline";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "0";
+const tsx = new URL("../node_modules/.bin/tsx", import.meta.url).pathname;
+
+interface Server {
+  name: string;
+  child: ChildProcess;
+  port: number;
+}
+
+const servers: { name: string; impl: string; env: Record<string, string> }[] = [
+  { name: "wasmsocket", impl: "wasmsocket", env: {} },
+  { name: "ws + bufferutil", impl: "ws", env: {} },
+  { name: "ws pure JS", impl: "ws", env: { WS_NO_BUFFER_UTIL: "1", WS_NO_UTF_8_VALIDATE: "1" } },
+];
+
+async function startServer(name: string, impl: string, env: Record<string, string>): Promise<Server> {
+  const child = spawn("taskset", ["-c", SERVER_CORE, tsx, "bench/echo-server.ts", impl], {
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`${name} server exited with ${code}`)));
+  });
+  return { name, child, port: (JSON.parse(line) as { port: number }).port };
+}
+
+/** utime + stime of a process in seconds, and its peak RSS in bytes, from /proc. */
+function usage(pid: number): { cpu: number; peakRss: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return { cpu: ticks / 100, peakRss: Number(hwm?.[1] ?? 0) * 1024 };
+}
+
+/** The tsx wrapper's child is the real server process. */
+function serverPid(server: Server): number {
+  const children = readFileSync(`/proc/${server.child.pid}/task/${server.child.pid}/children`, "utf8")
+    .trim()
+    .split(/\s+/);
+  let pid = Number(children[0] || server.child.pid);
+  // taskset execs tsx, which spawns node: follow to the deepest child.
+  for (let i = 0; i < 3; i++) {
+    try {
+      const next = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/)[0];
+      if (!next) break;
+      pid = Number(next);
+    } catch {
+      break;
+    }
+  }
+  return pid;
+}
+
+function handshake(port: number): Promise<{ socket: Socket; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: "127.0.0.1", noDelay: true });
+    const key = randomBytes(16).toString("base64");
+    socket.once("error", reject);
+    socket.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      socket.off("data", onData);
+      if (!head.subarray(0, 12).toString().includes("101")) return reject(new Error(head.toString()));
+      resolve({ socket, rest: head.subarray(end + 4) });
+    };
+    socket.on("data", onData);
+  });
+}
+
+/** A masked binary frame of `size` bytes, repeated `count` times. */
+function frames(size: number, count: number): Buffer {
+  const header =
+    size < 126
+      ? [0x82, 0x80 | size]
+      : size <= 0xffff
+        ? [0x82, 0xfe, size >> 8, size & 255]
+        : [0x82, 0xff, 0, 0, 0, 0, (size >>> 24) & 255, (size >> 16) & 255, (size >> 8) & 255, size & 255];
+  const one = Buffer.concat([Buffer.from(header), Buffer.from([1, 2, 3, 4]), randomBytes(size)]);
+  return Buffer.concat(Array.from({ length: count }, () => one));
+}
+
+/** Echo `size`-byte messages on `conns` connections with `inFlight` each; returns messages/s. */
+async function echoCell(
+  port: number,
+  pid: number,
+  size: number,
+  conns: number,
+  inFlight: number,
+  seconds: number,
+): Promise<Sample> {
+  const echoFrame = size + (size < 126 ? 2 : size <= 0xffff ? 4 : 10);
+  const batch = frames(size, inFlight);
+  const one = batch.subarray(0, batch.length / inFlight);
+  let counting = false;
+  let messages = 0;
+  const sockets: Socket[] = [];
+  for (let i = 0; i < conns; i++) {
+    const { socket, rest } = await handshake(port);
+    let pending = rest.length;
+    socket.on("data", (chunk: Buffer) => {
+      pending += chunk.length;
+      const n = Math.floor(pending / echoFrame);
+      if (n === 0) return;
+      pending -= n * echoFrame;
+      if (counting) messages += n;
+      if (n <= inFlight) socket.write(batch.subarray(0, n * one.length));
+      else for (let k = 0; k < n; k++) socket.write(one);
+    });
+    sockets.push(socket);
+  }
+  for (const s of sockets) s.write(batch);
+  await new Promise((r) => setTimeout(r, 300));
+  counting = true;
+  const cpuBefore = usage(pid).cpu;
+  const start = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const elapsed = (performance.now() - start) / 1000;
+  counting = false;
+  const cpu = usage(pid).cpu - cpuBefore;
+  for (const s of sockets) s.destroy();
+  return { rate: messages / elapsed, cpuPerMillion: messages ? (cpu / messages) * 1e6 : 0 };
+}
+
+/** Complete handshakes for `seconds` with `parallel` in flight; returns handshakes/s. */
+async function handshakeCell(port: number, pid: number, parallel: number, seconds: number): Promise<Sample> {
+  let done = 0;
+  const cpuBefore = usage(pid).cpu;
+  const deadline = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (performance.now() < deadline) {
+        const { socket } = await handshake(port);
+        socket.destroy();
+        done++;
+      }
+    }),
+  );
+  const cpu = usage(pid).cpu - cpuBefore;
+  return { rate: done / ((performance.now() - start) / 1000), cpuPerMillion: (cpu / done) * 1e6 };
+}
+
+interface Sample {
+  rate: number;
+  cpuPerMillion: number;
+}
+
+const cells = [
+  {
+    name: "32 B × 64 conns × 32 in flight",
+    run: (p: number, pid: number) => echoCell(p, pid, 32, 64, 32, SECONDS),
+    bytes: 32,
+  },
+  {
+    name: "1 KiB × 64 × 32",
+    run: (p: number, pid: number) => echoCell(p, pid, 1024, 64, 32, SECONDS),
+    bytes: 1024,
+  },
+  {
+    name: "64 KiB × 1 × 1",
+    run: (p: number, pid: number) => echoCell(p, pid, 65536, 1, 1, SECONDS),
+    bytes: 65536,
+  },
+  {
+    name: "handshakes/s, 1 at a time",
+    run: (p: number, pid: number) => handshakeCell(p, pid, 1, SECONDS),
+    bytes: 0,
+  },
+  {
+    name: "handshakes/s, 32 in parallel",
+    run: (p: number, pid: number) => handshakeCell(p, pid, 32, SECONDS),
+    bytes: 0,
+  },
+];
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs: number[]) => (((Math.max(...xs) - Math.min(...xs)) / 2 / median(xs)) * 100).toFixed(0);
+const results: Record<string, Record<string, { rate: number[]; cpuPerMillion: number[] }>> = {};
+const peak: Record<string, number> = {};
+const wanted = servers.filter(
+  (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
+);
+for (const spec of wanted) {
+  const server = await startServer(spec.name, spec.impl, spec.env);
+  const pid = serverPid(server);
+  results[spec.name] = {};
+  for (const cell of cells) {
+    const entry = (results[spec.name][cell.name] = { rate: [] as number[], cpuPerMillion: [] as number[] });
+    for (let r = 0; r < ROUNDS; r++) {
+      const sample = await cell.run(server.port, pid);
+      entry.rate.push(sample.rate);
+      entry.cpuPerMillion.push(sample.cpuPerMillion);
+    }
+  }
+  peak[spec.name] = usage(pid).peakRss;
+  server.child.stdin!.end();
+  await new Promise((r) => server.child.once("exit", r));
+}
+
+const names = wanted.map((s) => s.name);
+console.log(
+  `Load generator: this process; servers pinned to core ${SERVER_CORE}; ${ROUNDS} rounds × ${SECONDS} s, median ±half-range.\n`,
+);
+console.log(
+  `| cell | ${names.map((n) => `${n} msgs/s`).join(" | ")} | ${names
+    .slice(1)
+    .map((n) => `wasmsocket / ${n}`)
+    .join(" | ")} |`,
+);
+console.log(
+  `| --- | ${names.map(() => "---").join(" | ")} | ${names
+    .slice(1)
+    .map(() => "---")
+    .join(" | ")} |`,
+);
+for (const cell of cells) {
+  const m = names.map((n) => median(results[n][cell.name].rate));
+  const mbs = (x: number) => (cell.bytes ? ` (${((x * cell.bytes) / 1e6).toFixed(1)} MB/s)` : "");
+  console.log(
+    `| ${cell.name} | ${names.map((n, i) => `${m[i].toFixed(0)} ±${spread(results[n][cell.name].rate)}%${mbs(m[i])}`).join(" | ")} | ${m
+      .slice(1)
+      .map((x) => `${(m[0] / x).toFixed(2)}×`)
+      .join(" | ")} |`,
+  );
+}
+console.log(`\nServer CPU seconds per million messages (or handshakes), median: `);
+for (const cell of cells)
+  console.log(
+    `- ${cell.name}: ${names.map((n) => `${n} ${median(results[n][cell.name].cpuPerMillion).toFixed(2)} s`).join(", ")}`,
+  );
+console.log(
+  `\nPeak server RSS: ${names.map((n) => `${n} ${(peak[n] / 2 ** 20).toFixed(0)} MiB`).join(", ")}`,
+);
