@@ -1,0 +1,406 @@
+// The opening handshake as JS values: parse a client's upgrade request or a server's 101 response, choose
+// a subprotocol, and build the bytes to send, all by the engine's handshake exports (assembly/handshake.ts,
+// docs/ENGINE.md "Handshake"). Runtime-neutral: bytes pass through the engine's I/O area, used as scratch.
+import type { Engine } from "./engine.js";
+import { check } from "./errors.js";
+
+/** The engine's handshake exports. */
+export interface HandshakeExports {
+  parseRequest(ptr: number, len: number, maxHeaderBytes: number): number;
+  selectProtocol(offered: number, offeredLength: number, supported: number, supportedLength: number): number;
+  buildResponse(
+    key: number,
+    keyLength: number,
+    protocol: number,
+    protocolLength: number,
+    extra: number,
+    extraLength: number,
+    dst: number,
+  ): number;
+  buildRejection(status: number, dst: number): number;
+  buildRequest(
+    conn: number,
+    host: number,
+    hostLength: number,
+    path: number,
+    pathLength: number,
+    protocols: number,
+    protocolsLength: number,
+    extra: number,
+    extraLength: number,
+    dst: number,
+  ): number;
+  parseResponse(
+    conn: number,
+    ptr: number,
+    len: number,
+    offered: number,
+    offeredLength: number,
+    maxHeaderBytes: number,
+  ): number;
+  acceptKey(key: number, keyLength: number, dst: number): number;
+  sha1(ptr: number, len: number, dst: number): number;
+}
+
+/** Byte offsets of the u32 handshake fields at `handshakePtr()` (assembly/http.ts HandshakeField). */
+export const HandshakeField = {
+  Status: 0,
+  HeadEnd: 4,
+  Reason: 8,
+  HttpVersion: 12,
+  MethodPtr: 16,
+  MethodLength: 20,
+  TargetPtr: 24,
+  TargetLength: 28,
+  HostPtr: 32,
+  HostLength: 36,
+  KeyPtr: 40,
+  KeyLength: 44,
+  Version: 48,
+  OriginPtr: 52,
+  OriginLength: 56,
+  ProtocolsPtr: 60,
+  ProtocolsLength: 64,
+  ProtocolLines: 68,
+  ExtensionsPtr: 72,
+  ExtensionsLength: 76,
+  ExtensionLines: 80,
+  AcceptPtr: 84,
+  AcceptLength: 88,
+  PhrasePtr: 92,
+  PhraseLength: 96,
+  HeaderCount: 100,
+  SelectedLength: 104,
+} as const;
+
+/** Bytes of the fixed fields before the header table, and of one table entry. */
+export const HANDSHAKE_FIELDS_BYTES = 128;
+export const HEADER_ENTRY_BYTES = 16;
+
+/** A handshake rule (assembly/errors.ts HandshakeError): its name, the status a server answers, a message. */
+export interface HandshakeRule {
+  name: string;
+  /** The HTTP status a server refuses a request with (0: a rule only responses break). */
+  status: number;
+  message: string;
+}
+
+/** Why a handshake failed, by HandshakeError id. */
+export const handshakeErrors: Readonly<Record<number, HandshakeRule>> = {
+  16: { name: "HeadTooLarge", status: 431, message: "handshake head longer than maxHeaderBytes" },
+  17: { name: "TooManyHeaders", status: 431, message: "more header lines than the engine's MAX_HEADERS" },
+  18: { name: "BareLineFeed", status: 400, message: "a line of the head ends with LF instead of CRLF" },
+  19: { name: "BadRequestLine", status: 400, message: "request line is not `GET /path HTTP/1.1`" },
+  20: { name: "HttpVersion", status: 400, message: "HTTP version is not HTTP/1.1 or a later 1.x" },
+  21: { name: "BadHeaderLine", status: 400, message: "malformed header line (name, colon or control bytes)" },
+  22: {
+    name: "ObsoleteLineFolding",
+    status: 400,
+    message: "header line continued with obsolete line folding",
+  },
+  23: { name: "MethodNotGet", status: 405, message: "method is not GET" },
+  24: { name: "HostMissing", status: 400, message: "no Host header" },
+  25: { name: "HostRepeated", status: 400, message: "more than one Host header" },
+  26: { name: "UpgradeMissing", status: 400, message: "no `Upgrade: websocket` header" },
+  27: { name: "ConnectionMissing", status: 400, message: "no `upgrade` token in the Connection header" },
+  28: { name: "VersionMissing", status: 400, message: "no Sec-WebSocket-Version header" },
+  29: { name: "VersionRepeated", status: 400, message: "more than one Sec-WebSocket-Version header" },
+  30: { name: "VersionUnsupported", status: 426, message: "Sec-WebSocket-Version is not 13" },
+  31: { name: "KeyMissing", status: 400, message: "no Sec-WebSocket-Key header" },
+  32: { name: "KeyRepeated", status: 400, message: "more than one Sec-WebSocket-Key header" },
+  33: { name: "KeyInvalid", status: 400, message: "Sec-WebSocket-Key is not base64 of 16 bytes" },
+  34: { name: "BadStatusLine", status: 0, message: "response status line is not `HTTP/1.1 101 ...`" },
+  35: { name: "UnexpectedStatus", status: 0, message: "server answered without switching protocols" },
+  36: { name: "AcceptMissing", status: 0, message: "101 response without Sec-WebSocket-Accept" },
+  37: { name: "AcceptRepeated", status: 0, message: "more than one Sec-WebSocket-Accept header" },
+  38: { name: "AcceptMismatch", status: 0, message: "Sec-WebSocket-Accept does not match the key sent" },
+  39: {
+    name: "ProtocolNotOffered",
+    status: 0,
+    message: "server chose a subprotocol the client did not offer",
+  },
+  40: {
+    name: "ExtensionNotOffered",
+    status: 0,
+    message: "server sent Sec-WebSocket-Extensions, none were offered",
+  },
+};
+
+/** The rule name of a HandshakeError id ("" for 0). */
+export function handshakeRuleName(reason: number): string {
+  return reason === 0 ? "" : (handshakeErrors[reason]?.name ?? `HandshakeError${reason}`);
+}
+
+/** A client's upgrade request as the engine read it. */
+export interface UpgradeRequest {
+  /** 101 to accept, else the status to refuse with (400, 405, 426, 431, 505). */
+  status: number;
+  /** Bytes of the head; what follows in the input is already WebSocket frames. */
+  headEnd: number;
+  /** The rule the request broke ("" when status is 101), and a message for logs. */
+  reason: string;
+  message: string;
+  method: string;
+  /** Request target: path and query. */
+  path: string;
+  host: string;
+  key: string;
+  /** Sec-WebSocket-Version as a number (0 absent, 0xFFFFFFFF not a number). */
+  version: number;
+  origin: string;
+  /** Subprotocols offered, in the client's order. */
+  protocols: string[];
+  /** The raw Sec-WebSocket-Extensions offer (all lines joined). */
+  extensions: string;
+  /** Header fields by lower-case name, repeated ones joined with ", ". */
+  headers: Record<string, string>;
+}
+
+/** Options of the parse calls. */
+export interface HeadOptions {
+  /** Longest head accepted (431 / HeadTooLarge beyond); default 8192, at most half the I/O area. */
+  maxHeaderBytes?: number;
+}
+
+function api(engine: Engine): HandshakeExports {
+  return engine.exports as unknown as HandshakeExports;
+}
+
+function field(engine: Engine, offset: number): number {
+  return engine.u32[(engine.handshake + offset) >>> 2];
+}
+
+/** Bytes at [ptr, ptr + len) as a latin1 string (how HTTP heads are read). */
+function latin1(engine: Engine, ptr: number, len: number): string {
+  let text = "";
+  for (let i = 0; i < len; i++) text += String.fromCharCode(engine.u8[ptr + i]);
+  return text;
+}
+
+function span(engine: Engine, ptrField: number): string {
+  return latin1(engine, field(engine, ptrField), field(engine, ptrField + 4));
+}
+
+function encodeLatin1(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i) & 0xff;
+  return bytes;
+}
+
+/** Copy byte strings one after another into the I/O area; returns their addresses and the next free one. */
+function stage(engine: Engine, parts: Uint8Array[], room: number): { at: number[]; free: number } {
+  const at: number[] = [];
+  let free = engine.io;
+  for (const part of parts) {
+    at.push(free);
+    free += part.length;
+  }
+  if (free + room > engine.io + engine.ioBytes)
+    throw new RangeError(
+      `handshake needs ${free + room - engine.io} bytes of I/O area, engine has ${engine.ioBytes}`,
+    );
+  parts.forEach((part, i) => engine.u8.set(part, at[i]));
+  return { at, free };
+}
+
+function maxHead(engine: Engine, options: HeadOptions): number {
+  return Math.min(options.maxHeaderBytes ?? 8192, engine.ioBytes >>> 1);
+}
+
+/** The header table as a record of lower-case names, repeated fields joined with ", ". */
+export function readHeaders(engine: Engine): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const count = field(engine, HandshakeField.HeaderCount);
+  for (let i = 0; i < count; i++) {
+    const entry = (engine.handshake + HANDSHAKE_FIELDS_BYTES + i * HEADER_ENTRY_BYTES) >>> 2;
+    const name = latin1(engine, engine.u32[entry], engine.u32[entry + 1]).toLowerCase();
+    const value = latin1(engine, engine.u32[entry + 2], engine.u32[entry + 3]);
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  return headers;
+}
+
+/** Split a comma-separated list into trimmed, non-empty elements. */
+export function splitList(value: string | undefined): string[] {
+  return value ? value.split(",").flatMap((item) => (item.trim() ? [item.trim()] : [])) : [];
+}
+
+/**
+ * Parse a client's upgrade request from the start of `bytes`: null while the head is incomplete, else what
+ * the engine decided. A refused request also carries the status to answer (see `buildRejection`).
+ */
+export function parseUpgradeRequest(
+  engine: Engine,
+  bytes: Uint8Array,
+  options: HeadOptions = {},
+): UpgradeRequest | null {
+  const max = maxHead(engine, options);
+  const input = bytes.subarray(0, max + 1);
+  const { at } = stage(engine, [input], 0);
+  const status = api(engine).parseRequest(at[0], input.length, max);
+  if (status === 0) return null;
+  const reason = field(engine, HandshakeField.Reason);
+  const headers = readHeaders(engine);
+  return {
+    status,
+    headEnd: field(engine, HandshakeField.HeadEnd),
+    reason: handshakeRuleName(reason),
+    message: reason === 0 ? "" : (handshakeErrors[reason]?.message ?? ""),
+    method: span(engine, HandshakeField.MethodPtr),
+    path: span(engine, HandshakeField.TargetPtr),
+    host: span(engine, HandshakeField.HostPtr),
+    key: span(engine, HandshakeField.KeyPtr),
+    version: field(engine, HandshakeField.Version),
+    origin: span(engine, HandshakeField.OriginPtr),
+    protocols: splitList(headers["sec-websocket-protocol"]),
+    extensions: headers["sec-websocket-extensions"] ?? "",
+    headers,
+  };
+}
+
+/**
+ * The subprotocol to accept: the first of the client's `offered` (in its order) that `supported` lists,
+ * compared exactly; null when none.
+ */
+export function selectSubprotocol(engine: Engine, offered: string[], supported: string[]): string | null {
+  const lists = [encodeLatin1(offered.join(",")), encodeLatin1(supported.join(","))];
+  const { at } = stage(engine, lists, 0);
+  const offset = api(engine).selectProtocol(at[0], lists[0].length, at[1], lists[1].length);
+  if (offset < 0) return null;
+  return latin1(engine, at[0] + offset, field(engine, HandshakeField.SelectedLength));
+}
+
+/** `Name: value\r\n` lines for extra headers. */
+function headerLines(headers: Record<string, string> | undefined): string {
+  let text = "";
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (/[\r\n]/.test(name + value)) throw new TypeError(`header ${JSON.stringify(name)} contains CR or LF`);
+    text += `${name}: ${value}\r\n`;
+  }
+  return text;
+}
+
+/** The 101 response accepting `key`, with the chosen `protocol` and extra header fields. */
+export function buildAcceptResponse(
+  engine: Engine,
+  key: string,
+  protocol = "",
+  headers?: Record<string, string>,
+): Uint8Array {
+  const parts = [encodeLatin1(key), encodeLatin1(protocol), encodeLatin1(headerLines(headers))];
+  const room = 160 + parts[0].length + parts[1].length + parts[2].length;
+  const { at, free } = stage(engine, parts, room);
+  const e = api(engine);
+  const n = check(
+    e.buildResponse(at[0], parts[0].length, at[1], parts[1].length, at[2], parts[2].length, free),
+    "buildResponse",
+  );
+  return engine.u8.slice(free, free + n);
+}
+
+/** A complete error response refusing a handshake with `status` (`Connection: close`, a short body). */
+export function buildRejection(engine: Engine, status: number): Uint8Array {
+  const { free } = stage(engine, [], 256);
+  const n = api(engine).buildRejection(status, free);
+  return engine.u8.slice(free, free + n);
+}
+
+/** What a client sends to open connection `conn`. */
+export interface UpgradeRequestOptions {
+  /** Host header value (host[:port]). */
+  host: string;
+  /** Path and query; default "/". */
+  path?: string;
+  /** Subprotocols to offer. */
+  protocols?: string[];
+  /** Extra header fields (Origin, Authorization, ...). */
+  headers?: Record<string, string>;
+}
+
+/**
+ * The upgrade request for client connection `conn`, with a fresh key from the entropy pool; the engine
+ * keeps the Sec-WebSocket-Accept to expect in the connection's slot for `parseUpgradeResponse`.
+ */
+export function buildUpgradeRequest(
+  engine: Engine,
+  conn: number,
+  options: UpgradeRequestOptions,
+): Uint8Array {
+  engine.refillEntropy();
+  const parts = [
+    encodeLatin1(options.host),
+    encodeLatin1(options.path ?? "/"),
+    encodeLatin1((options.protocols ?? []).join(", ")),
+    encodeLatin1(headerLines(options.headers)),
+  ];
+  const room = 200 + parts.reduce((sum, part) => sum + part.length, 0);
+  const { at, free } = stage(engine, parts, room);
+  const n = check(
+    api(engine).buildRequest(
+      conn,
+      at[0],
+      parts[0].length,
+      at[1],
+      parts[1].length,
+      at[2],
+      parts[2].length,
+      at[3],
+      parts[3].length,
+      free,
+    ),
+    "buildRequest",
+  );
+  return engine.u8.slice(free, free + n);
+}
+
+/** The server's answer to a client's upgrade request. */
+export type UpgradeResponse =
+  | { ok: true; headEnd: number; protocol: string; headers: Record<string, string> }
+  | {
+      ok: false;
+      headEnd: number;
+      /** The server's status when it answered with another status than 101, else 0. */
+      status: number;
+      /** The rule the response broke ("UnexpectedStatus" when `status` is set). */
+      reason: string;
+      message: string;
+      headers: Record<string, string>;
+    };
+
+/**
+ * Check the server's response to client connection `conn`'s request (`offered`: the protocols it sent):
+ * null while the head is incomplete.
+ */
+export function parseUpgradeResponse(
+  engine: Engine,
+  conn: number,
+  bytes: Uint8Array,
+  offered: string[] = [],
+  options: HeadOptions = {},
+): UpgradeResponse | null {
+  const max = maxHead(engine, options);
+  const input = bytes.subarray(0, max + 1);
+  const list = encodeLatin1(offered.join(","));
+  const { at } = stage(engine, [input, list], 0);
+  const result = api(engine).parseResponse(conn, at[0], input.length, at[1], list.length, max);
+  if (result < 0 && result > -16) check(result, "parseResponse");
+  if (result === 0) return null;
+  const headEnd = field(engine, HandshakeField.HeadEnd);
+  const headers = readHeaders(engine);
+  if (result === 101)
+    return { ok: true, headEnd, protocol: span(engine, HandshakeField.ProtocolsPtr), headers };
+  const reason = field(engine, HandshakeField.Reason);
+  const status = result > 0 ? result : 0;
+  const message =
+    status > 0
+      ? `server answered ${status} ${span(engine, HandshakeField.PhrasePtr)}`.trimEnd()
+      : (handshakeErrors[reason]?.message ?? `handshake error ${reason}`);
+  return { ok: false, headEnd, status, reason: handshakeRuleName(reason), message, headers };
+}
+
+/** Sec-WebSocket-Accept for `key`: base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")). */
+export function computeAccept(engine: Engine, key: string): string {
+  const { at, free } = stage(engine, [encodeLatin1(key)], 28);
+  const n = api(engine).acceptKey(at[0], key.length, free);
+  return latin1(engine, free, n);
+}
