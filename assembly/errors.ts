@@ -137,4 +137,7 @@ export namespace HandshakeError {
   /** The server answered with Sec-WebSocket-Extensions, and the client offered none. */
   // @ts-ignore: decorator
   @inline export const ExtensionNotOffered: u32 = 40;
+  /** The client offered subprotocols and the 101 names none (as browsers and ws, not python-websockets). */
+  // @ts-ignore: decorator
+  @inline export const ProtocolMissing: u32 = 41;
 }

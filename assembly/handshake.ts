@@ -221,7 +221,7 @@ function checkResponse(slot: usize, offered: usize, offeredLength: u32): u32 {
     const length = field(HandshakeField.ProtocolsLength);
     if ((seen & (1 << (Known.Protocol + 10))) != 0 || findToken(offered, offeredLength, protocol, length, false) < 0)
       return HandshakeError.ProtocolNotOffered;
-  }
+  } else if (offeredLength > 0) return HandshakeError.ProtocolMissing;
   return (seen & (1 << Known.Extensions)) != 0 ? HandshakeError.ExtensionNotOffered : 0;
 }
 

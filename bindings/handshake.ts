@@ -124,6 +124,7 @@ export const handshakeErrors: Readonly<Record<number, HandshakeRule>> = {
     status: 0,
     message: "server sent Sec-WebSocket-Extensions, none were offered",
   },
+  41: { name: "ProtocolMissing", status: 0, message: "subprotocols were offered and the server chose none" },
 };
 
 /** The rule name of a HandshakeError id ("" for 0). */
