@@ -77,55 +77,8 @@ export const HandshakeField = {
 export const HANDSHAKE_FIELDS_BYTES = 128;
 export const HEADER_ENTRY_BYTES = 16;
 
-/** A handshake rule (assembly/errors.ts HandshakeError): its name, the status a server answers, a message. */
-export interface HandshakeRule {
-  name: string;
-  /** The HTTP status a server refuses a request with (0: a rule only responses break). */
-  status: number;
-  message: string;
-}
-
-/** Why a handshake failed, by HandshakeError id. */
-export const handshakeErrors: Readonly<Record<number, HandshakeRule>> = {
-  16: { name: "HeadTooLarge", status: 431, message: "handshake head longer than maxHeaderBytes" },
-  17: { name: "TooManyHeaders", status: 431, message: "more header lines than the engine's MAX_HEADERS" },
-  18: { name: "BareLineFeed", status: 400, message: "a line of the head ends with LF instead of CRLF" },
-  19: { name: "BadRequestLine", status: 400, message: "request line is not `GET /path HTTP/1.1`" },
-  20: { name: "HttpVersion", status: 400, message: "HTTP version is not HTTP/1.1 or a later 1.x" },
-  21: { name: "BadHeaderLine", status: 400, message: "malformed header line (name, colon or control bytes)" },
-  22: {
-    name: "ObsoleteLineFolding",
-    status: 400,
-    message: "header line continued with obsolete line folding",
-  },
-  23: { name: "MethodNotGet", status: 405, message: "method is not GET" },
-  24: { name: "HostMissing", status: 400, message: "no Host header" },
-  25: { name: "HostRepeated", status: 400, message: "more than one Host header" },
-  26: { name: "UpgradeMissing", status: 400, message: "no `Upgrade: websocket` header" },
-  27: { name: "ConnectionMissing", status: 400, message: "no `upgrade` token in the Connection header" },
-  28: { name: "VersionMissing", status: 400, message: "no Sec-WebSocket-Version header" },
-  29: { name: "VersionRepeated", status: 400, message: "more than one Sec-WebSocket-Version header" },
-  30: { name: "VersionUnsupported", status: 426, message: "Sec-WebSocket-Version is not 13" },
-  31: { name: "KeyMissing", status: 400, message: "no Sec-WebSocket-Key header" },
-  32: { name: "KeyRepeated", status: 400, message: "more than one Sec-WebSocket-Key header" },
-  33: { name: "KeyInvalid", status: 400, message: "Sec-WebSocket-Key is not base64 of 16 bytes" },
-  34: { name: "BadStatusLine", status: 0, message: "response status line is not `HTTP/1.1 101 ...`" },
-  35: { name: "UnexpectedStatus", status: 0, message: "server answered without switching protocols" },
-  36: { name: "AcceptMissing", status: 0, message: "101 response without Sec-WebSocket-Accept" },
-  37: { name: "AcceptRepeated", status: 0, message: "more than one Sec-WebSocket-Accept header" },
-  38: { name: "AcceptMismatch", status: 0, message: "Sec-WebSocket-Accept does not match the key sent" },
-  39: {
-    name: "ProtocolNotOffered",
-    status: 0,
-    message: "server chose a subprotocol the client did not offer",
-  },
-  40: {
-    name: "ExtensionNotOffered",
-    status: 0,
-    message: "server sent Sec-WebSocket-Extensions, none were offered",
-  },
-  41: { name: "ProtocolMissing", status: 0, message: "subprotocols were offered and the server chose none" },
-};
+export { handshakeErrors, type HandshakeRule } from "./errors.js";
+import { handshakeErrors } from "./errors.js";
 
 /** The rule name of a HandshakeError id ("" for 0). */
 export function handshakeRuleName(reason: number): string {
