@@ -1,0 +1,337 @@
+// The browser client: the WHATWG WebSocket surface over the native `WebSocket` (the browser frames and
+// answers server pings itself), plus reconnect with backoff, queueing while reconnecting, lifecycle
+// events like esp_websocket_client's, and an application-level heartbeat.
+import { backoffDelay, type BackoffOptions } from "../../bindings/backoff.js";
+
+/** Data the native `WebSocket.send` accepts. */
+export type SendData = string | ArrayBufferLike | Blob | ArrayBufferView;
+
+/** Application-level liveness: browsers cannot send ping frames, so a text message stands in. */
+export interface HeartbeatOptions {
+  /** Send `message` every `interval` ms while open. */
+  interval: number;
+  /** Treat the connection as dead when nothing arrives within `timeout` ms of a ping (default `interval`). */
+  timeout?: number;
+  /** The ping message (default "ping"). */
+  message?: string;
+  /** A reply to swallow instead of delivering it as a "message" event (e.g. "pong"). */
+  pong?: string;
+}
+
+/** What the client adds to the native constructor's arguments. */
+export interface ClientOptions {
+  /** Reconnect after a close the application did not ask for: `true` for the defaults, or the policy. */
+  reconnect?: boolean | BackoffOptions;
+  /** Decide per close whether to reconnect (default: always, when `reconnect` is on). */
+  shouldReconnect?: (event: CloseEvent) => boolean;
+  /** While not open: "queue" sends and deliver them on open (default), or "reject" them (throw). */
+  whileConnecting?: "queue" | "reject";
+  /** Most messages held while not open (default 1024); beyond, `send` throws a RangeError. */
+  maxQueued?: number;
+  heartbeat?: HeartbeatOptions;
+  /** Initial `binaryType` (default "blob", as in the browser). */
+  binaryType?: BinaryType;
+  /** The transport constructor (default the global `WebSocket`). */
+  WebSocket?: typeof WebSocket;
+}
+
+/** Detail of a "connecting" event. */
+export interface ConnectingDetail {
+  /** 0 for the first connection, then the retry number. */
+  attempt: number;
+}
+
+/** Detail of a "reconnecting" event. */
+export interface ReconnectingDetail {
+  /** The retry about to be made (1-based). */
+  attempt: number;
+  /** Milliseconds until it starts. */
+  delay: number;
+}
+
+/** Detail of a "finish" event: the client will make no more connections. */
+export interface FinishDetail {
+  /** "closed": the application called close(); "retries": reconnecting gave up; "no-reconnect": reconnect is off or declined. */
+  reason: "closed" | "retries" | "no-reconnect";
+}
+
+/** Events of the client: the WHATWG four plus the lifecycle. */
+export interface ClientEventMap {
+  connecting: CustomEvent<ConnectingDetail>;
+  open: Event;
+  message: MessageEvent;
+  error: Event;
+  close: CloseEvent;
+  reconnecting: CustomEvent<ReconnectingDetail>;
+  finish: CustomEvent<FinishDetail>;
+}
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/** A WHATWG-compatible WebSocket that reconnects, queues, and watches liveness. */
+export class WebSocketClient extends EventTarget {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  readonly CONNECTING = CONNECTING;
+  readonly OPEN = OPEN;
+  readonly CLOSING = CLOSING;
+  readonly CLOSED = CLOSED;
+
+  /** The URL as the native WebSocket resolved it (the given one before the first connection). */
+  url: string;
+  onopen: ((this: WebSocketClient, event: Event) => unknown) | null = null;
+  onmessage: ((this: WebSocketClient, event: MessageEvent) => unknown) | null = null;
+  onerror: ((this: WebSocketClient, event: Event) => unknown) | null = null;
+  onclose: ((this: WebSocketClient, event: CloseEvent) => unknown) | null = null;
+
+  private readonly protocols: string | string[] | undefined;
+  private readonly options: ClientOptions;
+  private readonly Transport: typeof WebSocket;
+  private socket: WebSocket | null = null;
+  private state: number = CONNECTING;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private deadline: ReturnType<typeof setTimeout> | undefined;
+  private queue: SendData[] = [];
+  private queuedBytes = 0;
+  private type: BinaryType;
+  private closeRequested = false;
+
+  constructor(url: string | URL, protocols?: string | string[], options: ClientOptions = {}) {
+    super();
+    this.url = String(url);
+    this.protocols = protocols;
+    this.options = options;
+    this.type = options.binaryType ?? "blob";
+    this.Transport = options.WebSocket ?? globalThis.WebSocket;
+    for (const type of ["open", "message", "error", "close"] as const) {
+      this.addEventListener(type, (event) => this.callHandler(type, event));
+    }
+    // The first socket is made now so a bad URL throws here, as the native constructor does; its
+    // "connecting" event waits a microtask so the caller can attach listeners first.
+    this.open(0);
+    queueMicrotask(() => this.dispatchEvent(new CustomEvent("connecting", { detail: { attempt: 0 } })));
+  }
+
+  /** CONNECTING while connecting or waiting to reconnect, OPEN, CLOSING, or CLOSED once finished. */
+  get readyState(): number {
+    return this.state;
+  }
+
+  /** The subprotocol the server chose on the current connection. */
+  get protocol(): string {
+    return this.socket?.protocol ?? "";
+  }
+
+  /** Extensions the server accepted on the current connection. */
+  get extensions(): string {
+    return this.socket?.extensions ?? "";
+  }
+
+  /** Bytes the browser has not sent yet plus bytes queued while not open. */
+  get bufferedAmount(): number {
+    return (this.socket?.bufferedAmount ?? 0) + this.queuedBytes;
+  }
+
+  /** Messages held until the next open. */
+  get queuedMessages(): number {
+    return this.queue.length;
+  }
+
+  get binaryType(): BinaryType {
+    return this.type;
+  }
+
+  set binaryType(type: BinaryType) {
+    this.type = type;
+    if (this.socket) this.socket.binaryType = type;
+  }
+
+  /** Send now when open; while connecting or reconnecting, queue (or throw with `whileConnecting: "reject"`). */
+  send(data: SendData): void {
+    if (this.state === OPEN && this.socket) return this.socket.send(data);
+    if (this.state !== CONNECTING) return; // CLOSING/CLOSED: discarded, as the native WebSocket does.
+    if (this.options.whileConnecting === "reject") {
+      throw new DOMException("WebSocket is not open (reconnecting)", "InvalidStateError");
+    }
+    const max = this.options.maxQueued ?? 1024;
+    if (this.queue.length >= max) throw new RangeError(`send queue full: ${max} messages (maxQueued)`);
+    this.queue.push(data);
+    this.queuedBytes += byteSize(data);
+  }
+
+  /** Close for good: no reconnect after this. Code and reason as for the native `close`. */
+  close(code?: number, reason?: string): void {
+    if (this.closeRequested || this.state === CLOSED) return;
+    // The native close validates code and reason (throws) before anything changes here.
+    this.socket?.close(code, reason);
+    this.closeRequested = true;
+    clearTimeout(this.retryTimer);
+    this.stopHeartbeat();
+    this.dropQueue();
+    const socket = this.socket;
+    if (!socket) return this.finish("closed");
+    this.state = CLOSING;
+  }
+
+  override addEventListener<K extends keyof ClientEventMap>(
+    type: K,
+    listener: ((this: WebSocketClient, event: ClientEventMap[K]) => unknown) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  private callHandler(type: "open" | "message" | "error" | "close", event: Event): void {
+    switch (type) {
+      case "open":
+        return void this.onopen?.call(this, event);
+      case "message":
+        return void this.onmessage?.call(this, event as MessageEvent);
+      case "error":
+        return void this.onerror?.call(this, event);
+      case "close":
+        return void this.onclose?.call(this, event as CloseEvent);
+    }
+  }
+
+  private reconnect(): void {
+    if (this.closeRequested) return;
+    this.state = CONNECTING;
+    this.dispatchEvent(new CustomEvent("connecting", { detail: { attempt: this.attempt } }));
+    try {
+      this.open(this.attempt);
+    } catch (error) {
+      this.dispatchEvent(new Event("error"));
+      this.afterClose(new CloseEvent("close", { code: 1006, reason: String(error) }));
+    }
+  }
+
+  private open(attempt: number): void {
+    const socket = new this.Transport(this.url, this.protocols);
+    this.attempt = attempt;
+    socket.binaryType = this.type;
+    this.socket = socket;
+    socket.onopen = () => this.opened();
+    socket.onmessage = (event) => this.received(event);
+    socket.onerror = () => this.dispatchEvent(new Event("error"));
+    socket.onclose = (event) => this.transportClosed(socket, event);
+  }
+
+  private opened(): void {
+    const socket = this.socket!;
+    this.url = socket.url;
+    this.attempt = 0;
+    this.state = OPEN;
+    const queued = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    for (const data of queued) socket.send(data);
+    this.startHeartbeat();
+    this.dispatchEvent(new Event("open"));
+  }
+
+  private received(event: MessageEvent): void {
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
+    const pong = this.options.heartbeat?.pong;
+    if (pong !== undefined && event.data === pong) return;
+    this.dispatchEvent(
+      new MessageEvent("message", { data: event.data, origin: event.origin, lastEventId: event.lastEventId }),
+    );
+  }
+
+  private transportClosed(socket: WebSocket, event: CloseEvent): void {
+    if (socket !== this.socket) return;
+    this.afterClose(
+      new CloseEvent("close", { code: event.code, reason: event.reason, wasClean: event.wasClean }),
+    );
+  }
+
+  /** A connection ended (or never started): report it, then reconnect or finish. */
+  private afterClose(event: CloseEvent): void {
+    this.detach();
+    this.stopHeartbeat();
+    this.state = this.closeRequested ? CLOSED : CONNECTING;
+    this.dispatchEvent(event);
+    if (this.closeRequested) return this.finish("closed");
+    const policy = this.options.reconnect;
+    if (!policy || (this.options.shouldReconnect && !this.options.shouldReconnect(event))) {
+      return this.finish("no-reconnect");
+    }
+    const delay = backoffDelay(this.attempt, policy === true ? {} : policy);
+    if (delay < 0) return this.finish("retries");
+    this.attempt++;
+    this.dispatchEvent(new CustomEvent("reconnecting", { detail: { attempt: this.attempt, delay } }));
+    this.retryTimer = setTimeout(() => this.reconnect(), delay);
+  }
+
+  private finish(reason: FinishDetail["reason"]): void {
+    this.detach();
+    this.state = CLOSED;
+    this.dropQueue();
+    this.dispatchEvent(new CustomEvent("finish", { detail: { reason } }));
+  }
+
+  private detach(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+    this.socket = null;
+  }
+
+  private dropQueue(): void {
+    this.queue = [];
+    this.queuedBytes = 0;
+  }
+
+  private startHeartbeat(): void {
+    const heartbeat = this.options.heartbeat;
+    if (!heartbeat) return;
+    const timeout = heartbeat.timeout ?? heartbeat.interval;
+    this.pingTimer = setInterval(() => {
+      if (this.state !== OPEN || !this.socket) return;
+      this.socket.send(heartbeat.message ?? "ping");
+      this.deadline ??= setTimeout(() => this.dead(timeout), timeout);
+    }, heartbeat.interval);
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.deadline);
+    this.pingTimer = this.deadline = undefined;
+  }
+
+  /** Silence past the heartbeat timeout: drop the connection without waiting for a close handshake. */
+  private dead(timeout: number): void {
+    const socket = this.socket;
+    if (!socket) return;
+    this.detach();
+    socket.close(4000, "heartbeat timeout");
+    this.afterClose(
+      new CloseEvent("close", { code: 1006, reason: `no message within ${timeout} ms of a heartbeat ping` }),
+    );
+  }
+}
+
+function byteSize(data: SendData): number {
+  if (typeof data === "string") return new TextEncoder().encode(data).length;
+  if (data instanceof Blob) return data.size;
+  return data.byteLength;
+}
