@@ -1,0 +1,75 @@
+// Write batching shared by the hosts: frames produced during one tick (a read burst's replies, a loop of
+// sends) are gathered and handed to the transport together, so each connection makes one write per tick.
+// Borrowed bytes (aliasing engine memory) are copied into a slab that is filled forward and never
+// rewritten under a pending write; the caller's own payloads are passed by reference, uncopied.
+
+/** Receives the gathered chunks, in order, once per flush. */
+export type OutputSink = (chunks: Uint8Array[]) => void;
+
+/** Default slab size: small frames of one tick share one allocation. */
+export const SLAB_BYTES = 16 * 1024;
+
+/** Frames waiting for the end of the tick. */
+export class OutputQueue {
+  private readonly sink: OutputSink;
+  private readonly alloc: (size: number) => Uint8Array;
+  private slab: Uint8Array;
+  private start = 0;
+  private end = 0;
+  private chunks: Uint8Array[] = [];
+  private scheduled = false;
+  private readonly flushTask = (): void => this.flush();
+  /** Bytes queued and not yet handed to the sink. */
+  pending = 0;
+
+  constructor(sink: OutputSink, alloc: (size: number) => Uint8Array = (n) => new Uint8Array(n)) {
+    this.sink = sink;
+    this.alloc = alloc;
+    this.slab = alloc(0);
+  }
+
+  /** Queue bytes; `borrowed` ones are copied now (they alias memory that will be reused). */
+  push(bytes: Uint8Array, borrowed: boolean): void {
+    if (bytes.length === 0) return;
+    this.pending += bytes.length;
+    if (!borrowed) {
+      this.seal();
+      this.chunks.push(bytes);
+    } else {
+      if (this.slab.length - this.end < bytes.length) {
+        this.seal();
+        this.slab = this.alloc(Math.max(SLAB_BYTES, bytes.length));
+        this.start = this.end = 0;
+      }
+      this.slab.set(bytes, this.end);
+      this.end += bytes.length;
+    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(this.flushTask);
+  }
+
+  /** Hand everything queued to the sink now (also called before ending the transport). */
+  flush(): void {
+    this.scheduled = false;
+    this.seal();
+    if (this.chunks.length === 0) return;
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.pending = 0;
+    this.sink(chunks);
+  }
+
+  /** Drop everything queued (the transport is gone). */
+  clear(): void {
+    this.chunks = [];
+    this.pending = 0;
+    this.start = this.end;
+  }
+
+  private seal(): void {
+    if (this.end === this.start) return;
+    this.chunks.push(this.slab.subarray(this.start, this.end));
+    this.start = this.end;
+  }
+}
