@@ -1,0 +1,21 @@
+/* The client example's run function, shared by app_main (ESP-IDF) and main (Linux). */
+#ifndef CLIENT_EXAMPLE_H
+#define CLIENT_EXAMPLE_H
+
+#include "wsk_client.h"
+
+typedef struct {
+    const char *uri;
+    const char *subprotocol;
+    const char *headers;
+    int clients;              /* connections at once */
+    size_t max_fragment_size; /* outgoing fragmentation */
+    int ping_interval_sec;
+    int timeout_ms;           /* give up after this long */
+} client_example_options_t;
+
+/** Each client sends a text, a binary and a long (fragmented) text message, pings, waits for the echoes,
+ *  then closes with 1000. Returns the number of clients that got every echo back and closed cleanly. */
+int client_example_run(const client_example_options_t *options);
+
+#endif

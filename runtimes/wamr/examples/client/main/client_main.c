@@ -1,0 +1,153 @@
+/*
+ * WebSocket client example, like ESP-IDF's protocols/websocket example (esp_websocket_client): connect to an
+ * echo server, send text and binary, log every event, close cleanly. Event lines are printed as
+ * "EVENT <client> <NAME> ..." so the Linux build can be checked by a test.
+ */
+#include "client_example.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef ESP_PLATFORM
+#include "esp_event.h"
+#include "esp_netif.h"
+#include "nvs_flash.h"
+#include "protocol_examples_common.h"
+#endif
+
+#define LONG_TEXT_BYTES 3000
+
+typedef struct {
+    int index;
+    wsk_client_handle_t handle;
+    volatile int echoes;      /* messages that came back complete */
+    volatile bool pong;
+    volatile bool connected;
+    volatile bool closed;
+    volatile bool finished;
+    size_t long_received;
+} example_client_t;
+
+static const char *event_name(wsk_client_event_id_t id)
+{
+    switch (id) {
+    case WSK_EVENT_ERROR: return "ERROR";
+    case WSK_EVENT_CONNECTED: return "CONNECTED";
+    case WSK_EVENT_DISCONNECTED: return "DISCONNECTED";
+    case WSK_EVENT_DATA: return "DATA";
+    case WSK_EVENT_CLOSED: return "CLOSED";
+    case WSK_EVENT_BEFORE_CONNECT: return "BEFORE_CONNECT";
+    case WSK_EVENT_BEGIN: return "BEGIN";
+    case WSK_EVENT_FINISH: return "FINISH";
+    default: return "?";
+    }
+}
+
+static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_t *data)
+{
+    example_client_t *ex = args;
+    if (id == WSK_EVENT_DATA) {
+        bool printable = data->op_code == WSK_OP_TEXT || data->op_code == WSK_OP_CONTINUATION;
+        int shown = printable ? (data->data_len < 40 ? data->data_len : 40) : 0;
+        printf("EVENT %d DATA op=%u len=%d payload_len=%d offset=%d fin=%d close=%u text=%.*s\n", ex->index,
+               data->op_code, data->data_len, data->payload_len, data->payload_offset, data->fin, data->close_code,
+               shown, data->data_ptr);
+        if (data->op_code == WSK_OP_PONG) ex->pong = true;
+        if (data->op_code == WSK_OP_TEXT || data->op_code == WSK_OP_CONTINUATION || data->op_code == WSK_OP_BINARY) {
+            /* The long text arrives in chunks: count its bytes across them. */
+            ex->long_received += (size_t)data->data_len;
+            if (data->fin) {
+                if (ex->long_received == 5 || ex->long_received == 3 || ex->long_received == LONG_TEXT_BYTES)
+                    ex->echoes++;
+                ex->long_received = 0;
+            }
+        }
+    } else {
+        printf("EVENT %d %s error_type=%d close=%u status=%d errno=%d\n", ex->index, event_name(id), data->error_type,
+               data->close_code, data->handshake_status, data->esp_transport_sock_errno);
+    }
+    fflush(stdout);
+    if (id == WSK_EVENT_CONNECTED) ex->connected = true;
+    if (id == WSK_EVENT_CLOSED) ex->closed = true;
+    if (id == WSK_EVENT_FINISH) ex->finished = true;
+}
+
+static void send_all_kinds(example_client_t *ex)
+{
+    static char long_text[LONG_TEXT_BYTES];
+    for (size_t i = 0; i < sizeof(long_text); i++) long_text[i] = (char)('a' + i % 26);
+    wsk_client_send_text(ex->handle, "hello", 5, 1000);
+    wsk_client_send_bin(ex->handle, "\x01\x02\x03", 3, 1000);
+    wsk_client_send_text(ex->handle, long_text, (int)sizeof(long_text), 1000);
+    wsk_client_send_ping(ex->handle, "p", 1);
+}
+
+static void wait_until(volatile bool *flag, int64_t deadline_ms)
+{
+    for (int64_t waited = 0; !*flag && waited < deadline_ms; waited += 10) usleep(10 * 1000);
+}
+
+int client_example_run(const client_example_options_t *options)
+{
+    enum { MAX_CLIENTS = 8 };
+    example_client_t clients[MAX_CLIENTS];
+    int count = options->clients < MAX_CLIENTS ? options->clients : MAX_CLIENTS;
+    memset(clients, 0, sizeof(clients));
+    for (int i = 0; i < count; i++) {
+        wsk_client_config_t config = WSK_CLIENT_DEFAULT_CONFIG();
+        config.uri = options->uri;
+        config.subprotocol = options->subprotocol;
+        config.headers = options->headers;
+        config.ping_interval_sec = options->ping_interval_sec;
+        config.max_fragment_size = options->max_fragment_size;
+        config.disable_auto_reconnect = true;
+        config.network_timeout_ms = options->timeout_ms;
+        clients[i].index = i;
+        clients[i].handle = wsk_client_init(&config);
+        if (!clients[i].handle) {
+            printf("EVENT %d INIT_FAILED\n", i);
+            continue;
+        }
+        wsk_client_register_events(clients[i].handle, WSK_EVENT_ANY, on_event, &clients[i]);
+        wsk_client_start(clients[i].handle);
+    }
+    int ok = 0;
+    for (int i = 0; i < count; i++) {
+        example_client_t *ex = &clients[i];
+        if (!ex->handle) continue;
+        wait_until(&ex->connected, options->timeout_ms);
+        if (ex->connected) send_all_kinds(ex);
+    }
+    for (int i = 0; i < count; i++) {
+        example_client_t *ex = &clients[i];
+        if (!ex->handle) continue;
+        for (int waited = 0; ex->connected && (ex->echoes < 3 || !ex->pong) && waited < options->timeout_ms; waited += 10)
+            usleep(10 * 1000);
+        if (ex->connected) wsk_client_close_with_code(ex->handle, WSK_CLOSE_NORMAL, "done", options->timeout_ms);
+        wait_until(&ex->finished, options->timeout_ms);
+        if (ex->echoes == 3 && ex->pong && ex->closed) ok++;
+        printf("RESULT %d echoes=%d pong=%d closed=%d\n", i, ex->echoes, ex->pong, ex->closed);
+        wsk_client_destroy(ex->handle);
+    }
+    fflush(stdout);
+    return ok;
+}
+
+#ifdef ESP_PLATFORM
+void app_main(void)
+{
+    ESP_ERROR_CHECK(nvs_flash_init());
+    ESP_ERROR_CHECK(esp_netif_init());
+    ESP_ERROR_CHECK(esp_event_loop_create_default());
+    ESP_ERROR_CHECK(example_connect());
+    client_example_options_t options = {
+        .uri = CONFIG_WEBSOCKET_URI,
+        .clients = 1,
+        .max_fragment_size = 1024,
+        .ping_interval_sec = 10,
+        .timeout_ms = 10000,
+    };
+    client_example_run(&options);
+}
+#endif

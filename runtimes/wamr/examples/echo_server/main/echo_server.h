@@ -1,0 +1,18 @@
+/* The echo server example's start function, shared by app_main (ESP-IDF) and main (Linux). */
+#ifndef ECHO_SERVER_H
+#define ECHO_SERVER_H
+
+#include "wsk_server.h"
+
+typedef struct {
+    const char *bind_address;
+    uint16_t port;
+    const char *path;
+    uint8_t max_clients;
+    const char *subprotocols;
+    size_t max_message_size;
+} echo_server_options_t;
+
+wsk_err_t echo_server_start(const echo_server_options_t *options, wsk_server_handle_t *server);
+
+#endif

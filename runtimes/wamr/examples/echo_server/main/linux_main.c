@@ -1,0 +1,88 @@
+/*
+ * Linux entry point of the echo server example. Prints "PORT <n>" once listening. SIGUSR1 prints a
+ * "STATS ..." line (WAMR pool and host heap in use); SIGINT/SIGTERM or stdin closing stop the server, which
+ * then prints a final STATS line and exits 0.
+ * Options: --port N (0: any) --bind ADDR --path P --max-clients N --max-message BYTES --subprotocols a,b
+ */
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "echo_server.h"
+
+extern int wsk_log_level;
+
+static volatile sig_atomic_t s_stop, s_stats;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGUSR1) s_stats = 1;
+    else s_stop = 1;
+}
+
+static void print_stats(void)
+{
+    wsk_stats_t st;
+    wsk_get_stats(&st);
+    printf("STATS pool_used=%zu pool_highmark=%zu pool_bytes=%zu host_heap=%zu linear_memory=%zu module=%zu "
+           "slots_used=%u slots_total=%u\n",
+           st.wamr_pool_used, st.wamr_pool_highmark, st.wamr_pool_bytes, st.host_heap_used, st.linear_memory_bytes,
+           st.module_bytes, (unsigned)st.slots_used, (unsigned)st.slots_total);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    echo_server_options_t options = {.bind_address = "127.0.0.1", .port = 0, .path = "/", .max_clients = 4,
+                                     .max_message_size = 65536};
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--port")) options.port = (uint16_t)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--bind")) options.bind_address = argv[i + 1];
+        else if (!strcmp(argv[i], "--path")) options.path = argv[i + 1];
+        else if (!strcmp(argv[i], "--max-clients")) options.max_clients = (uint8_t)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--max-message")) options.max_message_size = (size_t)atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--subprotocols")) options.subprotocols = argv[i + 1];
+        else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    const char *level = getenv("WSK_LOG_LEVEL");
+    if (level) wsk_log_level = atoi(level);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    wsk_server_handle_t server;
+    wsk_err_t err = echo_server_start(&options, &server);
+    if (err != WSK_OK) {
+        fprintf(stderr, "echo_server: cannot start: %s\n", wsk_err_to_name(err));
+        return 1;
+    }
+    printf("PORT %u\n", wsk_server_get_port(server));
+    print_stats();
+    struct pollfd in = {.fd = STDIN_FILENO, .events = POLLIN};
+    bool watch_stdin = !isatty(STDIN_FILENO);
+    while (!s_stop) {
+        if (s_stats) {
+            s_stats = 0;
+            print_stats();
+        }
+        if (watch_stdin && poll(&in, 1, 50) > 0) {
+            char buf[64];
+            if (read(STDIN_FILENO, buf, sizeof(buf)) <= 0) break;
+        } else if (!watch_stdin) {
+            usleep(50 * 1000);
+        }
+    }
+    wsk_server_stop(server);
+    print_stats();
+    return 0;
+}

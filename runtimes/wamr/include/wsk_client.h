@@ -1,0 +1,114 @@
+/*
+ * WebSocket client on the wasmsocket engine (WAMR), shaped like ESP-IDF's esp_websocket_client: a config
+ * struct, a task per client that connects, reconnects, pings, and reports events to a handler.
+ * Handlers run in the client's task with the host lock held: keep them short; sending from them is fine.
+ */
+#ifndef WSK_CLIENT_H
+#define WSK_CLIENT_H
+
+#include "wsk_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct wsk_client *wsk_client_handle_t;
+
+/** Events, in the order esp_websocket_client names them. */
+typedef enum {
+    WSK_EVENT_ANY = -1,
+    WSK_EVENT_ERROR = 0,      /**< connect, handshake, protocol or send failure (error_type, close_code) */
+    WSK_EVENT_CONNECTED,      /**< the handshake completed */
+    WSK_EVENT_DISCONNECTED,   /**< the connection is gone (a reconnect follows unless disabled) */
+    WSK_EVENT_DATA,           /**< a chunk of a frame (text, binary, continuation), or a ping/pong/close */
+    WSK_EVENT_CLOSED,         /**< the close handshake completed cleanly */
+    WSK_EVENT_BEFORE_CONNECT, /**< about to connect */
+    WSK_EVENT_BEGIN,          /**< the client task started */
+    WSK_EVENT_FINISH,         /**< the client task is about to exit */
+} wsk_client_event_id_t;
+
+/** What failed, for WSK_EVENT_ERROR. */
+typedef enum {
+    WSK_ERROR_TYPE_NONE = 0,
+    WSK_ERROR_TYPE_TCP_TRANSPORT,  /**< connect/send/recv failed (errno in esp_transport_sock_errno) */
+    WSK_ERROR_TYPE_HANDSHAKE,      /**< the server refused or answered wrongly (status / handshake_error) */
+    WSK_ERROR_TYPE_PONG_TIMEOUT,   /**< no pong within pong_timeout_ms of a ping */
+    WSK_ERROR_TYPE_PROTOCOL,       /**< the server broke RFC 6455; we closed with close_code */
+} wsk_client_error_type_t;
+
+/** Event payload, field for field like esp_websocket_event_data_t where they overlap. */
+typedef struct {
+    const char *data_ptr;        /**< this chunk (DATA), valid during the handler only */
+    int data_len;                /**< bytes in this chunk */
+    bool fin;                    /**< the frame's FIN bit (set on its last chunk only) */
+    uint8_t op_code;             /**< frame opcode: 0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong */
+    wsk_client_handle_t client;
+    void *user_context;
+    int payload_len;             /**< the whole frame's payload length */
+    int payload_offset;          /**< where this chunk starts within the frame's payload */
+    wsk_client_error_type_t error_type;
+    uint16_t close_code;         /**< CLOSED / DISCONNECTED / ERROR: the close code involved */
+    int esp_transport_sock_errno;
+    int handshake_status;        /**< HTTP status of a refused handshake (0 if none) */
+} wsk_event_data_t;
+
+typedef void (*wsk_event_handler_t)(void *handler_args, wsk_client_event_id_t event_id,
+                                    const wsk_event_data_t *data);
+
+typedef struct {
+    const char *uri;                 /**< ws://host[:port]/path?query (wss:// needs TLS: see docs/FIRMWARE.md) */
+    const char *host;                /**< overrides the URI's host */
+    int port;                        /**< overrides the URI's port (0: keep) */
+    const char *path;                /**< overrides the URI's path and query */
+    const char *subprotocol;         /**< comma-separated protocols to offer */
+    const char *headers;             /**< extra request header lines, each "Name: value\r\n" */
+    int ping_interval_sec;           /**< ping this often when idle (0: never) */
+    int pingpong_timeout_sec;        /**< fail the connection if no pong within this (0: never) */
+    int reconnect_timeout_ms;        /**< wait before reconnecting */
+    bool disable_auto_reconnect;
+    int network_timeout_ms;          /**< connect, handshake and send timeouts */
+    size_t buffer_size;              /**< bytes per socket read and largest handshake response */
+    size_t max_message_size;         /**< largest incoming message (1009 beyond); 0: no limit */
+    size_t max_fragment_size;        /**< outgoing messages are split into frames of this size (0: never) */
+    size_t task_stack;
+    int task_prio;
+    void *user_context;
+} wsk_client_config_t;
+
+/** Defaults: 10 s ping, 10 s reconnect, 10 s network timeout, 1 KiB buffer. */
+#define WSK_CLIENT_DEFAULT_CONFIG()                                                                          \
+    {                                                                                                        \
+        .ping_interval_sec = 10, .pingpong_timeout_sec = 0, .reconnect_timeout_ms = 10000,                   \
+        .network_timeout_ms = 10000, .buffer_size = 1024, .max_message_size = 0, .task_stack = 4096,         \
+        .task_prio = 5,                                                                                      \
+    }
+
+/** Create a client (parses the URI; nothing connects until wsk_client_start). NULL on bad config / no memory. */
+wsk_client_handle_t wsk_client_init(const wsk_client_config_t *config);
+/** Register the handler for one event id or WSK_EVENT_ANY (one handler per client). */
+wsk_err_t wsk_client_register_events(wsk_client_handle_t client, wsk_client_event_id_t event,
+                                     wsk_event_handler_t handler, void *handler_args);
+/** Start the client task: connect, and reconnect after reconnect_timeout_ms unless disabled. */
+wsk_err_t wsk_client_start(wsk_client_handle_t client);
+/** True between CONNECTED and DISCONNECTED/CLOSED. */
+bool wsk_client_is_connected(wsk_client_handle_t client);
+/** Send a text message; returns the bytes sent or -1 (not connected, send failed). */
+int wsk_client_send_text(wsk_client_handle_t client, const char *data, int len, int timeout_ms);
+/** Send a binary message; returns the bytes sent or -1. */
+int wsk_client_send_bin(wsk_client_handle_t client, const char *data, int len, int timeout_ms);
+/** Send a ping with up to 125 bytes. */
+wsk_err_t wsk_client_send_ping(wsk_client_handle_t client, const void *data, size_t len);
+/** Start the close handshake and wait up to timeout_ms for it to finish; no reconnect afterwards. */
+wsk_err_t wsk_client_close_with_code(wsk_client_handle_t client, uint16_t code, const char *reason,
+                                     int timeout_ms);
+wsk_err_t wsk_client_close(wsk_client_handle_t client, int timeout_ms);
+/** Stop the task without a close handshake (the socket is just closed). Not from a handler. */
+wsk_err_t wsk_client_stop(wsk_client_handle_t client);
+/** Stop if running and free the client. Not from a handler. */
+wsk_err_t wsk_client_destroy(wsk_client_handle_t client);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

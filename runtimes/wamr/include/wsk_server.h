@@ -1,0 +1,93 @@
+/*
+ * WebSocket server on the wasmsocket engine (WAMR): one task accepts on a port, upgrades requests for `path`,
+ * and reports each client's messages through callbacks, like ESP-IDF's httpd WebSocket support.
+ * Callbacks run in the server task with the host lock held: keep them short; sending from them is fine.
+ */
+#ifndef WSK_SERVER_H
+#define WSK_SERVER_H
+
+#include "wsk_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct wsk_server *wsk_server_handle_t;
+
+/** A client's id: unique for the server's lifetime (not a socket number, never reused). */
+typedef uint32_t wsk_client_id_t;
+
+typedef struct {
+    const char *bind_address;  /**< IPv4 address to listen on; NULL: all interfaces */
+    uint16_t port;             /**< TCP port; 0 picks a free one (see wsk_server_get_port) */
+    const char *path;          /**< request path to accept (query ignored); others get 404. NULL: any */
+    uint8_t max_clients;       /**< open connections; more get 503 */
+    const char *subprotocols;  /**< comma-separated subprotocols the server speaks; NULL: none */
+    size_t rx_buffer_size;     /**< per-client: largest handshake head, and bytes per socket read */
+    size_t max_message_size;   /**< largest message (1009 beyond); reassembly buffer limit */
+    size_t max_fragment_size;  /**< outgoing messages are split into frames of this many bytes (0: never) */
+    int send_timeout_ms;       /**< a client that does not take our bytes in this time is dropped */
+    int handshake_timeout_ms;  /**< a client that does not complete its upgrade in this time is dropped */
+    int close_timeout_ms;      /**< wait this long for the client's close frame after ours */
+    size_t task_stack_size;
+    int task_priority;
+    void *user_ctx;            /**< passed to every callback */
+
+    /** A client completed the handshake. */
+    void (*on_open)(wsk_server_handle_t server, wsk_client_id_t client, void *user_ctx);
+    /** A whole text message (valid UTF-8, not NUL-terminated). */
+    void (*on_text)(wsk_server_handle_t server, wsk_client_id_t client, const char *text, size_t len,
+                    void *user_ctx);
+    /** A whole binary message. */
+    void (*on_binary)(wsk_server_handle_t server, wsk_client_id_t client, const uint8_t *data, size_t len,
+                      void *user_ctx);
+    /**
+     * Optional: messages that do not arrive in one piece are streamed here as they come (opcode of the
+     * message, first/last chunk) instead of being reassembled up to max_message_size.
+     */
+    void (*on_fragment)(wsk_server_handle_t server, wsk_client_id_t client, wsk_opcode_t opcode,
+                        const uint8_t *data, size_t len, bool first, bool last, void *user_ctx);
+    /** A ping (the pong was already sent). */
+    void (*on_ping)(wsk_server_handle_t server, wsk_client_id_t client, const uint8_t *data, size_t len,
+                    void *user_ctx);
+    /**
+     * The client is gone: `code` is its close code (1005 if none), the code we failed it with (1002, 1007,
+     * 1009, ...), or 1006 when the connection dropped without a close frame.
+     */
+    void (*on_close)(wsk_server_handle_t server, wsk_client_id_t client, uint16_t code, const char *reason,
+                     size_t reason_len, void *user_ctx);
+} wsk_server_config_t;
+
+/** Defaults: port 80, path "/", 4 clients, 1 KiB receive buffer, 16 KiB messages, 5 s timeouts. */
+#define WSK_SERVER_DEFAULT_CONFIG()                                                                        \
+    {                                                                                                      \
+        .bind_address = NULL, .port = 80, .path = "/", .max_clients = 4, .subprotocols = NULL,             \
+        .rx_buffer_size = 1024, .max_message_size = 16384, .max_fragment_size = 0, .send_timeout_ms = 5000, \
+        .handshake_timeout_ms = 5000, .close_timeout_ms = 1000, .task_stack_size = 4096, .task_priority = 5, \
+    }
+
+/** Load the engine (first user), listen, and start the server task. */
+wsk_err_t wsk_server_start(const wsk_server_config_t *config, wsk_server_handle_t *server);
+/** The port the server listens on (useful with port 0). */
+uint16_t wsk_server_get_port(wsk_server_handle_t server);
+/** Send a text message to one client. */
+wsk_err_t wsk_server_send_text(wsk_server_handle_t server, wsk_client_id_t client, const char *text, size_t len);
+/** Send a binary message to one client. */
+wsk_err_t wsk_server_send_bin(wsk_server_handle_t server, wsk_client_id_t client, const void *data, size_t len);
+/** Send a ping (≤ 125 bytes) to one client. */
+wsk_err_t wsk_server_send_ping(wsk_server_handle_t server, wsk_client_id_t client, const void *data, size_t len);
+/** Send a message to every open client; returns the first error, after trying all. */
+wsk_err_t wsk_server_broadcast(wsk_server_handle_t server, wsk_opcode_t opcode, const void *data, size_t len);
+/** Start the close handshake with a client (code 0: none); it is dropped if it does not answer in time. */
+wsk_err_t wsk_server_disconnect(wsk_server_handle_t server, wsk_client_id_t client, uint16_t code,
+                                const char *reason);
+/** Write up to `*count` open clients' ids to `ids`; `*count` becomes the number of open clients. */
+wsk_err_t wsk_server_list_clients(wsk_server_handle_t server, wsk_client_id_t *ids, size_t *count);
+/** Close every client (1001), stop the task, free everything. Not from a callback. */
+wsk_err_t wsk_server_stop(wsk_server_handle_t server);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,458 @@
+/* The client host: connect, upgrade through the engine's handshake exports, feed frames, ping, reconnect. */
+#include "wsk_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "wsk_engine.h"
+#include "wsk_log.h"
+#include "wsk_platform.h"
+#include "wsk_socket.h"
+#include "wsk_uri.h"
+
+static const char *TAG = "wsk_client";
+
+struct wsk_client {
+    wsk_client_config_t config;
+    char host[128];
+    char host_header[140]; /* host[:port] as the Host header wants it */
+    int port;
+    char *path;
+    char *subprotocol;
+    char *headers;
+    wsk_event_handler_t handler;
+    wsk_client_event_id_t handler_event;
+    void *handler_args;
+    wsk_task_t task;
+    bool running;
+    bool stop;
+    bool close_requested;
+    int64_t close_deadline;
+    int fd;
+    int slot;
+    bool connected;
+    bool closed_clean;
+    uint16_t close_code;
+    int64_t next_ping;
+    int64_t ping_sent_at;
+    bool protocol_error;
+    uint8_t frame_opcode;
+    uint64_t frame_offset;
+    uint8_t *buffer;
+};
+
+static void emit(struct wsk_client *c, wsk_client_event_id_t id, wsk_event_data_t *data)
+{
+    if (!c->handler || (c->handler_event != WSK_EVENT_ANY && c->handler_event != id)) return;
+    wsk_event_data_t empty;
+    if (!data) {
+        memset(&empty, 0, sizeof(empty));
+        data = &empty;
+    }
+    data->client = c;
+    data->user_context = c->config.user_context;
+    c->handler(c->handler_args, id, data);
+}
+
+static void emit_error(struct wsk_client *c, wsk_client_error_type_t type, int sock_errno, int status, uint16_t code)
+{
+    wsk_event_data_t data = {.error_type = type, .esp_transport_sock_errno = sock_errno,
+                             .handshake_status = status, .close_code = code};
+    emit(c, WSK_EVENT_ERROR, &data);
+}
+
+static wsk_err_t client_write(void *ctx, const uint8_t *bytes, size_t len)
+{
+    struct wsk_client *c = ctx;
+    if (c->fd < 0) return WSK_ERR_INVALID_STATE;
+    wsk_err_t err = wsk_socket_send_all(c->fd, bytes, len, c->config.network_timeout_ms);
+    if (err != WSK_OK) {
+        WSK_LOGW(TAG, "send failed: %s", wsk_err_to_name(err));
+        shutdown(c->fd, SHUT_RDWR); /* the task sees the connection end */
+    }
+    return err;
+}
+
+static void on_data(struct wsk_client *c, const wsk_event_t *event)
+{
+    if (event->flags & WSK_DATA_FRAME_START) {
+        c->frame_opcode = (event->flags & WSK_DATA_MESSAGE_START) ? event->opcode : WSK_OP_CONTINUATION;
+        c->frame_offset = 0;
+    }
+    bool frame_end = event->flags & WSK_DATA_FRAME_END;
+    uint64_t frame_length = frame_end ? c->frame_offset + event->len : event->frame_length;
+    wsk_event_data_t data = {
+        .data_ptr = (const char *)event->data,
+        .data_len = (int)event->len,
+        .fin = (event->flags & WSK_DATA_MESSAGE_END) != 0,
+        .op_code = c->frame_opcode,
+        .payload_len = (int)frame_length,
+        .payload_offset = (int)c->frame_offset,
+    };
+    c->frame_offset += event->len;
+    emit(c, WSK_EVENT_DATA, &data);
+}
+
+static bool on_event(void *ctx, const wsk_event_t *event)
+{
+    struct wsk_client *c = ctx;
+    wsk_event_data_t data = {.data_ptr = (const char *)event->data, .data_len = (int)event->len, .fin = true};
+    switch (event->type) {
+    case WSK_EV_DATA:
+        on_data(c, event);
+        break;
+    case WSK_EV_PING:
+    case WSK_EV_PONG:
+        if (event->type == WSK_EV_PONG) c->ping_sent_at = 0;
+        data.op_code = event->type == WSK_EV_PING ? WSK_OP_PING : WSK_OP_PONG;
+        data.payload_len = (int)event->len;
+        emit(c, WSK_EVENT_DATA, &data);
+        break;
+    case WSK_EV_CLOSE:
+        c->close_code = event->code;
+        data.op_code = WSK_OP_CLOSE;
+        data.payload_len = (int)event->len;
+        data.close_code = event->code;
+        emit(c, WSK_EVENT_DATA, &data);
+        break;
+    case WSK_EV_ERROR:
+        WSK_LOGW(TAG, "the server broke the protocol (reason %u): closed with %u", event->reason, event->code);
+        c->close_code = event->code;
+        c->protocol_error = true;
+        emit_error(c, WSK_ERROR_TYPE_PROTOCOL, 0, 0, event->code);
+        return false;
+    case WSK_EV_CLOSED:
+        c->closed_clean = true;
+        return false;
+    default:
+        break;
+    }
+    return true;
+}
+
+/* Connect and complete the handshake; true when connected (c->fd, c->slot set). Lock not held. */
+static bool open_connection(struct wsk_client *c)
+{
+    emit(c, WSK_EVENT_BEFORE_CONNECT, NULL);
+    int fd = wsk_socket_connect(c->host, c->port, c->config.network_timeout_ms);
+    if (fd < 0) {
+        WSK_LOGW(TAG, "connect to %s:%d failed: %s", c->host, c->port, strerror(errno));
+        emit_error(c, WSK_ERROR_TYPE_TCP_TRANSPORT, errno, 0, 0);
+        return false;
+    }
+    wsk_lock();
+    uint64_t max_payload = c->config.max_message_size ? c->config.max_message_size : UINT64_MAX;
+    int slot = wsk_engine_open(WSK_ROLE_CLIENT, max_payload);
+    const uint8_t *request;
+    size_t request_len;
+    wsk_err_t err = slot < 0 ? -slot
+                             : wsk_engine_build_request(slot, c->host_header, c->path, c->subprotocol, c->headers,
+                                                        &request, &request_len);
+    if (err == WSK_OK) err = wsk_socket_send_all(fd, request, request_len, c->config.network_timeout_ms);
+    wsk_unlock();
+    if (err != WSK_OK) {
+        WSK_LOGW(TAG, "cannot send the upgrade request: %s", wsk_err_to_name(err));
+        emit_error(c, WSK_ERROR_TYPE_TCP_TRANSPORT, errno, 0, 0);
+        goto fail;
+    }
+    size_t have = 0, head_length = 0;
+    int status = 0;
+    int64_t deadline = wsk_now_ms() + c->config.network_timeout_ms;
+    while (status == 0) {
+        int64_t left = deadline - wsk_now_ms();
+        if (left <= 0 || have == c->config.buffer_size || __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) break;
+        if (wsk_socket_wait_readable(fd, left > 100 ? 100 : (int)left) <= 0) continue;
+        ssize_t n = recv(fd, c->buffer + have, c->config.buffer_size - have, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n <= 0) break;
+        have += (size_t)n;
+        char protocol[64];
+        wsk_lock();
+        status = wsk_engine_parse_response(slot, c->buffer, have, c->subprotocol, &head_length, protocol,
+                                           sizeof(protocol));
+        wsk_unlock();
+    }
+    if (status != 101) {
+        WSK_LOGW(TAG, "handshake with %s failed: %d", c->host, status);
+        emit_error(c, WSK_ERROR_TYPE_HANDSHAKE, 0, status > 0 ? status : 0, 0);
+        goto fail;
+    }
+    wsk_lock();
+    c->fd = fd;
+    c->slot = slot;
+    c->connected = true;
+    c->closed_clean = false;
+    c->protocol_error = false;
+    c->close_code = 0;
+    c->ping_sent_at = 0;
+    c->next_ping = wsk_now_ms() + (int64_t)c->config.ping_interval_sec * 1000;
+    wsk_unlock();
+    emit(c, WSK_EVENT_CONNECTED, NULL);
+    if (have > head_length) {
+        wsk_lock();
+        size_t rx_size;
+        uint8_t *rx = wsk_engine_rx(&rx_size);
+        size_t rest = have - head_length;
+        memcpy(rx, c->buffer + head_length, rest);
+        wsk_engine_feed(c->slot, rest, client_write, on_event, c);
+        wsk_unlock();
+    }
+    return true;
+fail:
+    wsk_lock();
+    if (slot >= 0) wsk_engine_close(slot);
+    wsk_unlock();
+    close(fd);
+    return false;
+}
+
+/* One step of the connected loop with the lock held; false when the connection is over. */
+static bool service(struct wsk_client *c, bool readable)
+{
+    if (readable) {
+        size_t size;
+        uint8_t *rx = wsk_engine_rx(&size);
+        if (size > c->config.buffer_size) size = c->config.buffer_size;
+        ssize_t n = recv(c->fd, rx, size, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return false;
+        if (n > 0) {
+            if (wsk_engine_feed(c->slot, (size_t)n, client_write, on_event, c) != WSK_OK) return false;
+            if (c->closed_clean || c->protocol_error) return false;
+        }
+    }
+    int64_t now = wsk_now_ms();
+    if (c->close_requested) return now < c->close_deadline;
+    if (c->ping_sent_at && c->config.pingpong_timeout_sec > 0 &&
+        now - c->ping_sent_at > (int64_t)c->config.pingpong_timeout_sec * 1000) {
+        WSK_LOGW(TAG, "no pong in %d s", c->config.pingpong_timeout_sec);
+        emit_error(c, WSK_ERROR_TYPE_PONG_TIMEOUT, 0, 0, 0);
+        return false;
+    }
+    if (c->config.ping_interval_sec > 0 && now >= c->next_ping) {
+        c->next_ping = now + (int64_t)c->config.ping_interval_sec * 1000;
+        if (!c->ping_sent_at) c->ping_sent_at = now;
+        if (wsk_engine_send_frame(c->slot, 0x80 | WSK_OP_PING, NULL, 0, client_write, c) != WSK_OK) return false;
+    }
+    return true;
+}
+
+static void run_connection(struct wsk_client *c)
+{
+    bool alive = true;
+    while (alive && !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+        int ready = wsk_socket_wait_readable(c->fd, 100);
+        wsk_lock();
+        alive = ready >= 0 && service(c, ready > 0);
+        wsk_unlock();
+    }
+    wsk_lock();
+    wsk_engine_close(c->slot);
+    c->slot = -1;
+    wsk_socket_close(&c->fd);
+    c->connected = false;
+    bool clean = c->closed_clean;
+    uint16_t code = c->close_code ? c->close_code : WSK_CLOSE_ABNORMAL;
+    wsk_unlock();
+    wsk_event_data_t data = {.close_code = code};
+    emit(c, clean ? WSK_EVENT_CLOSED : WSK_EVENT_DISCONNECTED, &data);
+}
+
+static void client_task(void *arg)
+{
+    struct wsk_client *c = arg;
+    emit(c, WSK_EVENT_BEGIN, NULL);
+    while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+        if (open_connection(c)) run_connection(c);
+        else emit(c, WSK_EVENT_DISCONNECTED, NULL);
+        if (c->config.disable_auto_reconnect || c->close_requested) break;
+        int64_t wake = wsk_now_ms() + c->config.reconnect_timeout_ms;
+        while (wsk_now_ms() < wake && !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) usleep(20 * 1000);
+    }
+    emit(c, WSK_EVENT_FINISH, NULL);
+    __atomic_store_n(&c->running, false, __ATOMIC_RELEASE);
+}
+
+static char *copy_string(const char *text, bool *failed)
+{
+    if (!text) return NULL;
+    size_t len = strlen(text) + 1;
+    char *copy = wsk_malloc(len);
+    if (copy) memcpy(copy, text, len);
+    else *failed = true;
+    return copy;
+}
+
+static void free_client(struct wsk_client *c)
+{
+    wsk_free(c->path);
+    wsk_free(c->subprotocol);
+    wsk_free(c->headers);
+    wsk_free(c->buffer);
+    wsk_free(c);
+}
+
+wsk_client_handle_t wsk_client_init(const wsk_client_config_t *config)
+{
+    if (!config || (!config->uri && !config->host)) return NULL;
+    wsk_uri_t uri = {.port = 80, .path = "/"};
+    if (config->uri && wsk_uri_parse(config->uri, &uri) != WSK_OK) {
+        WSK_LOGE(TAG, "bad URI: %s", config->uri);
+        return NULL;
+    }
+    if (uri.tls) {
+        WSK_LOGE(TAG, "wss:// needs the TLS transport (ESP-IDF esp-tls); this build has plain TCP only");
+        return NULL;
+    }
+    struct wsk_client *c = wsk_calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->config = *config;
+    if (c->config.buffer_size < 256) c->config.buffer_size = 256;
+    if (c->config.network_timeout_ms <= 0) c->config.network_timeout_ms = 10000;
+    c->fd = -1;
+    c->slot = -1;
+    c->handler_event = WSK_EVENT_ANY;
+    snprintf(c->host, sizeof(c->host), "%s", config->host ? config->host : uri.host);
+    c->port = config->port > 0 ? config->port : uri.port;
+    bool ipv6 = strchr(c->host, ':') != NULL;
+    bool default_port = c->port == 80;
+    snprintf(c->host_header, sizeof(c->host_header), ipv6 ? "[%s]" : "%s", c->host);
+    if (!default_port) {
+        size_t at = strlen(c->host_header);
+        snprintf(c->host_header + at, sizeof(c->host_header) - at, ":%d", c->port);
+    }
+    bool failed = false;
+    c->path = copy_string(config->path ? config->path : uri.path, &failed);
+    c->subprotocol = copy_string(config->subprotocol, &failed);
+    c->headers = copy_string(config->headers, &failed);
+    c->buffer = wsk_malloc(c->config.buffer_size);
+    if (failed || !c->buffer) {
+        free_client(c);
+        return NULL;
+    }
+    wsk_lock();
+    wsk_err_t err = wsk_engine_acquire();
+    wsk_unlock();
+    if (err != WSK_OK) {
+        free_client(c);
+        return NULL;
+    }
+    return c;
+}
+
+wsk_err_t wsk_client_register_events(wsk_client_handle_t c, wsk_client_event_id_t event,
+                                     wsk_event_handler_t handler, void *handler_args)
+{
+    if (!c) return WSK_ERR_INVALID_ARG;
+    c->handler = handler;
+    c->handler_event = event;
+    c->handler_args = handler_args;
+    return WSK_OK;
+}
+
+wsk_err_t wsk_client_start(wsk_client_handle_t c)
+{
+    if (!c) return WSK_ERR_INVALID_ARG;
+    if (__atomic_load_n(&c->running, __ATOMIC_ACQUIRE)) return WSK_ERR_INVALID_STATE;
+    if (c->task) wsk_task_join(c->task); /* a finished earlier run */
+    c->task = NULL;
+    c->stop = false;
+    c->close_requested = false;
+    c->running = true;
+    wsk_err_t err = wsk_task_start(&c->task, "wsk_client", c->config.task_stack, c->config.task_prio, client_task, c);
+    if (err != WSK_OK) c->running = false;
+    return err;
+}
+
+bool wsk_client_is_connected(wsk_client_handle_t c)
+{
+    if (!c) return false;
+    wsk_lock();
+    bool connected = c->connected && !c->close_requested;
+    wsk_unlock();
+    return connected;
+}
+
+static int send_message(wsk_client_handle_t c, wsk_opcode_t opcode, const char *data, int len)
+{
+    if (!c || len < 0 || (!data && len)) return -1;
+    wsk_lock();
+    wsk_err_t err = WSK_ERR_INVALID_STATE;
+    if (c->connected && !c->close_requested)
+        err = wsk_engine_send_message(c->slot, opcode, data, (size_t)len, c->config.max_fragment_size,
+                                      client_write, c);
+    wsk_unlock();
+    return err == WSK_OK ? len : -1;
+}
+
+int wsk_client_send_text(wsk_client_handle_t c, const char *data, int len, int timeout_ms)
+{
+    (void)timeout_ms; /* sends wait up to network_timeout_ms */
+    return send_message(c, WSK_OP_TEXT, data, len);
+}
+
+int wsk_client_send_bin(wsk_client_handle_t c, const char *data, int len, int timeout_ms)
+{
+    (void)timeout_ms;
+    return send_message(c, WSK_OP_BINARY, data, len);
+}
+
+wsk_err_t wsk_client_send_ping(wsk_client_handle_t c, const void *data, size_t len)
+{
+    if (!c) return WSK_ERR_INVALID_ARG;
+    wsk_lock();
+    wsk_err_t err = WSK_ERR_INVALID_STATE;
+    if (c->connected) err = wsk_engine_send_frame(c->slot, 0x80 | WSK_OP_PING, data, len, client_write, c);
+    wsk_unlock();
+    return err;
+}
+
+wsk_err_t wsk_client_stop(wsk_client_handle_t c)
+{
+    if (!c) return WSK_ERR_INVALID_ARG;
+    if (wsk_task_is_current(c->task)) return WSK_ERR_INVALID_STATE;
+    __atomic_store_n(&c->stop, true, __ATOMIC_RELEASE);
+    wsk_task_join(c->task);
+    c->task = NULL;
+    return WSK_OK;
+}
+
+wsk_err_t wsk_client_close_with_code(wsk_client_handle_t c, uint16_t code, const char *reason, int timeout_ms)
+{
+    if (!c) return WSK_ERR_INVALID_ARG;
+    if (wsk_task_is_current(c->task)) return WSK_ERR_INVALID_STATE;
+    wsk_lock();
+    wsk_err_t err = WSK_ERR_INVALID_STATE;
+    if (c->connected && !c->close_requested) {
+        err = wsk_engine_send_close(c->slot, code, reason, client_write, c);
+        c->close_requested = true;
+        c->close_deadline = wsk_now_ms() + timeout_ms;
+    }
+    wsk_unlock();
+    if (err != WSK_OK) return err;
+    int64_t deadline = wsk_now_ms() + timeout_ms;
+    while (__atomic_load_n(&c->running, __ATOMIC_ACQUIRE) && wsk_now_ms() < deadline) usleep(10 * 1000);
+    wsk_client_stop(c);
+    return WSK_OK;
+}
+
+wsk_err_t wsk_client_close(wsk_client_handle_t c, int timeout_ms)
+{
+    return wsk_client_close_with_code(c, WSK_CLOSE_NORMAL, NULL, timeout_ms);
+}
+
+wsk_err_t wsk_client_destroy(wsk_client_handle_t c)
+{
+    if (!c) return WSK_ERR_INVALID_ARG;
+    if (c->task) {
+        wsk_err_t err = wsk_client_stop(c);
+        if (err != WSK_OK) return err;
+    }
+    wsk_lock();
+    wsk_engine_release();
+    wsk_unlock();
+    free_client(c);
+    return WSK_OK;
+}

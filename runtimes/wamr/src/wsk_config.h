@@ -1,0 +1,33 @@
+/* Build-time limits. On ESP-IDF they come from Kconfig (sdkconfig.h); on Linux from -D flags or these defaults. */
+#ifndef WSK_CONFIG_H
+#define WSK_CONFIG_H
+
+#ifdef ESP_PLATFORM
+#include "sdkconfig.h"
+#endif
+
+/** Bytes of the static pool WAMR allocates everything from (module, instance, linear memory, stacks). */
+#ifndef CONFIG_WSK_WAMR_POOL_SIZE
+#define CONFIG_WSK_WAMR_POOL_SIZE (80 * 1024)
+#endif
+/** Engine connection slots, shared by every server and client in the firmware (256 bytes each). */
+#ifndef CONFIG_WSK_MAX_CONNECTIONS
+#define CONFIG_WSK_MAX_CONNECTIONS 8
+#endif
+/** Engine I/O area: half receive area, half transmit area. Slots + this must fit the mvp build's pool (6 KiB). */
+#ifndef CONFIG_WSK_ENGINE_IO_BYTES
+#define CONFIG_WSK_ENGINE_IO_BYTES 2048
+#endif
+/** WAMR operand/frame stack for calls into the engine. */
+#ifndef CONFIG_WSK_WASM_STACK_SIZE
+#define CONFIG_WSK_WASM_STACK_SIZE 2048
+#endif
+/** Stack of the server and client tasks. */
+#ifndef CONFIG_WSK_TASK_STACK_SIZE
+#define CONFIG_WSK_TASK_STACK_SIZE 4096
+#endif
+#ifndef CONFIG_WSK_TASK_PRIORITY
+#define CONFIG_WSK_TASK_PRIORITY 5
+#endif
+
+#endif

@@ -1,0 +1,575 @@
+/* The server host: accept, upgrade through the engine's handshake exports, feed frames, dispatch events. */
+#include "wsk_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "wsk_config.h"
+#include "wsk_engine.h"
+#include "wsk_log.h"
+#include "wsk_platform.h"
+#include "wsk_socket.h"
+
+static const char *TAG = "wsk_server";
+
+/** Connections over max_clients still get their request read and a 503; at most this many at once. */
+#define REJECT_BACKLOG 2
+
+typedef enum { PEER_FREE, PEER_HANDSHAKE, PEER_OPEN, PEER_GONE } peer_state_t;
+
+typedef struct {
+    peer_state_t state;
+    wsk_client_id_t id;
+    int fd;
+    int slot;
+    bool rejecting;       /* over capacity: answer 503 once the head is read */
+    bool closing;         /* we sent a close frame and wait for the client's */
+    int64_t deadline;     /* handshake or close deadline */
+    uint8_t *head;        /* handshake bytes so far (freed once open) */
+    size_t head_len;
+    uint8_t *message;     /* reassembly buffer */
+    size_t message_len, message_cap;
+    uint8_t message_opcode;
+    uint16_t close_code;
+    char close_reason[124];
+    size_t close_reason_len;
+} peer_t;
+
+struct wsk_server {
+    wsk_server_config_t config;
+    char *path;
+    char *subprotocols;
+    int listen_fd;
+    uint16_t port;
+    bool stop;
+    wsk_task_t task;
+    wsk_client_id_t next_id;
+    size_t peer_count;
+    peer_t *peers;
+};
+
+static wsk_err_t peer_write(void *ctx, const uint8_t *bytes, size_t len);
+
+static char *copy_string(const char *text)
+{
+    if (!text) return NULL;
+    size_t len = strlen(text) + 1;
+    char *copy = wsk_malloc(len);
+    if (copy) memcpy(copy, text, len);
+    return copy;
+}
+
+typedef struct {
+    struct wsk_server *server;
+    peer_t *peer;
+} peer_ctx_t;
+
+/* Mark a peer gone with a close code; the sweep closes its socket and reports it. */
+static void peer_fail(peer_t *peer, uint16_t code)
+{
+    if (peer->state == PEER_GONE || peer->state == PEER_FREE) return;
+    if (peer->close_code == 0) peer->close_code = code;
+    peer->state = PEER_GONE;
+}
+
+static void peer_release(struct wsk_server *server, peer_t *peer, bool was_open)
+{
+    wsk_socket_close(&peer->fd);
+    if (peer->slot >= 0) wsk_engine_close(peer->slot);
+    wsk_free(peer->head);
+    wsk_free(peer->message);
+    wsk_client_id_t id = peer->id;
+    uint16_t code = peer->close_code ? peer->close_code : WSK_CLOSE_ABNORMAL;
+    char reason[sizeof(peer->close_reason)];
+    size_t reason_len = peer->close_reason_len;
+    memcpy(reason, peer->close_reason, reason_len);
+    memset(peer, 0, sizeof(*peer));
+    peer->fd = -1;
+    peer->slot = -1;
+    if (was_open && server->config.on_close)
+        server->config.on_close(server, id, code, reason, reason_len, server->config.user_ctx);
+}
+
+/* Free gone peers; `slot >= 0` means it had been open (its on_open ran). */
+static void sweep(struct wsk_server *server)
+{
+    for (size_t i = 0; i < server->peer_count; i++) {
+        peer_t *peer = &server->peers[i];
+        if (peer->state == PEER_GONE) peer_release(server, peer, peer->slot >= 0);
+    }
+}
+
+static peer_t *find_open(struct wsk_server *server, wsk_client_id_t id)
+{
+    for (size_t i = 0; i < server->peer_count; i++) {
+        peer_t *peer = &server->peers[i];
+        if (peer->state == PEER_OPEN && peer->id == id) return peer;
+    }
+    return NULL;
+}
+
+static wsk_err_t peer_write(void *ctx, const uint8_t *bytes, size_t len)
+{
+    peer_ctx_t *pc = ctx;
+    wsk_err_t err = wsk_socket_send_all(pc->peer->fd, bytes, len, pc->server->config.send_timeout_ms);
+    if (err != WSK_OK) {
+        WSK_LOGW(TAG, "client %u: send failed (%s), dropping it", (unsigned)pc->peer->id, wsk_err_to_name(err));
+        peer_fail(pc->peer, WSK_CLOSE_ABNORMAL);
+    }
+    return err;
+}
+
+static void deliver_message(struct wsk_server *server, peer_t *peer, uint8_t opcode, const uint8_t *data,
+                            size_t len)
+{
+    const wsk_server_config_t *c = &server->config;
+    if (opcode == WSK_OP_TEXT && c->on_text) c->on_text(server, peer->id, (const char *)data, len, c->user_ctx);
+    if (opcode == WSK_OP_BINARY && c->on_binary) c->on_binary(server, peer->id, data, len, c->user_ctx);
+}
+
+static void on_data(struct wsk_server *server, peer_t *peer, const wsk_event_t *event)
+{
+    bool first = event->flags & WSK_DATA_MESSAGE_START, last = event->flags & WSK_DATA_MESSAGE_END;
+    const wsk_server_config_t *c = &server->config;
+    if (first && last) return deliver_message(server, peer, event->opcode, event->data, event->len);
+    if (c->on_fragment) {
+        c->on_fragment(server, peer->id, (wsk_opcode_t)event->opcode, event->data, event->len, first, last,
+                       c->user_ctx);
+        return;
+    }
+    if (first) {
+        peer->message_len = 0;
+        peer->message_opcode = event->opcode;
+    }
+    /* The engine enforces max_message_size (1009), so this never grows past it. */
+    if (peer->message_len + event->len > peer->message_cap) {
+        size_t cap = peer->message_cap ? peer->message_cap : 256;
+        while (cap < peer->message_len + event->len) cap *= 2;
+        if (cap > c->max_message_size) cap = c->max_message_size;
+        uint8_t *grown = wsk_realloc(peer->message, cap);
+        if (!grown) {
+            WSK_LOGE(TAG, "client %u: no memory for a %u-byte message", (unsigned)peer->id, (unsigned)cap);
+            peer_ctx_t pc = {server, peer};
+            wsk_engine_send_close(peer->slot, WSK_CLOSE_INTERNAL_ERROR, "out of memory", peer_write, &pc);
+            peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
+            return;
+        }
+        peer->message = grown;
+        peer->message_cap = cap;
+    }
+    memcpy(peer->message + peer->message_len, event->data, event->len);
+    peer->message_len += event->len;
+    if (!last) return;
+    deliver_message(server, peer, peer->message_opcode, peer->message, peer->message_len);
+    /* Keep small buffers for the next message; give big ones back. */
+    if (peer->message_cap > server->config.rx_buffer_size) {
+        wsk_free(peer->message);
+        peer->message = NULL;
+        peer->message_cap = 0;
+    }
+}
+
+static bool on_event(void *ctx, const wsk_event_t *event)
+{
+    peer_ctx_t *pc = ctx;
+    struct wsk_server *server = pc->server;
+    peer_t *peer = pc->peer;
+    const wsk_server_config_t *c = &server->config;
+    switch (event->type) {
+    case WSK_EV_DATA:
+        on_data(server, peer, event);
+        break;
+    case WSK_EV_PING:
+        if (c->on_ping) c->on_ping(server, peer->id, event->data, event->len, c->user_ctx);
+        break;
+    case WSK_EV_CLOSE:
+        peer->close_code = event->code;
+        peer->close_reason_len = event->len < sizeof(peer->close_reason) ? event->len : 0;
+        memcpy(peer->close_reason, event->data, peer->close_reason_len);
+        break;
+    case WSK_EV_ERROR:
+        WSK_LOGW(TAG, "client %u broke the protocol (reason %u): closing with %u", (unsigned)peer->id,
+                 event->reason, event->code);
+        peer_fail(peer, event->code);
+        break;
+    case WSK_EV_CLOSED:
+        peer_fail(peer, peer->close_code ? peer->close_code : WSK_CLOSE_NO_STATUS);
+        break;
+    default:
+        break;
+    }
+    return peer->state == PEER_OPEN;
+}
+
+static void reject(struct wsk_server *server, peer_t *peer, int status)
+{
+    const uint8_t *response;
+    size_t len;
+    if (wsk_engine_build_rejection(status, &response, &len) == WSK_OK)
+        wsk_socket_send_all(peer->fd, response, len, server->config.send_timeout_ms);
+    shutdown(peer->fd, SHUT_WR);
+    peer->state = PEER_GONE;
+}
+
+static bool path_matches(const char *path, const char *target)
+{
+    if (!path) return true;
+    size_t len = strcspn(target, "?");
+    return strlen(path) == len && memcmp(path, target, len) == 0;
+}
+
+static size_t open_count(struct wsk_server *server)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < server->peer_count; i++)
+        if (server->peers[i].state == PEER_OPEN) n++;
+    return n;
+}
+
+static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t *request)
+{
+    if (!path_matches(server->path, request->target)) return reject(server, peer, 404);
+    if (peer->rejecting || open_count(server) >= server->config.max_clients) return reject(server, peer, 503);
+    uint64_t max_payload = server->config.max_message_size ? server->config.max_message_size : UINT64_MAX;
+    int slot = wsk_engine_open(WSK_ROLE_SERVER, max_payload);
+    if (slot < 0) {
+        WSK_LOGW(TAG, "no engine slot free (CONFIG_WSK_MAX_CONNECTIONS=%d): 503", CONFIG_WSK_MAX_CONNECTIONS);
+        return reject(server, peer, 503);
+    }
+    peer->slot = slot;
+    const uint8_t *response;
+    size_t len;
+    wsk_err_t err = wsk_engine_build_response(server->subprotocols, &response, &len);
+    if (err == WSK_OK) err = wsk_socket_send_all(peer->fd, response, len, server->config.send_timeout_ms);
+    if (err != WSK_OK) {
+        peer->state = PEER_GONE;
+        peer->slot = -1;
+        wsk_engine_close(slot);
+        return;
+    }
+    /* Frames may follow the head in the same read: keep them for the engine. */
+    size_t rest = peer->head_len - request->head_length;
+    peer->state = PEER_OPEN;
+    WSK_LOGI(TAG, "client %u open (%s)", (unsigned)peer->id, request->target);
+    if (server->config.on_open) server->config.on_open(server, peer->id, server->config.user_ctx);
+    if (rest > 0 && peer->state == PEER_OPEN) {
+        size_t rx_size;
+        uint8_t *rx = wsk_engine_rx(&rx_size);
+        memmove(rx, peer->head + request->head_length, rest);
+        peer_ctx_t pc = {server, peer};
+        if (wsk_engine_feed(peer->slot, rest, peer_write, on_event, &pc) == WSK_ERR_ENGINE)
+            peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
+    }
+    wsk_free(peer->head);
+    peer->head = NULL;
+}
+
+static void read_handshake(struct wsk_server *server, peer_t *peer)
+{
+    size_t size = server->config.rx_buffer_size;
+    ssize_t n = recv(peer->fd, peer->head + peer->head_len, size - peer->head_len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n <= 0) {
+        peer->state = PEER_GONE;
+        return;
+    }
+    peer->head_len += (size_t)n;
+    wsk_request_t request;
+    if (wsk_engine_parse_request(peer->head, peer->head_len, size - 1, &request) != WSK_OK)
+        return reject(server, peer, 500);
+    if (request.status == 0) return;
+    if (request.status != 101) {
+        WSK_LOGI(TAG, "refused an upgrade request with %d", request.status);
+        return reject(server, peer, request.status);
+    }
+    upgrade(server, peer, &request);
+}
+
+static void read_frames(struct wsk_server *server, peer_t *peer)
+{
+    size_t size;
+    uint8_t *rx = wsk_engine_rx(&size);
+    if (size > server->config.rx_buffer_size) size = server->config.rx_buffer_size;
+    ssize_t n = recv(peer->fd, rx, size, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n <= 0) return peer_fail(peer, WSK_CLOSE_ABNORMAL);
+    peer_ctx_t pc = {server, peer};
+    if (wsk_engine_feed(peer->slot, (size_t)n, peer_write, on_event, &pc) == WSK_ERR_ENGINE)
+        peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
+}
+
+static void accept_clients(struct wsk_server *server)
+{
+    for (;;) {
+        int fd = accept(server->listen_fd, NULL, NULL);
+        if (fd < 0) return;
+        peer_t *peer = NULL;
+        size_t busy = 0;
+        for (size_t i = 0; i < server->peer_count; i++) {
+            if (server->peers[i].state == PEER_FREE) {
+                if (!peer) peer = &server->peers[i];
+            } else {
+                busy++;
+            }
+        }
+        uint8_t *head = peer ? wsk_malloc(server->config.rx_buffer_size) : NULL;
+        if (!peer || !head || wsk_socket_prepare(fd) != WSK_OK) {
+            WSK_LOGW(TAG, "dropping a connection: %s", peer ? "no memory" : "too many pending clients");
+            wsk_free(head);
+            close(fd);
+            continue;
+        }
+        memset(peer, 0, sizeof(*peer));
+        peer->state = PEER_HANDSHAKE;
+        peer->id = ++server->next_id;
+        peer->fd = fd;
+        peer->slot = -1;
+        peer->head = head;
+        peer->rejecting = busy >= server->config.max_clients;
+        peer->deadline = wsk_now_ms() + server->config.handshake_timeout_ms;
+    }
+}
+
+static void check_deadlines(struct wsk_server *server)
+{
+    int64_t now = wsk_now_ms();
+    for (size_t i = 0; i < server->peer_count; i++) {
+        peer_t *peer = &server->peers[i];
+        bool waiting = peer->state == PEER_HANDSHAKE || (peer->state == PEER_OPEN && peer->closing);
+        if (waiting && now >= peer->deadline) {
+            WSK_LOGW(TAG, "client %u timed out", (unsigned)peer->id);
+            peer_fail(peer, WSK_CLOSE_ABNORMAL);
+        }
+    }
+}
+
+static void serve(void *arg)
+{
+    struct wsk_server *server = arg;
+    struct pollfd *fds = wsk_calloc(server->peer_count + 1, sizeof(*fds));
+    peer_t **owners = wsk_calloc(server->peer_count + 1, sizeof(*owners));
+    if (!fds || !owners) {
+        WSK_LOGE(TAG, "no memory for the poll set: server task exits");
+        wsk_free(fds);
+        wsk_free(owners);
+        return;
+    }
+    while (!__atomic_load_n(&server->stop, __ATOMIC_ACQUIRE)) {
+        size_t n = 0;
+        wsk_lock();
+        fds[n++] = (struct pollfd){.fd = server->listen_fd, .events = POLLIN};
+        for (size_t i = 0; i < server->peer_count; i++) {
+            peer_t *peer = &server->peers[i];
+            if (peer->state != PEER_HANDSHAKE && peer->state != PEER_OPEN) continue;
+            owners[n] = peer;
+            fds[n++] = (struct pollfd){.fd = peer->fd, .events = POLLIN};
+        }
+        wsk_unlock();
+        int ready = poll(fds, n, 100);
+        wsk_lock();
+        if (ready > 0 && (fds[0].revents & POLLIN)) accept_clients(server);
+        for (size_t i = 1; ready > 0 && i < n; i++) {
+            peer_t *peer = owners[i];
+            if (!fds[i].revents || peer->fd != fds[i].fd) continue;
+            if (peer->state == PEER_HANDSHAKE) read_handshake(server, peer);
+            else if (peer->state == PEER_OPEN) read_frames(server, peer);
+        }
+        check_deadlines(server);
+        sweep(server);
+        wsk_unlock();
+    }
+    wsk_free(fds);
+    wsk_free(owners);
+}
+
+static wsk_err_t listen_on(struct wsk_server *server)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return WSK_ERR_SOCKET;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(server->config.port)};
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (server->config.bind_address && inet_pton(AF_INET, server->config.bind_address, &addr.sin_addr) != 1) {
+        close(fd);
+        return WSK_ERR_INVALID_ARG;
+    }
+    socklen_t len = sizeof(addr);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 8) != 0 ||
+        wsk_socket_prepare(fd) != WSK_OK || getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
+        WSK_LOGE(TAG, "cannot listen on port %u: %s", server->config.port, strerror(errno));
+        close(fd);
+        return WSK_ERR_SOCKET;
+    }
+    server->listen_fd = fd;
+    server->port = ntohs(addr.sin_port);
+    return WSK_OK;
+}
+
+static void destroy(struct wsk_server *server, bool engine_held)
+{
+    if (server->peers) {
+        for (size_t i = 0; i < server->peer_count; i++) {
+            peer_t *peer = &server->peers[i];
+            if (peer->state == PEER_FREE) continue;
+            if (peer->state == PEER_OPEN) {
+                peer_ctx_t pc = {server, peer};
+                wsk_engine_send_close(peer->slot, WSK_CLOSE_GOING_AWAY, "server stopping", peer_write, &pc);
+                peer->close_code = WSK_CLOSE_GOING_AWAY;
+            }
+            bool was_open = peer->slot >= 0;
+            peer_release(server, peer, was_open);
+        }
+    }
+    wsk_socket_close(&server->listen_fd);
+    if (engine_held) wsk_engine_release();
+    wsk_free(server->peers);
+    wsk_free(server->path);
+    wsk_free(server->subprotocols);
+    wsk_free(server);
+}
+
+wsk_err_t wsk_server_start(const wsk_server_config_t *config, wsk_server_handle_t *out)
+{
+    if (!config || !out || config->max_clients == 0 || config->rx_buffer_size < 64) return WSK_ERR_INVALID_ARG;
+    struct wsk_server *server = wsk_calloc(1, sizeof(*server));
+    if (!server) return WSK_ERR_NO_MEM;
+    server->config = *config;
+    server->listen_fd = -1;
+    server->peer_count = (size_t)config->max_clients + REJECT_BACKLOG;
+    server->peers = wsk_calloc(server->peer_count, sizeof(peer_t));
+    server->path = copy_string(config->path);
+    server->subprotocols = copy_string(config->subprotocols);
+    if (!server->peers || (config->path && !server->path) || (config->subprotocols && !server->subprotocols)) {
+        destroy(server, false);
+        return WSK_ERR_NO_MEM;
+    }
+    for (size_t i = 0; i < server->peer_count; i++) {
+        server->peers[i].fd = -1;
+        server->peers[i].slot = -1;
+    }
+    wsk_lock();
+    wsk_err_t err = wsk_engine_acquire();
+    wsk_unlock();
+    if (err != WSK_OK) {
+        destroy(server, false);
+        return err;
+    }
+    err = listen_on(server);
+    if (err == WSK_OK)
+        err = wsk_task_start(&server->task, "wsk_server", config->task_stack_size, config->task_priority, serve,
+                             server);
+    if (err != WSK_OK) {
+        wsk_lock();
+        destroy(server, true);
+        wsk_unlock();
+        return err;
+    }
+    WSK_LOGI(TAG, "listening on port %u", server->port);
+    *out = server;
+    return WSK_OK;
+}
+
+uint16_t wsk_server_get_port(wsk_server_handle_t server)
+{
+    return server ? server->port : 0;
+}
+
+static wsk_err_t send_to(wsk_server_handle_t server, wsk_client_id_t id, int opcode, const void *data, size_t len)
+{
+    if (!server || (!data && len)) return WSK_ERR_INVALID_ARG;
+    wsk_lock();
+    peer_t *peer = find_open(server, id);
+    wsk_err_t err = WSK_ERR_NOT_FOUND;
+    if (peer) {
+        peer_ctx_t pc = {server, peer};
+        if (opcode == WSK_OP_PING)
+            err = wsk_engine_send_frame(peer->slot, 0x80 | WSK_OP_PING, data, len, peer_write, &pc);
+        else
+            err = wsk_engine_send_message(peer->slot, (wsk_opcode_t)opcode, data, len,
+                                          server->config.max_fragment_size, peer_write, &pc);
+    }
+    wsk_unlock();
+    return err;
+}
+
+wsk_err_t wsk_server_send_text(wsk_server_handle_t server, wsk_client_id_t client, const char *text, size_t len)
+{
+    return send_to(server, client, WSK_OP_TEXT, text, len);
+}
+
+wsk_err_t wsk_server_send_bin(wsk_server_handle_t server, wsk_client_id_t client, const void *data, size_t len)
+{
+    return send_to(server, client, WSK_OP_BINARY, data, len);
+}
+
+wsk_err_t wsk_server_send_ping(wsk_server_handle_t server, wsk_client_id_t client, const void *data, size_t len)
+{
+    return send_to(server, client, WSK_OP_PING, data, len);
+}
+
+wsk_err_t wsk_server_broadcast(wsk_server_handle_t server, wsk_opcode_t opcode, const void *data, size_t len)
+{
+    if (!server) return WSK_ERR_INVALID_ARG;
+    wsk_err_t first = WSK_OK;
+    wsk_lock();
+    for (size_t i = 0; i < server->peer_count; i++) {
+        peer_t *peer = &server->peers[i];
+        if (peer->state != PEER_OPEN || peer->closing) continue;
+        wsk_err_t err = send_to(server, peer->id, opcode, data, len);
+        if (first == WSK_OK) first = err;
+    }
+    wsk_unlock();
+    return first;
+}
+
+wsk_err_t wsk_server_disconnect(wsk_server_handle_t server, wsk_client_id_t client, uint16_t code,
+                                const char *reason)
+{
+    if (!server) return WSK_ERR_INVALID_ARG;
+    wsk_lock();
+    peer_t *peer = find_open(server, client);
+    wsk_err_t err = WSK_ERR_NOT_FOUND;
+    if (peer) {
+        peer_ctx_t pc = {server, peer};
+        err = wsk_engine_send_close(peer->slot, code, reason, peer_write, &pc);
+        if (err == WSK_OK && peer->state == PEER_OPEN) {
+            peer->closing = true;
+            peer->deadline = wsk_now_ms() + server->config.close_timeout_ms;
+        }
+    }
+    wsk_unlock();
+    return err;
+}
+
+wsk_err_t wsk_server_list_clients(wsk_server_handle_t server, wsk_client_id_t *ids, size_t *count)
+{
+    if (!server || !count || (!ids && *count)) return WSK_ERR_INVALID_ARG;
+    size_t n = 0;
+    wsk_lock();
+    for (size_t i = 0; i < server->peer_count; i++) {
+        if (server->peers[i].state != PEER_OPEN) continue;
+        if (n < *count) ids[n] = server->peers[i].id;
+        n++;
+    }
+    wsk_unlock();
+    *count = n;
+    return WSK_OK;
+}
+
+wsk_err_t wsk_server_stop(wsk_server_handle_t server)
+{
+    if (!server) return WSK_ERR_INVALID_ARG;
+    if (wsk_task_is_current(server->task)) return WSK_ERR_INVALID_STATE;
+    __atomic_store_n(&server->stop, true, __ATOMIC_RELEASE);
+    wsk_task_join(server->task);
+    wsk_lock();
+    destroy(server, true);
+    wsk_unlock();
+    return WSK_OK;
+}
