@@ -115,9 +115,14 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
     return this.transport.socket;
   }
 
-  /** Begin reading frames (called by the server once the 101 is written). */
-  start(head: Uint8Array | undefined): void {
-    this.transport.start(head, false);
+  /** Open: begin reading frames (called by the server once the 101 is written). */
+  start(): void {
+    this.transport.start(undefined, false);
+  }
+
+  /** Feed bytes that arrived with the upgrade request. */
+  receive(bytes: Uint8Array): void {
+    if (this.transport.readyState !== ReadyState.CLOSED) this.transport.receive(bytes);
   }
 
   /** Send a message; `callback` runs when it is written (or with an error when it cannot be). */

@@ -434,10 +434,10 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       this.clients.delete(ws);
       this.byId.delete(ws.id);
     });
-    // Frames that arrived with the request are fed after the caller has attached its listeners.
-    const early = head.length > 0 ? Buffer.from(head) : undefined;
+    ws.start();
     callback(ws, req);
-    ws.start(early);
+    // Frames that arrived with the request are fed once the caller has attached its listeners.
+    if (head.length > 0) ws.receive(head);
   }
 
   /** Answer with the engine's refusal for `status` and close the socket. */
