@@ -1,0 +1,254 @@
+// WebSocketServer options and events, against real sockets: every refusal is the engine's answer.
+import { once } from "node:events";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, expect, it } from "vitest";
+import WS from "ws";
+import { WebSocket, WebSocketServer, type ServerConnection } from "../../../runtimes/node/index.js";
+import { echo, echoServer, listen, nextEvent, nextMessage, openClient, RawClient } from "./peers.js";
+
+function upgradeRequest(port: number, path = "/", extra = ""): string {
+  return (
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
+  );
+}
+
+async function statusOf(port: number, request: string): Promise<number> {
+  const raw = await RawClient.connect(port);
+  raw.write(request);
+  const head = await raw.readHead();
+  raw.destroy();
+  return Number(head.split(" ")[1]);
+}
+
+describe("WebSocketServer handshake", () => {
+  it("accepts a valid request with the RFC 6455 sample accept value", async () => {
+    const { wss, port } = await listen();
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port));
+    const head = await raw.readHead();
+    expect(head).toMatch(/^HTTP\/1\.1 101 /);
+    expect(head).toContain("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("answers 404 to another path and accepts the configured one", async () => {
+    const { wss, port, url } = await echoServer({ path: "/chat" });
+    expect(await statusOf(port, upgradeRequest(port, "/other"))).toBe(404);
+    const ws = await openClient(`${url}/chat?room=1`);
+    ws.send("hi");
+    expect(await nextMessage(ws)).toBe("hi");
+    ws.close();
+    await wss.close();
+  });
+
+  it("answers the engine's status to malformed requests (405, 426, 400)", async () => {
+    const { wss, port } = await listen();
+    expect(await statusOf(port, upgradeRequest(port).replace("GET", "POST"))).toBe(405);
+    expect(await statusOf(port, upgradeRequest(port).replace("Version: 13", "Version: 8"))).toBe(426);
+    expect(await statusOf(port, upgradeRequest(port).replace("dGhlIHNhbXBsZSBub25jZQ==", "short"))).toBe(400);
+    expect(await statusOf(port, `GET / HTTP/1.1\r\nHost: x\r\n\r\n`)).toBe(400);
+    await wss.close();
+  });
+
+  it("answers 431 to a 64 KiB header", async () => {
+    const { wss, port } = await listen();
+    const big = `X-Big: ${"a".repeat(64 * 1024)}\r\n`;
+    expect(await statusOf(port, upgradeRequest(port, "/", big))).toBe(431);
+    await wss.close();
+  });
+
+  it("answers 431 past a configured maxHeaderSize", async () => {
+    const { wss, port } = await listen({ maxHeaderSize: 2048 });
+    expect(await statusOf(port, upgradeRequest(port, "/", `X-Big: ${"a".repeat(2100)}\r\n`))).toBe(431);
+    await wss.close();
+  });
+
+  it("cuts a slowloris that sends half a request at handshakeTimeout", async () => {
+    const { wss, port } = await listen({ handshakeTimeout: 300 });
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port).slice(0, 40));
+    expect(await raw.closed(5000)).toBe(true);
+    await wss.close();
+  });
+
+  it("refuses past maxClients with 503 while the others keep working", async () => {
+    const { wss, port, url } = await echoServer({ maxClients: 2 });
+    const a = await openClient(url);
+    const b = await openClient(url);
+    expect(await statusOf(port, upgradeRequest(port))).toBe(503);
+    const refused = new WebSocket(url);
+    const event = await nextEvent<CloseEvent>(refused, "close");
+    expect(event.code).toBe(1006);
+    for (const ws of [a, b]) {
+      ws.send("still here");
+      expect(await nextMessage(ws)).toBe("still here");
+    }
+    a.close();
+    await nextEvent(a, "close");
+    // A slot freed: the next one gets in.
+    const c = await openClient(url);
+    c.close();
+    b.close();
+    await Promise.all([nextEvent(b, "close"), nextEvent(c, "close")]);
+    await wss.close();
+  });
+
+  it("verifyClient (sync) refuses with its status", async () => {
+    const { wss, port } = await listen({
+      verifyClient: ({ req }) => (req.url === "/ok" ? true : { status: 403, reason: "no" }),
+    });
+    expect(await statusOf(port, upgradeRequest(port, "/nope"))).toBe(403);
+    expect(await statusOf(port, upgradeRequest(port, "/ok"))).toBe(101);
+    await wss.close();
+  });
+
+  it("verifyClient (callback and Promise) refuses asynchronously with its status", async () => {
+    const cb = await listen({
+      verifyClient: (info, done) => setTimeout(() => done(info.req.url === "/ok", 401), 10),
+    });
+    expect(await statusOf(cb.port, upgradeRequest(cb.port, "/x"))).toBe(401);
+    expect(await statusOf(cb.port, upgradeRequest(cb.port, "/ok"))).toBe(101);
+    await cb.wss.close();
+    const promised = await listen({
+      verifyClient: async ({ req }) => (req.headers.authorization === "Bearer t" ? true : { status: 418 }),
+    });
+    expect(await statusOf(promised.port, upgradeRequest(promised.port))).toBe(418);
+    expect(
+      await statusOf(promised.port, upgradeRequest(promised.port, "/", "Authorization: Bearer t\r\n")),
+    ).toBe(101);
+    await promised.wss.close();
+  });
+
+  it("checks Origin against allowedOrigins (403 otherwise)", async () => {
+    const { wss, port, url } = await listen({ allowedOrigins: ["https://good.example"] });
+    expect(await statusOf(port, upgradeRequest(port, "/", "Origin: https://evil.example\r\n"))).toBe(403);
+    const ws = await openClient(url, undefined, { origin: "https://good.example" });
+    ws.close();
+    await nextEvent(ws, "close");
+    await wss.close();
+  });
+
+  it("chooses the client's first protocol that the server supports", async () => {
+    const { wss, url } = await listen({ protocols: ["v2", "v1"] });
+    const ws = await openClient(url, ["v1", "v2"]);
+    expect(ws.protocol).toBe("v1");
+    ws.close();
+    await nextEvent(ws, "close");
+    const none = new WebSocket(url, ["v3"]);
+    const event = await nextEvent<CloseEvent>(none, "close");
+    expect(event.code).toBe(1006); // the client fails a 101 naming no protocol (ProtocolMissing)
+    await wss.close();
+  });
+
+  it("handleProtocols decides, and the 'headers' event adds response headers", async () => {
+    const { wss, port } = await listen({ handleProtocols: (offered) => (offered.has("b") ? "b" : false) });
+    wss.on("headers", (lines) => lines.push("X-Served-By: wasmsocket"));
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port, "/", "Sec-WebSocket-Protocol: a, b\r\n"));
+    const head = await raw.readHead();
+    expect(head).toContain("Sec-WebSocket-Protocol: b\r\n");
+    expect(head).toContain("X-Served-By: wasmsocket\r\n");
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("answers a plain HTTP request without crashing", async () => {
+    const { wss, port } = await listen();
+    const response = await fetch(`http://127.0.0.1:${port}/`);
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    await response.text();
+    await wss.close();
+  });
+});
+
+describe("WebSocketServer modes", () => {
+  it("shares one http server between servers by path; other paths get 404", async () => {
+    const server = http.createServer((_, res) => res.end("plain"));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as AddressInfo).port;
+    const a = new WebSocketServer({ server, path: "/a" });
+    const b = new WebSocketServer({ server, path: "/b" });
+    a.on("connection", (ws) => ws.send("from a"));
+    b.on("connection", (ws) => ws.send("from b"));
+    const ca = new WebSocket(`ws://127.0.0.1:${port}/a`);
+    const cb = new WebSocket(`ws://127.0.0.1:${port}/b`);
+    expect(await nextMessage(ca)).toBe("from a");
+    expect(await nextMessage(cb)).toBe("from b");
+    expect(await statusOf(port, upgradeRequest(port, "/c"))).toBe(404);
+    await Promise.all([a.close(), b.close()]);
+    expect(ca.readyState).toBe(WebSocket.CLOSED);
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("noServer + handleUpgrade works from a plain http 'upgrade' listener", async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    const server = http.createServer();
+    server.on("upgrade", (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        echo(ws);
+        wss.emit("connection", ws, req);
+      }),
+    );
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const ws = await openClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    ws.send("via handleUpgrade");
+    expect(await nextMessage(ws)).toBe("via handleUpgrade");
+    await wss.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+describe("WebSocketServer clients", () => {
+  it("tracks clients, broadcasts with except/filter, disconnects by id, and close() sends 1001", async () => {
+    const { wss, url } = await listen();
+    const joined: ServerConnection[] = [];
+    wss.on("connection", (ws) => joined.push(ws));
+    const clients = [await openClient(url), await openClient(url), await openClient(url)];
+    expect(wss.clients.size).toBe(3);
+    const got = clients.map((ws) => nextMessage(ws));
+    wss.broadcast("all");
+    expect(await Promise.all(got)).toEqual(["all", "all", "all"]);
+    const some = clients.slice(1).map((ws) => nextMessage(ws));
+    wss.broadcast(Buffer.from([1, 2]), { except: joined[0], filter: (ws) => ws.readyState === ws.OPEN });
+    expect((await Promise.all(some)).map((b) => [...(b as Buffer)])).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
+    const first = nextEvent<CloseEvent>(clients[0], "close");
+    expect(wss.disconnect(joined[0].id, 4100, "kicked")).toBe(true);
+    expect([(await first).code, (await first).reason]).toEqual([4100, "kicked"]);
+    const rest = clients.slice(1).map((ws) => nextEvent<CloseEvent>(ws, "close"));
+    await wss.close();
+    expect((await Promise.all(rest)).map((e) => e.code)).toEqual([1001, 1001]);
+    expect(wss.clients.size).toBe(0);
+  });
+
+  it("exposes id, remoteAddress, protocol and readyState per connection", async () => {
+    const { wss, url } = await listen({ protocols: ["chat"] });
+    const connected = once(wss, "connection");
+    const ws = await openClient(url, "chat");
+    const [peer] = (await connected) as [ServerConnection];
+    expect(peer.id).toBeGreaterThan(0);
+    expect(peer.remoteAddress).toBe("127.0.0.1");
+    expect(peer.protocol).toBe("chat");
+    expect(peer.readyState).toBe(peer.OPEN);
+    ws.close();
+    await nextEvent(ws, "close");
+    await wss.close();
+  });
+
+  it("ws clients see the same server (ws-shaped API works with ws)", async () => {
+    const { wss, url } = await echoServer();
+    const ws = new WS(url);
+    await once(ws, "open");
+    ws.send("x");
+    const [data] = await once(ws, "message");
+    expect(String(data)).toBe("x");
+    await wss.close();
+  });
+});
