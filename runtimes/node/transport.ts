@@ -147,6 +147,7 @@ export class Transport {
     if (this.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback);
     this.wire.send(sendBytes(data), binary, fragmentSize);
     if (callback) this.callbacks.push(callback);
+    if (this.bufferedAmount >= this.options.highWaterMark) this.needDrain = true;
   }
 
   /** Send a ping (up to 125 bytes). */
@@ -279,15 +280,19 @@ export class Transport {
       socket.write(chunks[last], done);
       socket.uncork();
     }
-    if (socket.writableLength >= this.options.highWaterMark) this.needDrain = true;
+    // Below the mark already (the kernel took it all): the sender may go on at once.
+    if (this.needDrain && socket.writableLength < this.options.highWaterMark) this.emitDrain();
+  }
+
+  private emitDrain(): void {
+    this.needDrain = false;
+    if (this.readyState === ReadyState.OPEN) this.events.drain();
   }
 
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
 
   private readonly onSocketDrain = (): void => {
-    if (!this.needDrain || this.bufferedAmount >= this.options.highWaterMark) return;
-    this.needDrain = false;
-    if (this.readyState === ReadyState.OPEN) this.events.drain();
+    if (this.needDrain && this.bufferedAmount < this.options.highWaterMark) this.emitDrain();
   };
 
   private readonly onSocketError = (): void => {
