@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { WebSocketServer } from "ws"; // TEMPORARY: until runtimes/node/index.ts exists; the final version uses ours.
+import { WebSocketServer } from "../runtimes/node/index.js";
 
 const pageDir = fileURLToPath(new URL("../build/page/", import.meta.url));
 const types: Record<string, string> = {
@@ -53,17 +53,15 @@ async function servePage(req: IncomingMessage, res: ServerResponse): Promise<voi
 /** Start the page, /echo and /chat on one port. */
 export async function startDemoServer(options: DemoServerOptions = {}): Promise<DemoServer> {
   const server = createServer((req, res) => void servePage(req, res));
-  const echo = new WebSocketServer({ noServer: true });
-  const chat = new WebSocketServer({ noServer: true });
+  // Two servers attached to one http server, each taking its own path (other paths get 404).
+  const echo = new WebSocketServer({ server, path: "/echo" });
+  const chat = new WebSocketServer({ server, path: "/chat" });
 
   echo.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
   });
 
-  const presence = () => broadcast(JSON.stringify({ type: "presence", count: chat.clients.size }));
-  const broadcast = (text: string) => {
-    for (const member of chat.clients) if (member.readyState === member.OPEN) member.send(text);
-  };
+  const presence = () => chat.broadcast(JSON.stringify({ type: "presence", count: chat.clients.size }));
   chat.on("connection", (ws) => {
     presence();
     ws.on("close", presence);
@@ -77,18 +75,8 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
       }
       const name = String(said.name ?? "anonymous").slice(0, 40);
       const text = String(said.text ?? "").slice(0, 2000);
-      broadcast(JSON.stringify({ type: "message", name, text, time: Date.now() }));
+      chat.broadcast(JSON.stringify({ type: "message", name, text, time: Date.now() }));
     });
-  });
-
-  server.on("upgrade", (req, socket, head) => {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname;
-    const target = path === "/echo" ? echo : path === "/chat" ? chat : null;
-    if (!target) {
-      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-      return;
-    }
-    target.handleUpgrade(req, socket, head, (ws) => target.emit("connection", ws, req));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -101,7 +89,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     port,
     close: async () => {
       for (const wss of [echo, chat]) for (const ws of wss.clients) ws.terminate();
-      await Promise.all([echo, chat].map((wss) => new Promise((resolve) => wss.close(resolve))));
+      await Promise.all([echo.close(), chat.close()]);
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },

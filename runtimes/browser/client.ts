@@ -2,16 +2,21 @@
 // answers server pings itself), plus reconnect with backoff, queueing while reconnecting, lifecycle
 // events like esp_websocket_client's, and an application-level heartbeat.
 import { backoffDelay, type BackoffOptions } from "../../bindings/backoff.js";
+import {
+  Heartbeat,
+  heartbeatOptions,
+  type HeartbeatOptions as HeartbeatTiming,
+} from "../../bindings/heartbeat.js";
 
 /** Data the native `WebSocket.send` accepts. */
 export type SendData = string | ArrayBufferLike | Blob | ArrayBufferView;
 
-/** Application-level liveness: browsers cannot send ping frames, so a text message stands in. */
-export interface HeartbeatOptions {
-  /** Send `message` every `interval` ms while open. */
-  interval: number;
-  /** Treat the connection as dead when nothing arrives within `timeout` ms of a ping (default `interval`). */
-  timeout?: number;
+/**
+ * Application-level liveness: browsers cannot send ping frames, so a text message stands in. The timing
+ * is the shared policy (bindings/heartbeat.ts): ping after `interval` ms of silence, drop the connection
+ * when `timeout` more ms pass without any message.
+ */
+export interface HeartbeatOptions extends HeartbeatTiming {
   /** The ping message (default "ping"). */
   message?: string;
   /** A reply to swallow instead of delivering it as a "message" event (e.g. "pong"). */
@@ -96,8 +101,7 @@ export class WebSocketClient extends EventTarget {
   private state: number = CONNECTING;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private deadline: ReturnType<typeof setTimeout> | undefined;
+  private heartbeat: Heartbeat | null = null;
   private queue: SendData[] = [];
   private queuedBytes = 0;
   private type: BinaryType;
@@ -248,8 +252,7 @@ export class WebSocketClient extends EventTarget {
   }
 
   private received(event: MessageEvent): void {
-    clearTimeout(this.deadline);
-    this.deadline = undefined;
+    this.heartbeat?.activity();
     const pong = this.options.heartbeat?.pong;
     if (pong !== undefined && event.data === pong) return;
     this.dispatchEvent(
@@ -302,20 +305,19 @@ export class WebSocketClient extends EventTarget {
   }
 
   private startHeartbeat(): void {
-    const heartbeat = this.options.heartbeat;
-    if (!heartbeat) return;
-    const timeout = heartbeat.timeout ?? heartbeat.interval;
-    this.pingTimer = setInterval(() => {
-      if (this.state !== OPEN || !this.socket) return;
-      this.socket.send(heartbeat.message ?? "ping");
-      this.deadline ??= setTimeout(() => this.dead(timeout), timeout);
-    }, heartbeat.interval);
+    const options = this.options.heartbeat;
+    const timing = heartbeatOptions(options, false);
+    if (!options || !timing) return;
+    this.heartbeat = new Heartbeat(timing, {
+      ping: () => this.socket?.send(options.message ?? "ping"),
+      timeout: () => this.dead(timing.timeout),
+    });
+    this.heartbeat.start();
   }
 
   private stopHeartbeat(): void {
-    clearInterval(this.pingTimer);
-    clearTimeout(this.deadline);
-    this.pingTimer = this.deadline = undefined;
+    this.heartbeat?.stop();
+    this.heartbeat = null;
   }
 
   /** Silence past the heartbeat timeout: drop the connection without waiting for a close handshake. */

@@ -69,6 +69,7 @@ describe("test page against a ws echo server", () => {
 
   it("closes with code 4000 and a reason that the ws server receives", async () => {
     await closeFromPage(browser.page, 4000, "interop done");
+    expect(await waitForLog(browser.page, "closing", "code=")).toContain('code=4000 reason="interop done"');
     expect(await waitForLog(browser.page, "close", "code=")).toContain(
       'code=4000 reason="interop done" wasClean=true',
     );

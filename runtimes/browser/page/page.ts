@@ -154,8 +154,10 @@ async function sendFile(): Promise<void> {
 function closeConnection(): void {
   if (!client) return log("error", "not connected");
   const code = Number($("close-code").value);
+  const reason = $("close-reason").value;
   try {
-    client.close(code, $("close-reason").value);
+    client.close(code, reason);
+    log("closing", `code=${code} reason="${reason}"`);
     showState();
   } catch (error) {
     log("error", `close(${code}): ${String(error)}`);

@@ -32,7 +32,7 @@ export async function launchChromium(): Promise<Browser> {
     ],
   });
   const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(10_000);
+  context.setDefaultTimeout(10_000);
   return {
     context,
     page,
