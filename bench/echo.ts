@@ -11,7 +11,6 @@ import { createInterface } from "node:readline";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "0";
-const tsx = new URL("../node_modules/.bin/tsx", import.meta.url).pathname;
 
 interface Server {
   name: string;
@@ -26,7 +25,7 @@ const servers: { name: string; impl: string; env: Record<string, string> }[] = [
 ];
 
 async function startServer(name: string, impl: string, env: Record<string, string>): Promise<Server> {
-  const child = spawn("taskset", ["-c", SERVER_CORE, tsx, "bench/echo-server.ts", impl], {
+  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, "bench/echo-server.mjs", impl], {
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "inherit"],
   });
@@ -46,23 +45,9 @@ function usage(pid: number): { cpu: number; peakRss: number } {
   return { cpu: ticks / 100, peakRss: Number(hwm?.[1] ?? 0) * 1024 };
 }
 
-/** The tsx wrapper's child is the real server process. */
+/** taskset execs node in place, so the child's pid is the server's. */
 function serverPid(server: Server): number {
-  const children = readFileSync(`/proc/${server.child.pid}/task/${server.child.pid}/children`, "utf8")
-    .trim()
-    .split(/\s+/);
-  let pid = Number(children[0] || server.child.pid);
-  // taskset execs tsx, which spawns node: follow to the deepest child.
-  for (let i = 0; i < 3; i++) {
-    try {
-      const next = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/)[0];
-      if (!next) break;
-      pid = Number(next);
-    } catch {
-      break;
-    }
-  }
-  return pid;
+  return server.child.pid!;
 }
 
 function handshake(port: number): Promise<{ socket: Socket; rest: Buffer }> {
