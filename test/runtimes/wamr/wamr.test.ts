@@ -1,0 +1,384 @@
+// The WAMR host (runtimes/wamr) built for Linux against the WAMR installed at $WAMR_ROOT, tested over real
+// sockets: `ws` and raw bytes against the C echo server, the C client against our Node server, 503 past
+// max clients, and 1,000 connect/disconnect cycles under valgrind with no leak and no WAMR heap growth.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const wamrRoot = process.env.WAMR_ROOT;
+const buildDir = join(tmpdir(), "wasmsocket-wamr-test-build");
+const hasValgrind = spawnSync("valgrind", ["--version"]).status === 0;
+if (!wamrRoot)
+  console.log("runtimes/wamr tests skipped: set WAMR_ROOT to an installed WAMR (docs/FIRMWARE.md)");
+
+interface Server {
+  port: number;
+  proc: ChildProcess;
+  lines: string[];
+  stop(): Promise<number | null>;
+}
+
+/** Run the C echo server with `args`; resolves once it printed its port. */
+function startServer(args: string[], wrapper: string[] = []): Promise<Server> {
+  const command = [...wrapper, join(buildDir, "wsk_echo_server"), "--port", "0", ...args];
+  const proc = spawn(command[0], command.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+  const lines: string[] = [];
+  let stderr = "";
+  proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
+    proc.stdout!.on("data", (d: Buffer) => {
+      buffered += d.toString();
+      const parts = buffered.split("\n");
+      buffered = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        const match = /^PORT (\d+)$/.exec(line);
+        if (!match) continue;
+        clearTimeout(timer);
+        resolve({
+          port: Number(match[1]),
+          proc,
+          lines,
+          stop: () =>
+            new Promise((done) => {
+              proc.once("exit", (code) => done(code));
+              proc.stdin!.end();
+            }),
+        });
+      }
+    });
+    proc.once("exit", (code) => reject(new Error(`server exited ${code}: ${stderr}`)));
+  });
+}
+
+/** Ask the server for a STATS line and parse it. */
+async function stats(server: Server): Promise<Record<string, number>> {
+  const before = server.lines.length;
+  server.proc.kill("SIGUSR1");
+  for (let i = 0; i < 200 && server.lines.slice(before).every((l) => !l.startsWith("STATS")); i++)
+    await new Promise((r) => setTimeout(r, 25));
+  const line = server.lines.slice(before).find((l) => l.startsWith("STATS"));
+  if (!line) throw new Error("no STATS line");
+  return Object.fromEntries(
+    line
+      .slice(6)
+      .split(" ")
+      .map((kv) => [kv.split("=")[0], Number(kv.split("=")[1])]),
+  );
+}
+
+function open(port: number, path = "/", protocols?: string[]): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols);
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+  });
+}
+
+function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
+  return new Promise((resolve) =>
+    ws.once("message", (data: Buffer, isBinary) => resolve({ data, isBinary })),
+  );
+}
+
+function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) =>
+    ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+}
+
+/** A client frame: FIN + opcode, masked unless `masked` is false. */
+function frame(opcode: number, payload: Buffer, { masked = true, fin = true } = {}): Buffer {
+  const head = [(fin ? 0x80 : 0) | opcode];
+  const len = payload.length;
+  if (len < 126) head.push((masked ? 0x80 : 0) | len);
+  else head.push((masked ? 0x80 : 0) | 126, len >> 8, len & 0xff);
+  if (!masked) return Buffer.concat([Buffer.from(head), payload]);
+  const key = randomBytes(4);
+  const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
+  return Buffer.concat([Buffer.from(head), key, body]);
+}
+
+/** A raw TCP connection that completed the upgrade; `received` collects the bytes after the 101 head. */
+async function rawUpgrade(
+  port: number,
+): Promise<{ socket: Socket; received: () => Buffer; ended: Promise<void> }> {
+  const socket = connect(port, "127.0.0.1");
+  let data = Buffer.alloc(0);
+  const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  socket.on("data", (d) => (data = Buffer.concat([data, d])));
+  socket.on("error", () => {});
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  const key = randomBytes(16).toString("base64");
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  for (let i = 0; i < 200 && !data.includes("\r\n\r\n"); i++) await new Promise((r) => setTimeout(r, 10));
+  const head = data.subarray(0, data.indexOf("\r\n\r\n")).toString();
+  const accept = createHash("sha1")
+    .update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+    .digest("base64");
+  expect(head).toContain("101 Switching Protocols");
+  expect(head).toContain(`Sec-WebSocket-Accept: ${accept}`);
+  const start = data.indexOf("\r\n\r\n") + 4;
+  return { socket, received: () => data.subarray(start), ended };
+}
+
+/** Send `bytes` after the upgrade and return the close code the server answers with. */
+async function closeCodeFor(port: number, bytes: Buffer): Promise<number> {
+  const { socket, received, ended } = await rawUpgrade(port);
+  socket.write(bytes);
+  await Promise.race([ended, new Promise((r) => setTimeout(r, 3000))]);
+  socket.destroy();
+  const reply = received();
+  expect(reply[0]).toBe(0x88);
+  return reply.readUInt16BE(2);
+}
+
+/** Run the C client example to completion without blocking the event loop. */
+function runClient(args: string[]): Promise<{ status: number | null; stdout: string }> {
+  const proc = spawn(join(buildDir, "wsk_client_example"), args, { stdio: ["ignore", "pipe", "inherit"] });
+  let stdout = "";
+  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  const timer = setTimeout(() => proc.kill(), 20_000);
+  return new Promise((resolve) =>
+    proc.once("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout });
+    }),
+  );
+}
+
+describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
+  let server: Server;
+
+  beforeAll(() => {
+    mkdirSync(buildDir, { recursive: true });
+    const configure = spawnSync(
+      "cmake",
+      [
+        "-S",
+        join(root, "runtimes", "wamr"),
+        "-B",
+        buildDir,
+        "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+        `-DWAMR_ROOT=${wamrRoot}`,
+      ],
+      { encoding: "utf8" },
+    );
+    if (configure.status !== 0) throw new Error(configure.stdout + configure.stderr);
+    const build = spawnSync("cmake", ["--build", buildDir, "-j4"], { encoding: "utf8" });
+    if (build.status !== 0) throw new Error(build.stdout + build.stderr);
+    expect(existsSync(join(buildDir, "wsk_echo_server"))).toBe(true);
+  }, 120_000);
+
+  beforeAll(async () => {
+    server = await startServer(["--max-message", "4096", "--subprotocols", "chat,superchat"]);
+  }, 130_000);
+
+  afterAll(async () => {
+    if (server) expect(await server.stop()).toBe(0);
+  });
+
+  it("echoes text and binary messages to a ws client", async () => {
+    const ws = await open(server.port);
+    ws.send("hello wamr");
+    expect(await nextMessage(ws)).toEqual({ data: Buffer.from("hello wamr"), isBinary: false });
+    ws.send(Buffer.from([0, 1, 2, 255]));
+    expect(await nextMessage(ws)).toEqual({ data: Buffer.from([0, 1, 2, 255]), isBinary: true });
+    const big = randomBytes(4000);
+    ws.send(big);
+    expect((await nextMessage(ws)).data.equals(big)).toBe(true);
+    ws.close();
+  });
+
+  it("reassembles a fragmented message before echoing it", async () => {
+    const ws = await open(server.port);
+    ws.send("frag", { fin: false });
+    ws.send("men", { fin: false });
+    ws.send("ted ✓", { fin: true });
+    expect((await nextMessage(ws)).data.toString()).toBe("fragmented ✓");
+    ws.close();
+  });
+
+  it("answers pings with pongs carrying the same payload", async () => {
+    const ws = await open(server.port);
+    const pong = new Promise<Buffer>((resolve) => ws.once("pong", resolve));
+    ws.ping("are you there");
+    expect((await pong).toString()).toBe("are you there");
+    ws.close();
+  });
+
+  it("negotiates the first offered subprotocol it supports", async () => {
+    const ws = await open(server.port, "/", ["other", "superchat", "chat"]);
+    expect(ws.protocol).toBe("superchat");
+    ws.close();
+  });
+
+  it("echoes the client's close code, and closes with its own code on request", async () => {
+    const a = await open(server.port);
+    const aClosed = closed(a);
+    a.close(4000, "bye bye");
+    expect((await aClosed).code).toBe(4000);
+    const b = await open(server.port);
+    const bClosed = closed(b);
+    b.send("close:4001");
+    expect(await bClosed).toEqual({ code: 4001, reason: "bye" });
+  });
+
+  it("broadcasts to every open client and lists them", async () => {
+    const a = await open(server.port);
+    const b = await open(server.port);
+    const got = Promise.all([nextMessage(a), nextMessage(b)]);
+    a.send("broadcast:to all");
+    expect((await got).map((m) => m.data.toString())).toEqual(["to all", "to all"]);
+    b.send("clients");
+    expect((await nextMessage(b)).data.toString()).toMatch(/^clients:\d+,\d+$/);
+    a.close();
+    b.close();
+  });
+
+  it("fails bad frames with the engine's close code", async () => {
+    expect(await closeCodeFor(server.port, frame(1, Buffer.from("hi"), { masked: false }))).toBe(1002);
+    expect(await closeCodeFor(server.port, frame(1, Buffer.from([0xc3, 0x28])))).toBe(1007);
+    expect(await closeCodeFor(server.port, frame(3, Buffer.alloc(0)))).toBe(1002);
+    expect(await closeCodeFor(server.port, frame(0, Buffer.from("x")))).toBe(1002);
+    expect(await closeCodeFor(server.port, frame(9, Buffer.from("p"), { fin: false }))).toBe(1002);
+    expect(await closeCodeFor(server.port, frame(2, Buffer.alloc(5000)))).toBe(1009);
+  });
+
+  it("refuses non-WebSocket requests with an HTTP error", async () => {
+    const socket = connect(server.port, "127.0.0.1");
+    let reply = "";
+    socket.on("data", (d) => (reply += d.toString()));
+    const ended = new Promise((r) => socket.once("close", r));
+    socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    await ended;
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it("answers 503 beyond max clients, and 404 off its path", async () => {
+    const small = await startServer(["--max-clients", "2", "--path", "/ws"]);
+    try {
+      const a = await open(small.port, "/ws");
+      const b = await open(small.port, "/ws");
+      const status = (path: string) =>
+        new Promise<number>((resolve) => {
+          const c = new WebSocket(`ws://127.0.0.1:${small.port}${path}`);
+          c.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+          c.on("open", () => resolve(101));
+          c.on("error", () => {});
+        });
+      expect(await status("/ws")).toBe(503);
+      expect(await status("/elsewhere")).toBe(404);
+      a.close();
+      await closed(b.close() ?? b);
+      expect(await status("/ws?x=1")).toBe(101);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it("runs several C clients against our Node server: echoes, pong, fragments, clean close", async () => {
+    let peer: { port: number; close(): void };
+    try {
+      const { WebSocketServer } = await import("../../../runtimes/node/index.js");
+      const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+      await new Promise<void>((r) => wss.once("listening", () => r()));
+      wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
+      peer = { port: (wss.address() as { port: number }).port, close: () => void wss.close() };
+    } catch {
+      const wss = new WebSocket.Server({ port: 0, host: "127.0.0.1" });
+      await new Promise<void>((r) => wss.once("listening", () => r()));
+      wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
+      peer = { port: (wss.address() as { port: number }).port, close: () => wss.close() };
+    }
+    try {
+      // Asynchronously: the Node server runs in this process's event loop.
+      const run = await runClient([
+        "--uri",
+        `ws://127.0.0.1:${peer.port}/echo?x=1`,
+        "--clients",
+        "3",
+        "--fragment",
+        "1000",
+      ]);
+      expect(run.stdout).toMatch(/STATS .* ok=3\/3/);
+      expect(run.status).toBe(0);
+      for (const i of [0, 1, 2]) {
+        expect(run.stdout).toContain(`EVENT ${i} CONNECTED`);
+        expect(run.stdout).toContain(
+          `EVENT ${i} DATA op=1 len=5 payload_len=5 offset=0 fin=1 close=0 text=hello`,
+        );
+        expect(run.stdout).toMatch(new RegExp(`EVENT ${i} DATA op=10 len=1 `));
+        expect(run.stdout).toMatch(new RegExp(`EVENT ${i} CLOSED error_type=0 close=1000`));
+        expect(run.stdout).toContain(`EVENT ${i} FINISH`);
+      }
+      expect(run.stdout).toMatch(/STATS pool_used=0 host_heap=0 /);
+    } finally {
+      peer.close();
+    }
+  });
+
+  it("reports a refused handshake as an ERROR event with the HTTP status", () => {
+    const run = spawnSync(
+      join(buildDir, "wsk_client_example"),
+      [
+        "--uri",
+        `ws://127.0.0.1:${server.port}/`,
+        "--header",
+        "Sec-WebSocket-Version: 8",
+        "--timeout",
+        "2000",
+      ],
+      { encoding: "utf8", timeout: 20_000 },
+    );
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/EVENT 0 ERROR error_type=2 close=0 status=400/);
+    expect(run.stdout).toContain("EVENT 0 FINISH");
+  });
+
+  it.skipIf(!hasValgrind)(
+    "survives 1,000 connect/disconnect cycles under valgrind with no leak and no WAMR heap growth",
+    async () => {
+      const checked = await startServer(
+        ["--max-clients", "4"],
+        [
+          "valgrind",
+          "--leak-check=full",
+          "--error-exitcode=1",
+          "--errors-for-leak-kinds=definite,indirect",
+          "-q",
+        ],
+      );
+      const cycle = async () => {
+        const { socket, received, ended } = await rawUpgrade(checked.port);
+        socket.write(frame(1, Buffer.from("x")));
+        for (let i = 0; i < 500 && received().length < 3; i++) await new Promise((r) => setTimeout(r, 2));
+        socket.write(frame(8, Buffer.from([0x03, 0xe8])));
+        await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+        socket.destroy();
+        expect(received().subarray(0, 3)).toEqual(Buffer.from([0x81, 0x01, 0x78]));
+      };
+      for (let i = 0; i < 20; i++) await cycle();
+      const before = await stats(checked);
+      for (let i = 0; i < 980; i++) await cycle();
+      const after = await stats(checked);
+      expect(after.pool_used).toBe(before.pool_used);
+      expect(after.host_heap).toBe(before.host_heap);
+      expect(after.slots_used).toBe(0);
+      expect(await checked.stop()).toBe(0);
+    },
+    90_000,
+  );
+});
