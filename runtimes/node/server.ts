@@ -33,10 +33,14 @@ export interface Refusal {
   reason?: string;
 }
 
-/** Accept (true) or refuse a handshake; sync, with a callback (ws style), or returning a Promise. */
-export type VerifyClient =
-  | ((info: VerifyClientInfo) => boolean | Refusal | Promise<boolean | Refusal>)
-  | ((info: VerifyClientInfo, callback: (accept: boolean, status?: number, reason?: string) => void) => void);
+/**
+ * Accept (true) or refuse a handshake: return the answer (or a Promise of it), or, declaring a second
+ * parameter (ws style), call `callback(accept, status?, reason?)`.
+ */
+export type VerifyClient = (
+  info: VerifyClientInfo,
+  callback: (accept: boolean, status?: number, reason?: string) => void,
+) => boolean | Refusal | Promise<boolean | Refusal> | void;
 
 /** Server options; every limit has a safe default (docs/NODE.md). */
 export interface ServerOptions {
@@ -391,17 +395,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const fail = () => done(false, 500);
     try {
       if (verifyClient.length >= 2) {
-        (verifyClient as (i: VerifyClientInfo, cb: (a: boolean, s?: number) => void) => void)(
-          info,
-          (accept, status) => done(accept, status),
-        );
+        verifyClient(info, (accept, status) => done(accept, status));
         return;
       }
-      const result = (
-        verifyClient as (i: VerifyClientInfo) => boolean | Refusal | Promise<boolean | Refusal>
-      )(info);
+      const result = verifyClient(info, () => {});
       if (result instanceof Promise) result.then(settle, fail);
-      else settle(result);
+      else settle(result ?? false);
     } catch {
       fail();
     }

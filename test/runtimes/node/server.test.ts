@@ -107,7 +107,7 @@ describe("WebSocketServer handshake", () => {
 
   it("verifyClient (callback and Promise) refuses asynchronously with its status", async () => {
     const cb = await listen({
-      verifyClient: (info, done) => setTimeout(() => done(info.req.url === "/ok", 401), 10),
+      verifyClient: (info, done) => void setTimeout(() => done(info.req.url === "/ok", 401), 10),
     });
     expect(await statusOf(cb.port, upgradeRequest(cb.port, "/x"))).toBe(401);
     expect(await statusOf(cb.port, upgradeRequest(cb.port, "/ok"))).toBe(101);
