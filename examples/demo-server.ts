@@ -98,7 +98,8 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const demo = await startDemoServer({ port: Number(process.env.PORT ?? 8080) });
-  console.log(`wasmsocket demo: page ${demo.url}  echo ws://localhost:${demo.port}/echo  chat /chat`);
+  const base = `localhost:${demo.port}`;
+  console.log(`wasmsocket demo: page http://${base}/  echo ws://${base}/echo  chat ws://${base}/chat`);
   const stop = () => void demo.close().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
