@@ -5,6 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
+import { WebSocketServer as OurServer } from "../../../runtimes/node/index.js";
 import { startDemoServer, type DemoServer } from "../../../examples/demo-server.js";
 import { launchChromium, type Browser } from "./chromium.js";
 import { ensurePageBuilt } from "./page-driver.js";
@@ -146,6 +147,32 @@ describe("browser client in Chromium", () => {
       }
     }, url);
     expect(thrown).toBe("InvalidStateError");
+  });
+
+  it("answers our server's heartbeat pings (the browser sends pongs itself) and stays connected", async () => {
+    const server = createServer();
+    const wss = new OurServer({ server, heartbeat: { interval: 100, timeout: 1000 } });
+    let pongs = 0;
+    wss.on("connection", (ws) => {
+      ws.on("pong", () => pongs++);
+      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      await openClient(`ws://127.0.0.1:${port}/`, {});
+      await waitUntil("window.recorded.events.includes('open')");
+      await browser.page.waitForTimeout(800);
+      await browser.page.evaluate(() => window.client.send("still here"));
+      await waitUntil("window.recorded.received.includes('still here')");
+      expect(pongs).toBeGreaterThanOrEqual(2);
+      expect((await recorded()).events).toEqual(["connecting", "open"]);
+      await browser.page.evaluate(() => window.client.close());
+    } finally {
+      await wss.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   describe("heartbeat", () => {
