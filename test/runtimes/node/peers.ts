@@ -13,9 +13,9 @@ import {
 
 /** Our server listening on 127.0.0.1:0. */
 export async function listen(
-  options: Omit<ServerOptions, "port"> = {},
+  options: ServerOptions = {},
 ): Promise<{ wss: WebSocketServer; port: number; url: string }> {
-  const wss = new WebSocketServer({ host: "127.0.0.1", ...options, port: 0 });
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, ...options });
   await once(wss, "listening");
   const address = wss.address();
   const port = typeof address === "object" && address ? address.port : 0;
@@ -28,7 +28,7 @@ export function echo(ws: ServerConnection): void {
 }
 
 /** Our echo server. */
-export async function echoServer(options: Omit<ServerOptions, "port"> = {}) {
+export async function echoServer(options: ServerOptions = {}) {
   const server = await listen(options);
   server.wss.on("connection", echo);
   return server;
