@@ -151,7 +151,7 @@ describe("browser client in Chromium", () => {
 
   it("answers our server's heartbeat pings (the browser sends pongs itself) and stays connected", async () => {
     const server = createServer();
-    const wss = new OurServer({ server, heartbeat: { interval: 100, timeout: 1000 } });
+    const wss = new OurServer({ server, heartbeat: { interval: 100, timeout: 500 } });
     let pongs = 0;
     wss.on("connection", (ws) => {
       ws.on("pong", () => pongs++);
@@ -162,7 +162,8 @@ describe("browser client in Chromium", () => {
       const port = (server.address() as AddressInfo).port;
       await openClient(`ws://127.0.0.1:${port}/`, {});
       await waitUntil("window.recorded.events.includes('open')");
-      await browser.page.waitForTimeout(800);
+      // A ping after 100 ms of silence, then the next check 500 ms later: two rounds in 1.3 s.
+      await browser.page.waitForTimeout(1300);
       await browser.page.evaluate(() => window.client.send("still here"));
       await waitUntil("window.recorded.received.includes('still here')");
       expect(pongs).toBeGreaterThanOrEqual(2);
