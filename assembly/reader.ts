@@ -265,8 +265,8 @@ function handleClose(slot: usize, at: usize, n: u32): void {
   setFlag(slot, ConnFlag.CloseReceived);
   emit(EventType.Close, <u8>Opcode.Close, 0, 0, <u16>code, at + (n >= 2 ? 2 : 0), n >= 2 ? n - 2 : 0);
   if (!hasFlag(slot, ConnFlag.CloseSent)) {
-    // Echo the peer's code (RFC 6455 §5.5.1), or send an empty close to an empty one.
-    reply(slot, FrameBit.Fin | Opcode.Close, at, n >= 2 ? 2 : 0);
+    // Echo the peer's code and reason (RFC 6455 §5.5.1; as ws does), or an empty close to an empty one.
+    reply(slot, FrameBit.Fin | Opcode.Close, at, n);
     setFlag(slot, ConnFlag.CloseSent);
   }
   store<u8>(slot + Slot.State, ReadState.Closed);

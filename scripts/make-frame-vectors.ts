@@ -202,7 +202,7 @@ add({
   role: "server",
   input: [client(0x88, closePayload(1000, "bye"))],
   events: [{ close: 1000, reason: "bye" }, { closed: true }],
-  reply: "880203e8",
+  reply: "880503e8" + text("bye"),
 });
 add({
   name: "empty close gives 1005 and an empty reply",
