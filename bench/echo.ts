@@ -117,13 +117,20 @@ async function echoCell(
   await new Promise((r) => setTimeout(r, 300));
   counting = true;
   const cpuBefore = usage(pid).cpu;
+  const loadBefore = process.cpuUsage();
   const start = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const elapsed = (performance.now() - start) / 1000;
   counting = false;
   const cpu = usage(pid).cpu - cpuBefore;
+  const load = process.cpuUsage(loadBefore);
   for (const s of sockets) s.destroy();
-  return { rate: messages / elapsed, cpuPerMillion: messages ? (cpu / messages) * 1e6 : 0 };
+  return {
+    rate: messages / elapsed,
+    cpuPerMillion: messages ? (cpu / messages) * 1e6 : 0,
+    serverBusy: cpu / elapsed,
+    generatorBusy: (load.user + load.system) / 1e6 / elapsed,
+  };
 }
 
 /** Complete handshakes for `seconds` with `parallel` in flight; returns handshakes/s. */
@@ -148,6 +155,9 @@ async function handshakeCell(port: number, pid: number, parallel: number, second
 interface Sample {
   rate: number;
   cpuPerMillion: number;
+  /** Fraction of a core the server and this load generator used while counting (echo cells). */
+  serverBusy?: number;
+  generatorBusy?: number;
 }
 
 const cells = [
@@ -180,7 +190,10 @@ const cells = [
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs: number[]) => (((Math.max(...xs) - Math.min(...xs)) / 2 / median(xs)) * 100).toFixed(0);
-const results: Record<string, Record<string, { rate: number[]; cpuPerMillion: number[] }>> = {};
+const results: Record<
+  string,
+  Record<string, { rate: number[]; cpuPerMillion: number[]; busy: string[] }>
+> = {};
 const peak: Record<string, number> = {};
 const wanted = servers.filter(
   (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
@@ -190,11 +203,19 @@ for (const spec of wanted) {
   const pid = serverPid(server);
   results[spec.name] = {};
   for (const cell of cells) {
-    const entry = (results[spec.name][cell.name] = { rate: [] as number[], cpuPerMillion: [] as number[] });
+    const entry = (results[spec.name][cell.name] = {
+      rate: [] as number[],
+      cpuPerMillion: [] as number[],
+      busy: [] as string[],
+    });
     for (let r = 0; r < ROUNDS; r++) {
       const sample = await cell.run(server.port, pid);
       entry.rate.push(sample.rate);
       entry.cpuPerMillion.push(sample.cpuPerMillion);
+      if (sample.serverBusy !== undefined)
+        entry.busy.push(
+          `server ${(sample.serverBusy * 100).toFixed(0)}% / generator ${(sample.generatorBusy! * 100).toFixed(0)}%`,
+        );
     }
   }
   peak[spec.name] = usage(pid).peakRss;
@@ -232,6 +253,11 @@ console.log(`\nServer CPU seconds per million messages (or handshakes), median: 
 for (const cell of cells)
   console.log(
     `- ${cell.name}: ${names.map((n) => `${n} ${median(results[n][cell.name].cpuPerMillion).toFixed(2)} s`).join(", ")}`,
+  );
+console.log("\nCore use while counting (a generator near 100% means the server was not the limit):");
+for (const cell of cells.slice(0, 3))
+  console.log(
+    `- ${cell.name}: ${names.map((n) => `${n}: ${results[n][cell.name].busy.join(", ")}`).join("; ")}`,
   );
 console.log(
   `\nPeak server RSS: ${names.map((n) => `${n} ${(peak[n] / 2 ** 20).toFixed(0)} MiB`).join(", ")}`,
