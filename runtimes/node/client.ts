@@ -303,8 +303,11 @@ export class WebSocket extends EventTarget {
         return this.failHandshake(transport!, new Error(`handshake failed: ${response.message}`));
       socket.off("data", onResponse);
       this.chosenProtocol = response.protocol;
-      transport!.start(head.subarray(response.headEnd), !target.secure);
+      transport!.start(undefined, !target.secure);
       this.opened();
+      // Frames that came in the same read as the 101 follow the open event.
+      const early = head.subarray(response.headEnd);
+      if (early.length > 0 && transport!.readyState !== ReadyState.CLOSED) transport!.receive(early);
     };
     const socket: net.Socket = target.secure
       ? tls.connect({

@@ -1,5 +1,6 @@
 // The WHATWG client: URLs, the event surface, validation, options, TLS, heartbeat and reconnect.
 import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as net from "node:net";
@@ -122,6 +123,38 @@ describe("client surface", () => {
     expect((await error).message).toMatch(/timed out/);
     expect([event.code, event.wasClean]).toEqual([1006, false]);
     await new Promise((resolve) => silent.close(resolve));
+  });
+
+  it("delivers a frame sent in the same TCP segment as the 101 after the open event", async () => {
+    const server = net.createServer((socket) => {
+      socket.once("data", (request) => {
+        const key = /Sec-WebSocket-Key: (\S+)/i.exec(String(request))![1];
+        const accept = createHash("sha1")
+          .update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+          .digest("base64");
+        socket.write(
+          Buffer.concat([
+            Buffer.from(
+              `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+            ),
+            Buffer.from([0x81, 0x05, ...Buffer.from("early")]),
+          ]),
+        );
+        socket.resume();
+      });
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`);
+    const log: string[] = [];
+    ws.onopen = () => log.push("open");
+    ws.onmessage = (e) => log.push(`message ${(e as MessageEvent).data}`);
+    await within(nextEvent(ws, "message"), 5000, "early message");
+    expect(log).toEqual(["open", "message early"]);
+    ws.terminate();
+    await nextEvent(ws, "close");
+    await new Promise((resolve) => server.close(resolve));
   });
 
   it("reports a refused handshake as error + close 1006", async () => {
