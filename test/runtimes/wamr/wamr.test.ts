@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import WebSocket, { WebSocketServer as WsServer } from "ws";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const wamrRoot = process.env.WAMR_ROOT;
@@ -298,7 +298,7 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
       wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
       peer = { port: (wss.address() as { port: number }).port, close: () => void wss.close() };
     } catch {
-      const wss = new WebSocket.Server({ port: 0, host: "127.0.0.1" });
+      const wss = new WsServer({ port: 0, host: "127.0.0.1" });
       await new Promise<void>((r) => wss.once("listening", () => r()));
       wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
       peer = { port: (wss.address() as { port: number }).port, close: () => wss.close() };
