@@ -1,0 +1,163 @@
+// The server's per-connection object, shaped like `ws`'s WebSocket so its users can switch by an import.
+// Runtime-neutral: the host gives it a `SessionSocket` and the `alloc` its byte type comes from.
+import { Role } from "./connection.js";
+import { Emitter } from "./emitter.js";
+import type { EnginePool, SlotHandle } from "./pool.js";
+import {
+  ReadyState,
+  Session,
+  controlBytes,
+  toArrayBuffer,
+  type SendData,
+  type SessionOptions,
+  type SessionSocket,
+  type WriteCallback,
+} from "./session.js";
+
+/** How received binary data is delivered: the host's byte type (Buffer on Node/Bun) or ArrayBuffer. */
+export type BinaryType = "nodebuffer" | "arraybuffer";
+
+/** Options of `send`. */
+export interface SendOptions {
+  /** Send as a binary message (default: true for bytes, false for strings). */
+  binary?: boolean;
+  /** Split into frames of at most this many payload bytes (0: one frame). */
+  fragmentSize?: number;
+}
+
+/** Events of a server-side connection; `B` is the host's byte type. */
+export interface ServerConnectionEvents<B extends Uint8Array = Uint8Array> {
+  message: [data: B | ArrayBuffer, isBinary: boolean];
+  fragment: [data: B | ArrayBuffer, isBinary: boolean, first: boolean, last: boolean];
+  ping: [data: B];
+  pong: [data: B];
+  close: [code: number, reason: B];
+  error: [error: Error];
+  drain: [];
+}
+
+/** What the server tells a new connection. */
+export interface ServerConnectionInit<S> {
+  /** The host's own socket object (exposed as `ws.socket`). */
+  socket: S;
+  /** The socket as the session drives it. */
+  link: SessionSocket;
+  remoteAddress: string;
+  protocol: string;
+  pool: EnginePool;
+  handle: SlotHandle;
+  options: Omit<SessionOptions, "role">;
+  alloc: (size: number) => Uint8Array;
+}
+
+let nextId = 1;
+const encoder = new TextEncoder();
+
+/** One accepted WebSocket connection on a `WebSocketServer`. */
+export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> extends Emitter<
+  ServerConnectionEvents<B>
+> {
+  static readonly CONNECTING = ReadyState.CONNECTING;
+  static readonly OPEN = ReadyState.OPEN;
+  static readonly CLOSING = ReadyState.CLOSING;
+  static readonly CLOSED = ReadyState.CLOSED;
+  readonly CONNECTING = ReadyState.CONNECTING;
+  readonly OPEN = ReadyState.OPEN;
+  readonly CLOSING = ReadyState.CLOSING;
+  readonly CLOSED = ReadyState.CLOSED;
+
+  /** Process-unique connection id (for `wss.disconnect(id)` and logs). */
+  readonly id: number;
+  /** The peer's IP address. */
+  readonly remoteAddress: string;
+  /** The subprotocol chosen in the handshake ("" for none). */
+  readonly protocol: string;
+  /** Negotiated extensions: always "" (none are supported). */
+  readonly extensions = "";
+  /** The host's socket (net.Socket on Node, Bun's Socket on Bun). */
+  readonly socket: S;
+  /** How binary messages are delivered. */
+  binaryType: BinaryType = "nodebuffer";
+  /** The session driving this connection (for the host's socket events). */
+  readonly session: Session;
+  private readonly alloc: (size: number) => Uint8Array;
+
+  constructor(init: ServerConnectionInit<S>) {
+    super();
+    this.id = nextId++;
+    this.socket = init.socket;
+    this.remoteAddress = init.remoteAddress;
+    this.protocol = init.protocol;
+    this.alloc = init.alloc;
+    this.session = new Session(
+      init.link,
+      init.pool,
+      init.handle,
+      { ...init.options, role: Role.Server },
+      {
+        message: (data, isBinary) => this.emit("message", this.deliver(data, isBinary), isBinary),
+        fragment: (data, isBinary, first, last) =>
+          this.emit("fragment", this.deliver(data, isBinary), isBinary, first, last),
+        ping: (data) => this.emit("ping", data as B),
+        pong: (data) => this.emit("pong", data as B),
+        closing: () => {},
+        error: (error) => {
+          if (this.listenerCount("error") > 0) this.emit("error", error);
+        },
+        drain: () => this.emit("drain"),
+        end: (code, reason) => this.emit("close", code, this.bytes(reason)),
+      },
+      init.alloc,
+    );
+  }
+
+  /** CONNECTING, OPEN, CLOSING or CLOSED. */
+  get readyState(): number {
+    return this.session.readyState;
+  }
+
+  /** Bytes queued and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.session.bufferedAmount;
+  }
+
+  /** Send a message; `callback` runs when it is written (or with an error when it cannot be). */
+  send(data: SendData, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
+    if (typeof options === "function") [callback, options] = [options, undefined];
+    const binary = options?.binary ?? typeof data !== "string";
+    this.session.send(data, binary, options?.fragmentSize ?? 0, callback);
+  }
+
+  /** Send a ping (payload up to 125 bytes). */
+  ping(data?: SendData, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
+    if (typeof mask === "function") callback = mask;
+    this.session.ping(controlBytes(data), callback);
+  }
+
+  /** Send an unsolicited pong (payload up to 125 bytes). */
+  pong(data?: SendData, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
+    if (typeof mask === "function") callback = mask;
+    this.session.pong(controlBytes(data), callback);
+  }
+
+  /** Start the close handshake (TypeError for a code or reason the RFC forbids). */
+  close(code?: number, reason: string | Uint8Array = ""): void {
+    this.session.close(code, typeof reason === "string" ? reason : new TextDecoder().decode(reason));
+  }
+
+  /** Destroy the connection now, without a close handshake. */
+  terminate(): void {
+    this.session.terminate();
+  }
+
+  private deliver(data: Uint8Array, isBinary: boolean): B | ArrayBuffer {
+    return isBinary && this.binaryType === "arraybuffer" ? toArrayBuffer(data) : (data as B);
+  }
+
+  private bytes(text: string): B {
+    const encoded = encoder.encode(text);
+    const bytes = this.alloc(encoded.length);
+    bytes.set(encoded);
+    return bytes as B;
+  }
+}

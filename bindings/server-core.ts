@@ -1,0 +1,351 @@
+// The runtime-neutral part of WebSocketServer: options and their defaults, the upgrade decision (path,
+// maxClients, the engine's verdict on the head, origin, subprotocol, verifyClient → 101 or refusal bytes),
+// the set of clients, broadcast, disconnect and close (1001 to all). Hosts own the listening socket and
+// the sockets' events; they call `decide` with a parsed head and `accept` once it says 101.
+import { Emitter } from "./emitter.js";
+import { CloseCode } from "./errors.js";
+import {
+  buildAcceptResponse,
+  buildRejection,
+  parseUpgradeRequest,
+  selectSubprotocol,
+  type UpgradeRequest,
+} from "./handshake.js";
+import { heartbeatOptions, type HeartbeatOptions } from "./heartbeat.js";
+import { sharedPool, type EnginePool, type SlotHandle } from "./pool.js";
+import { ServerConnection } from "./server-connection.js";
+import { sessionLimits, type SendData, type SessionOptions, type SessionSocket } from "./session.js";
+
+/** What `verifyClient` is told about a handshake; `req` is the host's request object. */
+export interface VerifyClientInfo<Req> {
+  origin: string;
+  secure: boolean;
+  req: Req;
+}
+
+/** A refusal: the HTTP status to answer (default 401) and a reason for logs. */
+export interface Refusal {
+  status?: number;
+  reason?: string;
+}
+
+/**
+ * Accept (true) or refuse a handshake: return the answer (or a Promise of it), or, declaring a second
+ * parameter (ws style), call `callback(accept, status?, reason?)`.
+ */
+export type VerifyClient<Req> = (
+  info: VerifyClientInfo<Req>,
+  callback: (accept: boolean, status?: number, reason?: string) => void,
+) => boolean | Refusal | Promise<boolean | Refusal> | void;
+
+/** Server options every host shares; every limit has a safe default (docs/NODE.md). */
+export interface ServerCoreOptions<Req> {
+  /** Accept only this path (query ignored); other paths get 404. */
+  path?: string;
+  /** Largest message accepted, bytes (default 16 MiB); past it the peer is closed with 1009. */
+  maxPayload?: number;
+  /** Most open connections (default Infinity); the next handshake gets 503. */
+  maxClients?: number;
+  /** Subprotocols supported, in no particular order: the client's first one listed here is chosen. */
+  protocols?: string[];
+  /** Choose the subprotocol yourself (ws style); false for none. Overrides `protocols`. */
+  handleProtocols?: (protocols: Set<string>, req: Req) => string | false;
+  verifyClient?: VerifyClient<Req>;
+  /** Accepted Origin values, or a predicate; others get 403. Requests without Origin pass. */
+  allowedOrigins?: string[] | ((origin: string) => boolean);
+  /** Ms a connection may take to send its upgrade request (default 10 000). */
+  handshakeTimeout?: number;
+  /** Longest request head, bytes (default 16 384); longer gets 431. */
+  maxHeaderSize?: number;
+  /** Ping silent peers and terminate dead ones (default on: 30 s interval, 10 s timeout). */
+  heartbeat?: HeartbeatOptions | boolean;
+  /** "message" (default): whole messages; "stream": `fragment` events as chunks arrive. */
+  fragments?: "message" | "stream";
+  /** bufferedAmount at which `drain` is owed (default 64 KiB). */
+  highWaterMark?: number;
+  /** Queued bytes beyond which a send fails the connection with 1008 (default 32 MiB). */
+  maxBufferedAmount?: number;
+  /** Ms to wait for the peer's close reply or FIN before destroying the socket (default 10 000). */
+  closeTimeout?: number;
+  /** The engine pool (default the process-wide one). */
+  pool?: EnginePool;
+}
+
+/** Options of `broadcast`. */
+export interface BroadcastOptions<C> {
+  /** Skip this connection (or these). */
+  except?: C | C[];
+  /** Send only to connections this returns true for. */
+  filter?: (ws: C) => boolean;
+  /** Send as binary (default: true for bytes, false for strings). */
+  binary?: boolean;
+}
+
+/** Events of a WebSocketServer. */
+export interface ServerEvents<Req, C> {
+  listening: [];
+  connection: [ws: C, req: Req];
+  headers: [headers: string[], req: Req];
+  close: [];
+  error: [error: Error];
+}
+
+/** The answer to an upgrade request: accept (101), or refuse with the engine's response bytes. */
+export type UpgradeDecision =
+  { status: 101; request: UpgradeRequest; protocol: string } | { status: number; response: Uint8Array };
+
+/** What `accept` needs of the host's socket. */
+export interface AcceptedSocket<S> {
+  socket: S;
+  link: SessionSocket;
+  remoteAddress: string;
+}
+
+export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+
+// Refusal bytes are constant per status: built by the engine once.
+const rejections = new Map<number, Uint8Array>();
+
+/** The engine's complete refusal response for `status` (cached). */
+export function rejectionBytes(pool: EnginePool, status: number): Uint8Array {
+  let bytes = rejections.get(status);
+  if (!bytes) {
+    const handle = pool.acquire();
+    bytes = buildRejection(handle.engine, status);
+    pool.release(handle);
+    rejections.set(status, bytes);
+  }
+  return bytes;
+}
+
+/** The path of a request target, without the query. */
+export function pathOf(target: string | undefined): string {
+  const url = target ?? "/";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** `Name: value` lines from the 'headers' event as a record for the engine's response writer. */
+function headerRecord(lines: string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    if (colon > 0) record[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  }
+  return record;
+}
+
+/** The server without its listening socket: `Req` is the host's request object, `B` its byte type. */
+export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
+  ServerEvents<Req, ServerConnection<B, S>>
+> {
+  /** Open connections. */
+  readonly clients = new Set<ServerConnection<B, S>>();
+  protected readonly pool: EnginePool;
+  protected readonly maxHeaderSize: number;
+  protected readonly sessionOptions: Omit<SessionOptions, "role">;
+  protected closing: Promise<void> | undefined;
+  private readonly core: ServerCoreOptions<Req>;
+  private readonly alloc: (size: number) => Uint8Array;
+  private readonly byId = new Map<number, ServerConnection<B, S>>();
+  private pending = 0;
+
+  protected constructor(options: ServerCoreOptions<Req>, alloc: (size: number) => B) {
+    super();
+    this.core = options;
+    this.alloc = alloc;
+    this.pool = options.pool ?? sharedPool();
+    this.maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
+    this.sessionOptions = {
+      maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+      fragments: options.fragments ?? "message",
+      heartbeat: heartbeatOptions(options.heartbeat, true),
+      ...sessionLimits(options),
+    };
+  }
+
+  /** Stop taking connections; resolves once the listener is closed (after the clients are gone). */
+  protected abstract stopListening(): Promise<void>;
+
+  /** Every client is gone: drop sockets still in their handshake. */
+  protected abstract dropHandshakes(): void;
+
+  /** Whether a request for `target` (path and query) is this server's (its path matches). */
+  handlesPath(target: string): boolean {
+    return this.core.path === undefined || pathOf(target) === this.core.path;
+  }
+
+  /** The engine's reading of a request head (null while incomplete), limited to `maxHeaderSize`. */
+  parseHead(head: Uint8Array): UpgradeRequest | null {
+    const handle = this.pool.acquire();
+    try {
+      return parseUpgradeRequest(handle.engine, head, { maxHeaderBytes: this.maxHeaderSize });
+    } finally {
+      this.pool.release(handle);
+    }
+  }
+
+  /** The refusal response for `status`. */
+  refusal(status: number): Uint8Array {
+    return rejectionBytes(this.pool, status);
+  }
+
+  /**
+   * Decide an upgrade: 503 while closing or full, 404 off `path`, the engine's status for a broken head,
+   * 403 for a refused origin, then `verifyClient`. `done` may run later (an async verifyClient).
+   */
+  decide(
+    req: Req,
+    target: string,
+    request: UpgradeRequest,
+    secure: boolean,
+    done: (decision: UpgradeDecision) => void,
+  ): void {
+    const refuse = (status: number) => done({ status, response: this.refusal(status) });
+    if (this.closing) return refuse(503);
+    if (!this.handlesPath(target)) return refuse(404);
+    if (this.clients.size + this.pending >= (this.core.maxClients ?? Infinity)) return refuse(503);
+    if (request.status !== 101) return refuse(request.status);
+    const origin = request.origin;
+    if (origin && !this.originAllowed(origin)) return refuse(403);
+    const protocol = this.chooseProtocol(request, req);
+    if (!this.core.verifyClient) return done({ status: 101, request, protocol });
+    this.pending++;
+    this.verify(req, origin, secure, (accept, status) => {
+      this.pending--;
+      if (!accept) return refuse(status ?? 401);
+      done({ status: 101, request, protocol });
+    });
+  }
+
+  /**
+   * Open a connection the decision accepted: the 101 response is queued ahead of any frame, and `callback`
+   * (default: emit "connection") may send at once. Returns the 503 refusal instead when closing.
+   */
+  accept(
+    decision: { request: UpgradeRequest; protocol: string },
+    req: Req,
+    host: AcceptedSocket<S>,
+    callback?: (ws: ServerConnection<B, S>, req: Req) => void,
+  ): ServerConnection<B, S> | Uint8Array {
+    if (this.closing) return this.refusal(503);
+    const handle: SlotHandle = this.pool.acquire();
+    const lines: string[] = [];
+    this.emit("headers", lines, req);
+    const response = buildAcceptResponse(
+      handle.engine,
+      decision.request.key,
+      decision.protocol,
+      headerRecord(lines),
+    );
+    const ws = new ServerConnection<B, S>({
+      socket: host.socket,
+      link: host.link,
+      remoteAddress: host.remoteAddress,
+      protocol: decision.protocol,
+      pool: this.pool,
+      handle,
+      options: this.sessionOptions,
+      alloc: this.alloc,
+    });
+    ws.session.writeRaw(response);
+    this.clients.add(ws);
+    this.byId.set(ws.id, ws);
+    ws.once("close", () => {
+      this.clients.delete(ws);
+      this.byId.delete(ws.id);
+    });
+    ws.session.start();
+    if (callback) callback(ws, req);
+    else this.emit("connection", ws, req);
+    return ws;
+  }
+
+  /** Send one message to every open connection (or those `options` select). */
+  broadcast(data: SendData, options: BroadcastOptions<ServerConnection<B, S>> = {}): void {
+    const binary = options.binary ?? typeof data !== "string";
+    // Encode text once, not once per client.
+    const payload = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    const except = options.except;
+    for (const ws of this.clients) {
+      if (ws.readyState !== ServerConnection.OPEN) continue;
+      if (except && (Array.isArray(except) ? except.includes(ws) : except === ws)) continue;
+      if (options.filter && !options.filter(ws)) continue;
+      ws.send(payload, { binary });
+    }
+  }
+
+  /** Close one connection by object or id (default 1000). */
+  disconnect(target: ServerConnection<B, S> | number, code: number = CloseCode.Normal, reason = ""): boolean {
+    const ws = typeof target === "number" ? this.byId.get(target) : target;
+    if (!ws || !this.clients.has(ws)) return false;
+    ws.close(code, reason);
+    return true;
+  }
+
+  /** Send 1001 to every connection, stop accepting, and resolve once every socket is gone. */
+  close(callback?: (error?: Error) => void): Promise<void> {
+    this.closing ??= this.shutdown();
+    if (callback) this.closing.then(() => callback(), callback);
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const gone = [...this.clients].map(
+      (ws) => new Promise<void>((resolve) => ws.once("close", () => resolve())),
+    );
+    for (const ws of this.clients) {
+      if (ws.readyState === ServerConnection.OPEN) ws.close(CloseCode.GoingAway, "server shutting down");
+      else if (ws.readyState === ServerConnection.CONNECTING) ws.terminate();
+    }
+    const stopped = this.stopListening();
+    await Promise.all(gone);
+    this.dropHandshakes();
+    await stopped;
+    this.emit("close");
+  }
+
+  private originAllowed(origin: string): boolean {
+    const allowed = this.core.allowedOrigins;
+    if (!allowed) return true;
+    return typeof allowed === "function" ? allowed(origin) : allowed.includes(origin);
+  }
+
+  private chooseProtocol(request: UpgradeRequest, req: Req): string {
+    if (request.protocols.length === 0) return "";
+    if (this.core.handleProtocols) {
+      const chosen = this.core.handleProtocols(new Set(request.protocols), req);
+      return chosen === false ? "" : chosen;
+    }
+    if (!this.core.protocols) return "";
+    const handle = this.pool.acquire();
+    const chosen = selectSubprotocol(handle.engine, request.protocols, this.core.protocols);
+    this.pool.release(handle);
+    return chosen ?? "";
+  }
+
+  private verify(
+    req: Req,
+    origin: string,
+    secure: boolean,
+    done: (accept: boolean, status?: number) => void,
+  ): void {
+    const verifyClient = this.core.verifyClient!;
+    const info: VerifyClientInfo<Req> = { origin, secure, req };
+    const settle = (result: boolean | Refusal) =>
+      result === true ? done(true) : done(false, result === false ? 401 : (result.status ?? 401));
+    const fail = () => done(false, 500);
+    try {
+      if (verifyClient.length >= 2) {
+        verifyClient(info, (accept, status) => done(accept, status));
+        return;
+      }
+      const result = verifyClient(info, () => {});
+      if (result instanceof Promise) result.then(settle, fail);
+      else settle(result ?? false);
+    } catch {
+      fail();
+    }
+  }
+}

@@ -1,0 +1,439 @@
+// One WebSocket over one byte stream: socket bytes into the engine slot, the engine's frames out through a
+// per-tick write batch, heartbeat, backpressure, the close timers, and releasing the slot exactly once.
+// Socket-free: a host adapts its socket to `SessionSocket` and reports the socket's events to the session
+// (onData, onDrain, onEnd, onClose). The protocol itself is the engine's.
+import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
+import { CloseCode, type WebSocketProtocolError } from "./errors.js";
+import { Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
+import { OutputQueue } from "./output.js";
+import type { EnginePool, SlotHandle } from "./pool.js";
+
+/** WebSocket ready states (WHATWG and ws numbering). */
+export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+/** Data a connection can send. */
+export type SendData = string | ArrayBuffer | ArrayBufferView;
+
+/** Completion of a send, ping or pong: no error once written to the socket. */
+export type WriteCallback = (error?: Error) => void;
+
+/** The socket as a session sees it. */
+export interface SessionSocket {
+  /**
+   * Write bytes. A socket that may take only part (Bun) returns how many it took, -1 when closed; the
+   * session keeps the rest until `onDrain`. A socket that buffers everything itself (Node streams)
+   * returns a boolean and calls `done` once the bytes are written.
+   */
+  write(bytes: Uint8Array, done?: (error?: Error | null) => void): number | boolean;
+  /** Optional: gather the writes of one batch into one (Node cork/uncork). */
+  cork?(): void;
+  uncork?(): void;
+  /** Half-close after what was written (FIN). */
+  end(): void;
+  /** Close now, dropping anything unsent. */
+  destroy(): void;
+  /** Bytes the socket holds that the kernel has not taken (0 for a socket that never buffers). */
+  readonly bufferedAmount: number;
+  /** False once the socket takes no more writes. */
+  readonly writable: boolean;
+}
+
+/** Settings of one session (resolved defaults; see docs/NODE.md for the user-facing ones). */
+export interface SessionOptions {
+  role: Role;
+  maxPayload: number;
+  fragments: "message" | "stream";
+  heartbeat: Required<HeartbeatOptions> | null;
+  /** bufferedAmount at or above which `drain` is owed once it empties. */
+  highWaterMark: number;
+  /** Bytes still queued when a send happens beyond which the peer is failed with 1008. */
+  maxBufferedAmount: number;
+  /** Ms to wait for the peer's close frame, or its FIN after the close handshake. */
+  closeTimeout: number;
+}
+
+/** What a session reports to the object users see. `data` comes from the host's `alloc`. */
+export interface SessionEvents {
+  message(data: Uint8Array, isBinary: boolean): void;
+  fragment(data: Uint8Array, isBinary: boolean, first: boolean, last: boolean): void;
+  ping(data: Uint8Array): void;
+  pong(data: Uint8Array): void;
+  /** The peer's close frame arrived (the engine queued the reply). */
+  closing(code: number, reason: string): void;
+  /** A protocol violation (a close frame with its code was sent) or a local failure. */
+  error(error: Error): void;
+  /** bufferedAmount fell back after reaching the high-water mark. */
+  drain(): void;
+  /** The socket is gone and the slot released; nothing follows. */
+  end(code: number, reason: string, wasClean: boolean): void;
+}
+
+/** Resolved settings shared by the server's connections and a client. */
+export interface SessionLimits {
+  highWaterMark?: number;
+  maxBufferedAmount?: number;
+  closeTimeout?: number;
+}
+
+/** Defaults of the limits every host shares. */
+export function sessionLimits(
+  options: SessionLimits,
+): Pick<SessionOptions, "highWaterMark" | "maxBufferedAmount" | "closeTimeout"> {
+  return {
+    highWaterMark: Math.max(options.highWaterMark ?? 64 * 1024, 16 * 1024),
+    maxBufferedAmount: options.maxBufferedAmount ?? 32 * 1024 * 1024,
+    closeTimeout: options.closeTimeout ?? 10_000,
+  };
+}
+
+const encoder = new TextEncoder();
+// A batch of several chunks is joined into one write on sockets without cork, up to this size.
+const JOIN_BYTES = 256 * 1024;
+
+/** Bytes of any `SendData` (strings are left to the engine's encoder). */
+export function sendBytes(data: SendData): string | Uint8Array {
+  if (typeof data === "string" || data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError("send() takes a string, an ArrayBuffer or an ArrayBufferView");
+}
+
+/** Bytes for ping/pong payloads and close reasons given as strings or bytes. */
+export function controlBytes(data: SendData | undefined): Uint8Array {
+  if (data === undefined) return new Uint8Array(0);
+  if (typeof data === "string") return encoder.encode(data);
+  return sendBytes(data) as Uint8Array;
+}
+
+/** Copy bytes into an ArrayBuffer of their own. */
+export function toArrayBuffer(data: Uint8Array): ArrayBuffer {
+  return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+}
+
+const notWritten = (): Error => new Error("socket closed before the data was written");
+
+/** Drives one connection's engine slot over one socket. */
+export class Session {
+  readonly socket: SessionSocket;
+  readonly wire: WireConnection;
+  readyState: ReadyState = ReadyState.CONNECTING;
+  private readonly pool: EnginePool;
+  private readonly handle: SlotHandle;
+  private readonly options: SessionOptions;
+  private readonly events: SessionEvents;
+  private readonly alloc: (size: number) => Uint8Array;
+  private readonly output: OutputQueue;
+  private readonly heartbeat: Heartbeat | null;
+  private callbacks: WriteCallback[] = [];
+  // Bytes a partial-write socket has not taken yet, and the callbacks waiting for them.
+  private backlog: Uint8Array[] = [];
+  private backlogBytes = 0;
+  private backlogCallbacks: WriteCallback[] = [];
+  private endAfterBacklog = false;
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  private closeCode: number = CloseCode.Abnormal;
+  private closeReason = "";
+  private failed = false;
+  private needDrain = false;
+  private released = false;
+
+  constructor(
+    socket: SessionSocket,
+    pool: EnginePool,
+    handle: SlotHandle,
+    options: SessionOptions,
+    events: SessionEvents,
+    alloc: (size: number) => Uint8Array,
+  ) {
+    this.socket = socket;
+    this.pool = pool;
+    this.handle = handle;
+    this.options = options;
+    this.events = events;
+    this.alloc = alloc;
+    this.output = new OutputQueue((chunks) => this.writeChunks(chunks), alloc);
+    this.wire = new WireConnection(handle, this.engineHandler(), {
+      role: options.role,
+      maxPayload: options.maxPayload,
+      fragments: options.fragments,
+      alloc,
+    });
+    this.heartbeat = options.heartbeat
+      ? new Heartbeat(options.heartbeat, {
+          ping: () => this.ping(new Uint8Array(0)),
+          timeout: () => this.fail(new Error("peer silent past the heartbeat timeout; terminated")),
+        })
+      : null;
+  }
+
+  /** The engine slot's input area, for zero-copy reads (then `receiveInPlace`). */
+  get readBuffer(): Uint8Array {
+    return this.wire.readBuffer;
+  }
+
+  /** Bytes queued and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount + this.output.pending + this.backlogBytes;
+  }
+
+  /** The socket is gone and the slot released. */
+  get isReleased(): boolean {
+    return this.released;
+  }
+
+  /** The handshake is done: frames flow from now on. */
+  start(): void {
+    if (this.released) return;
+    this.readyState = ReadyState.OPEN;
+    this.heartbeat?.start();
+  }
+
+  /** Queue bytes that are not frames (the 101 response) ahead of any frame sent after this call. */
+  writeRaw(bytes: Uint8Array): void {
+    if (!this.released) this.output.push(bytes, false);
+  }
+
+  /** Feed bytes read from the socket. */
+  receive(bytes: Uint8Array): void {
+    if (this.released) return;
+    this.heartbeat?.activity();
+    this.wire.receive(bytes);
+  }
+
+  /** Feed `length` bytes the socket read straight into `readBuffer`. */
+  receiveInPlace(length: number): void {
+    if (this.released) return;
+    this.heartbeat?.activity();
+    this.wire.receiveInPlace(length);
+  }
+
+  /** Queue a message; `callback` runs once it is written to the socket (or with an error). */
+  send(data: SendData, binary: boolean, fragmentSize: number, callback?: WriteCallback): void {
+    if (!this.canSend(callback)) return;
+    if (this.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback);
+    this.wire.send(sendBytes(data), binary, fragmentSize);
+    if (callback) this.callbacks.push(callback);
+    if (this.bufferedAmount >= this.options.highWaterMark) this.needDrain = true;
+  }
+
+  /** Send a ping (up to 125 bytes). */
+  ping(data: Uint8Array, callback?: WriteCallback): void {
+    if (!this.canSend(callback)) return;
+    this.wire.ping(data);
+    if (callback) this.callbacks.push(callback);
+  }
+
+  /** Send an unsolicited pong (up to 125 bytes). */
+  pong(data: Uint8Array, callback?: WriteCallback): void {
+    if (!this.canSend(callback)) return;
+    this.wire.pong(data);
+    if (callback) this.callbacks.push(callback);
+  }
+
+  /** Start the close handshake (TypeError for an invalid code or reason); no-op when already closing. */
+  close(code?: number, reason = ""): void {
+    if (this.readyState === ReadyState.CLOSED || this.released) return;
+    if (this.readyState === ReadyState.CONNECTING) return this.terminate();
+    if (!this.wire.close(code, reason)) return;
+    this.readyState = ReadyState.CLOSING;
+    this.heartbeat?.stop();
+    this.armCloseTimer();
+  }
+
+  /** Destroy the socket now, without a close handshake. */
+  terminate(): void {
+    if (this.readyState !== ReadyState.CLOSED) this.readyState = ReadyState.CLOSING;
+    this.output.clear();
+    this.socket.destroy();
+  }
+
+  /** End the connection for a local reason: report it, then destroy the socket. */
+  fail(error: Error): void {
+    if (this.released) return;
+    this.failed = true;
+    this.events.error(error);
+    this.terminate();
+  }
+
+  /** The host's socket can take more bytes: write what a partial write left over. */
+  onDrain(): void {
+    while (this.backlog.length > 0) {
+      const head = this.backlog[0];
+      const taken = this.socket.write(head);
+      if (typeof taken !== "number" || taken < 0) return;
+      this.backlogBytes -= taken;
+      if (taken < head.length) {
+        this.backlog[0] = head.subarray(taken);
+        return;
+      }
+      this.backlog.shift();
+    }
+    const callbacks = this.backlogCallbacks;
+    this.backlogCallbacks = [];
+    for (const callback of callbacks) callback();
+    if (this.endAfterBacklog) {
+      this.endAfterBacklog = false;
+      this.socket.end();
+    }
+    if (this.needDrain && this.bufferedAmount < this.options.highWaterMark) this.emitDrain();
+  }
+
+  /** The peer half-closed (FIN): answer with ours. */
+  onEnd(): void {
+    if (this.readyState === ReadyState.OPEN) this.readyState = ReadyState.CLOSING;
+    this.output.flush();
+    this.endSocket();
+  }
+
+  /** The socket is closed: release the slot (once) and report the end. */
+  onClose(): void {
+    if (this.released) return;
+    const wasClean = !this.failed && this.wire.closeSent && this.wire.closeReceived;
+    this.released = true;
+    this.heartbeat?.stop();
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.output.clear();
+    this.wire.release();
+    this.pool.release(this.handle);
+    this.readyState = ReadyState.CLOSED;
+    const callbacks = [...this.backlogCallbacks, ...this.callbacks];
+    this.callbacks = [];
+    this.backlogCallbacks = [];
+    this.backlog = [];
+    this.backlogBytes = 0;
+    for (const callback of callbacks) callback(notWritten());
+    this.events.end(this.closeCode, this.closeReason, wasClean);
+  }
+
+  private canSend(callback?: WriteCallback): boolean {
+    if (this.readyState === ReadyState.OPEN && !this.wire.closeSent) return true;
+    callback?.(new Error(`WebSocket is not open: readyState ${this.readyState}`));
+    return false;
+  }
+
+  /** What the engine reports for this slot. */
+  private engineHandler(): ConnectionHandler {
+    const events = this.events;
+    return {
+      message: (data, isBinary) => events.message(data, isBinary),
+      fragment: (data, isBinary, first, last) => events.fragment(data, isBinary, first, last),
+      ping: (data) => events.ping(data),
+      pong: (data) => events.pong(data),
+      close: (code, reason) => this.onCloseFrame(code, reason),
+      error: (error) => this.onProtocolError(error),
+      closed: () => this.finish(),
+      write: (bytes, borrowed) => {
+        if (!this.released) this.output.push(bytes, borrowed);
+      },
+    };
+  }
+
+  private onCloseFrame(code: number, reason: string): void {
+    this.closeCode = code;
+    this.closeReason = reason;
+    this.readyState = ReadyState.CLOSING;
+    this.heartbeat?.stop();
+    this.events.closing(code, reason);
+  }
+
+  private onProtocolError(error: WebSocketProtocolError): void {
+    // The engine queued a close frame with error.closeCode; send it, then end the TCP connection.
+    this.failed = true;
+    this.readyState = ReadyState.CLOSING;
+    this.heartbeat?.stop();
+    this.events.error(error);
+    this.finish();
+  }
+
+  /**
+   * After the close frames: the server closes TCP first (RFC 6455 §7.1.1); the client waits for the
+   * server's FIN. Either way a peer that never closes is destroyed at the close timeout.
+   */
+  private finish(): void {
+    this.output.flush();
+    if (this.options.role === Role.Server) this.endSocket();
+    this.armCloseTimer();
+  }
+
+  /** FIN once everything queued is written. */
+  private endSocket(): void {
+    if (this.backlog.length > 0) this.endAfterBacklog = true;
+    else this.socket.end();
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== undefined) return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.options.closeTimeout);
+  }
+
+  private overflow(callback?: WriteCallback): void {
+    const error = new Error(
+      `bufferedAmount ${this.bufferedAmount} > maxBufferedAmount ${this.options.maxBufferedAmount}: ` +
+        `the peer reads too slowly; closing with 1008`,
+    );
+    callback?.(error);
+    if (this.wire.closeSent) return;
+    this.failed = true;
+    this.events.error(error);
+    this.close(CloseCode.PolicyViolation, "send buffer overflow");
+  }
+
+  private writeChunks(chunks: Uint8Array[]): void {
+    const socket = this.socket;
+    const callbacks = this.callbacks;
+    this.callbacks = [];
+    if (!socket.writable) {
+      for (const callback of callbacks) callback(notWritten());
+      return;
+    }
+    const done =
+      callbacks.length === 0
+        ? undefined
+        : (error?: Error | null) => {
+            for (const callback of callbacks) callback(error ?? undefined);
+          };
+    if (chunks.length > 1 && !socket.cork) chunks = this.join(chunks);
+    socket.cork?.();
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) this.put(chunks[i]);
+    this.put(chunks[last], done);
+    socket.uncork?.();
+    // Below the mark already (the kernel took it all): the sender may go on at once.
+    if (this.needDrain && this.bufferedAmount < this.options.highWaterMark) this.emitDrain();
+  }
+
+  /** One write for a batch of small chunks (a socket without cork makes a syscall per write). */
+  private join(chunks: Uint8Array[]): Uint8Array[] {
+    let total = 0;
+    for (const chunk of chunks) total += chunk.length;
+    if (total > JOIN_BYTES) return chunks;
+    const joined = this.alloc(total);
+    let at = 0;
+    for (const chunk of chunks) {
+      joined.set(chunk, at);
+      at += chunk.length;
+    }
+    return [joined];
+  }
+
+  private put(bytes: Uint8Array, done?: (error?: Error | null) => void): void {
+    if (this.backlog.length > 0) return this.keep(bytes, done);
+    const taken = this.socket.write(bytes, done);
+    if (typeof taken !== "number") return;
+    if (taken < 0) return done?.(notWritten());
+    if (taken === bytes.length) return done?.();
+    this.keep(bytes.subarray(taken), done);
+  }
+
+  private keep(bytes: Uint8Array, done?: (error?: Error | null) => void): void {
+    this.backlog.push(bytes);
+    this.backlogBytes += bytes.length;
+    if (done) this.backlogCallbacks.push(done);
+  }
+
+  private emitDrain(): void {
+    this.needDrain = false;
+    if (this.readyState === ReadyState.OPEN) this.events.drain();
+  }
+}

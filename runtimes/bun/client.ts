@@ -1,0 +1,126 @@
+// The WHATWG client on Bun: `Bun.connect` (TCP, or TLS for wss://) carries the bytes; handshake, framing,
+// reconnect and events are bindings/client-core.ts's, the same as on Node.
+import type { Socket } from "bun";
+import {
+  WebSocketCore,
+  type ClientLink,
+  type ClientOptions,
+  type WebSocketTarget,
+} from "../../bindings/client-core.js";
+import type { SessionSocket } from "../../bindings/session.js";
+import { allocBuffer, SocketLink } from "./link.js";
+
+/** A socket being dialed: writes and closes wait for Bun.connect to settle. */
+class Dialing implements SessionSocket {
+  link: SocketLink | null = null;
+  private dropped = false;
+  private reported = false;
+  private readonly client: ClientLink;
+
+  constructor(client: ClientLink) {
+    this.client = client;
+  }
+
+  /** Connected (and, for TLS, handshaken): the request goes out unless the client gave up already. */
+  opened(socket: Socket<Dialing>): void {
+    this.link = new SocketLink(socket);
+    if (this.dropped) return this.link.destroy();
+    this.client.connected();
+  }
+
+  /** A connect or TLS error: reported once, then the close. */
+  failed(error: Error): void {
+    if (!this.reported) {
+      this.reported = true;
+      this.client.error(error);
+    }
+    this.gone();
+  }
+
+  /** The socket is closed (or never opened). */
+  gone(): void {
+    if (this.link) this.link.closed = true;
+    else this.dropped = true;
+    this.client.closed();
+  }
+
+  write(bytes: Uint8Array): number {
+    return this.link ? this.link.write(bytes) : -1;
+  }
+
+  end(): void {
+    this.link?.end();
+  }
+
+  destroy(): void {
+    if (this.link) this.link.destroy();
+    else this.dropped = true;
+  }
+
+  get bufferedAmount(): number {
+    return 0;
+  }
+
+  get writable(): boolean {
+    return this.link ? this.link.writable : !this.dropped;
+  }
+}
+
+/** A WHATWG WebSocket client for Bun, framed by the Wasm engine. */
+export class WebSocket extends WebSocketCore {
+  constructor(url: string | URL, protocols?: string | string[], options: ClientOptions = {}) {
+    super(url, protocols, options, allocBuffer);
+  }
+
+  protected dial(target: WebSocketTarget, options: ClientOptions, client: ClientLink): SessionSocket {
+    const dialing = new Dialing(client);
+    const tls = target.secure
+      ? {
+          ca: options.ca,
+          cert: options.cert,
+          key: options.key,
+          rejectUnauthorized: options.rejectUnauthorized ?? true,
+          serverName: options.servername ?? (isIp(target.hostname) ? undefined : target.hostname),
+        }
+      : undefined;
+    Bun.connect<Dialing>({
+      hostname: target.hostname,
+      port: target.port,
+      tls,
+      data: dialing,
+      socket: {
+        open(socket) {
+          if (!tls) socket.data.opened(socket);
+        },
+        handshake(socket, success, authorizationError) {
+          if (success && (!authorizationError || !tls!.rejectUnauthorized)) return socket.data.opened(socket);
+          socket.data.failed(authorizationError ?? new Error("TLS handshake failed"));
+          socket.terminate();
+        },
+        data(_socket, bytes) {
+          client.receive(bytes);
+        },
+        drain() {
+          client.drain();
+        },
+        end() {
+          client.end();
+        },
+        close(socket) {
+          socket.data.gone();
+        },
+        error(socket, error) {
+          socket.data.failed(error);
+        },
+        connectError(socket, error) {
+          socket.data.failed(error);
+        },
+      },
+    }).catch((error: Error) => dialing.failed(error));
+    return dialing;
+  }
+}
+
+function isIp(hostname: string): boolean {
+  return /^[\d.]+$/.test(hostname) || hostname.includes(":");
+}

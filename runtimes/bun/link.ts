@@ -1,0 +1,44 @@
+// A Bun socket as bindings/session.ts sees it. Bun's writes are unbuffered: `write` returns the bytes the
+// kernel took, and the session keeps the rest until the socket's `drain`.
+import type { Socket } from "bun";
+import type { SessionSocket } from "../../bindings/session.js";
+
+/** Buffer.allocUnsafe: the byte type Bun users get, as on Node. */
+export const allocBuffer = (size: number): Buffer => Buffer.allocUnsafe(size);
+
+/** `SessionSocket` over one of Bun's sockets. */
+export class SocketLink<D = unknown> implements SessionSocket {
+  readonly socket: Socket<D>;
+  /** Bun's close callback ran (or the socket was never opened). */
+  closed = false;
+  private ended = false;
+
+  constructor(socket: Socket<D>) {
+    this.socket = socket;
+  }
+
+  write(bytes: Uint8Array): number {
+    if (this.closed || this.ended) return -1;
+    return this.socket.write(bytes);
+  }
+
+  end(): void {
+    if (this.closed || this.ended) return;
+    this.ended = true;
+    this.socket.end();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.ended = true;
+    this.socket.terminate();
+  }
+
+  get bufferedAmount(): number {
+    return 0;
+  }
+
+  get writable(): boolean {
+    return !this.closed && !this.ended;
+  }
+}

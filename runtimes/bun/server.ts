@@ -1,0 +1,198 @@
+// WebSocketServer on Bun: `Bun.listen` (raw TCP or TLS) owns the sockets; the engine reads the request
+// head (bindings/handshake.ts) and bindings/server-core.ts decides every answer, as on Node.
+import type { Socket, TCPSocketListener } from "bun";
+import {
+  DEFAULT_MAX_HEADER_SIZE,
+  DEFAULT_MAX_PAYLOAD,
+  ServerCore,
+  type ServerCoreOptions,
+  type UpgradeDecision,
+} from "../../bindings/server-core.js";
+import type { ServerConnection } from "../../bindings/server-connection.js";
+import type { SessionSocket } from "../../bindings/session.js";
+import { allocBuffer, SocketLink } from "./link.js";
+
+/** The upgrade request as the engine read it: what `verifyClient`, `handleProtocols` and "connection" get. */
+export interface UpgradeRequestInfo {
+  method: string;
+  /** Request target: path and query. */
+  url: string;
+  /** Header fields by lower-case name, repeated ones joined with ", ". */
+  headers: Record<string, string>;
+  remoteAddress: string;
+  /** Whether it came over TLS. */
+  secure: boolean;
+}
+
+/** TLS material for wss:// (PEM text or bytes, as `Bun.listen`'s `tls` takes). */
+export interface ServerTlsOptions {
+  key: string | Uint8Array | Array<string | Uint8Array>;
+  cert: string | Uint8Array | Array<string | Uint8Array>;
+  ca?: string | Uint8Array | Array<string | Uint8Array>;
+  passphrase?: string;
+}
+
+/** Server options (docs/BUN.md): those of Node's server that need no node:http. */
+export interface ServerOptions extends ServerCoreOptions<UpgradeRequestInfo> {
+  /** Listen on this port (0: any free one). */
+  port: number;
+  /** Address to listen on (default "0.0.0.0"); `host` is the Node spelling. */
+  hostname?: string;
+  host?: string;
+  /** Listen with TLS (wss://). */
+  tls?: ServerTlsOptions;
+}
+
+/** A connection on the Bun server: `ws.socket` is Bun's socket. */
+export type BunServerConnection = ServerConnection<Buffer, Socket<Peer>>;
+
+/** One accepted TCP connection: its handshake, then its WebSocket. */
+class Peer extends SocketLink<Peer> {
+  ws: BunServerConnection | null = null;
+  head: Uint8Array = new Uint8Array(0);
+  deciding = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** A WebSocket server on Bun. */
+export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Socket<Peer>> {
+  readonly options: ServerOptions;
+  private listener: TCPSocketListener<Peer> | undefined;
+  private readonly handshaking = new Set<Peer>();
+
+  constructor(options: ServerOptions, callback?: () => void) {
+    super(options, allocBuffer);
+    const modes = options as { server?: unknown; noServer?: unknown };
+    if (modes.server || modes.noServer)
+      throw new TypeError("WebSocketServer on Bun listens itself: give `port` (server/noServer are Node's)");
+    this.options = options;
+    if (callback) this.once("listening", callback);
+    this.listen(options);
+  }
+
+  /** The listening address. */
+  address(): { address: string; port: number; family: string } {
+    if (!this.listener) throw new Error("WebSocketServer is not listening");
+    const address = this.listener.hostname;
+    return { address, port: this.listener.port, family: address.includes(":") ? "IPv6" : "IPv4" };
+  }
+
+  protected stopListening(): Promise<void> {
+    this.listener?.stop(false);
+    return Promise.resolve();
+  }
+
+  protected dropHandshakes(): void {
+    for (const peer of this.handshaking) peer.destroy();
+    this.handshaking.clear();
+    this.listener?.stop(true);
+  }
+
+  private listen(options: ServerOptions): void {
+    const server = this;
+    try {
+      this.listener = Bun.listen<Peer>({
+        hostname: options.hostname ?? options.host ?? "0.0.0.0",
+        port: options.port,
+        tls: options.tls,
+        socket: {
+          open(socket) {
+            server.opened(socket);
+          },
+          data(socket, bytes) {
+            const peer = socket.data;
+            if (peer.ws) peer.ws.session.receive(bytes);
+            else server.onHead(peer, bytes);
+          },
+          drain(socket) {
+            socket.data.ws?.session.onDrain();
+          },
+          end(socket) {
+            const peer = socket.data;
+            if (peer.ws) peer.ws.session.onEnd();
+            else peer.destroy();
+          },
+          close(socket) {
+            server.closed(socket.data);
+          },
+          error() {
+            // ECONNRESET and the like: close follows and reports 1006.
+          },
+        },
+      });
+    } catch (error) {
+      queueMicrotask(() => this.emit("error", error as Error));
+      return;
+    }
+    queueMicrotask(() => this.emit("listening"));
+  }
+
+  private opened(socket: Socket<Peer>): void {
+    const peer = new Peer(socket);
+    socket.data = peer;
+    if (this.closing) return this.refuse(peer, 503);
+    this.handshaking.add(peer);
+    peer.timer = setTimeout(() => peer.destroy(), this.options.handshakeTimeout ?? 10_000);
+  }
+
+  private closed(peer: Peer): void {
+    peer.closed = true;
+    this.handshaking.delete(peer);
+    if (peer.timer !== undefined) clearTimeout(peer.timer);
+    peer.ws?.session.onClose();
+  }
+
+  /** Bytes before the connection is open: the request head, then any frames sent right behind it. */
+  private onHead(peer: Peer, bytes: Uint8Array): void {
+    const head = new Uint8Array(peer.head.length + bytes.length);
+    head.set(peer.head);
+    head.set(bytes, peer.head.length);
+    peer.head = head;
+    if (peer.deciding) return;
+    const request = this.parseHead(head);
+    if (!request) return;
+    peer.deciding = true;
+    // A head the engine could not read as a request line has no path to route by.
+    if (request.status !== 101 && request.path === "") return this.refuse(peer, request.status);
+    const socket = peer.socket;
+    const req: UpgradeRequestInfo = {
+      method: request.method,
+      url: request.path,
+      headers: request.headers,
+      remoteAddress: socket.remoteAddress,
+      secure: !!this.options.tls,
+    };
+    this.decide(req, request.path, request, req.secure, (decision) =>
+      this.answer(peer, req, request.headEnd, decision),
+    );
+  }
+
+  private answer(peer: Peer, req: UpgradeRequestInfo, headEnd: number, decision: UpgradeDecision): void {
+    if (peer.closed) return;
+    if (!("request" in decision)) return this.refuse(peer, decision.status, decision.response);
+    this.handshaking.delete(peer);
+    clearTimeout(peer.timer);
+    const ws = this.accept(decision, req, {
+      socket: peer.socket,
+      link: peer as SessionSocket,
+      remoteAddress: req.remoteAddress,
+    });
+    if (ws instanceof Uint8Array) return this.refuse(peer, 503, ws);
+    peer.ws = ws as BunServerConnection;
+    const rest = peer.head.subarray(headEnd);
+    peer.head = new Uint8Array(0);
+    // Frames that arrived with the request are fed once the listeners are attached.
+    if (rest.length > 0) ws.session.receive(rest);
+  }
+
+  /** Answer with the engine's refusal for `status` and close the socket. */
+  private refuse(peer: Peer, status: number, response = this.refusal(status)): void {
+    this.handshaking.delete(peer);
+    if (peer.timer !== undefined) clearTimeout(peer.timer);
+    if (peer.closed) return;
+    peer.write(response);
+    peer.end();
+  }
+}
+
+export { DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_PAYLOAD };
