@@ -132,6 +132,12 @@ export function initSlots(maxConnections: u32, ioBytes: u32): i32 {
   const needed = requiredBytes(maxConnections, ioBytes);
   let base: usize = POOL;
   if (needed > <u64>POOL_BYTES) {
+    // A build with a static pool uses only the pool: WAMR keeps a full 64 KiB page for any module that
+    // contains memory.size, so that instruction must not appear in it.
+    if (POOL_BYTES > 0) {
+      setResult(Result.RequiredBytes, <u32>min(needed, <u64>u32.MAX_VALUE));
+      return CallError.OutOfMemory;
+    }
     base = (__heap_base + 15) & ~15;
     const available = (<u64>memory.size() << 16) - <u64>base;
     if (needed > available) {

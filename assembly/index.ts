@@ -78,6 +78,12 @@ export function connectionState(conn: u32): i32 {
   return (<i32>load<u8>(slot + Slot.Flags) << 8) | <i32>load<u8>(slot + Slot.State);
 }
 
+/** Payload length of the frame being read (for hosts that report fragment offsets), or -1. */
+export function framePayloadLength(conn: u32): f64 {
+  const slot = slotOf(conn);
+  return slot == 0 ? -1 : <f64>load<u64>(slot + Slot.PayloadLength);
+}
+
 /** Write one frame (`byte0`: FIN | RSV1 | opcode; not close) with `len` payload bytes from `src` at `dst`. */
 export function writeFrame(conn: u32, byte0: u32, src: usize, len: u32, dst: usize): i32 {
   const slot = slotOf(conn);

@@ -36,6 +36,9 @@ export function feed(conn: u32, ptr: usize, len: u32): i32 {
   while (pos < len) {
     if (!eventsFit(3) || <u32>OUT_BYTES - outLength < MAX_REPLY || (client && !hasEntropy(4))) break;
     const state = load<u8>(slot + Slot.State);
+    // Let the host act on the data before a close frame, so it can still answer it: the close reply
+    // (which ends sending) is queued by the next call.
+    if (state == ReadState.Header && eventCount() > 0 && isCloseStart(slot, ptr + pos)) break;
     if (state == ReadState.Header) pos = readHeader(slot, ptr, pos, len);
     else if (state == ReadState.Payload) pos = readPayload(slot, ptr, pos, len);
     else if (state == ReadState.ControlPayload) pos = readControl(slot, ptr, pos, len);
@@ -45,6 +48,12 @@ export function feed(conn: u32, ptr: usize, len: u32): i32 {
   setResult(Result.EventCount, eventCount());
   setResult(Result.OutLength, outLength);
   return eventCount();
+}
+
+/** True when the next header byte starts a close frame (and no part of a header is buffered). */
+// @ts-ignore: decorator
+@inline function isCloseStart(slot: usize, at: usize): bool {
+  return load<u8>(slot + Slot.HeaderLength) == 0 && (<u32>load<u8>(at) & 0xf) == Opcode.Close;
 }
 
 /** Header bytes for the given second byte: length form and mask key. */

@@ -45,6 +45,10 @@ describe("mvp build budgets", () => {
     expect(disassemble("mvp")).not.toMatch(/v128|i8x16|i16x8|i32x4|i64x2|f32x4|f64x2/);
   });
 
+  it("contains no memory.size, so WAMR shrinks its memory to __heap_base", () => {
+    expect(disassemble("mvp")).not.toMatch(/memory\.size/);
+  });
+
   it("is at most 16 KiB", () => {
     expect(wasm("mvp").length).toBeLessThanOrEqual(16 * 1024);
   });
