@@ -410,11 +410,16 @@ add({
 add({
   id: "7.1.1",
   immediateClose: true,
-  knownIssue:
-    "the engine answers a close read in the same feed as a message before the app can answer that message",
   title: "text then close in one write: echo, then the close reply",
   send: () => [text("Hello"), close(1000)],
   expect: [{ text: "Hello" }, { close: 1000 }],
+});
+add({
+  id: "7.1.1b",
+  immediateClose: true,
+  title: "65535-byte text then close in one write: echo, then the close reply",
+  send: () => [text("*".repeat(65535)), close(1000)],
+  expect: [{ text: "*".repeat(65535) }, { close: 1000 }],
 });
 add({
   id: "7.1.2",
