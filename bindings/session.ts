@@ -189,9 +189,11 @@ export class Session {
     this.heartbeat?.start();
   }
 
-  /** Queue bytes that are not frames (the 101 response) ahead of any frame sent after this call. */
+  /** Write bytes that are not frames (the handshake) now, ahead of anything sent after this call. */
   writeRaw(bytes: Uint8Array): void {
-    if (!this.released) this.output.push(bytes, false);
+    if (this.released) return;
+    this.output.push(bytes, false);
+    this.output.flush();
   }
 
   /** Feed bytes read from the socket. */

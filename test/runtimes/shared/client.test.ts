@@ -1,0 +1,148 @@
+// The WHATWG client on Node and Bun alike, against our server and raw peers (harness.ts picks the runtime).
+import * as net from "node:net";
+import { createHash } from "node:crypto";
+import { within } from "../../support/raw-client.js";
+import {
+  describe,
+  echoServer,
+  expect,
+  host,
+  it,
+  listen,
+  nextEvent,
+  nextMessage,
+  openClient,
+  runtime,
+} from "./harness.js";
+
+describe(`client on ${runtime}`, () => {
+  it("sends the path and query, offers subprotocols, and exposes the WHATWG surface", async () => {
+    const { wss, url } = await echoServer({ protocols: ["chat"] });
+    const seen = new Promise<string>((resolve) => wss.once("connection", (_ws, req) => resolve(req.url)));
+    const ws = await openClient(`${url}/room?id=7`, ["chat"]);
+    expect(await seen).toBe("/room?id=7");
+    expect([ws.readyState, ws.protocol, ws.extensions, ws.url]).toEqual([
+      host.WebSocket.OPEN,
+      "chat",
+      "",
+      `${url}/room?id=7`,
+    ]);
+    ws.send(new Uint8Array([1, 2, 3]).buffer);
+    const data = await nextMessage(ws);
+    expect([...new Uint8Array(data as Uint8Array)]).toEqual([1, 2, 3]);
+    const closed = nextEvent<CloseEvent>(ws, "close");
+    ws.close(1000, "done");
+    expect(ws.readyState).toBe(host.WebSocket.CLOSING);
+    const event = await closed;
+    expect([event.code, event.reason, event.wasClean, ws.readyState]).toEqual([1000, "done", true, 3]);
+    await wss.close();
+  });
+
+  it("rejects bad URLs, subprotocols and close codes as the WHATWG constructor does", () => {
+    expect(() => new host.WebSocket("ftp://x")).toThrow();
+    expect(() => new host.WebSocket("ws://x/#frag")).toThrow();
+    expect(() => new host.WebSocket("ws://127.0.0.1:1", ["a", "a"])).toThrow();
+    expect(() => new host.WebSocket("ws://127.0.0.1:1", ["bad proto"])).toThrow();
+    const ws = new host.WebSocket("ws://127.0.0.1:1");
+    expect(() => ws.close(1001)).toThrow();
+    expect(() => ws.send("too early")).toThrow();
+    ws.close();
+  });
+
+  it("parses IPv6 hosts and ports", () => {
+    const target = host.parseWebSocketUrl("wss://[::1]:8443/p?q=1");
+    expect([target.hostname, target.port, target.host, target.path, target.secure]).toEqual([
+      "::1",
+      8443,
+      "[::1]:8443",
+      "/p?q=1",
+      true,
+    ]);
+    expect(host.parseWebSocketUrl("ws://example.com").port).toBe(80);
+  });
+
+  it("fires error then close 1006 when nothing listens, and when the server refuses", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const ws = new host.WebSocket(`ws://127.0.0.1:${port}`);
+    const events: string[] = [];
+    ws.onerror = () => events.push("error");
+    const closed = await within(nextEvent<CloseEvent>(ws, "close"), 5000, "close after refused connect");
+    expect([events[0], closed.code, closed.wasClean]).toEqual(["error", 1006, false]);
+    const { wss, url } = await listen({ path: "/only" });
+    const refused = new host.WebSocket(`${url}/other`);
+    const error = nextEvent<ErrorEvent>(refused, "error");
+    expect((await nextEvent<CloseEvent>(refused, "close")).code).toBe(1006);
+    expect(String((await error).message)).toContain("404");
+    await wss.close();
+  });
+
+  it("answers pings and closes with the server's code", async () => {
+    const { wss, url } = await listen();
+    wss.on("connection", (ws) => {
+      ws.on("pong", (data) => ws.close(4003, `pong ${Buffer.from(data).toString()}`));
+      ws.ping("p");
+    });
+    const ws = await openClient(url);
+    const event = await nextEvent<CloseEvent>(ws, "close");
+    expect([event.code, event.reason]).toEqual([4003, "pong p"]);
+    await wss.close();
+  });
+
+  it("fails a masked frame from the server: error, close frame 1002 to the server, close 1006", async () => {
+    const { wss, url } = await listen();
+    const serverSaw = new Promise<number>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.on("close", (code) => resolve(code));
+        // A masked text frame: servers must not mask (RFC 6455 §5.1).
+        (ws.socket as unknown as { write(b: Uint8Array): void }).write(
+          new Uint8Array([0x81, 0x82, 1, 2, 3, 4, 5, 6]),
+        );
+      }),
+    );
+    const ws = new host.WebSocket(url);
+    const error = nextEvent<ErrorEvent>(ws, "error");
+    const event = await nextEvent<CloseEvent>(ws, "close");
+    expect([(await error).type, event.code, event.wasClean]).toEqual(["error", 1006, false]);
+    expect(await serverSaw).toBe(1002);
+    await wss.close();
+  });
+
+  it("reconnects with backoff after the server drops it, delivering what was queued", async () => {
+    const { wss, url } = await echoServer();
+    const ws = new host.WebSocket(url, [], { reconnect: { minDelay: 20, maxDelay: 50, maxRetries: 5 } });
+    await nextEvent(ws, "open");
+    const reconnecting = nextEvent<CustomEvent>(ws, "reconnecting");
+    [...wss.clients][0].terminate();
+    expect((await reconnecting).detail.attempt).toBe(1);
+    ws.send("queued while away");
+    expect(await within(nextMessage(ws), 5000, "queued echo")).toBe("queued while away");
+    const finished = nextEvent<CustomEvent>(ws, "finish");
+    ws.close();
+    expect((await finished).detail.reason).toBe("closed");
+    await wss.close();
+  });
+
+  it("heartbeat drops a server that never answers pings", async () => {
+    const server = net.createServer((socket) => {
+      socket.once("data", (head) => {
+        const key = /Sec-WebSocket-Key: (.*)\r\n/i.exec(head.toString())![1];
+        const accept = createHash("sha1")
+          .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+          .digest("base64");
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
+        socket.on("data", () => {}); // swallows pings
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const ws = await openClient(`ws://127.0.0.1:${port}`, [], { heartbeat: { interval: 100, timeout: 100 } });
+    const event = await within(nextEvent<CloseEvent>(ws, "close"), 3000, "heartbeat close");
+    expect(event.code).toBe(1006);
+    server.close();
+  });
+});

@@ -1,0 +1,317 @@
+// WebSocketServer behavior on Node and Bun alike, over real sockets (see harness.ts for the runtime pick).
+import { closePayload, frame, RawClient, within } from "../../support/raw-client.js";
+import {
+  describe,
+  echoServer,
+  expect,
+  it,
+  listen,
+  nextEvent,
+  nextMessage,
+  openClient,
+  runtime,
+} from "./harness.js";
+
+const Op = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
+
+function upgradeRequest(port: number, path = "/", extra = ""): string {
+  return (
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
+  );
+}
+
+async function statusOf(port: number, request: string): Promise<number> {
+  const raw = await RawClient.connect(port);
+  raw.write(request);
+  const head = await raw.readHead();
+  raw.destroy();
+  return Number(head.split(" ")[1]);
+}
+
+/** The close code of the server's close frame. */
+async function closeCodeOf(raw: RawClient): Promise<number> {
+  for (let i = 0; i < 8; i++) {
+    const received = await raw.readFrame();
+    if (received.opcode === Op.Close) return received.payload.readUInt16BE(0);
+  }
+  throw new Error("no close frame among the first 8");
+}
+
+describe(`server on ${runtime}: messages`, () => {
+  it("echoes text, binary, empty and 1 MiB messages", async () => {
+    const { wss, url } = await echoServer();
+    const ws = await openClient(url);
+    ws.binaryType = "arraybuffer";
+    const big = new Uint8Array(1 << 20).map((_, i) => i & 0xff);
+    const cases: Array<string | Uint8Array> = [
+      "héllo 🌍",
+      new Uint8Array([0, 1, 2, 255]),
+      "",
+      new Uint8Array(0),
+      big,
+    ];
+    for (const sent of cases) {
+      ws.send(sent);
+      const got = await nextMessage(ws);
+      if (typeof sent === "string") expect(got).toBe(sent);
+      else expect(Buffer.compare(Buffer.from(got as ArrayBuffer), sent)).toBe(0);
+    }
+    ws.close();
+    await wss.close();
+  });
+
+  it("reassembles fragments and fragments at fragmentSize", async () => {
+    const { wss, port, url } = await listen();
+    wss.on("connection", (ws) =>
+      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary, fragmentSize: 1000 })),
+    );
+    const raw = await RawClient.open(port);
+    raw.write(frame(Op.Text, "hel", { fin: false }));
+    raw.write(frame(Op.Ping, "mid"));
+    raw.write(frame(Op.Continuation, "lo", { fin: false }));
+    raw.write(frame(Op.Continuation, "!"));
+    expect((await raw.readFrame()).opcode).toBe(Op.Pong);
+    const echoed = await raw.readFrame();
+    expect([echoed.opcode, echoed.fin, echoed.payload.toString()]).toEqual([Op.Text, true, "hello!"]);
+    raw.write(frame(Op.Binary, new Uint8Array(2500).fill(9)));
+    const sizes: number[] = [];
+    for (;;) {
+      const part = await raw.readFrame();
+      sizes.push(part.payload.length);
+      if (part.fin) break;
+    }
+    expect(sizes).toEqual([1000, 1000, 500]);
+    raw.destroy();
+    const ws = await openClient(url);
+    ws.send("x".repeat(2500));
+    expect(await nextMessage(ws)).toBe("x".repeat(2500));
+    ws.close();
+    await wss.close();
+  });
+
+  it("answers pings with their payload, and reports the client's pongs", async () => {
+    const { wss, port } = await listen();
+    const pong = new Promise<string>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.on("pong", (data) => resolve(Buffer.from(data).toString()));
+        ws.ping("are you there");
+      }),
+    );
+    const raw = await RawClient.open(port);
+    const ping = await raw.readFrame();
+    expect([ping.opcode, ping.payload.toString()]).toEqual([Op.Ping, "are you there"]);
+    raw.write(frame(Op.Pong, "yes"));
+    expect(await pong).toBe("yes");
+    raw.write(frame(Op.Ping, "p1"));
+    const reply = await raw.readFrame();
+    expect([reply.opcode, reply.payload.toString()]).toEqual([Op.Pong, "p1"]);
+    raw.destroy();
+    await wss.close();
+  });
+});
+
+describe(`server on ${runtime}: closing`, () => {
+  it("reports the client's close code and reason, and sends its own", async () => {
+    const { wss, url } = await listen();
+    const closes: Array<[number, string]> = [];
+    wss.on("connection", (ws) => {
+      ws.on("close", (code, reason) => closes.push([code, Buffer.from(reason).toString()]));
+      ws.on("message", (data) => {
+        if (String(data) === "close me") ws.close(4001, "server says bye");
+      });
+    });
+    const a = await openClient(url);
+    const aClosed = nextEvent<CloseEvent>(a, "close");
+    a.close(4000, "client says bye");
+    expect((await aClosed).code).toBe(4000);
+    const b = await openClient(url);
+    const bClosed = nextEvent<CloseEvent>(b, "close");
+    b.send("close me");
+    const event = await bClosed;
+    expect([event.code, event.reason, event.wasClean]).toEqual([4001, "server says bye", true]);
+    await within(
+      (async () => {
+        while (closes.length < 2) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      5000,
+      "server close events",
+    );
+    expect(closes).toContainEqual([4000, "client says bye"]);
+    expect(closes).toContainEqual([4001, "server says bye"]);
+    await wss.close();
+  });
+
+  it("answers a raw close frame with the same code and ends TCP", async () => {
+    const { wss, port } = await echoServer();
+    const raw = await RawClient.open(port);
+    raw.write(frame(Op.Close, closePayload(4010, "raw bye")));
+    expect(await closeCodeOf(raw)).toBe(4010);
+    expect(await raw.closed()).toBe(true);
+    await wss.close();
+  });
+
+  it("closes every client with 1001 on close() and resolves once they are gone", async () => {
+    const { wss, url } = await echoServer();
+    const clients = await Promise.all([openClient(url), openClient(url)]);
+    const codes = clients.map((ws) => nextEvent<CloseEvent>(ws, "close").then((e) => e.code));
+    await within(wss.close(), 5000, "wss.close()");
+    expect(await Promise.all(codes)).toEqual([1001, 1001]);
+    expect(wss.clients.size).toBe(0);
+  });
+
+  it("fails bad frames with their close codes while other clients keep echoing", async () => {
+    const { wss, port, url } = await echoServer({ maxPayload: 1000 });
+    const good = await openClient(url);
+    const cases: Array<[Uint8Array, number]> = [
+      [frame(Op.Text, "unmasked", { mask: false }), 1002],
+      [frame(Op.Text, new Uint8Array([0xc3, 0x28])), 1007],
+      [frame(Op.Binary, new Uint8Array(1001)), 1009],
+      [frame(Op.Text, "x", { rsv: 2 }), 1002],
+      [frame(3, "reserved opcode"), 1002],
+      [frame(Op.Ping, "p", { fin: false }), 1002],
+    ];
+    for (const [bytes, code] of cases) {
+      const raw = await RawClient.open(port);
+      raw.write(bytes);
+      expect(await closeCodeOf(raw)).toBe(code);
+      expect(await raw.closed()).toBe(true);
+      good.send(`still here ${code}`);
+      expect(await nextMessage(good)).toBe(`still here ${code}`);
+    }
+    good.close();
+    await wss.close();
+  });
+
+  it("heartbeat terminates a peer that never answers pings", async () => {
+    const { wss, port } = await listen({ heartbeat: { interval: 100, timeout: 100 } });
+    const closed = new Promise<number>((resolve) =>
+      wss.on("connection", (ws) => ws.on("close", (code) => resolve(code))),
+    );
+    const raw = await RawClient.open(port);
+    expect((await raw.readFrame()).opcode).toBe(Op.Ping);
+    expect(await within(closed, 3000, "heartbeat close")).toBe(1006);
+    expect(await raw.closed(3000)).toBe(true);
+    await wss.close();
+  });
+
+  it("keeps a peer that answers pings (our client does by itself)", async () => {
+    const { wss, url } = await echoServer({ heartbeat: { interval: 50, timeout: 50 } });
+    const ws = await openClient(url);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(ws.readyState).toBe(ws.OPEN);
+    ws.close();
+    await wss.close();
+  });
+});
+
+describe(`server on ${runtime}: handshake`, () => {
+  it("accepts a valid request with the RFC 6455 sample accept value", async () => {
+    const { wss, port } = await listen();
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port));
+    const head = await raw.readHead();
+    expect(head).toMatch(/^HTTP\/1\.1 101 /);
+    expect(head).toContain("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("answers 404 off path, the engine's status to broken requests, 431 to a huge head", async () => {
+    const { wss, port } = await listen({ path: "/chat" });
+    expect(await statusOf(port, upgradeRequest(port, "/other"))).toBe(404);
+    expect(await statusOf(port, upgradeRequest(port, "/chat").replace("GET", "POST"))).toBe(405);
+    expect(await statusOf(port, upgradeRequest(port, "/chat").replace("Version: 13", "Version: 8"))).toBe(
+      426,
+    );
+    expect(await statusOf(port, upgradeRequest(port, "/chat").replace("dGhlIHNhbXBsZSBub25jZQ==", "x"))).toBe(
+      400,
+    );
+    expect(await statusOf(port, upgradeRequest(port, "/chat", `X-Big: ${"a".repeat(64 * 1024)}\r\n`))).toBe(
+      431,
+    );
+    expect(await statusOf(port, upgradeRequest(port, "/chat?room=1"))).toBe(101);
+    await wss.close();
+  });
+
+  it("answers 503 past maxClients and accepts again once one leaves", async () => {
+    const { wss, port, url } = await echoServer({ maxClients: 2 });
+    const a = await openClient(url);
+    const b = await openClient(url);
+    expect(await statusOf(port, upgradeRequest(port))).toBe(503);
+    const gone = new Promise((resolve) => wss.clients.forEach((ws) => ws.once("close", resolve)));
+    a.close();
+    await gone;
+    const c = await openClient(url);
+    b.close();
+    c.close();
+    await wss.close();
+  });
+
+  it("asks verifyClient: sync, ws-style callback and Promise answers", async () => {
+    const sync = await listen({ verifyClient: ({ req }) => (req.url === "/ok" ? true : { status: 403 }) });
+    expect(await statusOf(sync.port, upgradeRequest(sync.port, "/no"))).toBe(403);
+    expect(await statusOf(sync.port, upgradeRequest(sync.port, "/ok"))).toBe(101);
+    await sync.wss.close();
+    const callback = await listen({
+      verifyClient: (info, done) => void setTimeout(() => done(info.req.url === "/ok", 401), 10),
+    });
+    expect(await statusOf(callback.port, upgradeRequest(callback.port, "/no"))).toBe(401);
+    expect(await statusOf(callback.port, upgradeRequest(callback.port, "/ok"))).toBe(101);
+    await callback.wss.close();
+    const promise = await listen({
+      verifyClient: async ({ req, origin }) =>
+        req.headers.authorization === "Bearer t" && origin === "https://a",
+    });
+    const auth = "Authorization: Bearer t\r\nOrigin: https://a\r\n";
+    expect(await statusOf(promise.port, upgradeRequest(promise.port, "/", auth))).toBe(101);
+    expect(await statusOf(promise.port, upgradeRequest(promise.port, "/"))).toBe(401);
+    await promise.wss.close();
+  });
+
+  it("refuses origins not allowed with 403", async () => {
+    const { wss, port } = await listen({ allowedOrigins: ["https://good"] });
+    expect(await statusOf(port, upgradeRequest(port, "/", "Origin: https://evil\r\n"))).toBe(403);
+    expect(await statusOf(port, upgradeRequest(port, "/", "Origin: https://good\r\n"))).toBe(101);
+    await wss.close();
+  });
+
+  it("chooses the client's first supported subprotocol, or handleProtocols' choice", async () => {
+    const { wss, url } = await echoServer({ protocols: ["chat", "superchat"] });
+    const ws = await openClient(url, ["superchat", "chat"]);
+    expect(ws.protocol).toBe("superchat");
+    ws.close();
+    await expect(openClient(url, ["other"])).rejects.toThrow();
+    await wss.close();
+    const custom = await echoServer({ handleProtocols: (offered) => (offered.has("b") ? "b" : false) });
+    const picked = await openClient(custom.url, ["a", "b"]);
+    expect(picked.protocol).toBe("b");
+    picked.close();
+    await custom.wss.close();
+  });
+
+  it("cuts a connection that sends no request within handshakeTimeout", async () => {
+    const { wss, port } = await listen({ handshakeTimeout: 200 });
+    const raw = await RawClient.connect(port);
+    expect(await raw.closed(3000)).toBe(true);
+    await wss.close();
+  });
+
+  it("broadcasts to every open client and disconnects one by id", async () => {
+    const { wss, url } = await listen();
+    const a = await openClient(url);
+    const b = await openClient(url);
+    const got = Promise.all([nextMessage(a), nextMessage(b)]);
+    wss.broadcast("to all");
+    expect(await got).toEqual(["to all", "to all"]);
+    const closed = Promise.race([a, b].map((ws) => nextEvent<CloseEvent>(ws, "close")));
+    const first = [...wss.clients][0];
+    expect(wss.disconnect(first.id, 4005, "kicked")).toBe(true);
+    expect(wss.disconnect(-1)).toBe(false);
+    const event = await closed;
+    expect([event.code, event.reason]).toEqual([4005, "kicked"]);
+    a.close();
+    b.close();
+    await wss.close();
+  });
+});
