@@ -1,5 +1,9 @@
 // The WHATWG client on Node and Bun alike, against our server and raw peers (harness.ts picks the runtime).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { within } from "../../support/raw-client.js";
 import {
@@ -144,5 +148,44 @@ describe(`client on ${runtime}`, () => {
     const event = await within(nextEvent<CloseEvent>(ws, "close"), 3000, "heartbeat close");
     expect(event.code).toBe(1006);
     server.close();
+  });
+
+  it("connects over TLS to our wss server with a throw-away certificate trusted by `ca`, and refuses it without", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wasmsocket-tls-"));
+    try {
+      const [keyFile, certFile] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-keyout",
+          keyFile,
+          "-out",
+          certFile,
+          "-days",
+          "1",
+        ].concat(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]),
+        { stdio: "ignore" },
+      );
+      const [key, cert] = [readFileSync(keyFile, "utf8"), readFileSync(certFile, "utf8")];
+      const { wss, port } = await echoServer({ tls: { key, cert } });
+      const ws = await openClient(`wss://localhost:${port}/secure`, [], { ca: cert });
+      ws.send(new Uint8Array(100_000).fill(3));
+      expect(((await nextMessage(ws)) as Uint8Array).byteLength).toBe(100_000);
+      const closed = nextEvent<CloseEvent>(ws, "close");
+      ws.close();
+      expect((await closed).wasClean).toBe(true);
+      const untrusted = new host.WebSocket(`wss://127.0.0.1:${port}/`);
+      expect((await within(nextEvent<CloseEvent>(untrusted, "close"), 5000, "untrusted close")).code).toBe(
+        1006,
+      );
+      await wss.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
