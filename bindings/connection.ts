@@ -1,7 +1,8 @@
 // Drives the engine for one connection: bytes in → events as JS values, messages out → frame bytes.
 // Transport-free: the host gives received bytes to `receive` and writes what `handler.write` is given.
 import { Result, type Engine } from "./engine.js";
-import { check, WebSocketProtocolError } from "./errors.js";
+import { check, HostError, WebSocketProtocolError } from "./errors.js";
+import { DeflateError, type PerMessageDeflate } from "./permessage-deflate.js";
 import type { SlotHandle } from "./pool.js";
 
 /** Which end of the connection we are. */
@@ -15,6 +16,7 @@ const EventType = { Data: 1, Ping: 2, Pong: 3, Close: 4, Error: 5, Closed: 6 } a
 const DataFlag = { MessageStart: 1, MessageEnd: 2, FrameStart: 4, FrameEnd: 8, Rsv1: 16 } as const;
 const ConnFlag = { AutoPong: 1, Rsv1Allowed: 2, CloseSent: 4, CloseReceived: 8 } as const;
 const FIN = 0x80;
+const RSV1 = 0x40;
 const MAX_HEADER = 14;
 
 /** What a connection reports to its host. */
@@ -46,6 +48,13 @@ export interface ConnectionOptions {
   fragments?: "message" | "stream";
   /** Allocate the bytes handed to the host (Buffer.allocUnsafe on Node). */
   alloc?: (size: number) => Uint8Array;
+  /** permessage-deflate, when negotiated: the slot then allows RSV1 and `maxPayload` bounds inflated sizes. */
+  deflate?: PerMessageDeflate;
+}
+
+/** Wire bytes a compressed message of `maxPayload` inflated bytes may take (stored blocks' overhead). */
+export function compressedLimit(maxPayload: number): number {
+  return maxPayload + Math.ceil(maxPayload / 16384) * 5 + 64;
 }
 
 const encoder = new TextEncoder();
@@ -64,9 +73,17 @@ export class WireConnection {
   private readonly srcPtr: number;
   private readonly dstPtr: number;
   private readonly areaBytes: number;
+  private readonly deflate: PerMessageDeflate | null;
+  private readonly maxPayload: number;
   private parts: Uint8Array[] = [];
   private partBytes = 0;
+  /** The message being received is compressed (RSV1 on its first frame). */
+  private compressed = false;
+  /** Uncompressed bytes of the message being received (checked here when the slot's limit has slack). */
+  private messageBytes = 0;
   private released = false;
+  /** The host failed the connection (a bad compressed message): further input is ignored. */
+  private failed = false;
 
   constructor(handle: SlotHandle, handler: ConnectionHandler, options: ConnectionOptions) {
     this.engine = handle.engine;
@@ -81,8 +98,16 @@ export class WireConnection {
     this.srcPtr = this.engine.io + third;
     this.dstPtr = this.engine.io + 2 * third;
     this.areaBytes = third;
-    const flags = options.autoPong === false ? 0 : ConnFlag.AutoPong;
-    check(this.engine.exports.open(this.slot, options.role, flags, options.maxPayload), "open");
+    this.deflate = options.deflate ?? null;
+    this.maxPayload = options.maxPayload;
+    let flags = options.autoPong === false ? 0 : ConnFlag.AutoPong;
+    // With deflate the engine bounds the compressed bytes; the inflated size is checked while inflating.
+    let wireLimit = options.maxPayload;
+    if (this.deflate) {
+      flags |= ConnFlag.Rsv1Allowed;
+      wireLimit = compressedLimit(options.maxPayload);
+    }
+    check(this.engine.exports.open(this.slot, options.role, flags, wireLimit), "open");
   }
 
   /** Where a host may read socket bytes straight into engine memory (then call `receiveInPlace`). */
@@ -102,7 +127,7 @@ export class WireConnection {
 
   /** Feed received bytes (copied into engine memory in pieces). */
   receive(bytes: Uint8Array): void {
-    for (let offset = 0; offset < bytes.length && !this.released; offset += this.inBytes) {
+    for (let offset = 0; offset < bytes.length && !this.released && !this.failed; offset += this.inBytes) {
       const piece = bytes.subarray(offset, offset + this.inBytes);
       this.engine.u8.set(piece, this.inPtr);
       this.feed(this.inPtr, piece.length);
@@ -117,13 +142,17 @@ export class WireConnection {
   private feed(ptr: number, length: number): void {
     const { exports, u8, u32 } = this.engine;
     let done = 0;
-    while (done < length && !this.released) {
+    while (done < length && !this.released && !this.failed) {
       const count = check(exports.feed(this.slot, ptr + done, length - done), "feed");
       const consumed = this.engine.resultField(Result.Consumed);
       const outLength = this.engine.resultField(Result.OutLength);
       if (outLength > 0) this.handler.write(u8.subarray(this.engine.out, this.engine.out + outLength), true);
       this.engine.refillEntropy();
-      for (let i = 0, record = this.engine.events >>> 2; i < count && !this.released; i++, record += 4) {
+      for (
+        let i = 0, record = this.engine.events >>> 2;
+        i < count && !this.released && !this.failed;
+        i++, record += 4
+      ) {
         const word = u32[record];
         this.dispatch(
           word & 0xff,
@@ -170,6 +199,20 @@ export class WireConnection {
   private data(isBinary: boolean, flags: number, ptr: number, len: number): void {
     const first = (flags & DataFlag.MessageStart) !== 0;
     const last = (flags & DataFlag.MessageEnd) !== 0;
+    if (this.deflate) {
+      if (first) {
+        this.compressed = (flags & DataFlag.Rsv1) !== 0;
+        this.messageBytes = 0;
+      }
+      if (this.compressed) return this.compressedData(isBinary, ptr, len, last);
+      this.messageBytes += len;
+      if (this.messageBytes > this.maxPayload)
+        return this.failLocally(
+          HostError.MessageTooBig,
+          1009,
+          ` (${this.messageBytes} > ${this.maxPayload})`,
+        );
+    }
     if (this.stream && this.handler.fragment)
       return this.handler.fragment(this.copy(ptr, len), isBinary, first, last);
     if (first && last) return this.handler.message(this.copy(ptr, len), isBinary);
@@ -189,6 +232,51 @@ export class WireConnection {
     this.handler.message(message, isBinary);
   }
 
+  /** A chunk of a compressed message: kept until the last one, then inflated and delivered whole. */
+  private compressedData(isBinary: boolean, ptr: number, len: number, last: boolean): void {
+    const deflate = this.deflate!;
+    deflate.push(this.engine.u8.subarray(ptr, ptr + len));
+    if (!last) return;
+    let inflated: Uint8Array;
+    try {
+      inflated = deflate.finish();
+    } catch (error) {
+      if (!(error instanceof DeflateError)) throw error;
+      const rule = error.closeCode === 1009 ? HostError.InflatedTooBig : HostError.InvalidCompressedData;
+      return this.failLocally(rule, error.closeCode, error.detail);
+    }
+    if (!isBinary && !this.validUtf8(inflated)) return this.failLocally(HostError.InvalidUtf8, 1007, "");
+    const message = this.alloc(inflated.length);
+    message.set(inflated);
+    if (this.stream && this.handler.fragment) return this.handler.fragment(message, isBinary, true, true);
+    this.handler.message(message, isBinary);
+  }
+
+  /** Inflated text checked by the engine's validator, a piece at a time through engine memory. */
+  private validUtf8(bytes: Uint8Array): boolean {
+    const { exports, u8 } = this.engine;
+    let state = 0;
+    for (let offset = 0; offset < bytes.length; offset += this.areaBytes) {
+      const piece = bytes.subarray(offset, offset + this.areaBytes);
+      u8.set(piece, this.srcPtr);
+      state = exports.utf8Validate(state, this.srcPtr, piece.length);
+      if (state === 1) return false;
+    }
+    return state === 0;
+  }
+
+  /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
+  private failLocally(rule: number, closeCode: number, detail: string): void {
+    this.failed = true;
+    this.parts = [];
+    this.deflate?.release();
+    if (!this.closeSent) {
+      const size = this.engine.exports.writeClose(this.slot, closeCode, this.srcPtr, 0, this.dstPtr);
+      if (size > 0) this.flushDst(size);
+    }
+    this.handler.error(new WebSocketProtocolError(rule, closeCode, detail));
+  }
+
   private copy(ptr: number, len: number): Uint8Array {
     const bytes = this.alloc(len);
     bytes.set(this.engine.u8.subarray(ptr, ptr + len));
@@ -205,11 +293,32 @@ export class WireConnection {
           data,
           this.engine.u8.subarray(this.srcPtr, this.srcPtr + this.areaBytes),
         );
+        if (this.deflate?.shouldCompress(written))
+          return this.sendCompressed(
+            opcode,
+            this.engine.u8.subarray(this.srcPtr, this.srcPtr + written),
+            fragmentSize,
+          );
         return this.sendFromSource(opcode, written, fragmentSize);
       }
       data = encoder.encode(data);
     }
+    if (this.deflate?.shouldCompress(data.length)) return this.sendCompressed(opcode, data, fragmentSize);
     this.sendBytes(opcode, data, fragmentSize);
+  }
+
+  /** Send `data` deflated: RSV1 on the first frame only (RFC 7692 §6). */
+  private sendCompressed(opcode: number, data: Uint8Array, fragmentSize: number): void {
+    if (this.closeSent) check(-7, "send");
+    const payload = this.deflate!.compress(data);
+    const step = fragmentSize > 0 ? fragmentSize : payload.length;
+    let offset = 0;
+    do {
+      const n = Math.min(step, payload.length - offset);
+      const first = offset === 0 ? RSV1 | opcode : Opcode.Continuation;
+      this.sendFrame(first | (offset + n === payload.length ? FIN : 0), payload.subarray(offset, offset + n));
+      offset += n;
+    } while (offset < payload.length);
   }
 
   /** Send a ping with up to 125 bytes of payload. */
@@ -240,6 +349,7 @@ export class WireConnection {
   /** Free the engine slot; the connection can no longer be used. */
   release(): void {
     this.released = true;
+    this.deflate?.release();
   }
 
   private control(opcode: number, data: Uint8Array): void {

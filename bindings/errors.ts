@@ -37,7 +37,21 @@ export const readErrors: Readonly<Record<number, { name: string; closeCode: numb
   12: { name: "InvalidCloseCode", closeCode: 1002, message: "close frame with an invalid status code" },
   13: { name: "InvalidCloseReason", closeCode: 1007, message: "close reason is not valid UTF-8" },
   14: { name: "MessageTooBig", closeCode: 1009, message: "message longer than maxPayload" },
+  64: { name: "InflatedTooBig", closeCode: 1009, message: "compressed message inflates past maxPayload" },
+  65: {
+    name: "InvalidCompressedData",
+    closeCode: 1007,
+    message: "compressed message is not valid deflate data",
+  },
 };
+
+/** Rules the bindings check themselves (permessage-deflate), as ids of the table above. */
+export const HostError = {
+  InvalidUtf8: 10,
+  MessageTooBig: 14,
+  InflatedTooBig: 64,
+  InvalidCompressedData: 65,
+} as const;
 
 /** Caller errors the engine returns as negative numbers (assembly/errors.ts CallError). */
 export const callErrors: Readonly<Record<number, string>> = {

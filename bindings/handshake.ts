@@ -309,7 +309,14 @@ export function buildUpgradeRequest(
 
 /** The server's answer to a client's upgrade request. */
 export type UpgradeResponse =
-  | { ok: true; headEnd: number; protocol: string; headers: Record<string, string> }
+  | {
+      ok: true;
+      headEnd: number;
+      protocol: string;
+      /** Sec-WebSocket-Extensions (all lines joined; "" for none), for the host to check against its offer. */
+      extensions: string;
+      headers: Record<string, string>;
+    }
   | {
       ok: false;
       headEnd: number;
@@ -321,6 +328,19 @@ export type UpgradeResponse =
       headers: Record<string, string>;
     };
 
+/** Options of `parseUpgradeResponse`. */
+export interface ResponseOptions extends HeadOptions {
+  /**
+   * The request offered extensions: a 101 with Sec-WebSocket-Extensions passes the engine (which fails
+   * it, having offered none itself, as ExtensionNotOffered) and the host checks the value
+   * (bindings/extensions.ts `acceptDeflateResponse`).
+   */
+  extensionsOffered?: boolean;
+}
+
+/** HandshakeError ExtensionNotOffered: the engine checks it last, so every other rule held. */
+const EXTENSION_NOT_OFFERED = 40;
+
 /**
  * Check the server's response to client connection `conn`'s request (`offered`: the protocols it sent):
  * null while the head is incomplete.
@@ -330,7 +350,7 @@ export function parseUpgradeResponse(
   conn: number,
   bytes: Uint8Array,
   offered: string[] = [],
-  options: HeadOptions = {},
+  options: ResponseOptions = {},
 ): UpgradeResponse | null {
   const max = maxHead(engine, options);
   const input = bytes.subarray(0, max + 1);
@@ -341,9 +361,15 @@ export function parseUpgradeResponse(
   if (result === 0) return null;
   const headEnd = field(engine, HandshakeField.HeadEnd);
   const headers = readHeaders(engine);
-  if (result === 101)
-    return { ok: true, headEnd, protocol: span(engine, HandshakeField.ProtocolsPtr), headers };
   const reason = field(engine, HandshakeField.Reason);
+  if (result === 101 || (result === -EXTENSION_NOT_OFFERED && options.extensionsOffered))
+    return {
+      ok: true,
+      headEnd,
+      protocol: span(engine, HandshakeField.ProtocolsPtr),
+      extensions: headers["sec-websocket-extensions"] ?? "",
+      headers,
+    };
   const status = result > 0 ? result : 0;
   const message =
     status > 0

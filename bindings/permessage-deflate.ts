@@ -53,10 +53,13 @@ export interface DeflateTuning {
 /** Why an inflate failed, with the close code to fail the connection with. */
 export class DeflateError extends Error {
   readonly closeCode: number;
-  constructor(message: string, closeCode: number) {
-    super(`${message} (${closeCode})`);
+  /** What zlib said, or the limit passed. */
+  readonly detail: string;
+  constructor(message: string, closeCode: number, detail: string) {
+    super(`${message}${detail} (${closeCode})`);
     this.name = "DeflateError";
     this.closeCode = closeCode;
+    this.detail = detail;
   }
 }
 
@@ -153,13 +156,11 @@ export class PerMessageDeflate {
         maxOutput: this.maxPayload,
       });
     } catch (error) {
-      throw new DeflateError(
-        `compressed message is not valid deflate data: ${(error as Error).message}`,
-        1007,
-      );
+      const detail = `: ${(error as Error).message}`;
+      throw new DeflateError("compressed message is not valid deflate data", 1007, detail);
     }
     if (output === null || output.length > this.maxPayload)
-      throw new DeflateError(`inflated message longer than maxPayload ${this.maxPayload}`, 1009);
+      throw new DeflateError("inflated message longer than maxPayload", 1009, ` ${this.maxPayload}`);
     if (this.receiveHistoryLimit > 0)
       this.receiveHistory = slide(this.receiveHistory, output, this.receiveHistoryLimit);
     return output;

@@ -1,0 +1,157 @@
+// WireConnection with permessage-deflate negotiated: RSV1 on the wire, inflating with limits, text checked
+// after inflating, and the engine still refusing RSV1 where the RFC forbids it.
+import * as zlib from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { Role, WireConnection, type ConnectionHandler } from "../../bindings/connection.js";
+import { createEngine } from "../../bindings/embedded.js";
+import type { DeflateSession } from "../../bindings/extensions.js";
+import { PerMessageDeflate } from "../../bindings/permessage-deflate.js";
+import type { WebSocketProtocolError } from "../../bindings/errors.js";
+import { nodeDeflateCodec } from "../../runtimes/node/deflate.js";
+
+const session = (takeover: boolean): DeflateSession => ({
+  sendNoContextTakeover: !takeover,
+  sendWindowBits: 15,
+  receiveNoContextTakeover: !takeover,
+  receiveWindowBits: 15,
+});
+
+interface End {
+  conn: WireConnection;
+  wire: Uint8Array[];
+  messages: Array<[Uint8Array, boolean]>;
+  errors: WebSocketProtocolError[];
+}
+
+function end(role: 0 | 1, deflate: boolean, maxPayload = 1 << 20, takeover = true, threshold = 16): End {
+  const engine = createEngine({ maxConnections: 1, ioBytes: 192 * 1024 }, "simd");
+  const result: End = { conn: null!, wire: [], messages: [], errors: [] };
+  const handler: ConnectionHandler = {
+    message: (data, isBinary) => result.messages.push([data, isBinary]),
+    ping() {},
+    pong() {},
+    close() {},
+    error: (error) => result.errors.push(error),
+    closed() {},
+    write: (bytes) => result.wire.push(bytes.slice()),
+  };
+  result.conn = new WireConnection({ engine, slot: 0 }, handler, {
+    role,
+    maxPayload,
+    deflate: deflate
+      ? new PerMessageDeflate(session(takeover), nodeDeflateCodec, { maxPayload, threshold })
+      : undefined,
+  });
+  return result;
+}
+
+function take(from: End): Uint8Array {
+  const bytes = Buffer.concat(from.wire);
+  from.wire = [];
+  return bytes;
+}
+
+const text = (n: number, seed = 0) =>
+  Array.from({ length: n }, (_, i) => '{"k":' + ((i * 31 + seed) % 97) + "}")
+    .join(",")
+    .slice(0, n);
+
+describe("WireConnection with permessage-deflate", () => {
+  for (const takeover of [true, false])
+    it(`exchanges compressed messages both ways (${takeover ? "" : "no "}context takeover, fragmented or not)`, () => {
+      const server = end(Role.Server, true, 1 << 20, takeover);
+      const client = end(Role.Client, true, 1 << 20, takeover);
+      for (const [i, size] of [20, 1000, 5000, 70_000, 200_000].entries()) {
+        for (const fragmentSize of [0, 100, 4096]) {
+          const message = text(size, i);
+          client.conn.send(message, false, fragmentSize);
+          const bytes = take(client);
+          expect(bytes[0] & 0x40).toBe(0x40); // RSV1 on the first frame
+          if (size >= 1000) expect(bytes.length).toBeLessThan(size);
+          server.conn.receive(bytes);
+          server.conn.send(new TextEncoder().encode(message), true, fragmentSize);
+          client.conn.receive(take(server));
+        }
+      }
+      expect(server.errors).toEqual([]);
+      expect(client.errors).toEqual([]);
+      expect(server.messages.map(([data, bin]) => [new TextDecoder().decode(data), bin])).toEqual(
+        [20, 1000, 5000, 70_000, 200_000].flatMap((size, i) => Array(3).fill([text(size, i), false])),
+      );
+      expect(client.messages.every(([, bin]) => bin)).toBe(true);
+    });
+
+  it("sends messages below the threshold uncompressed, and receives uncompressed ones", () => {
+    const server = end(Role.Server, true);
+    server.conn.send("tiny");
+    const bytes = take(server);
+    expect(Buffer.from(bytes).toString("hex")).toBe("8104" + Buffer.from("tiny").toString("hex"));
+    const client = end(Role.Client, true);
+    client.conn.receive(bytes);
+    expect(new TextDecoder().decode(client.messages[0][0])).toBe("tiny");
+  });
+
+  it("closes with 1009 after at most maxPayload inflated bytes (a 1 MiB bomb of 1 KiB)", () => {
+    const server = end(Role.Server, true, 64 * 1024);
+    const client = end(Role.Client, false);
+    const bomb = zlib.deflateRawSync(Buffer.alloc(1 << 20), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    expect(bomb.length).toBeLessThan(2048);
+    // A client frame with RSV1 set, built by hand (the client end did not negotiate deflate).
+    const payload = bomb.subarray(0, bomb.length - 4);
+    const frame = Buffer.concat([
+      Buffer.from([0xc2, 0xfe, payload.length >> 8, payload.length & 0xff, 0, 0, 0, 0]),
+      payload,
+    ]);
+    server.conn.receive(frame);
+    expect(server.errors.map((e) => [e.closeCode, e.rule])).toEqual([[1009, "InflatedTooBig"]]);
+    expect(Buffer.from(take(server)).toString("hex")).toBe("880203f1");
+    expect(server.messages).toEqual([]);
+    void client;
+  });
+
+  it("closes with 1007 when inflated text is not UTF-8, and when the data is not deflate", () => {
+    for (const [payload, rule] of [
+      [
+        zlib.deflateRawSync(Buffer.from([0x68, 0xff, 0xfe, 0x69]), {
+          finishFlush: zlib.constants.Z_SYNC_FLUSH,
+        }),
+        "InvalidUtf8",
+      ],
+      [Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff]), "InvalidCompressedData"],
+    ] as const) {
+      const server = end(Role.Server, true);
+      const body = payload.subarray(0, payload.length - 4);
+      server.conn.receive(Buffer.concat([Buffer.from([0xc1, 0x80 | body.length, 0, 0, 0, 0]), body]));
+      expect(server.errors.map((e) => [e.closeCode, e.rule])).toEqual([[1007, rule]]);
+      expect(Buffer.from(take(server)).toString("hex")).toBe("880203ef");
+    }
+  });
+
+  it("the engine still fails RSV1 on continuation and control frames (1002), and without deflate", () => {
+    for (const [deflate, frames] of [
+      [true, [0x01, 0x80, 0, 0, 0, 0, 0xc0, 0x80, 0, 0, 0, 0]], // RSV1 on a continuation
+      [true, [0xc9, 0x80, 0, 0, 0, 0]], // RSV1 on a ping
+      [false, [0xc1, 0x80, 0, 0, 0, 0]], // RSV1 not negotiated
+    ] as const) {
+      const server = end(Role.Server, deflate);
+      server.conn.receive(new Uint8Array(frames));
+      expect(server.errors.map((e) => e.closeCode)).toEqual([1002]);
+    }
+  });
+
+  it("an uncompressed message may not exceed maxPayload, though compressed ones get stored-block slack", () => {
+    const server = end(Role.Server, true, 100);
+    server.conn.receive(new Uint8Array([0x82, 0x80 | 101, 0, 0, 0, 0, ...new Uint8Array(101)]));
+    expect(server.errors.map((e) => [e.closeCode, e.rule])).toEqual([[1009, "MessageTooBig"]]);
+    const ok = end(Role.Server, true, 100);
+    const stored = zlib.deflateRawSync(new Uint8Array(100), {
+      level: 0,
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
+    const body = stored.subarray(0, stored.length - 4);
+    expect(body.length).toBeGreaterThan(100);
+    ok.conn.receive(Buffer.concat([Buffer.from([0xc2, 0x80 | body.length, 0, 0, 0, 0]), body]));
+    expect(ok.errors).toEqual([]);
+    expect(ok.messages[0][0]).toHaveLength(100);
+  });
+});
