@@ -18,14 +18,26 @@ interface Server {
   port: number;
 }
 
-const servers: { name: string; impl: string; env: Record<string, string> }[] = [
+// Servers marked `bun` run under the npm package's bun binary (bench/echo-server-bun.ts).
+const servers: { name: string; impl: string; env: Record<string, string>; bun?: boolean }[] = [
   { name: "wasmsocket", impl: "wasmsocket", env: {} },
   { name: "ws + bufferutil", impl: "ws", env: {} },
   { name: "ws pure JS", impl: "ws", env: { WS_NO_BUFFER_UTIL: "1", WS_NO_UTF_8_VALIDATE: "1" } },
+  { name: "wasmsocket on Bun", impl: "wasmsocket", env: {}, bun: true },
+  { name: "Bun.serve", impl: "bun.serve", env: {}, bun: true },
 ];
+const BUN = new URL("../node_modules/.bin/bun", import.meta.url).pathname;
 
-async function startServer(name: string, impl: string, env: Record<string, string>): Promise<Server> {
-  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, "bench/echo-server.mjs", impl], {
+async function startServer(
+  name: string,
+  impl: string,
+  env: Record<string, string>,
+  bun = false,
+): Promise<Server> {
+  const command = bun
+    ? [BUN, "bench/echo-server-bun.ts", impl]
+    : [process.execPath, "bench/echo-server.mjs", impl];
+  const child = spawn("taskset", ["-c", SERVER_CORE, ...command], {
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "inherit"],
   });
@@ -199,7 +211,7 @@ const wanted = servers.filter(
   (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
 );
 for (const spec of wanted) {
-  const server = await startServer(spec.name, spec.impl, spec.env);
+  const server = await startServer(spec.name, spec.impl, spec.env, spec.bun);
   const pid = serverPid(server);
   results[spec.name] = {};
   for (const cell of cells) {
@@ -224,28 +236,28 @@ for (const spec of wanted) {
 }
 
 const names = wanted.map((s) => s.name);
+// Ratios: our Node server against the Node baselines, our Bun server against Bun.serve.
+const ratios: Array<[string, string]> = [
+  ...wanted
+    .filter((s) => !s.bun && s.name !== "wasmsocket")
+    .map((s): [string, string] => ["wasmsocket", s.name]),
+  ["wasmsocket on Bun", "Bun.serve"],
+].filter(([ours, base]) => names.includes(ours) && names.includes(base)) as Array<[string, string]>;
 console.log(
   `Load generator: this process; servers pinned to core ${SERVER_CORE}; ${ROUNDS} rounds × ${SECONDS} s, median ±half-range.\n`,
 );
 console.log(
-  `| cell | ${names.map((n) => `${n} msgs/s`).join(" | ")} | ${names
-    .slice(1)
-    .map((n) => `wasmsocket / ${n}`)
+  `| cell | ${names.map((n) => `${n} msgs/s`).join(" | ")} | ${ratios
+    .map(([ours, base]) => `${ours} / ${base}`)
     .join(" | ")} |`,
 );
-console.log(
-  `| --- | ${names.map(() => "---").join(" | ")} | ${names
-    .slice(1)
-    .map(() => "---")
-    .join(" | ")} |`,
-);
+console.log(`| --- | ${names.map(() => "---").join(" | ")} | ${ratios.map(() => "---").join(" | ")} |`);
 for (const cell of cells) {
   const m = names.map((n) => median(results[n][cell.name].rate));
   const mbs = (x: number) => (cell.bytes ? ` (${((x * cell.bytes) / 1e6).toFixed(1)} MB/s)` : "");
   console.log(
-    `| ${cell.name} | ${names.map((n, i) => `${m[i].toFixed(0)} ±${spread(results[n][cell.name].rate)}%${mbs(m[i])}`).join(" | ")} | ${m
-      .slice(1)
-      .map((x) => `${(m[0] / x).toFixed(2)}×`)
+    `| ${cell.name} | ${names.map((n, i) => `${m[i].toFixed(0)} ±${spread(results[n][cell.name].rate)}%${mbs(m[i])}`).join(" | ")} | ${ratios
+      .map(([ours, base]) => `${(m[names.indexOf(ours)] / m[names.indexOf(base)]).toFixed(2)}×`)
       .join(" | ")} |`,
   );
 }
