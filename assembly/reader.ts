@@ -18,6 +18,8 @@ const MAX_REPLY: u32 = MAX_HEADER_BYTES + MAX_CONTROL_PAYLOAD;
 const COMPRESSED: u8 = 32;
 
 let outLength: u32 = 0;
+/** Set when `feed` returns early so the host handles the events so far before a failure is reported. */
+let yielded = false;
 /** Two bytes of a close code to send, big-endian. */
 const closeCodeScratch = memory.data(4, 4);
 
@@ -29,11 +31,12 @@ const closeCodeScratch = memory.data(4, 4);
 export function feed(conn: u32, ptr: usize, len: u32): i32 {
   resetEvents();
   outLength = 0;
+  yielded = false;
   const slot = slotOf(conn);
   if (slot == 0) return CallError.InvalidConnection;
   const client = load<u8>(slot + Slot.Role) == Role.Client;
   let pos: u32 = 0;
-  while (pos < len) {
+  while (pos < len && !yielded) {
     if (!eventsFit(3) || <u32>OUT_BYTES - outLength < MAX_REPLY || (client && !hasEntropy(4))) break;
     const state = load<u8>(slot + Slot.State);
     // Let the host act on the data before a close frame, so it can still answer it: the close reply
@@ -93,34 +96,28 @@ function readHeader(slot: usize, ptr: usize, pos: u32, len: u32): u32 {
   if (have == 0 && len - pos >= 2) {
     // Fast path: the whole header is in this buffer.
     const at = ptr + pos;
-    const byte0 = <u32>load<u8>(at);
-    const byte1 = <u32>load<u8>(at, 1);
-    const size = headerSize(byte1);
+    const size = headerSize(<u32>load<u8>(at, 1));
     if (len - pos >= size) {
-      let error = checkByte0(slot, byte0);
-      if (error == 0) error = checkByte1(slot, byte0, byte1);
-      if (error != 0) {
-        fail(slot, error);
-        return len;
-      }
+      const error = headerError(slot, at);
+      if (error != 0) return reject(slot, error, pos, len);
       beginFrame(slot, at);
       return pos + size;
     }
   }
+  // Slow path: gather the header in the slot, checking each byte as soon as it arrives.
   const buffer = slot + Slot.Header;
   while (pos < len) {
-    store<u8>(buffer + have, load<u8>(ptr + pos));
+    const byte = <u32>load<u8>(ptr + pos);
+    let error: u32 = 0;
+    if (have == 0) error = checkByte0(slot, byte);
+    else if (have == 1) error = checkByte1(slot, <u32>load<u8>(buffer), byte);
+    if (error != 0) return reject(slot, error, pos - have, len);
+    store<u8>(buffer + have, <u8>byte);
     have++;
     pos++;
-    const byte0 = <u32>load<u8>(buffer);
-    let error: u32 = 0;
-    if (have == 1) error = checkByte0(slot, byte0);
-    else if (have == 2) error = checkByte1(slot, byte0, <u32>load<u8>(buffer, 1));
-    if (error != 0) {
-      fail(slot, error);
-      return len;
-    }
     if (have >= 2 && have == headerSize(<u32>load<u8>(buffer, 1))) {
+      error = lengthError(slot, buffer);
+      if (error != 0) return reject(slot, error, pos - have, len);
       store<u8>(slot + Slot.HeaderLength, 0);
       beginFrame(slot, buffer);
       return pos;
@@ -130,25 +127,59 @@ function readHeader(slot: usize, ptr: usize, pos: u32, len: u32): u32 {
   return pos;
 }
 
+/**
+ * A header breaks a rule. When this call already reported events, give the header's bytes back (`frameStart`)
+ * and return, so the host acts on those events (answers a message, say) before the failure closes the
+ * connection; the next call fails. Otherwise fail now.
+ */
+function reject(slot: usize, error: u32, frameStart: u32, len: u32): u32 {
+  if (eventCount() > 0) {
+    yielded = true;
+    store<u8>(slot + Slot.HeaderLength, 0);
+    return frameStart;
+  }
+  fail(slot, error);
+  return len;
+}
+
+/** The rule a complete header at `header` breaks, or 0. */
+function headerError(slot: usize, header: usize): u32 {
+  const byte0 = <u32>load<u8>(header);
+  let error = checkByte0(slot, byte0);
+  if (error == 0) error = checkByte1(slot, byte0, <u32>load<u8>(header, 1));
+  if (error == 0) error = lengthError(slot, header);
+  return error;
+}
+
+/** Payload length of a complete header. */
+function payloadLengthOf(header: usize): u64 {
+  const length7 = <u64>(load<u8>(header, 1) & 0x7f);
+  if (length7 == 126) return <u64>bswap<u16>(load<u16>(header, 2));
+  if (length7 == 127) return bswap<u64>(load<u64>(header, 2));
+  return length7;
+}
+
+/** The rule a complete header's length breaks (64-bit top bit, maxPayload), or 0. */
+function lengthError(slot: usize, header: usize): u32 {
+  const payloadLength = payloadLengthOf(header);
+  if (payloadLength >> 63 != 0) return ReadError.LengthTopBit;
+  const opcode = <u32>load<u8>(header) & 0xf;
+  if (isControl(opcode)) return 0;
+  const before = opcode == Opcode.Continuation ? load<u64>(slot + Slot.MessageLength) : 0;
+  const messageLength = before + payloadLength;
+  if (messageLength > load<u64>(slot + Slot.MaxPayload) || messageLength < payloadLength) return ReadError.MessageTooBig;
+  return 0;
+}
+
 /** Start reading the frame whose complete, checked header is at `header`. */
 function beginFrame(slot: usize, header: usize): void {
   const byte0 = <u32>load<u8>(header);
   const byte1 = <u32>load<u8>(header, 1);
   const opcode = byte0 & 0xf;
-  let payloadLength = <u64>(byte1 & 0x7f);
-  let at: usize = 2;
-  if (payloadLength == 126) {
-    payloadLength = <u64>bswap<u16>(load<u16>(header, 2));
-    at = 4;
-  } else if (payloadLength == 127) {
-    payloadLength = bswap<u64>(load<u64>(header, 2));
-    at = 10;
-    if (payloadLength >> 63 != 0) {
-      fail(slot, ReadError.LengthTopBit);
-      return;
-    }
-  }
-  store<u32>(slot + Slot.MaskingKey, (byte1 & FrameBit.Mask) != 0 ? load<u32>(header + at) : 0);
+  const payloadLength = payloadLengthOf(header);
+  const length7 = byte1 & 0x7f;
+  const keyAt: usize = length7 == 126 ? 4 : length7 == 127 ? 10 : 2;
+  store<u32>(slot + Slot.MaskingKey, (byte1 & FrameBit.Mask) != 0 ? load<u32>(header + keyAt) : 0);
   store<u8>(slot + Slot.FrameOpcode, <u8>opcode);
   store<u8>(slot + Slot.FrameByte0, <u8>byte0);
   store<u64>(slot + Slot.PayloadLength, payloadLength);
@@ -160,12 +191,7 @@ function beginFrame(slot: usize, header: usize): void {
     return;
   }
   if (opcode != Opcode.Continuation) startMessage(slot, opcode, (byte0 & FrameBit.Rsv1) != 0);
-  const messageLength = load<u64>(slot + Slot.MessageLength) + payloadLength;
-  if (messageLength > load<u64>(slot + Slot.MaxPayload) || messageLength < payloadLength) {
-    fail(slot, ReadError.MessageTooBig);
-    return;
-  }
-  store<u64>(slot + Slot.MessageLength, messageLength);
+  store<u64>(slot + Slot.MessageLength, load<u64>(slot + Slot.MessageLength) + payloadLength);
   clearFlag(slot, ConnFlag.FrameStarted);
   store<u8>(slot + Slot.State, ReadState.Payload);
   if (payloadLength == 0) dataChunk(slot, header, 0);

@@ -277,8 +277,6 @@ add({
 add({
   id: "5.15",
   immediateClose: true,
-  knownIssue:
-    "the engine fails the connection in the same feed that completes the message, before the app can answer it",
   title: "new text before the fragmented one ends fails 1002",
   send: () => [
     frame(Op.Text, "a", { fin: false }),
