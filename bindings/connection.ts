@@ -73,8 +73,10 @@ export class WireConnection {
   private readonly srcPtr: number;
   private readonly dstPtr: number;
   private readonly areaBytes: number;
-  private readonly deflate: PerMessageDeflate | null;
+  private deflate: PerMessageDeflate | null;
   private readonly maxPayload: number;
+  private readonly role: Role;
+  private readonly autoPong: boolean;
   private parts: Uint8Array[] = [];
   private partBytes = 0;
   /** The message being received is compressed (RSV1 on its first frame). */
@@ -100,14 +102,34 @@ export class WireConnection {
     this.areaBytes = third;
     this.deflate = options.deflate ?? null;
     this.maxPayload = options.maxPayload;
-    let flags = options.autoPong === false ? 0 : ConnFlag.AutoPong;
+    this.role = options.role;
+    this.autoPong = options.autoPong !== false;
+    this.open();
+  }
+
+  private open(): void {
+    let flags = this.autoPong ? ConnFlag.AutoPong : 0;
     // With deflate the engine bounds the compressed bytes; the inflated size is checked while inflating.
-    let wireLimit = options.maxPayload;
+    let wireLimit = this.maxPayload;
     if (this.deflate) {
       flags |= ConnFlag.Rsv1Allowed;
-      wireLimit = compressedLimit(options.maxPayload);
+      wireLimit = compressedLimit(this.maxPayload);
     }
-    check(this.engine.exports.open(this.slot, options.role, flags, wireLimit), "open");
+    check(this.engine.exports.open(this.slot, this.role, flags, wireLimit), "open");
+  }
+
+  /**
+   * Use permessage-deflate from now on (a client learns it from the 101): reopens the slot with RSV1
+   * allowed, so call it after the handshake and before feeding any frame.
+   */
+  useDeflate(deflate: PerMessageDeflate): void {
+    this.deflate = deflate;
+    this.open();
+  }
+
+  /** The permessage-deflate state, when negotiated. */
+  get perMessageDeflate(): PerMessageDeflate | null {
+    return this.deflate;
   }
 
   /** Where a host may read socket bytes straight into engine memory (then call `receiveInPlace`). */

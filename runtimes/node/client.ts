@@ -5,7 +5,15 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { backoffDelay, type BackoffOptions } from "../../bindings/backoff.js";
 import { Role } from "../../bindings/connection.js";
+import {
+  acceptDeflateResponse,
+  buildDeflateOffer,
+  deflateOptions,
+  type PerMessageDeflateOptions,
+} from "../../bindings/extensions.js";
 import { buildUpgradeRequest, parseUpgradeResponse } from "../../bindings/handshake.js";
+import { PerMessageDeflate } from "../../bindings/permessage-deflate.js";
+import { nodeDeflateCodec } from "./deflate.js";
 import { heartbeatOptions, type HeartbeatOptions } from "../../bindings/heartbeat.js";
 import { sharedPool, type EnginePool } from "../../bindings/pool.js";
 import { CloseCode } from "../../bindings/errors.js";
@@ -57,6 +65,8 @@ export interface ClientOptions {
   closeTimeout?: number;
   /** The engine pool (default the process-wide one). */
   pool?: EnginePool;
+  /** Offer permessage-deflate (RFC 7692): off by default; `true` or options (docs/DEFLATE.md). */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** How binary messages arrive in `MessageEvent.data`. */
@@ -143,8 +153,10 @@ export class WebSocket extends EventTarget {
 
   /** The resolved URL. */
   readonly url: string;
-  /** Negotiated extensions: always "". */
-  readonly extensions = "";
+  /** The extensions the server accepted (its Sec-WebSocket-Extensions value, "" for none). */
+  get extensions(): string {
+    return this.negotiatedExtensions;
+  }
   /** How binary messages are delivered. */
   binaryType: ClientBinaryType;
   private readonly target: WebSocketTarget;
@@ -152,6 +164,8 @@ export class WebSocket extends EventTarget {
   private readonly options: ClientOptions;
   private readonly pool: EnginePool;
   private readonly reconnectPolicy: ReconnectOptions | null;
+  private readonly deflate: PerMessageDeflateOptions | null;
+  private negotiatedExtensions = "";
   private transport: Transport | null = null;
   private state: number = ReadyState.CONNECTING;
   private chosenProtocol = "";
@@ -170,6 +184,7 @@ export class WebSocket extends EventTarget {
     this.options = options;
     this.pool = options.pool ?? sharedPool();
     this.binaryType = options.binaryType ?? "nodebuffer";
+    this.deflate = deflateOptions(options.perMessageDeflate);
     const reconnect = options.reconnect;
     this.reconnectPolicy = reconnect ? (reconnect === true ? {} : reconnect) : null;
     this.connect();
@@ -284,6 +299,7 @@ export class WebSocket extends EventTarget {
 
   private connect(): void {
     this.state = ReadyState.CONNECTING;
+    this.negotiatedExtensions = "";
     const attempt = this.attempt;
     queueMicrotask(() => this.dispatchEvent(new CustomEvent("connecting", { detail: { attempt } })));
     const { target, options } = this;
@@ -295,6 +311,7 @@ export class WebSocket extends EventTarget {
       head = head.length === 0 ? Buffer.from(chunk) : Buffer.concat([head, chunk]);
       const response = parseUpgradeResponse(handle.engine, handle.slot, head, this.protocols, {
         maxHeaderBytes: options.maxHeaderSize ?? 16 * 1024,
+        extensionsOffered: this.deflate !== null,
       });
       if (!response) return;
       clearTimeout(timer);
@@ -302,6 +319,23 @@ export class WebSocket extends EventTarget {
       if (!response.ok)
         return this.failHandshake(transport!, new Error(`handshake failed: ${response.message}`));
       socket.off("data", onResponse);
+      if (this.deflate) {
+        let negotiated;
+        try {
+          negotiated = acceptDeflateResponse(response.extensions, this.deflate);
+        } catch (error) {
+          return this.failHandshake(transport!, error as Error);
+        }
+        if (negotiated) {
+          const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+          const deflate = new PerMessageDeflate(negotiated.session, nodeDeflateCodec, {
+            ...this.deflate,
+            maxPayload,
+          });
+          transport!.wire.useDeflate(deflate);
+          this.negotiatedExtensions = response.extensions;
+        }
+      }
       this.chosenProtocol = response.protocol;
       transport!.start(undefined, !target.secure);
       this.opened();
@@ -379,7 +413,11 @@ export class WebSocket extends EventTarget {
         host: target.host,
         path: target.path,
         protocols: this.protocols,
-        headers: { ...(options.origin ? { Origin: options.origin } : {}), ...options.headers },
+        headers: {
+          ...(this.deflate ? { "Sec-WebSocket-Extensions": buildDeflateOffer(this.deflate) } : {}),
+          ...(options.origin ? { Origin: options.origin } : {}),
+          ...options.headers,
+        },
       });
       socket.write(request);
     };

@@ -62,8 +62,8 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
   readonly remoteAddress: string;
   /** The subprotocol chosen in the handshake ("" for none). */
   readonly protocol: string;
-  /** Negotiated extensions: always "" (none are supported). */
-  readonly extensions = "";
+  /** The Sec-WebSocket-Extensions value the server answered with ("" for none). */
+  readonly extensions: string;
   /** How binary messages are delivered. */
   binaryType: BinaryType = "nodebuffer";
   private readonly transport: Transport;
@@ -74,11 +74,13 @@ export class ServerConnection extends EventEmitter<ServerConnectionEvents> {
     handle: SlotHandle,
     protocol: string,
     options: Omit<TransportOptions, "role">,
+    extensions = "",
   ) {
     super();
     this.id = nextId++;
     this.remoteAddress = socket.remoteAddress ?? "";
     this.protocol = protocol;
+    this.extensions = extensions;
     this.transport = new Transport(
       socket,
       pool,

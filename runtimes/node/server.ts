@@ -15,6 +15,13 @@ import {
   type UpgradeRequest,
 } from "../../bindings/handshake.js";
 import { heartbeatOptions, type HeartbeatOptions } from "../../bindings/heartbeat.js";
+import {
+  acceptDeflateOffer,
+  deflateOptions,
+  type PerMessageDeflateOptions,
+} from "../../bindings/extensions.js";
+import { PerMessageDeflate } from "../../bindings/permessage-deflate.js";
+import { nodeDeflateCodec } from "./deflate.js";
 import { sharedPool, type EnginePool, type SlotHandle } from "../../bindings/pool.js";
 import { CloseCode } from "../../bindings/errors.js";
 import { ServerConnection } from "./server-connection.js";
@@ -83,6 +90,11 @@ export interface ServerOptions {
   closeTimeout?: number;
   /** The engine pool (default the process-wide one). */
   pool?: EnginePool;
+  /**
+   * permessage-deflate (RFC 7692): off by default, as in ws; `true` or options to accept clients' offers
+   * (docs/DEFLATE.md). maxPayload then bounds the inflated size.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** Options of `broadcast`. */
@@ -158,6 +170,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   private readonly byId = new Map<number, ServerConnection>();
   private readonly transportOptions: Omit<TransportOptions, "role">;
   private readonly maxHeaderSize: number;
+  private readonly deflate: PerMessageDeflateOptions | null;
   private httpServer: http.Server | undefined;
   private ownsServer = false;
   private pending = 0;
@@ -172,6 +185,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     this.options = options;
     this.pool = options.pool ?? sharedPool();
     this.maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
+    this.deflate = deflateOptions(options.perMessageDeflate);
     this.transportOptions = {
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       fragments: options.fragments ?? "message",
@@ -421,12 +435,29 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       return;
     }
     if (this.closing) return this.refuse(socket, 503, handle);
-    const lines: string[] = [];
+    const accepted = this.deflate && acceptDeflateOffer(request.extensions, this.deflate);
+    const lines: string[] = accepted ? [`Sec-WebSocket-Extensions: ${accepted.response}`] : [];
     this.emit("headers", lines, req);
     const response = buildAcceptResponse(handle.engine, request.key, protocol, headerRecord(lines));
     socket.off("error", ignoreError);
     socket.write(response);
-    const ws = new ServerConnection(socket as Socket, this.pool, handle, protocol, this.transportOptions);
+    const options = accepted
+      ? {
+          ...this.transportOptions,
+          deflate: new PerMessageDeflate(accepted.session, nodeDeflateCodec, {
+            ...this.deflate,
+            maxPayload: this.transportOptions.maxPayload,
+          }),
+        }
+      : this.transportOptions;
+    const ws = new ServerConnection(
+      socket as Socket,
+      this.pool,
+      handle,
+      protocol,
+      options,
+      accepted ? accepted.response : "",
+    );
     this.clients.add(ws);
     this.byId.set(ws.id, ws);
     ws.once("close", () => {

@@ -6,6 +6,7 @@ import { Role, WireConnection, type ConnectionHandler } from "../../bindings/con
 import { CloseCode, type WebSocketProtocolError } from "../../bindings/errors.js";
 import { Heartbeat, type HeartbeatOptions } from "../../bindings/heartbeat.js";
 import { OutputQueue } from "../../bindings/output.js";
+import type { PerMessageDeflate } from "../../bindings/permessage-deflate.js";
 import type { EnginePool, SlotHandle } from "../../bindings/pool.js";
 
 /** WebSocket ready states (WHATWG and ws numbering). */
@@ -27,6 +28,8 @@ export interface TransportOptions {
   maxBufferedAmount: number;
   /** Ms to wait for the peer's close frame, or its FIN after the close handshake. */
   closeTimeout: number;
+  /** permessage-deflate as negotiated for this connection (server side; the client sets it after the 101). */
+  deflate?: PerMessageDeflate | null;
 }
 
 /** What a transport reports to the object users see. */
@@ -92,6 +95,7 @@ export class Transport {
       maxPayload: options.maxPayload,
       fragments: options.fragments,
       alloc: allocBuffer,
+      deflate: options.deflate ?? undefined,
     });
     this.heartbeat = options.heartbeat
       ? new Heartbeat(options.heartbeat, {
