@@ -88,8 +88,9 @@ export function sessionLimits(
 }
 
 const encoder = new TextEncoder();
-// A batch of several chunks is joined into one write on sockets without cork, up to this size.
-const JOIN_BYTES = 256 * 1024;
+// A batch of several chunks is joined into one write on sockets without cork, up to this size; past it
+// a copy costs more than the extra write (a large payload is passed by reference, behind its header).
+const JOIN_BYTES = 16 * 1024;
 
 /** Bytes of any `SendData` (strings are left to the engine's encoder). */
 export function sendBytes(data: SendData): string | Uint8Array {
