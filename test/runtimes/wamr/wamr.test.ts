@@ -5,7 +5,6 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +12,8 @@ import WebSocket, { WebSocketServer as WsServer } from "ws";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const wamrRoot = process.env.WAMR_ROOT;
-const buildDir = join(tmpdir(), "wasmsocket-wamr-test-build");
+// One build folder per checkout: a CMake cache remembers its source folder.
+const buildDir = join(root, "build", "wamr-test");
 const hasValgrind = spawnSync("valgrind", ["--version"]).status === 0;
 if (!wamrRoot)
   console.log("runtimes/wamr tests skipped: set WAMR_ROOT to an installed WAMR (docs/FIRMWARE.md)");
