@@ -75,8 +75,12 @@ async function microSection(): Promise<void> {
 async function echoSection(): Promise<void> {
   if (!existsSync(new URL("./echo.ts", import.meta.url))) return;
   console.log("\n## End-to-end echo (bench/echo.ts)\n");
-  execFileSync(new URL("../node_modules/.bin/tsx", import.meta.url).pathname, ["bench/echo.ts"], {
+  // The load generator takes CORE; bench/echo.ts pins each server to the other core.
+  const tsx = new URL("../node_modules/.bin/tsx", import.meta.url).pathname;
+  const argv = hasTaskset ? ["-c", CORE, tsx, "bench/echo.ts"] : ["bench/echo.ts"];
+  execFileSync(hasTaskset ? "taskset" : tsx, argv, {
     stdio: "inherit",
+    env: { ...process.env, BENCH_SERVER_CORE: process.env.BENCH_SERVER_CORE ?? (CORE === "0" ? "1" : "0") },
   });
 }
 
