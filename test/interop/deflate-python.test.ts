@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { PerMessageDeflateOptions } from "../../bindings/extensions.js";
 import type { ServerConnection } from "../../runtimes/node/index.js";
 import { echoServer, nextEvent, nextMessage, openClient, within } from "../runtimes/node/peers.js";
-import { jsonText } from "./deflate.test.js";
+import { jsonText } from "../support/json-text.js";
 
 const PYTHON = "/usr/bin/python3";
 const PEER = fileURLToPath(new URL("./python_deflate_peer.py", import.meta.url));

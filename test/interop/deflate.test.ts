@@ -7,16 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WS, { WebSocketServer as WSServer } from "ws";
 import type { PerMessageDeflateOptions } from "../../bindings/extensions.js";
 import { WebSocket, type ServerConnection } from "../../runtimes/node/index.js";
+import { jsonText } from "../support/json-text.js";
 import { echoServer, frame, nextEvent, nextMessage, openClient, RawClient } from "../runtimes/node/peers.js";
-
-/** JSON-like text of `size` bytes. */
-export function jsonText(size: number, seed = 0): string {
-  let text = "[";
-  for (let i = seed; text.length < size; i++)
-    text +=
-      JSON.stringify({ id: i, name: `user${i % 89}`, online: i % 3 === 0, score: (i * 7919) % 1000 }) + ",";
-  return text.slice(0, size);
-}
 
 function noise(size: number, seed: number): Buffer {
   const bytes = Buffer.allocUnsafe(size);
