@@ -71,7 +71,8 @@ const EMPTY = new Uint8Array(0);
 
 /** The last `limit` bytes of `history` followed by `data`, in a new array (or `history` unchanged). */
 function slide(history: Uint8Array, data: Uint8Array, limit: number): Uint8Array {
-  if (data.length >= limit) return data.slice(data.length - limit);
+  // A copy, never a view: Buffer's slice is a view that would keep the whole message (or zlib's chunk) alive.
+  if (data.length >= limit) return copyOf(data.subarray(data.length - limit));
   const keep = Math.min(history.length, limit - data.length);
   const next = new Uint8Array(keep + data.length);
   next.set(history.subarray(history.length - keep), 0);
@@ -134,7 +135,7 @@ export class PerMessageDeflate {
   /** Keep a compressed chunk of the message being received (copied: the caller's bytes are reused). */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    this.parts.push(chunk.slice());
+    this.parts.push(copyOf(chunk));
     this.partBytes += chunk.length;
   }
 
@@ -172,6 +173,12 @@ export class PerMessageDeflate {
     this.parts = [];
     this.partBytes = 0;
   }
+}
+
+function copyOf(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy;
 }
 
 function endsWithTail(bytes: Uint8Array): boolean {

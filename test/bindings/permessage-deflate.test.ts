@@ -115,6 +115,20 @@ describe("PerMessageDeflate round trips", () => {
     expect(on.sender.retainedBytes).toBe(0);
   });
 
+  it("keeps copies, not views: callers may reuse the buffers they passed (Buffer.slice is a view)", () => {
+    const { sender, receiver } = pair(true, 10);
+    const first = Buffer.from(jsonText(5000, 1));
+    const wire = Buffer.from(sender.compress(first));
+    receiver.push(wire);
+    wire.fill(0); // the caller reuses its read buffer before the message ends
+    receiver.push(new Uint8Array(0));
+    expect(Buffer.from(receiver.finish()).equals(Buffer.from(jsonText(5000, 1)))).toBe(true);
+    first.fill(0x20); // and its send buffer after sending
+    const second = jsonText(5000, 1);
+    const { inflated } = roundTrip(sender, receiver, second);
+    expect(Buffer.from(inflated).equals(Buffer.from(second))).toBe(true);
+  });
+
   it("an empty message is the single byte 00 (RFC 7692 §7.2.3.6)", () => {
     const { sender, receiver } = pair(false);
     expect([...roundTrip(sender, receiver, new Uint8Array(0)).wire]).toEqual([0]);
