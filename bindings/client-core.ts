@@ -6,7 +6,14 @@ import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { Role } from "./connection.js";
 import { CloseCode } from "./errors.js";
 import { CloseEvent, ErrorEvent } from "./events.js";
+import {
+  acceptDeflateResponse,
+  buildDeflateOffer,
+  deflateOptions,
+  type PerMessageDeflateOptions,
+} from "./extensions.js";
 import { buildUpgradeRequest, parseUpgradeResponse } from "./handshake.js";
+import { PerMessageDeflate, type DeflateCodec } from "./permessage-deflate.js";
 import { heartbeatOptions, type HeartbeatOptions } from "./heartbeat.js";
 import { sharedPool, type EnginePool } from "./pool.js";
 import {
@@ -66,6 +73,8 @@ export interface ClientOptions {
   closeTimeout?: number;
   /** The engine pool (default the process-wide one). */
   pool?: EnginePool;
+  /** Offer permessage-deflate (RFC 7692): off by default; `true` or options (docs/DEFLATE.md). */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** How binary messages arrive in `MessageEvent.data`: the host's byte type or an ArrayBuffer. */
@@ -170,8 +179,10 @@ export abstract class WebSocketCore extends EventTarget {
 
   /** The resolved URL. */
   readonly url: string;
-  /** Negotiated extensions: always "". */
-  readonly extensions = "";
+  /** The extensions the server accepted (its Sec-WebSocket-Extensions value, "" for none). */
+  get extensions(): string {
+    return this.negotiatedExtensions;
+  }
   /** How binary messages are delivered. */
   binaryType: ClientBinaryType;
   private readonly target: WebSocketTarget;
@@ -180,6 +191,9 @@ export abstract class WebSocketCore extends EventTarget {
   private readonly pool: EnginePool;
   private readonly alloc: (size: number) => Uint8Array;
   private readonly reconnectPolicy: ReconnectOptions | null;
+  private readonly deflate: PerMessageDeflateOptions | null;
+  private readonly codec: DeflateCodec | null;
+  private negotiatedExtensions = "";
   private session: Session | null = null;
   private state: number = ReadyState.CONNECTING;
   private chosenProtocol = "";
@@ -195,6 +209,7 @@ export abstract class WebSocketCore extends EventTarget {
     protocols: string | string[] | undefined,
     options: ClientOptions,
     alloc: (size: number) => Uint8Array,
+    codec?: DeflateCodec,
   ) {
     super();
     this.target = parseWebSocketUrl(url);
@@ -204,6 +219,9 @@ export abstract class WebSocketCore extends EventTarget {
     this.alloc = alloc;
     this.pool = options.pool ?? sharedPool();
     this.binaryType = options.binaryType ?? "nodebuffer";
+    this.deflate = deflateOptions(options.perMessageDeflate);
+    this.codec = codec ?? null;
+    if (this.deflate && !this.codec) throw new TypeError("perMessageDeflate: this host has no deflate codec");
     const reconnect = options.reconnect;
     this.reconnectPolicy = reconnect ? (reconnect === true ? {} : reconnect) : null;
     this.connect();
@@ -324,6 +342,7 @@ export abstract class WebSocketCore extends EventTarget {
 
   private connect(): void {
     this.state = ReadyState.CONNECTING;
+    this.negotiatedExtensions = "";
     const attempt = this.attempt;
     queueMicrotask(() => this.dispatchEvent(new CustomEvent("connecting", { detail: { attempt } })));
     const { target, options } = this;
@@ -337,12 +356,28 @@ export abstract class WebSocketCore extends EventTarget {
       head = joined;
       const response = parseUpgradeResponse(handle.engine, handle.slot, head, this.protocols, {
         maxHeaderBytes: options.maxHeaderSize ?? 16 * 1024,
+        extensionsOffered: this.deflate !== null,
       });
       if (!response) return;
       clearTimeout(timer);
       handshaking = false;
       if (!response.ok)
         return this.failHandshake(session, new Error(`handshake failed: ${response.message}`));
+      if (this.deflate) {
+        let negotiated;
+        try {
+          negotiated = acceptDeflateResponse(response.extensions, this.deflate);
+        } catch (error) {
+          return this.failHandshake(session, error as Error);
+        }
+        if (negotiated) {
+          const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+          session.wire.useDeflate(
+            new PerMessageDeflate(negotiated.session, this.codec!, { ...this.deflate, maxPayload }),
+          );
+          this.negotiatedExtensions = response.extensions;
+        }
+      }
       this.chosenProtocol = response.protocol;
       session.start();
       this.opened();
@@ -359,7 +394,11 @@ export abstract class WebSocketCore extends EventTarget {
           host: target.host,
           path: target.path,
           protocols: this.protocols,
-          headers: { ...(options.origin ? { Origin: options.origin } : {}), ...options.headers },
+          headers: {
+            ...(this.deflate ? { "Sec-WebSocket-Extensions": buildDeflateOffer(this.deflate) } : {}),
+            ...(options.origin ? { Origin: options.origin } : {}),
+            ...options.headers,
+          },
         });
         session.writeRaw(request);
       },

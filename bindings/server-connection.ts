@@ -44,6 +44,8 @@ export interface ServerConnectionInit<S> {
   link: SessionSocket;
   remoteAddress: string;
   protocol: string;
+  /** The Sec-WebSocket-Extensions value answered ("" for none). */
+  extensions?: string;
   pool: EnginePool;
   handle: SlotHandle;
   options: Omit<SessionOptions, "role">;
@@ -72,8 +74,8 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
   readonly remoteAddress: string;
   /** The subprotocol chosen in the handshake ("" for none). */
   readonly protocol: string;
-  /** Negotiated extensions: always "" (none are supported). */
-  readonly extensions = "";
+  /** The Sec-WebSocket-Extensions value the server answered with ("" for none). */
+  readonly extensions: string;
   /** The host's socket (net.Socket on Node, Bun's Socket on Bun). */
   readonly socket: S;
   /** How binary messages are delivered. */
@@ -88,6 +90,7 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     this.socket = init.socket;
     this.remoteAddress = init.remoteAddress;
     this.protocol = init.protocol;
+    this.extensions = init.extensions ?? "";
     this.alloc = init.alloc;
     this.session = new Session(
       init.link,

@@ -11,7 +11,9 @@ import {
   selectSubprotocol,
   type UpgradeRequest,
 } from "./handshake.js";
+import { acceptDeflateOffer, deflateOptions, type PerMessageDeflateOptions } from "./extensions.js";
 import { heartbeatOptions, type HeartbeatOptions } from "./heartbeat.js";
+import { PerMessageDeflate, type DeflateCodec } from "./permessage-deflate.js";
 import { sharedPool, type EnginePool, type SlotHandle } from "./pool.js";
 import { ServerConnection } from "./server-connection.js";
 import { sessionLimits, type SendData, type SessionOptions, type SessionSocket } from "./session.js";
@@ -69,6 +71,8 @@ export interface ServerCoreOptions<Req> {
   closeTimeout?: number;
   /** The engine pool (default the process-wide one). */
   pool?: EnginePool;
+  /** permessage-deflate: off by default (as in ws); `true` or options (docs/DEFLATE.md). */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** Options of `broadcast`. */
@@ -149,11 +153,17 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   private readonly core: ServerCoreOptions<Req>;
   private readonly alloc: (size: number) => Uint8Array;
   private readonly byId = new Map<number, ServerConnection<B, S>>();
+  private readonly deflate: PerMessageDeflateOptions | null;
+  private readonly codec: DeflateCodec | null;
   private pending = 0;
 
-  protected constructor(options: ServerCoreOptions<Req>, alloc: (size: number) => B) {
+  /** `codec`: the runtime's zlib, needed for `perMessageDeflate`. */
+  protected constructor(options: ServerCoreOptions<Req>, alloc: (size: number) => B, codec?: DeflateCodec) {
     super();
     this.core = options;
+    this.deflate = deflateOptions(options.perMessageDeflate);
+    this.codec = codec ?? null;
+    if (this.deflate && !this.codec) throw new TypeError("perMessageDeflate: this host has no deflate codec");
     this.alloc = alloc;
     this.pool = options.pool ?? sharedPool();
     this.maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
@@ -231,7 +241,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   ): ServerConnection<B, S> | Uint8Array {
     if (this.closing) return this.refusal(503);
     const handle: SlotHandle = this.pool.acquire();
-    const lines: string[] = [];
+    const accepted = this.deflate && acceptDeflateOffer(decision.request.extensions, this.deflate);
+    const lines: string[] = accepted ? [`Sec-WebSocket-Extensions: ${accepted.response}`] : [];
     this.emit("headers", lines, req);
     const response = buildAcceptResponse(
       handle.engine,
@@ -244,9 +255,18 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       link: host.link,
       remoteAddress: host.remoteAddress,
       protocol: decision.protocol,
+      extensions: accepted ? accepted.response : "",
       pool: this.pool,
       handle,
-      options: this.sessionOptions,
+      options: accepted
+        ? {
+            ...this.sessionOptions,
+            deflate: new PerMessageDeflate(accepted.session, this.codec!, {
+              ...this.deflate,
+              maxPayload: this.sessionOptions.maxPayload,
+            }),
+          }
+        : this.sessionOptions,
       alloc: this.alloc,
     });
     ws.session.writeRaw(response);

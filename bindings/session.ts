@@ -2,6 +2,7 @@
 // per-tick write batch, heartbeat, backpressure, the close timers, and releasing the slot exactly once.
 // Socket-free: a host adapts its socket to `SessionSocket` and reports the socket's events to the session
 // (onData, onDrain, onEnd, onClose). The protocol itself is the engine's.
+import type { PerMessageDeflate } from "./permessage-deflate.js";
 import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
 import { CloseCode, type WebSocketProtocolError } from "./errors.js";
 import { Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
@@ -51,6 +52,8 @@ export interface SessionOptions {
   maxBufferedAmount: number;
   /** Ms to wait for the peer's close frame, or its FIN after the close handshake. */
   closeTimeout: number;
+  /** permessage-deflate as negotiated (server side; a client sets it on `wire` after the 101). */
+  deflate?: PerMessageDeflate | null;
 }
 
 /** What a session reports to the object users see. `data` comes from the host's `alloc`. */
@@ -159,6 +162,7 @@ export class Session {
       maxPayload: options.maxPayload,
       fragments: options.fragments,
       alloc,
+      deflate: options.deflate ?? undefined,
     });
     this.heartbeat = options.heartbeat
       ? new Heartbeat(options.heartbeat, {

@@ -9,6 +9,7 @@ import {
 } from "../../bindings/client-core.js";
 import type { SessionSocket } from "../../bindings/session.js";
 import { allocBuffer, SocketLink } from "./link.js";
+import { bunDeflateCodec } from "./deflate.js";
 
 /** A socket being dialed: writes and closes wait for Bun.connect to settle. */
 class Dialing implements SessionSocket {
@@ -69,7 +70,7 @@ class Dialing implements SessionSocket {
 /** A WHATWG WebSocket client for Bun, framed by the Wasm engine. */
 export class WebSocket extends WebSocketCore {
   constructor(url: string | URL, protocols?: string | string[], options: ClientOptions = {}) {
-    super(url, protocols, options, allocBuffer);
+    super(url, protocols, options, allocBuffer, bunDeflateCodec);
   }
 
   protected dial(target: WebSocketTarget, options: ClientOptions, client: ClientLink): SessionSocket {

@@ -11,6 +11,7 @@ import {
 import type { ServerConnection } from "../../bindings/server-connection.js";
 import type { SessionSocket } from "../../bindings/session.js";
 import { allocBuffer, SocketLink } from "./link.js";
+import { bunDeflateCodec } from "./deflate.js";
 
 /** The upgrade request as the engine read it: what `verifyClient`, `handleProtocols` and "connection" get. */
 export interface UpgradeRequestInfo {
@@ -61,7 +62,7 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
   private readonly handshaking = new Set<Peer>();
 
   constructor(options: ServerOptions, callback?: () => void) {
-    super(options, allocBuffer);
+    super(options, allocBuffer, bunDeflateCodec);
     const modes = options as { server?: unknown; noServer?: unknown };
     if (modes.server || modes.noServer)
       throw new TypeError("WebSocketServer on Bun listens itself: give `port` (server/noServer are Node's)");
