@@ -247,10 +247,15 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
   for (const cell of cells) {
     const frames = Array.from({ length: 64 }, (_, i) => compressedFrame(jsonText(cell.size, i * 13)));
-    const samples: Record<string, Sample[]> = { wasmsocket: [], ws: [] };
+    // "wasmsocket level 1": the same server with `level: 1`, to show the speed/bytes trade-off.
+    const samples: Record<string, Sample[]> = { wasmsocket: [], ws: [], "wasmsocket level 1": [] };
+    const order = ["wasmsocket", "ws", "wasmsocket level 1"];
     for (let round = 0; round < ROUNDS; round++)
-      for (const impl of round % 2 ? ["ws", "wasmsocket"] : ["wasmsocket", "ws"]) {
-        const server = await startServer(impl);
+      for (const impl of round % 2 ? [...order].reverse() : order) {
+        const server =
+          impl === "wasmsocket level 1"
+            ? await startServer("wasmsocket", { level: 1 })
+            : await startServer(impl);
         samples[impl].push(await echoCell(server, cell, frames));
         await stopServer(server);
       }
@@ -271,6 +276,12 @@ async function main(): Promise<void> {
     console.log(
       `  per server CPU-second: wasmsocket ${fmt(perCpu("wasmsocket"))}, ws ${fmt(perCpu("ws"))} → ` +
         `${(perCpu("wasmsocket") / perCpu("ws")).toFixed(2)}×`,
+    );
+    const fast = "wasmsocket level 1";
+    console.log(
+      `  wasmsocket with level 1: ${fmt(pick(fast, "messagesPerSecond"))} msg/s → ` +
+        `${(pick(fast, "messagesPerSecond") / theirs).toFixed(2)}× ws, ${fmt(perCpu(fast))} per CPU-second → ` +
+        `${(perCpu(fast) / perCpu("ws")).toFixed(2)}×, ${fmt(pick(fast, "wireOutPerMessage"))} B per echo`,
     );
     results[`${cell.size}`] = {
       ours,
