@@ -202,6 +202,19 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
     ws.close();
   });
 
+  it("declines permessage-deflate cleanly: a ws client that offers it talks uncompressed", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`, { perMessageDeflate: true });
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    expect(ws.extensions).toBe("");
+    const text = "compressible ".repeat(200);
+    ws.send(text);
+    expect(await nextMessage(ws)).toEqual({ data: Buffer.from(text), isBinary: false });
+    ws.close();
+  });
+
   it("reassembles a fragmented message before echoing it", async () => {
     const ws = await open(server.port);
     ws.send("frag", { fin: false });
