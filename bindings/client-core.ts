@@ -287,7 +287,8 @@ export abstract class WebSocketCore extends EventTarget {
         throw new RangeError(
           `more than maxQueued (${this.options.maxQueued ?? 1024}) messages while reconnecting`,
         );
-      this.queue.push({ data: binary ? controlBytes(data).slice() : data, binary });
+      // A copy: Buffer.slice would be a view of bytes the caller may reuse before the reconnect.
+      this.queue.push({ data: binary ? new Uint8Array(controlBytes(data)) : data, binary });
       return;
     }
     if (this.state !== ReadyState.OPEN || !this.session) return;

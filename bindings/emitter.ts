@@ -1,5 +1,5 @@
-// A small typed event emitter with the `ws`/Node EventEmitter surface the server objects need, so the
-// runtime-neutral server code runs where `node:events` does not exist.
+// A small typed event emitter with the `ws`/Node EventEmitter surface (so `events.once(wss, ...)` and
+// other EventEmitter helpers take the server objects), for runtime-neutral code where `node:events` may not exist.
 
 type Args = unknown[];
 type EventMap<T> = { [K in keyof T]: Args };
@@ -12,7 +12,8 @@ interface Entry {
 
 /** on/once/off/emit with per-event argument types, like Node's `EventEmitter<T>`. */
 export class Emitter<T extends EventMap<T>> {
-  private readonly listeners = new Map<keyof T, Entry[]>();
+  private readonly entries = new Map<keyof T, Entry[]>();
+  private maxListeners = 10;
 
   /** Add a listener. */
   on<K extends keyof T>(event: K, listener: Listener<T[K]>): this {
@@ -31,13 +32,13 @@ export class Emitter<T extends EventMap<T>> {
 
   /** Remove a listener (the last one added, if added more than once). */
   off<K extends keyof T>(event: K, listener: Listener<T[K]>): this {
-    const list = this.listeners.get(event);
+    const list = this.entries.get(event);
     if (!list) return this;
     for (let i = list.length - 1; i >= 0; i--) {
       if (list[i].listener !== listener) continue;
       const copy = list.slice();
       copy.splice(i, 1);
-      this.listeners.set(event, copy);
+      this.entries.set(event, copy);
       break;
     }
     return this;
@@ -50,19 +51,55 @@ export class Emitter<T extends EventMap<T>> {
 
   /** Remove every listener of `event`, or of every event. */
   removeAllListeners(event?: keyof T): this {
-    if (event === undefined) this.listeners.clear();
-    else this.listeners.delete(event);
+    if (event === undefined) this.entries.clear();
+    else this.entries.delete(event);
     return this;
   }
 
   /** Listeners of `event`. */
   listenerCount(event: keyof T): number {
-    return this.listeners.get(event)?.length ?? 0;
+    return this.entries.get(event)?.length ?? 0;
+  }
+
+  /** The listeners of `event`, in call order. */
+  listeners<K extends keyof T>(event: K): Listener<T[K]>[] {
+    return (this.entries.get(event) ?? []).map((entry) => entry.listener as Listener<T[K]>);
+  }
+
+  /** Same as `listeners` (once-wrappers are not used here). */
+  rawListeners<K extends keyof T>(event: K): Listener<T[K]>[] {
+    return this.listeners(event);
+  }
+
+  /** Events that have listeners. */
+  eventNames(): (keyof T)[] {
+    return [...this.entries.keys()].filter((event) => this.listenerCount(event) > 0);
+  }
+
+  /** Add a listener called before the others. */
+  prependListener<K extends keyof T>(event: K, listener: Listener<T[K]>): this {
+    return this.add(event, listener, false, true);
+  }
+
+  /** Add a one-time listener called before the others. */
+  prependOnceListener<K extends keyof T>(event: K, listener: Listener<T[K]>): this {
+    return this.add(event, listener, true, true);
+  }
+
+  /** Accepted for EventEmitter compatibility: there is no listener limit to warn about. */
+  setMaxListeners(limit: number): this {
+    this.maxListeners = limit;
+    return this;
+  }
+
+  /** The value last given to `setMaxListeners` (default 10, as Node's). */
+  getMaxListeners(): number {
+    return this.maxListeners;
   }
 
   /** Call the listeners of `event` in order; false when there were none. An unheard "error" throws. */
   emit<K extends keyof T>(event: K, ...args: T[K]): boolean {
-    const list = this.listeners.get(event);
+    const list = this.entries.get(event);
     if (!list || list.length === 0) {
       if (event === "error") throw args[0] instanceof Error ? args[0] : new Error(String(args[0]));
       return false;
@@ -74,9 +111,10 @@ export class Emitter<T extends EventMap<T>> {
     return true;
   }
 
-  private add<K extends keyof T>(event: K, listener: Listener<T[K]>, once: boolean): this {
-    const list = this.listeners.get(event) ?? [];
-    this.listeners.set(event, [...list, { listener: listener as Listener<Args>, once }]);
+  private add<K extends keyof T>(event: K, listener: Listener<T[K]>, once: boolean, first = false): this {
+    const list = this.entries.get(event) ?? [];
+    const entry = { listener: listener as Listener<Args>, once };
+    this.entries.set(event, first ? [entry, ...list] : [...list, entry]);
     return this;
   }
 }

@@ -400,14 +400,20 @@ export class Session {
         : (error?: Error | null) => {
             for (const callback of callbacks) callback(error ?? undefined);
           };
-    if (chunks.length > 1 && !socket.cork) chunks = this.join(chunks);
+    if (chunks.length === 1) this.put(chunks[0], done);
+    else this.putBatch(socket.cork ? chunks : this.join(chunks), done);
+    // Below the mark already (the kernel took it all): the sender may go on at once.
+    if (this.needDrain && this.bufferedAmount < this.options.highWaterMark) this.emitDrain();
+  }
+
+  /** Several chunks in one batch: corked where the socket can (one write to the kernel). */
+  private putBatch(chunks: Uint8Array[], done?: (error?: Error | null) => void): void {
+    const socket = this.socket;
     socket.cork?.();
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) this.put(chunks[i]);
     this.put(chunks[last], done);
     socket.uncork?.();
-    // Below the mark already (the kernel took it all): the sender may go on at once.
-    if (this.needDrain && this.bufferedAmount < this.options.highWaterMark) this.emitDrain();
   }
 
   /** One write for a batch of small chunks (a socket without cork makes a syscall per write). */

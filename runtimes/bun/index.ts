@@ -16,24 +16,5 @@ export {
   type VerifyClientInfo,
   type Refusal,
 } from "../../bindings/server-core.js";
-export {
-  ServerConnection,
-  type BinaryType,
-  type SendOptions,
-  type ServerConnectionEvents,
-} from "../../bindings/server-connection.js";
-export {
-  parseWebSocketUrl,
-  type ClientOptions,
-  type ClientBinaryType,
-  type ReconnectOptions,
-  type ConnectingDetail,
-  type ReconnectingDetail,
-  type FinishDetail,
-  type WebSocketTarget,
-} from "../../bindings/client-core.js";
-export { CloseEvent, ErrorEvent, type CloseEventInit, type ErrorEventInit } from "../../bindings/events.js";
-export { ReadyState, type SendData } from "../../bindings/session.js";
-export { CloseCode, WebSocketProtocolError } from "../../bindings/errors.js";
-export { defaultHeartbeat, type HeartbeatOptions } from "../../bindings/heartbeat.js";
-export { defaultBackoff, type BackoffOptions } from "../../bindings/backoff.js";
+export { ServerConnection } from "../../bindings/server-connection.js";
+export * from "../../bindings/host-api.js";

@@ -1,476 +1,67 @@
-// The client: the WHATWG WebSocket surface over net/tls, with the engine doing the handshake and the
-// framing, plus reconnect (bindings/backoff.ts), queueing while reconnecting, heartbeat and lifecycle events
-// like esp_websocket_client's (connecting, open, reconnecting, close, finish).
+// The WHATWG client on Node: net/tls carry the bytes; handshake, framing, reconnect and events are
+// bindings/client-core.ts's, the same as on Bun. Over ws:// the kernel reads straight into engine memory.
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { backoffDelay, type BackoffOptions } from "../../bindings/backoff.js";
-import { Role } from "../../bindings/connection.js";
 import {
-  acceptDeflateResponse,
-  buildDeflateOffer,
-  deflateOptions,
-  type PerMessageDeflateOptions,
-} from "../../bindings/extensions.js";
-import { buildUpgradeRequest, parseUpgradeResponse } from "../../bindings/handshake.js";
-import { PerMessageDeflate } from "../../bindings/permessage-deflate.js";
+  WebSocketCore,
+  type ClientLink,
+  type ClientOptions,
+  type WebSocketTarget,
+} from "../../bindings/client-core.js";
+import type { SessionSocket } from "../../bindings/session.js";
 import { nodeDeflateCodec } from "./deflate.js";
-import { heartbeatOptions, type HeartbeatOptions } from "../../bindings/heartbeat.js";
-import { sharedPool, type EnginePool } from "../../bindings/pool.js";
-import { CloseCode } from "../../bindings/errors.js";
-import { CloseEvent, ErrorEvent } from "./events.js";
-import { controlBytes, toArrayBuffer } from "./server-connection.js";
-import { ReadyState, Transport, type SendData } from "./transport.js";
-
-/** Reconnect policy: backoff plus what happens to messages sent while reconnecting. */
-export interface ReconnectOptions extends BackoffOptions {
-  /** "queue" (default): hold sends and deliver them on open; "reject": throw InvalidStateError. */
-  queue?: "queue" | "reject";
-}
-
-/** Client options (docs/NODE.md lists the defaults). */
-export interface ClientOptions {
-  /** Extra request header fields. */
-  headers?: Record<string, string>;
-  /** The Origin header. */
-  origin?: string;
-  /** TLS (wss://): trusted CAs, client certificate and key, verification, SNI name. */
-  ca?: tls.ConnectionOptions["ca"];
-  cert?: tls.ConnectionOptions["cert"];
-  key?: tls.ConnectionOptions["key"];
-  rejectUnauthorized?: boolean;
-  servername?: string;
-  /** Ms for TCP connect + opening handshake (default 10 000). */
-  handshakeTimeout?: number;
-  /** Longest response head, bytes (default 16 384). */
-  maxHeaderSize?: number;
-  /** Largest message accepted, bytes (default 16 MiB; 1009 past it). */
-  maxPayload?: number;
-  /** Split every sent message into frames of at most this many bytes (default 0: never). */
-  maxFragmentSize?: number;
-  /** Ping a silent server and drop a dead one (default off). */
-  heartbeat?: HeartbeatOptions | boolean;
-  /** Reconnect after a close the application did not ask for (default off). */
-  reconnect?: boolean | ReconnectOptions;
-  /** Decide per close whether to reconnect (default: always, when `reconnect` is on). */
-  shouldReconnect?: (event: CloseEvent) => boolean;
-  /** Most messages held while reconnecting (default 1024); beyond, `send` throws a RangeError. */
-  maxQueued?: number;
-  /** Initial binaryType (default "nodebuffer"). */
-  binaryType?: ClientBinaryType;
-  /** bufferedAmount at which `drain` is owed (default 64 KiB). */
-  highWaterMark?: number;
-  /** Queued bytes beyond which a send fails the connection with 1008 (default 32 MiB). */
-  maxBufferedAmount?: number;
-  /** Ms to wait for the close reply, then for the server's FIN (default 10 000). */
-  closeTimeout?: number;
-  /** The engine pool (default the process-wide one). */
-  pool?: EnginePool;
-  /** Offer permessage-deflate (RFC 7692): off by default; `true` or options (docs/DEFLATE.md). */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-}
-
-/** How binary messages arrive in `MessageEvent.data`. */
-export type ClientBinaryType = "nodebuffer" | "arraybuffer";
-
-/** Detail of "connecting": 0 for the first connection, then the retry number. */
-export interface ConnectingDetail {
-  attempt: number;
-}
-/** Detail of "reconnecting": the retry about to be made (1-based) and the ms until it starts. */
-export interface ReconnectingDetail {
-  attempt: number;
-  delay: number;
-}
-/** Detail of "finish": why the client makes no more connections. */
-export interface FinishDetail {
-  reason: "closed" | "retries" | "no-reconnect";
-}
-
-type Listener = ((event: Event) => unknown) | null;
-
-const encoder = new TextEncoder();
-const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
-
-/** Where a ws:// or wss:// URL says to connect. */
-export interface WebSocketTarget {
-  url: string;
-  secure: boolean;
-  /** Host to connect to (IPv6 without brackets). */
-  hostname: string;
-  port: number;
-  /** Host header value (brackets and a non-default port kept). */
-  host: string;
-  /** Path and query. */
-  path: string;
-}
-
-/** Parse a WebSocket URL as the WHATWG constructor does (SyntaxError DOMException when invalid). */
-export function parseWebSocketUrl(input: string | URL): WebSocketTarget {
-  let url: URL;
-  try {
-    url = new URL(String(input));
-  } catch {
-    throw new DOMException(`invalid URL: ${String(input)}`, "SyntaxError");
-  }
-  if (url.protocol === "http:") url.protocol = "ws:";
-  else if (url.protocol === "https:") url.protocol = "wss:";
-  if (url.protocol !== "ws:" && url.protocol !== "wss:")
-    throw new DOMException(`URL scheme must be ws: or wss:, not ${url.protocol}`, "SyntaxError");
-  if (url.hash) throw new DOMException("a WebSocket URL cannot have a fragment", "SyntaxError");
-  const secure = url.protocol === "wss:";
-  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  return {
-    url: url.href,
-    secure,
-    hostname,
-    port: url.port ? Number(url.port) : secure ? 443 : 80,
-    host: url.host,
-    path: (url.pathname || "/") + url.search,
-  };
-}
-
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-function protocolList(protocols: string | string[] | undefined): string[] {
-  const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
-  for (const protocol of list)
-    if (!TOKEN.test(protocol))
-      throw new DOMException(`invalid subprotocol ${JSON.stringify(protocol)}`, "SyntaxError");
-  if (new Set(list).size !== list.length) throw new DOMException("duplicate subprotocol", "SyntaxError");
-  return list;
-}
+import { allocBuffer, SocketLink } from "./link.js";
 
 /** A WHATWG WebSocket client for Node, framed by the Wasm engine. */
-export class WebSocket extends EventTarget {
-  static readonly CONNECTING = ReadyState.CONNECTING;
-  static readonly OPEN = ReadyState.OPEN;
-  static readonly CLOSING = ReadyState.CLOSING;
-  static readonly CLOSED = ReadyState.CLOSED;
-  readonly CONNECTING = ReadyState.CONNECTING;
-  readonly OPEN = ReadyState.OPEN;
-  readonly CLOSING = ReadyState.CLOSING;
-  readonly CLOSED = ReadyState.CLOSED;
-
-  /** The resolved URL. */
-  readonly url: string;
-  /** The extensions the server accepted (its Sec-WebSocket-Extensions value, "" for none). */
-  get extensions(): string {
-    return this.negotiatedExtensions;
-  }
-  /** How binary messages are delivered. */
-  binaryType: ClientBinaryType;
-  private readonly target: WebSocketTarget;
-  private readonly protocols: string[];
-  private readonly options: ClientOptions;
-  private readonly pool: EnginePool;
-  private readonly reconnectPolicy: ReconnectOptions | null;
-  private readonly deflate: PerMessageDeflateOptions | null;
-  private negotiatedExtensions = "";
-  private transport: Transport | null = null;
-  private state: number = ReadyState.CONNECTING;
-  private chosenProtocol = "";
-  private attempt = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private closeRequested = false;
-  private finished = false;
-  private queue: Array<{ data: SendData; binary: boolean }> = [];
-  private handlers = new Map<string, { handler: Listener; listener: (event: Event) => void }>();
-
+export class WebSocket extends WebSocketCore {
   constructor(url: string | URL, protocols?: string | string[], options: ClientOptions = {}) {
-    super();
-    this.target = parseWebSocketUrl(url);
-    this.url = this.target.url;
-    this.protocols = protocolList(protocols);
-    this.options = options;
-    this.pool = options.pool ?? sharedPool();
-    this.binaryType = options.binaryType ?? "nodebuffer";
-    this.deflate = deflateOptions(options.perMessageDeflate);
-    const reconnect = options.reconnect;
-    this.reconnectPolicy = reconnect ? (reconnect === true ? {} : reconnect) : null;
-    this.connect();
+    super(url, protocols, options, allocBuffer, nodeDeflateCodec);
   }
 
-  /** CONNECTING, OPEN, CLOSING or CLOSED (CONNECTING again while reconnecting). */
-  get readyState(): number {
-    return this.state;
+  protected dial(target: WebSocketTarget, options: ClientOptions, link: ClientLink): SessionSocket {
+    const socket = target.secure ? dialTls(target, options, link) : dialTcp(target, link);
+    socket.setNoDelay(true);
+    socket.on("error", (error) => link.error(error));
+    socket.on("end", () => link.end());
+    socket.on("close", () => link.closed());
+    socket.on("drain", () => link.drain());
+    return new SocketLink(socket);
   }
+}
 
-  /** The subprotocol the server chose ("" for none). */
-  get protocol(): string {
-    return this.chosenProtocol;
-  }
-
-  /** Bytes queued and not yet handed to the kernel (plus queued messages while reconnecting). */
-  get bufferedAmount(): number {
-    let queued = 0;
-    for (const item of this.queue)
-      queued += typeof item.data === "string" ? encoder.encode(item.data).length : item.data.byteLength;
-    return (this.transport?.bufferedAmount ?? 0) + queued;
-  }
-
-  get onopen(): Listener {
-    return this.handlers.get("open")?.handler ?? null;
-  }
-  set onopen(handler: Listener) {
-    this.setHandler("open", handler);
-  }
-  get onmessage(): Listener {
-    return this.handlers.get("message")?.handler ?? null;
-  }
-  set onmessage(handler: Listener) {
-    this.setHandler("message", handler);
-  }
-  get onerror(): Listener {
-    return this.handlers.get("error")?.handler ?? null;
-  }
-  set onerror(handler: Listener) {
-    this.setHandler("error", handler);
-  }
-  get onclose(): Listener {
-    return this.handlers.get("close")?.handler ?? null;
-  }
-  set onclose(handler: Listener) {
-    this.setHandler("close", handler);
-  }
-
-  /** Send text (string) or binary (bytes) data; fragmented at `maxFragmentSize`. */
-  send(data: SendData): void {
-    const binary = typeof data !== "string";
-    if (this.state === ReadyState.CONNECTING) {
-      const policy = this.reconnectPolicy;
-      if (!policy || policy.queue === "reject")
-        throw new DOMException("WebSocket is not open (CONNECTING)", "InvalidStateError");
-      if (this.queue.length >= (this.options.maxQueued ?? 1024))
-        throw new RangeError(
-          `more than maxQueued (${this.options.maxQueued ?? 1024}) messages while reconnecting`,
-        );
-      this.queue.push({ data: binary ? Buffer.from(controlBytes(data)) : data, binary });
-      return;
-    }
-    if (this.state !== ReadyState.OPEN || !this.transport) return;
-    this.transport.send(data, binary, this.options.maxFragmentSize ?? 0);
-  }
-
-  /** Send a ping (up to 125 bytes); the "pong" event reports the reply. */
-  ping(data?: SendData): void {
-    if (this.state === ReadyState.OPEN) this.transport?.ping(controlBytes(data));
-  }
-
-  /** Close with an optional code (1000 or 3000-4999) and reason (at most 123 UTF-8 bytes); ends reconnecting. */
-  close(code?: number, reason?: string): void {
-    if (code !== undefined && code !== CloseCode.Normal && !(code >= 3000 && code <= 4999))
-      throw new DOMException(`close code must be 1000 or 3000-4999, got ${code}`, "InvalidAccessError");
-    if (reason !== undefined && encoder.encode(reason).length > 123)
-      throw new DOMException("close reason must be at most 123 UTF-8 bytes", "SyntaxError");
-    this.closeRequested = true;
-    this.queue = [];
-    if (this.retryTimer !== undefined) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
-      this.state = ReadyState.CLOSED;
-      return this.finish("closed");
-    }
-    if (this.state === ReadyState.CLOSING || this.state === ReadyState.CLOSED) return;
-    this.state = ReadyState.CLOSING;
-    if (!this.transport || this.transport.readyState === ReadyState.CONNECTING) {
-      this.transport?.terminate();
-      return;
-    }
-    this.transport.close(code ?? (reason ? CloseCode.Normal : undefined), reason ?? "");
-  }
-
-  /** Destroy the connection now, without a close handshake (no reconnect follows). */
-  terminate(): void {
-    this.closeRequested = true;
-    if (this.retryTimer !== undefined) return this.close();
-    this.transport?.terminate();
-  }
-
-  private setHandler(type: string, handler: Listener): void {
-    let entry = this.handlers.get(type);
-    if (!entry) {
-      const created = { handler, listener: (event: Event) => created.handler?.call(this, event) };
-      entry = created;
-      this.handlers.set(type, entry);
-      this.addEventListener(type, entry.listener);
-    }
-    entry.handler = typeof handler === "function" ? handler : null;
-  }
-
-  private connect(): void {
-    this.state = ReadyState.CONNECTING;
-    this.negotiatedExtensions = "";
-    const attempt = this.attempt;
-    queueMicrotask(() => this.dispatchEvent(new CustomEvent("connecting", { detail: { attempt } })));
-    const { target, options } = this;
-    const handle = this.pool.acquire();
-    let handshaking = true;
-    let head: Buffer = Buffer.alloc(0);
-    let transport: Transport | null = null;
-    const onResponse = (chunk: Uint8Array): void => {
-      head = head.length === 0 ? Buffer.from(chunk) : Buffer.concat([head, chunk]);
-      const response = parseUpgradeResponse(handle.engine, handle.slot, head, this.protocols, {
-        maxHeaderBytes: options.maxHeaderSize ?? 16 * 1024,
-        extensionsOffered: this.deflate !== null,
-      });
-      if (!response) return;
-      clearTimeout(timer);
-      handshaking = false;
-      if (!response.ok)
-        return this.failHandshake(transport!, new Error(`handshake failed: ${response.message}`));
-      socket.off("data", onResponse);
-      if (this.deflate) {
-        let negotiated;
-        try {
-          negotiated = acceptDeflateResponse(response.extensions, this.deflate);
-        } catch (error) {
-          return this.failHandshake(transport!, error as Error);
-        }
-        if (negotiated) {
-          const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
-          const deflate = new PerMessageDeflate(negotiated.session, nodeDeflateCodec, {
-            ...this.deflate,
-            maxPayload,
-          });
-          transport!.wire.useDeflate(deflate);
-          this.negotiatedExtensions = response.extensions;
-        }
-      }
-      this.chosenProtocol = response.protocol;
-      transport!.start(undefined, !target.secure);
-      this.opened();
-      // Frames that came in the same read as the 101 follow the open event.
-      const early = head.subarray(response.headEnd);
-      if (early.length > 0 && transport!.readyState !== ReadyState.CLOSED) transport!.receive(early);
-    };
-    const socket: net.Socket = target.secure
-      ? tls.connect({
-          host: target.hostname,
-          port: target.port,
-          servername: options.servername ?? (net.isIP(target.hostname) ? undefined : target.hostname),
-          ca: options.ca,
-          cert: options.cert,
-          key: options.key,
-          rejectUnauthorized: options.rejectUnauthorized ?? true,
-          ALPNProtocols: ["http/1.1"],
-        })
-      : new net.Socket({
-          // Zero-copy reads: the kernel writes into the engine's input area and the engine parses in place.
-          // The callback runs synchronously before the next read reuses that area.
-          onread: {
-            buffer: () => transport!.readBuffer,
-            callback: (length: number, buffer: Uint8Array) => {
-              if (handshaking) onResponse(buffer.subarray(0, length));
-              else transport!.receiveInPlace(length);
-              return true;
-            },
-          },
-        } as net.SocketConstructorOpts);
-    transport = new Transport(
-      socket,
-      this.pool,
-      handle,
-      {
-        role: Role.Client,
-        maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-        fragments: "message",
-        heartbeat: heartbeatOptions(options.heartbeat, false),
-        highWaterMark: Math.max(options.highWaterMark ?? 64 * 1024, 16 * 1024),
-        maxBufferedAmount: options.maxBufferedAmount ?? 32 * 1024 * 1024,
-        closeTimeout: options.closeTimeout ?? 10_000,
+/** ws://: zero-copy reads into the engine's input area, parsed in place. */
+function dialTcp(target: WebSocketTarget, link: ClientLink): net.Socket {
+  const socket = new net.Socket({
+    // The callback runs synchronously before the next read reuses that area.
+    onread: {
+      buffer: () => link.readBuffer,
+      callback: (length: number) => {
+        link.receiveInPlace(length);
+        return true;
       },
-      {
-        message: (data, isBinary) => {
-          const value = !isBinary
-            ? data.toString("utf8")
-            : this.binaryType === "arraybuffer"
-              ? toArrayBuffer(data)
-              : data;
-          this.dispatchEvent(new MessageEvent("message", { data: value, origin: this.target.url }));
-        },
-        fragment: () => {},
-        ping: (data) => this.dispatchEvent(new MessageEvent("ping", { data })),
-        pong: (data) => this.dispatchEvent(new MessageEvent("pong", { data })),
-        closing: () => {
-          this.state = ReadyState.CLOSING;
-        },
-        error: (error) => this.dispatchEvent(new ErrorEvent("error", { error, message: error.message })),
-        drain: () => this.dispatchEvent(new Event("drain")),
-        end: (code, reason, wasClean) => this.disconnected(code, reason, wasClean),
-      },
-    );
-    this.transport = transport;
-    const timer = setTimeout(
-      () => this.failHandshake(transport!, new Error("opening handshake timed out")),
-      options.handshakeTimeout ?? 10_000,
-    );
-    socket.once("close", () => clearTimeout(timer));
-    socket.once("error", (error) => {
-      if (handshaking) this.dispatchEvent(new ErrorEvent("error", { error, message: error.message }));
-    });
-    const onConnect = (): void => {
-      const request = buildUpgradeRequest(handle.engine, handle.slot, {
-        host: target.host,
-        path: target.path,
-        protocols: this.protocols,
-        headers: {
-          ...(this.deflate ? { "Sec-WebSocket-Extensions": buildDeflateOffer(this.deflate) } : {}),
-          ...(options.origin ? { Origin: options.origin } : {}),
-          ...options.headers,
-        },
-      });
-      socket.write(request);
-    };
-    if (target.secure) {
-      socket.on("data", onResponse);
-      socket.once("secureConnect", onConnect);
-    } else {
-      socket.once("connect", onConnect);
-      socket.connect(target.port, target.hostname);
-    }
-  }
+    },
+  } as net.SocketConstructorOpts);
+  socket.once("connect", () => link.connected());
+  // Connecting creates the handle, which asks for the read area: the link has it once `dial` returned.
+  process.nextTick(() => {
+    if (!socket.destroyed) socket.connect(target.port, target.hostname);
+  });
+  return socket;
+}
 
-  private failHandshake(transport: Transport, error: Error): void {
-    if (transport.readyState !== ReadyState.CONNECTING) return;
-    this.dispatchEvent(new ErrorEvent("error", { error, message: error.message }));
-    transport.terminate();
-  }
-
-  private opened(): void {
-    this.attempt = 0;
-    if (this.closeRequested) return this.transport?.close(CloseCode.Normal, "");
-    this.state = ReadyState.OPEN;
-    this.dispatchEvent(new Event("open"));
-    const queued = this.queue;
-    this.queue = [];
-    for (const item of queued)
-      this.transport?.send(item.data, item.binary, this.options.maxFragmentSize ?? 0);
-  }
-
-  private disconnected(code: number, reason: string, wasClean: boolean): void {
-    this.transport = null;
-    this.state = ReadyState.CLOSED;
-    const event = new CloseEvent("close", { code, reason, wasClean });
-    this.dispatchEvent(event);
-    const policy = this.reconnectPolicy;
-    if (this.closeRequested || !policy) return this.finish(this.closeRequested ? "closed" : "no-reconnect");
-    if (this.options.shouldReconnect && !this.options.shouldReconnect(event))
-      return this.finish("no-reconnect");
-    const delay = backoffDelay(this.attempt, policy);
-    if (delay < 0) return this.finish("retries");
-    this.attempt++;
-    this.state = ReadyState.CONNECTING;
-    this.dispatchEvent(new CustomEvent("reconnecting", { detail: { attempt: this.attempt, delay } }));
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.connect();
-    }, delay);
-  }
-
-  private finish(reason: FinishDetail["reason"]): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.queue = [];
-    this.dispatchEvent(new CustomEvent("finish", { detail: { reason } }));
-  }
+/** wss://: TLS reads arrive as 'data' events. */
+function dialTls(target: WebSocketTarget, options: ClientOptions, link: ClientLink): net.Socket {
+  const socket = tls.connect({
+    host: target.hostname,
+    port: target.port,
+    servername: options.servername ?? (net.isIP(target.hostname) ? undefined : target.hostname),
+    ca: options.ca as tls.ConnectionOptions["ca"],
+    cert: options.cert as tls.ConnectionOptions["cert"],
+    key: options.key as tls.ConnectionOptions["key"],
+    rejectUnauthorized: options.rejectUnauthorized ?? true,
+    ALPNProtocols: ["http/1.1"],
+  });
+  socket.on("data", (chunk: Buffer) => link.receive(chunk));
+  socket.once("secureConnect", () => link.connected());
+  return socket;
 }

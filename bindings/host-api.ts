@@ -1,0 +1,18 @@
+// The public names every host's index exports besides its own WebSocketServer, WebSocket and
+// ServerConnection: one list, so the Node and Bun packages cannot drift apart.
+export { type BinaryType, type SendOptions, type ServerConnectionEvents } from "./server-connection.js";
+export {
+  parseWebSocketUrl,
+  type ClientOptions,
+  type ClientBinaryType,
+  type ReconnectOptions,
+  type ConnectingDetail,
+  type ReconnectingDetail,
+  type FinishDetail,
+  type WebSocketTarget,
+} from "./client-core.js";
+export { CloseEvent, ErrorEvent, type CloseEventInit, type ErrorEventInit } from "./events.js";
+export { ReadyState, type SendData } from "./session.js";
+export { CloseCode, WebSocketProtocolError } from "./errors.js";
+export { defaultHeartbeat, type HeartbeatOptions } from "./heartbeat.js";
+export { defaultBackoff, type BackoffOptions } from "./backoff.js";
