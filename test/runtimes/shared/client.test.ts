@@ -129,6 +129,25 @@ describe(`client on ${runtime}`, () => {
     await wss.close();
   });
 
+  it("queues a copy of bytes sent while reconnecting, so the caller may reuse its buffer", async () => {
+    const { wss, url } = await echoServer();
+    const ws = new host.WebSocket(url, [], { reconnect: { minDelay: 20, maxDelay: 50, maxRetries: 5 } });
+    ws.binaryType = "arraybuffer";
+    await nextEvent(ws, "open");
+    const reconnecting = nextEvent<CustomEvent>(ws, "reconnecting");
+    [...wss.clients][0].terminate();
+    await reconnecting;
+    const bytes = Buffer.from([1, 2, 3, 4]);
+    ws.send(bytes);
+    bytes.fill(0);
+    const echo = (await within(nextMessage(ws), 5000, "queued echo")) as ArrayBuffer;
+    expect([...new Uint8Array(echo)]).toEqual([1, 2, 3, 4]);
+    const finished = nextEvent<CustomEvent>(ws, "finish");
+    ws.close();
+    await finished;
+    await wss.close();
+  });
+
   it("heartbeat drops a server that never answers pings", async () => {
     const server = net.createServer((socket) => {
       socket.once("data", (head) => {
