@@ -1,18 +1,16 @@
 // Every frame vector, for both builds: whole, split at every offset, and byte by byte.
 import { describe, expect, it } from "vitest";
 import { createEngine } from "../../bindings/embedded.js";
-import { bytesOf, expectedOf, loadVectors, runPieces, type FrameVector } from "../support/vectors.js";
+import {
+  bytesOf,
+  expectedOf,
+  loadVectors,
+  runPieces,
+  splitOffsets,
+  type FrameVector,
+} from "../support/vectors.js";
 
 const vectors = loadVectors<FrameVector>("frames.json");
-
-/** Split offsets to try: all of them for small inputs, the edges and a stride for large ones. */
-function splitOffsets(length: number): number[] {
-  if (length <= 600) return Array.from({ length: length + 1 }, (_, i) => i);
-  const offsets = new Set<number>();
-  for (let i = 0; i <= 40; i++) offsets.add(i).add(length - i);
-  for (let i = 0; i < length; i += 997) offsets.add(i);
-  return [...offsets].filter((i) => i >= 0 && i <= length);
-}
 
 describe.each(["simd", "mvp"] as const)("frame vectors (%s build)", (build) => {
   const engine = createEngine({ maxConnections: 1, ioBytes: build === "simd" ? 192 * 1024 : 4096 }, build);
