@@ -7,6 +7,7 @@ import {
   heartbeatOptions,
   type HeartbeatOptions as HeartbeatTiming,
 } from "../../bindings/heartbeat.js";
+import type { ConnectingDetail, FinishDetail, ReconnectingDetail } from "../../bindings/client-core.js";
 
 /** Data the native `WebSocket.send` accepts. */
 export type SendData = string | ArrayBufferLike | Blob | ArrayBufferView;
@@ -40,25 +41,8 @@ export interface ClientOptions {
   WebSocket?: typeof WebSocket;
 }
 
-/** Detail of a "connecting" event. */
-export interface ConnectingDetail {
-  /** 0 for the first connection, then the retry number. */
-  attempt: number;
-}
-
-/** Detail of a "reconnecting" event. */
-export interface ReconnectingDetail {
-  /** The retry about to be made (1-based). */
-  attempt: number;
-  /** Milliseconds until it starts. */
-  delay: number;
-}
-
-/** Detail of a "finish" event: the client will make no more connections. */
-export interface FinishDetail {
-  /** "closed": the application called close(); "retries": reconnecting gave up; "no-reconnect": reconnect is off or declined. */
-  reason: "closed" | "retries" | "no-reconnect";
-}
+// The lifecycle event details are the Node/Bun client's (one declaration for every host).
+export type { ConnectingDetail, FinishDetail, ReconnectingDetail };
 
 /** Events of the client: the WHATWG four plus the lifecycle. */
 export interface ClientEventMap {
