@@ -3,6 +3,7 @@
 import { Role } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import type { EnginePool, SlotHandle } from "./pool.js";
+import { topicName, type TopicRegistry } from "./pubsub.js";
 import {
   ReadyState,
   Session,
@@ -36,6 +37,20 @@ export interface ServerConnectionEvents<B extends Uint8Array = Uint8Array> {
   drain: [];
 }
 
+/** Options of `publish`. */
+export interface PublishOptions<C = unknown> {
+  /** Send as binary (default: true for bytes, false for strings). */
+  binary?: boolean;
+  /** Skip this connection (or these) of this server. */
+  except?: C | C[];
+}
+
+/** The server's topics as a connection uses them. */
+export interface TopicHost<C> {
+  readonly registry: TopicRegistry<C>;
+  publish(topic: string, data: SendData, options?: PublishOptions<C>): number;
+}
+
 /** What the server tells a new connection. */
 export interface ServerConnectionInit<S> {
   /** The host's own socket object (exposed as `ws.socket`). */
@@ -50,6 +65,8 @@ export interface ServerConnectionInit<S> {
   handle: SlotHandle;
   options: Omit<SessionOptions, "role">;
   alloc: (size: number) => Uint8Array;
+  /** The server's topics (pub/sub). */
+  topics?: TopicHost<ServerConnection<never, unknown>>;
 }
 
 let nextId = 1;
@@ -83,6 +100,8 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
   /** The session driving this connection (for the host's socket events). */
   readonly session: Session;
   private readonly alloc: (size: number) => Uint8Array;
+  private readonly topicHost: TopicHost<this> | null;
+  private subscribed: Set<string> | null = null;
 
   constructor(init: ServerConnectionInit<S>) {
     super();
@@ -92,6 +111,7 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     this.protocol = init.protocol;
     this.extensions = init.extensions ?? "";
     this.alloc = init.alloc;
+    this.topicHost = (init.topics as TopicHost<this> | undefined) ?? null;
     this.session = new Session(
       init.link,
       init.pool,
@@ -108,7 +128,10 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
           if (this.listenerCount("error") > 0) this.emit("error", error);
         },
         drain: () => this.emit("drain"),
-        end: (code, reason) => this.emit("close", code, this.bytes(reason)),
+        end: (code, reason) => {
+          this.unsubscribeAll();
+          this.emit("close", code, this.bytes(reason));
+        },
       },
       init.alloc,
     );
@@ -143,6 +166,46 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     this.session.pong(controlBytes(data), callback);
   }
 
+  /** Receive what is published to `topic` from now on; false when already subscribed or closed. */
+  subscribe(topic: string): boolean {
+    const host = this.requireTopics();
+    topicName(topic);
+    if (this.session.isReleased || !host.registry.add(topic, this)) return false;
+    (this.subscribed ??= new Set()).add(topic);
+    return true;
+  }
+
+  /** Stop receiving `topic`; false when not subscribed. */
+  unsubscribe(topic: string): boolean {
+    const host = this.requireTopics();
+    if (!this.subscribed?.delete(topicName(topic))) return false;
+    host.registry.remove(topic, this);
+    return true;
+  }
+
+  /** Whether this connection is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.subscribed?.has(topic) ?? false;
+  }
+
+  /** The topics this connection is subscribed to. */
+  get topics(): string[] {
+    return this.subscribed ? [...this.subscribed] : [];
+  }
+
+  /** Bun's name for `topics`. */
+  get subscriptions(): string[] {
+    return this.topics;
+  }
+
+  /**
+   * Publish to every other subscriber of `topic` (through the server's adapter, on every server that
+   * shares it); returns how many connections of this server it was queued for.
+   */
+  publish(topic: string, data: SendData, options?: Omit<PublishOptions, "except">): number {
+    return this.requireTopics().publish(topic, data, { binary: options?.binary, except: this });
+  }
+
   /** Start the close handshake (TypeError for a code or reason the RFC forbids). */
   close(code?: number, reason: string | Uint8Array = ""): void {
     this.session.close(code, typeof reason === "string" ? reason : new TextDecoder().decode(reason));
@@ -151,6 +214,17 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
   /** Destroy the connection now, without a close handshake. */
   terminate(): void {
     this.session.terminate();
+  }
+
+  private requireTopics(): TopicHost<this> {
+    if (!this.topicHost) throw new Error("this connection has no server to publish through");
+    return this.topicHost;
+  }
+
+  private unsubscribeAll(): void {
+    if (!this.subscribed || !this.topicHost) return;
+    for (const topic of this.subscribed) this.topicHost.registry.remove(topic, this);
+    this.subscribed = null;
   }
 
   private deliver(data: Uint8Array, isBinary: boolean): B | ArrayBuffer {

@@ -15,8 +15,22 @@ import { acceptDeflateOffer, deflateOptions, type PerMessageDeflateOptions } fro
 import { heartbeatOptions, type HeartbeatOptions } from "./heartbeat.js";
 import { PerMessageDeflate, type DeflateCodec } from "./permessage-deflate.js";
 import { sharedPool, type EnginePool, type SlotHandle } from "./pool.js";
-import { ServerConnection } from "./server-connection.js";
-import { sessionLimits, type SendData, type SessionOptions, type SessionSocket } from "./session.js";
+import {
+  InProcessAdapter,
+  MessageFramer,
+  TopicRegistry,
+  topicName,
+  type PubSubAdapter,
+  type PubSubHub,
+} from "./pubsub.js";
+import { ServerConnection, type PublishOptions, type TopicHost } from "./server-connection.js";
+import {
+  sendBytes,
+  sessionLimits,
+  type SendData,
+  type SessionOptions,
+  type SessionSocket,
+} from "./session.js";
 
 /** What `verifyClient` is told about a handshake; `req` is the host's request object. */
 export interface VerifyClientInfo<Req> {
@@ -73,6 +87,16 @@ export interface ServerCoreOptions<Req> {
   pool?: EnginePool;
   /** permessage-deflate: off by default (as in ws); `true` or options (docs/DEFLATE.md). */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Carries `publish` and `broadcast` to other servers: a shared `InProcessAdapter` for servers of one
+   * process, a `RedisAdapter` (wasmsocket/redis) across processes. Default: this server alone.
+   */
+  adapter?: PubSubAdapter;
+  /**
+   * What `publish`/`broadcast` do to a connection whose queue is past `maxBufferedAmount`: "close" it
+   * with 1008 (default, as `send` does) or "drop" the message for it.
+   */
+  slowSubscriber?: "close" | "drop";
 }
 
 /** Options of `broadcast`. */
@@ -84,6 +108,8 @@ export interface BroadcastOptions<C> {
   /** Send as binary (default: true for bytes, false for strings). */
   binary?: boolean;
 }
+
+export type { PublishOptions };
 
 /** Events of a WebSocketServer. */
 export interface ServerEvents<Req, C> {
@@ -123,6 +149,13 @@ export function rejectionBytes(pool: EnginePool, status: number): Uint8Array {
   return bytes;
 }
 
+const encoder = new TextEncoder();
+
+/** A message's bytes: text encoded once, bytes as they are. */
+function payloadOf(data: SendData): Uint8Array {
+  return typeof data === "string" ? encoder.encode(data) : (sendBytes(data) as Uint8Array);
+}
+
 /** The path of a request target, without the query. */
 export function pathOf(target: string | undefined): string {
   const url = target ?? "/";
@@ -156,6 +189,12 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   private readonly deflate: PerMessageDeflateOptions | null;
   private readonly codec: DeflateCodec | null;
   private pending = 0;
+  private readonly adapter: PubSubAdapter;
+  private readonly hub: PubSubHub;
+  private readonly registry: TopicRegistry<ServerConnection<B, S>>;
+  private readonly topicHost: TopicHost<ServerConnection<B, S>>;
+  private readonly framer: MessageFramer;
+  private readonly dropSlow: boolean;
 
   /** `codec`: the runtime's zlib, needed for `perMessageDeflate`. */
   protected constructor(options: ServerCoreOptions<Req>, alloc: (size: number) => B, codec?: DeflateCodec) {
@@ -173,6 +212,16 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       heartbeat: heartbeatOptions(options.heartbeat, true),
       ...sessionLimits(options),
     };
+    this.adapter = options.adapter ?? new InProcessAdapter();
+    this.hub = {
+      deliver: (topic, payload, binary) =>
+        topic === null ? this.deliverAll(payload, binary) : this.deliverTopic(topic, payload, binary),
+    };
+    this.registry = new TopicRegistry(this.adapter, this.hub);
+    this.topicHost = { registry: this.registry, publish: (t, d, o) => this.publish(t, d, o) };
+    this.framer = new MessageFramer(this.pool, alloc);
+    this.dropSlow = options.slowSubscriber === "drop";
+    this.adapter.attach(this.hub);
   }
 
   /** Stop taking connections; resolves once the listener is closed (after the clients are gone). */
@@ -268,6 +317,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
           }
         : this.sessionOptions,
       alloc: this.alloc,
+      topics: this.topicHost as TopicHost<ServerConnection<never, unknown>>,
     });
     ws.session.writeRaw(response);
     this.clients.add(ws);
@@ -282,17 +332,64 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     return ws;
   }
 
-  /** Send one message to every open connection (or those `options` select). */
+  /**
+   * Send one message to every open connection (or those `options` select), framed once. Without a
+   * `filter` (a function cannot travel) it also reaches the connections of every server sharing the adapter.
+   */
   broadcast(data: SendData, options: BroadcastOptions<ServerConnection<B, S>> = {}): void {
     const binary = options.binary ?? typeof data !== "string";
-    // Encode text once, not once per client.
-    const payload = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    const except = options.except;
-    for (const ws of this.clients) {
-      if (ws.readyState !== ServerConnection.OPEN) continue;
+    const payload = payloadOf(data);
+    this.deliverAll(payload, binary, options.except, options.filter);
+    if (!options.filter) this.adapter.publish(this.hub, null, payload, binary);
+  }
+
+  /**
+   * Send a message to every subscriber of `topic`, framed once, here and on every server sharing the
+   * adapter; returns how many connections of this server it was queued for.
+   */
+  publish(topic: string, data: SendData, options: PublishOptions<ServerConnection<B, S>> = {}): number {
+    topicName(topic);
+    const binary = options.binary ?? typeof data !== "string";
+    const payload = payloadOf(data);
+    const count = this.deliverTopic(topic, payload, binary, options.except);
+    this.adapter.publish(this.hub, topic, payload, binary);
+    return count;
+  }
+
+  /** How many connections of this server are subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.registry.count(topic);
+  }
+
+  private deliverTopic(
+    topic: string,
+    payload: Uint8Array,
+    binary: boolean,
+    except?: ServerConnection<B, S> | ServerConnection<B, S>[],
+  ): number {
+    const members = this.registry.members(topic);
+    if (!members) return 0;
+    const frame = this.framer.frame(payload, binary);
+    let count = 0;
+    for (const ws of members) {
       if (except && (Array.isArray(except) ? except.includes(ws) : except === ws)) continue;
-      if (options.filter && !options.filter(ws)) continue;
-      ws.send(payload, { binary });
+      if (ws.session.sendFrame(frame, this.dropSlow)) count++;
+    }
+    return count;
+  }
+
+  private deliverAll(
+    payload: Uint8Array,
+    binary: boolean,
+    except?: ServerConnection<B, S> | ServerConnection<B, S>[],
+    filter?: (ws: ServerConnection<B, S>) => boolean,
+  ): void {
+    if (this.clients.size === 0) return;
+    const frame = this.framer.frame(payload, binary);
+    for (const ws of this.clients) {
+      if (except && (Array.isArray(except) ? except.includes(ws) : except === ws)) continue;
+      if (filter && !filter(ws)) continue;
+      ws.session.sendFrame(frame, this.dropSlow);
     }
   }
 
@@ -323,6 +420,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     await Promise.all(gone);
     this.dropHandshakes();
     await stopped;
+    this.adapter.detach(this.hub);
+    this.framer.release();
     this.emit("close");
   }
 

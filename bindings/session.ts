@@ -224,6 +224,22 @@ export class Session {
     if (this.bufferedAmount >= this.options.highWaterMark) this.needDrain = true;
   }
 
+  /**
+   * Queue a message framed elsewhere (pub/sub frames once for all its subscribers), by reference. Past
+   * `maxBufferedAmount` the peer is failed with 1008 as for `send`, or with `drop` the message is skipped
+   * for this connection. True when queued.
+   */
+  sendFrame(frame: Uint8Array, drop: boolean): boolean {
+    if (this.readyState !== ReadyState.OPEN || this.wire.closeSent) return false;
+    if (this.bufferedAmount > this.options.maxBufferedAmount) {
+      if (!drop) this.overflow();
+      return false;
+    }
+    this.output.push(frame, false);
+    if (this.bufferedAmount >= this.options.highWaterMark) this.needDrain = true;
+    return true;
+  }
+
   /** Send a ping (up to 125 bytes). */
   ping(data: Uint8Array, callback?: WriteCallback): void {
     if (!this.canSend(callback)) return;

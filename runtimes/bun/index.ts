@@ -9,6 +9,8 @@ export {
   type BunServerConnection,
 } from "./server.js";
 export { WebSocket } from "./client.js";
+export { InProcessAdapter, type PubSubAdapter, type PubSubHub } from "../../bindings/pubsub.js";
+export type { PublishOptions } from "../../bindings/server-connection.js";
 export {
   type ServerEvents,
   type BroadcastOptions,

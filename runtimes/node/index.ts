@@ -13,4 +13,6 @@ export {
   type Refusal,
 } from "./server.js";
 export { WebSocket } from "./client.js";
+export { InProcessAdapter, type PubSubAdapter, type PubSubHub } from "../../bindings/pubsub.js";
+export type { PublishOptions } from "../../bindings/server-connection.js";
 export * from "../../bindings/host-api.js";

@@ -1,0 +1,155 @@
+// Pub/sub topics, runtime-neutral: which connections of a server are subscribed to what, a message framed
+// once for all of them, and the adapter that carries publishes to the servers of other processes. The
+// in-process adapter links the servers of one process; bindings/redis-adapter.ts links processes.
+import { check } from "./errors.js";
+import type { EnginePool, SlotHandle } from "./pool.js";
+
+/** A server as an adapter sees it: it delivers messages published elsewhere to its own subscribers. */
+export interface PubSubHub {
+  /** A message published to `topic` (or broadcast, `topic` null) by another server: deliver it here. */
+  deliver(topic: string | null, payload: Uint8Array, binary: boolean): void;
+}
+
+/**
+ * Carries publishes between servers. A server attaches its hub when it starts and detaches it when it
+ * closes, says when a topic gains its first local subscriber or loses its last, and hands over each
+ * publish (after delivering it to its own subscribers, so the adapter must not deliver it back to
+ * `origin`). `topic` null is a broadcast to every connection.
+ */
+export interface PubSubAdapter {
+  attach(hub: PubSubHub): void;
+  detach(hub: PubSubHub): void;
+  subscribed(hub: PubSubHub, topic: string): void;
+  unsubscribed(hub: PubSubHub, topic: string): void;
+  publish(origin: PubSubHub, topic: string | null, payload: Uint8Array, binary: boolean): void;
+}
+
+/**
+ * The default adapter: servers of one process. Each server gets its own unless one is given; give the
+ * same instance to several servers (on different ports or paths) to make their topics one.
+ */
+export class InProcessAdapter implements PubSubAdapter {
+  /** The attached servers. */
+  protected readonly hubs = new Set<PubSubHub>();
+
+  attach(hub: PubSubHub): void {
+    this.hubs.add(hub);
+  }
+
+  detach(hub: PubSubHub): void {
+    this.hubs.delete(hub);
+  }
+
+  subscribed(): void {}
+
+  unsubscribed(): void {}
+
+  publish(origin: PubSubHub | null, topic: string | null, payload: Uint8Array, binary: boolean): void {
+    for (const hub of this.hubs) if (hub !== origin) hub.deliver(topic, payload, binary);
+  }
+}
+
+/** A topic name, checked. */
+export function topicName(topic: unknown): string {
+  if (typeof topic !== "string" || topic.length === 0)
+    throw new TypeError(`topic must be a non-empty string, got ${JSON.stringify(topic)}`);
+  return topic;
+}
+
+/** Who is subscribed to what, on one server; tells the adapter when a topic gains or loses its last. */
+export class TopicRegistry<C> {
+  private readonly topics = new Map<string, Set<C>>();
+  private readonly adapter: PubSubAdapter;
+  private readonly hub: PubSubHub;
+
+  constructor(adapter: PubSubAdapter, hub: PubSubHub) {
+    this.adapter = adapter;
+    this.hub = hub;
+  }
+
+  /** Subscribe `member`; false when it already was. */
+  add(topic: string, member: C): boolean {
+    let members = this.topics.get(topic);
+    if (!members) {
+      members = new Set();
+      this.topics.set(topic, members);
+      this.adapter.subscribed(this.hub, topic);
+    } else if (members.has(member)) return false;
+    members.add(member);
+    return true;
+  }
+
+  /** Unsubscribe `member`; false when it was not. */
+  remove(topic: string, member: C): boolean {
+    const members = this.topics.get(topic);
+    if (!members || !members.delete(member)) return false;
+    if (members.size === 0) {
+      this.topics.delete(topic);
+      this.adapter.unsubscribed(this.hub, topic);
+    }
+    return true;
+  }
+
+  /** The subscribers of `topic` here (undefined for none). */
+  members(topic: string): ReadonlySet<C> | undefined {
+    return this.topics.get(topic);
+  }
+
+  /** How many connections of this server are subscribed to `topic`. */
+  count(topic: string): number {
+    return this.topics.get(topic)?.size ?? 0;
+  }
+
+  /** The topics with at least one subscriber here. */
+  names(): IterableIterator<string> {
+    return this.topics.keys();
+  }
+}
+
+const FIN = 0x80;
+const OPCODE_TEXT = 1;
+const OPCODE_BINARY = 2;
+
+/**
+ * Frames a message once for many connections: a server's frames are unmasked, so the bytes are the same
+ * for every receiver. The header comes from the engine (one server-role slot held for the purpose); the
+ * payload is copied behind it into one buffer, so the caller may reuse its own bytes at once.
+ */
+export class MessageFramer {
+  private readonly pool: EnginePool;
+  private readonly alloc: (size: number) => Uint8Array;
+  private handle: SlotHandle | null = null;
+
+  constructor(pool: EnginePool, alloc: (size: number) => Uint8Array) {
+    this.pool = pool;
+    this.alloc = alloc;
+  }
+
+  /** One complete frame (FIN, text or binary, no RSV bits) carrying `payload`. */
+  frame(payload: Uint8Array, binary: boolean): Uint8Array {
+    const handle = (this.handle ??= this.openSlot());
+    const { engine, slot } = handle;
+    const dst = engine.io;
+    const size = check(
+      engine.exports.writeHeader(slot, FIN | (binary ? OPCODE_BINARY : OPCODE_TEXT), payload.length, dst),
+      "publish",
+    );
+    const frame = this.alloc(size + payload.length);
+    frame.set(engine.u8.subarray(dst, dst + size));
+    frame.set(payload, size);
+    return frame;
+  }
+
+  /** Give the slot back (the server closed). */
+  release(): void {
+    if (this.handle) this.pool.release(this.handle);
+    this.handle = null;
+  }
+
+  private openSlot(): SlotHandle {
+    const handle = this.pool.acquire();
+    // Role 0 = server (unmasked frames), no flags; the limit is for reading, which this slot never does.
+    check(handle.engine.exports.open(handle.slot, 0, 0, 0), "open");
+    return handle;
+  }
+}
