@@ -40,9 +40,9 @@ export class InProcessAdapter implements PubSubAdapter {
     this.hubs.delete(hub);
   }
 
-  subscribed(): void {}
+  subscribed(_hub: PubSubHub, _topic: string): void {}
 
-  unsubscribed(): void {}
+  unsubscribed(_hub: PubSubHub, _topic: string): void {}
 
   publish(origin: PubSubHub | null, topic: string | null, payload: Uint8Array, binary: boolean): void {
     for (const hub of this.hubs) if (hub !== origin) hub.deliver(topic, payload, binary);
