@@ -42,6 +42,8 @@ export interface ServerOptions extends ServerCoreOptions<UpgradeRequestInfo> {
   host?: string;
   /** Listen with TLS (wss://). */
   tls?: ServerTlsOptions;
+  /** SO_REUSEPORT: several processes listen on one port and the kernel spreads connections (Linux). */
+  reusePort?: boolean;
 }
 
 /** A connection on the Bun server: `ws.socket` is Bun's socket. */
@@ -96,6 +98,8 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
         hostname: options.hostname ?? options.host ?? "0.0.0.0",
         port: options.port,
         tls: options.tls,
+        // Bun.listen takes reusePort (checked: two processes bind one port) though its types omit it.
+        ...({ reusePort: options.reusePort } as object),
         socket: {
           open(socket) {
             server.opened(socket);
