@@ -2,21 +2,22 @@
 // each server in its own process pinned to another core. Cells from issue 5: 32 B × 64 conns × 32 in
 // flight, 1 KiB × 64 × 32, 64 KiB × 1 × 1, and handshakes per second with 1 and 32 in parallel.
 //   taskset -c 1 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE)
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
-import { createInterface } from "node:readline";
+import type { Socket } from "node:net";
+import {
+  BUN,
+  frames,
+  handshake,
+  median,
+  spread,
+  startServer,
+  stopServer,
+  usage,
+  type Server,
+} from "./load.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "0";
-
-interface Server {
-  name: string;
-  child: ChildProcess;
-  port: number;
-}
 
 // Servers marked `bun` run under the npm package's bun binary (bench/echo-server-bun.ts).
 const servers: { name: string; impl: string; env: Record<string, string>; bun?: boolean }[] = [
@@ -26,9 +27,8 @@ const servers: { name: string; impl: string; env: Record<string, string>; bun?: 
   { name: "wasmsocket on Bun", impl: "wasmsocket", env: {}, bun: true },
   { name: "Bun.serve", impl: "bun.serve", env: {}, bun: true },
 ];
-const BUN = new URL("../node_modules/.bin/bun", import.meta.url).pathname;
 
-async function startServer(
+function startEchoServer(
   name: string,
   impl: string,
   env: Record<string, string>,
@@ -37,63 +37,12 @@ async function startServer(
   const command = bun
     ? [BUN, "bench/echo-server-bun.ts", impl]
     : [process.execPath, "bench/echo-server.mjs", impl];
-  const child = spawn("taskset", ["-c", SERVER_CORE, ...command], {
-    env: { ...process.env, ...env },
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`${name} server exited with ${code}`)));
-  });
-  return { name, child, port: (JSON.parse(line) as { port: number }).port };
-}
-
-/** utime + stime of a process in seconds, and its peak RSS in bytes, from /proc. */
-function usage(pid: number): { cpu: number; peakRss: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return { cpu: ticks / 100, peakRss: Number(hwm?.[1] ?? 0) * 1024 };
+  return startServer(name, command, env, SERVER_CORE);
 }
 
 /** taskset execs node in place, so the child's pid is the server's. */
 function serverPid(server: Server): number {
   return server.child.pid!;
-}
-
-function handshake(port: number): Promise<{ socket: Socket; rest: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: "127.0.0.1", noDelay: true });
-    const key = randomBytes(16).toString("base64");
-    socket.once("error", reject);
-    socket.write(
-      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    );
-    let head = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      socket.off("data", onData);
-      if (!head.subarray(0, 12).toString().includes("101")) return reject(new Error(head.toString()));
-      resolve({ socket, rest: head.subarray(end + 4) });
-    };
-    socket.on("data", onData);
-  });
-}
-
-/** A masked binary frame of `size` bytes, repeated `count` times. */
-function frames(size: number, count: number): Buffer {
-  const header =
-    size < 126
-      ? [0x82, 0x80 | size]
-      : size <= 0xffff
-        ? [0x82, 0xfe, size >> 8, size & 255]
-        : [0x82, 0xff, 0, 0, 0, 0, (size >>> 24) & 255, (size >> 16) & 255, (size >> 8) & 255, size & 255];
-  const one = Buffer.concat([Buffer.from(header), Buffer.from([1, 2, 3, 4]), randomBytes(size)]);
-  return Buffer.concat(Array.from({ length: count }, () => one));
 }
 
 /** Echo `size`-byte messages on `conns` connections with `inFlight` each; returns messages/s. */
@@ -200,8 +149,6 @@ const cells = [
   },
 ];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const spread = (xs: number[]) => (((Math.max(...xs) - Math.min(...xs)) / 2 / median(xs)) * 100).toFixed(0);
 const results: Record<
   string,
   Record<string, { rate: number[]; cpuPerMillion: number[]; busy: string[] }>
@@ -211,7 +158,7 @@ const wanted = servers.filter(
   (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
 );
 for (const spec of wanted) {
-  const server = await startServer(spec.name, spec.impl, spec.env, spec.bun);
+  const server = await startEchoServer(spec.name, spec.impl, spec.env, spec.bun);
   const pid = serverPid(server);
   results[spec.name] = {};
   for (const cell of cells) {
@@ -231,8 +178,7 @@ for (const spec of wanted) {
     }
   }
   peak[spec.name] = usage(pid).peakRss;
-  server.child.stdin!.end();
-  await new Promise((r) => server.child.once("exit", r));
+  await stopServer(server);
 }
 
 const names = wanted.map((s) => s.name);

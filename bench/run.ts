@@ -84,6 +84,16 @@ async function echoSection(): Promise<void> {
   });
 }
 
+async function fanoutSection(): Promise<void> {
+  console.log("\n## Pub/sub fan-out (bench/fanout.ts)\n");
+  const tsx = new URL("../node_modules/.bin/tsx", import.meta.url).pathname;
+  const argv = hasTaskset ? ["-c", CORE, tsx, "bench/fanout.ts"] : ["bench/fanout.ts"];
+  execFileSync(hasTaskset ? "taskset" : tsx, argv, {
+    stdio: "inherit",
+    env: { ...process.env, BENCH_SERVER_CORE: process.env.BENCH_SERVER_CORE ?? (CORE === "0" ? "1" : "0") },
+  });
+}
+
 const only = process.argv[2];
 console.log(
   `# wasmsocket benchmarks (node ${process.version}, ${hasTaskset ? `pinned to core ${CORE}` : "unpinned"})`,
@@ -91,3 +101,4 @@ console.log(
 if (!only || only === "frames") framesSection();
 if (!only || only === "micro") await microSection();
 if (!only || only === "echo") await echoSection();
+if (!only || only === "fanout") await fanoutSection();

@@ -1,0 +1,250 @@
+// Pub/sub fan-out (issue 7): one publisher, SUBSCRIBERS subscriber connections (default 1,000), 32-byte
+// messages sent by the publisher in writes of 16; every subscriber gets every message. Measured:
+// deliveries per second and server CPU per delivery, for our publish (Node and Bun) beside a `ws` loop
+// over `clients` and Bun.serve's native publish; then through Redis with 2 server processes: deliveries
+// per second, and the latency Redis adds (median, p99) at a steady 20 messages/s (20,000 deliveries/s).
+//   taskset -c 1 npx tsx bench/fanout.ts     (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE, BENCH_SUBSCRIBERS)
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type AddressInfo, type Socket } from "node:net";
+import { createInterface } from "node:readline";
+import {
+  BUN,
+  handshake,
+  maskedFrame,
+  median,
+  spread,
+  startServer,
+  stopServer,
+  usage,
+  type Server,
+} from "./load.js";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "0";
+const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
+const SIZE = 32;
+const BATCH = 16;
+/** Messages the publisher may be ahead of the average subscriber. */
+const WINDOW = 64;
+const FRAME = SIZE + 2;
+
+const servers: { name: string; command: string[]; env?: Record<string, string> }[] = [
+  { name: "wasmsocket publish", command: [process.execPath, "bench/fanout-server.mjs", "wasmsocket"] },
+  { name: "ws loop over clients", command: [process.execPath, "bench/fanout-server.mjs", "ws"] },
+  { name: "wasmsocket publish on Bun", command: [BUN, "bench/fanout-server-bun.ts", "wasmsocket"] },
+  { name: "Bun.serve publish", command: [BUN, "bench/fanout-server-bun.ts", "bun.serve"] },
+];
+
+interface Sample {
+  delivered: number;
+  cpuPerMillion: number;
+  /** Share of its core this load generator used (near 1: it, not the server, was the limit). */
+  generatorBusy: number;
+}
+
+/** Open `count` subscribers on `ports` (spread round-robin) to /sub; `onBytes` sees every byte count. */
+async function subscribe(ports: number[], count: number, onData: (socket: Socket, chunk: Buffer) => void) {
+  const sockets: Socket[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const opened = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, (_, k) =>
+        handshake(ports[(i + k) % ports.length], "/sub"),
+      ),
+    );
+    for (const { socket } of opened) {
+      socket.on("data", (chunk: Buffer) => onData(socket, chunk));
+      sockets.push(socket);
+    }
+  }
+  return sockets;
+}
+
+/** Saturated fan-out through the server(s) at `ports`; the publisher talks to the first. */
+async function throughput(ports: number[], pids: number[]): Promise<Sample> {
+  let bytes = 0;
+  const subs = await subscribe(ports, SUBSCRIBERS, (_, chunk) => {
+    bytes += chunk.length;
+    pump();
+  });
+  await new Promise((r) => setTimeout(r, 500)); // Redis subscriptions settle
+  const { socket: publisher } = await handshake(ports[0], "/pub");
+  const batch = Buffer.concat(Array.from({ length: BATCH }, () => maskedFrame(new Uint8Array(SIZE))));
+  let published = 0;
+  function pump(): void {
+    while (published - bytes / FRAME / SUBSCRIBERS < WINDOW) {
+      publisher.write(batch);
+      published += BATCH;
+    }
+  }
+  pump();
+  await new Promise((r) => setTimeout(r, 500));
+  const cpu = () => pids.reduce((sum, pid) => sum + usage(pid).cpu, 0);
+  const startBytes = bytes;
+  const cpuBefore = cpu();
+  const loadBefore = process.cpuUsage();
+  const start = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const elapsed = (performance.now() - start) / 1000;
+  const delivered = (bytes - startBytes) / FRAME;
+  const used = cpu() - cpuBefore;
+  const load = process.cpuUsage(loadBefore);
+  for (const s of [publisher, ...subs]) s.destroy();
+  await new Promise((r) => setTimeout(r, 300));
+  return {
+    delivered: delivered / elapsed,
+    cpuPerMillion: (used / delivered) * 1e6,
+    generatorBusy: (load.user + load.system) / 1e6 / elapsed,
+  };
+}
+
+/** Latency from publisher write to subscriber read at a steady `rate`, sampled on 50 subscribers. The
+ * subscribers are spread round-robin, so subscriber i is on server i % ports.length. */
+async function latency(ports: number[], rate: number): Promise<{ p50: number; p99: number }> {
+  const samples: number[] = [];
+  const pending = new Map<Socket, Buffer>();
+  let sampled = 0;
+  const subs = await subscribe(ports, SUBSCRIBERS, (socket, chunk) => {
+    const buffered = pending.get(socket);
+    if (!buffered) return;
+    let data = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+    const now = performance.now();
+    while (data.length >= FRAME) {
+      samples.push(now - data.readDoubleLE(2));
+      data = data.subarray(FRAME);
+    }
+    pending.set(socket, data);
+  });
+  // Sample subscribers of the last server: with Redis, those the publisher's process does not hold.
+  for (let i = ports.length - 1; i < subs.length && sampled < 50; i += ports.length, sampled++)
+    pending.set(subs[i], Buffer.alloc(0));
+  await new Promise((r) => setTimeout(r, 500));
+  const { socket: publisher } = await handshake(ports[0], "/pub");
+  const payload = Buffer.alloc(SIZE);
+  const count = Math.round(rate * SECONDS);
+  for (let i = 0; i < count; i++) {
+    payload.writeDoubleLE(performance.now(), 0);
+    publisher.write(maskedFrame(payload));
+    await new Promise((r) => setTimeout(r, 1000 / rate));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  for (const s of [publisher, ...subs]) s.destroy();
+  await new Promise((r) => setTimeout(r, 300));
+  samples.sort((a, b) => a - b);
+  return { p50: samples[Math.floor(samples.length / 2)], p99: samples[Math.floor(samples.length * 0.99)] };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  return port;
+}
+
+/** redis-server pinned with the servers, or null when it is not installed. */
+async function startRedis(): Promise<{ child: ChildProcess; url: string } | null> {
+  const port = await freePort();
+  const child = spawn(
+    "taskset",
+    ["-c", SERVER_CORE, "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", ""],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  );
+  const ready = await new Promise<boolean>((resolve) => {
+    createInterface({ input: child.stdout! }).on(
+      "line",
+      (l) => l.includes("Ready to accept") && resolve(true),
+    );
+    child.once("error", () => resolve(false));
+    child.once("exit", () => resolve(false));
+  });
+  return ready ? { child, url: `redis://127.0.0.1:${port}` } : null;
+}
+
+const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
+console.log(
+  `Fan-out: 1 publisher → ${SUBSCRIBERS} subscribers, ${SIZE} B messages, publisher writes ${BATCH} at a time, ` +
+    `≤ ${WINDOW} messages ahead. Servers pinned to core ${SERVER_CORE}; ${ROUNDS} rounds × ${SECONDS} s, median ±half-range.\n`,
+);
+
+const results: Record<string, { delivered: number[]; cpu: number[]; busy: number[] }> = {};
+const wanted = servers.filter(
+  (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
+);
+for (const spec of wanted) {
+  const server = await startServer(spec.name, spec.command, spec.env ?? {}, SERVER_CORE);
+  const entry = (results[spec.name] = {
+    delivered: [] as number[],
+    cpu: [] as number[],
+    busy: [] as number[],
+  });
+  for (let r = 0; r < ROUNDS; r++) {
+    const sample = await throughput([server.port], [server.child.pid!]);
+    entry.delivered.push(sample.delivered);
+    entry.cpu.push(sample.cpuPerMillion);
+    entry.busy.push(sample.generatorBusy);
+  }
+  await stopServer(server);
+}
+console.log("| server | deliveries/s | server CPU s per million deliveries |");
+console.log("| --- | --- | --- |");
+for (const [name, r] of Object.entries(results))
+  console.log(
+    `| ${name} | ${fmt(median(r.delivered))} ±${spread(r.delivered)}% | ${median(r.cpu).toFixed(2)} |`,
+  );
+const ratio = (a: string, b: string) =>
+  results[a] && results[b]
+    ? `${(median(results[a].delivered) / median(results[b].delivered)).toFixed(2)}×`
+    : "n/a";
+console.log(
+  `\nwasmsocket publish / ws loop (Node): ${ratio("wasmsocket publish", "ws loop over clients")}; ` +
+    `wasmsocket publish on Bun / Bun.serve publish: ${ratio("wasmsocket publish on Bun", "Bun.serve publish")}`,
+);
+
+if (!process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.includes("redis")) {
+  const redis = await startRedis();
+  if (!redis) console.log("\nThrough Redis: skipped (redis-server is not installed).");
+  else {
+    const started: Server[] = [];
+    for (const name of ["redis A", "redis B"])
+      started.push(
+        await startServer(
+          name,
+          [process.execPath, "bench/fanout-server.mjs", "wasmsocket"],
+          { REDIS_URL: redis.url },
+          SERVER_CORE,
+        ),
+      );
+    const ports = started.map((s) => s.port);
+    const pids = [...started.map((s) => s.child.pid!), redis.child.pid!];
+    const delivered: number[] = [];
+    const cpu: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const sample = await throughput(ports, pids);
+      delivered.push(sample.delivered);
+      cpu.push(sample.cpuPerMillion);
+    }
+    const viaRedis = await latency(ports, 20);
+    for (const s of started) await stopServer(s);
+    const single = await startServer(
+      "local",
+      [process.execPath, "bench/fanout-server.mjs", "wasmsocket"],
+      {},
+      SERVER_CORE,
+    );
+    const local = await latency([single.port], 20);
+    await stopServer(single);
+    redis.child.kill();
+    console.log(
+      `\nThrough Redis, 2 Node processes (subscribers split between them, publisher on the first; both and ` +
+        `redis-server on core ${SERVER_CORE}): ${fmt(median(delivered))} deliveries/s ±${spread(delivered)}%, ` +
+        `${median(cpu).toFixed(2)} CPU s per million deliveries (servers + Redis).`,
+    );
+    console.log(
+      `Latency at 20 msgs/s × ${SUBSCRIBERS} subscribers, publisher write → subscriber read: one process p50 ${local.p50.toFixed(2)} ms, ` +
+        `p99 ${local.p99.toFixed(2)} ms; through Redis p50 ${viaRedis.p50.toFixed(2)} ms, p99 ${viaRedis.p99.toFixed(2)} ms ` +
+        `(added: p50 ${(viaRedis.p50 - local.p50).toFixed(2)} ms, p99 ${(viaRedis.p99 - local.p99).toFixed(2)} ms).`,
+    );
+  }
+}
