@@ -211,13 +211,23 @@ function readPayload(slot: usize, ptr: usize, pos: u32, len: u32): u32 {
   const n = <u32>min(remaining, <u64>(len - pos));
   const at = ptr + pos;
   const key = load<u32>(slot + Slot.MaskingKey);
-  if (key != 0) mask(at, n, key, <u32>((load<u64>(slot + Slot.PayloadLength) - remaining) & 3));
-  dataChunk(slot, at, n);
+  const offset = <u32>((load<u64>(slot + Slot.PayloadLength) - remaining) & 3);
+  if (key != 0) mask(at, n, key, offset);
+  if (!dataChunk(slot, at, n)) {
+    // Invalid UTF-8 with events already reported: give the chunk back, masked again as it came, so the
+    // host acts on those events (answers a message, say) first; the next call fails on it at once.
+    if (key != 0) mask(at, n, key, offset);
+    yielded = true;
+    return pos;
+  }
   return pos + n;
 }
 
-/** Report `n` payload bytes at `at` (already unmasked) of the current data frame. */
-function dataChunk(slot: usize, at: usize, n: u32): void {
+/**
+ * Report `n` payload bytes at `at` (already unmasked) of the current data frame. False, with nothing
+ * changed, when the bytes are invalid UTF-8 and this call has already reported events (the caller yields).
+ */
+function dataChunk(slot: usize, at: usize, n: u32): bool {
   const remaining = load<u64>(slot + Slot.Remaining) - n;
   const frameEnd = remaining == 0;
   const messageEnd = frameEnd && (load<u8>(slot + Slot.FrameByte0) & FrameBit.Fin) != 0;
@@ -225,8 +235,9 @@ function dataChunk(slot: usize, at: usize, n: u32): void {
   if (opcode == Opcode.Text && !hasFlag(slot, COMPRESSED)) {
     const state = utf8Step(<u32>load<u8>(slot + Slot.Utf8State), at, n);
     if (state == UTF8_REJECT || (messageEnd && state != UTF8_ACCEPT)) {
+      if (eventCount() > 0 && n > 0) return false;
       fail(slot, ReadError.InvalidUtf8);
-      return;
+      return true;
     }
     store<u8>(slot + Slot.Utf8State, <u8>state);
   }
@@ -246,6 +257,7 @@ function dataChunk(slot: usize, at: usize, n: u32): void {
     store<u8>(slot + Slot.MessageOpcode, 0);
   }
   emit(EventType.Data, opcode, flags, 0, 0, at, n);
+  return true;
 }
 
 function readControl(slot: usize, ptr: usize, pos: u32, len: u32): u32 {
