@@ -1,80 +1,16 @@
 // The WAMR host (runtimes/wamr) built for Linux against the WAMR installed at $WAMR_ROOT, tested over real
 // sockets: `ws` and raw bytes against the C echo server, the C client against our Node server, 503 past
 // max clients, and 1,000 connect/disconnect cycles under valgrind with no leak and no WAMR heap growth.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer as WsServer } from "ws";
+import { buildDir, buildHost, skipReason, startServer, stats, wamrRoot, type Server } from "./host.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const wamrRoot = process.env.WAMR_ROOT;
-// One build folder per checkout: a CMake cache remembers its source folder.
-const buildDir = join(root, "build", "wamr-test");
 const hasValgrind = spawnSync("valgrind", ["--version"]).status === 0;
-if (!wamrRoot)
-  console.log("runtimes/wamr tests skipped: set WAMR_ROOT to an installed WAMR (docs/FIRMWARE.md)");
-
-interface Server {
-  port: number;
-  proc: ChildProcess;
-  lines: string[];
-  stop(): Promise<number | null>;
-}
-
-/** Run the C echo server with `args`; resolves once it printed its port. */
-function startServer(args: string[], wrapper: string[] = []): Promise<Server> {
-  const command = [...wrapper, join(buildDir, "wsk_echo_server"), "--port", "0", ...args];
-  const proc = spawn(command[0], command.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
-  const lines: string[] = [];
-  let stderr = "";
-  proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    let buffered = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
-    proc.stdout!.on("data", (d: Buffer) => {
-      buffered += d.toString();
-      const parts = buffered.split("\n");
-      buffered = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        const match = /^PORT (\d+)$/.exec(line);
-        if (!match) continue;
-        clearTimeout(timer);
-        resolve({
-          port: Number(match[1]),
-          proc,
-          lines,
-          stop: () =>
-            new Promise((done) => {
-              proc.once("exit", (code) => done(code));
-              proc.stdin!.end();
-            }),
-        });
-      }
-    });
-    proc.once("exit", (code) => reject(new Error(`server exited ${code}: ${stderr}`)));
-  });
-}
-
-/** Ask the server for a STATS line and parse it. */
-async function stats(server: Server): Promise<Record<string, number>> {
-  const before = server.lines.length;
-  server.proc.kill("SIGUSR1");
-  for (let i = 0; i < 200 && server.lines.slice(before).every((l) => !l.startsWith("STATS")); i++)
-    await new Promise((r) => setTimeout(r, 25));
-  const line = server.lines.slice(before).find((l) => l.startsWith("STATS"));
-  if (!line) throw new Error("no STATS line");
-  return Object.fromEntries(
-    line
-      .slice(6)
-      .split(" ")
-      .map((kv) => [kv.split("=")[0], Number(kv.split("=")[1])]),
-  );
-}
+if (!wamrRoot) console.log(skipReason);
 
 function open(port: number, path = "/", protocols?: string[]): Promise<WebSocket> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols);
@@ -162,25 +98,7 @@ function runClient(args: string[]): Promise<{ status: number | null; stdout: str
 describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
   let server: Server;
 
-  beforeAll(() => {
-    mkdirSync(buildDir, { recursive: true });
-    const configure = spawnSync(
-      "cmake",
-      [
-        "-S",
-        join(root, "runtimes", "wamr"),
-        "-B",
-        buildDir,
-        "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-        `-DWAMR_ROOT=${wamrRoot}`,
-      ],
-      { encoding: "utf8" },
-    );
-    if (configure.status !== 0) throw new Error(configure.stdout + configure.stderr);
-    const build = spawnSync("cmake", ["--build", buildDir, "-j4"], { encoding: "utf8" });
-    if (build.status !== 0) throw new Error(build.stdout + build.stderr);
-    expect(existsSync(join(buildDir, "wsk_echo_server"))).toBe(true);
-  }, 120_000);
+  beforeAll(buildHost, 180_000);
 
   beforeAll(async () => {
     server = await startServer(["--max-message", "4096", "--subprotocols", "chat,superchat"]);
