@@ -129,3 +129,21 @@ export async function stats(server: Server): Promise<Record<string, number>> {
       .map((kv) => [kv.split("=")[0], Number(kv.split("=")[1])]),
   );
 }
+
+/** Run the C client example to completion without blocking the event loop. */
+export function runClient(
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(join(buildDir, "wsk_client_example"), args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => proc.kill(), 20_000);
+  return new Promise((resolve) =>
+    proc.once("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    }),
+  );
+}

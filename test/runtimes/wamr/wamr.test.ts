@@ -1,13 +1,22 @@
 // The WAMR host (runtimes/wamr) built for Linux against the WAMR installed at $WAMR_ROOT, tested over real
 // sockets: `ws` and raw bytes against the C echo server, the C client against our Node server, 503 past
 // max clients, and 1,000 connect/disconnect cycles under valgrind with no leak and no WAMR heap growth.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer as WsServer } from "ws";
-import { buildDir, buildHost, skipReason, startServer, stats, wamrRoot, type Server } from "./host.js";
+import {
+  buildDir,
+  buildHost,
+  runClient,
+  skipReason,
+  startServer,
+  stats,
+  wamrRoot,
+  type Server,
+} from "./host.js";
 
 const hasValgrind = spawnSync("valgrind", ["--version"]).status === 0;
 if (!wamrRoot) console.log(skipReason);
@@ -79,20 +88,6 @@ async function closeCodeFor(port: number, bytes: Buffer): Promise<number> {
   const reply = received();
   expect(reply[0]).toBe(0x88);
   return reply.readUInt16BE(2);
-}
-
-/** Run the C client example to completion without blocking the event loop. */
-function runClient(args: string[]): Promise<{ status: number | null; stdout: string }> {
-  const proc = spawn(join(buildDir, "wsk_client_example"), args, { stdio: ["ignore", "pipe", "inherit"] });
-  let stdout = "";
-  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  const timer = setTimeout(() => proc.kill(), 20_000);
-  return new Promise((resolve) =>
-    proc.once("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout });
-    }),
-  );
 }
 
 describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {

@@ -12,6 +12,8 @@ typedef struct {
     size_t max_fragment_size; /* outgoing fragmentation */
     int ping_interval_sec;
     int timeout_ms;           /* give up after this long */
+    const char *cert_pem;     /* wss: PEM CA to verify the server with (ESP-IDF: NULL uses the CA bundle) */
+    bool skip_cert_common_name_check;
 } client_example_options_t;
 
 /** Each client sends a text, a binary and a long (fragmented) text message, pings, waits for the echoes,

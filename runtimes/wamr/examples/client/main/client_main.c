@@ -13,6 +13,7 @@
 #include "esp_event.h"
 #include "esp_netif.h"
 #include "nvs_flash.h"
+#include "esp_crt_bundle.h"
 #include "protocol_examples_common.h"
 #endif
 
@@ -103,6 +104,12 @@ int client_example_run(const client_example_options_t *options)
         config.max_fragment_size = options->max_fragment_size;
         config.disable_auto_reconnect = true;
         config.network_timeout_ms = options->timeout_ms;
+        config.cert_pem = options->cert_pem;
+        config.skip_cert_common_name_check = options->skip_cert_common_name_check;
+#ifdef ESP_PLATFORM
+        if (!options->cert_pem) config.crt_bundle_attach = esp_crt_bundle_attach; /* the public CAs */
+#endif
+        if (strncmp(options->uri, "wss:", 4) == 0) config.task_stack = 8192; /* mbedTLS's handshake */
         clients[i].index = i;
         clients[i].handle = wsk_client_init(&config);
         if (!clients[i].handle) {

@@ -1,6 +1,7 @@
 /*
  * Linux entry point of the client example. Options: --uri ws://127.0.0.1:8080/ --clients N
- * --fragment BYTES --subprotocol P --header "Name: value" --timeout MS. Exit status 0 when every client
+ * --fragment BYTES --subprotocol P --header "Name: value" --timeout MS --ca PEM-FILE (wss: the CA to trust)
+ * --skip-cn-check 1 (wss: verify the chain only). Exit status 0 when every client
  * got all its echoes and closed cleanly; a final "STATS ..." line shows the memory left in use.
  */
 #include <stdio.h>
@@ -8,6 +9,25 @@
 #include <string.h>
 
 #include "client_example.h"
+
+/* The whole file as a NUL-terminated string (PEM for mbedTLS), or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *text = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+        if (text && (fseek(f, 0, SEEK_SET) != 0 || fread(text, 1, (size_t)size, f) != (size_t)size)) {
+            free(text);
+            text = NULL;
+        }
+        if (text) text[size] = 0;
+    }
+    fclose(f);
+    return text;
+}
 
 extern int wsk_log_level;
 
@@ -21,6 +41,15 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--fragment")) options.max_fragment_size = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--subprotocol")) options.subprotocol = argv[i + 1];
         else if (!strcmp(argv[i], "--timeout")) options.timeout_ms = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--skip-cn-check")) options.skip_cert_common_name_check = atoi(argv[i + 1]) != 0;
+        else if (!strcmp(argv[i], "--ca")) {
+            free((char *)options.cert_pem);
+            options.cert_pem = read_file(argv[i + 1]);
+            if (!options.cert_pem) {
+                fprintf(stderr, "cannot read %s\n", argv[i + 1]);
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--header")) {
             size_t at = strlen(headers);
             snprintf(headers + at, sizeof(headers) - at, "%s\r\n", argv[i + 1]);
@@ -37,5 +66,6 @@ int main(int argc, char **argv)
     wsk_get_stats(&st);
     printf("STATS pool_used=%zu host_heap=%zu ok=%d/%d\n", st.wamr_pool_used, st.host_heap_used, ok,
            options.clients);
+    free((char *)options.cert_pem);
     return ok == options.clients ? 0 : 1;
 }
