@@ -3,10 +3,11 @@
 // max clients, and 1,000 connect/disconnect cycles under valgrind with no leak and no WAMR heap growth.
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer as WsServer } from "ws";
+import { frame as rawFrame, parseFrame } from "../../support/raw-client.js";
 import {
   buildDir,
   buildHost,
@@ -88,6 +89,52 @@ async function closeCodeFor(port: number, bytes: Buffer): Promise<number> {
   const reply = received();
   expect(reply[0]).toBe(0x88);
   return reply.readUInt16BE(2);
+}
+
+/**
+ * A one-connection server that accepts the upgrade, then sends `bytes` (frames a real server must not send,
+ * or a close); resolves with the close frame the client answered with.
+ */
+async function badServer(
+  bytes: Buffer,
+): Promise<{ port: number; reply: Promise<{ code: number; masked: boolean }> }> {
+  let resolveReply!: (reply: { code: number; masked: boolean }) => void;
+  const reply = new Promise<{ code: number; masked: boolean }>((resolve) => (resolveReply = resolve));
+  const server = createServer((socket) => {
+    let data = Buffer.alloc(0);
+    let upgraded = false;
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      server.close();
+      resolveReply({ code: -1, masked: false });
+    });
+    socket.on("data", (chunk) => {
+      data = Buffer.concat([data, chunk]);
+      if (!upgraded) {
+        const end = data.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const key = /sec-websocket-key: *(\S+)/i.exec(data.subarray(0, end).toString())![1];
+        const accept = createHash("sha1")
+          .update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+          .digest("base64");
+        socket.write(
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
+        socket.write(bytes);
+        upgraded = true;
+        data = data.subarray(end + 4);
+      }
+      for (let parsed = parseFrame(data); parsed; parsed = parseFrame(data)) {
+        data = data.subarray(parsed.size);
+        if (parsed.frame.opcode !== 8) continue;
+        resolveReply({ code: parsed.frame.payload.readUInt16BE(0), masked: parsed.frame.masked });
+        socket.end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { port: (server.address() as AddressInfo).port, reply };
 }
 
 describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
@@ -272,6 +319,43 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/EVENT 0 ERROR error_type=2 close=0 status=400/);
     expect(run.stdout).toContain("EVENT 0 FINISH");
+  });
+
+  const serverFrame = (opcode: number, payload: Buffer | string, options = {}) =>
+    rawFrame(opcode, payload, { mask: false, ...options });
+  for (const [name, bytes, code] of [
+    ["a masked frame from the server", rawFrame(1, "hi", { mask: true }), 1002],
+    ["text that is not UTF-8", serverFrame(1, Buffer.from([0xce, 0xba, 0xff])), 1007],
+    ["a reserved opcode", serverFrame(3, "x"), 1002],
+    ["RSV1 with no extension", serverFrame(1, "x", { rsv: 4 }), 1002],
+    ["a fragmented ping", serverFrame(9, "p", { fin: false }), 1002],
+    ["a continuation with no message", serverFrame(0, "x"), 1002],
+    ["a message past max_message_size (1000)", serverFrame(2, Buffer.alloc(1001)), 1009],
+    ["a close with an invalid code", serverFrame(8, Buffer.from([0x03, 0xec])), 1002],
+  ] as const)
+    it(`the C client fails ${name} with ${code}: a masked close frame and an ERROR event`, async () => {
+      const bad = await badServer(bytes);
+      const run = await runClient([
+        "--uri",
+        `ws://127.0.0.1:${bad.port}/`,
+        "--max-message",
+        "1000",
+        "--timeout",
+        "3000",
+      ]);
+      expect(await bad.reply).toEqual({ code, masked: true });
+      expect(run.stdout).toContain(`EVENT 0 ERROR error_type=4 close=${code} `);
+      expect(run.stdout).toContain(`EVENT 0 DISCONNECTED error_type=0 close=${code} `);
+      expect(run.status).toBe(1);
+    });
+
+  it("the C client answers a server's close with the same code and reports CLOSED with it", async () => {
+    const bad = await badServer(rawFrame(8, Buffer.from([0x0f, 0xa1, 0x62, 0x79, 0x65]), { mask: false }));
+    const run = await runClient(["--uri", `ws://127.0.0.1:${bad.port}/`, "--timeout", "3000"]);
+    expect(await bad.reply).toEqual({ code: 4001, masked: true });
+    // DATA for a close carries its reason ("bye"); the code is in close_code.
+    expect(run.stdout).toMatch(/EVENT 0 DATA op=8 len=3 .* close=4001 /);
+    expect(run.stdout).toContain("EVENT 0 CLOSED error_type=0 close=4001 ");
   });
 
   it.skipIf(!hasValgrind)(

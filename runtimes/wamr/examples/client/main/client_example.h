@@ -10,6 +10,7 @@ typedef struct {
     const char *headers;
     int clients;              /* connections at once */
     size_t max_fragment_size; /* outgoing fragmentation */
+    size_t max_message_size;  /* incoming limit (1009 beyond); 0: none */
     int ping_interval_sec;
     int timeout_ms;           /* give up after this long */
     const char *cert_pem;     /* wss: PEM CA to verify the server with (ESP-IDF: NULL uses the CA bundle) */

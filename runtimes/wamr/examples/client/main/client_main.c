@@ -70,6 +70,7 @@ static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_
     }
     fflush(stdout);
     if (id == WSK_EVENT_CONNECTED) ex->connected = true;
+    if (id == WSK_EVENT_DISCONNECTED || id == WSK_EVENT_CLOSED) ex->connected = false; /* stop waiting */
     if (id == WSK_EVENT_CLOSED) ex->closed = true;
     if (id == WSK_EVENT_FINISH) ex->finished = true;
 }
@@ -102,6 +103,7 @@ int client_example_run(const client_example_options_t *options)
         config.headers = options->headers;
         config.ping_interval_sec = options->ping_interval_sec;
         config.max_fragment_size = options->max_fragment_size;
+        config.max_message_size = options->max_message_size;
         config.disable_auto_reconnect = true;
         config.network_timeout_ms = options->timeout_ms;
         config.cert_pem = options->cert_pem;
@@ -123,7 +125,8 @@ int client_example_run(const client_example_options_t *options)
     for (int i = 0; i < count; i++) {
         example_client_t *ex = &clients[i];
         if (!ex->handle) continue;
-        wait_until(&ex->connected, options->timeout_ms);
+        for (int waited = 0; !ex->connected && !ex->finished && waited < options->timeout_ms; waited += 10)
+            usleep(10 * 1000);
         if (ex->connected) send_all_kinds(ex);
     }
     for (int i = 0; i < count; i++) {
