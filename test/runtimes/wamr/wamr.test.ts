@@ -349,6 +349,26 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
       expect(run.status).toBe(1);
     });
 
+  it("the C client pings when idle and fails a server that sends no pong with a PONG_TIMEOUT error", async () => {
+    const silent = await badServer(Buffer.alloc(0));
+    const started = Date.now();
+    const run = await runClient([
+      "--uri",
+      `ws://127.0.0.1:${silent.port}/`,
+      "--ping-interval",
+      "1",
+      "--pong-timeout",
+      "1",
+      "--timeout",
+      "8000",
+    ]);
+    expect(await silent.reply).toEqual({ code: -1, masked: false }); // TCP ended, no close frame
+    expect(run.stdout).toContain("EVENT 0 ERROR error_type=3 ");
+    expect(run.stdout).toContain("EVENT 0 DISCONNECTED error_type=0 close=1006 ");
+    // A ping after 1 s, the timeout 1 s later (checked each 100 ms poll): well before the 8 s give-up.
+    expect(Date.now() - started).toBeLessThan(6000);
+  });
+
   it("the C client answers a server's close with the same code and reports CLOSED with it", async () => {
     const bad = await badServer(rawFrame(8, Buffer.from([0x0f, 0xa1, 0x62, 0x79, 0x65]), { mask: false }));
     const run = await runClient(["--uri", `ws://127.0.0.1:${bad.port}/`, "--timeout", "3000"]);

@@ -102,6 +102,7 @@ int client_example_run(const client_example_options_t *options)
         config.subprotocol = options->subprotocol;
         config.headers = options->headers;
         config.ping_interval_sec = options->ping_interval_sec;
+        config.pingpong_timeout_sec = options->pingpong_timeout_sec;
         config.max_fragment_size = options->max_fragment_size;
         config.max_message_size = options->max_message_size;
         config.disable_auto_reconnect = true;

@@ -1,6 +1,6 @@
 /*
  * Linux entry point of the client example. Options: --uri ws://127.0.0.1:8080/ --clients N
- * --fragment BYTES --max-message BYTES --subprotocol P --header "Name: value" --timeout MS --ca PEM-FILE (wss: the CA to trust)
+ * --fragment BYTES --max-message BYTES --ping-interval S --pong-timeout S --subprotocol P --header "Name: value" --timeout MS --ca PEM-FILE (wss: the CA to trust)
  * --skip-cn-check 1 (wss: verify the chain only). Exit status 0 when every client
  * got all its echoes and closed cleanly; a final "STATS ..." line shows the memory left in use.
  */
@@ -40,6 +40,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--clients")) options.clients = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fragment")) options.max_fragment_size = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--max-message")) options.max_message_size = (size_t)atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--ping-interval")) options.ping_interval_sec = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--pong-timeout")) options.pingpong_timeout_sec = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--subprotocol")) options.subprotocol = argv[i + 1];
         else if (!strcmp(argv[i], "--timeout")) options.timeout_ms = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--skip-cn-check")) options.skip_cert_common_name_check = atoi(argv[i + 1]) != 0;
