@@ -56,7 +56,7 @@ typedef void (*wsk_event_handler_t)(void *handler_args, wsk_client_event_id_t ev
                                     const wsk_event_data_t *data);
 
 typedef struct {
-    const char *uri;                 /**< ws://host[:port]/path?query (wss:// needs TLS: see docs/FIRMWARE.md) */
+    const char *uri;                 /**< ws:// or wss://host[:port]/path?query */
     const char *host;                /**< overrides the URI's host */
     int port;                        /**< overrides the URI's port (0: keep) */
     const char *path;                /**< overrides the URI's path and query */
@@ -73,6 +73,10 @@ typedef struct {
     size_t task_stack;
     int task_prio;
     void *user_context;
+    const char *cert_pem;            /**< wss://: PEM CA certificate(s) to verify the server (NUL-terminated) */
+    /** wss://: installs trusted CAs into an mbedtls_ssl_config (ESP-IDF: esp_crt_bundle_attach) */
+    wsk_err_t (*crt_bundle_attach)(void *conf);
+    bool skip_cert_common_name_check; /**< wss://: verify the chain but not the host name (no SNI either) */
 } wsk_client_config_t;
 
 /** Defaults: 10 s ping, 10 s reconnect, 10 s network timeout, 1 KiB buffer. */

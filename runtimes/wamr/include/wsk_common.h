@@ -23,6 +23,7 @@ typedef int wsk_err_t;
 #define WSK_ERR_INVALID_STATE 0x103 /**< not connected, already started, already closing */
 #define WSK_ERR_INVALID_SIZE 0x104  /**< a payload, header or buffer is too large for the configured sizes */
 #define WSK_ERR_NOT_FOUND 0x105     /**< no such client id */
+#define WSK_ERR_NOT_SUPPORTED 0x106 /**< wss:// in a build without TLS (same value as ESP_ERR_NOT_SUPPORTED) */
 #define WSK_ERR_TIMEOUT 0x107       /**< a socket did not become writable/connected in time */
 #define WSK_ERR_ENGINE 0x7001       /**< the Wasm engine failed to load, or trapped */
 #define WSK_ERR_SOCKET 0x7002       /**< socket(), bind(), connect() or send() failed (see errno) */

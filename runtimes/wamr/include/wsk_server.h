@@ -29,6 +29,8 @@ typedef struct {
     int send_timeout_ms;       /**< a client that does not take our bytes in this time is dropped */
     int handshake_timeout_ms;  /**< a client that does not complete its upgrade in this time is dropped */
     int close_timeout_ms;      /**< wait this long for the client's close frame after ours */
+    const char *server_cert_pem; /**< wss://: the server's PEM certificate chain (NUL-terminated); NULL: ws:// */
+    const char *server_key_pem;  /**< wss://: its PEM private key; both or neither */
     size_t task_stack_size;
     int task_priority;
     void *user_ctx;            /**< passed to every callback */

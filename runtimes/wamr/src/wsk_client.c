@@ -2,6 +2,7 @@
 #include "wsk_client.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include "wsk_log.h"
 #include "wsk_platform.h"
 #include "wsk_socket.h"
+#include "wsk_transport.h"
 #include "wsk_uri.h"
 
 static const char *TAG = "wsk_client";
@@ -20,6 +22,8 @@ struct wsk_client {
     char host[128];
     char host_header[140]; /* host[:port] as the Host header wants it */
     int port;
+    bool tls_scheme;           /* wss:// */
+    wsk_tls_config_t *tls;     /* its CA settings, shared by every reconnect */
     char *path;
     char *subprotocol;
     char *headers;
@@ -31,7 +35,7 @@ struct wsk_client {
     bool stop;
     bool close_requested;
     int64_t close_deadline;
-    int fd;
+    wsk_conn_t conn;
     int slot;
     bool connected;
     bool closed_clean;
@@ -67,11 +71,11 @@ static void emit_error(struct wsk_client *c, wsk_client_error_type_t type, int s
 static wsk_err_t client_write(void *ctx, const uint8_t *bytes, size_t len)
 {
     struct wsk_client *c = ctx;
-    if (c->fd < 0) return WSK_ERR_INVALID_STATE;
-    wsk_err_t err = wsk_socket_send_all(c->fd, bytes, len, c->config.network_timeout_ms);
+    if (c->conn.fd < 0) return WSK_ERR_INVALID_STATE;
+    wsk_err_t err = wsk_conn_send_all(&c->conn, bytes, len, c->config.network_timeout_ms);
     if (err != WSK_OK) {
         WSK_LOGW(TAG, "send failed: %s", wsk_err_to_name(err));
-        shutdown(c->fd, SHUT_RDWR); /* the task sees the connection end */
+        shutdown(c->conn.fd, SHUT_RDWR); /* the task sees the connection end */
     }
     return err;
 }
@@ -133,25 +137,47 @@ static bool on_event(void *ctx, const wsk_event_t *event)
     return true;
 }
 
-/* Connect and complete the handshake; true when connected (c->fd, c->slot set). Lock not held. */
+/* wss: run the TLS handshake on `conn` until done, failed, stopped, or `deadline`. */
+static bool start_tls(struct wsk_client *c, wsk_conn_t *conn, int64_t deadline)
+{
+    if (wsk_tls_attach(conn, c->tls, c->host) != WSK_OK) return false;
+    for (;;) {
+        int step = wsk_tls_handshake(conn);
+        if (step == WSK_OK) return true;
+        if (step != WSK_TLS_WANT_READ && step != WSK_TLS_WANT_WRITE) return false;
+        int64_t left = deadline - wsk_now_ms();
+        if (left <= 0 || __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) return false;
+        struct pollfd pfd = {.fd = conn->fd, .events = step == WSK_TLS_WANT_WRITE ? POLLOUT : POLLIN};
+        if (poll(&pfd, 1, left > 100 ? 100 : (int)left) < 0 && errno != EINTR) return false;
+    }
+}
+
+/* Connect and complete the handshake; true when connected (c->conn, c->slot set). Lock not held. */
 static bool open_connection(struct wsk_client *c)
 {
     emit(c, WSK_EVENT_BEFORE_CONNECT, NULL);
-    int fd = wsk_socket_connect(c->host, c->port, c->config.network_timeout_ms);
-    if (fd < 0) {
+    int64_t deadline = wsk_now_ms() + c->config.network_timeout_ms;
+    wsk_conn_t conn = {.fd = wsk_socket_connect(c->host, c->port, c->config.network_timeout_ms)};
+    if (conn.fd < 0) {
         WSK_LOGW(TAG, "connect to %s:%d failed: %s", c->host, c->port, strerror(errno));
         emit_error(c, WSK_ERROR_TYPE_TCP_TRANSPORT, errno, 0, 0);
         return false;
     }
+    int slot = -1;
+    if (c->tls && !start_tls(c, &conn, deadline)) {
+        WSK_LOGW(TAG, "TLS with %s:%d failed", c->host, c->port);
+        emit_error(c, WSK_ERROR_TYPE_TCP_TRANSPORT, 0, 0, 0);
+        goto fail;
+    }
     wsk_lock();
     uint64_t max_payload = c->config.max_message_size ? c->config.max_message_size : UINT64_MAX;
-    int slot = wsk_engine_open(WSK_ROLE_CLIENT, max_payload);
+    slot = wsk_engine_open(WSK_ROLE_CLIENT, max_payload);
     const uint8_t *request;
     size_t request_len;
     wsk_err_t err = slot < 0 ? -slot
                              : wsk_engine_build_request(slot, c->host_header, c->path, c->subprotocol, c->headers,
                                                         &request, &request_len);
-    if (err == WSK_OK) err = wsk_socket_send_all(fd, request, request_len, c->config.network_timeout_ms);
+    if (err == WSK_OK) err = wsk_conn_send_all(&conn, request, request_len, c->config.network_timeout_ms);
     wsk_unlock();
     if (err != WSK_OK) {
         WSK_LOGW(TAG, "cannot send the upgrade request: %s", wsk_err_to_name(err));
@@ -160,13 +186,12 @@ static bool open_connection(struct wsk_client *c)
     }
     size_t have = 0, head_length = 0;
     int status = 0;
-    int64_t deadline = wsk_now_ms() + c->config.network_timeout_ms;
     while (status == 0) {
         int64_t left = deadline - wsk_now_ms();
         if (left <= 0 || have == c->config.buffer_size || __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) break;
-        if (wsk_socket_wait_readable(fd, left > 100 ? 100 : (int)left) <= 0) continue;
-        ssize_t n = recv(fd, c->buffer + have, c->config.buffer_size - have, 0);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (wsk_conn_wait_readable(&conn, left > 100 ? 100 : (int)left) <= 0) continue;
+        ssize_t n = wsk_conn_recv(&conn, c->buffer + have, c->config.buffer_size - have);
+        if (n == WSK_CONN_AGAIN) continue;
         if (n <= 0) break;
         have += (size_t)n;
         char protocol[64];
@@ -181,7 +206,7 @@ static bool open_connection(struct wsk_client *c)
         goto fail;
     }
     wsk_lock();
-    c->fd = fd;
+    c->conn = conn;
     c->slot = slot;
     c->connected = true;
     c->closed_clean = false;
@@ -205,19 +230,20 @@ fail:
     wsk_lock();
     if (slot >= 0) wsk_engine_close(slot);
     wsk_unlock();
-    close(fd);
+    wsk_conn_close(&conn);
     return false;
 }
 
 /* One step of the connected loop with the lock held; false when the connection is over. */
 static bool service(struct wsk_client *c, bool readable)
 {
-    if (readable) {
+    /* TLS may hold decrypted bytes beyond one read: read while it has some. */
+    for (bool more = readable; more; more = wsk_conn_pending(&c->conn) > 0) {
         size_t size;
         uint8_t *rx = wsk_engine_rx(&size);
         if (size > c->config.buffer_size) size = c->config.buffer_size;
-        ssize_t n = recv(c->fd, rx, size, 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return false;
+        ssize_t n = wsk_conn_recv(&c->conn, rx, size);
+        if (n == 0 || n == -1) return false;
         if (n > 0) {
             if (wsk_engine_feed(c->slot, (size_t)n, client_write, on_event, c) != WSK_OK) return false;
             if (c->closed_clean || c->protocol_error) return false;
@@ -243,7 +269,7 @@ static void run_connection(struct wsk_client *c)
 {
     bool alive = true;
     while (alive && !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-        int ready = wsk_socket_wait_readable(c->fd, 100);
+        int ready = wsk_conn_wait_readable(&c->conn, 100);
         wsk_lock();
         alive = ready >= 0 && service(c, ready > 0);
         wsk_unlock();
@@ -251,7 +277,7 @@ static void run_connection(struct wsk_client *c)
     wsk_lock();
     wsk_engine_close(c->slot);
     c->slot = -1;
-    wsk_socket_close(&c->fd);
+    wsk_conn_close(&c->conn);
     c->connected = false;
     bool clean = c->closed_clean;
     uint16_t code = c->close_code ? c->close_code : WSK_CLOSE_ABNORMAL;
@@ -291,6 +317,7 @@ static void free_client(struct wsk_client *c)
     wsk_free(c->subprotocol);
     wsk_free(c->headers);
     wsk_free(c->buffer);
+    wsk_tls_config_free(c->tls);
     wsk_free(c);
 }
 
@@ -302,22 +329,19 @@ wsk_client_handle_t wsk_client_init(const wsk_client_config_t *config)
         WSK_LOGE(TAG, "bad URI: %s", config->uri);
         return NULL;
     }
-    if (uri.tls) {
-        WSK_LOGE(TAG, "wss:// needs the TLS transport (ESP-IDF esp-tls); this build has plain TCP only");
-        return NULL;
-    }
     struct wsk_client *c = wsk_calloc(1, sizeof(*c));
     if (!c) return NULL;
     c->config = *config;
     if (c->config.buffer_size < 256) c->config.buffer_size = 256;
     if (c->config.network_timeout_ms <= 0) c->config.network_timeout_ms = 10000;
-    c->fd = -1;
+    c->conn.fd = -1;
     c->slot = -1;
+    c->tls_scheme = config->uri ? uri.tls : false;
     c->handler_event = WSK_EVENT_ANY;
     snprintf(c->host, sizeof(c->host), "%s", config->host ? config->host : uri.host);
     c->port = config->port > 0 ? config->port : uri.port;
     bool ipv6 = strchr(c->host, ':') != NULL;
-    bool default_port = c->port == 80;
+    bool default_port = c->port == (c->tls_scheme ? 443 : 80);
     snprintf(c->host_header, sizeof(c->host_header), ipv6 ? "[%s]" : "%s", c->host);
     if (!default_port) {
         size_t at = strlen(c->host_header);
@@ -329,6 +353,11 @@ wsk_client_handle_t wsk_client_init(const wsk_client_config_t *config)
     c->headers = copy_string(config->headers, &failed);
     c->buffer = wsk_malloc(c->config.buffer_size);
     if (failed || !c->buffer) {
+        free_client(c);
+        return NULL;
+    }
+    if (c->tls_scheme && wsk_tls_client_config(config->cert_pem, config->crt_bundle_attach,
+                                               config->skip_cert_common_name_check, &c->tls) != WSK_OK) {
         free_client(c);
         return NULL;
     }

@@ -29,5 +29,13 @@
 #ifndef CONFIG_WSK_TASK_PRIORITY
 #define CONFIG_WSK_TASK_PRIORITY 5
 #endif
+/** wss:// through mbedTLS: CONFIG_WSK_TLS on ESP-IDF; on Linux CMake sets it when it finds mbedTLS. */
+#ifndef WSK_TLS
+#ifdef CONFIG_WSK_TLS
+#define WSK_TLS 1
+#else
+#define WSK_TLS 0
+#endif
+#endif
 
 #endif

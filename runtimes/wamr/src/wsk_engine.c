@@ -509,6 +509,7 @@ const char *wsk_err_to_name(wsk_err_t err)
     case WSK_ERR_INVALID_STATE: return "WSK_ERR_INVALID_STATE";
     case WSK_ERR_INVALID_SIZE: return "WSK_ERR_INVALID_SIZE";
     case WSK_ERR_NOT_FOUND: return "WSK_ERR_NOT_FOUND";
+    case WSK_ERR_NOT_SUPPORTED: return "WSK_ERR_NOT_SUPPORTED";
     case WSK_ERR_TIMEOUT: return "WSK_ERR_TIMEOUT";
     case WSK_ERR_ENGINE: return "WSK_ERR_ENGINE";
     case WSK_ERR_SOCKET: return "WSK_ERR_SOCKET";

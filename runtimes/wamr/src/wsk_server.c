@@ -14,6 +14,7 @@
 #include "wsk_log.h"
 #include "wsk_platform.h"
 #include "wsk_socket.h"
+#include "wsk_transport.h"
 
 static const char *TAG = "wsk_server";
 
@@ -25,8 +26,10 @@ typedef enum { PEER_FREE, PEER_HANDSHAKE, PEER_OPEN, PEER_GONE } peer_state_t;
 typedef struct {
     peer_state_t state;
     wsk_client_id_t id;
-    int fd;
+    wsk_conn_t conn;
     int slot;
+    bool tls_handshaking; /* wss: the TLS handshake is still under way */
+    bool want_write;      /* ... and waits for the socket to become writable */
     bool rejecting;       /* over capacity: answer 503 once the head is read */
     bool closing;         /* we sent a close frame and wait for the client's */
     int64_t deadline;     /* handshake or close deadline */
@@ -45,6 +48,7 @@ struct wsk_server {
     char *path;
     char *subprotocols;
     int listen_fd;
+    wsk_tls_config_t *tls; /* wss: shared by every connection; NULL for ws */
     uint16_t port;
     bool stop;
     wsk_task_t task;
@@ -79,7 +83,7 @@ static void peer_fail(peer_t *peer, uint16_t code)
 
 static void peer_release(struct wsk_server *server, peer_t *peer, bool was_open)
 {
-    wsk_socket_close(&peer->fd);
+    wsk_conn_close(&peer->conn);
     if (peer->slot >= 0) wsk_engine_close(peer->slot);
     wsk_free(peer->head);
     wsk_free(peer->message);
@@ -89,7 +93,7 @@ static void peer_release(struct wsk_server *server, peer_t *peer, bool was_open)
     size_t reason_len = peer->close_reason_len;
     memcpy(reason, peer->close_reason, reason_len);
     memset(peer, 0, sizeof(*peer));
-    peer->fd = -1;
+    peer->conn.fd = -1;
     peer->slot = -1;
     if (was_open && server->config.on_close)
         server->config.on_close(server, id, code, reason, reason_len, server->config.user_ctx);
@@ -116,7 +120,7 @@ static peer_t *find_open(struct wsk_server *server, wsk_client_id_t id)
 static wsk_err_t peer_write(void *ctx, const uint8_t *bytes, size_t len)
 {
     peer_ctx_t *pc = ctx;
-    wsk_err_t err = wsk_socket_send_all(pc->peer->fd, bytes, len, pc->server->config.send_timeout_ms);
+    wsk_err_t err = wsk_conn_send_all(&pc->peer->conn, bytes, len, pc->server->config.send_timeout_ms);
     if (err != WSK_OK) {
         WSK_LOGW(TAG, "client %u: send failed (%s), dropping it", (unsigned)pc->peer->id, wsk_err_to_name(err));
         peer_fail(pc->peer, WSK_CLOSE_ABNORMAL);
@@ -211,8 +215,8 @@ static void reject(struct wsk_server *server, peer_t *peer, int status)
     const uint8_t *response;
     size_t len;
     if (wsk_engine_build_rejection(status, &response, &len) == WSK_OK)
-        wsk_socket_send_all(peer->fd, response, len, server->config.send_timeout_ms);
-    shutdown(peer->fd, SHUT_WR);
+        wsk_conn_send_all(&peer->conn, response, len, server->config.send_timeout_ms);
+    if (!peer->conn.tls) shutdown(peer->conn.fd, SHUT_WR); /* TLS ends with close_notify when released */
     peer->state = PEER_GONE;
 }
 
@@ -245,7 +249,7 @@ static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t
     const uint8_t *response;
     size_t len;
     wsk_err_t err = wsk_engine_build_response(server->subprotocols, &response, &len);
-    if (err == WSK_OK) err = wsk_socket_send_all(peer->fd, response, len, server->config.send_timeout_ms);
+    if (err == WSK_OK) err = wsk_conn_send_all(&peer->conn, response, len, server->config.send_timeout_ms);
     if (err != WSK_OK) {
         peer->state = PEER_GONE;
         peer->slot = -1;
@@ -272,8 +276,8 @@ static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t
 static void read_handshake(struct wsk_server *server, peer_t *peer)
 {
     size_t size = server->config.rx_buffer_size;
-    ssize_t n = recv(peer->fd, peer->head + peer->head_len, size - peer->head_len, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    ssize_t n = wsk_conn_recv(&peer->conn, peer->head + peer->head_len, size - peer->head_len);
+    if (n == WSK_CONN_AGAIN) return;
     if (n <= 0) {
         peer->state = PEER_GONE;
         return;
@@ -295,8 +299,8 @@ static void read_frames(struct wsk_server *server, peer_t *peer)
     size_t size;
     uint8_t *rx = wsk_engine_rx(&size);
     if (size > server->config.rx_buffer_size) size = server->config.rx_buffer_size;
-    ssize_t n = recv(peer->fd, rx, size, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    ssize_t n = wsk_conn_recv(&peer->conn, rx, size);
+    if (n == WSK_CONN_AGAIN) return;
     if (n <= 0) return peer_fail(peer, WSK_CLOSE_ABNORMAL);
     peer_ctx_t pc = {server, peer};
     if (wsk_engine_feed(peer->slot, (size_t)n, peer_write, on_event, &pc) == WSK_ERR_ENGINE)
@@ -325,14 +329,44 @@ static void accept_clients(struct wsk_server *server)
             continue;
         }
         memset(peer, 0, sizeof(*peer));
+        peer->conn = (wsk_conn_t){.fd = fd};
+        if (server->tls && wsk_tls_attach(&peer->conn, server->tls, NULL) != WSK_OK) {
+            WSK_LOGW(TAG, "dropping a connection: no memory for TLS");
+            wsk_free(head);
+            wsk_conn_close(&peer->conn);
+            continue;
+        }
+        peer->tls_handshaking = server->tls != NULL;
         peer->state = PEER_HANDSHAKE;
         peer->id = ++server->next_id;
-        peer->fd = fd;
         peer->slot = -1;
         peer->head = head;
         peer->rejecting = busy >= server->config.max_clients;
         peer->deadline = wsk_now_ms() + server->config.handshake_timeout_ms;
     }
+}
+
+/* Advance a wss peer's TLS handshake; true once it is done. */
+static bool advance_tls(peer_t *peer)
+{
+    int step = wsk_tls_handshake(&peer->conn);
+    peer->want_write = step == WSK_TLS_WANT_WRITE;
+    if (step == WSK_OK) peer->tls_handshaking = false;
+    else if (step != WSK_TLS_WANT_READ && step != WSK_TLS_WANT_WRITE) peer->state = PEER_GONE;
+    return step == WSK_OK;
+}
+
+/* Handle a ready peer; TLS may hold decrypted bytes beyond one read, so read while it has some. */
+static void service_peer(struct wsk_server *server, peer_t *peer)
+{
+    do {
+        if (peer->state == PEER_HANDSHAKE) {
+            if (peer->tls_handshaking && !advance_tls(peer)) return;
+            read_handshake(server, peer);
+        } else if (peer->state == PEER_OPEN) {
+            read_frames(server, peer);
+        }
+    } while ((peer->state == PEER_HANDSHAKE || peer->state == PEER_OPEN) && wsk_conn_pending(&peer->conn) > 0);
 }
 
 static void check_deadlines(struct wsk_server *server)
@@ -367,7 +401,7 @@ static void serve(void *arg)
             peer_t *peer = &server->peers[i];
             if (peer->state != PEER_HANDSHAKE && peer->state != PEER_OPEN) continue;
             owners[n] = peer;
-            fds[n++] = (struct pollfd){.fd = peer->fd, .events = POLLIN};
+            fds[n++] = (struct pollfd){.fd = peer->conn.fd, .events = peer->want_write ? POLLOUT : POLLIN};
         }
         wsk_unlock();
         int ready = poll(fds, n, 100);
@@ -375,9 +409,7 @@ static void serve(void *arg)
         if (ready > 0 && (fds[0].revents & POLLIN)) accept_clients(server);
         for (size_t i = 1; ready > 0 && i < n; i++) {
             peer_t *peer = owners[i];
-            if (!fds[i].revents || peer->fd != fds[i].fd) continue;
-            if (peer->state == PEER_HANDSHAKE) read_handshake(server, peer);
-            else if (peer->state == PEER_OPEN) read_frames(server, peer);
+            if (fds[i].revents && peer->conn.fd == fds[i].fd) service_peer(server, peer);
         }
         check_deadlines(server);
         sweep(server);
@@ -427,6 +459,7 @@ static void destroy(struct wsk_server *server, bool engine_held)
         }
     }
     wsk_socket_close(&server->listen_fd);
+    wsk_tls_config_free(server->tls);
     if (engine_held) wsk_engine_release();
     wsk_free(server->peers);
     wsk_free(server->path);
@@ -450,8 +483,15 @@ wsk_err_t wsk_server_start(const wsk_server_config_t *config, wsk_server_handle_
         return WSK_ERR_NO_MEM;
     }
     for (size_t i = 0; i < server->peer_count; i++) {
-        server->peers[i].fd = -1;
+        server->peers[i].conn.fd = -1;
         server->peers[i].slot = -1;
+    }
+    if (config->server_cert_pem || config->server_key_pem) {
+        wsk_err_t err = wsk_tls_server_config(config->server_cert_pem, config->server_key_pem, &server->tls);
+        if (err != WSK_OK) {
+            destroy(server, false);
+            return err;
+        }
     }
     wsk_lock();
     wsk_err_t err = wsk_engine_acquire();
@@ -470,7 +510,7 @@ wsk_err_t wsk_server_start(const wsk_server_config_t *config, wsk_server_handle_
         wsk_unlock();
         return err;
     }
-    WSK_LOGI(TAG, "listening on port %u", server->port);
+    WSK_LOGI(TAG, "listening on port %u (%s)", server->port, server->tls ? "wss" : "ws");
     *out = server;
     return WSK_OK;
 }

@@ -13,10 +13,6 @@
 
 #include "wsk_platform.h"
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
-#endif
-
 wsk_err_t wsk_socket_prepare(int fd)
 {
     int flags = fcntl(fd, F_GETFL, 0);
@@ -43,29 +39,6 @@ static int wait_for(int fd, short events, int timeout_ms)
 int wsk_socket_wait_readable(int fd, int timeout_ms)
 {
     return wait_for(fd, POLLIN, timeout_ms);
-}
-
-wsk_err_t wsk_socket_send_all(int fd, const void *buf, size_t len, int timeout_ms)
-{
-    const uint8_t *at = buf;
-    int64_t deadline = wsk_now_ms() + timeout_ms;
-    while (len > 0) {
-        ssize_t n = send(fd, at, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            at += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int64_t left = deadline - wsk_now_ms();
-            if (left <= 0) return WSK_ERR_TIMEOUT;
-            if (wait_for(fd, POLLOUT, (int)left) < 0) return WSK_ERR_SOCKET;
-            continue;
-        }
-        return WSK_ERR_SOCKET;
-    }
-    return WSK_OK;
 }
 
 int wsk_socket_connect(const char *host, int port, int timeout_ms)

@@ -1,4 +1,4 @@
-/* BSD socket helpers shared by the server and client: non-blocking sockets, bounded waits, full sends. */
+/* BSD socket helpers shared by the server and client: non-blocking sockets, connect, bounded waits. */
 #ifndef WSK_SOCKET_H
 #define WSK_SOCKET_H
 
@@ -8,9 +8,6 @@
 
 /** Make `fd` non-blocking (and close-on-exec / no SIGPIPE where the platform has them). */
 wsk_err_t wsk_socket_prepare(int fd);
-
-/** Send all `len` bytes, waiting at most `timeout_ms` in total for the socket to accept them. */
-wsk_err_t wsk_socket_send_all(int fd, const void *buf, size_t len, int timeout_ms);
 
 /** Wait until `fd` is readable (1), the time ran out (0), or poll failed (-1). */
 int wsk_socket_wait_readable(int fd, int timeout_ms);

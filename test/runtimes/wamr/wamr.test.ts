@@ -1,80 +1,26 @@
 // The WAMR host (runtimes/wamr) built for Linux against the WAMR installed at $WAMR_ROOT, tested over real
 // sockets: `ws` and raw bytes against the C echo server, the C client against our Node server, 503 past
 // max clients, and 1,000 connect/disconnect cycles under valgrind with no leak and no WAMR heap growth.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
-import { connect, type Socket } from "node:net";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer as WsServer } from "ws";
+import { frame as rawFrame, parseFrame } from "../../support/raw-client.js";
+import {
+  buildDir,
+  buildHost,
+  runClient,
+  skipReason,
+  startServer,
+  stats,
+  wamrRoot,
+  type Server,
+} from "./host.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const wamrRoot = process.env.WAMR_ROOT;
-// One build folder per checkout: a CMake cache remembers its source folder.
-const buildDir = join(root, "build", "wamr-test");
 const hasValgrind = spawnSync("valgrind", ["--version"]).status === 0;
-if (!wamrRoot)
-  console.log("runtimes/wamr tests skipped: set WAMR_ROOT to an installed WAMR (docs/FIRMWARE.md)");
-
-interface Server {
-  port: number;
-  proc: ChildProcess;
-  lines: string[];
-  stop(): Promise<number | null>;
-}
-
-/** Run the C echo server with `args`; resolves once it printed its port. */
-function startServer(args: string[], wrapper: string[] = []): Promise<Server> {
-  const command = [...wrapper, join(buildDir, "wsk_echo_server"), "--port", "0", ...args];
-  const proc = spawn(command[0], command.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
-  const lines: string[] = [];
-  let stderr = "";
-  proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    let buffered = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
-    proc.stdout!.on("data", (d: Buffer) => {
-      buffered += d.toString();
-      const parts = buffered.split("\n");
-      buffered = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        const match = /^PORT (\d+)$/.exec(line);
-        if (!match) continue;
-        clearTimeout(timer);
-        resolve({
-          port: Number(match[1]),
-          proc,
-          lines,
-          stop: () =>
-            new Promise((done) => {
-              proc.once("exit", (code) => done(code));
-              proc.stdin!.end();
-            }),
-        });
-      }
-    });
-    proc.once("exit", (code) => reject(new Error(`server exited ${code}: ${stderr}`)));
-  });
-}
-
-/** Ask the server for a STATS line and parse it. */
-async function stats(server: Server): Promise<Record<string, number>> {
-  const before = server.lines.length;
-  server.proc.kill("SIGUSR1");
-  for (let i = 0; i < 200 && server.lines.slice(before).every((l) => !l.startsWith("STATS")); i++)
-    await new Promise((r) => setTimeout(r, 25));
-  const line = server.lines.slice(before).find((l) => l.startsWith("STATS"));
-  if (!line) throw new Error("no STATS line");
-  return Object.fromEntries(
-    line
-      .slice(6)
-      .split(" ")
-      .map((kv) => [kv.split("=")[0], Number(kv.split("=")[1])]),
-  );
-}
+if (!wamrRoot) console.log(skipReason);
 
 function open(port: number, path = "/", protocols?: string[]): Promise<WebSocket> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols);
@@ -145,42 +91,56 @@ async function closeCodeFor(port: number, bytes: Buffer): Promise<number> {
   return reply.readUInt16BE(2);
 }
 
-/** Run the C client example to completion without blocking the event loop. */
-function runClient(args: string[]): Promise<{ status: number | null; stdout: string }> {
-  const proc = spawn(join(buildDir, "wsk_client_example"), args, { stdio: ["ignore", "pipe", "inherit"] });
-  let stdout = "";
-  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  const timer = setTimeout(() => proc.kill(), 20_000);
-  return new Promise((resolve) =>
-    proc.once("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout });
-    }),
-  );
+/**
+ * A one-connection server that accepts the upgrade, then sends `bytes` (frames a real server must not send,
+ * or a close); resolves with the close frame the client answered with.
+ */
+async function badServer(
+  bytes: Buffer,
+): Promise<{ port: number; reply: Promise<{ code: number; masked: boolean }> }> {
+  let resolveReply!: (reply: { code: number; masked: boolean }) => void;
+  const reply = new Promise<{ code: number; masked: boolean }>((resolve) => (resolveReply = resolve));
+  const server = createServer((socket) => {
+    let data = Buffer.alloc(0);
+    let upgraded = false;
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      server.close();
+      resolveReply({ code: -1, masked: false });
+    });
+    socket.on("data", (chunk) => {
+      data = Buffer.concat([data, chunk]);
+      if (!upgraded) {
+        const end = data.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const key = /sec-websocket-key: *(\S+)/i.exec(data.subarray(0, end).toString())![1];
+        const accept = createHash("sha1")
+          .update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+          .digest("base64");
+        socket.write(
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
+        socket.write(bytes);
+        upgraded = true;
+        data = data.subarray(end + 4);
+      }
+      for (let parsed = parseFrame(data); parsed; parsed = parseFrame(data)) {
+        data = data.subarray(parsed.size);
+        if (parsed.frame.opcode !== 8) continue;
+        resolveReply({ code: parsed.frame.payload.readUInt16BE(0), masked: parsed.frame.masked });
+        socket.end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { port: (server.address() as AddressInfo).port, reply };
 }
 
 describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
   let server: Server;
 
-  beforeAll(() => {
-    mkdirSync(buildDir, { recursive: true });
-    const configure = spawnSync(
-      "cmake",
-      [
-        "-S",
-        join(root, "runtimes", "wamr"),
-        "-B",
-        buildDir,
-        "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-        `-DWAMR_ROOT=${wamrRoot}`,
-      ],
-      { encoding: "utf8" },
-    );
-    if (configure.status !== 0) throw new Error(configure.stdout + configure.stderr);
-    const build = spawnSync("cmake", ["--build", buildDir, "-j4"], { encoding: "utf8" });
-    if (build.status !== 0) throw new Error(build.stdout + build.stderr);
-    expect(existsSync(join(buildDir, "wsk_echo_server"))).toBe(true);
-  }, 120_000);
+  beforeAll(buildHost, 180_000);
 
   beforeAll(async () => {
     server = await startServer(["--max-message", "4096", "--subprotocols", "chat,superchat"]);
@@ -359,6 +319,63 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/EVENT 0 ERROR error_type=2 close=0 status=400/);
     expect(run.stdout).toContain("EVENT 0 FINISH");
+  });
+
+  const serverFrame = (opcode: number, payload: Buffer | string, options = {}) =>
+    rawFrame(opcode, payload, { mask: false, ...options });
+  for (const [name, bytes, code] of [
+    ["a masked frame from the server", rawFrame(1, "hi", { mask: true }), 1002],
+    ["text that is not UTF-8", serverFrame(1, Buffer.from([0xce, 0xba, 0xff])), 1007],
+    ["a reserved opcode", serverFrame(3, "x"), 1002],
+    ["RSV1 with no extension", serverFrame(1, "x", { rsv: 4 }), 1002],
+    ["a fragmented ping", serverFrame(9, "p", { fin: false }), 1002],
+    ["a continuation with no message", serverFrame(0, "x"), 1002],
+    ["a message past max_message_size (1000)", serverFrame(2, Buffer.alloc(1001)), 1009],
+    ["a close with an invalid code", serverFrame(8, Buffer.from([0x03, 0xec])), 1002],
+  ] as const)
+    it(`the C client fails ${name} with ${code}: a masked close frame and an ERROR event`, async () => {
+      const bad = await badServer(bytes);
+      const run = await runClient([
+        "--uri",
+        `ws://127.0.0.1:${bad.port}/`,
+        "--max-message",
+        "1000",
+        "--timeout",
+        "3000",
+      ]);
+      expect(await bad.reply).toEqual({ code, masked: true });
+      expect(run.stdout).toContain(`EVENT 0 ERROR error_type=4 close=${code} `);
+      expect(run.stdout).toContain(`EVENT 0 DISCONNECTED error_type=0 close=${code} `);
+      expect(run.status).toBe(1);
+    });
+
+  it("the C client pings when idle and fails a server that sends no pong with a PONG_TIMEOUT error", async () => {
+    const silent = await badServer(Buffer.alloc(0));
+    const started = Date.now();
+    const run = await runClient([
+      "--uri",
+      `ws://127.0.0.1:${silent.port}/`,
+      "--ping-interval",
+      "1",
+      "--pong-timeout",
+      "1",
+      "--timeout",
+      "8000",
+    ]);
+    expect(await silent.reply).toEqual({ code: -1, masked: false }); // TCP ended, no close frame
+    expect(run.stdout).toContain("EVENT 0 ERROR error_type=3 ");
+    expect(run.stdout).toContain("EVENT 0 DISCONNECTED error_type=0 close=1006 ");
+    // A ping after 1 s, the timeout 1 s later (checked each 100 ms poll): well before the 8 s give-up.
+    expect(Date.now() - started).toBeLessThan(6000);
+  });
+
+  it("the C client answers a server's close with the same code and reports CLOSED with it", async () => {
+    const bad = await badServer(rawFrame(8, Buffer.from([0x0f, 0xa1, 0x62, 0x79, 0x65]), { mask: false }));
+    const run = await runClient(["--uri", `ws://127.0.0.1:${bad.port}/`, "--timeout", "3000"]);
+    expect(await bad.reply).toEqual({ code: 4001, masked: true });
+    // DATA for a close carries its reason ("bye"); the code is in close_code.
+    expect(run.stdout).toMatch(/EVENT 0 DATA op=8 len=3 .* close=4001 /);
+    expect(run.stdout).toContain("EVENT 0 CLOSED error_type=0 close=4001 ");
   });
 
   it.skipIf(!hasValgrind)(

@@ -10,8 +10,12 @@ typedef struct {
     const char *headers;
     int clients;              /* connections at once */
     size_t max_fragment_size; /* outgoing fragmentation */
+    size_t max_message_size;  /* incoming limit (1009 beyond); 0: none */
     int ping_interval_sec;
+    int pingpong_timeout_sec; /* fail the connection when a ping gets no pong in this time (0: never) */
     int timeout_ms;           /* give up after this long */
+    const char *cert_pem;     /* wss: PEM CA to verify the server with (ESP-IDF: NULL uses the CA bundle) */
+    bool skip_cert_common_name_check;
 } client_example_options_t;
 
 /** Each client sends a text, a binary and a long (fragmented) text message, pings, waits for the echoes,

@@ -13,6 +13,7 @@
 #include "esp_event.h"
 #include "esp_netif.h"
 #include "nvs_flash.h"
+#include "esp_crt_bundle.h"
 #include "protocol_examples_common.h"
 #endif
 
@@ -69,6 +70,7 @@ static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_
     }
     fflush(stdout);
     if (id == WSK_EVENT_CONNECTED) ex->connected = true;
+    if (id == WSK_EVENT_DISCONNECTED || id == WSK_EVENT_CLOSED) ex->connected = false; /* stop waiting */
     if (id == WSK_EVENT_CLOSED) ex->closed = true;
     if (id == WSK_EVENT_FINISH) ex->finished = true;
 }
@@ -100,9 +102,17 @@ int client_example_run(const client_example_options_t *options)
         config.subprotocol = options->subprotocol;
         config.headers = options->headers;
         config.ping_interval_sec = options->ping_interval_sec;
+        config.pingpong_timeout_sec = options->pingpong_timeout_sec;
         config.max_fragment_size = options->max_fragment_size;
+        config.max_message_size = options->max_message_size;
         config.disable_auto_reconnect = true;
         config.network_timeout_ms = options->timeout_ms;
+        config.cert_pem = options->cert_pem;
+        config.skip_cert_common_name_check = options->skip_cert_common_name_check;
+#ifdef ESP_PLATFORM
+        if (!options->cert_pem) config.crt_bundle_attach = esp_crt_bundle_attach; /* the public CAs */
+#endif
+        if (strncmp(options->uri, "wss:", 4) == 0) config.task_stack = 8192; /* mbedTLS's handshake */
         clients[i].index = i;
         clients[i].handle = wsk_client_init(&config);
         if (!clients[i].handle) {
@@ -116,7 +126,8 @@ int client_example_run(const client_example_options_t *options)
     for (int i = 0; i < count; i++) {
         example_client_t *ex = &clients[i];
         if (!ex->handle) continue;
-        wait_until(&ex->connected, options->timeout_ms);
+        for (int waited = 0; !ex->connected && !ex->finished && waited < options->timeout_ms; waited += 10)
+            usleep(10 * 1000);
         if (ex->connected) send_all_kinds(ex);
     }
     for (int i = 0; i < count; i++) {

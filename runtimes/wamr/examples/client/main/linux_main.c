@@ -1,6 +1,7 @@
 /*
  * Linux entry point of the client example. Options: --uri ws://127.0.0.1:8080/ --clients N
- * --fragment BYTES --subprotocol P --header "Name: value" --timeout MS. Exit status 0 when every client
+ * --fragment BYTES --max-message BYTES --ping-interval S --pong-timeout S --subprotocol P --header "Name: value" --timeout MS --ca PEM-FILE (wss: the CA to trust)
+ * --skip-cn-check 1 (wss: verify the chain only). Exit status 0 when every client
  * got all its echoes and closed cleanly; a final "STATS ..." line shows the memory left in use.
  */
 #include <stdio.h>
@@ -8,6 +9,25 @@
 #include <string.h>
 
 #include "client_example.h"
+
+/* The whole file as a NUL-terminated string (PEM for mbedTLS), or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *text = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+        if (text && (fseek(f, 0, SEEK_SET) != 0 || fread(text, 1, (size_t)size, f) != (size_t)size)) {
+            free(text);
+            text = NULL;
+        }
+        if (text) text[size] = 0;
+    }
+    fclose(f);
+    return text;
+}
 
 extern int wsk_log_level;
 
@@ -19,8 +39,20 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--uri")) options.uri = argv[i + 1];
         else if (!strcmp(argv[i], "--clients")) options.clients = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fragment")) options.max_fragment_size = (size_t)atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--max-message")) options.max_message_size = (size_t)atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--ping-interval")) options.ping_interval_sec = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--pong-timeout")) options.pingpong_timeout_sec = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--subprotocol")) options.subprotocol = argv[i + 1];
         else if (!strcmp(argv[i], "--timeout")) options.timeout_ms = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--skip-cn-check")) options.skip_cert_common_name_check = atoi(argv[i + 1]) != 0;
+        else if (!strcmp(argv[i], "--ca")) {
+            free((char *)options.cert_pem);
+            options.cert_pem = read_file(argv[i + 1]);
+            if (!options.cert_pem) {
+                fprintf(stderr, "cannot read %s\n", argv[i + 1]);
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--header")) {
             size_t at = strlen(headers);
             snprintf(headers + at, sizeof(headers) - at, "%s\r\n", argv[i + 1]);
@@ -37,5 +69,6 @@ int main(int argc, char **argv)
     wsk_get_stats(&st);
     printf("STATS pool_used=%zu host_heap=%zu ok=%d/%d\n", st.wamr_pool_used, st.host_heap_used, ok,
            options.clients);
+    free((char *)options.cert_pem);
     return ok == options.clients ? 0 : 1;
 }

@@ -11,6 +11,8 @@ typedef struct {
     uint8_t max_clients;
     const char *subprotocols;
     size_t max_message_size;
+    const char *server_cert_pem; /* wss: PEM certificate chain and key (NULL: ws) */
+    const char *server_key_pem;
 } echo_server_options_t;
 
 wsk_err_t echo_server_start(const echo_server_options_t *options, wsk_server_handle_t *server);

@@ -18,6 +18,11 @@
 #include "esp_netif.h"
 #include "nvs_flash.h"
 #include "protocol_examples_common.h"
+#ifdef CONFIG_ECHO_SERVER_TLS
+/* main/certs/servercert.pem and prvtkey.pem, embedded by main/CMakeLists.txt (see Kconfig.projbuild). */
+extern const char servercert_pem[] asm("_binary_servercert_pem_start");
+extern const char prvtkey_pem[] asm("_binary_prvtkey_pem_start");
+#endif
 #define LOG(fmt, ...) ESP_LOGI("echo_server", fmt, ##__VA_ARGS__)
 #else
 #define LOG(fmt, ...) fprintf(stderr, "echo_server: " fmt "\n", ##__VA_ARGS__)
@@ -83,6 +88,10 @@ wsk_err_t echo_server_start(const echo_server_options_t *options, wsk_server_han
     config.max_clients = options->max_clients;
     config.subprotocols = options->subprotocols;
     config.max_message_size = options->max_message_size;
+    config.server_cert_pem = options->server_cert_pem;
+    config.server_key_pem = options->server_key_pem;
+    /* mbedTLS's handshake needs more stack than the plain server's 4 KiB. */
+    if (options->server_cert_pem) config.task_stack_size = 8192;
     config.on_open = on_open;
     config.on_text = on_text;
     config.on_binary = on_binary;
@@ -102,6 +111,10 @@ void app_main(void)
         .path = "/ws",
         .max_clients = CONFIG_ECHO_SERVER_MAX_CLIENTS,
         .max_message_size = 4096,
+#ifdef CONFIG_ECHO_SERVER_TLS
+        .server_cert_pem = servercert_pem,
+        .server_key_pem = prvtkey_pem,
+#endif
     };
     wsk_server_handle_t server;
     wsk_err_t err = echo_server_start(&options, &server);
@@ -111,7 +124,7 @@ void app_main(void)
     }
     wsk_stats_t stats;
     wsk_get_stats(&stats);
-    LOG("ws://<this device>:%u/ws  (WAMR pool %u/%u bytes, linear memory %u)", wsk_server_get_port(server),
-        (unsigned)stats.wamr_pool_used, (unsigned)stats.wamr_pool_bytes, (unsigned)stats.linear_memory_bytes);
+    LOG("%s://<this device>:%u/ws  (WAMR pool %u/%u bytes, linear memory %u)",
+        options.server_cert_pem ? "wss" : "ws", wsk_server_get_port(server), (unsigned)stats.wamr_pool_used, (unsigned)stats.wamr_pool_bytes, (unsigned)stats.linear_memory_bytes);
 }
 #endif

@@ -3,7 +3,10 @@
  * "STATS ..." line (WAMR pool and host heap in use); SIGINT/SIGTERM or stdin closing stop the server, which
  * then prints a final STATS line and exits 0.
  * Options: --port N (0: any) --bind ADDR --path P --max-clients N --max-message BYTES --subprotocols a,b
+ * --cert PEM-FILE --key PEM-FILE (wss). STATS also shows malloc_in_use: the whole process's heap (mallinfo2),
+ * which includes what mbedTLS allocates.
  */
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +20,25 @@ extern int wsk_log_level;
 
 static volatile sig_atomic_t s_stop, s_stats;
 
+/* The whole file as a NUL-terminated string (PEM for mbedTLS), or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *text = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+        if (text && (fseek(f, 0, SEEK_SET) != 0 || fread(text, 1, (size_t)size, f) != (size_t)size)) {
+            free(text);
+            text = NULL;
+        }
+        if (text) text[size] = 0;
+    }
+    fclose(f);
+    return text;
+}
+
 static void on_signal(int sig)
 {
     if (sig == SIGUSR1) s_stats = 1;
@@ -28,9 +50,10 @@ static void print_stats(void)
     wsk_stats_t st;
     wsk_get_stats(&st);
     printf("STATS pool_used=%zu pool_highmark=%zu pool_bytes=%zu host_heap=%zu linear_memory=%zu module=%zu "
-           "slots_used=%u slots_total=%u\n",
+           "slots_used=%u slots_total=%u malloc_in_use=%zu\n",
            st.wamr_pool_used, st.wamr_pool_highmark, st.wamr_pool_bytes, st.host_heap_used, st.linear_memory_bytes,
-           st.module_bytes, (unsigned)st.slots_used, (unsigned)st.slots_total);
+           st.module_bytes, (unsigned)st.slots_used, (unsigned)st.slots_total,
+           (size_t)mallinfo2().uordblks);
     fflush(stdout);
 }
 
@@ -45,6 +68,15 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--max-clients")) options.max_clients = (uint8_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max-message")) options.max_message_size = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--subprotocols")) options.subprotocols = argv[i + 1];
+        else if (!strcmp(argv[i], "--cert") || !strcmp(argv[i], "--key")) {
+            char *pem = read_file(argv[i + 1]);
+            if (!pem) {
+                fprintf(stderr, "cannot read %s\n", argv[i + 1]);
+                return 2;
+            }
+            if (argv[i][2] == 'c') options.server_cert_pem = pem;
+            else options.server_key_pem = pem;
+        }
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -84,5 +116,7 @@ int main(int argc, char **argv)
     }
     wsk_server_stop(server);
     print_stats();
+    free((char *)options.server_cert_pem);
+    free((char *)options.server_key_pem);
     return 0;
 }
