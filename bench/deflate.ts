@@ -6,13 +6,11 @@
 // The generator offers client_no_context_takeover, so its frames are compressed once up front and cost
 // it nothing while measuring; servers inflate each message alone and compress their echoes with context
 // takeover (both libraries' default). Replies are counted by their frame headers, never inflated.
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
-import { createInterface } from "node:readline";
+import type { Socket } from "node:net";
 import * as zlib from "node:zlib";
 import { jsonText } from "../test/support/json-text.js";
+import { handshake, median, startServer, stopServer, usage, type Server } from "./load.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -20,31 +18,13 @@ const IDLE = Number(process.env.BENCH_IDLE ?? 1000);
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "0";
 const OFFER = "permessage-deflate; client_no_context_takeover; client_max_window_bits";
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-}
-
-async function startServer(impl: string, options?: object | boolean): Promise<Server> {
+function startDeflateServer(impl: string, options?: object | boolean): Promise<Server> {
   const args = [
     "bench/deflate-server.mjs",
     impl,
     ...(options !== undefined ? [JSON.stringify(options)] : []),
   ];
-  const child = spawn("taskset", ["-c", SERVER_CORE, process.execPath, ...args], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`${impl} server exited with ${code}`)));
-  });
-  return { child, port: (JSON.parse(line) as { port: number }).port };
-}
-
-async function stopServer(server: Server): Promise<void> {
-  const exited = new Promise((resolve) => server.child.once("exit", resolve));
-  server.child.stdin!.end();
-  await exited;
+  return startServer(impl, [process.execPath, ...args], {}, SERVER_CORE);
 }
 
 function status(pid: number, field: string): number {
@@ -53,8 +33,7 @@ function status(pid: number, field: string): number {
 }
 
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(stat[11]) + Number(stat[12])) / 100;
+  return usage(pid).cpu;
 }
 
 /** A masked client frame with RSV1 carrying `message` deflated alone (tail removed). */
@@ -72,28 +51,10 @@ function compressedFrame(message: string): Buffer {
   return Buffer.concat([header, Buffer.alloc(4), payload]);
 }
 
-function open(port: number): Promise<{ socket: Socket; rest: Buffer; extensions: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: "127.0.0.1", noDelay: true });
-    socket.once("error", reject);
-    socket.write(
-      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n` +
-        `Sec-WebSocket-Extensions: ${OFFER}\r\n\r\n`,
-    );
-    let head = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      socket.off("data", onData);
-      const text = head.subarray(0, end).toString("latin1");
-      if (!text.startsWith("HTTP/1.1 101")) return reject(new Error(text));
-      const extensions = /sec-websocket-extensions: *(.*)/i.exec(text)?.[1] ?? "";
-      resolve({ socket, rest: head.subarray(end + 4), extensions });
-    };
-    socket.on("data", onData);
-  });
+async function open(port: number): Promise<{ socket: Socket; rest: Buffer; extensions: string }> {
+  const { socket, head, rest } = await handshake(port, "/", `Sec-WebSocket-Extensions: ${OFFER}\r\n`);
+  const extensions = /sec-websocket-extensions: *(.*)/i.exec(head)?.[1] ?? "";
+  return { socket, rest, extensions };
 }
 
 /** Counts complete server frames in a byte stream (headers only; payloads skipped). */
@@ -196,7 +157,7 @@ async function idleCell(
   impl: string,
   options?: object | boolean,
 ): Promise<{ perConnection: number; negotiated: string }> {
-  const server = await startServer(impl, options);
+  const server = await startDeflateServer(impl, options);
   const frame = compressedFrame(jsonText(2048, 1));
   // Without deflate the same message goes uncompressed (RSV1 cleared, payload as text).
   const text = Buffer.from(jsonText(2048, 1));
@@ -236,7 +197,6 @@ async function idleCell(
   return { perConnection: (after - before) / IDLE, negotiated };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 async function main(): Promise<void> {
@@ -254,8 +214,8 @@ async function main(): Promise<void> {
       for (const impl of round % 2 ? [...order].reverse() : order) {
         const server =
           impl === "wasmsocket level 1"
-            ? await startServer("wasmsocket", { level: 1 })
-            : await startServer(impl);
+            ? await startDeflateServer("wasmsocket", { level: 1 })
+            : await startDeflateServer(impl);
         samples[impl].push(await echoCell(server, cell, frames));
         await stopServer(server);
       }

@@ -47,15 +47,22 @@ export function usage(pid: number): { cpu: number; peakRss: number } {
   return { cpu: ticks / 100, peakRss: Number(hwm?.[1] ?? 0) * 1024 };
 }
 
-/** Open a WebSocket by hand; resolves with the socket and any bytes after the 101 head. */
-export function handshake(port: number, path = "/"): Promise<{ socket: Socket; rest: Buffer }> {
+/**
+ * Open a WebSocket by hand (`extra`: more header lines, each ending in CRLF); resolves with the socket,
+ * the 101 head's text and any bytes after it.
+ */
+export function handshake(
+  port: number,
+  path = "/",
+  extra = "",
+): Promise<{ socket: Socket; head: string; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: "127.0.0.1", noDelay: true });
     const key = randomBytes(16).toString("base64");
     socket.once("error", reject);
     socket.write(
       `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
     );
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
@@ -63,8 +70,9 @@ export function handshake(port: number, path = "/"): Promise<{ socket: Socket; r
       const end = head.indexOf("\r\n\r\n");
       if (end < 0) return;
       socket.off("data", onData);
-      if (!head.subarray(0, 12).toString().includes("101")) return reject(new Error(head.toString()));
-      resolve({ socket, rest: head.subarray(end + 4) });
+      const text = head.subarray(0, end).toString("latin1");
+      if (!text.startsWith("HTTP/1.1 101")) return reject(new Error(text));
+      resolve({ socket, head: text, rest: head.subarray(end + 4) });
     };
     socket.on("data", onData);
   });

@@ -1,7 +1,7 @@
 // The application both cluster examples run in every worker: chat rooms on pub/sub topics. A client joins
 // the room in its URL (`/?room=lobby`); what it says is published to the room, so it reaches everyone in
 // the room whichever worker (process, machine) they are connected to. Same code on Node and Bun.
-import type { RedisAdapter } from "../../bindings/redis-adapter.js";
+import { createRedisAdapter, type RedisAdapter } from "../../bindings/redis-adapter.js";
 import type { ServerCore } from "../../bindings/server-core.js";
 
 /** Chat rooms on a WebSocketServer (Node's or Bun's: both are a ServerCore). */
@@ -28,4 +28,25 @@ export function settings(cpus: number): { port: number; workers: number; redisUr
     workers: Number(process.env.WORKERS ?? cpus),
     redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
   };
+}
+
+/**
+ * One worker: its Redis adapter, the server `listen` makes with it, the chat rooms; SIGTERM closes both
+ * (connections get 1001) and exits.
+ */
+export async function startWorker<Req extends { url?: string }, S>(
+  redisUrl: string,
+  port: number,
+  listen: (adapter: RedisAdapter) => ServerCore<Req, Buffer, S>,
+): Promise<void> {
+  const adapter = await createRedisAdapter({ url: redisUrl });
+  adapter.on("error", (error) => console.error(`worker ${process.pid}: ${error.message}`));
+  const wss = listen(adapter);
+  chatRooms(wss, adapter);
+  wss.on("listening", () => console.log(`worker ${process.pid} listening on ${port}`));
+  process.on("SIGTERM", async () => {
+    await wss.close();
+    await adapter.close();
+    process.exit(0);
+  });
 }

@@ -2,9 +2,8 @@
 //   REDIS_URL=redis://127.0.0.1:6379 PORT=8080 WORKERS=4 bun examples/cluster/bun.ts
 // Each worker prints "worker <pid> listening on <port>"; SIGTERM/SIGINT to the parent stops them all.
 import { availableParallelism } from "node:os";
-import { createRedisAdapter } from "../../bindings/redis-adapter.js";
 import { WebSocketServer } from "../../runtimes/bun/index.js";
-import { chatRooms, settings } from "./app.js";
+import { settings, startWorker } from "./app.js";
 
 const { port, workers, redisUrl } = settings(availableParallelism());
 
@@ -22,14 +21,5 @@ if (!process.env.CLUSTER_WORKER) {
   process.on("SIGINT", stop);
   await Promise.all(children.map((child) => child.exited));
 } else {
-  const adapter = await createRedisAdapter({ url: redisUrl });
-  adapter.on("error", (error) => console.error(`worker ${process.pid}: ${error.message}`));
-  const wss = new WebSocketServer({ port, reusePort: true, adapter });
-  chatRooms(wss, adapter);
-  wss.on("listening", () => console.log(`worker ${process.pid} listening on ${port}`));
-  process.on("SIGTERM", async () => {
-    await wss.close();
-    await adapter.close();
-    process.exit(0);
-  });
+  await startWorker(redisUrl, port, (adapter) => new WebSocketServer({ port, reusePort: true, adapter }));
 }

@@ -3,9 +3,8 @@
 // Each worker prints "worker <pid> listening on <port>"; the primary restarts none and exits with them.
 import cluster from "node:cluster";
 import { availableParallelism } from "node:os";
-import { createRedisAdapter } from "../../bindings/redis-adapter.js";
 import { WebSocketServer } from "../../runtimes/node/index.js";
-import { chatRooms, settings } from "./app.js";
+import { settings, startWorker } from "./app.js";
 
 const { port, workers, redisUrl } = settings(availableParallelism());
 
@@ -17,14 +16,5 @@ if (cluster.isPrimary) {
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 } else {
-  const adapter = await createRedisAdapter({ url: redisUrl });
-  adapter.on("error", (error) => console.error(`worker ${process.pid}: ${error.message}`));
-  const wss = new WebSocketServer({ port, adapter });
-  chatRooms(wss, adapter);
-  wss.on("listening", () => console.log(`worker ${process.pid} listening on ${port}`));
-  process.on("SIGTERM", async () => {
-    await wss.close();
-    await adapter.close();
-    process.exit(0);
-  });
+  await startWorker(redisUrl, port, (adapter) => new WebSocketServer({ port, adapter }));
 }
