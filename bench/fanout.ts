@@ -187,11 +187,12 @@ for (const spec of wanted) {
   }
   await stopServer(server);
 }
-console.log("| server | deliveries/s | server CPU s per million deliveries |");
-console.log("| --- | --- | --- |");
+console.log("| server | deliveries/s | server CPU s per million deliveries | load generator busy |");
+console.log("| --- | --- | --- | --- |");
 for (const [name, r] of Object.entries(results))
   console.log(
-    `| ${name} | ${fmt(median(r.delivered))} ±${spread(r.delivered)}% | ${median(r.cpu).toFixed(2)} |`,
+    `| ${name} | ${fmt(median(r.delivered))} ±${spread(r.delivered)}% | ${median(r.cpu).toFixed(2)} | ` +
+      `${(median(r.busy) * 100).toFixed(0)}% |`,
   );
 const ratio = (a: string, b: string) =>
   results[a] && results[b]

@@ -1,13 +1,16 @@
 // Write batching shared by the hosts: frames produced during one tick (a read burst's replies, a loop of
 // sends) are gathered and handed to the transport together, so each connection makes one write per tick.
-// Borrowed bytes (aliasing engine memory) are copied into a slab that is filled forward and never
-// rewritten under a pending write; the caller's own payloads are passed by reference, uncopied.
+// Borrowed bytes (aliasing engine memory) and small payloads are copied into a slab that is filled forward
+// and never rewritten under a pending write, so a tick of small frames is one chunk; larger payloads of the
+// caller's (or a frame published to many connections) are passed by reference, uncopied.
 
 /** Receives the gathered chunks, in order, once per flush. */
 export type OutputSink = (chunks: Uint8Array[]) => void;
 
 /** Default slab size: small frames of one tick share one allocation. */
 export const SLAB_BYTES = 16 * 1024;
+/** Payloads up to this size are copied into the slab: cheaper than one more chunk to write. */
+export const COPY_BYTES = 1024;
 
 /** Frames waiting for the end of the tick. */
 export class OutputQueue {
@@ -32,7 +35,7 @@ export class OutputQueue {
   push(bytes: Uint8Array, borrowed: boolean): void {
     if (bytes.length === 0) return;
     this.pending += bytes.length;
-    if (!borrowed) {
+    if (!borrowed && bytes.length > COPY_BYTES) {
       this.seal();
       this.chunks.push(bytes);
     } else {
