@@ -1,6 +1,7 @@
 // The WAMR host (runtimes/wamr) built for Linux against the WAMR installed at $WAMR_ROOT, tested over real
-// sockets: `ws` and raw bytes against the C echo server, the C client against our Node server, 503 past
-// max clients, and 1,000 connect/disconnect cycles under valgrind with no leak and no WAMR heap growth.
+// sockets: `ws` and raw bytes against the C echo server, the C client against our Node server (its automatic
+// reconnect too), 503 past max clients, and 1,000 connect/disconnect cycles under valgrind with no leak and
+// no WAMR heap growth.
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
@@ -135,6 +136,50 @@ async function badServer(
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { port: (server.address() as AddressInfo).port, reply };
+}
+
+/** How `droppingServer` ends a connection it does not keep: TCP gone (no close frame), or a close frame. */
+type Drop = "terminate" | 1001;
+
+/**
+ * Our Node server, ending the first connections as `drops` says (each once the client answered a ping, so
+ * the client saw CONNECTED) and echoing on the next. Records when each upgrade completed and each drop was
+ * made, on one monotonic clock.
+ */
+async function droppingServer(drops: Drop[]): Promise<{
+  port: number;
+  handshakes: number[];
+  dropped: number[];
+  close(): Promise<void>;
+}> {
+  const { WebSocketServer } = await import("../../../runtimes/node/index.js");
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+  const handshakes: number[] = [];
+  const dropped: number[] = [];
+  wss.on("connection", (ws) => {
+    handshakes.push(performance.now());
+    const drop = drops[handshakes.length - 1];
+    if (drop === undefined) {
+      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+      return;
+    }
+    ws.once("pong", () => {
+      dropped.push(performance.now());
+      if (drop === "terminate") ws.terminate();
+      else ws.close(drop, "going away");
+    });
+    ws.ping();
+  });
+  const port = (wss.address() as AddressInfo).port;
+  return { port, handshakes, dropped, close: () => wss.close() };
+}
+
+/** The client's lifecycle events (not DATA), each with its close code: "CONNECTED 0", "CLOSED 1000". */
+function lifecycle(stdout: string): string[] {
+  return [...stdout.matchAll(/^EVENT 0 (?!DATA)(\w+) error_type=\d+ close=(\d+)/gm)].map(
+    (m) => `${m[1]} ${m[2]}`,
+  );
 }
 
 describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
@@ -376,6 +421,77 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
     // DATA for a close carries its reason ("bye"); the code is in close_code.
     expect(run.stdout).toMatch(/EVENT 0 DATA op=8 len=3 .* close=4001 /);
     expect(run.stdout).toContain("EVENT 0 CLOSED error_type=0 close=4001 ");
+  });
+
+  it("the C client reconnects by itself, reconnect_timeout_ms after a dropped TCP connection and after a 1001 close; close ends it", async () => {
+    const reconnectMs = 200;
+    const peer = await droppingServer(["terminate", 1001]);
+    try {
+      const run = await runClient([
+        "--uri",
+        `ws://127.0.0.1:${peer.port}/`,
+        "--auto-reconnect",
+        "1",
+        "--reconnect-ms",
+        String(reconnectMs),
+        "--expect-connects",
+        "3",
+        "--timeout",
+        "5000",
+      ]);
+      expect(lifecycle(run.stdout)).toEqual([
+        "BEGIN 0",
+        "BEFORE_CONNECT 0",
+        "CONNECTED 0",
+        "DISCONNECTED 1006",
+        "BEFORE_CONNECT 0",
+        "CONNECTED 0",
+        "CLOSED 1001",
+        "BEFORE_CONNECT 0",
+        "CONNECTED 0",
+        "CLOSED 1000", // wsk_client_close: FINISH follows, no reconnect
+        "FINISH 0",
+      ]);
+      expect(run.stdout).toContain("RESULT 0 connects=3 echoes=3 pong=1 closed=1");
+      expect(run.stdout).toMatch(/STATS pool_used=0 host_heap=0 ok=1\/1/);
+      expect(run.status).toBe(0);
+      expect(peer.handshakes.length).toBe(3);
+      // The client saw each drop after the server made it, then waited reconnectMs before connecting again
+      // (its clock counts whole milliseconds, hence the 1 ms).
+      for (const i of [0, 1])
+        expect(peer.handshakes[i + 1] - peer.dropped[i]).toBeGreaterThanOrEqual(reconnectMs - 1);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it("the C client with disable_auto_reconnect connects once: DISCONNECTED, then FINISH", async () => {
+    const peer = await droppingServer(["terminate"]);
+    try {
+      // A short reconnect_timeout_ms, so a reconnect that should not happen would happen within the run.
+      const run = await runClient([
+        "--uri",
+        `ws://127.0.0.1:${peer.port}/`,
+        "--reconnect-ms",
+        "100",
+        "--expect-connects",
+        "2",
+        "--timeout",
+        "3000",
+      ]);
+      expect(lifecycle(run.stdout)).toEqual([
+        "BEGIN 0",
+        "BEFORE_CONNECT 0",
+        "CONNECTED 0",
+        "DISCONNECTED 1006",
+        "FINISH 0",
+      ]);
+      expect(run.stdout).toContain("RESULT 0 connects=1 ");
+      expect(run.status).toBe(1);
+      expect(peer.handshakes.length).toBe(1);
+    } finally {
+      await peer.close();
+    }
   });
 
   it.skipIf(!hasValgrind)(

@@ -14,12 +14,16 @@ typedef struct {
     int ping_interval_sec;
     int pingpong_timeout_sec; /* fail the connection when a ping gets no pong in this time (0: never) */
     int timeout_ms;           /* give up after this long */
+    bool auto_reconnect;      /* reconnect after a disconnect until closed (off: one connection) */
+    int reconnect_timeout_ms; /* wait this long before reconnecting (0: the default, 10 s) */
+    int expect_connects;      /* exchange messages on this connection, counting reconnects (0 or 1: the first) */
     const char *cert_pem;     /* wss: PEM CA to verify the server with (ESP-IDF: NULL uses the CA bundle) */
     bool skip_cert_common_name_check;
 } client_example_options_t;
 
-/** Each client sends a text, a binary and a long (fragmented) text message, pings, waits for the echoes,
- *  then closes with 1000. Returns the number of clients that got every echo back and closed cleanly. */
+/** Each client waits for its `expect_connects`-th connection, sends a text, a binary and a long (fragmented)
+ *  text message, pings, waits for the echoes, then closes with 1000. Returns the number of clients that got
+ *  there, got every echo back and closed cleanly. */
 int client_example_run(const client_example_options_t *options);
 
 #endif

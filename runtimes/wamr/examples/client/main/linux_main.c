@@ -1,7 +1,8 @@
 /*
  * Linux entry point of the client example. Options: --uri ws://127.0.0.1:8080/ --clients N
  * --fragment BYTES --max-message BYTES --ping-interval S --pong-timeout S --subprotocol P --header "Name: value" --timeout MS --ca PEM-FILE (wss: the CA to trust)
- * --skip-cn-check 1 (wss: verify the chain only). Exit status 0 when every client
+ * --skip-cn-check 1 (wss: verify the chain only) --auto-reconnect 1 (off by default) --reconnect-ms MS
+ * --expect-connects N (exchange messages on the Nth connection). Exit status 0 when every client
  * got all its echoes and closed cleanly; a final "STATS ..." line shows the memory left in use.
  */
 #include <stdio.h>
@@ -44,6 +45,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--pong-timeout")) options.pingpong_timeout_sec = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--subprotocol")) options.subprotocol = argv[i + 1];
         else if (!strcmp(argv[i], "--timeout")) options.timeout_ms = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--auto-reconnect")) options.auto_reconnect = atoi(argv[i + 1]) != 0;
+        else if (!strcmp(argv[i], "--reconnect-ms")) options.reconnect_timeout_ms = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--expect-connects")) options.expect_connects = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--skip-cn-check")) options.skip_cert_common_name_check = atoi(argv[i + 1]) != 0;
         else if (!strcmp(argv[i], "--ca")) {
             free((char *)options.cert_pem);
