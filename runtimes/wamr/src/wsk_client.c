@@ -293,7 +293,10 @@ static void client_task(void *arg)
     while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
         if (open_connection(c)) run_connection(c);
         else emit(c, WSK_EVENT_DISCONNECTED, NULL);
-        if (c->config.disable_auto_reconnect || c->close_requested) break;
+        wsk_lock();
+        bool close_requested = c->close_requested; /* set by wsk_client_close on another task */
+        wsk_unlock();
+        if (c->config.disable_auto_reconnect || close_requested) break;
         int64_t wake = wsk_now_ms() + c->config.reconnect_timeout_ms;
         while (wsk_now_ms() < wake && !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) usleep(20 * 1000);
     }
