@@ -1,7 +1,8 @@
 // End-to-end echo: a raw-TCP load generator (this process, pinned by bench/run.ts or by hand) against
 // each server in its own process pinned to another core. Cells from issue 5: 32 B × 64 conns × 32 in
 // flight, 1 KiB × 64 × 32, 64 KiB × 1 × 1, and handshakes per second with 1 and 32 in parallel.
-//   taskset -c 1 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE)
+//   taskset -c 1 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE,
+//   BENCH_SERVERS and BENCH_CELLS: comma-separated server names / cell numbers 1-5 to run only those)
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -172,7 +173,7 @@ interface Sample {
   generatorBusy?: number;
 }
 
-const cells = [
+const allCells = [
   {
     name: "32 B × 64 conns × 32 in flight",
     run: (p: number, pid: number) => echoCell(p, pid, 32, 64, 32, SECONDS),
@@ -200,6 +201,9 @@ const cells = [
   },
 ];
 
+const cells = allCells.filter(
+  (_, i) => !process.env.BENCH_CELLS || process.env.BENCH_CELLS.split(",").includes(String(i + 1)),
+);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs: number[]) => (((Math.max(...xs) - Math.min(...xs)) / 2 / median(xs)) * 100).toFixed(0);
 const results: Record<
@@ -267,7 +271,7 @@ for (const cell of cells)
     `- ${cell.name}: ${names.map((n) => `${n} ${median(results[n][cell.name].cpuPerMillion).toFixed(2)} s`).join(", ")}`,
   );
 console.log("\nCore use while counting (a generator near 100% means the server was not the limit):");
-for (const cell of cells.slice(0, 3))
+for (const cell of cells.filter((c) => c.bytes > 0))
   console.log(
     `- ${cell.name}: ${names.map((n) => `${n}: ${results[n][cell.name].busy.join(", ")}`).join("; ")}`,
   );
