@@ -269,7 +269,7 @@ export class WireConnection {
    */
   private reserve(need: number): void {
     const have = this.assembling?.length ?? 0;
-    if (need <= have) return;
+    if (this.assembling && need <= have) return;
     let size = Math.max(need, Math.min(this.frameEnd, PREALLOCATE));
     if (have > 0) size = Math.max(size, need < this.frameEnd ? Math.min(2 * have, this.frameEnd) : 2 * have);
     const grown = this.alloc(Math.max(need, Math.min(size, this.maxPayload)));

@@ -122,6 +122,27 @@ describe.each(["simd", "mvp"] as const)("WireConnection message assembly (%s bui
     }
   });
 
+  it("assembles messages whose first, middle or last fragments are empty", () => {
+    for (const sizes of [
+      [0, 5],
+      [0, 0, 0],
+      [3, 0, 0, 4],
+      [0, 70_000, 0],
+    ]) {
+      const parts = sizes.map((n, i) => payload(n, i));
+      const frames = parts.map((part, i) =>
+        maskedFrame(
+          (i === 0 ? 0x01 : 0) | (i === parts.length - 1 ? 0x80 : 0),
+          part.map((b) => b & 0x7f),
+        ),
+      );
+      const { messages, feed } = recorder(build);
+      feed(concat(frames), 4096);
+      expect(messages).toHaveLength(1);
+      expect(same(messages[0], concat(parts.map((part) => part.map((b) => b & 0x7f))))).toBe(true);
+    }
+  });
+
   it("reserves at most 1 MiB for a frame whose header announces more than has arrived", () => {
     const { messages, allocations, feed } = recorder(build);
     const frame = maskedFrame(0x82, payload(8 << 20));
