@@ -336,7 +336,7 @@ export class Session {
     this.heartbeat?.stop();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.output.clear();
-    this.blobs.clear(notWritten());
+    if (this.blobs.waiting) this.blobs.clear(notWritten());
     this.wire.release();
     this.pool.release(this.handle);
     this.readyState = ReadyState.CLOSED;
@@ -450,6 +450,7 @@ export class Session {
           };
     if (chunks.length === 1) this.put(chunks[0], done);
     else this.putBatch(socket.cork ? chunks : this.join(chunks), done);
+    if (this.backlog.length === 0 && socket.bufferedAmount === 0) this.output.recycle();
     // Below the mark already (the kernel took it all): the sender may go on at once.
     if (this.needDrain && this.bufferedAmount < this.options.highWaterMark) this.emitDrain();
   }
