@@ -214,18 +214,19 @@ const peak: Record<string, number> = {};
 const wanted = servers.filter(
   (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
 );
+// Every server runs at once (idle while not measured), and rounds alternate between them, so a change in
+// the machine's other load during the run falls on every server alike instead of on one server's cells.
+const running: Server[] = [];
 for (const spec of wanted) {
-  const server = await startServer(spec.name, spec.impl, spec.env, spec.bun);
-  const pid = serverPid(server);
+  running.push(await startServer(spec.name, spec.impl, spec.env, spec.bun));
   results[spec.name] = {};
-  for (const cell of cells) {
-    const entry = (results[spec.name][cell.name] = {
-      rate: [] as number[],
-      cpuPerMillion: [] as number[],
-      busy: [] as string[],
-    });
-    for (let r = 0; r < ROUNDS; r++) {
-      const sample = await cell.run(server.port, pid);
+}
+for (const cell of cells) {
+  for (const server of running) results[server.name][cell.name] = { rate: [], cpuPerMillion: [], busy: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const server of running) {
+      const entry = results[server.name][cell.name];
+      const sample = await cell.run(server.port, serverPid(server));
       entry.rate.push(sample.rate);
       entry.cpuPerMillion.push(sample.cpuPerMillion);
       if (sample.serverBusy !== undefined)
@@ -234,7 +235,9 @@ for (const spec of wanted) {
         );
     }
   }
-  peak[spec.name] = usage(pid).peakRss;
+}
+for (const server of running) {
+  peak[server.name] = usage(serverPid(server)).peakRss;
   server.child.stdin!.end();
   await new Promise((r) => server.child.once("exit", r));
 }
@@ -248,7 +251,7 @@ const ratios: Array<[string, string]> = [
   ["wasmsocket on Bun", "Bun.serve"],
 ].filter(([ours, base]) => names.includes(ours) && names.includes(base)) as Array<[string, string]>;
 console.log(
-  `Load generator: this process; servers pinned to core ${SERVER_CORE}; ${ROUNDS} rounds × ${SECONDS} s, median ±half-range.\n`,
+  `Load generator: this process; servers pinned to core ${SERVER_CORE}; ${ROUNDS} rounds × ${SECONDS} s, alternating between servers, median ±half-range.\n`,
 );
 console.log(
   `| cell | ${names.map((n) => `${n} msgs/s`).join(" | ")} | ${ratios
