@@ -145,10 +145,8 @@ export class Session {
   private failed = false;
   private needDrain = false;
   private released = false;
-  private readonly blobs = new BlobSends(
-    (item) => this.sendHeld(item),
-    (error) => this.fail(error),
-  );
+  /** Sends waiting behind a Blob being read; made at the first Blob. */
+  private blobs: BlobSends | null = null;
 
   constructor(
     socket: SessionSocket,
@@ -187,7 +185,7 @@ export class Session {
 
   /** Bytes queued and not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.socket.bufferedAmount + this.output.pending + this.backlogBytes + this.blobs.bytes;
+    return this.socket.bufferedAmount + this.output.pending + this.backlogBytes + (this.blobs?.bytes ?? 0);
   }
 
   /** The socket is gone and the slot released. */
@@ -226,10 +224,14 @@ export class Session {
   /** Queue a message; `callback` runs once it is written to the socket (or with an error). */
   send(data: SendData, binary: boolean, fragmentSize: number, callback?: WriteCallback): void {
     if (!this.canSend(callback)) return;
-    if (isBlob(data) || this.blobs.waiting) {
+    if (this.blobs?.waiting || isBlob(data)) {
       // Held bytes are copied now, as the caller may reuse its buffer before the Blob ahead is read.
       const held =
         isBlob(data) || typeof data === "string" ? data : new Uint8Array(sendBytes(data) as Uint8Array);
+      this.blobs ??= new BlobSends(
+        (item) => this.sendHeld(item),
+        (error) => this.fail(error),
+      );
       return this.blobs.push({ data: held, binary, fragmentSize, callback });
     }
     this.sendNow(sendBytes(data), binary, fragmentSize, callback);
@@ -268,7 +270,7 @@ export class Session {
   close(code?: number, reason = ""): void {
     if (this.readyState === ReadyState.CLOSED || this.released) return;
     if (this.readyState === ReadyState.CONNECTING) return this.terminate();
-    if (this.blobs.waiting) {
+    if (this.blobs?.waiting) {
       if (this.readyState !== ReadyState.OPEN) return;
       this.readyState = ReadyState.CLOSING;
       return this.blobs.push({ data: "", binary: false, fragmentSize: 0, close: { code, reason } });
@@ -336,7 +338,7 @@ export class Session {
     this.heartbeat?.stop();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.output.clear();
-    if (this.blobs.waiting) this.blobs.clear(notWritten());
+    if (this.blobs?.waiting) this.blobs.clear(notWritten());
     this.wire.release();
     this.pool.release(this.handle);
     this.readyState = ReadyState.CLOSED;
