@@ -19,7 +19,7 @@ const FIN = 0x80;
 const RSV1 = 0x40;
 const MAX_HEADER = 14;
 // Bytes of a frame reserved when its header arrives; larger frames grow as their bytes do.
-const PREALLOCATE = 1024 * 1024;
+const PREALLOCATE = 256 * 1024;
 
 /** What a connection reports to its host. */
 export interface ConnectionHandler {
