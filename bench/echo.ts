@@ -1,7 +1,8 @@
 // End-to-end echo: a raw-TCP load generator (this process, pinned by bench/run.ts or by hand) against
 // each server in its own process pinned to another core. Cells from issue 5: 32 B × 64 conns × 32 in
 // flight, 1 KiB × 64 × 32, 64 KiB × 1 × 1, and handshakes per second with 1 and 32 in parallel.
-//   taskset -c 1 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE)
+//   taskset -c 1 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE,
+//   BENCH_SERVERS and BENCH_CELLS: comma-separated server names / cell numbers 1-5 to run only those)
 import type { Socket } from "node:net";
 import {
   BUN,
@@ -121,7 +122,7 @@ interface Sample {
   generatorBusy?: number;
 }
 
-const cells = [
+const allCells = [
   {
     name: "32 B × 64 conns × 32 in flight",
     run: (p: number, pid: number) => echoCell(p, pid, 32, 64, 32, SECONDS),
@@ -149,6 +150,9 @@ const cells = [
   },
 ];
 
+const cells = allCells.filter(
+  (_, i) => !process.env.BENCH_CELLS || process.env.BENCH_CELLS.split(",").includes(String(i + 1)),
+);
 const results: Record<
   string,
   Record<string, { rate: number[]; cpuPerMillion: number[]; busy: string[] }>
@@ -157,18 +161,19 @@ const peak: Record<string, number> = {};
 const wanted = servers.filter(
   (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
 );
+// Every server runs at once (idle while not measured), and rounds alternate between them, so a change in
+// the machine's other load during the run falls on every server alike instead of on one server's cells.
+const running: Server[] = [];
 for (const spec of wanted) {
-  const server = await startEchoServer(spec.name, spec.impl, spec.env, spec.bun);
-  const pid = serverPid(server);
+  running.push(await startEchoServer(spec.name, spec.impl, spec.env, spec.bun));
   results[spec.name] = {};
-  for (const cell of cells) {
-    const entry = (results[spec.name][cell.name] = {
-      rate: [] as number[],
-      cpuPerMillion: [] as number[],
-      busy: [] as string[],
-    });
-    for (let r = 0; r < ROUNDS; r++) {
-      const sample = await cell.run(server.port, pid);
+}
+for (const cell of cells) {
+  for (const server of running) results[server.name][cell.name] = { rate: [], cpuPerMillion: [], busy: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const server of running) {
+      const entry = results[server.name][cell.name];
+      const sample = await cell.run(server.port, serverPid(server));
       entry.rate.push(sample.rate);
       entry.cpuPerMillion.push(sample.cpuPerMillion);
       if (sample.serverBusy !== undefined)
@@ -177,7 +182,9 @@ for (const spec of wanted) {
         );
     }
   }
-  peak[spec.name] = usage(pid).peakRss;
+}
+for (const server of running) {
+  peak[server.name] = usage(serverPid(server)).peakRss;
   await stopServer(server);
 }
 
@@ -190,7 +197,7 @@ const ratios: Array<[string, string]> = [
   ["wasmsocket on Bun", "Bun.serve"],
 ].filter(([ours, base]) => names.includes(ours) && names.includes(base)) as Array<[string, string]>;
 console.log(
-  `Load generator: this process; servers pinned to core ${SERVER_CORE}; ${ROUNDS} rounds × ${SECONDS} s, median ±half-range.\n`,
+  `Load generator: this process; servers pinned to core ${SERVER_CORE}; ${ROUNDS} rounds × ${SECONDS} s, alternating between servers, median ±half-range.\n`,
 );
 console.log(
   `| cell | ${names.map((n) => `${n} msgs/s`).join(" | ")} | ${ratios
@@ -213,7 +220,7 @@ for (const cell of cells)
     `- ${cell.name}: ${names.map((n) => `${n} ${median(results[n][cell.name].cpuPerMillion).toFixed(2)} s`).join(", ")}`,
   );
 console.log("\nCore use while counting (a generator near 100% means the server was not the limit):");
-for (const cell of cells.slice(0, 3))
+for (const cell of cells.filter((c) => c.bytes > 0))
   console.log(
     `- ${cell.name}: ${names.map((n) => `${n}: ${results[n][cell.name].busy.join(", ")}`).join("; ")}`,
   );

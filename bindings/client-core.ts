@@ -5,7 +5,8 @@
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { Role } from "./connection.js";
 import { CloseCode } from "./errors.js";
-import { CloseEvent, ErrorEvent } from "./events.js";
+import { CloseEvent, ErrorEvent, FragmentEvent } from "./events.js";
+import { isBlob } from "./blob-sends.js";
 import {
   acceptDeflateResponse,
   buildDeflateOffer,
@@ -22,6 +23,7 @@ import {
   controlBytes,
   sessionLimits,
   toArrayBuffer,
+  type ControlData,
   type SendData,
   type SessionSocket,
 } from "./session.js";
@@ -63,6 +65,11 @@ export interface ClientOptions {
   shouldReconnect?: (event: CloseEvent) => boolean;
   /** Most messages held while reconnecting (default 1024); beyond, `send` throws a RangeError. */
   maxQueued?: number;
+  /**
+   * "message" (default): whole messages; "stream": "fragment" events (FragmentEvent) as chunks arrive, so a
+   * huge message need not be held (arduinoWebSockets' WStype_FRAGMENT_*), instead of "message" events.
+   */
+  fragments?: "message" | "stream";
   /** Initial binaryType (default "nodebuffer"). */
   binaryType?: ClientBinaryType;
   /** bufferedAmount at which `drain` is owed (default 64 KiB). */
@@ -247,7 +254,12 @@ export abstract class WebSocketCore extends EventTarget {
   get bufferedAmount(): number {
     let queued = 0;
     for (const item of this.queue)
-      queued += typeof item.data === "string" ? encoder.encode(item.data).length : item.data.byteLength;
+      queued +=
+        typeof item.data === "string"
+          ? encoder.encode(item.data).length
+          : isBlob(item.data)
+            ? item.data.size
+            : item.data.byteLength;
     return (this.session?.bufferedAmount ?? 0) + queued;
   }
 
@@ -276,7 +288,10 @@ export abstract class WebSocketCore extends EventTarget {
     this.setHandler("close", handler);
   }
 
-  /** Send text (string) or binary (bytes) data; fragmented at `maxFragmentSize`. */
+  /**
+   * Send text (string) or binary (bytes, or a Blob: read first, and later sends wait for it) data;
+   * fragmented at `maxFragmentSize`.
+   */
   send(data: SendData): void {
     const binary = typeof data !== "string";
     if (this.state === ReadyState.CONNECTING) {
@@ -288,7 +303,8 @@ export abstract class WebSocketCore extends EventTarget {
           `more than maxQueued (${this.options.maxQueued ?? 1024}) messages while reconnecting`,
         );
       // A copy: Buffer.slice would be a view of bytes the caller may reuse before the reconnect.
-      this.queue.push({ data: binary ? new Uint8Array(controlBytes(data)) : data, binary });
+      const held = !binary || isBlob(data) ? data : new Uint8Array(controlBytes(data));
+      this.queue.push({ data: held, binary });
       return;
     }
     if (this.state !== ReadyState.OPEN || !this.session) return;
@@ -296,7 +312,7 @@ export abstract class WebSocketCore extends EventTarget {
   }
 
   /** Send a ping (up to 125 bytes); the "pong" event reports the reply. */
-  ping(data?: SendData): void {
+  ping(data?: ControlData): void {
     if (this.state === ReadyState.OPEN) this.session?.ping(controlBytes(data));
   }
 
@@ -349,6 +365,8 @@ export abstract class WebSocketCore extends EventTarget {
     const { target, options } = this;
     const handle = this.pool.acquire();
     let handshaking = true;
+    // fragments: "stream": text chunks are decoded as they come (a chunk may end inside a character).
+    let textChunks: TextDecoder | null = null;
     let head = new Uint8Array(0);
     const onResponse = (chunk: Uint8Array): void => {
       const joined = new Uint8Array(head.length + chunk.length);
@@ -424,7 +442,7 @@ export abstract class WebSocketCore extends EventTarget {
       {
         role: Role.Client,
         maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-        fragments: "message",
+        fragments: options.fragments ?? "message",
         heartbeat: heartbeatOptions(options.heartbeat, false),
         ...sessionLimits(options),
       },
@@ -437,7 +455,15 @@ export abstract class WebSocketCore extends EventTarget {
               : data;
           this.dispatchEvent(new MessageEvent("message", { data: value, origin: this.target.url }));
         },
-        fragment: () => {},
+        fragment: (data, isBinary, first, last) => {
+          if (first) textChunks = isBinary ? null : new TextDecoder();
+          const value = !isBinary
+            ? textChunks!.decode(data, { stream: !last })
+            : this.binaryType === "arraybuffer"
+              ? toArrayBuffer(data)
+              : data;
+          this.dispatchEvent(new FragmentEvent("fragment", { data: value, binary: isBinary, first, last }));
+        },
         ping: (data) => this.dispatchEvent(new MessageEvent("ping", { data })),
         pong: (data) => this.dispatchEvent(new MessageEvent("pong", { data })),
         closing: () => {

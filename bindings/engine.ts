@@ -28,6 +28,7 @@ export interface EngineExports {
   maskChunk(conn: number, ptr: number, len: number): number;
   writeClose(conn: number, code: number, reason: number, reasonLength: number, dst: number): number;
   connectionState(conn: number): number;
+  framePayloadLength(conn: number): number;
   unmask(ptr: number, len: number, key: number, offset: number): void;
   isUtf8(ptr: number, len: number): number;
   utf8Validate(state: number, ptr: number, len: number): number;

@@ -37,3 +37,30 @@ export class ErrorEvent extends Event {
     this.message = init.message ?? "";
   }
 }
+
+/** Fields of a FragmentEvent. */
+export interface FragmentEventInit extends EventInit {
+  data?: unknown;
+  binary?: boolean;
+  first?: boolean;
+  last?: boolean;
+}
+
+/**
+ * A chunk of a message as it arrives (client option `fragments: "stream"`): `first` on the message's first
+ * chunk, `last` on its final one (both for a message that came in one piece). `data` is a string for text
+ * (decoded across chunks), bytes per `binaryType` for binary.
+ */
+export class FragmentEvent extends Event {
+  readonly data: unknown;
+  readonly binary: boolean;
+  readonly first: boolean;
+  readonly last: boolean;
+  constructor(type: string, init: FragmentEventInit = {}) {
+    super(type, init);
+    this.data = init.data;
+    this.binary = init.binary ?? false;
+    this.first = init.first ?? false;
+    this.last = init.last ?? false;
+  }
+}

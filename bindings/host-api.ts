@@ -11,7 +11,14 @@ export {
   type FinishDetail,
   type WebSocketTarget,
 } from "./client-core.js";
-export { CloseEvent, ErrorEvent, type CloseEventInit, type ErrorEventInit } from "./events.js";
+export {
+  CloseEvent,
+  ErrorEvent,
+  FragmentEvent,
+  type CloseEventInit,
+  type ErrorEventInit,
+  type FragmentEventInit,
+} from "./events.js";
 export { ReadyState, type SendData } from "./session.js";
 export { CloseCode, WebSocketProtocolError } from "./errors.js";
 export { defaultHeartbeat, type HeartbeatOptions } from "./heartbeat.js";

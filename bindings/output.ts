@@ -12,6 +12,11 @@ export const SLAB_BYTES = 16 * 1024;
 /** Payloads up to this size are copied into the slab: cheaper than one more chunk to write. */
 export const COPY_BYTES = 1024;
 
+// Full slabs whose bytes the kernel has taken, for any queue to fill again (a tick that outgrows one slab
+// would otherwise drop one per tick for the GC). Bounded: at most 1 MiB held process-wide.
+const spareSlabs: Uint8Array[] = [];
+const MAX_SPARE_SLABS = 64;
+
 /** Frames waiting for the end of the tick. */
 export class OutputQueue {
   private readonly sink: OutputSink;
@@ -20,6 +25,8 @@ export class OutputQueue {
   private start = 0;
   private end = 0;
   private chunks: Uint8Array[] = [];
+  /** Slabs filled up since the last flush: free once the transport has taken that flush. */
+  private retired: Uint8Array[] = [];
   private scheduled = false;
   private readonly flushTask = (): void => this.flush();
   /** Bytes queued and not yet handed to the sink. */
@@ -41,7 +48,11 @@ export class OutputQueue {
     } else {
       if (this.slab.length - this.end < bytes.length) {
         this.seal();
-        this.slab = this.alloc(Math.max(SLAB_BYTES, bytes.length));
+        if (this.slab.length === SLAB_BYTES) this.retired.push(this.slab);
+        this.slab =
+          bytes.length <= SLAB_BYTES && spareSlabs.length > 0
+            ? spareSlabs.pop()!
+            : this.alloc(Math.max(SLAB_BYTES, bytes.length));
         this.start = this.end = 0;
       }
       this.slab.set(bytes, this.end);
@@ -56,16 +67,32 @@ export class OutputQueue {
   flush(): void {
     this.scheduled = false;
     this.seal();
-    if (this.chunks.length === 0) return;
-    const chunks = this.chunks;
-    this.chunks = [];
-    this.pending = 0;
-    this.sink(chunks);
+    if (this.chunks.length > 0) {
+      const chunks = this.chunks;
+      this.chunks = [];
+      this.pending = 0;
+      this.sink(chunks);
+    }
+    // Not recycled by the sink: their bytes may still be waiting in the transport.
+    if (this.retired.length > 0) this.retired = [];
+  }
+
+  /**
+   * The transport holds none of the bytes handed to it any more (the kernel took them all): fill the slab
+   * from its start again. Without this every slab would be dropped full and, living across several
+   * collections, be promoted and pile up until a full GC (most of peak RSS under small-message load).
+   */
+  recycle(): void {
+    if (this.chunks.length !== 0 || this.start !== this.end) return;
+    this.start = this.end = 0;
+    for (const slab of this.retired) if (spareSlabs.length < MAX_SPARE_SLABS) spareSlabs.push(slab);
+    this.retired = [];
   }
 
   /** Drop everything queued (the transport is gone). */
   clear(): void {
     this.chunks = [];
+    this.retired = [];
     this.pending = 0;
     this.start = this.end;
   }

@@ -9,6 +9,7 @@ import {
   Session,
   controlBytes,
   toArrayBuffer,
+  type ControlData,
   type SendData,
   type SessionOptions,
   type SessionSocket,
@@ -155,13 +156,13 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
   }
 
   /** Send a ping (payload up to 125 bytes). */
-  ping(data?: SendData, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
+  ping(data?: ControlData, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
     if (typeof mask === "function") callback = mask;
     this.session.ping(controlBytes(data), callback);
   }
 
   /** Send an unsolicited pong (payload up to 125 bytes). */
-  pong(data?: SendData, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
+  pong(data?: ControlData, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
     if (typeof mask === "function") callback = mask;
     this.session.pong(controlBytes(data), callback);
   }

@@ -3,6 +3,7 @@
 // Socket-free: a host adapts its socket to `SessionSocket` and reports the socket's events to the session
 // (onData, onDrain, onEnd, onClose). The protocol itself is the engine's.
 import type { PerMessageDeflate } from "./permessage-deflate.js";
+import { BlobSends, isBlob, type PendingSend } from "./blob-sends.js";
 import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
 import { CloseCode, type WebSocketProtocolError } from "./errors.js";
 import { Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
@@ -13,8 +14,11 @@ import type { EnginePool, SlotHandle } from "./pool.js";
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
 export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
 
-/** Data a connection can send. */
-export type SendData = string | ArrayBuffer | ArrayBufferView;
+/** Data a connection can send: a Blob is read first, and later sends wait for it (WHATWG order). */
+export type SendData = string | ArrayBuffer | ArrayBufferView | Blob;
+
+/** Data of a ping, a pong or a close reason (no Blob: those go out at once). */
+export type ControlData = string | ArrayBuffer | ArrayBufferView;
 
 /** Completion of a send, ping or pong: no error once written to the socket. */
 export type WriteCallback = (error?: Error) => void;
@@ -95,7 +99,7 @@ const encoder = new TextEncoder();
 // a copy costs more than the extra write (a large payload is passed by reference, behind its header).
 const JOIN_BYTES = 16 * 1024;
 
-/** Bytes of any `SendData` (strings are left to the engine's encoder). */
+/** Bytes of any `SendData` but a Blob (strings are left to the engine's encoder). */
 export function sendBytes(data: SendData): string | Uint8Array {
   if (typeof data === "string" || data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -104,7 +108,7 @@ export function sendBytes(data: SendData): string | Uint8Array {
 }
 
 /** Bytes for ping/pong payloads and close reasons given as strings or bytes. */
-export function controlBytes(data: SendData | undefined): Uint8Array {
+export function controlBytes(data: ControlData | undefined): Uint8Array {
   if (data === undefined) return new Uint8Array(0);
   if (typeof data === "string") return encoder.encode(data);
   return sendBytes(data) as Uint8Array;
@@ -141,6 +145,8 @@ export class Session {
   private failed = false;
   private needDrain = false;
   private released = false;
+  /** Sends waiting behind a Blob being read; made at the first Blob. */
+  private blobs: BlobSends | null = null;
 
   constructor(
     socket: SessionSocket,
@@ -179,7 +185,7 @@ export class Session {
 
   /** Bytes queued and not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.socket.bufferedAmount + this.output.pending + this.backlogBytes;
+    return this.socket.bufferedAmount + this.output.pending + this.backlogBytes + (this.blobs?.bytes ?? 0);
   }
 
   /** The socket is gone and the slot released. */
@@ -218,8 +224,27 @@ export class Session {
   /** Queue a message; `callback` runs once it is written to the socket (or with an error). */
   send(data: SendData, binary: boolean, fragmentSize: number, callback?: WriteCallback): void {
     if (!this.canSend(callback)) return;
+    if (this.blobs?.waiting || isBlob(data)) {
+      // Held bytes are copied now, as the caller may reuse its buffer before the Blob ahead is read.
+      const held =
+        isBlob(data) || typeof data === "string" ? data : new Uint8Array(sendBytes(data) as Uint8Array);
+      this.blobs ??= new BlobSends(
+        (item) => this.sendHeld(item),
+        (error) => this.fail(error),
+      );
+      return this.blobs.push({ data: held, binary, fragmentSize, callback });
+    }
+    this.sendNow(sendBytes(data), binary, fragmentSize, callback);
+  }
+
+  private sendNow(
+    data: string | Uint8Array,
+    binary: boolean,
+    fragmentSize: number,
+    callback?: WriteCallback,
+  ) {
     if (this.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback);
-    this.wire.send(sendBytes(data), binary, fragmentSize);
+    this.wire.send(data, binary, fragmentSize);
     if (callback) this.callbacks.push(callback);
     if (this.bufferedAmount >= this.options.highWaterMark) this.needDrain = true;
   }
@@ -254,10 +279,22 @@ export class Session {
     if (callback) this.callbacks.push(callback);
   }
 
-  /** Start the close handshake (TypeError for an invalid code or reason); no-op when already closing. */
+  /**
+   * Start the close handshake (TypeError for an invalid code or reason); no-op when already closing. Behind
+   * a Blob still being read, the close waits for the sends before it (then a bad code is an `error`).
+   */
   close(code?: number, reason = ""): void {
     if (this.readyState === ReadyState.CLOSED || this.released) return;
     if (this.readyState === ReadyState.CONNECTING) return this.terminate();
+    if (this.blobs?.waiting) {
+      if (this.readyState !== ReadyState.OPEN) return;
+      this.readyState = ReadyState.CLOSING;
+      return this.blobs.push({ data: "", binary: false, fragmentSize: 0, close: { code, reason } });
+    }
+    this.closeNow(code, reason);
+  }
+
+  private closeNow(code: number | undefined, reason: string): void {
     if (!this.wire.close(code, reason)) return;
     this.readyState = ReadyState.CLOSING;
     this.heartbeat?.stop();
@@ -317,6 +354,7 @@ export class Session {
     this.heartbeat?.stop();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.output.clear();
+    if (this.blobs?.waiting) this.blobs.clear(notWritten());
     this.wire.release();
     this.pool.release(this.handle);
     this.readyState = ReadyState.CLOSED;
@@ -327,6 +365,18 @@ export class Session {
     this.backlogBytes = 0;
     for (const callback of callbacks) callback(notWritten());
     this.events.end(this.closeCode, this.closeReason, wasClean);
+  }
+
+  /** A send (or close) that waited behind a Blob: it goes unless the connection closed meanwhile. */
+  private sendHeld(item: PendingSend): void {
+    if (this.released || this.wire.closeSent) return item.callback?.(notWritten());
+    if (!item.close)
+      return this.sendNow(item.data as string | Uint8Array, item.binary, item.fragmentSize, item.callback);
+    try {
+      this.closeNow(item.close.code, item.close.reason);
+    } catch (error) {
+      this.fail(error as Error);
+    }
   }
 
   private canSend(callback?: WriteCallback): boolean {
@@ -418,6 +468,7 @@ export class Session {
           };
     if (chunks.length === 1) this.put(chunks[0], done);
     else this.putBatch(socket.cork ? chunks : this.join(chunks), done);
+    if (this.backlog.length === 0 && socket.bufferedAmount === 0) this.output.recycle();
     // Below the mark already (the kernel took it all): the sender may go on at once.
     if (this.needDrain && this.bufferedAmount < this.options.highWaterMark) this.emitDrain();
   }

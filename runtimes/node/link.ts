@@ -1,6 +1,6 @@
 // A Node socket as bindings/session.ts sees it. Node streams buffer every write themselves (`write`
 // returns a boolean and calls back once written), and gather a batch with cork/uncork.
-import type { Socket } from "node:net";
+import { Socket } from "node:net";
 import type { Session, SessionSocket } from "../../bindings/session.js";
 
 /** Buffer.allocUnsafe: the byte type Node users get. */
@@ -45,8 +45,11 @@ export class SocketLink implements SessionSocket {
 
 const ignoreError = (): void => {};
 
-/** Report an open server connection's socket events to its session; reads arrive as 'data' events. */
-export function bindSession(socket: Socket, session: Session): void {
+/**
+ * Report an open server connection's socket events to its session. `head` (bytes read with the request)
+ * goes first. Plain TCP sockets then read straight into the engine's input area; TLS ones by 'data' events.
+ */
+export function bindSession(socket: Socket, session: Session, head?: Uint8Array): void {
   socket.setNoDelay(true);
   socket.setTimeout(0);
   // ECONNRESET and the like: 'close' follows and reports 1006.
@@ -54,5 +57,54 @@ export function bindSession(socket: Socket, session: Session): void {
   socket.on("end", () => session.onEnd());
   socket.on("close", () => session.onClose());
   socket.on("drain", () => session.onDrain());
-  socket.on("data", (chunk: Buffer) => session.receive(chunk));
+  if (head && head.length > 0) session.receive(head);
+  if (!readInPlace(socket, session)) socket.on("data", (chunk: Buffer) => session.receive(chunk));
+}
+
+interface UserBufferFields {
+  buffer: symbol;
+  callback: symbol;
+  generator: symbol;
+}
+
+let userBufferFields: UserBufferFields | null | undefined;
+
+/** The fields `new net.Socket({ onread })` sets (Node ≥ 12), found once by their names; null if absent. */
+function findUserBufferFields(): UserBufferFields | null {
+  const symbols = new Map(Object.getOwnPropertySymbols(new Socket()).map((s) => [s.description, s]));
+  const [buffer, callback, generator] = ["kBuffer", "kBufferCb", "kBufferGen"].map((n) => symbols.get(n));
+  return buffer && callback && generator ? { buffer, callback, generator } : null;
+}
+
+type Fields = Record<symbol, unknown>;
+
+/**
+ * Switch a socket node:http created (so without the `onread` option) to Node's user-buffer reads: the
+ * kernel reads into the engine's input area and the session parses it in place, with no Buffer per read
+ * (the same mode `onread` gives our client). Bytes node:http already buffered are fed first. Returns
+ * false, leaving the socket alone, where the handle cannot do it (TLS), the application paused the socket,
+ * or Node's fields are not found.
+ */
+export function readInPlace(socket: Socket, session: Session): boolean {
+  const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } })
+    ._handle;
+  if (!handle || typeof handle.useUserBuffer !== "function" || "encrypted" in socket) return false;
+  // Paused by the application (in "connection"): it runs the stream, so 'data' events it is.
+  if (socket.readableFlowing === false) return false;
+  userBufferFields ??= findUserBufferFields();
+  const fields = userBufferFields;
+  if (!fields || !(fields.buffer in socket)) return false;
+  for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) session.receive(chunk);
+  const buffer = session.readBuffer;
+  const target = socket as unknown as Fields;
+  target[fields.buffer] = buffer;
+  target[fields.generator] = null;
+  target[fields.callback] = (length: number) => {
+    session.receiveInPlace(length);
+    return true;
+  };
+  handle.useUserBuffer(buffer);
+  // Reading may have stopped while node:http's buffer was full.
+  socket.resume();
+  return true;
 }

@@ -143,9 +143,8 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     );
     if (ws instanceof Uint8Array) return this.refuse(socket, 503, ws);
     socket.off("error", ignoreError);
-    bindSession(tcp, ws.session);
     // Frames that arrived with the request are fed once the caller has attached its listeners.
-    if (head.length > 0) ws.session.receive(head);
+    bindSession(tcp, ws.session, head);
   }
 
   private listen(options: ServerOptions, callback?: () => void): void {

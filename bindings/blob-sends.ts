@@ -1,0 +1,89 @@
+// Blob payloads, as WHATWG WebSocket.send(blob) takes them: a Blob is read asynchronously, so it and every
+// send (and a close) made after it wait, in order, until it is read. Runtime-neutral: Blob is a global in
+// Node ≥ 18, Bun and browsers. Nothing here runs unless a Blob is sent.
+
+/** A send waiting behind a Blob: `data` is the Blob itself until it is read. */
+export interface PendingSend {
+  data: string | Uint8Array | Blob;
+  binary: boolean;
+  fragmentSize: number;
+  callback?: (error?: Error) => void;
+  /** A close requested behind the Blobs: code and reason instead of data. */
+  close?: { code?: number; reason: string };
+}
+
+/** Whether `data` is a Blob (or File). */
+export function isBlob(data: unknown): data is Blob {
+  return typeof Blob !== "undefined" && data instanceof Blob;
+}
+
+const encoder = new TextEncoder();
+
+function sizeOf(data: PendingSend["data"]): number {
+  if (typeof data === "string") return encoder.encode(data).length;
+  return isBlob(data) ? data.size : data.byteLength;
+}
+
+/** Sends held in order while a Blob ahead of them is read. */
+export class BlobSends {
+  private items: PendingSend[] = [];
+  private reading: PendingSend | null = null;
+  private readonly send: (item: PendingSend) => void;
+  private readonly failed: (error: Error) => void;
+  /** Payload bytes held (a Blob counts its size), part of `bufferedAmount`. */
+  bytes = 0;
+
+  /** `send` gets each item once everything before it went; `failed` a Blob that could not be read. */
+  constructor(send: (item: PendingSend) => void, failed: (error: Error) => void) {
+    this.send = send;
+    this.failed = failed;
+  }
+
+  /** Something is held: later sends must queue behind it. */
+  get waiting(): boolean {
+    return this.items.length > 0;
+  }
+
+  /** Hold a send (or close) until what is ahead of it went; a Blob starts being read. */
+  push(item: PendingSend): void {
+    this.items.push(item);
+    if (!item.close) this.bytes += sizeOf(item.data);
+    this.next();
+  }
+
+  /** Drop everything held (the connection is gone); each callback gets `error`. */
+  clear(error: Error): void {
+    const items = this.items;
+    this.items = [];
+    this.bytes = 0;
+    this.reading = null;
+    for (const item of items) item.callback?.(error);
+  }
+
+  private next(): void {
+    while (this.items.length > 0 && this.reading === null) {
+      const head = this.items[0];
+      if (isBlob(head.data)) return this.read(head, head.data);
+      this.items.shift();
+      if (!head.close) this.bytes -= sizeOf(head.data);
+      this.send(head);
+    }
+  }
+
+  private read(item: PendingSend, blob: Blob): void {
+    this.reading = item;
+    blob.arrayBuffer().then(
+      (buffer) => {
+        if (this.reading !== item) return; // cleared meanwhile
+        this.reading = null;
+        item.data = new Uint8Array(buffer);
+        this.next();
+      },
+      (error: unknown) => {
+        if (this.reading !== item) return;
+        this.reading = null;
+        this.failed(new Error(`could not read the Blob given to send(): ${String(error)}`));
+      },
+    );
+  }
+}
