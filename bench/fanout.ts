@@ -165,28 +165,30 @@ async function startRedis(): Promise<{ child: ChildProcess; url: string } | null
 const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
 console.log(
   `Fan-out: 1 publisher → ${SUBSCRIBERS} subscribers, ${SIZE} B messages, publisher writes ${BATCH} at a time, ` +
-    `≤ ${WINDOW} messages ahead. Servers pinned to core ${SERVER_CORE}; ${ROUNDS} rounds × ${SECONDS} s, median ±half-range.\n`,
+    `≤ ${WINDOW} messages ahead. Servers pinned to core ${SERVER_CORE}, all running, rounds alternating; ${ROUNDS} rounds × ${SECONDS} s, median ±half-range.\n`,
 );
 
 const results: Record<string, { delivered: number[]; cpu: number[]; busy: number[] }> = {};
 const wanted = servers.filter(
   (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
 );
+// Every server runs at once (idle while not measured) and rounds alternate between them, so the machine's
+// other load falls on all alike.
+const running: Server[] = [];
 for (const spec of wanted) {
-  const server = await startServer(spec.name, spec.command, spec.env ?? {}, SERVER_CORE);
-  const entry = (results[spec.name] = {
-    delivered: [] as number[],
-    cpu: [] as number[],
-    busy: [] as number[],
-  });
-  for (let r = 0; r < ROUNDS; r++) {
+  running.push(await startServer(spec.name, spec.command, spec.env ?? {}, SERVER_CORE));
+  results[spec.name] = { delivered: [], cpu: [], busy: [] };
+}
+for (let r = 0; r < ROUNDS; r++) {
+  for (const server of running) {
     const sample = await throughput([server.port], [server.child.pid!]);
+    const entry = results[server.name];
     entry.delivered.push(sample.delivered);
     entry.cpu.push(sample.cpuPerMillion);
     entry.busy.push(sample.generatorBusy);
   }
-  await stopServer(server);
 }
+for (const server of running) await stopServer(server);
 console.log("| server | deliveries/s | server CPU s per million deliveries | load generator busy |");
 console.log("| --- | --- | --- | --- |");
 for (const [name, r] of Object.entries(results))
