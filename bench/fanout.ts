@@ -27,7 +27,7 @@ const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
 const SIZE = 32;
 const BATCH = 16;
 /** Messages the publisher may be ahead of the average subscriber. */
-const WINDOW = 64;
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
 const FRAME = SIZE + 2;
 
 const servers: { name: string; command: string[]; env?: Record<string, string> }[] = [
@@ -122,7 +122,7 @@ async function latency(ports: number[], rate: number): Promise<{ p50: number; p9
   await new Promise((r) => setTimeout(r, 500));
   const { socket: publisher } = await handshake(ports[0], "/pub");
   const payload = Buffer.alloc(SIZE);
-  const count = Math.round(rate * SECONDS);
+  const count = Math.round(rate * 5); // 5 s of messages: ~5,000 samples
   for (let i = 0; i < count; i++) {
     payload.writeDoubleLE(performance.now(), 0);
     publisher.write(maskedFrame(payload));
