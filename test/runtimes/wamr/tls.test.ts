@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { WebSocketServer } from "../../../runtimes/node/index.js";
+import { nextMessage, openWs } from "./ws-peer.js";
 import { buildHost, runClient, skipReason, startServer, stats, wamrRoot, type Server } from "./host.js";
 
 const hasOpenssl = spawnSync("openssl", ["version"]).status === 0;
@@ -60,17 +61,7 @@ function makeCertificate(dir: string, name: string, host = "127.0.0.1"): Pair {
 }
 
 function openWss(port: number, ca?: Buffer): Promise<WebSocket> {
-  const ws = new WebSocket(`wss://127.0.0.1:${port}/`, { ca });
-  return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve(ws));
-    ws.once("error", reject);
-  });
-}
-
-function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
-  return new Promise((resolve) =>
-    ws.once("message", (data: Buffer, isBinary) => resolve({ data, isBinary })),
-  );
+  return openWs(`wss://127.0.0.1:${port}/`, undefined, { ca });
 }
 
 describe.skipIf(skip !== "")("WAMR host: wss:// through mbedTLS", () => {

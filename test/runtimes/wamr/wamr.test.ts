@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer as WsServer } from "ws";
 import { frame as rawFrame, parseFrame } from "../../support/raw-client.js";
+import { closed, nextMessage, openWs } from "./ws-peer.js";
 import {
   buildDir,
   buildHost,
@@ -24,23 +25,7 @@ const hasValgrind = spawnSync("valgrind", ["--version"]).status === 0;
 if (!wamrRoot) console.log(skipReason);
 
 function open(port: number, path = "/", protocols?: string[]): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols);
-  return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve(ws));
-    ws.once("error", reject);
-  });
-}
-
-function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
-  return new Promise((resolve) =>
-    ws.once("message", (data: Buffer, isBinary) => resolve({ data, isBinary })),
-  );
-}
-
-function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) =>
-    ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
+  return openWs(`ws://127.0.0.1:${port}${path}`, protocols);
 }
 
 /** A client frame: FIN + opcode, masked unless `masked` is false. */
