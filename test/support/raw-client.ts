@@ -195,3 +195,20 @@ export function parseFrame(bytes: Buffer): { frame: RawFrame; size: number } | n
     size: at + length,
   };
 }
+
+/** An upgrade request for `path` with the RFC 6455 sample key; `extra`: more header lines, each ending in CRLF. */
+export function upgradeRequest(port: number, path = "/", extra = ""): string {
+  return (
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
+  );
+}
+
+/** The HTTP status a server answers `request` with. */
+export async function statusOf(port: number, request: string): Promise<number> {
+  const raw = await RawClient.connect(port);
+  raw.write(request);
+  const head = await raw.readHead();
+  raw.destroy();
+  return Number(head.split(" ")[1]);
+}

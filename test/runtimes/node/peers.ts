@@ -1,6 +1,7 @@
 // Test peers for the Node host: our server and client opened on ephemeral ports, and a raw TCP client
 // that writes exact bytes and reads exact frames (for conformance and bad-input tests).
 import { once } from "node:events";
+import { nextEvent, nextMessage as nextMessageOf, openWith } from "../../support/client-events.js";
 import {
   WebSocket,
   WebSocketServer,
@@ -32,30 +33,21 @@ export async function echoServer(options: ServerOptions = {}) {
   return server;
 }
 
-/** Our client, resolved once open (rejects on error/close before open). */
+/** Our client, resolved once open (rejects on a close before open). */
 export function openClient(
   url: string,
   protocols?: string | string[],
   options?: ClientOptions,
 ): Promise<WebSocket> {
-  const ws = new WebSocket(url, protocols, options);
-  return new Promise((resolve, reject) => {
-    ws.addEventListener("open", () => resolve(ws), { once: true });
-    ws.addEventListener("close", (e) => reject(new Error(`closed before open: ${(e as CloseEvent).code}`)), {
-      once: true,
-    });
-  });
-}
-
-/** The next event of `type` on an EventTarget. */
-export function nextEvent<T extends Event>(target: EventTarget, type: string): Promise<T> {
-  return new Promise((resolve) => target.addEventListener(type, (e) => resolve(e as T), { once: true }));
+  return openWith(WebSocket, url, protocols, options);
 }
 
 /** The next message's data on our client. */
 export function nextMessage(ws: WebSocket): Promise<string | Buffer | ArrayBuffer> {
-  return nextEvent<MessageEvent>(ws, "message").then((e) => e.data);
+  return nextMessageOf<string | Buffer | ArrayBuffer>(ws);
 }
+
+export { nextEvent };
 
 // The raw client lives in test/support so the shared Node/Bun suite uses it too.
 export {

@@ -5,22 +5,8 @@ import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import WS from "ws";
 import { WebSocket, WebSocketServer, type ServerConnection } from "../../../runtimes/node/index.js";
+import { statusOf, upgradeRequest } from "../../support/raw-client.js";
 import { echo, echoServer, listen, nextEvent, nextMessage, openClient, RawClient } from "./peers.js";
-
-function upgradeRequest(port: number, path = "/", extra = ""): string {
-  return (
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
-  );
-}
-
-async function statusOf(port: number, request: string): Promise<number> {
-  const raw = await RawClient.connect(port);
-  raw.write(request);
-  const head = await raw.readHead();
-  raw.destroy();
-  return Number(head.split(" ")[1]);
-}
 
 describe("WebSocketServer handshake", () => {
   it("accepts a valid request with the RFC 6455 sample accept value", async () => {

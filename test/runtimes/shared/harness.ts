@@ -2,6 +2,7 @@
 // vitest + runtimes/node under Node, bun:test + runtimes/bun under Bun (`npm run test:bun`).
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
+import { nextEvent, nextMessage, openWith } from "../../support/client-events.js";
 import type * as Vitest from "vitest";
 import type * as Host from "../../../runtimes/bun/index.js";
 
@@ -49,30 +50,16 @@ export async function echoServer(options: Partial<ServerOptions> = {}) {
   return server;
 }
 
-/** Our client, resolved once open (rejects on close before open). */
+/** Our client, resolved once open (rejects on a close before open). */
 export function openClient(
   url: string,
   protocols?: string | string[],
   options?: ClientOptions,
 ): Promise<WebSocket> {
-  const ws = new host.WebSocket(url, protocols, options);
-  return new Promise((resolve, reject) => {
-    ws.addEventListener("open", () => resolve(ws), { once: true });
-    ws.addEventListener("close", (e) => reject(new Error(`closed before open: ${(e as CloseEvent).code}`)), {
-      once: true,
-    });
-  });
+  return openWith(host.WebSocket, url, protocols, options);
 }
 
-/** The next event of `type` on an EventTarget. */
-export function nextEvent<T extends Event>(target: EventTarget, type: string): Promise<T> {
-  return new Promise((resolve) => target.addEventListener(type, (e) => resolve(e as T), { once: true }));
-}
-
-/** The next message's data on a client. */
-export function nextMessage(ws: EventTarget): Promise<string | Uint8Array | ArrayBuffer> {
-  return nextEvent<MessageEvent>(ws, "message").then((e) => e.data);
-}
+export { nextEvent, nextMessage };
 
 /** A `ws` peer in a Node child process (under Bun, `ws` would be Bun's own): see ws-peer.mjs. */
 export async function wsPeer(

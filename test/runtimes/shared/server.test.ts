@@ -1,5 +1,12 @@
 // WebSocketServer behavior on Node and Bun alike, over real sockets (see harness.ts for the runtime pick).
-import { closePayload, frame, RawClient, within } from "../../support/raw-client.js";
+import {
+  closePayload,
+  frame,
+  RawClient,
+  statusOf,
+  upgradeRequest,
+  within,
+} from "../../support/raw-client.js";
 import {
   describe,
   echoServer,
@@ -13,21 +20,6 @@ import {
 } from "./harness.js";
 
 const Op = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
-
-function upgradeRequest(port: number, path = "/", extra = ""): string {
-  return (
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
-  );
-}
-
-async function statusOf(port: number, request: string): Promise<number> {
-  const raw = await RawClient.connect(port);
-  raw.write(request);
-  const head = await raw.readHead();
-  raw.destroy();
-  return Number(head.split(" ")[1]);
-}
 
 /** The close code of the server's close frame. */
 async function closeCodeOf(raw: RawClient): Promise<number> {
