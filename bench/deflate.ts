@@ -17,6 +17,11 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const IDLE = Number(process.env.BENCH_IDLE ?? 1000);
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "0";
 const OFFER = "permessage-deflate; client_no_context_takeover; client_max_window_bits";
+// The second wasmsocket row: the same server at this zlib level (default 6, ws's level: equal work).
+const ALT_LEVEL = Number(process.env.BENCH_ALT_LEVEL ?? 6);
+const ALT = `wasmsocket level ${ALT_LEVEL}`;
+const CELLS = process.env.BENCH_CELLS?.split(",") ?? ["1", "2"];
+const IDLE_ROWS = process.env.BENCH_IDLE_ROWS !== "0";
 
 function startDeflateServer(impl: string, options?: object | boolean): Promise<Server> {
   const args = [
@@ -205,16 +210,15 @@ async function main(): Promise<void> {
     { size: 64 * 1024, connections: 8, inFlight: 2 },
   ];
   const results: Record<string, unknown> = {};
-  for (const cell of cells) {
+  for (const cell of cells.filter((_, i) => CELLS.includes(String(i + 1)))) {
     const frames = Array.from({ length: 64 }, (_, i) => compressedFrame(jsonText(cell.size, i * 13)));
-    // "wasmsocket level 1": the same server with `level: 1`, to show the speed/bytes trade-off.
-    const samples: Record<string, Sample[]> = { wasmsocket: [], ws: [], "wasmsocket level 1": [] };
-    const order = ["wasmsocket", "ws", "wasmsocket level 1"];
+    const samples: Record<string, Sample[]> = { wasmsocket: [], ws: [], [ALT]: [] };
+    const order = ["wasmsocket", "ws", ALT];
     for (let round = 0; round < ROUNDS; round++)
       for (const impl of round % 2 ? [...order].reverse() : order) {
         const server =
-          impl === "wasmsocket level 1"
-            ? await startDeflateServer("wasmsocket", { level: 1 })
+          impl === ALT
+            ? await startDeflateServer("wasmsocket", { level: ALT_LEVEL })
             : await startDeflateServer(impl);
         samples[impl].push(await echoCell(server, cell, frames));
         await stopServer(server);
@@ -237,9 +241,9 @@ async function main(): Promise<void> {
       `  per server CPU-second: wasmsocket ${fmt(perCpu("wasmsocket"))}, ws ${fmt(perCpu("ws"))} → ` +
         `${(perCpu("wasmsocket") / perCpu("ws")).toFixed(2)}×`,
     );
-    const fast = "wasmsocket level 1";
+    const fast = ALT;
     console.log(
-      `  wasmsocket with level 1: ${fmt(pick(fast, "messagesPerSecond"))} msg/s → ` +
+      `  ${ALT}: ${fmt(pick(fast, "messagesPerSecond"))} msg/s → ` +
         `${(pick(fast, "messagesPerSecond") / theirs).toFixed(2)}× ws, ${fmt(perCpu(fast))} per CPU-second → ` +
         `${(perCpu(fast) / perCpu("ws")).toFixed(2)}×, ${fmt(pick(fast, "wireOutPerMessage"))} B per echo`,
     );
@@ -259,7 +263,7 @@ async function main(): Promise<void> {
     ["ws", "server_no_context_takeover", { serverNoContextTakeover: true }],
   ];
   const perConnection: Record<string, number> = {};
-  for (const [impl, label, options] of idle) {
+  for (const [impl, label, options] of IDLE_ROWS ? idle : []) {
     const runs = [];
     for (let round = 0; round < Math.max(1, ROUNDS - 1); round++) runs.push(await idleCell(impl, options));
     const bytes = median(runs.map((r) => r.perConnection));
@@ -268,7 +272,7 @@ async function main(): Promise<void> {
       `idle RSS, ${IDLE} connections, ${impl}, ${label}: ${fmt(bytes)} B per connection (negotiated: ${runs[0].negotiated})`,
     );
   }
-  for (const label of ["defaults (context takeover)", "server_no_context_takeover"]) {
+  for (const label of IDLE_ROWS ? ["defaults (context takeover)", "server_no_context_takeover"] : []) {
     const ours = perConnection[`wasmsocket ${label}`];
     const theirs = perConnection[`ws ${label}`];
     const base = (impl: string) => perConnection[`${impl} deflate off (baseline)`];
