@@ -108,6 +108,8 @@ export interface UpgradeRequest {
   extensions: string;
   /** Header fields by lower-case name, repeated ones joined with ", ". */
   headers: Record<string, string>;
+  /** Names (as sent) and values, alternating, in order: Node's `IncomingMessage.rawHeaders`. */
+  rawHeaders: string[];
 }
 
 /** Options of the parse calls. */
@@ -167,13 +169,20 @@ function maxHead(engine: Engine, options: HeadOptions): number {
 
 /** The header table as a record of lower-case names, repeated fields joined with ", ". */
 export function readHeaders(engine: Engine): Record<string, string> {
+  return readHeaderTable(engine, null);
+}
+
+/** readHeaders, also pushing each field's name (as sent) and value onto `raw` (Node's `rawHeaders`). */
+function readHeaderTable(engine: Engine, raw: string[] | null): Record<string, string> {
   const headers: Record<string, string> = {};
   const count = field(engine, HandshakeField.HeaderCount);
   for (let i = 0; i < count; i++) {
     const entry = (engine.handshake + HANDSHAKE_FIELDS_BYTES + i * HEADER_ENTRY_BYTES) >>> 2;
-    const name = latin1(engine, engine.u32[entry], engine.u32[entry + 1]).toLowerCase();
+    const sent = latin1(engine, engine.u32[entry], engine.u32[entry + 1]);
+    const name = sent.toLowerCase();
     const value = latin1(engine, engine.u32[entry + 2], engine.u32[entry + 3]);
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    raw?.push(sent, value);
   }
   return headers;
 }
@@ -198,7 +207,8 @@ export function parseUpgradeRequest(
   const status = api(engine).parseRequest(at[0], input.length, max);
   if (status === 0) return null;
   const reason = field(engine, HandshakeField.Reason);
-  const headers = readHeaders(engine);
+  const rawHeaders: string[] = [];
+  const headers = readHeaderTable(engine, rawHeaders);
   return {
     status,
     headEnd: field(engine, HandshakeField.HeadEnd),
@@ -213,6 +223,7 @@ export function parseUpgradeRequest(
     protocols: splitList(headers["sec-websocket-protocol"]),
     extensions: headers["sec-websocket-extensions"] ?? "",
     headers,
+    rawHeaders,
   };
 }
 

@@ -89,6 +89,19 @@ export class OutputQueue {
     this.retired = [];
   }
 
+  /**
+   * The transport is closed and holds none of our bytes: drop what is queued and hand the slabs to other
+   * queues (a server accepting and closing connections would otherwise allocate a slab for each one).
+   */
+  release(): void {
+    this.clear();
+    for (const slab of [this.slab, ...this.retired])
+      if (slab.length === SLAB_BYTES && spareSlabs.length < MAX_SPARE_SLABS) spareSlabs.push(slab);
+    this.retired = [];
+    this.slab = this.alloc(0);
+    this.start = this.end = 0;
+  }
+
   /** Drop everything queued (the transport is gone). */
   clear(): void {
     this.chunks = [];

@@ -125,6 +125,13 @@ export type UpgradeDecision =
   { status: 101; request: UpgradeRequest; protocol: string } | { status: number; response: Uint8Array };
 
 /** What `accept` needs of the host's socket. */
+/** A raw socket's bytes before its connection opens (see `takeHead`). */
+export class PendingHead {
+  bytes: Uint8Array = new Uint8Array(0);
+  /** The head was complete and returned: later bytes are frames. */
+  taken = false;
+}
+
 export interface AcceptedSocket<S> {
   socket: S;
   link: SessionSocket;
@@ -245,6 +252,23 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     }
   }
 
+  /**
+   * For hosts that read the request head off a raw socket: keep `chunk` in `pending`; once the head is
+   * complete return its request (once: null before and after). Bytes past the head stay in `pending.bytes`
+   * (frames sent right behind the request, fed once the connection opens).
+   */
+  takeHead(pending: PendingHead, chunk: Uint8Array): UpgradeRequest | null {
+    // Copied: a runtime may reuse the buffer it passed.
+    const bytes = new Uint8Array(pending.bytes.length + chunk.length);
+    bytes.set(pending.bytes);
+    bytes.set(chunk, pending.bytes.length);
+    pending.bytes = bytes;
+    if (pending.taken) return null;
+    const request = this.parseHead(bytes);
+    if (request) pending.taken = true;
+    return request;
+  }
+
   /** The refusal response for `status`. */
   refusal(status: number): Uint8Array {
     return rejectionBytes(this.pool, status);
@@ -263,6 +287,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   ): void {
     const refuse = (status: number) => done({ status, response: this.refusal(status) });
     if (this.closing) return refuse(503);
+    // A head the engine could not read as a request line has no path to route by.
+    if (request.status !== 101 && request.path === "") return refuse(request.status);
     if (!this.handlesPath(target)) return refuse(404);
     if (this.clients.size + this.pending >= (this.core.maxClients ?? Infinity)) return refuse(503);
     if (request.status !== 101) return refuse(request.status);

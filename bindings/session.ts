@@ -353,7 +353,8 @@ export class Session {
     this.released = true;
     this.heartbeat?.stop();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
-    this.output.clear();
+    // Closed: no write of the transport's holds the queue's bytes any more.
+    this.output.release();
     if (this.blobs?.waiting) this.blobs.clear(notWritten());
     this.wire.release();
     this.pool.release(this.handle);

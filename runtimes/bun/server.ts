@@ -4,6 +4,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import {
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_MAX_PAYLOAD,
+  PendingHead,
   ServerCore,
   type ServerCoreOptions,
   type UpgradeDecision,
@@ -52,8 +53,7 @@ export type BunServerConnection = ServerConnection<Buffer, Socket<Peer>>;
 /** One accepted TCP connection: its handshake, then its WebSocket. */
 class Peer extends SocketLink<Peer> {
   ws: BunServerConnection | null = null;
-  head: Uint8Array = new Uint8Array(0);
-  deciding = false;
+  readonly head = new PendingHead();
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -149,16 +149,8 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
 
   /** Bytes before the connection is open: the request head, then any frames sent right behind it. */
   private onHead(peer: Peer, bytes: Uint8Array): void {
-    const head = new Uint8Array(peer.head.length + bytes.length);
-    head.set(peer.head);
-    head.set(bytes, peer.head.length);
-    peer.head = head;
-    if (peer.deciding) return;
-    const request = this.parseHead(head);
+    const request = this.takeHead(peer.head, bytes);
     if (!request) return;
-    peer.deciding = true;
-    // A head the engine could not read as a request line has no path to route by.
-    if (request.status !== 101 && request.path === "") return this.refuse(peer, request.status);
     const socket = peer.socket;
     const req: UpgradeRequestInfo = {
       method: request.method,
@@ -184,8 +176,8 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
     });
     if (ws instanceof Uint8Array) return this.refuse(peer, 503, ws);
     peer.ws = ws as BunServerConnection;
-    const rest = peer.head.subarray(headEnd);
-    peer.head = new Uint8Array(0);
+    const rest = peer.head.bytes.subarray(headEnd);
+    peer.head.bytes = new Uint8Array(0);
     // Frames that arrived with the request are fed once the listeners are attached.
     if (rest.length > 0) ws.session.receive(rest);
   }

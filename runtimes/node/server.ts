@@ -1,14 +1,19 @@
 // WebSocketServer shaped like ws's: own port, attach to an http(s) server, or handleUpgrade for any
-// framework. node:http parses the request; the engine decides every handshake answer from the rebuilt head
-// (docs/ENGINE.md "Handshake") and bindings/server-core.ts everything else, as on Bun.
+// framework. On its own port it listens with node:net (node:tls for wss) and the engine reads the request
+// head off the socket, as on Bun, with no HTTP parser or server in between; attached and noServer, node:http
+// parses the request and the engine judges the head rebuilt from it. Either way the engine decides every
+// handshake answer (docs/ENGINE.md "Handshake") and bindings/server-core.ts everything else.
 import * as http from "node:http";
-import * as https from "node:https";
+import type * as https from "node:https";
+import * as net from "node:net";
 import type { AddressInfo, Socket } from "node:net";
+import * as tls from "node:tls";
 import type { Duplex } from "node:stream";
 import type { SecureContextOptions } from "node:tls";
 import {
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_MAX_PAYLOAD,
+  PendingHead,
   ServerCore,
   type BroadcastOptions as CoreBroadcastOptions,
   type ServerCoreOptions,
@@ -17,6 +22,7 @@ import {
   type VerifyClient as CoreVerifyClient,
   type VerifyClientInfo as CoreVerifyClientInfo,
 } from "../../bindings/server-core.js";
+import type { UpgradeRequest } from "../../bindings/handshake.js";
 import { ServerConnection as CoreServerConnection } from "../../bindings/server-connection.js";
 import { nodeDeflateCodec } from "./deflate.js";
 import { allocBuffer, bindSession, SocketLink } from "./link.js";
@@ -40,7 +46,7 @@ export interface ServerOptions extends ServerCoreOptions<http.IncomingMessage> {
   port?: number;
   host?: string;
   backlog?: number;
-  /** TLS key/cert/ca: listen with https (wss://). Only with `port`. */
+  /** TLS key/cert/ca (node:tls options): listen for wss://. Only with `port`. */
   tls?: SecureContextOptions;
   /** Attach to an existing http/https server's 'upgrade' event. */
   server?: http.Server | https.Server;
@@ -61,10 +67,35 @@ export function rawRequestHead(req: http.IncomingMessage): Uint8Array {
   return Buffer.from(head + "\r\n", "latin1");
 }
 
+/**
+ * The request object of a connection on our own port: a real `http.IncomingMessage` (what `ws` hands out),
+ * filled from the engine's reading of the head. `headers` is computed by Node from `rawHeaders` when first
+ * read, with node:http's rules for repeated fields.
+ */
+function incomingMessage(socket: Socket, request: UpgradeRequest): http.IncomingMessage {
+  const req = new http.IncomingMessage(socket);
+  req.method = request.method;
+  req.url = request.path;
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = 1;
+  req.httpVersion = "1.1";
+  const lines = req as unknown as { _addHeaderLines?: (raw: string[], n: number) => void };
+  if (typeof lines._addHeaderLines === "function")
+    lines._addHeaderLines(request.rawHeaders, request.rawHeaders.length);
+  else {
+    req.rawHeaders = request.rawHeaders;
+    req.headers = request.headers;
+  }
+  req.complete = true;
+  (req as unknown as { upgrade: boolean }).upgrade = true;
+  return req;
+}
+
 /** A WebSocket server. */
 export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, Socket> {
   readonly options: ServerOptions;
-  private httpServer: http.Server | undefined;
+  /** The server listening on our own port, or the attached one. */
+  private httpServer: net.Server | undefined;
   private ownsServer = false;
   private readonly handshakeTimers = new Map<Duplex, ReturnType<typeof setTimeout>>();
 
@@ -91,11 +122,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
 
   /** Run the handshake on an upgrade request; `callback` gets the open connection. */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
-    const timer = this.handshakeTimers.get(socket);
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      this.handshakeTimers.delete(socket);
-    }
+    this.stopWatching(socket);
     socket.on("error", ignoreError);
     const request = this.parseHead(rawRequestHead(req));
     if (!request) return this.refuse(socket, 431);
@@ -108,9 +135,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     this.detach();
     const server = this.httpServer;
     if (!server || !this.ownsServer) return Promise.resolve();
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    return stopped;
+    return new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   protected dropHandshakes(): void {
@@ -119,7 +144,6 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
       clearTimeout(timer);
       socket.destroy();
     }
-    this.httpServer.closeAllConnections();
   }
 
   private answer(
@@ -148,27 +172,43 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
   }
 
   private listen(options: ServerOptions, callback?: () => void): void {
-    const serverOptions = { maxHeaderSize: Math.max(this.maxHeaderSize, 1024) };
-    const server = options.tls
-      ? https.createServer({ ...options.tls, ...serverOptions })
-      : http.createServer(serverOptions);
+    const server = options.tls ? tls.createServer(options.tls) : net.createServer();
     this.httpServer = server;
     this.ownsServer = true;
-    server.on("request", (req, res) => this.onPlainRequest(req, res));
-    server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
-      this.refuse(socket, error.code === "HPE_HEADER_OVERFLOW" ? 431 : 400);
-    });
-    // The upgrade's socket is the TLS one for https, the TCP one for http.
-    server.on(options.tls ? "secureConnection" : "connection", (socket: Socket) =>
-      this.watchHandshake(socket),
-    );
-    server.on("upgrade", (req, socket, head) =>
-      this.handleUpgrade(req, socket, head, (ws) => this.emit("connection", ws, req)),
-    );
+    // The socket to read is the TLS one for wss (TLS handshake failures never reach us: node:tls drops them).
+    server.on(options.tls ? "secureConnection" : "connection", (socket: Socket) => this.onSocket(socket));
     server.on("listening", () => this.emit("listening"));
     server.on("error", (error) => this.emit("error", error));
     if (callback) this.once("listening", callback);
     server.listen(options.port, options.host, options.backlog);
+  }
+
+  /**
+   * A connection to our own port: the engine reads the request head as it arrives (431 past maxHeaderSize,
+   * its status for anything not an upgrade, 426 for plain HTTP), then the upgrade is decided as for
+   * node:http's; frames sent right behind the head are fed once the connection is open.
+   */
+  private onSocket(socket: Socket): void {
+    socket.on("error", ignoreError);
+    this.watchHandshake(socket);
+    const pending = new PendingHead();
+    const onData = (chunk: Buffer): void => {
+      const request = this.takeHead(pending, chunk);
+      if (!request) return;
+      const req = incomingMessage(socket, request);
+      let decided = false;
+      this.decide(req, request.path, request, !!this.options.tls, (decision) => {
+        decided = true;
+        socket.off("data", onData);
+        this.stopWatching(socket);
+        if (socket.isPaused()) socket.resume();
+        const rest = Buffer.from(pending.bytes.buffer, pending.bytes.byteOffset + request.headEnd);
+        this.answer(req, socket, rest, decision, (ws) => this.emit("connection", ws, req));
+      });
+      // An async verifyClient: hold further bytes in the socket (its own backpressure) until it answers.
+      if (!decided) socket.pause();
+    };
+    socket.on("data", onData);
   }
 
   private attach(server: http.Server): void {
@@ -193,7 +233,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
   private detach(): void {
     const server = this.httpServer;
     if (!server || this.ownsServer) return;
-    const servers = attached.get(server);
+    const servers = attached.get(server as http.Server);
     if (servers) servers.splice(servers.indexOf(this), 1);
     server.off("listening", this.onListening);
     server.off("error", this.onServerError);
@@ -221,11 +261,11 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     });
   }
 
-  /** A plain HTTP request to our own server: answered with the engine's refusal for it. */
-  private onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const request = this.parseHead(rawRequestHead(req));
-    const status = request && request.status !== 101 ? request.status : 426;
-    res.socket?.end(this.refusal(status));
+  private stopWatching(socket: Duplex): void {
+    const timer = this.handshakeTimers.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.handshakeTimers.delete(socket);
   }
 
   /** Answer with the engine's refusal for `status` and close the socket. */

@@ -552,6 +552,22 @@ describe.each(["simd", "mvp"] as const)("bindings/handshake.ts (%s build)", (bui
         "sec-websocket-protocol": "chat, superchat",
         "sec-websocket-version": "13",
       },
+      rawHeaders: [
+        "Host",
+        "server.example.com",
+        "Upgrade",
+        "websocket",
+        "Connection",
+        "Upgrade",
+        "Sec-WebSocket-Key",
+        "dGhlIHNhbXBsZSBub25jZQ==",
+        "Origin",
+        "http://example.com",
+        "Sec-WebSocket-Protocol",
+        "chat, superchat",
+        "Sec-WebSocket-Version",
+        "13",
+      ],
     });
   });
 

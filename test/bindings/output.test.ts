@@ -115,6 +115,17 @@ describe("Session output slabs", () => {
     expect(slabs.length).toBeLessThanOrEqual(4);
   });
 
+  it("a closed session's slab goes to the next session: accepting and closing allocates no slab each", async () => {
+    const slabs: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const s = session(new FakeSocket(false), slabs);
+      s.send(new Uint8Array(100).fill(i), true, 0);
+      await Promise.resolve();
+      s.onClose();
+    }
+    expect(slabs.length).toBeLessThanOrEqual(1);
+  });
+
   it("never rewrites bytes a slow socket still holds", async () => {
     const slabs: number[] = [];
     const socket = new FakeSocket(true);

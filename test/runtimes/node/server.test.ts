@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import WS from "ws";
 import { WebSocket, WebSocketServer, type ServerConnection } from "../../../runtimes/node/index.js";
-import { statusOf, upgradeRequest } from "../../support/raw-client.js";
+import { frame, statusOf, upgradeRequest } from "../../support/raw-client.js";
 import { echo, echoServer, listen, nextEvent, nextMessage, openClient, RawClient } from "./peers.js";
 
 describe("WebSocketServer handshake", () => {
@@ -139,6 +139,46 @@ describe("WebSocketServer handshake", () => {
     expect(head).toContain("X-Served-By: wasmsocket\r\n");
     raw.destroy();
     await wss.close();
+  });
+
+  it("on its own port hands out a real IncomingMessage read by the engine (no node:http parse)", async () => {
+    const { wss, port } = await listen();
+    const seen = new Promise<http.IncomingMessage>((resolve) =>
+      wss.on("connection", (_, req) => resolve(req)),
+    );
+    const raw = await RawClient.connect(port);
+    raw.write(
+      upgradeRequest(port, "/room?id=7", "X-Trace: a\r\nx-trace: b\r\nCookie: c=1\r\nCookie: d=2\r\n"),
+    );
+    expect(await raw.readHead()).toMatch(/^HTTP\/1\.1 101 /);
+    const req = await seen;
+    expect(req).toBeInstanceOf(http.IncomingMessage);
+    expect([req.method, req.url, req.httpVersion]).toEqual(["GET", "/room?id=7", "1.1"]);
+    // node:http's rules for repeated fields: most joined with ", ", Cookie with "; ".
+    expect(req.headers["x-trace"]).toBe("a, b");
+    expect(req.headers.cookie).toBe("c=1; d=2");
+    expect(req.headers.upgrade).toBe("websocket");
+    expect(req.rawHeaders).toContain("X-Trace");
+    expect(req.rawHeaders.filter((_, i) => i % 2 === 0)).toContain("Sec-WebSocket-Key");
+    expect(req.socket.remoteAddress).toBe("127.0.0.1");
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("feeds frames sent in the same write as the request, also behind an async verifyClient", async () => {
+    for (const verifyClient of [
+      undefined,
+      () => new Promise<boolean>((r) => setTimeout(() => r(true), 50)),
+    ]) {
+      const { wss, port } = await echoServer({ verifyClient });
+      const raw = await RawClient.connect(port);
+      raw.write(Buffer.concat([Buffer.from(upgradeRequest(port)), frame(1, "first"), frame(2, "second")]));
+      expect(await raw.readHead()).toMatch(/^HTTP\/1\.1 101 /);
+      expect((await raw.readFrame()).payload.toString()).toBe("first");
+      expect((await raw.readFrame()).payload.toString()).toBe("second");
+      raw.destroy();
+      await wss.close();
+    }
   });
 
   it("answers a plain HTTP request without crashing", async () => {
