@@ -1,14 +1,38 @@
 // An echo server for bench/echo.ts, run with plain node (no transpiler in the measured process):
-//   node bench/echo-server.mjs <wasmsocket|ws>     (ws pure JS when WS_NO_BUFFER_UTIL=1)
+//   node bench/echo-server.mjs <wasmsocket|ws|net-floor>     (ws pure JS when WS_NO_BUFFER_UTIL=1)
 // wasmsocket is loaded from dist/ (built by `npm run build`). Prints {"port": n}; exits when stdin closes.
-const impl = process.argv[2] ?? "wasmsocket";
-const { WebSocketServer } =
-  impl === "ws" ? await import("ws") : await import("../dist/runtimes/node/index.js");
+// net-floor is no WebSocket server: a node:net server that answers the first bytes of each connection with
+// a fixed 101 response (no parsing, no key, no WebSocket) and ignores the rest. It measures what accepting,
+// one write and closing cost on node:net alone: the floor under any handshake rate on Node.
+import * as net from "node:net";
 
-const options = { port: 0, host: "127.0.0.1", maxPayload: 1 << 20 };
-if (impl !== "ws") options.heartbeat = false;
-const server = new WebSocketServer(options);
-server.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
-server.on("listening", () => console.log(JSON.stringify({ port: server.address().port })));
-process.stdin.resume();
-process.stdin.on("end", () => process.exit(0));
+const impl = process.argv[2] ?? "wasmsocket";
+if (impl === "net-floor") {
+  const response = Buffer.from(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+  );
+  const server = net.createServer((socket) => {
+    socket.on("error", () => {});
+    socket.once("data", () => {
+      socket.write(response);
+      socket.on("data", () => {});
+    });
+  });
+  server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: server.address().port })));
+  process.stdin.resume();
+  process.stdin.on("end", () => process.exit(0));
+} else await echoServer();
+
+async function echoServer() {
+  const { WebSocketServer } =
+    impl === "ws" ? await import("ws") : await import("../dist/runtimes/node/index.js");
+
+  const options = { port: 0, host: "127.0.0.1", maxPayload: 1 << 20 };
+  if (impl !== "ws") options.heartbeat = false;
+  const server = new WebSocketServer(options);
+  server.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
+  server.on("listening", () => console.log(JSON.stringify({ port: server.address().port })));
+  process.stdin.resume();
+  process.stdin.on("end", () => process.exit(0));
+}

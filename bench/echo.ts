@@ -20,13 +20,21 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "0";
 
-// Servers marked `bun` run under the npm package's bun binary (bench/echo-server-bun.ts).
-const servers: { name: string; impl: string; env: Record<string, string>; bun?: boolean }[] = [
+// Servers marked `bun` run under the npm package's bun binary (bench/echo-server-bun.ts). "node:net floor"
+// only answers handshakes (a fixed response, no parsing): the handshake rate no server on node:net can pass.
+const servers: {
+  name: string;
+  impl: string;
+  env: Record<string, string>;
+  bun?: boolean;
+  handshakesOnly?: boolean;
+}[] = [
   { name: "wasmsocket", impl: "wasmsocket", env: {} },
   { name: "ws + bufferutil", impl: "ws", env: {} },
   { name: "ws pure JS", impl: "ws", env: { WS_NO_BUFFER_UTIL: "1", WS_NO_UTF_8_VALIDATE: "1" } },
   { name: "wasmsocket on Bun", impl: "wasmsocket", env: {}, bun: true },
   { name: "Bun.serve", impl: "bun.serve", env: {}, bun: true },
+  { name: "node:net floor", impl: "net-floor", env: {}, handshakesOnly: true },
 ];
 
 function startEchoServer(
@@ -172,6 +180,7 @@ for (const cell of cells) {
   for (const server of running) results[server.name][cell.name] = { rate: [], cpuPerMillion: [], busy: [] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const server of running) {
+      if (cell.bytes > 0 && wanted.find((s) => s.name === server.name)?.handshakesOnly) continue;
       const entry = results[server.name][cell.name];
       const sample = await cell.run(server.port, serverPid(server));
       entry.rate.push(sample.rate);
@@ -205,24 +214,34 @@ console.log(
     .join(" | ")} |`,
 );
 console.log(`| --- | ${names.map(() => "---").join(" | ")} | ${ratios.map(() => "---").join(" | ")} |`);
+// A server that did not run a cell (the floor's echo cells) shows "—".
+const measured = (n: string, cell: string) => results[n][cell].rate.length > 0;
 for (const cell of cells) {
   const m = names.map((n) => median(results[n][cell.name].rate));
   const mbs = (x: number) => (cell.bytes ? ` (${((x * cell.bytes) / 1e6).toFixed(1)} MB/s)` : "");
-  console.log(
-    `| ${cell.name} | ${names.map((n, i) => `${m[i].toFixed(0)} ±${spread(results[n][cell.name].rate)}%${mbs(m[i])}`).join(" | ")} | ${ratios
-      .map(([ours, base]) => `${(m[names.indexOf(ours)] / m[names.indexOf(base)]).toFixed(2)}×`)
-      .join(" | ")} |`,
-  );
+  const rate = (n: string, i: number) =>
+    measured(n, cell.name) ? `${m[i].toFixed(0)} ±${spread(results[n][cell.name].rate)}%${mbs(m[i])}` : "—";
+  const ratio = ([ours, base]: [string, string]) =>
+    measured(ours, cell.name) && measured(base, cell.name)
+      ? `${(m[names.indexOf(ours)] / m[names.indexOf(base)]).toFixed(2)}×`
+      : "—";
+  console.log(`| ${cell.name} | ${names.map(rate).join(" | ")} | ${ratios.map(ratio).join(" | ")} |`);
 }
 console.log(`\nServer CPU seconds per million messages (or handshakes), median: `);
 for (const cell of cells)
   console.log(
-    `- ${cell.name}: ${names.map((n) => `${n} ${median(results[n][cell.name].cpuPerMillion).toFixed(2)} s`).join(", ")}`,
+    `- ${cell.name}: ${names
+      .filter((n) => measured(n, cell.name))
+      .map((n) => `${n} ${median(results[n][cell.name].cpuPerMillion).toFixed(2)} s`)
+      .join(", ")}`,
   );
 console.log("\nCore use while counting (a generator near 100% means the server was not the limit):");
 for (const cell of cells.filter((c) => c.bytes > 0))
   console.log(
-    `- ${cell.name}: ${names.map((n) => `${n}: ${results[n][cell.name].busy.join(", ")}`).join("; ")}`,
+    `- ${cell.name}: ${names
+      .filter((n) => measured(n, cell.name))
+      .map((n) => `${n}: ${results[n][cell.name].busy.join(", ")}`)
+      .join("; ")}`,
   );
 console.log(
   `\nPeak server RSS: ${names.map((n) => `${n} ${(peak[n] / 2 ** 20).toFixed(0)} MiB`).join(", ")}`,
