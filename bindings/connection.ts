@@ -4,6 +4,7 @@ import { Result, type Engine } from "./engine.js";
 import { check, HostError, WebSocketProtocolError } from "./errors.js";
 import { DeflateError, type PerMessageDeflate } from "./permessage-deflate.js";
 import type { SlotHandle } from "./pool.js";
+import { COPY_BYTES } from "./output.js";
 
 /** Which end of the connection we are. */
 export const Role = { Server: 0, Client: 1 } as const;
@@ -427,9 +428,11 @@ export class WireConnection {
 
   private sendBytes(opcode: number, data: Uint8Array, fragmentSize: number): void {
     const frames = fragmentSize > 0 ? Math.max(1, Math.ceil(data.length / fragmentSize)) : 1;
+    // A server's payload past COPY_BYTES goes out by reference behind its header (below): framing it in
+    // engine memory would copy it twice, there and into the output slab.
     if (
       data.length + frames * MAX_HEADER <= this.areaBytes &&
-      !(this.masking && frames * 4 > this.engine.entropyBytes >>> 1)
+      (this.masking ? frames * 4 <= this.engine.entropyBytes >>> 1 : data.length <= COPY_BYTES)
     ) {
       this.engine.u8.set(data, this.srcPtr);
       return this.sendFromSource(opcode, data.length, fragmentSize);

@@ -7,8 +7,13 @@
 /** Receives the gathered chunks, in order, once per flush. */
 export type OutputSink = (chunks: Uint8Array[]) => void;
 
-/** Default slab size: small frames of one tick share one allocation. */
+/** Full slab size: small frames of one tick share one allocation. */
 export const SLAB_BYTES = 16 * 1024;
+/**
+ * A connection's first slab. Slabs double (up to SLAB_BYTES) only when a tick's frames outgrow them, so an
+ * idle or quiet connection keeps 1 KiB, not 16 (most of what a connection costs otherwise).
+ */
+export const FIRST_SLAB_BYTES = 1024;
 /** Payloads up to this size are copied into the slab: cheaper than one more chunk to write. */
 export const COPY_BYTES = 1024;
 
@@ -16,6 +21,14 @@ export const COPY_BYTES = 1024;
 // would otherwise drop one per tick for the GC). Bounded: at most 1 MiB held process-wide.
 const spareSlabs: Uint8Array[] = [];
 const MAX_SPARE_SLABS = 64;
+
+/** The slab to hold `need` bytes: a power of two from FIRST_SLAB_BYTES to SLAB_BYTES, or `need` beyond. */
+function slabSize(need: number): number {
+  if (need > SLAB_BYTES) return need;
+  let size = FIRST_SLAB_BYTES;
+  while (size < need) size <<= 1;
+  return size;
+}
 
 /** Frames waiting for the end of the tick. */
 export class OutputQueue {
@@ -49,10 +62,9 @@ export class OutputQueue {
       if (this.slab.length - this.end < bytes.length) {
         this.seal();
         if (this.slab.length === SLAB_BYTES) this.retired.push(this.slab);
-        this.slab =
-          bytes.length <= SLAB_BYTES && spareSlabs.length > 0
-            ? spareSlabs.pop()!
-            : this.alloc(Math.max(SLAB_BYTES, bytes.length));
+        // A smaller slab is dropped: a write still holding its bytes keeps it alive.
+        const size = slabSize(Math.max(Math.min(this.slab.length * 2, SLAB_BYTES), bytes.length));
+        this.slab = size === SLAB_BYTES && spareSlabs.length > 0 ? spareSlabs.pop()! : this.alloc(size);
         this.start = this.end = 0;
       }
       this.slab.set(bytes, this.end);

@@ -1,7 +1,7 @@
 // Per-tick write batching: what the sink gets, and that a slab is reused only once the transport holds
 // none of its bytes (reusing it earlier would rewrite bytes still waiting to be sent).
 import { describe, expect, it } from "vitest";
-import { OutputQueue, SLAB_BYTES } from "../../bindings/output.js";
+import { COPY_BYTES, FIRST_SLAB_BYTES, OutputQueue, SLAB_BYTES } from "../../bindings/output.js";
 import { Role } from "../../bindings/connection.js";
 import { EnginePool } from "../../bindings/pool.js";
 import { Session, type SessionSocket } from "../../bindings/session.js";
@@ -82,7 +82,7 @@ function session(socket: FakeSocket, slabs: number[]): Session {
       end() {},
     },
     (n) => {
-      if (n >= SLAB_BYTES) slabs.push(n);
+      if (n > 0) slabs.push(n);
       return new Uint8Array(n);
     },
   );
@@ -100,7 +100,23 @@ describe("Session output slabs", () => {
       await Promise.resolve();
     }
     expect(socket.written).toHaveLength(2000);
-    expect(slabs).toEqual([SLAB_BYTES]);
+    // One small slab: a connection that writes a little per tick never grows it.
+    expect(slabs).toEqual([FIRST_SLAB_BYTES]);
+  });
+
+  it("grows a slab by doubling only when a tick's frames outgrow it, up to SLAB_BYTES", async () => {
+    const slabs: number[] = [];
+    const s = session(new FakeSocket(false), slabs);
+    s.send(new Uint8Array(100), true, 0);
+    await Promise.resolve();
+    for (let k = 0; k < 12; k++) s.send(new Uint8Array(100), true, 0);
+    await Promise.resolve();
+    // (Other allocations: the session joining a tick's chunks for a socket without cork.)
+    const slabSizes = () => slabs.filter((n) => n >= FIRST_SLAB_BYTES && (n & (n - 1)) === 0);
+    expect(slabSizes()).toEqual([FIRST_SLAB_BYTES, 2 * FIRST_SLAB_BYTES]);
+    for (let k = 0; k < 200; k++) s.send(new Uint8Array(100), true, 0);
+    await Promise.resolve();
+    expect(Math.max(...slabSizes())).toBe(SLAB_BYTES);
   });
 
   it("a tick that outgrows one slab gets full slabs back from the spare list, not new ones", async () => {
@@ -112,18 +128,39 @@ describe("Session output slabs", () => {
       await Promise.resolve();
     }
     expect(socket.written.length).toBeGreaterThanOrEqual(300);
-    expect(slabs.length).toBeLessThanOrEqual(4);
+    expect(slabs.filter((n) => n === SLAB_BYTES).length).toBeLessThanOrEqual(4);
   });
 
   it("a closed session's slab goes to the next session: accepting and closing allocates no slab each", async () => {
     const slabs: number[] = [];
     for (let i = 0; i < 50; i++) {
       const s = session(new FakeSocket(false), slabs);
-      s.send(new Uint8Array(100).fill(i), true, 0);
+      // Enough in one tick to grow to full slabs.
+      for (let k = 0; k < 3; k++) s.send(new Uint8Array(10_000).fill(i), true, 0);
       await Promise.resolve();
       s.onClose();
     }
-    expect(slabs.length).toBeLessThanOrEqual(1);
+    expect(slabs.filter((n) => n === SLAB_BYTES).length).toBeLessThanOrEqual(3);
+  });
+
+  it("a server writes a payload past COPY_BYTES by reference behind its header, smaller ones copied", async () => {
+    const socket = new (class extends FakeSocket {
+      cork(): void {}
+      uncork(): void {}
+    })(false);
+    const s = session(socket, []);
+    const big = new Uint8Array(COPY_BYTES + 1).fill(7);
+    s.send(big, true, 0);
+    await Promise.resolve();
+    expect(socket.written).toHaveLength(2);
+    expect(socket.written[0].length).toBe(4);
+    expect(socket.written[1].buffer).toBe(big.buffer);
+    const small = new Uint8Array(COPY_BYTES).fill(8);
+    s.send(small, true, 0);
+    await Promise.resolve();
+    expect(socket.written).toHaveLength(3);
+    expect(socket.written[2].length).toBe(COPY_BYTES + 4);
+    expect(socket.written[2].buffer).not.toBe(small.buffer);
   });
 
   it("never rewrites bytes a slow socket still holds", async () => {
