@@ -11,6 +11,7 @@ import {
   toArrayBuffer,
   type ControlData,
   type SendData,
+  type SessionEvents,
   type SessionOptions,
   type SessionSocket,
   type WriteCallback,
@@ -64,7 +65,8 @@ export interface ServerConnectionInit<S> {
   extensions?: string;
   pool: EnginePool;
   handle: SlotHandle;
-  options: Omit<SessionOptions, "role">;
+  /** The session's settings; with `role` already Server they are used as they are (shared, not copied). */
+  options: Omit<SessionOptions, "role"> & Partial<Pick<SessionOptions, "role">>;
   alloc: (size: number) => Uint8Array;
   /** The server's topics (pub/sub). */
   topics?: TopicHost<ServerConnection<never, unknown>>;
@@ -117,23 +119,10 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
       init.link,
       init.pool,
       init.handle,
-      { ...init.options, role: Role.Server },
-      {
-        message: (data, isBinary) => this.emit("message", this.deliver(data, isBinary), isBinary),
-        fragment: (data, isBinary, first, last) =>
-          this.emit("fragment", this.deliver(data, isBinary), isBinary, first, last),
-        ping: (data) => this.emit("ping", data as B),
-        pong: (data) => this.emit("pong", data as B),
-        closing: () => {},
-        error: (error) => {
-          if (this.listenerCount("error") > 0) this.emit("error", error);
-        },
-        drain: () => this.emit("drain"),
-        end: (code, reason) => {
-          this.unsubscribeAll();
-          this.emit("close", code, this.bytes(reason));
-        },
-      },
+      init.options.role === Role.Server
+        ? (init.options as SessionOptions)
+        : { ...init.options, role: Role.Server },
+      new ConnectionReports(this),
       init.alloc,
     );
   }
@@ -222,20 +211,63 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     return this.topicHost;
   }
 
-  private unsubscribeAll(): void {
+  /** @internal Leave every topic (the connection ended). */
+  unsubscribeAll(): void {
     if (!this.subscribed || !this.topicHost) return;
     for (const topic of this.subscribed) this.topicHost.registry.remove(topic, this);
     this.subscribed = null;
   }
 
-  private deliver(data: Uint8Array, isBinary: boolean): B | ArrayBuffer {
+  /** @internal A message's bytes as `binaryType` asks. */
+  deliver(data: Uint8Array, isBinary: boolean): B | ArrayBuffer {
     return isBinary && this.binaryType === "arraybuffer" ? toArrayBuffer(data) : (data as B);
   }
 
-  private bytes(text: string): B {
+  /** @internal `text` as the host's bytes. */
+  bytes(text: string): B {
     const encoded = encoder.encode(text);
     const bytes = this.alloc(encoded.length);
     bytes.set(encoded);
     return bytes as B;
+  }
+}
+
+/** The session's events as a connection's: a class, so a connection costs no closures for them. */
+class ConnectionReports<B extends Uint8Array> implements SessionEvents {
+  private readonly ws: ServerConnection<B, unknown>;
+
+  constructor(ws: ServerConnection<B, unknown>) {
+    this.ws = ws;
+  }
+
+  message(data: Uint8Array, isBinary: boolean): void {
+    this.ws.emit("message", this.ws.deliver(data, isBinary), isBinary);
+  }
+
+  fragment(data: Uint8Array, isBinary: boolean, first: boolean, last: boolean): void {
+    this.ws.emit("fragment", this.ws.deliver(data, isBinary), isBinary, first, last);
+  }
+
+  ping(data: Uint8Array): void {
+    this.ws.emit("ping", data as B);
+  }
+
+  pong(data: Uint8Array): void {
+    this.ws.emit("pong", data as B);
+  }
+
+  closing(): void {}
+
+  error(error: Error): void {
+    if (this.ws.listenerCount("error") > 0) this.ws.emit("error", error);
+  }
+
+  drain(): void {
+    this.ws.emit("drain");
+  }
+
+  end(code: number, reason: string): void {
+    this.ws.unsubscribeAll();
+    this.ws.emit("close", code, this.ws.bytes(reason));
   }
 }

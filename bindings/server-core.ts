@@ -2,6 +2,7 @@
 // maxClients, the engine's verdict on the head, origin, subprotocol, verifyClient → 101 or refusal bytes),
 // the set of clients, broadcast, disconnect and close (1001 to all). Hosts own the listening socket and
 // the sockets' events; they call `decide` with a parsed head and `accept` once it says 101.
+import { Role } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { CloseCode } from "./errors.js";
 import {
@@ -188,7 +189,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   readonly clients = new Set<ServerConnection<B, S>>();
   protected readonly pool: EnginePool;
   protected readonly maxHeaderSize: number;
-  protected readonly sessionOptions: Omit<SessionOptions, "role">;
+  /** Every connection's session settings (one object, shared). */
+  protected readonly sessionOptions: SessionOptions;
   protected closing: Promise<void> | undefined;
   private readonly core: ServerCoreOptions<Req>;
   private readonly alloc: (size: number) => Uint8Array;
@@ -214,6 +216,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     this.pool = options.pool ?? sharedPool();
     this.maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
     this.sessionOptions = {
+      role: Role.Server,
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       fragments: options.fragments ?? "message",
       heartbeat: heartbeatOptions(options.heartbeat, true),

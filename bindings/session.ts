@@ -121,6 +121,52 @@ export function toArrayBuffer(data: Uint8Array): ArrayBuffer {
 
 const notWritten = (): Error => new Error("socket closed before the data was written");
 
+/**
+ * What the engine reports for one session's slot, passed on: a class rather than a handler object of
+ * closures, so a connection costs one small object here, not nine closures and their context.
+ */
+class EngineReports implements ConnectionHandler {
+  private readonly session: Session;
+  private readonly events: SessionEvents;
+
+  constructor(session: Session, events: SessionEvents) {
+    this.session = session;
+    this.events = events;
+  }
+
+  message(data: Uint8Array, isBinary: boolean): void {
+    this.events.message(data, isBinary);
+  }
+
+  fragment(data: Uint8Array, isBinary: boolean, first: boolean, last: boolean): void {
+    this.events.fragment(data, isBinary, first, last);
+  }
+
+  ping(data: Uint8Array): void {
+    this.events.ping(data);
+  }
+
+  pong(data: Uint8Array): void {
+    this.events.pong(data);
+  }
+
+  close(code: number, reason: string): void {
+    this.session.onCloseFrame(code, reason);
+  }
+
+  error(error: WebSocketProtocolError): void {
+    this.session.onProtocolError(error);
+  }
+
+  closed(): void {
+    this.session.finish();
+  }
+
+  write(bytes: Uint8Array, borrowed: boolean): void {
+    this.session.queue(bytes, borrowed);
+  }
+}
+
 /** Drives one connection's engine slot over one socket. */
 export class Session {
   readonly socket: SessionSocket;
@@ -163,7 +209,7 @@ export class Session {
     this.events = events;
     this.alloc = alloc;
     this.output = new OutputQueue((chunks) => this.writeChunks(chunks), alloc);
-    this.wire = new WireConnection(handle, this.engineHandler(), {
+    this.wire = new WireConnection(handle, new EngineReports(this, events), {
       role: options.role,
       maxPayload: options.maxPayload,
       fragments: options.fragments,
@@ -386,24 +432,13 @@ export class Session {
     return false;
   }
 
-  /** What the engine reports for this slot. */
-  private engineHandler(): ConnectionHandler {
-    const events = this.events;
-    return {
-      message: (data, isBinary) => events.message(data, isBinary),
-      fragment: (data, isBinary, first, last) => events.fragment(data, isBinary, first, last),
-      ping: (data) => events.ping(data),
-      pong: (data) => events.pong(data),
-      close: (code, reason) => this.onCloseFrame(code, reason),
-      error: (error) => this.onProtocolError(error),
-      closed: () => this.finish(),
-      write: (bytes, borrowed) => {
-        if (!this.released) this.output.push(bytes, borrowed);
-      },
-    };
+  /** @internal Frame bytes from the engine (from EngineReports): queued unless the slot is released. */
+  queue(bytes: Uint8Array, borrowed: boolean): void {
+    if (!this.released) this.output.push(bytes, borrowed);
   }
 
-  private onCloseFrame(code: number, reason: string): void {
+  /** @internal The peer's close frame (from EngineReports). */
+  onCloseFrame(code: number, reason: string): void {
     this.closeCode = code;
     this.closeReason = reason;
     this.readyState = ReadyState.CLOSING;
@@ -411,7 +446,8 @@ export class Session {
     this.events.closing(code, reason);
   }
 
-  private onProtocolError(error: WebSocketProtocolError): void {
+  /** @internal A protocol violation (from EngineReports). */
+  onProtocolError(error: WebSocketProtocolError): void {
     // The engine queued a close frame with error.closeCode; send it, then end the TCP connection.
     this.failed = true;
     this.readyState = ReadyState.CLOSING;
@@ -424,7 +460,8 @@ export class Session {
    * After the close frames: the server closes TCP first (RFC 6455 §7.1.1); the client waits for the
    * server's FIN. Either way a peer that never closes is destroyed at the close timeout.
    */
-  private finish(): void {
+  /** @internal The close handshake is over, or the connection failed: end the transport. */
+  finish(): void {
     this.output.flush();
     if (this.options.role === Role.Server) this.endSocket();
     this.armCloseTimer();

@@ -255,17 +255,22 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
       socket.destroy();
     }, this.options.handshakeTimeout ?? 10_000);
     this.handshakeTimers.set(socket, timer);
-    socket.once("close", () => {
-      clearTimeout(timer);
-      this.handshakeTimers.delete(socket);
-    });
+    socket.once("close", this.onHandshakeClose);
   }
 
+  /** A socket closed during its handshake (`this` is the socket): one listener shared by every socket. */
+  private readonly onHandshakeClose = ((server: WebSocketServer) =>
+    function (this: Duplex): void {
+      server.stopWatching(this);
+    })(this);
+
+  /** The handshake is over: drop its timer and the close listener (which would keep them alive). */
   private stopWatching(socket: Duplex): void {
     const timer = this.handshakeTimers.get(socket);
     if (timer === undefined) return;
     clearTimeout(timer);
     this.handshakeTimers.delete(socket);
+    socket.off("close", this.onHandshakeClose);
   }
 
   /** Answer with the engine's refusal for `status` and close the socket. */
