@@ -2,8 +2,9 @@
 //   node bench/echo-server.mjs <wasmsocket|ws|net-floor>     (ws pure JS when WS_NO_BUFFER_UTIL=1)
 // wasmsocket is loaded from dist/ (built by `npm run build`). Prints {"port": n}; exits when stdin closes.
 // net-floor is no WebSocket server: a node:net server that answers the first bytes of each connection with
-// a fixed 101 response (no parsing, no key, no WebSocket) and ignores the rest. It measures what accepting,
-// one write and closing cost on node:net alone: the floor under any handshake rate on Node.
+// a fixed 101 response (no parsing, no key) and then writes every read back as it came (no framing, no
+// unmasking). It measures what accepting, reading, writing and closing cost on node:net alone: the floor
+// under any WebSocket server's rates on Node.
 import * as net from "node:net";
 
 const impl = process.argv[2] ?? "wasmsocket";
@@ -16,7 +17,7 @@ if (impl === "net-floor") {
     socket.on("error", () => {});
     socket.once("data", () => {
       socket.write(response);
-      socket.on("data", () => {});
+      socket.on("data", (chunk) => socket.write(chunk));
     });
   });
   server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: server.address().port })));

@@ -21,20 +21,23 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "0";
 
 // Servers marked `bun` run under the npm package's bun binary (bench/echo-server-bun.ts). "node:net floor"
-// only answers handshakes (a fixed response, no parsing): the handshake rate no server on node:net can pass.
+// does no WebSocket work at all: a fixed 101 for any request, then every read written back as it came
+// (masked frames, 4 bytes longer than a server's, which its cells count with): the rates no server on
+// node:net can pass.
 const servers: {
   name: string;
   impl: string;
   env: Record<string, string>;
   bun?: boolean;
-  handshakesOnly?: boolean;
+  /** Echoes bytes verbatim (the floor): its replies are the client's masked frames. */
+  verbatim?: boolean;
 }[] = [
   { name: "wasmsocket", impl: "wasmsocket", env: {} },
   { name: "ws + bufferutil", impl: "ws", env: {} },
   { name: "ws pure JS", impl: "ws", env: { WS_NO_BUFFER_UTIL: "1", WS_NO_UTF_8_VALIDATE: "1" } },
   { name: "wasmsocket on Bun", impl: "wasmsocket", env: {}, bun: true },
   { name: "Bun.serve", impl: "bun.serve", env: {}, bun: true },
-  { name: "node:net floor", impl: "net-floor", env: {}, handshakesOnly: true },
+  { name: "node:net floor", impl: "net-floor", env: {}, verbatim: true },
 ];
 
 function startEchoServer(
@@ -62,8 +65,9 @@ async function echoCell(
   conns: number,
   inFlight: number,
   seconds: number,
+  verbatim = false,
 ): Promise<Sample> {
-  const echoFrame = size + (size < 126 ? 2 : size <= 0xffff ? 4 : 10);
+  const echoFrame = size + (size < 126 ? 2 : size <= 0xffff ? 4 : 10) + (verbatim ? 4 : 0);
   const batch = frames(size, inFlight);
   const one = batch.subarray(0, batch.length / inFlight);
   let counting = false;
@@ -133,17 +137,17 @@ interface Sample {
 const allCells = [
   {
     name: "32 B × 64 conns × 32 in flight",
-    run: (p: number, pid: number) => echoCell(p, pid, 32, 64, 32, SECONDS),
+    run: (p: number, pid: number, verbatim: boolean) => echoCell(p, pid, 32, 64, 32, SECONDS, verbatim),
     bytes: 32,
   },
   {
     name: "1 KiB × 64 × 32",
-    run: (p: number, pid: number) => echoCell(p, pid, 1024, 64, 32, SECONDS),
+    run: (p: number, pid: number, verbatim: boolean) => echoCell(p, pid, 1024, 64, 32, SECONDS, verbatim),
     bytes: 1024,
   },
   {
     name: "64 KiB × 1 × 1",
-    run: (p: number, pid: number) => echoCell(p, pid, 65536, 1, 1, SECONDS),
+    run: (p: number, pid: number, verbatim: boolean) => echoCell(p, pid, 65536, 1, 1, SECONDS, verbatim),
     bytes: 65536,
   },
   {
@@ -180,9 +184,9 @@ for (const cell of cells) {
   for (const server of running) results[server.name][cell.name] = { rate: [], cpuPerMillion: [], busy: [] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const server of running) {
-      if (cell.bytes > 0 && wanted.find((s) => s.name === server.name)?.handshakesOnly) continue;
       const entry = results[server.name][cell.name];
-      const sample = await cell.run(server.port, serverPid(server));
+      const verbatim = wanted.find((s) => s.name === server.name)?.verbatim ?? false;
+      const sample = await cell.run(server.port, serverPid(server), verbatim);
       entry.rate.push(sample.rate);
       entry.cpuPerMillion.push(sample.cpuPerMillion);
       if (sample.serverBusy !== undefined)
