@@ -51,13 +51,15 @@ describe("browser client in Chromium", () => {
     await browser.page.evaluate(
       ({ url, options }) => {
         const { WebSocketClient } = window.wasmsocket;
-        window.recorded = { events: [], received: [] };
+        // Each client records into its own object: a previous test's client may still report its close.
+        const recorded: Recorded = { events: [], received: [] };
+        window.recorded = recorded;
         const client = new WebSocketClient(url, undefined, options);
         for (const type of ["connecting", "open", "close", "reconnecting", "finish", "error"]) {
           client.addEventListener(type, (event: Event) => {
             const detail = (event as CustomEvent).detail as Record<string, unknown> | undefined;
             const close = event as CloseEvent;
-            window.recorded.events.push(
+            recorded.events.push(
               type === "close"
                 ? `close ${close.code} ${close.reason}`
                 : type === "finish"
@@ -66,7 +68,7 @@ describe("browser client in Chromium", () => {
             );
           });
         }
-        client.onmessage = (event) => window.recorded.received.push(String(event.data));
+        client.onmessage = (event) => recorded.received.push(String(event.data));
         window.client = client;
       },
       { url, options },
