@@ -209,6 +209,21 @@ describe(`server on ${runtime}: handshake`, () => {
     await wss.close();
   });
 
+  it("reads a request that arrives a few bytes per write, and the frame sent right behind it", async () => {
+    const { wss, port } = await echoServer();
+    const raw = await RawClient.connect(port);
+    const request = Buffer.from(upgradeRequest(port));
+    for (let at = 0; at < request.length; at += 7) {
+      raw.write(request.subarray(at, at + 7));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    raw.write(frame(1, "behind"));
+    expect(await raw.readHead()).toMatch(/^HTTP\/1\.1 101 /);
+    expect((await raw.readFrame()).payload.toString()).toBe("behind");
+    raw.destroy();
+    await wss.close();
+  });
+
   it("answers 404 off path, the engine's status to broken requests, 431 to a huge head", async () => {
     const { wss, port } = await listen({ path: "/chat" });
     expect(await statusOf(port, upgradeRequest(port, "/other"))).toBe(404);
