@@ -237,6 +237,7 @@ describe(`server on ${runtime}: handshake`, () => {
     expect(await statusOf(port, upgradeRequest(port, "/chat", `X-Big: ${"a".repeat(64 * 1024)}\r\n`))).toBe(
       431,
     );
+    expect(await statusOf(port, `GET /chat HTTP/1.1\r\nHost: x\r\n\r\n`)).toBe(400);
     expect(await statusOf(port, upgradeRequest(port, "/chat?room=1"))).toBe(101);
     await wss.close();
   });
