@@ -137,8 +137,31 @@ function latin1(engine: Engine, ptr: number, len: number): string {
   return text;
 }
 
-function span(engine: Engine, ptrField: number): string {
-  return latin1(engine, field(engine, ptrField), field(engine, ptrField + 4));
+/** Strings out of one staged input: read as latin1 once, then sliced (one decode, not one per field). */
+class HeadText {
+  private readonly engine: Engine;
+  private readonly base: number;
+  private readonly end: number;
+  private readonly text: string;
+
+  constructor(engine: Engine, base: number, length: number) {
+    this.engine = engine;
+    this.base = base;
+    this.end = base + length;
+    this.text = latin1(engine, base, length);
+  }
+
+  /** The bytes at [ptr, ptr + len) as a string (decoded apart when outside the input). */
+  at(ptr: number, len: number): string {
+    if (ptr < this.base || ptr + len > this.end) return latin1(this.engine, ptr, len);
+    return this.text.slice(ptr - this.base, ptr - this.base + len);
+  }
+}
+
+function span(engine: Engine, ptrField: number, text?: HeadText): string {
+  const ptr = field(engine, ptrField);
+  const len = field(engine, ptrField + 4);
+  return text ? text.at(ptr, len) : latin1(engine, ptr, len);
 }
 
 function encodeLatin1(text: string): Uint8Array {
@@ -172,15 +195,19 @@ export function readHeaders(engine: Engine): Record<string, string> {
   return readHeaderTable(engine, null);
 }
 
-/** readHeaders, also pushing each field's name (as sent) and value onto `raw` (Node's `rawHeaders`). */
-function readHeaderTable(engine: Engine, raw: string[] | null): Record<string, string> {
+/**
+ * readHeaders, also pushing each field's name (as sent) and value onto `raw` (Node's `rawHeaders`), with
+ * the strings sliced from `text` when given.
+ */
+function readHeaderTable(engine: Engine, raw: string[] | null, text?: HeadText): Record<string, string> {
   const headers: Record<string, string> = {};
   const count = field(engine, HandshakeField.HeaderCount);
+  const decode = text ? (ptr: number, len: number) => text.at(ptr, len) : latin1.bind(null, engine);
   for (let i = 0; i < count; i++) {
     const entry = (engine.handshake + HANDSHAKE_FIELDS_BYTES + i * HEADER_ENTRY_BYTES) >>> 2;
-    const sent = latin1(engine, engine.u32[entry], engine.u32[entry + 1]);
+    const sent = decode(engine.u32[entry], engine.u32[entry + 1]);
     const name = sent.toLowerCase();
-    const value = latin1(engine, engine.u32[entry + 2], engine.u32[entry + 3]);
+    const value = decode(engine.u32[entry + 2], engine.u32[entry + 3]);
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
     raw?.push(sent, value);
   }
@@ -207,19 +234,22 @@ export function parseUpgradeRequest(
   const status = api(engine).parseRequest(at[0], input.length, max);
   if (status === 0) return null;
   const reason = field(engine, HandshakeField.Reason);
+  const headEnd = field(engine, HandshakeField.HeadEnd);
+  // Every field lies in the head (or in the input, for a refused one): decode that once.
+  const text = new HeadText(engine, at[0], headEnd > 0 ? Math.min(headEnd, input.length) : input.length);
   const rawHeaders: string[] = [];
-  const headers = readHeaderTable(engine, rawHeaders);
+  const headers = readHeaderTable(engine, rawHeaders, text);
   return {
     status,
-    headEnd: field(engine, HandshakeField.HeadEnd),
+    headEnd,
     reason: handshakeRuleName(reason),
     message: reason === 0 ? "" : (handshakeErrors[reason]?.message ?? ""),
-    method: span(engine, HandshakeField.MethodPtr),
-    path: span(engine, HandshakeField.TargetPtr),
-    host: span(engine, HandshakeField.HostPtr),
-    key: span(engine, HandshakeField.KeyPtr),
+    method: span(engine, HandshakeField.MethodPtr, text),
+    path: span(engine, HandshakeField.TargetPtr, text),
+    host: span(engine, HandshakeField.HostPtr, text),
+    key: span(engine, HandshakeField.KeyPtr, text),
     version: field(engine, HandshakeField.Version),
-    origin: span(engine, HandshakeField.OriginPtr),
+    origin: span(engine, HandshakeField.OriginPtr, text),
     protocols: splitList(headers["sec-websocket-protocol"]),
     extensions: headers["sec-websocket-extensions"] ?? "",
     headers,
