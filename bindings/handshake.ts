@@ -158,10 +158,8 @@ class HeadText {
   }
 }
 
-function span(engine: Engine, ptrField: number, text?: HeadText): string {
-  const ptr = field(engine, ptrField);
-  const len = field(engine, ptrField + 4);
-  return text ? text.at(ptr, len) : latin1(engine, ptr, len);
+function span(engine: Engine, ptrField: number, text: HeadText): string {
+  return text.at(field(engine, ptrField), field(engine, ptrField + 4));
 }
 
 function encodeLatin1(text: string): Uint8Array {
@@ -190,24 +188,18 @@ function maxHead(engine: Engine, options: HeadOptions): number {
   return Math.min(options.maxHeaderBytes ?? 8192, engine.ioBytes >>> 1);
 }
 
-/** The header table as a record of lower-case names, repeated fields joined with ", ". */
-export function readHeaders(engine: Engine): Record<string, string> {
-  return readHeaderTable(engine, null);
-}
-
 /**
- * readHeaders, also pushing each field's name (as sent) and value onto `raw` (Node's `rawHeaders`), with
- * the strings sliced from `text` when given.
+ * The header table as a record of lower-case names, repeated fields joined with ", ", also pushing each
+ * field's name (as sent) and value onto `raw` (Node's `rawHeaders`).
  */
-function readHeaderTable(engine: Engine, raw: string[] | null, text?: HeadText): Record<string, string> {
+function readHeaders(engine: Engine, text: HeadText, raw?: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   const count = field(engine, HandshakeField.HeaderCount);
-  const decode = text ? (ptr: number, len: number) => text.at(ptr, len) : latin1.bind(null, engine);
   for (let i = 0; i < count; i++) {
     const entry = (engine.handshake + HANDSHAKE_FIELDS_BYTES + i * HEADER_ENTRY_BYTES) >>> 2;
-    const sent = decode(engine.u32[entry], engine.u32[entry + 1]);
+    const sent = text.at(engine.u32[entry], engine.u32[entry + 1]);
     const name = sent.toLowerCase();
-    const value = decode(engine.u32[entry + 2], engine.u32[entry + 3]);
+    const value = text.at(engine.u32[entry + 2], engine.u32[entry + 3]);
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
     raw?.push(sent, value);
   }
@@ -238,7 +230,7 @@ export function parseUpgradeRequest(
   // Every field lies in the head (or in the input, for a refused one): decode that once.
   const text = new HeadText(engine, at[0], headEnd > 0 ? Math.min(headEnd, input.length) : input.length);
   const rawHeaders: string[] = [];
-  const headers = readHeaderTable(engine, rawHeaders, text);
+  const headers = readHeaders(engine, text, rawHeaders);
   return {
     status,
     headEnd,
@@ -405,20 +397,21 @@ export function parseUpgradeResponse(
   if (result < 0 && result > -16) check(result, "parseResponse");
   if (result === 0) return null;
   const headEnd = field(engine, HandshakeField.HeadEnd);
-  const headers = readHeaders(engine);
+  const text = new HeadText(engine, at[0], headEnd > 0 ? Math.min(headEnd, input.length) : input.length);
+  const headers = readHeaders(engine, text);
   const reason = field(engine, HandshakeField.Reason);
   if (result === 101 || (result === -EXTENSION_NOT_OFFERED && options.extensionsOffered))
     return {
       ok: true,
       headEnd,
-      protocol: span(engine, HandshakeField.ProtocolsPtr),
+      protocol: span(engine, HandshakeField.ProtocolsPtr, text),
       extensions: headers["sec-websocket-extensions"] ?? "",
       headers,
     };
   const status = result > 0 ? result : 0;
   const message =
     status > 0
-      ? `server answered ${status} ${span(engine, HandshakeField.PhrasePtr)}`.trimEnd()
+      ? `server answered ${status} ${span(engine, HandshakeField.PhrasePtr, text)}`.trimEnd()
       : (handshakeErrors[reason]?.message ?? `handshake error ${reason}`);
   return { ok: false, headEnd, status, reason: handshakeRuleName(reason), message, headers };
 }
