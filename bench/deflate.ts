@@ -23,12 +23,9 @@ const ALT = `wasmsocket level ${ALT_LEVEL}`;
 const CELLS = process.env.BENCH_CELLS?.split(",") ?? ["1", "2"];
 const IDLE_ROWS = process.env.BENCH_IDLE_ROWS !== "0";
 
-function startDeflateServer(impl: string, options?: object | boolean): Promise<Server> {
-  const args = [
-    "bench/deflate-server.mjs",
-    impl,
-    ...(options !== undefined ? [JSON.stringify(options)] : []),
-  ];
+/** bench/echo-server.mjs with `perMessageDeflate: options` (default `true`: each library's defaults). */
+function startDeflateServer(impl: string, options: object | boolean = true): Promise<Server> {
+  const args = ["bench/echo-server.mjs", impl, JSON.stringify({ perMessageDeflate: options })];
   return startServer(impl, [process.execPath, ...args], {}, SERVER_CORE);
 }
 

@@ -1,6 +1,8 @@
-// An echo server for bench/echo.ts, run with plain node (no transpiler in the measured process):
-//   node bench/echo-server.mjs <wasmsocket|ws|net-floor>     (ws pure JS when WS_NO_BUFFER_UTIL=1)
-// wasmsocket is loaded from dist/ (built by `npm run build`). Prints {"port": n}; exits when stdin closes.
+// An echo server for bench/echo.ts and bench/deflate.ts, run with plain node (no transpiler in the measured
+// process):  node bench/echo-server.mjs <wasmsocket|ws|net-floor> [options JSON]
+// ws pure JS when WS_NO_BUFFER_UTIL=1. The options are added to the WebSocketServer's (deflate.ts passes
+// `perMessageDeflate`). wasmsocket is loaded from dist/ (built by `npm run build`). Prints {"port": n};
+// exits when stdin closes.
 // net-floor is no WebSocket server: a node:net server that answers the first bytes of each connection with
 // a fixed 101 response (no parsing, no key) and then writes every read back as it came (no framing, no
 // unmasking). It measures what accepting, reading, writing and closing cost on node:net alone: the floor
@@ -8,6 +10,11 @@
 import * as net from "node:net";
 
 const impl = process.argv[2] ?? "wasmsocket";
+const extra = process.argv[3] ? JSON.parse(process.argv[3]) : {};
+const report = (server) => console.log(JSON.stringify({ port: server.address().port }));
+process.stdin.resume();
+process.stdin.on("end", () => process.exit(0));
+
 if (impl === "net-floor") {
   const response = Buffer.from(
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -20,20 +27,13 @@ if (impl === "net-floor") {
       socket.on("data", (chunk) => socket.write(chunk));
     });
   });
-  server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: server.address().port })));
-  process.stdin.resume();
-  process.stdin.on("end", () => process.exit(0));
-} else await echoServer();
-
-async function echoServer() {
+  server.listen(0, "127.0.0.1", () => report(server));
+} else {
   const { WebSocketServer } =
     impl === "ws" ? await import("ws") : await import("../dist/runtimes/node/index.js");
-
-  const options = { port: 0, host: "127.0.0.1", maxPayload: 1 << 20 };
+  const options = { port: 0, host: "127.0.0.1", maxPayload: 1 << 20, ...extra };
   if (impl !== "ws") options.heartbeat = false;
   const server = new WebSocketServer(options);
   server.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
-  server.on("listening", () => console.log(JSON.stringify({ port: server.address().port })));
-  process.stdin.resume();
-  process.stdin.on("end", () => process.exit(0));
+  server.on("listening", () => report(server));
 }

@@ -1,6 +1,5 @@
 // The server's per-connection object, shaped like `ws`'s WebSocket so its users can switch by an import.
 // Runtime-neutral: the host gives it a `SessionSocket` and the `alloc` its byte type comes from.
-import { Role } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import type { EnginePool, SlotHandle } from "./pool.js";
 import { topicName, type TopicRegistry } from "./pubsub.js";
@@ -65,8 +64,8 @@ export interface ServerConnectionInit<S> {
   extensions?: string;
   pool: EnginePool;
   handle: SlotHandle;
-  /** The session's settings; with `role` already Server they are used as they are (shared, not copied). */
-  options: Omit<SessionOptions, "role"> & Partial<Pick<SessionOptions, "role">>;
+  /** The session's settings (role Server), used as they are: the server shares one object. */
+  options: SessionOptions;
   alloc: (size: number) => Uint8Array;
   /** The server's topics (pub/sub). */
   topics?: TopicHost<ServerConnection<never, unknown>>;
@@ -119,9 +118,7 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
       init.link,
       init.pool,
       init.handle,
-      init.options.role === Role.Server
-        ? (init.options as SessionOptions)
-        : { ...init.options, role: Role.Server },
+      init.options,
       new ConnectionReports(this),
       init.alloc,
     );
