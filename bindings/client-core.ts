@@ -7,6 +7,7 @@ import { Role } from "./connection.js";
 import { CloseCode } from "./errors.js";
 import { CloseEvent, ErrorEvent, FragmentEvent } from "./events.js";
 import { isBlob } from "./blob-sends.js";
+import { utf8, utf8Decoder } from "./text.js";
 import {
   acceptDeflateResponse,
   buildDeflateOffer,
@@ -135,7 +136,6 @@ export interface ClientLink {
 type Listener = ((event: Event) => unknown) | null;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -449,14 +449,14 @@ export abstract class WebSocketCore extends EventTarget {
       {
         message: (data, isBinary) => {
           const value = !isBinary
-            ? decoder.decode(data)
+            ? utf8.decode(data)
             : this.binaryType === "arraybuffer"
               ? toArrayBuffer(data)
               : data;
           this.dispatchEvent(new MessageEvent("message", { data: value, origin: this.target.url }));
         },
         fragment: (data, isBinary, first, last) => {
-          if (first) textChunks = isBinary ? null : new TextDecoder();
+          if (first) textChunks = isBinary ? null : utf8Decoder();
           const value = !isBinary
             ? textChunks!.decode(data, { stream: !last })
             : this.binaryType === "arraybuffer"

@@ -5,6 +5,7 @@ import { check, HostError, WebSocketProtocolError } from "./errors.js";
 import { DeflateError, type PerMessageDeflate } from "./permessage-deflate.js";
 import type { SlotHandle } from "./pool.js";
 import { COPY_BYTES } from "./output.js";
+import { utf8 } from "./text.js";
 
 /** Which end of the connection we are. */
 export const Role = { Server: 0, Client: 1 } as const;
@@ -61,7 +62,6 @@ export function compressedLimit(maxPayload: number): number {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** One WebSocket connection's protocol state, living in an engine slot. */
 export class WireConnection {
@@ -215,7 +215,7 @@ export class WireConnection {
       case EventType.Pong:
         return this.handler.pong(this.copy(ptr, len));
       case EventType.Close:
-        return this.handler.close(code, decoder.decode(u8.subarray(ptr, ptr + len)));
+        return this.handler.close(code, utf8.decode(u8.subarray(ptr, ptr + len)));
       case EventType.Error:
         this.assembling = null;
         return this.handler.error(new WebSocketProtocolError(reason, code));

@@ -3,6 +3,7 @@
 import { Emitter } from "./emitter.js";
 import type { EnginePool, SlotHandle } from "./pool.js";
 import { topicName, type TopicRegistry } from "./pubsub.js";
+import { utf8 } from "./text.js";
 import {
   ReadyState,
   Session,
@@ -195,7 +196,7 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
 
   /** Start the close handshake (TypeError for a code or reason the RFC forbids). */
   close(code?: number, reason: string | Uint8Array = ""): void {
-    this.session.close(code, typeof reason === "string" ? reason : new TextDecoder().decode(reason));
+    this.session.close(code, typeof reason === "string" ? reason : utf8.decode(reason));
   }
 
   /** Destroy the connection now, without a close handshake. */

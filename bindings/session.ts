@@ -448,10 +448,13 @@ export class Session {
 
   /** @internal A protocol violation (from EngineReports). */
   onProtocolError(error: WebSocketProtocolError): void {
-    // The engine queued a close frame with error.closeCode; send it, then end the TCP connection.
+    // The engine queued a close frame with error.closeCode. It goes to the socket before the app hears of
+    // the failure (WHATWG "fail the WebSocket connection"): an app that exits or terminates in its error
+    // handler has still sent it. Then the TCP connection ends.
     this.failed = true;
     this.readyState = ReadyState.CLOSING;
     this.heartbeat?.stop();
+    this.output.flush();
     this.events.error(error);
     this.finish();
   }
@@ -486,8 +489,10 @@ export class Session {
     callback?.(error);
     if (this.wire.closeSent) return;
     this.failed = true;
-    this.events.error(error);
+    // The close frame is queued and handed to the socket before the error event, as for protocol errors.
     this.close(CloseCode.PolicyViolation, "send buffer overflow");
+    this.output.flush();
+    this.events.error(error);
   }
 
   private writeChunks(chunks: Uint8Array[]): void {

@@ -5,7 +5,8 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { within } from "../../support/raw-client.js";
+import { spawn } from "node:child_process";
+import { parseFrame, within } from "../../support/raw-client.js";
 import {
   describe,
   echoServer,
@@ -111,6 +112,67 @@ describe(`client on ${runtime}`, () => {
     const event = await nextEvent<CloseEvent>(ws, "close");
     expect([(await error).type, event.code, event.wasClean]).toEqual(["error", 1006, false]);
     expect(await serverSaw).toBe(1002);
+    await wss.close();
+  });
+
+  it("writes the 1002 close frame before dispatching error: an app that exits in onerror still sent it", async () => {
+    let received = Buffer.alloc(0);
+    const gotClose = new Promise<void>((resolve) => {
+      const server = net.createServer((socket) => {
+        socket.once("data", (head) => {
+          const key = /Sec-WebSocket-Key: (.*)\r\n/i.exec(head.toString())![1];
+          const accept = createHash("sha1")
+            .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+            .digest("base64");
+          socket.write(
+            `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+              `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+          );
+          socket.write(new Uint8Array([0x81, 0x82, 1, 2, 3, 4, 5, 6])); // masked: a server must not mask
+          socket.on("data", (chunk) => (received = Buffer.concat([received, chunk])));
+          socket.on("close", () => {
+            server.close();
+            resolve();
+          });
+          socket.on("error", () => {});
+        });
+      });
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as net.AddressInfo;
+        const script = new URL("./exit-on-error.mjs", import.meta.url).pathname;
+        spawn(process.execPath, [script, `ws://127.0.0.1:${port}/`], { stdio: "ignore" });
+      });
+    });
+    await within(gotClose, 10_000, "the failing client's exit");
+    const parsed = parseFrame(received);
+    expect(parsed?.frame.opcode).toBe(8);
+    expect(parsed!.frame.masked).toBe(true);
+    expect(parsed!.frame.payload.readUInt16BE(0)).toBe(1002);
+  });
+
+  it("delivers text exactly as sent: a leading U+FEFF, NUL, U+FFFF and 4-byte characters, whole and streamed", async () => {
+    const { wss, url } = await echoServer();
+    const texts = ["\uFEFFbom first", "\uFEFF", "\uFEFF\uFEFFtwo", "a\u0000b\uFFFF\u{1F600}"];
+    const ws = await openClient(url);
+    for (const text of texts) {
+      ws.send(text);
+      expect(await nextMessage(ws)).toBe(text);
+    }
+    const streamed = await openClient(url, [], { fragments: "stream" });
+    const parts: string[] = [];
+    streamed.addEventListener("fragment", (event) => parts.push((event as unknown as { data: string }).data));
+    streamed.send("\uFEFFstreamed");
+    await within(
+      (async () => {
+        while (parts.join("") !== "\uFEFFstreamed") await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5000,
+      "streamed text",
+    );
+    const closed = nextEvent<CloseEvent>(ws, "close");
+    wss.clients.forEach((client) => client.close(4000, "\uFEFFreason"));
+    expect((await closed).reason).toBe("\uFEFFreason");
+    streamed.close();
     await wss.close();
   });
 

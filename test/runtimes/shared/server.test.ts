@@ -143,6 +143,34 @@ describe(`server on ${runtime}: closing`, () => {
     await wss.close();
   });
 
+  it("keeps a leading U+FEFF in the close reason it reports", async () => {
+    const { wss, port } = await listen();
+    const reason = new Promise<Buffer>((resolve) =>
+      wss.on("connection", (ws) => ws.on("close", (_code, why) => resolve(Buffer.from(why)))),
+    );
+    const raw = await RawClient.open(port);
+    raw.write(frame(Op.Close, closePayload(4000, "\uFEFFbye")));
+    expect((await within(reason, 5000, "close event")).toString("hex")).toBe(
+      Buffer.from("\uFEFFbye").toString("hex"),
+    );
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("writes the close frame of a failed connection before its error event (terminate() in the handler)", async () => {
+    const { wss, port } = await listen();
+    wss.on("connection", (ws) => ws.on("error", () => ws.terminate()));
+    for (const [bytes, code] of [
+      [frame(Op.Text, "unmasked", { mask: false }), 1002],
+      [frame(Op.Text, new Uint8Array([0xc3, 0x28])), 1007],
+    ] as Array<[Uint8Array, number]>) {
+      const raw = await RawClient.open(port);
+      raw.write(bytes);
+      expect(await closeCodeOf(raw)).toBe(code);
+    }
+    await wss.close();
+  });
+
   it("closes every client with 1001 on close() and resolves once they are gone", async () => {
     const { wss, url } = await echoServer();
     const clients = await Promise.all([openClient(url), openClient(url)]);
