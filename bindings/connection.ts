@@ -63,6 +63,16 @@ export function compressedLimit(maxPayload: number): number {
 
 const encoder = new TextEncoder();
 
+/**
+ * How every connection of an engine instance splits its shared I/O area in thirds: socket bytes in (parsed
+ * in place, and possibly still unparsed while a handler runs), payloads to frame, frames out. Anything that
+ * frames while a handler may run (a publish) writes to `outPtr` only, never over unparsed input.
+ */
+export function ioAreas(engine: Engine): { inPtr: number; srcPtr: number; outPtr: number; bytes: number } {
+  const third = Math.floor(engine.ioBytes / 3) & ~15;
+  return { inPtr: engine.io, srcPtr: engine.io + third, outPtr: engine.io + 2 * third, bytes: third };
+}
+
 /** One WebSocket connection's protocol state, living in an engine slot. */
 export class WireConnection {
   private readonly engine: Engine;
@@ -100,12 +110,12 @@ export class WireConnection {
     this.stream = options.fragments === "stream";
     this.masking = options.role === Role.Client;
     this.alloc = options.alloc ?? ((n) => new Uint8Array(n));
-    const third = Math.floor(this.engine.ioBytes / 3) & ~15;
-    this.inPtr = this.engine.io;
-    this.inBytes = third;
-    this.srcPtr = this.engine.io + third;
-    this.dstPtr = this.engine.io + 2 * third;
-    this.areaBytes = third;
+    const areas = ioAreas(this.engine);
+    this.inPtr = areas.inPtr;
+    this.inBytes = areas.bytes;
+    this.srcPtr = areas.srcPtr;
+    this.dstPtr = areas.outPtr;
+    this.areaBytes = areas.bytes;
     this.deflate = options.deflate ?? null;
     this.maxPayload = options.maxPayload;
     this.role = options.role;

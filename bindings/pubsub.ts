@@ -1,6 +1,7 @@
 // Pub/sub topics, runtime-neutral: which connections of a server are subscribed to what, a message framed
 // once for all of them, and the adapter that carries publishes to the servers of other processes. The
 // in-process adapter links the servers of one process; bindings/redis-adapter.ts links processes.
+import { ioAreas } from "./connection.js";
 import { check } from "./errors.js";
 import type { EnginePool, SlotHandle } from "./pool.js";
 
@@ -129,7 +130,8 @@ export class MessageFramer {
   frame(payload: Uint8Array, binary: boolean): Uint8Array {
     const handle = (this.handle ??= this.openSlot());
     const { engine, slot } = handle;
-    const dst = engine.io;
+    // The output third: the input third may hold a read's unparsed frames while a handler publishes.
+    const dst = ioAreas(engine).outPtr;
     const size = check(
       engine.exports.writeHeader(slot, FIN | (binary ? OPCODE_BINARY : OPCODE_TEXT), payload.length, dst),
       "publish",

@@ -1,6 +1,6 @@
 // Pub/sub topics on Node and Bun alike: subscribe, publish (framed once), except, counts, automatic
 // unsubscribe on close, order, slow subscribers, and servers linked by a shared in-process adapter.
-import { RawClient, within } from "../../support/raw-client.js";
+import { closePayload, frame, RawClient, within } from "../../support/raw-client.js";
 import {
   describe,
   expect,
@@ -239,5 +239,41 @@ describe(`pub/sub topics (${runtime})`, () => {
     expect(gc).toEqual(["to all"]);
     for (const ws of [a, b, c]) ws.close();
     await Promise.all([one.wss.close(), two.wss.close()]);
+  });
+  it("a handler that publishes or broadcasts 64 KiB and 1 MiB leaves the rest of the same read intact", async () => {
+    const { wss, port } = await listen();
+    const echoed: string[] = [];
+    const closes: number[] = [];
+    wss.on("connection", (ws) => {
+      ws.subscribe("big");
+      ws.on("close", (code) => closes.push(code));
+      ws.on("message", (data) => {
+        const text = String(data);
+        if (text === "pub") wss.publish("big", new Uint8Array(64 * 1024).fill(7));
+        else if (text === "bcast") wss.broadcast(new Uint8Array(1 << 20).fill(9));
+        else echoed.push(text);
+      });
+    });
+    for (const [trigger, closeFirst] of [
+      ["pub", false],
+      ["bcast", false],
+      ["pub", true],
+      ["bcast", true],
+    ] as Array<[string, boolean]>) {
+      const raw = await RawClient.open(port);
+      // Every frame after the first (the close frame alone, the second time) sits in the same read, unparsed while the first one's handler runs;
+      // the close frame waits in the engine until the messages before it are handled.
+      const rest = closeFirst ? [] : [frame(1, "x"), frame(1, `after ${trigger}`), frame(1, "y".repeat(300))];
+      raw.write(Buffer.concat([frame(1, trigger), ...rest, frame(8, closePayload(4321, "bye"))]));
+      const published = await raw.readFrame();
+      expect(published.payload.length).toBe(trigger === "pub" ? 64 * 1024 : 1 << 20);
+      const reply = await raw.readFrame();
+      expect([reply.opcode, reply.payload.readUInt16BE(0)]).toEqual([8, 4321]);
+      raw.destroy();
+    }
+    await until(() => closes.length === 4, "every close event");
+    expect(closes).toEqual([4321, 4321, 4321, 4321]);
+    expect(echoed).toEqual(["x", "after pub", "y".repeat(300), "x", "after bcast", "y".repeat(300)]);
+    await wss.close();
   });
 });
