@@ -39,6 +39,11 @@ export interface ConnectionHandler {
   closed(): void;
   /** Bytes to send. When `borrowed`, they alias engine memory and must be copied before returning. */
   write(bytes: Uint8Array, borrowed: boolean): void;
+  /**
+   * Bytes the engine answered with while reading (pongs, close replies), borrowed: the peer made us send
+   * them, so a host counts them against the peer's budget. Without it they go to `write`.
+   */
+  reply?(bytes: Uint8Array): void;
 }
 
 /** Per-connection settings. */
@@ -184,7 +189,7 @@ export class WireConnection {
       const count = check(exports.feed(this.slot, ptr + done, length - done), "feed");
       const consumed = this.engine.resultField(Result.Consumed);
       const outLength = this.engine.resultField(Result.OutLength);
-      if (outLength > 0) this.handler.write(u8.subarray(this.engine.out, this.engine.out + outLength), true);
+      if (outLength > 0) this.reply(u8.subarray(this.engine.out, this.engine.out + outLength));
       this.engine.refillEntropy();
       for (
         let i = 0, record = this.engine.events >>> 2;
@@ -205,6 +210,11 @@ export class WireConnection {
       if (consumed === 0 && count === 0) throw new Error("engine made no progress");
       done += consumed;
     }
+  }
+
+  private reply(bytes: Uint8Array): void {
+    if (this.handler.reply) this.handler.reply(bytes);
+    else this.handler.write(bytes, true);
   }
 
   private dispatch(

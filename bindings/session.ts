@@ -38,6 +38,9 @@ export interface SessionSocket {
   end(): void;
   /** Close now, dropping anything unsent. */
   destroy(): void;
+  /** Optional: stop reading (a server stops reading a peer whose output is stalled), then resume. */
+  pauseReading?(): void;
+  resumeReading?(): void;
   /** Bytes the socket holds that the kernel has not taken (0 for a socket that never buffers). */
   readonly bufferedAmount: number;
   /** False once the socket takes no more writes. */
@@ -165,6 +168,10 @@ class EngineReports implements ConnectionHandler {
   write(bytes: Uint8Array, borrowed: boolean): void {
     this.session.queue(bytes, borrowed);
   }
+
+  reply(bytes: Uint8Array): void {
+    this.session.queueReply(bytes);
+  }
 }
 
 /** Drives one connection's engine slot over one socket. */
@@ -191,6 +198,8 @@ export class Session {
   private failed = false;
   private needDrain = false;
   private released = false;
+  /** Reading is paused until the output drains below the high-water mark (server role). */
+  private readingPaused = false;
   /** Sends waiting behind a Blob being read; made at the first Blob. */
   private blobs: BlobSends | null = null;
 
@@ -258,6 +267,7 @@ export class Session {
     if (this.released) return;
     this.heartbeat?.activity();
     this.wire.receive(bytes);
+    this.throttle();
   }
 
   /** Feed `length` bytes the socket read straight into `readBuffer`. */
@@ -265,6 +275,27 @@ export class Session {
     if (this.released) return;
     this.heartbeat?.activity();
     this.wire.receiveInPlace(length);
+    this.throttle();
+  }
+
+  /**
+   * A server stops reading a peer whose output is stalled at the high-water mark, so what the peer makes
+   * us send (echoes, pongs to a ping flood) stays bounded; reading resumes once the output drains. The
+   * queue is handed to the socket first, so the socket owes a drain (or the kernel took it all).
+   */
+  private throttle(): void {
+    if (this.options.role !== Role.Server || this.readingPaused || this.released) return;
+    if (!this.socket.pauseReading || this.bufferedAmount < this.options.highWaterMark) return;
+    this.output.flush();
+    if (this.bufferedAmount < this.options.highWaterMark) return;
+    this.readingPaused = true;
+    this.socket.pauseReading();
+  }
+
+  private unthrottle(): void {
+    if (!this.readingPaused || this.released || this.bufferedAmount >= this.options.highWaterMark) return;
+    this.readingPaused = false;
+    this.socket.resumeReading?.();
   }
 
   /** Queue a message; `callback` runs once it is written to the socket (or with an error). */
@@ -383,6 +414,7 @@ export class Session {
       this.socket.end();
     }
     if (this.needDrain && this.bufferedAmount < this.options.highWaterMark) this.emitDrain();
+    this.unthrottle();
   }
 
   /** The peer half-closed (FIN): answer with ours. */
@@ -435,6 +467,16 @@ export class Session {
   /** @internal Frame bytes from the engine (from EngineReports): queued unless the slot is released. */
   queue(bytes: Uint8Array, borrowed: boolean): void {
     if (!this.released) this.output.push(bytes, borrowed);
+  }
+
+  /**
+   * @internal The engine's answers to the peer (pongs, close replies): queued, and counted against the
+   * peer's budget as sends are: past `maxBufferedAmount` the peer is failed with 1008.
+   */
+  queueReply(bytes: Uint8Array): void {
+    if (this.released) return;
+    this.output.push(bytes, true);
+    if (this.bufferedAmount > this.options.maxBufferedAmount) this.overflow();
   }
 
   /** @internal The peer's close frame (from EngineReports). */
@@ -514,6 +556,7 @@ export class Session {
     if (this.backlog.length === 0 && socket.bufferedAmount === 0) this.output.recycle();
     // Below the mark already (the kernel took it all): the sender may go on at once.
     if (this.needDrain && this.bufferedAmount < this.options.highWaterMark) this.emitDrain();
+    this.unthrottle();
   }
 
   /** Several chunks in one batch: corked where the socket can (one write to the kernel). */

@@ -34,6 +34,14 @@ export class SocketLink<D = unknown> implements SessionSocket {
     this.socket.terminate();
   }
 
+  pauseReading(): void {
+    if (!this.closed) this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.closed) this.socket.resume();
+  }
+
   get bufferedAmount(): number {
     return 0;
   }

@@ -34,6 +34,14 @@ export class SocketLink implements SessionSocket {
     this.socket.destroy();
   }
 
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
   get bufferedAmount(): number {
     return this.socket.writableLength;
   }

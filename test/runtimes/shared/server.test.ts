@@ -103,6 +103,25 @@ describe(`server on ${runtime}: messages`, () => {
   });
 });
 
+/** A ping flood from a peer that never reads: up to `maxBytes` of 16-byte pings, waiting on the socket's
+ * drain, for at most `ms`. Returns the bytes written. */
+async function pingFlood(raw: RawClient, maxBytes: number, ms: number): Promise<number> {
+  raw.socket.pause();
+  const chunk = Buffer.concat(Array.from({ length: 4096 }, () => frame(Op.Ping, "0123456789")));
+  const deadline = Date.now() + ms;
+  let written = 0;
+  while (written < maxBytes && Date.now() < deadline && !raw.ended && !raw.socket.destroyed) {
+    written += chunk.length;
+    if (raw.socket.write(chunk)) continue;
+    const drained = new Promise<void>((resolve) => {
+      raw.socket.once("drain", resolve);
+      raw.socket.once("close", resolve);
+    });
+    await within(drained, Math.max(1, deadline - Date.now()), "drain").catch(() => {});
+  }
+  return written;
+}
+
 describe(`server on ${runtime}: closing`, () => {
   it("reports the client's close code and reason, and sends its own", async () => {
     const { wss, url } = await listen();
@@ -168,6 +187,54 @@ describe(`server on ${runtime}: closing`, () => {
       raw.write(bytes);
       expect(await closeCodeOf(raw)).toBe(code);
     }
+    await wss.close();
+  });
+
+  it("counts pongs against maxBufferedAmount: a ping flood from a peer that never reads is cut with 1008", async () => {
+    const { wss, port } = await listen({ maxBufferedAmount: 20_000, closeTimeout: 300 });
+    const seen = new Promise<[string, number]>((resolve) =>
+      wss.on("connection", (ws) => {
+        let message = "";
+        ws.on("error", (error) => (message = error.message));
+        ws.on("close", (code) => resolve([message, code]));
+      }),
+    );
+    const raw = await RawClient.open(port);
+    const written = await pingFlood(raw, 64 << 20, 5000);
+    const [message] = await within(seen, 5000, "the server's close event");
+    expect(message).toMatch(/maxBufferedAmount 20000.*1008/);
+    expect(written).toBeLessThan(64 << 20);
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("stops reading a peer whose pongs stall at the high-water mark, and keeps serving others", async () => {
+    const { wss, port, url } = await echoServer({ heartbeat: false });
+    let peak = 0;
+    let pings = 0;
+    wss.on("connection", (ws) =>
+      ws.on("ping", () => {
+        pings++;
+        peak = Math.max(peak, ws.bufferedAmount);
+      }),
+    );
+    const canary = await openClient(url);
+    const raw = await RawClient.open(port);
+    const flood = pingFlood(raw, 16 << 20, 3000);
+    for (let i = 0; i < 5; i++) {
+      canary.send(`canary ${i}`);
+      expect(await within(nextMessage(canary), 1000, "canary echo")).toBe(`canary ${i}`);
+    }
+    const written = await flood;
+    // The peer wrote far more than it was answered for: the server stopped reading it.
+    expect(pings * 16).toBeLessThan(written);
+    // At most the high-water mark plus the pongs to one read (Bun reads up to 512 KiB at once); 5.5 MB and
+    // growing when pongs were not counted.
+    expect(peak).toBeLessThan(1 << 20);
+    canary.send("after the flood");
+    expect(await within(nextMessage(canary), 1000, "canary echo")).toBe("after the flood");
+    raw.destroy();
+    canary.close();
     await wss.close();
   });
 
