@@ -519,7 +519,9 @@ export class Session {
   }
 
   private armCloseTimer(): void {
-    if (this.closeTimer !== undefined) return;
+    // Released already: Bun's end() runs the close callback synchronously, and a timer armed after it
+    // would hold the socket and the session for closeTimeout with nothing left to clear it.
+    if (this.closeTimer !== undefined || this.released) return;
     this.closeTimer = setTimeout(() => this.socket.destroy(), this.options.closeTimeout);
   }
 

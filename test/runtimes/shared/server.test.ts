@@ -238,6 +238,46 @@ describe(`server on ${runtime}: closing`, () => {
     await wss.close();
   });
 
+  it("leaves no timer pending after clean close handshakes (each held its socket and session for 10 s)", async () => {
+    const { wss, url } = await echoServer();
+    const pending = new Set<unknown>();
+    const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
+    // Every timer of 5 s or more armed from here on, until it fires or is cleared.
+    globalThis.setTimeout = ((fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+      const timer: unknown = realSet(
+        (...a: unknown[]) => {
+          pending.delete(timer);
+          fn(...a);
+        },
+        ms,
+        ...args,
+      );
+      if ((ms ?? 0) >= 5000) pending.add(timer);
+      return timer;
+    }) as typeof setTimeout;
+    globalThis.clearTimeout = ((timer: Parameters<typeof clearTimeout>[0]) => {
+      pending.delete(timer);
+      realClear(timer);
+    }) as typeof clearTimeout;
+    try {
+      for (let i = 0; i < 100; i++) {
+        const ws = await openClient(url);
+        const closed = nextEvent<CloseEvent>(ws, "close");
+        ws.close(1000, "cycle");
+        expect((await within(closed, 5000, "client close")).wasClean).toBe(true);
+      }
+      const deadline = Date.now() + 5000;
+      while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => realSet(r, 5));
+      expect(wss.clients.size).toBe(0);
+      await new Promise((r) => realSet(r, 50));
+      expect(pending.size).toBeLessThan(5);
+    } finally {
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    }
+    await wss.close();
+  });
+
   it("closes every client with 1001 on close() and resolves once they are gone", async () => {
     const { wss, url } = await echoServer();
     const clients = await Promise.all([openClient(url), openClient(url)]);
