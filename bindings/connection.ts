@@ -351,7 +351,13 @@ export class WireConnection {
   }
 
   /** Send a message: text for strings (unless `binary`), binary for bytes; fragmented at `fragmentSize`. */
-  send(data: string | Uint8Array, binary = typeof data !== "string", fragmentSize = 0): void {
+  send(
+    data: string | Uint8Array,
+    binary = typeof data !== "string",
+    fragmentSize = 0,
+    compress = true,
+  ): void {
+    const deflate = compress ? this.deflate : null;
     const opcode = binary ? Opcode.Binary : Opcode.Text;
     if (typeof data === "string") {
       // Encode straight into engine memory when the worst case (3 bytes per UTF-16 unit) fits.
@@ -360,7 +366,7 @@ export class WireConnection {
           data,
           this.engine.u8.subarray(this.srcPtr, this.srcPtr + this.areaBytes),
         );
-        if (this.deflate?.shouldCompress(written))
+        if (deflate?.shouldCompress(written))
           return this.sendCompressed(
             opcode,
             this.engine.u8.subarray(this.srcPtr, this.srcPtr + written),
@@ -370,7 +376,7 @@ export class WireConnection {
       }
       data = encoder.encode(data);
     }
-    if (this.deflate?.shouldCompress(data.length)) return this.sendCompressed(opcode, data, fragmentSize);
+    if (deflate?.shouldCompress(data.length)) return this.sendCompressed(opcode, data, fragmentSize);
     this.sendBytes(opcode, data, fragmentSize);
   }
 

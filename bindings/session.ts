@@ -299,7 +299,13 @@ export class Session {
   }
 
   /** Queue a message; `callback` runs once it is written to the socket (or with an error). */
-  send(data: SendData, binary: boolean, fragmentSize: number, callback?: WriteCallback): void {
+  send(
+    data: SendData,
+    binary: boolean,
+    fragmentSize: number,
+    callback?: WriteCallback,
+    compress = true,
+  ): void {
     if (!this.canSend(callback)) return;
     if (this.blobs?.waiting || isBlob(data)) {
       // Held bytes are copied now, as the caller may reuse its buffer before the Blob ahead is read.
@@ -309,9 +315,9 @@ export class Session {
         (item) => this.sendHeld(item),
         (error) => this.fail(error),
       );
-      return this.blobs.push({ data: held, binary, fragmentSize, callback });
+      return this.blobs.push({ data: held, binary, fragmentSize, callback, compress });
     }
-    this.sendNow(sendBytes(data), binary, fragmentSize, callback);
+    this.sendNow(sendBytes(data), binary, fragmentSize, callback, compress);
   }
 
   private sendNow(
@@ -319,9 +325,10 @@ export class Session {
     binary: boolean,
     fragmentSize: number,
     callback?: WriteCallback,
+    compress = true,
   ) {
     if (this.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback);
-    this.wire.send(data, binary, fragmentSize);
+    this.wire.send(data, binary, fragmentSize, compress);
     if (callback) this.callbacks.push(callback);
     if (this.bufferedAmount >= this.options.highWaterMark) this.needDrain = true;
   }
@@ -450,7 +457,13 @@ export class Session {
   private sendHeld(item: PendingSend): void {
     if (this.released || this.wire.closeSent) return item.callback?.(notWritten());
     if (!item.close)
-      return this.sendNow(item.data as string | Uint8Array, item.binary, item.fragmentSize, item.callback);
+      return this.sendNow(
+        item.data as string | Uint8Array,
+        item.binary,
+        item.fragmentSize,
+        item.callback,
+        item.compress,
+      );
     try {
       this.closeNow(item.close.code, item.close.reason);
     } catch (error) {
