@@ -20,8 +20,11 @@ export const HEADER_ENTRY_BYTES: i32 = 16;
 /** Bytes of the fixed handshake result fields before the header table (see handshake.ts). */
 export const HANDSHAKE_FIELDS_BYTES: i32 = 128;
 
+/** Bytes of the result fields (see Result). */
+export const RESULT_BYTES: i32 = 64;
+
 /** Results of the last call, read by the host straight from memory (see Result). */
-export const RESULT: usize = memory.data(64, 16);
+export const RESULT: usize = memory.data(RESULT_BYTES, 16);
 /** Event records written by `feed` (see Event). */
 export const EVENTS: usize = memory.data(EVENT_CAPACITY * EVENT_BYTES, 16);
 /** Bytes to send produced by `feed` (pong and close replies). */
@@ -62,6 +65,25 @@ export namespace Result {
   /** Slots `init` set up. */
   // @ts-ignore: decorator
   @inline export const MaxConnections: i32 = 32;
+}
+
+/** Indexes of `buildConstant(index)`: the build constants a host reads at load. */
+export namespace BuildConstant {
+  /** EVENT_CAPACITY. */
+  // @ts-ignore: decorator
+  @inline export const EventCapacity: u32 = 0;
+  /** OUT_BYTES. */
+  // @ts-ignore: decorator
+  @inline export const OutBytes: u32 = 1;
+  /** ENTROPY_BYTES. */
+  // @ts-ignore: decorator
+  @inline export const EntropyBytes: u32 = 2;
+  /** MAX_HEADERS. */
+  // @ts-ignore: decorator
+  @inline export const MaxHeaders: u32 = 3;
+  /** SLOT_BYTES. */
+  // @ts-ignore: decorator
+  @inline export const SlotBytes: u32 = 4;
 }
 
 /** Read a u32 field of RESULT. */

@@ -1,0 +1,68 @@
+// The generated ABI (bindings/abi.ts, runtimes/wamr/src/wsk_abi.h) is what the engine's sources say, and what
+// the built engine does: fresh, and its numbers, exports and error table agree with the modules and vectors.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { BUILD, BuildConstant, EXPORTS, handshakeErrors, HostError, ReadError, readErrors } from "../../bindings/abi.js";
+
+const root = new URL("../../", import.meta.url);
+const wasm = (build: string) => readFileSync(new URL(`build/engine.${build}.wasm`, root));
+
+interface FrameVector {
+  events: ({ error: number; rule: string } | object)[];
+}
+interface RequestVector {
+  status: number;
+  reason?: string;
+}
+
+describe("generated ABI", () => {
+  it("bindings/abi.ts and wsk_abi.h match a fresh generation from assembly/ (committed files are not stale)", () => {
+    expect(() =>
+      execFileSync(process.execPath, ["scripts/gen-abi.mjs", "--check"], { cwd: root, stdio: "pipe" }),
+    ).not.toThrow();
+  });
+
+  it.each(["simd", "mvp"] as const)("lists exactly the %s build's function exports", (build) => {
+    const functions = WebAssembly.Module.exports(new WebAssembly.Module(wasm(build)))
+      .filter((e) => e.kind === "function")
+      .map((e) => e.name);
+    expect([...functions].sort()).toEqual([...EXPORTS].sort());
+  });
+
+  it.each(["simd", "mvp"] as const)("has the %s build's build constants", (build) => {
+    const e = new WebAssembly.Instance(new WebAssembly.Module(wasm(build)), {}).exports as Record<
+      string,
+      (index: number) => number
+    >;
+    expect(e.buildConstant(BuildConstant.EventCapacity)).toBe(BUILD[build].EVENT_CAPACITY);
+    expect(e.buildConstant(BuildConstant.OutBytes)).toBe(BUILD[build].OUT_BYTES);
+    expect(e.buildConstant(BuildConstant.EntropyBytes)).toBe(BUILD[build].ENTROPY_BYTES);
+    expect(e.buildConstant(BuildConstant.MaxHeaders)).toBe(BUILD[build].MAX_HEADERS);
+  });
+
+  it("gives each read error the close code the engine fails the connection with (frame vectors)", () => {
+    const vectors = JSON.parse(readFileSync(new URL("test/vectors/frames.json", root), "utf8")) as FrameVector[];
+    const byName = new Map(Object.values(readErrors).map((row) => [row.name, row.closeCode]));
+    const seen = new Set<string>();
+    for (const v of vectors)
+      for (const event of v.events)
+        if ("error" in event) {
+          expect(byName.get(event.rule), event.rule).toBe(event.error);
+          seen.add(event.rule);
+        }
+    // Every engine read error is covered by a vector; host errors are the bindings' own (deflate tests).
+    expect([...seen].sort()).toEqual(Object.keys(ReadError).sort());
+    for (const id of Object.values(HostError)) expect(readErrors[id]).toBeDefined();
+  });
+
+  it("gives each request rule the status the engine refuses with (handshake vectors)", () => {
+    const vectors = JSON.parse(readFileSync(new URL("test/vectors/handshake.json", root), "utf8")) as {
+      requests: RequestVector[];
+    };
+    const byName = new Map(Object.values(handshakeErrors).map((rule) => [rule.name, rule.status]));
+    for (const v of vectors.requests)
+      if (v.reason && !(v.reason === "HttpVersion" && v.status === 505))
+        expect(byName.get(v.reason), v.reason).toBe(v.status);
+  });
+});
