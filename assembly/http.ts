@@ -80,6 +80,9 @@ export namespace HandshakeField {
   @inline export const SelectedLength: usize = 104;
 }
 
+/** Room a handshake builder's `dst` needs beyond the sum of its inputs' lengths, and all a rejection takes. */
+export const BUILDER_ROOM_BYTES: u32 = 200;
+
 /** The header table: MAX_HEADERS entries of (namePtr, nameLen, valuePtr, valueLen), values OWS-trimmed. */
 export const HEADERS: usize = HANDSHAKE + <usize>HANDSHAKE_FIELDS_BYTES;
 

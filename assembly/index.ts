@@ -1,5 +1,5 @@
 // The engine's exports: numbers in, numbers out. See docs/ENGINE.md for the ABI.
-import { initSlots, openSlot, requiredBytes, Slot, SLOT_BYTES, slotOf } from "./connection";
+import { initSlots, openSlot, requiredBytes, Slot, SLOT_BYTES, slotOf, STATE_FLAGS_SHIFT } from "./connection";
 import { entropyFilled } from "./entropy";
 import {
   BuildConstant,
@@ -86,7 +86,7 @@ export function utf8Validate(state: u32, ptr: usize, len: usize): u32 {
 export function connectionState(conn: u32): i32 {
   const slot = slotOf(conn);
   if (slot == 0) return CallError.InvalidConnection;
-  return (<i32>load<u8>(slot + Slot.Flags) << 8) | <i32>load<u8>(slot + Slot.State);
+  return (<i32>load<u8>(slot + Slot.Flags) << STATE_FLAGS_SHIFT) | <i32>load<u8>(slot + Slot.State);
 }
 
 /** Payload length of the frame being read (for hosts that report fragment offsets), or -1. */

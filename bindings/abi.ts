@@ -140,12 +140,16 @@ export const HANDSHAKE_FIELDS_BYTES = 128;
 export const RESULT_BYTES = 64;
 /** Bytes of one connection slot (state, header buffer, control-frame buffer). (assembly/connection.ts) */
 export const SLOT_BYTES = 256;
+/** `connectionState(conn)` is the ConnFlag bits shifted left by this, or'ed with the ReadState. (assembly/connection.ts) */
+export const STATE_FLAGS_SHIFT = 8;
 /** Largest payload of a control frame (RFC 6455 §5.5). (assembly/opcode.ts) */
 export const MAX_CONTROL_PAYLOAD = 125;
 /** Longest frame header: 2 bytes, 8 of extended length, 4 of masking key. (assembly/writer.ts) */
 export const MAX_HEADER_BYTES = 14;
 /** Longest close reason: a control payload less the 2-byte code. (assembly/writer.ts) */
 export const MAX_CLOSE_REASON = 123;
+/** Room a handshake builder's `dst` needs beyond the sum of its inputs' lengths, and all a rejection takes. (assembly/http.ts) */
+export const BUILDER_ROOM_BYTES = 200;
 /** Between characters: everything so far was valid and complete. (assembly/utf8.ts) */
 export const UTF8_ACCEPT = 0;
 /** A byte that can never be part of valid UTF-8 was seen. (assembly/utf8.ts) */

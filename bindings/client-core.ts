@@ -5,6 +5,7 @@
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { Role } from "./connection.js";
 import { CloseCode } from "./errors.js";
+import { MAX_CLOSE_REASON } from "./abi.js";
 import { CloseEvent, ErrorEvent, FragmentEvent } from "./events.js";
 import { isBlob } from "./blob-sends.js";
 import {
@@ -320,7 +321,7 @@ export abstract class WebSocketCore extends EventTarget {
   close(code?: number, reason?: string): void {
     if (code !== undefined && code !== CloseCode.Normal && !(code >= 3000 && code <= 4999))
       throw new DOMException(`close code must be 1000 or 3000-4999, got ${code}`, "InvalidAccessError");
-    if (reason !== undefined && encoder.encode(reason).length > 123)
+    if (reason !== undefined && encoder.encode(reason).length > MAX_CLOSE_REASON)
       throw new DOMException("close reason must be at most 123 UTF-8 bytes", "SyntaxError");
     this.closeRequested = true;
     this.queue = [];

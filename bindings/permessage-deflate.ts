@@ -4,6 +4,7 @@
 // §7.2.3.3) or nothing (no context takeover). So no zlib stream outlives a call: an idle connection holds
 // at most its history bytes, never zlib state, and zlib work never queues (it runs inside send/receive,
 // one message at a time), so 10,000 connections cannot pile up zlib jobs or their buffers.
+import { CloseCode } from "./abi.js";
 import type { DeflateSession } from "./extensions.js";
 
 /** The bytes a sync flush ends with (RFC 7692 §7.2.1), removed before sending, restored before inflating. */
@@ -163,10 +164,18 @@ export class PerMessageDeflate {
       });
     } catch (error) {
       const detail = `: ${(error as Error).message}`;
-      throw new DeflateError("compressed message is not valid deflate data", 1007, detail);
+      throw new DeflateError(
+        "compressed message is not valid deflate data",
+        CloseCode.InvalidPayload,
+        detail,
+      );
     }
     if (output === null || output.length > this.maxPayload)
-      throw new DeflateError("inflated message longer than maxPayload", 1009, ` ${this.maxPayload}`);
+      throw new DeflateError(
+        "inflated message longer than maxPayload",
+        CloseCode.MessageTooBig,
+        ` ${this.maxPayload}`,
+      );
     if (this.receiveHistoryLimit > 0)
       this.receiveHistory = slide(this.receiveHistory, output, this.receiveHistoryLimit);
     return output;

@@ -1,6 +1,7 @@
 // The browser client: the WHATWG WebSocket surface over the native `WebSocket` (the browser frames and
 // answers server pings itself), plus reconnect with backoff, queueing while reconnecting, lifecycle
 // events like esp_websocket_client's, and an application-level heartbeat.
+import { CloseCode } from "../../bindings/abi.js";
 import { backoffDelay, type BackoffOptions } from "../../bindings/backoff.js";
 import {
   Heartbeat,
@@ -207,7 +208,7 @@ export class WebSocketClient extends EventTarget {
       this.open(this.attempt);
     } catch (error) {
       this.dispatchEvent(new Event("error"));
-      this.afterClose(new CloseEvent("close", { code: 1006, reason: String(error) }));
+      this.afterClose(new CloseEvent("close", { code: CloseCode.Abnormal, reason: String(error) }));
     }
   }
 
@@ -311,7 +312,10 @@ export class WebSocketClient extends EventTarget {
     this.detach();
     socket.close(4000, "heartbeat timeout");
     this.afterClose(
-      new CloseEvent("close", { code: 1006, reason: `no message within ${timeout} ms of a heartbeat ping` }),
+      new CloseEvent("close", {
+        code: CloseCode.Abnormal,
+        reason: `no message within ${timeout} ms of a heartbeat ping`,
+      }),
     );
   }
 }

@@ -3,7 +3,11 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { BUILD, BuildConstant, EXPORTS, handshakeErrors, HostError, ReadError, readErrors } from "../../bindings/abi.js";
+import {
+  BUILD,
+  BUILDER_ROOM_BYTES,
+  BuildConstant,
+  type EngineExports, EXPORTS, handshakeErrors, HostError, ReadError, readErrors } from "../../bindings/abi.js";
 
 const root = new URL("../../", import.meta.url);
 const wasm = (build: string) => readFileSync(new URL(`build/engine.${build}.wasm`, root));
@@ -39,6 +43,13 @@ describe("generated ABI", () => {
     expect(e.buildConstant(BuildConstant.OutBytes)).toBe(BUILD[build].OUT_BYTES);
     expect(e.buildConstant(BuildConstant.EntropyBytes)).toBe(BUILD[build].ENTROPY_BYTES);
     expect(e.buildConstant(BuildConstant.MaxHeaders)).toBe(BUILD[build].MAX_HEADERS);
+  });
+
+  it.each(["simd", "mvp"] as const)("fits every %s rejection response in BUILDER_ROOM_BYTES", (build) => {
+    const e = new WebAssembly.Instance(new WebAssembly.Module(wasm(build)), {}).exports as unknown as EngineExports;
+    const dst = e.handshakePtr();
+    for (let status = 100; status <= 999; status++)
+      expect(e.buildRejection(status, dst), String(status)).toBeLessThanOrEqual(BUILDER_ROOM_BYTES);
   });
 
   it("gives each read error the close code the engine fails the connection with (frame vectors)", () => {

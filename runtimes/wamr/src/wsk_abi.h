@@ -50,12 +50,16 @@ enum wsk_export {
 #define WSK_RESULT_BYTES 64
 /* Bytes of one connection slot (state, header buffer, control-frame buffer). */
 #define WSK_SLOT_BYTES 256
+/* `connectionState(conn)` is the ConnFlag bits shifted left by this, or'ed with the ReadState. */
+#define WSK_STATE_FLAGS_SHIFT 8
 /* Largest payload of a control frame (RFC 6455 §5.5). */
 #define WSK_MAX_CONTROL_PAYLOAD 125
 /* Longest frame header: 2 bytes, 8 of extended length, 4 of masking key. */
 #define WSK_MAX_HEADER_BYTES 14
 /* Longest close reason: a control payload less the 2-byte code. */
 #define WSK_MAX_CLOSE_REASON 123
+/* Room a handshake builder's `dst` needs beyond the sum of its inputs' lengths, and all a rejection takes. */
+#define WSK_BUILDER_ROOM_BYTES 200
 /* Between characters: everything so far was valid and complete. */
 #define WSK_UTF8_ACCEPT 0
 /* A byte that can never be part of valid UTF-8 was seen. */
