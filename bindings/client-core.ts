@@ -6,6 +6,7 @@ import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { Role } from "./connection.js";
 import { CloseCode } from "./errors.js";
 import { MAX_CLOSE_REASON } from "./abi.js";
+import { defaults } from "./config.js";
 import { CloseEvent, ErrorEvent, FragmentEvent } from "./events.js";
 import { isBlob } from "./blob-sends.js";
 import {
@@ -137,7 +138,7 @@ type Listener = ((event: Event) => unknown) | null;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+const DEFAULT_MAX_PAYLOAD = defaults.maxPayload;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Parse a WebSocket URL as the WHATWG constructor does (SyntaxError DOMException when invalid). */
@@ -299,9 +300,9 @@ export abstract class WebSocketCore extends EventTarget {
       const policy = this.reconnectPolicy;
       if (!policy || policy.queue === "reject")
         throw new DOMException("WebSocket is not open (CONNECTING)", "InvalidStateError");
-      if (this.queue.length >= (this.options.maxQueued ?? 1024))
+      if (this.queue.length >= (this.options.maxQueued ?? defaults.maxQueued))
         throw new RangeError(
-          `more than maxQueued (${this.options.maxQueued ?? 1024}) messages while reconnecting`,
+          `more than maxQueued (${this.options.maxQueued ?? defaults.maxQueued}) messages while reconnecting`,
         );
       // A copy: Buffer.slice would be a view of bytes the caller may reuse before the reconnect.
       const held = !binary || isBlob(data) ? data : new Uint8Array(controlBytes(data));
@@ -309,7 +310,7 @@ export abstract class WebSocketCore extends EventTarget {
       return;
     }
     if (this.state !== ReadyState.OPEN || !this.session) return;
-    this.session.send(data, binary, this.options.maxFragmentSize ?? 0);
+    this.session.send(data, binary, this.options.maxFragmentSize ?? defaults.maxFragmentSize);
   }
 
   /** Send a ping (up to 125 bytes); the "pong" event reports the reply. */
@@ -375,7 +376,7 @@ export abstract class WebSocketCore extends EventTarget {
       joined.set(chunk, head.length);
       head = joined;
       const response = parseUpgradeResponse(handle.engine, handle.slot, head, this.protocols, {
-        maxHeaderBytes: options.maxHeaderSize ?? 16 * 1024,
+        maxHeaderBytes: options.maxHeaderSize ?? defaults.maxHeaderSize,
         extensionsOffered: this.deflate !== null,
       });
       if (!response) return;
@@ -444,7 +445,7 @@ export abstract class WebSocketCore extends EventTarget {
         role: Role.Client,
         maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         fragments: options.fragments ?? "message",
-        heartbeat: heartbeatOptions(options.heartbeat, false),
+        heartbeat: heartbeatOptions(options.heartbeat, defaults.clientHeartbeat),
         ...sessionLimits(options),
       },
       {
@@ -479,7 +480,7 @@ export abstract class WebSocketCore extends EventTarget {
     this.session = session;
     const timer = setTimeout(
       () => this.failHandshake(session, new Error("opening handshake timed out")),
-      options.handshakeTimeout ?? 10_000,
+      options.handshakeTimeout ?? defaults.handshakeTimeout,
     );
   }
 
@@ -496,7 +497,8 @@ export abstract class WebSocketCore extends EventTarget {
     this.dispatchEvent(new Event("open"));
     const queued = this.queue;
     this.queue = [];
-    for (const item of queued) this.session?.send(item.data, item.binary, this.options.maxFragmentSize ?? 0);
+    for (const item of queued)
+      this.session?.send(item.data, item.binary, this.options.maxFragmentSize ?? defaults.maxFragmentSize);
   }
 
   private disconnected(code: number, reason: string, wasClean: boolean): void {

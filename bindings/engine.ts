@@ -1,5 +1,6 @@
 // Loads the engine from bytes (no fs, no fetch: any runtime) and keeps typed views on its memory.
 import { BuildConstant, Result as ResultBytes, type EngineExports } from "./abi.js";
+import { defaults } from "./config.js";
 import { check } from "./errors.js";
 
 /** The engine's numbers-only exports (assembly/index.ts), generated. */
@@ -10,9 +11,9 @@ export type EngineBuild = "simd" | "mvp";
 
 /** Sizes of the engine's slot table and I/O area. */
 export interface EngineOptions {
-  /** Connection slots in this instance (default 1024 for simd, 4 for mvp). */
+  /** Connection slots in this instance (default: `defaults.engine[build]`). */
   maxConnections?: number;
-  /** Bytes of the I/O area the host reads into and writes frames from (default 192 KiB for simd). */
+  /** Bytes of the I/O area the host reads into and writes frames from (default: `defaults.engine[build]`). */
   ioBytes?: number;
 }
 
@@ -52,8 +53,8 @@ export class Engine {
     this.build = build;
     this.exports = new WebAssembly.Instance(module, {}).exports as unknown as EngineExports;
     const e = this.exports;
-    const maxConnections = options.maxConnections ?? (build === "simd" ? 1024 : 4);
-    const ioBytes = options.ioBytes ?? (build === "simd" ? 192 * 1024 : 4096);
+    const maxConnections = options.maxConnections ?? defaults.engine[build].maxConnections;
+    const ioBytes = options.ioBytes ?? defaults.engine[build].ioBytes;
     const needed = e.memoryNeeded(maxConnections, ioBytes);
     const have = e.memory.buffer.byteLength;
     if (needed > have) e.memory.grow(Math.ceil((needed - have) / 65536));

@@ -9,6 +9,7 @@ import {
   HEADER_ENTRY_BYTES,
   type EngineExports,
 } from "./abi.js";
+import { defaults } from "./config.js";
 import type { Engine } from "./engine.js";
 import { check } from "./errors.js";
 
@@ -66,7 +67,7 @@ export interface UpgradeRequest {
 
 /** Options of the parse calls. */
 export interface HeadOptions {
-  /** Longest head accepted (431 / HeadTooLarge beyond); default 8192, at most half the I/O area. */
+  /** Longest head accepted (431 / HeadTooLarge beyond); default `defaults.maxHeaderSize`, at most half the I/O area. */
   maxHeaderBytes?: number;
 }
 
@@ -137,7 +138,7 @@ function stage(engine: Engine, parts: Uint8Array[], room: number): { at: number[
 }
 
 function maxHead(engine: Engine, options: HeadOptions): number {
-  return Math.min(options.maxHeaderBytes ?? 8192, engine.ioBytes >>> 1);
+  return Math.min(options.maxHeaderBytes ?? defaults.maxHeaderSize, engine.ioBytes >>> 1);
 }
 
 /**

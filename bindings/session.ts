@@ -6,6 +6,7 @@ import type { PerMessageDeflate } from "./permessage-deflate.js";
 import { BlobSends, isBlob, type PendingSend } from "./blob-sends.js";
 import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
 import { CloseCode, type WebSocketProtocolError } from "./errors.js";
+import { defaults } from "./config.js";
 import { Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
 import { OutputQueue } from "./output.js";
 import type { EnginePool, SlotHandle } from "./pool.js";
@@ -88,9 +89,9 @@ export function sessionLimits(
   options: SessionLimits,
 ): Pick<SessionOptions, "highWaterMark" | "maxBufferedAmount" | "closeTimeout"> {
   return {
-    highWaterMark: Math.max(options.highWaterMark ?? 64 * 1024, 16 * 1024),
-    maxBufferedAmount: options.maxBufferedAmount ?? 32 * 1024 * 1024,
-    closeTimeout: options.closeTimeout ?? 10_000,
+    highWaterMark: Math.max(options.highWaterMark ?? defaults.highWaterMark, defaults.minHighWaterMark),
+    maxBufferedAmount: options.maxBufferedAmount ?? defaults.maxBufferedAmount,
+    closeTimeout: options.closeTimeout ?? defaults.closeTimeout,
   };
 }
 

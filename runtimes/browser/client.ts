@@ -2,6 +2,7 @@
 // answers server pings itself), plus reconnect with backoff, queueing while reconnecting, lifecycle
 // events like esp_websocket_client's, and an application-level heartbeat.
 import { CloseCode } from "../../bindings/abi.js";
+import { defaults } from "../../bindings/config.js";
 import { backoffDelay, type BackoffOptions } from "../../bindings/backoff.js";
 import {
   Heartbeat,
@@ -149,7 +150,7 @@ export class WebSocketClient extends EventTarget {
     if (this.options.whileConnecting === "reject") {
       throw new DOMException("WebSocket is not open (reconnecting)", "InvalidStateError");
     }
-    const max = this.options.maxQueued ?? 1024;
+    const max = this.options.maxQueued ?? defaults.maxQueued;
     if (this.queue.length >= max) throw new RangeError(`send queue full: ${max} messages (maxQueued)`);
     this.queue.push(data);
     this.queuedBytes += byteSize(data);
