@@ -96,6 +96,9 @@ export namespace CallError {
   @inline export const InvalidArgument: i32 = -10;
 }
 
+/** The first HandshakeError id: a `parseResponse` result of `-HANDSHAKE_ERROR_FIRST` or less is a broken rule. */
+export const HANDSHAKE_ERROR_FIRST: u32 = 16;
+
 /**
  * Why a handshake was refused (the `Reason` handshake field): the rule the request or response broke. Ids
  * start at 16 so `parseResponse` can return `-id` without colliding with a CallError (-1 to -15).
@@ -103,7 +106,7 @@ export namespace CallError {
 export namespace HandshakeError {
   /** handshake head longer than maxHeaderBytes. @status 431 */
   // @ts-ignore: decorator
-  @inline export const HeadTooLarge: u32 = 16;
+  @inline export const HeadTooLarge: u32 = HANDSHAKE_ERROR_FIRST;
   /** more header lines than the engine's MAX_HEADERS. @status 431 */
   // @ts-ignore: decorator
   @inline export const TooManyHeaders: u32 = 17;

@@ -14,8 +14,30 @@ export const POOL_BYTES: i32 = isDefined(BUILD_POOL_BYTES) ? BUILD_POOL_BYTES : 
 
 /** Bytes of one event record. */
 export const EVENT_BYTES: i32 = 16;
-/** Bytes of one header-table entry: name ptr, name len, value ptr, value len (u32 each). */
+/** Bytes of one header-table entry: name ptr, name len, value ptr, value len (u32 each; see HeaderEntry). */
 export const HEADER_ENTRY_BYTES: i32 = 16;
+
+/** Byte offsets of the u32 fields of a header-table entry. */
+export namespace HeaderEntry {
+  /** Address of the header's name, as sent. */
+  // @ts-ignore: decorator
+  @inline export const NamePtr: usize = 0;
+  /** Length of the name. */
+  // @ts-ignore: decorator
+  @inline export const NameLength: usize = 4;
+  /** Address of the value, trimmed of spaces and tabs. */
+  // @ts-ignore: decorator
+  @inline export const ValuePtr: usize = 8;
+  /** Length of the value. */
+  // @ts-ignore: decorator
+  @inline export const ValueLength: usize = 12;
+}
+
+/** A span field's length field follows its pointer field by this many bytes (`HandshakeField.*Ptr`). */
+export const SPAN_LENGTH_OFFSET: i32 = 4;
+
+/** Bytes of a Sec-WebSocket-Accept value (base64 of a 20-byte SHA-1 digest). */
+export const ACCEPT_BYTES: u32 = 28;
 
 /** Bytes of the fixed handshake result fields before the header table (see handshake.ts). */
 export const HANDSHAKE_FIELDS_BYTES: i32 = 128;

@@ -132,8 +132,12 @@ export const EXPORTS = [
 
 /** Bytes of one event record. (assembly/layout.ts) */
 export const EVENT_BYTES = 16;
-/** Bytes of one header-table entry: name ptr, name len, value ptr, value len (u32 each). (assembly/layout.ts) */
+/** Bytes of one header-table entry: name ptr, name len, value ptr, value len (u32 each; see HeaderEntry). (assembly/layout.ts) */
 export const HEADER_ENTRY_BYTES = 16;
+/** A span field's length field follows its pointer field by this many bytes (`HandshakeField.*Ptr`). (assembly/layout.ts) */
+export const SPAN_LENGTH_OFFSET = 4;
+/** Bytes of a Sec-WebSocket-Accept value (base64 of a 20-byte SHA-1 digest). (assembly/layout.ts) */
+export const ACCEPT_BYTES = 28;
 /** Bytes of the fixed handshake result fields before the header table (see handshake.ts). (assembly/layout.ts) */
 export const HANDSHAKE_FIELDS_BYTES = 128;
 /** Bytes of the result fields (see Result). (assembly/layout.ts) */
@@ -154,6 +158,8 @@ export const BUILDER_ROOM_BYTES = 200;
 export const UTF8_ACCEPT = 0;
 /** A byte that can never be part of valid UTF-8 was seen. (assembly/utf8.ts) */
 export const UTF8_REJECT = 1;
+/** The first HandshakeError id: a `parseResponse` result of `-HANDSHAKE_ERROR_FIRST` or less is a broken rule. (assembly/errors.ts) */
+export const HANDSHAKE_ERROR_FIRST = 16;
 
 /** Build constants per engine build (asconfig.json `--use BUILD_...`; assembly/layout.ts). */
 export const BUILD = {
@@ -181,6 +187,18 @@ export const BUILD = {
     /** Static pool for connection slots and the I/O area; `init` falls back to memory above __heap_base. */
     POOL_BYTES: 6144,
   },
+} as const;
+
+/** Byte offsets of the u32 fields of a header-table entry. (assembly/layout.ts HeaderEntry) */
+export const HeaderEntry = {
+  /** Address of the header's name, as sent. */
+  NamePtr: 0,
+  /** Length of the name. */
+  NameLength: 4,
+  /** Address of the value, trimmed of spaces and tabs. */
+  ValuePtr: 8,
+  /** Length of the value. */
+  ValueLength: 12,
 } as const;
 
 /** Offsets of the u32 fields in RESULT. (assembly/layout.ts Result) */

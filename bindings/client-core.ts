@@ -323,7 +323,7 @@ export abstract class WebSocketCore extends EventTarget {
     if (code !== undefined && code !== CloseCode.Normal && !(code >= 3000 && code <= 4999))
       throw new DOMException(`close code must be 1000 or 3000-4999, got ${code}`, "InvalidAccessError");
     if (reason !== undefined && encoder.encode(reason).length > MAX_CLOSE_REASON)
-      throw new DOMException("close reason must be at most 123 UTF-8 bytes", "SyntaxError");
+      throw new DOMException(`close reason must be at most ${MAX_CLOSE_REASON} UTF-8 bytes`, "SyntaxError");
     this.closeRequested = true;
     this.queue = [];
     if (this.retryTimer !== undefined) {

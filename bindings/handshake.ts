@@ -2,7 +2,11 @@
 // a subprotocol, and build the bytes to send, all by the engine's handshake exports (assembly/handshake.ts,
 // docs/ENGINE.md "Handshake"). Runtime-neutral: bytes pass through the engine's I/O area, used as scratch.
 import {
+  ACCEPT_BYTES,
   BUILDER_ROOM_BYTES,
+  HANDSHAKE_ERROR_FIRST,
+  HeaderEntry,
+  SPAN_LENGTH_OFFSET,
   HandshakeError,
   HandshakeField,
   HANDSHAKE_FIELDS_BYTES,
@@ -112,7 +116,7 @@ class HeadText {
 }
 
 function span(engine: Engine, ptrField: number, text: HeadText): string {
-  return text.at(field(engine, ptrField), field(engine, ptrField + 4));
+  return text.at(field(engine, ptrField), field(engine, ptrField + SPAN_LENGTH_OFFSET));
 }
 
 function encodeLatin1(text: string): Uint8Array {
@@ -150,9 +154,15 @@ function readHeaders(engine: Engine, text: HeadText, raw?: string[]): Record<str
   const count = field(engine, HandshakeField.HeaderCount);
   for (let i = 0; i < count; i++) {
     const entry = (engine.handshake + HANDSHAKE_FIELDS_BYTES + i * HEADER_ENTRY_BYTES) >>> 2;
-    const sent = text.at(engine.u32[entry], engine.u32[entry + 1]);
+    const sent = text.at(
+      engine.u32[entry + HeaderEntry.NamePtr / 4],
+      engine.u32[entry + HeaderEntry.NameLength / 4],
+    );
     const name = sent.toLowerCase();
-    const value = text.at(engine.u32[entry + 2], engine.u32[entry + 3]);
+    const value = text.at(
+      engine.u32[entry + HeaderEntry.ValuePtr / 4],
+      engine.u32[entry + HeaderEntry.ValueLength / 4],
+    );
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
     raw?.push(sent, value);
   }
@@ -344,7 +354,7 @@ export function parseUpgradeResponse(
   const list = encodeLatin1(offered.join(","));
   const { at } = stage(engine, [input, list], 0);
   const result = api(engine).parseResponse(conn, at[0], input.length, at[1], list.length, max);
-  if (result < 0 && result > -16) check(result, "parseResponse");
+  if (result < 0 && result > -HANDSHAKE_ERROR_FIRST) check(result, "parseResponse");
   if (result === 0) return null;
   const headEnd = field(engine, HandshakeField.HeadEnd);
   const text = new HeadText(engine, at[0], headEnd > 0 ? Math.min(headEnd, input.length) : input.length);
@@ -369,7 +379,7 @@ export function parseUpgradeResponse(
 
 /** Sec-WebSocket-Accept for `key`: base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")). */
 export function computeAccept(engine: Engine, key: string): string {
-  const { at, free } = stage(engine, [encodeLatin1(key)], 28);
+  const { at, free } = stage(engine, [encodeLatin1(key)], ACCEPT_BYTES);
   const n = api(engine).acceptKey(at[0], key.length, free);
   return latin1(engine, free, n);
 }

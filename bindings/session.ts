@@ -482,7 +482,7 @@ export class Session {
   private overflow(callback?: WriteCallback): void {
     const error = new Error(
       `bufferedAmount ${this.bufferedAmount} > maxBufferedAmount ${this.options.maxBufferedAmount}: ` +
-        `the peer reads too slowly; closing with 1008`,
+        `the peer reads too slowly; closing with ${CloseCode.PolicyViolation}`,
     );
     callback?.(error);
     if (this.wire.closeSent) return;

@@ -42,8 +42,12 @@ enum wsk_export {
 
 /* Bytes of one event record. */
 #define WSK_EVENT_BYTES 16
-/* Bytes of one header-table entry: name ptr, name len, value ptr, value len (u32 each). */
+/* Bytes of one header-table entry: name ptr, name len, value ptr, value len (u32 each; see HeaderEntry). */
 #define WSK_HEADER_ENTRY_BYTES 16
+/* A span field's length field follows its pointer field by this many bytes (`HandshakeField.*Ptr`). */
+#define WSK_SPAN_LENGTH_OFFSET 4
+/* Bytes of a Sec-WebSocket-Accept value (base64 of a 20-byte SHA-1 digest). */
+#define WSK_ACCEPT_BYTES 28
 /* Bytes of the fixed handshake result fields before the header table (see handshake.ts). */
 #define WSK_HANDSHAKE_FIELDS_BYTES 128
 /* Bytes of the result fields (see Result). */
@@ -64,6 +68,8 @@ enum wsk_export {
 #define WSK_UTF8_ACCEPT 0
 /* A byte that can never be part of valid UTF-8 was seen. */
 #define WSK_UTF8_REJECT 1
+/* The first HandshakeError id: a `parseResponse` result of `-HANDSHAKE_ERROR_FIRST` or less is a broken rule. */
+#define WSK_HANDSHAKE_ERROR_FIRST 16
 
 /* Build constants per engine build (asconfig.json). */
 #define WSK_SIMD_EVENT_CAPACITY 1024
@@ -76,6 +82,12 @@ enum wsk_export {
 #define WSK_MVP_ENTROPY_BYTES 256
 #define WSK_MVP_MAX_HEADERS 32
 #define WSK_MVP_POOL_BYTES 6144
+
+/* Byte offsets of the u32 fields of a header-table entry. (assembly/layout.ts HeaderEntry) */
+#define WSK_HEADER_ENTRY_NAME_PTR 0
+#define WSK_HEADER_ENTRY_NAME_LENGTH 4
+#define WSK_HEADER_ENTRY_VALUE_PTR 8
+#define WSK_HEADER_ENTRY_VALUE_LENGTH 12
 
 /* Offsets of the u32 fields in RESULT. (assembly/layout.ts Result) */
 #define WSK_RESULT_CONSUMED 0
