@@ -1,7 +1,10 @@
 // The generated ABI (bindings/abi.ts, runtimes/wamr/src/wsk_abi.h) is what the engine's sources say, and what
 // the built engine does: fresh, and its numbers, exports and error table agree with the modules and vectors.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   BUILD,
@@ -76,4 +79,40 @@ describe("generated ABI", () => {
       if (v.reason && !(v.reason === "HttpVersion" && v.status === 505))
         expect(byName.get(v.reason), v.reason).toBe(v.status);
   });
+
+  it.skipIf(!hasCompiler())("wsk_abi.h compiles as C99 with every warning an error, its tables complete", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wsk-abi-"));
+    try {
+      const source = join(dir, "abi.c");
+      writeFileSync(source, C_CHECK);
+      const include = fileURLToPath(new URL("runtimes/wamr/src", root));
+      execFileSync("cc", ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", include, "-c", source, "-o", join(dir, "abi.o")], { stdio: "pipe" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** A translation unit that uses every table of the header (names, argument counts, the three X-macros). */
+const C_CHECK = `#include "wsk_abi.h"
+typedef struct { int id; int number; const char *message; } row;
+#define READ(id, name, code, message) { id, code, message },
+#define CALL(id, name, message) { id, 0, message },
+#define RULE(id, name, status, message) { id, status, message },
+const row wsk_read_errors[] = { WSK_READ_ERRORS(READ) };
+const row wsk_call_errors[] = { WSK_CALL_ERRORS(CALL) };
+const row wsk_handshake_errors[] = { WSK_HANDSHAKE_ERRORS(RULE) };
+const char *const wsk_export_names[] = WSK_EXPORT_NAMES;
+const int wsk_export_argc[] = WSK_EXPORT_ARGC;
+typedef char names_complete[sizeof wsk_export_names / sizeof *wsk_export_names == WSK_EXPORT_COUNT ? 1 : -1];
+typedef char argc_complete[sizeof wsk_export_argc / sizeof *wsk_export_argc == WSK_EXPORT_COUNT ? 1 : -1];
+`;
+
+function hasCompiler(): boolean {
+  try {
+    execFileSync("cc", ["--version"], { stdio: "pipe" });
+    return true;
+  } catch {
+    return false;
+  }
+}
