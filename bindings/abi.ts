@@ -189,6 +189,15 @@ export const BUILD = {
   },
 } as const;
 
+/** What each build constant is when a build does not set it (no `--use BUILD_...`). */
+export const BUILD_DEFAULTS = {
+  EVENT_CAPACITY: 64,
+  OUT_BYTES: 1024,
+  ENTROPY_BYTES: 256,
+  MAX_HEADERS: 64,
+  POOL_BYTES: 0,
+} as const;
+
 /** Byte offsets of the u32 fields of a header-table entry. (assembly/layout.ts HeaderEntry) */
 export const HeaderEntry = {
   /** Address of the header's name, as sent. */

@@ -62,19 +62,18 @@ function docOf(node, text) {
 }
 
 /** Evaluate a constant expression of literals and known constants; undefined when it is not one. */
-function evaluate(expr, known, build) {
+function evaluate(expr, known) {
   if (ts.isNumericLiteral(expr)) return Number(expr.text);
-  if (ts.isParenthesizedExpression(expr)) return evaluate(expr.expression, known, build);
-  if (ts.isTypeAssertionExpression?.(expr) || expr.kind === ts.SyntaxKind.TypeAssertionExpression)
-    return evaluate(expr.expression, known, build);
+  if (ts.isParenthesizedExpression(expr)) return evaluate(expr.expression, known);
+  if (ts.isTypeAssertionExpression(expr) || ts.isAsExpression(expr)) return evaluate(expr.expression, known);
   if (ts.isIdentifier(expr)) return known.get(expr.text);
   if (ts.isPrefixUnaryExpression(expr) && expr.operator === ts.SyntaxKind.MinusToken) {
-    const v = evaluate(expr.operand, known, build);
+    const v = evaluate(expr.operand, known);
     return v === undefined ? undefined : -v;
   }
   if (ts.isBinaryExpression(expr)) {
-    const a = evaluate(expr.left, known, build);
-    const b = evaluate(expr.right, known, build);
+    const a = evaluate(expr.left, known);
+    const b = evaluate(expr.right, known);
     if (a === undefined || b === undefined) return undefined;
     switch (expr.operatorToken.kind) {
       case ts.SyntaxKind.PlusToken:
@@ -252,6 +251,10 @@ function renderTs(abi) {
     out += "  },\n";
   }
   out += "} as const;\n";
+  out += "\n/** What each build constant is when a build does not set it (no `--use BUILD_...`). */\n";
+  out += "export const BUILD_DEFAULTS = {\n";
+  for (const b of abi.builds) out += `  ${b.name}: ${b.fallback},\n`;
+  out += "} as const;\n";
   for (const ns of abi.namespaces) {
     out += "\n" + jsdoc(`${ns.doc || ns.name} (assembly/${ns.file} ${ns.name})`);
     out += `export const ${ns.name} = {\n`;
@@ -312,6 +315,8 @@ function renderC(abi) {
   for (const [target, values] of Object.entries(abi.targets))
     for (const b of abi.builds)
       out += `#define WSK_${target.toUpperCase()}_${b.name} ${cValue(values[b.name])}\n`;
+  out += "/* What each build constant is when a build does not set it. */\n";
+  for (const b of abi.builds) out += `#define WSK_DEFAULT_${b.name} ${cValue(b.fallback)}\n`;
   for (const ns of abi.namespaces) {
     const prefix = `WSK_${upper(ns.name)}_`;
     out += `\n/* ${ns.doc || ns.name} (assembly/${ns.file} ${ns.name}) */\n`;

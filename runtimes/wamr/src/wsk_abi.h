@@ -82,6 +82,12 @@ enum wsk_export {
 #define WSK_MVP_ENTROPY_BYTES 256
 #define WSK_MVP_MAX_HEADERS 32
 #define WSK_MVP_POOL_BYTES 6144
+/* What each build constant is when a build does not set it. */
+#define WSK_DEFAULT_EVENT_CAPACITY 64
+#define WSK_DEFAULT_OUT_BYTES 1024
+#define WSK_DEFAULT_ENTROPY_BYTES 256
+#define WSK_DEFAULT_MAX_HEADERS 64
+#define WSK_DEFAULT_POOL_BYTES 0
 
 /* Byte offsets of the u32 fields of a header-table entry. (assembly/layout.ts HeaderEntry) */
 #define WSK_HEADER_ENTRY_NAME_PTR 0
