@@ -1,9 +1,12 @@
 // One configuration: every limit and default of the TypeScript side, defined and documented once (as
 // tungstenite's WebSocketConfig and its Default). Servers, clients, sessions and policies read their defaults
-// here; README "Safe defaults" and docs/NODE.md's option tables show these values, and test/bindings/config.test.ts
-// fails when they drift. The engine's own numbers (frame and control limits, build sizes) come from the
+// here; README "Safe defaults" and the option tables of docs/NODE.md and docs/DEFLATE.md show these values, and
+// test/bindings/config.test.ts fails when they drift. The engine's own numbers (frame and control limits, build sizes) come from the
 // generated ABI (bindings/abi.ts), never from here.
 import { BUILD, SLOT_BYTES } from "./abi.js";
+
+/** Object.freeze without its literal types (a default of 10 must not make the field's type `10`). */
+const frozen = <T extends object>(value: T): Readonly<T> => Object.freeze(value);
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -21,7 +24,7 @@ const MVP_CONNECTIONS = 4;
 const MVP_IO_BYTES = (BUILD.mvp.POOL_BYTES - MVP_CONNECTIONS * SLOT_BYTES) & ~(4 * KiB - 1);
 
 /** Every default, frozen. Options name the same fields; a user's option replaces the default. */
-export const defaults = Object.freeze({
+export const defaults = frozen({
   /** Largest message accepted, bytes (whole, after reassembly); past it the peer is closed with 1009. */
   maxPayload: 16 * MiB,
   /** Longest handshake head (request or 101 response), bytes; past it a server answers 431, a client fails. */
@@ -43,23 +46,27 @@ export const defaults = Object.freeze({
   /** Messages a client holds while reconnecting; beyond, `send` throws a RangeError. */
   maxQueued: 1024,
   /** Heartbeat timing: ms of silence before a ping, then ms without any frame before the peer is dead. */
-  heartbeat: Object.freeze({ interval: 30_000, timeout: 10_000 }),
+  heartbeat: frozen({ interval: 30_000, timeout: 10_000 }),
   /** Whether a server runs the heartbeat when its options do not say. */
   serverHeartbeat: true,
   /** Whether a client runs the heartbeat when its options do not say. */
   clientHeartbeat: false,
   /** Reconnect backoff: first delay and cap (ms), growth per attempt, random fraction, retries. */
-  reconnect: Object.freeze({ minDelay: 500, maxDelay: 30_000, factor: 2, jitter: 0.5, maxRetries: Infinity }),
+  reconnect: frozen({ minDelay: 500, maxDelay: 30_000, factor: 2, jitter: 0.5, maxRetries: Infinity }),
   /**
    * permessage-deflate tuning: messages shorter than `threshold` bytes go uncompressed; `historyBytes` of
    * context the compressor may refer to; zlib `level` 5 (1.5× faster than 6 on JSON-like text for 0.5-1%
    * more bytes, docs/DEFLATE.md) and `memLevel`.
    */
-  deflate: Object.freeze({ threshold: 1024, historyBytes: 4 * KiB, level: 5, memLevel: 8 }),
+  deflate: frozen({ threshold: 1024, historyBytes: 4 * KiB, level: 5, memLevel: 8 }),
+  /** Listeners per event before an emitter warns of a likely leak (Node's EventEmitter default). */
+  maxListeners: 10,
+  /** Ms `createRedisAdapter` waits for Redis at start before rejecting. */
+  redisConnectTimeout: 10_000,
   /** Engine instance sizes per build: simd for servers with many peers, mvp within its static pool. */
-  engine: Object.freeze({
-    simd: Object.freeze({ maxConnections: 1024, ioBytes: 192 * KiB }) as EngineDefaults,
-    mvp: Object.freeze({ maxConnections: MVP_CONNECTIONS, ioBytes: MVP_IO_BYTES }) as EngineDefaults,
+  engine: frozen({
+    simd: frozen<EngineDefaults>({ maxConnections: 1024, ioBytes: 192 * KiB }),
+    mvp: frozen<EngineDefaults>({ maxConnections: MVP_CONNECTIONS, ioBytes: MVP_IO_BYTES }),
   }),
 });
 

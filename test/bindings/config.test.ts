@@ -1,5 +1,6 @@
-// The documented defaults (README "Safe defaults", the option tables of docs/NODE.md and docs/DEFLATE.md) are
-// the values of bindings/config.ts `defaults`, so the docs cannot drift from the code.
+// The documented defaults (README "Safe defaults", the option tables of docs/NODE.md and docs/DEFLATE.md, the
+// Redis adapter's timeout in docs/PUBSUB.md) are the values of bindings/config.ts `defaults`, so the docs
+// cannot drift from the code.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BUILD, SLOT_BYTES } from "../../bindings/abi.js";
@@ -98,6 +99,15 @@ describe("documented defaults", () => {
     expect(quantities(defaultCells(text, "`threshold`")[0])).toEqual([d.threshold]);
     expect(quantities(defaultCells(text, "`level`, `memLevel`")[0])).toEqual([d.level, d.memLevel]);
     expect(quantities(defaultCells(text, "`historyBytes`")[0])).toEqual([d.historyBytes]);
+  });
+
+  it("docs/PUBSUB.md states the Redis adapter's connect timeout", () => {
+    const text = doc("docs/PUBSUB.md");
+    const at = text.indexOf("`connectTimeout`, default");
+    expect(at).toBeGreaterThan(0);
+    expect(quantities(text.slice(at + "`connectTimeout`, default".length))[0]).toBe(
+      defaults.redisConnectTimeout,
+    );
   });
 
   it("the mvp engine's default slots and I/O fit its static pool (no memory above __heap_base)", () => {
