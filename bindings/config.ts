@@ -43,6 +43,8 @@ export const defaults = frozen({
   maxFragmentSize: 0,
   /** Open connections a server accepts; the next handshake gets 503. */
   maxClients: Infinity,
+  /** HTTP status of a refusal by `verifyClient` that names none. */
+  refusalStatus: 401,
   /** Messages a client holds while reconnecting; beyond, `send` throws a RangeError. */
   maxQueued: 1024,
   /** Heartbeat timing: ms of silence before a ping, then ms without any frame before the peer is dead. */

@@ -303,7 +303,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     this.pending++;
     this.verify(req, origin, secure, (accept, status) => {
       this.pending--;
-      if (!accept) return refuse(status ?? 401);
+      if (!accept) return refuse(status ?? defaults.refusalStatus);
       done({ status: 101, request, protocol });
     });
   }
@@ -483,7 +483,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     const verifyClient = this.core.verifyClient!;
     const info: VerifyClientInfo<Req> = { origin, secure, req };
     const settle = (result: boolean | Refusal) =>
-      result === true ? done(true) : done(false, result === false ? 401 : (result.status ?? 401));
+      result === true
+        ? done(true)
+        : done(false, result === false ? defaults.refusalStatus : (result.status ?? defaults.refusalStatus));
     const fail = () => done(false, 500);
     try {
       if (verifyClient.length >= 2) {

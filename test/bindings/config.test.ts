@@ -88,6 +88,9 @@ describe("documented defaults", () => {
     const clientMeaning = rows(text, "`heartbeat`").find((cells) => cells[1] === "off")![2];
     expect(quantities(clientMeaning)).toEqual(timing);
 
+    const verify = rows(text, "`verifyClient(info, cb?)`")[0][2];
+    expect(quantities(verify.slice(verify.indexOf("Refusal default")))[0]).toBe(defaults.refusalStatus);
+
     const reconnect = rows(text, "`reconnect`")[0][2];
     const r = defaults.reconnect;
     expect(quantities(reconnect)).toEqual([r.minDelay, r.maxDelay, r.factor, r.jitter, r.maxRetries]);
