@@ -5,6 +5,8 @@
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { Role } from "./connection.js";
 import { CloseCode } from "./errors.js";
+import { MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from "./abi.js";
+import { defaults } from "./config.js";
 import { CloseEvent } from "./events.js";
 import { utf8 } from "./text.js";
 import {
@@ -161,7 +163,7 @@ export interface ClientLink {
 }
 
 const encoder = new TextEncoder();
-const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+const DEFAULT_MAX_PAYLOAD = defaults.maxPayload;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Parse a WebSocket URL as the WHATWG constructor does (SyntaxError DOMException when invalid). */
@@ -343,10 +345,10 @@ export abstract class WebSocketCore extends ClientEventBridge {
     const binary = options?.binary ?? typeof data !== "string";
     if (this.state === ReadyState.CONNECTING) {
       const policy = this.reconnectPolicy;
-      if (!policy || policy.queue === "reject" || this.attempt === 0) throw notOpen(this.state);
-      if (this.queue.length >= (this.options.maxQueued ?? 1024))
+      if (!policy || policy.queue === "reject") throw notOpen(this.state);
+      if (this.queue.length >= (this.options.maxQueued ?? defaults.maxQueued))
         throw new RangeError(
-          `more than maxQueued (${this.options.maxQueued ?? 1024}) messages while reconnecting`,
+          `more than maxQueued (${this.options.maxQueued ?? defaults.maxQueued}) messages while reconnecting`,
         );
       // A copy: Buffer.slice would be a view of bytes the caller may reuse before the reconnect.
       const held = typeof data === "string" || isBlob(data) ? data : new Uint8Array(controlBytes(data));
@@ -354,7 +356,8 @@ export abstract class WebSocketCore extends ClientEventBridge {
       return;
     }
     if (this.state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(data, callback);
-    this.session.send(data, binary, this.options.maxFragmentSize ?? 0, callback, options?.compress);
+    const fragmentSize = this.options.maxFragmentSize ?? defaults.maxFragmentSize;
+    this.session.send(data, binary, fragmentSize, callback, options?.compress);
   }
 
   /** Send a ping (up to 125 bytes); the "pong" event reports the reply. ws's `mask` argument is ignored. */
@@ -388,7 +391,8 @@ export abstract class WebSocketCore extends ClientEventBridge {
     } else if (typeof mask === "function") callback = mask;
     if (typeof data === "number") data = String(data);
     const bytes = controlBytes(data);
-    if (bytes.length > 125) throw new RangeError("The data size must not be greater than 125 bytes");
+    if (bytes.length > MAX_CONTROL_PAYLOAD)
+      throw new RangeError(`The data size must not be greater than ${MAX_CONTROL_PAYLOAD} bytes`);
     if (this.state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(bytes, callback);
     if (kind === "ping") this.session.ping(bytes, callback);
     else this.session.pong(bytes, callback);
@@ -405,13 +409,13 @@ export abstract class WebSocketCore extends ClientEventBridge {
     }
   }
 
-  /** Close with an optional code (1000 or 3000-4999) and reason (at most 123 UTF-8 bytes); ends reconnecting. */
+  /** Close with an optional code (RFC 6455 §7.4, ws's rule) and reason (at most 123 UTF-8 bytes); ends reconnecting. */
   close(code?: number, reason?: string | Uint8Array): void {
     if (code !== undefined && (typeof code !== "number" || !isValidCloseCode(code)))
       throw new TypeError("First argument must be a valid error code number");
     const reasonText = typeof reason === "string" || reason === undefined ? reason : utf8.decode(reason);
-    if (reasonText !== undefined && encoder.encode(reasonText).length > 123)
-      throw new RangeError("The message must not be greater than 123 bytes");
+    if (reasonText !== undefined && encoder.encode(reasonText).length > MAX_CLOSE_REASON)
+      throw new RangeError(`The message must not be greater than ${MAX_CLOSE_REASON} bytes`);
     this.closeRequested = true;
     this.queue = [];
     if (this.retryTimer !== undefined) {
@@ -453,7 +457,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
       joined.set(chunk, head.length);
       head = joined;
       const response = parseUpgradeResponse(handle.engine, handle.slot, head, this.protocols, {
-        maxHeaderBytes: options.maxHeaderSize ?? 16 * 1024,
+        maxHeaderBytes: options.maxHeaderSize ?? defaults.maxHeaderSize,
         extensionsOffered: this.deflate !== null,
       });
       if (!response) return;
@@ -522,7 +526,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
         role: Role.Client,
         maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         fragments: options.fragments ?? "message",
-        heartbeat: heartbeatOptions(options.heartbeat, false),
+        heartbeat: heartbeatOptions(options.heartbeat, defaults.clientHeartbeat),
         ...sessionLimits(options),
       },
       {
@@ -549,7 +553,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
     this.session = session;
     const timer = setTimeout(
       () => this.failHandshake(session, new Error("opening handshake timed out")),
-      options.handshakeTimeout ?? 10_000,
+      options.handshakeTimeout ?? defaults.handshakeTimeout,
     );
   }
 
@@ -581,7 +585,8 @@ export abstract class WebSocketCore extends ClientEventBridge {
     this.emit("open");
     const queued = this.queue;
     this.queue = [];
-    for (const item of queued) this.session?.send(item.data, item.binary, this.options.maxFragmentSize ?? 0);
+    for (const item of queued)
+      this.session?.send(item.data, item.binary, this.options.maxFragmentSize ?? defaults.maxFragmentSize);
   }
 
   private disconnected(code: number, reason: string, wasClean: boolean): void {

@@ -6,6 +6,7 @@ import type { PerMessageDeflate } from "./permessage-deflate.js";
 import { BlobSends, isBlob, type PendingSend } from "./blob-sends.js";
 import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
 import { CloseCode, type WebSocketProtocolError } from "./errors.js";
+import { defaults } from "./config.js";
 import { Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
 import { OutputQueue } from "./output.js";
 import type { EnginePool, SlotHandle } from "./pool.js";
@@ -91,9 +92,9 @@ export function sessionLimits(
   options: SessionLimits,
 ): Pick<SessionOptions, "highWaterMark" | "maxBufferedAmount" | "closeTimeout"> {
   return {
-    highWaterMark: Math.max(options.highWaterMark ?? 64 * 1024, 16 * 1024),
-    maxBufferedAmount: options.maxBufferedAmount ?? 32 * 1024 * 1024,
-    closeTimeout: options.closeTimeout ?? 10_000,
+    highWaterMark: Math.max(options.highWaterMark ?? defaults.highWaterMark, defaults.minHighWaterMark),
+    maxBufferedAmount: options.maxBufferedAmount ?? defaults.maxBufferedAmount,
+    closeTimeout: options.closeTimeout ?? defaults.closeTimeout,
   };
 }
 
@@ -541,7 +542,7 @@ export class Session {
   private overflow(callback?: WriteCallback): void {
     const error = new Error(
       `bufferedAmount ${this.bufferedAmount} > maxBufferedAmount ${this.options.maxBufferedAmount}: ` +
-        `the peer reads too slowly; closing with 1008`,
+        `the peer reads too slowly; closing with ${CloseCode.PolicyViolation}`,
     );
     callback?.(error);
     if (this.wire.closeSent) return;
