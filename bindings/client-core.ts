@@ -118,6 +118,23 @@ export interface ClientSendOptions {
   fin?: boolean;
 }
 
+// ws's words for a refused opening handshake, by the engine's rule names (the same checks, one message each).
+const HANDSHAKE_MESSAGES: Record<string, string> = {
+  UpgradeMissing: "Invalid Upgrade header",
+  ConnectionMissing: "Invalid Connection header",
+  AcceptMissing: "Missing Sec-WebSocket-Accept header",
+  AcceptMismatch: "Invalid Sec-WebSocket-Accept header",
+  ProtocolNotOffered: "Server sent an invalid subprotocol",
+  ProtocolMissing: "Server sent no subprotocol",
+  ExtensionNotOffered: "Server sent a Sec-WebSocket-Extensions header but no extension was requested",
+};
+
+/** The error message of a refused handshake: ws's, where ws has one. */
+function handshakeMessage(response: { status: number; reason: string; message: string }): string {
+  if (response.status > 0) return `Unexpected server response: ${response.status}`;
+  return HANDSHAKE_MESSAGES[response.reason] ?? `handshake failed: ${response.message}`;
+}
+
 /** The error ws gives for an operation in a state that does not allow it. */
 function notOpen(state: number): Error {
   return new Error(`WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
@@ -142,14 +159,20 @@ export interface WebSocketTarget {
   host: string;
   /** Path and query. */
   path: string;
+  /** "user:password" from the URL's userinfo (decoded), for Basic authorization. */
+  auth?: string;
 }
 
 /** What a host reports about the connection it dialed. */
 export interface ClientLink {
   /** Where the host may read straight into engine memory (then `receiveInPlace`). */
   readonly readBuffer: Uint8Array;
+  /** The upgrade request (request line and header fields), built by the engine once per connection. */
+  upgradeRequest(): Uint8Array;
   /** TCP (and TLS) is up: the upgrade request goes out. */
   connected(): void;
+  /** A host that sent the request itself (node:http) reports the 101 it got, for the "upgrade" event. */
+  upgrade(response: unknown): void;
   receive(bytes: Uint8Array): void;
   receiveInPlace(length: number): void;
   /** The socket can take more bytes. */
@@ -188,6 +211,10 @@ export function parseWebSocketUrl(input: string | URL): WebSocketTarget {
     port: url.port ? Number(url.port) : secure ? 443 : 80,
     host: url.host,
     path: (url.pathname || "/") + url.search,
+    auth:
+      url.username || url.password
+        ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+        : undefined,
   };
 }
 
@@ -451,6 +478,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
     const handle = this.pool.acquire();
     let handshaking = true;
     let head = new Uint8Array(0);
+    let request: Uint8Array | undefined;
     const onResponse = (chunk: Uint8Array): void => {
       const joined = new Uint8Array(head.length + chunk.length);
       joined.set(head);
@@ -463,8 +491,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
       if (!response) return;
       clearTimeout(timer);
       handshaking = false;
-      if (!response.ok)
-        return this.failHandshake(session, new Error(`handshake failed: ${response.message}`));
+      if (!response.ok) return this.failHandshake(session, new Error(handshakeMessage(response)));
       if (this.deflate) {
         let negotiated;
         try {
@@ -491,8 +518,8 @@ export abstract class WebSocketCore extends ClientEventBridge {
       get readBuffer() {
         return session.readBuffer;
       },
-      connected: () => {
-        const request = buildUpgradeRequest(handle.engine, handle.slot, {
+      upgradeRequest: () =>
+        (request ??= buildUpgradeRequest(handle.engine, handle.slot, {
           host: target.host,
           path: target.path,
           protocols: this.protocols,
@@ -501,9 +528,9 @@ export abstract class WebSocketCore extends ClientEventBridge {
             ...(options.origin ? { Origin: options.origin } : {}),
             ...options.headers,
           },
-        });
-        session.writeRaw(request);
-      },
+        })),
+      connected: () => session.writeRaw(link.upgradeRequest()),
+      upgrade: (response) => this.emit("upgrade", response),
       receive: (bytes) => (handshaking ? onResponse(bytes) : session.receive(bytes)),
       receiveInPlace: (length) =>
         handshaking ? onResponse(session.readBuffer.subarray(0, length)) : session.receiveInPlace(length),
@@ -552,7 +579,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
     );
     this.session = session;
     const timer = setTimeout(
-      () => this.failHandshake(session, new Error("opening handshake timed out")),
+      () => this.failHandshake(session, new Error("Opening handshake has timed out")),
       options.handshakeTimeout ?? defaults.handshakeTimeout,
     );
   }

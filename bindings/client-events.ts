@@ -35,6 +35,10 @@ export interface ClientEvents {
   pong: [data: Uint8Array];
   /** The 101 response (Node: an `http.IncomingMessage`). */
   upgrade: [response: unknown];
+  /** Node: a response other than 101 (`http.ClientRequest`, `http.IncomingMessage`); the app handles it. */
+  "unexpected-response": [request: unknown, response: unknown];
+  /** Node (`followRedirects`): the client follows a redirect to `url`. */
+  redirect: [url: string, request: unknown];
   /** A chunk of a message as it arrives (`fragments: "stream"`). */
   fragment: [data: Uint8Array, isBinary: boolean, first: boolean, last: boolean];
   drain: [];

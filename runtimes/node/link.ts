@@ -69,6 +69,13 @@ export function bindSession(socket: Socket, session: Session, head?: Uint8Array)
   if (!readInPlace(socket, session)) socket.on("data", (chunk: Buffer) => session.receive(chunk));
 }
 
+/** What reads in place: a session, or a client's link (which hands bytes to its session once open). */
+export interface InPlaceReader {
+  readonly readBuffer: Uint8Array;
+  receive(bytes: Uint8Array): void;
+  receiveInPlace(length: number): void;
+}
+
 interface UserBufferFields {
   buffer: symbol;
   callback: symbol;
@@ -93,7 +100,7 @@ type Fields = Record<symbol, unknown>;
  * false, leaving the socket alone, where the handle cannot do it (TLS), the application paused the socket,
  * or Node's fields are not found.
  */
-export function readInPlace(socket: Socket, session: Session): boolean {
+export function readInPlace(socket: Socket, session: InPlaceReader): boolean {
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } })
     ._handle;
   if (!handle || typeof handle.useUserBuffer !== "function" || "encrypted" in socket) return false;
