@@ -104,7 +104,7 @@ export namespace HandshakeError {
   /** More than one Sec-WebSocket-Version header (400). */
   // @ts-ignore: decorator
   @inline export const VersionRepeated: u32 = 29;
-  /** Sec-WebSocket-Version is not 13 (426, with `Sec-WebSocket-Version: 13`). */
+  /** Sec-WebSocket-Version is neither 13 nor 8 (426, with `Sec-WebSocket-Version: 13, 8`). */
   // @ts-ignore: decorator
   @inline export const VersionUnsupported: u32 = 30;
   /** No Sec-WebSocket-Key header (400). */

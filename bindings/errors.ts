@@ -95,7 +95,7 @@ export const handshakeErrors: Readonly<Record<number, HandshakeRule>> = {
   27: { name: "ConnectionMissing", status: 400, message: "no `upgrade` token in the Connection header" },
   28: { name: "VersionMissing", status: 400, message: "no Sec-WebSocket-Version header" },
   29: { name: "VersionRepeated", status: 400, message: "more than one Sec-WebSocket-Version header" },
-  30: { name: "VersionUnsupported", status: 426, message: "Sec-WebSocket-Version is not 13" },
+  30: { name: "VersionUnsupported", status: 426, message: "Sec-WebSocket-Version is neither 13 nor 8" },
   31: { name: "KeyMissing", status: 400, message: "no Sec-WebSocket-Key header" },
   32: { name: "KeyRepeated", status: 400, message: "more than one Sec-WebSocket-Key header" },
   33: { name: "KeyInvalid", status: 400, message: "Sec-WebSocket-Key is not base64 of 16 bytes" },

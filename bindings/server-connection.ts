@@ -125,6 +125,11 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     );
   }
 
+  /** ws's name for `socket`. */
+  get _socket(): S {
+    return this.socket;
+  }
+
   /** CONNECTING, OPEN, CLOSING or CLOSED. */
   get readyState(): number {
     return this.session.readyState;
