@@ -189,6 +189,7 @@ export class Session {
   readyState: ReadyState = ReadyState.CONNECTING;
   /** Bytes sent once closing: never sent, but counted in bufferedAmount (WHATWG, as ws does). */
   private sentAfterClose = 0;
+  private pausedByApp = false;
   private readonly pool: EnginePool;
   private readonly handle: SlotHandle;
   private readonly options: SessionOptions;
@@ -307,7 +308,26 @@ export class Session {
   private unthrottle(): void {
     if (!this.readingPaused || this.released || this.bufferedAmount >= this.options.highWaterMark) return;
     this.readingPaused = false;
-    this.socket.resumeReading?.();
+    if (!this.paused) this.socket.resumeReading?.();
+  }
+
+  /** The application stopped reading (ws's `pause()`): no message events until `resume()`. */
+  get paused(): boolean {
+    return this.pausedByApp;
+  }
+
+  /** Stop reading from the socket (ws's `pause()`); a no-op while connecting or once closed. */
+  pause(): void {
+    if (this.readyState === ReadyState.CONNECTING || this.released || !this.socket.pauseReading) return;
+    this.pausedByApp = true;
+    this.socket.pauseReading();
+  }
+
+  /** Read again after `pause()` (unless the output is still stalled: then once it drains). */
+  resume(): void {
+    if (!this.pausedByApp || this.released) return;
+    this.pausedByApp = false;
+    if (!this.readingPaused) this.socket.resumeReading?.();
   }
 
   /** Queue a message; `callback` runs once it is written to the socket (or with an error). */

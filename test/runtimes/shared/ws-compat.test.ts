@@ -154,4 +154,48 @@ describe(`server on ${runtime}: ws's options`, () => {
     raw.destroy();
     await wss.close();
   });
+
+  it("pause() stops message events until resume(), as ws's does", async () => {
+    const { wss, port } = await listen();
+    const received: string[] = [];
+    const paused = new Promise<ServerConnection>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.pause();
+        ws.on("message", (data) => received.push(data.toString()));
+        resolve(ws);
+      }),
+    );
+    const raw = await RawClient.open(port);
+    const ws = await paused;
+    expect(ws.isPaused).toBe(true);
+    raw.write(frame(Op.Text, "held"));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received).toEqual([]);
+    const resumed = new Promise((resolve) => ws.once("message", resolve));
+    ws.resume();
+    await resumed;
+    expect([ws.isPaused, received]).toEqual([false, ["held"]]);
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("takes ping(callback) and pong(callback) as ws does", async () => {
+    const { wss, port } = await listen();
+    const written = new Promise<unknown[]>((resolve) =>
+      wss.on("connection", (ws) => {
+        const results: unknown[] = [];
+        ws.ping((error?: Error | null) => {
+          results.push(error ?? null);
+          ws.pong((error?: Error | null) => resolve([...results, error ?? null]));
+        });
+      }),
+    );
+    const raw = await RawClient.open(port);
+    expect(await written).toEqual([null, null]);
+    const ping = await raw.readFrame();
+    const pong = await raw.readFrame();
+    expect([ping.opcode, ping.payload.length, pong.opcode]).toEqual([Op.Ping, 0, Op.Pong]);
+    raw.destroy();
+    await wss.close();
+  });
 });
