@@ -198,4 +198,24 @@ describe(`server on ${runtime}: ws's options`, () => {
     raw.destroy();
     await wss.close();
   });
+
+  it("emits the Blob reader's own error when a sent Blob cannot be read, as ws does", async () => {
+    const { wss, port } = await listen();
+    const unreadable = new DOMException("The blob could not be read", "NotReadableError");
+    class UnreadableBlob extends Blob {
+      override arrayBuffer(): Promise<ArrayBuffer> {
+        return Promise.reject(unreadable);
+      }
+    }
+    const failed = new Promise<Error>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.on("error", resolve);
+        ws.send(new UnreadableBlob(["x".repeat(64)]));
+      }),
+    );
+    const raw = await RawClient.open(port);
+    expect(await failed).toBe(unreadable);
+    raw.destroy();
+    await wss.close();
+  });
 });
