@@ -218,4 +218,21 @@ describe(`server on ${runtime}: ws's options`, () => {
     raw.destroy();
     await wss.close();
   });
+
+  it("reports a protocol violation as a RangeError with ws's error code", async () => {
+    const { wss, port } = await listen();
+    const failed = new Promise<Error & { code?: string; closeCode?: number }>((resolve) =>
+      wss.on("connection", (ws) => ws.on("error", resolve)),
+    );
+    const raw = await RawClient.open(port);
+    raw.write(frame(Op.Text, "hi", { mask: false }));
+    const error = await failed;
+    expect([error instanceof RangeError, error.code, error.closeCode]).toEqual([
+      true,
+      "WS_ERR_EXPECTED_MASK",
+      1002,
+    ]);
+    raw.destroy();
+    await wss.close();
+  });
 });
