@@ -237,6 +237,9 @@ export function refusalResponse(
   message = "",
   headers?: Record<string, string | number>,
 ): Uint8Array {
+  const plain = !message && !headers;
+  const cached = plain ? plainRefusals.get(status) : undefined;
+  if (cached) return cached;
   const engineBytes = rejectionBytes(pool, status);
   const line = latin1.decode(engineBytes.subarray(0, engineBytes.indexOf(13)));
   const body = encoder.encode(message || line.slice(line.indexOf(" ", 9) + 1));
@@ -248,8 +251,12 @@ export function refusalResponse(
   const bytes = new Uint8Array(headBytes.length + body.length);
   bytes.set(headBytes);
   bytes.set(body, headBytes.length);
+  if (plain) plainRefusals.set(status, bytes);
   return bytes;
 }
+
+// Refusals without a message or headers are constant per status (a flood of them builds nothing).
+const plainRefusals = new Map<number, Uint8Array>();
 
 /** Rules about the head's syntax: answered as the engine says, before anything else is judged. */
 const HEAD_RULES = new Set([
