@@ -146,7 +146,7 @@ export namespace HandshakeError {
   /** more than one Sec-WebSocket-Version header. @status 400 */
   // @ts-ignore: decorator
   @inline export const VersionRepeated: u32 = 29;
-  /** Sec-WebSocket-Version is not 13. @status 426 */
+  /** Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`). @status 426 */
   // @ts-ignore: decorator
   @inline export const VersionUnsupported: u32 = 30;
   /** no Sec-WebSocket-Key header. @status 400 */

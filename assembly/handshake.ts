@@ -58,6 +58,11 @@ const VERSION_LINE = memory.data<u8>([
   83, 101, 99, 45, 87, 101, 98, 83, 111, 99, 107, 101, 116, 45, 86, 101, 114, 115, 105, 111, 110, 58, 32, 49, 51, 13,
   10,
 ]);
+/** "Sec-WebSocket-Version: 13, 8\r\n": the versions a server accepts (8 is hybi-08, framed as 13). */
+const VERSIONS_LINE = memory.data<u8>([
+  83, 101, 99, 45, 87, 101, 98, 83, 111, 99, 107, 101, 116, 45, 86, 101, 114, 115, 105, 111, 110, 58, 32, 49, 51, 44,
+  32, 56, 13, 10,
+]);
 /** "GET " */
 const GET = memory.data<u8>([71, 69, 84, 32]);
 /** " HTTP/1.1\r\nHost: " */
@@ -188,22 +193,28 @@ function exactlyOnce(seen: u32, k: u32, missing: u32): u32 {
   return (seen & (1 << (k + 10))) != 0 ? missing + 1 : 0;
 }
 
-/** The RFC 6455 §4.2.1 rules for a syntactically valid request; 0 or a HandshakeError. */
+/**
+ * The RFC 6455 §4.2.1 rules for a syntactically valid request; 0 or a HandshakeError. Checked in ws's order
+ * (method, Upgrade, key, version) so a request breaking several rules is told the same first one, then
+ * the rules ws does not check (Host, Connection).
+ */
 function checkRequest(): u32 {
   const seen = scanHeaders();
   const method = <usize>field(HandshakeField.MethodPtr);
   if (field(HandshakeField.MethodLength) != 3 || !sameBytes(method, GET, 3, false)) return HandshakeError.MethodNotGet;
-  let reason = exactlyOnce(seen, Known.Host, HandshakeError.HostMissing);
-  if (reason != 0) return reason;
   if ((seen & SAW_WEBSOCKET) == 0) return HandshakeError.UpgradeMissing;
-  if ((seen & SAW_UPGRADE) == 0) return HandshakeError.ConnectionMissing;
-  reason = exactlyOnce(seen, Known.Version, HandshakeError.VersionMissing);
-  if (reason != 0) return reason;
-  if (field(HandshakeField.Version) != 13) return HandshakeError.VersionUnsupported;
-  reason = exactlyOnce(seen, Known.Key, HandshakeError.KeyMissing);
+  let reason = exactlyOnce(seen, Known.Key, HandshakeError.KeyMissing);
   if (reason != 0) return reason;
   const key = <usize>field(HandshakeField.KeyPtr);
-  return base64DecodedLength(key, field(HandshakeField.KeyLength)) == 16 ? 0 : HandshakeError.KeyInvalid;
+  if (base64DecodedLength(key, field(HandshakeField.KeyLength)) != 16) return HandshakeError.KeyInvalid;
+  reason = exactlyOnce(seen, Known.Version, HandshakeError.VersionMissing);
+  if (reason != 0) return reason;
+  // 8 (hybi-08) frames as 13 and differs only in naming Origin Sec-WebSocket-Origin: ws accepts it too.
+  const version = field(HandshakeField.Version);
+  if (version != 13 && version != 8) return HandshakeError.VersionUnsupported;
+  reason = exactlyOnce(seen, Known.Host, HandshakeError.HostMissing);
+  if (reason != 0) return reason;
+  return (seen & SAW_UPGRADE) == 0 ? HandshakeError.ConnectionMissing : 0;
 }
 
 /** The RFC 6455 §4.1 rules for a 101 response to this slot's request; 0 or a HandshakeError. */
@@ -323,7 +334,7 @@ export function buildResponse(
 
 /**
  * Write a complete error response for `status` at `dst` (reason phrase, `Connection: close`, a text/plain
- * body naming the status; 426 adds the upgrade and `Sec-WebSocket-Version: 13`, 405 `Allow: GET`); returns
+ * body naming the status; 426 adds the upgrade and `Sec-WebSocket-Version: 13, 8`, 405 `Allow: GET`); returns
  * its length. A status outside 100-999 is sent as 500.
  */
 export function buildRejection(status: u32, dst: usize): i32 {
@@ -336,7 +347,7 @@ export function buildRejection(status: u32, dst: usize): i32 {
   at = put(at, phrase + 3, load<u8>(phrase + 2));
   const lineLength = <u32>(at - line);
   at = putCrlf(at);
-  if (status == 426) at = put(put(at, UPGRADE_CLOSE, 48), VERSION_LINE, 27);
+  if (status == 426) at = put(put(at, UPGRADE_CLOSE, 48), VERSIONS_LINE, 30);
   else at = put(at, CONNECTION_CLOSE, 19);
   if (status == 405) at = put(at, ALLOW_GET, 12);
   at = putCrlf(putCrlf(putDecimal(put(at, CONTENT_LINES, 42), lineLength + 1)));

@@ -63,7 +63,7 @@ export interface EngineExports {
     extraLength: number,
     dst: number,
   ): number;
-  /** Write a complete error response for `status` at `dst` (reason phrase, `Connection: close`, a text/plain body naming the status; 426 adds the upgrade and `Sec-WebSocket-Version: 13`, 405 `Allow: GET`); returns its length. A status outside 100-999 is sent as 500. */
+  /** Write a complete error response for `status` at `dst` (reason phrase, `Connection: close`, a text/plain body naming the status; 426 adds the upgrade and `Sec-WebSocket-Version: 13, 8`, 405 `Allow: GET`); returns its length. A status outside 100-999 is sent as 500. */
   buildRejection(status: number, dst: number): number;
   /** Write a client's upgrade request for connection `conn` at `dst` with a fresh key from the entropy pool, and keep the Sec-WebSocket-Accept to expect in the slot. `path` (empty: "/") and `host` must be visible ASCII, `protocols` a comma-separated list without control bytes, `extra` complete header lines. Returns the length, or InvalidConnection, InvalidArgument, EntropyExhausted (nothing written). */
   buildRequest(
@@ -555,7 +555,7 @@ export const HandshakeError = {
   VersionMissing: 28,
   /** more than one Sec-WebSocket-Version header. */
   VersionRepeated: 29,
-  /** Sec-WebSocket-Version is not 13. */
+  /** Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`). */
   VersionUnsupported: 30,
   /** no Sec-WebSocket-Key header. */
   KeyMissing: 31,
@@ -680,7 +680,11 @@ export const handshakeErrors: Readonly<Record<number, HandshakeRule>> = {
   27: { name: "ConnectionMissing", status: 400, message: "no `upgrade` token in the Connection header" },
   28: { name: "VersionMissing", status: 400, message: "no Sec-WebSocket-Version header" },
   29: { name: "VersionRepeated", status: 400, message: "more than one Sec-WebSocket-Version header" },
-  30: { name: "VersionUnsupported", status: 426, message: "Sec-WebSocket-Version is not 13" },
+  30: {
+    name: "VersionUnsupported",
+    status: 426,
+    message: "Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`)",
+  },
   31: { name: "KeyMissing", status: 400, message: "no Sec-WebSocket-Key header" },
   32: { name: "KeyRepeated", status: 400, message: "more than one Sec-WebSocket-Key header" },
   33: { name: "KeyInvalid", status: 400, message: "Sec-WebSocket-Key is not base64 of 16 bytes" },

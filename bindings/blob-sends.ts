@@ -84,7 +84,10 @@ export class BlobSends {
       (error: unknown) => {
         if (this.reading !== item) return;
         this.reading = null;
-        this.failed(new Error(`could not read the Blob given to send(): ${String(error)}`));
+        // The reader's own error (a DOMException NotReadableError for a file changed since), as ws emits it.
+        this.failed(
+          error instanceof Error ? error : new Error(`could not read the Blob given to send(): ${error}`),
+        );
       },
     );
   }

@@ -17,19 +17,42 @@ export const HostError = {
 } as const;
 
 /** A protocol violation by the peer: the connection was failed with `closeCode`. */
-export class WebSocketProtocolError extends Error {
+export class WebSocketProtocolError extends RangeError {
   /** The close code sent to the peer. */
   readonly closeCode: number;
   /** The engine's name for the broken rule. */
   readonly rule: string;
+  /** ws's error code for the rule (`WS_ERR_*`), so code written for ws's errors can switch on it. */
+  readonly code: string;
   constructor(reason: number, closeCode: number, detail = "") {
     const entry = readErrors[reason];
     super(`${entry ? entry.message : `protocol error ${reason}`}${detail} (${closeCode})`);
     this.name = "WebSocketProtocolError";
     this.closeCode = closeCode;
     this.rule = entry ? entry.name : String(reason);
+    this.code = wsErrorCodes[this.rule] ?? "WS_ERR_PROTOCOL";
   }
 }
+
+/** ws's `err.code` (lib/receiver.js) for each rule; a RangeError, as ws's frame errors are. */
+const wsErrorCodes: Readonly<Record<string, string>> = {
+  ReservedOpcode: "WS_ERR_INVALID_OPCODE",
+  ReservedBits: "WS_ERR_UNEXPECTED_RSV_1",
+  ControlTooLong: "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+  ControlFragmented: "WS_ERR_EXPECTED_FIN",
+  UnexpectedContinuation: "WS_ERR_INVALID_OPCODE",
+  ExpectedContinuation: "WS_ERR_INVALID_OPCODE",
+  UnmaskedClientFrame: "WS_ERR_EXPECTED_MASK",
+  MaskedServerFrame: "WS_ERR_UNEXPECTED_MASK",
+  LengthTopBit: "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH",
+  InvalidUtf8: "WS_ERR_INVALID_UTF8",
+  CloseLengthOne: "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+  InvalidCloseCode: "WS_ERR_INVALID_CLOSE_CODE",
+  InvalidCloseReason: "WS_ERR_INVALID_UTF8",
+  MessageTooBig: "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+  InflatedTooBig: "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+  InvalidCompressedData: "Z_DATA_ERROR",
+};
 
 /** Throw a clear error for a negative engine return value; returns the value otherwise. */
 export function check(result: number, what: string): number {

@@ -297,6 +297,24 @@ export function acceptDeflateOffer(
   return null;
 }
 
+/**
+ * What makes a client's Sec-WebSocket-Extensions unacceptable to a server with permessage-deflate on (ws
+ * refuses it with 400): a malformed element, or permessage-deflate offers of which none is valid (unknown,
+ * repeated or invalid parameters). An invalid offer followed by a valid one is declined and the valid one
+ * taken, as RFC 7692 §7.1 says (`acceptDeflateOffer`). "" when there is nothing wrong.
+ */
+export function deflateOfferError(header: string | string[]): string {
+  let invalid = "";
+  for (const element of parseExtensions(header)) {
+    if ("error" in element) return `${element.error} in "${element.text}"`;
+    if (element.name !== PERMESSAGE_DEFLATE) continue;
+    const offer = deflateParams(element, true);
+    if (typeof offer !== "string") return "";
+    invalid ||= offer;
+  }
+  return invalid;
+}
+
 /** Client side: the offer to send for `options`. */
 export function buildDeflateOffer(options: PerMessageDeflateOptions): string {
   return formatDeflate({

@@ -174,6 +174,18 @@ export function splitList(value: string | undefined): string[] {
   return value ? value.split(",").flatMap((item) => (item.trim() ? [item.trim()] : [])) : [];
 }
 
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * A Sec-WebSocket-Protocol value as RFC 6455 §4.1 defines it: tokens separated by commas (optional
+ * whitespace around them), none empty or repeated. The list, or null when the value breaks that rule.
+ */
+export function parseProtocolList(value: string): string[] | null {
+  const list = value.split(",").map((item) => item.trim());
+  if (!list.every((item) => TOKEN.test(item))) return null;
+  return new Set(list).size === list.length ? list : null;
+}
+
 /**
  * Parse a client's upgrade request from the start of `bytes`: null while the head is incomplete, else what
  * the engine decided. A refused request also carries the status to answer (see `buildRejection`).

@@ -126,6 +126,11 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     );
   }
 
+  /** ws's name for `socket`. */
+  get _socket(): S {
+    return this.socket;
+  }
+
   /** CONNECTING, OPEN, CLOSING or CLOSED. */
   get readyState(): number {
     return this.session.readyState;
@@ -143,16 +148,33 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     this.session.send(data, binary, options?.fragmentSize ?? defaults.maxFragmentSize, callback);
   }
 
-  /** Send a ping (payload up to 125 bytes). */
-  ping(data?: ControlData, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
-    if (typeof mask === "function") callback = mask;
+  /** Send a ping (payload up to 125 bytes); as in ws, the callback may come first or second. */
+  ping(data?: ControlData | WriteCallback, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
+    if (typeof data === "function") [callback, data] = [data, undefined];
+    else if (typeof mask === "function") callback = mask;
     this.session.ping(controlBytes(data), callback);
   }
 
-  /** Send an unsolicited pong (payload up to 125 bytes). */
-  pong(data?: ControlData, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
-    if (typeof mask === "function") callback = mask;
+  /** Send an unsolicited pong (payload up to 125 bytes); as in ws, the callback may come first or second. */
+  pong(data?: ControlData | WriteCallback, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
+    if (typeof data === "function") [callback, data] = [data, undefined];
+    else if (typeof mask === "function") callback = mask;
     this.session.pong(controlBytes(data), callback);
+  }
+
+  /** Stop reading from the peer (ws's `pause()`): no events until `resume()`. */
+  pause(): void {
+    this.session.pause();
+  }
+
+  /** Read from the peer again after `pause()`. */
+  resume(): void {
+    this.session.resume();
+  }
+
+  /** Whether `pause()` is in effect. */
+  get isPaused(): boolean {
+    return this.session.paused;
   }
 
   /** Receive what is published to `topic` from now on; false when already subscribed or closed. */

@@ -9,11 +9,18 @@ import { defaults } from "./config.js";
 import {
   buildAcceptResponse,
   buildRejection,
+  parseProtocolList,
   parseUpgradeRequest,
   selectSubprotocol,
+  splitList,
   type UpgradeRequest,
 } from "./handshake.js";
-import { acceptDeflateOffer, deflateOptions, type PerMessageDeflateOptions } from "./extensions.js";
+import {
+  acceptDeflateOffer,
+  deflateOfferError,
+  deflateOptions,
+  type PerMessageDeflateOptions,
+} from "./extensions.js";
 import { heartbeatOptions, type HeartbeatOptions } from "./heartbeat.js";
 import { PerMessageDeflate, type DeflateCodec } from "./permessage-deflate.js";
 import { sharedPool, type EnginePool, type SlotHandle } from "./pool.js";
@@ -41,10 +48,11 @@ export interface VerifyClientInfo<Req> {
   req: Req;
 }
 
-/** A refusal: the HTTP status to answer (default 401) and a reason for logs. */
+/** A refusal: the HTTP status to answer (default 401), the body (default the status phrase), extra headers. */
 export interface Refusal {
   status?: number;
   reason?: string;
+  headers?: Record<string, string | number>;
 }
 
 /**
@@ -53,7 +61,12 @@ export interface Refusal {
  */
 export type VerifyClient<Req> = (
   info: VerifyClientInfo<Req>,
-  callback: (accept: boolean, status?: number, reason?: string) => void,
+  callback: (
+    accept: boolean,
+    status?: number,
+    reason?: string,
+    headers?: Record<string, string | number>,
+  ) => void,
 ) => boolean | Refusal | Promise<boolean | Refusal> | void;
 
 /** Server options every host shares; every limit has a safe default (docs/NODE.md). */
@@ -64,7 +77,10 @@ export interface ServerCoreOptions<Req> {
   maxPayload?: number;
   /** Most open connections (default Infinity); the next handshake gets 503. */
   maxClients?: number;
-  /** Subprotocols supported, in no particular order: the client's first one listed here is chosen. */
+  /**
+   * Subprotocols supported, in no particular order: the client's first one listed here is chosen. Without
+   * it (and without `handleProtocols`) the client's first offered one is chosen, as ws does.
+   */
   protocols?: string[];
   /** Choose the subprotocol yourself (ws style); false for none. Overrides `protocols`. */
   handleProtocols?: (protocols: Set<string>, req: Req) => string | false;
@@ -99,6 +115,15 @@ export interface ServerCoreOptions<Req> {
    * with 1008 (default, as `send` does) or "drop" the message for it.
    */
   slowSubscriber?: "close" | "drop";
+  /** Keep the `clients` set (default true, as ws); false: `clients` is undefined. */
+  clientTracking?: boolean;
+  /** Answer pings with pongs automatically (default true, as ws). */
+  autoPong?: boolean;
+  /**
+   * The class of the connections: `ServerConnection` (default) or a subclass of it, constructed as the
+   * server does; the Node host also takes a ws-shaped class (one with `setSocket`, such as ws's).
+   */
+  WebSocket?: unknown;
 }
 
 /** Options of `broadcast`. */
@@ -118,13 +143,55 @@ export interface ServerEvents<Req, C> {
   listening: [];
   connection: [ws: C, req: Req];
   headers: [headers: string[], req: Req];
+  /** A request that broke a handshake rule, when listened to: answer it on `socket` yourself (ws). */
+  wsClientError: [error: Error, socket: unknown, req: Req];
   close: [];
   error: [error: Error];
 }
 
 /** The answer to an upgrade request: accept (101), or refuse with the engine's response bytes. */
 export type UpgradeDecision =
-  { status: 101; request: UpgradeRequest; protocol: string } | { status: number; response: Uint8Array };
+  | { status: 101; request: UpgradeRequest; protocol: string }
+  | {
+      status: number;
+      response: Uint8Array;
+      /** What was wrong (the response's body). */
+      message: string;
+      /** The request broke a handshake rule: a 'wsClientError' listener may answer it instead. */
+      clientError: boolean;
+    };
+
+/** A refusal with ws's status, body and headers for the handshake rule the engine found broken. */
+interface RuleRefusal {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+const VERSION_REFUSAL: RuleRefusal = {
+  status: 400,
+  message: "Missing or invalid Sec-WebSocket-Version header",
+  headers: { "Sec-WebSocket-Version": "13, 8" },
+};
+const KEY_REFUSAL: RuleRefusal = { status: 400, message: "Missing or invalid Sec-WebSocket-Key header" };
+
+/** ws's answers (lib/websocket-server.js handleUpgrade) to the rules it checks too, by engine rule name. */
+const wsRefusals: Record<string, RuleRefusal> = {
+  MethodNotGet: { status: 405, message: "Invalid HTTP method", headers: { Allow: "GET" } },
+  UpgradeMissing: { status: 400, message: "Invalid Upgrade header" },
+  KeyMissing: KEY_REFUSAL,
+  KeyRepeated: KEY_REFUSAL,
+  KeyInvalid: KEY_REFUSAL,
+  VersionMissing: VERSION_REFUSAL,
+  VersionRepeated: VERSION_REFUSAL,
+  VersionUnsupported: VERSION_REFUSAL,
+};
+
+/** node:http's rule for an upgrade: an Upgrade header and the `upgrade` token in Connection. */
+function asksUpgrade(request: UpgradeRequest): boolean {
+  if (request.headers["upgrade"] === undefined) return false;
+  return splitList(request.headers["connection"]).some((token) => token.toLowerCase() === "upgrade");
+}
 
 /** What `accept` needs of the host's socket. */
 /** A raw socket's bytes before its connection opens (see `takeHead`). */
@@ -159,6 +226,56 @@ export function rejectionBytes(pool: EnginePool, status: number): Uint8Array {
 }
 
 const encoder = new TextEncoder();
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * A refusal in ws's shape (its abortHandshake): the engine's status line, `Connection: close`, extra
+ * `headers` (those with CR or LF are dropped), and `message` as the body (default: the status phrase).
+ */
+export function refusalResponse(
+  pool: EnginePool,
+  status: number,
+  message = "",
+  headers?: Record<string, string | number>,
+): Uint8Array {
+  const plain = !message && !headers;
+  const cached = plain ? plainRefusals.get(status) : undefined;
+  if (cached) return cached;
+  const engineBytes = rejectionBytes(pool, status);
+  const line = latin1.decode(engineBytes.subarray(0, engineBytes.indexOf(13)));
+  const body = encoder.encode(message || line.slice(line.indexOf(" ", 9) + 1));
+  let head = `${line}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n`;
+  head += `Content-Length: ${body.length}\r\n`;
+  for (const [name, value] of Object.entries(headers ?? {}))
+    if (!/[\r\n]/.test(`${name}${value}`)) head += `${name}: ${value}\r\n`;
+  const headBytes = encoder.encode(head + "\r\n");
+  const bytes = new Uint8Array(headBytes.length + body.length);
+  bytes.set(headBytes);
+  bytes.set(body, headBytes.length);
+  if (plain) plainRefusals.set(status, bytes);
+  return bytes;
+}
+
+// Refusals without a message or headers are constant per status (a flood of them builds nothing).
+const plainRefusals = new Map<number, Uint8Array>();
+
+/** Rules about the head's syntax: answered as the engine says, before anything else is judged. */
+const HEAD_RULES = new Set([
+  "HeadTooLarge",
+  "TooManyHeaders",
+  "BareLineFeed",
+  "BadRequestLine",
+  "HttpVersion",
+  "BadHeaderLine",
+  "ObsoleteLineFolding",
+]);
+
+/** Whether `value` is a constructor of connections (our class or a subclass of it). */
+function isConnectionClass(value: unknown): value is typeof ServerConnection {
+  return (
+    value === ServerConnection || (typeof value === "function" && value.prototype instanceof ServerConnection)
+  );
+}
 
 /** A message's bytes: text encoded once, bytes as they are. */
 function payloadOf(data: SendData): Uint8Array {
@@ -172,27 +289,18 @@ export function pathOf(target: string | undefined): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-/** `Name: value` lines from the 'headers' event as a record for the engine's response writer. */
-function headerRecord(lines: string[]): Record<string, string> {
-  const record: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    if (colon > 0) record[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
-  }
-  return record;
-}
-
 /** The server without its listening socket: `Req` is the host's request object, `B` its byte type. */
 export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   ServerEvents<Req, ServerConnection<B, S>>
 > {
-  /** Open connections. */
-  readonly clients = new Set<ServerConnection<B, S>>();
   protected readonly pool: EnginePool;
   protected readonly maxHeaderSize: number;
   /** Every connection's session settings (one object, shared). */
   protected readonly sessionOptions: SessionOptions;
   protected closing: Promise<void> | undefined;
+  /** Open connections (kept whatever `clientTracking` says: close and broadcast need them). */
+  protected readonly connections = new Set<ServerConnection<B, S>>();
+  private stopped = false;
   private readonly core: ServerCoreOptions<Req>;
   private readonly alloc: (size: number) => Uint8Array;
   private readonly byId = new Map<number, ServerConnection<B, S>>();
@@ -221,6 +329,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       fragments: options.fragments ?? "message",
       heartbeat: heartbeatOptions(options.heartbeat, defaults.serverHeartbeat),
+      autoPong: options.autoPong ?? true,
       ...sessionLimits(options),
     };
     this.adapter = options.adapter ?? new InProcessAdapter();
@@ -233,6 +342,11 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     this.framer = new MessageFramer(this.pool, alloc);
     this.dropSlow = options.slowSubscriber === "drop";
     this.adapter.attach(this.hub);
+  }
+
+  /** Open connections; undefined with `clientTracking: false` (as in ws). */
+  get clients(): Set<ServerConnection<B, S>> {
+    return (this.core.clientTracking === false ? undefined : this.connections) as Set<ServerConnection<B, S>>;
   }
 
   /** Stop taking connections; resolves once the listener is closed (after the clients are gone). */
@@ -273,14 +387,17 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     return request;
   }
 
-  /** The refusal response for `status`. */
-  refusal(status: number): Uint8Array {
-    return rejectionBytes(this.pool, status);
+  /** The refusal response for `status`: `message` as its body (default the status phrase), extra headers. */
+  refusal(status: number, message = "", headers?: Record<string, string | number>): Uint8Array {
+    return refusalResponse(this.pool, status, message, headers);
   }
 
   /**
-   * Decide an upgrade: 503 while closing or full, 404 off `path`, the engine's status for a broken head,
-   * 403 for a refused origin, then `verifyClient`. `done` may run later (an async verifyClient).
+   * Decide an upgrade in ws's order and with its answers: 503 while closing; on our own port (`plainHttp`)
+   * 426 for a request that asks no upgrade; the engine's verdict on the head (ws's status and message for
+   * the rules ws checks too, the engine's for its stricter ones); 400 off `path`, for an invalid
+   * subprotocol list or permessage-deflate offer; 503 when full; 403 for a refused origin; then
+   * `verifyClient`. `done` may run later (an async verifyClient).
    */
   decide(
     req: Req,
@@ -288,23 +405,40 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     request: UpgradeRequest,
     secure: boolean,
     done: (decision: UpgradeDecision) => void,
+    plainHttp = false,
   ): void {
-    const refuse = (status: number) => done({ status, response: this.refusal(status) });
+    const refuse = (
+      status: number,
+      message = "",
+      headers?: Record<string, string | number>,
+      clientError = false,
+    ) => done({ status, response: this.refusal(status, message, headers), message, clientError });
     if (this.closing) return refuse(503);
-    // A head the engine could not read as a request line has no path to route by.
-    if (request.status !== 101 && request.path === "") return refuse(request.status);
-    if (!this.handlesPath(target)) return refuse(404);
-    if (this.clients.size + this.pending >= (this.core.maxClients ?? defaults.maxClients)) return refuse(503);
-    if (request.status !== 101) return refuse(request.status);
-    const origin = request.origin;
+    if (request.status !== 101 && HEAD_RULES.has(request.reason))
+      return refuse(request.status, request.message, undefined, true);
+    if (plainHttp && !asksUpgrade(request)) return refuse(426);
+    if (request.status !== 101) {
+      const rule = wsRefusals[request.reason] ?? { status: request.status, message: request.message };
+      return refuse(rule.status, rule.message, rule.headers, true);
+    }
+    if (!this.handlesPath(target)) return refuse(400);
+    const offered = request.headers["sec-websocket-protocol"];
+    if (offered !== undefined && !parseProtocolList(offered))
+      return refuse(400, "Invalid Sec-WebSocket-Protocol header", undefined, true);
+    if (this.deflate && request.extensions && deflateOfferError(request.extensions))
+      return refuse(400, "Invalid or unacceptable Sec-WebSocket-Extensions header", undefined, true);
+    if (this.connections.size + this.pending >= (this.core.maxClients ?? defaults.maxClients))
+      return refuse(503);
+    // hybi-08 (version 8, which ws accepts too) named the header Sec-WebSocket-Origin.
+    const origin = request.version === 8 ? (request.headers["sec-websocket-origin"] ?? "") : request.origin;
     if (origin && !this.originAllowed(origin)) return refuse(403);
-    const protocol = this.chooseProtocol(request, req);
-    if (!this.core.verifyClient) return done({ status: 101, request, protocol });
+    const open = () => done({ status: 101, request, protocol: this.chooseProtocol(request, req) });
+    if (!this.core.verifyClient) return open();
     this.pending++;
-    this.verify(req, origin, secure, (accept, status) => {
+    this.verify(req, origin, secure, (accept, status, message, headers) => {
       this.pending--;
-      if (!accept) return refuse(status ?? defaults.refusalStatus);
-      done({ status: 101, request, protocol });
+      if (!accept) return refuse(status || defaults.refusalStatus, message, headers);
+      open();
     });
   }
 
@@ -321,15 +455,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     if (this.closing) return this.refusal(503);
     const handle: SlotHandle = this.pool.acquire();
     const accepted = this.deflate && acceptDeflateOffer(decision.request.extensions, this.deflate);
-    const lines: string[] = accepted ? [`Sec-WebSocket-Extensions: ${accepted.response}`] : [];
-    this.emit("headers", lines, req);
-    const response = buildAcceptResponse(
-      handle.engine,
-      decision.request.key,
-      decision.protocol,
-      headerRecord(lines),
-    );
-    const ws = new ServerConnection<B, S>({
+    const response = this.acceptResponse(handle, decision, accepted ? accepted.response : "", req);
+    const Connection = isConnectionClass(this.core.WebSocket) ? this.core.WebSocket : ServerConnection;
+    const ws = new Connection<B, S>({
       socket: host.socket,
       link: host.link,
       remoteAddress: host.remoteAddress,
@@ -350,16 +478,40 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       topics: this.topicHost as TopicHost<ServerConnection<never, unknown>>,
     });
     ws.session.writeRaw(response);
-    this.clients.add(ws);
+    this.connections.add(ws);
     this.byId.set(ws.id, ws);
     ws.once("close", () => {
-      this.clients.delete(ws);
+      this.connections.delete(ws);
       this.byId.delete(ws.id);
     });
     ws.session.start();
     if (callback) callback(ws, req);
     else this.emit("connection", ws, req);
     return ws;
+  }
+
+  /** Count a connection of a ws-shaped class (the Node host's `WebSocket` option) as a client. */
+  protected track(ws: ServerConnection<B, S>): void {
+    this.connections.add(ws);
+    ws.once("close", () => this.connections.delete(ws));
+  }
+
+  /**
+   * The 101 response: the engine's, or, when 'headers' is listened to, its lines as the listener left them
+   * (ws: the status line and every header, for the application to inspect and extend).
+   */
+  protected acceptResponse(
+    handle: SlotHandle,
+    decision: { request: UpgradeRequest; protocol: string },
+    extensions: string,
+    req: Req,
+  ): Uint8Array {
+    const extra: Record<string, string> = extensions ? { "Sec-WebSocket-Extensions": extensions } : {};
+    const response = buildAcceptResponse(handle.engine, decision.request.key, decision.protocol, extra);
+    if (this.listenerCount("headers") === 0) return response;
+    const lines = latin1.decode(response).split("\r\n").slice(0, -2);
+    this.emit("headers", lines, req);
+    return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
   }
 
   /**
@@ -414,35 +566,49 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     except?: ServerConnection<B, S> | ServerConnection<B, S>[],
     filter?: (ws: ServerConnection<B, S>) => boolean,
   ): void {
-    if (this.clients.size === 0) return;
+    if (this.connections.size === 0) return;
     const frame = this.framer.frame(payload, binary);
-    for (const ws of this.clients) {
+    for (const ws of this.connections) {
       if (except && (Array.isArray(except) ? except.includes(ws) : except === ws)) continue;
       if (filter && !filter(ws)) continue;
-      ws.session.sendFrame(frame, this.dropSlow);
+      if (ws.session) ws.session.sendFrame(frame, this.dropSlow);
+      else ws.send(payload, { binary }); // a ws-shaped class of the `WebSocket` option
     }
   }
 
   /** Close one connection by object or id (default 1000). */
   disconnect(target: ServerConnection<B, S> | number, code: number = CloseCode.Normal, reason = ""): boolean {
     const ws = typeof target === "number" ? this.byId.get(target) : target;
-    if (!ws || !this.clients.has(ws)) return false;
+    if (!ws || !this.connections.has(ws)) return false;
     ws.close(code, reason);
     return true;
   }
 
-  /** Send 1001 to every connection, stop accepting, and resolve once every socket is gone. */
+  /**
+   * Send 1001 to every connection, stop accepting, and resolve once every socket is gone. `callback` runs
+   * outside the Promise (a throw in it is an uncaught exception, as in ws); on a server already closed it
+   * gets ws's "The server is not running" error and 'close' is emitted again.
+   */
   close(callback?: (error?: Error) => void): Promise<void> {
+    if (this.stopped) {
+      if (callback) this.once("close", () => callback(new Error("The server is not running")));
+      queueMicrotask(() => this.emit("close"));
+      return this.closing!;
+    }
     this.closing ??= this.shutdown();
-    if (callback) this.closing.then(() => callback(), callback);
+    if (callback)
+      this.closing.then(
+        () => queueMicrotask(() => callback()),
+        (error: Error) => queueMicrotask(() => callback(error)),
+      );
     return this.closing;
   }
 
   private async shutdown(): Promise<void> {
-    const gone = [...this.clients].map(
+    const gone = [...this.connections].map(
       (ws) => new Promise<void>((resolve) => ws.once("close", () => resolve())),
     );
-    for (const ws of this.clients) {
+    for (const ws of this.connections) {
       if (ws.readyState === ServerConnection.OPEN) ws.close(CloseCode.GoingAway, "server shutting down");
       else if (ws.readyState === ServerConnection.CONNECTING) ws.terminate();
     }
@@ -452,7 +618,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     await stopped;
     this.adapter.detach(this.hub);
     this.framer.release();
-    this.emit("close");
+    this.stopped = true;
+    // A throw in a 'close' listener is the application's: uncaught, not a rejection of `closing`.
+    queueMicrotask(() => this.emit("close"));
   }
 
   private originAllowed(origin: string): boolean {
@@ -465,9 +633,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     if (request.protocols.length === 0) return "";
     if (this.core.handleProtocols) {
       const chosen = this.core.handleProtocols(new Set(request.protocols), req);
-      return chosen === false ? "" : chosen;
+      return chosen || "";
     }
-    if (!this.core.protocols) return "";
+    if (!this.core.protocols) return request.protocols[0];
     const handle = this.pool.acquire();
     const chosen = selectSubprotocol(handle.engine, request.protocols, this.core.protocols);
     this.pool.release(handle);
@@ -478,18 +646,28 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     req: Req,
     origin: string,
     secure: boolean,
-    done: (accept: boolean, status?: number) => void,
+    done: (
+      accept: boolean,
+      status?: number,
+      message?: string,
+      headers?: Record<string, string | number>,
+    ) => void,
   ): void {
     const verifyClient = this.core.verifyClient!;
     const info: VerifyClientInfo<Req> = { origin, secure, req };
     const settle = (result: boolean | Refusal) =>
       result === true
         ? done(true)
-        : done(false, result === false ? defaults.refusalStatus : (result.status ?? defaults.refusalStatus));
+        : done(
+            false,
+            result ? (result.status ?? defaults.refusalStatus) : defaults.refusalStatus,
+            result ? result.reason : undefined,
+            result ? result.headers : undefined,
+          );
     const fail = () => done(false, 500);
     try {
       if (verifyClient.length >= 2) {
-        verifyClient(info, (accept, status) => done(accept, status));
+        verifyClient(info, done);
         return;
       }
       const result = verifyClient(info, () => {});

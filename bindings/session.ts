@@ -62,6 +62,8 @@ export interface SessionOptions {
   closeTimeout: number;
   /** permessage-deflate as negotiated (server side; a client sets it on `wire` after the 101). */
   deflate?: PerMessageDeflate | null;
+  /** Answer pings with pongs from inside the engine (default true). */
+  autoPong?: boolean;
 }
 
 /** What a session reports to the object users see. `data` comes from the host's `alloc`. */
@@ -109,6 +111,12 @@ export function sendBytes(data: SendData): string | Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   throw new TypeError("send() takes a string, an ArrayBuffer or an ArrayBufferView");
+}
+
+/** Bytes `data` takes on the wire as a payload (a string's UTF-8 length, a Blob's size). */
+function byteSize(data: SendData): number {
+  if (typeof data === "string") return new TextEncoder().encode(data).length;
+  return isBlob(data) ? data.size : data.byteLength;
 }
 
 /** Bytes for ping/pong payloads and close reasons given as strings or bytes. */
@@ -180,6 +188,9 @@ export class Session {
   readonly socket: SessionSocket;
   readonly wire: WireConnection;
   readyState: ReadyState = ReadyState.CONNECTING;
+  /** Bytes sent once closing: never sent, but counted in bufferedAmount (WHATWG, as ws does). */
+  private sentAfterClose = 0;
+  private pausedByApp = false;
   private readonly pool: EnginePool;
   private readonly handle: SlotHandle;
   private readonly options: SessionOptions;
@@ -223,6 +234,7 @@ export class Session {
       role: options.role,
       maxPayload: options.maxPayload,
       fragments: options.fragments,
+      autoPong: options.autoPong,
       alloc,
       deflate: options.deflate ?? undefined,
     });
@@ -241,7 +253,8 @@ export class Session {
 
   /** Bytes queued and not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.socket.bufferedAmount + this.output.pending + this.backlogBytes + (this.blobs?.bytes ?? 0);
+    const queued = this.socket.bufferedAmount + this.output.pending + this.backlogBytes;
+    return queued + (this.blobs?.bytes ?? 0) + this.sentAfterClose;
   }
 
   /** The socket is gone and the slot released. */
@@ -296,7 +309,26 @@ export class Session {
   private unthrottle(): void {
     if (!this.readingPaused || this.released || this.bufferedAmount >= this.options.highWaterMark) return;
     this.readingPaused = false;
-    this.socket.resumeReading?.();
+    if (!this.paused) this.socket.resumeReading?.();
+  }
+
+  /** The application stopped reading (ws's `pause()`): no message events until `resume()`. */
+  get paused(): boolean {
+    return this.pausedByApp;
+  }
+
+  /** Stop reading from the socket (ws's `pause()`); a no-op while connecting or once closed. */
+  pause(): void {
+    if (this.readyState === ReadyState.CONNECTING || this.released || !this.socket.pauseReading) return;
+    this.pausedByApp = true;
+    this.socket.pauseReading();
+  }
+
+  /** Read again after `pause()` (unless the output is still stalled: then once it drains). */
+  resume(): void {
+    if (!this.pausedByApp || this.released) return;
+    this.pausedByApp = false;
+    if (!this.readingPaused) this.socket.resumeReading?.();
   }
 
   /** Queue a message; `callback` runs once it is written to the socket (or with an error). */
@@ -307,7 +339,7 @@ export class Session {
     callback?: WriteCallback,
     compress = true,
   ): void {
-    if (!this.canSend(callback)) return;
+    if (!this.canSend(callback, data)) return;
     if (this.blobs?.waiting || isBlob(data)) {
       // Held bytes are copied now, as the caller may reuse its buffer before the Blob ahead is read.
       const held =
@@ -352,14 +384,14 @@ export class Session {
 
   /** Send a ping (up to 125 bytes). */
   ping(data: Uint8Array, callback?: WriteCallback): void {
-    if (!this.canSend(callback)) return;
+    if (!this.canSend(callback, data)) return;
     this.wire.ping(data);
     if (callback) this.callbacks.push(callback);
   }
 
   /** Send an unsolicited pong (up to 125 bytes). */
   pong(data: Uint8Array, callback?: WriteCallback): void {
-    if (!this.canSend(callback)) return;
+    if (!this.canSend(callback, data)) return;
     this.wire.pong(data);
     if (callback) this.callbacks.push(callback);
   }
@@ -381,6 +413,8 @@ export class Session {
 
   private closeNow(code: number | undefined, reason: string): void {
     if (!this.wire.close(code, reason)) return;
+    // The close frame goes to the socket now (as ws writes it), so bufferedAmount does not count it.
+    this.output.flush();
     this.readyState = ReadyState.CLOSING;
     this.heartbeat?.stop();
     this.armCloseTimer();
@@ -472,9 +506,11 @@ export class Session {
     }
   }
 
-  private canSend(callback?: WriteCallback): boolean {
+  private canSend(callback: WriteCallback | undefined, data: SendData): boolean {
     if (this.readyState === ReadyState.OPEN && !this.wire.closeSent) return true;
-    callback?.(new Error(`WebSocket is not open: readyState ${this.readyState}`));
+    if (this.readyState !== ReadyState.CONNECTING) this.sentAfterClose += byteSize(data);
+    const state = Object.keys(ReadyState)[this.readyState];
+    callback?.(new Error(`WebSocket is not open: readyState ${this.readyState} (${state})`));
     return false;
   }
 

@@ -53,7 +53,7 @@ async function servePage(req: IncomingMessage, res: ServerResponse): Promise<voi
 /** Start the page, /echo and /chat on one port. */
 export async function startDemoServer(options: DemoServerOptions = {}): Promise<DemoServer> {
   const server = createServer((req, res) => void servePage(req, res));
-  // Two servers attached to one http server, each taking its own path (other paths get 404).
+  // Two servers attached to one http server, each taking its own path (other paths get 400, as in ws).
   const echo = new WebSocketServer({ server, path: "/echo" });
   const chat = new WebSocketServer({ server, path: "/chat" });
 

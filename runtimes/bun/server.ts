@@ -160,8 +160,13 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
       remoteAddress: socket.remoteAddress,
       secure: !!this.options.tls,
     };
-    this.decide(req, request.path, request, req.secure, (decision) =>
-      this.answer(peer, req, request.headEnd, decision),
+    this.decide(
+      req,
+      request.path,
+      request,
+      req.secure,
+      (decision) => this.answer(peer, req, request.headEnd, decision),
+      true,
     );
   }
 

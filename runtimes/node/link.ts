@@ -58,8 +58,9 @@ const ignoreError = (): void => {};
  * goes first. Plain TCP sockets then read straight into the engine's input area; TLS ones by 'data' events.
  */
 export function bindSession(socket: Socket, session: Session, head?: Uint8Array): void {
-  socket.setNoDelay(true);
-  socket.setTimeout(0);
+  // handleUpgrade takes any Duplex: only a net.Socket has these.
+  if (typeof socket.setNoDelay === "function") socket.setNoDelay(true);
+  if (typeof socket.setTimeout === "function") socket.setTimeout(0);
   // ECONNRESET and the like: 'close' follows and reports 1006.
   socket.on("error", ignoreError);
   socket.on("end", () => session.onEnd());

@@ -57,6 +57,38 @@ export interface ServerOptions extends ServerCoreOptions<http.IncomingMessage> {
 
 type UpgradeCallback = (ws: ServerConnection, req: http.IncomingMessage) => void;
 
+/** A ws-shaped connection class (ws's own WebSocket or a subclass): the server hands it the socket. */
+interface ForeignWebSocket {
+  _protocol?: string;
+  setSocket(socket: Duplex, head: Buffer, options: Record<string, unknown>): void;
+  once(event: "close", listener: () => void): unknown;
+}
+type ForeignWebSocketClass = new (
+  address: null,
+  protocols: undefined,
+  options: ServerOptions,
+) => ForeignWebSocket;
+
+function isForeignClass(value: unknown): value is ForeignWebSocketClass {
+  return (
+    typeof value === "function" &&
+    !(value.prototype instanceof CoreServerConnection) &&
+    typeof (value.prototype as { setSocket?: unknown }).setSocket === "function"
+  );
+}
+
+const MODES_ERROR = 'One and only one of the "port", "server", or "noServer" options must be specified';
+
+/** ws's rule: exactly one of port, server, noServer. */
+function checkModes(options: ServerOptions | undefined): ServerOptions {
+  const modes = [options?.port != null, !!options?.server, !!options?.noServer].filter(Boolean);
+  if (modes.length !== 1) throw new TypeError(MODES_ERROR);
+  return options!;
+}
+
+// Sockets handleUpgrade has seen: a second call for one is a misconfiguration (ws throws too).
+const upgraded = new WeakSet<Duplex>();
+
 // Servers attached to one http server, tried in order by path: one 'upgrade' listener per http server.
 const attached = new WeakMap<http.Server, WebSocketServer[]>();
 
@@ -101,18 +133,21 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
   private readonly handshakeTimers = new Map<Duplex, ReturnType<typeof setTimeout>>();
 
   constructor(options: ServerOptions, callback?: () => void) {
-    super(options, allocBuffer, nodeDeflateCodec);
-    const modes = [options.port !== undefined, !!options.server, !!options.noServer].filter(Boolean);
-    if (modes.length !== 1)
-      throw new TypeError("WebSocketServer: give exactly one of port, server, noServer");
+    super(checkModes(options), allocBuffer, nodeDeflateCodec);
     this.options = options;
-    if (options.port !== undefined) this.listen(options, callback);
+    if (options.port != null) this.listen(options, callback);
     else if (options.server) this.attach(options.server);
+  }
+
+  /** ws's name for the server listening on our port (a net.Server or tls.Server) or the attached one. */
+  get _server(): net.Server | undefined {
+    return this.httpServer;
   }
 
   /** The listening address (own or attached server). */
   address(): AddressInfo | string | null {
-    if (!this.httpServer) throw new Error("WebSocketServer is in noServer mode");
+    if (this.options.noServer) throw new Error('The server is operating in "noServer" mode');
+    if (!this.httpServer) return null;
     return this.httpServer.address();
   }
 
@@ -121,13 +156,22 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     return this.handlesPath(req.url ?? "/");
   }
 
-  /** Run the handshake on an upgrade request; `callback` gets the open connection. */
+  /**
+   * Run the handshake on an upgrade request over any Duplex (a net.Socket gets zero-copy reads); `callback`
+   * gets the open connection. Throws when called twice for one socket.
+   */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
+    if (upgraded.has(socket))
+      throw new Error(
+        "server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration",
+      );
+    upgraded.add(socket);
     this.stopWatching(socket);
     socket.on("error", ignoreError);
     const request = this.parseHead(rawRequestHead(req));
     if (!request) return this.refuse(socket, 431);
-    this.decide(req, req.url ?? "/", request, "encrypted" in req.socket, (decision) =>
+    const secure = !!(req.socket as { encrypted?: boolean } | undefined)?.encrypted;
+    this.decide(req, req.url ?? "/", request, secure, (decision) =>
       this.answer(req, socket, head, decision, callback),
     );
   }
@@ -154,11 +198,17 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     decision: UpgradeDecision,
     callback: UpgradeCallback,
   ): void {
-    if (!("request" in decision)) return this.refuse(socket, decision.status, decision.response);
+    if (!("request" in decision)) {
+      if (!decision.clientError || this.listenerCount("wsClientError") === 0)
+        return this.refuse(socket, decision.status, decision.response);
+      this.emit("wsClientError", new Error(decision.message), socket, req);
+      return;
+    }
     if (!socket.readable || !socket.writable || socket.destroyed) {
       socket.destroy();
       return;
     }
+    if (isForeignClass(this.options.WebSocket)) return this.handOver(decision, req, socket, head, callback);
     const tcp = socket as Socket;
     const ws = this.accept(
       decision,
@@ -170,6 +220,32 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     socket.off("error", ignoreError);
     // Frames that arrived with the request are fed once the caller has attached its listeners.
     bindSession(tcp, ws.session, head);
+  }
+
+  /** The `WebSocket` option is a ws-shaped class: answer 101 and hand it the socket, as ws does. */
+  private handOver(
+    decision: { request: UpgradeRequest; protocol: string },
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    callback: UpgradeCallback,
+  ): void {
+    if (this.closing) return this.refuse(socket, 503);
+    const ws = new (this.options.WebSocket as ForeignWebSocketClass)(null, undefined, this.options);
+    const handle = this.pool.acquire();
+    // permessage-deflate is not offered to a foreign class: its codec is not ours to set up.
+    const response = this.acceptResponse(handle, decision, "", req);
+    this.pool.release(handle);
+    if (decision.protocol) ws._protocol = decision.protocol;
+    socket.write(response);
+    socket.off("error", ignoreError);
+    ws.setSocket(socket, head, {
+      allowSynchronousEvents: true,
+      maxPayload: this.sessionOptions.maxPayload,
+      skipUTF8Validation: false,
+    });
+    this.track(ws as unknown as ServerConnection);
+    callback(ws as unknown as ServerConnection, req);
   }
 
   private listen(options: ServerOptions, callback?: () => void): void {
@@ -198,20 +274,32 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
       if (!request) return;
       const req = incomingMessage(socket, request);
       let decided = false;
-      this.decide(req, request.path, request, !!this.options.tls, (decision) => {
-        decided = true;
-        socket.off("data", onData);
-        this.stopWatching(socket);
-        if (socket.isPaused()) socket.resume();
-        const rest = Buffer.from(pending.bytes.buffer, pending.bytes.byteOffset + request.headEnd);
-        this.answer(req, socket, rest, decision, (ws) => this.emit("connection", ws, req));
-      });
+      upgraded.add(socket);
+      this.decide(
+        req,
+        request.path,
+        request,
+        !!this.options.tls,
+        (decision) => {
+          decided = true;
+          socket.off("data", onData);
+          this.stopWatching(socket);
+          if (socket.isPaused()) socket.resume();
+          const rest = Buffer.from(pending.bytes.buffer, pending.bytes.byteOffset + request.headEnd);
+          this.answer(req, socket, rest, decision, (ws) => this.emit("connection", ws, req));
+        },
+        true,
+      );
       // An async verifyClient: hold further bytes in the socket (its own backpressure) until it answers.
       if (!decided) socket.pause();
     };
     socket.on("data", onData);
   }
 
+  /**
+   * Join the servers attached to `server`: one 'upgrade' listener per http server dispatches by path (a
+   * path none takes gets 400, as in ws), and the last server to close removes it.
+   */
   private attach(server: http.Server): void {
     this.httpServer = server;
     let servers = attached.get(server);
@@ -219,12 +307,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
       const list: WebSocketServer[] = [];
       servers = list;
       attached.set(server, list);
-      server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-        const wss = list.find((candidate) => candidate.shouldHandle(req));
-        if (wss) wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
-        else if (list.length > 0) list[0].refuse(socket, 404);
-        else socket.destroy();
-      });
+      server.on("upgrade", onAttachedUpgrade);
     }
     servers.push(this);
     server.on("listening", this.onListening);
@@ -235,7 +318,12 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     const server = this.httpServer;
     if (!server || this.ownsServer) return;
     const servers = attached.get(server as http.Server);
-    if (servers) servers.splice(servers.indexOf(this), 1);
+    const at = servers ? servers.indexOf(this) : -1;
+    if (servers && at >= 0) servers.splice(at, 1);
+    if (servers && servers.length === 0) {
+      attached.delete(server as http.Server);
+      server.off("upgrade", onAttachedUpgrade);
+    }
     server.off("listening", this.onListening);
     server.off("error", this.onServerError);
   }
@@ -274,8 +362,8 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     socket.off("close", this.onHandshakeClose);
   }
 
-  /** Answer with the engine's refusal for `status` and close the socket. */
-  private refuse(socket: Duplex, status: number, response = this.refusal(status)): void {
+  /** @internal Answer with the refusal for `status` and close the socket. */
+  refuse(socket: Duplex, status: number, response = this.refusal(status)): void {
     if (!socket.writable || socket.destroyed) {
       socket.destroy();
       return;
@@ -286,5 +374,14 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
 }
 
 function ignoreError(): void {}
+
+/** An attached http server's 'upgrade' (`this`): the first of its WebSocketServers whose path matches. */
+function onAttachedUpgrade(this: http.Server, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  const list = attached.get(this) ?? [];
+  const wss = list.find((candidate) => candidate.shouldHandle(req));
+  if (wss) wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+  else if (list.length > 0) list[0].refuse(socket, 400);
+  else socket.destroy();
+}
 
 export { DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_PAYLOAD };

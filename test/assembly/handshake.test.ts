@@ -573,8 +573,8 @@ describe.each(["simd", "mvp"] as const)("bindings/handshake.ts (%s build)", (bui
 
   it("returns null for an incomplete head and names the rule of a refusal", () => {
     expect(parseUpgradeRequest(engine, rfcRequest.subarray(0, 50))).toBeNull();
-    const refused = parseUpgradeRequest(engine, latin1(textOf(vectors.requests[0].request).replace(": 13", ": 8")));
-    expect(refused).toMatchObject({ status: 426, reason: "VersionUnsupported", version: 8 });
+    const refused = parseUpgradeRequest(engine, latin1(textOf(vectors.requests[0].request).replace(": 13", ": 7")));
+    expect(refused).toMatchObject({ status: 426, reason: "VersionUnsupported", version: 7 });
     const tooLong = parseUpgradeRequest(engine, rfcRequest, { maxHeaderBytes: 100 });
     expect(tooLong).toMatchObject({ status: 431, reason: "HeadTooLarge", headEnd: 0 });
   });

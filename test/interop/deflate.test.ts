@@ -9,6 +9,7 @@ import type { PerMessageDeflateOptions } from "../../bindings/extensions.js";
 import { WebSocket, type ServerConnection } from "../../runtimes/node/index.js";
 import { jsonText } from "../support/json-text.js";
 import { echoServer, frame, nextEvent, nextMessage, openClient, RawClient } from "../runtimes/node/peers.js";
+import { statusOf, upgradeRequest } from "../support/raw-client.js";
 
 function noise(size: number, seed: number): Buffer {
   const bytes = Buffer.allocUnsafe(size);
@@ -90,7 +91,7 @@ describe("ws client ↔ our server, perMessageDeflate on both", () => {
     await wss.close();
   });
 
-  it("declines deflate when off (the default) and when the offer is invalid", async () => {
+  it("declines deflate when off (the default); refuses with 400 (as ws) when the only offer is invalid", async () => {
     const { wss, port } = await echoServer();
     const ws = new WS(`ws://127.0.0.1:${port}`, { perMessageDeflate: true });
     await once(ws, "open");
@@ -98,14 +99,12 @@ describe("ws client ↔ our server, perMessageDeflate on both", () => {
     ws.close();
     await wss.close();
     const on = await echoServer({ perMessageDeflate: true });
-    const raw = await RawClient.open(
-      on.port,
-      "/",
-      "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99\r\n",
-    );
+    const offer = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99\r\n";
+    expect(await statusOf(on.port, upgradeRequest(on.port, "/", offer))).toBe(400);
+    const raw = await RawClient.open(on.port, "/", offer.replace("\r\n", ", permessage-deflate\r\n"));
     raw.write(frame(0x1, "plain"));
     const echoed = await raw.readFrame();
-    expect([echoed.rsv, echoed.payload.toString()]).toEqual([0, "plain"]);
+    expect(echoed.payload.toString()).toBe("plain");
     raw.destroy();
     await on.wss.close();
   });

@@ -342,7 +342,7 @@ enum wsk_export {
     X(27, CONNECTION_MISSING, 400, "no `upgrade` token in the Connection header") \
     X(28, VERSION_MISSING, 400, "no Sec-WebSocket-Version header") \
     X(29, VERSION_REPEATED, 400, "more than one Sec-WebSocket-Version header") \
-    X(30, VERSION_UNSUPPORTED, 426, "Sec-WebSocket-Version is not 13") \
+    X(30, VERSION_UNSUPPORTED, 426, "Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`)") \
     X(31, KEY_MISSING, 400, "no Sec-WebSocket-Key header") \
     X(32, KEY_REPEATED, 400, "more than one Sec-WebSocket-Key header") \
     X(33, KEY_INVALID, 400, "Sec-WebSocket-Key is not base64 of 16 bytes") \

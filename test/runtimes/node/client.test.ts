@@ -160,7 +160,7 @@ describe("client surface", () => {
     const ws = new WebSocket(`${url}/other`);
     const error = nextEvent<Event & { message: string }>(ws, "error");
     expect((await nextEvent<CloseEvent>(ws, "close")).code).toBe(1006);
-    expect((await error).message).toMatch(/404/);
+    expect((await error).message).toMatch(/400/);
     await wss.close();
   });
 });

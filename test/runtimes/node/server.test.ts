@@ -9,9 +9,9 @@ import { frame, statusOf, upgradeRequest } from "../../support/raw-client.js";
 import { echo, echoServer, listen, nextEvent, nextMessage, openClient, RawClient } from "./peers.js";
 
 describe("WebSocketServer handshake", () => {
-  it("answers 404 to another path and accepts the configured one", async () => {
+  it("answers 400 to another path (as ws) and accepts the configured one", async () => {
     const { wss, port, url } = await echoServer({ path: "/chat" });
-    expect(await statusOf(port, upgradeRequest(port, "/other"))).toBe(404);
+    expect(await statusOf(port, upgradeRequest(port, "/other"))).toBe(400);
     const ws = await openClient(`${url}/chat?room=1`);
     ws.send("hi");
     expect(await nextMessage(ws)).toBe("hi");
@@ -164,7 +164,7 @@ describe("WebSocketServer handshake", () => {
 });
 
 describe("WebSocketServer modes", () => {
-  it("shares one http server between servers by path; other paths get 404", async () => {
+  it("shares one http server between servers by path; other paths get 400 (as ws)", async () => {
     const server = http.createServer((_, res) => res.end("plain"));
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
@@ -177,7 +177,7 @@ describe("WebSocketServer modes", () => {
     const cb = new WebSocket(`ws://127.0.0.1:${port}/b`);
     expect(await nextMessage(ca)).toBe("from a");
     expect(await nextMessage(cb)).toBe("from b");
-    expect(await statusOf(port, upgradeRequest(port, "/c"))).toBe(404);
+    expect(await statusOf(port, upgradeRequest(port, "/c"))).toBe(400);
     await Promise.all([a.close(), b.close()]);
     expect(ca.readyState).toBe(WebSocket.CLOSED);
     await new Promise((resolve) => server.close(resolve));

@@ -81,7 +81,7 @@ describe(`client on ${runtime}`, () => {
     const refused = new host.WebSocket(`${url}/other`);
     const error = nextEvent<ErrorEvent>(refused, "error");
     expect((await nextEvent<CloseEvent>(refused, "close")).code).toBe(1006);
-    expect(String((await error).message)).toContain("404");
+    expect(String((await error).message)).toContain("400");
     await wss.close();
   });
 

@@ -359,12 +359,15 @@ describe(`server on ${runtime}: handshake`, () => {
     await wss.close();
   });
 
-  it("answers 404 off path, the engine's status to broken requests, 431 to a huge head", async () => {
+  it("answers ws's statuses (400 off path, 405, 400 to a bad version or key, 426 to plain HTTP), 431 to a huge head", async () => {
     const { wss, port } = await listen({ path: "/chat" });
-    expect(await statusOf(port, upgradeRequest(port, "/other"))).toBe(404);
+    expect(await statusOf(port, upgradeRequest(port, "/other"))).toBe(400);
     expect(await statusOf(port, upgradeRequest(port, "/chat").replace("GET", "POST"))).toBe(405);
+    expect(await statusOf(port, upgradeRequest(port, "/chat").replace("Version: 13", "Version: 7"))).toBe(
+      400,
+    );
     expect(await statusOf(port, upgradeRequest(port, "/chat").replace("Version: 13", "Version: 8"))).toBe(
-      426,
+      101,
     );
     expect(await statusOf(port, upgradeRequest(port, "/chat").replace("dGhlIHNhbXBsZSBub25jZQ==", "x"))).toBe(
       400,
@@ -372,7 +375,7 @@ describe(`server on ${runtime}: handshake`, () => {
     expect(await statusOf(port, upgradeRequest(port, "/chat", `X-Big: ${"a".repeat(64 * 1024)}\r\n`))).toBe(
       431,
     );
-    expect(await statusOf(port, `GET /chat HTTP/1.1\r\nHost: x\r\n\r\n`)).toBe(400);
+    expect(await statusOf(port, `GET /chat HTTP/1.1\r\nHost: x\r\n\r\n`)).toBe(426);
     expect(await statusOf(port, upgradeRequest(port, "/chat?room=1"))).toBe(101);
     await wss.close();
   });

@@ -1,0 +1,156 @@
+// The Node server as ws's suite specifies it where only Node has the API: attach mode and handleUpgrade
+// (any Duplex, once per socket), the constructor's checks, the `WebSocket` option, 'wsClientError',
+// `ws._socket`, and close(cb) errors.
+import { spawn } from "node:child_process";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { Duplex, PassThrough } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { WebSocket as WsClient } from "ws";
+import { ServerConnection, WebSocketServer } from "../../../runtimes/node/index.js";
+import { RawClient, upgradeRequest } from "../../support/raw-client.js";
+
+async function httpServer(): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** A ws client's first message, or the error that ended it. */
+function firstMessage(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ws = new WsClient(url);
+    ws.on("message", (data) => {
+      resolve(data.toString());
+      ws.close();
+    });
+    ws.on("error", reject);
+  });
+}
+
+const close = (server: http.Server) => new Promise((resolve) => server.close(resolve));
+
+describe("WebSocketServer as ws's suite specifies it (Node)", () => {
+  it("throws ws's error when no mode, or several, is given", () => {
+    const message = 'One and only one of the "port", "server", or "noServer" options must be specified';
+    expect(() => new (WebSocketServer as unknown as new () => WebSocketServer)()).toThrow(message);
+    expect(() => new WebSocketServer({})).toThrow(message);
+    expect(() => new WebSocketServer({ port: 0, noServer: true })).toThrow(message);
+  });
+
+  it("close() of an attached server removes its 'upgrade' listener: later upgrades reach their own handler", async () => {
+    const { server, port } = await httpServer();
+    const attachedWss = new WebSocketServer({ server });
+    await attachedWss.close();
+    expect(server.listenerCount("upgrade")).toBe(0);
+    const wss = new WebSocketServer({ noServer: true });
+    server.on("upgrade", (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => ws.send("through noServer")),
+    );
+    expect(await firstMessage(`ws://127.0.0.1:${port}`)).toBe("through noServer");
+    await wss.close();
+    await close(server);
+  });
+
+  it("completes an upgrade over any Duplex, and throws when handleUpgrade is called twice for one socket", async () => {
+    const { server, port } = await httpServer();
+    const wss = new WebSocketServer({ noServer: true });
+    const twice: unknown[] = [];
+    server.on("upgrade", (req, socket, head) => {
+      const toServer = new PassThrough();
+      const toClient = new PassThrough();
+      socket.pipe(toServer);
+      toClient.pipe(socket);
+      const serverSide = Duplex.from({ readable: toServer, writable: toClient });
+      wss.handleUpgrade(req, serverSide, head, (ws) => ws.send("over a duplex"));
+      try {
+        wss.handleUpgrade(req, serverSide, head, () => {});
+      } catch (error) {
+        twice.push((error as Error).message);
+      }
+    });
+    expect(await firstMessage(`ws://127.0.0.1:${port}`)).toBe("over a duplex");
+    expect(twice).toEqual([
+      "server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration",
+    ]);
+    await wss.close();
+    await close(server);
+  });
+
+  it("constructs connections of the `WebSocket` option: a subclass of ours, or ws's class handed the socket", async () => {
+    class Tagged extends ServerConnection {
+      get tag(): string {
+        return "ours";
+      }
+    }
+    class WsTagged extends WsClient {
+      get tag(): string {
+        return "ws's";
+      }
+    }
+    for (const [Class, tag] of [
+      [Tagged, "ours"],
+      [WsTagged, "ws's"],
+    ] as const) {
+      const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", WebSocket: Class });
+      await new Promise<void>((resolve) => wss.once("listening", resolve));
+      wss.on("connection", (ws) => {
+        const tagged = ws as unknown as { tag: string; send(data: string): void };
+        expect(ws instanceof Class).toBe(true);
+        expect(wss.clients.has(ws)).toBe(true);
+        tagged.send(tagged.tag);
+      });
+      expect(await firstMessage(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`)).toBe(tag);
+      await wss.close();
+    }
+  });
+
+  it("emits 'wsClientError' for a request that breaks a rule, and lets the listener answer", async () => {
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise<void>((resolve) => wss.once("listening", resolve));
+    const port = (wss.address() as AddressInfo).port;
+    const errors: string[] = [];
+    wss.on("wsClientError", (error, socket, req) => {
+      errors.push(`${error.message} (${(req as http.IncomingMessage).method})`);
+      (socket as Duplex).end("HTTP/1.1 418 I'm a teapot\r\nConnection: close\r\n\r\n");
+    });
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port).replace("GET", "POST"));
+    expect(await raw.readHead()).toMatch(/^HTTP\/1\.1 418 /);
+    expect(errors).toEqual(["Invalid HTTP method (POST)"]);
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("exposes the connection's net.Socket as ws._socket", async () => {
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise<void>((resolve) => wss.once("listening", resolve));
+    wss.on("connection", (ws) => ws.send(String(ws._socket === ws.socket && typeof ws._socket.setNoDelay)));
+    expect(await firstMessage(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`)).toBe("function");
+    await wss.close();
+  });
+
+  it("throws an exception of close(cb)'s callback as uncaught, not as an unhandled rejection", async () => {
+    const script = `
+      const { WebSocketServer } = await import(${JSON.stringify(new URL("../../../dist/runtimes/node/index.js", import.meta.url).pathname)});
+      process.on("uncaughtException", (e) => { console.log("uncaught " + e.message); process.exit(0); });
+      process.on("unhandledRejection", (e) => { console.log("rejection " + e.message); process.exit(0); });
+      const wss = new WebSocketServer({ noServer: true });
+      wss.close(() => { throw new Error("from cb"); });
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    await new Promise((resolve) => child.once("exit", resolve));
+    expect(out.trim()).toBe("uncaught from cb");
+  });
+
+  it("calls close(cb) on a closed server with ws's error", async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    await wss.close();
+    const error = await new Promise<Error | undefined>((resolve) => wss.close(resolve));
+    expect(error?.message).toBe("The server is not running");
+  });
+});

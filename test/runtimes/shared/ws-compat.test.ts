@@ -1,0 +1,238 @@
+// The server answers as ws's does where ws's own test suite (the spec of the server API) says so, on
+// Node and Bun alike: subprotocol choice, refusals (status, body, headers), verifyClient's refusal headers,
+// hybi-08 requests, the 'headers' event, clientTracking, autoPong, bufferedAmount once closing.
+import { frame, RawClient, upgradeRequest } from "../../support/raw-client.js";
+import { describe, expect, it, listen, runtime, type ServerConnection } from "./harness.js";
+
+const Op = { Text: 1, Ping: 9, Pong: 10 } as const;
+
+/** The whole response (head and body) the server answers `request` with. */
+async function responseTo(
+  port: number,
+  request: string,
+): Promise<{ status: number; head: string; body: string }> {
+  const raw = await RawClient.connect(port);
+  raw.write(request);
+  const head = await raw.readHead();
+  const body = (await raw.readAll()).toString();
+  raw.destroy();
+  return { status: Number(head.split(" ")[1]), head, body };
+}
+
+describe(`server on ${runtime}: ws's handshake answers`, () => {
+  it("chooses the client's first offered subprotocol when neither protocols nor handleProtocols is set", async () => {
+    const { wss, port } = await listen();
+    const connected = new Promise<ServerConnection>((resolve) => wss.once("connection", resolve));
+    const raw = await RawClient.open(port, "/", "Sec-WebSocket-Protocol: foo, bar\r\n");
+    expect((await connected).protocol).toBe("foo");
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("refuses an invalid Sec-WebSocket-Protocol list with 400 and says why", async () => {
+    const { wss, port } = await listen();
+    let connected = false;
+    wss.on("connection", () => (connected = true));
+    const answer = await responseTo(port, upgradeRequest(port, "/", "Sec-WebSocket-Protocol: foo;bar\r\n"));
+    expect([answer.status, answer.body]).toEqual([400, "Invalid Sec-WebSocket-Protocol header"]);
+    expect(connected).toBe(false);
+    await wss.close();
+  });
+
+  it("refuses a malformed permessage-deflate offer with 400 when deflate is on", async () => {
+    const { wss, port } = await listen({ perMessageDeflate: true });
+    const offer = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=foo\r\n";
+    const answer = await responseTo(port, upgradeRequest(port, "/", offer));
+    expect([answer.status, answer.body]).toEqual([
+      400,
+      "Invalid or unacceptable Sec-WebSocket-Extensions header",
+    ]);
+    await wss.close();
+  });
+
+  it("says what was wrong: 426 to plain HTTP, 400 off path, the key and version rules in ws's words", async () => {
+    const { wss, port } = await listen({ path: "/chat" });
+    const plain = await responseTo(port, `GET /chat HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect([plain.status, plain.body]).toEqual([426, "Upgrade Required"]);
+    expect((await responseTo(port, upgradeRequest(port, "/other"))).status).toBe(400);
+    const key = await responseTo(
+      port,
+      upgradeRequest(port, "/chat").replace("dGhlIHNhbXBsZSBub25jZQ==", "x"),
+    );
+    expect([key.status, key.body]).toEqual([400, "Missing or invalid Sec-WebSocket-Key header"]);
+    const version = await responseTo(
+      port,
+      upgradeRequest(port, "/chat").replace("Version: 13", "Version: 7"),
+    );
+    expect([version.status, version.body]).toEqual([400, "Missing or invalid Sec-WebSocket-Version header"]);
+    expect(version.head).toContain("\r\nSec-WebSocket-Version: 13, 8\r\n");
+    const method = await responseTo(port, upgradeRequest(port, "/chat").replace("GET", "POST"));
+    expect([method.status, method.body]).toEqual([405, "Invalid HTTP method"]);
+    await wss.close();
+  });
+
+  it("takes a version-8 request to verifyClient, whose cb(false, code, message, headers) is answered as given", async () => {
+    const seen: string[] = [];
+    const { wss, port } = await listen({
+      verifyClient: (info, cb) => {
+        seen.push(info.origin);
+        cb(false, 503, "come back later", { "Retry-After": 120 });
+      },
+    });
+    const request = upgradeRequest(port, "/", "Sec-WebSocket-Origin: http://example.com\r\n");
+    const answer = await responseTo(port, request.replace("Version: 13", "Version: 8"));
+    expect([answer.status, answer.body]).toEqual([503, "come back later"]);
+    expect(answer.head).toContain("\r\nRetry-After: 120\r\n");
+    expect(seen).toEqual(["http://example.com"]);
+    await wss.close();
+  });
+
+  it("hands 'headers' the 101's lines and writes them as the listener left them", async () => {
+    const { wss, port } = await listen();
+    wss.on("headers", (headers) => {
+      expect(headers.slice(0, 3)).toEqual([
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+      ]);
+      headers.push("Set-Cookie: a=1");
+    });
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port));
+    const head = await raw.readHead();
+    expect(head).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(head).toContain("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n");
+    expect(head).toContain("\r\nSet-Cookie: a=1\r\n\r\n");
+    raw.destroy();
+    await wss.close();
+  });
+});
+
+describe(`server on ${runtime}: ws's options`, () => {
+  it("has no clients set with clientTracking: false, and still closes its connections", async () => {
+    const { wss, port } = await listen({ clientTracking: false });
+    expect(wss.clients).toBeUndefined();
+    const connected = new Promise((resolve) => wss.once("connection", resolve));
+    const raw = await RawClient.open(port);
+    await connected;
+    const closed = wss.close();
+    expect((await raw.readFrame()).opcode).toBe(8);
+    raw.destroy();
+    await closed;
+  });
+
+  it("answers no ping with autoPong: false (the app sees the ping)", async () => {
+    const { wss, port } = await listen({ autoPong: false });
+    const pinged = new Promise<void>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.on("ping", () => resolve());
+        ws.on("message", (data) => ws.send(data.toString()));
+      }),
+    );
+    const raw = await RawClient.open(port);
+    raw.write(frame(Op.Ping, "hi"));
+    await pinged;
+    raw.write(frame(Op.Text, "after"));
+    const next = await raw.readFrame();
+    expect([next.opcode, next.payload.toString()]).toEqual([Op.Text, "after"]);
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("does not count its close frame in bufferedAmount; sends once closing count as ws counts them", async () => {
+    const { wss, port } = await listen();
+    const amounts = new Promise<number[]>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.close();
+        const afterClose = ws.bufferedAmount;
+        ws.ping("hi");
+        resolve([afterClose, ws.bufferedAmount]);
+      }),
+    );
+    const raw = await RawClient.open(port);
+    expect(await amounts).toEqual([0, 2]);
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("pause() stops message events until resume(), as ws's does", async () => {
+    const { wss, port } = await listen();
+    const received: string[] = [];
+    const paused = new Promise<ServerConnection>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.pause();
+        ws.on("message", (data) => received.push(data.toString()));
+        resolve(ws);
+      }),
+    );
+    const raw = await RawClient.open(port);
+    const ws = await paused;
+    expect(ws.isPaused).toBe(true);
+    raw.write(frame(Op.Text, "held"));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received).toEqual([]);
+    const resumed = new Promise((resolve) => ws.once("message", resolve));
+    ws.resume();
+    await resumed;
+    expect([ws.isPaused, received]).toEqual([false, ["held"]]);
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("takes ping(callback) and pong(callback) as ws does", async () => {
+    const { wss, port } = await listen();
+    const written = new Promise<unknown[]>((resolve) =>
+      wss.on("connection", (ws) => {
+        const results: unknown[] = [];
+        ws.ping((error?: Error | null) => {
+          results.push(error ?? null);
+          ws.pong((error?: Error | null) => resolve([...results, error ?? null]));
+        });
+      }),
+    );
+    const raw = await RawClient.open(port);
+    expect(await written).toEqual([null, null]);
+    const ping = await raw.readFrame();
+    const pong = await raw.readFrame();
+    expect([ping.opcode, ping.payload.length, pong.opcode]).toEqual([Op.Ping, 0, Op.Pong]);
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("emits the Blob reader's own error when a sent Blob cannot be read, as ws does", async () => {
+    const { wss, port } = await listen();
+    const unreadable = new DOMException("The blob could not be read", "NotReadableError");
+    class UnreadableBlob extends Blob {
+      override arrayBuffer(): Promise<ArrayBuffer> {
+        return Promise.reject(unreadable);
+      }
+    }
+    const failed = new Promise<Error>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.on("error", resolve);
+        ws.send(new UnreadableBlob(["x".repeat(64)]));
+      }),
+    );
+    const raw = await RawClient.open(port);
+    expect(await failed).toBe(unreadable);
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("reports a protocol violation as a RangeError with ws's error code", async () => {
+    const { wss, port } = await listen();
+    const failed = new Promise<Error & { code?: string; closeCode?: number }>((resolve) =>
+      wss.on("connection", (ws) => ws.on("error", resolve)),
+    );
+    const raw = await RawClient.open(port);
+    raw.write(frame(Op.Text, "hi", { mask: false }));
+    const error = await failed;
+    expect([error instanceof RangeError, error.code, error.closeCode]).toEqual([
+      true,
+      "WS_ERR_EXPECTED_MASK",
+      1002,
+    ]);
+    raw.destroy();
+    await wss.close();
+  });
+});
