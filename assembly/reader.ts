@@ -255,6 +255,9 @@ function dataChunk(slot: usize, at: usize, n: u32): bool {
   if (messageEnd) {
     flags |= DataFlag.MessageEnd;
     store<u8>(slot + Slot.MessageOpcode, 0);
+    // The host inflates and checks a compressed message now: read nothing behind it (a ping would be
+    // answered) until the host has, as it may fail the connection.
+    if (hasFlag(slot, COMPRESSED)) yielded = true;
   }
   emit(EventType.Data, opcode, flags, 0, 0, at, n);
   return true;
@@ -270,6 +273,12 @@ function readControl(slot: usize, ptr: usize, pos: u32, len: u32): u32 {
     if (key != 0) mask(at, remaining, key, 0);
     handleControl(slot, at, remaining);
     return pos + remaining;
+  }
+  // The slot's control buffer may still hold a ping or pong reported in this call that the host has not
+  // read yet: start buffering another control payload there on the next call.
+  if (have == 0 && eventCount() > 0) {
+    yielded = true;
+    return pos;
   }
   const n = min(remaining, len - pos);
   const buffer = slot + Slot.Control;

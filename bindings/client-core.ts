@@ -365,6 +365,11 @@ export abstract class WebSocketCore extends EventTarget {
     const { target, options } = this;
     const handle = this.pool.acquire();
     let handshaking = true;
+    let reported = false;
+    const handshakeError = (error: Error): void => {
+      reported = true;
+      this.dispatchEvent(new ErrorEvent("error", { error, message: error.message }));
+    };
     // fragments: "stream": text chunks are decoded as they come (a chunk may end inside a character).
     let textChunks: TextDecoder | null = null;
     let head = new Uint8Array(0);
@@ -428,10 +433,13 @@ export abstract class WebSocketCore extends EventTarget {
       end: () => session.onEnd(),
       closed: () => {
         clearTimeout(timer);
+        // The server hung up before its 101 was complete: that fails the connection too (WHATWG), once.
+        if (handshaking && !reported && !this.closeRequested)
+          handshakeError(new Error("connection closed before the opening handshake completed"));
         session.onClose();
       },
       error: (error) => {
-        if (handshaking) this.dispatchEvent(new ErrorEvent("error", { error, message: error.message }));
+        if (handshaking) handshakeError(error);
       },
     };
     const socket = this.dial(target, options, link);
@@ -476,10 +484,10 @@ export abstract class WebSocketCore extends EventTarget {
       this.alloc,
     );
     this.session = session;
-    const timer = setTimeout(
-      () => this.failHandshake(session, new Error("opening handshake timed out")),
-      options.handshakeTimeout ?? 10_000,
-    );
+    const timer = setTimeout(() => {
+      reported = true;
+      this.failHandshake(session, new Error("opening handshake timed out"));
+    }, options.handshakeTimeout ?? 10_000);
   }
 
   private failHandshake(session: Session, error: Error): void {
