@@ -586,7 +586,8 @@ export class HostileRun {
   record(file: string): void {
     if (!process.env.FUZZ_RECORD || this.failures.length === 0) return;
     const kept = JSON.parse(fs.readFileSync(file, "utf8")) as { cases: HostileCase[] };
-    for (const f of this.failures)
+    // Cases found by this run's random connections (kept cases that fail again are there already).
+    for (const f of this.failures.filter((f) => f.where.startsWith("FUZZ_SEED")))
       kept.cases.push({ ...f.case, note: `${f.case.note}; found by ${f.where}` });
     fs.writeFileSync(file, JSON.stringify(kept, null, 2) + "\n");
   }
