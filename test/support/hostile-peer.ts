@@ -420,16 +420,56 @@ const OFFERS: Array<{ offer: string; agreement: DeflateAgreement }> = [
   },
 ];
 
-/** A case for a server under test: a valid upgrade request (maybe offering deflate), then hostile frames. */
+// Broken upgrade requests, one rule each (RFC 6455 §4.2.1, docs/ENGINE.md "Rules and decisions").
+const REQUEST_DAMAGE: Array<[string, (lines: string[]) => string[]]> = [
+  ["no-upgrade", (lines) => lines.filter((l) => !l.startsWith("Upgrade:"))],
+  ["upgrade-h2c", (lines) => lines.map((l) => (l.startsWith("Upgrade:") ? "Upgrade: h2c" : l))],
+  [
+    "no-connection",
+    (lines) => lines.map((l) => (l.startsWith("Connection:") ? "Connection: keep-alive" : l)),
+  ],
+  [
+    "version-12",
+    (lines) => lines.map((l) => (l.startsWith("Sec-WebSocket-Version:") ? "Sec-WebSocket-Version: 12" : l)),
+  ],
+  ["no-version", (lines) => lines.filter((l) => !l.startsWith("Sec-WebSocket-Version:"))],
+  ["post", (lines) => [lines[0].replace("GET", "POST"), ...lines.slice(1)]],
+  ["http-1.0", (lines) => [lines[0].replace("HTTP/1.1", "HTTP/1.0"), ...lines.slice(1)]],
+  ["http-2.0", (lines) => [lines[0].replace("HTTP/1.1", "HTTP/2.0"), ...lines.slice(1)]],
+  [
+    "bad-key",
+    (lines) => lines.map((l) => (l.startsWith("Sec-WebSocket-Key:") ? "Sec-WebSocket-Key: c2hvcnQ=" : l)),
+  ],
+  ["two-keys", (lines) => [...lines, lines.find((l) => l.startsWith("Sec-WebSocket-Key:"))!]],
+  ["no-host", (lines) => lines.filter((l) => !l.startsWith("Host:"))],
+  ["two-hosts", (lines) => [...lines, "Host: other"]],
+  ["folded", (lines) => [...lines, "X-Folded: a", " b"]],
+];
+
+/** A case for a server under test: an upgrade request (maybe offering deflate, maybe broken), then frames. */
 export function serverCase(rng: Rng, config: HostConfig): HostileCase {
   const notes: string[] = [];
   const offer = rng.chance(0.7) ? rng.pick(OFFERS) : null;
   const key = rng.bytes(16).toString("base64");
-  const head =
-    `GET /fuzz HTTP/1.1\r\nHost: fuzz\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
-    (offer ? `Sec-WebSocket-Extensions: ${offer.offer}\r\n` : "") +
-    "\r\n";
+  let lines = [
+    "GET /fuzz HTTP/1.1",
+    "Host: fuzz",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    `Sec-WebSocket-Key: ${key}`,
+    "Sec-WebSocket-Version: 13",
+    ...(offer ? [`Sec-WebSocket-Extensions: ${offer.offer}`] : []),
+  ];
+  let eol = "\r\n";
+  if (rng.chance(0.06)) {
+    const [name, damage] = rng.pick(REQUEST_DAMAGE);
+    lines = damage(lines);
+    notes.push(`request-${name}`);
+  } else if (rng.chance(0.01)) {
+    eol = "\n";
+    notes.push("request-bare-lf");
+  }
+  const head = lines.join(eol) + eol + eol;
   const agreement = config.deflate && offer ? offer.agreement : null;
   const frames = generateFrames(rng, true, config.maxPayload, agreement, notes);
   const total = head.length + frames.length;
@@ -441,6 +481,41 @@ export function serverCase(rng: Rng, config: HostConfig): HostileCase {
     cuts: randomCuts(rng, total),
     note: notes.join(" "),
   };
+}
+
+/**
+ * The reference judgment of an upgrade request (RFC 6455 §4.2.1-4.2.2 with the project's choices in
+ * docs/ENGINE.md): the HTTP status a server answers it with, 101 to accept.
+ */
+export function requestVerdict(head: string): number {
+  const end = head.indexOf("\r\n\r\n");
+  if (end < 0) return 400;
+  const lines = head.slice(0, end).split("\r\n");
+  if (lines.some((line) => /[\r\n]/.test(line))) return 400;
+  const request = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\/[\x21-\x7e]*) HTTP\/(\d)\.(\d)$/.exec(lines[0]);
+  if (!request) return 400;
+  if (request[3] !== "1") return 505;
+  if (request[4] === "0") return 400;
+  const headers = new Map<string, string[]>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return 400;
+    const name = line.slice(0, colon).toLowerCase();
+    headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
+  }
+  if (request[1] !== "GET") return 405;
+  const values = (name: string) => headers.get(name) ?? [];
+  const tokens = (name: string) =>
+    values(name).flatMap((v) => v.split(",").map((t) => t.trim().toLowerCase()));
+  if (values("host").length !== 1) return 400;
+  if (!tokens("upgrade").includes("websocket")) return 400;
+  if (!tokens("connection").includes("upgrade")) return 400;
+  const version = values("sec-websocket-version");
+  if (version.length !== 1) return 400;
+  if (version[0] !== "13") return 426;
+  const key = values("sec-websocket-key");
+  if (key.length !== 1 || !/^[A-Za-z0-9+/]{21}[AQgw]==$/.test(key[0])) return 400;
+  return 101;
 }
 
 /** What the server under test agreed to for deflate, read from the request the case sends (model input). */

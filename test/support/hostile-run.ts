@@ -13,6 +13,7 @@ import {
   clientCase,
   configKey,
   randomConfig,
+  requestVerdict,
   responseVerdict,
   Rng,
   serverAgreement,
@@ -310,7 +311,7 @@ export class HostileRun {
     try {
       const agreement = serverAgreement(c);
       const model = modelOf(c, agreement ? { historyBytes: agreement.historyBytes } : null);
-      const head = c.head.replace("GET /fuzz ", `GET /fuzz/${id} `);
+      const head = c.head.replace(" /fuzz ", ` /fuzz/${id} `);
       const bytes = Buffer.concat([Buffer.from(head, "latin1"), Buffer.from(c.frames, "hex")]);
       const shift = head.length - c.head.length;
       const socket = net.connect(port, "127.0.0.1");
@@ -328,6 +329,8 @@ export class HostileRun {
         ),
       );
       // Open: the server's connection event came and the peer has its 101.
+      const status = requestVerdict(c.head);
+      if (status !== 101) return await this.refused(status, o, peer);
       const problems = await this.settle(model, o, peer, () => o.opened && peer.all.includes("\r\n\r\n"));
       const all = peer.all;
       const headEnd = all.indexOf("\r\n\r\n");
@@ -343,6 +346,20 @@ export class HostileRun {
     } finally {
       this.records.delete(id);
     }
+  }
+
+  /** A request the server must refuse: its status, then the end of the connection, and no open. */
+  private async refused(status: number, o: Observed, peer: Collector): Promise<string[]> {
+    const problems: string[] = [];
+    if (!(await until(o, () => peer.ended, CASE_DEADLINE))) {
+      problems.push(`the server kept a refused connection open ${CASE_DEADLINE} ms`);
+      peer.socket.destroy();
+    }
+    const answer = peer.all.toString("latin1");
+    if (!answer.startsWith(`HTTP/1.1 ${status} `))
+      problems.push(`answered ${JSON.stringify(answer.slice(0, 40))}, not ${status}`);
+    if (o.opened) problems.push(`opened a connection for a request refused with ${status}`);
+    return problems;
   }
 
   /** Wait for the outcome the model predicts; on "open", hang up once the events are in. */
