@@ -1,7 +1,8 @@
 // Long hostile-peer fuzz runs (test/runtimes/shared/hostile-*.test.ts): the same fuzzers `npm test` runs,
 // with many more connections, under vitest on Node and then bun test on Bun. Failing cases are appended to
 // test/vectors/hostile-cases.json (FUZZ_RECORD), so they are replayed by every later run; fix, then commit.
-// Usage: npm run fuzz [-- connections-per-role]; FUZZ_SEED=n repeats a run.
+// Usage: npm run fuzz [-- connections-per-role]; FUZZ_SEED=n repeats a run; FUZZ_SLOW=ms prints cases
+// slower than that.
 import { spawnSync } from "node:child_process";
 
 const connections = process.argv[2] ?? process.env.FUZZ_CONNECTIONS ?? "20000";
