@@ -26,7 +26,7 @@ export type ModelOutcome =
   /** A valid close frame: the end replies with the same payload and reports `code` (1005: none). */
   | { kind: "close"; code: number; reason: Buffer; payload: Buffer }
   /** The peer broke a rule: the end fails the connection with one of `codes`. */
-  | { kind: "fail"; codes: number[]; rule: string; extraPongs?: boolean }
+  | { kind: "fail"; codes: number[]; rule: string }
   /** The input stops with the connection still open (possibly inside a frame). */
   | { kind: "open" };
 
@@ -194,13 +194,7 @@ export function readFrames(input: Uint8Array, config: ModelConfig): ModelResult 
       if (tooBigAt >= 0) {
         m.parts = [data.subarray(0, tooBigAt)];
         // Bad text after the limit's byte may be in the same read: the engine's check comes first then.
-        const result = fail(
-          badAt >= 0 ? [1009, 1007] : [1009],
-          "uncompressed message longer than maxPayload",
-        );
-        // The host finds this after the engine read on: pings in the same read may have been answered.
-        (result.outcome as { extraPongs?: boolean }).extraPongs = true;
-        return result;
+        return fail(badAt >= 0 ? [1009, 1007] : [1009], "uncompressed message longer than maxPayload");
       }
     } else m.parts.push(payload);
     if (!complete) return open();
