@@ -42,6 +42,10 @@ export function feed(conn: u32, ptr: usize, len: u32): i32 {
     // Let the host act on the data before a close frame, so it can still answer it: the close reply
     // (which ends sending) is queued by the next call.
     if (state == ReadState.Header && eventCount() > 0 && isCloseStart(slot, ptr + pos)) break;
+    // With permessage-deflate the host checks a message after the engine read it (an uncompressed one's
+    // size against maxPayload): answer no ping behind it until the host has, as it may fail the connection.
+    if (state == ReadState.Header && eventCount() > 0 && hasFlag(slot, ConnFlag.Rsv1Allowed) && isPingStart(slot, ptr + pos))
+      break;
     if (state == ReadState.Header) pos = readHeader(slot, ptr, pos, len);
     else if (state == ReadState.Payload) pos = readPayload(slot, ptr, pos, len);
     else if (state == ReadState.ControlPayload) pos = readControl(slot, ptr, pos, len);
@@ -57,6 +61,12 @@ export function feed(conn: u32, ptr: usize, len: u32): i32 {
 // @ts-ignore: decorator
 @inline function isCloseStart(slot: usize, at: usize): bool {
   return load<u8>(slot + Slot.HeaderLength) == 0 && (<u32>load<u8>(at) & 0xf) == Opcode.Close;
+}
+
+/** True when the next header byte starts a ping (and no part of a header is buffered). */
+// @ts-ignore: decorator
+@inline function isPingStart(slot: usize, at: usize): bool {
+  return load<u8>(slot + Slot.HeaderLength) == 0 && (<u32>load<u8>(at) & 0xf) == Opcode.Ping;
 }
 
 /** Header bytes for the given second byte: length form and mask key. */
@@ -255,6 +265,9 @@ function dataChunk(slot: usize, at: usize, n: u32): bool {
   if (messageEnd) {
     flags |= DataFlag.MessageEnd;
     store<u8>(slot + Slot.MessageOpcode, 0);
+    // The host inflates and checks a compressed message now: read nothing behind it (a ping would be
+    // answered) until the host has, as it may fail the connection.
+    if (hasFlag(slot, COMPRESSED)) yielded = true;
   }
   emit(EventType.Data, opcode, flags, 0, 0, at, n);
   return true;
@@ -270,6 +283,12 @@ function readControl(slot: usize, ptr: usize, pos: u32, len: u32): u32 {
     if (key != 0) mask(at, remaining, key, 0);
     handleControl(slot, at, remaining);
     return pos + remaining;
+  }
+  // The slot's control buffer may still hold a ping or pong reported in this call that the host has not
+  // read yet: start buffering another control payload there on the next call.
+  if (have == 0 && eventCount() > 0) {
+    yielded = true;
+    return pos;
   }
   const n = min(remaining, len - pos);
   const buffer = slot + Slot.Control;

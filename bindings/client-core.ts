@@ -477,6 +477,11 @@ export abstract class WebSocketCore extends ClientEventBridge {
     const { target, options } = this;
     const handle = this.pool.acquire();
     let handshaking = true;
+    let reported = false;
+    const handshakeError = (error: Error): void => {
+      reported = true;
+      this.emit("error", error);
+    };
     let head = new Uint8Array(0);
     let request: Uint8Array | undefined;
     const onResponse = (chunk: Uint8Array): void => {
@@ -538,10 +543,13 @@ export abstract class WebSocketCore extends ClientEventBridge {
       end: () => session.onEnd(),
       closed: () => {
         clearTimeout(timer);
+        // The server hung up before its 101 was complete: that fails the connection too (WHATWG), once.
+        if (handshaking && !reported && !this.closeRequested)
+          handshakeError(new Error("connection closed before the opening handshake completed"));
         session.onClose();
       },
       error: (error) => {
-        if (handshaking) this.emit("error", error);
+        if (handshaking) handshakeError(error);
       },
     };
     const socket = this.dial(target, options, link);
@@ -578,10 +586,10 @@ export abstract class WebSocketCore extends ClientEventBridge {
       this.alloc,
     );
     this.session = session;
-    const timer = setTimeout(
-      () => this.failHandshake(session, new Error("Opening handshake has timed out")),
-      options.handshakeTimeout ?? defaults.handshakeTimeout,
-    );
+    const timer = setTimeout(() => {
+      reported = true;
+      this.failHandshake(session, new Error("Opening handshake has timed out"));
+    }, options.handshakeTimeout ?? defaults.handshakeTimeout);
   }
 
   /** Binary message bytes as `binaryType` asks. */

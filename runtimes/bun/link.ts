@@ -25,7 +25,9 @@ export class SocketLink<D = unknown> implements SessionSocket {
   end(): void {
     if (this.closed || this.ended) return;
     this.ended = true;
-    this.socket.end();
+    // FIN only, still reading: Bun's end() closes at once, and closing with the peer's bytes unread makes
+    // the kernel send RST, which can drop our close frame (even the 101) before the peer reads it.
+    this.socket.shutdown();
   }
 
   destroy(): void {
