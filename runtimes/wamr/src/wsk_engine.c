@@ -150,6 +150,12 @@ static wsk_err_t init_slots(void)
     E.rx_bytes = (io_bytes / 2) & ~15u;
     E.tx = io + E.rx_bytes;
     E.tx_bytes = io_bytes - E.rx_bytes;
+    /* Control payloads and close reasons are staged in the last 128 bytes of the transmit area and the frame
+       is written at its start; handshakes need a few hundred bytes of each area. */
+    if (E.rx_bytes < 256 || E.tx_bytes < 512 || io + io_bytes > E.memory_size) {
+        WSK_LOGE(TAG, "I/O area of %u bytes is too small (CONFIG_WSK_ENGINE_IO_BYTES >= 1024)", (unsigned)io_bytes);
+        return WSK_ERR_INVALID_SIZE;
+    }
     refill_entropy();
     return WSK_OK;
 }
@@ -230,23 +236,33 @@ uint8_t *wsk_engine_rx(size_t *size)
     return E.base + E.rx;
 }
 
-static void decode_event(int slot, uint32_t record, wsk_event_t *event)
+/* Decode one event record; false when it points outside linear memory (an engine bug: never trust it). */
+static bool decode_event(int slot, uint32_t record, wsk_event_t *event)
 {
+    if (record > E.memory_size - EVENT_BYTES) return false;
     uint32_t word = U32(record);
     event->type = word & 0xff;
     event->opcode = (word >> 8) & 0xff;
     event->flags = (word >> 16) & 0xff;
     event->reason = word >> 24;
     event->code = (uint16_t)U32(record + 4);
-    event->data = E.base + U32(record + 8);
+    uint32_t data = U32(record + 8);
     event->len = U32(record + 12);
+    if (data > E.memory_size || event->len > E.memory_size - data) {
+        WSK_LOGE(TAG, "event data %u+%u outside linear memory (%u bytes)", (unsigned)data, (unsigned)event->len,
+                 (unsigned)E.memory_size);
+        return false;
+    }
+    event->data = E.base + data;
     event->frame_length = 0;
     /* Only the last frame of a buffer can end mid-frame, so the slot still describes it. */
     if (event->type == WSK_EV_DATA && !(event->flags & WSK_DATA_FRAME_END))
         memcpy(&event->frame_length, E.base + E.slots + (uint32_t)slot * SLOT_BYTES + SLOT_PAYLOAD_LENGTH, 8);
+    return true;
 }
 
-wsk_err_t wsk_engine_feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_event, void *ctx)
+/* Feed `len` bytes already in the receive area; *stopped when on_event asked to stop. */
+static wsk_err_t feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_event, void *ctx, bool *stopped)
 {
     size_t done = 0;
     while (done < len) {
@@ -255,6 +271,7 @@ wsk_err_t wsk_engine_feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn
         if (count < 0) return WSK_ERR_ENGINE;
         uint32_t consumed = U32(E.result + RESULT_CONSUMED);
         uint32_t out_length = U32(E.result + RESULT_OUT_LENGTH);
+        if (out_length > E.memory_size - E.out) return WSK_ERR_ENGINE;
         if (out_length > 0) {
             wsk_err_t err = write(ctx, E.base + E.out, out_length);
             if (err != WSK_OK) return err;
@@ -262,14 +279,38 @@ wsk_err_t wsk_engine_feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn
         refill_entropy();
         for (int32_t i = 0; i < count; i++) {
             wsk_event_t event;
-            decode_event(slot, E.events + (uint32_t)i * EVENT_BYTES, &event);
-            if (!on_event(ctx, &event)) return WSK_OK;
+            if (!decode_event(slot, E.events + (uint32_t)i * EVENT_BYTES, &event)) return WSK_ERR_ENGINE;
+            if (!on_event(ctx, &event)) {
+                *stopped = true;
+                return WSK_OK;
+            }
         }
         if (consumed == 0 && count == 0) {
             WSK_LOGE(TAG, "feed made no progress");
             return WSK_ERR_ENGINE;
         }
         done += consumed;
+    }
+    return WSK_OK;
+}
+
+wsk_err_t wsk_engine_feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_event, void *ctx)
+{
+    bool stopped = false;
+    if (len > E.rx_bytes) return WSK_ERR_INVALID_SIZE;
+    return feed(slot, len, write, on_event, ctx, &stopped);
+}
+
+wsk_err_t wsk_engine_feed_bytes(int slot, const uint8_t *bytes, size_t len, wsk_write_fn write,
+                                wsk_event_fn on_event, void *ctx)
+{
+    bool stopped = false;
+    for (size_t done = 0; done < len && !stopped;) {
+        size_t piece = len - done < E.rx_bytes ? len - done : E.rx_bytes;
+        memcpy(E.base + E.rx, bytes + done, piece);
+        wsk_err_t err = feed(slot, piece, write, on_event, ctx, &stopped);
+        if (err != WSK_OK) return err;
+        done += piece;
     }
     return WSK_OK;
 }
@@ -355,8 +396,9 @@ wsk_err_t wsk_engine_send_close(int slot, uint16_t code, const char *reason, wsk
 
 wsk_err_t wsk_engine_parse_request(const uint8_t *head, size_t len, size_t max_head, wsk_request_t *request)
 {
+    /* The engine parses the head in the receive area: a longer head is refused as too large (431). */
     if (len > E.rx_bytes) len = E.rx_bytes;
-    if (max_head >= len && len == E.rx_bytes) max_head = len - 1;
+    if (max_head >= E.rx_bytes) max_head = E.rx_bytes - 1;
     memmove(E.base + E.rx, head, len);
     uint32_t argv[3] = {E.rx, (uint32_t)len, (uint32_t)max_head};
     int32_t status = call_i32(FN_PARSE_REQUEST, 3, argv, -1);
@@ -430,7 +472,7 @@ wsk_err_t wsk_engine_build_request(int slot, const char *host, const char *path,
     uint32_t at = E.rx;
     uint32_t h = stage(&at, host, host_len), p = stage(&at, path, path_len);
     uint32_t sp = stage(&at, protocols, protocols_len), x = stage(&at, extra_headers, extra_len);
-    if (!h) return WSK_ERR_INVALID_SIZE;
+    if (!h || (path_len && !p) || (protocols_len && !sp) || (extra_len && !x)) return WSK_ERR_INVALID_SIZE;
     refill_entropy();
     uint32_t argv[10] = {(uint32_t)slot, h, (uint32_t)host_len, p, (uint32_t)path_len, sp,
                          (uint32_t)protocols_len, x, (uint32_t)extra_len, E.tx};
@@ -445,12 +487,13 @@ wsk_err_t wsk_engine_build_request(int slot, const char *host, const char *path,
 int wsk_engine_parse_response(int slot, const uint8_t *head, size_t len, const char *protocols,
                               size_t *head_length, char *protocol, size_t protocol_size)
 {
+    /* As for requests: a head that does not fit the receive area is refused (HeadTooLarge), not awaited. */
     if (len > E.rx_bytes) len = E.rx_bytes;
     memmove(E.base + E.rx, head, len);
     size_t offered_len = protocols ? strlen(protocols) : 0;
     if (offered_len > E.tx_bytes) offered_len = E.tx_bytes;
     if (offered_len) memcpy(E.base + E.tx, protocols, offered_len);
-    uint32_t argv[6] = {(uint32_t)slot, E.rx, (uint32_t)len, E.tx, (uint32_t)offered_len, E.rx_bytes};
+    uint32_t argv[6] = {(uint32_t)slot, E.rx, (uint32_t)len, E.tx, (uint32_t)offered_len, E.rx_bytes - 1};
     int32_t status = call_i32(FN_PARSE_RESPONSE, 6, argv, -1000);
     *head_length = U32(E.handshake + HS_HEAD_END);
     if (protocol_size) protocol[0] = 0;

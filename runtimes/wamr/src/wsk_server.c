@@ -262,11 +262,10 @@ static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t
     WSK_LOGI(TAG, "client %u open (%s)", (unsigned)peer->id, request->target);
     if (server->config.on_open) server->config.on_open(server, peer->id, server->config.user_ctx);
     if (rest > 0 && peer->state == PEER_OPEN) {
-        size_t rx_size;
-        uint8_t *rx = wsk_engine_rx(&rx_size);
-        memmove(rx, peer->head + request->head_length, rest);
+        /* rx_buffer_size may exceed the receive area: the engine gets them a piece at a time. */
         peer_ctx_t pc = {server, peer};
-        if (wsk_engine_feed(peer->slot, rest, peer_write, on_event, &pc) == WSK_ERR_ENGINE)
+        if (wsk_engine_feed_bytes(peer->slot, peer->head + request->head_length, rest, peer_write, on_event,
+                                  &pc) == WSK_ERR_ENGINE)
             peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
     }
     wsk_free(peer->head);

@@ -88,6 +88,7 @@ wsk_err_t echo_server_start(const echo_server_options_t *options, wsk_server_han
     config.max_clients = options->max_clients;
     config.subprotocols = options->subprotocols;
     config.max_message_size = options->max_message_size;
+    if (options->rx_buffer_size > 0) config.rx_buffer_size = options->rx_buffer_size;
     config.server_cert_pem = options->server_cert_pem;
     config.server_key_pem = options->server_key_pem;
     /* mbedTLS's handshake needs more stack than the plain server's 4 KiB. */
