@@ -166,10 +166,12 @@ static void on_data(struct wsk_server *server, peer_t *peer, const wsk_event_t *
         peer->message = grown;
         peer->message_cap = cap;
     }
-    memcpy(peer->message + peer->message_len, event->data, event->len);
+    /* Empty fragments: no buffer may exist yet, and memcpy wants one even for 0 bytes (UBSan found this). */
+    if (event->len > 0) memcpy(peer->message + peer->message_len, event->data, event->len);
     peer->message_len += event->len;
     if (!last) return;
-    deliver_message(server, peer, peer->message_opcode, peer->message, peer->message_len);
+    deliver_message(server, peer, peer->message_opcode, peer->message ? peer->message : event->data,
+                    peer->message_len);
     /* Keep small buffers for the next message; give big ones back. */
     if (peer->message_cap > server->config.rx_buffer_size) {
         wsk_free(peer->message);

@@ -5,11 +5,17 @@
 // request.
 import { createHash, randomBytes } from "node:crypto";
 import { connect, createServer, type AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { frame, parseFrame } from "../../support/raw-client.js";
-import { buildHost, runClient, skipReason, startServer, wamrRoot, type Server } from "./host.js";
-
-if (!wamrRoot) console.log(skipReason);
+import {
+  buildHost,
+  runClient,
+  startServer,
+  takeSanitizerReports,
+  targets,
+  type Server,
+  type Target,
+} from "./host.js";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const acceptFor = (key: string) =>
@@ -96,17 +102,23 @@ function request(key: string, extra = ""): string {
   );
 }
 
-describe.skipIf(!wamrRoot)("C host buffers larger than the engine's receive area", () => {
+for (const t of targets)
+  describe(`C host buffers larger than the engine's receive area [${t.name}]`, () => suite(t));
+
+function suite(t: Target): void {
   let server: Server;
 
-  beforeAll(buildHost, 180_000);
+  beforeAll(() => buildHost(t), 180_000);
 
   beforeAll(async () => {
-    server = await startServer(["--rx-buffer", "16384", "--max-message", String(1 << 20)]);
+    server = await startServer(t, ["--rx-buffer", "16384", "--max-message", String(1 << 20)]);
   }, 30_000);
+
+  afterEach(() => expect(takeSanitizerReports()).toEqual([]));
 
   afterAll(async () => {
     if (server) expect(await server.stop()).toBe(0);
+    expect(takeSanitizerReports()).toEqual([]);
   });
 
   it("the C client (buffer_size 16384) takes a 20000-byte frame and a close sent in the 101's write", async () => {
@@ -116,7 +128,7 @@ describe.skipIf(!wamrRoot)("C host buffers larger than the engine's receive area
       frame(8, Buffer.from([0x03, 0xe8, 0x6f, 0x6b]), { mask: false }),
     ]);
     const peer = await oneWriteServer(after);
-    const run = await runClient([
+    const run = await runClient(t, [
       "--uri",
       `ws://127.0.0.1:${peer.port}/`,
       "--buffer-size",
@@ -138,7 +150,7 @@ describe.skipIf(!wamrRoot)("C host buffers larger than the engine's receive area
         `${padding}Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
     );
     const started = Date.now();
-    const run = await runClient([
+    const run = await runClient(t, [
       "--uri",
       `ws://127.0.0.1:${peer.port}/`,
       "--buffer-size",
@@ -153,7 +165,7 @@ describe.skipIf(!wamrRoot)("C host buffers larger than the engine's receive area
 
   for (const fragment of [0, 1300])
     it(`the C client (buffer_size 16384) gets 64 KiB messages echoed by the C server (rx_buffer_size 16384), fragment ${fragment}`, async () => {
-      const run = await runClient([
+      const run = await runClient(t, [
         "--uri",
         `ws://127.0.0.1:${server.port}/`,
         "--buffer-size",
@@ -205,4 +217,4 @@ describe.skipIf(!wamrRoot)("C host buffers larger than the engine's receive area
     );
     expect(reply.toString()).toMatch(/^HTTP\/1\.1 431 /);
   });
-});
+}
