@@ -41,6 +41,8 @@ typedef enum {
 
 /** Export names, indexed by wsk_fn_t. */
 extern const char *const wsk_fn_names[WSK_FN_COUNT];
+/** The 32-bit argument cells each export takes (an f64 takes two); calls with another count are refused. */
+extern const uint8_t wsk_fn_cells[WSK_FN_COUNT];
 
 /** "wamr" or "wasm2c". */
 extern const char *const wsk_backend_name;
@@ -51,7 +53,8 @@ wsk_err_t wsk_backend_load(void);
 void wsk_backend_unload(void);
 /**
  * Call export `fn` with `argc` 32-bit cells in `argv` (an f64 argument takes two, in host byte order, as in
- * WAMR's wasm_runtime_call_wasm); its result, if any, replaces argv[0]. False when the call trapped (logged).
+ * WAMR's wasm_runtime_call_wasm); its result, if any, replaces argv[0]. False when the call trapped, or
+ * `argc` is not wsk_fn_cells[fn] (logged).
  */
 bool wsk_backend_call(wsk_fn_t fn, uint32_t argc, uint32_t *argv);
 /** Base and size of linear memory; the module never grows it, so both stay valid until unload. */

@@ -87,6 +87,11 @@ void wsk_backend_unload(void)
 
 bool wsk_backend_call(wsk_fn_t fn, uint32_t argc, uint32_t *argv)
 {
+    /* WAMR reads as many cells as the function has parameters, whatever argc says: check it here. */
+    if ((unsigned)fn >= WSK_FN_COUNT || argc != wsk_fn_cells[fn] || !W.inst) {
+        WSK_LOGE(TAG, "bad call: export %d with %u cells", (int)fn, (unsigned)argc);
+        return false;
+    }
     if (wasm_runtime_call_wasm(W.env, W.fn[fn], argc, argv)) return true;
     WSK_LOGE(TAG, "%s trapped: %s", wsk_fn_names[fn], wasm_runtime_get_exception(W.inst));
     wasm_runtime_clear_exception(W.inst);

@@ -17,15 +17,6 @@ const char *const wsk_backend_name = "wasm2c";
 static Z_wsk_engine_instance_t s_instance;
 static bool s_loaded;
 
-/* 32-bit cells each export takes (an f64 takes two), to catch a caller that passes the wrong count. */
-static const uint8_t CELLS[WSK_FN_COUNT] = {
-    [WSK_FN_BUILD_CONSTANT] = 1, [WSK_FN_INIT] = 2, [WSK_FN_OPEN] = 5, [WSK_FN_ENTROPY_FILLED] = 1,
-    [WSK_FN_FEED] = 3, [WSK_FN_WRITE_FRAME] = 5, [WSK_FN_WRITE_HEADER] = 5, [WSK_FN_MASK_CHUNK] = 3,
-    [WSK_FN_WRITE_CLOSE] = 5, [WSK_FN_CONNECTION_STATE] = 1, [WSK_FN_PARSE_REQUEST] = 3,
-    [WSK_FN_SELECT_PROTOCOL] = 4, [WSK_FN_BUILD_RESPONSE] = 7, [WSK_FN_BUILD_REJECTION] = 2,
-    [WSK_FN_BUILD_REQUEST] = 10, [WSK_FN_PARSE_RESPONSE] = 6, [WSK_FN_UNMASK] = 4, [WSK_FN_IS_UTF8] = 2,
-};
-
 static double f64_at(const uint32_t *cells)
 {
     double value;
@@ -70,7 +61,7 @@ static void dispatch(Z_wsk_engine_instance_t *m, wsk_fn_t fn, uint32_t *a)
 
 bool wsk_backend_call(wsk_fn_t fn, uint32_t argc, uint32_t *argv)
 {
-    if ((unsigned)fn >= WSK_FN_COUNT || argc != CELLS[fn] || !s_loaded) {
+    if ((unsigned)fn >= WSK_FN_COUNT || argc != wsk_fn_cells[fn] || !s_loaded) {
         WSK_LOGE(TAG, "bad call: export %d with %u cells", (int)fn, (unsigned)argc);
         return false;
     }

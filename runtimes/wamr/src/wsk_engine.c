@@ -21,6 +21,14 @@ const char *const wsk_fn_names[WSK_FN_COUNT] = {
     "buildRequest", "parseResponse", "unmask", "isUtf8",
 };
 
+const uint8_t wsk_fn_cells[WSK_FN_COUNT] = {
+    [WSK_FN_BUILD_CONSTANT] = 1, [WSK_FN_INIT] = 2, [WSK_FN_OPEN] = 5, [WSK_FN_ENTROPY_FILLED] = 1,
+    [WSK_FN_FEED] = 3, [WSK_FN_WRITE_FRAME] = 5, [WSK_FN_WRITE_HEADER] = 5, [WSK_FN_MASK_CHUNK] = 3,
+    [WSK_FN_WRITE_CLOSE] = 5, [WSK_FN_CONNECTION_STATE] = 1, [WSK_FN_PARSE_REQUEST] = 3,
+    [WSK_FN_SELECT_PROTOCOL] = 4, [WSK_FN_BUILD_RESPONSE] = 7, [WSK_FN_BUILD_REJECTION] = 2,
+    [WSK_FN_BUILD_REQUEST] = 10, [WSK_FN_PARSE_RESPONSE] = 6, [WSK_FN_UNMASK] = 4, [WSK_FN_IS_UTF8] = 2,
+};
+
 /* Short names for the export numbers. */
 enum {
     FN_RESULT_PTR = WSK_FN_RESULT_PTR, FN_EVENTS_PTR = WSK_FN_EVENTS_PTR, FN_OUT_PTR = WSK_FN_OUT_PTR,

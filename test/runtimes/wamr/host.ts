@@ -89,6 +89,7 @@ function cmakeArgs(t: Target): string[] {
     `-DWSK_ENGINE_BACKEND=${t.backend}`,
     `-DWSK_SANITIZE=${t.sanitize}`,
     "-DWSK_WERROR=ON",
+    "-DWSK_BUILD_CHECKS=ON",
   ];
   if (t.backend === "wamr") args.push(`-DWAMR_ROOT=${wamrRoot}`);
   else args.push("-DWAMR_ROOT=");
@@ -247,12 +248,21 @@ export function runClient(
   t: Target,
   args: string[],
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const full = command(t, "wsk_client_example");
+  return runProgram(t, "wsk_client_example", args);
+}
+
+/** Run one of the target's programs to completion (killed after 20 s). */
+export function runProgram(
+  t: Target,
+  program: string,
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const full = command(t, program);
   const proc = spawn(full[0], [...full.slice(1), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: environment(t),
   });
-  const log = track(`wsk_client_example (${t.name}) ${args.join(" ")}`, proc);
+  const log = track(`${program} (${t.name}) ${args.join(" ")}`, proc);
   let stdout = "";
   proc.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
   const timer = setTimeout(() => proc.kill(), 20_000);
