@@ -29,19 +29,6 @@ const uint8_t wsk_fn_cells[WSK_FN_COUNT] = {
     [WSK_FN_BUILD_REQUEST] = 10, [WSK_FN_PARSE_RESPONSE] = 6, [WSK_FN_UNMASK] = 4, [WSK_FN_IS_UTF8] = 2,
 };
 
-/* Short names for the export numbers. */
-enum {
-    FN_RESULT_PTR = WSK_FN_RESULT_PTR, FN_EVENTS_PTR = WSK_FN_EVENTS_PTR, FN_OUT_PTR = WSK_FN_OUT_PTR,
-    FN_ENTROPY_PTR = WSK_FN_ENTROPY_PTR, FN_HANDSHAKE_PTR = WSK_FN_HANDSHAKE_PTR,
-    FN_BUILD_CONSTANT = WSK_FN_BUILD_CONSTANT, FN_INIT = WSK_FN_INIT, FN_OPEN = WSK_FN_OPEN,
-    FN_ENTROPY_FILLED = WSK_FN_ENTROPY_FILLED, FN_FEED = WSK_FN_FEED, FN_WRITE_FRAME = WSK_FN_WRITE_FRAME,
-    FN_WRITE_HEADER = WSK_FN_WRITE_HEADER, FN_MASK_CHUNK = WSK_FN_MASK_CHUNK, FN_WRITE_CLOSE = WSK_FN_WRITE_CLOSE,
-    FN_CONNECTION_STATE = WSK_FN_CONNECTION_STATE, FN_PARSE_REQUEST = WSK_FN_PARSE_REQUEST,
-    FN_SELECT_PROTOCOL = WSK_FN_SELECT_PROTOCOL, FN_BUILD_RESPONSE = WSK_FN_BUILD_RESPONSE,
-    FN_BUILD_REJECTION = WSK_FN_BUILD_REJECTION, FN_BUILD_REQUEST = WSK_FN_BUILD_REQUEST,
-    FN_PARSE_RESPONSE = WSK_FN_PARSE_RESPONSE, FN_UNMASK = WSK_FN_UNMASK, FN_IS_UTF8 = WSK_FN_IS_UTF8,
-};
-
 /* Result fields (assembly/layout.ts Result), handshake fields (assembly/http.ts HandshakeField), slot fields
    (assembly/connection.ts Slot), as byte offsets. */
 enum { RESULT_CONSUMED = 0, RESULT_EVENT_COUNT = 4, RESULT_OUT_LENGTH = 8, RESULT_ENTROPY_LEFT = 12,
@@ -77,18 +64,19 @@ static bool in_memory(uint32_t addr, size_t len)
     return addr <= E.memory_size && len <= E.memory_size - addr;
 }
 
-/* A frame or handshake the engine wrote at the start of the transmit area: its size, or -1 if it overran. */
+/* A frame or handshake the engine wrote at the start of the transmit area: its size, or the trap code (-1000,
+   WSK_ERR_ENGINE) if it claims more than the area holds. */
 static int32_t tx_written(int32_t size)
 {
     return size >= 0 && (uint32_t)size > E.tx_bytes ? -1000 : size;
 }
 
-static bool call(int fn, uint32_t argc, uint32_t *argv)
+static bool call(wsk_fn_t fn, uint32_t argc, uint32_t *argv)
 {
-    return wsk_backend_call((wsk_fn_t)fn, argc, argv);
+    return wsk_backend_call(fn, argc, argv);
 }
 
-static int32_t call_i32(int fn, uint32_t argc, uint32_t *argv, int32_t on_trap)
+static int32_t call_i32(wsk_fn_t fn, uint32_t argc, uint32_t *argv, int32_t on_trap)
 {
     return call(fn, argc, argv) ? (int32_t)argv[0] : on_trap;
 }
@@ -108,10 +96,10 @@ static void refill_entropy(void)
         return;
     }
     uint32_t argv[1] = {E.entropy_bytes};
-    call(FN_ENTROPY_FILLED, 1, argv);
+    call(WSK_FN_ENTROPY_FILLED, 1, argv);
 }
 
-static uint32_t pointer_of(int fn)
+static uint32_t pointer_of(wsk_fn_t fn)
 {
     uint32_t argv[1] = {0};
     return call(fn, 0, argv) ? argv[0] : 0;
@@ -119,16 +107,16 @@ static uint32_t pointer_of(int fn)
 
 static wsk_err_t init_slots(void)
 {
-    E.result = pointer_of(FN_RESULT_PTR);
-    E.events = pointer_of(FN_EVENTS_PTR);
-    E.out = pointer_of(FN_OUT_PTR);
-    E.entropy = pointer_of(FN_ENTROPY_PTR);
-    E.handshake = pointer_of(FN_HANDSHAKE_PTR);
+    E.result = pointer_of(WSK_FN_RESULT_PTR);
+    E.events = pointer_of(WSK_FN_EVENTS_PTR);
+    E.out = pointer_of(WSK_FN_OUT_PTR);
+    E.entropy = pointer_of(WSK_FN_ENTROPY_PTR);
+    E.handshake = pointer_of(WSK_FN_HANDSHAKE_PTR);
     uint32_t argv[2] = {2};
-    E.entropy_bytes = (uint32_t)call_i32(FN_BUILD_CONSTANT, 1, argv, 0);
+    E.entropy_bytes = (uint32_t)call_i32(WSK_FN_BUILD_CONSTANT, 1, argv, 0);
     argv[0] = CONFIG_WSK_MAX_CONNECTIONS;
     argv[1] = CONFIG_WSK_ENGINE_IO_BYTES;
-    int32_t rc = call_i32(FN_INIT, 2, argv, -1);
+    int32_t rc = call_i32(WSK_FN_INIT, 2, argv, -1);
     if (rc != 0) {
         WSK_LOGE(TAG, "init(%d slots, %d I/O bytes) = %d: needs %u bytes of linear memory, has %u",
                  CONFIG_WSK_MAX_CONNECTIONS, CONFIG_WSK_ENGINE_IO_BYTES, (int)rc,
@@ -145,8 +133,9 @@ static wsk_err_t init_slots(void)
     /* Control payloads and close reasons are staged in the last 128 bytes of the transmit area and the frame
        is written at its start; handshakes need a few hundred bytes of each area. */
     bool placed = in_memory(io, io_bytes) && in_memory(E.result, 32) && in_memory(E.handshake, 128) &&
-                  in_memory(E.slots, (size_t)CONFIG_WSK_MAX_CONNECTIONS * SLOT_BYTES) && in_memory(E.events, EVENT_BYTES) &&
-                  in_memory(E.entropy, E.entropy_bytes) && E.out <= E.memory_size;
+                  in_memory(E.slots, (size_t)CONFIG_WSK_MAX_CONNECTIONS * SLOT_BYTES) &&
+                  in_memory(E.events, EVENT_BYTES) && in_memory(E.entropy, E.entropy_bytes) &&
+                  E.out <= E.memory_size;
     if (!placed) {
         WSK_LOGE(TAG, "the engine's areas lie outside its %u bytes of linear memory", (unsigned)E.memory_size);
         return WSK_ERR_ENGINE;
@@ -198,7 +187,7 @@ int wsk_engine_open(int role, uint64_t max_payload)
     if (slot == CONFIG_WSK_MAX_CONNECTIONS) return -WSK_ERR_NO_SLOT;
     uint32_t argv[5] = {(uint32_t)slot, (uint32_t)role, WSK_CONN_AUTO_PONG};
     put_f64(&argv[3], (double)max_payload);
-    if (call_i32(FN_OPEN, 5, argv, -1) != 0) return -WSK_ERR_ENGINE;
+    if (call_i32(WSK_FN_OPEN, 5, argv, -1) != 0) return -WSK_ERR_ENGINE;
     E.used[slot] = true;
     E.used_count++;
     return slot;
@@ -214,7 +203,7 @@ void wsk_engine_close(int slot)
 unsigned wsk_engine_flags(int slot)
 {
     uint32_t argv[1] = {(uint32_t)slot};
-    int32_t state = call_i32(FN_CONNECTION_STATE, 1, argv, -1);
+    int32_t state = call_i32(WSK_FN_CONNECTION_STATE, 1, argv, -1);
     return state < 0 ? 0 : (unsigned)state >> 8;
 }
 
@@ -255,7 +244,7 @@ static wsk_err_t feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_
     size_t done = 0;
     while (done < len) {
         uint32_t argv[3] = {(uint32_t)slot, E.rx + (uint32_t)done, (uint32_t)(len - done)};
-        int32_t count = call_i32(FN_FEED, 3, argv, -1);
+        int32_t count = call_i32(WSK_FN_FEED, 3, argv, -1);
         if (count < 0) return WSK_ERR_ENGINE;
         uint32_t consumed = U32(E.result + RESULT_CONSUMED);
         uint32_t out_length = U32(E.result + RESULT_OUT_LENGTH);
@@ -318,7 +307,7 @@ static wsk_err_t send_control(int slot, uint8_t byte0, const void *payload, size
     if (len) memmove(E.base + src, payload, len);
     refill_entropy();
     uint32_t argv[5] = {(uint32_t)slot, byte0, src, (uint32_t)len, E.tx};
-    int32_t size = tx_written(call_i32(FN_WRITE_FRAME, 5, argv, -1000));
+    int32_t size = tx_written(call_i32(WSK_FN_WRITE_FRAME, 5, argv, -1000));
     if (size < 0) return call_error(size);
     return write(ctx, E.base + E.tx, (size_t)size);
 }
@@ -330,7 +319,7 @@ wsk_err_t wsk_engine_send_frame(int slot, uint8_t byte0, const void *payload, si
     refill_entropy();
     uint32_t cells[5] = {(uint32_t)slot, byte0, 0, 0, E.tx};
     put_f64(&cells[2], (double)len);
-    int32_t header = call_i32(FN_WRITE_HEADER, 5, cells, -1000);
+    int32_t header = call_i32(WSK_FN_WRITE_HEADER, 5, cells, -1000);
     if (header < 0) return call_error(header);
     if (header > MAX_FRAME_HEADER) return WSK_ERR_ENGINE;
     refill_entropy();
@@ -343,7 +332,7 @@ wsk_err_t wsk_engine_send_frame(int slot, uint8_t byte0, const void *payload, si
     for (;;) {
         if (piece) memmove(E.base + at, src + sent, piece);
         uint32_t mask_argv[3] = {(uint32_t)slot, at, (uint32_t)piece};
-        if (piece && !call(FN_MASK_CHUNK, 3, mask_argv)) return WSK_ERR_ENGINE;
+        if (piece && !call(WSK_FN_MASK_CHUNK, 3, mask_argv)) return WSK_ERR_ENGINE;
         wsk_err_t err = write(ctx, E.base + E.tx, (size_t)(at - E.tx) + piece);
         if (err != WSK_OK) return err;
         sent += piece;
@@ -378,7 +367,7 @@ wsk_err_t wsk_engine_send_close(int slot, uint16_t code, const char *reason, wsk
     if (reason_len) memcpy(E.base + src, reason, reason_len);
     refill_entropy();
     uint32_t argv[5] = {(uint32_t)slot, code, src, (uint32_t)reason_len, E.tx};
-    int32_t size = tx_written(call_i32(FN_WRITE_CLOSE, 5, argv, -1000));
+    int32_t size = tx_written(call_i32(WSK_FN_WRITE_CLOSE, 5, argv, -1000));
     if (size < 0) return call_error(size);
     return write(ctx, E.base + E.tx, (size_t)size);
 }
@@ -390,7 +379,7 @@ wsk_err_t wsk_engine_parse_request(const uint8_t *head, size_t len, size_t max_h
     if (max_head >= E.rx_bytes) max_head = E.rx_bytes - 1;
     memmove(E.base + E.rx, head, len);
     uint32_t argv[3] = {E.rx, (uint32_t)len, (uint32_t)max_head};
-    int32_t status = call_i32(FN_PARSE_REQUEST, 3, argv, -1);
+    int32_t status = call_i32(WSK_FN_PARSE_REQUEST, 3, argv, -1);
     if (status < 0) return WSK_ERR_ENGINE;
     request->status = status;
     request->head_length = U32(E.handshake + HS_HEAD_END);
@@ -418,7 +407,7 @@ wsk_err_t wsk_engine_build_response(const char *supported, const uint8_t **respo
         memcpy(E.base + list, supported, supported_len);
         uint32_t offered = U32(E.handshake + HS_PROTOCOLS_PTR);
         uint32_t argv[4] = {offered, offered_len, list, (uint32_t)supported_len};
-        int32_t at = call_i32(FN_SELECT_PROTOCOL, 4, argv, -1);
+        int32_t at = call_i32(WSK_FN_SELECT_PROTOCOL, 4, argv, -1);
         if (at >= 0) {
             protocol = offered + (uint32_t)at;
             protocol_len = U32(E.handshake + HS_SELECTED_LENGTH);
@@ -426,7 +415,7 @@ wsk_err_t wsk_engine_build_response(const char *supported, const uint8_t **respo
     }
     uint32_t argv[7] = {U32(E.handshake + HS_KEY_PTR), U32(E.handshake + HS_KEY_LENGTH), protocol, protocol_len,
                         0, 0, E.tx};
-    int32_t size = tx_written(call_i32(FN_BUILD_RESPONSE, 7, argv, -1));
+    int32_t size = tx_written(call_i32(WSK_FN_BUILD_RESPONSE, 7, argv, -1));
     if (size < 0) return WSK_ERR_ENGINE;
     *response = E.base + E.tx;
     *response_len = (size_t)size;
@@ -436,7 +425,7 @@ wsk_err_t wsk_engine_build_response(const char *supported, const uint8_t **respo
 wsk_err_t wsk_engine_build_rejection(int status, const uint8_t **response, size_t *response_len)
 {
     uint32_t argv[2] = {(uint32_t)status, E.tx};
-    int32_t size = tx_written(call_i32(FN_BUILD_REJECTION, 2, argv, -1));
+    int32_t size = tx_written(call_i32(WSK_FN_BUILD_REJECTION, 2, argv, -1));
     if (size < 0) return WSK_ERR_ENGINE;
     *response = E.base + E.tx;
     *response_len = (size_t)size;
@@ -467,7 +456,7 @@ wsk_err_t wsk_engine_build_request(int slot, const char *host, const char *path,
     refill_entropy();
     uint32_t argv[10] = {(uint32_t)slot, h, (uint32_t)host_len, p, (uint32_t)path_len, sp,
                          (uint32_t)protocols_len, x, (uint32_t)extra_len, E.tx};
-    int32_t size = tx_written(call_i32(FN_BUILD_REQUEST, 10, argv, -1000));
+    int32_t size = tx_written(call_i32(WSK_FN_BUILD_REQUEST, 10, argv, -1000));
     if (size < 0) return call_error(size);
     refill_entropy();
     *request = E.base + E.tx;
@@ -485,7 +474,7 @@ int wsk_engine_parse_response(int slot, const uint8_t *head, size_t len, const c
     if (offered_len > E.tx_bytes) offered_len = E.tx_bytes;
     if (offered_len) memcpy(E.base + E.tx, protocols, offered_len);
     uint32_t argv[6] = {(uint32_t)slot, E.rx, (uint32_t)len, E.tx, (uint32_t)offered_len, E.rx_bytes - 1};
-    int32_t status = call_i32(FN_PARSE_RESPONSE, 6, argv, -1000);
+    int32_t status = call_i32(WSK_FN_PARSE_RESPONSE, 6, argv, -1000);
     *head_length = U32(E.handshake + HS_HEAD_END);
     if (protocol_size) protocol[0] = 0;
     if (status == 101 && protocol_size) {
@@ -502,13 +491,13 @@ int wsk_engine_parse_response(int slot, const uint8_t *head, size_t len, const c
 bool wsk_engine_unmask(size_t len, uint32_t key, uint32_t offset)
 {
     uint32_t argv[4] = {E.rx, (uint32_t)len, key, offset};
-    return len <= E.rx_bytes && call(FN_UNMASK, 4, argv);
+    return len <= E.rx_bytes && call(WSK_FN_UNMASK, 4, argv);
 }
 
 bool wsk_engine_is_utf8(size_t len, uint32_t *valid)
 {
     uint32_t argv[2] = {E.rx, (uint32_t)len};
-    if (len > E.rx_bytes || !call(FN_IS_UTF8, 2, argv)) return false;
+    if (len > E.rx_bytes || !call(WSK_FN_IS_UTF8, 2, argv)) return false;
     *valid = argv[0];
     return true;
 }
