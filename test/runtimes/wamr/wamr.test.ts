@@ -179,6 +179,10 @@ function suite(t: Target): void {
     server = await serve(["--max-message", "4096", "--subprotocols", "chat,superchat"]);
   }, 130_000);
 
+  it(`runs the engine on the ${t.backend} back end`, () => {
+    expect(server.lines).toContain(`ENGINE ${t.backend}`);
+  });
+
   afterEach(() => expect(takeSanitizerReports()).toEqual([]));
 
   afterAll(async () => {

@@ -125,7 +125,8 @@ void app_main(void)
     }
     wsk_stats_t stats;
     wsk_get_stats(&stats);
-    LOG("%s://<this device>:%u/ws  (WAMR pool %u/%u bytes, linear memory %u)",
-        options.server_cert_pem ? "wss" : "ws", wsk_server_get_port(server), (unsigned)stats.wamr_pool_used, (unsigned)stats.wamr_pool_bytes, (unsigned)stats.linear_memory_bytes);
+    LOG("%s://<this device>:%u/ws  (engine on %s: linear memory %u, WAMR pool %u/%u bytes)",
+        options.server_cert_pem ? "wss" : "ws", wsk_server_get_port(server), stats.engine_backend,
+        (unsigned)stats.linear_memory_bytes, (unsigned)stats.wamr_pool_used, (unsigned)stats.wamr_pool_bytes);
 }
 #endif
