@@ -192,10 +192,21 @@ export interface Server {
   stop(): Promise<number | null>;
 }
 
-/** Run the target's echo server with `args` (under `wrapper`, e.g. valgrind); resolves once it printed its port. */
-export function startServer(t: Target, args: string[], wrapper: string[] = []): Promise<Server> {
+/**
+ * Run the target's echo server with `args` (under `wrapper`, e.g. valgrind; `env` added to its environment);
+ * resolves once it printed its port.
+ */
+export function startServer(
+  t: Target,
+  args: string[],
+  wrapper: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Server> {
   const full = [...wrapper, ...command(t, "wsk_echo_server"), "--port", "0", ...args];
-  const proc = spawn(full[0], full.slice(1), { stdio: ["pipe", "pipe", "pipe"], env: environment(t) });
+  const proc = spawn(full[0], full.slice(1), {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...environment(t), ...env },
+  });
   const lines: string[] = [];
   const log = track(`wsk_echo_server (${t.name}) ${args.join(" ")}`, proc);
   return new Promise((resolve, reject) => {
@@ -241,6 +252,21 @@ export async function stats(server: Server): Promise<Record<string, number>> {
       .split(" ")
       .map((kv) => [kv.split("=")[0], Number(kv.split("=")[1])]),
   );
+}
+
+/**
+ * A STATS line taken once the server holds no connection (slots_used 0: every peer it had is released, its TLS
+ * context freed with it), polled for at most 2 s: a snapshot taken while the last connection is still being
+ * torn down would count its leftovers.
+ */
+export async function idleStats(server: Server): Promise<Record<string, number>> {
+  let last = await stats(server);
+  for (let i = 0; i < 100 && last.slots_used !== 0; i++) {
+    await sleep(20);
+    last = await stats(server);
+  }
+  if (last.slots_used !== 0) throw new Error(`server still holds ${last.slots_used} connection(s) after 2 s`);
+  return last;
 }
 
 /** Run the target's client example to completion without blocking the event loop (killed after 20 s). */

@@ -12,9 +12,9 @@ import { frame as rawFrame, parseFrame } from "../../support/raw-client.js";
 import { closed, nextMessage, openWs } from "./ws-peer.js";
 import {
   buildHost,
+  idleStats,
   runClient,
   startServer,
-  stats,
   takeSanitizerReports,
   targets,
   type Server,
@@ -511,9 +511,9 @@ function suite(t: Target): void {
         expect(received().subarray(0, 3)).toEqual(Buffer.from([0x81, 0x01, 0x78]));
       };
       for (let i = 0; i < 20; i++) await cycle();
-      const before = await stats(checked);
+      const before = await idleStats(checked);
       for (let i = 0; i < 980; i++) await cycle();
-      const after = await stats(checked);
+      const after = await idleStats(checked);
       expect(after.pool_used).toBe(before.pool_used);
       expect(after.host_heap).toBe(before.host_heap);
       expect(after.slots_used).toBe(0);
