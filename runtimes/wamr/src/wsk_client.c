@@ -219,7 +219,9 @@ static bool open_connection(struct wsk_client *c)
     if (have > head_length) {
         /* Frames that came with the 101: buffer_size may exceed the receive area, so feed them a piece at a time. */
         wsk_lock();
-        wsk_engine_feed_bytes(c->slot, c->buffer + head_length, have - head_length, client_write, on_event, c);
+        wsk_err_t fed = wsk_engine_feed_bytes(c->slot, c->buffer + head_length, have - head_length, client_write,
+                                              on_event, c);
+        if (fed == WSK_ERR_ENGINE) shutdown(c->conn.fd, SHUT_RDWR); /* as service() would: the task sees it end */
         wsk_unlock();
     }
     return true;

@@ -57,8 +57,8 @@ unsigned wsk_engine_flags(int slot);
 /** The receive area: where the host reads socket bytes before wsk_engine_feed. */
 uint8_t *wsk_engine_rx(size_t *size);
 /**
- * Feed `len` bytes (at most the receive area's size) that are in the receive area to `slot`: replies go to `write`, events to `on_event`,
- * in order, until all bytes are consumed or on_event returns false.
+ * Feed `len` bytes (at most the receive area's size) that are in the receive area to `slot`: replies go to
+ * `write`, events to `on_event`, in order, until all bytes are consumed or on_event returns false.
  */
 wsk_err_t wsk_engine_feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_event, void *ctx);
 
