@@ -52,17 +52,18 @@ typedef enum {
 
 /** Memory the engine uses, for budgets and leak checks. */
 typedef struct {
-    size_t wamr_pool_bytes;      /**< size of the static pool WAMR allocates from */
+    const char *engine_backend;  /**< what runs the engine: "wasm2c" or "wamr" */
+    size_t wamr_pool_bytes;      /**< size of the static pool WAMR allocates from (0 with wasm2c) */
     size_t wamr_pool_used;       /**< bytes of that pool in use now (module, instance, memory, stack) */
     size_t wamr_pool_highmark;   /**< most bytes of the pool ever in use */
-    size_t module_bytes;         /**< the .wasm module's size (its RAM copy lives while loaded) */
-    size_t linear_memory_bytes;  /**< the instance's linear memory after WAMR shrank it */
+    size_t module_bytes;         /**< WAMR: the .wasm module's size (its RAM copy lives while loaded); wasm2c: 0 */
+    size_t linear_memory_bytes;  /**< the instance's linear memory (WAMR shrinks it; wasm2c: a static array) */
     size_t host_heap_used;       /**< bytes the host malloc'd and has not freed (connections, buffers) */
     uint32_t slots_total;        /**< engine connection slots */
     uint32_t slots_used;         /**< slots held by open connections */
 } wsk_stats_t;
 
-/** Fill `stats`; the engine need not be loaded (then the WAMR figures are 0). */
+/** Fill `stats`; the engine need not be loaded (then its figures are 0). */
 wsk_err_t wsk_get_stats(wsk_stats_t *stats);
 
 #ifdef __cplusplus

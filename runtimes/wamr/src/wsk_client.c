@@ -217,12 +217,11 @@ static bool open_connection(struct wsk_client *c)
     wsk_unlock();
     emit(c, WSK_EVENT_CONNECTED, NULL);
     if (have > head_length) {
+        /* Frames that came with the 101: buffer_size may exceed the receive area, so feed them a piece at a time. */
         wsk_lock();
-        size_t rx_size;
-        uint8_t *rx = wsk_engine_rx(&rx_size);
-        size_t rest = have - head_length;
-        memcpy(rx, c->buffer + head_length, rest);
-        wsk_engine_feed(c->slot, rest, client_write, on_event, c);
+        wsk_err_t fed = wsk_engine_feed_bytes(c->slot, c->buffer + head_length, have - head_length, client_write,
+                                              on_event, c);
+        if (fed == WSK_ERR_ENGINE) shutdown(c->conn.fd, SHUT_RDWR); /* as service() would: the task sees it end */
         wsk_unlock();
     }
     return true;
@@ -237,6 +236,7 @@ fail:
 /* One step of the connected loop with the lock held; false when the connection is over. */
 static bool service(struct wsk_client *c, bool readable)
 {
+    if (c->closed_clean || c->protocol_error) return false; /* e.g. a close that came with the 101 */
     /* TLS may hold decrypted bytes beyond one read: read while it has some. */
     for (bool more = readable; more; more = wsk_conn_pending(&c->conn) > 0) {
         size_t size;

@@ -1,29 +1,32 @@
-/* The engine in WAMR: runtime from a static pool, the module copied to RAM, one instance, exports by index. */
+/*
+ * The engine's ABI in C: connection slots, feeding, frames, handshakes, on whichever back end runs the module
+ * (wsk_backend.h: WAMR or wasm2c). One instance, shared by every server and client; host lock held.
+ */
 #include "wsk_engine.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "wasm_export.h"
+#include "wsk_backend.h"
 #include "wsk_config.h"
-#include "wsk_engine_wasm.h"
 #include "wsk_log.h"
 #include "wsk_platform.h"
 
 static const char *TAG = "wsk_engine";
 
-/* Exports used, looked up once after instantiation. */
-enum {
-    FN_RESULT_PTR, FN_EVENTS_PTR, FN_OUT_PTR, FN_ENTROPY_PTR, FN_HANDSHAKE_PTR, FN_BUILD_CONSTANT, FN_INIT,
-    FN_OPEN, FN_ENTROPY_FILLED, FN_FEED, FN_WRITE_FRAME, FN_WRITE_HEADER, FN_MASK_CHUNK, FN_WRITE_CLOSE,
-    FN_CONNECTION_STATE, FN_PARSE_REQUEST, FN_SELECT_PROTOCOL, FN_BUILD_RESPONSE, FN_BUILD_REJECTION,
-    FN_BUILD_REQUEST, FN_PARSE_RESPONSE, FN_UNMASK, FN_IS_UTF8, FN_COUNT
-};
-static const char *const EXPORT_NAMES[FN_COUNT] = {
+const char *const wsk_fn_names[WSK_FN_COUNT] = {
     "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "init",
     "open", "entropyFilled", "feed", "writeFrame", "writeHeader", "maskChunk", "writeClose",
     "connectionState", "parseRequest", "selectProtocol", "buildResponse", "buildRejection",
     "buildRequest", "parseResponse", "unmask", "isUtf8",
+};
+
+const uint8_t wsk_fn_cells[WSK_FN_COUNT] = {
+    [WSK_FN_BUILD_CONSTANT] = 1, [WSK_FN_INIT] = 2, [WSK_FN_OPEN] = 5, [WSK_FN_ENTROPY_FILLED] = 1,
+    [WSK_FN_FEED] = 3, [WSK_FN_WRITE_FRAME] = 5, [WSK_FN_WRITE_HEADER] = 5, [WSK_FN_MASK_CHUNK] = 3,
+    [WSK_FN_WRITE_CLOSE] = 5, [WSK_FN_CONNECTION_STATE] = 1, [WSK_FN_PARSE_REQUEST] = 3,
+    [WSK_FN_SELECT_PROTOCOL] = 4, [WSK_FN_BUILD_RESPONSE] = 7, [WSK_FN_BUILD_REJECTION] = 2,
+    [WSK_FN_BUILD_REQUEST] = 10, [WSK_FN_PARSE_RESPONSE] = 6, [WSK_FN_UNMASK] = 4, [WSK_FN_IS_UTF8] = 2,
 };
 
 /* Result fields (assembly/layout.ts Result), handshake fields (assembly/http.ts HandshakeField), slot fields
@@ -37,11 +40,6 @@ enum { CALL_ALREADY_CLOSING = -7 };
 
 static struct {
     int refs;
-    uint8_t *module_bytes; /* RAM copy: WAMR keeps pointers into it until unload */
-    wasm_module_t module;
-    wasm_module_inst_t inst;
-    wasm_exec_env_t env;
-    wasm_function_inst_t fn[FN_COUNT];
     uint8_t *base; /* linear memory; it never grows, so this stays valid */
     uint32_t memory_size;
     uint32_t result, events, out, entropy, handshake, slots;
@@ -51,20 +49,34 @@ static struct {
     uint32_t used_count;
 } E;
 
-static uint8_t s_pool[CONFIG_WSK_WAMR_POOL_SIZE] __attribute__((aligned(8)));
-
-#define U32(addr) (*(uint32_t *)(E.base + (addr)))
-
-/* Call export `fn` with `argc` cells in argv; the result (if any) replaces argv[0]. */
-static bool call(int fn, uint32_t argc, uint32_t *argv)
+/* A 32-bit field the engine wrote at `addr` (an address it handed out); 0 if that lies outside memory. */
+static uint32_t U32(uint32_t addr)
 {
-    if (wasm_runtime_call_wasm(E.env, E.fn[fn], argc, argv)) return true;
-    WSK_LOGE(TAG, "%s trapped: %s", EXPORT_NAMES[fn], wasm_runtime_get_exception(E.inst));
-    wasm_runtime_clear_exception(E.inst);
-    return false;
+    uint32_t value = 0;
+    if (E.memory_size >= 4 && addr <= E.memory_size - 4) memcpy(&value, E.base + addr, 4);
+    return value;
 }
 
-static int32_t call_i32(int fn, uint32_t argc, uint32_t *argv, int32_t on_trap)
+/* True when [addr, addr + len) lies inside linear memory: checked before the host touches what the engine
+   points at (the engine computes these addresses; a bug there must not become a host memory error). */
+static bool in_memory(uint32_t addr, size_t len)
+{
+    return addr <= E.memory_size && len <= E.memory_size - addr;
+}
+
+/* A frame or handshake the engine wrote at the start of the transmit area: its size, or the trap code (-1000,
+   WSK_ERR_ENGINE) if it claims more than the area holds. */
+static int32_t tx_written(int32_t size)
+{
+    return size >= 0 && (uint32_t)size > E.tx_bytes ? -1000 : size;
+}
+
+static bool call(wsk_fn_t fn, uint32_t argc, uint32_t *argv)
+{
+    return wsk_backend_call(fn, argc, argv);
+}
+
+static int32_t call_i32(wsk_fn_t fn, uint32_t argc, uint32_t *argv, int32_t on_trap)
 {
     return call(fn, argc, argv) ? (int32_t)argv[0] : on_trap;
 }
@@ -78,65 +90,33 @@ static void put_f64(uint32_t *cells, double value)
 static void refill_entropy(void)
 {
     if (U32(E.result + RESULT_ENTROPY_LEFT) >= E.entropy_bytes / 2) return;
+    if (!in_memory(E.entropy, E.entropy_bytes)) return;
     if (wsk_fill_random(E.base + E.entropy, E.entropy_bytes) != WSK_OK) {
         WSK_LOGE(TAG, "no random bytes: the entropy pool stays low");
         return;
     }
     uint32_t argv[1] = {E.entropy_bytes};
-    call(FN_ENTROPY_FILLED, 1, argv);
+    call(WSK_FN_ENTROPY_FILLED, 1, argv);
 }
 
-static uint32_t pointer_of(int fn)
+static uint32_t pointer_of(wsk_fn_t fn)
 {
     uint32_t argv[1] = {0};
     return call(fn, 0, argv) ? argv[0] : 0;
 }
 
-static wsk_err_t instantiate(void)
-{
-    char error[128];
-    E.module_bytes = wsk_malloc(wsk_engine_wasm_len);
-    if (!E.module_bytes) return WSK_ERR_NO_MEM;
-    memcpy(E.module_bytes, wsk_engine_wasm, wsk_engine_wasm_len);
-    E.module = wasm_runtime_load(E.module_bytes, (uint32_t)wsk_engine_wasm_len, error, sizeof(error));
-    if (!E.module) {
-        WSK_LOGE(TAG, "load: %s", error);
-        return WSK_ERR_ENGINE;
-    }
-    /* heap 0: no app heap appended to linear memory, where it would hide out-of-bounds writes. */
-    E.inst = wasm_runtime_instantiate(E.module, CONFIG_WSK_WASM_STACK_SIZE, 0, error, sizeof(error));
-    if (!E.inst) {
-        WSK_LOGE(TAG, "instantiate: %s", error);
-        return WSK_ERR_ENGINE;
-    }
-    E.env = wasm_runtime_create_exec_env(E.inst, CONFIG_WSK_WASM_STACK_SIZE);
-    if (!E.env) return WSK_ERR_NO_MEM;
-    for (int i = 0; i < FN_COUNT; i++) {
-        E.fn[i] = wasm_runtime_lookup_function(E.inst, EXPORT_NAMES[i]);
-        if (!E.fn[i]) {
-            WSK_LOGE(TAG, "the module has no export %s", EXPORT_NAMES[i]);
-            return WSK_ERR_ENGINE;
-        }
-    }
-    wasm_memory_inst_t memory = wasm_runtime_get_default_memory(E.inst);
-    if (!memory) return WSK_ERR_ENGINE;
-    E.base = wasm_memory_get_base_address(memory);
-    E.memory_size = (uint32_t)(wasm_memory_get_cur_page_count(memory) * wasm_memory_get_bytes_per_page(memory));
-    return WSK_OK;
-}
-
 static wsk_err_t init_slots(void)
 {
-    E.result = pointer_of(FN_RESULT_PTR);
-    E.events = pointer_of(FN_EVENTS_PTR);
-    E.out = pointer_of(FN_OUT_PTR);
-    E.entropy = pointer_of(FN_ENTROPY_PTR);
-    E.handshake = pointer_of(FN_HANDSHAKE_PTR);
+    E.result = pointer_of(WSK_FN_RESULT_PTR);
+    E.events = pointer_of(WSK_FN_EVENTS_PTR);
+    E.out = pointer_of(WSK_FN_OUT_PTR);
+    E.entropy = pointer_of(WSK_FN_ENTROPY_PTR);
+    E.handshake = pointer_of(WSK_FN_HANDSHAKE_PTR);
     uint32_t argv[2] = {2};
-    E.entropy_bytes = (uint32_t)call_i32(FN_BUILD_CONSTANT, 1, argv, 0);
+    E.entropy_bytes = (uint32_t)call_i32(WSK_FN_BUILD_CONSTANT, 1, argv, 0);
     argv[0] = CONFIG_WSK_MAX_CONNECTIONS;
     argv[1] = CONFIG_WSK_ENGINE_IO_BYTES;
-    int32_t rc = call_i32(FN_INIT, 2, argv, -1);
+    int32_t rc = call_i32(WSK_FN_INIT, 2, argv, -1);
     if (rc != 0) {
         WSK_LOGE(TAG, "init(%d slots, %d I/O bytes) = %d: needs %u bytes of linear memory, has %u",
                  CONFIG_WSK_MAX_CONNECTIONS, CONFIG_WSK_ENGINE_IO_BYTES, (int)rc,
@@ -150,17 +130,27 @@ static wsk_err_t init_slots(void)
     E.rx_bytes = (io_bytes / 2) & ~15u;
     E.tx = io + E.rx_bytes;
     E.tx_bytes = io_bytes - E.rx_bytes;
+    /* Control payloads and close reasons are staged in the last 128 bytes of the transmit area and the frame
+       is written at its start; handshakes need a few hundred bytes of each area. */
+    bool placed = in_memory(io, io_bytes) && in_memory(E.result, 32) && in_memory(E.handshake, 128) &&
+                  in_memory(E.slots, (size_t)CONFIG_WSK_MAX_CONNECTIONS * SLOT_BYTES) &&
+                  in_memory(E.events, EVENT_BYTES) && in_memory(E.entropy, E.entropy_bytes) &&
+                  E.out <= E.memory_size;
+    if (!placed) {
+        WSK_LOGE(TAG, "the engine's areas lie outside its %u bytes of linear memory", (unsigned)E.memory_size);
+        return WSK_ERR_ENGINE;
+    }
+    if (E.rx_bytes < 256 || E.tx_bytes < 512) {
+        WSK_LOGE(TAG, "I/O area of %u bytes is too small (CONFIG_WSK_ENGINE_IO_BYTES >= 1024)", (unsigned)io_bytes);
+        return WSK_ERR_INVALID_SIZE;
+    }
     refill_entropy();
     return WSK_OK;
 }
 
 static void unload(void)
 {
-    if (E.env) wasm_runtime_destroy_exec_env(E.env);
-    if (E.inst) wasm_runtime_deinstantiate(E.inst);
-    if (E.module) wasm_runtime_unload(E.module);
-    wsk_free(E.module_bytes);
-    wasm_runtime_destroy();
+    wsk_backend_unload();
     memset(&E, 0, sizeof(E));
 }
 
@@ -170,24 +160,17 @@ wsk_err_t wsk_engine_acquire(void)
         E.refs++;
         return WSK_OK;
     }
-    RuntimeInitArgs args;
-    memset(&args, 0, sizeof(args));
-    args.mem_alloc_type = Alloc_With_Pool;
-    args.mem_alloc_option.pool.heap_buf = s_pool;
-    args.mem_alloc_option.pool.heap_size = sizeof(s_pool);
-    if (!wasm_runtime_full_init(&args)) {
-        WSK_LOGE(TAG, "wasm_runtime_full_init failed (pool of %u bytes)", (unsigned)sizeof(s_pool));
-        return WSK_ERR_ENGINE;
-    }
-    wsk_err_t err = instantiate();
-    if (err == WSK_OK) err = init_slots();
+    wsk_err_t err = wsk_backend_load();
+    if (err != WSK_OK) return err;
+    E.base = wsk_backend_memory(&E.memory_size);
+    err = init_slots();
     if (err != WSK_OK) {
         unload();
         return err;
     }
     E.refs = 1;
-    WSK_LOGI(TAG, "engine loaded: module %u bytes, linear memory %u bytes, %d slots",
-             (unsigned)wsk_engine_wasm_len, (unsigned)E.memory_size, CONFIG_WSK_MAX_CONNECTIONS);
+    WSK_LOGI(TAG, "engine loaded (%s): linear memory %u bytes, %d slots", wsk_backend_name,
+             (unsigned)E.memory_size, CONFIG_WSK_MAX_CONNECTIONS);
     return WSK_OK;
 }
 
@@ -204,7 +187,7 @@ int wsk_engine_open(int role, uint64_t max_payload)
     if (slot == CONFIG_WSK_MAX_CONNECTIONS) return -WSK_ERR_NO_SLOT;
     uint32_t argv[5] = {(uint32_t)slot, (uint32_t)role, WSK_CONN_AUTO_PONG};
     put_f64(&argv[3], (double)max_payload);
-    if (call_i32(FN_OPEN, 5, argv, -1) != 0) return -WSK_ERR_ENGINE;
+    if (call_i32(WSK_FN_OPEN, 5, argv, -1) != 0) return -WSK_ERR_ENGINE;
     E.used[slot] = true;
     E.used_count++;
     return slot;
@@ -220,7 +203,7 @@ void wsk_engine_close(int slot)
 unsigned wsk_engine_flags(int slot)
 {
     uint32_t argv[1] = {(uint32_t)slot};
-    int32_t state = call_i32(FN_CONNECTION_STATE, 1, argv, -1);
+    int32_t state = call_i32(WSK_FN_CONNECTION_STATE, 1, argv, -1);
     return state < 0 ? 0 : (unsigned)state >> 8;
 }
 
@@ -230,31 +213,42 @@ uint8_t *wsk_engine_rx(size_t *size)
     return E.base + E.rx;
 }
 
-static void decode_event(int slot, uint32_t record, wsk_event_t *event)
+/* Decode one event record; false when it points outside linear memory (an engine bug: never trust it). */
+static bool decode_event(int slot, uint32_t record, wsk_event_t *event)
 {
+    if (!in_memory(record, EVENT_BYTES)) return false;
     uint32_t word = U32(record);
-    event->type = word & 0xff;
-    event->opcode = (word >> 8) & 0xff;
-    event->flags = (word >> 16) & 0xff;
-    event->reason = word >> 24;
+    event->type = (uint8_t)word;
+    event->opcode = (uint8_t)(word >> 8);
+    event->flags = (uint8_t)(word >> 16);
+    event->reason = (uint8_t)(word >> 24);
     event->code = (uint16_t)U32(record + 4);
-    event->data = E.base + U32(record + 8);
+    uint32_t data = U32(record + 8);
     event->len = U32(record + 12);
+    if (!in_memory(data, event->len)) {
+        WSK_LOGE(TAG, "event data %u+%u outside linear memory (%u bytes)", (unsigned)data, (unsigned)event->len,
+                 (unsigned)E.memory_size);
+        return false;
+    }
+    event->data = E.base + data;
     event->frame_length = 0;
     /* Only the last frame of a buffer can end mid-frame, so the slot still describes it. */
     if (event->type == WSK_EV_DATA && !(event->flags & WSK_DATA_FRAME_END))
         memcpy(&event->frame_length, E.base + E.slots + (uint32_t)slot * SLOT_BYTES + SLOT_PAYLOAD_LENGTH, 8);
+    return true;
 }
 
-wsk_err_t wsk_engine_feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_event, void *ctx)
+/* Feed `len` bytes already in the receive area; *stopped when on_event asked to stop. */
+static wsk_err_t feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_event, void *ctx, bool *stopped)
 {
     size_t done = 0;
     while (done < len) {
         uint32_t argv[3] = {(uint32_t)slot, E.rx + (uint32_t)done, (uint32_t)(len - done)};
-        int32_t count = call_i32(FN_FEED, 3, argv, -1);
+        int32_t count = call_i32(WSK_FN_FEED, 3, argv, -1);
         if (count < 0) return WSK_ERR_ENGINE;
         uint32_t consumed = U32(E.result + RESULT_CONSUMED);
         uint32_t out_length = U32(E.result + RESULT_OUT_LENGTH);
+        if (!in_memory(E.out, out_length)) return WSK_ERR_ENGINE;
         if (out_length > 0) {
             wsk_err_t err = write(ctx, E.base + E.out, out_length);
             if (err != WSK_OK) return err;
@@ -262,14 +256,38 @@ wsk_err_t wsk_engine_feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn
         refill_entropy();
         for (int32_t i = 0; i < count; i++) {
             wsk_event_t event;
-            decode_event(slot, E.events + (uint32_t)i * EVENT_BYTES, &event);
-            if (!on_event(ctx, &event)) return WSK_OK;
+            if (!decode_event(slot, E.events + (uint32_t)i * EVENT_BYTES, &event)) return WSK_ERR_ENGINE;
+            if (!on_event(ctx, &event)) {
+                *stopped = true;
+                return WSK_OK;
+            }
         }
         if (consumed == 0 && count == 0) {
             WSK_LOGE(TAG, "feed made no progress");
             return WSK_ERR_ENGINE;
         }
         done += consumed;
+    }
+    return WSK_OK;
+}
+
+wsk_err_t wsk_engine_feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_event, void *ctx)
+{
+    bool stopped = false;
+    if (len > E.rx_bytes) return WSK_ERR_INVALID_SIZE;
+    return feed(slot, len, write, on_event, ctx, &stopped);
+}
+
+wsk_err_t wsk_engine_feed_bytes(int slot, const uint8_t *bytes, size_t len, wsk_write_fn write,
+                                wsk_event_fn on_event, void *ctx)
+{
+    bool stopped = false;
+    for (size_t done = 0; done < len && !stopped;) {
+        size_t piece = len - done < E.rx_bytes ? len - done : E.rx_bytes;
+        memcpy(E.base + E.rx, bytes + done, piece);
+        wsk_err_t err = feed(slot, piece, write, on_event, ctx, &stopped);
+        if (err != WSK_OK) return err;
+        done += piece;
     }
     return WSK_OK;
 }
@@ -289,7 +307,7 @@ static wsk_err_t send_control(int slot, uint8_t byte0, const void *payload, size
     if (len) memmove(E.base + src, payload, len);
     refill_entropy();
     uint32_t argv[5] = {(uint32_t)slot, byte0, src, (uint32_t)len, E.tx};
-    int32_t size = call_i32(FN_WRITE_FRAME, 5, argv, -1000);
+    int32_t size = tx_written(call_i32(WSK_FN_WRITE_FRAME, 5, argv, -1000));
     if (size < 0) return call_error(size);
     return write(ctx, E.base + E.tx, (size_t)size);
 }
@@ -301,8 +319,9 @@ wsk_err_t wsk_engine_send_frame(int slot, uint8_t byte0, const void *payload, si
     refill_entropy();
     uint32_t cells[5] = {(uint32_t)slot, byte0, 0, 0, E.tx};
     put_f64(&cells[2], (double)len);
-    int32_t header = call_i32(FN_WRITE_HEADER, 5, cells, -1000);
+    int32_t header = call_i32(WSK_FN_WRITE_HEADER, 5, cells, -1000);
     if (header < 0) return call_error(header);
+    if (header > MAX_FRAME_HEADER) return WSK_ERR_ENGINE;
     refill_entropy();
     /* The first piece of payload rides behind the header; a client masks each piece in engine memory. */
     const uint8_t *src = payload;
@@ -313,7 +332,7 @@ wsk_err_t wsk_engine_send_frame(int slot, uint8_t byte0, const void *payload, si
     for (;;) {
         if (piece) memmove(E.base + at, src + sent, piece);
         uint32_t mask_argv[3] = {(uint32_t)slot, at, (uint32_t)piece};
-        if (piece && !call(FN_MASK_CHUNK, 3, mask_argv)) return WSK_ERR_ENGINE;
+        if (piece && !call(WSK_FN_MASK_CHUNK, 3, mask_argv)) return WSK_ERR_ENGINE;
         wsk_err_t err = write(ctx, E.base + E.tx, (size_t)(at - E.tx) + piece);
         if (err != WSK_OK) return err;
         sent += piece;
@@ -348,18 +367,19 @@ wsk_err_t wsk_engine_send_close(int slot, uint16_t code, const char *reason, wsk
     if (reason_len) memcpy(E.base + src, reason, reason_len);
     refill_entropy();
     uint32_t argv[5] = {(uint32_t)slot, code, src, (uint32_t)reason_len, E.tx};
-    int32_t size = call_i32(FN_WRITE_CLOSE, 5, argv, -1000);
+    int32_t size = tx_written(call_i32(WSK_FN_WRITE_CLOSE, 5, argv, -1000));
     if (size < 0) return call_error(size);
     return write(ctx, E.base + E.tx, (size_t)size);
 }
 
 wsk_err_t wsk_engine_parse_request(const uint8_t *head, size_t len, size_t max_head, wsk_request_t *request)
 {
+    /* The engine parses the head in the receive area: a longer head is refused as too large (431). */
     if (len > E.rx_bytes) len = E.rx_bytes;
-    if (max_head >= len && len == E.rx_bytes) max_head = len - 1;
+    if (max_head >= E.rx_bytes) max_head = E.rx_bytes - 1;
     memmove(E.base + E.rx, head, len);
     uint32_t argv[3] = {E.rx, (uint32_t)len, (uint32_t)max_head};
-    int32_t status = call_i32(FN_PARSE_REQUEST, 3, argv, -1);
+    int32_t status = call_i32(WSK_FN_PARSE_REQUEST, 3, argv, -1);
     if (status < 0) return WSK_ERR_ENGINE;
     request->status = status;
     request->head_length = U32(E.handshake + HS_HEAD_END);
@@ -367,7 +387,9 @@ wsk_err_t wsk_engine_parse_request(const uint8_t *head, size_t len, size_t max_h
     if (status == 101) {
         uint32_t target_len = U32(E.handshake + HS_TARGET_LENGTH);
         if (target_len >= sizeof(request->target)) target_len = sizeof(request->target) - 1;
-        memcpy(request->target, E.base + U32(E.handshake + HS_TARGET_PTR), target_len);
+        uint32_t target = U32(E.handshake + HS_TARGET_PTR);
+        if (!in_memory(target, target_len)) return WSK_ERR_ENGINE;
+        memcpy(request->target, E.base + target, target_len);
         request->target[target_len] = 0;
     }
     return WSK_OK;
@@ -385,7 +407,7 @@ wsk_err_t wsk_engine_build_response(const char *supported, const uint8_t **respo
         memcpy(E.base + list, supported, supported_len);
         uint32_t offered = U32(E.handshake + HS_PROTOCOLS_PTR);
         uint32_t argv[4] = {offered, offered_len, list, (uint32_t)supported_len};
-        int32_t at = call_i32(FN_SELECT_PROTOCOL, 4, argv, -1);
+        int32_t at = call_i32(WSK_FN_SELECT_PROTOCOL, 4, argv, -1);
         if (at >= 0) {
             protocol = offered + (uint32_t)at;
             protocol_len = U32(E.handshake + HS_SELECTED_LENGTH);
@@ -393,7 +415,7 @@ wsk_err_t wsk_engine_build_response(const char *supported, const uint8_t **respo
     }
     uint32_t argv[7] = {U32(E.handshake + HS_KEY_PTR), U32(E.handshake + HS_KEY_LENGTH), protocol, protocol_len,
                         0, 0, E.tx};
-    int32_t size = call_i32(FN_BUILD_RESPONSE, 7, argv, -1);
+    int32_t size = tx_written(call_i32(WSK_FN_BUILD_RESPONSE, 7, argv, -1));
     if (size < 0) return WSK_ERR_ENGINE;
     *response = E.base + E.tx;
     *response_len = (size_t)size;
@@ -403,7 +425,7 @@ wsk_err_t wsk_engine_build_response(const char *supported, const uint8_t **respo
 wsk_err_t wsk_engine_build_rejection(int status, const uint8_t **response, size_t *response_len)
 {
     uint32_t argv[2] = {(uint32_t)status, E.tx};
-    int32_t size = call_i32(FN_BUILD_REJECTION, 2, argv, -1);
+    int32_t size = tx_written(call_i32(WSK_FN_BUILD_REJECTION, 2, argv, -1));
     if (size < 0) return WSK_ERR_ENGINE;
     *response = E.base + E.tx;
     *response_len = (size_t)size;
@@ -430,11 +452,11 @@ wsk_err_t wsk_engine_build_request(int slot, const char *host, const char *path,
     uint32_t at = E.rx;
     uint32_t h = stage(&at, host, host_len), p = stage(&at, path, path_len);
     uint32_t sp = stage(&at, protocols, protocols_len), x = stage(&at, extra_headers, extra_len);
-    if (!h) return WSK_ERR_INVALID_SIZE;
+    if (!h || (path_len && !p) || (protocols_len && !sp) || (extra_len && !x)) return WSK_ERR_INVALID_SIZE;
     refill_entropy();
     uint32_t argv[10] = {(uint32_t)slot, h, (uint32_t)host_len, p, (uint32_t)path_len, sp,
                          (uint32_t)protocols_len, x, (uint32_t)extra_len, E.tx};
-    int32_t size = call_i32(FN_BUILD_REQUEST, 10, argv, -1000);
+    int32_t size = tx_written(call_i32(WSK_FN_BUILD_REQUEST, 10, argv, -1000));
     if (size < 0) return call_error(size);
     refill_entropy();
     *request = E.base + E.tx;
@@ -445,19 +467,22 @@ wsk_err_t wsk_engine_build_request(int slot, const char *host, const char *path,
 int wsk_engine_parse_response(int slot, const uint8_t *head, size_t len, const char *protocols,
                               size_t *head_length, char *protocol, size_t protocol_size)
 {
+    /* As for requests: a head that does not fit the receive area is refused (HeadTooLarge), not awaited. */
     if (len > E.rx_bytes) len = E.rx_bytes;
     memmove(E.base + E.rx, head, len);
     size_t offered_len = protocols ? strlen(protocols) : 0;
     if (offered_len > E.tx_bytes) offered_len = E.tx_bytes;
     if (offered_len) memcpy(E.base + E.tx, protocols, offered_len);
-    uint32_t argv[6] = {(uint32_t)slot, E.rx, (uint32_t)len, E.tx, (uint32_t)offered_len, E.rx_bytes};
-    int32_t status = call_i32(FN_PARSE_RESPONSE, 6, argv, -1000);
+    uint32_t argv[6] = {(uint32_t)slot, E.rx, (uint32_t)len, E.tx, (uint32_t)offered_len, E.rx_bytes - 1};
+    int32_t status = call_i32(WSK_FN_PARSE_RESPONSE, 6, argv, -1000);
     *head_length = U32(E.handshake + HS_HEAD_END);
     if (protocol_size) protocol[0] = 0;
     if (status == 101 && protocol_size) {
         uint32_t n = U32(E.handshake + HS_PROTOCOLS_LENGTH);
         if (n >= protocol_size) n = (uint32_t)protocol_size - 1;
-        memcpy(protocol, E.base + U32(E.handshake + HS_PROTOCOLS_PTR), n);
+        uint32_t at = U32(E.handshake + HS_PROTOCOLS_PTR);
+        if (!in_memory(at, n)) n = 0;
+        memcpy(protocol, E.base + at, n);
         protocol[n] = 0;
     }
     return status;
@@ -466,13 +491,13 @@ int wsk_engine_parse_response(int slot, const uint8_t *head, size_t len, const c
 bool wsk_engine_unmask(size_t len, uint32_t key, uint32_t offset)
 {
     uint32_t argv[4] = {E.rx, (uint32_t)len, key, offset};
-    return len <= E.rx_bytes && call(FN_UNMASK, 4, argv);
+    return len <= E.rx_bytes && call(WSK_FN_UNMASK, 4, argv);
 }
 
 bool wsk_engine_is_utf8(size_t len, uint32_t *valid)
 {
     uint32_t argv[2] = {E.rx, (uint32_t)len};
-    if (len > E.rx_bytes || !call(FN_IS_UTF8, 2, argv)) return false;
+    if (len > E.rx_bytes || !call(WSK_FN_IS_UTF8, 2, argv)) return false;
     *valid = argv[0];
     return true;
 }
@@ -482,16 +507,11 @@ wsk_err_t wsk_get_stats(wsk_stats_t *stats)
     if (!stats) return WSK_ERR_INVALID_ARG;
     memset(stats, 0, sizeof(*stats));
     wsk_lock();
-    stats->wamr_pool_bytes = sizeof(s_pool);
+    stats->engine_backend = wsk_backend_name;
     stats->host_heap_used = wsk_heap_used();
-    stats->module_bytes = wsk_engine_wasm_len;
     stats->slots_total = CONFIG_WSK_MAX_CONNECTIONS;
+    wsk_backend_stats(stats);
     if (E.refs > 0) {
-        mem_alloc_info_t info;
-        if (wasm_runtime_get_mem_alloc_info(&info)) {
-            stats->wamr_pool_used = info.total_size - info.total_free_size;
-            stats->wamr_pool_highmark = info.highmark_size;
-        }
         stats->linear_memory_bytes = E.memory_size;
         stats->slots_used = E.used_count;
     }

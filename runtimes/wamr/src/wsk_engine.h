@@ -57,10 +57,17 @@ unsigned wsk_engine_flags(int slot);
 /** The receive area: where the host reads socket bytes before wsk_engine_feed. */
 uint8_t *wsk_engine_rx(size_t *size);
 /**
- * Feed `len` bytes that are in the receive area to `slot`: replies go to `write`, events to `on_event`,
- * in order, until all bytes are consumed or on_event returns false.
+ * Feed `len` bytes (at most the receive area's size) that are in the receive area to `slot`: replies go to
+ * `write`, events to `on_event`, in order, until all bytes are consumed or on_event returns false.
  */
 wsk_err_t wsk_engine_feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_event, void *ctx);
+
+/**
+ * Copy `len` bytes from anywhere (a handshake buffer's tail) into the receive area, a receive area at a time,
+ * and feed each piece as wsk_engine_feed does; stops early when on_event returns false.
+ */
+wsk_err_t wsk_engine_feed_bytes(int slot, const uint8_t *bytes, size_t len, wsk_write_fn write,
+                                wsk_event_fn on_event, void *ctx);
 
 /** Send one frame (`byte0` = FIN | opcode) with `len` payload bytes; the payload may be anywhere. */
 wsk_err_t wsk_engine_send_frame(int slot, uint8_t byte0, const void *payload, size_t len, wsk_write_fn write,

@@ -166,10 +166,12 @@ static void on_data(struct wsk_server *server, peer_t *peer, const wsk_event_t *
         peer->message = grown;
         peer->message_cap = cap;
     }
-    memcpy(peer->message + peer->message_len, event->data, event->len);
+    /* Empty fragments: no buffer may exist yet, and memcpy wants one even for 0 bytes (UBSan found this). */
+    if (event->len > 0) memcpy(peer->message + peer->message_len, event->data, event->len);
     peer->message_len += event->len;
     if (!last) return;
-    deliver_message(server, peer, peer->message_opcode, peer->message, peer->message_len);
+    deliver_message(server, peer, peer->message_opcode, peer->message ? peer->message : event->data,
+                    peer->message_len);
     /* Keep small buffers for the next message; give big ones back. */
     if (peer->message_cap > server->config.rx_buffer_size) {
         wsk_free(peer->message);
@@ -262,11 +264,10 @@ static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t
     WSK_LOGI(TAG, "client %u open (%s)", (unsigned)peer->id, request->target);
     if (server->config.on_open) server->config.on_open(server, peer->id, server->config.user_ctx);
     if (rest > 0 && peer->state == PEER_OPEN) {
-        size_t rx_size;
-        uint8_t *rx = wsk_engine_rx(&rx_size);
-        memmove(rx, peer->head + request->head_length, rest);
+        /* rx_buffer_size may exceed the receive area: the engine gets them a piece at a time. */
         peer_ctx_t pc = {server, peer};
-        if (wsk_engine_feed(peer->slot, rest, peer_write, on_event, &pc) == WSK_ERR_ENGINE)
+        if (wsk_engine_feed_bytes(peer->slot, peer->head + request->head_length, rest, peer_write, on_event,
+                                  &pc) == WSK_ERR_ENGINE)
             peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
     }
     wsk_free(peer->head);

@@ -1,6 +1,12 @@
-// The WAMR host's Linux build and its example processes, shared by the WAMR test files: one CMake build
-// folder per checkout (a CMake cache remembers its source folder), built under a lock since vitest runs test
-// files in parallel processes.
+// The C host (runtimes/wamr) as the tests build and run it: one CMake build folder per target (a CMake cache
+// remembers its compiler), each built once under a lock since vitest runs test files in parallel processes.
+//
+// Targets, all with -fsanitize=address,undefined and -Werror (-Wall -Wextra -Wconversion):
+//   x86-64 wasm2c   always; plus a build without sanitizers for valgrind
+//   i386 wasm2c     i686-linux-gnu-gcc, run natively through the cross libc's loader
+//   arm wasm2c      arm-linux-gnueabihf-gcc, run under qemu-arm (LeakSanitizer cannot run there)
+//   x86-64 wamr     when WAMR_ROOT names an installed WAMR (docs/FIRMWARE.md); plus its valgrind build
+// Every process's stderr is scanned for sanitizer reports; takeSanitizerReports() hands them to the tests.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -8,11 +14,96 @@ import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const wamrRoot = process.env.WAMR_ROOT;
-export const buildDir = join(root, "build", "wamr-test");
-export const skipReason =
-  "runtimes/wamr tests skipped: set WAMR_ROOT to an installed WAMR (docs/FIRMWARE.md)";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const I386_SYSROOT = "/usr/i686-linux-gnu";
+const ARM_SYSROOT = "/usr/arm-linux-gnueabihf";
+
+/** One way of building and running the C host. */
+export interface Target {
+  /** "x86-64 wasm2c", "i386 wasm2c", "arm wasm2c", "x86-64 wamr" */
+  name: string;
+  backend: "wasm2c" | "wamr";
+  arch: "x86-64" | "i386" | "arm";
+  /** -fsanitize= list, empty for the valgrind builds */
+  sanitize: string;
+  /** built with mbedTLS (wss://): the native builds only, Debian has no cross mbedTLS */
+  tls: boolean;
+  /** the build of this target without sanitizers, for valgrind (native targets) */
+  plain?: Target;
+}
+
+function target(arch: Target["arch"], backend: Target["backend"]): Target {
+  const native = arch === "x86-64";
+  const checked: Target = {
+    name: `${arch} ${backend}`,
+    backend,
+    arch,
+    sanitize: "address,undefined",
+    tls: native,
+  };
+  if (native) checked.plain = { ...checked, name: `${arch} ${backend} plain`, sanitize: "" };
+  return checked;
+}
+
+/** Every target this machine builds; WSK_HOST_TARGETS="x86-64 wasm2c,arm wasm2c" picks some (for development). */
+export const targets: Target[] = (() => {
+  const all = [target("x86-64", "wasm2c"), target("i386", "wasm2c"), target("arm", "wasm2c")];
+  if (wamrRoot) all.push(target("x86-64", "wamr"));
+  const only = process.env.WSK_HOST_TARGETS?.split(",").map((s) => s.trim());
+  return only ? all.filter((t) => only.includes(t.name)) : all;
+})();
+
+/** The native x86-64 targets (TLS, valgrind). */
+export const nativeTargets = targets.filter((t) => t.arch === "x86-64");
+
+export function buildDir(t: Target): string {
+  return join(root, "build", "c-host", t.name.replaceAll(" ", "-") + (t.sanitize ? "-asan" : ""));
+}
+
+/** The command prefix that runs one of the target's programs. */
+function command(t: Target, program: string): string[] {
+  const path = join(buildDir(t), program);
+  return t.arch === "arm" ? ["qemu-arm", "-L", ARM_SYSROOT, path] : [path];
+}
+
+/** Environment of the target's processes: a sanitizer report aborts the process. */
+function environment(t: Target): NodeJS.ProcessEnv {
+  const leaks = t.arch === "arm" ? 0 : 1; // LeakSanitizer needs ptrace-like thread access qemu-arm lacks
+  return {
+    ...process.env,
+    ASAN_OPTIONS: `abort_on_error=1:halt_on_error=1:detect_leaks=${leaks}`,
+    UBSAN_OPTIONS: "abort_on_error=1:halt_on_error=1:print_stacktrace=1",
+  };
+}
+
+const tools: Record<Target["arch"], string[]> = {
+  "x86-64": ["cmake", "gcc", "wasm2c"],
+  i386: ["cmake", "i686-linux-gnu-gcc", "wasm2c"],
+  arm: ["cmake", "arm-linux-gnueabihf-gcc", "wasm2c", "qemu-arm"],
+};
+
+function cmakeArgs(t: Target): string[] {
+  const args = [
+    "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+    `-DWSK_ENGINE_BACKEND=${t.backend}`,
+    `-DWSK_SANITIZE=${t.sanitize}`,
+    "-DWSK_WERROR=ON",
+    "-DWSK_BUILD_CHECKS=ON",
+  ];
+  if (t.backend === "wamr") args.push(`-DWAMR_ROOT=${wamrRoot}`);
+  else args.push("-DWAMR_ROOT=");
+  if (t.arch === "i386")
+    args.push(
+      "-DCMAKE_C_COMPILER=i686-linux-gnu-gcc",
+      "-DWSK_TLS=OFF",
+      // Runs on any x86-64 kernel with the cross libc's own loader (no libc6-i386 needed).
+      `-DCMAKE_EXE_LINKER_FLAGS=-Wl,--dynamic-linker=${I386_SYSROOT}/lib/ld-linux.so.2 -Wl,-rpath,${I386_SYSROOT}/lib`,
+    );
+  if (t.arch === "arm") args.push("-DCMAKE_C_COMPILER=arm-linux-gnueabihf-gcc", "-DWSK_TLS=OFF");
+  if (t.tls) args.push("-DWSK_TLS=ON");
+  return args;
+}
 
 function alive(pid: number): boolean {
   try {
@@ -45,30 +136,53 @@ async function lock(dir: string, timeoutMs: number): Promise<() => void> {
   }
 }
 
-/** Configure and build runtimes/wamr (incremental: a second caller finds it built). */
-export async function buildHost(): Promise<void> {
-  mkdirSync(buildDir, { recursive: true });
-  const unlock = await lock(join(root, "build", "wamr-test.lock"), 170_000);
-  try {
-    const configure = spawnSync(
-      "cmake",
-      [
-        "-S",
-        join(root, "runtimes", "wamr"),
-        "-B",
-        buildDir,
-        "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-        `-DWAMR_ROOT=${wamrRoot}`,
-      ],
-      { encoding: "utf8" },
+/** Configure and build the target (incremental: a second caller finds it built). Fails on any warning. */
+export async function buildHost(t: Target): Promise<void> {
+  const missing = tools[t.arch].filter((tool) => spawnSync("which", [tool]).status !== 0);
+  if (missing.length)
+    throw new Error(
+      `C host tests (${t.name}) need ${missing.join(", ")}: apt-get install cmake wabt ` +
+        "gcc-i686-linux-gnu gcc-arm-linux-gnueabihf qemu-user (.ci/run does)",
     );
+  const dir = buildDir(t);
+  mkdirSync(join(root, "build", "c-host"), { recursive: true });
+  const unlock = await lock(`${dir}.lock`, 170_000);
+  try {
+    const configure = spawnSync("cmake", ["-S", join(root, "runtimes", "wamr"), "-B", dir, ...cmakeArgs(t)], {
+      encoding: "utf8",
+    });
     if (configure.status !== 0) throw new Error(configure.stdout + configure.stderr);
-    const build = spawnSync("cmake", ["--build", buildDir, "-j2"], { encoding: "utf8" });
+    const build = spawnSync("cmake", ["--build", dir, "-j2"], { encoding: "utf8" });
     if (build.status !== 0) throw new Error(build.stdout + build.stderr);
-    if (!existsSync(join(buildDir, "wsk_echo_server"))) throw new Error("the build made no wsk_echo_server");
+    if (!existsSync(join(dir, "wsk_echo_server"))) throw new Error("the build made no wsk_echo_server");
   } finally {
     unlock();
   }
+}
+
+const SANITIZER_REPORT =
+  /ERROR: AddressSanitizer|ERROR: LeakSanitizer|LeakSanitizer has encountered|runtime error:|UndefinedBehaviorSanitizer/;
+
+/** Every process started here, with its stderr so far. */
+const processes: { name: string; stderr: string; reported: boolean }[] = [];
+
+/** Sanitizer reports from any process since the last call (each process reported once). */
+export function takeSanitizerReports(): string[] {
+  const reports: string[] = [];
+  for (const p of processes) {
+    const at = p.reported ? -1 : p.stderr.search(SANITIZER_REPORT);
+    if (at < 0) continue;
+    p.reported = true;
+    reports.push(`${p.name}:\n${p.stderr.slice(Math.max(0, at - 200), at + 4000)}`);
+  }
+  return reports;
+}
+
+function track(name: string, proc: ChildProcess): { stderr: string } {
+  const entry = { name, stderr: "", reported: false };
+  processes.push(entry);
+  proc.stderr!.on("data", (d: Buffer) => (entry.stderr += d.toString()));
+  return entry;
 }
 
 export interface Server {
@@ -78,16 +192,26 @@ export interface Server {
   stop(): Promise<number | null>;
 }
 
-/** Run the C echo server with `args`; resolves once it printed its port. */
-export function startServer(args: string[], wrapper: string[] = []): Promise<Server> {
-  const command = [...wrapper, join(buildDir, "wsk_echo_server"), "--port", "0", ...args];
-  const proc = spawn(command[0], command.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+/**
+ * Run the target's echo server with `args` (under `wrapper`, e.g. valgrind; `env` added to its environment);
+ * resolves once it printed its port.
+ */
+export function startServer(
+  t: Target,
+  args: string[],
+  wrapper: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Server> {
+  const full = [...wrapper, ...command(t, "wsk_echo_server"), "--port", "0", ...args];
+  const proc = spawn(full[0], full.slice(1), {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...environment(t), ...env },
+  });
   const lines: string[] = [];
-  let stderr = "";
-  proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const log = track(`wsk_echo_server (${t.name}) ${args.join(" ")}`, proc);
   return new Promise((resolve, reject) => {
     let buffered = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${log.stderr}`)), 20_000);
     proc.stdout!.on("data", (d: Buffer) => {
       buffered += d.toString();
       const parts = buffered.split("\n");
@@ -103,14 +227,14 @@ export function startServer(args: string[], wrapper: string[] = []): Promise<Ser
           lines,
           stop: () =>
             new Promise((done) => {
-              if (proc.exitCode !== null) return done(proc.exitCode);
+              if (proc.exitCode !== null || proc.signalCode !== null) return done(proc.exitCode);
               proc.once("exit", (code) => done(code));
               proc.stdin!.end();
             }),
         });
       }
     });
-    proc.once("exit", (code) => reject(new Error(`server exited ${code}: ${stderr}`)));
+    proc.once("exit", (code) => reject(new Error(`server exited ${code}: ${log.stderr}`)));
   });
 }
 
@@ -130,20 +254,48 @@ export async function stats(server: Server): Promise<Record<string, number>> {
   );
 }
 
-/** Run the C client example to completion without blocking the event loop. */
+/**
+ * A STATS line taken once the server holds no connection (slots_used 0: every peer it had is released, its TLS
+ * context freed with it), polled for at most 2 s: a snapshot taken while the last connection is still being
+ * torn down would count its leftovers.
+ */
+export async function idleStats(server: Server): Promise<Record<string, number>> {
+  let last = await stats(server);
+  for (let i = 0; i < 100 && last.slots_used !== 0; i++) {
+    await sleep(20);
+    last = await stats(server);
+  }
+  if (last.slots_used !== 0) throw new Error(`server still holds ${last.slots_used} connection(s) after 2 s`);
+  return last;
+}
+
+/** Run the target's client example to completion without blocking the event loop (killed after 20 s). */
 export function runClient(
+  t: Target,
   args: string[],
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(join(buildDir, "wsk_client_example"), args, { stdio: ["ignore", "pipe", "pipe"] });
+  return runProgram(t, "wsk_client_example", args);
+}
+
+/** Run one of the target's programs to completion (killed after 20 s). */
+export function runProgram(
+  t: Target,
+  program: string,
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const full = command(t, program);
+  const proc = spawn(full[0], [...full.slice(1), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: environment(t),
+  });
+  const log = track(`${program} (${t.name}) ${args.join(" ")}`, proc);
   let stdout = "";
-  let stderr = "";
-  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  proc.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
   const timer = setTimeout(() => proc.kill(), 20_000);
   return new Promise((resolve) =>
     proc.once("close", (status) => {
       clearTimeout(timer);
-      resolve({ status, stdout, stderr });
+      resolve({ status, stdout, stderr: log.stderr });
     }),
   );
 }

@@ -1,28 +1,27 @@
-// The WAMR host (runtimes/wamr) built for Linux against the WAMR installed at $WAMR_ROOT, tested over real
-// sockets: `ws` and raw bytes against the C echo server, the C client against our Node server (its automatic
-// reconnect too), 503 past max clients, and 1,000 connect/disconnect cycles under valgrind with no leak and
-// no WAMR heap growth.
+// The C host (runtimes/wamr) built for Linux on every target of host.ts (wasm2c on x86-64, i386 and ARM; WAMR
+// too when WAMR_ROOT is set), with ASan and UBSan, tested over real sockets: `ws` and raw bytes against the C
+// echo server, the C client against our Node server (its automatic reconnect too), 503 past max clients, and
+// (native builds without sanitizers) 1,000 connect/disconnect cycles under valgrind with no leak and no
+// engine heap growth.
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer as WsServer } from "ws";
 import { frame as rawFrame, parseFrame } from "../../support/raw-client.js";
 import { closed, nextMessage, openWs } from "./ws-peer.js";
 import {
-  buildDir,
   buildHost,
+  idleStats,
   runClient,
-  skipReason,
   startServer,
-  stats,
-  wamrRoot,
+  takeSanitizerReports,
+  targets,
   type Server,
+  type Target,
 } from "./host.js";
 
 const hasValgrind = spawnSync("valgrind", ["--version"]).status === 0;
-if (!wamrRoot) console.log(skipReason);
 
 function open(port: number, path = "/", protocols?: string[]): Promise<WebSocket> {
   return openWs(`ws://127.0.0.1:${port}${path}`, protocols);
@@ -167,17 +166,28 @@ function lifecycle(stdout: string): string[] {
   );
 }
 
-describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
-  let server: Server;
+for (const t of targets) describe(`C host on Linux [${t.name}]`, () => suite(t));
 
-  beforeAll(buildHost, 180_000);
+function suite(t: Target): void {
+  let server: Server;
+  const serve = (args: string[], wrapper: string[] = []) => startServer(t, args, wrapper);
+  const client = (args: string[]) => runClient(t, args);
+
+  beforeAll(() => buildHost(t), 180_000);
 
   beforeAll(async () => {
-    server = await startServer(["--max-message", "4096", "--subprotocols", "chat,superchat"]);
+    server = await serve(["--max-message", "4096", "--subprotocols", "chat,superchat"]);
   }, 130_000);
+
+  it(`runs the engine on the ${t.backend} back end`, () => {
+    expect(server.lines).toContain(`ENGINE ${t.backend}`);
+  });
+
+  afterEach(() => expect(takeSanitizerReports()).toEqual([]));
 
   afterAll(async () => {
     if (server) expect(await server.stop()).toBe(0);
+    expect(takeSanitizerReports()).toEqual([]);
   });
 
   it("echoes text and binary messages to a ws client", async () => {
@@ -271,7 +281,7 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
   });
 
   it("answers 503 beyond max clients, and 404 off its path", async () => {
-    const small = await startServer(["--max-clients", "2", "--path", "/ws"]);
+    const small = await serve(["--max-clients", "2", "--path", "/ws"]);
     try {
       const a = await open(small.port, "/ws");
       const b = await open(small.port, "/ws");
@@ -308,7 +318,7 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
     }
     try {
       // Asynchronously: the Node server runs in this process's event loop.
-      const run = await runClient([
+      const run = await client([
         "--uri",
         `ws://127.0.0.1:${peer.port}/echo?x=1`,
         "--clients",
@@ -333,19 +343,15 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
     }
   });
 
-  it("reports a refused handshake as an ERROR event with the HTTP status", () => {
-    const run = spawnSync(
-      join(buildDir, "wsk_client_example"),
-      [
-        "--uri",
-        `ws://127.0.0.1:${server.port}/`,
-        "--header",
-        "Sec-WebSocket-Version: 8",
-        "--timeout",
-        "2000",
-      ],
-      { encoding: "utf8", timeout: 20_000 },
-    );
+  it("reports a refused handshake as an ERROR event with the HTTP status", async () => {
+    const run = await client([
+      "--uri",
+      `ws://127.0.0.1:${server.port}/`,
+      "--header",
+      "Sec-WebSocket-Version: 8",
+      "--timeout",
+      "2000",
+    ]);
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/EVENT 0 ERROR error_type=2 close=0 status=400/);
     expect(run.stdout).toContain("EVENT 0 FINISH");
@@ -365,7 +371,7 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
   ] as const)
     it(`the C client fails ${name} with ${code}: a masked close frame and an ERROR event`, async () => {
       const bad = await badServer(bytes);
-      const run = await runClient([
+      const run = await client([
         "--uri",
         `ws://127.0.0.1:${bad.port}/`,
         "--max-message",
@@ -382,7 +388,7 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
   it("the C client pings when idle and fails a server that sends no pong with a PONG_TIMEOUT error", async () => {
     const silent = await badServer(Buffer.alloc(0));
     const started = Date.now();
-    const run = await runClient([
+    const run = await client([
       "--uri",
       `ws://127.0.0.1:${silent.port}/`,
       "--ping-interval",
@@ -401,7 +407,7 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
 
   it("the C client answers a server's close with the same code and reports CLOSED with it", async () => {
     const bad = await badServer(rawFrame(8, Buffer.from([0x0f, 0xa1, 0x62, 0x79, 0x65]), { mask: false }));
-    const run = await runClient(["--uri", `ws://127.0.0.1:${bad.port}/`, "--timeout", "3000"]);
+    const run = await client(["--uri", `ws://127.0.0.1:${bad.port}/`, "--timeout", "3000"]);
     expect(await bad.reply).toEqual({ code: 4001, masked: true });
     // DATA for a close carries its reason ("bye"); the code is in close_code.
     expect(run.stdout).toMatch(/EVENT 0 DATA op=8 len=3 .* close=4001 /);
@@ -412,7 +418,7 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
     const reconnectMs = 200;
     const peer = await droppingServer(["terminate", 1001]);
     try {
-      const run = await runClient([
+      const run = await client([
         "--uri",
         `ws://127.0.0.1:${peer.port}/`,
         "--auto-reconnect",
@@ -454,7 +460,7 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
     const peer = await droppingServer(["terminate"]);
     try {
       // A short reconnect_timeout_ms, so a reconnect that should not happen would happen within the run.
-      const run = await runClient([
+      const run = await client([
         "--uri",
         `ws://127.0.0.1:${peer.port}/`,
         "--reconnect-ms",
@@ -479,10 +485,13 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
     }
   });
 
-  it.skipIf(!hasValgrind)(
-    "survives 1,000 connect/disconnect cycles under valgrind with no leak and no WAMR heap growth",
-    async () => {
+  const plain = t.plain;
+  if (plain)
+    it("survives 1,000 connect/disconnect cycles under valgrind (a build without sanitizers) with no leak and no engine heap growth", async () => {
+      if (!hasValgrind) throw new Error("valgrind is not installed (apt-get install valgrind; .ci/run does)");
+      await buildHost(plain);
       const checked = await startServer(
+        plain,
         ["--max-clients", "4"],
         [
           "valgrind",
@@ -502,14 +511,12 @@ describe.skipIf(!wamrRoot)("WAMR host on Linux", () => {
         expect(received().subarray(0, 3)).toEqual(Buffer.from([0x81, 0x01, 0x78]));
       };
       for (let i = 0; i < 20; i++) await cycle();
-      const before = await stats(checked);
+      const before = await idleStats(checked);
       for (let i = 0; i < 980; i++) await cycle();
-      const after = await stats(checked);
+      const after = await idleStats(checked);
       expect(after.pool_used).toBe(before.pool_used);
       expect(after.host_heap).toBe(before.host_heap);
       expect(after.slots_used).toBe(0);
       expect(await checked.stop()).toBe(0);
-    },
-    90_000,
-  );
-});
+    }, 90_000);
+}

@@ -19,6 +19,8 @@ typedef struct {
     int expect_connects;      /* exchange messages on this connection, counting reconnects (0 or 1: the first) */
     const char *cert_pem;     /* wss: PEM CA to verify the server with (ESP-IDF: NULL uses the CA bundle) */
     bool skip_cert_common_name_check;
+    size_t buffer_size;       /* bytes per socket read and largest handshake response (0: the default, 1 KiB) */
+    size_t long_bytes;        /* size of the long text message (0: 3000 bytes) */
 } client_example_options_t;
 
 /** Each client waits for its `expect_connects`-th connection, sends a text, a binary and a long (fragmented)

@@ -6,6 +6,7 @@
 #include "client_example.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@ typedef struct {
     volatile bool closed;
     volatile bool finished;
     size_t long_received;
+    size_t long_bytes;        /* the long text's size: its echo counts when this many bytes came back */
 } example_client_t;
 
 static const char *event_name(wsk_client_event_id_t id)
@@ -60,7 +62,7 @@ static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_
             /* The long text arrives in chunks: count its bytes across them. */
             ex->long_received += (size_t)data->data_len;
             if (data->fin) {
-                if (ex->long_received == 5 || ex->long_received == 3 || ex->long_received == LONG_TEXT_BYTES)
+                if (ex->long_received == 5 || ex->long_received == 3 || ex->long_received == ex->long_bytes)
                     ex->echoes++;
                 ex->long_received = 0;
             }
@@ -81,11 +83,14 @@ static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_
 
 static void send_all_kinds(example_client_t *ex)
 {
-    static char long_text[LONG_TEXT_BYTES];
-    for (size_t i = 0; i < sizeof(long_text); i++) long_text[i] = (char)('a' + i % 26);
+    char *long_text = malloc(ex->long_bytes);
     wsk_client_send_text(ex->handle, "hello", 5, 1000);
     wsk_client_send_bin(ex->handle, "\x01\x02\x03", 3, 1000);
-    wsk_client_send_text(ex->handle, long_text, (int)sizeof(long_text), 1000);
+    if (long_text) {
+        for (size_t i = 0; i < ex->long_bytes; i++) long_text[i] = (char)('a' + i % 26);
+        wsk_client_send_text(ex->handle, long_text, (int)ex->long_bytes, 1000);
+        free(long_text);
+    }
     wsk_client_send_ping(ex->handle, "p", 1);
 }
 
@@ -111,6 +116,7 @@ int client_example_run(const client_example_options_t *options)
         config.max_message_size = options->max_message_size;
         config.disable_auto_reconnect = !options->auto_reconnect;
         if (options->reconnect_timeout_ms > 0) config.reconnect_timeout_ms = options->reconnect_timeout_ms;
+        if (options->buffer_size > 0) config.buffer_size = options->buffer_size;
         config.network_timeout_ms = options->timeout_ms;
         config.cert_pem = options->cert_pem;
         config.skip_cert_common_name_check = options->skip_cert_common_name_check;
@@ -119,6 +125,7 @@ int client_example_run(const client_example_options_t *options)
 #endif
         if (strncmp(options->uri, "wss:", 4) == 0) config.task_stack = 8192; /* mbedTLS's handshake */
         clients[i].index = i;
+        clients[i].long_bytes = options->long_bytes > 0 ? options->long_bytes : LONG_TEXT_BYTES;
         clients[i].handle = wsk_client_init(&config);
         if (!clients[i].handle) {
             printf("EVENT %d INIT_FAILED\n", i);

@@ -2,7 +2,8 @@
  * Linux entry point of the client example. Options: --uri ws://127.0.0.1:8080/ --clients N
  * --fragment BYTES --max-message BYTES --ping-interval S --pong-timeout S --subprotocol P --header "Name: value" --timeout MS --ca PEM-FILE (wss: the CA to trust)
  * --skip-cn-check 1 (wss: verify the chain only) --auto-reconnect 1 (off by default) --reconnect-ms MS
- * --expect-connects N (exchange messages on the Nth connection). Exit status 0 when every client
+ * --expect-connects N (exchange messages on the Nth connection) --buffer-size BYTES (the client's buffer_size)
+ * --long BYTES (size of the long text message, 3000 by default). Exit status 0 when every client
  * got all its echoes and closed cleanly; a final "STATS ..." line shows the memory left in use.
  */
 #include <stdio.h>
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--auto-reconnect")) options.auto_reconnect = atoi(argv[i + 1]) != 0;
         else if (!strcmp(argv[i], "--reconnect-ms")) options.reconnect_timeout_ms = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--expect-connects")) options.expect_connects = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--buffer-size")) options.buffer_size = (size_t)atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--long")) options.long_bytes = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--skip-cn-check")) options.skip_cert_common_name_check = atoi(argv[i + 1]) != 0;
         else if (!strcmp(argv[i], "--ca")) {
             free((char *)options.cert_pem);

@@ -11,6 +11,7 @@ typedef struct {
     uint8_t max_clients;
     const char *subprotocols;
     size_t max_message_size;
+    size_t rx_buffer_size;       /* per-client handshake buffer and bytes per socket read (0: the default, 1 KiB) */
     const char *server_cert_pem; /* wss: PEM certificate chain and key (NULL: ws) */
     const char *server_key_pem;
 } echo_server_options_t;

@@ -88,6 +88,7 @@ wsk_err_t echo_server_start(const echo_server_options_t *options, wsk_server_han
     config.max_clients = options->max_clients;
     config.subprotocols = options->subprotocols;
     config.max_message_size = options->max_message_size;
+    if (options->rx_buffer_size > 0) config.rx_buffer_size = options->rx_buffer_size;
     config.server_cert_pem = options->server_cert_pem;
     config.server_key_pem = options->server_key_pem;
     /* mbedTLS's handshake needs more stack than the plain server's 4 KiB. */
@@ -124,7 +125,8 @@ void app_main(void)
     }
     wsk_stats_t stats;
     wsk_get_stats(&stats);
-    LOG("%s://<this device>:%u/ws  (WAMR pool %u/%u bytes, linear memory %u)",
-        options.server_cert_pem ? "wss" : "ws", wsk_server_get_port(server), (unsigned)stats.wamr_pool_used, (unsigned)stats.wamr_pool_bytes, (unsigned)stats.linear_memory_bytes);
+    LOG("%s://<this device>:%u/ws  (engine on %s: linear memory %u, WAMR pool %u/%u bytes)",
+        options.server_cert_pem ? "wss" : "ws", wsk_server_get_port(server), stats.engine_backend,
+        (unsigned)stats.linear_memory_bytes, (unsigned)stats.wamr_pool_used, (unsigned)stats.wamr_pool_bytes);
 }
 #endif

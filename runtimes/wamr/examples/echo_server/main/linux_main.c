@@ -1,9 +1,9 @@
 /*
- * Linux entry point of the echo server example. Prints "PORT <n>" once listening. SIGUSR1 prints a
- * "STATS ..." line (WAMR pool and host heap in use); SIGINT/SIGTERM or stdin closing stop the server, which
+ * Linux entry point of the echo server example. Prints "ENGINE <back end>" and "PORT <n>" once listening.
+ * SIGUSR1 prints a "STATS ..." line (WAMR pool and host heap in use); SIGINT/SIGTERM or stdin closing stop the server, which
  * then prints a final STATS line and exits 0.
  * Options: --port N (0: any) --bind ADDR --path P --max-clients N --max-message BYTES --subprotocols a,b
- * --cert PEM-FILE --key PEM-FILE (wss). STATS also shows malloc_in_use: the whole process's heap (mallinfo2),
+ * --rx-buffer BYTES (rx_buffer_size) --cert PEM-FILE --key PEM-FILE (wss). STATS also shows malloc_in_use: the whole process's heap (mallinfo2),
  * which includes what mbedTLS allocates.
  */
 #include <malloc.h>
@@ -67,6 +67,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--path")) options.path = argv[i + 1];
         else if (!strcmp(argv[i], "--max-clients")) options.max_clients = (uint8_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max-message")) options.max_message_size = (size_t)atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rx-buffer")) options.rx_buffer_size = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--subprotocols")) options.subprotocols = argv[i + 1];
         else if (!strcmp(argv[i], "--cert") || !strcmp(argv[i], "--key")) {
             char *pem = read_file(argv[i + 1]);
@@ -98,6 +99,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_server: cannot start: %s\n", wsk_err_to_name(err));
         return 1;
     }
+    wsk_stats_t started;
+    wsk_get_stats(&started);
+    printf("ENGINE %s\n", started.engine_backend); /* before PORT, so a test that waited for PORT has it */
     printf("PORT %u\n", wsk_server_get_port(server));
     print_stats();
     struct pollfd in = {.fd = STDIN_FILENO, .events = POLLIN};

@@ -1,0 +1,116 @@
+/* The WAMR back end: runtime from a static pool, the module copied to RAM, one instance, exports by index. */
+#include <string.h>
+
+#include "wasm_export.h"
+#include "wsk_backend.h"
+#include "wsk_config.h"
+#include "wsk_engine_wasm.h"
+#include "wsk_log.h"
+#include "wsk_platform.h"
+
+static const char *TAG = "wsk_wamr";
+
+const char *const wsk_backend_name = "wamr";
+
+static struct {
+    bool initialized;      /* wasm_runtime_full_init succeeded */
+    uint8_t *module_bytes; /* RAM copy: WAMR keeps pointers into it until unload */
+    wasm_module_t module;
+    wasm_module_inst_t inst;
+    wasm_exec_env_t env;
+    wasm_function_inst_t fn[WSK_FN_COUNT];
+    uint8_t *base;
+    uint32_t memory_size;
+} W;
+
+static uint8_t s_pool[CONFIG_WSK_WAMR_POOL_SIZE] __attribute__((aligned(8)));
+
+static wsk_err_t instantiate(void)
+{
+    char error[128];
+    W.module_bytes = wsk_malloc(wsk_engine_wasm_len);
+    if (!W.module_bytes) return WSK_ERR_NO_MEM;
+    memcpy(W.module_bytes, wsk_engine_wasm, wsk_engine_wasm_len);
+    W.module = wasm_runtime_load(W.module_bytes, (uint32_t)wsk_engine_wasm_len, error, sizeof(error));
+    if (!W.module) {
+        WSK_LOGE(TAG, "load: %s", error);
+        return WSK_ERR_ENGINE;
+    }
+    /* heap 0: no app heap appended to linear memory, where it would hide out-of-bounds writes. */
+    W.inst = wasm_runtime_instantiate(W.module, CONFIG_WSK_WASM_STACK_SIZE, 0, error, sizeof(error));
+    if (!W.inst) {
+        WSK_LOGE(TAG, "instantiate: %s", error);
+        return WSK_ERR_ENGINE;
+    }
+    W.env = wasm_runtime_create_exec_env(W.inst, CONFIG_WSK_WASM_STACK_SIZE);
+    if (!W.env) return WSK_ERR_NO_MEM;
+    for (int i = 0; i < WSK_FN_COUNT; i++) {
+        W.fn[i] = wasm_runtime_lookup_function(W.inst, wsk_fn_names[i]);
+        if (!W.fn[i]) {
+            WSK_LOGE(TAG, "the module has no export %s", wsk_fn_names[i]);
+            return WSK_ERR_ENGINE;
+        }
+    }
+    wasm_memory_inst_t memory = wasm_runtime_get_default_memory(W.inst);
+    if (!memory) return WSK_ERR_ENGINE;
+    W.base = wasm_memory_get_base_address(memory);
+    W.memory_size = (uint32_t)(wasm_memory_get_cur_page_count(memory) * wasm_memory_get_bytes_per_page(memory));
+    return WSK_OK;
+}
+
+wsk_err_t wsk_backend_load(void)
+{
+    RuntimeInitArgs args;
+    memset(&args, 0, sizeof(args));
+    args.mem_alloc_type = Alloc_With_Pool;
+    args.mem_alloc_option.pool.heap_buf = s_pool;
+    args.mem_alloc_option.pool.heap_size = sizeof(s_pool);
+    if (!wasm_runtime_full_init(&args)) {
+        WSK_LOGE(TAG, "wasm_runtime_full_init failed (pool of %u bytes)", (unsigned)sizeof(s_pool));
+        return WSK_ERR_ENGINE;
+    }
+    W.initialized = true;
+    wsk_err_t err = instantiate();
+    if (err != WSK_OK) wsk_backend_unload();
+    return err;
+}
+
+void wsk_backend_unload(void)
+{
+    if (W.env) wasm_runtime_destroy_exec_env(W.env);
+    if (W.inst) wasm_runtime_deinstantiate(W.inst);
+    if (W.module) wasm_runtime_unload(W.module);
+    wsk_free(W.module_bytes);
+    if (W.initialized) wasm_runtime_destroy();
+    memset(&W, 0, sizeof(W));
+}
+
+bool wsk_backend_call(wsk_fn_t fn, uint32_t argc, uint32_t *argv)
+{
+    /* WAMR reads as many cells as the function has parameters, whatever argc says: check it here. */
+    if ((unsigned)fn >= WSK_FN_COUNT || argc != wsk_fn_cells[fn] || !W.inst) {
+        WSK_LOGE(TAG, "bad call: export %d with %u cells", (int)fn, (unsigned)argc);
+        return false;
+    }
+    if (wasm_runtime_call_wasm(W.env, W.fn[fn], argc, argv)) return true;
+    WSK_LOGE(TAG, "%s trapped: %s", wsk_fn_names[fn], wasm_runtime_get_exception(W.inst));
+    wasm_runtime_clear_exception(W.inst);
+    return false;
+}
+
+uint8_t *wsk_backend_memory(uint32_t *size)
+{
+    *size = W.memory_size;
+    return W.base;
+}
+
+void wsk_backend_stats(wsk_stats_t *stats)
+{
+    stats->wamr_pool_bytes = sizeof(s_pool);
+    stats->module_bytes = wsk_engine_wasm_len;
+    mem_alloc_info_t info;
+    if (W.initialized && wasm_runtime_get_mem_alloc_info(&info)) {
+        stats->wamr_pool_used = info.total_size - info.total_free_size;
+        stats->wamr_pool_highmark = info.highmark_size;
+    }
+}
