@@ -39,6 +39,8 @@ export const defaults = frozen({
   minHighWaterMark: 16 * KiB,
   /** Queued bytes beyond which a send fails the connection with 1008. */
   maxBufferedAmount: 32 * MiB,
+  /** Ms a server waits on a peer that reads nothing while its output is stalled at the high-water mark, then 1008. */
+  stallTimeout: 30_000,
   /** Split every sent message into frames of at most this many bytes; 0: never. */
   maxFragmentSize: 0,
   /** Open connections a server accepts; the next handshake gets 503. */

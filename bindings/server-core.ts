@@ -101,6 +101,11 @@ export interface ServerCoreOptions<Req> {
   maxBufferedAmount?: number;
   /** Ms to wait for the peer's close reply or FIN before destroying the socket (default 10 000). */
   closeTimeout?: number;
+  /**
+   * Ms a peer may read nothing while its output is stalled at `highWaterMark` (reading from it paused)
+   * before it is failed with 1008 (default 30 000).
+   */
+  stallTimeout?: number;
   /** The engine pool (default the process-wide one). */
   pool?: EnginePool;
   /** permessage-deflate: off by default (as in ws); `true` or options (docs/DEFLATE.md). */

@@ -60,6 +60,8 @@ export interface SessionOptions {
   maxBufferedAmount: number;
   /** Ms to wait for the peer's close frame, or its FIN after the close handshake. */
   closeTimeout: number;
+  /** Ms a server keeps a peer whose output stays stalled (reading paused) before failing it with 1008. */
+  stallTimeout: number;
   /** permessage-deflate as negotiated (server side; a client sets it on `wire` after the 101). */
   deflate?: PerMessageDeflate | null;
   /** Answer pings with pongs from inside the engine (default true). */
@@ -87,16 +89,18 @@ export interface SessionLimits {
   highWaterMark?: number;
   maxBufferedAmount?: number;
   closeTimeout?: number;
+  stallTimeout?: number;
 }
 
 /** Defaults of the limits every host shares. */
 export function sessionLimits(
   options: SessionLimits,
-): Pick<SessionOptions, "highWaterMark" | "maxBufferedAmount" | "closeTimeout"> {
+): Pick<SessionOptions, "highWaterMark" | "maxBufferedAmount" | "closeTimeout" | "stallTimeout"> {
   return {
     highWaterMark: Math.max(options.highWaterMark ?? defaults.highWaterMark, defaults.minHighWaterMark),
     maxBufferedAmount: options.maxBufferedAmount ?? defaults.maxBufferedAmount,
     closeTimeout: options.closeTimeout ?? defaults.closeTimeout,
+    stallTimeout: options.stallTimeout ?? defaults.stallTimeout,
   };
 }
 
@@ -212,6 +216,7 @@ export class Session {
   private released = false;
   /** Reading is paused until the output drains below the high-water mark (server role). */
   private readingPaused = false;
+  private stallTimer: ReturnType<typeof setTimeout> | undefined;
   /** Sends waiting behind a Blob being read; made at the first Blob. */
   private blobs: BlobSends | null = null;
 
@@ -304,11 +309,28 @@ export class Session {
     if (this.bufferedAmount < this.options.highWaterMark) return;
     this.readingPaused = true;
     this.socket.pauseReading();
+    // Bounded in time as in memory: a peer that never reads again is failed with 1008.
+    this.stallTimer = setTimeout(() => this.stalled(), this.options.stallTimeout);
+  }
+
+  private stalled(): void {
+    this.stallTimer = undefined;
+    if (this.released || this.wire.closeSent) return;
+    const error = new Error(
+      `the peer read nothing for stallTimeout ${this.options.stallTimeout} ms with ${this.bufferedAmount} bytes ` +
+        `queued (highWaterMark ${this.options.highWaterMark}); closing with 1008`,
+    );
+    this.failed = true;
+    this.close(CloseCode.PolicyViolation, "peer not reading");
+    this.output.flush();
+    this.events.error(error);
   }
 
   private unthrottle(): void {
     if (!this.readingPaused || this.released || this.bufferedAmount >= this.options.highWaterMark) return;
     this.readingPaused = false;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     if (!this.paused) this.socket.resumeReading?.();
   }
 
@@ -473,6 +495,7 @@ export class Session {
     this.released = true;
     this.heartbeat?.stop();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
     // Closed: no write of the transport's holds the queue's bytes any more.
     this.output.release();
     if (this.blobs?.waiting) this.blobs.clear(notWritten());

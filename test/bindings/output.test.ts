@@ -70,6 +70,7 @@ function session(socket: FakeSocket, slabs: number[]): Session {
       highWaterMark: 1 << 30,
       maxBufferedAmount: 1 << 30,
       closeTimeout: 1000,
+      stallTimeout: 30_000,
     },
     {
       message() {},

@@ -238,6 +238,26 @@ describe(`server on ${runtime}: closing`, () => {
     await wss.close();
   });
 
+  it("fails a peer that stays stalled past stallTimeout with 1008, heartbeat off", async () => {
+    const { wss, port } = await listen({ heartbeat: false, stallTimeout: 300, closeTimeout: 200 });
+    const seen = new Promise<[string, number]>((resolve) =>
+      wss.on("connection", (ws) => {
+        let message = "";
+        ws.on("error", (error) => (message = error.message));
+        ws.on("close", (code) => resolve([message, code]));
+      }),
+    );
+    const raw = await RawClient.open(port);
+    // Until the kernel's buffers fill and the server stalls (later on a busy machine), then 300 ms more.
+    const flood = pingFlood(raw, 256 << 20, 10_000);
+    const [message] = await within(seen, 12_000, "the server's close event");
+    expect(message).toMatch(/stallTimeout 300 ms.*1008/);
+    expect(await raw.closed(3000)).toBe(true);
+    raw.destroy();
+    await flood;
+    await wss.close();
+  }, 20_000);
+
   it("leaves no timer pending after clean close handshakes (each held its socket and session for 10 s)", async () => {
     const { wss, url } = await echoServer();
     const pending = new Set<unknown>();
