@@ -135,6 +135,38 @@ function handshakeMessage(response: { status: number; reason: string; message: s
   return HANDSHAKE_MESSAGES[response.reason] ?? `handshake failed: ${response.message}`;
 }
 
+const ATTRIBUTES = [
+  "binaryType",
+  "bufferedAmount",
+  "extensions",
+  "isPaused",
+  "protocol",
+  "readyState",
+  "url",
+  "onopen",
+  "onerror",
+  "onclose",
+  "onmessage",
+];
+
+/**
+ * Give a host's client class ws's shape: the ready states as enumerable constants of the class and its
+ * prototype, and the attributes as enumerable accessors of its prototype (as the WebIDL interface has them).
+ */
+export function wsClassShape(Class: abstract new (...args: never[]) => unknown): void {
+  for (const [name, value] of Object.entries(ReadyState))
+    for (const target of [Class, Class.prototype])
+      Object.defineProperty(target, name, { value, enumerable: true, writable: false, configurable: false });
+  for (const name of ATTRIBUTES) {
+    let proto: object | null = Class.prototype;
+    let descriptor: PropertyDescriptor | undefined;
+    while (proto && !(descriptor = Object.getOwnPropertyDescriptor(proto, name)))
+      proto = Object.getPrototypeOf(proto);
+    if (descriptor)
+      Object.defineProperty(Class.prototype, name, { ...descriptor, enumerable: true, configurable: true });
+  }
+}
+
 /** The error ws gives for an operation in a state that does not allow it. */
 function notOpen(state: number): Error {
   return new Error(`WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
@@ -195,13 +227,16 @@ export function parseWebSocketUrl(input: string | URL): WebSocketTarget {
   try {
     url = new URL(String(input));
   } catch {
-    throw new DOMException(`invalid URL: ${String(input)}`, "SyntaxError");
+    throw new DOMException(`Invalid URL: ${String(input)}`, "SyntaxError");
   }
   if (url.protocol === "http:") url.protocol = "ws:";
   else if (url.protocol === "https:") url.protocol = "wss:";
   if (url.protocol !== "ws:" && url.protocol !== "wss:")
-    throw new DOMException(`URL scheme must be ws: or wss:, not ${url.protocol}`, "SyntaxError");
-  if (url.hash) throw new DOMException("a WebSocket URL cannot have a fragment", "SyntaxError");
+    throw new DOMException(
+      `The URL's protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"`,
+      "SyntaxError",
+    );
+  if (url.hash) throw new DOMException("The URL contains a fragment identifier", "SyntaxError");
   const secure = url.protocol === "wss:";
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   return {
@@ -218,12 +253,12 @@ export function parseWebSocketUrl(input: string | URL): WebSocketTarget {
   };
 }
 
-function protocolList(protocols: string | string[] | undefined): string[] {
+function protocolList(protocols: string | string[] | null | undefined): string[] {
+  const invalid = () => new DOMException("An invalid or duplicated subprotocol was specified", "SyntaxError");
+  if (protocols === null) throw invalid();
   const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
-  for (const protocol of list)
-    if (!TOKEN.test(protocol))
-      throw new DOMException(`invalid subprotocol ${JSON.stringify(protocol)}`, "SyntaxError");
-  if (new Set(list).size !== list.length) throw new DOMException("duplicate subprotocol", "SyntaxError");
+  for (const protocol of list) if (typeof protocol !== "string" || !TOKEN.test(protocol)) throw invalid();
+  if (new Set(list).size !== list.length) throw invalid();
   return list;
 }
 
@@ -233,17 +268,20 @@ function protocolList(protocols: string | string[] | undefined): string[] {
  * `dial` is the host's.
  */
 export abstract class WebSocketCore extends ClientEventBridge {
-  static readonly CONNECTING = ReadyState.CONNECTING;
-  static readonly OPEN = ReadyState.OPEN;
-  static readonly CLOSING = ReadyState.CLOSING;
-  static readonly CLOSED = ReadyState.CLOSED;
-  readonly CONNECTING = ReadyState.CONNECTING;
-  readonly OPEN = ReadyState.OPEN;
-  readonly CLOSING = ReadyState.CLOSING;
-  readonly CLOSED = ReadyState.CLOSED;
+  // The ready states, on the class and its prototype as ws defines them (see `wsClassShape`).
+  declare static readonly CONNECTING: 0;
+  declare static readonly OPEN: 1;
+  declare static readonly CLOSING: 2;
+  declare static readonly CLOSED: 3;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
 
   /** The resolved URL. */
-  readonly url: string;
+  get url(): string {
+    return this.target.url;
+  }
   /** The extensions the server accepted (its Sec-WebSocket-Extensions value, "" for none). */
   get extensions(): string {
     return this.negotiatedExtensions;
@@ -289,7 +327,6 @@ export abstract class WebSocketCore extends ClientEventBridge {
     }
     options ??= {};
     this.target = parseWebSocketUrl(url);
-    this.url = this.target.url;
     this.protocols = protocolList(protocols);
     this.options = options;
     this.alloc = alloc;

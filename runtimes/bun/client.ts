@@ -3,6 +3,7 @@
 import type { Socket } from "bun";
 import {
   WebSocketCore,
+  wsClassShape,
   type ClientLink,
   type ClientOptions,
   type WebSocketTarget,
@@ -125,3 +126,5 @@ export class WebSocket extends WebSocketCore {
 function isIp(hostname: string): boolean {
   return /^[\d.]+$/.test(hostname) || hostname.includes(":");
 }
+
+wsClassShape(WebSocket);

@@ -9,6 +9,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import {
   WebSocketCore,
+  wsClassShape,
   parseWebSocketUrl,
   type ClientLink,
   type ClientOptions,
@@ -260,3 +261,5 @@ class DeferredSocket implements SessionSocket {
     else process.nextTick(() => this.link.closed());
   }
 }
+
+wsClassShape(WebSocket);
