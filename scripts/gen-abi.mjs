@@ -147,6 +147,11 @@ function readExports() {
       list.push({
         name: statement.name.text,
         params: statement.parameters.map((p) => p.name.getText()),
+        // 32-bit argument cells a C host passes (WAMR's wasm_runtime_call_wasm): an f64 or i64 takes two.
+        cells: statement.parameters.reduce(
+          (n, p) => n + (/^(f64|i64|u64)$/.test(p.type?.getText() ?? "") ? 2 : 1),
+          0,
+        ),
         returns: statement.type?.getText() === "void" ? "void" : "number",
         doc: docOf(statement, text).text,
       });
@@ -309,7 +314,10 @@ function renderC(abi) {
     out += `    WSK_EXPORT_${upper(f.name)}, /* ${f.name}(${f.params.join(", ")}) */\n`;
   out += "    WSK_EXPORT_COUNT\n};\n";
   out += `#define WSK_EXPORT_NAMES { ${abi.exports.map((f) => cString(f.name)).join(", ")} }\n`;
-  out += `#define WSK_EXPORT_ARGC { ${abi.exports.map((f) => f.params.length).join(", ")} }\n\n`;
+  out += `#define WSK_EXPORT_ARGC { ${abi.exports.map((f) => f.params.length).join(", ")} }\n`;
+  out +=
+    "/* 32-bit argument cells of each export, as WAMR's wasm_runtime_call_wasm takes them (an f64 or i64: two). */\n";
+  out += `#define WSK_EXPORT_CELLS { ${abi.exports.map((f) => f.cells).join(", ")} }\n\n`;
   for (const c of abi.constants) out += `/* ${c.doc} */\n#define WSK_${c.name} ${cValue(c.value)}\n`;
   out += "\n/* Build constants per engine build (asconfig.json). */\n";
   for (const [target, values] of Object.entries(abi.targets))

@@ -39,6 +39,8 @@ enum wsk_export {
 };
 #define WSK_EXPORT_NAMES { "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "memoryNeeded", "init", "open", "unmask", "isUtf8", "utf8Validate", "connectionState", "framePayloadLength", "writeFrame", "writeMessage", "writeHeader", "maskChunk", "writeClose", "parseRequest", "selectProtocol", "buildResponse", "buildRejection", "buildRequest", "parseResponse", "acceptKey", "sha1", "feed", "entropyFilled" }
 #define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 5, 6, 4, 3, 5, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
+/* 32-bit argument cells of each export, as WAMR's wasm_runtime_call_wasm takes them (an f64 or i64: two). */
+#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 5, 6, 5, 3, 5, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
 
 /* Bytes of one event record. */
 #define WSK_EVENT_BYTES 16

@@ -18,12 +18,24 @@ static struct {
     wasm_module_t module;
     wasm_module_inst_t inst;
     wasm_exec_env_t env;
-    wasm_function_inst_t fn[WSK_FN_COUNT];
+    wasm_function_inst_t fn[WSK_EXPORT_COUNT];
     uint8_t *base;
     uint32_t memory_size;
 } W;
 
 static uint8_t s_pool[CONFIG_WSK_WAMR_POOL_SIZE] __attribute__((aligned(8)));
+
+/* The 32-bit argument cells `fn` takes, from its parameter types: what wasm_runtime_call_wasm reads. */
+static uint32_t cells_of(wasm_function_inst_t fn)
+{
+    wasm_valkind_t types[16];
+    uint32_t count = wasm_func_get_param_count(fn, W.inst);
+    if (count > sizeof(types)) return UINT32_MAX;
+    wasm_func_get_param_types(fn, W.inst, types);
+    uint32_t cells = 0;
+    for (uint32_t i = 0; i < count; i++) cells += types[i] == WASM_I64 || types[i] == WASM_F64 ? 2 : 1;
+    return cells;
+}
 
 static wsk_err_t instantiate(void)
 {
@@ -44,10 +56,15 @@ static wsk_err_t instantiate(void)
     }
     W.env = wasm_runtime_create_exec_env(W.inst, CONFIG_WSK_WASM_STACK_SIZE);
     if (!W.env) return WSK_ERR_NO_MEM;
-    for (int i = 0; i < WSK_FN_COUNT; i++) {
-        W.fn[i] = wasm_runtime_lookup_function(W.inst, wsk_fn_names[i]);
+    for (int i = 0; i < WSK_EXPORT_COUNT; i++) {
+        W.fn[i] = wasm_runtime_lookup_function(W.inst, wsk_export_names[i]);
         if (!W.fn[i]) {
-            WSK_LOGE(TAG, "the module has no export %s", wsk_fn_names[i]);
+            WSK_LOGE(TAG, "the module has no export %s", wsk_export_names[i]);
+            return WSK_ERR_ENGINE;
+        }
+        if (cells_of(W.fn[i]) != wsk_export_cells[i]) {
+            WSK_LOGE(TAG, "export %s takes %u cells, wsk_abi.h says %u: module and header differ",
+                     wsk_export_names[i], (unsigned)cells_of(W.fn[i]), (unsigned)wsk_export_cells[i]);
             return WSK_ERR_ENGINE;
         }
     }
@@ -85,15 +102,15 @@ void wsk_backend_unload(void)
     memset(&W, 0, sizeof(W));
 }
 
-bool wsk_backend_call(wsk_fn_t fn, uint32_t argc, uint32_t *argv)
+bool wsk_backend_call(wsk_export_t fn, uint32_t argc, uint32_t *argv)
 {
     /* WAMR reads as many cells as the function has parameters, whatever argc says: check it here. */
-    if ((unsigned)fn >= WSK_FN_COUNT || argc != wsk_fn_cells[fn] || !W.inst) {
+    if ((unsigned)fn >= WSK_EXPORT_COUNT || argc != wsk_export_cells[fn] || !W.inst) {
         WSK_LOGE(TAG, "bad call: export %d with %u cells", (int)fn, (unsigned)argc);
         return false;
     }
     if (wasm_runtime_call_wasm(W.env, W.fn[fn], argc, argv)) return true;
-    WSK_LOGE(TAG, "%s trapped: %s", wsk_fn_names[fn], wasm_runtime_get_exception(W.inst));
+    WSK_LOGE(TAG, "%s trapped: %s", wsk_export_names[fn], wasm_runtime_get_exception(W.inst));
     wasm_runtime_clear_exception(W.inst);
     return false;
 }

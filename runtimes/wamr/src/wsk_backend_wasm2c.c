@@ -24,44 +24,58 @@ static double f64_at(const uint32_t *cells)
     return value;
 }
 
-/* The call itself; may longjmp out through wasm_rt_trap. */
-static void dispatch(Z_wsk_engine_instance_t *m, wsk_fn_t fn, uint32_t *a)
+static void put_f64(uint32_t *cells, double value)
+{
+    memcpy(cells, &value, sizeof(value));
+}
+
+/* The call itself; may longjmp out through wasm_rt_trap. One case per export of wsk_abi.h and no default, so
+   an export added to the engine is a -Wswitch warning here (an error with WSK_WERROR). */
+static void dispatch(Z_wsk_engine_instance_t *m, wsk_export_t fn, uint32_t *a)
 {
     switch (fn) {
-    case WSK_FN_RESULT_PTR: a[0] = Z_wsk_engineZ_resultPtr(m); break;
-    case WSK_FN_EVENTS_PTR: a[0] = Z_wsk_engineZ_eventsPtr(m); break;
-    case WSK_FN_OUT_PTR: a[0] = Z_wsk_engineZ_outPtr(m); break;
-    case WSK_FN_ENTROPY_PTR: a[0] = Z_wsk_engineZ_entropyPtr(m); break;
-    case WSK_FN_HANDSHAKE_PTR: a[0] = Z_wsk_engineZ_handshakePtr(m); break;
-    case WSK_FN_BUILD_CONSTANT: a[0] = Z_wsk_engineZ_buildConstant(m, a[0]); break;
-    case WSK_FN_INIT: a[0] = Z_wsk_engineZ_init(m, a[0], a[1]); break;
-    case WSK_FN_OPEN: a[0] = Z_wsk_engineZ_open(m, a[0], a[1], a[2], f64_at(&a[3])); break;
-    case WSK_FN_ENTROPY_FILLED: Z_wsk_engineZ_entropyFilled(m, a[0]); break;
-    case WSK_FN_FEED: a[0] = Z_wsk_engineZ_feed(m, a[0], a[1], a[2]); break;
-    case WSK_FN_WRITE_FRAME: a[0] = Z_wsk_engineZ_writeFrame(m, a[0], a[1], a[2], a[3], a[4]); break;
-    case WSK_FN_WRITE_HEADER: a[0] = Z_wsk_engineZ_writeHeader(m, a[0], a[1], f64_at(&a[2]), a[4]); break;
-    case WSK_FN_MASK_CHUNK: a[0] = Z_wsk_engineZ_maskChunk(m, a[0], a[1], a[2]); break;
-    case WSK_FN_WRITE_CLOSE: a[0] = Z_wsk_engineZ_writeClose(m, a[0], a[1], a[2], a[3], a[4]); break;
-    case WSK_FN_CONNECTION_STATE: a[0] = Z_wsk_engineZ_connectionState(m, a[0]); break;
-    case WSK_FN_PARSE_REQUEST: a[0] = Z_wsk_engineZ_parseRequest(m, a[0], a[1], a[2]); break;
-    case WSK_FN_SELECT_PROTOCOL: a[0] = Z_wsk_engineZ_selectProtocol(m, a[0], a[1], a[2], a[3]); break;
-    case WSK_FN_BUILD_RESPONSE:
+    case WSK_EXPORT_RESULT_PTR: a[0] = Z_wsk_engineZ_resultPtr(m); break;
+    case WSK_EXPORT_EVENTS_PTR: a[0] = Z_wsk_engineZ_eventsPtr(m); break;
+    case WSK_EXPORT_OUT_PTR: a[0] = Z_wsk_engineZ_outPtr(m); break;
+    case WSK_EXPORT_ENTROPY_PTR: a[0] = Z_wsk_engineZ_entropyPtr(m); break;
+    case WSK_EXPORT_HANDSHAKE_PTR: a[0] = Z_wsk_engineZ_handshakePtr(m); break;
+    case WSK_EXPORT_BUILD_CONSTANT: a[0] = Z_wsk_engineZ_buildConstant(m, a[0]); break;
+    case WSK_EXPORT_MEMORY_NEEDED: put_f64(a, Z_wsk_engineZ_memoryNeeded(m, a[0], a[1])); break;
+    case WSK_EXPORT_INIT: a[0] = Z_wsk_engineZ_init(m, a[0], a[1]); break;
+    case WSK_EXPORT_OPEN: a[0] = Z_wsk_engineZ_open(m, a[0], a[1], a[2], f64_at(&a[3])); break;
+    case WSK_EXPORT_UNMASK: Z_wsk_engineZ_unmask(m, a[0], a[1], a[2], a[3]); break;
+    case WSK_EXPORT_IS_UTF8: a[0] = Z_wsk_engineZ_isUtf8(m, a[0], a[1]); break;
+    case WSK_EXPORT_UTF8_VALIDATE: a[0] = Z_wsk_engineZ_utf8Validate(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_CONNECTION_STATE: a[0] = Z_wsk_engineZ_connectionState(m, a[0]); break;
+    case WSK_EXPORT_FRAME_PAYLOAD_LENGTH: put_f64(a, Z_wsk_engineZ_framePayloadLength(m, a[0])); break;
+    case WSK_EXPORT_WRITE_FRAME: a[0] = Z_wsk_engineZ_writeFrame(m, a[0], a[1], a[2], a[3], a[4]); break;
+    case WSK_EXPORT_WRITE_MESSAGE:
+        a[0] = Z_wsk_engineZ_writeMessage(m, a[0], a[1], a[2], a[3], a[4], a[5]);
+        break;
+    case WSK_EXPORT_WRITE_HEADER: a[0] = Z_wsk_engineZ_writeHeader(m, a[0], a[1], f64_at(&a[2]), a[4]); break;
+    case WSK_EXPORT_MASK_CHUNK: a[0] = Z_wsk_engineZ_maskChunk(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_WRITE_CLOSE: a[0] = Z_wsk_engineZ_writeClose(m, a[0], a[1], a[2], a[3], a[4]); break;
+    case WSK_EXPORT_PARSE_REQUEST: a[0] = Z_wsk_engineZ_parseRequest(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_SELECT_PROTOCOL: a[0] = Z_wsk_engineZ_selectProtocol(m, a[0], a[1], a[2], a[3]); break;
+    case WSK_EXPORT_BUILD_RESPONSE:
         a[0] = Z_wsk_engineZ_buildResponse(m, a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
         break;
-    case WSK_FN_BUILD_REJECTION: a[0] = Z_wsk_engineZ_buildRejection(m, a[0], a[1]); break;
-    case WSK_FN_BUILD_REQUEST:
+    case WSK_EXPORT_BUILD_REJECTION: a[0] = Z_wsk_engineZ_buildRejection(m, a[0], a[1]); break;
+    case WSK_EXPORT_BUILD_REQUEST:
         a[0] = Z_wsk_engineZ_buildRequest(m, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
         break;
-    case WSK_FN_PARSE_RESPONSE: a[0] = Z_wsk_engineZ_parseResponse(m, a[0], a[1], a[2], a[3], a[4], a[5]); break;
-    case WSK_FN_UNMASK: Z_wsk_engineZ_unmask(m, a[0], a[1], a[2], a[3]); break;
-    case WSK_FN_IS_UTF8: a[0] = Z_wsk_engineZ_isUtf8(m, a[0], a[1]); break;
-    case WSK_FN_COUNT: break;
+    case WSK_EXPORT_PARSE_RESPONSE: a[0] = Z_wsk_engineZ_parseResponse(m, a[0], a[1], a[2], a[3], a[4], a[5]); break;
+    case WSK_EXPORT_ACCEPT_KEY: a[0] = Z_wsk_engineZ_acceptKey(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_SHA1: a[0] = Z_wsk_engineZ_sha1(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_FEED: a[0] = Z_wsk_engineZ_feed(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_ENTROPY_FILLED: Z_wsk_engineZ_entropyFilled(m, a[0]); break;
+    case WSK_EXPORT_COUNT: break;
     }
 }
 
-bool wsk_backend_call(wsk_fn_t fn, uint32_t argc, uint32_t *argv)
+bool wsk_backend_call(wsk_export_t fn, uint32_t argc, uint32_t *argv)
 {
-    if ((unsigned)fn >= WSK_FN_COUNT || argc != wsk_fn_cells[fn] || !s_loaded) {
+    if ((unsigned)fn >= WSK_EXPORT_COUNT || argc != wsk_export_cells[fn] || !s_loaded) {
         WSK_LOGE(TAG, "bad call: export %d with %u cells", (int)fn, (unsigned)argc);
         return false;
     }
@@ -69,7 +83,7 @@ bool wsk_backend_call(wsk_fn_t fn, uint32_t argc, uint32_t *argv)
     int trap = setjmp(target);
     if (trap != 0) {
         wasm_rt_set_unwind_target(NULL);
-        WSK_LOGE(TAG, "%s trapped: %s", wsk_fn_names[fn], wasm_rt_strerror((wasm_rt_trap_t)trap));
+        WSK_LOGE(TAG, "%s trapped: %s", wsk_export_names[fn], wasm_rt_strerror((wasm_rt_trap_t)trap));
         return false;
     }
     wasm_rt_set_unwind_target(&target);

@@ -82,16 +82,16 @@ static wsk_err_t client_write(void *ctx, const uint8_t *bytes, size_t len)
 
 static void on_data(struct wsk_client *c, const wsk_event_t *event)
 {
-    if (event->flags & WSK_DATA_FRAME_START) {
-        c->frame_opcode = (event->flags & WSK_DATA_MESSAGE_START) ? event->opcode : WSK_OP_CONTINUATION;
+    if (event->flags & WSK_DATA_FLAG_FRAME_START) {
+        c->frame_opcode = (event->flags & WSK_DATA_FLAG_MESSAGE_START) ? event->opcode : WSK_OP_CONTINUATION;
         c->frame_offset = 0;
     }
-    bool frame_end = event->flags & WSK_DATA_FRAME_END;
+    bool frame_end = event->flags & WSK_DATA_FLAG_FRAME_END;
     uint64_t frame_length = frame_end ? c->frame_offset + event->len : event->frame_length;
     wsk_event_data_t data = {
         .data_ptr = (const char *)event->data,
         .data_len = (int)event->len,
-        .fin = (event->flags & WSK_DATA_MESSAGE_END) != 0,
+        .fin = (event->flags & WSK_DATA_FLAG_MESSAGE_END) != 0,
         .op_code = c->frame_opcode,
         .payload_len = (int)frame_length,
         .payload_offset = (int)c->frame_offset,
@@ -105,30 +105,30 @@ static bool on_event(void *ctx, const wsk_event_t *event)
     struct wsk_client *c = ctx;
     wsk_event_data_t data = {.data_ptr = (const char *)event->data, .data_len = (int)event->len, .fin = true};
     switch (event->type) {
-    case WSK_EV_DATA:
+    case WSK_EVENT_TYPE_DATA:
         on_data(c, event);
         break;
-    case WSK_EV_PING:
-    case WSK_EV_PONG:
-        if (event->type == WSK_EV_PONG) c->ping_sent_at = 0;
-        data.op_code = event->type == WSK_EV_PING ? WSK_OP_PING : WSK_OP_PONG;
+    case WSK_EVENT_TYPE_PING:
+    case WSK_EVENT_TYPE_PONG:
+        if (event->type == WSK_EVENT_TYPE_PONG) c->ping_sent_at = 0;
+        data.op_code = event->type == WSK_EVENT_TYPE_PING ? WSK_OP_PING : WSK_OP_PONG;
         data.payload_len = (int)event->len;
         emit(c, WSK_EVENT_DATA, &data);
         break;
-    case WSK_EV_CLOSE:
+    case WSK_EVENT_TYPE_CLOSE:
         c->close_code = event->code;
         data.op_code = WSK_OP_CLOSE;
         data.payload_len = (int)event->len;
         data.close_code = event->code;
         emit(c, WSK_EVENT_DATA, &data);
         break;
-    case WSK_EV_ERROR:
+    case WSK_EVENT_TYPE_ERROR:
         WSK_LOGW(TAG, "the server broke the protocol (reason %u): closed with %u", event->reason, event->code);
         c->close_code = event->code;
         c->protocol_error = true;
         emit_error(c, WSK_ERROR_TYPE_PROTOCOL, 0, 0, event->code);
         return false;
-    case WSK_EV_CLOSED:
+    case WSK_EVENT_TYPE_CLOSED:
         c->closed_clean = true;
         return false;
     default:
@@ -200,7 +200,7 @@ static bool open_connection(struct wsk_client *c)
                                            sizeof(protocol));
         wsk_unlock();
     }
-    if (status != 101) {
+    if (status != WSK_HTTP_SWITCHING_PROTOCOLS) {
         WSK_LOGW(TAG, "handshake with %s failed: %d", c->host, status);
         emit_error(c, WSK_ERROR_TYPE_HANDSHAKE, 0, status > 0 ? status : 0, 0);
         goto fail;
@@ -260,7 +260,8 @@ static bool service(struct wsk_client *c, bool readable)
     if (c->config.ping_interval_sec > 0 && now >= c->next_ping) {
         c->next_ping = now + (int64_t)c->config.ping_interval_sec * 1000;
         if (!c->ping_sent_at) c->ping_sent_at = now;
-        if (wsk_engine_send_frame(c->slot, 0x80 | WSK_OP_PING, NULL, 0, client_write, c) != WSK_OK) return false;
+        if (wsk_engine_send_frame(c->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, NULL, 0, client_write, c) != WSK_OK)
+            return false;
     }
     return true;
 }
@@ -436,7 +437,7 @@ wsk_err_t wsk_client_send_ping(wsk_client_handle_t c, const void *data, size_t l
     if (!c) return WSK_ERR_INVALID_ARG;
     wsk_lock();
     wsk_err_t err = WSK_ERR_INVALID_STATE;
-    if (c->connected) err = wsk_engine_send_frame(c->slot, 0x80 | WSK_OP_PING, data, len, client_write, c);
+    if (c->connected) err = wsk_engine_send_frame(c->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, data, len, client_write, c);
     wsk_unlock();
     return err;
 }

@@ -10,11 +10,12 @@
 #ifndef CONFIG_WSK_WAMR_POOL_SIZE
 #define CONFIG_WSK_WAMR_POOL_SIZE (80 * 1024)
 #endif
-/** Engine connection slots, shared by every server and client in the firmware (256 bytes each). */
+/** Engine connection slots, shared by every server and client in the firmware (WSK_SLOT_BYTES each). */
 #ifndef CONFIG_WSK_MAX_CONNECTIONS
 #define CONFIG_WSK_MAX_CONNECTIONS 8
 #endif
-/** Engine I/O area: half receive area, half transmit area. Slots + this must fit the mvp build's pool (6 KiB). */
+/** Engine I/O area: half receive area, half transmit area. Slots + this must fit the mvp build's pool
+    (WSK_MVP_POOL_BYTES; wsk_engine.c checks it at build time, test/runtimes/wamr/config.test.ts the Kconfig). */
 #ifndef CONFIG_WSK_ENGINE_IO_BYTES
 #define CONFIG_WSK_ENGINE_IO_BYTES 2048
 #endif

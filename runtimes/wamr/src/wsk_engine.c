@@ -14,36 +14,42 @@
 
 static const char *TAG = "wsk_engine";
 
-const char *const wsk_fn_names[WSK_FN_COUNT] = {
-    "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "init",
-    "open", "entropyFilled", "feed", "writeFrame", "writeHeader", "maskChunk", "writeClose",
-    "connectionState", "parseRequest", "selectProtocol", "buildResponse", "buildRejection",
-    "buildRequest", "parseResponse", "unmask", "isUtf8",
-};
+const char *const wsk_export_names[WSK_EXPORT_COUNT] = WSK_EXPORT_NAMES;
+const uint8_t wsk_export_cells[WSK_EXPORT_COUNT] = WSK_EXPORT_CELLS;
 
-const uint8_t wsk_fn_cells[WSK_FN_COUNT] = {
-    [WSK_FN_BUILD_CONSTANT] = 1, [WSK_FN_INIT] = 2, [WSK_FN_OPEN] = 5, [WSK_FN_ENTROPY_FILLED] = 1,
-    [WSK_FN_FEED] = 3, [WSK_FN_WRITE_FRAME] = 5, [WSK_FN_WRITE_HEADER] = 5, [WSK_FN_MASK_CHUNK] = 3,
-    [WSK_FN_WRITE_CLOSE] = 5, [WSK_FN_CONNECTION_STATE] = 1, [WSK_FN_PARSE_REQUEST] = 3,
-    [WSK_FN_SELECT_PROTOCOL] = 4, [WSK_FN_BUILD_RESPONSE] = 7, [WSK_FN_BUILD_REJECTION] = 2,
-    [WSK_FN_BUILD_REQUEST] = 10, [WSK_FN_PARSE_RESPONSE] = 6, [WSK_FN_UNMASK] = 4, [WSK_FN_IS_UTF8] = 2,
-};
+/* The public opcodes and close codes (include/wsk_common.h, which users include without the generated ABI)
+   are the engine's. */
+_Static_assert(WSK_OP_CONTINUATION == WSK_OPCODE_CONTINUATION && WSK_OP_TEXT == WSK_OPCODE_TEXT &&
+                   WSK_OP_BINARY == WSK_OPCODE_BINARY && WSK_OP_CLOSE == WSK_OPCODE_CLOSE &&
+                   WSK_OP_PING == WSK_OPCODE_PING && WSK_OP_PONG == WSK_OPCODE_PONG,
+               "wsk_opcode_t differs from the engine's Opcode (wsk_abi.h)");
+_Static_assert(WSK_CLOSE_NORMAL == WSK_CLOSE_CODE_NORMAL && WSK_CLOSE_GOING_AWAY == WSK_CLOSE_CODE_GOING_AWAY &&
+                   WSK_CLOSE_NO_STATUS == WSK_CLOSE_CODE_NO_STATUS && WSK_CLOSE_ABNORMAL == WSK_CLOSE_CODE_ABNORMAL &&
+                   WSK_CLOSE_INTERNAL_ERROR == WSK_CLOSE_CODE_INTERNAL_ERROR,
+               "WSK_CLOSE_* differ from the engine's CloseCode (wsk_abi.h)");
 
-/* Result fields (assembly/layout.ts Result), handshake fields (assembly/http.ts HandshakeField), slot fields
-   (assembly/connection.ts Slot), as byte offsets. */
-enum { RESULT_CONSUMED = 0, RESULT_EVENT_COUNT = 4, RESULT_OUT_LENGTH = 8, RESULT_ENTROPY_LEFT = 12,
-       RESULT_IO_PTR = 20, RESULT_IO_BYTES = 24, RESULT_REQUIRED_BYTES = 28, RESULT_SLOTS_PTR = 16 };
-enum { HS_STATUS = 0, HS_HEAD_END = 4, HS_TARGET_PTR = 24, HS_TARGET_LENGTH = 28, HS_KEY_PTR = 40,
-       HS_KEY_LENGTH = 44, HS_PROTOCOLS_PTR = 60, HS_PROTOCOLS_LENGTH = 64, HS_SELECTED_LENGTH = 104 };
-enum { SLOT_BYTES = 256, SLOT_PAYLOAD_LENGTH = 32, EVENT_BYTES = 16, MAX_FRAME_HEADER = 14 };
-enum { CALL_ALREADY_CLOSING = -7 };
+/* The configuration must fit the engine the host runs (the mvp build): init places the slots and the I/O area
+   (rounded up to 16 bytes, connection.ts requiredBytes) in the build's static pool, or fails. */
+#define WSK_IO_AREA_BYTES ((CONFIG_WSK_ENGINE_IO_BYTES + 15) & ~15)
+_Static_assert(CONFIG_WSK_MAX_CONNECTIONS * WSK_SLOT_BYTES + WSK_IO_AREA_BYTES <= WSK_MVP_POOL_BYTES,
+               "CONFIG_WSK_MAX_CONNECTIONS slots + CONFIG_WSK_ENGINE_IO_BYTES exceed the mvp engine's pool "
+               "(WSK_MVP_POOL_BYTES): lower one of them");
+/* Half the I/O area receives; the other half must hold a control frame staged at its end and written at its
+   start, and a handshake response (WSK_BUILDER_ROOM_BYTES beyond its inputs). */
+_Static_assert(CONFIG_WSK_ENGINE_IO_BYTES / 2 >= 2 * WSK_BUILDER_ROOM_BYTES,
+               "CONFIG_WSK_ENGINE_IO_BYTES is too small for the engine's handshake builders");
+_Static_assert(CONFIG_WSK_ENGINE_IO_BYTES / 2 >= WSK_MAX_HEADER_BYTES + 2 * WSK_MAX_CONTROL_PAYLOAD,
+               "CONFIG_WSK_ENGINE_IO_BYTES is too small for a control frame");
+
+/* What call_i32 returns for a call that trapped (or was refused): below every CallError and -HandshakeError. */
+#define CALL_TRAPPED (-1000)
 
 static struct {
     int refs;
     uint8_t *base; /* linear memory; it never grows, so this stays valid */
     uint32_t memory_size;
     uint32_t result, events, out, entropy, handshake, slots;
-    uint32_t entropy_bytes;
+    uint32_t entropy_bytes, event_capacity;
     uint32_t rx, rx_bytes, tx, tx_bytes;
     bool used[CONFIG_WSK_MAX_CONNECTIONS];
     uint32_t used_count;
@@ -64,19 +70,22 @@ static bool in_memory(uint32_t addr, size_t len)
     return addr <= E.memory_size && len <= E.memory_size - addr;
 }
 
-/* A frame or handshake the engine wrote at the start of the transmit area: its size, or the trap code (-1000,
-   WSK_ERR_ENGINE) if it claims more than the area holds. */
+/* A frame or handshake the engine wrote at the start of the transmit area: its size, or CALL_TRAPPED
+   (WSK_ERR_ENGINE) if it claims more than the area holds. */
 static int32_t tx_written(int32_t size)
 {
-    return size >= 0 && (uint32_t)size > E.tx_bytes ? -1000 : size;
+    return size >= 0 && (uint32_t)size > E.tx_bytes ? CALL_TRAPPED : size;
 }
 
-static bool call(wsk_fn_t fn, uint32_t argc, uint32_t *argv)
+/* The cells of an argument array: its size is the count the back end checks against WSK_EXPORT_CELLS. */
+#define CELLS(array) ((uint32_t)(sizeof(array) / sizeof((array)[0])))
+
+static bool call(wsk_export_t fn, uint32_t argc, uint32_t *argv)
 {
     return wsk_backend_call(fn, argc, argv);
 }
 
-static int32_t call_i32(wsk_fn_t fn, uint32_t argc, uint32_t *argv, int32_t on_trap)
+static int32_t call_i32(wsk_export_t fn, uint32_t argc, uint32_t *argv, int32_t on_trap)
 {
     return call(fn, argc, argv) ? (int32_t)argv[0] : on_trap;
 }
@@ -89,60 +98,61 @@ static void put_f64(uint32_t *cells, double value)
 
 static void refill_entropy(void)
 {
-    if (U32(E.result + RESULT_ENTROPY_LEFT) >= E.entropy_bytes / 2) return;
+    if (U32(E.result + WSK_RESULT_ENTROPY_LEFT) >= E.entropy_bytes / 2) return;
     if (!in_memory(E.entropy, E.entropy_bytes)) return;
     if (wsk_fill_random(E.base + E.entropy, E.entropy_bytes) != WSK_OK) {
         WSK_LOGE(TAG, "no random bytes: the entropy pool stays low");
         return;
     }
     uint32_t argv[1] = {E.entropy_bytes};
-    call(WSK_FN_ENTROPY_FILLED, 1, argv);
+    call(WSK_EXPORT_ENTROPY_FILLED, CELLS(argv), argv);
 }
 
-static uint32_t pointer_of(wsk_fn_t fn)
+static uint32_t pointer_of(wsk_export_t fn)
 {
-    uint32_t argv[1] = {0};
-    return call(fn, 0, argv) ? argv[0] : 0;
+    uint32_t result[1] = {0}; /* no arguments: the cell only receives the result */
+    return call(fn, 0, result) ? result[0] : 0;
 }
 
 static wsk_err_t init_slots(void)
 {
-    E.result = pointer_of(WSK_FN_RESULT_PTR);
-    E.events = pointer_of(WSK_FN_EVENTS_PTR);
-    E.out = pointer_of(WSK_FN_OUT_PTR);
-    E.entropy = pointer_of(WSK_FN_ENTROPY_PTR);
-    E.handshake = pointer_of(WSK_FN_HANDSHAKE_PTR);
-    uint32_t argv[2] = {2};
-    E.entropy_bytes = (uint32_t)call_i32(WSK_FN_BUILD_CONSTANT, 1, argv, 0);
-    argv[0] = CONFIG_WSK_MAX_CONNECTIONS;
-    argv[1] = CONFIG_WSK_ENGINE_IO_BYTES;
-    int32_t rc = call_i32(WSK_FN_INIT, 2, argv, -1);
+    E.result = pointer_of(WSK_EXPORT_RESULT_PTR);
+    E.events = pointer_of(WSK_EXPORT_EVENTS_PTR);
+    E.out = pointer_of(WSK_EXPORT_OUT_PTR);
+    E.entropy = pointer_of(WSK_EXPORT_ENTROPY_PTR);
+    E.handshake = pointer_of(WSK_EXPORT_HANDSHAKE_PTR);
+    uint32_t index[1] = {WSK_BUILD_CONSTANT_ENTROPY_BYTES};
+    E.entropy_bytes = (uint32_t)call_i32(WSK_EXPORT_BUILD_CONSTANT, CELLS(index), index, 0);
+    index[0] = WSK_BUILD_CONSTANT_EVENT_CAPACITY;
+    E.event_capacity = (uint32_t)call_i32(WSK_EXPORT_BUILD_CONSTANT, CELLS(index), index, 0);
+    uint32_t argv[2] = {CONFIG_WSK_MAX_CONNECTIONS, CONFIG_WSK_ENGINE_IO_BYTES};
+    int32_t rc = call_i32(WSK_EXPORT_INIT, CELLS(argv), argv, CALL_TRAPPED);
     if (rc != 0) {
         WSK_LOGE(TAG, "init(%d slots, %d I/O bytes) = %d: needs %u bytes of linear memory, has %u",
                  CONFIG_WSK_MAX_CONNECTIONS, CONFIG_WSK_ENGINE_IO_BYTES, (int)rc,
-                 (unsigned)U32(E.result + RESULT_REQUIRED_BYTES), (unsigned)E.memory_size);
+                 (unsigned)U32(E.result + WSK_RESULT_REQUIRED_BYTES), (unsigned)E.memory_size);
         return WSK_ERR_NO_MEM;
     }
-    E.slots = U32(E.result + RESULT_SLOTS_PTR);
-    uint32_t io = U32(E.result + RESULT_IO_PTR);
-    uint32_t io_bytes = U32(E.result + RESULT_IO_BYTES);
+    E.slots = U32(E.result + WSK_RESULT_SLOTS_PTR);
+    uint32_t io = U32(E.result + WSK_RESULT_IO_PTR);
+    uint32_t io_bytes = U32(E.result + WSK_RESULT_IO_BYTES);
     E.rx = io;
     E.rx_bytes = (io_bytes / 2) & ~15u;
     E.tx = io + E.rx_bytes;
     E.tx_bytes = io_bytes - E.rx_bytes;
-    /* Control payloads and close reasons are staged in the last 128 bytes of the transmit area and the frame
-       is written at its start; handshakes need a few hundred bytes of each area. */
-    bool placed = in_memory(io, io_bytes) && in_memory(E.result, 32) && in_memory(E.handshake, 128) &&
-                  in_memory(E.slots, (size_t)CONFIG_WSK_MAX_CONNECTIONS * SLOT_BYTES) &&
-                  in_memory(E.events, EVENT_BYTES) && in_memory(E.entropy, E.entropy_bytes) &&
-                  E.out <= E.memory_size;
+    bool placed = in_memory(io, io_bytes) && in_memory(E.result, WSK_RESULT_BYTES) &&
+                  in_memory(E.handshake, WSK_HANDSHAKE_FIELDS_BYTES) &&
+                  in_memory(E.slots, (size_t)CONFIG_WSK_MAX_CONNECTIONS * WSK_SLOT_BYTES) &&
+                  in_memory(E.events, (size_t)E.event_capacity * WSK_EVENT_BYTES) &&
+                  in_memory(E.entropy, E.entropy_bytes) && E.out <= E.memory_size;
     if (!placed) {
         WSK_LOGE(TAG, "the engine's areas lie outside its %u bytes of linear memory", (unsigned)E.memory_size);
         return WSK_ERR_ENGINE;
     }
-    if (E.rx_bytes < 256 || E.tx_bytes < 512) {
-        WSK_LOGE(TAG, "I/O area of %u bytes is too small (CONFIG_WSK_ENGINE_IO_BYTES >= 1024)", (unsigned)io_bytes);
-        return WSK_ERR_INVALID_SIZE;
+    /* The sizes the _Static_asserts above checked are the ones the engine placed. */
+    if (io_bytes != CONFIG_WSK_ENGINE_IO_BYTES) {
+        WSK_LOGE(TAG, "I/O area of %u bytes, asked for %d", (unsigned)io_bytes, CONFIG_WSK_ENGINE_IO_BYTES);
+        return WSK_ERR_ENGINE;
     }
     refill_entropy();
     return WSK_OK;
@@ -185,9 +195,9 @@ int wsk_engine_open(int role, uint64_t max_payload)
     int slot = 0;
     while (slot < CONFIG_WSK_MAX_CONNECTIONS && E.used[slot]) slot++;
     if (slot == CONFIG_WSK_MAX_CONNECTIONS) return -WSK_ERR_NO_SLOT;
-    uint32_t argv[5] = {(uint32_t)slot, (uint32_t)role, WSK_CONN_AUTO_PONG};
+    uint32_t argv[5] = {(uint32_t)slot, (uint32_t)role, WSK_CONN_FLAG_AUTO_PONG};
     put_f64(&argv[3], (double)max_payload);
-    if (call_i32(WSK_FN_OPEN, 5, argv, -1) != 0) return -WSK_ERR_ENGINE;
+    if (call_i32(WSK_EXPORT_OPEN, CELLS(argv), argv, CALL_TRAPPED) != 0) return -WSK_ERR_ENGINE;
     E.used[slot] = true;
     E.used_count++;
     return slot;
@@ -203,8 +213,8 @@ void wsk_engine_close(int slot)
 unsigned wsk_engine_flags(int slot)
 {
     uint32_t argv[1] = {(uint32_t)slot};
-    int32_t state = call_i32(WSK_FN_CONNECTION_STATE, 1, argv, -1);
-    return state < 0 ? 0 : (unsigned)state >> 8;
+    int32_t state = call_i32(WSK_EXPORT_CONNECTION_STATE, CELLS(argv), argv, CALL_TRAPPED);
+    return state < 0 ? 0 : (unsigned)state >> WSK_STATE_FLAGS_SHIFT;
 }
 
 uint8_t *wsk_engine_rx(size_t *size)
@@ -216,15 +226,15 @@ uint8_t *wsk_engine_rx(size_t *size)
 /* Decode one event record; false when it points outside linear memory (an engine bug: never trust it). */
 static bool decode_event(int slot, uint32_t record, wsk_event_t *event)
 {
-    if (!in_memory(record, EVENT_BYTES)) return false;
-    uint32_t word = U32(record);
-    event->type = (uint8_t)word;
-    event->opcode = (uint8_t)(word >> 8);
-    event->flags = (uint8_t)(word >> 16);
-    event->reason = (uint8_t)(word >> 24);
-    event->code = (uint16_t)U32(record + 4);
-    uint32_t data = U32(record + 8);
-    event->len = U32(record + 12);
+    if (!in_memory(record, WSK_EVENT_BYTES)) return false;
+    const uint8_t *field = E.base + record;
+    event->type = field[WSK_EVENT_FIELD_TYPE];
+    event->opcode = field[WSK_EVENT_FIELD_OPCODE];
+    event->flags = field[WSK_EVENT_FIELD_FLAGS];
+    event->reason = field[WSK_EVENT_FIELD_REASON];
+    event->code = (uint16_t)U32(record + WSK_EVENT_FIELD_CODE);
+    uint32_t data = U32(record + WSK_EVENT_FIELD_PTR);
+    event->len = U32(record + WSK_EVENT_FIELD_LENGTH);
     if (!in_memory(data, event->len)) {
         WSK_LOGE(TAG, "event data %u+%u outside linear memory (%u bytes)", (unsigned)data, (unsigned)event->len,
                  (unsigned)E.memory_size);
@@ -233,8 +243,9 @@ static bool decode_event(int slot, uint32_t record, wsk_event_t *event)
     event->data = E.base + data;
     event->frame_length = 0;
     /* Only the last frame of a buffer can end mid-frame, so the slot still describes it. */
-    if (event->type == WSK_EV_DATA && !(event->flags & WSK_DATA_FRAME_END))
-        memcpy(&event->frame_length, E.base + E.slots + (uint32_t)slot * SLOT_BYTES + SLOT_PAYLOAD_LENGTH, 8);
+    if (event->type == WSK_EVENT_TYPE_DATA && !(event->flags & WSK_DATA_FLAG_FRAME_END))
+        memcpy(&event->frame_length, E.base + E.slots + (uint32_t)slot * WSK_SLOT_BYTES + WSK_SLOT_PAYLOAD_LENGTH,
+               sizeof(event->frame_length));
     return true;
 }
 
@@ -244,10 +255,10 @@ static wsk_err_t feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_
     size_t done = 0;
     while (done < len) {
         uint32_t argv[3] = {(uint32_t)slot, E.rx + (uint32_t)done, (uint32_t)(len - done)};
-        int32_t count = call_i32(WSK_FN_FEED, 3, argv, -1);
-        if (count < 0) return WSK_ERR_ENGINE;
-        uint32_t consumed = U32(E.result + RESULT_CONSUMED);
-        uint32_t out_length = U32(E.result + RESULT_OUT_LENGTH);
+        int32_t count = call_i32(WSK_EXPORT_FEED, CELLS(argv), argv, CALL_TRAPPED);
+        if (count < 0 || (uint32_t)count > E.event_capacity) return WSK_ERR_ENGINE;
+        uint32_t consumed = U32(E.result + WSK_RESULT_CONSUMED);
+        uint32_t out_length = U32(E.result + WSK_RESULT_OUT_LENGTH);
         if (!in_memory(E.out, out_length)) return WSK_ERR_ENGINE;
         if (out_length > 0) {
             wsk_err_t err = write(ctx, E.base + E.out, out_length);
@@ -256,7 +267,7 @@ static wsk_err_t feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn on_
         refill_entropy();
         for (int32_t i = 0; i < count; i++) {
             wsk_event_t event;
-            if (!decode_event(slot, E.events + (uint32_t)i * EVENT_BYTES, &event)) return WSK_ERR_ENGINE;
+            if (!decode_event(slot, E.events + (uint32_t)i * WSK_EVENT_BYTES, &event)) return WSK_ERR_ENGINE;
             if (!on_event(ctx, &event)) {
                 *stopped = true;
                 return WSK_OK;
@@ -294,34 +305,43 @@ wsk_err_t wsk_engine_feed_bytes(int slot, const uint8_t *bytes, size_t len, wsk_
 
 static wsk_err_t call_error(int32_t rc)
 {
-    if (rc == CALL_ALREADY_CLOSING) return WSK_ERR_INVALID_STATE;
-    return rc == -1000 ? WSK_ERR_ENGINE : WSK_ERR_INVALID_ARG;
+    if (rc == WSK_CALL_ERROR_ALREADY_CLOSING) return WSK_ERR_INVALID_STATE;
+    return rc == CALL_TRAPPED ? WSK_ERR_ENGINE : WSK_ERR_INVALID_ARG;
 }
 
-/* Control frames: the payload (≤ 125 bytes) goes at the end of the transmit area, the frame at its start. */
+/* Control frames: the payload (≤ WSK_MAX_CONTROL_PAYLOAD bytes) is staged at the end of the transmit area, the
+   frame written at its start. */
 static wsk_err_t send_control(int slot, uint8_t byte0, const void *payload, size_t len, wsk_write_fn write,
                               void *ctx)
 {
-    if (len > 125) return WSK_ERR_INVALID_SIZE;
-    uint32_t src = E.tx + E.tx_bytes - 128;
+    if (len > WSK_MAX_CONTROL_PAYLOAD) return WSK_ERR_INVALID_SIZE;
+    uint32_t src = E.tx + E.tx_bytes - WSK_MAX_CONTROL_PAYLOAD;
     if (len) memmove(E.base + src, payload, len);
     refill_entropy();
     uint32_t argv[5] = {(uint32_t)slot, byte0, src, (uint32_t)len, E.tx};
-    int32_t size = tx_written(call_i32(WSK_FN_WRITE_FRAME, 5, argv, -1000));
+    int32_t size = tx_written(call_i32(WSK_EXPORT_WRITE_FRAME, CELLS(argv), argv, CALL_TRAPPED));
     if (size < 0) return call_error(size);
     return write(ctx, E.base + E.tx, (size_t)size);
+}
+
+/* Control opcodes are 0x8-0xF (RFC 6455 §5.5): the opcode bits of byte0 at or above Close. */
+static bool is_control(uint8_t byte0)
+{
+    unsigned opcode =
+        byte0 & ~(unsigned)(WSK_FRAME_BIT_FIN | WSK_FRAME_BIT_RSV1 | WSK_FRAME_BIT_RSV2 | WSK_FRAME_BIT_RSV3);
+    return opcode >= WSK_OPCODE_CLOSE;
 }
 
 wsk_err_t wsk_engine_send_frame(int slot, uint8_t byte0, const void *payload, size_t len, wsk_write_fn write,
                                 void *ctx)
 {
-    if (byte0 & 0x08) return send_control(slot, byte0, payload, len, write, ctx);
+    if (is_control(byte0)) return send_control(slot, byte0, payload, len, write, ctx);
     refill_entropy();
     uint32_t cells[5] = {(uint32_t)slot, byte0, 0, 0, E.tx};
     put_f64(&cells[2], (double)len);
-    int32_t header = call_i32(WSK_FN_WRITE_HEADER, 5, cells, -1000);
+    int32_t header = call_i32(WSK_EXPORT_WRITE_HEADER, CELLS(cells), cells, CALL_TRAPPED);
     if (header < 0) return call_error(header);
-    if (header > MAX_FRAME_HEADER) return WSK_ERR_ENGINE;
+    if (header > WSK_MAX_HEADER_BYTES) return WSK_ERR_ENGINE;
     refill_entropy();
     /* The first piece of payload rides behind the header; a client masks each piece in engine memory. */
     const uint8_t *src = payload;
@@ -332,7 +352,7 @@ wsk_err_t wsk_engine_send_frame(int slot, uint8_t byte0, const void *payload, si
     for (;;) {
         if (piece) memmove(E.base + at, src + sent, piece);
         uint32_t mask_argv[3] = {(uint32_t)slot, at, (uint32_t)piece};
-        if (piece && !call(WSK_FN_MASK_CHUNK, 3, mask_argv)) return WSK_ERR_ENGINE;
+        if (piece && !call(WSK_EXPORT_MASK_CHUNK, CELLS(mask_argv), mask_argv)) return WSK_ERR_ENGINE;
         wsk_err_t err = write(ctx, E.base + E.tx, (size_t)(at - E.tx) + piece);
         if (err != WSK_OK) return err;
         sent += piece;
@@ -351,7 +371,8 @@ wsk_err_t wsk_engine_send_message(int slot, wsk_opcode_t opcode, const void *pay
     size_t offset = 0;
     do {
         size_t n = len - offset < step ? len - offset : step;
-        uint8_t byte0 = (uint8_t)((offset == 0 ? opcode : WSK_OP_CONTINUATION) | (offset + n == len ? 0x80 : 0));
+        unsigned fin = offset + n == len ? WSK_FRAME_BIT_FIN : 0;
+        uint8_t byte0 = (uint8_t)((offset == 0 ? opcode : WSK_OP_CONTINUATION) | fin);
         wsk_err_t err = wsk_engine_send_frame(slot, byte0, bytes + offset, n, write, ctx);
         if (err != WSK_OK) return err;
         offset += n;
@@ -362,12 +383,12 @@ wsk_err_t wsk_engine_send_message(int slot, wsk_opcode_t opcode, const void *pay
 wsk_err_t wsk_engine_send_close(int slot, uint16_t code, const char *reason, wsk_write_fn write, void *ctx)
 {
     size_t reason_len = reason ? strlen(reason) : 0;
-    if (reason_len > 123) return WSK_ERR_INVALID_SIZE;
-    uint32_t src = E.tx + E.tx_bytes - 128;
+    if (reason_len > WSK_MAX_CLOSE_REASON) return WSK_ERR_INVALID_SIZE;
+    uint32_t src = E.tx + E.tx_bytes - WSK_MAX_CLOSE_REASON;
     if (reason_len) memcpy(E.base + src, reason, reason_len);
     refill_entropy();
     uint32_t argv[5] = {(uint32_t)slot, code, src, (uint32_t)reason_len, E.tx};
-    int32_t size = tx_written(call_i32(WSK_FN_WRITE_CLOSE, 5, argv, -1000));
+    int32_t size = tx_written(call_i32(WSK_EXPORT_WRITE_CLOSE, CELLS(argv), argv, CALL_TRAPPED));
     if (size < 0) return call_error(size);
     return write(ctx, E.base + E.tx, (size_t)size);
 }
@@ -379,15 +400,15 @@ wsk_err_t wsk_engine_parse_request(const uint8_t *head, size_t len, size_t max_h
     if (max_head >= E.rx_bytes) max_head = E.rx_bytes - 1;
     memmove(E.base + E.rx, head, len);
     uint32_t argv[3] = {E.rx, (uint32_t)len, (uint32_t)max_head};
-    int32_t status = call_i32(WSK_FN_PARSE_REQUEST, 3, argv, -1);
+    int32_t status = call_i32(WSK_EXPORT_PARSE_REQUEST, CELLS(argv), argv, CALL_TRAPPED);
     if (status < 0) return WSK_ERR_ENGINE;
     request->status = status;
-    request->head_length = U32(E.handshake + HS_HEAD_END);
+    request->head_length = U32(E.handshake + WSK_HANDSHAKE_FIELD_HEAD_END);
     request->target[0] = 0;
-    if (status == 101) {
-        uint32_t target_len = U32(E.handshake + HS_TARGET_LENGTH);
+    if (status == WSK_HTTP_SWITCHING_PROTOCOLS) {
+        uint32_t target_len = U32(E.handshake + WSK_HANDSHAKE_FIELD_TARGET_LENGTH);
         if (target_len >= sizeof(request->target)) target_len = sizeof(request->target) - 1;
-        uint32_t target = U32(E.handshake + HS_TARGET_PTR);
+        uint32_t target = U32(E.handshake + WSK_HANDSHAKE_FIELD_TARGET_PTR);
         if (!in_memory(target, target_len)) return WSK_ERR_ENGINE;
         memcpy(request->target, E.base + target, target_len);
         request->target[target_len] = 0;
@@ -398,24 +419,25 @@ wsk_err_t wsk_engine_parse_request(const uint8_t *head, size_t len, size_t max_h
 wsk_err_t wsk_engine_build_response(const char *supported, const uint8_t **response, size_t *response_len)
 {
     uint32_t protocol = 0, protocol_len = 0;
-    uint32_t offered_len = U32(E.handshake + HS_PROTOCOLS_LENGTH);
+    uint32_t offered_len = U32(E.handshake + WSK_HANDSHAKE_FIELD_PROTOCOLS_LENGTH);
     size_t supported_len = supported ? strlen(supported) : 0;
     if (offered_len > 0 && supported_len > 0) {
         /* The supported list goes at the end of the transmit area; the response is written at its start. */
         if (supported_len > E.tx_bytes / 2) return WSK_ERR_INVALID_SIZE;
         uint32_t list = E.tx + E.tx_bytes - (uint32_t)supported_len;
         memcpy(E.base + list, supported, supported_len);
-        uint32_t offered = U32(E.handshake + HS_PROTOCOLS_PTR);
+        uint32_t offered = U32(E.handshake + WSK_HANDSHAKE_FIELD_PROTOCOLS_PTR);
         uint32_t argv[4] = {offered, offered_len, list, (uint32_t)supported_len};
-        int32_t at = call_i32(WSK_FN_SELECT_PROTOCOL, 4, argv, -1);
+        int32_t at = call_i32(WSK_EXPORT_SELECT_PROTOCOL, CELLS(argv), argv, CALL_TRAPPED);
         if (at >= 0) {
             protocol = offered + (uint32_t)at;
-            protocol_len = U32(E.handshake + HS_SELECTED_LENGTH);
+            protocol_len = U32(E.handshake + WSK_HANDSHAKE_FIELD_SELECTED_LENGTH);
         }
     }
-    uint32_t argv[7] = {U32(E.handshake + HS_KEY_PTR), U32(E.handshake + HS_KEY_LENGTH), protocol, protocol_len,
+    uint32_t argv[7] = {U32(E.handshake + WSK_HANDSHAKE_FIELD_KEY_PTR),
+                        U32(E.handshake + WSK_HANDSHAKE_FIELD_KEY_LENGTH), protocol, protocol_len,
                         0, 0, E.tx};
-    int32_t size = tx_written(call_i32(WSK_FN_BUILD_RESPONSE, 7, argv, -1));
+    int32_t size = tx_written(call_i32(WSK_EXPORT_BUILD_RESPONSE, CELLS(argv), argv, CALL_TRAPPED));
     if (size < 0) return WSK_ERR_ENGINE;
     *response = E.base + E.tx;
     *response_len = (size_t)size;
@@ -425,7 +447,7 @@ wsk_err_t wsk_engine_build_response(const char *supported, const uint8_t **respo
 wsk_err_t wsk_engine_build_rejection(int status, const uint8_t **response, size_t *response_len)
 {
     uint32_t argv[2] = {(uint32_t)status, E.tx};
-    int32_t size = tx_written(call_i32(WSK_FN_BUILD_REJECTION, 2, argv, -1));
+    int32_t size = tx_written(call_i32(WSK_EXPORT_BUILD_REJECTION, CELLS(argv), argv, CALL_TRAPPED));
     if (size < 0) return WSK_ERR_ENGINE;
     *response = E.base + E.tx;
     *response_len = (size_t)size;
@@ -448,7 +470,8 @@ wsk_err_t wsk_engine_build_request(int slot, const char *host, const char *path,
     size_t host_len = strlen(host), path_len = path ? strlen(path) : 0;
     size_t protocols_len = protocols ? strlen(protocols) : 0, extra_len = extra_headers ? strlen(extra_headers) : 0;
     /* The request is fixed text plus these; refuse what could overflow the transmit area. */
-    if (host_len + path_len + protocols_len + extra_len + 200 > E.tx_bytes) return WSK_ERR_INVALID_SIZE;
+    if (host_len + path_len + protocols_len + extra_len + WSK_BUILDER_ROOM_BYTES > E.tx_bytes)
+        return WSK_ERR_INVALID_SIZE;
     uint32_t at = E.rx;
     uint32_t h = stage(&at, host, host_len), p = stage(&at, path, path_len);
     uint32_t sp = stage(&at, protocols, protocols_len), x = stage(&at, extra_headers, extra_len);
@@ -456,7 +479,7 @@ wsk_err_t wsk_engine_build_request(int slot, const char *host, const char *path,
     refill_entropy();
     uint32_t argv[10] = {(uint32_t)slot, h, (uint32_t)host_len, p, (uint32_t)path_len, sp,
                          (uint32_t)protocols_len, x, (uint32_t)extra_len, E.tx};
-    int32_t size = tx_written(call_i32(WSK_FN_BUILD_REQUEST, 10, argv, -1000));
+    int32_t size = tx_written(call_i32(WSK_EXPORT_BUILD_REQUEST, CELLS(argv), argv, CALL_TRAPPED));
     if (size < 0) return call_error(size);
     refill_entropy();
     *request = E.base + E.tx;
@@ -474,13 +497,13 @@ int wsk_engine_parse_response(int slot, const uint8_t *head, size_t len, const c
     if (offered_len > E.tx_bytes) offered_len = E.tx_bytes;
     if (offered_len) memcpy(E.base + E.tx, protocols, offered_len);
     uint32_t argv[6] = {(uint32_t)slot, E.rx, (uint32_t)len, E.tx, (uint32_t)offered_len, E.rx_bytes - 1};
-    int32_t status = call_i32(WSK_FN_PARSE_RESPONSE, 6, argv, -1000);
-    *head_length = U32(E.handshake + HS_HEAD_END);
+    int32_t status = call_i32(WSK_EXPORT_PARSE_RESPONSE, CELLS(argv), argv, CALL_TRAPPED);
+    *head_length = U32(E.handshake + WSK_HANDSHAKE_FIELD_HEAD_END);
     if (protocol_size) protocol[0] = 0;
-    if (status == 101 && protocol_size) {
-        uint32_t n = U32(E.handshake + HS_PROTOCOLS_LENGTH);
+    if (status == WSK_HTTP_SWITCHING_PROTOCOLS && protocol_size) {
+        uint32_t n = U32(E.handshake + WSK_HANDSHAKE_FIELD_PROTOCOLS_LENGTH);
         if (n >= protocol_size) n = (uint32_t)protocol_size - 1;
-        uint32_t at = U32(E.handshake + HS_PROTOCOLS_PTR);
+        uint32_t at = U32(E.handshake + WSK_HANDSHAKE_FIELD_PROTOCOLS_PTR);
         if (!in_memory(at, n)) n = 0;
         memcpy(protocol, E.base + at, n);
         protocol[n] = 0;
@@ -491,13 +514,13 @@ int wsk_engine_parse_response(int slot, const uint8_t *head, size_t len, const c
 bool wsk_engine_unmask(size_t len, uint32_t key, uint32_t offset)
 {
     uint32_t argv[4] = {E.rx, (uint32_t)len, key, offset};
-    return len <= E.rx_bytes && call(WSK_FN_UNMASK, 4, argv);
+    return len <= E.rx_bytes && call(WSK_EXPORT_UNMASK, CELLS(argv), argv);
 }
 
 bool wsk_engine_is_utf8(size_t len, uint32_t *valid)
 {
     uint32_t argv[2] = {E.rx, (uint32_t)len};
-    if (len > E.rx_bytes || !call(WSK_FN_IS_UTF8, 2, argv)) return false;
+    if (len > E.rx_bytes || !call(WSK_EXPORT_IS_UTF8, CELLS(argv), argv)) return false;
     *valid = argv[0];
     return true;
 }

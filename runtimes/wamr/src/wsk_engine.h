@@ -12,17 +12,12 @@
 
 #include "wsk_common.h"
 
-/** Event types and Data flags of the engine's event records (assembly/events.ts). */
-enum { WSK_EV_DATA = 1, WSK_EV_PING = 2, WSK_EV_PONG = 3, WSK_EV_CLOSE = 4, WSK_EV_ERROR = 5, WSK_EV_CLOSED = 6 };
-enum {
-    WSK_DATA_MESSAGE_START = 1,
-    WSK_DATA_MESSAGE_END = 2,
-    WSK_DATA_FRAME_START = 4,
-    WSK_DATA_FRAME_END = 8,
-};
-/** Roles and connection flags for wsk_engine_open (assembly/connection.ts). */
-enum { WSK_ROLE_SERVER = 0, WSK_ROLE_CLIENT = 1 };
-enum { WSK_CONN_AUTO_PONG = 1, WSK_CONN_CLOSE_SENT = 4, WSK_CONN_CLOSE_RECEIVED = 8 };
+/* Event types (WSK_EVENT_TYPE_*), Data flags (WSK_DATA_FLAG_*), roles (WSK_ROLE_*), connection flags
+   (WSK_CONN_FLAG_*) and the rest of the engine's numbers come from the generated ABI. */
+#include "wsk_abi.h"
+
+/** The HTTP status (RFC 9110 §15.2.2) parseRequest/parseResponse return for an accepted upgrade. */
+#define WSK_HTTP_SWITCHING_PROTOCOLS 101
 
 /** One decoded event record; `data` points into engine memory and is valid until the next engine call. */
 typedef struct {
@@ -51,7 +46,7 @@ void wsk_engine_release(void);
 int wsk_engine_open(int role, uint64_t max_payload);
 /** Give the slot back. */
 void wsk_engine_close(int slot);
-/** ConnFlag bits of the slot (WSK_CONN_*), 0 on failure. */
+/** ConnFlag bits of the slot (WSK_CONN_FLAG_*), 0 on failure. */
 unsigned wsk_engine_flags(int slot);
 
 /** The receive area: where the host reads socket bytes before wsk_engine_feed. */
@@ -80,7 +75,7 @@ wsk_err_t wsk_engine_send_close(int slot, uint16_t code, const char *reason, wsk
 
 /** Server handshake: parse the head in `head` (copied into engine memory). */
 typedef struct {
-    int status;          /**< 0 incomplete, 101 accept, else the HTTP status to refuse with */
+    int status;          /**< 0 incomplete, WSK_HTTP_SWITCHING_PROTOCOLS accept, else the HTTP status to refuse with */
     size_t head_length;  /**< bytes of the head; what follows is frames */
     char target[128];    /**< request target (path + query), NUL-terminated, truncated if longer */
 } wsk_request_t;

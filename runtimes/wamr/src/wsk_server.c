@@ -138,7 +138,7 @@ static void deliver_message(struct wsk_server *server, peer_t *peer, uint8_t opc
 
 static void on_data(struct wsk_server *server, peer_t *peer, const wsk_event_t *event)
 {
-    bool first = event->flags & WSK_DATA_MESSAGE_START, last = event->flags & WSK_DATA_MESSAGE_END;
+    bool first = event->flags & WSK_DATA_FLAG_MESSAGE_START, last = event->flags & WSK_DATA_FLAG_MESSAGE_END;
     const wsk_server_config_t *c = &server->config;
     if (first && last) return deliver_message(server, peer, event->opcode, event->data, event->len);
     if (c->on_fragment) {
@@ -187,23 +187,23 @@ static bool on_event(void *ctx, const wsk_event_t *event)
     peer_t *peer = pc->peer;
     const wsk_server_config_t *c = &server->config;
     switch (event->type) {
-    case WSK_EV_DATA:
+    case WSK_EVENT_TYPE_DATA:
         on_data(server, peer, event);
         break;
-    case WSK_EV_PING:
+    case WSK_EVENT_TYPE_PING:
         if (c->on_ping) c->on_ping(server, peer->id, event->data, event->len, c->user_ctx);
         break;
-    case WSK_EV_CLOSE:
+    case WSK_EVENT_TYPE_CLOSE:
         peer->close_code = event->code;
         peer->close_reason_len = event->len < sizeof(peer->close_reason) ? event->len : 0;
         memcpy(peer->close_reason, event->data, peer->close_reason_len);
         break;
-    case WSK_EV_ERROR:
+    case WSK_EVENT_TYPE_ERROR:
         WSK_LOGW(TAG, "client %u broke the protocol (reason %u): closing with %u", (unsigned)peer->id,
                  event->reason, event->code);
         peer_fail(peer, event->code);
         break;
-    case WSK_EV_CLOSED:
+    case WSK_EVENT_TYPE_CLOSED:
         peer_fail(peer, peer->close_code ? peer->close_code : WSK_CLOSE_NO_STATUS);
         break;
     default:
@@ -288,7 +288,7 @@ static void read_handshake(struct wsk_server *server, peer_t *peer)
     if (wsk_engine_parse_request(peer->head, peer->head_len, size - 1, &request) != WSK_OK)
         return reject(server, peer, 500);
     if (request.status == 0) return;
-    if (request.status != 101) {
+    if (request.status != WSK_HTTP_SWITCHING_PROTOCOLS) {
         WSK_LOGI(TAG, "refused an upgrade request with %d", request.status);
         return reject(server, peer, request.status);
     }
@@ -530,7 +530,7 @@ static wsk_err_t send_to(wsk_server_handle_t server, wsk_client_id_t id, int opc
     if (peer) {
         peer_ctx_t pc = {server, peer};
         if (opcode == WSK_OP_PING)
-            err = wsk_engine_send_frame(peer->slot, 0x80 | WSK_OP_PING, data, len, peer_write, &pc);
+            err = wsk_engine_send_frame(peer->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, data, len, peer_write, &pc);
         else
             err = wsk_engine_send_message(peer->slot, (wsk_opcode_t)opcode, data, len,
                                           server->config.max_fragment_size, peer_write, &pc);
