@@ -353,8 +353,30 @@ const emptyContinuations: Attack = {
 };
 
 /**
- * Peers that never read write `unit` (repeated) for 8 s up to `cap` bytes each; then they read what the
- * server held for them. How far each got shows whether the server stopped reading them.
+ * Whether the server has ended `peer`'s connection, from the kernel's table (a paused Node socket sees no FIN,
+ * and a FIN queued behind unread data never reaches the peer): "open", "FIN" (the server's end is closing)
+ * or "RST" (our end is gone).
+ */
+function serverEnded(peer: Peer): string {
+  const hex = (n: number) => `:${n.toString(16).toUpperCase().padStart(4, "0")}`;
+  const ours = hex(peer.socket.localPort ?? 0);
+  const theirs = hex(peer.port);
+  let client = "";
+  let server = "";
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n")) {
+    const [, local, remote, state] = line.trim().split(/\s+/);
+    if (local?.endsWith(ours) && remote?.endsWith(theirs)) client = state;
+    if (local?.endsWith(theirs) && remote?.endsWith(ours)) server = state;
+  }
+  if (!client) return "RST";
+  return server === "01" && client === "01" ? "open" : "FIN";
+}
+
+/**
+ * Peers that never read write `unit` (repeated) for 8 s up to `cap` bytes each, then stay connected without
+ * reading for 14 s more while the kernel's view of each connection is polled (a paused Node socket sees no
+ * FIN); at the end they read what the server held for them. How far each got shows whether the server
+ * stopped reading them; the poll shows whether and when it ended them.
  */
 async function neverReads(port: number, unit: Buffer, peersCount: number, cap: number): Promise<string> {
   const peers = await openPeers(port, peersCount, { autoPong: false });
@@ -364,27 +386,48 @@ async function neverReads(port: number, unit: Buffer, peersCount: number, cap: n
   );
   const start = performance.now();
   const deadline = start + 8000;
+  const cut = new Map<Peer, { state: string; at: number }>();
+  const poll = setInterval(() => {
+    for (const p of peers) {
+      const state = p.end === "RST" ? "RST" : serverEnded(p);
+      if (state !== "open" && !cut.has(p))
+        cut.set(p, { state, at: (p.end ? p.endAt : performance.now()) - start });
+    }
+  }, 250);
   const written = await Promise.all(
     peers.map(async (p) => {
       let n = 0;
-      while (n < cap && !p.gone && performance.now() < deadline) {
+      while (n < cap && !p.gone && !cut.has(p) && performance.now() < deadline) {
         if (!p.socket.write(batch)) await p.drained(deadline);
         n += batch.length;
       }
       return n - p.socket.writableLength;
     }),
   );
-  const stalled = peers.filter((p) => !p.gone && p.socket.writableLength > 0).length;
-  const cutDuringFlood = peers.filter((p) => p.gone).length;
+  const stalled = peers.filter((p) => !cut.has(p) && p.socket.writableLength > 0).length;
+  const holdUntil = performance.now() + 14_000;
+  while (cut.size < peers.length && performance.now() < holdUntil) await sleep(250);
+  clearInterval(poll);
   for (const p of peers) p.socket.resume();
   await waitAll(peers, 2000);
   const received = peers.reduce((n, p) => n + p.dataBytes, 0);
   const pongs = peers.reduce((n, p) => n + p.pongs, 0);
+  const ends = [...cut.values()];
+  const how = tally(
+    [...cut.keys()],
+    (p) =>
+      `${cut.get(p)!.state === "CLOSE_WAIT" ? "FIN" : "RST"}${p.closeCode ? ` after close ${p.closeCode}` : ""}`,
+  );
   for (const p of peers) p.destroy();
   return (
-    `each peer got ${fmtBytes(Math.min(...written))}–${fmtBytes(Math.max(...written))} into the server in 8 s ` +
-    `(cap ${fmtBytes(cap)}; ${stalled} stalled: server stopped reading); ${cutDuringFlood} cut during the flood; ` +
-    `afterwards read ${fmtBytes(received)} of echoes and ${pongs} pongs; ${ended(peers, () => start)}`
+    `${fmtBytes(Math.min(...written))}–${fmtBytes(Math.max(...written))} per peer went in during the 8 s ` +
+    `(cap ${fmtBytes(cap)}; ${stalled} peers' writes stalled: the server stopped reading them); ` +
+    `server ended ${cut.size}/${peers.length}` +
+    (cut.size
+      ? ` (${how}, ${(median(ends.map((e) => e.at)) / 1000).toFixed(1)} s after the flood began)`
+      : "") +
+    `${cut.size < peers.length ? `, ${peers.length - cut.size} still connected after 22 s` : ""}; ` +
+    `read afterwards: ${fmtBytes(received)} of echoes, ${pongs} pongs`
   );
 }
 
