@@ -2,7 +2,10 @@
 // (maxPayload 16 MiB, heartbeat 3 s + 3 s, an error listener per connection):
 //   node_modules/.bin/bun bench/attack-server-bun.ts [options JSON]
 // Prints {"port": n}; exits when stdin closes.
-const extra = (process.argv[2] ? JSON.parse(process.argv[2]) : {}) as { perMessageDeflate?: boolean };
+const extra = (process.argv[2] ? JSON.parse(process.argv[2]) : {}) as {
+  perMessageDeflate?: boolean;
+  heartbeat?: false;
+};
 const { WebSocketServer } = (await import(
   "../dist/runtimes/bun/index.js" as string
 )) as typeof import("../runtimes/bun/index.js");
@@ -10,7 +13,7 @@ const server = new WebSocketServer({
   port: 0,
   host: "127.0.0.1",
   maxPayload: 16 * 2 ** 20,
-  heartbeat: { interval: 3000, timeout: 3000 },
+  heartbeat: extra.heartbeat ?? { interval: 3000, timeout: 3000 },
   perMessageDeflate: extra.perMessageDeflate ?? false,
 });
 server.on("connection", (ws) => {

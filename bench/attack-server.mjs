@@ -47,7 +47,7 @@ if (impl === "ws") {
     port: 0,
     host: "127.0.0.1",
     maxPayload: MAX_PAYLOAD,
-    heartbeat: HEARTBEAT,
+    heartbeat: extra.heartbeat ?? HEARTBEAT,
     perMessageDeflate: extra.perMessageDeflate ?? false,
   });
   server.on("connection", echo);
