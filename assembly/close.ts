@@ -26,6 +26,12 @@ export namespace CloseCode {
   @inline export const MandatoryExtension: u32 = 1010;
   // @ts-ignore: decorator
   @inline export const InternalError: u32 = 1011;
+  /** The server is restarting. */
+  // @ts-ignore: decorator
+  @inline export const ServiceRestart: u32 = 1012;
+  /** The server is overloaded: try again later. */
+  // @ts-ignore: decorator
+  @inline export const TryAgainLater: u32 = 1013;
 }
 
 /** True for codes allowed in a close frame: 1000-1003, 1007-1014 (registered), 3000-4999. */

@@ -86,6 +86,9 @@ export namespace ReadState {
   @inline export const Failed: u8 = 4;
 }
 
+/** `connectionState(conn)` is the ConnFlag bits shifted left by this, or'ed with the ReadState. */
+export const STATE_FLAGS_SHIFT: u32 = 8;
+
 /** Which end of the connection this slot is. */
 export namespace Role {
   // @ts-ignore: decorator

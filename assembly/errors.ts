@@ -1,143 +1,185 @@
-// Why the engine failed a connection or refused a call. Each receive error names its RFC close code;
-// bindings/errors.ts holds the one table that turns these numbers into messages.
+// Why the engine failed a connection or refused a call: the one error table. Each constant's doc is the
+// message a user reads; tags give a ReadError's close code (`@closeCode`), a HandshakeError's refusal status
+// (`@status`), a CallError caused by a bad argument (`@argument`). scripts/gen-abi.mjs reads them into
+// bindings/abi.ts and runtimes/wamr/src/wsk_abi.h, so hosts never copy the table.
 
 /** Protocol violations found while reading frames; reported in an Error event with their close code. */
 export namespace ReadError {
+  /** frame uses a reserved opcode. @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const ReservedOpcode: u32 = 1;
+  /** frame sets RSV bits without a negotiated extension. @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const ReservedBits: u32 = 2;
+  /** control frame payload longer than 125 bytes. @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const ControlTooLong: u32 = 3;
+  /** control frame without FIN (fragmented). @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const ControlFragmented: u32 = 4;
+  /** continuation frame with no message started. @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const UnexpectedContinuation: u32 = 5;
+  /** new data frame inside a fragmented message. @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const ExpectedContinuation: u32 = 6;
+  /** client frame not masked. @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const UnmaskedClientFrame: u32 = 7;
+  /** server frame masked. @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const MaskedServerFrame: u32 = 8;
+  /** 64-bit payload length with the top bit set. @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const LengthTopBit: u32 = 9;
+  /** text message is not valid UTF-8. @closeCode 1007 */
   // @ts-ignore: decorator
   @inline export const InvalidUtf8: u32 = 10;
+  /** close frame with a 1-byte payload. @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const CloseLengthOne: u32 = 11;
+  /** close frame with an invalid status code. @closeCode 1002 */
   // @ts-ignore: decorator
   @inline export const InvalidCloseCode: u32 = 12;
+  /** close reason is not valid UTF-8. @closeCode 1007 */
   // @ts-ignore: decorator
   @inline export const InvalidCloseReason: u32 = 13;
+  /** message longer than maxPayload. @closeCode 1009 */
   // @ts-ignore: decorator
   @inline export const MessageTooBig: u32 = 14;
 }
 
+/**
+ * Rules a host checks itself (permessage-deflate inflates outside the engine), numbered in ReadError's table
+ * from 64 so the two never collide; a host reports them as it reports ReadErrors.
+ */
+export namespace HostError {
+  /** compressed message inflates past maxPayload. @closeCode 1009 */
+  // @ts-ignore: decorator
+  @inline export const InflatedTooBig: u32 = 64;
+  /** compressed message is not valid deflate data. @closeCode 1007 */
+  // @ts-ignore: decorator
+  @inline export const InvalidCompressedData: u32 = 65;
+}
+
 /** Caller errors, returned as negative numbers by the writer and setup calls. */
 export namespace CallError {
+  /** invalid opcode for this call. @argument */
   // @ts-ignore: decorator
   @inline export const InvalidOpcode: i32 = -1;
+  /** control frame payload must be at most 125 bytes and unfragmented. @argument */
   // @ts-ignore: decorator
   @inline export const ControlTooLong: i32 = -2;
+  /** entropy pool exhausted (the host must refill it). */
   // @ts-ignore: decorator
   @inline export const EntropyExhausted: i32 = -3;
+  /** invalid close code: use 1000-1003, 1007-1014 or 3000-4999 (or none, without a reason). @argument */
   // @ts-ignore: decorator
   @inline export const InvalidCloseCode: i32 = -4;
+  /** close reason longer than 123 bytes (UTF-8). @argument */
   // @ts-ignore: decorator
   @inline export const CloseReasonTooLong: i32 = -5;
+  /** close reason is not valid UTF-8. @argument */
   // @ts-ignore: decorator
   @inline export const CloseReasonNotUtf8: i32 = -6;
+  /** the connection is closing: a close frame was already sent. */
   // @ts-ignore: decorator
   @inline export const AlreadyClosing: i32 = -7;
+  /** invalid connection slot. */
   // @ts-ignore: decorator
   @inline export const InvalidConnection: i32 = -8;
+  /** not enough Wasm memory for init. */
   // @ts-ignore: decorator
   @inline export const OutOfMemory: i32 = -9;
+  /** invalid argument. @argument */
   // @ts-ignore: decorator
   @inline export const InvalidArgument: i32 = -10;
 }
+
+/** The first HandshakeError id: a `parseResponse` result of `-HANDSHAKE_ERROR_FIRST` or less is a broken rule. */
+export const HANDSHAKE_ERROR_FIRST: u32 = 16;
 
 /**
  * Why a handshake was refused (the `Reason` handshake field): the rule the request or response broke. Ids
  * start at 16 so `parseResponse` can return `-id` without colliding with a CallError (-1 to -15).
  */
 export namespace HandshakeError {
-  /** The head is longer than maxHeaderBytes (431). */
+  /** handshake head longer than maxHeaderBytes. @status 431 */
   // @ts-ignore: decorator
-  @inline export const HeadTooLarge: u32 = 16;
-  /** More than MAX_HEADERS header lines (431). */
+  @inline export const HeadTooLarge: u32 = HANDSHAKE_ERROR_FIRST;
+  /** more header lines than the engine's MAX_HEADERS. @status 431 */
   // @ts-ignore: decorator
   @inline export const TooManyHeaders: u32 = 17;
-  /** A line ends with a bare LF instead of CRLF (400). */
+  /** a line of the head ends with LF instead of CRLF. @status 400 */
   // @ts-ignore: decorator
   @inline export const BareLineFeed: u32 = 18;
-  /** The request line is not `method SP /target SP HTTP/d.d` (400). */
+  /** request line is not `GET /path HTTP/1.1`. @status 400 */
   // @ts-ignore: decorator
   @inline export const BadRequestLine: u32 = 19;
-  /** HTTP/1.0 (400), or a major version other than 1 (505); responses: anything but HTTP/1.1+. */
+  /** HTTP version is not HTTP/1.1 or a later 1.x. @status 400 */
   // @ts-ignore: decorator
   @inline export const HttpVersion: u32 = 20;
-  /** A header line without a token name and a colon, or with control bytes in its value (400). */
+  /** malformed header line (name, colon or control bytes). @status 400 */
   // @ts-ignore: decorator
   @inline export const BadHeaderLine: u32 = 21;
-  /** A header line starts with whitespace: obsolete line folding (400). */
+  /** header line continued with obsolete line folding. @status 400 */
   // @ts-ignore: decorator
   @inline export const ObsoleteLineFolding: u32 = 22;
-  /** The method is not GET (405). */
+  /** method is not GET. @status 405 */
   // @ts-ignore: decorator
   @inline export const MethodNotGet: u32 = 23;
-  /** No Host header (400). */
+  /** no Host header. @status 400 */
   // @ts-ignore: decorator
   @inline export const HostMissing: u32 = 24;
-  /** More than one Host header (400). */
+  /** more than one Host header. @status 400 */
   // @ts-ignore: decorator
   @inline export const HostRepeated: u32 = 25;
-  /** No `websocket` token in an Upgrade header (400). */
+  /** no `Upgrade: websocket` header. @status 400 */
   // @ts-ignore: decorator
   @inline export const UpgradeMissing: u32 = 26;
-  /** No `upgrade` token in a Connection header (400). */
+  /** no `upgrade` token in the Connection header. @status 400 */
   // @ts-ignore: decorator
   @inline export const ConnectionMissing: u32 = 27;
-  /** No Sec-WebSocket-Version header (400). */
+  /** no Sec-WebSocket-Version header. @status 400 */
   // @ts-ignore: decorator
   @inline export const VersionMissing: u32 = 28;
-  /** More than one Sec-WebSocket-Version header (400). */
+  /** more than one Sec-WebSocket-Version header. @status 400 */
   // @ts-ignore: decorator
   @inline export const VersionRepeated: u32 = 29;
-  /** Sec-WebSocket-Version is not 13 (426, with `Sec-WebSocket-Version: 13`). */
+  /** Sec-WebSocket-Version is not 13. @status 426 */
   // @ts-ignore: decorator
   @inline export const VersionUnsupported: u32 = 30;
-  /** No Sec-WebSocket-Key header (400). */
+  /** no Sec-WebSocket-Key header. @status 400 */
   // @ts-ignore: decorator
   @inline export const KeyMissing: u32 = 31;
-  /** More than one Sec-WebSocket-Key header (400). */
+  /** more than one Sec-WebSocket-Key header. @status 400 */
   // @ts-ignore: decorator
   @inline export const KeyRepeated: u32 = 32;
-  /** Sec-WebSocket-Key is not base64 of exactly 16 bytes (400). */
+  /** Sec-WebSocket-Key is not base64 of 16 bytes. @status 400 */
   // @ts-ignore: decorator
   @inline export const KeyInvalid: u32 = 33;
-  /** The response's status line is not `HTTP/d.d SP ddd [SP phrase]`. */
+  /** response status line is not `HTTP/1.1 101 ...`. */
   // @ts-ignore: decorator
   @inline export const BadStatusLine: u32 = 34;
-  /** The response's status is not 101 (parseResponse returns that status). */
+  /** server answered without switching protocols. */
   // @ts-ignore: decorator
   @inline export const UnexpectedStatus: u32 = 35;
-  /** The 101 response has no Sec-WebSocket-Accept. */
+  /** 101 response without Sec-WebSocket-Accept. */
   // @ts-ignore: decorator
   @inline export const AcceptMissing: u32 = 36;
-  /** More than one Sec-WebSocket-Accept header. */
+  /** more than one Sec-WebSocket-Accept header. */
   // @ts-ignore: decorator
   @inline export const AcceptRepeated: u32 = 37;
-  /** Sec-WebSocket-Accept is not base64(SHA-1(key + GUID)) of this connection's key. */
+  /** Sec-WebSocket-Accept does not match the key sent. */
   // @ts-ignore: decorator
   @inline export const AcceptMismatch: u32 = 38;
-  /** The server chose a subprotocol the client did not offer, or more than one. */
+  /** server chose a subprotocol the client did not offer. */
   // @ts-ignore: decorator
   @inline export const ProtocolNotOffered: u32 = 39;
-  /** The server answered with Sec-WebSocket-Extensions, and the client offered none. */
+  /** server sent Sec-WebSocket-Extensions, none were offered. */
   // @ts-ignore: decorator
   @inline export const ExtensionNotOffered: u32 = 40;
-  /** The client offered subprotocols and the 101 names none (as browsers and ws, not python-websockets). */
+  /** subprotocols were offered and the server chose none. */
   // @ts-ignore: decorator
   @inline export const ProtocolMissing: u32 = 41;
 }

@@ -1,6 +1,31 @@
-// Event records written by `feed`: 16 bytes each at EVENTS, `Result.EventCount` of them.
+// Event records written by `feed`: EVENT_BYTES each at EVENTS, `Result.EventCount` of them.
 //   u8 type | u8 opcode | u8 flags | u8 reason | u16 code | u16 0 | u32 ptr | u32 len
 import { EVENTS, EVENT_BYTES, EVENT_CAPACITY } from "./layout";
+
+/** Byte offsets of the fields of an event record. */
+export namespace EventField {
+  /** u8 EventType. */
+  // @ts-ignore: decorator
+  @inline export const Type: u32 = 0;
+  /** u8 opcode of a Data event's message. */
+  // @ts-ignore: decorator
+  @inline export const Opcode: u32 = 1;
+  /** u8 DataFlag bits of a Data event. */
+  // @ts-ignore: decorator
+  @inline export const Flags: u32 = 2;
+  /** u8 ReadError id of an Error event. */
+  // @ts-ignore: decorator
+  @inline export const Reason: u32 = 3;
+  /** u16 close code of a Close, Error or Closed event. */
+  // @ts-ignore: decorator
+  @inline export const Code: u32 = 4;
+  /** u32 address of the payload. */
+  // @ts-ignore: decorator
+  @inline export const Ptr: u32 = 8;
+  /** u32 length of the payload. */
+  // @ts-ignore: decorator
+  @inline export const Length: u32 = 12;
+}
 
 /** Event types. */
 export namespace EventType {
@@ -64,9 +89,16 @@ export function eventCount(): i32 {
 /** Append an event; callers check `eventsFit` first. */
 export function emit(type: u8, opcode: u8, flags: u8, reason: u8, code: u16, ptr: usize, len: u32): void {
   const record = EVENTS + <usize>(count * EVENT_BYTES);
-  store<u32>(record, <u32>type | (<u32>opcode << 8) | (<u32>flags << 16) | (<u32>reason << 24));
-  store<u32>(record, <u32>code, 4);
-  store<u32>(record, <u32>ptr, 8);
-  store<u32>(record, len, 12);
+  // The four u8 fields as one little-endian u32 store.
+  store<u32>(
+    record,
+    (<u32>type << (EventField.Type << 3)) |
+      (<u32>opcode << (EventField.Opcode << 3)) |
+      (<u32>flags << (EventField.Flags << 3)) |
+      (<u32>reason << (EventField.Reason << 3)),
+  );
+  store<u32>(record, <u32>code, EventField.Code);
+  store<u32>(record, <u32>ptr, EventField.Ptr);
+  store<u32>(record, len, EventField.Length);
   count++;
 }

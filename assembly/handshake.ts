@@ -29,7 +29,7 @@ import {
   setField,
   setSpan,
 } from "./http";
-import { HEADER_ENTRY_BYTES } from "./layout";
+import { ACCEPT_BYTES, HEADER_ENTRY_BYTES, HeaderEntry } from "./layout";
 import { sha1Digest, sha1Finish, sha1Start, sha1Update } from "./sha1";
 
 /** "HTTP/1.1 101 Switching Protocols\r\n" (its first 9 bytes start every response). */
@@ -129,7 +129,7 @@ namespace Known {
 
 /** The computed Sec-WebSocket-Accept: digest, then its base64. */
 const DIGEST = memory.data(20);
-const ACCEPT = memory.data(28);
+const ACCEPT = memory.data(ACCEPT_BYTES);
 
 /** Index in NAMES of a header name (case-insensitive), or Known.Count. */
 function knownHeader(name: usize, nameLength: u32): u32 {
@@ -161,10 +161,10 @@ function scanHeaders(): u32 {
   const count = field(HandshakeField.HeaderCount);
   for (let i: u32 = 0; i < count; i++) {
     const entry = HEADERS + <usize>(i * HEADER_ENTRY_BYTES);
-    const k = knownHeader(load<u32>(entry), load<u32>(entry, 4));
+    const k = knownHeader(load<u32>(entry + HeaderEntry.NamePtr), load<u32>(entry + HeaderEntry.NameLength));
     if (k == Known.Count) continue;
-    const value = <usize>load<u32>(entry, 8);
-    const length = load<u32>(entry, 12);
+    const value = <usize>load<u32>(entry + HeaderEntry.ValuePtr);
+    const length = load<u32>(entry + HeaderEntry.ValueLength);
     if (k == Known.Upgrade && findToken(value, length, WEBSOCKET_TOKEN, 9, true) >= 0) seen |= SAW_WEBSOCKET;
     if (k == Known.Connection && findToken(value, length, UPGRADE_TOKEN, 7, true) >= 0) seen |= SAW_UPGRADE;
     if (k == Known.Protocol) setField(HandshakeField.ProtocolLines, field(HandshakeField.ProtocolLines) + 1);
@@ -214,7 +214,7 @@ function checkResponse(slot: usize, offered: usize, offeredLength: u32): u32 {
   const reason = exactlyOnce(seen, Known.Accept, HandshakeError.AcceptMissing);
   if (reason != 0) return reason;
   const accept = <usize>field(HandshakeField.AcceptPtr);
-  if (field(HandshakeField.AcceptLength) != 28 || !sameBytes(accept, slot + Slot.ExpectedAccept, 28, false))
+  if (field(HandshakeField.AcceptLength) != ACCEPT_BYTES || !sameBytes(accept, slot + Slot.ExpectedAccept, ACCEPT_BYTES, false))
     return HandshakeError.AcceptMismatch;
   if ((seen & (1 << Known.Protocol)) != 0) {
     const protocol = <usize>field(HandshakeField.ProtocolsPtr);
@@ -316,7 +316,7 @@ export function buildResponse(
   writeAccept(key, keyLength, ACCEPT);
   let at = put(dst, STATUS_101, 34);
   at = put(at, UPGRADE_LINES, 41);
-  at = putCrlf(put(put(at, ACCEPT_NAME, 22), ACCEPT, 28));
+  at = putCrlf(put(put(at, ACCEPT_NAME, 22), ACCEPT, ACCEPT_BYTES));
   if (protocolLength > 0) at = putCrlf(put(put(at, PROTOCOL_NAME, 24), protocol, protocolLength));
   return <i32>(putCrlf(put(at, extra, extraLength)) - dst);
 }

@@ -2,7 +2,7 @@
 // spans of the input (nothing is copied), match comma-separated token lists, and write the small pieces
 // of a head (text, decimal numbers, reason phrases). The WebSocket rules on top are in handshake.ts.
 import { HandshakeError } from "./errors";
-import { HANDSHAKE, HANDSHAKE_FIELDS_BYTES, HEADER_ENTRY_BYTES, MAX_HEADERS } from "./layout";
+import { HANDSHAKE, HANDSHAKE_FIELDS_BYTES, HEADER_ENTRY_BYTES, HeaderEntry, MAX_HEADERS, SPAN_LENGTH_OFFSET } from "./layout";
 
 /** Offsets of the u32 handshake fields at `handshakePtr()`; spans are (ptr, len) pairs into the input. */
 export namespace HandshakeField {
@@ -80,6 +80,9 @@ export namespace HandshakeField {
   @inline export const SelectedLength: usize = 104;
 }
 
+/** Room a handshake builder's `dst` needs beyond the sum of its inputs' lengths, and all a rejection takes. */
+export const BUILDER_ROOM_BYTES: u32 = 200;
+
 /** The header table: MAX_HEADERS entries of (namePtr, nameLen, valuePtr, valueLen), values OWS-trimmed. */
 export const HEADERS: usize = HANDSHAKE + <usize>HANDSHAKE_FIELDS_BYTES;
 
@@ -131,7 +134,7 @@ const PHRASES_LENGTH: usize = 260;
 /** Write a (ptr, len) span at `offset`. */
 export function setSpan(offset: usize, ptr: usize, len: u32): void {
   store<u32>(HANDSHAKE + offset, <u32>ptr);
-  store<u32>(HANDSHAKE + offset, len, 4);
+  store<u32>(HANDSHAKE + offset + <usize>SPAN_LENGTH_OFFSET, len);
 }
 
 /** Zero the fields before a parse (the header table is bounded by HeaderCount). */
@@ -252,10 +255,10 @@ export function parseHeaders(ptr: usize, pos: u32, headEnd: u32): u32 {
     while (stop > start && isOws(load<u8>(ptr + stop - 1))) stop--;
     if (hasControl(ptr + start, stop - start)) return HandshakeError.BadHeaderLine;
     const entry = HEADERS + <usize>(count++ * HEADER_ENTRY_BYTES);
-    store<u32>(entry, <u32>(ptr + pos));
-    store<u32>(entry, colon - pos, 4);
-    store<u32>(entry, <u32>(ptr + start), 8);
-    store<u32>(entry, stop - start, 12);
+    store<u32>(entry + HeaderEntry.NamePtr, <u32>(ptr + pos));
+    store<u32>(entry + HeaderEntry.NameLength, colon - pos);
+    store<u32>(entry + HeaderEntry.ValuePtr, <u32>(ptr + start));
+    store<u32>(entry + HeaderEntry.ValueLength, stop - start);
     setField(HandshakeField.HeaderCount, count);
     pos = next;
   }

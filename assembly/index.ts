@@ -1,7 +1,18 @@
 // The engine's exports: numbers in, numbers out. See docs/ENGINE.md for the ABI.
-import { initSlots, openSlot, requiredBytes, Slot, SLOT_BYTES, slotOf } from "./connection";
+import { initSlots, openSlot, requiredBytes, Slot, SLOT_BYTES, slotOf, STATE_FLAGS_SHIFT } from "./connection";
 import { entropyFilled } from "./entropy";
-import { ENTROPY, ENTROPY_BYTES, EVENT_CAPACITY, EVENTS, HANDSHAKE, MAX_HEADERS, OUT, OUT_BYTES, RESULT } from "./layout";
+import {
+  BuildConstant,
+  ENTROPY,
+  ENTROPY_BYTES,
+  EVENT_CAPACITY,
+  EVENTS,
+  HANDSHAKE,
+  MAX_HEADERS,
+  OUT,
+  OUT_BYTES,
+  RESULT,
+} from "./layout";
 import { mask } from "./mask";
 import { CallError } from "./errors";
 import { closeFrame, frame, header, maskWith, message } from "./writer";
@@ -32,13 +43,13 @@ export function handshakePtr(): usize {
   return HANDSHAKE;
 }
 
-/** Build constants, by index: 0 event capacity, 1 out bytes, 2 entropy bytes, 3 max headers, 4 slot bytes. */
+/** A build constant by its BuildConstant index; 0 for an unknown index. */
 export function buildConstant(index: u32): u32 {
-  if (index == 0) return <u32>EVENT_CAPACITY;
-  if (index == 1) return <u32>OUT_BYTES;
-  if (index == 2) return <u32>ENTROPY_BYTES;
-  if (index == 3) return <u32>MAX_HEADERS;
-  return index == 4 ? SLOT_BYTES : 0;
+  if (index == BuildConstant.EventCapacity) return <u32>EVENT_CAPACITY;
+  if (index == BuildConstant.OutBytes) return <u32>OUT_BYTES;
+  if (index == BuildConstant.EntropyBytes) return <u32>ENTROPY_BYTES;
+  if (index == BuildConstant.MaxHeaders) return <u32>MAX_HEADERS;
+  return index == BuildConstant.SlotBytes ? SLOT_BYTES : 0;
 }
 
 /** Bytes of memory `init(maxConnections, ioBytes)` needs above __heap_base (when not in the static pool). */
@@ -75,7 +86,7 @@ export function utf8Validate(state: u32, ptr: usize, len: usize): u32 {
 export function connectionState(conn: u32): i32 {
   const slot = slotOf(conn);
   if (slot == 0) return CallError.InvalidConnection;
-  return (<i32>load<u8>(slot + Slot.Flags) << 8) | <i32>load<u8>(slot + Slot.State);
+  return (<i32>load<u8>(slot + Slot.Flags) << STATE_FLAGS_SHIFT) | <i32>load<u8>(slot + Slot.State);
 }
 
 /** Payload length of the frame being read (for hosts that report fragment offsets), or -1. */

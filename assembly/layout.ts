@@ -14,14 +14,39 @@ export const POOL_BYTES: i32 = isDefined(BUILD_POOL_BYTES) ? BUILD_POOL_BYTES : 
 
 /** Bytes of one event record. */
 export const EVENT_BYTES: i32 = 16;
-/** Bytes of one header-table entry: name ptr, name len, value ptr, value len (u32 each). */
+/** Bytes of one header-table entry: name ptr, name len, value ptr, value len (u32 each; see HeaderEntry). */
 export const HEADER_ENTRY_BYTES: i32 = 16;
+
+/** Byte offsets of the u32 fields of a header-table entry. */
+export namespace HeaderEntry {
+  /** Address of the header's name, as sent. */
+  // @ts-ignore: decorator
+  @inline export const NamePtr: usize = 0;
+  /** Length of the name. */
+  // @ts-ignore: decorator
+  @inline export const NameLength: usize = 4;
+  /** Address of the value, trimmed of spaces and tabs. */
+  // @ts-ignore: decorator
+  @inline export const ValuePtr: usize = 8;
+  /** Length of the value. */
+  // @ts-ignore: decorator
+  @inline export const ValueLength: usize = 12;
+}
+
+/** A span field's length field follows its pointer field by this many bytes (`HandshakeField.*Ptr`). */
+export const SPAN_LENGTH_OFFSET: i32 = 4;
+
+/** Bytes of a Sec-WebSocket-Accept value (base64 of a 20-byte SHA-1 digest). */
+export const ACCEPT_BYTES: u32 = 28;
 
 /** Bytes of the fixed handshake result fields before the header table (see handshake.ts). */
 export const HANDSHAKE_FIELDS_BYTES: i32 = 128;
 
+/** Bytes of the result fields (see Result). */
+export const RESULT_BYTES: i32 = 64;
+
 /** Results of the last call, read by the host straight from memory (see Result). */
-export const RESULT: usize = memory.data(64, 16);
+export const RESULT: usize = memory.data(RESULT_BYTES, 16);
 /** Event records written by `feed` (see Event). */
 export const EVENTS: usize = memory.data(EVENT_CAPACITY * EVENT_BYTES, 16);
 /** Bytes to send produced by `feed` (pong and close replies). */
@@ -62,6 +87,25 @@ export namespace Result {
   /** Slots `init` set up. */
   // @ts-ignore: decorator
   @inline export const MaxConnections: i32 = 32;
+}
+
+/** Indexes of `buildConstant(index)`: the build constants a host reads at load. */
+export namespace BuildConstant {
+  /** EVENT_CAPACITY. */
+  // @ts-ignore: decorator
+  @inline export const EventCapacity: u32 = 0;
+  /** OUT_BYTES. */
+  // @ts-ignore: decorator
+  @inline export const OutBytes: u32 = 1;
+  /** ENTROPY_BYTES. */
+  // @ts-ignore: decorator
+  @inline export const EntropyBytes: u32 = 2;
+  /** MAX_HEADERS. */
+  // @ts-ignore: decorator
+  @inline export const MaxHeaders: u32 = 3;
+  /** SLOT_BYTES. */
+  // @ts-ignore: decorator
+  @inline export const SlotBytes: u32 = 4;
 }
 
 /** Read a u32 field of RESULT. */

@@ -1,5 +1,7 @@
 // Reconnect policy shared by every client host: exponential backoff with jitter, timers only.
 
+import { defaults } from "./config.js";
+
 /** How a client waits between reconnect attempts. */
 export interface BackoffOptions {
   /** Delay before the first retry, in ms (default 500). */
@@ -15,13 +17,7 @@ export interface BackoffOptions {
 }
 
 /** Defaults for every `BackoffOptions` field. */
-export const defaultBackoff: Required<BackoffOptions> = {
-  minDelay: 500,
-  maxDelay: 30_000,
-  factor: 2,
-  jitter: 0.5,
-  maxRetries: Infinity,
-};
+export const defaultBackoff: Required<BackoffOptions> = defaults.reconnect;
 
 /**
  * Delay before retry number `attempt` (0-based), or -1 when retries are exhausted.

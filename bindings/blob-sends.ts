@@ -8,6 +8,8 @@ export interface PendingSend {
   binary: boolean;
   fragmentSize: number;
   callback?: (error?: Error) => void;
+  /** Compress when permessage-deflate was negotiated (default true). */
+  compress?: boolean;
   /** A close requested behind the Blobs: code and reason instead of data. */
   close?: { code?: number; reason: string };
 }

@@ -5,9 +5,18 @@
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { Role } from "./connection.js";
 import { CloseCode } from "./errors.js";
-import { CloseEvent, ErrorEvent, FragmentEvent } from "./events.js";
+import { MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from "./abi.js";
+import { defaults } from "./config.js";
+import { CloseEvent } from "./events.js";
+import { utf8 } from "./text.js";
+import {
+  ClientEventBridge,
+  type ConnectingDetail,
+  type FinishDetail,
+  type MessageData,
+  type ReconnectingDetail,
+} from "./client-events.js";
 import { isBlob } from "./blob-sends.js";
-import { utf8, utf8Decoder } from "./text.js";
 import {
   acceptDeflateResponse,
   buildDeflateOffer,
@@ -27,7 +36,10 @@ import {
   type ControlData,
   type SendData,
   type SessionSocket,
+  type WriteCallback,
 } from "./session.js";
+
+export type { ConnectingDetail, FinishDetail, ReconnectingDetail, MessageData };
 
 /** Reconnect policy: backoff plus what happens to messages sent while reconnecting. */
 export interface ReconnectOptions extends BackoffOptions {
@@ -85,21 +97,38 @@ export interface ClientOptions {
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
-/** How binary messages arrive in `MessageEvent.data`: the host's byte type or an ArrayBuffer. */
-export type ClientBinaryType = "nodebuffer" | "arraybuffer";
+/**
+ * How binary messages arrive: the host's byte type (Buffer on Node and Bun), an ArrayBuffer, a list of
+ * chunks (one chunk per message here) or a Blob: ws's four.
+ */
+export type ClientBinaryType = "nodebuffer" | "arraybuffer" | "fragments" | "blob";
 
-/** Detail of "connecting": 0 for the first connection, then the retry number. */
-export interface ConnectingDetail {
-  attempt: number;
+const BINARY_TYPES: readonly string[] = ["nodebuffer", "arraybuffer", "fragments", "blob"];
+const STATE_NAMES = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"];
+
+/** ws's options of `send`. */
+export interface ClientSendOptions {
+  /** Send as binary (default: true for bytes, false for strings). */
+  binary?: boolean;
+  /** Compress when permessage-deflate was negotiated (default true; the threshold still applies). */
+  compress?: boolean;
+  /** Accepted for ws compatibility: a client always masks. */
+  mask?: boolean;
+  /** Accepted for ws compatibility: only `true` (a whole message per call) is supported. */
+  fin?: boolean;
 }
-/** Detail of "reconnecting": the retry about to be made (1-based) and the ms until it starts. */
-export interface ReconnectingDetail {
-  attempt: number;
-  delay: number;
+
+/** The error ws gives for an operation in a state that does not allow it. */
+function notOpen(state: number): Error {
+  return new Error(`WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
 }
-/** Detail of "finish": why the client makes no more connections. */
-export interface FinishDetail {
-  reason: "closed" | "retries" | "no-reconnect";
+
+/** A close code an endpoint may send (RFC 6455 §7.4; ws's rule). */
+function isValidCloseCode(code: number): boolean {
+  return (
+    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999)
+  );
 }
 
 /** Where a ws:// or wss:// URL says to connect. */
@@ -133,10 +162,8 @@ export interface ClientLink {
   error(error: Error): void;
 }
 
-type Listener = ((event: Event) => unknown) | null;
-
 const encoder = new TextEncoder();
-const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+const DEFAULT_MAX_PAYLOAD = defaults.maxPayload;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Parse a WebSocket URL as the WHATWG constructor does (SyntaxError DOMException when invalid). */
@@ -173,8 +200,12 @@ function protocolList(protocols: string | string[] | undefined): string[] {
   return list;
 }
 
-/** A WHATWG WebSocket client framed by the Wasm engine; `dial` is the host's. */
-export abstract class WebSocketCore extends EventTarget {
+/**
+ * A WebSocket client framed by the Wasm engine, with ws's client API (an EventEmitter: `on("message",
+ * (data, isBinary) => …)`) and the WHATWG one (`addEventListener`, `onmessage`) over the same events;
+ * `dial` is the host's.
+ */
+export abstract class WebSocketCore extends ClientEventBridge {
   static readonly CONNECTING = ReadyState.CONNECTING;
   static readonly OPEN = ReadyState.OPEN;
   static readonly CLOSING = ReadyState.CLOSING;
@@ -190,8 +221,10 @@ export abstract class WebSocketCore extends EventTarget {
   get extensions(): string {
     return this.negotiatedExtensions;
   }
-  /** How binary messages are delivered. */
-  binaryType: ClientBinaryType;
+  private binary: ClientBinaryType;
+  private paused = false;
+  /** Bytes sent after the connection closed: counted, as ws does, and never sent. */
+  private droppedBytes = 0;
   private readonly target: WebSocketTarget;
   private readonly protocols: string[];
   private readonly options: ClientOptions;
@@ -209,23 +242,32 @@ export abstract class WebSocketCore extends EventTarget {
   private closeRequested = false;
   private finished = false;
   private queue: Array<{ data: SendData; binary: boolean }> = [];
-  private handlers = new Map<string, { handler: Listener; listener: (event: Event) => void }>();
 
   protected constructor(
     url: string | URL,
-    protocols: string | string[] | undefined,
-    options: ClientOptions,
+    protocols: string | string[] | ClientOptions | undefined,
+    options: ClientOptions | undefined,
     alloc: (size: number) => Uint8Array,
     codec?: DeflateCodec,
   ) {
     super();
+    if (
+      protocols !== undefined &&
+      protocols !== null &&
+      typeof protocols === "object" &&
+      !Array.isArray(protocols)
+    ) {
+      options = protocols as ClientOptions;
+      protocols = undefined;
+    }
+    options ??= {};
     this.target = parseWebSocketUrl(url);
     this.url = this.target.url;
     this.protocols = protocolList(protocols);
     this.options = options;
     this.alloc = alloc;
     this.pool = options.pool ?? sharedPool();
-    this.binaryType = options.binaryType ?? "nodebuffer";
+    this.binary = options.binaryType ?? "nodebuffer";
     this.deflate = deflateOptions(options.perMessageDeflate);
     this.codec = codec ?? null;
     if (this.deflate && !this.codec) throw new TypeError("perMessageDeflate: this host has no deflate codec");
@@ -260,68 +302,120 @@ export abstract class WebSocketCore extends EventTarget {
           : isBlob(item.data)
             ? item.data.size
             : item.data.byteLength;
-    return (this.session?.bufferedAmount ?? 0) + queued;
+    return (this.session?.bufferedAmount ?? 0) + queued + this.droppedBytes;
   }
 
-  get onopen(): Listener {
-    return this.handlers.get("open")?.handler ?? null;
+  /** How binary messages are delivered: "nodebuffer" (default), "arraybuffer", "fragments" or "blob". */
+  get binaryType(): ClientBinaryType {
+    return this.binary;
   }
-  set onopen(handler: Listener) {
-    this.setHandler("open", handler);
+  set binaryType(type: ClientBinaryType) {
+    if (BINARY_TYPES.includes(type)) this.binary = type;
   }
-  get onmessage(): Listener {
-    return this.handlers.get("message")?.handler ?? null;
+
+  /** Reading is paused (`pause()`). */
+  get isPaused(): boolean {
+    return this.paused;
   }
-  set onmessage(handler: Listener) {
-    this.setHandler("message", handler);
+
+  /** Stop reading from the socket (TCP backpressure to the server) until `resume()`. */
+  pause(): void {
+    if (this.state === ReadyState.CONNECTING || this.state === ReadyState.CLOSED) return;
+    this.paused = true;
+    this.session?.socket.pauseReading?.();
   }
-  get onerror(): Listener {
-    return this.handlers.get("error")?.handler ?? null;
-  }
-  set onerror(handler: Listener) {
-    this.setHandler("error", handler);
-  }
-  get onclose(): Listener {
-    return this.handlers.get("close")?.handler ?? null;
-  }
-  set onclose(handler: Listener) {
-    this.setHandler("close", handler);
+
+  /** Read from the socket again after `pause()`. */
+  resume(): void {
+    if (this.state === ReadyState.CONNECTING || this.state === ReadyState.CLOSED) return;
+    this.paused = false;
+    this.session?.socket.resumeReading?.();
   }
 
   /**
-   * Send text (string) or binary (bytes, or a Blob: read first, and later sends wait for it) data;
-   * fragmented at `maxFragmentSize`.
+   * Send text (string) or binary (bytes, or a Blob: read first, and later sends wait for it) data,
+   * fragmented at `maxFragmentSize`; `callback` runs once the bytes are written (or with the error).
    */
-  send(data: SendData): void {
-    const binary = typeof data !== "string";
+  send(data: SendData | number, options?: ClientSendOptions | WriteCallback, callback?: WriteCallback): void {
+    if (typeof options === "function") {
+      callback = options;
+      options = undefined;
+    }
+    if (typeof data === "number") data = String(data);
+    const binary = options?.binary ?? typeof data !== "string";
     if (this.state === ReadyState.CONNECTING) {
       const policy = this.reconnectPolicy;
-      if (!policy || policy.queue === "reject")
-        throw new DOMException("WebSocket is not open (CONNECTING)", "InvalidStateError");
-      if (this.queue.length >= (this.options.maxQueued ?? 1024))
+      if (!policy || policy.queue === "reject") throw notOpen(this.state);
+      if (this.queue.length >= (this.options.maxQueued ?? defaults.maxQueued))
         throw new RangeError(
-          `more than maxQueued (${this.options.maxQueued ?? 1024}) messages while reconnecting`,
+          `more than maxQueued (${this.options.maxQueued ?? defaults.maxQueued}) messages while reconnecting`,
         );
       // A copy: Buffer.slice would be a view of bytes the caller may reuse before the reconnect.
-      const held = !binary || isBlob(data) ? data : new Uint8Array(controlBytes(data));
+      const held = typeof data === "string" || isBlob(data) ? data : new Uint8Array(controlBytes(data));
       this.queue.push({ data: held, binary });
       return;
     }
-    if (this.state !== ReadyState.OPEN || !this.session) return;
-    this.session.send(data, binary, this.options.maxFragmentSize ?? 0);
+    if (this.state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(data, callback);
+    const fragmentSize = this.options.maxFragmentSize ?? defaults.maxFragmentSize;
+    this.session.send(data, binary, fragmentSize, callback, options?.compress);
   }
 
-  /** Send a ping (up to 125 bytes); the "pong" event reports the reply. */
-  ping(data?: ControlData): void {
-    if (this.state === ReadyState.OPEN) this.session?.ping(controlBytes(data));
+  /** Send a ping (up to 125 bytes); the "pong" event reports the reply. ws's `mask` argument is ignored. */
+  ping(
+    data?: ControlData | number | WriteCallback,
+    mask?: boolean | WriteCallback,
+    callback?: WriteCallback,
+  ): void {
+    this.control("ping", data, mask, callback);
   }
 
-  /** Close with an optional code (1000 or 3000-4999) and reason (at most 123 UTF-8 bytes); ends reconnecting. */
-  close(code?: number, reason?: string): void {
-    if (code !== undefined && code !== CloseCode.Normal && !(code >= 3000 && code <= 4999))
-      throw new DOMException(`close code must be 1000 or 3000-4999, got ${code}`, "InvalidAccessError");
-    if (reason !== undefined && encoder.encode(reason).length > 123)
-      throw new DOMException("close reason must be at most 123 UTF-8 bytes", "SyntaxError");
+  /** Send an unsolicited pong (up to 125 bytes). */
+  pong(
+    data?: ControlData | number | WriteCallback,
+    mask?: boolean | WriteCallback,
+    callback?: WriteCallback,
+  ): void {
+    this.control("pong", data, mask, callback);
+  }
+
+  private control(
+    kind: "ping" | "pong",
+    data: ControlData | number | WriteCallback | undefined,
+    mask: boolean | WriteCallback | undefined,
+    callback: WriteCallback | undefined,
+  ): void {
+    if (this.state === ReadyState.CONNECTING) throw notOpen(this.state);
+    if (typeof data === "function") {
+      callback = data;
+      data = undefined;
+    } else if (typeof mask === "function") callback = mask;
+    if (typeof data === "number") data = String(data);
+    const bytes = controlBytes(data);
+    if (bytes.length > MAX_CONTROL_PAYLOAD)
+      throw new RangeError(`The data size must not be greater than ${MAX_CONTROL_PAYLOAD} bytes`);
+    if (this.state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(bytes, callback);
+    if (kind === "ping") this.session.ping(bytes, callback);
+    else this.session.pong(bytes, callback);
+  }
+
+  /** As ws: data sent once closing or closed counts in bufferedAmount, and its callback gets an error. */
+  private sendAfterClose(data: SendData | undefined, callback?: WriteCallback): void {
+    if (data !== undefined)
+      this.droppedBytes +=
+        typeof data === "string" ? encoder.encode(data).length : isBlob(data) ? data.size : data.byteLength;
+    if (callback) {
+      const error = notOpen(this.state);
+      queueMicrotask(() => callback(error));
+    }
+  }
+
+  /** Close with an optional code (RFC 6455 §7.4, ws's rule) and reason (at most 123 UTF-8 bytes); ends reconnecting. */
+  close(code?: number, reason?: string | Uint8Array): void {
+    if (code !== undefined && (typeof code !== "number" || !isValidCloseCode(code)))
+      throw new TypeError("First argument must be a valid error code number");
+    const reasonText = typeof reason === "string" || reason === undefined ? reason : utf8.decode(reason);
+    if (reasonText !== undefined && encoder.encode(reasonText).length > MAX_CLOSE_REASON)
+      throw new RangeError(`The message must not be greater than ${MAX_CLOSE_REASON} bytes`);
     this.closeRequested = true;
     this.queue = [];
     if (this.retryTimer !== undefined) {
@@ -331,12 +425,14 @@ export abstract class WebSocketCore extends EventTarget {
       return this.finish("closed");
     }
     if (this.state === ReadyState.CLOSING || this.state === ReadyState.CLOSED) return;
-    this.state = ReadyState.CLOSING;
     if (!this.session || this.session.readyState === ReadyState.CONNECTING) {
+      this.state = ReadyState.CLOSING;
+      this.emit("error", new Error("WebSocket was closed before the connection was established"));
       this.session?.terminate();
       return;
     }
-    this.session.close(code ?? (reason ? CloseCode.Normal : undefined), reason ?? "");
+    this.state = ReadyState.CLOSING;
+    this.session.close(code ?? (reasonText ? CloseCode.Normal : undefined), reasonText ?? "");
   }
 
   /** Destroy the connection now, without a close handshake (no reconnect follows). */
@@ -346,27 +442,14 @@ export abstract class WebSocketCore extends EventTarget {
     this.session?.terminate();
   }
 
-  private setHandler(type: string, handler: Listener): void {
-    let entry = this.handlers.get(type);
-    if (!entry) {
-      const created = { handler, listener: (event: Event) => created.handler?.call(this, event) };
-      entry = created;
-      this.handlers.set(type, entry);
-      this.addEventListener(type, entry.listener);
-    }
-    entry.handler = typeof handler === "function" ? handler : null;
-  }
-
   private connect(): void {
     this.state = ReadyState.CONNECTING;
     this.negotiatedExtensions = "";
     const attempt = this.attempt;
-    queueMicrotask(() => this.dispatchEvent(new CustomEvent("connecting", { detail: { attempt } })));
+    queueMicrotask(() => this.emit("connecting", { attempt }));
     const { target, options } = this;
     const handle = this.pool.acquire();
     let handshaking = true;
-    // fragments: "stream": text chunks are decoded as they come (a chunk may end inside a character).
-    let textChunks: TextDecoder | null = null;
     let head = new Uint8Array(0);
     const onResponse = (chunk: Uint8Array): void => {
       const joined = new Uint8Array(head.length + chunk.length);
@@ -374,7 +457,7 @@ export abstract class WebSocketCore extends EventTarget {
       joined.set(chunk, head.length);
       head = joined;
       const response = parseUpgradeResponse(handle.engine, handle.slot, head, this.protocols, {
-        maxHeaderBytes: options.maxHeaderSize ?? 16 * 1024,
+        maxHeaderBytes: options.maxHeaderSize ?? defaults.maxHeaderSize,
         extensionsOffered: this.deflate !== null,
       });
       if (!response) return;
@@ -431,7 +514,7 @@ export abstract class WebSocketCore extends EventTarget {
         session.onClose();
       },
       error: (error) => {
-        if (handshaking) this.dispatchEvent(new ErrorEvent("error", { error, message: error.message }));
+        if (handshaking) this.emit("error", error);
       },
     };
     const socket = this.dial(target, options, link);
@@ -443,34 +526,26 @@ export abstract class WebSocketCore extends EventTarget {
         role: Role.Client,
         maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
         fragments: options.fragments ?? "message",
-        heartbeat: heartbeatOptions(options.heartbeat, false),
+        heartbeat: heartbeatOptions(options.heartbeat, defaults.clientHeartbeat),
         ...sessionLimits(options),
       },
       {
-        message: (data, isBinary) => {
-          const value = !isBinary
-            ? utf8.decode(data)
-            : this.binaryType === "arraybuffer"
-              ? toArrayBuffer(data)
-              : data;
-          this.dispatchEvent(new MessageEvent("message", { data: value, origin: this.target.url }));
-        },
-        fragment: (data, isBinary, first, last) => {
-          if (first) textChunks = isBinary ? null : utf8Decoder();
-          const value = !isBinary
-            ? textChunks!.decode(data, { stream: !last })
-            : this.binaryType === "arraybuffer"
-              ? toArrayBuffer(data)
-              : data;
-          this.dispatchEvent(new FragmentEvent("fragment", { data: value, binary: isBinary, first, last }));
-        },
-        ping: (data) => this.dispatchEvent(new MessageEvent("ping", { data })),
-        pong: (data) => this.dispatchEvent(new MessageEvent("pong", { data })),
+        message: (data, isBinary) => this.emit("message", isBinary ? this.binaryData(data) : data, isBinary),
+        fragment: (data, isBinary, first, last) =>
+          this.emit(
+            "fragment",
+            isBinary ? (this.binaryData(data) as Uint8Array) : data,
+            isBinary,
+            first,
+            last,
+          ),
+        ping: (data) => this.emit("ping", data),
+        pong: (data) => this.emit("pong", data),
         closing: () => {
           this.state = ReadyState.CLOSING;
         },
-        error: (error) => this.dispatchEvent(new ErrorEvent("error", { error, message: error.message })),
-        drain: () => this.dispatchEvent(new Event("drain")),
+        error: (error) => this.emit("error", error),
+        drain: () => this.emit("drain"),
         end: (code, reason, wasClean) => this.disconnected(code, reason, wasClean),
       },
       this.alloc,
@@ -478,13 +553,27 @@ export abstract class WebSocketCore extends EventTarget {
     this.session = session;
     const timer = setTimeout(
       () => this.failHandshake(session, new Error("opening handshake timed out")),
-      options.handshakeTimeout ?? 10_000,
+      options.handshakeTimeout ?? defaults.handshakeTimeout,
     );
+  }
+
+  /** Binary message bytes as `binaryType` asks. */
+  private binaryData(data: Uint8Array): MessageData {
+    switch (this.binary) {
+      case "arraybuffer":
+        return toArrayBuffer(data);
+      case "fragments":
+        return [data];
+      case "blob":
+        return new Blob([data as Uint8Array<ArrayBuffer>]);
+      default:
+        return data;
+    }
   }
 
   private failHandshake(session: Session, error: Error): void {
     if (session.readyState !== ReadyState.CONNECTING) return;
-    this.dispatchEvent(new ErrorEvent("error", { error, message: error.message }));
+    this.emit("error", error);
     session.terminate();
   }
 
@@ -492,17 +581,23 @@ export abstract class WebSocketCore extends EventTarget {
     this.attempt = 0;
     if (this.closeRequested) return this.session?.close(CloseCode.Normal, "");
     this.state = ReadyState.OPEN;
-    this.dispatchEvent(new Event("open"));
+    if (this.paused) this.session?.socket.pauseReading?.();
+    this.emit("open");
     const queued = this.queue;
     this.queue = [];
-    for (const item of queued) this.session?.send(item.data, item.binary, this.options.maxFragmentSize ?? 0);
+    for (const item of queued)
+      this.session?.send(item.data, item.binary, this.options.maxFragmentSize ?? defaults.maxFragmentSize);
   }
 
   private disconnected(code: number, reason: string, wasClean: boolean): void {
     this.session = null;
     this.state = ReadyState.CLOSED;
+    this.wasClean = wasClean;
+    const reasonBytes = encoder.encode(reason);
+    const reasonData = this.alloc(reasonBytes.length);
+    reasonData.set(reasonBytes);
+    this.emit("close", code, reasonData);
     const event = new CloseEvent("close", { code, reason, wasClean });
-    this.dispatchEvent(event);
     const policy = this.reconnectPolicy;
     if (this.closeRequested || !policy) return this.finish(this.closeRequested ? "closed" : "no-reconnect");
     if (this.options.shouldReconnect && !this.options.shouldReconnect(event))
@@ -511,7 +606,7 @@ export abstract class WebSocketCore extends EventTarget {
     if (delay < 0) return this.finish("retries");
     this.attempt++;
     this.state = ReadyState.CONNECTING;
-    this.dispatchEvent(new CustomEvent("reconnecting", { detail: { attempt: this.attempt, delay } }));
+    this.emit("reconnecting", { attempt: this.attempt, delay });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.connect();
@@ -522,6 +617,6 @@ export abstract class WebSocketCore extends EventTarget {
     if (this.finished) return;
     this.finished = true;
     this.queue = [];
-    this.dispatchEvent(new CustomEvent("finish", { detail: { reason } }));
+    this.emit("finish", { reason });
   }
 }

@@ -1,5 +1,6 @@
 // Drives the engine for one connection: bytes in → events as JS values, messages out → frame bytes.
 // Transport-free: the host gives received bytes to `receive` and writes what `handler.write` is given.
+import * as abi from "./abi.js";
 import { Result, type Engine } from "./engine.js";
 import { check, HostError, WebSocketProtocolError } from "./errors.js";
 import { DeflateError, type PerMessageDeflate } from "./permessage-deflate.js";
@@ -8,18 +9,18 @@ import { COPY_BYTES } from "./output.js";
 import { utf8 } from "./text.js";
 
 /** Which end of the connection we are. */
-export const Role = { Server: 0, Client: 1 } as const;
+export const Role = abi.Role;
 export type Role = (typeof Role)[keyof typeof Role];
 
 /** Frame opcodes (RFC 6455 §5.2). */
-export const Opcode = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
+export const Opcode = abi.Opcode;
 
-const EventType = { Data: 1, Ping: 2, Pong: 3, Close: 4, Error: 5, Closed: 6 } as const;
-const DataFlag = { MessageStart: 1, MessageEnd: 2, FrameStart: 4, FrameEnd: 8, Rsv1: 16 } as const;
-const ConnFlag = { AutoPong: 1, Rsv1Allowed: 2, CloseSent: 4, CloseReceived: 8 } as const;
-const FIN = 0x80;
-const RSV1 = 0x40;
-const MAX_HEADER = 14;
+const EventType = abi.EventType;
+const DataFlag = abi.DataFlag;
+const ConnFlag = abi.ConnFlag;
+const FIN = abi.FrameBit.Fin;
+const RSV1 = abi.FrameBit.Rsv1;
+const MAX_HEADER = abi.MAX_HEADER_BYTES;
 // Bytes of a frame reserved when its header arrives; larger frames grow as their bytes do.
 const PREALLOCATE = 256 * 1024;
 
@@ -160,12 +161,17 @@ export class WireConnection {
 
   /** A close frame was sent. */
   get closeSent(): boolean {
-    return ((this.engine.exports.connectionState(this.slot) >> 8) & ConnFlag.CloseSent) !== 0;
+    return (
+      ((this.engine.exports.connectionState(this.slot) >> abi.STATE_FLAGS_SHIFT) & ConnFlag.CloseSent) !== 0
+    );
   }
 
   /** A close frame was received. */
   get closeReceived(): boolean {
-    return ((this.engine.exports.connectionState(this.slot) >> 8) & ConnFlag.CloseReceived) !== 0;
+    return (
+      ((this.engine.exports.connectionState(this.slot) >> abi.STATE_FLAGS_SHIFT) & ConnFlag.CloseReceived) !==
+      0
+    );
   }
 
   /** Feed received bytes (copied into engine memory in pieces). */
@@ -194,17 +200,17 @@ export class WireConnection {
       for (
         let i = 0, record = this.engine.events >>> 2;
         i < count && !this.released && !this.failed;
-        i++, record += 4
+        i++, record += abi.EVENT_BYTES >>> 2
       ) {
         const word = u32[record];
         this.dispatch(
-          word & 0xff,
-          (word >>> 8) & 0xff,
-          (word >>> 16) & 0xff,
-          word >>> 24,
-          u32[record + 1],
-          u32[record + 2],
-          u32[record + 3],
+          (word >>> (abi.EventField.Type * 8)) & 0xff,
+          (word >>> (abi.EventField.Opcode * 8)) & 0xff,
+          (word >>> (abi.EventField.Flags * 8)) & 0xff,
+          (word >>> (abi.EventField.Reason * 8)) & 0xff,
+          u32[record + (abi.EventField.Code >>> 2)],
+          u32[record + (abi.EventField.Ptr >>> 2)],
+          u32[record + (abi.EventField.Length >>> 2)],
         );
       }
       if (consumed === 0 && count === 0) throw new Error("engine made no progress");
@@ -257,7 +263,7 @@ export class WireConnection {
       if (this.messageBytes > this.maxPayload)
         return this.failLocally(
           HostError.MessageTooBig,
-          1009,
+          abi.CloseCode.MessageTooBig,
           ` (${this.messageBytes} > ${this.maxPayload})`,
         );
     }
@@ -308,10 +314,14 @@ export class WireConnection {
       inflated = deflate.finish();
     } catch (error) {
       if (!(error instanceof DeflateError)) throw error;
-      const rule = error.closeCode === 1009 ? HostError.InflatedTooBig : HostError.InvalidCompressedData;
+      const rule =
+        error.closeCode === abi.CloseCode.MessageTooBig
+          ? HostError.InflatedTooBig
+          : HostError.InvalidCompressedData;
       return this.failLocally(rule, error.closeCode, error.detail);
     }
-    if (!isBinary && !this.validUtf8(inflated)) return this.failLocally(HostError.InvalidUtf8, 1007, "");
+    if (!isBinary && !this.validUtf8(inflated))
+      return this.failLocally(HostError.InvalidUtf8, abi.CloseCode.InvalidPayload, "");
     const message = this.alloc(inflated.length);
     message.set(inflated);
     if (this.stream && this.handler.fragment) return this.handler.fragment(message, isBinary, true, true);
@@ -321,14 +331,14 @@ export class WireConnection {
   /** Inflated text checked by the engine's validator, a piece at a time through engine memory. */
   private validUtf8(bytes: Uint8Array): boolean {
     const { exports, u8 } = this.engine;
-    let state = 0;
+    let state = abi.UTF8_ACCEPT;
     for (let offset = 0; offset < bytes.length; offset += this.areaBytes) {
       const piece = bytes.subarray(offset, offset + this.areaBytes);
       u8.set(piece, this.srcPtr);
       state = exports.utf8Validate(state, this.srcPtr, piece.length);
-      if (state === 1) return false;
+      if (state === abi.UTF8_REJECT) return false;
     }
-    return state === 0;
+    return state === abi.UTF8_ACCEPT;
   }
 
   /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
@@ -351,7 +361,13 @@ export class WireConnection {
   }
 
   /** Send a message: text for strings (unless `binary`), binary for bytes; fragmented at `fragmentSize`. */
-  send(data: string | Uint8Array, binary = typeof data !== "string", fragmentSize = 0): void {
+  send(
+    data: string | Uint8Array,
+    binary = typeof data !== "string",
+    fragmentSize = 0,
+    compress = true,
+  ): void {
+    const deflate = compress ? this.deflate : null;
     const opcode = binary ? Opcode.Binary : Opcode.Text;
     if (typeof data === "string") {
       // Encode straight into engine memory when the worst case (3 bytes per UTF-16 unit) fits.
@@ -360,7 +376,7 @@ export class WireConnection {
           data,
           this.engine.u8.subarray(this.srcPtr, this.srcPtr + this.areaBytes),
         );
-        if (this.deflate?.shouldCompress(written))
+        if (deflate?.shouldCompress(written))
           return this.sendCompressed(
             opcode,
             this.engine.u8.subarray(this.srcPtr, this.srcPtr + written),
@@ -370,13 +386,13 @@ export class WireConnection {
       }
       data = encoder.encode(data);
     }
-    if (this.deflate?.shouldCompress(data.length)) return this.sendCompressed(opcode, data, fragmentSize);
+    if (deflate?.shouldCompress(data.length)) return this.sendCompressed(opcode, data, fragmentSize);
     this.sendBytes(opcode, data, fragmentSize);
   }
 
   /** Send `data` deflated: RSV1 on the first frame only (RFC 7692 §6). */
   private sendCompressed(opcode: number, data: Uint8Array, fragmentSize: number): void {
-    if (this.closeSent) check(-7, "send");
+    if (this.closeSent) check(abi.CallError.AlreadyClosing, "send");
     const payload = this.deflate!.compress(data);
     const step = fragmentSize > 0 ? fragmentSize : payload.length;
     let offset = 0;
@@ -402,9 +418,12 @@ export class WireConnection {
   close(code?: number, reason = ""): boolean {
     const e = this.engine.exports;
     if (this.closeSent) return false;
-    const { written } = encoder.encodeInto(reason, this.engine.u8.subarray(this.srcPtr, this.srcPtr + 124));
-    if (written === 124 || encoder.encode(reason).length > 123)
-      check(-5, `close(${code}, "${reason.slice(0, 20)}…")`);
+    const { written } = encoder.encodeInto(
+      reason,
+      this.engine.u8.subarray(this.srcPtr, this.srcPtr + abi.MAX_CLOSE_REASON + 1),
+    );
+    if (written > abi.MAX_CLOSE_REASON || encoder.encode(reason).length > abi.MAX_CLOSE_REASON)
+      check(abi.CallError.CloseReasonTooLong, `close(${code}, "${reason.slice(0, 20)}…")`);
     const size = check(
       e.writeClose(this.slot, code ?? 0, this.srcPtr, written, this.dstPtr),
       `close(${code})`,
@@ -421,7 +440,8 @@ export class WireConnection {
   }
 
   private control(opcode: number, data: Uint8Array): void {
-    if (data.length > 125) check(-2, opcode === Opcode.Ping ? "ping" : "pong");
+    if (data.length > abi.MAX_CONTROL_PAYLOAD)
+      check(abi.CallError.ControlTooLong, opcode === Opcode.Ping ? "ping" : "pong");
     this.engine.u8.set(data, this.srcPtr);
     const size = check(
       this.engine.exports.writeFrame(this.slot, FIN | opcode, this.srcPtr, data.length, this.dstPtr),

@@ -1,6 +1,8 @@
 // A small typed event emitter with the `ws`/Node EventEmitter surface (so `events.once(wss, ...)` and
 // other EventEmitter helpers take the server objects), for runtime-neutral code where `node:events` may not exist.
 
+import { defaults } from "./config.js";
+
 type Args = unknown[];
 type EventMap<T> = { [K in keyof T]: Args };
 type Listener<A extends Args> = (...args: A) => void;
@@ -13,7 +15,7 @@ interface Entry {
 /** on/once/off/emit with per-event argument types, like Node's `EventEmitter<T>`. */
 export class Emitter<T extends EventMap<T>> {
   private readonly entries = new Map<keyof T, Entry[]>();
-  private maxListeners = 10;
+  private maxListeners = defaults.maxListeners;
 
   /** Add a listener. */
   on<K extends keyof T>(event: K, listener: Listener<T[K]>): this {

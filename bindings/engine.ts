@@ -1,62 +1,26 @@
 // Loads the engine from bytes (no fs, no fetch: any runtime) and keeps typed views on its memory.
+import { BuildConstant, Result as ResultBytes, type EngineExports } from "./abi.js";
+import { defaults } from "./config.js";
 import { check } from "./errors.js";
 
-/** The engine's numbers-only exports (assembly/index.ts). */
-export interface EngineExports {
-  memory: WebAssembly.Memory;
-  resultPtr(): number;
-  eventsPtr(): number;
-  outPtr(): number;
-  entropyPtr(): number;
-  handshakePtr(): number;
-  buildConstant(index: number): number;
-  memoryNeeded(maxConnections: number, ioBytes: number): number;
-  init(maxConnections: number, ioBytes: number): number;
-  open(conn: number, role: number, flags: number, maxPayload: number): number;
-  entropyFilled(count: number): void;
-  feed(conn: number, ptr: number, len: number): number;
-  writeFrame(conn: number, byte0: number, src: number, len: number, dst: number): number;
-  writeMessage(
-    conn: number,
-    opcode: number,
-    src: number,
-    len: number,
-    dst: number,
-    maxFragment: number,
-  ): number;
-  writeHeader(conn: number, byte0: number, payloadLength: number, dst: number): number;
-  maskChunk(conn: number, ptr: number, len: number): number;
-  writeClose(conn: number, code: number, reason: number, reasonLength: number, dst: number): number;
-  connectionState(conn: number): number;
-  framePayloadLength(conn: number): number;
-  unmask(ptr: number, len: number, key: number, offset: number): void;
-  isUtf8(ptr: number, len: number): number;
-  utf8Validate(state: number, ptr: number, len: number): number;
-}
+/** The engine's numbers-only exports (assembly/index.ts), generated. */
+export type { EngineExports } from "./abi.js";
 
 /** Which build runs: `simd` where the runtime validates Wasm SIMD, else `mvp`. */
 export type EngineBuild = "simd" | "mvp";
 
 /** Sizes of the engine's slot table and I/O area. */
 export interface EngineOptions {
-  /** Connection slots in this instance (default 1024 for simd, 4 for mvp). */
+  /** Connection slots in this instance (default: `defaults.engine[build]`). */
   maxConnections?: number;
-  /** Bytes of the I/O area the host reads into and writes frames from (default 192 KiB for simd). */
+  /** Bytes of the I/O area the host reads into and writes frames from (default: `defaults.engine[build]`). */
   ioBytes?: number;
 }
 
 /** Offsets of the u32 result fields (assembly/layout.ts Result), in u32 units. */
-export const Result = {
-  Consumed: 0,
-  EventCount: 1,
-  OutLength: 2,
-  EntropyLeft: 3,
-  SlotsPtr: 4,
-  IoPtr: 5,
-  IoBytes: 6,
-  RequiredBytes: 7,
-  MaxConnections: 8,
-} as const;
+export const Result = Object.fromEntries(
+  Object.entries(ResultBytes).map(([name, offset]) => [name, offset >>> 2]),
+) as { readonly [K in keyof typeof ResultBytes]: number };
 
 /** One instance of the engine with its memory views. Views stay valid: memory never grows after init. */
 export class Engine {
@@ -89,8 +53,8 @@ export class Engine {
     this.build = build;
     this.exports = new WebAssembly.Instance(module, {}).exports as unknown as EngineExports;
     const e = this.exports;
-    const maxConnections = options.maxConnections ?? (build === "simd" ? 1024 : 4);
-    const ioBytes = options.ioBytes ?? (build === "simd" ? 192 * 1024 : 4096);
+    const maxConnections = options.maxConnections ?? defaults.engine[build].maxConnections;
+    const ioBytes = options.ioBytes ?? defaults.engine[build].ioBytes;
     const needed = e.memoryNeeded(maxConnections, ioBytes);
     const have = e.memory.buffer.byteLength;
     if (needed > have) e.memory.grow(Math.ceil((needed - have) / 65536));
@@ -101,7 +65,7 @@ export class Engine {
     this.events = e.eventsPtr();
     this.out = e.outPtr();
     this.entropy = e.entropyPtr();
-    this.entropyBytes = e.buildConstant(2);
+    this.entropyBytes = e.buildConstant(BuildConstant.EntropyBytes);
     this.handshake = e.handshakePtr();
     this.io = this.u32[this.result + Result.IoPtr];
     this.ioBytes = this.u32[this.result + Result.IoBytes];

@@ -1,81 +1,38 @@
 // The opening handshake as JS values: parse a client's upgrade request or a server's 101 response, choose
 // a subprotocol, and build the bytes to send, all by the engine's handshake exports (assembly/handshake.ts,
 // docs/ENGINE.md "Handshake"). Runtime-neutral: bytes pass through the engine's I/O area, used as scratch.
+import {
+  ACCEPT_BYTES,
+  BUILDER_ROOM_BYTES,
+  HANDSHAKE_ERROR_FIRST,
+  HeaderEntry,
+  SPAN_LENGTH_OFFSET,
+  HandshakeError,
+  HandshakeField,
+  HANDSHAKE_FIELDS_BYTES,
+  HEADER_ENTRY_BYTES,
+  type EngineExports,
+} from "./abi.js";
+import { defaults } from "./config.js";
 import type { Engine } from "./engine.js";
 import { check } from "./errors.js";
 
 /** The engine's handshake exports. */
-export interface HandshakeExports {
-  parseRequest(ptr: number, len: number, maxHeaderBytes: number): number;
-  selectProtocol(offered: number, offeredLength: number, supported: number, supportedLength: number): number;
-  buildResponse(
-    key: number,
-    keyLength: number,
-    protocol: number,
-    protocolLength: number,
-    extra: number,
-    extraLength: number,
-    dst: number,
-  ): number;
-  buildRejection(status: number, dst: number): number;
-  buildRequest(
-    conn: number,
-    host: number,
-    hostLength: number,
-    path: number,
-    pathLength: number,
-    protocols: number,
-    protocolsLength: number,
-    extra: number,
-    extraLength: number,
-    dst: number,
-  ): number;
-  parseResponse(
-    conn: number,
-    ptr: number,
-    len: number,
-    offered: number,
-    offeredLength: number,
-    maxHeaderBytes: number,
-  ): number;
-  acceptKey(key: number, keyLength: number, dst: number): number;
-  sha1(ptr: number, len: number, dst: number): number;
-}
+export type HandshakeExports = Pick<
+  EngineExports,
+  | "parseRequest"
+  | "selectProtocol"
+  | "buildResponse"
+  | "buildRejection"
+  | "buildRequest"
+  | "parseResponse"
+  | "acceptKey"
+  | "sha1"
+>;
 
-/** Byte offsets of the u32 handshake fields at `handshakePtr()` (assembly/http.ts HandshakeField). */
-export const HandshakeField = {
-  Status: 0,
-  HeadEnd: 4,
-  Reason: 8,
-  HttpVersion: 12,
-  MethodPtr: 16,
-  MethodLength: 20,
-  TargetPtr: 24,
-  TargetLength: 28,
-  HostPtr: 32,
-  HostLength: 36,
-  KeyPtr: 40,
-  KeyLength: 44,
-  Version: 48,
-  OriginPtr: 52,
-  OriginLength: 56,
-  ProtocolsPtr: 60,
-  ProtocolsLength: 64,
-  ProtocolLines: 68,
-  ExtensionsPtr: 72,
-  ExtensionsLength: 76,
-  ExtensionLines: 80,
-  AcceptPtr: 84,
-  AcceptLength: 88,
-  PhrasePtr: 92,
-  PhraseLength: 96,
-  HeaderCount: 100,
-  SelectedLength: 104,
-} as const;
-
-/** Bytes of the fixed fields before the header table, and of one table entry. */
-export const HANDSHAKE_FIELDS_BYTES = 128;
-export const HEADER_ENTRY_BYTES = 16;
+/** Byte offsets of the u32 handshake fields at `handshakePtr()` (assembly/http.ts HandshakeField), and the
+ * sizes of the fixed fields before the header table and of one table entry. */
+export { HandshakeField, HANDSHAKE_FIELDS_BYTES, HEADER_ENTRY_BYTES } from "./abi.js";
 
 export { handshakeErrors, type HandshakeRule } from "./errors.js";
 import { handshakeErrors } from "./errors.js";
@@ -114,7 +71,7 @@ export interface UpgradeRequest {
 
 /** Options of the parse calls. */
 export interface HeadOptions {
-  /** Longest head accepted (431 / HeadTooLarge beyond); default 8192, at most half the I/O area. */
+  /** Longest head accepted (431 / HeadTooLarge beyond); default `defaults.maxHeaderSize`, at most half the I/O area. */
   maxHeaderBytes?: number;
 }
 
@@ -159,7 +116,7 @@ class HeadText {
 }
 
 function span(engine: Engine, ptrField: number, text: HeadText): string {
-  return text.at(field(engine, ptrField), field(engine, ptrField + 4));
+  return text.at(field(engine, ptrField), field(engine, ptrField + SPAN_LENGTH_OFFSET));
 }
 
 function encodeLatin1(text: string): Uint8Array {
@@ -185,7 +142,7 @@ function stage(engine: Engine, parts: Uint8Array[], room: number): { at: number[
 }
 
 function maxHead(engine: Engine, options: HeadOptions): number {
-  return Math.min(options.maxHeaderBytes ?? 8192, engine.ioBytes >>> 1);
+  return Math.min(options.maxHeaderBytes ?? defaults.maxHeaderSize, engine.ioBytes >>> 1);
 }
 
 /**
@@ -197,9 +154,15 @@ function readHeaders(engine: Engine, text: HeadText, raw?: string[]): Record<str
   const count = field(engine, HandshakeField.HeaderCount);
   for (let i = 0; i < count; i++) {
     const entry = (engine.handshake + HANDSHAKE_FIELDS_BYTES + i * HEADER_ENTRY_BYTES) >>> 2;
-    const sent = text.at(engine.u32[entry], engine.u32[entry + 1]);
+    const sent = text.at(
+      engine.u32[entry + HeaderEntry.NamePtr / 4],
+      engine.u32[entry + HeaderEntry.NameLength / 4],
+    );
     const name = sent.toLowerCase();
-    const value = text.at(engine.u32[entry + 2], engine.u32[entry + 3]);
+    const value = text.at(
+      engine.u32[entry + HeaderEntry.ValuePtr / 4],
+      engine.u32[entry + HeaderEntry.ValueLength / 4],
+    );
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
     raw?.push(sent, value);
   }
@@ -279,7 +242,7 @@ export function buildAcceptResponse(
   headers?: Record<string, string>,
 ): Uint8Array {
   const parts = [encodeLatin1(key), encodeLatin1(protocol), encodeLatin1(headerLines(headers))];
-  const room = 160 + parts[0].length + parts[1].length + parts[2].length;
+  const room = BUILDER_ROOM_BYTES + parts[0].length + parts[1].length + parts[2].length;
   const { at, free } = stage(engine, parts, room);
   const e = api(engine);
   const n = check(
@@ -291,7 +254,7 @@ export function buildAcceptResponse(
 
 /** A complete error response refusing a handshake with `status` (`Connection: close`, a short body). */
 export function buildRejection(engine: Engine, status: number): Uint8Array {
-  const { free } = stage(engine, [], 256);
+  const { free } = stage(engine, [], BUILDER_ROOM_BYTES);
   const n = api(engine).buildRejection(status, free);
   return engine.u8.slice(free, free + n);
 }
@@ -324,7 +287,7 @@ export function buildUpgradeRequest(
     encodeLatin1((options.protocols ?? []).join(", ")),
     encodeLatin1(headerLines(options.headers)),
   ];
-  const room = 200 + parts.reduce((sum, part) => sum + part.length, 0);
+  const room = BUILDER_ROOM_BYTES + parts.reduce((sum, part) => sum + part.length, 0);
   const { at, free } = stage(engine, parts, room);
   const n = check(
     api(engine).buildRequest(
@@ -375,9 +338,6 @@ export interface ResponseOptions extends HeadOptions {
   extensionsOffered?: boolean;
 }
 
-/** HandshakeError ExtensionNotOffered: the engine checks it last, so every other rule held. */
-const EXTENSION_NOT_OFFERED = 40;
-
 /**
  * Check the server's response to client connection `conn`'s request (`offered`: the protocols it sent):
  * null while the head is incomplete.
@@ -394,13 +354,14 @@ export function parseUpgradeResponse(
   const list = encodeLatin1(offered.join(","));
   const { at } = stage(engine, [input, list], 0);
   const result = api(engine).parseResponse(conn, at[0], input.length, at[1], list.length, max);
-  if (result < 0 && result > -16) check(result, "parseResponse");
+  if (result < 0 && result > -HANDSHAKE_ERROR_FIRST) check(result, "parseResponse");
   if (result === 0) return null;
   const headEnd = field(engine, HandshakeField.HeadEnd);
   const text = new HeadText(engine, at[0], headEnd > 0 ? Math.min(headEnd, input.length) : input.length);
   const headers = readHeaders(engine, text);
   const reason = field(engine, HandshakeField.Reason);
-  if (result === 101 || (result === -EXTENSION_NOT_OFFERED && options.extensionsOffered))
+  // ExtensionNotOffered: the engine checks it last, so every other rule held.
+  if (result === 101 || (result === -HandshakeError.ExtensionNotOffered && options.extensionsOffered))
     return {
       ok: true,
       headEnd,
@@ -418,7 +379,7 @@ export function parseUpgradeResponse(
 
 /** Sec-WebSocket-Accept for `key`: base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")). */
 export function computeAccept(engine: Engine, key: string): string {
-  const { at, free } = stage(engine, [encodeLatin1(key)], 28);
+  const { at, free } = stage(engine, [encodeLatin1(key)], ACCEPT_BYTES);
   const n = api(engine).acceptKey(at[0], key.length, free);
   return latin1(engine, free, n);
 }

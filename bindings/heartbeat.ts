@@ -1,6 +1,8 @@
 // Liveness policy shared by every host: ping a silent peer every `interval`, give up on it after
 // `timeout` more ms of silence. Any frame received counts as life. Timers only; no transport.
 
+import { defaults } from "./config.js";
+
 /** When to ping and when to give up on a silent peer. */
 export interface HeartbeatOptions {
   /** Ms of silence before a ping is sent (default 30 000). */
@@ -10,7 +12,7 @@ export interface HeartbeatOptions {
 }
 
 /** Defaults for every `HeartbeatOptions` field. */
-export const defaultHeartbeat: Required<HeartbeatOptions> = { interval: 30_000, timeout: 10_000 };
+export const defaultHeartbeat: Required<HeartbeatOptions> = defaults.heartbeat;
 
 /** What a heartbeat asks of its connection. */
 export interface HeartbeatHooks {

@@ -17,3 +17,4 @@ export {
   type ConnectionOptions,
 } from "./connection.js";
 export { CloseCode, WebSocketProtocolError, readErrors, callErrors } from "./errors.js";
+export { defaults, type WebSocketConfig } from "./config.js";

@@ -4,6 +4,8 @@
 // §7.2.3.3) or nothing (no context takeover). So no zlib stream outlives a call: an idle connection holds
 // at most its history bytes, never zlib state, and zlib work never queues (it runs inside send/receive,
 // one message at a time), so 10,000 connections cannot pile up zlib jobs or their buffers.
+import { CloseCode } from "./abi.js";
+import { defaults } from "./config.js";
 import type { DeflateSession } from "./extensions.js";
 
 /** The bytes a sync flush ends with (RFC 7692 §7.2.1), removed before sending, restored before inflating. */
@@ -64,13 +66,10 @@ export class DeflateError extends Error {
 }
 
 /** Defaults of DeflateTuning. */
-export const DEFAULT_THRESHOLD = 1024;
-export const DEFAULT_HISTORY_BYTES = 4096;
-/**
- * zlib level 5, not zlib's default 6: on JSON-like messages it compresses 1.5× faster at 16-64 KiB for
- * 0.5-1% more bytes (level 6's longer match search buys little on such text; docs/DEFLATE.md).
- */
-export const DEFAULT_LEVEL = 5;
+export const DEFAULT_THRESHOLD = defaults.deflate.threshold;
+export const DEFAULT_HISTORY_BYTES = defaults.deflate.historyBytes;
+/** zlib level 5, not zlib's default 6 (bindings/config.ts says why). */
+export const DEFAULT_LEVEL = defaults.deflate.level;
 
 const EMPTY = new Uint8Array(0);
 
@@ -106,7 +105,7 @@ export class PerMessageDeflate {
     this.maxPayload = tuning.maxPayload;
     this.threshold = tuning.threshold ?? DEFAULT_THRESHOLD;
     this.level = tuning.level ?? DEFAULT_LEVEL;
-    this.memLevel = tuning.memLevel ?? 8;
+    this.memLevel = tuning.memLevel ?? defaults.deflate.memLevel;
     const sendWindow = 1 << session.sendWindowBits;
     this.sendHistoryLimit = session.sendNoContextTakeover
       ? 0
@@ -163,10 +162,18 @@ export class PerMessageDeflate {
       });
     } catch (error) {
       const detail = `: ${(error as Error).message}`;
-      throw new DeflateError("compressed message is not valid deflate data", 1007, detail);
+      throw new DeflateError(
+        "compressed message is not valid deflate data",
+        CloseCode.InvalidPayload,
+        detail,
+      );
     }
     if (output === null || output.length > this.maxPayload)
-      throw new DeflateError("inflated message longer than maxPayload", 1009, ` ${this.maxPayload}`);
+      throw new DeflateError(
+        "inflated message longer than maxPayload",
+        CloseCode.MessageTooBig,
+        ` ${this.maxPayload}`,
+      );
     if (this.receiveHistoryLimit > 0)
       this.receiveHistory = slide(this.receiveHistory, output, this.receiveHistoryLimit);
     return output;

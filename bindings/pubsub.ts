@@ -1,6 +1,7 @@
 // Pub/sub topics, runtime-neutral: which connections of a server are subscribed to what, a message framed
 // once for all of them, and the adapter that carries publishes to the servers of other processes. The
 // in-process adapter links the servers of one process; bindings/redis-adapter.ts links processes.
+import { FrameBit, Opcode, Role } from "./abi.js";
 import { ioAreas } from "./connection.js";
 import { check } from "./errors.js";
 import type { EnginePool, SlotHandle } from "./pool.js";
@@ -107,9 +108,9 @@ export class TopicRegistry<C> {
   }
 }
 
-const FIN = 0x80;
-const OPCODE_TEXT = 1;
-const OPCODE_BINARY = 2;
+const FIN = FrameBit.Fin;
+const OPCODE_TEXT = Opcode.Text;
+const OPCODE_BINARY = Opcode.Binary;
 
 /**
  * Frames a message once for many connections: a server's frames are unmasked, so the bytes are the same
@@ -151,7 +152,7 @@ export class MessageFramer {
   private openSlot(): SlotHandle {
     const handle = this.pool.acquire();
     // Role 0 = server (unmasked frames), no flags; the limit is for reading, which this slot never does.
-    check(handle.engine.exports.open(handle.slot, 0, 0, 0), "open");
+    check(handle.engine.exports.open(handle.slot, Role.Server, 0, 0), "open");
     return handle;
   }
 }

@@ -7,6 +7,7 @@
 // Outages: publishing never queues while Redis is unreachable: the message still reaches this process's
 // subscribers, is counted in `stats.dropped` for the others, and reported as "error". Nothing is resent
 // after a reconnect, so a message is never delivered twice nor late out of order (at most once).
+import { defaults } from "./config.js";
 import { Emitter } from "./emitter.js";
 import { InProcessAdapter, type PubSubHub } from "./pubsub.js";
 
@@ -234,7 +235,7 @@ export async function createRedisAdapter(options: CreateRedisAdapterOptions = {}
   // SUBSCRIBE waits for Redis; after a reconnect ioredis subscribes to every channel again by itself.
   const sub = new Redis(url, { ...common, autoResubscribe: true });
   const adapter = new RedisAdapter({ pub, sub, prefix: options.prefix, ownsClients: true });
-  const ms = options.connectTimeout ?? 10_000;
+  const ms = options.connectTimeout ?? defaults.redisConnectTimeout;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`createRedisAdapter: no Redis at ${url} within ${ms} ms`)), ms);

@@ -1,5 +1,6 @@
 // The server's per-connection object, shaped like `ws`'s WebSocket so its users can switch by an import.
 // Runtime-neutral: the host gives it a `SessionSocket` and the `alloc` its byte type comes from.
+import { defaults } from "./config.js";
 import { Emitter } from "./emitter.js";
 import type { EnginePool, SlotHandle } from "./pool.js";
 import { topicName, type TopicRegistry } from "./pubsub.js";
@@ -139,7 +140,7 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
   send(data: SendData, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
     if (typeof options === "function") [callback, options] = [options, undefined];
     const binary = options?.binary ?? typeof data !== "string";
-    this.session.send(data, binary, options?.fragmentSize ?? 0, callback);
+    this.session.send(data, binary, options?.fragmentSize ?? defaults.maxFragmentSize, callback);
   }
 
   /** Send a ping (payload up to 125 bytes). */

@@ -5,6 +5,7 @@
 import { Role } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { CloseCode } from "./errors.js";
+import { defaults } from "./config.js";
 import {
   buildAcceptResponse,
   buildRejection,
@@ -139,8 +140,8 @@ export interface AcceptedSocket<S> {
   remoteAddress: string;
 }
 
-export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
-export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+export const DEFAULT_MAX_PAYLOAD = defaults.maxPayload;
+export const DEFAULT_MAX_HEADER_SIZE = defaults.maxHeaderSize;
 
 // Refusal bytes are constant per status: built by the engine once.
 const rejections = new Map<number, Uint8Array>();
@@ -219,7 +220,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       role: Role.Server,
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       fragments: options.fragments ?? "message",
-      heartbeat: heartbeatOptions(options.heartbeat, true),
+      heartbeat: heartbeatOptions(options.heartbeat, defaults.serverHeartbeat),
       ...sessionLimits(options),
     };
     this.adapter = options.adapter ?? new InProcessAdapter();
@@ -293,7 +294,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     // A head the engine could not read as a request line has no path to route by.
     if (request.status !== 101 && request.path === "") return refuse(request.status);
     if (!this.handlesPath(target)) return refuse(404);
-    if (this.clients.size + this.pending >= (this.core.maxClients ?? Infinity)) return refuse(503);
+    if (this.clients.size + this.pending >= (this.core.maxClients ?? defaults.maxClients)) return refuse(503);
     if (request.status !== 101) return refuse(request.status);
     const origin = request.origin;
     if (origin && !this.originAllowed(origin)) return refuse(403);
@@ -302,7 +303,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     this.pending++;
     this.verify(req, origin, secure, (accept, status) => {
       this.pending--;
-      if (!accept) return refuse(status ?? 401);
+      if (!accept) return refuse(status ?? defaults.refusalStatus);
       done({ status: 101, request, protocol });
     });
   }
@@ -482,7 +483,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     const verifyClient = this.core.verifyClient!;
     const info: VerifyClientInfo<Req> = { origin, secure, req };
     const settle = (result: boolean | Refusal) =>
-      result === true ? done(true) : done(false, result === false ? 401 : (result.status ?? 401));
+      result === true
+        ? done(true)
+        : done(false, result === false ? defaults.refusalStatus : (result.status ?? defaults.refusalStatus));
     const fail = () => done(false, 500);
     try {
       if (verifyClient.length >= 2) {

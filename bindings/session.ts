@@ -6,6 +6,7 @@ import type { PerMessageDeflate } from "./permessage-deflate.js";
 import { BlobSends, isBlob, type PendingSend } from "./blob-sends.js";
 import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
 import { CloseCode, type WebSocketProtocolError } from "./errors.js";
+import { defaults } from "./config.js";
 import { Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
 import { OutputQueue } from "./output.js";
 import type { EnginePool, SlotHandle } from "./pool.js";
@@ -91,9 +92,9 @@ export function sessionLimits(
   options: SessionLimits,
 ): Pick<SessionOptions, "highWaterMark" | "maxBufferedAmount" | "closeTimeout"> {
   return {
-    highWaterMark: Math.max(options.highWaterMark ?? 64 * 1024, 16 * 1024),
-    maxBufferedAmount: options.maxBufferedAmount ?? 32 * 1024 * 1024,
-    closeTimeout: options.closeTimeout ?? 10_000,
+    highWaterMark: Math.max(options.highWaterMark ?? defaults.highWaterMark, defaults.minHighWaterMark),
+    maxBufferedAmount: options.maxBufferedAmount ?? defaults.maxBufferedAmount,
+    closeTimeout: options.closeTimeout ?? defaults.closeTimeout,
   };
 }
 
@@ -299,7 +300,13 @@ export class Session {
   }
 
   /** Queue a message; `callback` runs once it is written to the socket (or with an error). */
-  send(data: SendData, binary: boolean, fragmentSize: number, callback?: WriteCallback): void {
+  send(
+    data: SendData,
+    binary: boolean,
+    fragmentSize: number,
+    callback?: WriteCallback,
+    compress = true,
+  ): void {
     if (!this.canSend(callback)) return;
     if (this.blobs?.waiting || isBlob(data)) {
       // Held bytes are copied now, as the caller may reuse its buffer before the Blob ahead is read.
@@ -309,9 +316,9 @@ export class Session {
         (item) => this.sendHeld(item),
         (error) => this.fail(error),
       );
-      return this.blobs.push({ data: held, binary, fragmentSize, callback });
+      return this.blobs.push({ data: held, binary, fragmentSize, callback, compress });
     }
-    this.sendNow(sendBytes(data), binary, fragmentSize, callback);
+    this.sendNow(sendBytes(data), binary, fragmentSize, callback, compress);
   }
 
   private sendNow(
@@ -319,9 +326,10 @@ export class Session {
     binary: boolean,
     fragmentSize: number,
     callback?: WriteCallback,
+    compress = true,
   ) {
     if (this.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback);
-    this.wire.send(data, binary, fragmentSize);
+    this.wire.send(data, binary, fragmentSize, compress);
     if (callback) this.callbacks.push(callback);
     if (this.bufferedAmount >= this.options.highWaterMark) this.needDrain = true;
   }
@@ -450,7 +458,13 @@ export class Session {
   private sendHeld(item: PendingSend): void {
     if (this.released || this.wire.closeSent) return item.callback?.(notWritten());
     if (!item.close)
-      return this.sendNow(item.data as string | Uint8Array, item.binary, item.fragmentSize, item.callback);
+      return this.sendNow(
+        item.data as string | Uint8Array,
+        item.binary,
+        item.fragmentSize,
+        item.callback,
+        item.compress,
+      );
     try {
       this.closeNow(item.close.code, item.close.reason);
     } catch (error) {
@@ -528,7 +542,7 @@ export class Session {
   private overflow(callback?: WriteCallback): void {
     const error = new Error(
       `bufferedAmount ${this.bufferedAmount} > maxBufferedAmount ${this.options.maxBufferedAmount}: ` +
-        `the peer reads too slowly; closing with 1008`,
+        `the peer reads too slowly; closing with ${CloseCode.PolicyViolation}`,
     );
     callback?.(error);
     if (this.wire.closeSent) return;

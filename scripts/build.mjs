@@ -2,16 +2,19 @@
 // `__heap_base` / `__data_end` exports WAMR reads to shrink linear memory to what the module uses
 // (AssemblyScript only exposes __heap_base as a value, so it is read from the compiled module and
 // re-exported with binaryen), and writes build/wasm.ts, the modules as base64 for bindings/embedded.ts.
+// First it regenerates the ABI the hosts read (bindings/abi.ts, runtimes/wamr/src/wsk_abi.h; gen-abi.mjs).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import binaryen from "binaryen";
+import { writeAbi } from "./gen-abi.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const asc = join(root, "node_modules", ".bin", "asc");
 const targets = process.argv.slice(2).length ? process.argv.slice(2) : ["simd", "mvp", "debug"];
 
+await writeAbi();
 mkdirSync(join(root, "build"), { recursive: true });
 for (const target of targets) {
   execFileSync(asc, ["--config", "asconfig.json", "--target", target], { cwd: root, stdio: "inherit" });

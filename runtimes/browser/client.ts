@@ -1,6 +1,8 @@
 // The browser client: the WHATWG WebSocket surface over the native `WebSocket` (the browser frames and
 // answers server pings itself), plus reconnect with backoff, queueing while reconnecting, lifecycle
 // events like esp_websocket_client's, and an application-level heartbeat.
+import { CloseCode } from "../../bindings/abi.js";
+import { defaults } from "../../bindings/config.js";
 import { backoffDelay, type BackoffOptions } from "../../bindings/backoff.js";
 import {
   Heartbeat,
@@ -148,7 +150,7 @@ export class WebSocketClient extends EventTarget {
     if (this.options.whileConnecting === "reject") {
       throw new DOMException("WebSocket is not open (reconnecting)", "InvalidStateError");
     }
-    const max = this.options.maxQueued ?? 1024;
+    const max = this.options.maxQueued ?? defaults.maxQueued;
     if (this.queue.length >= max) throw new RangeError(`send queue full: ${max} messages (maxQueued)`);
     this.queue.push(data);
     this.queuedBytes += byteSize(data);
@@ -207,7 +209,7 @@ export class WebSocketClient extends EventTarget {
       this.open(this.attempt);
     } catch (error) {
       this.dispatchEvent(new Event("error"));
-      this.afterClose(new CloseEvent("close", { code: 1006, reason: String(error) }));
+      this.afterClose(new CloseEvent("close", { code: CloseCode.Abnormal, reason: String(error) }));
     }
   }
 
@@ -311,7 +313,10 @@ export class WebSocketClient extends EventTarget {
     this.detach();
     socket.close(4000, "heartbeat timeout");
     this.afterClose(
-      new CloseEvent("close", { code: 1006, reason: `no message within ${timeout} ms of a heartbeat ping` }),
+      new CloseEvent("close", {
+        code: CloseCode.Abnormal,
+        reason: `no message within ${timeout} ms of a heartbeat ping`,
+      }),
     );
   }
 }

@@ -9,6 +9,7 @@ import {
   type ServerCoreOptions,
   type UpgradeDecision,
 } from "../../bindings/server-core.js";
+import { defaults } from "../../bindings/config.js";
 import type { ServerConnection } from "../../bindings/server-connection.js";
 import type { SessionSocket } from "../../bindings/session.js";
 import { allocBuffer, SocketLink } from "./link.js";
@@ -137,7 +138,7 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
     socket.data = peer;
     if (this.closing) return this.refuse(peer, 503);
     this.handshaking.add(peer);
-    peer.timer = setTimeout(() => peer.destroy(), this.options.handshakeTimeout ?? 10_000);
+    peer.timer = setTimeout(() => peer.destroy(), this.options.handshakeTimeout ?? defaults.handshakeTimeout);
   }
 
   private closed(peer: Peer): void {

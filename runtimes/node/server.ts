@@ -22,6 +22,7 @@ import {
   type VerifyClient as CoreVerifyClient,
   type VerifyClientInfo as CoreVerifyClientInfo,
 } from "../../bindings/server-core.js";
+import { defaults } from "../../bindings/config.js";
 import type { UpgradeRequest } from "../../bindings/handshake.js";
 import { ServerConnection as CoreServerConnection } from "../../bindings/server-connection.js";
 import { nodeDeflateCodec } from "./deflate.js";
@@ -253,7 +254,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     const timer = setTimeout(() => {
       this.handshakeTimers.delete(socket);
       socket.destroy();
-    }, this.options.handshakeTimeout ?? 10_000);
+    }, this.options.handshakeTimeout ?? defaults.handshakeTimeout);
     this.handshakeTimers.set(socket, timer);
     socket.once("close", this.onHandshakeClose);
   }

@@ -1,6 +1,7 @@
 // The engine self-test: the shared frame vectors (test/vectors/frames.json, inlined by
 // scripts/build-page.mjs) run through WireConnection in this browser, for both builds, the way
 // test/assembly/frames.test.ts runs them in Node: whole, split at every offset, byte by byte, streamed.
+import { defaults } from "../../../bindings/config.js";
 import { createEngine } from "../../../bindings/embedded.js";
 import type { Engine, EngineBuild } from "../../../bindings/engine.js";
 import {
@@ -60,7 +61,7 @@ export async function selfTest(
   progress?: (done: number) => void,
 ): Promise<SelfTestResult> {
   const started = performance.now();
-  const engine = createEngine({ maxConnections: 1, ioBytes: build === "simd" ? 192 * 1024 : 4096 }, build);
+  const engine = createEngine({ maxConnections: 1, ioBytes: defaults.engine[build].ioBytes }, build);
   const result: SelfTestResult = { build, passed: 0, failed: 0, runs: 0, failures: [], milliseconds: 0 };
   for (const [index, vector] of vectors.entries()) {
     let outcome: { failure: string | null; runs: number };
