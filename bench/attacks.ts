@@ -1,6 +1,6 @@
 // Hostile clients against our servers and ws, side by side (docs/ATTACKS.md):  npm run bench:attacks
 //   ATTACK_SERVERS=node,bun,ws   which servers (wasmsocket on Node, wasmsocket on Bun, ws 8 on Node)
-//   ATTACKS=slowloris,heads,...  which attacks (names in the table below; default all)
+//   ATTACKS=slowloris,heads,...  which attacks (their keys, in allAttacks and docs/ATTACKS.md; default all)
 //   ATTACK_SCALE=1               multiplies connection counts and volumes (not the spec's fixed sizes)
 //   ATTACK_SERVER_CORE=1, ATTACK_CORE=0, ATTACK_JSON=path (also write the results as JSON)
 // Each attack gets a fresh server process (pinned to ATTACK_SERVER_CORE) so its peak RSS (VmHWM) is its
