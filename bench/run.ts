@@ -94,6 +94,13 @@ async function fanoutSection(): Promise<void> {
   });
 }
 
+async function attacksSection(): Promise<void> {
+  console.log("\n## Hostile clients (bench/attacks.ts, docs/ATTACKS.md)\n");
+  // attacks.ts pins itself, its canary and each server (ATTACK_CORE, ATTACK_SERVER_CORE).
+  const tsx = new URL("../node_modules/.bin/tsx", import.meta.url).pathname;
+  execFileSync(tsx, ["bench/attacks.ts"], { stdio: "inherit" });
+}
+
 const only = process.argv[2];
 console.log(
   `# wasmsocket benchmarks (node ${process.version}, ${hasTaskset ? `pinned to core ${CORE}` : "unpinned"})`,
@@ -102,3 +109,5 @@ if (!only || only === "frames") framesSection();
 if (!only || only === "micro") await microSection();
 if (!only || only === "echo") await echoSection();
 if (!only || only === "fanout") await fanoutSection();
+// Several minutes and three servers under attack: only when asked for (`tsx bench/run.ts attacks`).
+if (only === "attacks") await attacksSection();
