@@ -310,7 +310,9 @@ export class Session {
     this.readingPaused = true;
     this.socket.pauseReading();
     // Bounded in time as in memory: a peer that never reads again is failed with 1008.
-    this.stallTimer = setTimeout(() => this.stalled(), this.options.stallTimeout);
+    // Infinity (or anything past setTimeout's 2^31-1 ms) waits forever: setTimeout would fire at once.
+    if (this.options.stallTimeout <= 0x7fffffff)
+      this.stallTimer = setTimeout(() => this.stalled(), this.options.stallTimeout);
   }
 
   private stalled(): void {
