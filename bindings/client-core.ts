@@ -193,6 +193,8 @@ export interface WebSocketTarget {
   path: string;
   /** "user:password" from the URL's userinfo (decoded), for Basic authorization. */
   auth?: string;
+  /** `ws+unix:/path/to.sock:/request/path`: the Unix domain socket to connect to (ws's IPC URLs). */
+  socketPath?: string;
 }
 
 /** What a host reports about the connection it dialed. */
@@ -229,6 +231,7 @@ export function parseWebSocketUrl(input: string | URL): WebSocketTarget {
   } catch {
     throw new DOMException(`Invalid URL: ${String(input)}`, "SyntaxError");
   }
+  if (url.protocol === "ws+unix:") return unixTarget(url);
   if (url.protocol === "http:") url.protocol = "ws:";
   else if (url.protocol === "https:") url.protocol = "wss:";
   if (url.protocol !== "ws:" && url.protocol !== "wss:")
@@ -250,6 +253,21 @@ export function parseWebSocketUrl(input: string | URL): WebSocketTarget {
       url.username || url.password
         ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
         : undefined,
+  };
+}
+
+/** A `ws+unix:` URL, as ws reads it: the socket's path, then after a colon the request path. */
+function unixTarget(url: URL): WebSocketTarget {
+  if (!url.pathname) throw new DOMException("The URL's pathname is empty", "SyntaxError");
+  const [socketPath, path] = (url.pathname + url.search).split(":");
+  return {
+    url: url.href,
+    secure: false,
+    hostname: "localhost",
+    port: 0,
+    host: "localhost",
+    path: path || "/",
+    socketPath: decodeURIComponent(socketPath),
   };
 }
 

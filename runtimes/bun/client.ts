@@ -86,8 +86,12 @@ export class WebSocket extends WebSocketCore {
         }
       : undefined;
     Bun.connect<Dialing>({
-      hostname: target.hostname,
-      port: target.port,
+      ...((target.socketPath
+        ? { unix: target.socketPath }
+        : { hostname: target.hostname, port: target.port }) as {
+        hostname: string;
+        port: number;
+      }),
       tls,
       data: dialing,
       socket: {

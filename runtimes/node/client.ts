@@ -71,8 +71,9 @@ export class WebSocket extends WebSocketCore {
     const requestOptions: https.RequestOptions = {
       ...(options as https.RequestOptions),
       createConnection: options.createConnection as https.RequestOptions["createConnection"],
-      host: target.hostname,
-      port: target.port,
+      ...(target.socketPath
+        ? { socketPath: target.socketPath }
+        : { host: target.hostname, port: target.port }),
       path: target.path,
       method: "GET",
       headers: requestHeaders(link.upgradeRequest(), target.host),

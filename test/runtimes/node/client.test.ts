@@ -1,5 +1,6 @@
 // The WHATWG client: URLs, the event surface, validation, options, TLS, heartbeat and reconnect.
 import { execFileSync, spawn } from "node:child_process";
+import * as http from "node:http";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -46,6 +47,32 @@ describe("client URLs", () => {
     syntax(() => new WebSocket("ws://example.com/#frag"));
     syntax(() => new WebSocket("ws://127.0.0.1:1/", "bad protocol"));
     syntax(() => new WebSocket("ws://127.0.0.1:1/", ["a", "a"]));
+  });
+});
+
+describe("ws+unix: URLs", () => {
+  it("connects over a Unix domain socket: ws+unix:/path/to.sock:/request/path", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wasmsocket-unix-"));
+    const socketPath = join(dir, "ws.sock");
+    const server = http.createServer();
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    const wss = new WebSocketServer({ server });
+    const path = new Promise<string>((resolve) =>
+      wss.on("connection", (ws, req) => (echo(ws), resolve(req.url!))),
+    );
+    try {
+      const ws = await openClient(`ws+unix:${socketPath}:/chat?room=1`);
+      expect(await path).toBe("/chat?room=1");
+      ws.send("over a unix socket");
+      expect(await nextMessage(ws)).toBe("over a unix socket");
+      ws.close();
+      await nextEvent(ws, "close");
+      expect(() => new WebSocket("ws+unix:")).toThrow("The URL's pathname is empty");
+    } finally {
+      await wss.close();
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
