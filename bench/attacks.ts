@@ -1,5 +1,7 @@
 // Hostile clients against our servers and ws, side by side (docs/ATTACKS.md):  npm run bench:attacks
-//   ATTACK_SERVERS=node,bun,ws   which servers (wasmsocket on Node, wasmsocket on Bun, ws 8 on Node)
+//   ATTACK_SERVERS=node,bun,ws,c which servers (wasmsocket on Node, wasmsocket on Bun, ws 8 on Node, the C
+//                                host's wsk_echo_server: x86-64 wasm2c without sanitizers, built here by CMake
+//                                into build/c-host/x86-64-wasm2c-plain as test/runtimes/wamr/host.ts does)
 //   ATTACKS=slowloris,heads,...  which attacks (their keys, in allAttacks and docs/ATTACKS.md; default all)
 //   ATTACK_SCALE=1               multiplies connection counts and volumes (not the spec's fixed sizes)
 //   ATTACK_SERVER_CORE=1, ATTACK_CORE=0, ATTACK_JSON=path (also write the results as JSON)
@@ -8,10 +10,12 @@
 // node:net sockets on 127.0.0.1, bounded in count, volume and time.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { constants, deflateRawSync } from "node:zlib";
 import { BUN } from "./load.js";
+import { buildDir, buildHost, root, type Target } from "../test/runtimes/wamr/host.js";
 import { clientFrame, livePeers, Opcode, openPeers, Peer, tally, upgradeRequest } from "./attack-peer.js";
 
 const SCALE = Number(process.env.ATTACK_SCALE ?? 1);
@@ -50,7 +54,23 @@ interface ServerSpec {
   key: string;
   name: string;
   command: (options: Record<string, unknown>) => string[];
+  /** build what the command runs (once, before its first attack) */
+  prepare?: () => Promise<void>;
 }
+
+/** The C host's plain build (the one host.ts makes for valgrind): x86-64, wasm2c engine, no sanitizers. */
+const cHost: Target = {
+  name: "x86-64 wasm2c plain",
+  backend: "wasm2c",
+  arch: "x86-64",
+  sanitize: "",
+  tls: true,
+};
+// The C echo server's limits: 255 clients (max_clients is a uint8_t; the default is 4, too few for the
+// canary and its probes), 16 MiB messages like the others, its default 1 KiB receive area (largest
+// handshake head, bytes per read), its 5 s handshake/send timeouts, no heartbeat and no permessage-deflate
+// (the deflate bomb's offer is declined, so it measures compressed frames on a connection without it).
+const C_ARGS = ["--max-clients", "255", "--max-message", String(16 * MiB)];
 
 const allServers: ServerSpec[] = [
   {
@@ -67,6 +87,17 @@ const allServers: ServerSpec[] = [
     key: "ws",
     name: "ws 8 (Node)",
     command: (o) => [process.execPath, "bench/attack-server.mjs", "ws", JSON.stringify(o)],
+  },
+  {
+    key: "c",
+    name: "wasmsocket C host (wasm2c)",
+    command: () => [`${buildDir(cHost)}/wsk_echo_server`, "--port", "0", ...C_ARGS],
+    prepare: async () => {
+      if (!existsSync(join(root, "build", "engine.mvp.wasm")))
+        throw new Error("the C host embeds build/engine.mvp.wasm: run `npm run build` first");
+      process.stderr.write(`building the C host (${cHost.name}) in ${buildDir(cHost)} ...\n`);
+      await buildHost(cHost);
+    },
   },
 ];
 
@@ -85,11 +116,15 @@ async function startServer(spec: ServerSpec, options: Record<string, unknown>): 
     "data",
     (chunk: Buffer) => (server.stderr = (server.stderr + chunk.toString()).slice(-2000)),
   );
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once("line", resolve);
+  // Our Node and Bun servers print {"port": n}; the C host prints "ENGINE <back end>", then "PORT <n>".
+  server.port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const c = /^PORT (\d+)$/.exec(line);
+      if (c) resolve(Number(c[1]));
+      else if (line.startsWith("{")) resolve((JSON.parse(line) as { port: number }).port);
+    });
     child.once("exit", (code) => reject(new Error(`${spec.name} exited with ${code}: ${server.stderr}`)));
   });
-  server.port = (JSON.parse(line) as { port: number }).port;
   return server;
 }
 
@@ -655,6 +690,7 @@ console.log(
     `${hasTaskset ? `servers on core ${SERVER_CORE}, attacker and canary on core ${ATTACKER_CORE}` : "unpinned"})\n`,
 );
 for (const spec of servers) {
+  await spec.prepare?.();
   for (const attack of attacks) {
     process.stderr.write(`${spec.name}: ${attack.key} ... `);
     const row = await runAttack(spec, attack, canary);
