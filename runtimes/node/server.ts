@@ -368,12 +368,27 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
       socket.destroy();
       return;
     }
-    socket.once("finish", () => socket.destroy());
+    socket.once("finish", () => linger(socket, this.options.closeTimeout ?? defaults.closeTimeout));
     socket.end(response);
   }
 }
 
 function ignoreError(): void {}
+
+/**
+ * After a refusal is written: read and drop what the peer still sends until its FIN (or `ms`), then close.
+ * Closing with its bytes unread would make the kernel reset the connection, and the reset can reach a peer
+ * still sending (a 16 MiB head) before it read our answer.
+ */
+function linger(socket: Duplex, ms: number): void {
+  if (socket.destroyed) return;
+  socket.removeAllListeners("data");
+  socket.on("data", ignoreError);
+  const timer = setTimeout(() => socket.destroy(), ms);
+  socket.once("close", () => clearTimeout(timer));
+  socket.once("end", () => socket.destroy());
+  socket.resume();
+}
 
 /** An attached http server's 'upgrade' (`this`): the first of its WebSocketServers whose path matches. */
 function onAttachedUpgrade(this: http.Server, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {

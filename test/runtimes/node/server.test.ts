@@ -1,6 +1,8 @@
 // WebSocketServer options and events, against real sockets: every refusal is the engine's answer.
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import * as http from "node:http";
+import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import WS from "ws";
@@ -250,4 +252,44 @@ describe("WebSocketServer clients", () => {
     expect(String(data)).toBe("x");
     await wss.close();
   });
+});
+
+describe("refusals", () => {
+  it("a peer still sending a 16 MiB request head reads its 431: the server drains before closing", async () => {
+    // The server in a process of its own, as in production: in-process, the client's reads win the race.
+    const script = `
+      const { WebSocketServer } = await import(${JSON.stringify(new URL("../../../dist/runtimes/node/index.js", import.meta.url).href)});
+      const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 }, () => console.log(wss.address().port));
+      process.stdin.on("end", () => process.exit(0)).resume();`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    try {
+      const [line] = (await once(child.stdout!, "data")) as [Buffer];
+      const port = Number(line.toString().trim());
+      const head = Buffer.from(upgradeRequest(port, "/", `X-Big: ${"a".repeat(16 << 20)}\r\n`));
+      const send = async (): Promise<string> => {
+        const socket = net.connect(port, "127.0.0.1");
+        let received = "";
+        socket.on("data", (chunk) => (received += chunk.toString("latin1")));
+        socket.on("error", () => {});
+        const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+        await new Promise((resolve) => socket.once("connect", resolve));
+        for (let at = 0; at < head.length && !socket.destroyed; at += 64 * 1024) {
+          if (socket.write(head.subarray(at, at + 64 * 1024))) continue;
+          await Promise.race([new Promise((resolve) => socket.once("drain", resolve)), closed]);
+        }
+        await closed;
+        return received.split("\r\n")[0];
+      };
+      for (let round = 0; round < 3; round++)
+        expect(await Promise.all([send(), send()])).toEqual([
+          "HTTP/1.1 431 Request Header Fields Too Large",
+          "HTTP/1.1 431 Request Header Fields Too Large",
+        ]);
+    } finally {
+      child.stdin!.end();
+      await once(child, "exit");
+    }
+  }, 60_000);
 });
