@@ -66,11 +66,11 @@ const cHost: Target = {
   sanitize: "",
   tls: true,
 };
-// The C echo server's limits: 255 clients (max_clients is a uint8_t; the default is 4, too few for the
-// canary and its probes), 16 MiB messages like the others, its default 1 KiB receive area (largest
+// The C echo server's limits: 8 clients (the engine's CONFIG_WSK_MAX_CONNECTIONS slots; more is refused at
+// start; the default is 4, too few for the canary and its probes), 16 MiB messages like the others, its default 1 KiB receive area (largest
 // handshake head, bytes per read), its 5 s handshake/send timeouts, no heartbeat and no permessage-deflate
 // (the deflate bomb's offer is declined, so it measures compressed frames on a connection without it).
-const C_ARGS = ["--max-clients", "255", "--max-message", String(16 * MiB)];
+const C_ARGS = ["--max-clients", "8", "--max-message", String(16 * MiB)];
 
 const allServers: ServerSpec[] = [
   {

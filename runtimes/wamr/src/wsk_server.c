@@ -471,6 +471,12 @@ static void destroy(struct wsk_server *server, bool engine_held)
 wsk_err_t wsk_server_start(const wsk_server_config_t *config, wsk_server_handle_t *out)
 {
     if (!config || !out || config->max_clients == 0 || config->rx_buffer_size < 64) return WSK_ERR_INVALID_ARG;
+    // Every open connection holds an engine slot: more clients than slots could never be served.
+    if (config->max_clients > CONFIG_WSK_MAX_CONNECTIONS) {
+        WSK_LOGE(TAG, "max_clients %u exceeds the engine's %u connection slots (CONFIG_WSK_MAX_CONNECTIONS)",
+                 (unsigned)config->max_clients, (unsigned)CONFIG_WSK_MAX_CONNECTIONS);
+        return WSK_ERR_INVALID_ARG;
+    }
     struct wsk_server *server = wsk_calloc(1, sizeof(*server));
     if (!server) return WSK_ERR_NO_MEM;
     server->config = *config;

@@ -14,6 +14,7 @@ import {
   buildHost,
   idleStats,
   runClient,
+  runProgram,
   startServer,
   takeSanitizerReports,
   targets,
@@ -278,6 +279,12 @@ function suite(t: Target): void {
     socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     await ended;
     expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it("refuses to start with more max_clients than the engine has connection slots, saying so", async () => {
+    const run = await runProgram(t, "wsk_echo_server", ["--port", "0", "--max-clients", "9"]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/max_clients 9 exceeds the engine's 8 connection slots/);
   });
 
   it("answers 503 beyond max clients, and 404 off its path", async () => {
