@@ -186,9 +186,11 @@ function short(items: string[]): string {
 class Collector {
   bytes: Buffer[] = [];
   ended = false;
+  /** The socket's error code (ECONNRESET: the other end reset the connection). */
+  error = "";
   constructor(readonly socket: net.Socket) {
     socket.on("data", (chunk: Buffer) => this.bytes.push(chunk));
-    socket.on("error", () => {});
+    socket.on("error", (error: NodeJS.ErrnoException) => (this.error ||= error.code ?? error.message));
     socket.on("close", () => (this.ended = true));
   }
   get all(): Buffer {
@@ -228,6 +230,8 @@ export class HostileRun {
   private rawPort: Promise<number> | null = null;
   private rawCases = new Map<number, (socket: net.Socket, request: string, rest: Buffer) => void>();
   connections = 0;
+  /** Cases run at once. */
+  concurrency = CONCURRENCY;
 
   constructor(readonly host: HostApi) {}
 
@@ -533,19 +537,28 @@ export class HostileRun {
       console.log(`${where}: ${Date.now() - started} ms ${JSON.stringify(c).slice(0, 400)}`);
   }
 
-  /** `count` generated cases of `role` from `seed`, CONCURRENCY at a time. */
-  async fuzz(role: "server" | "client", seed: number, count: number, first = 0): Promise<void> {
+  /**
+   * `count` generated cases of `role` from `seed`, CONCURRENCY at a time; server cases pick their
+   * configuration from `configs` (every one the host supports by default).
+   */
+  async fuzz(
+    role: "server" | "client",
+    seed: number,
+    count: number,
+    first = 0,
+    configs: HostConfig[] = allServerConfigs(),
+  ): Promise<void> {
     let next = first;
     const worker = async () => {
       while (next < first + count) {
         const index = next++;
         const rng = new Rng(caseSeed(seed, index));
-        const config = role === "server" ? rng.pick(allServerConfigs()) : randomConfig(rng);
+        const config = role === "server" ? rng.pick(configs) : randomConfig(rng);
         const c = role === "server" ? serverCase(rng, config) : clientCase(rng, config);
         await this.run(c, `FUZZ_SEED=${seed} case ${index}`);
       }
     };
-    await Promise.all([...Array(CONCURRENCY)].map(worker));
+    await Promise.all([...Array(this.concurrency)].map(worker));
   }
 
   /** Every server still accepts and echoes, and every canary still echoes; problems found. */
@@ -605,6 +618,200 @@ export class HostileRun {
   }
 }
 
+/**
+ * The hostile client against an echo server in another process (the C host's wsk_echo_server): the server's
+ * deliveries are seen only as its echoes, so the model's messages are judged against the text and binary
+ * messages it sends back, its pings against the pongs; pongs it received are not seen. Each configuration
+ * (no deflate, whole messages) has its own server at `ports[configKey(config)]`, serving `path`.
+ */
+export class EchoServerRun extends HostileRun {
+  private canaries = new Map<string, Promise<Canary>>();
+  skipped = 0;
+  /** Below the server's 8 engine slots with its canary, and one more connection beside. */
+  override concurrency = 5;
+
+  constructor(
+    readonly ports: Map<string, number>,
+    readonly path: string,
+  ) {
+    super(null as unknown as HostApi);
+  }
+
+  private canaryFor(key: string): Promise<Canary> {
+    let canary = this.canaries.get(key);
+    if (!canary) {
+      canary = Canary.open(this.ports.get(key)!, this.path);
+      this.canaries.set(key, canary);
+    }
+    return canary;
+  }
+
+  override async serverCase(c: HostileCase): Promise<string[]> {
+    const key = configKey(c.config);
+    const port = this.ports.get(key);
+    if (port === undefined) return [`no server for ${key}`];
+    const canary = await this.canaryFor(key);
+    this.connections++;
+    const model = modelOf(c, null);
+    // The echo server's text commands ("broadcast:", "close:", "clients") answer otherwise than an echo.
+    if (
+      model.events.some(
+        (e) => e.kind === "text" && /^(broadcast:|close:|clients$)/.test(e.data.toString("latin1")),
+      )
+    ) {
+      this.skipped++;
+      return [];
+    }
+    const head = c.head.replace(" /fuzz ", ` ${this.path} `);
+    const shift = head.length - c.head.length;
+    const bytes = Buffer.concat([Buffer.from(head, "latin1"), Buffer.from(c.frames, "hex")]);
+    const socket = net.connect(port, "127.0.0.1");
+    socket.setNoDelay(true);
+    const peer = new Collector(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    await writePieces(
+      socket,
+      splitAt(
+        bytes,
+        c.cuts.map((cut) => (cut > c.head.length ? cut + shift : cut)),
+      ),
+    );
+    const poll = async (ready: () => boolean) => {
+      const deadline = Date.now() + CASE_DEADLINE;
+      while (!ready() && Date.now() < deadline) await sleep(2);
+      return ready();
+    };
+    const status = requestVerdict(c.head);
+    if (status !== 101) {
+      const problems: string[] = [];
+      if (!(await poll(() => peer.ended))) problems.push(`the server kept a refused connection open`);
+      socket.destroy();
+      const answer = peer.all.toString("latin1");
+      // The status may differ from ws's choice; any refusal will do.
+      if (!/^HTTP\/1\.1 [45]\d\d /.test(answer))
+        problems.push(`answered ${JSON.stringify(answer.slice(0, 40))}, not a refusal (${status})`);
+      return problems;
+    }
+    const headEnd = () => peer.all.indexOf("\r\n\r\n");
+    const echoed = () => echoesOf(peer.all.subarray(headEnd() + 4));
+    const wanted = model.events.filter((e) => e.kind === "text" || e.kind === "binary").map(modelEvent);
+    const pings = model.events.filter((e) => e.kind === "ping").map((e) => e.data.toString("hex"));
+    const problems: string[] = [];
+    if (model.outcome.kind === "open") {
+      await poll(
+        () =>
+          peer.ended ||
+          (headEnd() >= 0 &&
+            echoed().messages.length >= wanted.length &&
+            echoed().pongs.length >= pings.length),
+      );
+      await sleep(5);
+      socket.destroy();
+    } else if (!(await poll(() => peer.ended))) {
+      problems.push(`no TCP close within ${CASE_DEADLINE} ms`);
+      socket.destroy();
+    }
+    const response =
+      headEnd() < 0 ? peer.all.toString("latin1") : peer.all.subarray(0, headEnd()).toString("latin1");
+    // A server that closes its socket with the peer's bytes unread makes the kernel send RST (the C host did
+    // until it lingered): the peer loses what it had not read yet.
+    if (peer.error) problems.push(`socket error ${peer.error}`);
+    if (!response.startsWith("HTTP/1.1 101"))
+      return [...problems, `no 101: ${JSON.stringify(response.slice(0, 80))}`];
+    if (/Sec-WebSocket-Extensions:/i.test(response)) problems.push("an extension negotiated");
+    const got = echoed();
+    problems.push(...got.problems);
+    // The engine writes its own output for a read (pongs, its close frame) before the host sees that read's
+    // events: the echoes of messages in the read that ends the connection come after the close frame, and
+    // are refused. So when the connection ends, the echoes are a prefix of the messages delivered.
+    const ends = model.outcome.kind !== "open";
+    const echoedAll = JSON.stringify(got.messages) === JSON.stringify(wanted);
+    const echoedPrefix =
+      JSON.stringify(wanted.slice(0, got.messages.length)) === JSON.stringify(got.messages);
+    if (ends ? !echoedPrefix : !echoedAll)
+      problems.push(`echoes ${short(got.messages)} != model ${short(wanted)}`);
+    const outcome = model.outcome;
+    const allPongs = outcome.kind !== "open";
+    if (
+      allPongs
+        ? got.pongs.join() !== pings.join()
+        : pings.slice(0, got.pongs.length).join() !== got.pongs.join()
+    )
+      problems.push(`pongs ${short(got.pongs)} != pings ${short(pings)}`);
+    if (got.closes.length > 1) problems.push(`${got.closes.length} close frames sent`);
+    const closeSent = got.closes[0];
+    if (outcome.kind === "close") {
+      if (!closeSent || !closeSent.equals(outcome.payload))
+        problems.push(`close reply ${closeSent?.toString("hex")} != ${outcome.payload.toString("hex")}`);
+    } else if (outcome.kind === "fail") {
+      const code = closeSent && closeSent.length === 2 ? closeSent.readUInt16BE(0) : -1;
+      if (!outcome.codes.includes(code))
+        problems.push(
+          `close frame sent ${closeSent?.toString("hex")} != one of [${outcome.codes}] (${outcome.rule})`,
+        );
+    } else if (closeSent) problems.push("close frame sent while the peer broke no rule");
+    if (Math.random() < 0.2 && !(await canary.echo()))
+      problems.push(`the canary stopped echoing: ${canary.last}`);
+    return problems;
+  }
+
+  override async checkServers(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const [key, port] of this.ports) {
+      const canary = await this.canaries.get(key);
+      if (canary && !(await canary.echo()))
+        problems.push(`${key}: the canary stopped echoing: ${canary.last}`);
+      const fresh = await Canary.open(port, this.path).catch(() => null);
+      if (!fresh || !(await fresh.echo())) problems.push(`${key}: a new connection is not echoed`);
+      await fresh?.close();
+    }
+    return problems;
+  }
+
+  override async close(): Promise<void> {
+    for (const canary of this.canaries.values()) await (await canary).close();
+    this.canaries.clear();
+  }
+}
+
+/** An echo server's output after its 101: its messages (fragments joined) as "kind:hex", pongs, close payloads. */
+function echoesOf(bytes: Buffer): {
+  messages: string[];
+  pongs: string[];
+  closes: Buffer[];
+  problems: string[];
+} {
+  const { frames, rest } = framesOf(bytes);
+  const out = {
+    messages: [] as string[],
+    pongs: [] as string[],
+    closes: [] as Buffer[],
+    problems: [] as string[],
+  };
+  if (rest > 0) out.problems.push(`${rest} bytes sent that are no whole frame`);
+  let message: { kind: string; parts: Buffer[] } | null = null;
+  for (const f of frames) {
+    if (f.rsv !== 0 || f.masked) out.problems.push(`frame sent with rsv ${f.rsv} masked ${f.masked}`);
+    if (f.opcode === 1 || f.opcode === 2) {
+      if (message) out.problems.push("a new message inside a fragmented one");
+      message = { kind: f.opcode === 1 ? "text" : "binary", parts: [f.payload] };
+    } else if (f.opcode === 0) {
+      if (!message) out.problems.push("a continuation without a message");
+      message?.parts.push(f.payload);
+    } else if (f.opcode === 10) out.pongs.push(f.payload.toString("hex"));
+    else if (f.opcode === 8) out.closes.push(f.payload);
+    else out.problems.push(`unexpected frame sent: opcode ${f.opcode}`);
+    if (message && f.fin && f.opcode <= 2) {
+      out.messages.push(`${message.kind}:${Buffer.concat(message.parts).toString("hex")}`);
+      message = null;
+    }
+  }
+  return out;
+}
+
 /** A server under test and its canary. */
 interface ServerEntry {
   wss: Host.WebSocketServer;
@@ -621,7 +828,7 @@ class Canary {
     this.peer = new Collector(socket);
   }
 
-  static async open(port: number): Promise<Canary> {
+  static async open(port: number, path = "/canary"): Promise<Canary> {
     const socket = net.connect(port, "127.0.0.1");
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
@@ -629,7 +836,7 @@ class Canary {
     });
     const canary = new Canary(socket);
     socket.write(
-      `GET /canary HTTP/1.1\r\nHost: canary\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `GET ${path} HTTP/1.1\r\nHost: canary\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
     );
     const deadline = Date.now() + CASE_DEADLINE;

@@ -20,8 +20,15 @@ static const char *TAG = "wsk_server";
 
 /** Connections over max_clients still get their request read and a 503; at most this many at once. */
 #define REJECT_BACKLOG 2
+/*
+ * Ms a released plain peer's socket lingers, half-closed, reading and dropping what the client still sends: a
+ * socket closed with unread bytes makes the kernel send RST, and the client loses what it had not read yet
+ * (our close frame, echoes, the 101 or a refusal). The hostile-peer fuzzer found it (test/vectors/hostile-cases.json).
+ */
+#define LINGER_MS 2000
 
-typedef enum { PEER_FREE, PEER_HANDSHAKE, PEER_OPEN, PEER_GONE } peer_state_t;
+/* PEER_LINGER: released (no slot, no buffers), its socket half-closed until the client's FIN or LINGER_MS. */
+typedef enum { PEER_FREE, PEER_HANDSHAKE, PEER_OPEN, PEER_GONE, PEER_LINGER } peer_state_t;
 
 typedef struct {
     peer_state_t state;
@@ -81,9 +88,23 @@ static void peer_fail(peer_t *peer, uint16_t code)
     peer->state = PEER_GONE;
 }
 
-static void peer_release(struct wsk_server *server, peer_t *peer, bool was_open)
+/* Close a lingering peer's socket: its entry is free. */
+static void linger_end(peer_t *peer)
 {
-    wsk_conn_close(&peer->conn);
+    wsk_socket_close(&peer->conn.fd);
+    peer->state = PEER_FREE;
+}
+
+/* Release a peer; `linger`: a plain socket is half-closed and lingers (PEER_LINGER) instead of closing. */
+static void peer_release(struct wsk_server *server, peer_t *peer, bool was_open, bool linger)
+{
+    int fd = -1;
+    if (linger && !peer->conn.tls && peer->conn.fd >= 0) {
+        fd = peer->conn.fd;
+        shutdown(fd, SHUT_WR);
+    } else {
+        wsk_conn_close(&peer->conn);
+    }
     if (peer->slot >= 0) wsk_engine_close(peer->slot);
     wsk_free(peer->head);
     wsk_free(peer->message);
@@ -93,8 +114,12 @@ static void peer_release(struct wsk_server *server, peer_t *peer, bool was_open)
     size_t reason_len = peer->close_reason_len;
     memcpy(reason, peer->close_reason, reason_len);
     memset(peer, 0, sizeof(*peer));
-    peer->conn.fd = -1;
+    peer->conn.fd = fd;
     peer->slot = -1;
+    if (fd >= 0) {
+        peer->state = PEER_LINGER;
+        peer->deadline = wsk_now_ms() + LINGER_MS;
+    }
     if (was_open && server->config.on_close)
         server->config.on_close(server, id, code, reason, reason_len, server->config.user_ctx);
 }
@@ -104,7 +129,7 @@ static void sweep(struct wsk_server *server)
 {
     for (size_t i = 0; i < server->peer_count; i++) {
         peer_t *peer = &server->peers[i];
-        if (peer->state == PEER_GONE) peer_release(server, peer, peer->slot >= 0);
+        if (peer->state == PEER_GONE) peer_release(server, peer, peer->slot >= 0, true);
     }
 }
 
@@ -315,12 +340,20 @@ static void accept_clients(struct wsk_server *server)
         if (fd < 0) return;
         peer_t *peer = NULL;
         size_t busy = 0;
+        peer_t *lingering = NULL;
         for (size_t i = 0; i < server->peer_count; i++) {
             if (server->peers[i].state == PEER_FREE) {
                 if (!peer) peer = &server->peers[i];
+            } else if (server->peers[i].state == PEER_LINGER) {
+                if (!lingering) lingering = &server->peers[i];
             } else {
                 busy++;
             }
+        }
+        /* A lingering socket never takes a new client's place. */
+        if (!peer && lingering) {
+            linger_end(lingering);
+            peer = lingering;
         }
         uint8_t *head = peer ? wsk_malloc(server->config.rx_buffer_size) : NULL;
         if (!peer || !head || wsk_socket_prepare(fd) != WSK_OK) {
@@ -360,6 +393,14 @@ static bool advance_tls(peer_t *peer)
 /* Handle a ready peer; TLS may hold decrypted bytes beyond one read, so read while it has some. */
 static void service_peer(struct wsk_server *server, peer_t *peer)
 {
+    if (peer->state == PEER_LINGER) {
+        uint8_t sink[256];
+        ssize_t n;
+        while ((n = recv(peer->conn.fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0) {
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) linger_end(peer);
+        return;
+    }
     do {
         if (peer->state == PEER_HANDSHAKE) {
             if (peer->tls_handshaking && !advance_tls(peer)) return;
@@ -376,6 +417,7 @@ static void check_deadlines(struct wsk_server *server)
     for (size_t i = 0; i < server->peer_count; i++) {
         peer_t *peer = &server->peers[i];
         bool waiting = peer->state == PEER_HANDSHAKE || (peer->state == PEER_OPEN && peer->closing);
+        if (peer->state == PEER_LINGER && now >= peer->deadline) linger_end(peer);
         if (waiting && now >= peer->deadline) {
             WSK_LOGW(TAG, "client %u timed out", (unsigned)peer->id);
             peer_fail(peer, WSK_CLOSE_ABNORMAL);
@@ -400,9 +442,10 @@ static void serve(void *arg)
         fds[n++] = (struct pollfd){.fd = server->listen_fd, .events = POLLIN};
         for (size_t i = 0; i < server->peer_count; i++) {
             peer_t *peer = &server->peers[i];
-            if (peer->state != PEER_HANDSHAKE && peer->state != PEER_OPEN) continue;
+            if (peer->state != PEER_HANDSHAKE && peer->state != PEER_OPEN && peer->state != PEER_LINGER) continue;
             owners[n] = peer;
-            fds[n++] = (struct pollfd){.fd = peer->conn.fd, .events = peer->want_write ? POLLOUT : POLLIN};
+            bool out = peer->want_write && peer->state != PEER_LINGER;
+            fds[n++] = (struct pollfd){.fd = peer->conn.fd, .events = out ? POLLOUT : POLLIN};
         }
         wsk_unlock();
         int ready = poll(fds, n, 100);
@@ -456,7 +499,7 @@ static void destroy(struct wsk_server *server, bool engine_held)
                 peer->close_code = WSK_CLOSE_GOING_AWAY;
             }
             bool was_open = peer->slot >= 0;
-            peer_release(server, peer, was_open);
+            peer_release(server, peer, was_open, false);
         }
     }
     wsk_socket_close(&server->listen_fd);
