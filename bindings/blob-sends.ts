@@ -10,6 +10,8 @@ export interface PendingSend {
   callback?: (error?: Error) => void;
   /** Compress when permessage-deflate was negotiated (default true). */
   compress?: boolean;
+  /** Last piece of its message (`fin: false` sends a message in pieces; default true). */
+  fin?: boolean;
   /** A close requested behind the Blobs: code and reason instead of data. */
   close?: { code?: number; reason: string };
 }

@@ -114,7 +114,7 @@ export interface ClientSendOptions {
   compress?: boolean;
   /** Accepted for ws compatibility: a client always masks. */
   mask?: boolean;
-  /** Accepted for ws compatibility: only `true` (a whole message per call) is supported. */
+  /** false: this is a piece of a message and later sends continue it, the one with `fin` true ending it. */
   fin?: boolean;
 }
 
@@ -439,7 +439,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
     }
     if (this.state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(data, callback);
     const fragmentSize = this.options.maxFragmentSize ?? defaults.maxFragmentSize;
-    this.session.send(data, binary, fragmentSize, callback, options?.compress);
+    this.session.send(data, binary, fragmentSize, callback, options?.compress, options?.fin);
   }
 
   /** Send a ping (up to 125 bytes); the "pong" event reports the reply. ws's `mask` argument is ignored. */

@@ -106,6 +106,8 @@ export class WireConnection {
   /** Uncompressed bytes of the message being received (checked here when the slot's limit has slack). */
   private messageBytes = 0;
   private released = false;
+  /** A message sent in pieces (`fin: false`) is open: the next send continues it. */
+  private continuing = false;
   /** The host failed the connection (a bad compressed message): further input is ignored. */
   private failed = false;
 
@@ -366,7 +368,9 @@ export class WireConnection {
     binary = typeof data !== "string",
     fragmentSize = 0,
     compress = true,
+    fin = true,
   ): void {
+    if (!fin || this.continuing) return this.sendPiece(data, binary, fin);
     const deflate = compress ? this.deflate : null;
     const opcode = binary ? Opcode.Binary : Opcode.Text;
     if (typeof data === "string") {
@@ -486,6 +490,18 @@ export class WireConnection {
       this.sendFrame(byte0, data.subarray(offset, offset + n));
       offset += n;
     } while (offset < data.length);
+  }
+
+  /**
+   * One frame of a message the caller sends in pieces (ws's `fin: false`): the first with the message's
+   * opcode, later ones as continuations, FIN on the piece sent with `fin`. Uncompressed: RSV1 would have to be
+   * on the first frame of a message compressed whole.
+   */
+  private sendPiece(data: string | Uint8Array, binary: boolean, fin: boolean): void {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    const opcode = this.continuing ? Opcode.Continuation : binary ? Opcode.Binary : Opcode.Text;
+    this.continuing = !fin;
+    this.sendFrame(opcode | (fin ? FIN : 0), bytes);
   }
 
   private sendFrame(byte0: number, payload: Uint8Array): void {

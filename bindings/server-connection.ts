@@ -27,6 +27,10 @@ export interface SendOptions {
   binary?: boolean;
   /** Split into frames of at most this many payload bytes (0: one frame). */
   fragmentSize?: number;
+  /** Compress when permessage-deflate was negotiated (default true; the threshold still applies). */
+  compress?: boolean;
+  /** false: this is a piece of a message and later sends continue it, the one with `fin` true ending it. */
+  fin?: boolean;
 }
 
 /** Events of a server-side connection; `B` is the host's byte type. */
@@ -145,7 +149,8 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
   send(data: SendData, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
     if (typeof options === "function") [callback, options] = [options, undefined];
     const binary = options?.binary ?? typeof data !== "string";
-    this.session.send(data, binary, options?.fragmentSize ?? defaults.maxFragmentSize, callback);
+    const fragmentSize = options?.fragmentSize ?? defaults.maxFragmentSize;
+    this.session.send(data, binary, fragmentSize, callback, options?.compress, options?.fin);
   }
 
   /** Send a ping (payload up to 125 bytes); as in ws, the callback may come first or second. */

@@ -362,6 +362,7 @@ export class Session {
     fragmentSize: number,
     callback?: WriteCallback,
     compress = true,
+    fin = true,
   ): void {
     if (!this.canSend(callback, data)) return;
     if (this.blobs?.waiting || isBlob(data)) {
@@ -372,9 +373,9 @@ export class Session {
         (item) => this.sendHeld(item),
         (error) => this.fail(error),
       );
-      return this.blobs.push({ data: held, binary, fragmentSize, callback, compress });
+      return this.blobs.push({ data: held, binary, fragmentSize, callback, compress, fin });
     }
-    this.sendNow(sendBytes(data), binary, fragmentSize, callback, compress);
+    this.sendNow(sendBytes(data), binary, fragmentSize, callback, compress, fin);
   }
 
   private sendNow(
@@ -383,9 +384,10 @@ export class Session {
     fragmentSize: number,
     callback?: WriteCallback,
     compress = true,
+    fin = true,
   ) {
     if (this.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback);
-    this.wire.send(data, binary, fragmentSize, compress);
+    this.wire.send(data, binary, fragmentSize, compress, fin);
     if (callback) this.callbacks.push(callback);
     if (this.bufferedAmount >= this.options.highWaterMark) this.needDrain = true;
   }
@@ -523,6 +525,7 @@ export class Session {
         item.fragmentSize,
         item.callback,
         item.compress,
+        item.fin,
       );
     try {
       this.closeNow(item.close.code, item.close.reason);

@@ -177,6 +177,28 @@ describe(`client on ${runtime}`, () => {
     await wss.close();
   });
 
+  it("sends a message in pieces with fin: false, both ways, as ws does", async () => {
+    const { wss, url } = await listen();
+    const serverGot = new Promise<string>((resolve) =>
+      wss.on("connection", (ws) =>
+        ws.on("message", (data) => {
+          resolve(Buffer.from(data as Uint8Array).toString());
+          ws.send("ser", { fin: false });
+          ws.send("ver", { fin: false });
+          ws.send(" whole");
+        }),
+      ),
+    );
+    const ws = await openClient(url);
+    ws.send("frag", { fin: false });
+    ws.send(Buffer.from("mé"), { fin: false }); // a later piece keeps the first one's opcode (text)
+    ws.send("nted");
+    expect(await serverGot).toBe("fragménted");
+    expect(await nextMessage(ws)).toBe("server whole");
+    ws.close();
+    await wss.close();
+  });
+
   it("reconnects with backoff after the server drops it, delivering what was queued", async () => {
     const { wss, url } = await echoServer();
     const ws = new host.WebSocket(url, [], { reconnect: { minDelay: 20, maxDelay: 50, maxRetries: 5 } });
