@@ -184,6 +184,9 @@ static peer_t *find_open(struct wsk_server *server, wsk_client_id_t id)
 static wsk_err_t queue_output(struct wsk_server *server, peer_t *peer, const uint8_t *bytes, size_t len)
 {
     size_t limit = server->config.max_send_queue ? server->config.max_send_queue : CONFIG_WSK_MAX_SEND_QUEUE;
+    /* A peer that reads, slowly, must still get one whole echo of the largest message it may send. */
+    size_t one_message = server->config.max_message_size + WSK_MAX_HEADER_BYTES;
+    if (limit < one_message) limit = one_message;
     if (peer->out_len + len > limit) {
         WSK_LOGW(TAG, "client %u does not read: %u bytes to send > max_send_queue %u, dropping it (1008)",
                  (unsigned)peer->id, (unsigned)(peer->out_len + len), (unsigned)limit);
