@@ -48,6 +48,7 @@ typedef enum {
 #define WSK_CLOSE_GOING_AWAY 1001
 #define WSK_CLOSE_NO_STATUS 1005
 #define WSK_CLOSE_ABNORMAL 1006
+#define WSK_CLOSE_POLICY_VIOLATION 1008
 #define WSK_CLOSE_INTERNAL_ERROR 1011
 
 /** Memory the engine uses, for budgets and leak checks. */

@@ -27,6 +27,9 @@ typedef struct {
     size_t max_message_size;   /**< largest message (1009 beyond); reassembly buffer limit */
     size_t max_fragment_size;  /**< outgoing messages are split into frames of this many bytes (0: never) */
     int send_timeout_ms;       /**< a client that does not take our bytes in this time is dropped */
+    size_t max_send_queue;     /**< per-client bytes held while its socket is full (allocated only then);
+                                    beyond it the client is dropped (1008). 0: CONFIG_WSK_MAX_SEND_QUEUE;
+                                    never less than max_message_size + a frame header */
     int handshake_timeout_ms;  /**< a client that does not complete its upgrade in this time is dropped */
     int close_timeout_ms;      /**< wait this long for the client's close frame after ours */
     const char *server_cert_pem; /**< wss://: the server's PEM certificate chain (NUL-terminated); NULL: ws:// */

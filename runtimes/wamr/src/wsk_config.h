@@ -30,6 +30,10 @@
 #ifndef CONFIG_WSK_TASK_PRIORITY
 #define CONFIG_WSK_TASK_PRIORITY 5
 #endif
+/** Default per-client server send queue (wsk_server_config_t.max_send_queue): bytes a full socket may owe. */
+#ifndef CONFIG_WSK_MAX_SEND_QUEUE
+#define CONFIG_WSK_MAX_SEND_QUEUE 16384
+#endif
 /** wss:// through mbedTLS: CONFIG_WSK_TLS on ESP-IDF; on Linux CMake sets it when it finds mbedTLS. */
 #ifndef WSK_TLS
 #ifdef CONFIG_WSK_TLS

@@ -27,6 +27,10 @@ static const char *TAG = "wsk_server";
  */
 #define LINGER_MS 2000
 
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
 /* PEER_LINGER: released (no slot, no buffers), its socket half-closed until the client's FIN or LINGER_MS. */
 typedef enum { PEER_FREE, PEER_HANDSHAKE, PEER_OPEN, PEER_GONE, PEER_LINGER } peer_state_t;
 
@@ -45,6 +49,11 @@ typedef struct {
     uint8_t *message;     /* reassembly buffer */
     size_t message_len, message_cap;
     uint8_t message_opcode;
+    /* Plain peers: bytes the socket did not take yet, allocated only while there are some (0 bytes per idle
+       peer), bounded by max_send_queue; the loop flushes them on POLLOUT instead of waiting on one socket. */
+    uint8_t *out;
+    size_t out_len;
+    int64_t out_progress; /* when the queue last shrank (or began): send_timeout_ms without progress drops it */
     uint16_t close_code;
     char close_reason[124];
     size_t close_reason_len;
@@ -95,10 +104,39 @@ static void linger_end(peer_t *peer)
     peer->state = PEER_FREE;
 }
 
+/* Send what a plain socket takes now without waiting: the bytes sent (maybe 0), or -1 if the socket failed. */
+static ssize_t send_now(int fd, const uint8_t *bytes, size_t len)
+{
+    ssize_t n = send(fd, bytes, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+}
+
+/* Send as much queued output as the socket takes; the queue is freed once empty. */
+static void flush_output(peer_t *peer)
+{
+    if (peer->out_len == 0) return;
+    ssize_t n = send_now(peer->conn.fd, peer->out, peer->out_len);
+    if (n < 0) {
+        WSK_LOGW(TAG, "client %u: send failed (%s), dropping it", (unsigned)peer->id, strerror(errno));
+        peer_fail(peer, WSK_CLOSE_ABNORMAL);
+        return;
+    }
+    if (n == 0) return;
+    peer->out_len -= (size_t)n;
+    memmove(peer->out, peer->out + n, peer->out_len);
+    peer->out_progress = wsk_now_ms();
+    if (peer->out_len > 0) return;
+    wsk_free(peer->out);
+    peer->out = NULL;
+}
+
 /* Release a peer; `linger`: a plain socket is half-closed and lingers (PEER_LINGER) instead of closing. */
 static void peer_release(struct wsk_server *server, peer_t *peer, bool was_open, bool linger)
 {
     int fd = -1;
+    if (peer->out_len > 0 && peer->conn.fd >= 0) flush_output(peer); /* best effort: a close frame may be queued */
+    wsk_free(peer->out);
     if (linger && !peer->conn.tls && peer->conn.fd >= 0) {
         fd = peer->conn.fd;
         shutdown(fd, SHUT_WR);
@@ -142,9 +180,50 @@ static peer_t *find_open(struct wsk_server *server, wsk_client_id_t id)
     return NULL;
 }
 
+/* Keep the `len` bytes the socket did not take, within max_send_queue; a peer past it is failed with 1008. */
+static wsk_err_t queue_output(struct wsk_server *server, peer_t *peer, const uint8_t *bytes, size_t len)
+{
+    size_t limit = server->config.max_send_queue ? server->config.max_send_queue : CONFIG_WSK_MAX_SEND_QUEUE;
+    /* A peer that reads, slowly, must still get one whole echo of the largest message it may send. */
+    size_t one_message = server->config.max_message_size + WSK_MAX_HEADER_BYTES;
+    if (limit < one_message) limit = one_message;
+    if (peer->out_len + len > limit) {
+        WSK_LOGW(TAG, "client %u does not read: %u bytes to send > max_send_queue %u, dropping it (1008)",
+                 (unsigned)peer->id, (unsigned)(peer->out_len + len), (unsigned)limit);
+        peer_fail(peer, WSK_CLOSE_POLICY_VIOLATION);
+        return WSK_ERR_INVALID_SIZE;
+    }
+    uint8_t *grown = wsk_realloc(peer->out, peer->out_len + len);
+    if (!grown) {
+        WSK_LOGE(TAG, "client %u: no memory to queue %u bytes, dropping it", (unsigned)peer->id, (unsigned)len);
+        peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
+        return WSK_ERR_NO_MEM;
+    }
+    if (peer->out_len == 0) peer->out_progress = wsk_now_ms();
+    memcpy(grown + peer->out_len, bytes, len);
+    peer->out = grown;
+    peer->out_len += len;
+    return WSK_OK;
+}
+
+/*
+ * A peer's outgoing bytes. Plain sockets never block the loop: what the socket does not take now is queued
+ * behind what is queued already. TLS peers still wait for their socket, at most send_timeout_ms (mbedTLS wants
+ * a partial record written again from the same buffer; not done yet).
+ */
 static wsk_err_t peer_write(void *ctx, const uint8_t *bytes, size_t len)
 {
     peer_ctx_t *pc = ctx;
+    peer_t *peer = pc->peer;
+    if (peer->state == PEER_GONE) return WSK_ERR_INVALID_STATE;
+    if (!peer->conn.tls && peer->conn.fd >= 0) {
+        ssize_t sent = peer->out_len == 0 ? send_now(peer->conn.fd, bytes, len) : 0;
+        if (sent >= 0 && (size_t)sent == len) return WSK_OK;
+        if (sent >= 0) return queue_output(pc->server, peer, bytes + sent, len - (size_t)sent);
+        WSK_LOGW(TAG, "client %u: send failed (%s), dropping it", (unsigned)peer->id, strerror(errno));
+        peer_fail(peer, WSK_CLOSE_ABNORMAL);
+        return WSK_ERR_SOCKET;
+    }
     wsk_err_t err = wsk_conn_send_all(&pc->peer->conn, bytes, len, pc->server->config.send_timeout_ms);
     if (err != WSK_OK) {
         WSK_LOGW(TAG, "client %u: send failed (%s), dropping it", (unsigned)pc->peer->id, wsk_err_to_name(err));
@@ -418,6 +497,12 @@ static void check_deadlines(struct wsk_server *server)
         peer_t *peer = &server->peers[i];
         bool waiting = peer->state == PEER_HANDSHAKE || (peer->state == PEER_OPEN && peer->closing);
         if (peer->state == PEER_LINGER && now >= peer->deadline) linger_end(peer);
+        if (peer->state == PEER_OPEN && peer->out_len > 0 &&
+            now - peer->out_progress >= server->config.send_timeout_ms) {
+            WSK_LOGW(TAG, "client %u took none of its %u queued bytes in %d ms: dropping it", (unsigned)peer->id,
+                     (unsigned)peer->out_len, server->config.send_timeout_ms);
+            peer_fail(peer, WSK_CLOSE_ABNORMAL);
+        }
         if (waiting && now >= peer->deadline) {
             WSK_LOGW(TAG, "client %u timed out", (unsigned)peer->id);
             peer_fail(peer, WSK_CLOSE_ABNORMAL);
@@ -445,7 +530,9 @@ static void serve(void *arg)
             if (peer->state != PEER_HANDSHAKE && peer->state != PEER_OPEN && peer->state != PEER_LINGER) continue;
             owners[n] = peer;
             bool out = peer->want_write && peer->state != PEER_LINGER;
-            fds[n++] = (struct pollfd){.fd = peer->conn.fd, .events = out ? POLLOUT : POLLIN};
+            short events = out ? POLLOUT : POLLIN;
+            if (peer->out_len > 0) events |= POLLOUT;
+            fds[n++] = (struct pollfd){.fd = peer->conn.fd, .events = events};
         }
         wsk_unlock();
         int ready = poll(fds, n, 100);
@@ -453,7 +540,9 @@ static void serve(void *arg)
         if (ready > 0 && (fds[0].revents & POLLIN)) accept_clients(server);
         for (size_t i = 1; ready > 0 && i < n; i++) {
             peer_t *peer = owners[i];
-            if (fds[i].revents && peer->conn.fd == fds[i].fd) service_peer(server, peer);
+            if (!fds[i].revents || peer->conn.fd != fds[i].fd) continue;
+            if (peer->out_len > 0 && peer->state == PEER_OPEN) flush_output(peer);
+            service_peer(server, peer);
         }
         check_deadlines(server);
         sweep(server);

@@ -189,6 +189,8 @@ export interface Server {
   port: number;
   proc: ChildProcess;
   lines: string[];
+  /** Its stderr so far (the example's log lines). */
+  stderr(): string;
   stop(): Promise<number | null>;
 }
 
@@ -225,6 +227,7 @@ export function startServer(
           port: Number(match[1]),
           proc,
           lines,
+          stderr: () => log.stderr,
           stop: () =>
             new Promise((done) => {
               if (proc.exitCode !== null || proc.signalCode !== null) return done(proc.exitCode);

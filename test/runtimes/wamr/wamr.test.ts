@@ -271,6 +271,42 @@ function suite(t: Target): void {
     expect(await closeCodeFor(server.port, frame(2, Buffer.alloc(5000)))).toBe(1009);
   });
 
+  it("keeps serving a client while two peers flood pings and never read: its echoes arrive, the flooders are cut with 1008", async () => {
+    // A send timeout longer than the test: a loop that waited on a flooder's full socket would hold everyone.
+    const flooded = await serve(["--send-timeout", "60000", "--max-clients", "4"]);
+    try {
+      const ping = frame(9, Buffer.alloc(125, 0x70));
+      const chunk = Buffer.concat(Array.from({ length: 512 }, () => ping)); // 67 KiB of pings per write
+      const flood = async ({ socket, ended }: Awaited<ReturnType<typeof rawUpgrade>>) => {
+        socket.pause(); // never read the pongs
+        let gone = false;
+        void ended.then(() => (gone = true));
+        // Bounded: one chunk at a time in this process; 256 MiB would outlast any socket buffer.
+        for (let sent = 0; !gone && sent < 256 << 20; sent += chunk.length)
+          if (!socket.write(chunk)) await Promise.race([new Promise((r) => socket.once("drain", r)), ended]);
+        socket.destroy();
+      };
+      const flooders = await Promise.all([rawUpgrade(flooded.port), rawUpgrade(flooded.port)]);
+      const canary = await open(flooded.port);
+      const cut = () => (flooded.stderr().match(/client \d+ closed: 1008/g) ?? []).length;
+      const flooding = Promise.all(flooders.map(flood));
+      const roundTrip = async (i: number) => {
+        canary.send(`canary ${i}`);
+        expect((await nextMessage(canary)).data.toString()).toBe(`canary ${i}`);
+      };
+      // Round trips all through the flood, until the server has cut both flooders, then 20 more.
+      let during = 0;
+      while (cut() < 2) await roundTrip(during++);
+      for (let i = 0; i < 20; i++) await roundTrip(during + i);
+      await flooding;
+      expect(cut()).toBe(2);
+      canary.close();
+      await closed(canary);
+    } finally {
+      await flooded.stop();
+    }
+  }, 30_000);
+
   it("refuses non-WebSocket requests with an HTTP error", async () => {
     const socket = connect(server.port, "127.0.0.1");
     let reply = "";

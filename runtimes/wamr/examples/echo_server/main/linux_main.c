@@ -68,6 +68,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--max-clients")) options.max_clients = (uint8_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max-message")) options.max_message_size = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--rx-buffer")) options.rx_buffer_size = (size_t)atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--send-timeout")) options.send_timeout_ms = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--max-send-queue")) options.max_send_queue = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--subprotocols")) options.subprotocols = argv[i + 1];
         else if (!strcmp(argv[i], "--cert") || !strcmp(argv[i], "--key")) {
             char *pem = read_file(argv[i + 1]);
