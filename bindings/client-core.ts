@@ -30,6 +30,7 @@ import { sharedPool, type EnginePool } from "./pool.js";
 import {
   ReadyState,
   Session,
+  byteSize,
   controlBytes,
   sessionLimits,
   toArrayBuffer,
@@ -377,13 +378,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
   /** Bytes queued and not yet handed to the kernel (plus queued messages while reconnecting). */
   get bufferedAmount(): number {
     let queued = 0;
-    for (const item of this.queue)
-      queued +=
-        typeof item.data === "string"
-          ? encoder.encode(item.data).length
-          : isBlob(item.data)
-            ? item.data.size
-            : item.data.byteLength;
+    for (const item of this.queue) queued += byteSize(item.data);
     return (this.session?.bufferedAmount ?? 0) + queued + this.droppedBytes;
   }
 
@@ -404,14 +399,14 @@ export abstract class WebSocketCore extends ClientEventBridge {
   pause(): void {
     if (this.state === ReadyState.CONNECTING || this.state === ReadyState.CLOSED) return;
     this.paused = true;
-    this.session?.socket.pauseReading?.();
+    this.session?.pause();
   }
 
   /** Read from the socket again after `pause()`. */
   resume(): void {
     if (this.state === ReadyState.CONNECTING || this.state === ReadyState.CLOSED) return;
     this.paused = false;
-    this.session?.socket.resumeReading?.();
+    this.session?.resume();
   }
 
   /**
@@ -482,9 +477,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** As ws: data sent once closing or closed counts in bufferedAmount, and its callback gets an error. */
   private sendAfterClose(data: SendData | undefined, callback?: WriteCallback): void {
-    if (data !== undefined)
-      this.droppedBytes +=
-        typeof data === "string" ? encoder.encode(data).length : isBlob(data) ? data.size : data.byteLength;
+    if (data !== undefined) this.droppedBytes += byteSize(data);
     if (callback) {
       const error = notOpen(this.state);
       queueMicrotask(() => callback(error));
@@ -671,7 +664,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
     this.attempt = 0;
     if (this.closeRequested) return this.session?.close(CloseCode.Normal, "");
     this.state = ReadyState.OPEN;
-    if (this.paused) this.session?.socket.pauseReading?.();
+    if (this.paused) this.session?.pause();
     this.emit("open");
     const queued = this.queue;
     this.queue = [];

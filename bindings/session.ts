@@ -118,8 +118,8 @@ export function sendBytes(data: SendData): string | Uint8Array {
 }
 
 /** Bytes `data` takes on the wire as a payload (a string's UTF-8 length, a Blob's size). */
-function byteSize(data: SendData): number {
-  if (typeof data === "string") return new TextEncoder().encode(data).length;
+export function byteSize(data: SendData): number {
+  if (typeof data === "string") return encoder.encode(data).length;
   return isBlob(data) ? data.size : data.byteLength;
 }
 

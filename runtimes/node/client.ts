@@ -17,7 +17,7 @@ import {
 } from "../../bindings/client-core.js";
 import type { SessionSocket } from "../../bindings/session.js";
 import { nodeDeflateCodec } from "./deflate.js";
-import { allocBuffer, readInPlace } from "./link.js";
+import { allocBuffer, rawHead, readInPlace } from "./link.js";
 
 /**
  * ws's options that only the Node client has: they, and anything else `http.request`/`tls.connect` accept
@@ -187,10 +187,10 @@ function requestHeaders(request: Uint8Array, host: string): Record<string, strin
 
 /** The response's head as the engine reads it: status line, header lines as received, blank line. */
 function responseHead(response: http.IncomingMessage): Buffer {
-  let text = `HTTP/${response.httpVersion} ${response.statusCode} ${response.statusMessage ?? ""}\r\n`;
-  const raw = response.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
-  return Buffer.from(`${text}\r\n`, "latin1");
+  return rawHead(
+    `HTTP/${response.httpVersion} ${response.statusCode} ${response.statusMessage ?? ""}`,
+    response.rawHeaders,
+  );
 }
 
 /**

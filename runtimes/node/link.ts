@@ -124,3 +124,10 @@ export function readInPlace(socket: Socket, session: InPlaceReader): boolean {
   socket.resume();
   return true;
 }
+
+/** A head as node:http received it (start line, header lines as sent, blank line), for the engine to read. */
+export function rawHead(startLine: string, rawHeaders: string[]): Buffer {
+  let head = `${startLine}\r\n`;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  return Buffer.from(head + "\r\n", "latin1");
+}

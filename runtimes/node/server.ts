@@ -26,7 +26,7 @@ import { defaults } from "../../bindings/config.js";
 import type { UpgradeRequest } from "../../bindings/handshake.js";
 import { ServerConnection as CoreServerConnection } from "../../bindings/server-connection.js";
 import { nodeDeflateCodec } from "./deflate.js";
-import { allocBuffer, bindSession, SocketLink } from "./link.js";
+import { allocBuffer, bindSession, rawHead, SocketLink } from "./link.js";
 
 /** A connection on the Node server: `ws.socket` is the net.Socket (or TLS socket). */
 export type ServerConnection = CoreServerConnection<Buffer, Socket>;
@@ -94,10 +94,7 @@ const attached = new WeakMap<http.Server, WebSocketServer[]>();
 
 /** The request head as the client sent it, rebuilt from node:http's parse for the engine to judge. */
 export function rawRequestHead(req: http.IncomingMessage): Uint8Array {
-  let head = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
-  return Buffer.from(head + "\r\n", "latin1");
+  return rawHead(`${req.method} ${req.url} HTTP/${req.httpVersion}`, req.rawHeaders);
 }
 
 /**
