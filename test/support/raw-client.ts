@@ -212,3 +212,15 @@ export async function statusOf(port: number, request: string): Promise<number> {
   raw.destroy();
   return Number(head.split(" ")[1]);
 }
+
+/** A raw server's 101 answer to the upgrade request `head` (accept computed from its key). */
+export function switchingProtocols(head: Uint8Array | string): string {
+  const key = /Sec-WebSocket-Key: (.*)\r\n/i.exec(String(head))![1];
+  const accept = createHash("sha1")
+    .update(key + GUID)
+    .digest("base64");
+  return (
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Accept: ${accept}\r\n\r\n`
+  );
+}

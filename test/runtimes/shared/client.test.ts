@@ -4,9 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { parseFrame, within } from "../../support/raw-client.js";
+import { parseFrame, switchingProtocols, within } from "../../support/raw-client.js";
 import {
   describe,
   echoServer,
@@ -121,14 +120,7 @@ describe(`client on ${runtime}`, () => {
     const gotClose = new Promise<void>((resolve) => {
       const server = net.createServer((socket) => {
         socket.once("data", (head) => {
-          const key = /Sec-WebSocket-Key: (.*)\r\n/i.exec(head.toString())![1];
-          const accept = createHash("sha1")
-            .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-            .digest("base64");
-          socket.write(
-            `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-              `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
-          );
+          socket.write(switchingProtocols(head));
           socket.write(new Uint8Array([0x81, 0x82, 1, 2, 3, 4, 5, 6])); // masked: a server must not mask
           socket.on("data", (chunk) => (received = Buffer.concat([received, chunk])));
           socket.on("close", () => {
@@ -236,13 +228,7 @@ describe(`client on ${runtime}`, () => {
   it("heartbeat drops a server that never answers pings", async () => {
     const server = net.createServer((socket) => {
       socket.once("data", (head) => {
-        const key = /Sec-WebSocket-Key: (.*)\r\n/i.exec(head.toString())![1];
-        const accept = createHash("sha1")
-          .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-          .digest("base64");
-        socket.write(
-          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-        );
+        socket.write(switchingProtocols(head));
         socket.on("data", () => {}); // swallows pings
       });
     });

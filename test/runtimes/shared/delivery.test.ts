@@ -1,10 +1,9 @@
 // Exact delivery on Node and Bun alike: any text (a leading U+FEFF, NUL, U+FFFF, 4-byte characters, text
 // cut inside a character across frames and across reads) and any binary payload arrives unchanged and in
 // order, on the server and on the client, through fragmenting and through permessage-deflate.
-import { createHash } from "node:crypto";
 import * as net from "node:net";
 import fc from "fast-check";
-import { frame, RawClient, within } from "../../support/raw-client.js";
+import { frame, RawClient, switchingProtocols, within } from "../../support/raw-client.js";
 import { describe, expect, it, listen, nextMessage, openClient, runtime, type WebSocket } from "./harness.js";
 
 type Message = { text: string } | { binary: Uint8Array };
@@ -129,14 +128,7 @@ describe(`exact delivery on ${runtime}`, () => {
     let peer: net.Socket | null = null;
     const server = net.createServer((socket) => {
       socket.once("data", (head) => {
-        const key = /Sec-WebSocket-Key: (.*)\r\n/i.exec(head.toString())![1];
-        const accept = createHash("sha1")
-          .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-          .digest("base64");
-        socket.write(
-          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
-        );
+        socket.write(switchingProtocols(head));
         peer = socket;
       });
       socket.on("error", () => {});
