@@ -70,6 +70,22 @@ export interface HostileCase {
   note: string;
   /** Client under test: the head is a random mutation the model does not judge (only invariants checked). */
   lax?: boolean;
+  /** The C client under test (test/runtimes/wamr/hostile-client.ts): its settings for this connection. */
+  cClient?: CClientConfig;
+}
+
+/** The C client's wsk_client_config_t settings that a hostile case varies. */
+export interface CClientConfig {
+  /** buffer_size: bytes per socket read and the largest 101 head. */
+  bufferSize: number;
+  /** max_message_size: 1009 beyond; 0 is no limit. */
+  maxMessageSize: number;
+  /** ping_interval_sec: the client's own pings when idle (0: none). */
+  pingIntervalSec: number;
+  /** max_fragment_size: the client's own messages go in frames of this size (0: one frame). */
+  maxFragmentSize: number;
+  /** Messages the app sends as soon as the client reports CONNECTED: their sizes (text, binary, text...). */
+  sends: number[];
 }
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

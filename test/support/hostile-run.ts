@@ -28,11 +28,11 @@ import type * as Host from "../../runtimes/bun/index.js";
 type HostApi = typeof Host;
 
 /** Ms one connection may take from its first byte to its close event. */
-const CASE_DEADLINE = 5000;
+export const CASE_DEADLINE = 5000;
 /** Cases run at once. */
 const CONCURRENCY = 8;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** What the side under test did on one connection. */
@@ -110,7 +110,7 @@ async function until(o: Observed, ready: () => boolean, ms: number): Promise<boo
 }
 
 /** Frames in `bytes` (the host's output after its handshake), and trailing bytes that are no frame. */
-function framesOf(bytes: Buffer): { frames: RawFrame[]; rest: number } {
+export function framesOf(bytes: Buffer): { frames: RawFrame[]; rest: number } {
   const frames: RawFrame[] = [];
   let at = 0;
   for (let parsed; (parsed = parseFrame(bytes.subarray(at))) !== null; at += parsed.size)
@@ -118,7 +118,7 @@ function framesOf(bytes: Buffer): { frames: RawFrame[]; rest: number } {
   return { frames, rest: bytes.length - at };
 }
 
-const modelEvent = (e: ModelEvent) => `${e.kind}:${e.data.toString("hex")}`;
+export const modelEvent = (e: ModelEvent) => `${e.kind}:${e.data.toString("hex")}`;
 
 /**
  * Problems with what the host did, judged by the model: `sent` is what the host wrote after the handshake,
@@ -177,13 +177,13 @@ function judge(model: ModelResult, o: Observed, sent: Buffer, masked: boolean): 
   return problems;
 }
 
-function short(items: string[]): string {
+export function short(items: string[]): string {
   const text = JSON.stringify(items.map((s) => (s.length > 60 ? `${s.slice(0, 60)}…(${s.length})` : s)));
   return text.length > 600 ? `${text.slice(0, 600)}…` : text;
 }
 
 /** A raw socket's bytes, collected. */
-class Collector {
+export class Collector {
   bytes: Buffer[] = [];
   ended = false;
   /** The socket's error code (ECONNRESET: the other end reset the connection). */
@@ -200,7 +200,7 @@ class Collector {
 
 async function writePieces(socket: net.Socket, pieces: Buffer[]): Promise<void> {
   for (const piece of pieces) {
-    if (socket.destroyed) return;
+    if (socket.destroyed || socket.writableEnded) return;
     socket.write(piece);
     if (pieces.length > 1) await tick();
   }
@@ -224,7 +224,7 @@ export class HostileRun {
   private servers = new Map<string, ServerEntry>();
   private starting = new Map<string, Promise<ServerEntry>>();
   private records = new Map<number, Observed>();
-  private nextId = 1;
+  protected nextId = 1;
   readonly failures: Array<{ problems: string[]; case: HostileCase; where: string }> = [];
   private raw: net.Server | null = null;
   private rawPort: Promise<number> | null = null;
@@ -387,7 +387,7 @@ export class HostileRun {
   }
 
   /** The raw server that plays the hostile server for clients (one, shared by concurrent cases). */
-  private rawServer(): Promise<number> {
+  protected rawServer(): Promise<number> {
     this.rawPort ??= new Promise<number>((resolve) => {
       this.raw = net.createServer((socket) => this.onRawSocket(socket));
       this.raw.listen(0, "127.0.0.1", () => resolve((this.raw!.address() as net.AddressInfo).port));
@@ -421,27 +421,7 @@ export class HostileRun {
     this.connections++;
     const verdict = responseVerdict(c.head, c.config.deflate);
     const model = modelOf(c, verdict.deflate ? { historyBytes: verdict.deflate.historyBytes } : null);
-    let peer: Collector | null = null;
-    let requestOk = true;
-    const served = new Promise<void>((resolve) => {
-      this.rawCases.set(id, (socket, request, rest) => {
-        peer = new Collector(socket);
-        if (rest.length > 0) peer.bytes.push(rest);
-        const key = /^Sec-WebSocket-Key: (.*)$/im.exec(request)?.[1]?.trim() ?? "";
-        if (!key) requestOk = false;
-        const head = c.head.replaceAll("{accept}", acceptFor(key));
-        const bytes = Buffer.concat([Buffer.from(head, "latin1"), Buffer.from(c.frames, "hex")]);
-        // The host answers its close frame; a head that never ends is followed by our FIN.
-        socket.on("data", () => {
-          const { frames } = framesOf(peer!.all);
-          if (frames.some((f) => f.opcode === 8)) socket.end();
-        });
-        void writePieces(socket, splitAt(bytes, c.cuts)).then(() => {
-          if (!head.includes("\r\n\r\n")) socket.end();
-          resolve();
-        });
-      });
-    });
+    const serving = this.serve(id, c);
     const ws = new this.host.WebSocket(`ws://127.0.0.1:${port}/c/${id}`, undefined, {
       maxPayload: c.config.maxPayload,
       fragments: c.config.fragments,
@@ -488,11 +468,10 @@ export class HostileRun {
       o.wake();
     });
     try {
-      const ready = await Promise.race([served.then(() => true), sleep(CASE_DEADLINE).then(() => false)]);
-      if (!ready) return ["the client never sent its upgrade request"];
-      if (!requestOk) return ["the client's request has no Sec-WebSocket-Key"];
+      const socketPeer = await serving.peer;
+      if (!socketPeer) return ["the client never sent its upgrade request"];
+      if (!serving.requestOk()) return ["the client's request has no Sec-WebSocket-Key"];
       const problems: string[] = [];
-      const socketPeer = peer as unknown as Collector;
       if (c.lax || !verdict.ok) {
         // A damaged head may still be a valid 101: then hang up once it opened.
         await until(o, () => o.close !== null || o.opened, CASE_DEADLINE);
@@ -521,6 +500,57 @@ export class HostileRun {
       this.rawCases.delete(id);
       if (!o.close) ws.terminate();
     }
+  }
+
+  /**
+   * Play case `c`'s server for the client that dials `/c/<id>` on the raw server: the head (its accept
+   * computed from the client's key) and frames, in the case's pieces. `peer` resolves once all is written
+   * (null when no client came within CASE_DEADLINE); the peer answers a close frame with its FIN. With
+   * `holdReads`, the peer reads nothing more until it resolves (what the client sends waits in the kernel, as
+   * with a busy server), then sends one more byte, as a server still sending when the client leaves: a client
+   * that closed its socket instead of half-closing it answers that with RST (the peer's `error`).
+   */
+  protected serve(
+    id: number,
+    c: HostileCase,
+    holdReads?: Promise<unknown>,
+  ): { peer: Promise<Collector | null>; requestOk: () => boolean } {
+    let requestOk = true;
+    const written = new Promise<Collector>((resolve) => {
+      this.rawCases.set(id, (socket, request, rest) => {
+        const peer = new Collector(socket);
+        if (rest.length > 0) peer.bytes.push(rest);
+        const key = /^Sec-WebSocket-Key: (.*)$/im.exec(request)?.[1]?.trim() ?? "";
+        if (!key) requestOk = false;
+        const head = c.head.replaceAll("{accept}", acceptFor(key));
+        const bytes = Buffer.concat([Buffer.from(head, "latin1"), Buffer.from(c.frames, "hex")]);
+        // The host answers its close frame; a head that never ends is followed by our FIN.
+        socket.on("data", () => {
+          const { frames } = framesOf(peer.all);
+          if (frames.some((f) => f.opcode === 8)) socket.end();
+        });
+        if (holdReads) {
+          socket.pause();
+          void holdReads.then(() => {
+            if (!socket.destroyed) socket.write(Buffer.from([0]));
+            socket.resume();
+          });
+        }
+        void writePieces(socket, splitAt(bytes, c.cuts)).then(() => {
+          if (!head.includes("\r\n\r\n")) socket.end();
+          resolve(peer);
+        });
+      });
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), CASE_DEADLINE)));
+    const peer = Promise.race([written, late]).finally(() => clearTimeout(timer));
+    return { peer, requestOk: () => requestOk };
+  }
+
+  /** Forget case `id`'s handler on the raw server. */
+  protected unserve(id: number): void {
+    this.rawCases.delete(id);
   }
 
   /** Run a case and keep it if it fails. */
@@ -553,12 +583,16 @@ export class HostileRun {
       while (next < first + count) {
         const index = next++;
         const rng = new Rng(caseSeed(seed, index));
-        const config = role === "server" ? rng.pick(configs) : randomConfig(rng);
-        const c = role === "server" ? serverCase(rng, config) : clientCase(rng, config);
+        const c = role === "server" ? serverCase(rng, rng.pick(configs)) : this.generateClientCase(rng);
         await this.run(c, `FUZZ_SEED=${seed} case ${index}`);
       }
     };
     await Promise.all([...Array(this.concurrency)].map(worker));
+  }
+
+  /** A client case with a random configuration of the client under test. */
+  protected generateClientCase(rng: Rng): HostileCase {
+    return clientCase(rng, randomConfig(rng));
   }
 
   /** Every server still accepts and echoes, and every canary still echoes; problems found. */

@@ -68,7 +68,8 @@ typedef struct {
     bool disable_auto_reconnect;
     int network_timeout_ms;          /**< connect, handshake and send timeouts */
     size_t buffer_size;              /**< bytes per socket read and largest handshake response */
-    size_t max_message_size;         /**< largest incoming message (1009 beyond); 0: no limit */
+    size_t max_message_size;         /**< largest incoming message (1009 beyond), at most INT_MAX (what
+                                          payload_len reports); 0: INT_MAX */
     size_t max_fragment_size;        /**< outgoing messages are split into frames of this size (0: never) */
     size_t task_stack;
     int task_prio;

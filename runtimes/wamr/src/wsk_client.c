@@ -2,6 +2,7 @@
 #include "wsk_client.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,14 @@
 #include "wsk_uri.h"
 
 static const char *TAG = "wsk_client";
+
+/*
+ * Ms a finished plain connection stays half-closed, reading and dropping what the server still sends, until
+ * the server's FIN (at most network_timeout_ms): a socket closed with bytes unread, or that receives more, makes
+ * the kernel send RST, and a server still writing then loses what it had not read yet (our close frame, pongs).
+ * RFC 6455 §7.1.1: the client waits for the server to close the TCP connection.
+ */
+#define LINGER_MS 2000
 
 struct wsk_client {
     wsk_client_config_t config;
@@ -170,8 +179,7 @@ static bool open_connection(struct wsk_client *c)
         goto fail;
     }
     wsk_lock();
-    uint64_t max_payload = c->config.max_message_size ? c->config.max_message_size : UINT64_MAX;
-    slot = wsk_engine_open(WSK_ROLE_CLIENT, max_payload);
+    slot = wsk_engine_open(WSK_ROLE_CLIENT, c->config.max_message_size);
     const uint8_t *request;
     size_t request_len;
     wsk_err_t err = slot < 0 ? -slot
@@ -266,6 +274,25 @@ static bool service(struct wsk_client *c, bool readable)
     return true;
 }
 
+/* Close a finished connection: a plain socket is half-closed and read to the server's FIN first (LINGER_MS). */
+static void linger_close(struct wsk_client *c, wsk_conn_t *conn)
+{
+    int linger_ms = c->config.network_timeout_ms < LINGER_MS ? c->config.network_timeout_ms : LINGER_MS;
+    int64_t deadline = wsk_now_ms() + linger_ms;
+    if (!conn->tls && shutdown(conn->fd, SHUT_WR) == 0) {
+        for (;;) {
+            int64_t left = deadline - wsk_now_ms();
+            if (left <= 0 || __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) break;
+            int ready = wsk_conn_wait_readable(conn, left > 100 ? 100 : (int)left);
+            if (ready < 0) break;
+            if (ready == 0) continue;
+            ssize_t n = wsk_conn_recv(conn, c->buffer, c->config.buffer_size);
+            if (n != WSK_CONN_AGAIN && n <= 0) break;
+        }
+    }
+    wsk_conn_close(conn);
+}
+
 static void run_connection(struct wsk_client *c)
 {
     bool alive = true;
@@ -278,13 +305,15 @@ static void run_connection(struct wsk_client *c)
     wsk_lock();
     wsk_engine_close(c->slot);
     c->slot = -1;
-    wsk_conn_close(&c->conn);
+    wsk_conn_t conn = c->conn; /* no send reaches it from here on */
+    c->conn = (wsk_conn_t){.fd = -1};
     c->connected = false;
     bool clean = c->closed_clean;
     uint16_t code = c->close_code ? c->close_code : WSK_CLOSE_ABNORMAL;
     wsk_unlock();
     wsk_event_data_t data = {.close_code = code};
     emit(c, clean ? WSK_EVENT_CLOSED : WSK_EVENT_DISCONNECTED, &data);
+    linger_close(c, &conn);
 }
 
 static void client_task(void *arg)
@@ -333,9 +362,16 @@ wsk_client_handle_t wsk_client_init(const wsk_client_config_t *config)
         WSK_LOGE(TAG, "bad URI: %s", config->uri);
         return NULL;
     }
+    /* DATA events report payload_len and payload_offset as ints (as esp_websocket_client does). */
+    if (config->max_message_size > INT_MAX) {
+        WSK_LOGE(TAG, "max_message_size %zu is more than DATA events' payload_len can report (INT_MAX, %d): lower it",
+                 config->max_message_size, INT_MAX);
+        return NULL;
+    }
     struct wsk_client *c = wsk_calloc(1, sizeof(*c));
     if (!c) return NULL;
     c->config = *config;
+    if (c->config.max_message_size == 0) c->config.max_message_size = INT_MAX;
     if (c->config.buffer_size < 256) c->config.buffer_size = 256;
     if (c->config.network_timeout_ms <= 0) c->config.network_timeout_ms = 10000;
     c->conn.fd = -1;

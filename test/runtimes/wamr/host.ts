@@ -280,6 +280,17 @@ export function runClient(
   return runProgram(t, "wsk_client_example", args);
 }
 
+/** Start one of the target's programs with its stdin, stdout and stderr piped (stderr scanned as every process's). */
+export function spawnProgram(t: Target, program: string, args: string[] = []): ChildProcess {
+  const full = command(t, program);
+  const proc = spawn(full[0], [...full.slice(1), ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: environment(t),
+  });
+  track(`${program} (${t.name}) ${args.join(" ")}`, proc);
+  return proc;
+}
+
 /** Run one of the target's programs to completion (killed after 20 s). */
 export function runProgram(
   t: Target,

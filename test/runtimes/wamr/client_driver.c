@@ -1,0 +1,249 @@
+/*
+ * A test driver for the C client (include/wsk_client.h): many clients in one process, opened one command at a
+ * time, every event they report printed as one line, so test/runtimes/wamr/client-driver.ts can judge what the
+ * client delivered byte for byte (the hostile-server fuzzer, hostile-client.test.ts). Batching connections in
+ * one long-lived process keeps a few thousand of them within seconds, sanitizers included.
+ *
+ * Commands, one per line on stdin:
+ *   open ID PORT PATH BUFFER_SIZE MAX_MESSAGE MAX_FRAGMENT PING_INTERVAL_SEC NETWORK_TIMEOUT_MS
+ *       a client for ws://127.0.0.1:PORT/PATH, no reconnect, started at once
+ *   send ID text|binary LEN      a message of LEN bytes ('a' + i % 26), from this thread; prints "ID SENT rc"
+ *   close ID TIMEOUT_MS          wsk_client_close; prints "ID CLOSE_RETURNED err"
+ *   stats                        prints "STATS heap=… slots=…"
+ * Output, one line per event: "ID BEGIN", "ID BEFORE_CONNECT", "ID CONNECTED",
+ *   "ID DATA op fin payload_len payload_offset close_code hex", "ID ERROR type close_code status errno",
+ *   "ID CLOSED code", "ID DISCONNECTED code", "ID FINISH", then "ID DESTROYED err" once the main thread freed
+ *   the client. At the end of stdin every client is waited for (at most 30 s) and freed, a last STATS line is
+ *   printed, and the exit status is 0 when the host holds no heap and no slot.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wsk_client.h"
+
+extern int wsk_log_level;
+
+#define MAX_CLIENTS 64
+
+typedef struct {
+    long id;
+    wsk_client_handle_t handle;
+    int finished; /* set (atomically) once the FINISH event was printed */
+} driven_t;
+
+static driven_t clients[MAX_CLIENTS];
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One whole line on stdout, never interleaved with another task's. */
+static void emit_line(const char *line)
+{
+    pthread_mutex_lock(&out_lock);
+    fputs(line, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    pthread_mutex_unlock(&out_lock);
+}
+
+static const char *event_name(wsk_client_event_id_t id)
+{
+    switch (id) {
+    case WSK_EVENT_ERROR: return "ERROR";
+    case WSK_EVENT_CONNECTED: return "CONNECTED";
+    case WSK_EVENT_DISCONNECTED: return "DISCONNECTED";
+    case WSK_EVENT_DATA: return "DATA";
+    case WSK_EVENT_CLOSED: return "CLOSED";
+    case WSK_EVENT_BEFORE_CONNECT: return "BEFORE_CONNECT";
+    case WSK_EVENT_BEGIN: return "BEGIN";
+    case WSK_EVENT_FINISH: return "FINISH";
+    default: return "UNKNOWN";
+    }
+}
+
+static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_t *data)
+{
+    driven_t *d = args;
+    char head[160];
+    if (id == WSK_EVENT_DATA) {
+        size_t len = data->data_len > 0 ? (size_t)data->data_len : 0;
+        size_t at = (size_t)snprintf(head, sizeof(head), "%ld DATA %u %d %d %d %u ", d->id, data->op_code,
+                                     data->fin ? 1 : 0, data->payload_len, data->payload_offset, data->close_code);
+        char *line = malloc(at + 2 * len + 1);
+        if (!line) abort();
+        memcpy(line, head, at);
+        static const char digits[] = "0123456789abcdef";
+        const unsigned char *bytes = (const unsigned char *)data->data_ptr;
+        for (size_t i = 0; i < len; i++) {
+            line[at + 2 * i] = digits[bytes[i] >> 4];
+            line[at + 2 * i + 1] = digits[bytes[i] & 15];
+        }
+        line[at + 2 * len] = 0;
+        emit_line(line);
+        free(line);
+        return;
+    }
+    if (id == WSK_EVENT_ERROR)
+        snprintf(head, sizeof(head), "%ld ERROR %d %u %d %d", d->id, data->error_type, data->close_code,
+                 data->handshake_status, data->esp_transport_sock_errno);
+    else if (id == WSK_EVENT_CLOSED || id == WSK_EVENT_DISCONNECTED)
+        snprintf(head, sizeof(head), "%ld %s %u", d->id, event_name(id), data->close_code);
+    else
+        snprintf(head, sizeof(head), "%ld %s", d->id, event_name(id));
+    emit_line(head);
+    if (id == WSK_EVENT_FINISH) __atomic_store_n(&d->finished, 1, __ATOMIC_RELEASE);
+}
+
+static driven_t *find(long id)
+{
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (clients[i].handle && clients[i].id == id) return &clients[i];
+    return NULL;
+}
+
+static void print_stats(void)
+{
+    wsk_stats_t st;
+    wsk_get_stats(&st);
+    char line[128];
+    snprintf(line, sizeof(line), "STATS heap=%zu slots=%u", st.host_heap_used, (unsigned)st.slots_used);
+    emit_line(line);
+}
+
+static void open_client(long id, int port, const char *path, long buffer_size, long max_message, long max_fragment,
+                        int ping_interval, int network_timeout_ms)
+{
+    char line[96];
+    driven_t *d = NULL;
+    for (int i = 0; i < MAX_CLIENTS && !d; i++)
+        if (!clients[i].handle) d = &clients[i];
+    char uri[300];
+    snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d%s", port, path);
+    wsk_client_config_t config = WSK_CLIENT_DEFAULT_CONFIG();
+    config.uri = uri;
+    config.buffer_size = (size_t)buffer_size;
+    config.max_message_size = (size_t)max_message;
+    config.max_fragment_size = (size_t)max_fragment;
+    config.ping_interval_sec = ping_interval;
+    config.network_timeout_ms = network_timeout_ms;
+    config.disable_auto_reconnect = true;
+    wsk_client_handle_t handle = d ? wsk_client_init(&config) : NULL;
+    if (!handle) {
+        snprintf(line, sizeof(line), "%ld INIT_FAILED", id);
+        emit_line(line);
+        return;
+    }
+    d->id = id;
+    d->finished = 0;
+    d->handle = handle;
+    wsk_client_register_events(handle, WSK_EVENT_ANY, on_event, d);
+    wsk_err_t err = wsk_client_start(handle);
+    if (err != WSK_OK) {
+        snprintf(line, sizeof(line), "%ld START_FAILED %s", id, wsk_err_to_name(err));
+        emit_line(line);
+        wsk_client_destroy(handle);
+        d->handle = NULL;
+    }
+}
+
+/* Free every client whose task finished (the handler cannot free its own client). */
+static void reap(void)
+{
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        driven_t *d = &clients[i];
+        if (!d->handle || !__atomic_load_n(&d->finished, __ATOMIC_ACQUIRE)) continue;
+        wsk_err_t err = wsk_client_destroy(d->handle);
+        d->handle = NULL;
+        char line[64];
+        snprintf(line, sizeof(line), "%ld DESTROYED %d", d->id, err);
+        emit_line(line);
+    }
+}
+
+static void send_message(long id, const char *kind, long len)
+{
+    driven_t *d = find(id);
+    char *payload = malloc(len > 0 ? (size_t)len : 1);
+    if (!payload) abort();
+    for (long i = 0; i < len; i++) payload[i] = (char)('a' + i % 26);
+    int rc = -1;
+    if (d && !strcmp(kind, "text")) rc = wsk_client_send_text(d->handle, payload, (int)len, 1000);
+    else if (d) rc = wsk_client_send_bin(d->handle, payload, (int)len, 1000);
+    free(payload);
+    char line[64];
+    snprintf(line, sizeof(line), "%ld SENT %d", id, rc);
+    emit_line(line);
+}
+
+static void run_command(char *line)
+{
+    long id, buffer_size, max_message, max_fragment, len;
+    int port, ping_interval, timeout;
+    char path[256], kind[16];
+    if (sscanf(line, "open %ld %d %255s %ld %ld %ld %d %d", &id, &port, path, &buffer_size, &max_message,
+               &max_fragment, &ping_interval, &timeout) == 8)
+        open_client(id, port, path, buffer_size, max_message, max_fragment, ping_interval, timeout);
+    else if (sscanf(line, "send %ld %15s %ld", &id, kind, &len) == 3)
+        send_message(id, kind, len);
+    else if (sscanf(line, "close %ld %d", &id, &timeout) == 2) {
+        driven_t *d = find(id);
+        char out[64];
+        snprintf(out, sizeof(out), "%ld CLOSE_RETURNED %d", id, d ? wsk_client_close(d->handle, timeout) : -1);
+        emit_line(out);
+    } else if (!strcmp(line, "stats"))
+        print_stats();
+    else {
+        fprintf(stderr, "unknown command: %s\n", line);
+        exit(2);
+    }
+}
+
+int main(void)
+{
+    const char *level = getenv("WSK_LOG_LEVEL");
+    wsk_log_level = level ? atoi(level) : 1; /* errors only: the fuzzer makes every warning happen */
+    char buffer[4096];
+    size_t have = 0;
+    for (;;) {
+        reap();
+        struct pollfd pfd = {.fd = 0, .events = POLLIN};
+        if (poll(&pfd, 1, 5) <= 0) continue;
+        ssize_t n = read(0, buffer + have, sizeof(buffer) - 1 - have);
+        if (n <= 0) break;
+        have += (size_t)n;
+        buffer[have] = 0;
+        char *start = buffer;
+        for (char *end; (end = strchr(start, '\n')) != NULL; start = end + 1) {
+            *end = 0;
+            run_command(start);
+        }
+        have = strlen(start);
+        memmove(buffer, start, have);
+        if (have == sizeof(buffer) - 1) {
+            fprintf(stderr, "command line too long\n");
+            return 2;
+        }
+    }
+    /* stdin ended: every client finishes (its server hangs up or its network timeout passes), then is freed. */
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    for (bool left = true; left;) {
+        reap();
+        left = false;
+        for (int i = 0; i < MAX_CLIENTS; i++) left = left || clients[i].handle != NULL;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (left && now.tv_sec - started.tv_sec > 30) {
+            fprintf(stderr, "clients still running 30 s after the end of input\n");
+            return 1;
+        }
+        if (left) usleep(5 * 1000);
+    }
+    wsk_stats_t st;
+    wsk_get_stats(&st);
+    print_stats();
+    return st.host_heap_used == 0 && st.slots_used == 0 ? 0 : 1;
+}

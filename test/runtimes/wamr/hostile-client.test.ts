@@ -1,0 +1,61 @@
+// A hostile server against the C client (runtimes/wamr/src/wsk_client.c) on the wasm2c back end with ASan and
+// UBSan: seeded random and mutated 101 responses (split anywhere, frames glued behind them), frame sequences
+// valid then mutated (huge lengths, every opcode and RSV bit, bad text and close frames), each against a
+// client with random settings (buffer_size, max_message_size, ping_interval_sec), judged by the reference
+// model (test/runtimes/wamr/hostile-client.ts). The clients run in one driver process per target
+// (client_driver.c), which must end with no heap, no slot, no leak and no sanitizer report. x86-64 runs the
+// most connections, i386 and ARM (under qemu) fewer. FUZZ_SEED and FUZZ_CONNECTIONS (x86-64's count) override
+// the seed and the count; `npm run fuzz` runs many more.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { HostileCase } from "../../support/hostile-peer.js";
+import { fuzzSettings } from "../../support/hostile-run.js";
+import { ClientDriver } from "./client-driver.js";
+import { CClientRun } from "./hostile-client.js";
+import { buildHost, takeSanitizerReports, targets } from "./host.js";
+
+const VECTORS = new URL("../../vectors/hostile-c-client-cases.json", import.meta.url).pathname;
+const kept = (JSON.parse(readFileSync(VECTORS, "utf8")) as { cases: HostileCase[] }).cases;
+const { seed, count } = fuzzSettings(3000);
+/** Each target's share of the connections. */
+const SHARE: Record<string, number> = { "x86-64 wasm2c": 1, "i386 wasm2c": 1 / 6, "arm wasm2c": 1 / 12 };
+
+for (const t of targets.filter((target) => SHARE[target.name] !== undefined)) {
+  const connections = Math.max(1, Math.round(count * SHARE[t.name]));
+
+  describe(`hostile server against the C client [${t.name}]`, () => {
+    let driver: ClientDriver;
+    let run: CClientRun;
+
+    beforeAll(async () => {
+      await buildHost(t);
+      driver = new ClientDriver(t);
+      run = new CClientRun(driver);
+    }, 180_000);
+
+    afterAll(async () => {
+      await run?.close();
+      // Exit 0: every client finished and was freed, with no host heap and no engine slot left.
+      const code = await driver?.stop();
+      expect(driver.stray).toEqual([]);
+      expect(code).toBe(0);
+      expect(takeSanitizerReports()).toEqual([]);
+    }, 60_000);
+
+    it(`replays the ${kept.length} kept cases`, async () => {
+      for (const [i, c] of kept.entries()) await run.run(c, `kept case ${i} (${c.note})`);
+      expect(run.report()).toBe("");
+      expect(takeSanitizerReports()).toEqual([]);
+    });
+
+    it(`answers ${connections} random connections as the model does (FUZZ_SEED=${seed})`, async () => {
+      const started = Date.now();
+      await run.fuzz("client", seed, connections);
+      if (process.env.FUZZ_SLOW) console.log(`${run.connections} connections in ${Date.now() - started} ms`);
+      run.record(VECTORS);
+      expect(run.report()).toBe("");
+      expect(takeSanitizerReports()).toEqual([]);
+      expect(driver.proc.exitCode).toBe(null);
+    }, 120_000);
+  });
+}
