@@ -66,11 +66,16 @@ typedef struct {
     int pingpong_timeout_sec;        /**< fail the connection if no pong within this (0: never) */
     int reconnect_timeout_ms;        /**< wait before reconnecting */
     bool disable_auto_reconnect;
-    int network_timeout_ms;          /**< connect, handshake and send timeouts */
+    int network_timeout_ms;          /**< connect and handshake timeout; queued bytes that make no progress for
+                                          this long drop the connection (1006); wss:// sends wait at most this */
     size_t buffer_size;              /**< bytes per socket read and largest handshake response */
     size_t max_message_size;         /**< largest incoming message (1009 beyond), at most INT_MAX (what
                                           payload_len reports); 0: INT_MAX */
     size_t max_fragment_size;        /**< outgoing messages are split into frames of this size (0: never) */
+    size_t max_send_queue;           /**< bytes kept while a ws:// socket is full (allocated only then); an app
+                                          send waits for the queue to drop to this, then queues its message whole;
+                                          pongs or pings past it drop the connection (1008). 0:
+                                          CONFIG_WSK_MAX_SEND_QUEUE */
     size_t task_stack;
     int task_prio;
     void *user_context;
@@ -97,11 +102,15 @@ wsk_err_t wsk_client_register_events(wsk_client_handle_t client, wsk_client_even
 wsk_err_t wsk_client_start(wsk_client_handle_t client);
 /** True between CONNECTED and DISCONNECTED/CLOSED. */
 bool wsk_client_is_connected(wsk_client_handle_t client);
-/** Send a text message; returns the bytes sent or -1 (not connected, send failed). */
+/**
+ * Send a text message: written to the socket, what it does not take queued (max_send_queue). Waits at most
+ * timeout_ms (without holding the host lock) for the queue to drop to max_send_queue first; from a handler it
+ * never waits. Returns len, or -1 (not connected, closing, no room in time).
+ */
 int wsk_client_send_text(wsk_client_handle_t client, const char *data, int len, int timeout_ms);
-/** Send a binary message; returns the bytes sent or -1. */
+/** Send a binary message, as wsk_client_send_text; returns len or -1. */
 int wsk_client_send_bin(wsk_client_handle_t client, const char *data, int len, int timeout_ms);
-/** Send a ping with up to 125 bytes. */
+/** Send a ping with up to 125 bytes (WSK_ERR_TIMEOUT when the send queue is past max_send_queue). */
 wsk_err_t wsk_client_send_ping(wsk_client_handle_t client, const void *data, size_t len);
 /** Start the close handshake and wait up to timeout_ms for it to finish; no reconnect afterwards. */
 wsk_err_t wsk_client_close_with_code(wsk_client_handle_t client, uint16_t code, const char *reason,

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "wsk_config.h"
 #include "wsk_engine.h"
 #include "wsk_log.h"
 #include "wsk_platform.h"
@@ -25,6 +26,10 @@ static const char *TAG = "wsk_client";
  * RFC 6455 §7.1.1: the client waits for the server to close the TCP connection.
  */
 #define LINGER_MS 2000
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
 
 struct wsk_client {
     wsk_client_config_t config;
@@ -55,6 +60,16 @@ struct wsk_client {
     uint8_t frame_opcode;
     uint64_t frame_offset;
     uint8_t *buffer;
+    /* Plain connections: bytes the socket did not take yet, allocated only while there are some and flushed when
+       it is writable, so that no write waits with the host lock held (every other client and server would wait
+       with it). Bounded by max_send_queue, beyond which the connection is dropped, except while an app message or
+       close frame is framed (out_whole): the app waits for room before one instead. */
+    uint8_t *out;
+    size_t out_head, out_len, out_cap; /* queued bytes are out[out_head, out_head + out_len) */
+    int64_t out_progress; /* when the queue last shrank, or began */
+    bool out_whole;
+    bool dropped;   /* the send path gave up on the server (queue past its bound, or no progress): no linger */
+    int drop_errno; /* reported with the ERROR event of a drop */
 };
 
 static void emit(struct wsk_client *c, wsk_client_event_id_t id, wsk_event_data_t *data)
@@ -77,16 +92,109 @@ static void emit_error(struct wsk_client *c, wsk_client_error_type_t type, int s
     emit(c, WSK_EVENT_ERROR, &data);
 }
 
+static size_t send_queue_limit(const struct wsk_client *c)
+{
+    return c->config.max_send_queue ? c->config.max_send_queue : CONFIG_WSK_MAX_SEND_QUEUE;
+}
+
+/* Send what a plain socket takes now without waiting: the bytes sent (maybe 0), or -1 if the socket failed. */
+static ssize_t send_now(int fd, const uint8_t *bytes, size_t len)
+{
+    ssize_t n = send(fd, bytes, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+}
+
+/* Send as much of the queue as `fd` takes now; the queue is freed once empty. -1 if the socket failed. */
+static ssize_t flush_queue(struct wsk_client *c, int fd)
+{
+    if (c->out_len == 0) return 0;
+    ssize_t n = send_now(fd, c->out + c->out_head, c->out_len);
+    if (n <= 0) return n;
+    c->out_head += (size_t)n;
+    c->out_len -= (size_t)n;
+    c->out_progress = wsk_now_ms();
+    if (c->out_len == 0) {
+        wsk_free(c->out);
+        c->out = NULL;
+        c->out_head = c->out_cap = 0;
+    }
+    return n;
+}
+
+/* Give up on the server from the send path (lock held): the task ends the connection and reports `code`. */
+static void drop_connection(struct wsk_client *c, uint16_t code, int sock_errno)
+{
+    if (c->dropped) return;
+    c->dropped = true;
+    c->drop_errno = sock_errno;
+    c->close_code = code;
+    shutdown(c->conn.fd, SHUT_RDWR); /* the task wakes and sees the connection end */
+}
+
+/* The task's or a sender's turn to flush the queue (lock held). */
+static void flush_output(struct wsk_client *c)
+{
+    if (c->out_len == 0 || c->conn.fd < 0 || c->conn.tls) return;
+    if (flush_queue(c, c->conn.fd) < 0) shutdown(c->conn.fd, SHUT_RDWR); /* the server is gone */
+}
+
+/*
+ * Every byte the client sends (lock held). Plain sockets never wait: what the socket does not take now is queued
+ * behind what is queued already. TLS connections still wait for their socket, at most network_timeout_ms (mbedTLS
+ * wants a partial record written again from the same buffer).
+ */
 static wsk_err_t client_write(void *ctx, const uint8_t *bytes, size_t len)
 {
     struct wsk_client *c = ctx;
-    if (c->conn.fd < 0) return WSK_ERR_INVALID_STATE;
-    wsk_err_t err = wsk_conn_send_all(&c->conn, bytes, len, c->config.network_timeout_ms);
-    if (err != WSK_OK) {
-        WSK_LOGW(TAG, "send failed: %s", wsk_err_to_name(err));
-        shutdown(c->conn.fd, SHUT_RDWR); /* the task sees the connection end */
+    if (c->conn.fd < 0 || c->dropped) return WSK_ERR_INVALID_STATE;
+    if (c->conn.tls) {
+        wsk_err_t err = wsk_conn_send_all(&c->conn, bytes, len, c->config.network_timeout_ms);
+        if (err != WSK_OK) {
+            WSK_LOGW(TAG, "send failed: %s", wsk_err_to_name(err));
+            shutdown(c->conn.fd, SHUT_RDWR); /* the task sees the connection end */
+        }
+        return err;
     }
-    return err;
+    if (c->out_len == 0) {
+        ssize_t n = send_now(c->conn.fd, bytes, len);
+        if (n < 0) {
+            WSK_LOGW(TAG, "send failed: %s", strerror(errno));
+            shutdown(c->conn.fd, SHUT_RDWR);
+            return WSK_ERR_SOCKET;
+        }
+        bytes += n;
+        len -= (size_t)n;
+        if (len == 0) return WSK_OK;
+        c->out_progress = wsk_now_ms();
+    }
+    size_t limit = send_queue_limit(c);
+    if (!c->out_whole && c->out_len + len > limit) {
+        WSK_LOGW(TAG, "the server does not read: %u bytes to send > max_send_queue %u, dropping the connection (1008)",
+                 (unsigned)(c->out_len + len), (unsigned)limit);
+        drop_connection(c, WSK_CLOSE_POLICY_VIOLATION, ENOBUFS);
+        return WSK_ERR_INVALID_SIZE;
+    }
+    if (c->out_head + c->out_len + len > c->out_cap && c->out_head > 0) {
+        memmove(c->out, c->out + c->out_head, c->out_len);
+        c->out_head = 0;
+    }
+    if (c->out_len + len > c->out_cap) {
+        /* A whole message arrives a transmit area at a time: grow by half again, not by each piece. */
+        size_t cap = c->out_cap + c->out_cap / 2;
+        if (cap < c->out_len + len) cap = c->out_len + len;
+        uint8_t *grown = wsk_realloc(c->out, cap);
+        if (!grown) {
+            WSK_LOGE(TAG, "no memory to queue %u bytes, dropping the connection", (unsigned)len);
+            drop_connection(c, WSK_CLOSE_INTERNAL_ERROR, ENOMEM);
+            return WSK_ERR_NO_MEM;
+        }
+        c->out = grown;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_head + c->out_len, bytes, len);
+    c->out_len += len;
+    return WSK_OK;
 }
 
 static void on_data(struct wsk_client *c, const wsk_event_t *event)
@@ -244,7 +352,17 @@ fail:
 /* One step of the connected loop with the lock held; false when the connection is over. */
 static bool service(struct wsk_client *c, bool readable)
 {
-    if (c->closed_clean || c->protocol_error) return false; /* e.g. a close that came with the 101 */
+    if (c->closed_clean || c->protocol_error || c->dropped) return false; /* e.g. a close that came with the 101 */
+    int64_t now = wsk_now_ms();
+    if (c->out_len > 0) {
+        flush_output(c);
+        if (c->out_len > 0 && now - c->out_progress > c->config.network_timeout_ms) {
+            WSK_LOGW(TAG, "the server took none of %u queued bytes in %d ms, dropping the connection",
+                     (unsigned)c->out_len, c->config.network_timeout_ms);
+            drop_connection(c, WSK_CLOSE_ABNORMAL, ETIMEDOUT);
+            return false;
+        }
+    }
     /* TLS may hold decrypted bytes beyond one read: read while it has some. */
     for (bool more = readable; more; more = wsk_conn_pending(&c->conn) > 0) {
         size_t size;
@@ -257,7 +375,6 @@ static bool service(struct wsk_client *c, bool readable)
             if (c->closed_clean || c->protocol_error) return false;
         }
     }
-    int64_t now = wsk_now_ms();
     if (c->close_requested) return now < c->close_deadline;
     if (c->ping_sent_at && c->config.pingpong_timeout_sec > 0 &&
         now - c->ping_sent_at > (int64_t)c->config.pingpong_timeout_sec * 1000) {
@@ -274,12 +391,37 @@ static bool service(struct wsk_client *c, bool readable)
     return true;
 }
 
-/* Close a finished connection: a plain socket is half-closed and read to the server's FIN first (LINGER_MS). */
-static void linger_close(struct wsk_client *c, wsk_conn_t *conn)
+/* Wait up to `ms` for the connection to be readable, or writable while the send queue holds bytes: the poll
+   events that came (POLLIN when TLS holds decrypted bytes), 0 on timeout, -1 if poll failed. Task only. */
+static int wait_ready(struct wsk_client *c, int ms)
+{
+    if (wsk_conn_pending(&c->conn) > 0) return POLLIN;
+    wsk_lock();
+    bool queued = c->out_len > 0;
+    wsk_unlock();
+    struct pollfd pfd = {.fd = c->conn.fd, .events = (short)(POLLIN | (queued ? POLLOUT : 0))};
+    int n = poll(&pfd, 1, ms);
+    if (n < 0) return errno == EINTR ? 0 : -1;
+    return n == 0 ? 0 : pfd.revents;
+}
+
+/*
+ * Close a finished connection. Unless the send path gave up on the server, a plain socket first sends what its
+ * queue still holds (our close frame, maybe), then is half-closed and read to the server's FIN; all within
+ * LINGER_MS (or network_timeout_ms if shorter) and cut short by wsk_client_stop. The queue is freed.
+ */
+static void linger_close(struct wsk_client *c, wsk_conn_t *conn, bool dropped)
 {
     int linger_ms = c->config.network_timeout_ms < LINGER_MS ? c->config.network_timeout_ms : LINGER_MS;
     int64_t deadline = wsk_now_ms() + linger_ms;
-    if (!conn->tls && shutdown(conn->fd, SHUT_WR) == 0) {
+    bool flushed = !conn->tls && !dropped;
+    for (int64_t left; flushed && c->out_len > 0; ) {
+        left = deadline - wsk_now_ms();
+        struct pollfd pfd = {.fd = conn->fd, .events = POLLOUT};
+        flushed = left > 0 && !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) &&
+                  (poll(&pfd, 1, left > 100 ? 100 : (int)left) >= 0 || errno == EINTR) && flush_queue(c, conn->fd) >= 0;
+    }
+    if (flushed && shutdown(conn->fd, SHUT_WR) == 0) {
         for (;;) {
             int64_t left = deadline - wsk_now_ms();
             if (left <= 0 || __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) break;
@@ -290,6 +432,11 @@ static void linger_close(struct wsk_client *c, wsk_conn_t *conn)
             if (n != WSK_CONN_AGAIN && n <= 0) break;
         }
     }
+    wsk_lock();
+    wsk_free(c->out);
+    c->out = NULL;
+    c->out_head = c->out_len = c->out_cap = 0;
+    wsk_unlock();
     wsk_conn_close(conn);
 }
 
@@ -297,23 +444,26 @@ static void run_connection(struct wsk_client *c)
 {
     bool alive = true;
     while (alive && !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-        int ready = wsk_conn_wait_readable(&c->conn, 100);
+        int ready = wait_ready(c, 100);
         wsk_lock();
-        alive = ready >= 0 && service(c, ready > 0);
+        alive = ready >= 0 && service(c, (ready & (POLLIN | POLLHUP | POLLERR)) != 0);
         wsk_unlock();
     }
     wsk_lock();
     wsk_engine_close(c->slot);
     c->slot = -1;
-    wsk_conn_t conn = c->conn; /* no send reaches it from here on */
+    wsk_conn_t conn = c->conn; /* no send reaches it from here on: only this task touches the queue now */
     c->conn = (wsk_conn_t){.fd = -1};
     c->connected = false;
-    bool clean = c->closed_clean;
+    bool clean = c->closed_clean, dropped = c->dropped;
     uint16_t code = c->close_code ? c->close_code : WSK_CLOSE_ABNORMAL;
+    int drop_errno = c->drop_errno;
+    c->dropped = false;
     wsk_unlock();
+    if (dropped) emit_error(c, WSK_ERROR_TYPE_TCP_TRANSPORT, drop_errno, 0, code);
     wsk_event_data_t data = {.close_code = code};
     emit(c, clean ? WSK_EVENT_CLOSED : WSK_EVENT_DISCONNECTED, &data);
-    linger_close(c, &conn);
+    linger_close(c, &conn, dropped);
 }
 
 static void client_task(void *arg)
@@ -444,36 +594,66 @@ bool wsk_client_is_connected(wsk_client_handle_t c)
     return connected;
 }
 
-static int send_message(wsk_client_handle_t c, wsk_opcode_t opcode, const char *data, int len)
+/*
+ * Room for an app message (lock held on entry and return): the send queue at or below max_send_queue, flushed
+ * meanwhile. Another task waits for it up to timeout_ms, releasing the host lock while it waits; a handler (the
+ * client's own task, inside a read) never waits. WSK_OK, WSK_ERR_TIMEOUT, or WSK_ERR_INVALID_STATE when the
+ * connection is not open (or closing).
+ */
+static wsk_err_t wait_for_room(struct wsk_client *c, int timeout_ms)
+{
+    int64_t deadline = wsk_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    bool own_task = wsk_task_is_current(c->task);
+    for (;;) {
+        if (!c->connected || c->close_requested || c->dropped) return WSK_ERR_INVALID_STATE;
+        flush_output(c);
+        if (c->out_len <= send_queue_limit(c)) return WSK_OK;
+        if (own_task || wsk_now_ms() >= deadline) return WSK_ERR_TIMEOUT;
+        wsk_unlock();
+        usleep(5 * 1000);
+        wsk_lock();
+    }
+}
+
+/* Frame an app message or control frame whole (lock held): what the socket does not take is queued. */
+static wsk_err_t send_whole(struct wsk_client *c, wsk_opcode_t opcode, const void *data, size_t len)
+{
+    c->out_whole = true;
+    wsk_err_t err = opcode == WSK_OP_TEXT || opcode == WSK_OP_BINARY
+                        ? wsk_engine_send_message(c->slot, opcode, data, len, c->config.max_fragment_size,
+                                                  client_write, c)
+                        : wsk_engine_send_frame(c->slot, (uint8_t)(WSK_FRAME_BIT_FIN | opcode), data, len,
+                                                client_write, c);
+    c->out_whole = false;
+    return err;
+}
+
+static int send_message(wsk_client_handle_t c, wsk_opcode_t opcode, const char *data, int len, int timeout_ms)
 {
     if (!c || len < 0 || (!data && len)) return -1;
     wsk_lock();
-    wsk_err_t err = WSK_ERR_INVALID_STATE;
-    if (c->connected && !c->close_requested)
-        err = wsk_engine_send_message(c->slot, opcode, data, (size_t)len, c->config.max_fragment_size,
-                                      client_write, c);
+    wsk_err_t err = wait_for_room(c, timeout_ms);
+    if (err == WSK_OK) err = send_whole(c, opcode, data, (size_t)len);
     wsk_unlock();
     return err == WSK_OK ? len : -1;
 }
 
 int wsk_client_send_text(wsk_client_handle_t c, const char *data, int len, int timeout_ms)
 {
-    (void)timeout_ms; /* sends wait up to network_timeout_ms */
-    return send_message(c, WSK_OP_TEXT, data, len);
+    return send_message(c, WSK_OP_TEXT, data, len, timeout_ms);
 }
 
 int wsk_client_send_bin(wsk_client_handle_t c, const char *data, int len, int timeout_ms)
 {
-    (void)timeout_ms;
-    return send_message(c, WSK_OP_BINARY, data, len);
+    return send_message(c, WSK_OP_BINARY, data, len, timeout_ms);
 }
 
 wsk_err_t wsk_client_send_ping(wsk_client_handle_t c, const void *data, size_t len)
 {
     if (!c) return WSK_ERR_INVALID_ARG;
     wsk_lock();
-    wsk_err_t err = WSK_ERR_INVALID_STATE;
-    if (c->connected) err = wsk_engine_send_frame(c->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, data, len, client_write, c);
+    wsk_err_t err = wait_for_room(c, 0);
+    if (err == WSK_OK) err = send_whole(c, WSK_OP_PING, data, len);
     wsk_unlock();
     return err;
 }
@@ -494,8 +674,10 @@ wsk_err_t wsk_client_close_with_code(wsk_client_handle_t c, uint16_t code, const
     if (wsk_task_is_current(c->task)) return WSK_ERR_INVALID_STATE;
     wsk_lock();
     wsk_err_t err = WSK_ERR_INVALID_STATE;
-    if (c->connected && !c->close_requested) {
+    if (c->connected && !c->close_requested && !c->dropped) {
+        c->out_whole = true; /* queued whole, whatever the queue holds */
         err = wsk_engine_send_close(c->slot, code, reason, client_write, c);
+        c->out_whole = false;
         c->close_requested = true;
         c->close_deadline = wsk_now_ms() + timeout_ms;
     }

@@ -103,6 +103,8 @@ export class ClientDriver {
   lastStats = "";
   /** Lines that belong to no client. */
   readonly stray: string[] = [];
+  /** Its stderr so far (the host's log lines). */
+  stderr = "";
   readonly exited: Promise<number | null>;
 
   constructor(
@@ -111,6 +113,7 @@ export class ClientDriver {
   ) {
     proc.stdout!.setEncoding("latin1");
     proc.stdout!.on("data", (text: string) => this.onOutput(text));
+    proc.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
     proc.stdin!.on("error", () => {});
   }
@@ -161,8 +164,8 @@ export class ClientDriver {
   }
 
   /** wsk_client_send_text/bin of `length` bytes (from the driver's main thread; it waits for the call). */
-  send(id: number, kind: "text" | "binary", length: number): void {
-    this.command(`send ${id} ${kind} ${length}`);
+  send(id: number, kind: "text" | "binary", length: number, timeoutMs = 1000): void {
+    this.command(`send ${id} ${kind} ${length} ${timeoutMs}`);
   }
 
   /** wsk_client_close (from the driver's main thread). */

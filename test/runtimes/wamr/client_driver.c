@@ -7,7 +7,8 @@
  * Commands, one per line on stdin:
  *   open ID PORT PATH BUFFER_SIZE MAX_MESSAGE MAX_FRAGMENT PING_INTERVAL_SEC NETWORK_TIMEOUT_MS
  *       a client for ws://127.0.0.1:PORT/PATH, no reconnect, started at once
- *   send ID text|binary LEN      a message of LEN bytes ('a' + i % 26), from this thread; prints "ID SENT rc"
+ *   send ID text|binary LEN [TIMEOUT_MS]
+ *       a message of LEN bytes ('a' + i % 26) from this thread (timeout_ms 1000 unless given); prints "ID SENT rc"
  *   close ID TIMEOUT_MS          wsk_client_close; prints "ID CLOSE_RETURNED err"
  *   stats                        prints "STATS heap=… slots=…"
  * Output, one line per event: "ID BEGIN", "ID BEFORE_CONNECT", "ID CONNECTED",
@@ -113,8 +114,8 @@ static void print_stats(void)
     emit_line(line);
 }
 
-static void open_client(long id, int port, const char *path, long buffer_size, long max_message, long max_fragment,
-                        int ping_interval, int network_timeout_ms)
+static void open_client(long id, int port, const char *path, size_t buffer_size, size_t max_message,
+                        size_t max_fragment, int ping_interval, int network_timeout_ms)
 {
     char line[96];
     driven_t *d = NULL;
@@ -124,9 +125,9 @@ static void open_client(long id, int port, const char *path, long buffer_size, l
     snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d%s", port, path);
     wsk_client_config_t config = WSK_CLIENT_DEFAULT_CONFIG();
     config.uri = uri;
-    config.buffer_size = (size_t)buffer_size;
-    config.max_message_size = (size_t)max_message;
-    config.max_fragment_size = (size_t)max_fragment;
+    config.buffer_size = buffer_size;
+    config.max_message_size = max_message;
+    config.max_fragment_size = max_fragment;
     config.ping_interval_sec = ping_interval;
     config.network_timeout_ms = network_timeout_ms;
     config.disable_auto_reconnect = true;
@@ -163,15 +164,15 @@ static void reap(void)
     }
 }
 
-static void send_message(long id, const char *kind, long len)
+static void send_message(long id, const char *kind, long len, int timeout_ms)
 {
     driven_t *d = find(id);
     char *payload = malloc(len > 0 ? (size_t)len : 1);
     if (!payload) abort();
     for (long i = 0; i < len; i++) payload[i] = (char)('a' + i % 26);
     int rc = -1;
-    if (d && !strcmp(kind, "text")) rc = wsk_client_send_text(d->handle, payload, (int)len, 1000);
-    else if (d) rc = wsk_client_send_bin(d->handle, payload, (int)len, 1000);
+    if (d && !strcmp(kind, "text")) rc = wsk_client_send_text(d->handle, payload, (int)len, timeout_ms);
+    else if (d) rc = wsk_client_send_bin(d->handle, payload, (int)len, timeout_ms);
     free(payload);
     char line[64];
     snprintf(line, sizeof(line), "%ld SENT %d", id, rc);
@@ -180,14 +181,16 @@ static void send_message(long id, const char *kind, long len)
 
 static void run_command(char *line)
 {
-    long id, buffer_size, max_message, max_fragment, len;
-    int port, ping_interval, timeout;
+    long id, len;
+    unsigned long long buffer_size, max_message, max_fragment;
+    int port, ping_interval, timeout = 1000;
     char path[256], kind[16];
-    if (sscanf(line, "open %ld %d %255s %ld %ld %ld %d %d", &id, &port, path, &buffer_size, &max_message,
+    if (sscanf(line, "open %ld %d %255s %llu %llu %llu %d %d", &id, &port, path, &buffer_size, &max_message,
                &max_fragment, &ping_interval, &timeout) == 8)
-        open_client(id, port, path, buffer_size, max_message, max_fragment, ping_interval, timeout);
-    else if (sscanf(line, "send %ld %15s %ld", &id, kind, &len) == 3)
-        send_message(id, kind, len);
+        open_client(id, port, path, (size_t)buffer_size, (size_t)max_message, (size_t)max_fragment, ping_interval,
+                    timeout);
+    else if (sscanf(line, "send %ld %15s %ld %d", &id, kind, &len, &timeout) >= 3)
+        send_message(id, kind, len, timeout);
     else if (sscanf(line, "close %ld %d", &id, &timeout) == 2) {
         driven_t *d = find(id);
         char out[64];

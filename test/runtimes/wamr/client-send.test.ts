@@ -1,0 +1,207 @@
+// The C client (runtimes/wamr/src/wsk_client.c) against servers that stop reading or never answer, on every
+// target of host.ts, with several clients in one driver process (client_driver.c) as firmware would have them:
+// a client whose server does not read must not hold the host lock while it waits (every other client and server
+// of the process would stop with it), its send queue is bounded, and a handshake that never completes ends at
+// network_timeout_ms with a handshake error.
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { switchingProtocols } from "../../support/raw-client.js";
+import { ClientDriver, ErrorType, type DrivenClient } from "./client-driver.js";
+import { buildHost, takeSanitizerReports, targets, type Target } from "./host.js";
+
+const SETTINGS = { bufferSize: 1024, maxMessageSize: 0, pingIntervalSec: 0, maxFragmentSize: 0, sends: [] };
+/** Long enough that a client waiting on one socket with the host lock held stalls past the test's timeout. */
+const LONG_TIMEOUT = 60_000;
+
+/** A server that completes every upgrade, then hands the socket to `upgraded` (with what followed the head). */
+async function upgradeServer(upgraded: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
+  const server = createServer((socket) => {
+    socket.on("error", () => {});
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      if (!head.includes("\r\n\r\n")) return;
+      socket.off("data", onData);
+      socket.write(switchingProtocols(head.toString("latin1")));
+      upgraded(socket);
+    };
+    socket.on("data", onData);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/**
+ * Read nothing more from `socket`, not even into Node's buffer (pause() alone keeps reading up to its high-water
+ * mark, and the kernel then grows the receive window): what the client sends stays in the kernel's buffers.
+ */
+function stopReading(socket: Socket): void {
+  socket.pause();
+  (socket as unknown as { _handle: { readStop(): void } })._handle.readStop();
+}
+
+/** A server frame: FIN + opcode, unmasked. */
+function serverFrame(opcode: number, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x80 | opcode, payload.length]), payload]);
+}
+
+/** A server that sends "tick N" every 10 ms to each client (at most 6,000), and ends when the client sends anything. */
+function tickServer(): Promise<{ server: Server; port: number }> {
+  return upgradeServer((socket) => {
+    socket.on("data", () => socket.end());
+    let n = 0;
+    const timer = setInterval(() => {
+      if (socket.destroyed || ++n > 6000) return clearInterval(timer);
+      socket.write(serverFrame(1, Buffer.from(`tick ${n}`)));
+    }, 10);
+    socket.on("close", () => clearInterval(timer));
+  });
+}
+
+/** Text messages a client has received so far. */
+const ticks = (client: DrivenClient) => client.events.filter((e) => e.name === "DATA" && e.op === 1).length;
+
+for (const t of targets) describe(`C client against servers that stop reading [${t.name}]`, () => suite(t));
+
+function suite(t: Target): void {
+  let driver: ClientDriver;
+  const servers: Server[] = [];
+  let nextId = 1;
+
+  beforeAll(async () => {
+    await buildHost(t);
+    driver = new ClientDriver(t);
+  }, 180_000);
+
+  afterEach(() => expect(takeSanitizerReports()).toEqual([]));
+
+  afterAll(async () => {
+    for (const server of servers) server.close();
+    const code = await driver?.stop();
+    expect(driver.stray).toEqual([]);
+    expect(code).toBe(0);
+    expect(takeSanitizerReports()).toEqual([]);
+  }, 60_000);
+
+  /** A client of the driver connected to `port` (network_timeout_ms as given). */
+  async function connected(port: number, networkTimeoutMs: number): Promise<DrivenClient> {
+    const client = driver.open(nextId++, port, "/", SETTINGS, networkTimeoutMs);
+    await client.until(() => client.has("CONNECTED") || client.finished, 10_000);
+    expect(client.has("CONNECTED")).toBe(true);
+    return client;
+  }
+
+  it("keeps the other clients going while a server floods pings and never reads: the flooded client is dropped with 1008", async () => {
+    const ticker = await tickServer();
+    const sockets: Socket[] = [];
+    const flooder = await upgradeServer((socket) => {
+      sockets.push(socket);
+      stopReading(socket); // never reads the pongs
+      const pings = Buffer.concat([...Array(512)].map(() => serverFrame(9, Buffer.alloc(125, 0x70))));
+      let sent = 0;
+      // 64 MiB of pings at most: the client's send queue overflows long before.
+      const pump = () => {
+        while (!socket.destroyed && sent < 64 << 20 && socket.write(pings)) sent += pings.length;
+        if (!socket.destroyed && sent < 64 << 20) socket.once("drain", pump);
+      };
+      pump();
+    });
+    servers.push(ticker.server, flooder.server);
+    const other = await connected(ticker.port, LONG_TIMEOUT);
+    await other.until(() => ticks(other) >= 5, 10_000);
+    const flooded = await connected(flooder.port, LONG_TIMEOUT);
+    // Before the send queue, the flooded client's task waited on its full socket with the host lock held, up
+    // to network_timeout_ms (60 s here): every other client stopped with it and this test timed out.
+    expect(await flooded.until(() => flooded.finished, 25_000)).toBe(true);
+    const errors = flooded.events.filter((e) => e.name === "ERROR");
+    expect(errors.map((e) => [e.type, e.closeCode])).toEqual([[ErrorType.TcpTransport, 1008]]);
+    expect(flooded.events.at(-2)).toMatchObject({ name: "DISCONNECTED", closeCode: 1008 });
+    const before = ticks(other);
+    expect(await other.until(() => ticks(other) >= before + 20, 10_000)).toBe(true);
+    for (const socket of sockets) socket.destroy();
+    driver.close(other.id, 2000);
+    expect(await other.until(() => other.destroyed, 10_000)).toBe(true);
+  }, 60_000);
+
+  it("queues what a server that does not read leaves, and refuses a send after timeout_ms without holding the host lock", async () => {
+    const ticker = await tickServer();
+    const sockets: Socket[] = [];
+    const silent = await upgradeServer((socket) => {
+      sockets.push(socket);
+      stopReading(socket);
+    });
+    servers.push(ticker.server, silent.server);
+    const other = await connected(ticker.port, LONG_TIMEOUT);
+    const stuck = await connected(silent.port, LONG_TIMEOUT);
+    // 4 MiB messages until one finds no room in 1 s: the sockets take some, the send queue one more message.
+    // Before the queue, that send waited on the full socket with the host lock held, up to network_timeout_ms
+    // (60 s), and this test timed out.
+    let before = 0;
+    for (let i = 0; i < 40 && !stuck.replies.includes("SENT -1"); i++) {
+      before = ticks(other);
+      driver.send(stuck.id, "binary", 4 << 20, 1000);
+      await stuck.until(() => stuck.replies.length > i, 30_000);
+    }
+    expect(stuck.replies.at(-1)).toBe("SENT -1");
+    expect(stuck.replies.slice(0, -1)).toEqual(stuck.replies.slice(0, -1).map(() => `SENT ${4 << 20}`));
+    // The other client went on receiving while that send waited.
+    expect(ticks(other)).toBeGreaterThan(before);
+    expect(stuck.finished).toBe(false);
+    for (const socket of sockets) socket.destroy();
+    expect(await stuck.until(() => stuck.destroyed, 10_000)).toBe(true);
+    driver.close(other.id, 2000);
+    expect(await other.until(() => other.destroyed, 10_000)).toBe(true);
+  }, 60_000);
+
+  it("drops a connection whose queued bytes make no progress for network_timeout_ms (1006)", async () => {
+    const sockets: Socket[] = [];
+    const silent = await upgradeServer((socket) => {
+      sockets.push(socket);
+      stopReading(socket);
+    });
+    servers.push(silent.server);
+    const stuck = await connected(silent.port, 2000);
+    for (let i = 0; i < 40 && !stuck.replies.includes("SENT -1") && !stuck.finished; i++) {
+      driver.send(stuck.id, "binary", 4 << 20, 100);
+      await stuck.until(() => stuck.replies.length > i, 30_000);
+    }
+    expect(await stuck.until(() => stuck.destroyed, 20_000)).toBe(true);
+    expect(stuck.events.filter((e) => e.name === "ERROR").map((e) => [e.type, e.closeCode])).toEqual([
+      [ErrorType.TcpTransport, 1006],
+    ]);
+    expect(stuck.events.at(-2)).toMatchObject({ name: "DISCONNECTED", closeCode: 1006 });
+    for (const socket of sockets) socket.destroy();
+  }, 60_000);
+
+  it("ends a handshake the server never answers (or answers halfway) at network_timeout_ms with a handshake error", async () => {
+    const silent = createServer((socket) => socket.on("error", () => {}));
+    const halfway = createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"));
+    });
+    for (const server of [silent, halfway]) {
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const client = driver.open(nextId++, (server.address() as AddressInfo).port, "/", SETTINGS, 1000);
+      expect(await client.until(() => client.destroyed, 15_000)).toBe(true);
+      expect(client.events.map((e) => e.name)).toEqual([
+        "BEGIN",
+        "BEFORE_CONNECT",
+        "ERROR",
+        "DISCONNECTED",
+        "FINISH",
+      ]);
+      expect(client.events[2]).toMatchObject({ type: ErrorType.Handshake, status: 0 });
+    }
+  }, 60_000);
+
+  it("refuses a max_message_size past INT_MAX, which payload_len could not report, saying so", async () => {
+    const client = driver.open(nextId++, 1, "/", { ...SETTINGS, maxMessageSize: 3_000_000_000 }, 1000);
+    await client.until(() => client.replies.length > 0, 10_000);
+    expect(client.replies).toEqual(["INIT_FAILED"]);
+    // The log line comes on stderr, a pipe of its own.
+    const said = /max_message_size 3000000000 is more than .*INT_MAX/;
+    for (let i = 0; i < 100 && !said.test(driver.stderr); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(driver.stderr).toMatch(said);
+  });
+}
