@@ -10,7 +10,7 @@ import {
   MAX_CONTROL_PAYLOAD,
   MAX_HEADER_BYTES,
   SLOT_BYTES,
-} from "../../../bindings/abi.js";
+} from "../../../bindings/engine/abi.js";
 import { root } from "./host.js";
 
 interface Option {
