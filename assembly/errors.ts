@@ -1,7 +1,7 @@
 // Why the engine failed a connection or refused a call: the one error table. Each constant's doc is the
 // message a user reads; tags give a ReadError's close code (`@closeCode`), a HandshakeError's refusal status
 // (`@status`), a CallError caused by a bad argument (`@argument`). scripts/gen-abi.mjs reads them into
-// bindings/abi.ts and runtimes/wamr/src/wsk_abi.h, so hosts never copy the table.
+// bindings/engine/abi.ts and runtimes/wamr/src/wsk_abi.h, so hosts never copy the table.
 
 /** Protocol violations found while reading frames; reported in an Error event with their close code. */
 export namespace ReadError {

@@ -10,7 +10,7 @@ const options = { port: 0, host: "127.0.0.1", maxPayload: 1 << 20 };
 if (impl !== "ws") {
   options.heartbeat = false;
   if (process.env.REDIS_URL) {
-    const { createRedisAdapter } = await import("../dist/bindings/redis-adapter.js");
+    const { createRedisAdapter } = await import("../dist/adapters/redis.js");
     options.adapter = await createRedisAdapter({ url: process.env.REDIS_URL, prefix: "bench:" });
   }
 }

@@ -2,9 +2,9 @@
 // One implementation per process (ws picks bufferutil at load), so bench/run.ts runs this once per impl:
 //   npx tsx bench/frames.ts <wasm-simd|wasm-mvp|bindings-simd|ws|ws-js> <payloadBytes>
 import { createRequire } from "node:module";
-import { Role, WireConnection } from "../bindings/connection.js";
-import { createEngine } from "../bindings/embedded.js";
-import { Result } from "../bindings/engine.js";
+import { Role, WireConnection } from "../bindings/protocol/connection.js";
+import { createEngine } from "../bindings/engine/embedded.js";
+import { Result } from "../bindings/engine/engine.js";
 
 const require = createRequire(import.meta.url);
 

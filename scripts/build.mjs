@@ -1,8 +1,8 @@
 // Builds the engine's Wasm targets from asconfig.json, then gives each module the immutable
 // `__heap_base` / `__data_end` exports WAMR reads to shrink linear memory to what the module uses
 // (AssemblyScript only exposes __heap_base as a value, so it is read from the compiled module and
-// re-exported with binaryen), and writes build/wasm.ts, the modules as base64 for bindings/embedded.ts.
-// First it regenerates the ABI the hosts read (bindings/abi.ts, runtimes/wamr/src/wsk_abi.h; gen-abi.mjs).
+// re-exported with binaryen), and writes build/wasm.ts, the modules as base64 for bindings/engine/embedded.ts.
+// First it regenerates the ABI the hosts read (bindings/engine/abi.ts, runtimes/wamr/src/wsk_abi.h; gen-abi.mjs).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -1,5 +1,5 @@
 // Generates the engine's ABI for the hosts from its one definition in assembly/ (DESIGN.md "One ABI, written
-// once"): bindings/abi.ts for the TypeScript bindings and runtimes/wamr/src/wsk_abi.h for the C host. It reads
+// once"): bindings/engine/abi.ts for the TypeScript bindings and runtimes/wamr/src/wsk_abi.h for the C host. It reads
 // the engine's own sources with the TypeScript parser (AssemblyScript is TypeScript syntax), so the numbers the
 // engine compiles are the numbers the hosts get:
 //   - every `export namespace` of the ABI files whose members are `@inline export const Name: type = value`,
@@ -30,7 +30,7 @@ const ABI_FILES = [
 ];
 /** The error namespaces and the table each belongs to. */
 const ERROR_TABLES = { ReadError: "read", HostError: "read", CallError: "call", HandshakeError: "handshake" };
-const TS_OUT = "bindings/abi.ts";
+const TS_OUT = "bindings/engine/abi.ts";
 const C_OUT = "runtimes/wamr/src/wsk_abi.h";
 const REGENERATE = "npm run build (or node scripts/gen-abi.mjs)";
 

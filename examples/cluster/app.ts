@@ -1,8 +1,8 @@
 // The application both cluster examples run in every worker: chat rooms on pub/sub topics. A client joins
 // the room in its URL (`/?room=lobby`); what it says is published to the room, so it reaches everyone in
 // the room whichever worker (process, machine) they are connected to. Same code on Node and Bun.
-import { createRedisAdapter, type RedisAdapter } from "../../bindings/redis-adapter.js";
-import type { ServerCore } from "../../bindings/server-core.js";
+import { createRedisAdapter, type RedisAdapter } from "../../adapters/redis.js";
+import type { ServerCore } from "../../bindings/api/server-core.js";
 
 /** Chat rooms on a WebSocketServer (Node's or Bun's: both are a ServerCore). */
 export function chatRooms<Req extends { url?: string }, S>(

@@ -1,22 +1,22 @@
 // The browser client: the WHATWG WebSocket surface over the native `WebSocket` (the browser frames and
 // answers server pings itself), plus reconnect with backoff, queueing while reconnecting, lifecycle
 // events like esp_websocket_client's, and an application-level heartbeat.
-import { CloseCode } from "../../bindings/abi.js";
-import { defaults } from "../../bindings/config.js";
-import { backoffDelay, type BackoffOptions } from "../../bindings/backoff.js";
+import { CloseCode } from "../../bindings/engine/abi.js";
+import { defaults } from "../../bindings/policies/config.js";
+import { backoffDelay, type BackoffOptions } from "../../bindings/policies/backoff.js";
 import {
   Heartbeat,
   heartbeatOptions,
   type HeartbeatOptions as HeartbeatTiming,
-} from "../../bindings/heartbeat.js";
-import type { ConnectingDetail, FinishDetail, ReconnectingDetail } from "../../bindings/client-core.js";
+} from "../../bindings/policies/heartbeat.js";
+import type { ConnectingDetail, FinishDetail, ReconnectingDetail } from "../../bindings/api/client-core.js";
 
 /** Data the native `WebSocket.send` accepts. */
 export type SendData = string | ArrayBufferLike | Blob | ArrayBufferView;
 
 /**
  * Application-level liveness: browsers cannot send ping frames, so a text message stands in. The timing
- * is the shared policy (bindings/heartbeat.ts): ping after `interval` ms of silence, drop the connection
+ * is the shared policy (bindings/policies/heartbeat.ts): ping after `interval` ms of silence, drop the connection
  * when `timeout` more ms pass without any message.
  */
 export interface HeartbeatOptions extends HeartbeatTiming {

@@ -11,14 +11,14 @@ export {
   type ReconnectingDetail,
   type SendData,
 } from "./client.js";
-export { backoffDelay, defaultBackoff, type BackoffOptions } from "../../bindings/backoff.js";
-export { createEngine, engineBytes } from "../../bindings/embedded.js";
-export { Engine, type EngineBuild, type EngineOptions } from "../../bindings/engine.js";
+export { backoffDelay, defaultBackoff, type BackoffOptions } from "../../bindings/policies/backoff.js";
+export { createEngine, engineBytes } from "../../bindings/engine/embedded.js";
+export { Engine, type EngineBuild, type EngineOptions } from "../../bindings/engine/engine.js";
 export {
   WireConnection,
   Role,
   Opcode,
   type ConnectionHandler,
   type ConnectionOptions,
-} from "../../bindings/connection.js";
-export { CloseCode, WebSocketProtocolError } from "../../bindings/errors.js";
+} from "../../bindings/protocol/connection.js";
+export { CloseCode, WebSocketProtocolError } from "../../bindings/engine/errors.js";

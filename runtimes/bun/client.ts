@@ -1,5 +1,5 @@
 // The WHATWG client on Bun: `Bun.connect` (TCP, or TLS for wss://) carries the bytes; handshake, framing,
-// reconnect and events are bindings/client-core.ts's, the same as on Node.
+// reconnect and events are bindings/api/client-core.ts's, the same as on Node.
 import type { Socket } from "bun";
 import {
   WebSocketCore,
@@ -7,8 +7,8 @@ import {
   type ClientLink,
   type ClientOptions,
   type WebSocketTarget,
-} from "../../bindings/client-core.js";
-import type { SessionSocket } from "../../bindings/session.js";
+} from "../../bindings/api/client-core.js";
+import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { allocBuffer, SocketLink } from "./link.js";
 import { bunDeflateCodec } from "./deflate.js";
 

@@ -8,20 +8,20 @@ export {
   type UpgradeRequestInfo,
   type BunServerConnection,
 } from "./server.js";
-export { InProcessAdapter, type PubSubAdapter, type PubSubHub } from "../../bindings/pubsub.js";
-export type { PublishOptions } from "../../bindings/server-connection.js";
+export { InProcessAdapter, type PubSubAdapter, type PubSubHub } from "../../bindings/protocol/pubsub.js";
+export type { PublishOptions } from "../../bindings/api/server-connection.js";
 export {
   type ServerEvents,
   type BroadcastOptions,
   type VerifyClient,
   type VerifyClientInfo,
   type Refusal,
-} from "../../bindings/server-core.js";
-export { ServerConnection } from "../../bindings/server-connection.js";
-export * from "../../bindings/host-api.js";
+} from "../../bindings/api/server-core.js";
+export { ServerConnection } from "../../bindings/api/server-connection.js";
+export * from "../../bindings/api/host-api.js";
 
-// ws's module shape (bindings/ws-module.ts): the client class is the default export and carries the rest.
-import { wsModule } from "../../bindings/ws-module.js";
+// ws's module shape (bindings/api/ws-module.ts): the client class is the default export and carries the rest.
+import { wsModule } from "../../bindings/api/ws-module.js";
 import { WebSocket as Client } from "./client.js";
 import { WebSocketServer as Server } from "./server.js";
 import { createWebSocketStream } from "../node/stream.js";

@@ -1,7 +1,7 @@
-// A Bun socket as bindings/session.ts sees it. Bun's writes are unbuffered: `write` returns the bytes the
+// A Bun socket as bindings/protocol/session.ts sees it. Bun's writes are unbuffered: `write` returns the bytes the
 // kernel took, and the session keeps the rest until the socket's `drain`.
 import type { Socket } from "bun";
-import type { SessionSocket } from "../../bindings/session.js";
+import type { SessionSocket } from "../../bindings/protocol/session.js";
 
 /** Buffer.allocUnsafe: the byte type Bun users get, as on Node. */
 export const allocBuffer = (size: number): Buffer => Buffer.allocUnsafe(size);

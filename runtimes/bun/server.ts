@@ -1,5 +1,5 @@
 // WebSocketServer on Bun: `Bun.listen` (raw TCP or TLS) owns the sockets; the engine reads the request
-// head (bindings/handshake.ts) and bindings/server-core.ts decides every answer, as on Node.
+// head (bindings/protocol/handshake.ts) and bindings/api/server-core.ts decides every answer, as on Node.
 import type { Socket, TCPSocketListener } from "bun";
 import {
   DEFAULT_MAX_HEADER_SIZE,
@@ -8,10 +8,10 @@ import {
   ServerCore,
   type ServerCoreOptions,
   type UpgradeDecision,
-} from "../../bindings/server-core.js";
-import { defaults } from "../../bindings/config.js";
-import type { ServerConnection } from "../../bindings/server-connection.js";
-import type { SessionSocket } from "../../bindings/session.js";
+} from "../../bindings/api/server-core.js";
+import { defaults } from "../../bindings/policies/config.js";
+import type { ServerConnection } from "../../bindings/api/server-connection.js";
+import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { allocBuffer, SocketLink } from "./link.js";
 import { bunDeflateCodec } from "./deflate.js";
 

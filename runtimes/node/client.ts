@@ -1,7 +1,7 @@
 // The client on Node: node:http (or https) carries the opening handshake, as ws's client does, so ws's
 // request options work as they do there (agent, createConnection, lookup, auth, finishRequest, redirects,
 // the 'upgrade' and 'unexpected-response' events). The request's bytes come from the engine and the 101
-// is checked by the engine; framing, reconnect and events are bindings/client-core.ts's, as on Bun. After
+// is checked by the engine; framing, reconnect and events are bindings/api/client-core.ts's, as on Bun. After
 // the 101, ws:// sockets read straight into engine memory.
 import * as http from "node:http";
 import * as https from "node:https";
@@ -14,8 +14,8 @@ import {
   type ClientLink,
   type ClientOptions,
   type WebSocketTarget,
-} from "../../bindings/client-core.js";
-import type { SessionSocket } from "../../bindings/session.js";
+} from "../../bindings/api/client-core.js";
+import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { nodeDeflateCodec } from "./deflate.js";
 import { allocBuffer, rawHead, readInPlace } from "./link.js";
 

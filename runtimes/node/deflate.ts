@@ -2,7 +2,7 @@
 // one-shot calls measured faster than zlib streams on the thread pool for 1 KiB and 64 KiB messages
 // (docs/DEFLATE.md), and hold no zlib state between messages.
 import * as zlib from "node:zlib";
-import type { DeflateCall, DeflateCodec, InflateCall } from "../../bindings/permessage-deflate.js";
+import type { DeflateCall, DeflateCodec, InflateCall } from "../../bindings/protocol/permessage-deflate.js";
 
 const SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
 const MAX_CHUNK = 16 * 1024;

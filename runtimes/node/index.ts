@@ -12,12 +12,12 @@ export {
   type VerifyClientInfo,
   type Refusal,
 } from "./server.js";
-export { InProcessAdapter, type PubSubAdapter, type PubSubHub } from "../../bindings/pubsub.js";
-export type { PublishOptions } from "../../bindings/server-connection.js";
-export * from "../../bindings/host-api.js";
+export { InProcessAdapter, type PubSubAdapter, type PubSubHub } from "../../bindings/protocol/pubsub.js";
+export type { PublishOptions } from "../../bindings/api/server-connection.js";
+export * from "../../bindings/api/host-api.js";
 
-// ws's module shape (bindings/ws-module.ts): the client class is the default export and carries the rest.
-import { wsModule } from "../../bindings/ws-module.js";
+// ws's module shape (bindings/api/ws-module.ts): the client class is the default export and carries the rest.
+import { wsModule } from "../../bindings/api/ws-module.js";
 import { WebSocket as Client } from "./client.js";
 import { WebSocketServer as Server } from "./server.js";
 import { createWebSocketStream } from "./stream.js";

@@ -1,7 +1,7 @@
-// A Node socket as bindings/session.ts sees it. Node streams buffer every write themselves (`write`
+// A Node socket as bindings/protocol/session.ts sees it. Node streams buffer every write themselves (`write`
 // returns a boolean and calls back once written), and gather a batch with cork/uncork.
 import { Socket } from "node:net";
-import type { Session, SessionSocket } from "../../bindings/session.js";
+import type { Session, SessionSocket } from "../../bindings/protocol/session.js";
 
 /** Buffer.allocUnsafe: the byte type Node users get. */
 export const allocBuffer = (size: number): Buffer => Buffer.allocUnsafe(size);

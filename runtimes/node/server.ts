@@ -2,7 +2,7 @@
 // framework. On its own port it listens with node:net (node:tls for wss) and the engine reads the request
 // head off the socket, as on Bun, with no HTTP parser or server in between; attached and noServer, node:http
 // parses the request and the engine judges the head rebuilt from it. Either way the engine decides every
-// handshake answer (docs/ENGINE.md "Handshake") and bindings/server-core.ts everything else.
+// handshake answer (docs/ENGINE.md "Handshake") and bindings/api/server-core.ts everything else.
 import * as http from "node:http";
 import type * as https from "node:https";
 import * as net from "node:net";
@@ -21,10 +21,10 @@ import {
   type UpgradeDecision,
   type VerifyClient as CoreVerifyClient,
   type VerifyClientInfo as CoreVerifyClientInfo,
-} from "../../bindings/server-core.js";
-import { defaults } from "../../bindings/config.js";
-import type { UpgradeRequest } from "../../bindings/handshake.js";
-import { ServerConnection as CoreServerConnection } from "../../bindings/server-connection.js";
+} from "../../bindings/api/server-core.js";
+import { defaults } from "../../bindings/policies/config.js";
+import type { UpgradeRequest } from "../../bindings/protocol/handshake.js";
+import { ServerConnection as CoreServerConnection } from "../../bindings/api/server-connection.js";
 import { nodeDeflateCodec } from "./deflate.js";
 import { allocBuffer, bindSession, rawHead, SocketLink } from "./link.js";
 
@@ -39,7 +39,7 @@ export type VerifyClient = CoreVerifyClient<http.IncomingMessage>;
 export type BroadcastOptions = CoreBroadcastOptions<ServerConnection>;
 /** Events of a WebSocketServer. */
 export type ServerEvents = CoreServerEvents<http.IncomingMessage, ServerConnection>;
-export type { Refusal } from "../../bindings/server-core.js";
+export type { Refusal } from "../../bindings/api/server-core.js";
 
 /** Server options; every limit has a safe default (docs/NODE.md). */
 export interface ServerOptions extends ServerCoreOptions<http.IncomingMessage> {

@@ -1,4 +1,4 @@
-// The generated ABI (bindings/abi.ts, runtimes/wamr/src/wsk_abi.h) is what the engine's sources say, and what
+// The generated ABI (bindings/engine/abi.ts, runtimes/wamr/src/wsk_abi.h) is what the engine's sources say, and what
 // the built engine does: fresh, and its numbers, exports and error table agree with the modules and vectors.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,7 +10,7 @@ import {
   BUILD,
   BUILDER_ROOM_BYTES,
   BuildConstant,
-  type EngineExports, EXPORTS, handshakeErrors, HostError, ReadError, readErrors } from "../../bindings/abi.js";
+  type EngineExports, EXPORTS, handshakeErrors, HostError, ReadError, readErrors } from "../../bindings/engine/abi.js";
 
 const root = new URL("../../", import.meta.url);
 const wasm = (build: string) => readFileSync(new URL(`build/engine.${build}.wasm`, root));
@@ -24,7 +24,7 @@ interface RequestVector {
 }
 
 describe("generated ABI", () => {
-  it("bindings/abi.ts and wsk_abi.h match a fresh generation from assembly/ (committed files are not stale)", () => {
+  it("bindings/engine/abi.ts and wsk_abi.h match a fresh generation from assembly/ (committed files are not stale)", () => {
     expect(() =>
       execFileSync(process.execPath, ["scripts/gen-abi.mjs", "--check"], { cwd: root, stdio: "pipe" }),
     ).not.toThrow();

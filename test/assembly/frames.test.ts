@@ -1,6 +1,6 @@
 // Every frame vector, for both builds: whole, split at every offset, and byte by byte.
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../../bindings/embedded.js";
+import { createEngine } from "../../bindings/engine/embedded.js";
 import {
   bytesOf,
   expectedOf,

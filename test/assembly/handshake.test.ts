@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../../bindings/embedded.js";
+import { createEngine } from "../../bindings/engine/embedded.js";
 import {
   buildAcceptResponse,
   buildRejection,
@@ -15,7 +15,7 @@ import {
   parseUpgradeRequest,
   parseUpgradeResponse,
   selectSubprotocol,
-} from "../../bindings/handshake.js";
+} from "../../bindings/protocol/handshake.js";
 import { loadEngine, type Build, type RawEngine } from "./load.js";
 
 type Text = string | { segments: string[] };
@@ -525,7 +525,7 @@ describe.each(["simd", "mvp"] as const)("handshake (%s build)", (build) => {
   });
 });
 
-describe.each(["simd", "mvp"] as const)("bindings/handshake.ts (%s build)", (build) => {
+describe.each(["simd", "mvp"] as const)("bindings/protocol/handshake.ts (%s build)", (build) => {
   const engine = createEngine({}, build);
   const rfcRequest = latin1(textOf(vectors.requests[0].request) + "\x81\x80");
 

@@ -1,10 +1,10 @@
 // The documented defaults (README "Safe defaults", the option tables of docs/NODE.md and docs/DEFLATE.md, the
-// Redis adapter's timeout in docs/PUBSUB.md) are the values of bindings/config.ts `defaults`, so the docs
+// Redis adapter's timeout in docs/PUBSUB.md) are the values of bindings/policies/config.ts `defaults`, so the docs
 // cannot drift from the code.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { BUILD, SLOT_BYTES } from "../../bindings/abi.js";
-import { defaults } from "../../bindings/config.js";
+import { BUILD, SLOT_BYTES } from "../../bindings/engine/abi.js";
+import { defaults } from "../../bindings/policies/config.js";
 
 const doc = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 
@@ -43,7 +43,7 @@ function defaultCells(text: string, option: string): string[] {
 }
 
 describe("documented defaults", () => {
-  it("README 'Safe defaults' states bindings/config.ts's values", () => {
+  it("README 'Safe defaults' states bindings/policies/config.ts's values", () => {
     const text = doc("README.md");
     const line = text.slice(
       text.indexOf("Safe defaults"),
@@ -63,7 +63,7 @@ describe("documented defaults", () => {
     expect(after(/`maxBufferedAmount`/)).toBe(defaults.maxBufferedAmount);
   });
 
-  it("docs/NODE.md's option tables state bindings/config.ts's values", () => {
+  it("docs/NODE.md's option tables state bindings/policies/config.ts's values", () => {
     const text = doc("docs/NODE.md");
     const expected: Record<string, number[]> = {
       "`maxPayload`": [defaults.maxPayload],
@@ -96,7 +96,7 @@ describe("documented defaults", () => {
     expect(quantities(reconnect)).toEqual([r.minDelay, r.maxDelay, r.factor, r.jitter, r.maxRetries]);
   });
 
-  it("docs/DEFLATE.md's option table states bindings/config.ts's deflate values", () => {
+  it("docs/DEFLATE.md's option table states bindings/policies/config.ts's deflate values", () => {
     const text = doc("docs/DEFLATE.md");
     const d = defaults.deflate;
     expect(quantities(defaultCells(text, "`threshold`")[0])).toEqual([d.threshold]);

@@ -2,11 +2,11 @@
 // after inflating, and the engine still refusing RSV1 where the RFC forbids it.
 import * as zlib from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { Role, WireConnection, type ConnectionHandler } from "../../bindings/connection.js";
-import { createEngine } from "../../bindings/embedded.js";
-import type { DeflateSession } from "../../bindings/extensions.js";
-import { PerMessageDeflate } from "../../bindings/permessage-deflate.js";
-import type { WebSocketProtocolError } from "../../bindings/errors.js";
+import { Role, WireConnection, type ConnectionHandler } from "../../bindings/protocol/connection.js";
+import { createEngine } from "../../bindings/engine/embedded.js";
+import type { DeflateSession } from "../../bindings/protocol/extensions.js";
+import { PerMessageDeflate } from "../../bindings/protocol/permessage-deflate.js";
+import type { WebSocketProtocolError } from "../../bindings/engine/errors.js";
 import { nodeDeflateCodec } from "../../runtimes/node/deflate.js";
 
 const session = (takeover: boolean): DeflateSession => ({

@@ -1,7 +1,7 @@
 // WireConnection behaviors that span the engine and the host: ordering of events and replies.
 import { describe, expect, it } from "vitest";
-import { Role, WireConnection } from "../../bindings/connection.js";
-import { createEngine } from "../../bindings/embedded.js";
+import { Role, WireConnection } from "../../bindings/protocol/connection.js";
+import { createEngine } from "../../bindings/engine/embedded.js";
 
 /** A masked client frame. */
 function clientFrame(byte0: number, payload: Uint8Array): Uint8Array {

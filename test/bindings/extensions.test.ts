@@ -8,7 +8,7 @@ import {
   ExtensionNegotiationError,
   parseExtensions,
   type PerMessageDeflateOptions,
-} from "../../bindings/extensions.js";
+} from "../../bindings/protocol/extensions.js";
 
 describe("parseExtensions (RFC 6455 §9.1)", () => {
   it("reads elements, parameters, quoted values and several header lines", () => {

@@ -1,10 +1,10 @@
 // Per-tick write batching: what the sink gets, and that a slab is reused only once the transport holds
 // none of its bytes (reusing it earlier would rewrite bytes still waiting to be sent).
 import { describe, expect, it } from "vitest";
-import { COPY_BYTES, FIRST_SLAB_BYTES, OutputQueue, SLAB_BYTES } from "../../bindings/output.js";
-import { Role } from "../../bindings/connection.js";
-import { EnginePool } from "../../bindings/pool.js";
-import { Session, type SessionSocket } from "../../bindings/session.js";
+import { COPY_BYTES, FIRST_SLAB_BYTES, OutputQueue, SLAB_BYTES } from "../../bindings/protocol/output.js";
+import { Role } from "../../bindings/protocol/connection.js";
+import { EnginePool } from "../../bindings/engine/pool.js";
+import { Session, type SessionSocket } from "../../bindings/protocol/session.js";
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 

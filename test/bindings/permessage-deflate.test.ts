@@ -1,13 +1,13 @@
 import * as zlib from "node:zlib";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WsDeflate, type WsPerMessageDeflate } from "../support/ws-deflate.js";
-import type { DeflateSession } from "../../bindings/extensions.js";
+import type { DeflateSession } from "../../bindings/protocol/extensions.js";
 import {
   DEFAULT_LEVEL,
   DeflateError,
   PerMessageDeflate,
   type DeflateCodec,
-} from "../../bindings/permessage-deflate.js";
+} from "../../bindings/protocol/permessage-deflate.js";
 import { nodeDeflateCodec } from "../../runtimes/node/deflate.js";
 
 /** JSON-like text of `size` bytes, varied by `seed`. */

@@ -1,7 +1,7 @@
 // The writer's exact bytes (server side, unmasked) and its refusals of bad calls.
 import { describe, expect, it } from "vitest";
-import { Role, WireConnection, type ConnectionHandler } from "../../bindings/connection.js";
-import { createEngine } from "../../bindings/embedded.js";
+import { Role, WireConnection, type ConnectionHandler } from "../../bindings/protocol/connection.js";
+import { createEngine } from "../../bindings/engine/embedded.js";
 
 function sender(build: "simd" | "mvp", role: number = Role.Server) {
   const engine = createEngine({ maxConnections: 1, ioBytes: build === "simd" ? 192 * 1024 : 4096 }, build);

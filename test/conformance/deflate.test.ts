@@ -6,7 +6,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WS, { WebSocketServer as WSServer } from "ws";
-import type { PerMessageDeflateOptions } from "../../bindings/extensions.js";
+import type { PerMessageDeflateOptions } from "../../bindings/protocol/extensions.js";
 import type { ServerConnection } from "../../runtimes/node/index.js";
 import { echoServer, nextEvent, openClient, RawClient } from "../runtimes/node/peers.js";
 import { jsonText } from "../support/json-text.js";

@@ -1,9 +1,9 @@
 // Property tests: writer → reader round trips, and arbitrary bytes never throw, hang or misreport.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Role, WireConnection, type ConnectionHandler } from "../../bindings/connection.js";
-import { createEngine } from "../../bindings/embedded.js";
-import type { Engine } from "../../bindings/engine.js";
+import { Role, WireConnection, type ConnectionHandler } from "../../bindings/protocol/connection.js";
+import { createEngine } from "../../bindings/engine/embedded.js";
+import type { Engine } from "../../bindings/engine/engine.js";
 
 type Op =
   | { kind: "text"; data: string; fragment: number }

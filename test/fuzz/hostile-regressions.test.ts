@@ -1,8 +1,8 @@
 // Engine regressions the hostile-peer fuzzer found (test/vectors/hostile-cases.json replays them over real
 // sockets on Node and Bun); here on both builds, every split of the input, without sockets.
 import { describe, expect, it } from "vitest";
-import { Role, WireConnection } from "../../bindings/connection.js";
-import { createEngine } from "../../bindings/embedded.js";
+import { Role, WireConnection } from "../../bindings/protocol/connection.js";
+import { createEngine } from "../../bindings/engine/embedded.js";
 
 /** Masked frame bytes from a client (fixed key, so the bytes are readable in the test). */
 function clientFrame(byte0: number, payload: number[]): number[] {

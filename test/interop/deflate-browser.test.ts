@@ -2,7 +2,7 @@
 // ways, over the response parameters Chromium accepts.
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PerMessageDeflateOptions } from "../../bindings/extensions.js";
+import type { PerMessageDeflateOptions } from "../../bindings/protocol/extensions.js";
 import type { ServerConnection } from "../../runtimes/node/index.js";
 import { chromiumPath, launchChromium, type Browser } from "../runtimes/browser/chromium.js";
 import { echoServer } from "../runtimes/node/peers.js";

@@ -4,7 +4,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import type { PerMessageDeflateOptions } from "../../bindings/extensions.js";
+import type { PerMessageDeflateOptions } from "../../bindings/protocol/extensions.js";
 import type { ServerConnection } from "../../runtimes/node/index.js";
 import { echoServer, nextEvent, nextMessage, openClient, within } from "../runtimes/node/peers.js";
 import { jsonText } from "../support/json-text.js";

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WS, { WebSocketServer as WSServer } from "ws";
-import type { PerMessageDeflateOptions } from "../../bindings/extensions.js";
+import type { PerMessageDeflateOptions } from "../../bindings/protocol/extensions.js";
 import { WebSocket, type ServerConnection } from "../../runtimes/node/index.js";
 import { jsonText } from "../support/json-text.js";
 import { echoServer, frame, nextEvent, nextMessage, openClient, RawClient } from "../runtimes/node/peers.js";

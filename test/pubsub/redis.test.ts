@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRedisAdapter } from "../../bindings/redis-adapter.js";
+import { createRedisAdapter } from "../../adapters/redis.js";
 import { within } from "../support/raw-client.js";
 import { freePort, Peer, redisMissing, startRedis, stopProcess } from "../support/redis.js";
 

@@ -22,7 +22,7 @@ import {
   type HostConfig,
   type HostileCase,
 } from "./hostile-peer.js";
-import { EnginePool } from "../../bindings/pool.js";
+import { EnginePool } from "../../bindings/engine/pool.js";
 import type * as Host from "../../runtimes/bun/index.js";
 
 type HostApi = typeof Host;

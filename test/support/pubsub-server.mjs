@@ -8,7 +8,7 @@
 const isBun = typeof Bun !== "undefined";
 const dist = new URL("../../dist/", import.meta.url);
 const { WebSocketServer } = await import(new URL(`runtimes/${isBun ? "bun" : "node"}/index.js`, dist).href);
-const { createRedisAdapter } = await import(new URL("bindings/redis-adapter.js", dist).href);
+const { createRedisAdapter } = await import(new URL("adapters/redis.js", dist).href);
 
 const [url, prefix] = process.argv.slice(2);
 const adapter = await createRedisAdapter({ url, prefix, redisOptions: { retryStrategy: () => 100 } });

@@ -1,7 +1,7 @@
 // The frame vector format (frames.json) and how a vector is run through a WireConnection. Runtime-neutral
 // (no Buffer, no fs): the Node tests and the browser page's engine self-test share it.
-import { WireConnection, Role } from "../../bindings/connection.js";
-import type { Engine } from "../../bindings/engine.js";
+import { WireConnection, Role } from "../../bindings/protocol/connection.js";
+import type { Engine } from "../../bindings/engine/engine.js";
 
 /** Hex bytes, or a hex unit repeated. */
 export type Segment = string | { hex: string; repeat: number };

@@ -1,9 +1,9 @@
 // The engine self-test: the shared frame vectors (test/vectors/frames.json, inlined by
 // scripts/build-page.mjs) run through WireConnection in this browser, for both builds, the way
 // test/assembly/frames.test.ts runs them in Node: whole, split at every offset, byte by byte, streamed.
-import { defaults } from "../../../bindings/config.js";
-import { createEngine } from "../../../bindings/embedded.js";
-import type { Engine, EngineBuild } from "../../../bindings/engine.js";
+import { defaults } from "../../../bindings/policies/config.js";
+import { createEngine } from "../../../bindings/engine/embedded.js";
+import type { Engine, EngineBuild } from "../../../bindings/engine/engine.js";
 import {
   bytesOf,
   expectedOf,

@@ -1,6 +1,6 @@
-// The reconnect delay policy (bindings/backoff.ts) the browser client uses.
+// The reconnect delay policy (bindings/policies/backoff.ts) the browser client uses.
 import { describe, expect, it } from "vitest";
-import { backoffDelay, defaultBackoff } from "../../../bindings/backoff.js";
+import { backoffDelay, defaultBackoff } from "../../../bindings/policies/backoff.js";
 
 describe("backoffDelay", () => {
   it("grows by the factor from minDelay and stops at maxDelay", () => {

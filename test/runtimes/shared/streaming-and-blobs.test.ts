@@ -1,7 +1,7 @@
 // The client's `fragments: "stream"` mode and Blob payloads on both ends, on Node and Bun alike.
 import { within } from "../../support/raw-client.js";
 import { describe, echoServer, expect, host, it, listen, nextEvent, openClient, runtime } from "./harness.js";
-import type { FragmentEvent } from "../../../bindings/events.js";
+import type { FragmentEvent } from "../../../bindings/api/events.js";
 
 /** Collect "fragment" events until one with `last`, and any "message" event meanwhile. */
 function collectFragments(ws: EventTarget): { done: Promise<FragmentEvent[]>; messages: unknown[] } {

@@ -1,7 +1,7 @@
 // A small typed event emitter with the `ws`/Node EventEmitter surface (so `events.once(wss, ...)` and
 // other EventEmitter helpers take the server objects), for runtime-neutral code where `node:events` may not exist.
 
-import { defaults } from "./config.js";
+import { defaults } from "../policies/config.js";
 
 type Args = unknown[];
 type EventMap<T> = { [K in keyof T]: Args };

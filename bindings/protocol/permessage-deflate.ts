@@ -4,8 +4,8 @@
 // §7.2.3.3) or nothing (no context takeover). So no zlib stream outlives a call: an idle connection holds
 // at most its history bytes, never zlib state, and zlib work never queues (it runs inside send/receive,
 // one message at a time), so 10,000 connections cannot pile up zlib jobs or their buffers.
-import { CloseCode } from "./abi.js";
-import { defaults } from "./config.js";
+import { CloseCode } from "../engine/abi.js";
+import { defaults } from "../policies/config.js";
 import type { DeflateSession } from "./extensions.js";
 
 /** The bytes a sync flush ends with (RFC 7692 §7.2.1), removed before sending, restored before inflating. */
@@ -68,7 +68,7 @@ export class DeflateError extends Error {
 /** Defaults of DeflateTuning. */
 export const DEFAULT_THRESHOLD = defaults.deflate.threshold;
 export const DEFAULT_HISTORY_BYTES = defaults.deflate.historyBytes;
-/** zlib level 5, not zlib's default 6 (bindings/config.ts says why). */
+/** zlib level 5, not zlib's default 6 (bindings/policies/config.ts says why). */
 export const DEFAULT_LEVEL = defaults.deflate.level;
 
 const EMPTY = new Uint8Array(0);

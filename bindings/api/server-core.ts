@@ -2,10 +2,10 @@
 // maxClients, the engine's verdict on the head, origin, subprotocol, verifyClient → 101 or refusal bytes),
 // the set of clients, broadcast, disconnect and close (1001 to all). Hosts own the listening socket and
 // the sockets' events; they call `decide` with a parsed head and `accept` once it says 101.
-import { Role } from "./connection.js";
+import { Role } from "../protocol/connection.js";
 import { Emitter } from "./emitter.js";
-import { CloseCode } from "./errors.js";
-import { defaults } from "./config.js";
+import { CloseCode } from "../engine/errors.js";
+import { defaults } from "../policies/config.js";
 import {
   buildAcceptResponse,
   buildRejection,
@@ -14,16 +14,16 @@ import {
   selectSubprotocol,
   splitList,
   type UpgradeRequest,
-} from "./handshake.js";
+} from "../protocol/handshake.js";
 import {
   acceptDeflateOffer,
   deflateOfferError,
   deflateOptions,
   type PerMessageDeflateOptions,
-} from "./extensions.js";
-import { heartbeatOptions, type HeartbeatOptions } from "./heartbeat.js";
-import { PerMessageDeflate, type DeflateCodec } from "./permessage-deflate.js";
-import { sharedPool, type EnginePool, type SlotHandle } from "./pool.js";
+} from "../protocol/extensions.js";
+import { heartbeatOptions, type HeartbeatOptions } from "../policies/heartbeat.js";
+import { PerMessageDeflate, type DeflateCodec } from "../protocol/permessage-deflate.js";
+import { sharedPool, type EnginePool, type SlotHandle } from "../engine/pool.js";
 import {
   InProcessAdapter,
   MessageFramer,
@@ -31,7 +31,7 @@ import {
   topicName,
   type PubSubAdapter,
   type PubSubHub,
-} from "./pubsub.js";
+} from "../protocol/pubsub.js";
 import { ServerConnection, type PublishOptions, type TopicHost } from "./server-connection.js";
 import {
   sendBytes,
@@ -39,7 +39,7 @@ import {
   type SendData,
   type SessionOptions,
   type SessionSocket,
-} from "./session.js";
+} from "../protocol/session.js";
 
 /** What `verifyClient` is told about a handshake; `req` is the host's request object. */
 export interface VerifyClientInfo<Req> {

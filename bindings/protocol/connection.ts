@@ -1,12 +1,12 @@
 // Drives the engine for one connection: bytes in → events as JS values, messages out → frame bytes.
 // Transport-free: the host gives received bytes to `receive` and writes what `handler.write` is given.
-import * as abi from "./abi.js";
-import { Result, type Engine } from "./engine.js";
-import { check, HostError, WebSocketProtocolError } from "./errors.js";
+import * as abi from "../engine/abi.js";
+import { Result, type Engine } from "../engine/engine.js";
+import { check, HostError, WebSocketProtocolError } from "../engine/errors.js";
 import { DeflateError, type PerMessageDeflate } from "./permessage-deflate.js";
-import type { SlotHandle } from "./pool.js";
+import type { SlotHandle } from "../engine/pool.js";
 import { COPY_BYTES } from "./output.js";
-import { utf8 } from "./text.js";
+import { utf8 } from "../engine/text.js";
 
 /** Which end of the connection we are. */
 export const Role = abi.Role;

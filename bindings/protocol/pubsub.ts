@@ -1,10 +1,10 @@
 // Pub/sub topics, runtime-neutral: which connections of a server are subscribed to what, a message framed
 // once for all of them, and the adapter that carries publishes to the servers of other processes. The
-// in-process adapter links the servers of one process; bindings/redis-adapter.ts links processes.
-import { FrameBit, Opcode, Role } from "./abi.js";
+// in-process adapter links the servers of one process; adapters/redis.ts links processes.
+import { FrameBit, Opcode, Role } from "../engine/abi.js";
 import { ioAreas } from "./connection.js";
-import { check } from "./errors.js";
-import type { EnginePool, SlotHandle } from "./pool.js";
+import { check } from "../engine/errors.js";
+import type { EnginePool, SlotHandle } from "../engine/pool.js";
 
 /** A server as an adapter sees it: it delivers messages published elsewhere to its own subscribers. */
 export interface PubSubHub {

@@ -19,7 +19,7 @@ export {
   type ErrorEventInit,
   type FragmentEventInit,
 } from "./events.js";
-export { ReadyState, type SendData } from "./session.js";
-export { CloseCode, WebSocketProtocolError } from "./errors.js";
-export { defaultHeartbeat, type HeartbeatOptions } from "./heartbeat.js";
-export { defaultBackoff, type BackoffOptions } from "./backoff.js";
+export { ReadyState, type SendData } from "../protocol/session.js";
+export { CloseCode, WebSocketProtocolError } from "../engine/errors.js";
+export { defaultHeartbeat, type HeartbeatOptions } from "../policies/heartbeat.js";
+export { defaultBackoff, type BackoffOptions } from "../policies/backoff.js";

@@ -1,6 +1,6 @@
 // Loads the engine from bytes (no fs, no fetch: any runtime) and keeps typed views on its memory.
 import { BuildConstant, Result as ResultBytes, type EngineExports } from "./abi.js";
-import { defaults } from "./config.js";
+import { defaults } from "../policies/config.js";
 import { check } from "./errors.js";
 
 /** The engine's numbers-only exports (assembly/index.ts), generated. */

@@ -12,10 +12,10 @@ import {
   HANDSHAKE_FIELDS_BYTES,
   HEADER_ENTRY_BYTES,
   type EngineExports,
-} from "./abi.js";
-import { defaults } from "./config.js";
-import type { Engine } from "./engine.js";
-import { check } from "./errors.js";
+} from "../engine/abi.js";
+import { defaults } from "../policies/config.js";
+import type { Engine } from "../engine/engine.js";
+import { check } from "../engine/errors.js";
 
 /** The engine's handshake exports. */
 export type HandshakeExports = Pick<
@@ -32,10 +32,10 @@ export type HandshakeExports = Pick<
 
 /** Byte offsets of the u32 handshake fields at `handshakePtr()` (assembly/http.ts HandshakeField), and the
  * sizes of the fixed fields before the header table and of one table entry. */
-export { HandshakeField, HANDSHAKE_FIELDS_BYTES, HEADER_ENTRY_BYTES } from "./abi.js";
+export { HandshakeField, HANDSHAKE_FIELDS_BYTES, HEADER_ENTRY_BYTES } from "../engine/abi.js";
 
-export { handshakeErrors, type HandshakeRule } from "./errors.js";
-import { handshakeErrors } from "./errors.js";
+export { handshakeErrors, type HandshakeRule } from "../engine/errors.js";
+import { handshakeErrors } from "../engine/errors.js";
 
 /** The rule name of a HandshakeError id ("" for 0). */
 export function handshakeRuleName(reason: number): string {
@@ -345,7 +345,7 @@ export interface ResponseOptions extends HeadOptions {
   /**
    * The request offered extensions: a 101 with Sec-WebSocket-Extensions passes the engine (which fails
    * it, having offered none itself, as ExtensionNotOffered) and the host checks the value
-   * (bindings/extensions.ts `acceptDeflateResponse`).
+   * (bindings/protocol/extensions.ts `acceptDeflateResponse`).
    */
   extensionsOffered?: boolean;
 }

@@ -1,5 +1,5 @@
 // The engine builds, embedded as base64 at build time so every runtime loads them without fs or fetch.
-import { mvpBase64, simdBase64 } from "../build/wasm.js";
+import { mvpBase64, simdBase64 } from "../../build/wasm.js";
 import { compileEngine, Engine, type EngineBuild, type EngineOptions } from "./engine.js";
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {

@@ -4,7 +4,7 @@
 // from those arguments. One dispatch path, so both kinds of listener see the events in the order added.
 import { Emitter } from "./emitter.js";
 import { CloseEvent, ErrorEvent, FragmentEvent } from "./events.js";
-import { utf8, utf8Decoder } from "./text.js";
+import { utf8, utf8Decoder } from "../engine/text.js";
 
 /** Detail of "connecting": 0 for the first connection, then the retry number. */
 export interface ConnectingDetail {

@@ -1,10 +1,10 @@
 // The server's per-connection object, shaped like `ws`'s WebSocket so its users can switch by an import.
 // Runtime-neutral: the host gives it a `SessionSocket` and the `alloc` its byte type comes from.
-import { defaults } from "./config.js";
+import { defaults } from "../policies/config.js";
 import { Emitter } from "./emitter.js";
-import type { EnginePool, SlotHandle } from "./pool.js";
-import { topicName, type TopicRegistry } from "./pubsub.js";
-import { utf8 } from "./text.js";
+import type { EnginePool, SlotHandle } from "../engine/pool.js";
+import { topicName, type TopicRegistry } from "../protocol/pubsub.js";
+import { utf8 } from "../engine/text.js";
 import {
   ReadyState,
   Session,
@@ -16,7 +16,7 @@ import {
   type SessionOptions,
   type SessionSocket,
   type WriteCallback,
-} from "./session.js";
+} from "../protocol/session.js";
 
 /** How received binary data is delivered: the host's byte type (Buffer on Node/Bun) or ArrayBuffer. */
 export type BinaryType = "nodebuffer" | "arraybuffer";

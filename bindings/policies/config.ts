@@ -2,8 +2,8 @@
 // tungstenite's WebSocketConfig and its Default). Servers, clients, sessions and policies read their defaults
 // here; README "Safe defaults" and the option tables of docs/NODE.md and docs/DEFLATE.md show these values, and
 // test/bindings/config.test.ts fails when they drift. The engine's own numbers (frame and control limits, build sizes) come from the
-// generated ABI (bindings/abi.ts), never from here.
-import { BUILD, SLOT_BYTES } from "./abi.js";
+// generated ABI (bindings/engine/abi.ts), never from here.
+import { BUILD, SLOT_BYTES } from "../engine/abi.js";
 
 /** Object.freeze without its literal types (a default of 10 must not make the field's type `10`). */
 const frozen = <T extends object>(value: T): Readonly<T> => Object.freeze(value);

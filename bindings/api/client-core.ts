@@ -1,14 +1,14 @@
 // The runtime-neutral client: the WHATWG WebSocket surface, URL parsing, the handshake by the engine,
-// reconnect (bindings/backoff.ts), queueing while reconnecting, heartbeat, and lifecycle events like
+// reconnect (bindings/policies/backoff.ts), queueing while reconnecting, heartbeat, and lifecycle events like
 // esp_websocket_client's (connecting, open, reconnecting, close, finish). A host supplies `dial`: open a
 // TCP or TLS connection and report its events to the `ClientLink` it is given.
-import { backoffDelay, type BackoffOptions } from "./backoff.js";
-import { Role } from "./connection.js";
-import { CloseCode } from "./errors.js";
-import { MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from "./abi.js";
-import { defaults } from "./config.js";
+import { backoffDelay, type BackoffOptions } from "../policies/backoff.js";
+import { Role } from "../protocol/connection.js";
+import { CloseCode } from "../engine/errors.js";
+import { MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from "../engine/abi.js";
+import { defaults } from "../policies/config.js";
 import { CloseEvent } from "./events.js";
-import { utf8 } from "./text.js";
+import { utf8 } from "../engine/text.js";
 import {
   ClientEventBridge,
   type ConnectingDetail,
@@ -16,17 +16,17 @@ import {
   type MessageData,
   type ReconnectingDetail,
 } from "./client-events.js";
-import { isBlob } from "./blob-sends.js";
+import { isBlob } from "../protocol/blob-sends.js";
 import {
   acceptDeflateResponse,
   buildDeflateOffer,
   deflateOptions,
   type PerMessageDeflateOptions,
-} from "./extensions.js";
-import { buildUpgradeRequest, parseUpgradeResponse } from "./handshake.js";
-import { PerMessageDeflate, type DeflateCodec } from "./permessage-deflate.js";
-import { heartbeatOptions, type HeartbeatOptions } from "./heartbeat.js";
-import { sharedPool, type EnginePool } from "./pool.js";
+} from "../protocol/extensions.js";
+import { buildUpgradeRequest, parseUpgradeResponse } from "../protocol/handshake.js";
+import { PerMessageDeflate, type DeflateCodec } from "../protocol/permessage-deflate.js";
+import { heartbeatOptions, type HeartbeatOptions } from "../policies/heartbeat.js";
+import { sharedPool, type EnginePool } from "../engine/pool.js";
 import {
   ReadyState,
   Session,
@@ -38,7 +38,7 @@ import {
   type SendData,
   type SessionSocket,
   type WriteCallback,
-} from "./session.js";
+} from "../protocol/session.js";
 
 export type { ConnectingDetail, FinishDetail, ReconnectingDetail, MessageData };
 

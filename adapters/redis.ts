@@ -7,9 +7,9 @@
 // Outages: publishing never queues while Redis is unreachable: the message still reaches this process's
 // subscribers, is counted in `stats.dropped` for the others, and reported as "error". Nothing is resent
 // after a reconnect, so a message is never delivered twice nor late out of order (at most once).
-import { defaults } from "./config.js";
-import { Emitter } from "./emitter.js";
-import { InProcessAdapter, type PubSubHub } from "./pubsub.js";
+import { defaults } from "../bindings/policies/config.js";
+import { Emitter } from "../bindings/api/emitter.js";
+import { InProcessAdapter, type PubSubHub } from "../bindings/protocol/pubsub.js";
 
 /** The part of an ioredis client the adapter uses (ioredis ≥ 5 has it; node-redis does not). */
 export interface RedisClientLike {

@@ -5,11 +5,11 @@
 import type { PerMessageDeflate } from "./permessage-deflate.js";
 import { BlobSends, isBlob, type PendingSend } from "./blob-sends.js";
 import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
-import { CloseCode, type WebSocketProtocolError } from "./errors.js";
-import { defaults } from "./config.js";
-import { Heartbeat, type HeartbeatOptions } from "./heartbeat.js";
+import { CloseCode, type WebSocketProtocolError } from "../engine/errors.js";
+import { defaults } from "../policies/config.js";
+import { Heartbeat, type HeartbeatOptions } from "../policies/heartbeat.js";
 import { OutputQueue } from "./output.js";
-import type { EnginePool, SlotHandle } from "./pool.js";
+import type { EnginePool, SlotHandle } from "../engine/pool.js";
 
 /** WebSocket ready states (WHATWG and ws numbering). */
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
