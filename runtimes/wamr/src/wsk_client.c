@@ -13,6 +13,7 @@
 #include "wsk_engine.h"
 #include "wsk_log.h"
 #include "wsk_platform.h"
+#include "wsk_send_queue.h"
 #include "wsk_socket.h"
 #include "wsk_transport.h"
 #include "wsk_uri.h"
@@ -26,10 +27,6 @@ static const char *TAG = "wsk_client";
  * RFC 6455 §7.1.1: the client waits for the server to close the TCP connection.
  */
 #define LINGER_MS 2000
-
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
-#endif
 
 struct wsk_client {
     wsk_client_config_t config;
@@ -60,13 +57,11 @@ struct wsk_client {
     uint8_t frame_opcode;
     uint64_t frame_offset;
     uint8_t *buffer;
-    /* Plain connections: bytes the socket did not take yet, allocated only while there are some and flushed when
-       it is writable, so that no write waits with the host lock held (every other client and server would wait
-       with it). Bounded by max_send_queue, beyond which the connection is dropped, except while an app message or
-       close frame is framed (out_whole): the app waits for room before one instead. */
-    uint8_t *out;
-    size_t out_head, out_len, out_cap; /* queued bytes are out[out_head, out_head + out_len) */
-    int64_t out_progress; /* when the queue last shrank, or began */
+    /* Bytes the socket (plain or TLS) did not take yet, flushed when it is writable, so that no write waits with
+       the host lock held (every other client and server would wait with it). Bounded by max_send_queue, beyond
+       which the connection is dropped, except while an app message or close frame is framed (out_whole): the app
+       waits for room before one instead. */
+    wsk_send_queue_t out;
     bool out_whole;
     bool dropped;   /* the send path gave up on the server (queue past its bound, or no progress): no linger */
     int drop_errno; /* reported with the ERROR event of a drop */
@@ -97,31 +92,6 @@ static size_t send_queue_limit(const struct wsk_client *c)
     return c->config.max_send_queue ? c->config.max_send_queue : CONFIG_WSK_MAX_SEND_QUEUE;
 }
 
-/* Send what a plain socket takes now without waiting: the bytes sent (maybe 0), or -1 if the socket failed. */
-static ssize_t send_now(int fd, const uint8_t *bytes, size_t len)
-{
-    ssize_t n = send(fd, bytes, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) return n;
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-}
-
-/* Send as much of the queue as `fd` takes now; the queue is freed once empty. -1 if the socket failed. */
-static ssize_t flush_queue(struct wsk_client *c, int fd)
-{
-    if (c->out_len == 0) return 0;
-    ssize_t n = send_now(fd, c->out + c->out_head, c->out_len);
-    if (n <= 0) return n;
-    c->out_head += (size_t)n;
-    c->out_len -= (size_t)n;
-    c->out_progress = wsk_now_ms();
-    if (c->out_len == 0) {
-        wsk_free(c->out);
-        c->out = NULL;
-        c->out_head = c->out_cap = 0;
-    }
-    return n;
-}
-
 /* Give up on the server from the send path (lock held): the task ends the connection and reports `code`. */
 static void drop_connection(struct wsk_client *c, uint16_t code, int sock_errno)
 {
@@ -132,68 +102,51 @@ static void drop_connection(struct wsk_client *c, uint16_t code, int sock_errno)
     shutdown(c->conn.fd, SHUT_RDWR); /* the task wakes and sees the connection end */
 }
 
+/* The server is gone (a send failed): the task sees the connection end. */
+static void send_failed(struct wsk_client *c)
+{
+    WSK_LOGW(TAG, "send failed (%s)", c->conn.tls ? "TLS" : strerror(errno));
+    shutdown(c->conn.fd, SHUT_RDWR);
+}
+
 /* The task's or a sender's turn to flush the queue (lock held). */
 static void flush_output(struct wsk_client *c)
 {
-    if (c->out_len == 0 || c->conn.fd < 0 || c->conn.tls) return;
-    if (flush_queue(c, c->conn.fd) < 0) shutdown(c->conn.fd, SHUT_RDWR); /* the server is gone */
+    if (c->out.len == 0 || c->conn.fd < 0) return;
+    if (wsk_send_queue_flush(&c->out, &c->conn) < 0) send_failed(c);
 }
 
 /*
- * Every byte the client sends (lock held). Plain sockets never wait: what the socket does not take now is queued
- * behind what is queued already. TLS connections still wait for their socket, at most network_timeout_ms (mbedTLS
- * wants a partial record written again from the same buffer).
+ * Every byte the client sends (lock held). No write waits: what the socket does not take now is queued behind
+ * what is queued already (with TLS, starting with the bytes of the record mbedTLS holds).
  */
 static wsk_err_t client_write(void *ctx, const uint8_t *bytes, size_t len)
 {
     struct wsk_client *c = ctx;
     if (c->conn.fd < 0 || c->dropped) return WSK_ERR_INVALID_STATE;
-    if (c->conn.tls) {
-        wsk_err_t err = wsk_conn_send_all(&c->conn, bytes, len, c->config.network_timeout_ms);
-        if (err != WSK_OK) {
-            WSK_LOGW(TAG, "send failed: %s", wsk_err_to_name(err));
-            shutdown(c->conn.fd, SHUT_RDWR); /* the task sees the connection end */
-        }
-        return err;
-    }
-    if (c->out_len == 0) {
-        ssize_t n = send_now(c->conn.fd, bytes, len);
+    if (c->out.len == 0) {
+        ssize_t n = wsk_send_queue_send_now(&c->out, &c->conn, bytes, len);
         if (n < 0) {
-            WSK_LOGW(TAG, "send failed: %s", strerror(errno));
-            shutdown(c->conn.fd, SHUT_RDWR);
+            send_failed(c);
             return WSK_ERR_SOCKET;
         }
         bytes += n;
         len -= (size_t)n;
         if (len == 0) return WSK_OK;
-        c->out_progress = wsk_now_ms();
     }
     size_t limit = send_queue_limit(c);
-    if (!c->out_whole && c->out_len + len > limit) {
+    if (!c->out_whole && c->out.len + len > limit) {
         WSK_LOGW(TAG, "the server does not read: %u bytes to send > max_send_queue %u, dropping the connection (1008)",
-                 (unsigned)(c->out_len + len), (unsigned)limit);
+                 (unsigned)(c->out.len + len), (unsigned)limit);
         drop_connection(c, WSK_CLOSE_POLICY_VIOLATION, ENOBUFS);
         return WSK_ERR_INVALID_SIZE;
     }
-    if (c->out_head + c->out_len + len > c->out_cap && c->out_head > 0) {
-        memmove(c->out, c->out + c->out_head, c->out_len);
-        c->out_head = 0;
+    /* A whole message queued a transmit area at a time may pass the bound: the buffer doubles past it. */
+    if (wsk_send_queue_push(&c->out, bytes, len, c->out_whole ? SIZE_MAX : limit) != WSK_OK) {
+        WSK_LOGE(TAG, "no memory to queue %u bytes, dropping the connection", (unsigned)len);
+        drop_connection(c, WSK_CLOSE_INTERNAL_ERROR, ENOMEM);
+        return WSK_ERR_NO_MEM;
     }
-    if (c->out_len + len > c->out_cap) {
-        /* A whole message arrives a transmit area at a time: grow by half again, not by each piece. */
-        size_t cap = c->out_cap + c->out_cap / 2;
-        if (cap < c->out_len + len) cap = c->out_len + len;
-        uint8_t *grown = wsk_realloc(c->out, cap);
-        if (!grown) {
-            WSK_LOGE(TAG, "no memory to queue %u bytes, dropping the connection", (unsigned)len);
-            drop_connection(c, WSK_CLOSE_INTERNAL_ERROR, ENOMEM);
-            return WSK_ERR_NO_MEM;
-        }
-        c->out = grown;
-        c->out_cap = cap;
-    }
-    memcpy(c->out + c->out_head + c->out_len, bytes, len);
-    c->out_len += len;
     return WSK_OK;
 }
 
@@ -354,11 +307,11 @@ static bool service(struct wsk_client *c, bool readable)
 {
     if (c->closed_clean || c->protocol_error || c->dropped) return false; /* e.g. a close that came with the 101 */
     int64_t now = wsk_now_ms();
-    if (c->out_len > 0) {
+    if (c->out.len > 0) {
         flush_output(c);
-        if (c->out_len > 0 && now - c->out_progress > c->config.network_timeout_ms) {
+        if (c->out.len > 0 && now - c->out.progress > c->config.network_timeout_ms) {
             WSK_LOGW(TAG, "the server took none of %u queued bytes in %d ms, dropping the connection",
-                     (unsigned)c->out_len, c->config.network_timeout_ms);
+                     (unsigned)c->out.len, c->config.network_timeout_ms);
             drop_connection(c, WSK_CLOSE_ABNORMAL, ETIMEDOUT);
             return false;
         }
@@ -397,7 +350,7 @@ static int wait_ready(struct wsk_client *c, int ms)
 {
     if (wsk_conn_pending(&c->conn) > 0) return POLLIN;
     wsk_lock();
-    bool queued = c->out_len > 0;
+    bool queued = c->out.len > 0 && !c->out.wants_read;
     wsk_unlock();
     struct pollfd pfd = {.fd = c->conn.fd, .events = (short)(POLLIN | (queued ? POLLOUT : 0))};
     int n = poll(&pfd, 1, ms);
@@ -406,22 +359,24 @@ static int wait_ready(struct wsk_client *c, int ms)
 }
 
 /*
- * Close a finished connection. Unless the send path gave up on the server, a plain socket first sends what its
- * queue still holds (our close frame, maybe), then is half-closed and read to the server's FIN; all within
- * LINGER_MS (or network_timeout_ms if shorter) and cut short by wsk_client_stop. The queue is freed.
+ * Close a finished connection. Unless the send path gave up on the server, it first sends what its queue still
+ * holds (our close frame, maybe), then a plain socket is half-closed and read to the server's FIN (TLS ends with
+ * close_notify); all within LINGER_MS (or network_timeout_ms if shorter) and cut short by wsk_client_stop. The
+ * queue is freed. Only this task touches the connection and its queue by then.
  */
 static void linger_close(struct wsk_client *c, wsk_conn_t *conn, bool dropped)
 {
     int linger_ms = c->config.network_timeout_ms < LINGER_MS ? c->config.network_timeout_ms : LINGER_MS;
     int64_t deadline = wsk_now_ms() + linger_ms;
-    bool flushed = !conn->tls && !dropped;
-    for (int64_t left; flushed && c->out_len > 0; ) {
-        left = deadline - wsk_now_ms();
-        struct pollfd pfd = {.fd = conn->fd, .events = POLLOUT};
+    bool flushed = !dropped;
+    while (flushed && c->out.len > 0) {
+        int64_t left = deadline - wsk_now_ms();
+        struct pollfd pfd = {.fd = conn->fd, .events = c->out.wants_read ? POLLIN : POLLOUT};
         flushed = left > 0 && !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) &&
-                  (poll(&pfd, 1, left > 100 ? 100 : (int)left) >= 0 || errno == EINTR) && flush_queue(c, conn->fd) >= 0;
+                  (poll(&pfd, 1, left > 100 ? 100 : (int)left) >= 0 || errno == EINTR) &&
+                  wsk_send_queue_flush(&c->out, conn) >= 0;
     }
-    if (flushed && shutdown(conn->fd, SHUT_WR) == 0) {
+    if (flushed && !conn->tls && shutdown(conn->fd, SHUT_WR) == 0) {
         for (;;) {
             int64_t left = deadline - wsk_now_ms();
             if (left <= 0 || __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) break;
@@ -433,9 +388,7 @@ static void linger_close(struct wsk_client *c, wsk_conn_t *conn, bool dropped)
         }
     }
     wsk_lock();
-    wsk_free(c->out);
-    c->out = NULL;
-    c->out_head = c->out_len = c->out_cap = 0;
+    wsk_send_queue_clear(&c->out);
     wsk_unlock();
     wsk_conn_close(conn);
 }
@@ -607,7 +560,7 @@ static wsk_err_t wait_for_room(struct wsk_client *c, int timeout_ms)
     for (;;) {
         if (!c->connected || c->close_requested || c->dropped) return WSK_ERR_INVALID_STATE;
         flush_output(c);
-        if (c->out_len <= send_queue_limit(c)) return WSK_OK;
+        if (c->out.len <= send_queue_limit(c)) return WSK_OK;
         if (own_task || wsk_now_ms() >= deadline) return WSK_ERR_TIMEOUT;
         wsk_unlock();
         usleep(5 * 1000);

@@ -13,6 +13,7 @@
 #include "wsk_engine.h"
 #include "wsk_log.h"
 #include "wsk_platform.h"
+#include "wsk_send_queue.h"
 #include "wsk_socket.h"
 #include "wsk_transport.h"
 
@@ -55,14 +56,9 @@ typedef struct {
     uint8_t *message;     /* reassembly buffer */
     size_t message_len, message_cap;
     uint8_t message_opcode;
-    /* Bytes the socket (plain or TLS) did not take yet, allocated only while there are some (0 bytes per idle
-       peer), bounded by max_send_queue; the loop flushes them on POLLOUT instead of waiting on one socket.
-       The unsent bytes are out[out_head .. out_head + out_len) of out_cap allocated. */
-    uint8_t *out;
-    size_t out_head, out_len, out_cap;
-    size_t tls_retry;     /* TLS: mbedTLS made a record of the queue's first tls_retry bytes: send exactly those next */
-    bool out_wants_read;  /* TLS: the queued write waits for the socket to become readable, not writable */
-    int64_t out_progress; /* when the queue last shrank (or began): send_timeout_ms without progress drops it */
+    /* Bytes the socket (plain or TLS) did not take yet (0 bytes per idle peer), bounded by max_send_queue; the
+       loop flushes them on POLLOUT instead of waiting on one socket. send_timeout_ms without progress drops it. */
+    wsk_send_queue_t out;
     uint16_t close_code;
     char close_reason[124];
     size_t close_reason_len;
@@ -113,31 +109,6 @@ static void linger_end(peer_t *peer)
     peer->state = PEER_FREE;
 }
 
-/*
- * Hand `bytes` to the connection without waiting (TLS: a record at a time): the count taken (maybe 0), or -1
- * if it failed. A TLS write that did not go through leaves its length in tls_retry (its bytes must then head
- * the queue): mbedTLS made a record of them, and the next write must pass the same bytes and length.
- */
-static ssize_t send_now(peer_t *peer, const uint8_t *bytes, size_t len)
-{
-    size_t sent = 0;
-    peer->out_wants_read = false;
-    while (sent < len) {
-        size_t piece = peer->tls_retry ? peer->tls_retry : len - sent;
-        ssize_t n = wsk_conn_send(&peer->conn, bytes + sent, piece);
-        if (n == WSK_CONN_AGAIN || n == WSK_CONN_WANT_READ) {
-            if (peer->conn.tls) peer->tls_retry = piece;
-            peer->out_wants_read = n == WSK_CONN_WANT_READ;
-            break;
-        }
-        if (n < 0) return -1;
-        peer->tls_retry = 0;
-        sent += (size_t)n;
-        if (n == 0 || (!peer->conn.tls && (size_t)n < piece)) break; /* a plain socket took what it could */
-    }
-    return (ssize_t)sent;
-}
-
 static void send_failed(peer_t *peer)
 {
     WSK_LOGW(TAG, "client %u: send failed (%s), dropping it", (unsigned)peer->id,
@@ -148,25 +119,15 @@ static void send_failed(peer_t *peer)
 /* Send as much queued output as the socket takes; the queue is freed once empty. */
 static void flush_output(peer_t *peer)
 {
-    if (peer->out_len == 0) return;
-    ssize_t n = send_now(peer, peer->out + peer->out_head, peer->out_len);
-    if (n < 0) return send_failed(peer);
-    if (n == 0) return;
-    peer->out_head += (size_t)n;
-    peer->out_len -= (size_t)n;
-    peer->out_progress = wsk_now_ms();
-    if (peer->out_len > 0) return;
-    wsk_free(peer->out);
-    peer->out = NULL;
-    peer->out_head = peer->out_cap = 0;
+    if (wsk_send_queue_flush(&peer->out, &peer->conn) < 0) send_failed(peer);
 }
 
 /* Release a peer; `linger`: a plain socket is half-closed and lingers (PEER_LINGER) instead of closing. */
 static void peer_release(struct wsk_server *server, peer_t *peer, bool was_open, bool linger)
 {
     int fd = -1;
-    if (peer->out_len > 0 && peer->conn.fd >= 0) flush_output(peer); /* best effort: a close frame may be queued */
-    wsk_free(peer->out);
+    if (peer->out.len > 0 && peer->conn.fd >= 0) flush_output(peer); /* best effort: a close frame may be queued */
+    wsk_send_queue_clear(&peer->out);
     if (linger && !peer->abort && !peer->conn.tls && peer->conn.fd >= 0) {
         fd = peer->conn.fd;
         shutdown(fd, SHUT_WR);
@@ -217,35 +178,17 @@ static wsk_err_t queue_output(struct wsk_server *server, peer_t *peer, const uin
     /* A peer that reads, slowly, must still get one whole echo of the largest message it may send. */
     size_t one_message = server->config.max_message_size + WSK_MAX_HEADER_BYTES;
     if (limit < one_message) limit = one_message;
-    if (peer->out_len + len > limit) {
+    if (peer->out.len + len > limit) {
         WSK_LOGW(TAG, "client %u does not read: %u bytes to send > max_send_queue %u, dropping it (1008)",
-                 (unsigned)peer->id, (unsigned)(peer->out_len + len), (unsigned)limit);
+                 (unsigned)peer->id, (unsigned)(peer->out.len + len), (unsigned)limit);
         peer_fail(peer, WSK_CLOSE_POLICY_VIOLATION);
         return WSK_ERR_INVALID_SIZE;
     }
-    size_t need = peer->out_len + len;
-    if (peer->out_head + need > peer->out_cap) {
-        /* No room behind: move the unsent bytes to the front, and grow if that is not enough, doubling up to the
-           bound (never past it). Both are rare: not once per write, which made a large queue quadratic. */
-        if (peer->out_head > 0) memmove(peer->out, peer->out + peer->out_head, peer->out_len);
-        peer->out_head = 0;
-        if (need > peer->out_cap) {
-            size_t cap = peer->out_cap * 2 < limit ? peer->out_cap * 2 : limit;
-            if (cap < need) cap = need;
-            uint8_t *grown = wsk_realloc(peer->out, cap);
-            if (!grown) {
-                WSK_LOGE(TAG, "client %u: no memory to queue %u bytes, dropping it", (unsigned)peer->id,
-                         (unsigned)len);
-                peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
-                return WSK_ERR_NO_MEM;
-            }
-            peer->out = grown;
-            peer->out_cap = cap;
-        }
+    if (wsk_send_queue_push(&peer->out, bytes, len, limit) != WSK_OK) {
+        WSK_LOGE(TAG, "client %u: no memory to queue %u bytes, dropping it", (unsigned)peer->id, (unsigned)len);
+        peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
+        return WSK_ERR_NO_MEM;
     }
-    if (peer->out_len == 0) peer->out_progress = wsk_now_ms();
-    memcpy(peer->out + peer->out_head + peer->out_len, bytes, len);
-    peer->out_len += len;
     return WSK_OK;
 }
 
@@ -258,7 +201,7 @@ static wsk_err_t peer_write(void *ctx, const uint8_t *bytes, size_t len)
     peer_ctx_t *pc = ctx;
     peer_t *peer = pc->peer;
     if (peer->state == PEER_GONE || peer->conn.fd < 0) return WSK_ERR_INVALID_STATE;
-    ssize_t sent = peer->out_len == 0 ? send_now(peer, bytes, len) : 0;
+    ssize_t sent = peer->out.len == 0 ? wsk_send_queue_send_now(&peer->out, &peer->conn, bytes, len) : 0;
     if (sent >= 0 && (size_t)sent == len) return WSK_OK;
     if (sent >= 0) return queue_output(pc->server, peer, bytes + sent, len - (size_t)sent);
     send_failed(peer);
@@ -269,7 +212,7 @@ static wsk_err_t peer_write(void *ctx, const uint8_t *bytes, size_t len)
 static wsk_err_t write_if_taken(void *ctx, const uint8_t *bytes, size_t len)
 {
     peer_t *peer = ((peer_ctx_t *)ctx)->peer;
-    if (peer->out_len == 0) send_now(peer, bytes, len);
+    if (peer->out.len == 0) wsk_send_queue_send_now(&peer->out, &peer->conn, bytes, len);
     return WSK_OK;
 }
 
@@ -559,10 +502,10 @@ static void check_deadlines(struct wsk_server *server)
         peer_t *peer = &server->peers[i];
         bool waiting = peer->state == PEER_HANDSHAKE || (peer->state == PEER_OPEN && peer->closing);
         if (peer->state == PEER_LINGER && now >= peer->deadline) linger_end(peer);
-        if (peer->state == PEER_OPEN && peer->out_len > 0 &&
-            now - peer->out_progress >= server->config.send_timeout_ms) {
+        if (peer->state == PEER_OPEN && peer->out.len > 0 &&
+            now - peer->out.progress >= server->config.send_timeout_ms) {
             WSK_LOGW(TAG, "client %u took none of its %u queued bytes in %d ms: dropping it", (unsigned)peer->id,
-                     (unsigned)peer->out_len, server->config.send_timeout_ms);
+                     (unsigned)peer->out.len, server->config.send_timeout_ms);
             peer_fail(peer, WSK_CLOSE_ABNORMAL);
         }
         if (waiting && now >= peer->deadline) {
@@ -593,8 +536,8 @@ static int next_wakeup(struct wsk_server *server)
         if (peer->state == PEER_OPEN) {
             if (peer->closing || peer->pinged) at = peer->deadline;
             else if (c->heartbeat_interval_ms > 0) at = peer->heard + c->heartbeat_interval_ms;
-            if (peer->out_len > 0 && peer->out_progress + c->send_timeout_ms < at)
-                at = peer->out_progress + c->send_timeout_ms;
+            if (peer->out.len > 0 && peer->out.progress + c->send_timeout_ms < at)
+                at = peer->out.progress + c->send_timeout_ms;
         }
         if (at < soonest) soonest = at;
     }
@@ -622,7 +565,7 @@ static void serve(void *arg)
             owners[n] = peer;
             bool out = peer->want_write && peer->state != PEER_LINGER;
             short events = out ? POLLOUT : POLLIN;
-            if (peer->out_len > 0 && !peer->out_wants_read) events |= POLLOUT;
+            if (peer->out.len > 0 && !peer->out.wants_read) events |= POLLOUT;
             fds[n++] = (struct pollfd){.fd = peer->conn.fd, .events = events};
         }
         int timeout = next_wakeup(server);
@@ -633,7 +576,7 @@ static void serve(void *arg)
         for (size_t i = 1; ready > 0 && i < n; i++) {
             peer_t *peer = owners[i];
             if (!fds[i].revents || peer->conn.fd != fds[i].fd) continue;
-            if (peer->out_len > 0 && peer->state == PEER_OPEN) flush_output(peer);
+            if (peer->out.len > 0 && peer->state == PEER_OPEN) flush_output(peer);
             service_peer(server, peer);
         }
         check_deadlines(server);

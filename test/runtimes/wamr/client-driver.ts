@@ -146,19 +146,20 @@ export class ClientDriver {
     this.proc.stdin!.write(line + "\n");
   }
 
-  /** Start a client for ws://127.0.0.1:`port``path`, no reconnect. */
+  /** Start a client for ws://127.0.0.1:`port``path` (wss:// trusting the PEM file `ca` when given), no reconnect. */
   open(
     id: number,
     port: number,
     path: string,
     config: CClientConfig,
     networkTimeoutMs: number,
+    ca?: string,
   ): DrivenClient {
     const client = new DrivenClient(id);
     this.clients.set(id, client);
     this.command(
       `open ${id} ${port} ${path} ${config.bufferSize} ${config.maxMessageSize} ${config.maxFragmentSize} ` +
-        `${config.pingIntervalSec} ${networkTimeoutMs}`,
+        `${config.pingIntervalSec} ${networkTimeoutMs}${ca ? ` ${ca}` : ""}`,
     );
     return client;
   }

@@ -5,8 +5,9 @@
  * one long-lived process keeps a few thousand of them within seconds, sanitizers included.
  *
  * Commands, one per line on stdin:
- *   open ID PORT PATH BUFFER_SIZE MAX_MESSAGE MAX_FRAGMENT PING_INTERVAL_SEC NETWORK_TIMEOUT_MS
- *       a client for ws://127.0.0.1:PORT/PATH, no reconnect, started at once
+ *   open ID PORT PATH BUFFER_SIZE MAX_MESSAGE MAX_FRAGMENT PING_INTERVAL_SEC NETWORK_TIMEOUT_MS [CA_PEM_FILE]
+ *       a client for ws://127.0.0.1:PORT/PATH (wss:// trusting CA_PEM_FILE when given), no reconnect, started at
+ *       once
  *   send ID text|binary LEN [TIMEOUT_MS]
  *       a message of LEN bytes ('a' + i % 26) from this thread (timeout_ms 1000 unless given); prints "ID SENT rc"
  *   close ID TIMEOUT_MS          wsk_client_close; prints "ID CLOSE_RETURNED err"
@@ -114,24 +115,47 @@ static void print_stats(void)
     emit_line(line);
 }
 
+/* The whole file as a NUL-terminated string (PEM for mbedTLS), or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *text = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+        if (text && (fseek(f, 0, SEEK_SET) != 0 || fread(text, 1, (size_t)size, f) != (size_t)size)) {
+            free(text);
+            text = NULL;
+        }
+        if (text) text[size] = 0;
+    }
+    fclose(f);
+    return text;
+}
+
 static void open_client(long id, int port, const char *path, size_t buffer_size, size_t max_message,
-                        size_t max_fragment, int ping_interval, int network_timeout_ms)
+                        size_t max_fragment, int ping_interval, int network_timeout_ms, const char *ca_file)
 {
     char line[96];
     driven_t *d = NULL;
     for (int i = 0; i < MAX_CLIENTS && !d; i++)
         if (!clients[i].handle) d = &clients[i];
     char uri[300];
-    snprintf(uri, sizeof(uri), "ws://127.0.0.1:%d%s", port, path);
+    snprintf(uri, sizeof(uri), "%s://127.0.0.1:%d%s", ca_file ? "wss" : "ws", port, path);
+    char *ca = ca_file ? read_file(ca_file) : NULL;
     wsk_client_config_t config = WSK_CLIENT_DEFAULT_CONFIG();
     config.uri = uri;
+    config.cert_pem = ca; /* copied by wsk_client_init */
+    if (ca) config.task_stack = 8192;
     config.buffer_size = buffer_size;
     config.max_message_size = max_message;
     config.max_fragment_size = max_fragment;
     config.ping_interval_sec = ping_interval;
     config.network_timeout_ms = network_timeout_ms;
     config.disable_auto_reconnect = true;
-    wsk_client_handle_t handle = d ? wsk_client_init(&config) : NULL;
+    wsk_client_handle_t handle = d && (!ca_file || ca) ? wsk_client_init(&config) : NULL;
+    free(ca);
     if (!handle) {
         snprintf(line, sizeof(line), "%ld INIT_FAILED", id);
         emit_line(line);
@@ -184,11 +208,12 @@ static void run_command(char *line)
     long id, len;
     unsigned long long buffer_size, max_message, max_fragment;
     int port, ping_interval, timeout = 1000;
-    char path[256], kind[16];
-    if (sscanf(line, "open %ld %d %255s %llu %llu %llu %d %d", &id, &port, path, &buffer_size, &max_message,
-               &max_fragment, &ping_interval, &timeout) == 8)
+    char path[256], kind[16], ca[256];
+    int fields = sscanf(line, "open %ld %d %255s %llu %llu %llu %d %d %255s", &id, &port, path, &buffer_size,
+                        &max_message, &max_fragment, &ping_interval, &timeout, ca);
+    if (fields >= 8)
         open_client(id, port, path, (size_t)buffer_size, (size_t)max_message, (size_t)max_fragment, ping_interval,
-                    timeout);
+                    timeout, fields == 9 ? ca : NULL);
     else if (sscanf(line, "send %ld %15s %ld %d", &id, kind, &len, &timeout) >= 3)
         send_message(id, kind, len, timeout);
     else if (sscanf(line, "close %ld %d", &id, &timeout) == 2) {

@@ -7,11 +7,18 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import type { AddressInfo } from "node:net";
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { WebSocketServer } from "../../../runtimes/node/index.js";
-import { frame as rawFrame, parseFrame, upgradeRequest } from "../../support/raw-client.js";
+import {
+  frame as rawFrame,
+  parseFrame,
+  switchingProtocols,
+  upgradeRequest,
+} from "../../support/raw-client.js";
+import { ClientDriver } from "./client-driver.js";
 import { nextMessage, openWs } from "./ws-peer.js";
 import {
   buildHost,
@@ -296,6 +303,73 @@ function suite(t: Target): void {
       await wss.close();
     }
   });
+
+  it("the C client queues what a wss server does not read, and every message arrives intact once it reads (TLS writes retried with the same bytes)", async () => {
+    let upgraded!: (socket: TLSSocket) => void;
+    const peer = new Promise<TLSSocket>((resolve) => (upgraded = resolve));
+    const raw = createTlsServer(
+      { cert: readFileSync(trusted.cert), key: readFileSync(trusted.key) },
+      (socket) => {
+        socket.on("error", () => {});
+        let head = Buffer.alloc(0);
+        const onData = (chunk: Buffer) => {
+          head = Buffer.concat([head, chunk]);
+          if (!head.includes("\r\n\r\n")) return;
+          socket.off("data", onData);
+          socket.pause();
+          socket.write(switchingProtocols(head.toString("latin1")));
+          upgraded(socket);
+        };
+        socket.on("data", onData);
+      },
+    );
+    await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+    const driver = new ClientDriver(t);
+    try {
+      const settings = {
+        bufferSize: 1024,
+        maxMessageSize: 0,
+        pingIntervalSec: 0,
+        maxFragmentSize: 0,
+        sends: [],
+      };
+      const port = (raw.address() as AddressInfo).port;
+      const client = driver.open(1, port, "/", settings, 30_000, trusted.cert);
+      await client.until(() => client.has("CONNECTED") || client.finished, 10_000);
+      expect(client.has("CONNECTED")).toBe(true);
+      const socket = await peer;
+      let bytes = Buffer.alloc(0);
+      socket.on("data", (d: Buffer) => (bytes = Buffer.concat([bytes, d])));
+      socket.pause();
+      // 16 MiB in four messages while the server reads nothing: more than the sockets hold, so the client
+      // queues (each send waits for room, up to 30 s), and the server then reads in short bursts, so that the
+      // client finds the socket full again and again while it flushes TLS records.
+      for (let i = 0; i < 4; i++) driver.send(1, "binary", 4 << 20, 30_000);
+      const messages: Buffer[] = [];
+      for (let i = 0; i < 1200 && messages.length < 4; i++) {
+        await new Promise((r) => setTimeout(r, 40));
+        socket.resume();
+        await new Promise((r) => setTimeout(r, 10));
+        socket.pause();
+        for (let parsed = parseFrame(bytes); parsed; parsed = parseFrame(bytes)) {
+          expect(parsed.frame).toMatchObject({ opcode: 2, fin: true, masked: true });
+          messages.push(parsed.frame.payload);
+          bytes = bytes.subarray(parsed.size);
+        }
+      }
+      expect(client.replies).toEqual(Array(4).fill(`SENT ${4 << 20}`));
+      const pattern = Buffer.alloc(4 << 20);
+      for (let i = 0; i < pattern.length; i++) pattern[i] = 0x61 + (i % 26);
+      expect(messages.map((m) => m.equals(pattern))).toEqual([true, true, true, true]);
+      socket.resume();
+      socket.destroy();
+      expect(await client.until(() => client.destroyed, 10_000)).toBe(true);
+      expect(client.events.filter((e) => e.name === "ERROR")).toEqual([]);
+    } finally {
+      expect(await driver.stop()).toBe(0);
+      raw.close();
+    }
+  }, 60_000);
 
   it("C wss client ↔ C wss server", async () => {
     const run = await runClient(t, ["--uri", `wss://127.0.0.1:${server.port}/`, "--ca", trusted.cert]);
