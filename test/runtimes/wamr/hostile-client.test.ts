@@ -20,8 +20,16 @@ const { seed, count } = fuzzSettings(3000);
 /** Each target's share of the connections. */
 const SHARE: Record<string, number> = { "x86-64 wasm2c": 1, "i386 wasm2c": 1 / 6, "arm wasm2c": 1 / 12 };
 
+/**
+ * At most this many on ARM: each client is a thread, and ASan under qemu-arm does not survive thousands of them
+ * in one process (a driver hung after about 2,700 clients, every thread in futex_wait; a bare pthread
+ * create/join loop under qemu-arm with ASan fails an ASan CHECK after about 13,500 threads).
+ */
+const ARM_MAX = 1000;
+
 for (const t of targets.filter((target) => SHARE[target.name] !== undefined)) {
-  const connections = Math.max(1, Math.round(count * SHARE[t.name]));
+  const share = Math.max(1, Math.round(count * SHARE[t.name]));
+  const connections = t.arch === "arm" ? Math.min(share, ARM_MAX) : share;
 
   describe(`hostile server against the C client [${t.name}]`, () => {
     let driver: ClientDriver;
@@ -48,14 +56,19 @@ for (const t of targets.filter((target) => SHARE[target.name] !== undefined)) {
       expect(takeSanitizerReports()).toEqual([]);
     });
 
-    it(`answers ${connections} random connections as the model does (FUZZ_SEED=${seed})`, async () => {
-      const started = Date.now();
-      await run.fuzz("client", seed, connections);
-      if (process.env.FUZZ_SLOW) console.log(`${run.connections} connections in ${Date.now() - started} ms`);
-      run.record(VECTORS);
-      expect(run.report()).toBe("");
-      expect(takeSanitizerReports()).toEqual([]);
-      expect(driver.proc.exitCode).toBe(null);
-    }, 120_000);
+    it(
+      `answers ${connections} random connections as the model does (FUZZ_SEED=${seed})`,
+      async () => {
+        const started = Date.now();
+        await run.fuzz("client", seed, connections);
+        if (process.env.FUZZ_SLOW)
+          console.log(`${run.connections} connections in ${Date.now() - started} ms`);
+        run.record(VECTORS);
+        expect(run.report()).toBe("");
+        expect(takeSanitizerReports()).toEqual([]);
+        expect(driver.proc.exitCode).toBe(null);
+      },
+      Math.max(120_000, connections * 40),
+    );
   });
 }
