@@ -34,8 +34,8 @@ const SHARE: Record<string, number> = {
 const ARM_MAX = 1000;
 
 const fuzzed = targets.filter((target) => SHARE[target.name] !== undefined);
-// WSK_HOST_TARGETS may leave none of them.
-describe.skipIf(fuzzed.length > 0)("hostile server against the C client", () => it.skip("no target"));
+// WSK_HOST_TARGETS may leave none of them (vitest fails a file that defines no test).
+if (fuzzed.length === 0) describe("hostile server against the C client", () => it.skip("no fuzzed target"));
 
 for (const t of fuzzed) {
   const share = Math.max(1, Math.round(count * SHARE[t.name]));
