@@ -58,11 +58,13 @@ struct wsk_client {
     uint64_t frame_offset;
     uint8_t *buffer;
     /* Bytes the socket (plain or TLS) did not take yet, flushed when it is writable, so that no write waits with
-       the host lock held (every other client and server would wait with it). Bounded by max_send_queue, beyond
-       which the connection is dropped, except while an app message or close frame is framed (out_whole): the app
-       waits for room before one instead. */
+       the host lock held (every other client and server would wait with it). An app message or close frame is
+       queued whole (out_whole; the app waits for room before one); what is queued behind the last of them
+       (pongs, pings: out.len - out_whole_end) is bounded by max_send_queue, beyond which the connection is
+       dropped. */
     wsk_send_queue_t out;
     bool out_whole;
+    size_t out_whole_end; /* queued bytes up to the end of the last whole message or close frame */
     bool dropped;   /* the send path gave up on the server (queue past its bound, or no progress): no linger */
     int drop_errno; /* reported with the ERROR event of a drop */
 };
@@ -109,11 +111,19 @@ static void send_failed(struct wsk_client *c)
     shutdown(c->conn.fd, SHUT_RDWR);
 }
 
+/* Send as much of the queue as `conn` takes; -1 if the connection failed. */
+static ssize_t flush_queue(struct wsk_client *c, wsk_conn_t *conn)
+{
+    ssize_t n = wsk_send_queue_flush(&c->out, conn);
+    if (n > 0) c->out_whole_end = c->out_whole_end > (size_t)n ? c->out_whole_end - (size_t)n : 0;
+    return n;
+}
+
 /* The task's or a sender's turn to flush the queue (lock held). */
 static void flush_output(struct wsk_client *c)
 {
     if (c->out.len == 0 || c->conn.fd < 0) return;
-    if (wsk_send_queue_flush(&c->out, &c->conn) < 0) send_failed(c);
+    if (flush_queue(c, &c->conn) < 0) send_failed(c);
 }
 
 /*
@@ -135,9 +145,10 @@ static wsk_err_t client_write(void *ctx, const uint8_t *bytes, size_t len)
         if (len == 0) return WSK_OK;
     }
     size_t limit = send_queue_limit(c);
-    if (!c->out_whole && c->out.len + len > limit) {
+    size_t behind = c->out.len - c->out_whole_end + len;
+    if (!c->out_whole && behind > limit) {
         WSK_LOGW(TAG, "the server does not read: %u bytes to send > max_send_queue %u, dropping the connection (1008)",
-                 (unsigned)(c->out.len + len), (unsigned)limit);
+                 (unsigned)behind, (unsigned)limit);
         drop_connection(c, WSK_CLOSE_POLICY_VIOLATION, ENOBUFS);
         return WSK_ERR_INVALID_SIZE;
     }
@@ -147,6 +158,7 @@ static wsk_err_t client_write(void *ctx, const uint8_t *bytes, size_t len)
         drop_connection(c, WSK_CLOSE_INTERNAL_ERROR, ENOMEM);
         return WSK_ERR_NO_MEM;
     }
+    if (c->out_whole) c->out_whole_end = c->out.len;
     return WSK_OK;
 }
 
@@ -373,8 +385,7 @@ static void linger_close(struct wsk_client *c, wsk_conn_t *conn, bool dropped)
         int64_t left = deadline - wsk_now_ms();
         struct pollfd pfd = {.fd = conn->fd, .events = c->out.wants_read ? POLLIN : POLLOUT};
         flushed = left > 0 && !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) &&
-                  (poll(&pfd, 1, left > 100 ? 100 : (int)left) >= 0 || errno == EINTR) &&
-                  wsk_send_queue_flush(&c->out, conn) >= 0;
+                  (poll(&pfd, 1, left > 100 ? 100 : (int)left) >= 0 || errno == EINTR) && flush_queue(c, conn) >= 0;
     }
     if (flushed && !conn->tls && shutdown(conn->fd, SHUT_WR) == 0) {
         for (;;) {
@@ -389,6 +400,7 @@ static void linger_close(struct wsk_client *c, wsk_conn_t *conn, bool dropped)
     }
     wsk_lock();
     wsk_send_queue_clear(&c->out);
+    c->out_whole_end = 0;
     wsk_unlock();
     wsk_conn_close(conn);
 }

@@ -5,7 +5,7 @@
 // network_timeout_ms with a handshake error.
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { switchingProtocols } from "../../support/raw-client.js";
+import { parseFrame, switchingProtocols } from "../../support/raw-client.js";
 import { ClientDriver, ErrorType, type DrivenClient } from "./client-driver.js";
 import { buildHost, takeSanitizerReports, targets, type Target } from "./host.js";
 
@@ -151,6 +151,50 @@ function suite(t: Target): void {
     expect(await stuck.until(() => stuck.destroyed, 10_000)).toBe(true);
     driver.close(other.id, 2000);
     expect(await other.until(() => other.destroyed, 10_000)).toBe(true);
+  }, 60_000);
+
+  it("keeps a connection whose server pings while it reads a queued 16 MiB message slowly: the pongs queue behind it", async () => {
+    let upgraded!: (socket: Socket) => void;
+    const peer = new Promise<Socket>((resolve) => (upgraded = resolve));
+    const slow = await upgradeServer((socket) => {
+      socket.pause(); // Node reads up to its high-water mark, then leaves the rest to the kernel's buffers
+      upgraded(socket);
+    });
+    servers.push(slow.server);
+    const client = await connected(slow.port, LONG_TIMEOUT);
+    const socket = await peer;
+    let bytes = Buffer.alloc(0);
+    socket.on("data", (d: Buffer) => (bytes = Buffer.concat([bytes, d])));
+    socket.pause();
+    driver.send(client.id, "binary", 16 << 20, 30_000);
+    await client.until(() => client.replies.length > 0, 30_000);
+    expect(client.replies).toEqual([`SENT ${16 << 20}`]);
+    // Pings every 20 ms while the message is read in short bursts: each pong waits behind the message's rest,
+    // more than max_send_queue, and must not count against it (before, the first pong dropped the connection).
+    const frames: { opcode: number; payload: Buffer }[] = [];
+    let pings = 0;
+    for (let i = 0; i < 1500 && !frames.some((f) => f.opcode === 2); i++) {
+      if (i % 2 === 0) socket.write(serverFrame(9, Buffer.from(`p${++pings}`)));
+      await new Promise((r) => setTimeout(r, 10));
+      socket.resume();
+      await new Promise((r) => setTimeout(r, 10));
+      socket.pause();
+      for (let parsed = parseFrame(bytes); parsed; parsed = parseFrame(bytes)) {
+        frames.push(parsed.frame);
+        bytes = bytes.subarray(parsed.size);
+      }
+    }
+    expect(client.events.filter((e) => e.name === "ERROR")).toEqual([]);
+    const message = frames.find((f) => f.opcode === 2)!;
+    expect(message.payload.length).toBe(16 << 20);
+    expect(message.payload.every((b, i) => b === 0x61 + (i % 26))).toBe(true);
+    // Every pong answers a ping, in order, and they are more than a few (sent while the message waited).
+    const pongs = frames.filter((f) => f.opcode === 10).map((f) => f.payload.toString());
+    expect(pongs).toEqual(pongs.map((_, i) => `p${i + 1}`));
+    expect(pongs.length).toBeGreaterThan(0);
+    socket.resume();
+    socket.destroy();
+    expect(await client.until(() => client.destroyed, 10_000)).toBe(true);
   }, 60_000);
 
   it("drops a connection whose queued bytes make no progress for network_timeout_ms (1006)", async () => {
