@@ -119,21 +119,9 @@ export interface ClientSendOptions {
   fin?: boolean;
 }
 
-// ws's words for a refused opening handshake, by the engine's rule names (the same checks, one message each).
-const HANDSHAKE_MESSAGES: Record<string, string> = {
-  UpgradeMissing: "Invalid Upgrade header",
-  ConnectionMissing: "Invalid Connection header",
-  AcceptMissing: "Missing Sec-WebSocket-Accept header",
-  AcceptMismatch: "Invalid Sec-WebSocket-Accept header",
-  ProtocolNotOffered: "Server sent an invalid subprotocol",
-  ProtocolMissing: "Server sent no subprotocol",
-  ExtensionNotOffered: "Server sent a Sec-WebSocket-Extensions header but no extension was requested",
-};
-
-/** The error message of a refused handshake: ws's, where ws has one. */
-function handshakeMessage(response: { status: number; reason: string; message: string }): string {
-  if (response.status > 0) return `Unexpected server response: ${response.status}`;
-  return HANDSHAKE_MESSAGES[response.reason] ?? `handshake failed: ${response.message}`;
+/** The error message of a refused handshake: ws's (the error table's), where ws checks the rule too. */
+function handshakeMessage(response: { wsMessage: string; message: string }): string {
+  return response.wsMessage || `handshake failed: ${response.message}`;
 }
 
 const ATTRIBUTES = [

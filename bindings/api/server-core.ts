@@ -166,30 +166,13 @@ export type UpgradeDecision =
       clientError: boolean;
     };
 
-/** A refusal with ws's status, body and headers for the handshake rule the engine found broken. */
-interface RuleRefusal {
-  status: number;
-  message: string;
-  headers?: Record<string, string>;
-}
-
-const VERSION_REFUSAL: RuleRefusal = {
-  status: 400,
-  message: "Missing or invalid Sec-WebSocket-Version header",
-  headers: { "Sec-WebSocket-Version": "13, 8" },
-};
-const KEY_REFUSAL: RuleRefusal = { status: 400, message: "Missing or invalid Sec-WebSocket-Key header" };
-
-/** ws's answers (lib/websocket-server.js handleUpgrade) to the rules it checks too, by engine rule name. */
-const wsRefusals: Record<string, RuleRefusal> = {
-  MethodNotGet: { status: 405, message: "Invalid HTTP method", headers: { Allow: "GET" } },
-  UpgradeMissing: { status: 400, message: "Invalid Upgrade header" },
-  KeyMissing: KEY_REFUSAL,
-  KeyRepeated: KEY_REFUSAL,
-  KeyInvalid: KEY_REFUSAL,
-  VersionMissing: VERSION_REFUSAL,
-  VersionRepeated: VERSION_REFUSAL,
-  VersionUnsupported: VERSION_REFUSAL,
+/** The headers ws adds to its refusal for a rule (status and body are the error table's `@ws` tags). */
+const VERSIONS = { "Sec-WebSocket-Version": "13, 8" };
+const wsRefusalHeaders: Record<string, Record<string, string>> = {
+  MethodNotGet: { Allow: "GET" },
+  VersionMissing: VERSIONS,
+  VersionRepeated: VERSIONS,
+  VersionUnsupported: VERSIONS,
 };
 
 /** node:http's rule for an upgrade: an Upgrade header and the `upgrade` token in Connection. */
@@ -423,8 +406,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       return refuse(request.status, request.message, undefined, true);
     if (plainHttp && !asksUpgrade(request)) return refuse(426);
     if (request.status !== 101) {
-      const rule = wsRefusals[request.reason] ?? { status: request.status, message: request.message };
-      return refuse(rule.status, rule.message, rule.headers, true);
+      // ws's status, words and headers for the rules ws checks too; the engine's for its stricter ones.
+      if (!request.wsMessage) return refuse(request.status, request.message, undefined, true);
+      return refuse(request.wsStatus, request.wsMessage, wsRefusalHeaders[request.reason], true);
     }
     if (!this.handlesPath(target)) return refuse(400);
     const offered = request.headers["sec-websocket-protocol"];

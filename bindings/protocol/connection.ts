@@ -246,7 +246,7 @@ export class WireConnection {
         return this.handler.close(code, utf8.decode(u8.subarray(ptr, ptr + len)));
       case EventType.Error:
         this.assembling = null;
-        return this.handler.error(new WebSocketProtocolError(reason, code));
+        return this.handler.error(new WebSocketProtocolError(reason, code, len));
       case EventType.Closed:
         return this.handler.closed();
     }
@@ -263,11 +263,7 @@ export class WireConnection {
       if (this.compressed) return this.compressedData(isBinary, ptr, len, last);
       this.messageBytes += len;
       if (this.messageBytes > this.maxPayload)
-        return this.failLocally(
-          HostError.MessageTooBig,
-          abi.CloseCode.MessageTooBig,
-          ` (${this.messageBytes} > ${this.maxPayload})`,
-        );
+        return this.failLocally(HostError.MessageTooBig, abi.CloseCode.MessageTooBig);
     }
     if (this.stream && this.handler.fragment)
       return this.handler.fragment(this.copy(ptr, len), isBinary, first, last);
@@ -320,10 +316,10 @@ export class WireConnection {
         error.closeCode === abi.CloseCode.MessageTooBig
           ? HostError.InflatedTooBig
           : HostError.InvalidCompressedData;
-      return this.failLocally(rule, error.closeCode, error.detail);
+      return this.failLocally(rule, error.closeCode, error.zlibMessage);
     }
     if (!isBinary && !this.validUtf8(inflated))
-      return this.failLocally(HostError.InvalidUtf8, abi.CloseCode.InvalidPayload, "");
+      return this.failLocally(HostError.InvalidUtf8, abi.CloseCode.InvalidPayload);
     const message = this.alloc(inflated.length);
     message.set(inflated);
     if (this.stream && this.handler.fragment) return this.handler.fragment(message, isBinary, true, true);
@@ -344,7 +340,7 @@ export class WireConnection {
   }
 
   /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
-  private failLocally(rule: number, closeCode: number, detail: string): void {
+  private failLocally(rule: number, closeCode: number, detail = ""): void {
     this.failed = true;
     this.assembling = null;
     this.deflate?.release();

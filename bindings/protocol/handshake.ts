@@ -51,6 +51,9 @@ export interface UpgradeRequest {
   /** The rule the request broke ("" when status is 101), and a message for logs. */
   reason: string;
   message: string;
+  /** ws's status and words for the rule where ws checks it too ("" where it does not): the error table's. */
+  wsStatus: number;
+  wsMessage: string;
   method: string;
   /** Request target: path and query. */
   path: string;
@@ -211,6 +214,8 @@ export function parseUpgradeRequest(
     headEnd,
     reason: handshakeRuleName(reason),
     message: reason === 0 ? "" : (handshakeErrors[reason]?.message ?? ""),
+    wsStatus: reason === 0 ? status : (handshakeErrors[reason]?.wsStatus ?? status),
+    wsMessage: reason === 0 ? "" : (handshakeErrors[reason]?.wsMessage ?? ""),
     method: span(engine, HandshakeField.MethodPtr, text),
     path: span(engine, HandshakeField.TargetPtr, text),
     host: span(engine, HandshakeField.HostPtr, text),
@@ -337,6 +342,8 @@ export type UpgradeResponse =
       /** The rule the response broke ("UnexpectedStatus" when `status` is set). */
       reason: string;
       message: string;
+      /** ws's words for the rule ("" where ws does not check it): the error table's. */
+      wsMessage: string;
       headers: Record<string, string>;
     };
 
@@ -386,7 +393,8 @@ export function parseUpgradeResponse(
     status > 0
       ? `server answered ${status} ${span(engine, HandshakeField.PhrasePtr, text)}`.trimEnd()
       : (handshakeErrors[reason]?.message ?? `handshake error ${reason}`);
-  return { ok: false, headEnd, status, reason: handshakeRuleName(reason), message, headers };
+  const wsMessage = (handshakeErrors[reason]?.wsMessage ?? "").replace("{value}", String(status));
+  return { ok: false, headEnd, status, reason: handshakeRuleName(reason), message, wsMessage, headers };
 }
 
 /** Sec-WebSocket-Accept for `key`: base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")). */

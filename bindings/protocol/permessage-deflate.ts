@@ -55,13 +55,13 @@ export interface DeflateTuning {
 /** Why an inflate failed, with the close code to fail the connection with. */
 export class DeflateError extends Error {
   readonly closeCode: number;
-  /** What zlib said, or the limit passed. */
-  readonly detail: string;
-  constructor(message: string, closeCode: number, detail: string) {
-    super(`${message}${detail} (${closeCode})`);
+  /** What zlib said ("" when the limit was passed). */
+  readonly zlibMessage: string;
+  constructor(message: string, closeCode: number, zlibMessage = "") {
+    super(`${message}${zlibMessage ? `: ${zlibMessage}` : ""} (${closeCode})`);
     this.name = "DeflateError";
     this.closeCode = closeCode;
-    this.detail = detail;
+    this.zlibMessage = zlibMessage;
   }
 }
 
@@ -161,18 +161,16 @@ export class PerMessageDeflate {
         maxOutput: this.maxPayload,
       });
     } catch (error) {
-      const detail = `: ${(error as Error).message}`;
       throw new DeflateError(
         "compressed message is not valid deflate data",
         CloseCode.InvalidPayload,
-        detail,
+        (error as Error).message,
       );
     }
     if (output === null || output.length > this.maxPayload)
       throw new DeflateError(
-        "inflated message longer than maxPayload",
+        `inflated message longer than maxPayload ${this.maxPayload}`,
         CloseCode.MessageTooBig,
-        ` ${this.maxPayload}`,
       );
     if (this.receiveHistoryLimit > 0)
       this.receiveHistory = slide(this.receiveHistory, output, this.receiveHistoryLimit);

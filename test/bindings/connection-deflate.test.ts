@@ -124,6 +124,15 @@ describe("WireConnection with permessage-deflate", () => {
       server.conn.receive(Buffer.concat([Buffer.from([0xc1, 0x80 | body.length, 0, 0, 0, 0]), body]));
       expect(server.errors.map((e) => [e.closeCode, e.rule])).toEqual([[1007, rule]]);
       expect(Buffer.from(take(server)).toString("hex")).toBe("880203ef");
+      if (rule !== "InvalidCompressedData") continue;
+      // As ws reports it: zlib's own message and code.
+      let zlibError: Error & { code?: string } = new Error();
+      try {
+        zlib.inflateRawSync(payload);
+      } catch (error) {
+        zlibError = error as Error;
+      }
+      expect(server.errors.map((e) => [e.code, e.message])).toEqual([["Z_DATA_ERROR", zlibError.message]]);
     }
   });
 
@@ -135,7 +144,9 @@ describe("WireConnection with permessage-deflate", () => {
     ] as const) {
       const server = end(Role.Server, deflate);
       server.conn.receive(new Uint8Array(frames));
-      expect(server.errors.map((e) => e.closeCode)).toEqual([1002]);
+      expect(server.errors.map((e) => [e.closeCode, e.rule, e.code])).toEqual([
+        [1002, "UnexpectedRsv1", "WS_ERR_UNEXPECTED_RSV_1"],
+      ]);
     }
   });
 

@@ -176,7 +176,7 @@ describe("decompression bomb over a real socket", () => {
     const close = await raw.readFrame(10_000);
     expect([close.opcode, close.payload.readUInt16BE(0)]).toEqual([0x8, 1009]);
     expect(await raw.closed()).toBe(true);
-    expect(errors.map((e) => e.message)).toEqual([expect.stringContaining("(1009)")]);
+    expect(errors.map((e) => (e as Error & { closeCode?: number }).closeCode)).toEqual([1009]);
     // At most maxPayload plus zlib's chunks and the compressed frame were held, never the 256 MiB.
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 << 20);
     await wss.close();

@@ -254,6 +254,7 @@ enum wsk_export {
 #define WSK_READ_ERROR_INVALID_CLOSE_CODE 12
 #define WSK_READ_ERROR_INVALID_CLOSE_REASON 13
 #define WSK_READ_ERROR_MESSAGE_TOO_BIG 14
+#define WSK_READ_ERROR_UNEXPECTED_RSV1 15
 
 /* Rules a host checks itself (permessage-deflate inflates outside the engine), numbered in ReadError's table from 64 so the two never collide; a host reports them as it reports ReadErrors. (assembly/errors.ts HostError) */
 #define WSK_HOST_ERROR_INFLATED_TOO_BIG 64
@@ -298,12 +299,13 @@ enum wsk_export {
 #define WSK_HANDSHAKE_ERROR_PROTOCOL_NOT_OFFERED 39
 #define WSK_HANDSHAKE_ERROR_EXTENSION_NOT_OFFERED 40
 #define WSK_HANDSHAKE_ERROR_PROTOCOL_MISSING 41
+#define WSK_HANDSHAKE_ERROR_PROTOCOL_NOT_REQUESTED 42
 
 /* The error tables as X-macros: X(id, NAME, closeCode, message) for read (and host) errors, */
 /* X(id, NAME, message) for call errors, X(id, NAME, status, message) for handshake errors. */
 #define WSK_READ_ERRORS(X) \
     X(1, RESERVED_OPCODE, 1002, "frame uses a reserved opcode") \
-    X(2, RESERVED_BITS, 1002, "frame sets RSV bits without a negotiated extension") \
+    X(2, RESERVED_BITS, 1002, "frame sets RSV2 or RSV3 (no extension defines them)") \
     X(3, CONTROL_TOO_LONG, 1002, "control frame payload longer than 125 bytes") \
     X(4, CONTROL_FRAGMENTED, 1002, "control frame without FIN (fragmented)") \
     X(5, UNEXPECTED_CONTINUATION, 1002, "continuation frame with no message started") \
@@ -316,6 +318,7 @@ enum wsk_export {
     X(12, INVALID_CLOSE_CODE, 1002, "close frame with an invalid status code") \
     X(13, INVALID_CLOSE_REASON, 1007, "close reason is not valid UTF-8") \
     X(14, MESSAGE_TOO_BIG, 1009, "message longer than maxPayload") \
+    X(15, UNEXPECTED_RSV1, 1002, "frame sets RSV1 without a negotiated extension, or on a continuation or control frame") \
     X(64, INFLATED_TOO_BIG, 1009, "compressed message inflates past maxPayload") \
     X(65, INVALID_COMPRESSED_DATA, 1007, "compressed message is not valid deflate data")
 #define WSK_CALL_ERRORS(X) \
@@ -353,8 +356,9 @@ enum wsk_export {
     X(36, ACCEPT_MISSING, 0, "101 response without Sec-WebSocket-Accept") \
     X(37, ACCEPT_REPEATED, 0, "more than one Sec-WebSocket-Accept header") \
     X(38, ACCEPT_MISMATCH, 0, "Sec-WebSocket-Accept does not match the key sent") \
-    X(39, PROTOCOL_NOT_OFFERED, 0, "server chose a subprotocol the client did not offer") \
+    X(39, PROTOCOL_NOT_OFFERED, 0, "server chose a subprotocol the client did not offer (it offered some)") \
     X(40, EXTENSION_NOT_OFFERED, 0, "server sent Sec-WebSocket-Extensions, none were offered") \
-    X(41, PROTOCOL_MISSING, 0, "subprotocols were offered and the server chose none")
+    X(41, PROTOCOL_MISSING, 0, "subprotocols were offered and the server chose none") \
+    X(42, PROTOCOL_NOT_REQUESTED, 0, "server chose a subprotocol, none was offered")
 
 #endif /* WSK_ABI_H */
