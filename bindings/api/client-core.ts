@@ -297,7 +297,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private paused = false;
   /** Bytes sent after the connection closed: counted, as ws does, and never sent. */
   private droppedBytes = 0;
-  private readonly target: WebSocketTarget;
+  private target: WebSocketTarget;
   private readonly protocols: string[];
   private readonly options: ClientOptions;
   private readonly pool: EnginePool;
@@ -312,6 +312,8 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private closeRequested = false;
+  /** This connection emitted its 'error': one per connection, the first cause (as ws's does). */
+  private errorEmitted = false;
   private finished = false;
   private queue: Array<{ data: SendData; binary: boolean }> = [];
 
@@ -401,12 +403,18 @@ export abstract class WebSocketCore extends ClientEventBridge {
    * Send text (string) or binary (bytes, or a Blob: read first, and later sends wait for it) data,
    * fragmented at `maxFragmentSize`; `callback` runs once the bytes are written (or with the error).
    */
-  send(data: SendData | number, options?: ClientSendOptions | WriteCallback, callback?: WriteCallback): void {
+  send(
+    data?: SendData | number,
+    options?: ClientSendOptions | WriteCallback,
+    callback?: WriteCallback,
+  ): void {
     if (typeof options === "function") {
       callback = options;
       options = undefined;
     }
     if (typeof data === "number") data = String(data);
+    // ws: no data is an empty binary message.
+    data ??= new Uint8Array(0);
     const binary = options?.binary ?? typeof data !== "string";
     if (this.state === ReadyState.CONNECTING) {
       const policy = this.reconnectPolicy;
@@ -445,7 +453,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   private control(
     kind: "ping" | "pong",
-    data: ControlData | number | WriteCallback | undefined,
+    data: ControlData | Blob | number | WriteCallback | undefined,
     mask: boolean | WriteCallback | undefined,
     callback: WriteCallback | undefined,
   ): void {
@@ -455,10 +463,12 @@ export abstract class WebSocketCore extends ClientEventBridge {
       data = undefined;
     } else if (typeof mask === "function") callback = mask;
     if (typeof data === "number") data = String(data);
+    // Once closing, only counted (as ws does), whatever the data.
+    if (this.state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(data, callback);
+    if (isBlob(data)) throw new TypeError(`${kind}() takes a string, an ArrayBuffer or an ArrayBufferView`);
     const bytes = controlBytes(data);
     if (bytes.length > MAX_CONTROL_PAYLOAD)
       throw new RangeError(`The data size must not be greater than ${MAX_CONTROL_PAYLOAD} bytes`);
-    if (this.state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(bytes, callback);
     if (kind === "ping") this.session.ping(bytes, callback);
     else this.session.pong(bytes, callback);
   }
@@ -490,23 +500,42 @@ export abstract class WebSocketCore extends ClientEventBridge {
     if (this.state === ReadyState.CLOSING || this.state === ReadyState.CLOSED) return;
     if (!this.session || this.session.readyState === ReadyState.CONNECTING) {
       this.state = ReadyState.CLOSING;
-      this.emit("error", new Error("WebSocket was closed before the connection was established"));
       this.session?.terminate();
+      this.emitError(new Error("WebSocket was closed before the connection was established"));
       return;
     }
     this.state = ReadyState.CLOSING;
     this.session.close(code ?? (reasonText ? CloseCode.Normal : undefined), reasonText ?? "");
   }
 
-  /** Destroy the connection now, without a close handshake (no reconnect follows). */
+  /**
+   * Destroy the connection now, without a close handshake (no reconnect follows). While connecting, as
+   * `close()`: the handshake is aborted with ws's error.
+   */
   terminate(): void {
+    if (this.state === ReadyState.CONNECTING) return this.close();
     this.closeRequested = true;
-    if (this.retryTimer !== undefined) return this.close();
     this.session?.terminate();
+  }
+
+  /** Called once the connection's session exists, right after `dial`: a host may start its request here. */
+  protected dialed(_socket: SessionSocket): void {}
+
+  /** A host followed a redirect: `url`, and later reconnects, are the new location's. */
+  protected moved(target: WebSocketTarget): void {
+    this.target = target;
+  }
+
+  /** The connection's 'error' event, once per connection. */
+  private emitError(error: Error): void {
+    if (this.errorEmitted) return;
+    this.errorEmitted = true;
+    this.emit("error", error);
   }
 
   private connect(): void {
     this.state = ReadyState.CONNECTING;
+    this.errorEmitted = false;
     this.negotiatedExtensions = "";
     const attempt = this.attempt;
     queueMicrotask(() => this.emit("connecting", { attempt }));
@@ -516,7 +545,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
     let reported = false;
     const handshakeError = (error: Error): void => {
       reported = true;
-      this.emit("error", error);
+      this.emitError(error);
     };
     let head = new Uint8Array(0);
     let request: Uint8Array | undefined;
@@ -615,13 +644,14 @@ export abstract class WebSocketCore extends ClientEventBridge {
         closing: () => {
           this.state = ReadyState.CLOSING;
         },
-        error: (error) => this.emit("error", error),
+        error: (error) => this.emitError(error),
         drain: () => this.emit("drain"),
         end: (code, reason, wasClean) => this.disconnected(code, reason, wasClean),
       },
       this.alloc,
     );
     this.session = session;
+    this.dialed(socket);
     const timer = setTimeout(() => {
       reported = true;
       this.failHandshake(session, new Error("Opening handshake has timed out"));
@@ -642,10 +672,11 @@ export abstract class WebSocketCore extends ClientEventBridge {
     }
   }
 
+  /** The socket goes first, so an error listener that throws leaves no connection behind. */
   private failHandshake(session: Session, error: Error): void {
     if (session.readyState !== ReadyState.CONNECTING) return;
-    this.emit("error", error);
     session.terminate();
+    this.emitError(error);
   }
 
   private opened(): void {

@@ -261,6 +261,8 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
 /** The session's events as a connection's: a class, so a connection costs no closures for them. */
 class ConnectionReports<B extends Uint8Array> implements SessionEvents {
   private readonly ws: ServerConnection<B, unknown>;
+  /** An 'error' was emitted: a connection emits at most one, the first cause (as ws's do). */
+  private errored = false;
 
   constructor(ws: ServerConnection<B, unknown>) {
     this.ws = ws;
@@ -285,6 +287,8 @@ class ConnectionReports<B extends Uint8Array> implements SessionEvents {
   closing(): void {}
 
   error(error: Error): void {
+    if (this.errored) return;
+    this.errored = true;
     if (this.ws.listenerCount("error") > 0) this.ws.emit("error", error);
   }
 

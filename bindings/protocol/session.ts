@@ -502,7 +502,7 @@ export class Session {
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
     // Closed: no write of the transport's holds the queue's bytes any more.
     this.output.release();
-    if (this.blobs?.waiting) this.blobs.clear(notWritten());
+    this.blobs?.clear();
     this.wire.release();
     this.pool.release(this.handle);
     this.readyState = ReadyState.CLOSED;
