@@ -94,8 +94,10 @@ export interface ClientOptions {
   closeTimeout?: number;
   /** The engine pool (default the process-wide one). */
   pool?: EnginePool;
-  /** Offer permessage-deflate (RFC 7692): off by default; `true` or options (docs/DEFLATE.md). */
+  /** Offer permessage-deflate (RFC 7692): on by default, as ws; `false`, or options (docs/DEFLATE.md). */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Answer pings (default true); false: the "ping" event still fires, answer with `pong()`. */
+  autoPong?: boolean;
 }
 
 /**
@@ -155,6 +157,12 @@ export function wsClassShape(Class: abstract new (...args: never[]) => unknown):
       Object.defineProperty(Class.prototype, name, { ...descriptor, enumerable: true, configurable: true });
   }
 }
+
+/** process.nextTick where there is one (Node, Bun), else a microtask. */
+const nextTick: (task: () => void) => void =
+  typeof process !== "undefined" && typeof process.nextTick === "function"
+    ? (task) => process.nextTick(task)
+    : queueMicrotask;
 
 /** The error ws gives for an operation in a state that does not allow it. */
 function notOpen(state: number): Error {
@@ -314,6 +322,8 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private closeRequested = false;
   /** This connection emitted its 'error': one per connection, the first cause (as ws's does). */
   private errorEmitted = false;
+  /** A refused handshake's error, not yet emitted (`failHandshake`). */
+  private pendingError: Error | null = null;
   private finished = false;
   private queue: Array<{ data: SendData; binary: boolean }> = [];
 
@@ -341,7 +351,10 @@ export abstract class WebSocketCore extends ClientEventBridge {
     this.alloc = alloc;
     this.pool = options.pool ?? sharedPool();
     this.binary = options.binaryType ?? "nodebuffer";
-    this.deflate = deflateOptions(options.perMessageDeflate);
+    // Offered by default where the host has a codec, as ws's client offers it.
+    this.deflate = deflateOptions(
+      options.perMessageDeflate ?? (codec ? defaults.clientPerMessageDeflate : false),
+    );
     this.codec = codec ?? null;
     if (this.deflate && !this.codec) throw new TypeError("perMessageDeflate: this host has no deflate codec");
     const reconnect = options.reconnect;
@@ -515,6 +528,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
   terminate(): void {
     if (this.state === ReadyState.CONNECTING) return this.close();
     this.closeRequested = true;
+    if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
     this.session?.terminate();
   }
 
@@ -625,6 +639,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
       {
         role: Role.Client,
         maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+        autoPong: options.autoPong ?? true,
         fragments: options.fragments ?? "message",
         heartbeat: heartbeatOptions(options.heartbeat, defaults.clientHeartbeat),
         ...sessionLimits(options),
@@ -672,10 +687,24 @@ export abstract class WebSocketCore extends ClientEventBridge {
     }
   }
 
-  /** The socket goes first, so an error listener that throws leaves no connection behind. */
+  /**
+   * A refused handshake: CLOSING and the socket destroyed at once, the error a tick later (as ws: code run
+   * right after the 'upgrade' event sees the CLOSING connection first), then 'close'. An error listener that
+   * throws leaves no connection behind.
+   */
   private failHandshake(session: Session, error: Error): void {
     if (session.readyState !== ReadyState.CONNECTING) return;
+    this.state = ReadyState.CLOSING;
+    this.pendingError = error;
+    nextTick(() => this.flushError());
     session.terminate();
+  }
+
+  /** Emit a deferred handshake error: a tick later, or before 'close' if the socket closed sooner (Bun). */
+  private flushError(): void {
+    const error = this.pendingError;
+    if (!error) return;
+    this.pendingError = null;
     this.emitError(error);
   }
 
@@ -692,6 +721,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
   }
 
   private disconnected(code: number, reason: string, wasClean: boolean): void {
+    this.flushError();
     this.session = null;
     this.state = ReadyState.CLOSED;
     this.wasClean = wasClean;

@@ -28,6 +28,8 @@ export class WebSocketProtocolError extends RangeError {
   readonly rule: string;
   /** ws's error code for the rule (`WS_ERR_*`, `Z_DATA_ERROR` for corrupt deflate data). */
   readonly code: string;
+  /** zlib's error number for corrupt deflate data (as ws passes zlib's error on). */
+  errno?: number;
   /**
    * @param reason the ReadError (or HostError) id
    * @param value what the message names: the number the engine's Error event reports, a host's detail

@@ -39,13 +39,18 @@ export class BlobSends {
   private closed = false;
   private readonly send: (item: PendingSend) => void;
   private readonly failed: (error: Error) => void;
+  private readonly writable: () => boolean;
   /** Payload bytes held (a Blob counts its size), part of `bufferedAmount`. */
   bytes = 0;
 
-  /** `send` gets each item once everything before it went; `failed` a Blob that could not be read. */
-  constructor(send: (item: PendingSend) => void, failed: (error: Error) => void) {
+  /**
+   * `send` gets each item once everything before it went; `failed` a Blob that could not be read;
+   * `writable` says whether the socket can still take bytes when a Blob has been read.
+   */
+  constructor(send: (item: PendingSend) => void, failed: (error: Error) => void, writable: () => boolean) {
     this.send = send;
     this.failed = failed;
+    this.writable = writable;
   }
 
   /** Something is held: later sends must queue behind it. */
@@ -91,7 +96,7 @@ export class BlobSends {
     this.reading = item;
     blob.arrayBuffer().then(
       (buffer) => {
-        if (this.closed) return this.drop(new Error(CLOSED_WHILE_READING));
+        if (this.closed || !this.writable()) return this.drop(new Error(CLOSED_WHILE_READING));
         this.reading = null;
         item.data = new Uint8Array(buffer);
         this.next();

@@ -316,7 +316,7 @@ export class WireConnection {
         error.closeCode === abi.CloseCode.MessageTooBig
           ? HostError.InflatedTooBig
           : HostError.InvalidCompressedData;
-      return this.failLocally(rule, error.closeCode, error.zlibMessage);
+      return this.failLocally(rule, error.closeCode, error.zlibMessage, error.errno);
     }
     if (!isBinary && !this.validUtf8(inflated))
       return this.failLocally(HostError.InvalidUtf8, abi.CloseCode.InvalidPayload);
@@ -340,7 +340,7 @@ export class WireConnection {
   }
 
   /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
-  private failLocally(rule: number, closeCode: number, detail = ""): void {
+  private failLocally(rule: number, closeCode: number, detail = "", errno?: number): void {
     this.failed = true;
     this.assembling = null;
     this.deflate?.release();
@@ -348,7 +348,9 @@ export class WireConnection {
       const size = this.engine.exports.writeClose(this.slot, closeCode, this.srcPtr, 0, this.dstPtr);
       if (size > 0) this.flushDst(size);
     }
-    this.handler.error(new WebSocketProtocolError(rule, closeCode, detail));
+    const error = new WebSocketProtocolError(rule, closeCode, detail);
+    if (errno !== undefined) error.errno = errno;
+    this.handler.error(error);
   }
 
   /** A copy in the host's byte type of `len` bytes at `ptr` of `from` (default engine memory). */

@@ -57,11 +57,14 @@ export class DeflateError extends Error {
   readonly closeCode: number;
   /** What zlib said ("" when the limit was passed). */
   readonly zlibMessage: string;
-  constructor(message: string, closeCode: number, zlibMessage = "") {
+  /** zlib's error number (Z_DATA_ERROR is -3), when zlib failed. */
+  readonly errno: number | undefined;
+  constructor(message: string, closeCode: number, zlibMessage = "", errno?: number) {
     super(`${message}${zlibMessage ? `: ${zlibMessage}` : ""} (${closeCode})`);
     this.name = "DeflateError";
     this.closeCode = closeCode;
     this.zlibMessage = zlibMessage;
+    this.errno = errno;
   }
 }
 
@@ -165,6 +168,7 @@ export class PerMessageDeflate {
         "compressed message is not valid deflate data",
         CloseCode.InvalidPayload,
         (error as Error).message,
+        (error as { errno?: number }).errno,
       );
     }
     if (output === null || output.length > this.maxPayload)

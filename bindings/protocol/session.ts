@@ -372,6 +372,7 @@ export class Session {
       this.blobs ??= new BlobSends(
         (item) => this.sendHeld(item),
         (error) => this.fail(error),
+        () => !this.released && this.socket.writable,
       );
       return this.blobs.push({ data: held, binary, fragmentSize, callback, compress, fin });
     }

@@ -15,6 +15,7 @@ import {
   type ClientOptions,
   type WebSocketTarget,
 } from "../../bindings/api/client-core.js";
+import type { ClientEvents } from "../../bindings/api/client-events.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { nodeDeflateCodec } from "./deflate.js";
 import { allocBuffer, rawHead, readInPlace } from "./link.js";
@@ -99,7 +100,13 @@ export class WebSocket extends WebSocketCore {
    * name, but read by many applications (`ws._socket.remoteAddress`).
    */
   get _socket(): net.Socket | null {
-    return this.current?.socket ?? null;
+    return this.current?.opened ? this.current.socket : null;
+  }
+
+  /** `_socket` is the socket of a connection that opened (as ws sets it): known from the open event. */
+  override emit<K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]): boolean {
+    if (event === "open" && this.current) this.current.opened = true;
+    return super.emit(event, ...args);
   }
 
   /** ws's `_req`: the upgrade request (`http.ClientRequest`) while the handshake is under way, else null. */
@@ -146,7 +153,7 @@ export class WebSocket extends WebSocketCore {
       if (deferred.request !== request) return;
       deferred.requestClosed = true;
       // An 'unexpected-response' the application took is its to end (close() or terminate(), as in ws).
-      if (!upgraded && !deferred.handedOver) link.closed();
+      if (!upgraded && (!deferred.handedOver || deferred.aborted)) link.closed();
     });
     request.on("response", (response) => {
       if (deferred.aborted) return;
@@ -172,9 +179,13 @@ export class WebSocket extends WebSocketCore {
       socket.on("drain", () => link.drain());
       link.upgrade(response);
       if (deferred.aborted || socket.destroyed) return;
-      const bytes = responseHead(response);
-      const joined = Buffer.concat([bytes, head]);
-      link.receive(joined);
+      link.receive(responseHead(response));
+      // Frames read with the 101 follow the open event; 'data' listeners on `_socket` (added on open,
+      // say) see them as they see every later read.
+      if (head.length > 0 && !socket.destroyed) {
+        if (socket.listenerCount("data") > 0) socket.emit("data", Buffer.from(head));
+        link.receive(head);
+      }
       if (socket.destroyed) return;
       if (readInPlace(socket, link)) return;
       socket.on("data", (chunk: Buffer) => link.receive(chunk));
@@ -314,6 +325,7 @@ function responseHead(response: http.IncomingMessage): Buffer {
   return rawHead(
     `HTTP/${response.httpVersion} ${response.statusCode} ${response.statusMessage ?? ""}`,
     response.rawHeaders,
+    response.headers,
   );
 }
 
@@ -326,6 +338,8 @@ class DeferredSocket implements SessionSocket {
   request: http.ClientRequest | null = null;
   /** The request while no 101 has come (ws's `_req`). */
   pending: http.ClientRequest | null = null;
+  /** The connection opened: its socket is ws's `_socket`. */
+  opened = false;
   /** The request has closed (its 'close' was emitted). */
   requestClosed = false;
   /** The application took the response ('unexpected-response'): it ends the connection. */
@@ -389,6 +403,9 @@ class DeferredSocket implements SessionSocket {
     if (this.aborted) return;
     this.aborted = true;
     this.pending = null;
+    // A response the application read may have left its socket to the agent (keep-alive): ended too, as ws.
+    const socket = this.request?.socket;
+    if (socket && !socket.destroyed) socket.destroy();
     // Before the request was made, or after it closed, nothing else will report the end.
     if (this.request && !this.requestClosed) this.request.destroy();
     else process.nextTick(() => this.link.closed());

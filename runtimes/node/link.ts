@@ -129,9 +129,14 @@ export function readInPlace(socket: Socket, session: InPlaceReader): boolean {
   return true;
 }
 
-/** A head as node:http received it (start line, header lines as sent, blank line), for the engine to read. */
-export function rawHead(startLine: string, rawHeaders: string[]): Buffer {
+/**
+ * A head as node:http received it (start line, header lines as sent, blank line), for the engine to read.
+ * Only the fields node:http reported in `parsed` (its `headers`): those past the `maxHeadersCount` an
+ * application set are left out, as node:http (and ws, which reads `headers`) leave them out.
+ */
+export function rawHead(startLine: string, rawHeaders: string[], parsed: object): Buffer {
   let head = `${startLine}\r\n`;
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2)
+    if (rawHeaders[i].toLowerCase() in parsed) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
   return Buffer.from(head + "\r\n", "latin1");
 }

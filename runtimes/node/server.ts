@@ -94,7 +94,7 @@ const attached = new WeakMap<http.Server, WebSocketServer[]>();
 
 /** The request head as the client sent it, rebuilt from node:http's parse for the engine to judge. */
 export function rawRequestHead(req: http.IncomingMessage): Uint8Array {
-  return rawHead(`${req.method} ${req.url} HTTP/${req.httpVersion}`, req.rawHeaders);
+  return rawHead(`${req.method} ${req.url} HTTP/${req.httpVersion}`, req.rawHeaders, req.headers);
 }
 
 /**

@@ -132,7 +132,9 @@ describe("WireConnection with permessage-deflate", () => {
       } catch (error) {
         zlibError = error as Error;
       }
-      expect(server.errors.map((e) => [e.code, e.message])).toEqual([["Z_DATA_ERROR", zlibError.message]]);
+      expect(server.errors.map((e) => [e.code, e.message, e.errno])).toEqual([
+        ["Z_DATA_ERROR", zlibError.message, -3],
+      ]);
     }
   });
 

@@ -153,11 +153,14 @@ describe("our client ↔ ws server, perMessageDeflate on both", () => {
       await nextEvent(ws, "close");
     });
 
-  it("connects without deflate when the client does not offer it (the default)", async () => {
+  it("offers deflate by default, as ws's client does, and connects without it when told not to", async () => {
     serverOptions = {};
-    const ws = await openClient(`ws://127.0.0.1:${port}`);
-    expect(ws.extensions).toBe("");
-    ws.close();
+    const offered = await openClient(`ws://127.0.0.1:${port}`);
+    expect(offered.extensions).toContain("permessage-deflate");
+    offered.close();
+    const plain = await openClient(`ws://127.0.0.1:${port}`, undefined, { perMessageDeflate: false });
+    expect(plain.extensions).toBe("");
+    plain.close();
   });
 });
 
