@@ -17,6 +17,7 @@ import {
   type ReconnectingDetail,
 } from "./client-events.js";
 import { isBlob } from "../protocol/blob-sends.js";
+import { joinChunks, type MessageData as WsMessageData } from "./send-data.js";
 import {
   acceptDeflateResponse,
   buildDeflateOffer,
@@ -417,7 +418,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
    * fragmented at `maxFragmentSize`; `callback` runs once the bytes are written (or with the error).
    */
   send(
-    data?: SendData | number,
+    message?: WsMessageData | number,
     options?: ClientSendOptions | WriteCallback,
     callback?: WriteCallback,
   ): void {
@@ -425,9 +426,8 @@ export abstract class WebSocketCore extends ClientEventBridge {
       callback = options;
       options = undefined;
     }
-    if (typeof data === "number") data = String(data);
-    // ws: no data is an empty binary message.
-    data ??= new Uint8Array(0);
+    // ws: a number is sent as its text; no data is an empty binary message; a list of chunks is one message.
+    const data = typeof message === "number" ? String(message) : joinChunks(message ?? new Uint8Array(0));
     const binary = options?.binary ?? typeof data !== "string";
     if (this.state === ReadyState.CONNECTING) {
       const policy = this.reconnectPolicy;

@@ -1,5 +1,6 @@
 // The server's per-connection object, shaped like `ws`'s WebSocket so its users can switch by an import.
 // Runtime-neutral: the host gives it a `SessionSocket` and the `alloc` its byte type comes from.
+import { joinChunks, type MessageData } from "./send-data.js";
 import { defaults } from "../policies/config.js";
 import { Emitter } from "./emitter.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
@@ -146,8 +147,9 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
   }
 
   /** Send a message; `callback` runs when it is written (or with an error when it cannot be). */
-  send(data: SendData, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
+  send(data: MessageData, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
     if (typeof options === "function") [callback, options] = [options, undefined];
+    data = joinChunks(data);
     const binary = options?.binary ?? typeof data !== "string";
     const fragmentSize = options?.fragmentSize ?? defaults.maxFragmentSize;
     this.session.send(data, binary, fragmentSize, callback, options?.compress, options?.fin);

@@ -15,7 +15,12 @@ import {
   type ClientOptions,
   type WebSocketTarget,
 } from "../../bindings/api/client-core.js";
-import type { ClientEvents } from "../../bindings/api/client-events.js";
+import type {
+  ClientEvents,
+  ConnectingDetail,
+  FinishDetail,
+  ReconnectingDetail,
+} from "../../bindings/api/client-events.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { nodeDeflateCodec } from "./deflate.js";
 import { allocBuffer, rawHead, readInPlace } from "./link.js";
@@ -43,6 +48,48 @@ export interface NodeClientOptions extends ClientOptions {
    * Sec-WebSocket-Origin), as ws offers; anything else throws a RangeError.
    */
   protocolVersion?: number;
+}
+
+/**
+ * The Node client's events with Node's types, as @types/ws has them: bytes are Buffers, the handshake's
+ * response an `http.IncomingMessage`, its request an `http.ClientRequest`.
+ */
+export interface NodeClientEvents {
+  open: [];
+  /** Text arrives as a Buffer with `isBinary` false; binary per `binaryType`. */
+  message: [data: Buffer | ArrayBuffer | Buffer[] | Blob, isBinary: boolean];
+  close: [code: number, reason: Buffer];
+  error: [error: Error];
+  ping: [data: Buffer];
+  pong: [data: Buffer];
+  upgrade: [response: http.IncomingMessage];
+  "unexpected-response": [request: http.ClientRequest, response: http.IncomingMessage];
+  redirect: [url: string, request: http.ClientRequest];
+  fragment: [data: Buffer, isBinary: boolean, first: boolean, last: boolean];
+  drain: [];
+  connecting: [detail: ConnectingDetail];
+  reconnecting: [detail: ReconnectingDetail];
+  finish: [detail: FinishDetail];
+}
+
+/**
+ * A listener of `K`. Checked as a method parameter is (bivariantly), so a listener annotated with one of the
+ * types the event gives (`(data: WebSocket.RawData) => …`, as @types/ws declares it) is taken.
+ */
+type NodeListener<K extends keyof NodeClientEvents> = {
+  listener(...args: NodeClientEvents[K]): void;
+}["listener"];
+
+// The emitter's methods with the Node event types (the runtime-neutral core types bytes as Uint8Array).
+export interface WebSocket {
+  on<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  addListener<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  once<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  prependListener<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  prependOnceListener<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  off<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  removeListener<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  emit<K extends keyof NodeClientEvents>(event: K, ...args: NodeClientEvents[K]): boolean;
 }
 
 const PROTOCOL_VERSIONS = [8, 13];
@@ -106,7 +153,7 @@ export class WebSocket extends WebSocketCore {
   /** `_socket` is the socket of a connection that opened (as ws sets it): known from the open event. */
   override emit<K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]): boolean {
     if (event === "open" && this.current) this.current.opened = true;
-    return super.emit(event, ...args);
+    return super.emit(event, ...(args as ClientEvents[K]));
   }
 
   /** ws's `_req`: the upgrade request (`http.ClientRequest`) while the handshake is under way, else null. */

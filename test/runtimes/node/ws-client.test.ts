@@ -302,6 +302,24 @@ describe("ws's client API details", () => {
     await wss.close();
   });
 
+  it("sends a message given as a list of chunks (RawData of binaryType 'fragments') as one message", async () => {
+    const { wss, url } = await listen();
+    const echoed = new Promise<Buffer>((resolve) =>
+      wss.once("connection", (conn) => {
+        conn.send([Buffer.from("ab"), Buffer.from("cd")]);
+        conn.once("message", (data) => resolve(data as Buffer));
+      }),
+    );
+    const ws = new WebSocket(url);
+    const wsClosed = closed(ws);
+    ws.binaryType = "fragments";
+    ws.once("message", (data) => ws.send(data));
+    expect((await within(echoed, 5000, "the echo")).toString()).toBe("abcd");
+    ws.close();
+    await wsClosed();
+    await wss.close();
+  });
+
   it("answers no ping with autoPong: false (the 'ping' event still comes)", async () => {
     const { wss, url } = await listen();
     const pongs: unknown[] = [];
