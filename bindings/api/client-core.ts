@@ -3,7 +3,9 @@
 // close, finish). Its lifecycle is the state machine of client-lifecycle.ts; each connection attempt (dial, the
 // handshake by the engine, the session) is a ClientConnection (client-connection.ts). A host supplies `dial`:
 // open a TCP or TLS connection and report its events to the `ClientLink` it is given.
-import { backoffDelay, type BackoffOptions } from "../policies/backoff.js";
+import type { BackoffOptions } from "../policies/backoff.js";
+import { Reconnect } from "../policies/reconnect.js";
+import { SendQueue } from "../policies/send-queue.js";
 import { CloseCode } from "../engine/errors.js";
 import { MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from "../engine/abi.js";
 import { defaults } from "../policies/config.js";
@@ -39,7 +41,7 @@ export type { ConnectingDetail, FinishDetail, ReconnectingDetail, MessageData };
 
 /** Reconnect policy: backoff plus what happens to messages sent while reconnecting. */
 export interface ReconnectOptions extends BackoffOptions {
-  /** "queue" (default): hold sends and deliver them on open; "reject": throw InvalidStateError. */
+  /** "queue" (default): hold sends and deliver them on open; "reject": `send` throws ws's not-open Error. */
   queue?: "queue" | "reject";
 }
 
@@ -291,7 +293,9 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private readonly options: ClientOptions;
   private readonly pool: EnginePool;
   private readonly alloc: (size: number) => Uint8Array;
-  private readonly reconnectPolicy: ReconnectOptions | null;
+  private readonly reconnect: Reconnect<CloseEvent>;
+  /** Sends held while reconnecting (`reconnect.queue` "queue"), null when they are refused. */
+  private readonly queue: SendQueue<{ data: SendData; binary: boolean }> | null;
   private readonly deflate: PerMessageDeflateOptions | null;
   private readonly codec: DeflateCodec | null;
   private negotiatedExtensions = "";
@@ -301,9 +305,6 @@ export abstract class WebSocketCore extends ClientEventBridge {
   /** The current attempt (null between a close and the next attempt). */
   private connection: ClientConnection | null = null;
   private chosenProtocol = "";
-  private attempt = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private queue: Array<{ data: SendData; binary: boolean }> = [];
 
   protected constructor(
     url: string | URL,
@@ -333,7 +334,9 @@ export abstract class WebSocketCore extends ClientEventBridge {
     this.codec = codec ?? null;
     if (this.deflate && !this.codec) throw new TypeError("perMessageDeflate: this host has no deflate codec");
     const reconnect = options.reconnect;
-    this.reconnectPolicy = reconnect ? (reconnect === true ? {} : reconnect) : null;
+    this.reconnect = new Reconnect(reconnect, options.shouldReconnect);
+    const queues = reconnect && (reconnect === true || reconnect.queue !== "reject");
+    this.queue = queues ? new SendQueue(options.maxQueued ?? defaults.maxQueued) : null;
     this.setup = {
       target: this.target,
       options,
@@ -400,9 +403,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** Bytes queued and not yet handed to the kernel (plus queued messages while reconnecting). */
   get bufferedAmount(): number {
-    let queued = 0;
-    for (const item of this.queue) queued += byteSize(item.data);
-    return (this.session?.bufferedAmount ?? 0) + queued + this.droppedBytes;
+    return (this.session?.bufferedAmount ?? 0) + (this.queue?.bytes ?? 0) + this.droppedBytes;
   }
 
   /** How binary messages are delivered: "nodebuffer" (default), "arraybuffer", "fragments" or "blob". */
@@ -447,16 +448,10 @@ export abstract class WebSocketCore extends ClientEventBridge {
     const binary = options?.binary ?? typeof data !== "string";
     const state = this.lifecycle.readyState;
     if (state === ReadyState.CONNECTING) {
-      const policy = this.reconnectPolicy;
-      if (!policy || policy.queue === "reject") throw notOpen(state);
-      if (this.queue.length >= (this.options.maxQueued ?? defaults.maxQueued))
-        throw new RangeError(
-          `more than maxQueued (${this.options.maxQueued ?? defaults.maxQueued}) messages while reconnecting`,
-        );
+      if (!this.queue) throw notOpen(state);
       // A copy: Buffer.slice would be a view of bytes the caller may reuse before the reconnect.
       const held = typeof data === "string" || isBlob(data) ? data : new Uint8Array(controlBytes(data));
-      this.queue.push({ data: held, binary });
-      return;
+      return this.queue.push({ data: held, binary }, byteSize(held));
     }
     if (state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(data, callback);
     const fragmentSize = this.options.maxFragmentSize ?? defaults.maxFragmentSize;
@@ -520,7 +515,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
       throw new RangeError(`The message must not be greater than ${MAX_CLOSE_REASON} bytes`);
     const { state, stopRequested } = this.lifecycle;
     this.lifecycle.apply("userClose");
-    this.queue = [];
+    this.queue?.clear();
     switch (state) {
       case "waiting":
         return this.stopWaiting();
@@ -539,7 +534,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
     const state = this.lifecycle.state;
     this.lifecycle.apply("userTerminate");
     if (state === "waiting") {
-      this.queue = [];
+      this.queue?.clear();
       return this.stopWaiting();
     }
     this.session?.terminate();
@@ -547,8 +542,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** Closed or terminated while waiting to reconnect: the retry is cancelled and the client finishes. */
   private stopWaiting(): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.reconnect.cancel();
     this.finish("closed");
   }
 
@@ -556,7 +550,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private connect(): void {
     this.lifecycle.apply("dial");
     this.negotiatedExtensions = "";
-    const attempt = this.attempt;
+    const attempt = this.reconnect.attempt;
     queueMicrotask(() => this.emit("connecting", { attempt }));
     this.connection = new ClientConnection(this.setup, this.reports, (link) =>
       this.dial(this.setup.target, this.options, link),
@@ -581,7 +575,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private accepted(protocol: string, extensions: string): void {
     this.chosenProtocol = protocol;
     this.negotiatedExtensions = extensions;
-    this.attempt = 0;
+    this.reconnect.opened();
     this.lifecycle.apply("accepted");
     const session = this.session!;
     if (this.lifecycle.stopRequested) {
@@ -590,10 +584,9 @@ export abstract class WebSocketCore extends ClientEventBridge {
     }
     if (this.paused) session.pause();
     this.emit("open");
-    const queued = this.queue;
-    this.queue = [];
-    for (const item of queued)
-      this.session?.send(item.data, item.binary, this.options.maxFragmentSize ?? defaults.maxFragmentSize);
+    if (!this.queue) return;
+    const fragmentSize = this.options.maxFragmentSize ?? defaults.maxFragmentSize;
+    for (const item of this.queue.take()) this.session?.send(item.data, item.binary, fragmentSize);
   }
 
   /** The opening handshake failed: the application hears of it, unless it stopped the client itself. */
@@ -613,27 +606,18 @@ export abstract class WebSocketCore extends ClientEventBridge {
     reasonData.set(reasonBytes);
     this.emit("close", code, reasonData);
     const event = new CloseEvent("close", { code, reason, wasClean });
-    const policy = this.reconnectPolicy;
-    const stopped = this.lifecycle.stopRequested;
-    if (stopped || !policy) return this.finish(stopped ? "closed" : "no-reconnect");
-    if (this.options.shouldReconnect && !this.options.shouldReconnect(event))
-      return this.finish("no-reconnect");
-    const delay = backoffDelay(this.attempt, policy);
-    if (delay < 0) return this.finish("retries");
-    this.attempt++;
+    const decision = this.reconnect.decide(event, this.lifecycle.stopRequested);
+    if (!decision.retry) return this.finish(decision.reason);
     this.lifecycle.apply("retry");
     // Set before the event: a "reconnecting" listener that closes the client cancels it.
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.connect();
-    }, delay);
-    this.emit("reconnecting", { attempt: this.attempt, delay });
+    this.reconnect.schedule(decision.delay, () => this.connect());
+    this.emit("reconnecting", { attempt: decision.attempt, delay: decision.delay });
   }
 
   /** No more connections (the lifecycle is in "closed"). */
   private finish(reason: FinishDetail["reason"]): void {
     this.lifecycle.apply("finish");
-    this.queue = [];
+    this.queue?.clear();
     this.emit("finish", { reason });
   }
 }

@@ -2,7 +2,7 @@
 // that move a client between them, and one transition table. An event the table does not list for the
 // current state is a bug in the client, raised as a LifecycleError naming both, never ignored silently.
 // Pure: no sockets, no timers; client-core.ts performs the effects of each transition.
-import { ReadyState } from "../protocol/session.js";
+import { ReadyState } from "../protocol/ready-state.js";
 
 /** Where a client is. */
 export type ClientState =

@@ -9,11 +9,12 @@ import { CloseCode, type WebSocketProtocolError } from "../engine/errors.js";
 import { defaults } from "../policies/config.js";
 import { Heartbeat, type HeartbeatOptions } from "../policies/heartbeat.js";
 import { OutputQueue } from "./output.js";
+import { byteSize } from "../policies/send-queue.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
+import { ReadyState } from "./ready-state.js";
 
 /** WebSocket ready states (WHATWG and ws numbering). */
-export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
-export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+export { ReadyState };
 
 /** Data a connection can send: a Blob is read first, and later sends wait for it (WHATWG order). */
 export type SendData = string | ArrayBuffer | ArrayBufferView | Blob;
@@ -104,6 +105,9 @@ export function sessionLimits(
   };
 }
 
+/** Bytes `data` takes on the wire as a payload (the send queue's measure, shared with every client). */
+export { byteSize };
+
 const encoder = new TextEncoder();
 // A batch of several chunks is joined into one write on sockets without cork, up to this size; past it
 // a copy costs more than the extra write (a large payload is passed by reference, behind its header).
@@ -115,12 +119,6 @@ export function sendBytes(data: SendData): string | Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   throw new TypeError("send() takes a string, an ArrayBuffer or an ArrayBufferView");
-}
-
-/** Bytes `data` takes on the wire as a payload (a string's UTF-8 length, a Blob's size). */
-export function byteSize(data: SendData): number {
-  if (typeof data === "string") return encoder.encode(data).length;
-  return isBlob(data) ? data.size : data.byteLength;
 }
 
 /** Bytes for ping/pong payloads and close reasons given as strings or bytes. */
