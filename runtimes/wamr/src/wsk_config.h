@@ -34,6 +34,15 @@
 #ifndef CONFIG_WSK_MAX_SEND_QUEUE
 #define CONFIG_WSK_MAX_SEND_QUEUE 16384
 #endif
+/** Default server heartbeat (wsk_server_config_t.heartbeat_*_ms 0): ms of silence before a ping (0: no heartbeat),
+    then ms without any frame before the client is ended. bindings/policies/config.ts `defaults.heartbeat`'s values
+    (test/runtimes/wamr/config.test.ts checks them and the Kconfig). */
+#ifndef CONFIG_WSK_HEARTBEAT_INTERVAL_MS
+#define CONFIG_WSK_HEARTBEAT_INTERVAL_MS 30000
+#endif
+#ifndef CONFIG_WSK_HEARTBEAT_TIMEOUT_MS
+#define CONFIG_WSK_HEARTBEAT_TIMEOUT_MS 10000
+#endif
 /** wss:// through mbedTLS: CONFIG_WSK_TLS on ESP-IDF; on Linux CMake sets it when it finds mbedTLS. */
 #ifndef WSK_TLS
 #ifdef CONFIG_WSK_TLS

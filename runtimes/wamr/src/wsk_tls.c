@@ -223,11 +223,16 @@ ssize_t wsk_tls_recv(wsk_conn_t *conn, void *buf, size_t len)
     return -1;
 }
 
+/*
+ * After WANT_WRITE mbedTLS holds the record it made of `buf` (partly sent) and WANT_READ means it must read
+ * first: either way the caller repeats the call with the same bytes and length.
+ */
 ssize_t wsk_tls_send(wsk_conn_t *conn, const void *buf, size_t len)
 {
     int rc = mbedtls_ssl_write(&conn->tls->ssl, buf, len);
     if (rc >= 0) return rc;
-    if (rc == MBEDTLS_ERR_SSL_WANT_WRITE || rc == MBEDTLS_ERR_SSL_WANT_READ) return WSK_CONN_AGAIN;
+    if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) return WSK_CONN_AGAIN;
+    if (rc == MBEDTLS_ERR_SSL_WANT_READ) return WSK_CONN_WANT_READ;
     log_error("write", rc);
     return -1;
 }
