@@ -13,13 +13,8 @@ import {
 import { buildUpgradeRequest, parseUpgradeResponse } from "../protocol/handshake.js";
 import { PerMessageDeflate, type DeflateCodec } from "../protocol/permessage-deflate.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
-import {
-  ReadyState,
-  Session,
-  sessionLimits,
-  type SessionEvents,
-  type SessionSocket,
-} from "../protocol/session.js";
+import { Session, sessionLimits, type SessionEvents, type SessionSocket } from "../protocol/session.js";
+import { ReadyState } from "../protocol/ready-state.js";
 import type { ClientLink, ClientOptions, WebSocketTarget } from "./client-core.js";
 
 /** What every attempt of one client is made from (fixed for the client's life). */

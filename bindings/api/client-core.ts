@@ -23,17 +23,16 @@ import { deflateOptions, type PerMessageDeflateOptions } from "../protocol/exten
 import type { DeflateCodec } from "../protocol/permessage-deflate.js";
 import type { HeartbeatOptions } from "../policies/heartbeat.js";
 import { sharedPool, type EnginePool } from "../engine/pool.js";
+import type { Session, SessionSocket } from "../protocol/session.js";
+import { ReadyState } from "../protocol/ready-state.js";
 import {
-  ReadyState,
   byteSize,
   controlBytes,
   toArrayBuffer,
   type ControlData,
-  type Session,
   type SendData,
-  type SessionSocket,
   type WriteCallback,
-} from "../protocol/session.js";
+} from "../protocol/send-data.js";
 import { ClientLifecycle } from "./client-lifecycle.js";
 import { ClientConnection, type AttemptReports, type AttemptSetup } from "./client-connection.js";
 

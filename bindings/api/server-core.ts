@@ -33,13 +33,8 @@ import {
   type PubSubHub,
 } from "../protocol/pubsub.js";
 import { ServerConnection, type PublishOptions, type TopicHost } from "./server-connection.js";
-import {
-  sendBytes,
-  sessionLimits,
-  type SendData,
-  type SessionOptions,
-  type SessionSocket,
-} from "../protocol/session.js";
+import { sessionLimits, type SessionOptions, type SessionSocket } from "../protocol/session.js";
+import { sendBytes, type SendData } from "../protocol/send-data.js";
 
 /** What `verifyClient` is told about a handshake; `req` is the host's request object. */
 export interface VerifyClientInfo<Req> {

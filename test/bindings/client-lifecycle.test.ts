@@ -8,7 +8,7 @@ import {
   type ClientEvent,
   type ClientState,
 } from "../../bindings/api/client-lifecycle.js";
-import { ReadyState } from "../../bindings/protocol/session.js";
+import { ReadyState } from "../../bindings/protocol/ready-state.js";
 
 const { CONNECTING, OPEN, CLOSING, CLOSED } = ReadyState;
 
