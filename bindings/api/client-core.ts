@@ -277,7 +277,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** The resolved URL. */
   get url(): string {
-    return this.target.url;
+    return this.setup.target.url;
   }
   /** The extensions the server accepted (its Sec-WebSocket-Extensions value, "" for none). */
   get extensions(): string {
@@ -287,18 +287,14 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private paused = false;
   /** Bytes sent after the connection closed: counted, as ws does, and never sent. */
   private droppedBytes = 0;
-  private readonly target: WebSocketTarget;
-  private readonly protocols: string[];
   private readonly options: ClientOptions;
-  private readonly pool: EnginePool;
   private readonly alloc: (size: number) => Uint8Array;
   private readonly reconnect: Reconnect<CloseEvent>;
   /** Sends held while reconnecting (`reconnect.queue` "queue"), null when they are refused. */
   private readonly queue: SendQueue<{ data: SendData; binary: boolean }> | null;
-  private readonly deflate: PerMessageDeflateOptions | null;
-  private readonly codec: DeflateCodec | null;
   private negotiatedExtensions = "";
   private readonly lifecycle = new ClientLifecycle();
+  /** What every connection attempt is made from. */
   private readonly setup: AttemptSetup;
   private readonly reports: AttemptReports;
   /** The current attempt (null between a close and the next attempt). */
@@ -323,26 +319,24 @@ export abstract class WebSocketCore extends ClientEventBridge {
       protocols = undefined;
     }
     options ??= {};
-    this.target = parseWebSocketUrl(url);
-    this.protocols = protocolList(protocols);
+    const target = parseWebSocketUrl(url);
+    const offered = protocolList(protocols);
     this.options = options;
     this.alloc = alloc;
-    this.pool = options.pool ?? sharedPool();
     this.binary = options.binaryType ?? "nodebuffer";
-    this.deflate = deflateOptions(options.perMessageDeflate);
-    this.codec = codec ?? null;
-    if (this.deflate && !this.codec) throw new TypeError("perMessageDeflate: this host has no deflate codec");
+    const deflate = deflateOptions(options.perMessageDeflate);
+    if (deflate && !codec) throw new TypeError("perMessageDeflate: this host has no deflate codec");
     const reconnect = options.reconnect;
     this.reconnect = new Reconnect(reconnect, options.shouldReconnect);
     const queues = reconnect && (reconnect === true || reconnect.queue !== "reject");
     this.queue = queues ? new SendQueue(options.maxQueued ?? defaults.maxQueued) : null;
     this.setup = {
-      target: this.target,
+      target,
       options,
-      protocols: this.protocols,
-      deflate: this.deflate,
-      codec: this.codec,
-      pool: this.pool,
+      protocols: offered,
+      deflate,
+      codec: codec ?? null,
+      pool: options.pool ?? sharedPool(),
       alloc,
     };
     this.reports = this.attemptReports();
