@@ -185,6 +185,10 @@ class EngineReports implements ConnectionHandler {
   reply(bytes: Uint8Array): void {
     this.session.queueReply(bytes);
   }
+
+  holding(on: boolean): void {
+    this.session.onHolding(on);
+  }
 }
 
 /** Drives one connection's engine slot over one socket. */
@@ -217,6 +221,8 @@ export class Session {
   /** Reading is paused until the output drains below the high-water mark (server role). */
   private readingPaused = false;
   private stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Reading is paused while a compressed message inflates off the event loop (the wire holds input). */
+  private inflating = false;
   /** Sends waiting behind a Blob being read; made at the first Blob. */
   private blobs: BlobSends | null = null;
 
@@ -333,7 +339,7 @@ export class Session {
     this.readingPaused = false;
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
-    if (!this.paused) this.socket.resumeReading?.();
+    if (!this.paused && !this.inflating) this.socket.resumeReading?.();
   }
 
   /** The application stopped reading (ws's `pause()`): no message events until `resume()`. */
@@ -352,7 +358,7 @@ export class Session {
   resume(): void {
     if (!this.pausedByApp || this.released) return;
     this.pausedByApp = false;
-    if (!this.readingPaused) this.socket.resumeReading?.();
+    if (!this.readingPaused && !this.inflating) this.socket.resumeReading?.();
   }
 
   /** Queue a message; `callback` runs once it is written to the socket (or with an error). */
@@ -555,6 +561,18 @@ export class Session {
     if (this.released) return;
     this.output.push(bytes, true);
     if (this.bufferedAmount > this.options.maxBufferedAmount) this.overflow();
+  }
+
+  /**
+   * @internal A compressed message inflates off the event loop (from EngineReports): stop reading until it
+   * and what arrived behind it are delivered, then throttle as after any read and read again.
+   */
+  onHolding(on: boolean): void {
+    if (this.released) return;
+    this.inflating = on;
+    if (on) return this.socket.pauseReading?.();
+    this.throttle();
+    if (!this.readingPaused && !this.pausedByApp) this.socket.resumeReading?.();
   }
 
   /** @internal The peer's close frame (from EngineReports). */
