@@ -1,7 +1,7 @@
 // permessage-deflate on Node and Bun alike: our client ↔ our server over the parameter sets, the bomb
 // limit, and under Bun, Bun's own WebSocket and Bun.serve (both compress) against ours.
 import * as zlib from "node:zlib";
-import { openInflateStreams } from "../../../runtimes/node/deflate.js";
+import { openInflateStreams, waitingInflates } from "../../../runtimes/node/deflate.js";
 import { jsonText } from "../../support/json-text.js";
 import { frame, RawClient } from "../../support/raw-client.js";
 import {
@@ -209,6 +209,7 @@ describe(`permessage-deflate on ${runtime}`, () => {
     for (const peer of peers) peer.destroy();
     await Promise.all(closed);
     expect(await until(() => openInflateStreams() === 0)).toBe(true);
+    expect(waitingInflates()).toBe(0);
     await wss.close();
   });
 });
