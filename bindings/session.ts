@@ -252,7 +252,7 @@ export class Session {
     this.heartbeat = options.heartbeat
       ? new Heartbeat(options.heartbeat, {
           ping: () => this.ping(new Uint8Array(0)),
-          timeout: () => this.fail(new Error("peer silent past the heartbeat timeout; terminated")),
+          timeout: () => this.heartbeatTimedOut(),
         })
       : null;
   }
@@ -465,6 +465,42 @@ export class Session {
     this.failed = true;
     this.events.error(error);
     this.terminate();
+  }
+
+  /**
+   * The heartbeat gave up on a silent peer: close frame 1011 "heartbeat timeout" where it can go out at once,
+   * then the `error` event, then the socket is destroyed without waiting for the peer's close. The local
+   * `close` event reports 1006 (no close frame came back), as for any termination.
+   */
+  private heartbeatTimedOut(): void {
+    if (this.released) return;
+    this.failed = true;
+    this.closeAhead(CloseCode.InternalError, "heartbeat timeout");
+    const { interval, timeout } = this.options.heartbeat!;
+    this.events.error(
+      new Error(
+        `peer silent past the heartbeat (${interval} + ${timeout} ms); closed with 1011 and terminated`,
+      ),
+    );
+    this.terminate();
+  }
+
+  /**
+   * Best effort before a destroy: write a close frame straight to the socket, dropping what we had queued,
+   * but only when nothing we wrote earlier is still waiting in the socket (the close frame would sit behind
+   * it, and the destroy drops both: a peer that stopped reading gets no close frame).
+   */
+  private closeAhead(code: number, reason: string): void {
+    this.output.clear();
+    const socket = this.socket;
+    if (this.wire.closeSent || this.backlog.length > 0 || socket.bufferedAmount > 0 || !socket.writable)
+      return;
+    // The sends these wait for were dropped: they fail when the socket closes, not with this write.
+    const callbacks = this.callbacks;
+    this.callbacks = [];
+    this.wire.close(code, reason);
+    this.output.flush();
+    this.callbacks = callbacks;
   }
 
   /** The host's socket can take more bytes: write what a partial write left over. */
