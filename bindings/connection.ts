@@ -143,6 +143,9 @@ export class WireConnection {
   private heldInput: Uint8Array[] = [];
   /** Inflated bytes this read may still produce on the event loop (SYNC_INFLATE_PER_READ). */
   private syncInflateBudget = SYNC_INFLATE_PER_READ;
+  /** The message inflating is binary; `onInflated` receives it (one function per connection, not per message). */
+  private inflatingBinary = false;
+  private readonly onInflated = (result: Uint8Array | DeflateError): void => this.inflatedAsync(result);
 
   constructor(handle: SlotHandle, handler: ConnectionHandler, options: ConnectionOptions) {
     this.engine = handle.engine;
@@ -419,7 +422,8 @@ export class WireConnection {
     let inflated: Uint8Array | undefined;
     try {
       const syncLimit = Math.min(SYNC_INFLATE_BYTES, this.syncInflateBudget);
-      inflated = deflate.inflate((result) => this.inflatedAsync(result, isBinary), syncLimit);
+      this.inflatingBinary = isBinary;
+      inflated = deflate.inflate(this.onInflated, syncLimit);
     } catch (error) {
       if (!(error instanceof DeflateError)) throw error;
       return this.inflateFailed(error);
@@ -435,11 +439,11 @@ export class WireConnection {
   }
 
   /** The message inflated off the event loop: deliver it, then what arrived behind it. */
-  private inflatedAsync(result: Uint8Array | DeflateError, isBinary: boolean): void {
+  private inflatedAsync(result: Uint8Array | DeflateError): void {
     this.inflatingAsync = false;
     if (this.released || this.failed) return;
     if (result instanceof DeflateError) return this.inflateFailed(result);
-    this.deliverInflated(result, isBinary);
+    this.deliverInflated(result, this.inflatingBinary);
     this.replay();
   }
 
