@@ -185,6 +185,10 @@ class EngineReports implements ConnectionHandler {
   reply(bytes: Uint8Array): void {
     this.session.queueReply(bytes);
   }
+
+  holding(on: boolean): void {
+    this.session.onHolding(on);
+  }
 }
 
 /** Drives one connection's engine slot over one socket. */
@@ -217,6 +221,8 @@ export class Session {
   /** Reading is paused until the output drains below the high-water mark (server role). */
   private readingPaused = false;
   private stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Reading is paused while a compressed message inflates off the event loop (the wire holds input). */
+  private inflating = false;
   /** Sends waiting behind a Blob being read; made at the first Blob. */
   private blobs: BlobSends | null = null;
 
@@ -246,7 +252,7 @@ export class Session {
     this.heartbeat = options.heartbeat
       ? new Heartbeat(options.heartbeat, {
           ping: () => this.ping(new Uint8Array(0)),
-          timeout: () => this.fail(new Error("peer silent past the heartbeat timeout; terminated")),
+          timeout: () => this.heartbeatTimedOut(),
         })
       : null;
   }
@@ -333,7 +339,7 @@ export class Session {
     this.readingPaused = false;
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
-    if (!this.paused) this.socket.resumeReading?.();
+    if (!this.paused && !this.inflating) this.socket.resumeReading?.();
   }
 
   /** The application stopped reading (ws's `pause()`): no message events until `resume()`. */
@@ -352,7 +358,7 @@ export class Session {
   resume(): void {
     if (!this.pausedByApp || this.released) return;
     this.pausedByApp = false;
-    if (!this.readingPaused) this.socket.resumeReading?.();
+    if (!this.readingPaused && !this.inflating) this.socket.resumeReading?.();
   }
 
   /** Queue a message; `callback` runs once it is written to the socket (or with an error). */
@@ -461,6 +467,42 @@ export class Session {
     this.terminate();
   }
 
+  /**
+   * The heartbeat gave up on a silent peer: close frame 1011 "heartbeat timeout" where it can go out at once,
+   * then the `error` event, then the socket is destroyed without waiting for the peer's close. The local
+   * `close` event reports 1006 (no close frame came back), as for any termination.
+   */
+  private heartbeatTimedOut(): void {
+    if (this.released) return;
+    this.failed = true;
+    this.closeAhead(CloseCode.InternalError, "heartbeat timeout");
+    const { interval, timeout } = this.options.heartbeat!;
+    this.events.error(
+      new Error(
+        `peer silent past the heartbeat (${interval} + ${timeout} ms); closed with 1011 and terminated`,
+      ),
+    );
+    this.terminate();
+  }
+
+  /**
+   * Best effort before a destroy: write a close frame straight to the socket, dropping what we had queued,
+   * but only when nothing we wrote earlier is still waiting in the socket (the close frame would sit behind
+   * it, and the destroy drops both: a peer that stopped reading gets no close frame).
+   */
+  private closeAhead(code: number, reason: string): void {
+    this.output.clear();
+    const socket = this.socket;
+    if (this.wire.closeSent || this.backlog.length > 0 || socket.bufferedAmount > 0 || !socket.writable)
+      return;
+    // The sends these wait for were dropped: they fail when the socket closes, not with this write.
+    const callbacks = this.callbacks;
+    this.callbacks = [];
+    this.wire.close(code, reason);
+    this.output.flush();
+    this.callbacks = callbacks;
+  }
+
   /** The host's socket can take more bytes: write what a partial write left over. */
   onDrain(): void {
     while (this.backlog.length > 0) {
@@ -555,6 +597,18 @@ export class Session {
     if (this.released) return;
     this.output.push(bytes, true);
     if (this.bufferedAmount > this.options.maxBufferedAmount) this.overflow();
+  }
+
+  /**
+   * @internal A compressed message inflates off the event loop (from EngineReports): stop reading until it
+   * and what arrived behind it are delivered, then throttle as after any read and read again.
+   */
+  onHolding(on: boolean): void {
+    if (this.released) return;
+    this.inflating = on;
+    if (on) return this.socket.pauseReading?.();
+    this.throttle();
+    if (!this.readingPaused && !this.pausedByApp) this.socket.resumeReading?.();
   }
 
   /** @internal The peer's close frame (from EngineReports). */
