@@ -6,10 +6,14 @@
 //   i386 wasm2c     i686-linux-gnu-gcc, run natively through the cross libc's loader
 //   arm wasm2c      arm-linux-gnueabihf-gcc, run under qemu-arm (LeakSanitizer cannot run there)
 //   x86-64 wamr     when WAMR_ROOT names an installed WAMR (docs/FIRMWARE.md); plus its valgrind build
+//   x86-64 <backend> <mbedtls dir>   for the wss:// tests only (tlsTargets): each native back end built against
+//                   each mbedTLS 3.x root in MBEDTLS3_ROOT (":"-separated; default /opt/mbedtls3 and
+//                   /opt/mbedtls3-psa where they exist), built from source by hand as docs/FIRMWARE.md says;
+//                   absent on a clean clone, where wss:// is tested against Debian's mbedTLS 2.28 only
 // Every process's stderr is scanned for sanitizer reports; takeSanitizerReports() hands them to the tests.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -29,6 +33,8 @@ export interface Target {
   sanitize: string;
   /** built with mbedTLS (wss://): the native builds only, Debian has no cross mbedTLS */
   tls: boolean;
+  /** an installed mbedTLS to build against (WSK_MBEDTLS_ROOT) instead of the system's 2.28 */
+  mbedtls?: string;
   /** the build of this target without sanitizers, for valgrind (native targets) */
   plain?: Target;
 }
@@ -56,6 +62,26 @@ export const targets: Target[] = (() => {
 
 /** The native x86-64 targets (TLS, valgrind). */
 export const nativeTargets = targets.filter((t) => t.arch === "x86-64");
+
+/** mbedTLS 3.x installs to build the wss:// tests against as well (see the top of this file). */
+export const mbedtls3Roots: string[] = (
+  process.env.MBEDTLS3_ROOT !== undefined
+    ? process.env.MBEDTLS3_ROOT.split(":").filter(Boolean)
+    : ["/opt/mbedtls3", "/opt/mbedtls3-psa"]
+).filter((dir) => existsSync(join(dir, "include", "mbedtls", "ssl.h")));
+
+function withMbedtls(t: Target, dir: string): Target {
+  const name = `${t.name} ${basename(dir)}`;
+  const variant: Target = { ...t, name, mbedtls: dir };
+  if (t.plain) variant.plain = { ...t.plain, name: `${name} plain`, mbedtls: dir };
+  return variant;
+}
+
+/** The targets of the wss:// tests: the native ones on the system's mbedTLS, then on each mbedTLS 3.x root. */
+export const tlsTargets: Target[] = [
+  ...nativeTargets,
+  ...mbedtls3Roots.flatMap((dir) => nativeTargets.map((t) => withMbedtls(t, dir))),
+];
 
 export function buildDir(t: Target): string {
   return join(root, "build", "c-host", t.name.replaceAll(" ", "-") + (t.sanitize ? "-asan" : ""));
@@ -101,7 +127,7 @@ function cmakeArgs(t: Target): string[] {
       `-DCMAKE_EXE_LINKER_FLAGS=-Wl,--dynamic-linker=${I386_SYSROOT}/lib/ld-linux.so.2 -Wl,-rpath,${I386_SYSROOT}/lib`,
     );
   if (t.arch === "arm") args.push("-DCMAKE_C_COMPILER=arm-linux-gnueabihf-gcc", "-DWSK_TLS=OFF");
-  if (t.tls) args.push("-DWSK_TLS=ON");
+  if (t.tls) args.push("-DWSK_TLS=ON", `-DWSK_MBEDTLS_ROOT=${t.mbedtls ?? ""}`);
   return args;
 }
 
