@@ -5,7 +5,13 @@
 //   x86-64 wasm2c   always; plus a build without sanitizers for valgrind
 //   i386 wasm2c     i686-linux-gnu-gcc, run natively through the cross libc's loader
 //   arm wasm2c      arm-linux-gnueabihf-gcc, run under qemu-arm (LeakSanitizer cannot run there)
-//   x86-64 wamr     when WAMR_ROOT names an installed WAMR (docs/FIRMWARE.md); plus its valgrind build
+//   x86-64 wamr     when WAMR_ROOT names an installed WAMR (docs/FIRMWARE.md), its fast interpreter; plus its
+//                   valgrind build
+//   x86-64 wamr-classic, x86-64 wamr-aot, arm wamr, arm wamr-classic, arm wamr-aot-xip
+//                   the other ways WAMR runs the engine (docs/FIRMWARE.md, "Execution modes"), each where its
+//                   hand-built WAMR is at /opt/wamr-classic, /opt/wamr-aot (with bin/wamrc), /opt/wamr-arm-fast,
+//                   /opt/wamr-arm-classic, /opt/wamr-arm-aot (WSK_WAMR_MODES=off leaves them out); absent on a
+//                   clean clone
 //   x86-64 <backend> <mbedtls dir>   for the wss:// tests only (tlsTargets): each native back end built against
 //                   each mbedTLS 3.x root in MBEDTLS3_ROOT (":"-separated; default /opt/mbedtls3 and
 //                   /opt/mbedtls3-psa where they exist), built from source by hand as docs/FIRMWARE.md says;
@@ -25,7 +31,7 @@ const ARM_SYSROOT = "/usr/arm-linux-gnueabihf";
 
 /** One way of building and running the C host. */
 export interface Target {
-  /** "x86-64 wasm2c", "i386 wasm2c", "arm wasm2c", "x86-64 wamr" */
+  /** "x86-64 wasm2c", "i386 wasm2c", "arm wasm2c", "x86-64 wamr", "arm wamr-aot-xip"... */
   name: string;
   backend: "wasm2c" | "wamr";
   arch: "x86-64" | "i386" | "arm";
@@ -37,25 +43,42 @@ export interface Target {
   mbedtls?: string;
   /** the build of this target without sanitizers, for valgrind (native targets) */
   plain?: Target;
+  /** WAMR back end: the installed WAMR and how its library runs modules (WSK_WAMR_MODE, WSK_WAMR_XIP) */
+  wamr?: WamrBuild;
 }
 
-function target(arch: Target["arch"], backend: Target["backend"]): Target {
+export interface WamrBuild {
+  root: string;
+  mode: "fast" | "classic" | "aot";
+  /** AOT compiled with wamrc --xip, run in place from an executable read-only section */
+  xip?: boolean;
+}
+
+function target(arch: Target["arch"], backend: Target["backend"], wamr?: WamrBuild): Target {
   const native = arch === "x86-64";
-  const checked: Target = {
-    name: `${arch} ${backend}`,
-    backend,
-    arch,
-    sanitize: "address,undefined",
-    tls: native,
-  };
-  if (native) checked.plain = { ...checked, name: `${arch} ${backend} plain`, sanitize: "" };
+  const mode = wamr && wamr.mode !== "fast" ? `-${wamr.mode}` : "";
+  const name = `${arch} ${backend}${mode}${wamr?.xip ? "-xip" : ""}`;
+  const checked: Target = { name, backend, arch, sanitize: "address,undefined", tls: native, wamr };
+  if (native) checked.plain = { ...checked, name: `${name} plain`, sanitize: "" };
   return checked;
 }
+
+/** The other WAMR builds (see the top of this file), each where it is installed. */
+const wamrBuilds: { arch: Target["arch"]; build: WamrBuild }[] = [
+  { arch: "x86-64", build: { root: "/opt/wamr-classic", mode: "classic" } },
+  { arch: "x86-64", build: { root: "/opt/wamr-aot", mode: "aot" } },
+  { arch: "arm", build: { root: "/opt/wamr-arm-fast", mode: "fast" } },
+  { arch: "arm", build: { root: "/opt/wamr-arm-classic", mode: "classic" } },
+  { arch: "arm", build: { root: "/opt/wamr-arm-aot", mode: "aot", xip: true } },
+];
 
 /** Every target this machine builds; WSK_HOST_TARGETS="x86-64 wasm2c,arm wasm2c" picks some (for development). */
 export const targets: Target[] = (() => {
   const all = [target("x86-64", "wasm2c"), target("i386", "wasm2c"), target("arm", "wasm2c")];
-  if (wamrRoot) all.push(target("x86-64", "wamr"));
+  if (wamrRoot) all.push(target("x86-64", "wamr", { root: wamrRoot, mode: "fast" }));
+  if (process.env.WSK_WAMR_MODES !== "off")
+    for (const { arch, build } of wamrBuilds)
+      if (existsSync(join(build.root, "include", "wasm_export.h"))) all.push(target(arch, "wamr", build));
   const only = process.env.WSK_HOST_TARGETS?.split(",").map((s) => s.trim());
   return only ? all.filter((t) => only.includes(t.name)) : all;
 })();
@@ -77,10 +100,15 @@ function withMbedtls(t: Target, dir: string): Target {
   return variant;
 }
 
-/** The targets of the wss:// tests: the native ones on the system's mbedTLS, then on each mbedTLS 3.x root. */
+/**
+ * The targets of the wss:// tests: the native ones on the system's mbedTLS, then wasm2c and WAMR's fast
+ * interpreter on each mbedTLS 3.x root (TLS does not depend on how WAMR runs the engine).
+ */
 export const tlsTargets: Target[] = [
   ...nativeTargets,
-  ...mbedtls3Roots.flatMap((dir) => nativeTargets.map((t) => withMbedtls(t, dir))),
+  ...mbedtls3Roots.flatMap((dir) =>
+    nativeTargets.filter((t) => !t.wamr || t.wamr.mode === "fast").map((t) => withMbedtls(t, dir)),
+  ),
 ];
 
 export function buildDir(t: Target): string {
@@ -117,7 +145,12 @@ function cmakeArgs(t: Target): string[] {
     "-DWSK_WERROR=ON",
     "-DWSK_BUILD_CHECKS=ON",
   ];
-  if (t.backend === "wamr") args.push(`-DWAMR_ROOT=${wamrRoot}`);
+  if (t.wamr)
+    args.push(
+      `-DWAMR_ROOT=${t.wamr.root}`,
+      `-DWSK_WAMR_MODE=${t.wamr.mode}`,
+      `-DWSK_WAMR_XIP=${t.wamr.xip ? "ON" : "OFF"}`,
+    );
   else args.push("-DWAMR_ROOT=");
   if (t.arch === "i386")
     args.push(
