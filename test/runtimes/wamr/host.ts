@@ -10,12 +10,12 @@
 //   x86-64 wamr-classic, x86-64 wamr-aot, arm wamr, arm wamr-classic, arm wamr-aot-xip
 //                   the other ways WAMR runs the engine (docs/FIRMWARE.md, "Execution modes"), each where its
 //                   hand-built WAMR is at /opt/wamr-classic, /opt/wamr-aot (with bin/wamrc), /opt/wamr-arm-fast,
-//                   /opt/wamr-arm-classic, /opt/wamr-arm-aot (WSK_WAMR_MODES=off leaves them out); absent on a
-//                   clean clone
+//                   /opt/wamr-arm-classic, /opt/wamr-arm-aot (WSK_WAMR_MODES=off leaves them out); a fresh
+//                   machine has none
 //   x86-64 <backend> <mbedtls dir>   for the wss:// tests only (tlsTargets): each native back end built against
 //                   each mbedTLS 3.x root in MBEDTLS3_ROOT (":"-separated; default /opt/mbedtls3 and
 //                   /opt/mbedtls3-psa where they exist), built from source by hand as docs/FIRMWARE.md says;
-//                   absent on a clean clone, where wss:// is tested against Debian's mbedTLS 2.28 only
+//                   a fresh machine has none, and there wss:// is tested against Debian's mbedTLS 2.28 only
 // Every process's stderr is scanned for sanitizer reports; takeSanitizerReports() hands them to the tests.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
