@@ -38,6 +38,8 @@ export class Backpressure {
   /** Reading is paused until the output drains below the high-water mark. */
   private stalledReading = false;
   private pausedByApp = false;
+  /** The connection holds input while a compressed message inflates off the event loop. */
+  private holding = false;
   private stopped = false;
   private stallTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -108,7 +110,19 @@ export class Backpressure {
   resume(): void {
     if (!this.pausedByApp || this.stopped) return;
     this.pausedByApp = false;
-    if (!this.stalledReading) this.socket.resumeReading?.();
+    if (!this.stalledReading && !this.holding) this.socket.resumeReading?.();
+  }
+
+  /**
+   * The connection holds its input while a compressed message inflates off the event loop (`on`), or
+   * delivered it and what arrived behind it (off): then throttle as after any read, and read again.
+   */
+  hold(on: boolean): void {
+    if (this.stopped) return;
+    this.holding = on;
+    if (on) return this.socket.pauseReading?.();
+    this.read();
+    if (!this.stalledReading && !this.pausedByApp) this.socket.resumeReading?.();
   }
 
   /** The socket is closed: no timer left, nothing resumed. */
@@ -124,7 +138,7 @@ export class Backpressure {
     this.stalledReading = false;
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
-    if (!this.pausedByApp) this.socket.resumeReading?.();
+    if (!this.pausedByApp && !this.holding) this.socket.resumeReading?.();
   }
 
   private stall(): void {

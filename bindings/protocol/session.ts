@@ -149,6 +149,10 @@ class EngineReports implements ConnectionHandler {
   reply(bytes: Uint8Array): void {
     this.session.queueReply(bytes);
   }
+
+  holding(on: boolean): void {
+    this.session.onHolding(on);
+  }
 }
 
 /** Drives one connection's engine slot over one socket. */
@@ -198,7 +202,7 @@ export class Session implements BackpressureHost {
     this.heartbeat = options.heartbeat
       ? new Heartbeat(options.heartbeat, {
           ping: () => this.ping(new Uint8Array(0)),
-          timeout: () => this.fail(new Error("peer silent past the heartbeat timeout; terminated")),
+          timeout: () => this.heartbeatTimedOut(),
         })
       : null;
   }
@@ -375,6 +379,39 @@ export class Session implements BackpressureHost {
     this.terminate();
   }
 
+  /**
+   * The heartbeat gave up on a silent peer: close frame 1011 "heartbeat timeout" where it can go out at once,
+   * then the `error` event, then the socket is destroyed without waiting for the peer's close. The local
+   * `close` event reports 1006 (no close frame came back), as for any termination.
+   */
+  private heartbeatTimedOut(): void {
+    if (this.released) return;
+    this.closing.failed = true;
+    this.closeAhead(CloseCode.InternalError, "heartbeat timeout");
+    const { interval, timeout } = this.options.heartbeat!;
+    this.events.error(
+      new Error(
+        `peer silent past the heartbeat (${interval} + ${timeout} ms); closed with 1011 and terminated`,
+      ),
+    );
+    this.terminate();
+  }
+
+  /**
+   * Best effort before a destroy: write a close frame straight to the socket, dropping what we had queued,
+   * but only when nothing we wrote earlier is still waiting in the socket (the close frame would sit behind
+   * it, and the destroy drops both: a peer that stopped reading gets no close frame).
+   */
+  private closeAhead(code: number, reason: string): void {
+    this.output.clear();
+    if (this.wire.closeSent || !this.writer.idle || !this.socket.writable) return;
+    // The sends these wait for were dropped: they fail when the socket closes, not with this write.
+    this.writer.untracked(() => {
+      this.wire.close(code, reason);
+      this.output.flush();
+    });
+  }
+
   /** The host's socket can take more bytes: write what a partial write left over. */
   onDrain(): void {
     if (this.writer.drain()) this.flow.wrote();
@@ -444,6 +481,15 @@ export class Session implements BackpressureHost {
     if (this.released) return;
     this.output.push(bytes, true);
     if (this.flow.overBudget) this.overflow();
+  }
+
+  /**
+   * @internal A compressed message inflates off the event loop (from EngineReports): stop reading until it
+   * and what arrived behind it are delivered, then throttle as after any read and read again.
+   */
+  onHolding(on: boolean): void {
+    if (this.released) return;
+    this.flow.hold(on);
   }
 
   /** @internal The peer's close frame (from EngineReports). */

@@ -33,6 +33,14 @@ export class SocketWriter {
     this.callbacks.push(callback);
   }
 
+  /** Run `write` with none of the tracked send callbacks attached to what it writes (they wait for later). */
+  untracked(write: () => void): void {
+    const callbacks = this.callbacks;
+    this.callbacks = [];
+    write();
+    this.callbacks = callbacks;
+  }
+
   /** The socket holds none of the bytes handed to it: the output queue may fill its slab again. */
   get idle(): boolean {
     return this.backlog.length === 0 && this.socket.bufferedAmount === 0;
