@@ -1,8 +1,10 @@
 // Write batching shared by the hosts: frames produced during one tick (a read burst's replies, a loop of
 // sends) are gathered and handed to the transport together, so each connection makes one write per tick.
-// Borrowed bytes (aliasing engine memory) and small payloads are copied into a slab that is filled forward
-// and never rewritten under a pending write, so a tick of small frames is one chunk; larger payloads of the
-// caller's (or a frame published to many connections) are passed by reference, uncopied.
+// Borrowed bytes (headers and masked frames in engine memory) and small payloads are copied into a slab that
+// is filled forward and never rewritten under a pending write, so a tick of small frames is one chunk; a
+// string is encoded straight into the slab (`reserve`/`commit`). Larger payloads of the caller's (or a frame
+// published to many connections, or bytes made for one send) are passed by reference, uncopied. So a
+// server's payload is copied at most once between the caller and the socket.
 
 /** Receives the gathered chunks, in order, once per flush. */
 export type OutputSink = (chunks: Uint8Array[]) => void;
@@ -51,28 +53,40 @@ export class OutputQueue {
     this.slab = alloc(0);
   }
 
-  /** Queue bytes; `borrowed` ones are copied now (they alias memory that will be reused). */
-  push(bytes: Uint8Array, borrowed: boolean): void {
+  /**
+   * Queue bytes. `borrowed` ones (aliasing memory that will be reused) are copied now; the caller's payload
+   * is copied into the slab up to COPY_BYTES (its one copy) and passed by reference past it; `owned` bytes
+   * (made for this send, held by no one else) are always passed by reference.
+   */
+  push(bytes: Uint8Array, borrowed: boolean, owned = false): void {
     if (bytes.length === 0) return;
     this.pending += bytes.length;
-    if (!borrowed && bytes.length > COPY_BYTES) {
+    if (!borrowed && (owned || bytes.length > COPY_BYTES)) {
       this.seal();
       this.chunks.push(bytes);
     } else {
-      if (this.slab.length - this.end < bytes.length) {
-        this.seal();
-        if (this.slab.length === SLAB_BYTES) this.retired.push(this.slab);
-        // A smaller slab is dropped: a write still holding its bytes keeps it alive.
-        const size = slabSize(Math.max(Math.min(this.slab.length * 2, SLAB_BYTES), bytes.length));
-        this.slab = size === SLAB_BYTES && spareSlabs.length > 0 ? spareSlabs.pop()! : this.alloc(size);
-        this.start = this.end = 0;
-      }
+      if (this.slab.length - this.end < bytes.length) this.nextSlab(bytes.length);
       this.slab.set(bytes, this.end);
       this.end += bytes.length;
     }
-    if (this.scheduled) return;
-    this.scheduled = true;
-    queueMicrotask(this.flushTask);
+    this.schedule();
+  }
+
+  /**
+   * Room for `size` bytes at the end of the slab, for a frame written there in place (then `commit`), or
+   * null past SLAB_BYTES. Nothing is queued until `commit`; the next push or reserve may reuse the room.
+   */
+  reserve(size: number): Uint8Array | null {
+    if (size > SLAB_BYTES) return null;
+    if (this.slab.length - this.end < size) this.nextSlab(size);
+    return this.slab.subarray(this.end, this.end + size);
+  }
+
+  /** Queue the first `size` bytes of the room `reserve` gave. */
+  commit(size: number): void {
+    this.end += size;
+    this.pending += size;
+    this.schedule();
   }
 
   /** Hand everything queued to the sink now (also called before ending the transport). */
@@ -120,6 +134,22 @@ export class OutputQueue {
     this.retired = [];
     this.pending = 0;
     this.start = this.end;
+  }
+
+  /** Move on to a slab with room for `need` bytes (what is in the current one is sealed as a chunk). */
+  private nextSlab(need: number): void {
+    this.seal();
+    if (this.slab.length === SLAB_BYTES) this.retired.push(this.slab);
+    // A smaller slab is dropped: a write still holding its bytes keeps it alive.
+    const size = slabSize(Math.max(Math.min(this.slab.length * 2, SLAB_BYTES), need));
+    this.slab = size === SLAB_BYTES && spareSlabs.length > 0 ? spareSlabs.pop()! : this.alloc(size);
+    this.start = this.end = 0;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(this.flushTask);
   }
 
   private seal(): void {

@@ -178,8 +178,16 @@ class EngineReports implements ConnectionHandler {
     this.session.finish();
   }
 
-  write(bytes: Uint8Array, borrowed: boolean): void {
-    this.session.queue(bytes, borrowed);
+  write(bytes: Uint8Array, borrowed: boolean, owned?: boolean): void {
+    this.session.queue(bytes, borrowed, owned);
+  }
+
+  reserve(size: number): Uint8Array | null {
+    return this.session.reserve(size);
+  }
+
+  commit(size: number): void {
+    this.session.commit(size);
   }
 
   reply(bytes: Uint8Array): void {
@@ -543,8 +551,18 @@ export class Session {
   }
 
   /** @internal Frame bytes from the engine (from EngineReports): queued unless the slot is released. */
-  queue(bytes: Uint8Array, borrowed: boolean): void {
-    if (!this.released) this.output.push(bytes, borrowed);
+  queue(bytes: Uint8Array, borrowed: boolean, owned?: boolean): void {
+    if (!this.released) this.output.push(bytes, borrowed, owned);
+  }
+
+  /** @internal Room at the end of the output for a frame written in place (from EngineReports). */
+  reserve(size: number): Uint8Array | null {
+    return this.output.reserve(size);
+  }
+
+  /** @internal Queue what was written in the room `reserve` gave, unless the slot is released. */
+  commit(size: number): void {
+    if (!this.released) this.output.commit(size);
   }
 
   /**
