@@ -107,13 +107,14 @@ export function framePayloadLength(conn: u32): f64 {
 
 /**
  * Start writing a text (1) or binary (2) message of `length` bytes with MessageFlag `flags` (Compressed: RSV1
- * on its first frame; More: further pieces follow) in frames of at most `maxFragment` bytes (0: one frame).
+ * on its first frame; More: further pieces follow) in frames of at most `maxFragment` bytes (0: one frame),
+ * and write the first frame's header at `dst`: its size; `Result.FrameLength` payload bytes follow it.
  */
-export function beginMessage(conn: u32, opcode: u32, length: f64, flags: u32, maxFragment: u32): i32 {
+export function beginMessage(conn: u32, opcode: u32, length: f64, flags: u32, maxFragment: u32, dst: usize): i32 {
   const slot = slotOf(conn);
   if (slot == 0) return CallError.InvalidConnection;
   if (!(length >= 0 && length <= 9007199254740991)) return CallError.InvalidArgument;
-  return beginMessage_(slot, opcode, <u64>length, flags, maxFragment);
+  return beginMessage_(slot, opcode, <u64>length, flags, maxFragment, dst);
 }
 
 /** Write the next frame's header at `dst`: its size; `Result.FrameLength` payload bytes of the message follow. */

@@ -112,9 +112,10 @@ export function controlFrame(slot: usize, opcode: u32, src: usize, len: u32, dst
 /**
  * Start writing a text (1) or binary (2) message of `length` payload bytes (or the next piece of a message
  * sent in pieces, after one begun with `MessageFlag.More`) in frames of at most `maxFragment` bytes (0: one
- * frame); `nextFrame` then writes each frame's header. 0 or a CallError, checked before anything changes.
+ * frame), and write its first frame's header at `dst` as `nextFrame` does (most messages are one frame: one
+ * call). The header's size, or a CallError, checked before anything changes.
  */
-export function beginMessage(slot: usize, opcode: u32, length: u64, flags: u32, maxFragment: u32): i32 {
+export function beginMessage(slot: usize, opcode: u32, length: u64, flags: u32, maxFragment: u32, dst: usize): i32 {
   if (opcode != Opcode.Text && opcode != Opcode.Binary) return CallError.InvalidOpcode;
   if ((flags & ~(MessageFlag.Compressed | MessageFlag.More)) != 0) return CallError.InvalidArgument;
   if (hasFlag(slot, ConnFlag.CloseSent)) return CallError.AlreadyClosing;
@@ -124,6 +125,7 @@ export function beginMessage(slot: usize, opcode: u32, length: u64, flags: u32, 
   const compressed = (flags & MessageFlag.Compressed) != 0;
   // RSV1 marks a message compressed by a negotiated extension, on its first frame only (RFC 7692 §6).
   if (compressed && (continuing || !hasFlag(slot, ConnFlag.Rsv1Allowed))) return CallError.CompressionNotAllowed;
+  if (masks(slot) && !hasEntropy(4)) return CallError.EntropyExhausted;
   let next = TxState.Framing;
   if (compressed) next |= TxState.Rsv1First;
   if ((flags & MessageFlag.More) != 0) next |= TxState.More;
@@ -131,11 +133,12 @@ export function beginMessage(slot: usize, opcode: u32, length: u64, flags: u32, 
   store<u8>(slot + Slot.TxOpcode, <u8>(continuing ? Opcode.Continuation : opcode));
   store<u64>(slot + Slot.TxLeft, length);
   store<u32>(slot + Slot.TxFragment, maxFragment);
-  return 0;
+  return nextFrame(slot, dst);
 }
 
 /**
- * Write the header of the next frame of the message begun with `beginMessage` at `dst` and return its size;
+ * Write the header of the message's next frame (after the first, which `beginMessage` wrote) at `dst` and
+ * return its size;
  * its payload length is in `Result.FrameLength` (and `FrameLengthHigh`): the host sends that many bytes of
  * the message next (a client masks them with `maskChunk`). The last frame of a message has FIN; a piece
  * begun with `MessageFlag.More` leaves the message open instead. A CallError when no frame is due.

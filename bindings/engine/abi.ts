@@ -32,8 +32,15 @@ export interface EngineExports {
   connectionState(conn: number): number;
   /** Payload length of the frame being read (for hosts that report fragment offsets), or -1. */
   framePayloadLength(conn: number): number;
-  /** Start writing a text (1) or binary (2) message of `length` bytes with MessageFlag `flags` (Compressed: RSV1 on its first frame; More: further pieces follow) in frames of at most `maxFragment` bytes (0: one frame). */
-  beginMessage(conn: number, opcode: number, length: number, flags: number, maxFragment: number): number;
+  /** Start writing a text (1) or binary (2) message of `length` bytes with MessageFlag `flags` (Compressed: RSV1 on its first frame; More: further pieces follow) in frames of at most `maxFragment` bytes (0: one frame), and write the first frame's header at `dst`: its size; `Result.FrameLength` payload bytes follow it. */
+  beginMessage(
+    conn: number,
+    opcode: number,
+    length: number,
+    flags: number,
+    maxFragment: number,
+    dst: number,
+  ): number;
   /** Write the next frame's header at `dst`: its size; `Result.FrameLength` payload bytes of the message follow. */
   nextFrame(conn: number, dst: number): number;
   /** Bytes of the header this connection writes for a frame of `payloadLength` bytes (masking key included). */

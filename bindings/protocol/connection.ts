@@ -43,13 +43,22 @@ export interface ConnectionHandler {
    */
   write(bytes: Uint8Array, borrowed: boolean, owned?: boolean): void;
   /**
-   * Optional: room for a frame of `size` bytes at the end of the output, written in place and then queued
-   * with `commit(size)` (nothing is queued without it), or null when there is none that large. A server
-   * encodes a string straight into it: the payload's one copy on the way to the socket.
+   * Optional: room at the end of the output for a payload of at most `payloadLength` bytes written in place,
+   * `headerLength` bytes kept before it, or null when there is none that large; nothing is queued until
+   * `commit`. A server encodes a string straight into it: the payload's one copy on the way to the socket.
    */
-  reserve?(size: number): Uint8Array | null;
-  /** Queue the `size` bytes just written at the start of the room `reserve` gave. */
-  commit?(size: number): void;
+  reserve?(headerLength: number, payloadLength: number): Uint8Array | null;
+  /**
+   * Queue the frame `reserve` made room for: the header, `headerLength` bytes at `headerAt` in `memory`
+   * (engine memory, borrowed), and the `payloadLength` bytes written in the room.
+   */
+  commit?(memory: Uint8Array, headerAt: number, headerLength: number, payloadLength: number): void;
+  /**
+   * Optional: a small frame to be copied whole into the output, its header the `headerLength` bytes at
+   * `headerAt` in `memory` (engine memory, borrowed) and its payload the caller's: the payload's one copy.
+   * Without it the frame is put together in engine memory and given to `write`.
+   */
+  writeFrame?(memory: Uint8Array, headerAt: number, headerLength: number, payload: Uint8Array): void;
   /**
    * Bytes the engine answered with while reading (pongs, close replies), borrowed: the peer made us send
    * them, so a host counts them against the peer's budget. Without it they go to `write`.
@@ -433,20 +442,25 @@ export class WireConnection {
     owned = false,
   ): void {
     const exports = this.engine.exports;
-    check(exports.beginMessage(this.slot, opcode, payload.length, flags, fragmentSize), "send");
+    const length = payload.length;
+    let header = check(
+      exports.beginMessage(this.slot, opcode, length, flags, fragmentSize, this.dstPtr),
+      "send",
+    );
     let offset = 0;
-    do {
-      const header = check(exports.nextFrame(this.slot, this.dstPtr), "send");
+    for (;;) {
       const n = this.frameLength();
       this.engine.refillEntropy();
-      const piece = payload.subarray(offset, offset + n);
+      const piece = n === length ? payload : payload.subarray(offset, offset + n);
       if (this.masking) this.sendMasked(header, piece);
       else this.sendPlain(header, piece, owned);
       offset += n;
-    } while (offset < payload.length);
+      if (offset >= length) return;
+      header = check(exports.nextFrame(this.slot, this.dstPtr), "send");
+    }
   }
 
-  /** Payload bytes of the frame whose header `nextFrame` wrote. */
+  /** Payload bytes of the frame whose header `beginMessage` or `nextFrame` wrote. */
   private frameLength(): number {
     return (
       this.engine.resultField(Result.FrameLength) + this.engine.resultField(Result.FrameLengthHigh) * 2 ** 32
@@ -454,20 +468,15 @@ export class WireConnection {
   }
 
   /**
-   * A server's frame, its header in engine memory. A small payload of the caller's is copied once, behind
-   * the header, into room the handler gives (or into engine memory for a handler without it), so a frame
-   * is one write; a larger one, or one we own, goes by reference behind its header.
+   * A server's frame, its header in engine memory. A small payload of the caller's is copied once, with the
+   * header, by the handler's `writeFrame` (or behind it in engine memory for a handler without one), so a
+   * frame is one write; a larger one, or one we own, goes by reference behind its header.
    */
   private sendPlain(header: number, payload: Uint8Array, owned: boolean): void {
     const u8 = this.engine.u8;
     const n = payload.length;
     if (!owned && n <= COPY_BYTES) {
-      const room = this.handler.reserve?.(header + n);
-      if (room) {
-        room.set(u8.subarray(this.dstPtr, this.dstPtr + header));
-        room.set(payload, header);
-        return this.handler.commit!(header + n);
-      }
+      if (this.handler.writeFrame) return this.handler.writeFrame(u8, this.dstPtr, header, payload);
       if (header + n <= this.areaBytes) {
         u8.set(payload, this.dstPtr + header);
         return this.handler.write(u8.subarray(this.dstPtr, this.dstPtr + header + n), true);
@@ -480,18 +489,20 @@ export class WireConnection {
   /** A client's frame: the payload copied behind the header in engine memory, masked there, in pieces. */
   private sendMasked(header: number, payload: Uint8Array): void {
     const { exports, u8 } = this.engine;
-    const end = this.dstPtr + this.areaBytes;
-    let start = this.dstPtr;
-    let at = this.dstPtr + header;
-    let offset = 0;
-    do {
-      const n = Math.min(payload.length - offset, end - at);
-      u8.set(payload.subarray(offset, offset + n), at);
-      exports.maskChunk(this.slot, at, n);
-      this.handler.write(u8.subarray(start, at + n), true);
-      offset += n;
-      start = at = this.dstPtr;
-    } while (offset < payload.length);
+    const dst = this.dstPtr;
+    if (header + payload.length <= this.areaBytes) {
+      u8.set(payload, dst + header);
+      exports.maskChunk(this.slot, dst + header, payload.length);
+      return this.handler.write(u8.subarray(dst, dst + header + payload.length), true);
+    }
+    // Longer than the area: the header alone, then the payload an area at a time.
+    this.handler.write(u8.subarray(dst, dst + header), true);
+    for (let offset = 0; offset < payload.length; offset += this.areaBytes) {
+      const piece = payload.subarray(offset, offset + this.areaBytes);
+      u8.set(piece, dst);
+      exports.maskChunk(this.slot, dst, piece.length);
+      this.handler.write(u8.subarray(dst, dst + piece.length), true);
+    }
   }
 
   /**
@@ -517,29 +528,26 @@ export class WireConnection {
       length = utf8Length(text);
       header = exports.headerBytes(this.slot, length);
     }
+    // Where the payload goes: behind the header in engine memory (a client masks it there) or in the output.
     let room: Uint8Array | null;
-    if (this.masking)
-      room =
-        header + length <= this.areaBytes ? u8.subarray(this.dstPtr, this.dstPtr + header + length) : null;
-    else room = this.handler.reserve?.(header + length) ?? null;
+    if (this.masking) {
+      const at = this.dstPtr + header;
+      room = header + length <= this.areaBytes ? u8.subarray(at, at + length) : null;
+    } else room = this.handler.reserve?.(header, length) ?? null;
     if (!room) return false;
-    const { written } = encoder.encodeInto(text, room.subarray(header));
+    const { written } = encoder.encodeInto(text, room);
     if (deflate?.shouldCompress(written)) {
       // The room is left unused: the compressed payload is what goes out.
-      const compressed = deflate.compress(room.subarray(header, header + written));
+      const compressed = deflate.compress(room.subarray(0, written));
       this.sendMessage(opcode, compressed, fragmentSize, MessageFlag.Compressed);
       return true;
     }
-    check(exports.beginMessage(this.slot, opcode, written, 0, 0), "send");
-    check(exports.nextFrame(this.slot, this.dstPtr), "send");
+    check(exports.beginMessage(this.slot, opcode, written, 0, 0, this.dstPtr), "send");
     if (this.masking) {
       exports.maskChunk(this.slot, this.dstPtr + header, written);
       this.engine.refillEntropy();
       this.handler.write(u8.subarray(this.dstPtr, this.dstPtr + header + written), true);
-    } else {
-      room.set(u8.subarray(this.dstPtr, this.dstPtr + header));
-      this.handler.commit!(header + written);
-    }
+    } else this.handler.commit!(u8, this.dstPtr, header, written);
     return true;
   }
 

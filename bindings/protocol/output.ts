@@ -73,19 +73,44 @@ export class OutputQueue {
   }
 
   /**
-   * Room for `size` bytes at the end of the slab, for a frame written there in place (then `commit`), or
-   * null past SLAB_BYTES. Nothing is queued until `commit`; the next push or reserve may reuse the room.
+   * Queue a small frame whole in the slab: the header, `headerLength` bytes at `headerAt` in `memory`
+   * (borrowed), and the payload behind it (copied once).
    */
-  reserve(size: number): Uint8Array | null {
-    if (size > SLAB_BYTES) return null;
+  pushFrame(memory: Uint8Array, headerAt: number, headerLength: number, payload: Uint8Array): void {
+    const size = headerLength + payload.length;
+    this.pending += size;
     if (this.slab.length - this.end < size) this.nextSlab(size);
-    return this.slab.subarray(this.end, this.end + size);
+    const slab = this.slab;
+    const end = this.end;
+    for (let i = 0; i < headerLength; i++) slab[end + i] = memory[headerAt + i];
+    slab.set(payload, end + headerLength);
+    this.end = end + size;
+    this.schedule();
   }
 
-  /** Queue the first `size` bytes of the room `reserve` gave. */
-  commit(size: number): void {
-    this.end += size;
-    this.pending += size;
+  /**
+   * Room at the end of the slab for a frame whose payload (at most `payloadLength` bytes) is written in
+   * place: the payload's room is returned, `headerLength` bytes kept before it; null past SLAB_BYTES.
+   * Nothing is queued until `commit`; the next push or reserve may reuse the room.
+   */
+  reserve(headerLength: number, payloadLength: number): Uint8Array | null {
+    const size = headerLength + payloadLength;
+    if (size > SLAB_BYTES) return null;
+    if (this.slab.length - this.end < size) this.nextSlab(size);
+    const at = this.end + headerLength;
+    return this.slab.subarray(at, at + payloadLength);
+  }
+
+  /**
+   * Queue the frame `reserve` made room for: its header, `headerLength` bytes at `headerAt` in `memory`
+   * (borrowed), copied before the `payloadLength` bytes written in the room.
+   */
+  commit(memory: Uint8Array, headerAt: number, headerLength: number, payloadLength: number): void {
+    const slab = this.slab;
+    const end = this.end;
+    for (let i = 0; i < headerLength; i++) slab[end + i] = memory[headerAt + i];
+    this.end = end + headerLength + payloadLength;
+    this.pending += headerLength + payloadLength;
     this.schedule();
   }
 

@@ -132,11 +132,8 @@ export class MessageFramer {
     const { engine, slot } = handle;
     // The output third: the input third may hold a read's unparsed frames while a handler publishes.
     const dst = ioAreas(engine).outPtr;
-    check(
-      engine.exports.beginMessage(slot, binary ? OPCODE_BINARY : OPCODE_TEXT, payload.length, 0, 0),
-      "publish",
-    );
-    const size = check(engine.exports.nextFrame(slot, dst), "publish");
+    const opcode = binary ? OPCODE_BINARY : OPCODE_TEXT;
+    const size = check(engine.exports.beginMessage(slot, opcode, payload.length, 0, 0, dst), "publish");
     const frame = this.alloc(size + payload.length);
     frame.set(engine.u8.subarray(dst, dst + size));
     frame.set(payload, size);

@@ -182,12 +182,16 @@ class EngineReports implements ConnectionHandler {
     this.session.queue(bytes, borrowed, owned);
   }
 
-  reserve(size: number): Uint8Array | null {
-    return this.session.reserve(size);
+  reserve(headerLength: number, payloadLength: number): Uint8Array | null {
+    return this.session.reserve(headerLength, payloadLength);
   }
 
-  commit(size: number): void {
-    this.session.commit(size);
+  commit(memory: Uint8Array, headerAt: number, headerLength: number, payloadLength: number): void {
+    this.session.commit(memory, headerAt, headerLength, payloadLength);
+  }
+
+  writeFrame(memory: Uint8Array, headerAt: number, headerLength: number, payload: Uint8Array): void {
+    this.session.queueFrame(memory, headerAt, headerLength, payload);
   }
 
   reply(bytes: Uint8Array): void {
@@ -555,14 +559,19 @@ export class Session {
     if (!this.released) this.output.push(bytes, borrowed, owned);
   }
 
-  /** @internal Room at the end of the output for a frame written in place (from EngineReports). */
-  reserve(size: number): Uint8Array | null {
-    return this.output.reserve(size);
+  /** @internal Room at the end of the output for a payload written in place (from EngineReports). */
+  reserve(headerLength: number, payloadLength: number): Uint8Array | null {
+    return this.output.reserve(headerLength, payloadLength);
   }
 
-  /** @internal Queue what was written in the room `reserve` gave, unless the slot is released. */
-  commit(size: number): void {
-    if (!this.released) this.output.commit(size);
+  /** @internal Queue the frame written in the room `reserve` gave, unless the slot is released. */
+  commit(memory: Uint8Array, headerAt: number, headerLength: number, payloadLength: number): void {
+    if (!this.released) this.output.commit(memory, headerAt, headerLength, payloadLength);
+  }
+
+  /** @internal A small frame copied whole into the output (from EngineReports), unless the slot is released. */
+  queueFrame(memory: Uint8Array, headerAt: number, headerLength: number, payload: Uint8Array): void {
+    if (!this.released) this.output.pushFrame(memory, headerAt, headerLength, payload);
   }
 
   /**

@@ -25,20 +25,37 @@ function opened(build: Build, role: number = Role.Server, flags = 0): RawEngine 
   return engine;
 }
 
-/** The frames `nextFrame` writes for the message begun: [header hex, payload length] each, until FIN/end. */
-function frames(engine: RawEngine, total: number): Array<[string, number]> {
+/** Payload bytes of the frame whose header was just written. */
+function frameLength(engine: RawEngine): number {
+  const result = engine.exports.resultPtr();
+  return engine.u32(result + Result.FrameLength) + engine.u32(result + Result.FrameLengthHigh) * 2 ** 32;
+}
+
+/**
+ * Begin a message of `total` bytes and collect its frames as [header hex, payload length]: the first header
+ * from beginMessage, the rest from nextFrame until the payload is all given out.
+ */
+function message(
+  engine: RawEngine,
+  opcode: number,
+  total: number,
+  flags = 0,
+  fragment = 0,
+): Array<[string, number]> {
   const out: Array<[string, number]> = [];
   const dst = engine.io;
+  let size = engine.exports.beginMessage(0, opcode, total, flags, fragment, dst);
   let done = 0;
-  do {
-    const size = engine.exports.nextFrame(0, dst);
+  for (;;) {
     expect(size).toBeGreaterThan(0);
-    const n = engine.u32(engine.exports.resultPtr() + Result.FrameLength);
-    expect(engine.u32(engine.exports.resultPtr() + Result.FrameLengthHigh)).toBe(0);
+    const n = frameLength(engine);
     out.push([hex(engine.read(dst, size)), n]);
     done += n;
-  } while (done < total);
+    if (done >= total) break;
+    size = engine.exports.nextFrame(0, dst);
+  }
   expect(done).toBe(total);
+  expect(engine.exports.nextFrame(0, dst)).toBe(CallError.NoMessage);
   return out;
 }
 
@@ -54,23 +71,20 @@ describe.each(["simd", "mvp"] as const)("writer exports (%s build)", (build) => 
         [65536, "827f0000000000010000"],
       ] as const) {
         const engine = opened(build);
-        expect(engine.exports.beginMessage(0, Opcode.Binary, n, 0, 0)).toBe(0);
-        expect(frames(engine, n)).toEqual([[header, n]]);
+        expect(message(engine, Opcode.Binary, n, 0, 0)).toEqual([[header, n]]);
         expect(engine.exports.nextFrame(0, engine.io)).toBe(CallError.NoMessage);
       }
     });
 
     it("fragments: the opcode on the first frame, continuations after, FIN on the last only", () => {
       const engine = opened(build);
-      expect(engine.exports.beginMessage(0, Opcode.Text, 7, 0, 3)).toBe(0);
-      expect(frames(engine, 7)).toEqual([
+      expect(message(engine, Opcode.Text, 7, 0, 3)).toEqual([
         ["0103", 3],
         ["0003", 3],
         ["8001", 1],
       ]);
       // An exact multiple of the fragment size ends on a full frame, not an empty one.
-      expect(engine.exports.beginMessage(0, Opcode.Binary, 6, 0, 3)).toBe(0);
-      expect(frames(engine, 6)).toEqual([
+      expect(message(engine, Opcode.Binary, 6, 0, 3)).toEqual([
         ["0203", 3],
         ["8003", 3],
       ]);
@@ -78,91 +92,88 @@ describe.each(["simd", "mvp"] as const)("writer exports (%s build)", (build) => 
 
     it("sets RSV1 on the first frame of a compressed message only, where the slot allows it", () => {
       const engine = opened(build, Role.Server, ConnFlag.Rsv1Allowed);
-      expect(engine.exports.beginMessage(0, Opcode.Text, 4, MessageFlag.Compressed, 2)).toBe(0);
-      expect(frames(engine, 4)).toEqual([
+      expect(message(engine, Opcode.Text, 4, MessageFlag.Compressed, 2)).toEqual([
         [hex(new Uint8Array([Opcode.Text | FrameBit.Rsv1, 2])), 2],
         ["8002", 2],
       ]);
       const plain = opened(build);
-      expect(plain.exports.beginMessage(0, Opcode.Text, 4, MessageFlag.Compressed, 0)).toBe(
+      expect(plain.exports.beginMessage(0, Opcode.Text, 4, MessageFlag.Compressed, 0, plain.io)).toBe(
         CallError.CompressionNotAllowed,
       );
     });
 
     it("sends a message in pieces: no FIN until the last piece, continuations after the first", () => {
       const engine = opened(build, Role.Server, ConnFlag.Rsv1Allowed);
-      expect(engine.exports.beginMessage(0, Opcode.Text, 2, MessageFlag.More, 0)).toBe(0);
-      expect(frames(engine, 2)).toEqual([["0102", 2]]);
+      expect(message(engine, Opcode.Text, 2, MessageFlag.More, 0)).toEqual([["0102", 2]]);
       // A continuing piece cannot set RSV1 (first frame only); its opcode argument is the message's type.
-      expect(engine.exports.beginMessage(0, Opcode.Text, 1, MessageFlag.Compressed, 0)).toBe(
+      expect(engine.exports.beginMessage(0, Opcode.Text, 1, MessageFlag.Compressed, 0, engine.io)).toBe(
         CallError.CompressionNotAllowed,
       );
-      expect(engine.exports.beginMessage(0, Opcode.Binary, 0, MessageFlag.More, 0)).toBe(0);
-      expect(frames(engine, 0)).toEqual([["0000", 0]]);
-      expect(engine.exports.beginMessage(0, Opcode.Text, 3, 0, 2)).toBe(0);
-      expect(frames(engine, 3)).toEqual([
+      expect(message(engine, Opcode.Binary, 0, MessageFlag.More, 0)).toEqual([["0000", 0]]);
+      expect(message(engine, Opcode.Text, 3, 0, 2)).toEqual([
         ["0002", 2],
         ["8001", 1],
       ]);
       // The message is over: the next one starts with its own opcode.
-      expect(engine.exports.beginMessage(0, Opcode.Binary, 1, 0, 0)).toBe(0);
-      expect(frames(engine, 1)).toEqual([["8201", 1]]);
+      expect(message(engine, Opcode.Binary, 1, 0, 0)).toEqual([["8201", 1]]);
     });
 
     it("refuses a new message while frames of the last one remain, and frames without a message", () => {
       const engine = opened(build);
       expect(engine.exports.nextFrame(0, engine.io)).toBe(CallError.NoMessage);
-      expect(engine.exports.beginMessage(0, Opcode.Binary, 10, 0, 4)).toBe(0);
+      expect(engine.exports.beginMessage(0, Opcode.Binary, 10, 0, 4, engine.io)).toBe(2);
       expect(engine.exports.nextFrame(0, engine.io)).toBe(2);
-      expect(engine.exports.beginMessage(0, Opcode.Binary, 1, 0, 0)).toBe(CallError.MessageUnfinished);
-      expect(frames(engine, 6)).toEqual([
-        ["0004", 4],
-        ["8002", 2],
-      ]);
+      expect(engine.exports.beginMessage(0, Opcode.Binary, 1, 0, 0, engine.io)).toBe(CallError.MessageUnfinished);
+      expect(hex(engine.read(engine.io, 2))).toBe("0004");
+      expect(engine.exports.nextFrame(0, engine.io)).toBe(2);
+      expect(hex(engine.read(engine.io, 2))).toBe("8002");
+      expect(frameLength(engine)).toBe(2);
+      expect(engine.exports.nextFrame(0, engine.io)).toBe(CallError.NoMessage);
     });
 
     it("refuses bad arguments before changing anything", () => {
       const engine = opened(build);
+      const begin = (conn: number, opcode: number, length: number, flags: number) =>
+        engine.exports.beginMessage(conn, opcode, length, flags, 0, engine.io);
       for (const opcode of [Opcode.Continuation, Opcode.Close, Opcode.Ping, 3, 15])
-        expect(engine.exports.beginMessage(0, opcode, 1, 0, 0)).toBe(CallError.InvalidOpcode);
-      expect(engine.exports.beginMessage(0, Opcode.Text, -1, 0, 0)).toBe(CallError.InvalidArgument);
-      expect(engine.exports.beginMessage(0, Opcode.Text, 2 ** 53, 0, 0)).toBe(CallError.InvalidArgument);
-      expect(engine.exports.beginMessage(0, Opcode.Text, NaN, 0, 0)).toBe(CallError.InvalidArgument);
-      expect(engine.exports.beginMessage(0, Opcode.Text, 1, 4, 0)).toBe(CallError.InvalidArgument);
-      expect(engine.exports.beginMessage(1, Opcode.Text, 1, 0, 0)).toBe(CallError.InvalidConnection);
+        expect(begin(0, opcode, 1, 0)).toBe(CallError.InvalidOpcode);
+      expect(begin(0, Opcode.Text, -1, 0)).toBe(CallError.InvalidArgument);
+      expect(begin(0, Opcode.Text, 2 ** 53, 0)).toBe(CallError.InvalidArgument);
+      expect(begin(0, Opcode.Text, NaN, 0)).toBe(CallError.InvalidArgument);
+      expect(begin(0, Opcode.Text, 1, 4)).toBe(CallError.InvalidArgument);
+      expect(begin(1, Opcode.Text, 1, 0)).toBe(CallError.InvalidConnection);
       expect(engine.exports.nextFrame(0, engine.io)).toBe(CallError.NoMessage);
     });
 
     it("carries lengths past 4 GiB in the 64-bit form, FrameLengthHigh holding the top bits", () => {
       const engine = opened(build);
       const n = 2 ** 32 + 5;
-      expect(engine.exports.beginMessage(0, Opcode.Binary, n, 0, 0)).toBe(0);
-      expect(engine.exports.nextFrame(0, engine.io)).toBe(10);
+      expect(engine.exports.beginMessage(0, Opcode.Binary, n, 0, 0, engine.io)).toBe(10);
       expect(hex(engine.read(engine.io, 10))).toBe("827f0000000100000005");
       expect(engine.u32(engine.exports.resultPtr() + Result.FrameLength)).toBe(5);
       expect(engine.u32(engine.exports.resultPtr() + Result.FrameLengthHigh)).toBe(1);
+      expect(frameLength(engine)).toBe(n);
     });
 
     it("stops after a close frame was sent, between frames too", () => {
       const engine = opened(build);
-      expect(engine.exports.beginMessage(0, Opcode.Binary, 4, 0, 2)).toBe(0);
-      expect(engine.exports.nextFrame(0, engine.io)).toBe(2);
+      expect(engine.exports.beginMessage(0, Opcode.Binary, 4, 0, 2, engine.io)).toBe(2);
       expect(engine.exports.writeClose(0, 1000, engine.io, 0, engine.io)).toBe(4);
       expect(engine.exports.nextFrame(0, engine.io)).toBe(CallError.AlreadyClosing);
-      expect(engine.exports.beginMessage(0, Opcode.Binary, 1, 0, 0)).toBe(CallError.AlreadyClosing);
+      expect(engine.exports.beginMessage(0, Opcode.Binary, 1, 0, 0, engine.io)).toBe(CallError.AlreadyClosing);
     });
 
     it("gives a client a fresh masking key per frame that maskChunk applies", () => {
       const engine = opened(build, Role.Client);
       const payload = new TextEncoder().encode("Hello");
-      expect(engine.exports.beginMessage(0, Opcode.Text, 5, 0, 3)).toBe(0);
       const keys: string[] = [];
       let done = 0;
       const dst = engine.io;
       while (done < 5) {
-        const size = engine.exports.nextFrame(0, dst);
+        const size =
+          done === 0 ? engine.exports.beginMessage(0, Opcode.Text, 5, 0, 3, dst) : engine.exports.nextFrame(0, dst);
         expect(size).toBe(6);
-        const n = engine.u32(engine.exports.resultPtr() + Result.FrameLength);
+        const n = frameLength(engine);
         const header = engine.read(dst, size);
         expect(header[1]).toBe(0x80 | n);
         keys.push(hex(header.subarray(2, 6)));
@@ -183,10 +194,14 @@ describe.each(["simd", "mvp"] as const)("writer exports (%s build)", (build) => 
       const engine = loadEngine(build);
       expect(engine.exports.open(0, Role.Client, 0, 1 << 20)).toBe(0);
       engine.fillEntropy(new Uint8Array(0));
-      expect(engine.exports.beginMessage(0, Opcode.Binary, 1, 0, 0)).toBe(0);
-      expect(engine.exports.nextFrame(0, engine.io)).toBe(CallError.EntropyExhausted);
+      expect(engine.exports.beginMessage(0, Opcode.Binary, 3, 0, 2, engine.io)).toBe(CallError.EntropyExhausted);
       engine.fillEntropy(new Uint8Array(4).fill(1));
+      // Nothing changed on the refusal: the message begins now, and its second frame needs 4 bytes more.
+      expect(engine.exports.beginMessage(0, Opcode.Binary, 3, 0, 2, engine.io)).toBe(6);
+      expect(engine.exports.nextFrame(0, engine.io)).toBe(CallError.EntropyExhausted);
+      engine.fillEntropy(new Uint8Array(4).fill(2));
       expect(engine.exports.nextFrame(0, engine.io)).toBe(6);
+      expect(hex(engine.read(engine.io, 2))).toBe("8081");
     });
   });
 
@@ -203,8 +218,7 @@ describe.each(["simd", "mvp"] as const)("writer exports (%s build)", (build) => 
     ] as const) {
       expect(server.exports.headerBytes(0, n)).toBe(size);
       expect(client.exports.headerBytes(0, n)).toBe(size + 4);
-      expect(server.exports.beginMessage(0, Opcode.Binary, n, 0, 0)).toBe(0);
-      expect(server.exports.nextFrame(0, server.io)).toBe(size);
+      expect(server.exports.beginMessage(0, Opcode.Binary, n, 0, 0, server.io)).toBe(size);
     }
     expect(server.exports.headerBytes(0, -1)).toBe(CallError.InvalidArgument);
     expect(server.exports.headerBytes(3, 1)).toBe(CallError.InvalidConnection);

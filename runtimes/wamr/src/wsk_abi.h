@@ -20,7 +20,7 @@ enum wsk_export {
     WSK_EXPORT_UTF8_VALIDATE, /* utf8Validate(state, ptr, len) */
     WSK_EXPORT_CONNECTION_STATE, /* connectionState(conn) */
     WSK_EXPORT_FRAME_PAYLOAD_LENGTH, /* framePayloadLength(conn) */
-    WSK_EXPORT_BEGIN_MESSAGE, /* beginMessage(conn, opcode, length, flags, maxFragment) */
+    WSK_EXPORT_BEGIN_MESSAGE, /* beginMessage(conn, opcode, length, flags, maxFragment, dst) */
     WSK_EXPORT_NEXT_FRAME, /* nextFrame(conn, dst) */
     WSK_EXPORT_HEADER_BYTES, /* headerBytes(conn, payloadLength) */
     WSK_EXPORT_MASK_CHUNK, /* maskChunk(conn, ptr, len) */
@@ -42,9 +42,9 @@ enum wsk_export {
     WSK_EXPORT_COUNT
 };
 #define WSK_EXPORT_NAMES { "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "memoryNeeded", "init", "open", "unmask", "isUtf8", "utf8Validate", "connectionState", "framePayloadLength", "beginMessage", "nextFrame", "headerBytes", "maskChunk", "writeControl", "writeClose", "checkControl", "checkClose", "tokenLength", "parseRequest", "selectProtocol", "buildResponse", "buildRejection", "buildRequest", "parseResponse", "acceptKey", "sha1", "feed", "entropyFilled" }
-#define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 5, 2, 2, 3, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
+#define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 6, 2, 2, 3, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
 /* 32-bit argument cells of each export, as WAMR's wasm_runtime_call_wasm takes them (an f64 or i64: two). */
-#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 6, 2, 3, 3, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
+#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 7, 2, 3, 3, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
 
 /* Bytes of one event record. */
 #define WSK_EVENT_BYTES 16

@@ -49,7 +49,7 @@ static void dispatch(Z_wsk_engine_instance_t *m, wsk_export_t fn, uint32_t *a)
     case WSK_EXPORT_CONNECTION_STATE: a[0] = Z_wsk_engineZ_connectionState(m, a[0]); break;
     case WSK_EXPORT_FRAME_PAYLOAD_LENGTH: put_f64(a, Z_wsk_engineZ_framePayloadLength(m, a[0])); break;
     case WSK_EXPORT_BEGIN_MESSAGE:
-        a[0] = Z_wsk_engineZ_beginMessage(m, a[0], a[1], f64_at(&a[2]), a[4], a[5]);
+        a[0] = Z_wsk_engineZ_beginMessage(m, a[0], a[1], f64_at(&a[2]), a[4], a[5], a[6]);
         break;
     case WSK_EXPORT_NEXT_FRAME: a[0] = Z_wsk_engineZ_nextFrame(m, a[0], a[1]); break;
     case WSK_EXPORT_HEADER_BYTES: a[0] = Z_wsk_engineZ_headerBytes(m, a[0], f64_at(&a[1])); break;

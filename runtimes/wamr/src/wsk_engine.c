@@ -359,27 +359,27 @@ wsk_err_t wsk_engine_send_message(int slot, wsk_opcode_t opcode, const void *pay
                                   size_t fragment_size, wsk_write_fn write, void *ctx)
 {
     /* The engine's message writer frames it: each call writes the next header and says how much follows. */
-    uint32_t begin[6] = {(uint32_t)slot, (uint32_t)opcode, 0, 0, 0,
-                         fragment_size > UINT32_MAX ? UINT32_MAX : (uint32_t)fragment_size};
+    uint32_t begin[7] = {(uint32_t)slot, (uint32_t)opcode, 0, 0, 0,
+                         fragment_size > UINT32_MAX ? UINT32_MAX : (uint32_t)fragment_size, E.tx};
     put_f64(&begin[2], (double)len);
-    int32_t rc = call_i32(WSK_EXPORT_BEGIN_MESSAGE, CELLS(begin), begin, CALL_TRAPPED);
-    if (rc < 0) return call_error(rc);
+    refill_entropy();
+    int32_t header = call_i32(WSK_EXPORT_BEGIN_MESSAGE, CELLS(begin), begin, CALL_TRAPPED);
     const uint8_t *bytes = payload;
     size_t offset = 0;
-    do {
-        refill_entropy();
-        uint32_t argv[2] = {(uint32_t)slot, E.tx};
-        int32_t header = call_i32(WSK_EXPORT_NEXT_FRAME, CELLS(argv), argv, CALL_TRAPPED);
+    for (;;) {
         if (header < 0) return call_error(header);
         if (header > WSK_MAX_HEADER_BYTES) return WSK_ERR_ENGINE;
         uint64_t n = (uint64_t)U32(E.result + WSK_RESULT_FRAME_LENGTH_HIGH) << 32 |
                      U32(E.result + WSK_RESULT_FRAME_LENGTH);
         if (n > len - offset) return WSK_ERR_ENGINE; /* the engine frames no more than it was given */
-        wsk_err_t err = send_payload(slot, (uint32_t)header, bytes + offset, (size_t)n, write, ctx);
+        wsk_err_t err = send_payload(slot, (uint32_t)header, bytes ? bytes + offset : NULL, (size_t)n, write, ctx);
         if (err != WSK_OK) return err;
         offset += (size_t)n;
-    } while (offset < len);
-    return WSK_OK;
+        if (offset >= len) return WSK_OK;
+        refill_entropy();
+        uint32_t argv[2] = {(uint32_t)slot, E.tx};
+        header = call_i32(WSK_EXPORT_NEXT_FRAME, CELLS(argv), argv, CALL_TRAPPED);
+    }
 }
 
 wsk_err_t wsk_engine_send_close(int slot, uint16_t code, const char *reason, wsk_write_fn write, void *ctx)
