@@ -3,8 +3,9 @@
 import * as abi from "../engine/abi.js";
 import { Result, type Engine } from "../engine/engine.js";
 import { check, HostError, WebSocketProtocolError } from "../engine/errors.js";
-import { DeflateError, type PerMessageDeflate } from "./permessage-deflate.js";
+import { DeflateError, SYNC_INFLATE_BYTES, type PerMessageDeflate } from "./permessage-deflate.js";
 import type { SlotHandle } from "../engine/pool.js";
+import { MessageAssembly } from "./message-assembly.js";
 import { utf8 } from "../engine/text.js";
 import { COPY_BYTES } from "./output.js";
 
@@ -19,8 +20,6 @@ const EventType = abi.EventType;
 const DataFlag = abi.DataFlag;
 const ConnFlag = abi.ConnFlag;
 const MessageFlag = abi.MessageFlag;
-// Bytes of a frame reserved when its header arrives; larger frames grow as their bytes do.
-const PREALLOCATE = 256 * 1024;
 
 /** What a connection reports to its host. */
 export interface ConnectionHandler {
@@ -64,6 +63,12 @@ export interface ConnectionHandler {
    * them, so a host counts them against the peer's budget. Without it they go to `write`.
    */
   reply?(bytes: Uint8Array): void;
+  /**
+   * A compressed message is inflating off the event loop (true): the connection holds later input, in order,
+   * until the message and what was held behind it are delivered (false), so a host stops reading meanwhile.
+   * A failure ends the holding too (false; input is ignored from then on); a release ends it silently.
+   */
+  holding?(on: boolean): void;
 }
 
 /** Per-connection settings. */
@@ -113,6 +118,22 @@ export function ioAreas(engine: Engine): { inPtr: number; srcPtr: number; outPtr
   return { inPtr: engine.io, srcPtr: engine.io + third, outPtr: engine.io + 2 * third, bytes: third };
 }
 
+/** An engine event held back while a message inflates, its payload copied out of engine memory. */
+interface HeldEvent {
+  type: number;
+  opcode: number;
+  flags: number;
+  reason: number;
+  code: number;
+  payload: Uint8Array;
+  frameLength: number;
+}
+
+const EMPTY = new Uint8Array(0);
+// Bytes one read may inflate on the event loop; the rest of the read's compressed messages go to the
+// codec's async inflate, so a read packed with small messages that each inflate to 64 KiB costs no more here.
+const SYNC_INFLATE_PER_READ = 1024 * 1024;
+
 /** One WebSocket connection's protocol state, living in an engine slot. */
 export class WireConnection {
   private readonly engine: Engine;
@@ -130,11 +151,8 @@ export class WireConnection {
   private readonly maxPayload: number;
   private readonly role: Role;
   private readonly autoPong: boolean;
-  /** The message being assembled (fragments: "message"), filled in place; `received` bytes so far. */
-  private assembling: Uint8Array | null = null;
-  private received = 0;
-  /** Offset in the message where the frame being read ends (its header announced the length). */
-  private frameEnd = 0;
+  /** The message being assembled (fragments: "message"). */
+  private readonly assembly: MessageAssembly;
   /** The message being received is compressed (RSV1 on its first frame). */
   private compressed = false;
   /** Uncompressed bytes of the message being received (checked here when the slot's limit has slack). */
@@ -144,6 +162,20 @@ export class WireConnection {
   private continuing = false;
   /** The host failed the connection (a bad compressed message): further input is ignored. */
   private failed = false;
+  /** A message inflates off the event loop: events and bytes behind it are held. */
+  private inflatingAsync = false;
+  /** From then until what was held is replayed: input waits behind it (the host was asked to stop reading). */
+  private holdingInput = false;
+  /** Events of the read that ended the inflating message, after it, in order. */
+  private held: HeldEvent[] = [];
+  private heldNext = 0;
+  /** Bytes that arrived behind the inflating message (the rest of its read first), in order. */
+  private heldInput: Uint8Array[] = [];
+  /** Inflated bytes this read may still produce on the event loop (SYNC_INFLATE_PER_READ). */
+  private syncInflateBudget = SYNC_INFLATE_PER_READ;
+  /** The message inflating is binary; `onInflated` receives it (one function per connection, not per message). */
+  private inflatingBinary = false;
+  private readonly onInflated = (result: Uint8Array | DeflateError): void => this.inflatedAsync(result);
 
   constructor(handle: SlotHandle, handler: ConnectionHandler, options: ConnectionOptions) {
     this.engine = handle.engine;
@@ -162,6 +194,7 @@ export class WireConnection {
     this.maxPayload = options.maxPayload;
     this.role = options.role;
     this.autoPong = options.autoPong !== false;
+    this.assembly = new MessageAssembly(this.alloc, this.maxPayload);
     this.open();
   }
 
@@ -212,19 +245,39 @@ export class WireConnection {
 
   /** Feed received bytes (copied into engine memory in pieces). */
   receive(bytes: Uint8Array): void {
-    for (let offset = 0; offset < bytes.length && !this.released && !this.failed; offset += this.inBytes) {
-      const piece = bytes.subarray(offset, offset + this.inBytes);
-      this.engine.u8.set(piece, this.inPtr);
-      this.feed(this.inPtr, piece.length);
-    }
+    if (this.released || this.failed) return;
+    if (this.holdingInput) return void this.heldInput.push(bytes.slice());
+    this.syncInflateBudget = SYNC_INFLATE_PER_READ;
+    this.receivePieces(bytes);
   }
 
   /** Feed `length` bytes the host already read into `readBuffer`. */
   receiveInPlace(length: number): void {
-    this.feed(this.inPtr, length);
+    if (this.released || this.failed) return;
+    const u8 = this.engine.u8;
+    if (this.holdingInput) return void this.heldInput.push(u8.slice(this.inPtr, this.inPtr + length));
+    this.syncInflateBudget = SYNC_INFLATE_PER_READ;
+    const fed = this.feed(this.inPtr, length);
+    // What the engine has not parsed yet waits, copied, for the inflating message.
+    if (this.inflatingAsync && fed < length)
+      this.heldInput.unshift(u8.slice(this.inPtr + fed, this.inPtr + length));
   }
 
-  private feed(ptr: number, length: number): void {
+  private receivePieces(bytes: Uint8Array): void {
+    for (let offset = 0; offset < bytes.length && !this.released && !this.failed; offset += this.inBytes) {
+      const piece = bytes.subarray(offset, offset + this.inBytes);
+      this.engine.u8.set(piece, this.inPtr);
+      const fed = this.feed(this.inPtr, piece.length);
+      // The rest waits, copied (the caller may reuse its buffer), for the inflating message.
+      if (this.inflatingAsync) {
+        if (offset + fed < bytes.length) this.heldInput.unshift(bytes.slice(offset + fed));
+        return;
+      }
+    }
+  }
+
+  /** Feed bytes at `ptr` to the engine; returns how many it parsed (all, unless a message went off to inflate). */
+  private feed(ptr: number, length: number): number {
     const { exports, u8, u32 } = this.engine;
     let done = 0;
     while (done < length && !this.released && !this.failed) {
@@ -239,19 +292,62 @@ export class WireConnection {
         i++, record += abi.EVENT_BYTES >>> 2
       ) {
         const word = u32[record];
-        this.dispatch(
-          (word >>> (abi.EventField.Type * 8)) & 0xff,
-          (word >>> (abi.EventField.Opcode * 8)) & 0xff,
-          (word >>> (abi.EventField.Flags * 8)) & 0xff,
-          (word >>> (abi.EventField.Reason * 8)) & 0xff,
-          u32[record + (abi.EventField.Code >>> 2)],
-          u32[record + (abi.EventField.Ptr >>> 2)],
-          u32[record + (abi.EventField.Length >>> 2)],
-        );
+        const type = (word >>> (abi.EventField.Type * 8)) & 0xff;
+        const flags = (word >>> (abi.EventField.Flags * 8)) & 0xff;
+        const at = u32[record + (abi.EventField.Ptr >>> 2)];
+        const len = u32[record + (abi.EventField.Length >>> 2)];
+        // Only the last event of a read can be a frame that continues past it: the engine's current frame.
+        const frameLength =
+          type === EventType.Data &&
+          (flags & (DataFlag.FrameStart | DataFlag.FrameEnd)) === DataFlag.FrameStart
+            ? exports.framePayloadLength(this.slot)
+            : len;
+        const opcode = (word >>> (abi.EventField.Opcode * 8)) & 0xff;
+        const reason = (word >>> (abi.EventField.Reason * 8)) & 0xff;
+        const code = u32[record + (abi.EventField.Code >>> 2)];
+        if (this.inflatingAsync) {
+          const payload = len > 0 ? u8.slice(at, at + len) : EMPTY;
+          this.held.push({ type, opcode, flags, reason, code, payload, frameLength });
+        } else this.dispatch(type, opcode, flags, reason, code, u8, at, len, frameLength);
       }
       if (consumed === 0 && count === 0) throw new Error("engine made no progress");
       done += consumed;
+      if (this.inflatingAsync) break;
     }
+    return done;
+  }
+
+  /**
+   * The inflating message was delivered (or failed): replay what arrived behind it, in order, until all of it
+   * is done or another message goes off to inflate; then the host may read again.
+   */
+  private replay(): void {
+    while (!this.released && !this.failed && !this.inflatingAsync) {
+      if (this.heldNext < this.held.length) {
+        const e = this.held[this.heldNext++];
+        this.dispatch(
+          e.type,
+          e.opcode,
+          e.flags,
+          e.reason,
+          e.code,
+          e.payload,
+          0,
+          e.payload.length,
+          e.frameLength,
+        );
+        continue;
+      }
+      this.held = [];
+      this.heldNext = 0;
+      const bytes = this.heldInput.shift();
+      if (!bytes) break;
+      this.syncInflateBudget = SYNC_INFLATE_PER_READ;
+      this.receivePieces(bytes);
+    }
+    if (this.inflatingAsync || this.released || this.failed) return;
+    this.holdingInput = false;
+    this.handler.holding?.(false);
   }
 
   private reply(bytes: Uint8Array): void {
@@ -259,34 +355,43 @@ export class WireConnection {
     else this.handler.write(bytes, true);
   }
 
+  /** One engine event, its payload `len` bytes at `ptr` of `from` (engine memory, or a held copy). */
   private dispatch(
     type: number,
     opcode: number,
     flags: number,
     reason: number,
     code: number,
+    from: Uint8Array,
     ptr: number,
     len: number,
+    frameLength: number,
   ): void {
-    const u8 = this.engine.u8;
     switch (type) {
       case EventType.Data:
-        return this.data(opcode === Opcode.Binary, flags, ptr, len);
+        return this.data(opcode === Opcode.Binary, flags, from, ptr, len, frameLength);
       case EventType.Ping:
-        return this.handler.ping(this.copy(ptr, len));
+        return this.handler.ping(this.copy(ptr, len, from));
       case EventType.Pong:
-        return this.handler.pong(this.copy(ptr, len));
+        return this.handler.pong(this.copy(ptr, len, from));
       case EventType.Close:
-        return this.handler.close(code, utf8.decode(u8.subarray(ptr, ptr + len)));
+        return this.handler.close(code, utf8.decode(from.subarray(ptr, ptr + len)));
       case EventType.Error:
-        this.assembling = null;
+        this.assembly.reset();
         return this.handler.error(new WebSocketProtocolError(reason, code));
       case EventType.Closed:
         return this.handler.closed();
     }
   }
 
-  private data(isBinary: boolean, flags: number, ptr: number, len: number): void {
+  private data(
+    isBinary: boolean,
+    flags: number,
+    from: Uint8Array,
+    ptr: number,
+    len: number,
+    frameLength: number,
+  ): void {
     const first = (flags & DataFlag.MessageStart) !== 0;
     const last = (flags & DataFlag.MessageEnd) !== 0;
     if (this.deflate) {
@@ -294,7 +399,7 @@ export class WireConnection {
         this.compressed = (flags & DataFlag.Rsv1) !== 0;
         this.messageBytes = 0;
       }
-      if (this.compressed) return this.compressedData(isBinary, ptr, len, last);
+      if (this.compressed) return this.compressedData(isBinary, from.subarray(ptr, ptr + len), last);
       this.messageBytes += len;
       if (this.messageBytes > this.maxPayload)
         return this.failLocally(
@@ -304,58 +409,63 @@ export class WireConnection {
         );
     }
     if (this.stream && this.handler.fragment)
-      return this.handler.fragment(this.copy(ptr, len), isBinary, first, last);
-    if (first && last) return this.handler.message(this.copy(ptr, len), isBinary);
-    if (first) {
-      this.assembling = null;
-      this.received = 0;
-    }
-    if ((flags & DataFlag.FrameStart) !== 0)
-      this.frameEnd =
-        this.received +
-        ((flags & DataFlag.FrameEnd) !== 0 ? len : this.engine.exports.framePayloadLength(this.slot));
-    this.reserve(this.received + len);
-    this.assembling!.set(this.engine.u8.subarray(ptr, ptr + len), this.received);
-    this.received += len;
-    if (!last) return;
-    let message = this.assembling!;
-    // Only a message of several frames can end short of what was reserved for it.
-    if (message.length !== this.received) message = this.copy(0, this.received, message);
-    this.assembling = null;
-    this.handler.message(message, isBinary);
+      return this.handler.fragment(this.copy(ptr, len, from), isBinary, first, last);
+    if (first && last) return this.handler.message(this.copy(ptr, len, from), isBinary);
+    const frameStart = (flags & DataFlag.FrameStart) !== 0;
+    const message = this.assembly.add(
+      from.subarray(ptr, ptr + len),
+      first,
+      frameStart ? frameLength : -1,
+      last,
+    );
+    if (message) this.handler.message(message, isBinary);
   }
 
   /**
-   * Room for `need` bytes of the message being assembled: the frame's announced length at once (up to
-   * PREALLOCATE: a header alone must not make us hold much), so a one-frame message is allocated once and
-   * filled in place; past that, doubling, never past the current frame's end while it is incomplete.
+   * A chunk of a compressed message: kept until the last one, then inflated and delivered whole: at once when
+   * small, else off the event loop, holding what arrives behind it until it is delivered.
    */
-  private reserve(need: number): void {
-    const have = this.assembling?.length ?? 0;
-    if (this.assembling && need <= have) return;
-    let size = Math.max(need, Math.min(this.frameEnd, PREALLOCATE));
-    if (have > 0) size = Math.max(size, need < this.frameEnd ? Math.min(2 * have, this.frameEnd) : 2 * have);
-    const grown = this.alloc(Math.max(need, Math.min(size, this.maxPayload)));
-    if (this.assembling) grown.set(this.assembling.subarray(0, this.received));
-    this.assembling = grown;
-  }
-
-  /** A chunk of a compressed message: kept until the last one, then inflated and delivered whole. */
-  private compressedData(isBinary: boolean, ptr: number, len: number, last: boolean): void {
+  private compressedData(isBinary: boolean, chunk: Uint8Array, last: boolean): void {
     const deflate = this.deflate!;
-    deflate.push(this.engine.u8.subarray(ptr, ptr + len));
+    deflate.push(chunk);
     if (!last) return;
-    let inflated: Uint8Array;
+    let inflated: Uint8Array | undefined;
     try {
-      inflated = deflate.finish();
+      const syncLimit = Math.min(SYNC_INFLATE_BYTES, this.syncInflateBudget);
+      this.inflatingBinary = isBinary;
+      inflated = deflate.inflate(this.onInflated, syncLimit);
     } catch (error) {
       if (!(error instanceof DeflateError)) throw error;
-      const rule =
-        error.closeCode === abi.CloseCode.MessageTooBig
-          ? HostError.InflatedTooBig
-          : HostError.InvalidCompressedData;
-      return this.failLocally(rule, error.closeCode, error.detail);
+      return this.inflateFailed(error);
     }
+    if (inflated) {
+      this.syncInflateBudget = Math.max(0, this.syncInflateBudget - inflated.length);
+      return this.deliverInflated(inflated, isBinary);
+    }
+    this.inflatingAsync = true;
+    if (this.holdingInput) return;
+    this.holdingInput = true;
+    this.handler.holding?.(true);
+  }
+
+  /** The message inflated off the event loop: deliver it, then what arrived behind it. */
+  private inflatedAsync(result: Uint8Array | DeflateError): void {
+    this.inflatingAsync = false;
+    if (this.released || this.failed) return;
+    if (result instanceof DeflateError) return this.inflateFailed(result);
+    this.deliverInflated(result, this.inflatingBinary);
+    this.replay();
+  }
+
+  private inflateFailed(error: DeflateError): void {
+    const rule =
+      error.closeCode === abi.CloseCode.MessageTooBig
+        ? HostError.InflatedTooBig
+        : HostError.InvalidCompressedData;
+    this.failLocally(rule, error.closeCode, error.detail);
+  }
+
+  private deliverInflated(inflated: Uint8Array, isBinary: boolean): void {
     if (!isBinary && !this.validUtf8(inflated))
       return this.failLocally(HostError.InvalidUtf8, abi.CloseCode.InvalidPayload, "");
     const message = this.alloc(inflated.length);
@@ -380,8 +490,9 @@ export class WireConnection {
   /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
   private failLocally(rule: number, closeCode: number, detail: string): void {
     this.failed = true;
-    this.assembling = null;
+    this.assembly.reset();
     this.deflate?.release();
+    this.dropHeld();
     if (!this.closeSent) {
       const size = this.engine.exports.writeClose(this.slot, closeCode, this.srcPtr, 0, this.dstPtr);
       if (size > 0) this.flushDst(size);
@@ -389,7 +500,7 @@ export class WireConnection {
     this.handler.error(new WebSocketProtocolError(rule, closeCode, detail));
   }
 
-  /** A copy in the host's byte type of `len` bytes at `ptr` of `from` (default engine memory). */
+  /** A copy in the host's byte type of `len` bytes at `ptr` of engine memory. */
   private copy(ptr: number, len: number, from: Uint8Array = this.engine.u8): Uint8Array {
     const bytes = this.alloc(len);
     bytes.set(from.subarray(ptr, ptr + len));
@@ -581,8 +692,20 @@ export class WireConnection {
   /** Free the engine slot; the connection can no longer be used. */
   release(): void {
     this.released = true;
-    this.assembling = null;
+    this.assembly.reset();
     this.deflate?.release();
+    this.dropHeld();
+  }
+
+  /** Forget what waited behind an inflating message; the host may read again (input is ignored now). */
+  private dropHeld(): void {
+    this.inflatingAsync = false;
+    this.held = [];
+    this.heldNext = 0;
+    this.heldInput = [];
+    if (!this.holdingInput) return;
+    this.holdingInput = false;
+    if (!this.released) this.handler.holding?.(false);
   }
 
   private control(opcode: number, data: Uint8Array): void {
