@@ -576,7 +576,7 @@ static void check_deadlines(struct wsk_server *server)
             peer->pinged = true;
             peer->deadline = now + server->config.heartbeat_timeout_ms;
             peer_ctx_t pc = {server, peer};
-            wsk_engine_send_frame(peer->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, NULL, 0, peer_write, &pc);
+            wsk_engine_send_control(peer->slot, WSK_OP_PING, NULL, 0, peer_write, &pc);
         }
     }
 }
