@@ -68,9 +68,10 @@ const cHost: Target = {
 };
 // The C echo server's limits: 8 clients (the engine's CONFIG_WSK_MAX_CONNECTIONS slots; more is refused at
 // start; the default is 4, too few for the canary and its probes), 16 MiB messages like the others, its default 1 KiB receive area (largest
-// handshake head, bytes per read), its 5 s handshake/send timeouts, no heartbeat and no permessage-deflate
-// (the deflate bomb's offer is declined, so it measures compressed frames on a connection without it).
-const C_ARGS = ["--max-clients", "8", "--max-message", String(16 * MiB)];
+// handshake head, bytes per read), its 5 s handshake/send timeouts, the others' 3 s + 3 s heartbeat, and no
+// permessage-deflate (the deflate bomb's offer is declined, so it measures compressed frames on a connection
+// without it).
+const C_ARGS = ["--max-clients", "8", "--max-message", String(16 * MiB), "--heartbeat", "3000,3000"];
 
 const allServers: ServerSpec[] = [
   {

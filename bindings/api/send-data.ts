@@ -1,7 +1,7 @@
 // What ws's `send` takes besides our SendData: a message as the list of chunks binaryType "fragments"
 // delivers (@types/ws's `RawData` includes `Buffer[]`, so an echo of any received message type-checks and
 // works). Joined into one payload here, at the API, before the session sees it.
-import type { SendData } from "../protocol/session.js";
+import type { SendData } from "../protocol/send-data.js";
 
 /** SendData, or a message as a list of chunks. */
 export type MessageData = SendData | readonly Uint8Array[];

@@ -14,6 +14,9 @@ extern "C" {
 
 typedef struct wsk_server *wsk_server_handle_t;
 
+/** wsk_server_config_t.heartbeat_interval_ms: no heartbeat (silent clients are held until they leave). */
+#define WSK_HEARTBEAT_OFF (-1)
+
 /** A client's id: unique for the server's lifetime (not a socket number, never reused). */
 typedef uint32_t wsk_client_id_t;
 
@@ -32,6 +35,11 @@ typedef struct {
                                     never less than max_message_size + a frame header */
     int handshake_timeout_ms;  /**< a client that does not complete its upgrade in this time is dropped */
     int close_timeout_ms;      /**< wait this long for the client's close frame after ours */
+    int heartbeat_interval_ms; /**< ms of silence from a client (no byte read) before the server pings it;
+                                    0: CONFIG_WSK_HEARTBEAT_INTERVAL_MS (30 s); WSK_HEARTBEAT_OFF: no heartbeat */
+    int heartbeat_timeout_ms;  /**< ms after that ping without any frame before the client is ended (close
+                                    1011 "heartbeat timeout", sent only if its socket takes it at once, and the
+                                    socket closed); 0: CONFIG_WSK_HEARTBEAT_TIMEOUT_MS (10 s) */
     const char *server_cert_pem; /**< wss://: the server's PEM certificate chain (NUL-terminated); NULL: ws:// */
     const char *server_key_pem;  /**< wss://: its PEM private key; both or neither */
     size_t task_stack_size;
@@ -57,13 +65,17 @@ typedef struct {
                     void *user_ctx);
     /**
      * The client is gone: `code` is its close code (1005 if none), the code we failed it with (1002, 1007,
-     * 1009, ...), or 1006 when the connection dropped without a close frame.
+     * 1009, 1008 for a full send queue, 1011 with reason "heartbeat timeout" for a silent client, ...), or 1006
+     * when the connection dropped without a close frame.
      */
     void (*on_close)(wsk_server_handle_t server, wsk_client_id_t client, uint16_t code, const char *reason,
                      size_t reason_len, void *user_ctx);
 } wsk_server_config_t;
 
-/** Defaults: port 80, path "/", 4 clients, 1 KiB receive buffer, 16 KiB messages, 5 s timeouts. */
+/**
+ * Defaults: port 80, path "/", 4 clients, 1 KiB receive buffer, 16 KiB messages, 5 s timeouts; the heartbeat
+ * fields left 0 take Kconfig's CONFIG_WSK_HEARTBEAT_INTERVAL_MS / _TIMEOUT_MS (30 s, then 10 s).
+ */
 #define WSK_SERVER_DEFAULT_CONFIG()                                                                        \
     {                                                                                                      \
         .bind_address = NULL, .port = 80, .path = "/", .max_clients = 4, .subprotocols = NULL,             \

@@ -23,6 +23,26 @@
 #ifndef CONFIG_WSK_WASM_STACK_SIZE
 #define CONFIG_WSK_WASM_STACK_SIZE 2048
 #endif
+/**
+ * How the WAMR back end's library runs the engine, which decides how the embedded module is loaded:
+ *  - WSK_WAMR_FAST: fast interpreter, translates the bytecode into its pool; the module is read in place
+ *    (flash) with wasm_binary_freeable, so WAMR keeps no pointer into it and writes nothing there.
+ *  - WSK_WAMR_CLASSIC: classic interpreter, runs the bytecode where it was loaded and patches it: a RAM copy.
+ *  - WSK_WAMR_AOT: wamrc's code; the loader reads the module in place and keeps pointers into it (its const
+ *    data; with --xip its code too), which the const array outlives.
+ * On ESP-IDF it follows the WAMR component's own Kconfig (a RAM copy unless its fast interpreter is chosen);
+ * on Linux CMake sets it from WSK_WAMR_MODE.
+ */
+#define WSK_WAMR_FAST 0
+#define WSK_WAMR_CLASSIC 1
+#define WSK_WAMR_AOT 2
+#ifndef WSK_WAMR_MODE
+#if defined(CONFIG_WAMR_INTERP_FAST)
+#define WSK_WAMR_MODE WSK_WAMR_FAST
+#else
+#define WSK_WAMR_MODE WSK_WAMR_CLASSIC
+#endif
+#endif
 /** Stack of the server and client tasks. */
 #ifndef CONFIG_WSK_TASK_STACK_SIZE
 #define CONFIG_WSK_TASK_STACK_SIZE 4096
@@ -33,6 +53,15 @@
 /** Default per-client server send queue (wsk_server_config_t.max_send_queue): bytes a full socket may owe. */
 #ifndef CONFIG_WSK_MAX_SEND_QUEUE
 #define CONFIG_WSK_MAX_SEND_QUEUE 16384
+#endif
+/** Default server heartbeat (wsk_server_config_t.heartbeat_*_ms 0): ms of silence before a ping (0: no heartbeat),
+    then ms without any frame before the client is ended. bindings/policies/config.ts `defaults.heartbeat`'s values
+    (test/runtimes/wamr/config.test.ts checks them and the Kconfig). */
+#ifndef CONFIG_WSK_HEARTBEAT_INTERVAL_MS
+#define CONFIG_WSK_HEARTBEAT_INTERVAL_MS 30000
+#endif
+#ifndef CONFIG_WSK_HEARTBEAT_TIMEOUT_MS
+#define CONFIG_WSK_HEARTBEAT_TIMEOUT_MS 10000
 #endif
 /** wss:// through mbedTLS: CONFIG_WSK_TLS on ESP-IDF; on Linux CMake sets it when it finds mbedTLS. */
 #ifndef WSK_TLS

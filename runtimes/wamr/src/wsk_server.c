@@ -26,10 +26,13 @@ static const char *TAG = "wsk_server";
  * (our close frame, echoes, the 101 or a refusal). The hostile-peer fuzzer found it (test/vectors/hostile-cases.json).
  */
 #define LINGER_MS 2000
+/** Longest the loop sleeps in poll: how soon it sees wsk_server_stop. */
+#define POLL_MS 100
+/** The close reason of a client ended by the heartbeat. */
+#define HEARTBEAT_REASON "heartbeat timeout"
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
-#endif
+_Static_assert(CONFIG_WSK_HEARTBEAT_INTERVAL_MS >= 0 && CONFIG_WSK_HEARTBEAT_TIMEOUT_MS > 0,
+               "CONFIG_WSK_HEARTBEAT_INTERVAL_MS must be >= 0 (0: off), CONFIG_WSK_HEARTBEAT_TIMEOUT_MS > 0");
 
 /* PEER_LINGER: released (no slot, no buffers), its socket half-closed until the client's FIN or LINGER_MS. */
 typedef enum { PEER_FREE, PEER_HANDSHAKE, PEER_OPEN, PEER_GONE, PEER_LINGER } peer_state_t;
@@ -43,16 +46,22 @@ typedef struct {
     bool want_write;      /* ... and waits for the socket to become writable */
     bool rejecting;       /* over capacity: answer 503 once the head is read */
     bool closing;         /* we sent a close frame and wait for the client's */
-    int64_t deadline;     /* handshake or close deadline */
+    bool pinged;          /* the heartbeat pinged it and waits for any frame until `deadline` */
+    bool abort;           /* close the socket when released, without lingering (heartbeat timeout) */
+    int64_t deadline;     /* handshake, close, linger or heartbeat deadline */
+    int64_t heard;        /* when we last read bytes from it (open peers; the heartbeat's clock) */
     uint8_t *head;        /* handshake bytes so far (freed once open) */
     size_t head_len;
     uint8_t *message;     /* reassembly buffer */
     size_t message_len, message_cap;
     uint8_t message_opcode;
-    /* Plain peers: bytes the socket did not take yet, allocated only while there are some (0 bytes per idle
-       peer), bounded by max_send_queue; the loop flushes them on POLLOUT instead of waiting on one socket. */
+    /* Bytes the socket (plain or TLS) did not take yet, allocated only while there are some (0 bytes per idle
+       peer), bounded by max_send_queue; the loop flushes them on POLLOUT instead of waiting on one socket.
+       The unsent bytes are out[out_head .. out_head + out_len) of out_cap allocated. */
     uint8_t *out;
-    size_t out_len;
+    size_t out_head, out_len, out_cap;
+    size_t tls_retry;     /* TLS: mbedTLS made a record of the queue's first tls_retry bytes: send exactly those next */
+    bool out_wants_read;  /* TLS: the queued write waits for the socket to become readable, not writable */
     int64_t out_progress; /* when the queue last shrank (or began): send_timeout_ms without progress drops it */
     uint16_t close_code;
     char close_reason[124];
@@ -104,31 +113,52 @@ static void linger_end(peer_t *peer)
     peer->state = PEER_FREE;
 }
 
-/* Send what a plain socket takes now without waiting: the bytes sent (maybe 0), or -1 if the socket failed. */
-static ssize_t send_now(int fd, const uint8_t *bytes, size_t len)
+/*
+ * Hand `bytes` to the connection without waiting (TLS: a record at a time): the count taken (maybe 0), or -1
+ * if it failed. A TLS write that did not go through leaves its length in tls_retry (its bytes must then head
+ * the queue): mbedTLS made a record of them, and the next write must pass the same bytes and length.
+ */
+static ssize_t send_now(peer_t *peer, const uint8_t *bytes, size_t len)
 {
-    ssize_t n = send(fd, bytes, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) return n;
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    size_t sent = 0;
+    peer->out_wants_read = false;
+    while (sent < len) {
+        size_t piece = peer->tls_retry ? peer->tls_retry : len - sent;
+        ssize_t n = wsk_conn_send(&peer->conn, bytes + sent, piece);
+        if (n == WSK_CONN_AGAIN || n == WSK_CONN_WANT_READ) {
+            if (peer->conn.tls) peer->tls_retry = piece;
+            peer->out_wants_read = n == WSK_CONN_WANT_READ;
+            break;
+        }
+        if (n < 0) return -1;
+        peer->tls_retry = 0;
+        sent += (size_t)n;
+        if (n == 0 || (!peer->conn.tls && (size_t)n < piece)) break; /* a plain socket took what it could */
+    }
+    return (ssize_t)sent;
+}
+
+static void send_failed(peer_t *peer)
+{
+    WSK_LOGW(TAG, "client %u: send failed (%s), dropping it", (unsigned)peer->id,
+             peer->conn.tls ? "TLS" : strerror(errno));
+    peer_fail(peer, WSK_CLOSE_ABNORMAL);
 }
 
 /* Send as much queued output as the socket takes; the queue is freed once empty. */
 static void flush_output(peer_t *peer)
 {
     if (peer->out_len == 0) return;
-    ssize_t n = send_now(peer->conn.fd, peer->out, peer->out_len);
-    if (n < 0) {
-        WSK_LOGW(TAG, "client %u: send failed (%s), dropping it", (unsigned)peer->id, strerror(errno));
-        peer_fail(peer, WSK_CLOSE_ABNORMAL);
-        return;
-    }
+    ssize_t n = send_now(peer, peer->out + peer->out_head, peer->out_len);
+    if (n < 0) return send_failed(peer);
     if (n == 0) return;
+    peer->out_head += (size_t)n;
     peer->out_len -= (size_t)n;
-    memmove(peer->out, peer->out + n, peer->out_len);
     peer->out_progress = wsk_now_ms();
     if (peer->out_len > 0) return;
     wsk_free(peer->out);
     peer->out = NULL;
+    peer->out_head = peer->out_cap = 0;
 }
 
 /* Release a peer; `linger`: a plain socket is half-closed and lingers (PEER_LINGER) instead of closing. */
@@ -137,7 +167,7 @@ static void peer_release(struct wsk_server *server, peer_t *peer, bool was_open,
     int fd = -1;
     if (peer->out_len > 0 && peer->conn.fd >= 0) flush_output(peer); /* best effort: a close frame may be queued */
     wsk_free(peer->out);
-    if (linger && !peer->conn.tls && peer->conn.fd >= 0) {
+    if (linger && !peer->abort && !peer->conn.tls && peer->conn.fd >= 0) {
         fd = peer->conn.fd;
         shutdown(fd, SHUT_WR);
     } else {
@@ -193,43 +223,68 @@ static wsk_err_t queue_output(struct wsk_server *server, peer_t *peer, const uin
         peer_fail(peer, WSK_CLOSE_POLICY_VIOLATION);
         return WSK_ERR_INVALID_SIZE;
     }
-    uint8_t *grown = wsk_realloc(peer->out, peer->out_len + len);
-    if (!grown) {
-        WSK_LOGE(TAG, "client %u: no memory to queue %u bytes, dropping it", (unsigned)peer->id, (unsigned)len);
-        peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
-        return WSK_ERR_NO_MEM;
+    size_t need = peer->out_len + len;
+    if (peer->out_head + need > peer->out_cap) {
+        /* No room behind: move the unsent bytes to the front, and grow if that is not enough, doubling up to the
+           bound (never past it). Both are rare: not once per write, which made a large queue quadratic. */
+        if (peer->out_head > 0) memmove(peer->out, peer->out + peer->out_head, peer->out_len);
+        peer->out_head = 0;
+        if (need > peer->out_cap) {
+            size_t cap = peer->out_cap * 2 < limit ? peer->out_cap * 2 : limit;
+            if (cap < need) cap = need;
+            uint8_t *grown = wsk_realloc(peer->out, cap);
+            if (!grown) {
+                WSK_LOGE(TAG, "client %u: no memory to queue %u bytes, dropping it", (unsigned)peer->id,
+                         (unsigned)len);
+                peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
+                return WSK_ERR_NO_MEM;
+            }
+            peer->out = grown;
+            peer->out_cap = cap;
+        }
     }
     if (peer->out_len == 0) peer->out_progress = wsk_now_ms();
-    memcpy(grown + peer->out_len, bytes, len);
-    peer->out = grown;
+    memcpy(peer->out + peer->out_head + peer->out_len, bytes, len);
     peer->out_len += len;
     return WSK_OK;
 }
 
 /*
- * A peer's outgoing bytes. Plain sockets never block the loop: what the socket does not take now is queued
- * behind what is queued already. TLS peers still wait for their socket, at most send_timeout_ms (mbedTLS wants
- * a partial record written again from the same buffer; not done yet).
+ * A peer's outgoing bytes. The loop never waits on one socket, plain or TLS: what the socket does not take now
+ * is queued behind what is queued already (with TLS, starting with the bytes of the record mbedTLS holds).
  */
 static wsk_err_t peer_write(void *ctx, const uint8_t *bytes, size_t len)
 {
     peer_ctx_t *pc = ctx;
     peer_t *peer = pc->peer;
-    if (peer->state == PEER_GONE) return WSK_ERR_INVALID_STATE;
-    if (!peer->conn.tls && peer->conn.fd >= 0) {
-        ssize_t sent = peer->out_len == 0 ? send_now(peer->conn.fd, bytes, len) : 0;
-        if (sent >= 0 && (size_t)sent == len) return WSK_OK;
-        if (sent >= 0) return queue_output(pc->server, peer, bytes + sent, len - (size_t)sent);
-        WSK_LOGW(TAG, "client %u: send failed (%s), dropping it", (unsigned)peer->id, strerror(errno));
-        peer_fail(peer, WSK_CLOSE_ABNORMAL);
-        return WSK_ERR_SOCKET;
-    }
-    wsk_err_t err = wsk_conn_send_all(&pc->peer->conn, bytes, len, pc->server->config.send_timeout_ms);
-    if (err != WSK_OK) {
-        WSK_LOGW(TAG, "client %u: send failed (%s), dropping it", (unsigned)pc->peer->id, wsk_err_to_name(err));
-        peer_fail(pc->peer, WSK_CLOSE_ABNORMAL);
-    }
-    return err;
+    if (peer->state == PEER_GONE || peer->conn.fd < 0) return WSK_ERR_INVALID_STATE;
+    ssize_t sent = peer->out_len == 0 ? send_now(peer, bytes, len) : 0;
+    if (sent >= 0 && (size_t)sent == len) return WSK_OK;
+    if (sent >= 0) return queue_output(pc->server, peer, bytes + sent, len - (size_t)sent);
+    send_failed(peer);
+    return WSK_ERR_SOCKET;
+}
+
+/* The heartbeat's close frame: sent only if the socket takes it now, never queued behind unread bytes. */
+static wsk_err_t write_if_taken(void *ctx, const uint8_t *bytes, size_t len)
+{
+    peer_t *peer = ((peer_ctx_t *)ctx)->peer;
+    if (peer->out_len == 0) send_now(peer, bytes, len);
+    return WSK_OK;
+}
+
+/* A client silent for interval + timeout: close 1011 (best effort), then its socket closes at once. */
+static void heartbeat_end(struct wsk_server *server, peer_t *peer)
+{
+    WSK_LOGW(TAG, "client %u silent for %d + %d ms: ending it (1011)", (unsigned)peer->id,
+             server->config.heartbeat_interval_ms, server->config.heartbeat_timeout_ms);
+    peer_ctx_t pc = {server, peer};
+    wsk_engine_send_close(peer->slot, WSK_CLOSE_INTERNAL_ERROR, HEARTBEAT_REASON, write_if_taken, &pc);
+    peer->close_code = WSK_CLOSE_INTERNAL_ERROR;
+    peer->close_reason_len = strlen(HEARTBEAT_REASON);
+    memcpy(peer->close_reason, HEARTBEAT_REASON, peer->close_reason_len);
+    peer->abort = true;
+    peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
 }
 
 static void deliver_message(struct wsk_server *server, peer_t *peer, uint8_t opcode, const uint8_t *data,
@@ -320,9 +375,10 @@ static void reject(struct wsk_server *server, peer_t *peer, int status)
 {
     const uint8_t *response;
     size_t len;
-    if (wsk_engine_build_rejection(status, &response, &len) == WSK_OK)
-        wsk_conn_send_all(&peer->conn, response, len, server->config.send_timeout_ms);
-    if (!peer->conn.tls) shutdown(peer->conn.fd, SHUT_WR); /* TLS ends with close_notify when released */
+    /* Never waits: the sweep at the end of this loop turn flushes what the socket did not take once more, then
+       half-closes a plain socket and lets it linger (TLS ends with close_notify). */
+    peer_ctx_t pc = {server, peer};
+    if (wsk_engine_build_rejection(status, &response, &len) == WSK_OK) peer_write(&pc, response, len);
     peer->state = PEER_GONE;
 }
 
@@ -354,8 +410,9 @@ static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t
     peer->slot = slot;
     const uint8_t *response;
     size_t len;
+    peer_ctx_t pc = {server, peer};
     wsk_err_t err = wsk_engine_build_response(server->subprotocols, &response, &len);
-    if (err == WSK_OK) err = wsk_conn_send_all(&peer->conn, response, len, server->config.send_timeout_ms);
+    if (err == WSK_OK) err = peer_write(&pc, response, len); /* queued if the socket does not take it all */
     if (err != WSK_OK) {
         peer->state = PEER_GONE;
         peer->slot = -1;
@@ -365,11 +422,11 @@ static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t
     /* Frames may follow the head in the same read: keep them for the engine. */
     size_t rest = peer->head_len - request->head_length;
     peer->state = PEER_OPEN;
+    peer->heard = wsk_now_ms();
     WSK_LOGI(TAG, "client %u open (%s)", (unsigned)peer->id, request->target);
     if (server->config.on_open) server->config.on_open(server, peer->id, server->config.user_ctx);
     if (rest > 0 && peer->state == PEER_OPEN) {
         /* rx_buffer_size may exceed the receive area: the engine gets them a piece at a time. */
-        peer_ctx_t pc = {server, peer};
         if (wsk_engine_feed_bytes(peer->slot, peer->head + request->head_length, rest, peer_write, on_event,
                                   &pc) == WSK_ERR_ENGINE)
             peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
@@ -407,6 +464,8 @@ static void read_frames(struct wsk_server *server, peer_t *peer)
     ssize_t n = wsk_conn_recv(&peer->conn, rx, size);
     if (n == WSK_CONN_AGAIN) return;
     if (n <= 0) return peer_fail(peer, WSK_CLOSE_ABNORMAL);
+    peer->heard = wsk_now_ms(); /* any byte is life: the heartbeat starts over */
+    peer->pinged = false;
     peer_ctx_t pc = {server, peer};
     if (wsk_engine_feed(peer->slot, (size_t)n, peer_write, on_event, &pc) == WSK_ERR_ENGINE)
         peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
@@ -473,11 +532,14 @@ static bool advance_tls(peer_t *peer)
 static void service_peer(struct wsk_server *server, peer_t *peer)
 {
     if (peer->state == PEER_LINGER) {
+        /* At most 16 KiB per turn: a peer that keeps writing cannot hold the loop; it ends at its deadline. */
         uint8_t sink[256];
-        ssize_t n;
-        while ((n = recv(peer->conn.fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0) {
+        ssize_t n = 0;
+        for (int reads = 0; reads < 64; reads++) {
+            n = recv(peer->conn.fd, sink, sizeof(sink), MSG_DONTWAIT);
+            if (n <= 0) break;
         }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) linger_end(peer);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) linger_end(peer);
         return;
     }
     do {
@@ -507,7 +569,36 @@ static void check_deadlines(struct wsk_server *server)
             WSK_LOGW(TAG, "client %u timed out", (unsigned)peer->id);
             peer_fail(peer, WSK_CLOSE_ABNORMAL);
         }
+        if (peer->state != PEER_OPEN || peer->closing || server->config.heartbeat_interval_ms <= 0) continue;
+        if (peer->pinged && now >= peer->deadline) {
+            heartbeat_end(server, peer);
+        } else if (!peer->pinged && now - peer->heard >= server->config.heartbeat_interval_ms) {
+            peer->pinged = true;
+            peer->deadline = now + server->config.heartbeat_timeout_ms;
+            peer_ctx_t pc = {server, peer};
+            wsk_engine_send_control(peer->slot, WSK_OP_PING, NULL, 0, peer_write, &pc);
+        }
     }
+}
+
+/* Ms until the earliest deadline of any peer (the poll's timeout), at most POLL_MS. */
+static int next_wakeup(struct wsk_server *server)
+{
+    int64_t now = wsk_now_ms(), soonest = now + POLL_MS;
+    const wsk_server_config_t *c = &server->config;
+    for (size_t i = 0; i < server->peer_count; i++) {
+        const peer_t *peer = &server->peers[i];
+        int64_t at = soonest;
+        if (peer->state == PEER_HANDSHAKE || peer->state == PEER_LINGER) at = peer->deadline;
+        if (peer->state == PEER_OPEN) {
+            if (peer->closing || peer->pinged) at = peer->deadline;
+            else if (c->heartbeat_interval_ms > 0) at = peer->heard + c->heartbeat_interval_ms;
+            if (peer->out_len > 0 && peer->out_progress + c->send_timeout_ms < at)
+                at = peer->out_progress + c->send_timeout_ms;
+        }
+        if (at < soonest) soonest = at;
+    }
+    return soonest <= now ? 0 : (int)(soonest - now);
 }
 
 static void serve(void *arg)
@@ -531,11 +622,12 @@ static void serve(void *arg)
             owners[n] = peer;
             bool out = peer->want_write && peer->state != PEER_LINGER;
             short events = out ? POLLOUT : POLLIN;
-            if (peer->out_len > 0) events |= POLLOUT;
+            if (peer->out_len > 0 && !peer->out_wants_read) events |= POLLOUT;
             fds[n++] = (struct pollfd){.fd = peer->conn.fd, .events = events};
         }
+        int timeout = next_wakeup(server);
         wsk_unlock();
-        int ready = poll(fds, n, 100);
+        int ready = poll(fds, n, timeout);
         wsk_lock();
         if (ready > 0 && (fds[0].revents & POLLIN)) accept_clients(server);
         for (size_t i = 1; ready > 0 && i < n; i++) {
@@ -609,9 +701,19 @@ wsk_err_t wsk_server_start(const wsk_server_config_t *config, wsk_server_handle_
                  (unsigned)config->max_clients, (unsigned)CONFIG_WSK_MAX_CONNECTIONS);
         return WSK_ERR_INVALID_ARG;
     }
+    if (config->heartbeat_timeout_ms < 0) {
+        WSK_LOGE(TAG, "heartbeat_timeout_ms %d: give 0 (CONFIG_WSK_HEARTBEAT_TIMEOUT_MS) or more",
+                 config->heartbeat_timeout_ms);
+        return WSK_ERR_INVALID_ARG;
+    }
     struct wsk_server *server = wsk_calloc(1, sizeof(*server));
     if (!server) return WSK_ERR_NO_MEM;
     server->config = *config;
+    /* From here on: heartbeat_interval_ms 0 means off, and the timeout is set. */
+    wsk_server_config_t *c = &server->config;
+    if (c->heartbeat_interval_ms == 0) c->heartbeat_interval_ms = CONFIG_WSK_HEARTBEAT_INTERVAL_MS;
+    else if (c->heartbeat_interval_ms < 0) c->heartbeat_interval_ms = 0;
+    if (c->heartbeat_timeout_ms == 0) c->heartbeat_timeout_ms = CONFIG_WSK_HEARTBEAT_TIMEOUT_MS;
     server->listen_fd = -1;
     server->peer_count = (size_t)config->max_clients + REJECT_BACKLOG;
     server->peers = wsk_calloc(server->peer_count, sizeof(peer_t));
@@ -668,7 +770,7 @@ static wsk_err_t send_to(wsk_server_handle_t server, wsk_client_id_t id, int opc
     if (peer) {
         peer_ctx_t pc = {server, peer};
         if (opcode == WSK_OP_PING)
-            err = wsk_engine_send_frame(peer->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, data, len, peer_write, &pc);
+            err = wsk_engine_send_control(peer->slot, WSK_OP_PING, data, len, peer_write, &pc);
         else
             err = wsk_engine_send_message(peer->slot, (wsk_opcode_t)opcode, data, len,
                                           server->config.max_fragment_size, peer_write, &pc);

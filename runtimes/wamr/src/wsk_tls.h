@@ -6,7 +6,7 @@
 
 /** As wsk_conn_recv, for a connection with TLS. */
 ssize_t wsk_tls_recv(wsk_conn_t *conn, void *buf, size_t len);
-/** One write attempt: bytes taken (> 0), WSK_CONN_AGAIN when the socket is full, or -1. */
+/** As wsk_conn_send: bytes taken (> 0), WSK_CONN_AGAIN (socket full), WSK_CONN_WANT_READ, or -1. */
 ssize_t wsk_tls_send(wsk_conn_t *conn, const void *buf, size_t len);
 size_t wsk_tls_pending(const wsk_conn_t *conn);
 /** Send close_notify if it fits now, then free the session. */

@@ -21,7 +21,7 @@ ssize_t wsk_conn_recv(wsk_conn_t *conn, void *buf, size_t len)
     return n < 0 ? -1 : n;
 }
 
-static ssize_t send_some(wsk_conn_t *conn, const void *buf, size_t len)
+ssize_t wsk_conn_send(wsk_conn_t *conn, const void *buf, size_t len)
 {
     if (conn->tls) return wsk_tls_send(conn, buf, len);
     ssize_t n = send(conn->fd, buf, len, MSG_NOSIGNAL);
@@ -35,16 +35,17 @@ wsk_err_t wsk_conn_send_all(wsk_conn_t *conn, const void *buf, size_t len, int t
     const uint8_t *at = buf;
     int64_t deadline = wsk_now_ms() + timeout_ms;
     while (len > 0) {
-        ssize_t n = send_some(conn, at, len);
+        /* After WSK_CONN_AGAIN / WANT_READ the same `at` and `len` go again, as TLS requires. */
+        ssize_t n = wsk_conn_send(conn, at, len);
         if (n > 0) {
             at += n;
             len -= (size_t)n;
             continue;
         }
-        if (n != WSK_CONN_AGAIN) return WSK_ERR_SOCKET;
+        if (n != WSK_CONN_AGAIN && n != WSK_CONN_WANT_READ) return WSK_ERR_SOCKET;
         int64_t left = deadline - wsk_now_ms();
         if (left <= 0) return WSK_ERR_TIMEOUT;
-        struct pollfd pfd = {.fd = conn->fd, .events = POLLOUT};
+        struct pollfd pfd = {.fd = conn->fd, .events = n == WSK_CONN_WANT_READ ? POLLIN : POLLOUT};
         if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) return WSK_ERR_SOCKET;
     }
     return WSK_OK;

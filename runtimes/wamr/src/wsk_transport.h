@@ -22,14 +22,23 @@ typedef struct {
     wsk_tls_session_t *tls; /**< NULL: plain TCP */
 } wsk_conn_t;
 
-/** wsk_conn_recv: nothing to read now (try again when readable). */
+/** wsk_conn_recv: nothing to read now (try again when readable); wsk_conn_send: the socket is full. */
 #define WSK_CONN_AGAIN (-2)
+/** wsk_conn_send: TLS must read before it can write (a TLS handshake message): try again when readable. */
+#define WSK_CONN_WANT_READ (-3)
 /** wsk_tls_handshake: call again once the socket is readable / writable. */
 #define WSK_TLS_WANT_READ 1
 #define WSK_TLS_WANT_WRITE 2
 
 /** Read up to `len` bytes: the count, 0 when the peer ended the connection, WSK_CONN_AGAIN, or -1 on error. */
 ssize_t wsk_conn_recv(wsk_conn_t *conn, void *buf, size_t len);
+/**
+ * One write that never waits: the bytes taken (> 0; TLS takes at most one record's worth), WSK_CONN_AGAIN when
+ * the socket is full, WSK_CONN_WANT_READ, or -1 on error. With TLS, a write that returned WSK_CONN_AGAIN or
+ * WSK_CONN_WANT_READ must be repeated with the same bytes and length before any other (mbedTLS already made a
+ * record of them and is sending it).
+ */
+ssize_t wsk_conn_send(wsk_conn_t *conn, const void *buf, size_t len);
 /** Send all `len` bytes, waiting at most `timeout_ms` in total for the socket to take them. */
 wsk_err_t wsk_conn_send_all(wsk_conn_t *conn, const void *buf, size_t len, int timeout_ms);
 /** Decrypted bytes TLS already holds (readable without the socket becoming readable); 0 for plain TCP. */

@@ -1,6 +1,7 @@
 // The C host's limits (Kconfig on ESP-IDF, src/wsk_config.h's defaults on Linux) against the engine build it
-// runs (mvp): the same defaults in both places, and every Kconfig choice within a range fits the engine's
-// static pool beside the other's default (wsk_engine.c's _Static_asserts check the configuration built).
+// runs (mvp): the same defaults in both places, the server heartbeat's equal to bindings/policies/config.ts's `defaults`,
+// and every Kconfig choice within a range fits the engine's static pool beside the other's default
+// (wsk_engine.c's and wsk_server.c's _Static_asserts check the configuration built).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import {
   MAX_HEADER_BYTES,
   SLOT_BYTES,
 } from "../../../bindings/engine/abi.js";
+import { defaults as tsDefaults } from "../../../bindings/policies/config.js";
 import { root } from "./host.js";
 
 interface Option {
@@ -65,6 +67,17 @@ describe("C host configuration", () => {
   it("gives every Kconfig int option the default wsk_config.h has on Linux", () => {
     expect(options.size).toBeGreaterThan(3);
     for (const [name, option] of options) expect(defaults.get(name), name).toBe(option.default);
+  });
+
+  it("gives the C server the heartbeat of bindings/policies/config.ts's defaults table (Kconfig and wsk_config.h)", () => {
+    expect(tsDefaults.serverHeartbeat).toBe(true); // on by default there, as CONFIG_WSK_HEARTBEAT_INTERVAL_MS > 0 here
+    for (const [name, value] of [
+      ["WSK_HEARTBEAT_INTERVAL_MS", tsDefaults.heartbeat.interval],
+      ["WSK_HEARTBEAT_TIMEOUT_MS", tsDefaults.heartbeat.timeout],
+    ] as const) {
+      expect(options.get(name)?.default, name).toBe(value);
+      expect(defaults.get(name), name).toBe(value);
+    }
   });
 
   it("fits the default slots and I/O area in the mvp engine's static pool", () => {

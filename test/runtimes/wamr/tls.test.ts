@@ -1,20 +1,27 @@
-// wss:// on the C host, built on Linux x86-64 with Debian's mbedTLS (each native target of host.ts: wasm2c, and
-// WAMR when WAMR_ROOT is set; with ASan/UBSan): a throw-away certificate made by openssl for 127.0.0.1, `ws` as
-// a wss client of the C server, the C client against our Node wss server, certificates that are not trusted
-// refused on both sides, and (builds without sanitizers) flat malloc totals and no leak under valgrind.
+// wss:// on the C host, built on Linux x86-64 with Debian's mbedTLS 2.28 (each native target of host.ts: wasm2c,
+// and WAMR when WAMR_ROOT is set; with ASan/UBSan), and again against each mbedTLS 3.x that MBEDTLS3_ROOT (or
+// /opt/mbedtls3, /opt/mbedtls3-psa) holds, as ESP-IDF 5 ships 3.x: a fresh machine has none (see host.ts). A
+// throw-away certificate made by openssl for 127.0.0.1, `ws` as a wss client of the C server, the C client
+// against our Node wss server, certificates that are not trusted refused on both sides, and (builds without
+// sanitizers) flat malloc totals and no leak under valgrind.
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { WebSocketServer } from "../../../runtimes/node/index.js";
+import { frame as rawFrame, parseFrame, upgradeRequest } from "../../support/raw-client.js";
 import { nextMessage, openWs } from "./ws-peer.js";
 import {
+  buildDir,
   buildHost,
-  nativeTargets,
+  tlsTargets,
   runClient,
   startServer,
+  stats,
   idleStats,
   takeSanitizerReports,
   type Server,
@@ -72,7 +79,47 @@ function openWss(port: number, ca?: Buffer): Promise<WebSocket> {
   return openWs(`wss://127.0.0.1:${port}/`, undefined, { ca });
 }
 
-for (const t of nativeTargets) describe(`C host: wss:// through mbedTLS [${t.name}]`, () => suite(t));
+interface RawWss {
+  socket: TLSSocket;
+  ended: Promise<void>;
+  /** The bytes received after the 101 head since the last call. */
+  take(): Buffer;
+}
+
+/** A TLS connection that sent the upgrade request by hand and got its 101. */
+async function rawWss(port: number, ca: Buffer): Promise<RawWss> {
+  const socket = tlsConnect({ port, host: "127.0.0.1", ca });
+  socket.on("error", () => {});
+  const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  await new Promise<void>((resolve) => socket.once("secureConnect", () => resolve()));
+  let chunks: Buffer[] = [];
+  socket.on("data", (d: Buffer) => chunks.push(d));
+  socket.write(upgradeRequest(port));
+  let head = -1;
+  for (let i = 0; i < 300 && head < 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    head = Buffer.concat(chunks).indexOf("\r\n\r\n");
+  }
+  const first = Buffer.concat(chunks);
+  expect(first.subarray(0, 13).toString()).toBe("HTTP/1.1 101 ");
+  chunks = [first.subarray(head + 4)];
+  return {
+    socket,
+    ended,
+    take: () => {
+      const bytes = Buffer.concat(chunks);
+      chunks = [];
+      return bytes;
+    },
+  };
+}
+
+/** Until the socket drains or ends. */
+function drained({ socket, ended }: RawWss): Promise<unknown> {
+  return Promise.race([new Promise((r) => socket.once("drain", r)), ended]);
+}
+
+for (const t of tlsTargets) describe(`C host: wss:// through mbedTLS [${t.name}]`, () => suite(t));
 
 function suite(t: Target): void {
   let dir: string;
@@ -86,6 +133,10 @@ function suite(t: Target): void {
     trusted = makeCertificate(dir, "server");
     stranger = makeCertificate(dir, "stranger");
     await buildHost(t);
+    // The mbedTLS the build found is the one asked for (CMake never falls back to the system's 2.28).
+    const cache = readFileSync(join(buildDir(t), "CMakeCache.txt"), "utf8");
+    const include = /^MBEDTLS_INCLUDE_DIR:PATH=(.*)$/m.exec(cache)?.[1];
+    expect(include).toBe(t.mbedtls ? join(t.mbedtls, "include") : "/usr/include");
     server = await startServer(t, [
       "--max-message",
       String(1 << 20),
@@ -142,6 +193,87 @@ function suite(t: Target): void {
     ws.send(Buffer.from([0xc3, 0x28]), { binary: false });
     expect(await closed).toBe(1007);
   });
+
+  it("keeps serving while a wss peer floods messages and never reads: the canary's echoes arrive, the flooder is cut with 1008", async () => {
+    // A send timeout longer than the test: a loop that waited on the flooder's full socket would hold everyone.
+    const flooded = await startServer(t, [
+      ...["--send-timeout", "60000", "--max-message", "65536"],
+      ...["--cert", trusted.cert, "--key", trusted.key],
+    ]);
+    try {
+      const ca = readFileSync(trusted.cert);
+      const flooder = await rawWss(flooded.port, ca);
+      flooder.socket.pause(); // never reads an echo: they fill its socket, then the server's
+      let gone = false;
+      void flooder.ended.then(() => (gone = true));
+      const message = rawFrame(2, randomBytes(64 * 1024));
+      // Bounded: at most 256 MiB, one write waiting for the last to drain.
+      const flooding = (async () => {
+        for (let sent = 0; !gone && sent < 256 << 20; sent += message.length)
+          if (!flooder.socket.write(message)) await drained(flooder);
+        flooder.socket.destroy();
+      })();
+      const canary = await openWss(flooded.port, ca);
+      const cut = () => /client \d+ closed: 1008/.test(flooded.stderr());
+      let i = 0;
+      const roundTrip = async () => {
+        canary.send(`canary ${i}`);
+        expect((await nextMessage(canary)).data.toString()).toBe(`canary ${i++}`);
+      };
+      // Round trips all through the flood, until the server has cut the flooder, then 20 more.
+      const deadline = Date.now() + 25_000;
+      while (!cut() && Date.now() < deadline) await roundTrip();
+      expect(cut()).toBe(true);
+      for (let n = 0; n < 20; n++) await roundTrip();
+      await flooding;
+      const canaryClosed = new Promise<number>((resolve) => canary.once("close", resolve));
+      canary.close(1000);
+      expect(await canaryClosed).toBe(1000);
+    } finally {
+      expect(await flooded.stop()).toBe(0);
+    }
+  }, 30_000);
+
+  it("queues a wss peer's echoes while it does not read and delivers every one intact once it does (TLS writes retried with the same bytes)", async () => {
+    const queued = await startServer(t, [
+      ...["--send-timeout", "60000", "--max-message", "65536", "--max-send-queue", String(64 << 20)],
+      ...["--cert", trusted.cert, "--key", trusted.key],
+    ]);
+    try {
+      const peer = await rawWss(queued.port, readFileSync(trusted.cert));
+      peer.socket.pause();
+      // 16 MiB of echoes: more than the two sockets hold, so the server queues the rest.
+      const messages = Array.from({ length: 256 }, () => randomBytes(64 * 1024));
+      for (const m of messages) if (!peer.socket.write(rawFrame(2, m))) await drained(peer);
+      let heap = 0;
+      for (let i = 0; i < 200 && heap < 1 << 20; i++) {
+        heap = (await stats(queued)).host_heap;
+        if (heap < 1 << 20) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(heap).toBeGreaterThanOrEqual(1 << 20); // MiBs of echoes held in its send queue
+      const echoes: Buffer[] = [];
+      let bytes = Buffer.alloc(0);
+      // Read in short bursts, so that the server finds the socket full again and again while it flushes.
+      for (let i = 0; i < 600 && echoes.length < messages.length; i++) {
+        peer.socket.resume();
+        await new Promise((r) => setTimeout(r, 10));
+        peer.socket.pause();
+        await new Promise((r) => setTimeout(r, 40));
+        bytes = Buffer.concat([bytes, peer.take()]);
+        for (let parsed = parseFrame(bytes); parsed; parsed = parseFrame(bytes)) {
+          expect(parsed.frame.opcode).toBe(2);
+          echoes.push(parsed.frame.payload);
+          bytes = bytes.subarray(parsed.size);
+        }
+      }
+      expect(echoes.length).toBe(messages.length);
+      for (const [i, m] of messages.entries()) expect(echoes[i].equals(m), `echo ${i}`).toBe(true);
+      expect(queued.stderr()).not.toMatch(/closed: 10\d\d/);
+      peer.socket.destroy();
+    } finally {
+      expect(await queued.stop()).toBe(0);
+    }
+  }, 60_000);
 
   it("runs C wss clients against our Node wss server: echoes, pong, fragments, clean close", async () => {
     const wss = new WebSocketServer({

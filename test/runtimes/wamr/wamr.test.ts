@@ -184,6 +184,16 @@ function suite(t: Target): void {
     expect(server.lines).toContain(`ENGINE ${t.backend}`);
   });
 
+  if (t.wamr)
+    it(`WAMR ${t.wamr.mode}: the module is ${t.wamr.mode === "classic" ? "copied to RAM" : "read in place, not copied to RAM"}`, async () => {
+      // The idle server's host heap is its client table and strings (under 2 KB) plus, for the classic
+      // interpreter only, the RAM copy of the module it runs and patches.
+      const idle = await idleStats(server);
+      expect(idle.module).toBeGreaterThan(8000);
+      if (t.wamr!.mode === "classic") expect(idle.host_heap).toBeGreaterThan(idle.module);
+      else expect(idle.host_heap).toBeLessThan(idle.module);
+    });
+
   afterEach(() => expect(takeSanitizerReports()).toEqual([]));
 
   afterAll(async () => {
@@ -304,6 +314,66 @@ function suite(t: Target): void {
       await closed(canary);
     } finally {
       await flooded.stop();
+    }
+  }, 30_000);
+
+  it("heartbeat: ends a client that answers no ping with close 1011 'heartbeat timeout', while another keeps its echoes", async () => {
+    const beating = await serve(["--heartbeat", "200,300"]);
+    try {
+      // Upgraded, then silent: it reads what the server sends but never answers (no pong, no frame).
+      const silent = await rawUpgrade(beating.port);
+      let gone = false;
+      void silent.ended.then(() => (gone = true));
+      const canary = await open(beating.port);
+      let i = 0;
+      const roundTrip = async () => {
+        canary.send(`canary ${i}`);
+        expect((await nextMessage(canary)).data.toString()).toBe(`canary ${i++}`);
+        await new Promise((r) => setTimeout(r, 20));
+      };
+      // Bounded: a generous deadline, far past interval + timeout (0.5 s) even under qemu.
+      const deadline = Date.now() + 20_000;
+      while (!gone && Date.now() < deadline) await roundTrip();
+      expect(gone).toBe(true);
+      const frames: { opcode: number; payload: Buffer }[] = [];
+      let bytes = silent.received();
+      for (let parsed = parseFrame(bytes); parsed; parsed = parseFrame(bytes)) {
+        frames.push(parsed.frame);
+        bytes = bytes.subarray(parsed.size);
+      }
+      expect(frames.map((f) => f.opcode)).toEqual([9, 8]); // the heartbeat's ping, then the close
+      expect(frames[1].payload.readUInt16BE(0)).toBe(1011);
+      expect(frames[1].payload.subarray(2).toString()).toBe("heartbeat timeout");
+      expect(beating.stderr()).toMatch(/client \d+ closed: 1011 heartbeat timeout/);
+      for (let n = 0; n < 5; n++) await roundTrip(); // the canary, never silent, was kept
+      canary.close();
+      expect((await closed(canary)).code).toBe(1005);
+    } finally {
+      await beating.stop();
+    }
+  }, 30_000);
+
+  it("heartbeat: keeps a silent client that answers the pings", async () => {
+    // A timeout far longer than a pong takes, even under qemu: only a missing pong could end it.
+    const beating = await serve(["--heartbeat", "200,5000"]);
+    try {
+      const ws = await open(beating.port); // ws answers every ping with a pong
+      let pings = 0;
+      ws.on("ping", () => pings++);
+      const ended = closed(ws);
+      let gone = false;
+      void ended.then(() => (gone = true));
+      // Silent except for its pongs, through three pings (bounded wait).
+      for (let i = 0; i < 400 && pings < 3 && !gone; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(gone).toBe(false);
+      expect(pings).toBeGreaterThanOrEqual(3);
+      ws.send("still here");
+      expect((await nextMessage(ws)).data.toString()).toBe("still here");
+      ws.close(1000);
+      expect((await ended).code).toBe(1000);
+      expect(beating.stderr()).not.toMatch(/closed: 1011/);
+    } finally {
+      await beating.stop();
     }
   }, 30_000);
 

@@ -3,9 +3,11 @@
  * SIGUSR1 prints a "STATS ..." line (WAMR pool and host heap in use); SIGINT/SIGTERM or stdin closing stop the server, which
  * then prints a final STATS line and exits 0.
  * Options: --port N (0: any) --bind ADDR --path P --max-clients N --max-message BYTES --subprotocols a,b
- * --rx-buffer BYTES (rx_buffer_size) --cert PEM-FILE --key PEM-FILE (wss). STATS also shows malloc_in_use: the whole process's heap (mallinfo2),
- * which includes what mbedTLS allocates.
+ * --rx-buffer BYTES (rx_buffer_size) --send-timeout MS --max-send-queue BYTES --cert PEM-FILE --key PEM-FILE (wss)
+ * --heartbeat INTERVAL_MS[,TIMEOUT_MS] or --heartbeat off (default: Kconfig's 30000,10000).
+ * STATS also shows malloc_in_use: the whole process's heap (mallinfo2), which includes what mbedTLS allocates.
  */
+#include <limits.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,6 +39,22 @@ static char *read_file(const char *path)
     }
     fclose(f);
     return text;
+}
+
+/* "--heartbeat off" or "INTERVAL_MS[,TIMEOUT_MS]", both positive; false if it is neither. */
+static bool parse_heartbeat(const char *text, echo_server_options_t *options)
+{
+    if (!strcmp(text, "off")) {
+        options->heartbeat_interval_ms = WSK_HEARTBEAT_OFF;
+        return true;
+    }
+    char *end;
+    long interval = strtol(text, &end, 10), timeout = 0; /* 0: the default timeout */
+    if (*end == ',' && ((timeout = strtol(end + 1, &end, 10)) <= 0 || timeout > INT_MAX)) return false;
+    if (*end != 0 || interval <= 0 || interval > INT_MAX) return false;
+    options->heartbeat_interval_ms = (int)interval;
+    options->heartbeat_timeout_ms = (int)timeout;
+    return true;
 }
 
 static void on_signal(int sig)
@@ -71,6 +89,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--send-timeout")) options.send_timeout_ms = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max-send-queue")) options.max_send_queue = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--subprotocols")) options.subprotocols = argv[i + 1];
+        else if (!strcmp(argv[i], "--heartbeat")) {
+            if (!parse_heartbeat(argv[i + 1], &options)) {
+                fprintf(stderr, "--heartbeat takes INTERVAL_MS[,TIMEOUT_MS] (both > 0) or off, not %s\n", argv[i + 1]);
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--cert") || !strcmp(argv[i], "--key")) {
             char *pem = read_file(argv[i + 1]);
             if (!pem) {
