@@ -195,7 +195,23 @@ const wsRefusals: Record<string, RuleRefusal> = {
 /** node:http's rule for an upgrade: an Upgrade header and the `upgrade` token in Connection. */
 function asksUpgrade(request: UpgradeRequest): boolean {
   if (request.headers["upgrade"] === undefined) return false;
-  return splitList(request.headers["connection"]).some((token) => token.toLowerCase() === "upgrade");
+  const connection = request.headers["connection"];
+  // What browsers and clients send: one token, no list to split.
+  if (connection !== undefined && connection.length === 7 && connection.toLowerCase() === "upgrade")
+    return true;
+  return splitList(connection).some((token) => token.toLowerCase() === "upgrade");
+}
+
+/**
+ * The host's request object, or a function building it (once: the host memoizes it), so that a host whose
+ * request object costs something to build builds it only when a listener, `verifyClient` or
+ * `handleProtocols` reads it.
+ */
+export type RequestSource<Req> = Req | (() => Req);
+
+/** The request object of `source`, built now if it is lazy. */
+export function requestOf<Req>(source: RequestSource<Req>): Req {
+  return typeof source === "function" ? (source as () => Req)() : source;
 }
 
 /** What `accept` needs of the host's socket. */
@@ -405,7 +421,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    * `verifyClient`. `done` may run later (an async verifyClient).
    */
   decide(
-    req: Req,
+    req: RequestSource<Req>,
     target: string,
     request: UpgradeRequest,
     secure: boolean,
@@ -453,9 +469,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    */
   accept(
     decision: { request: UpgradeRequest; protocol: string },
-    req: Req,
+    req: RequestSource<Req>,
     host: AcceptedSocket<S>,
-    callback?: (ws: ServerConnection<B, S>, req: Req) => void,
+    callback?: (ws: ServerConnection<B, S>, req: RequestSource<Req>) => void,
   ): ServerConnection<B, S> | Uint8Array {
     if (this.closing) return this.refusal(503);
     const handle: SlotHandle = this.pool.acquire();
@@ -491,7 +507,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     });
     ws.session.start();
     if (callback) callback(ws, req);
-    else this.emit("connection", ws, req);
+    else this.emit("connection", ws, requestOf(req));
     return ws;
   }
 
@@ -509,13 +525,13 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     handle: SlotHandle,
     decision: { request: UpgradeRequest; protocol: string },
     extensions: string,
-    req: Req,
+    req: RequestSource<Req>,
   ): Uint8Array {
     const extra: Record<string, string> = extensions ? { "Sec-WebSocket-Extensions": extensions } : {};
     const response = buildAcceptResponse(handle.engine, decision.request.key, decision.protocol, extra);
     if (this.listenerCount("headers") === 0) return response;
     const lines = latin1.decode(response).split("\r\n").slice(0, -2);
-    this.emit("headers", lines, req);
+    this.emit("headers", lines, requestOf(req));
     return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
   }
 
@@ -634,10 +650,10 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     return typeof allowed === "function" ? allowed(origin) : allowed.includes(origin);
   }
 
-  private chooseProtocol(request: UpgradeRequest, req: Req): string {
+  private chooseProtocol(request: UpgradeRequest, req: RequestSource<Req>): string {
     if (request.protocols.length === 0) return "";
     if (this.core.handleProtocols) {
-      const chosen = this.core.handleProtocols(new Set(request.protocols), req);
+      const chosen = this.core.handleProtocols(new Set(request.protocols), requestOf(req));
       return chosen || "";
     }
     if (!this.core.protocols) return request.protocols[0];
@@ -648,7 +664,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   }
 
   private verify(
-    req: Req,
+    req: RequestSource<Req>,
     origin: string,
     secure: boolean,
     done: (
@@ -659,7 +675,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     ) => void,
   ): void {
     const verifyClient = this.core.verifyClient!;
-    const info: VerifyClientInfo<Req> = { origin, secure, req };
+    const info: VerifyClientInfo<Req> = { origin, secure, req: requestOf(req) };
     const settle = (result: boolean | Refusal) =>
       result === true
         ? done(true)
