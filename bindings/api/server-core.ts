@@ -217,9 +217,17 @@ export function requestOf<Req>(source: RequestSource<Req>): Req {
 /** What `accept` needs of the host's socket. */
 /** A raw socket's bytes before its connection opens (see `takeHead`). */
 export class PendingHead {
+  /** Bytes kept: the head so far, then (once taken) from `framesAt` on the frames that followed it. */
   bytes: Uint8Array = new Uint8Array(0);
   /** The head was complete and returned: later bytes are frames. */
   taken = false;
+  /** Where in `bytes` the frames after the head start. */
+  framesAt = 0;
+
+  /** The bytes that came after the head (frames sent right behind the request). */
+  frames(): Uint8Array {
+    return this.bytes.subarray(this.framesAt);
+  }
 }
 
 export interface AcceptedSocket<S> {
@@ -397,6 +405,17 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    * (frames sent right behind the request, fed once the connection opens).
    */
   takeHead(pending: PendingHead, chunk: Uint8Array): UpgradeRequest | null {
+    if (!pending.taken && pending.bytes.length === 0) {
+      // The whole head in one read (the usual case): parsed where it is, and only kept (copied: a runtime
+      // may reuse the buffer it passed) when incomplete or followed by frames.
+      const request = this.parseHead(chunk);
+      if (!request) pending.bytes = new Uint8Array(chunk);
+      else {
+        pending.taken = true;
+        if (request.headEnd < chunk.length) pending.bytes = new Uint8Array(chunk.subarray(request.headEnd));
+      }
+      return request;
+    }
     // Copied: a runtime may reuse the buffer it passed.
     const bytes = new Uint8Array(pending.bytes.length + chunk.length);
     bytes.set(pending.bytes);
@@ -404,7 +423,10 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     pending.bytes = bytes;
     if (pending.taken) return null;
     const request = this.parseHead(bytes);
-    if (request) pending.taken = true;
+    if (request) {
+      pending.taken = true;
+      pending.framesAt = request.headEnd;
+    }
     return request;
   }
 

@@ -286,7 +286,8 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
           socket.off("data", onData);
           this.stopWatching(socket);
           if (socket.isPaused()) socket.resume();
-          const rest = Buffer.from(pending.bytes.buffer, pending.bytes.byteOffset + request.headEnd);
+          const frames = pending.frames();
+          const rest = Buffer.from(frames.buffer, frames.byteOffset, frames.length);
           this.answer(req, socket, rest, decision, (ws) => this.emitConnection(ws, req));
         },
         true,
