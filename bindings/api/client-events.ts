@@ -5,6 +5,7 @@
 import { Emitter } from "./emitter.js";
 import { CloseEvent, ErrorEvent, FragmentEvent } from "./events.js";
 import { utf8, utf8Decoder } from "../engine/text.js";
+import type { FinishReason } from "../policies/reconnect.js";
 
 /** Detail of "connecting": 0 for the first connection, then the retry number. */
 export interface ConnectingDetail {
@@ -15,9 +16,9 @@ export interface ReconnectingDetail {
   attempt: number;
   delay: number;
 }
-/** Detail of "finish": why the client makes no more connections. */
+/** Detail of "finish": why the client makes no more connections (the reconnect policy's answer). */
 export interface FinishDetail {
-  reason: "closed" | "retries" | "no-reconnect";
+  reason: FinishReason;
 }
 
 /** Message data as `binaryType` asks: the host's bytes, an ArrayBuffer, a list of chunks or a Blob. */

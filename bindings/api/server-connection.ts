@@ -5,18 +5,15 @@ import { Emitter } from "./emitter.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
 import { topicName, type TopicRegistry } from "../protocol/pubsub.js";
 import { utf8 } from "../engine/text.js";
+import { Session, type SessionEvents, type SessionOptions, type SessionSocket } from "../protocol/session.js";
+import { ReadyState } from "../protocol/ready-state.js";
 import {
-  ReadyState,
-  Session,
   controlBytes,
   toArrayBuffer,
   type ControlData,
   type SendData,
-  type SessionEvents,
-  type SessionOptions,
-  type SessionSocket,
   type WriteCallback,
-} from "../protocol/session.js";
+} from "../protocol/send-data.js";
 
 /** How received binary data is delivered: the host's byte type (Buffer on Node/Bun) or ArrayBuffer. */
 export type BinaryType = "nodebuffer" | "arraybuffer";

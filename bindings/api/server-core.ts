@@ -33,13 +33,8 @@ import {
   type PubSubHub,
 } from "../protocol/pubsub.js";
 import { ServerConnection, type PublishOptions, type TopicHost } from "./server-connection.js";
-import {
-  sendBytes,
-  sessionLimits,
-  type SendData,
-  type SessionOptions,
-  type SessionSocket,
-} from "../protocol/session.js";
+import { sessionLimits, type SessionOptions, type SessionSocket } from "../protocol/session.js";
+import { sendBytes, type SendData } from "../protocol/send-data.js";
 
 /** What `verifyClient` is told about a handshake; `req` is the host's request object. */
 export interface VerifyClientInfo<Req> {
@@ -246,9 +241,7 @@ const rejections = new Map<number, Uint8Array>();
 export function rejectionBytes(pool: EnginePool, status: number): Uint8Array {
   let bytes = rejections.get(status);
   if (!bytes) {
-    const handle = pool.acquire();
-    bytes = buildRejection(handle.engine, status);
-    pool.release(handle);
+    bytes = buildRejection(pool.handshakeEngine(), status);
     rejections.set(status, bytes);
   }
   return bytes;
@@ -391,12 +384,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
 
   /** The engine's reading of a request head (null while incomplete), limited to `maxHeaderSize`. */
   parseHead(head: Uint8Array): UpgradeRequest | null {
-    const handle = this.pool.acquire();
-    try {
-      return parseUpgradeRequest(handle.engine, head, { maxHeaderBytes: this.maxHeaderSize });
-    } finally {
-      this.pool.release(handle);
-    }
+    return parseUpgradeRequest(this.pool.handshakeEngine(), head, { maxHeaderBytes: this.maxHeaderSize });
   }
 
   /**
@@ -496,9 +484,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     callback?: (ws: ServerConnection<B, S>, req: RequestSource<Req>) => void,
   ): ServerConnection<B, S> | Uint8Array {
     if (this.closing) return this.refusal(503);
-    const handle: SlotHandle = this.pool.acquire();
     const accepted = this.deflate && acceptDeflateOffer(decision.request.extensions, this.deflate);
-    const response = this.acceptResponse(handle, decision, accepted ? accepted.response : "", req);
+    const response = this.acceptResponse(decision, accepted ? accepted.response : "", req);
+    const handle: SlotHandle = this.pool.acquire();
     const Connection = isConnectionClass(this.core.WebSocket) ? this.core.WebSocket : ServerConnection;
     const ws = new Connection<B, S>({
       socket: host.socket,
@@ -544,13 +532,13 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    * (ws: the status line and every header, for the application to inspect and extend).
    */
   protected acceptResponse(
-    handle: SlotHandle,
     decision: { request: UpgradeRequest; protocol: string },
     extensions: string,
     req: RequestSource<Req>,
   ): Uint8Array {
     const extra: Record<string, string> = extensions ? { "Sec-WebSocket-Extensions": extensions } : {};
-    const response = buildAcceptResponse(handle.engine, decision.request.key, decision.protocol, extra);
+    const engine = this.pool.handshakeEngine();
+    const response = buildAcceptResponse(engine, decision.request.key, decision.protocol, extra);
     if (this.listenerCount("headers") === 0) return response;
     const lines = latin1.decode(response).split("\r\n").slice(0, -2);
     this.emit("headers", lines, requestOf(req));
@@ -679,10 +667,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       return chosen || "";
     }
     if (!this.core.protocols) return request.protocols[0];
-    const handle = this.pool.acquire();
-    const chosen = selectSubprotocol(handle.engine, request.protocols, this.core.protocols);
-    this.pool.release(handle);
-    return chosen ?? "";
+    return selectSubprotocol(this.pool.handshakeEngine(), request.protocols, this.core.protocols) ?? "";
   }
 
   private verify(

@@ -6,6 +6,7 @@ import { check, HostError, WebSocketProtocolError } from "../engine/errors.js";
 import { DeflateError, SYNC_INFLATE_BYTES, type PerMessageDeflate } from "./permessage-deflate.js";
 import type { SlotHandle } from "../engine/pool.js";
 import { COPY_BYTES } from "./output.js";
+import { MessageAssembly } from "./message-assembly.js";
 import { utf8 } from "../engine/text.js";
 
 /** Which end of the connection we are. */
@@ -21,8 +22,6 @@ const ConnFlag = abi.ConnFlag;
 const FIN = abi.FrameBit.Fin;
 const RSV1 = abi.FrameBit.Rsv1;
 const MAX_HEADER = abi.MAX_HEADER_BYTES;
-// Bytes of a frame reserved when its header arrives; larger frames grow as their bytes do.
-const PREALLOCATE = 256 * 1024;
 
 /** What a connection reports to its host. */
 export interface ConnectionHandler {
@@ -118,11 +117,8 @@ export class WireConnection {
   private readonly maxPayload: number;
   private readonly role: Role;
   private readonly autoPong: boolean;
-  /** The message being assembled (fragments: "message"), filled in place; `received` bytes so far. */
-  private assembling: Uint8Array | null = null;
-  private received = 0;
-  /** Offset in the message where the frame being read ends (its header announced the length). */
-  private frameEnd = 0;
+  /** The message being assembled (fragments: "message"). */
+  private readonly assembly: MessageAssembly;
   /** The message being received is compressed (RSV1 on its first frame). */
   private compressed = false;
   /** Uncompressed bytes of the message being received (checked here when the slot's limit has slack). */
@@ -164,6 +160,7 @@ export class WireConnection {
     this.maxPayload = options.maxPayload;
     this.role = options.role;
     this.autoPong = options.autoPong !== false;
+    this.assembly = new MessageAssembly(this.alloc, this.maxPayload);
     this.open();
   }
 
@@ -346,7 +343,7 @@ export class WireConnection {
       case EventType.Close:
         return this.handler.close(code, utf8.decode(from.subarray(ptr, ptr + len)));
       case EventType.Error:
-        this.assembling = null;
+        this.assembly.reset();
         return this.handler.error(new WebSocketProtocolError(reason, code));
       case EventType.Closed:
         return this.handler.closed();
@@ -380,35 +377,14 @@ export class WireConnection {
     if (this.stream && this.handler.fragment)
       return this.handler.fragment(this.copy(ptr, len, from), isBinary, first, last);
     if (first && last) return this.handler.message(this.copy(ptr, len, from), isBinary);
-    if (first) {
-      this.assembling = null;
-      this.received = 0;
-    }
-    if ((flags & DataFlag.FrameStart) !== 0) this.frameEnd = this.received + frameLength;
-    this.reserve(this.received + len);
-    this.assembling!.set(from.subarray(ptr, ptr + len), this.received);
-    this.received += len;
-    if (!last) return;
-    let message = this.assembling!;
-    // Only a message of several frames can end short of what was reserved for it.
-    if (message.length !== this.received) message = this.copy(0, this.received, message);
-    this.assembling = null;
-    this.handler.message(message, isBinary);
-  }
-
-  /**
-   * Room for `need` bytes of the message being assembled: the frame's announced length at once (up to
-   * PREALLOCATE: a header alone must not make us hold much), so a one-frame message is allocated once and
-   * filled in place; past that, doubling, never past the current frame's end while it is incomplete.
-   */
-  private reserve(need: number): void {
-    const have = this.assembling?.length ?? 0;
-    if (this.assembling && need <= have) return;
-    let size = Math.max(need, Math.min(this.frameEnd, PREALLOCATE));
-    if (have > 0) size = Math.max(size, need < this.frameEnd ? Math.min(2 * have, this.frameEnd) : 2 * have);
-    const grown = this.alloc(Math.max(need, Math.min(size, this.maxPayload)));
-    if (this.assembling) grown.set(this.assembling.subarray(0, this.received));
-    this.assembling = grown;
+    const frameStart = (flags & DataFlag.FrameStart) !== 0;
+    const message = this.assembly.add(
+      from.subarray(ptr, ptr + len),
+      first,
+      frameStart ? frameLength : -1,
+      last,
+    );
+    if (message) this.handler.message(message, isBinary);
   }
 
   /**
@@ -480,7 +456,7 @@ export class WireConnection {
   /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
   private failLocally(rule: number, closeCode: number, detail: string): void {
     this.failed = true;
-    this.assembling = null;
+    this.assembly.reset();
     this.deflate?.release();
     this.dropHeld();
     if (!this.closeSent) {
@@ -490,7 +466,7 @@ export class WireConnection {
     this.handler.error(new WebSocketProtocolError(rule, closeCode, detail));
   }
 
-  /** A copy in the host's byte type of `len` bytes at `ptr` of `from` (default engine memory). */
+  /** A copy in the host's byte type of `len` bytes at `ptr` of engine memory. */
   private copy(ptr: number, len: number, from: Uint8Array = this.engine.u8): Uint8Array {
     const bytes = this.alloc(len);
     bytes.set(from.subarray(ptr, ptr + len));
@@ -574,7 +550,7 @@ export class WireConnection {
   /** Free the engine slot; the connection can no longer be used. */
   release(): void {
     this.released = true;
-    this.assembling = null;
+    this.assembly.reset();
     this.deflate?.release();
     this.dropHeld();
   }

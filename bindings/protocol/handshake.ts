@@ -1,6 +1,7 @@
 // The opening handshake as JS values: parse a client's upgrade request or a server's 101 response, choose
 // a subprotocol, and build the bytes to send, all by the engine's handshake exports (assembly/handshake.ts,
-// docs/ENGINE.md "Handshake"). Runtime-neutral: bytes pass through the engine's I/O area, used as scratch.
+// docs/ENGINE.md "Handshake"). Runtime-neutral: bytes pass through the engine's I/O area, used as scratch (a
+// server's calls take no slot and run on the pool's handshake engine, so that area is never a connection's input).
 import {
   ACCEPT_BYTES,
   BUILDER_ROOM_BYTES,

@@ -231,10 +231,8 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
   ): void {
     if (this.closing) return this.refuse(socket, 503);
     const ws = new (this.options.WebSocket as ForeignWebSocketClass)(null, undefined, this.options);
-    const handle = this.pool.acquire();
     // permessage-deflate is not offered to a foreign class: its codec is not ours to set up.
-    const response = this.acceptResponse(handle, decision, "", req);
-    this.pool.release(handle);
+    const response = this.acceptResponse(decision, "", req);
     if (decision.protocol) ws._protocol = decision.protocol;
     socket.write(response);
     socket.off("error", ignoreError);

@@ -206,6 +206,22 @@ describe(`client on ${runtime}`, () => {
     await wss.close();
   });
 
+  it("close() in a 'reconnecting' listener cancels that retry: finish 'closed', no error, no new connection", async () => {
+    const { wss, url } = await echoServer();
+    let connections = 0;
+    wss.on("connection", () => connections++);
+    const ws = new host.WebSocket(url, [], { reconnect: { minDelay: 20, maxDelay: 20, maxRetries: 5 } });
+    await nextEvent(ws, "open");
+    const errors: string[] = [];
+    ws.addEventListener("error", (event) => errors.push((event as ErrorEvent).message));
+    ws.addEventListener("reconnecting", () => ws.close());
+    const finished = nextEvent<CustomEvent>(ws, "finish");
+    [...wss.clients][0].terminate();
+    expect((await within(finished, 5000, "finish")).detail.reason).toBe("closed");
+    expect([connections, ws.readyState, errors]).toEqual([1, host.WebSocket.CLOSED, []]);
+    await wss.close();
+  });
+
   it("queues a copy of bytes sent while reconnecting, so the caller may reuse its buffer", async () => {
     const { wss, url } = await echoServer();
     const ws = new host.WebSocket(url, [], { reconnect: { minDelay: 20, maxDelay: 50, maxRetries: 5 } });

@@ -407,6 +407,30 @@ describe(`server on ${runtime}: handshake`, () => {
     await wss.close();
   });
 
+  it("computes a handshake inside a message handler without touching the rest of that read", async () => {
+    const { wss, port } = await listen();
+    // A head longer than the frames behind it: parsed where they wait, it would overwrite them.
+    const head = new TextEncoder().encode(upgradeRequest(port, "/", `X-Pad: ${"p".repeat(2000)}\r\n`));
+    const received: string[] = [];
+    const statuses: number[] = [];
+    const done = new Promise<void>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.on("close", () => resolve());
+        ws.on("message", (data) => {
+          received.push(String(data));
+          if (received.length === 1) statuses.push(wss.parseHead(head)?.status ?? 0);
+          if (received.length === 3) resolve();
+        });
+      }),
+    );
+    const raw = await RawClient.open(port);
+    raw.write(Buffer.concat([frame(Op.Text, "first"), frame(Op.Text, "second"), frame(Op.Text, "third")]));
+    await within(done, 5000, "three messages");
+    expect([received, statuses]).toEqual([["first", "second", "third"], [101]]);
+    raw.destroy();
+    await wss.close();
+  });
+
   it("reads a request that arrives a few bytes per write, and the frame sent right behind it", async () => {
     const { wss, port } = await echoServer();
     const raw = await RawClient.connect(port);
