@@ -94,6 +94,15 @@ export namespace CallError {
   /** invalid argument. @argument */
   // @ts-ignore: decorator
   @inline export const InvalidArgument: i32 = -10;
+  /** the message being written still has frames to write (nextFrame until its last). */
+  // @ts-ignore: decorator
+  @inline export const MessageUnfinished: i32 = -11;
+  /** no message frame to write (beginMessage first). */
+  // @ts-ignore: decorator
+  @inline export const NoMessage: i32 = -12;
+  /** compression (RSV1) needs a negotiated extension and the first frame of a message. @argument */
+  // @ts-ignore: decorator
+  @inline export const CompressionNotAllowed: i32 = -13;
 }
 
 /** The first HandshakeError id: a `parseResponse` result of `-HANDSHAKE_ERROR_FIRST` or less is a broken rule. */

@@ -7,7 +7,8 @@ import type { BackoffOptions } from "../policies/backoff.js";
 import { Reconnect } from "../policies/reconnect.js";
 import { SendQueue } from "../policies/send-queue.js";
 import { CloseCode } from "../engine/errors.js";
-import { MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from "../engine/abi.js";
+import { CallError, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from "../engine/abi.js";
+import { closeError, controlError, isToken } from "../engine/rules.js";
 import { defaults } from "../policies/config.js";
 import { CloseEvent } from "./events.js";
 import { utf8 } from "../engine/text.js";
@@ -152,14 +153,6 @@ function notOpen(state: number): Error {
   return new Error(`WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
 }
 
-/** A close code an endpoint may send (RFC 6455 §7.4; ws's rule). */
-function isValidCloseCode(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
-    (code >= 3000 && code <= 4999)
-  );
-}
-
 /** Where a ws:// or wss:// URL says to connect. */
 export interface WebSocketTarget {
   url: string;
@@ -200,7 +193,6 @@ export interface ClientLink {
 }
 
 const encoder = new TextEncoder();
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Parse a WebSocket URL as the WHATWG constructor does (SyntaxError DOMException when invalid). */
 export function parseWebSocketUrl(input: string | URL): WebSocketTarget {
@@ -254,7 +246,7 @@ function protocolList(protocols: string | string[] | null | undefined): string[]
   const invalid = () => new DOMException("An invalid or duplicated subprotocol was specified", "SyntaxError");
   if (protocols === null) throw invalid();
   const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
-  for (const protocol of list) if (typeof protocol !== "string" || !TOKEN.test(protocol)) throw invalid();
+  for (const protocol of list) if (typeof protocol !== "string" || !isToken(protocol)) throw invalid();
   if (new Set(list).size !== list.length) throw invalid();
   return list;
 }
@@ -482,7 +474,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
     } else if (typeof mask === "function") callback = mask;
     if (typeof data === "number") data = String(data);
     const bytes = controlBytes(data);
-    if (bytes.length > MAX_CONTROL_PAYLOAD)
+    if (controlError(bytes.length) !== 0)
       throw new RangeError(`The data size must not be greater than ${MAX_CONTROL_PAYLOAD} bytes`);
     if (this.lifecycle.readyState !== ReadyState.OPEN || !this.session)
       return this.sendAfterClose(bytes, callback);
@@ -501,11 +493,15 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** Close with an optional code (RFC 6455 §7.4, ws's rule) and reason (at most 123 UTF-8 bytes); ends reconnecting. */
   close(code?: number, reason?: string | Uint8Array): void {
-    if (code !== undefined && (typeof code !== "number" || !isValidCloseCode(code)))
-      throw new TypeError("First argument must be a valid error code number");
     const reasonText = typeof reason === "string" || reason === undefined ? reason : utf8.decode(reason);
-    if (reasonText !== undefined && encoder.encode(reasonText).length > MAX_CLOSE_REASON)
-      throw new RangeError(`The message must not be greater than ${MAX_CLOSE_REASON} bytes`);
+    // The engine judges code and reason (a reason alone goes out with 1000, below), as its writer will.
+    const error =
+      code !== undefined && typeof code !== "number"
+        ? CallError.InvalidCloseCode
+        : closeError(code ?? (reasonText ? CloseCode.Normal : undefined), reasonText ?? "");
+    if (error === CallError.InvalidCloseCode)
+      throw new TypeError("First argument must be a valid error code number");
+    if (error !== 0) throw new RangeError(`The message must not be greater than ${MAX_CLOSE_REASON} bytes`);
     const { state, stopRequested } = this.lifecycle;
     this.lifecycle.apply("userClose");
     this.queue?.clear();

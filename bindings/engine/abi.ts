@@ -32,23 +32,31 @@ export interface EngineExports {
   connectionState(conn: number): number;
   /** Payload length of the frame being read (for hosts that report fragment offsets), or -1. */
   framePayloadLength(conn: number): number;
-  /** Write one frame (`byte0`: FIN | RSV1 | opcode; not close) with `len` payload bytes from `src` at `dst`. */
-  writeFrame(conn: number, byte0: number, src: number, len: number, dst: number): number;
-  /** Write a text (1) or binary (2) message as frames of at most `maxFragment` bytes (0: one frame). */
-  writeMessage(
+  /** Start writing a text (1) or binary (2) message of `length` bytes with MessageFlag `flags` (Compressed: RSV1 on its first frame; More: further pieces follow) in frames of at most `maxFragment` bytes (0: one frame), and write the first frame's header at `dst`: its size; `Result.FrameLength` payload bytes follow it. */
+  beginMessage(
     conn: number,
     opcode: number,
-    src: number,
-    len: number,
-    dst: number,
+    length: number,
+    flags: number,
     maxFragment: number,
+    dst: number,
   ): number;
-  /** Write only a frame header for a `payloadLength`-byte payload the host sends through `maskChunk`. */
-  writeHeader(conn: number, byte0: number, payloadLength: number, dst: number): number;
-  /** Mask the next `len` payload bytes at `ptr` after `writeHeader` (a no-op on the server side). */
+  /** Write the next frame's header at `dst`: its size; `Result.FrameLength` payload bytes of the message follow. */
+  nextFrame(conn: number, dst: number): number;
+  /** Bytes of the header this connection writes for a frame of `payloadLength` bytes (masking key included). */
+  headerBytes(conn: number, payloadLength: number): number;
+  /** Mask the next `len` payload bytes at `ptr` after `nextFrame` (a no-op on the server side). */
   maskChunk(conn: number, ptr: number, len: number): number;
+  /** Write a ping (9) or pong (10) with `len` payload bytes from `src` at `dst`; its size or a CallError. */
+  writeControl(conn: number, opcode: number, src: number, len: number, dst: number): number;
   /** Write a close frame with `code` (0: none) and a UTF-8 reason; size or CallError. */
   writeClose(conn: number, code: number, reason: number, reasonLength: number, dst: number): number;
+  /** 0 when a ping (9) or pong (10) may carry `length` payload bytes, else the CallError `writeControl` gives. */
+  checkControl(opcode: number, length: number): number;
+  /** 0 when a close frame may carry `code` (0: none) and the reason at `reason`, else `writeClose`'s CallError. */
+  checkClose(code: number, reason: number, reasonLength: number): number;
+  /** How many of the `len` bytes at `ptr` are HTTP token characters (RFC 9110 §5.6.2) before the first other. */
+  tokenLength(ptr: number, len: number): number;
   /** Parse a client's upgrade request head at [ptr, ptr + len): 0 while incomplete, else the HTTP status decided (101, 400, 405, 426, 431, 505), with the fields and header table filled. */
   parseRequest(ptr: number, len: number, maxHeaderBytes: number): number;
   /** Choose the first protocol of the client's comma-separated `offered` list that is in the server's `supported` list (exact, case-sensitive): its offset in `offered` (length in SelectedLength), or -1. */
@@ -113,11 +121,15 @@ export const EXPORTS = [
   "utf8Validate",
   "connectionState",
   "framePayloadLength",
-  "writeFrame",
-  "writeMessage",
-  "writeHeader",
+  "beginMessage",
+  "nextFrame",
+  "headerBytes",
   "maskChunk",
+  "writeControl",
   "writeClose",
+  "checkControl",
+  "checkClose",
+  "tokenLength",
   "parseRequest",
   "selectProtocol",
   "buildResponse",
@@ -230,6 +242,10 @@ export const Result = {
   RequiredBytes: 28,
   /** Slots `init` set up. */
   MaxConnections: 32,
+  /** Payload bytes of the frame whose header `nextFrame` wrote (low 32 bits of a u64 with FrameLengthHigh). */
+  FrameLength: 36,
+  /** High 32 bits of that payload length (0 below 4 GiB). */
+  FrameLengthHigh: 40,
 } as const;
 
 /** Indexes of `buildConstant(index)`: the build constants a host reads at load. (assembly/layout.ts BuildConstant) */
@@ -284,8 +300,16 @@ export const Slot = {
   MaxPayload: 56,
   /** u32 bytes already masked by `maskChunk` (its key offset). */
   TxMaskOffset: 64,
+  /** u32 largest payload of one frame of the message being written (0: the rest in one frame). */
+  TxFragment: 68,
+  /** u8 opcode of the next frame the message writer writes (the message's, then Continuation). */
+  TxOpcode: 72,
+  /** u8 TxState bits of the message writer. */
+  TxState: 73,
   /** u8[28] the Sec-WebSocket-Accept value a client expects (set by buildRequest). */
   ExpectedAccept: 80,
+  /** u64 payload bytes of the message being written not yet given to a frame. */
+  TxLeft: 112,
   /** u8[128] a control frame's payload split across reads. */
   Control: 128,
 } as const;
@@ -299,6 +323,18 @@ export const ReadState = {
   Closed: 3,
   /** A protocol error failed the connection: input is ignored. */
   Failed: 4,
+} as const;
+
+/** Bits of Slot.TxState: where the message writer is in the message it writes. (assembly/connection.ts TxState) */
+export const TxState = {
+  /** `beginMessage` was called and frames of it remain to be written (`nextFrame`). */
+  Framing: 1,
+  /** The next frame is the message's first and carries RSV1 (compressed, RFC 7692 §6). */
+  Rsv1First: 2,
+  /** The piece being framed is not the message's last: its last frame has no FIN. */
+  More: 4,
+  /** A message sent in pieces is open: the next `beginMessage` continues it with continuation frames. */
+  Open: 8,
 } as const;
 
 /** Which end of the connection this slot is. (assembly/connection.ts Role) */
@@ -389,6 +425,14 @@ export const FrameBit = {
   Rsv3: 16,
   /** The mask bit of the second byte. */
   Mask: 128,
+} as const;
+
+/** Bits of `beginMessage`'s `flags`. (assembly/writer.ts MessageFlag) */
+export const MessageFlag = {
+  /** The payload is compressed by the negotiated extension: RSV1 on the message's first frame. */
+  Compressed: 1,
+  /** More pieces of this message follow (a later `beginMessage` continues it): no FIN on this piece's last frame. */
+  More: 2,
 } as const;
 
 /** Close status codes the engine produces or names. (assembly/close.ts CloseCode) */
@@ -523,6 +567,12 @@ export const CallError = {
   OutOfMemory: -9,
   /** invalid argument. */
   InvalidArgument: -10,
+  /** the message being written still has frames to write (nextFrame until its last). */
+  MessageUnfinished: -11,
+  /** no message frame to write (beginMessage first). */
+  NoMessage: -12,
+  /** compression (RSV1) needs a negotiated extension and the first frame of a message. */
+  CompressionNotAllowed: -13,
 } as const;
 
 /** Why a handshake was refused (the `Reason` handshake field): the rule the request or response broke. Ids start at 16 so `parseResponse` can return `-id` without colliding with a CallError (-1 to -15). (assembly/errors.ts HandshakeError) */
@@ -651,6 +701,17 @@ export const callErrors: Readonly<Record<number, CallErrorRow>> = {
   [-8]: { name: "InvalidConnection", message: "invalid connection slot", argument: false },
   [-9]: { name: "OutOfMemory", message: "not enough Wasm memory for init", argument: false },
   [-10]: { name: "InvalidArgument", message: "invalid argument", argument: true },
+  [-11]: {
+    name: "MessageUnfinished",
+    message: "the message being written still has frames to write (nextFrame until its last)",
+    argument: false,
+  },
+  [-12]: { name: "NoMessage", message: "no message frame to write (beginMessage first)", argument: false },
+  [-13]: {
+    name: "CompressionNotAllowed",
+    message: "compression (RSV1) needs a negotiated extension and the first frame of a message",
+    argument: true,
+  },
 };
 
 /** A handshake rule: its name, the status a server refuses with (0: responses only), a message. */

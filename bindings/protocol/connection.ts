@@ -5,9 +5,9 @@ import { Result, type Engine } from "../engine/engine.js";
 import { check, HostError, WebSocketProtocolError } from "../engine/errors.js";
 import { DeflateError, SYNC_INFLATE_BYTES, type PerMessageDeflate } from "./permessage-deflate.js";
 import type { SlotHandle } from "../engine/pool.js";
-import { COPY_BYTES } from "./output.js";
 import { MessageAssembly } from "./message-assembly.js";
 import { utf8 } from "../engine/text.js";
+import { COPY_BYTES } from "./output.js";
 
 /** Which end of the connection we are. */
 export const Role = abi.Role;
@@ -19,9 +19,7 @@ export const Opcode = abi.Opcode;
 const EventType = abi.EventType;
 const DataFlag = abi.DataFlag;
 const ConnFlag = abi.ConnFlag;
-const FIN = abi.FrameBit.Fin;
-const RSV1 = abi.FrameBit.Rsv1;
-const MAX_HEADER = abi.MAX_HEADER_BYTES;
+const MessageFlag = abi.MessageFlag;
 
 /** What a connection reports to its host. */
 export interface ConnectionHandler {
@@ -37,8 +35,29 @@ export interface ConnectionHandler {
   error(error: WebSocketProtocolError): void;
   /** The close handshake is complete (both close frames exchanged). */
   closed(): void;
-  /** Bytes to send. When `borrowed`, they alias engine memory and must be copied before returning. */
-  write(bytes: Uint8Array, borrowed: boolean): void;
+  /**
+   * Bytes to send. When `borrowed`, they alias engine memory and must be copied before returning; else
+   * they stay valid (the caller's payload, or with `owned` bytes of ours no one else holds) and may be
+   * kept by reference until written.
+   */
+  write(bytes: Uint8Array, borrowed: boolean, owned?: boolean): void;
+  /**
+   * Optional: room at the end of the output for a payload of at most `payloadLength` bytes written in place,
+   * `headerLength` bytes kept before it, or null when there is none that large; nothing is queued until
+   * `commit`. A server encodes a string straight into it: the payload's one copy on the way to the socket.
+   */
+  reserve?(headerLength: number, payloadLength: number): Uint8Array | null;
+  /**
+   * Queue the frame `reserve` made room for: the header, `headerLength` bytes at `headerAt` in `memory`
+   * (engine memory, borrowed), and the `payloadLength` bytes written in the room.
+   */
+  commit?(memory: Uint8Array, headerAt: number, headerLength: number, payloadLength: number): void;
+  /**
+   * Optional: a small frame to be copied whole into the output, its header the `headerLength` bytes at
+   * `headerAt` in `memory` (engine memory, borrowed) and its payload the caller's: the payload's one copy.
+   * Without it the frame is put together in engine memory and given to `write`.
+   */
+  writeFrame?(memory: Uint8Array, headerAt: number, headerLength: number, payload: Uint8Array): void;
   /**
    * Bytes the engine answered with while reading (pongs, close replies), borrowed: the peer made us send
    * them, so a host counts them against the peer's budget. Without it they go to `write`.
@@ -73,6 +92,21 @@ export function compressedLimit(maxPayload: number): number {
 }
 
 const encoder = new TextEncoder();
+
+/** UTF-8 bytes of `text` as TextEncoder writes them (a lone surrogate becomes U+FFFD, 3 bytes). */
+function utf8Length(text: string): number {
+  let length = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) length += 1;
+    else if (c < 0xdc00 && c >= 0xd800 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      length += 2;
+      i++;
+    } else length += 2;
+  }
+  return length;
+}
 
 /**
  * How every connection of an engine instance splits its shared I/O area in thirds: socket bytes in (parsed
@@ -485,38 +519,147 @@ export class WireConnection {
     const deflate = compress ? this.deflate : null;
     const opcode = binary ? Opcode.Binary : Opcode.Text;
     if (typeof data === "string") {
-      // Encode straight into engine memory when the worst case (3 bytes per UTF-16 unit) fits.
-      if (data.length * 3 <= this.areaBytes) {
+      if (this.sendText(opcode, data, fragmentSize, deflate)) return;
+      // Sure to be compressed: encoded in engine memory for the compressor, which copies nothing else.
+      if (deflate?.shouldCompress(data.length) && data.length * 3 <= this.areaBytes) {
         const { written } = encoder.encodeInto(
           data,
           this.engine.u8.subarray(this.srcPtr, this.srcPtr + this.areaBytes),
         );
-        if (deflate?.shouldCompress(written))
-          return this.sendCompressed(
-            opcode,
-            this.engine.u8.subarray(this.srcPtr, this.srcPtr + written),
-            fragmentSize,
-          );
-        return this.sendFromSource(opcode, written, fragmentSize);
+        const source = this.engine.u8.subarray(this.srcPtr, this.srcPtr + written);
+        return this.sendMessage(opcode, deflate.compress(source), fragmentSize, MessageFlag.Compressed);
       }
-      data = encoder.encode(data);
+      const bytes = encoder.encode(data);
+      if (deflate?.shouldCompress(bytes.length))
+        return this.sendMessage(opcode, deflate.compress(bytes), fragmentSize, MessageFlag.Compressed);
+      return this.sendMessage(opcode, bytes, fragmentSize, 0, true);
     }
-    if (deflate?.shouldCompress(data.length)) return this.sendCompressed(opcode, data, fragmentSize);
-    this.sendBytes(opcode, data, fragmentSize);
+    if (deflate?.shouldCompress(data.length))
+      return this.sendMessage(opcode, deflate.compress(data), fragmentSize, MessageFlag.Compressed);
+    this.sendMessage(opcode, data, fragmentSize, 0);
   }
 
-  /** Send `data` deflated: RSV1 on the first frame only (RFC 7692 §6). */
-  private sendCompressed(opcode: number, data: Uint8Array, fragmentSize: number): void {
-    if (this.closeSent) check(abi.CallError.AlreadyClosing, "send");
-    const payload = this.deflate!.compress(data);
-    const step = fragmentSize > 0 ? fragmentSize : payload.length;
+  /**
+   * Frame `payload` as a message (or a piece of one, MessageFlag.More) by the engine's message writer: it
+   * writes each frame's header and says how many payload bytes follow it. A server sends the payload as it
+   * is, behind its header (the output copies a small one into its batch once, passes a larger one, or one
+   * `owned` by us, by reference); a client copies it into engine memory behind the header to mask it.
+   */
+  private sendMessage(
+    opcode: number,
+    payload: Uint8Array,
+    fragmentSize: number,
+    flags: number,
+    owned = false,
+  ): void {
+    const exports = this.engine.exports;
+    const length = payload.length;
+    let header = check(
+      exports.beginMessage(this.slot, opcode, length, flags, fragmentSize, this.dstPtr),
+      "send",
+    );
     let offset = 0;
-    do {
-      const n = Math.min(step, payload.length - offset);
-      const first = offset === 0 ? RSV1 | opcode : Opcode.Continuation;
-      this.sendFrame(first | (offset + n === payload.length ? FIN : 0), payload.subarray(offset, offset + n));
+    for (;;) {
+      const n = this.frameLength();
+      this.engine.refillEntropy();
+      const piece = n === length ? payload : payload.subarray(offset, offset + n);
+      if (this.masking) this.sendMasked(header, piece);
+      else this.sendPlain(header, piece, owned);
       offset += n;
-    } while (offset < payload.length);
+      if (offset >= length) return;
+      header = check(exports.nextFrame(this.slot, this.dstPtr), "send");
+    }
+  }
+
+  /** Payload bytes of the frame whose header `beginMessage` or `nextFrame` wrote. */
+  private frameLength(): number {
+    return (
+      this.engine.resultField(Result.FrameLength) + this.engine.resultField(Result.FrameLengthHigh) * 2 ** 32
+    );
+  }
+
+  /**
+   * A server's frame, its header in engine memory. A small payload of the caller's is copied once, with the
+   * header, by the handler's `writeFrame` (or behind it in engine memory for a handler without one), so a
+   * frame is one write; a larger one, or one we own, goes by reference behind its header.
+   */
+  private sendPlain(header: number, payload: Uint8Array, owned: boolean): void {
+    const u8 = this.engine.u8;
+    const n = payload.length;
+    if (!owned && n <= COPY_BYTES) {
+      if (this.handler.writeFrame) return this.handler.writeFrame(u8, this.dstPtr, header, payload);
+      if (header + n <= this.areaBytes) {
+        u8.set(payload, this.dstPtr + header);
+        return this.handler.write(u8.subarray(this.dstPtr, this.dstPtr + header + n), true);
+      }
+    }
+    this.handler.write(u8.subarray(this.dstPtr, this.dstPtr + header), true);
+    if (n > 0) this.handler.write(payload, false, owned);
+  }
+
+  /** A client's frame: the payload copied behind the header in engine memory, masked there, in pieces. */
+  private sendMasked(header: number, payload: Uint8Array): void {
+    const { exports, u8 } = this.engine;
+    const dst = this.dstPtr;
+    if (header + payload.length <= this.areaBytes) {
+      u8.set(payload, dst + header);
+      exports.maskChunk(this.slot, dst + header, payload.length);
+      return this.handler.write(u8.subarray(dst, dst + header + payload.length), true);
+    }
+    // Longer than the area: the header alone, then the payload an area at a time.
+    this.handler.write(u8.subarray(dst, dst + header), true);
+    for (let offset = 0; offset < payload.length; offset += this.areaBytes) {
+      const piece = payload.subarray(offset, offset + this.areaBytes);
+      u8.set(piece, dst);
+      exports.maskChunk(this.slot, dst, piece.length);
+      this.handler.write(u8.subarray(dst, dst + piece.length), true);
+    }
+  }
+
+  /**
+   * Send a string encoded once, straight into the output behind the header the engine writes for it: on a
+   * server into room the handler gives (its batch), on a client into engine memory, where it is masked.
+   * Compressed instead when `deflate` says so. False when it cannot be (fragmented, longer than the room,
+   * no room from the handler): the caller encodes it elsewhere.
+   */
+  private sendText(
+    opcode: number,
+    text: string,
+    fragmentSize: number,
+    deflate: PerMessageDeflate | null,
+  ): boolean {
+    const { exports, u8 } = this.engine;
+    const most = text.length * 3;
+    if (fragmentSize > 0 && fragmentSize < most) return false;
+    // The header goes first, so its size is needed before encoding: the engine's for the bounds of the UTF-8
+    // length (one to three bytes a UTF-16 unit) when they agree, else for the exact length.
+    let header = exports.headerBytes(this.slot, text.length);
+    let length = most;
+    if (header !== exports.headerBytes(this.slot, most)) {
+      length = utf8Length(text);
+      header = exports.headerBytes(this.slot, length);
+    }
+    // Where the payload goes: behind the header in engine memory (a client masks it there) or in the output.
+    let room: Uint8Array | null;
+    if (this.masking) {
+      const at = this.dstPtr + header;
+      room = header + length <= this.areaBytes ? u8.subarray(at, at + length) : null;
+    } else room = this.handler.reserve?.(header, length) ?? null;
+    if (!room) return false;
+    const { written } = encoder.encodeInto(text, room);
+    if (deflate?.shouldCompress(written)) {
+      // The room is left unused: the compressed payload is what goes out.
+      const compressed = deflate.compress(room.subarray(0, written));
+      this.sendMessage(opcode, compressed, fragmentSize, MessageFlag.Compressed);
+      return true;
+    }
+    check(exports.beginMessage(this.slot, opcode, written, 0, 0, this.dstPtr), "send");
+    if (this.masking) {
+      exports.maskChunk(this.slot, this.dstPtr + header, written);
+      this.engine.refillEntropy();
+      this.handler.write(u8.subarray(this.dstPtr, this.dstPtr + header + written), true);
+    } else this.handler.commit!(u8, this.dstPtr, header, written);
+    return true;
   }
 
   /** Send a ping with up to 125 bytes of payload. */
@@ -531,16 +674,15 @@ export class WireConnection {
 
   /** Start the close handshake. Throws a TypeError for an invalid code or reason, false if already closing. */
   close(code?: number, reason = ""): boolean {
-    const e = this.engine.exports;
     if (this.closeSent) return false;
-    const { written } = encoder.encodeInto(
+    const { read, written } = encoder.encodeInto(
       reason,
-      this.engine.u8.subarray(this.srcPtr, this.srcPtr + abi.MAX_CLOSE_REASON + 1),
+      this.engine.u8.subarray(this.srcPtr, this.srcPtr + this.areaBytes),
     );
-    if (written > abi.MAX_CLOSE_REASON || encoder.encode(reason).length > abi.MAX_CLOSE_REASON)
-      check(abi.CallError.CloseReasonTooLong, `close(${code}, "${reason.slice(0, 20)}…")`);
+    // A reason past the staging area is judged by its length alone: the engine reads no further.
+    const length = read < reason.length ? encoder.encode(reason).length : written;
     const size = check(
-      e.writeClose(this.slot, code ?? 0, this.srcPtr, written, this.dstPtr),
+      this.engine.exports.writeClose(this.slot, code ?? 0, this.srcPtr, length, this.dstPtr),
       `close(${code})`,
     );
     this.flushDst(size);
@@ -567,78 +709,25 @@ export class WireConnection {
   }
 
   private control(opcode: number, data: Uint8Array): void {
-    if (data.length > abi.MAX_CONTROL_PAYLOAD)
-      check(abi.CallError.ControlTooLong, opcode === Opcode.Ping ? "ping" : "pong");
-    this.engine.u8.set(data, this.srcPtr);
+    // Staged when it fits; the engine judges the length before it reads any of it.
+    if (data.length <= this.areaBytes) this.engine.u8.set(data, this.srcPtr);
     const size = check(
-      this.engine.exports.writeFrame(this.slot, FIN | opcode, this.srcPtr, data.length, this.dstPtr),
-      "control frame",
+      this.engine.exports.writeControl(this.slot, opcode, this.srcPtr, data.length, this.dstPtr),
+      opcode === Opcode.Ping ? "ping" : "pong",
     );
     this.flushDst(size);
-  }
-
-  private sendFromSource(opcode: number, length: number, fragmentSize: number): void {
-    const frames = fragmentSize > 0 ? Math.max(1, Math.ceil(length / fragmentSize)) : 1;
-    // One pass needs room for every header, and on the client a masking key per frame from the pool.
-    if (
-      length + frames * MAX_HEADER > this.areaBytes ||
-      (this.masking && frames * 4 > this.engine.entropyBytes >>> 1)
-    ) {
-      return this.sendBytes(opcode, this.engine.u8.slice(this.srcPtr, this.srcPtr + length), fragmentSize);
-    }
-    const size = check(
-      this.engine.exports.writeMessage(this.slot, opcode, this.srcPtr, length, this.dstPtr, fragmentSize),
-      "send",
-    );
-    this.flushDst(size);
-  }
-
-  private sendBytes(opcode: number, data: Uint8Array, fragmentSize: number): void {
-    const frames = fragmentSize > 0 ? Math.max(1, Math.ceil(data.length / fragmentSize)) : 1;
-    // A server's payload past COPY_BYTES goes out by reference behind its header (below): framing it in
-    // engine memory would copy it twice, there and into the output slab.
-    if (
-      data.length + frames * MAX_HEADER <= this.areaBytes &&
-      (this.masking ? frames * 4 <= this.engine.entropyBytes >>> 1 : data.length <= COPY_BYTES)
-    ) {
-      this.engine.u8.set(data, this.srcPtr);
-      return this.sendFromSource(opcode, data.length, fragmentSize);
-    }
-    // Too big for one pass through engine memory: frame by frame, header then payload.
-    const step = fragmentSize > 0 ? fragmentSize : data.length;
-    let offset = 0;
-    do {
-      const n = Math.min(step, data.length - offset);
-      const byte0 = (offset === 0 ? opcode : Opcode.Continuation) | (offset + n === data.length ? FIN : 0);
-      this.sendFrame(byte0, data.subarray(offset, offset + n));
-      offset += n;
-    } while (offset < data.length);
   }
 
   /**
-   * One frame of a message the caller sends in pieces (ws's `fin: false`): the first with the message's
-   * opcode, later ones as continuations, FIN on the piece sent with `fin`. Uncompressed: RSV1 would have to be
-   * on the first frame of a message compressed whole.
+   * A piece of a message the caller sends in pieces (ws's `fin: false`): the engine writes the first with
+   * the message's opcode, later ones as continuations, FIN on the piece sent with `fin`. Uncompressed: RSV1
+   * would have to be on the first frame of a message compressed whole.
    */
   private sendPiece(data: string | Uint8Array, binary: boolean, fin: boolean): void {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    const opcode = this.continuing ? Opcode.Continuation : binary ? Opcode.Binary : Opcode.Text;
+    const owned = typeof data === "string";
+    const bytes = owned ? encoder.encode(data) : data;
+    this.sendMessage(binary ? Opcode.Binary : Opcode.Text, bytes, 0, fin ? 0 : MessageFlag.More, owned);
     this.continuing = !fin;
-    this.sendFrame(opcode | (fin ? FIN : 0), bytes);
-  }
-
-  private sendFrame(byte0: number, payload: Uint8Array): void {
-    const e = this.engine.exports;
-    const size = check(e.writeHeader(this.slot, byte0, payload.length, this.dstPtr), "send");
-    this.flushDst(size);
-    // A server sends the caller's bytes as they are; a client masks them piece by piece in engine memory.
-    if (!this.masking) return this.handler.write(payload, false);
-    for (let offset = 0; offset < payload.length; offset += this.areaBytes) {
-      const piece = payload.subarray(offset, offset + this.areaBytes);
-      this.engine.u8.set(piece, this.dstPtr);
-      e.maskChunk(this.slot, this.dstPtr, piece.length);
-      this.flushDst(piece.length);
-    }
   }
 
   private flushDst(size: number): void {

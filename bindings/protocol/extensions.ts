@@ -1,6 +1,8 @@
 // Sec-WebSocket-Extensions (RFC 6455 §9.1) and the permessage-deflate negotiation (RFC 7692 §7.1) for both
 // ends: parse offers and responses, choose an offer as a server, build the header values, and turn the
-// agreed parameters into what each end's compressor and decompressor use. Pure string work, any runtime.
+// agreed parameters into what each end's compressor and decompressor use. String work, any runtime; which
+// characters make a token is the engine's table (bindings/engine/rules.ts).
+import { isToken, tokenLength } from "../engine/rules.js";
 
 /** The extension token of permessage-deflate. */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
@@ -14,8 +16,6 @@ export interface ExtensionElement {
 
 /** A parsed element, or why it is malformed (its text is kept for the message). */
 export type ParsedElement = ExtensionElement | { error: string; text: string };
-
-const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
 
 /** Scans one header value by the §9.1 grammar: elements split by commas, parameters by semicolons. */
 class Scanner {
@@ -33,7 +33,7 @@ class Scanner {
   }
   token(): string {
     const start = this.pos;
-    while (this.pos < this.text.length && TOKEN_CHAR.test(this.text[this.pos])) this.pos++;
+    this.pos += tokenLength(this.text, start);
     return this.text.slice(start, this.pos);
   }
   /** A quoted-string's unescaped content, or null when it is not closed. */
@@ -81,7 +81,7 @@ function parseElement(scan: Scanner): ExtensionElement | string {
       const raw = quoted ? scan.quoted() : scan.token();
       if (raw === null) return `unterminated quoted value of ${param}`;
       // §9.1: a quoted value must still be a token once unescaped.
-      if (!raw || ![...raw].every((c) => TOKEN_CHAR.test(c))) return `value of ${param} is not a token`;
+      if (!raw || !isToken(raw)) return `value of ${param} is not a token`;
       value = raw;
       scan.skipSpace();
     }

@@ -17,6 +17,7 @@ import {
 import { defaults } from "../policies/config.js";
 import type { Engine } from "../engine/engine.js";
 import { check } from "../engine/errors.js";
+import { isToken } from "../engine/rules.js";
 
 /** The engine's handshake exports. */
 export type HandshakeExports = Pick<
@@ -175,15 +176,13 @@ export function splitList(value: string | undefined): string[] {
   return value ? value.split(",").flatMap((item) => (item.trim() ? [item.trim()] : [])) : [];
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /**
  * A Sec-WebSocket-Protocol value as RFC 6455 §4.1 defines it: tokens separated by commas (optional
  * whitespace around them), none empty or repeated. The list, or null when the value breaks that rule.
  */
 export function parseProtocolList(value: string): string[] | null {
   const list = value.split(",").map((item) => item.trim());
-  if (!list.every((item) => TOKEN.test(item))) return null;
+  if (!list.every(isToken)) return null;
   return new Set(list).size === list.length ? list : null;
 }
 

@@ -142,8 +142,20 @@ class EngineReports implements ConnectionHandler {
     this.session.finish();
   }
 
-  write(bytes: Uint8Array, borrowed: boolean): void {
-    this.session.queue(bytes, borrowed);
+  write(bytes: Uint8Array, borrowed: boolean, owned?: boolean): void {
+    this.session.queue(bytes, borrowed, owned);
+  }
+
+  reserve(headerLength: number, payloadLength: number): Uint8Array | null {
+    return this.session.reserve(headerLength, payloadLength);
+  }
+
+  commit(memory: Uint8Array, headerAt: number, headerLength: number, payloadLength: number): void {
+    this.session.commit(memory, headerAt, headerLength, payloadLength);
+  }
+
+  writeFrame(memory: Uint8Array, headerAt: number, headerLength: number, payload: Uint8Array): void {
+    this.session.queueFrame(memory, headerAt, headerLength, payload);
   }
 
   reply(bytes: Uint8Array): void {
@@ -469,8 +481,23 @@ export class Session implements BackpressureHost {
   }
 
   /** @internal Frame bytes from the engine (from EngineReports): queued unless the slot is released. */
-  queue(bytes: Uint8Array, borrowed: boolean): void {
-    if (!this.released) this.output.push(bytes, borrowed);
+  queue(bytes: Uint8Array, borrowed: boolean, owned?: boolean): void {
+    if (!this.released) this.output.push(bytes, borrowed, owned);
+  }
+
+  /** @internal Room at the end of the output for a payload written in place (from EngineReports). */
+  reserve(headerLength: number, payloadLength: number): Uint8Array | null {
+    return this.output.reserve(headerLength, payloadLength);
+  }
+
+  /** @internal Queue the frame written in the room `reserve` gave, unless the slot is released. */
+  commit(memory: Uint8Array, headerAt: number, headerLength: number, payloadLength: number): void {
+    if (!this.released) this.output.commit(memory, headerAt, headerLength, payloadLength);
+  }
+
+  /** @internal A small frame copied whole into the output (from EngineReports), unless the slot is released. */
+  queueFrame(memory: Uint8Array, headerAt: number, headerLength: number, payload: Uint8Array): void {
+    if (!this.released) this.output.pushFrame(memory, headerAt, headerLength, payload);
   }
 
   /**

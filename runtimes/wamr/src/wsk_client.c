@@ -260,7 +260,7 @@ static bool service(struct wsk_client *c, bool readable)
     if (c->config.ping_interval_sec > 0 && now >= c->next_ping) {
         c->next_ping = now + (int64_t)c->config.ping_interval_sec * 1000;
         if (!c->ping_sent_at) c->ping_sent_at = now;
-        if (wsk_engine_send_frame(c->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, NULL, 0, client_write, c) != WSK_OK)
+        if (wsk_engine_send_control(c->slot, WSK_OP_PING, NULL, 0, client_write, c) != WSK_OK)
             return false;
     }
     return true;
@@ -437,7 +437,7 @@ wsk_err_t wsk_client_send_ping(wsk_client_handle_t c, const void *data, size_t l
     if (!c) return WSK_ERR_INVALID_ARG;
     wsk_lock();
     wsk_err_t err = WSK_ERR_INVALID_STATE;
-    if (c->connected) err = wsk_engine_send_frame(c->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, data, len, client_write, c);
+    if (c->connected) err = wsk_engine_send_control(c->slot, WSK_OP_PING, data, len, client_write, c);
     wsk_unlock();
     return err;
 }
