@@ -173,15 +173,39 @@ const wsRefusalHeaders: Record<string, Record<string, string>> = {
 /** node:http's rule for an upgrade: an Upgrade header and the `upgrade` token in Connection. */
 function asksUpgrade(request: UpgradeRequest): boolean {
   if (request.headers["upgrade"] === undefined) return false;
-  return splitList(request.headers["connection"]).some((token) => token.toLowerCase() === "upgrade");
+  const connection = request.headers["connection"];
+  // What browsers and clients send: one token, no list to split.
+  if (connection !== undefined && connection.length === 7 && connection.toLowerCase() === "upgrade")
+    return true;
+  return splitList(connection).some((token) => token.toLowerCase() === "upgrade");
+}
+
+/**
+ * The host's request object, or a function building it (once: the host memoizes it), so that a host whose
+ * request object costs something to build builds it only when a listener, `verifyClient` or
+ * `handleProtocols` reads it.
+ */
+export type RequestSource<Req> = Req | (() => Req);
+
+/** The request object of `source`, built now if it is lazy. */
+export function requestOf<Req>(source: RequestSource<Req>): Req {
+  return typeof source === "function" ? (source as () => Req)() : source;
 }
 
 /** What `accept` needs of the host's socket. */
 /** A raw socket's bytes before its connection opens (see `takeHead`). */
 export class PendingHead {
+  /** Bytes kept: the head so far, then (once taken) from `framesAt` on the frames that followed it. */
   bytes: Uint8Array = new Uint8Array(0);
   /** The head was complete and returned: later bytes are frames. */
   taken = false;
+  /** Where in `bytes` the frames after the head start. */
+  framesAt = 0;
+
+  /** The bytes that came after the head (frames sent right behind the request). */
+  frames(): Uint8Array {
+    return this.bytes.subarray(this.framesAt);
+  }
 }
 
 export interface AcceptedSocket<S> {
@@ -352,6 +376,17 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    * (frames sent right behind the request, fed once the connection opens).
    */
   takeHead(pending: PendingHead, chunk: Uint8Array): UpgradeRequest | null {
+    if (!pending.taken && pending.bytes.length === 0) {
+      // The whole head in one read (the usual case): parsed where it is, and only kept (copied: a runtime
+      // may reuse the buffer it passed) when incomplete or followed by frames.
+      const request = this.parseHead(chunk);
+      if (!request) pending.bytes = new Uint8Array(chunk);
+      else {
+        pending.taken = true;
+        if (request.headEnd < chunk.length) pending.bytes = new Uint8Array(chunk.subarray(request.headEnd));
+      }
+      return request;
+    }
     // Copied: a runtime may reuse the buffer it passed.
     const bytes = new Uint8Array(pending.bytes.length + chunk.length);
     bytes.set(pending.bytes);
@@ -359,7 +394,10 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     pending.bytes = bytes;
     if (pending.taken) return null;
     const request = this.parseHead(bytes);
-    if (request) pending.taken = true;
+    if (request) {
+      pending.taken = true;
+      pending.framesAt = request.headEnd;
+    }
     return request;
   }
 
@@ -376,7 +414,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    * `verifyClient`. `done` may run later (an async verifyClient).
    */
   decide(
-    req: Req,
+    req: RequestSource<Req>,
     target: string,
     request: UpgradeRequest,
     secure: boolean,
@@ -425,9 +463,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    */
   accept(
     decision: { request: UpgradeRequest; protocol: string },
-    req: Req,
+    req: RequestSource<Req>,
     host: AcceptedSocket<S>,
-    callback?: (ws: ServerConnection<B, S>, req: Req) => void,
+    callback?: (ws: ServerConnection<B, S>, req: RequestSource<Req>) => void,
   ): ServerConnection<B, S> | Uint8Array {
     if (this.closing) return this.refusal(503);
     const accepted = this.deflate && acceptDeflateOffer(decision.request.extensions, this.deflate);
@@ -463,7 +501,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     });
     ws.session.start();
     if (callback) callback(ws, req);
-    else this.emit("connection", ws, req);
+    else this.emit("connection", ws, requestOf(req));
     return ws;
   }
 
@@ -480,14 +518,14 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   protected acceptResponse(
     decision: { request: UpgradeRequest; protocol: string },
     extensions: string,
-    req: Req,
+    req: RequestSource<Req>,
   ): Uint8Array {
     const extra: Record<string, string> = extensions ? { "Sec-WebSocket-Extensions": extensions } : {};
     const engine = this.pool.handshakeEngine();
     const response = buildAcceptResponse(engine, decision.request.key, decision.protocol, extra);
     if (this.listenerCount("headers") === 0) return response;
     const lines = latin1.decode(response).split("\r\n").slice(0, -2);
-    this.emit("headers", lines, req);
+    this.emit("headers", lines, requestOf(req));
     return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
   }
 
@@ -606,10 +644,10 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     return typeof allowed === "function" ? allowed(origin) : allowed.includes(origin);
   }
 
-  private chooseProtocol(request: UpgradeRequest, req: Req): string {
+  private chooseProtocol(request: UpgradeRequest, req: RequestSource<Req>): string {
     if (request.protocols.length === 0) return "";
     if (this.core.handleProtocols) {
-      const chosen = this.core.handleProtocols(new Set(request.protocols), req);
+      const chosen = this.core.handleProtocols(new Set(request.protocols), requestOf(req));
       return chosen || "";
     }
     if (!this.core.protocols) return request.protocols[0];
@@ -617,7 +655,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   }
 
   private verify(
-    req: Req,
+    req: RequestSource<Req>,
     origin: string,
     secure: boolean,
     done: (
@@ -628,7 +666,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     ) => void,
   ): void {
     const verifyClient = this.core.verifyClient!;
-    const info: VerifyClientInfo<Req> = { origin, secure, req };
+    const info: VerifyClientInfo<Req> = { origin, secure, req: requestOf(req) };
     const settle = (result: boolean | Refusal) =>
       result === true
         ? done(true)
