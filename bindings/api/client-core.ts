@@ -20,7 +20,7 @@ import {
   type ReconnectingDetail,
 } from "./client-events.js";
 import { isBlob } from "../protocol/blob-sends.js";
-import { joinChunks, type MessageData as WsMessageData } from "./send-data.js";
+import { joinChunks, type MessageData as WsMessageData } from "./message-data.js";
 import { deflateOptions, type PerMessageDeflateOptions } from "../protocol/extensions.js";
 import type { DeflateCodec } from "../protocol/permessage-deflate.js";
 import type { HeartbeatOptions } from "../policies/heartbeat.js";

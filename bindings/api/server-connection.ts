@@ -1,6 +1,6 @@
 // The server's per-connection object, shaped like `ws`'s WebSocket so its users can switch by an import.
 // Runtime-neutral: the host gives it a `SessionSocket` and the `alloc` its byte type comes from.
-import { joinChunks, type MessageData } from "./send-data.js";
+import { joinChunks, type MessageData } from "./message-data.js";
 import { defaults } from "../policies/config.js";
 import { Emitter } from "./emitter.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
