@@ -62,9 +62,21 @@ export namespace Slot {
   /** u32 bytes already masked by `maskChunk` (its key offset). */
   // @ts-ignore: decorator
   @inline export const TxMaskOffset: usize = 64;
+  /** u32 largest payload of one frame of the message being written (0: the rest in one frame). */
+  // @ts-ignore: decorator
+  @inline export const TxFragment: usize = 68;
+  /** u8 opcode of the next frame the message writer writes (the message's, then Continuation). */
+  // @ts-ignore: decorator
+  @inline export const TxOpcode: usize = 72;
+  /** u8 TxState bits of the message writer. */
+  // @ts-ignore: decorator
+  @inline export const TxState: usize = 73;
   /** u8[28] the Sec-WebSocket-Accept value a client expects (set by buildRequest). */
   // @ts-ignore: decorator
   @inline export const ExpectedAccept: usize = 80;
+  /** u64 payload bytes of the message being written not yet given to a frame. */
+  // @ts-ignore: decorator
+  @inline export const TxLeft: usize = 112;
   /** u8[128] a control frame's payload split across reads. */
   // @ts-ignore: decorator
   @inline export const Control: usize = 128;
@@ -84,6 +96,22 @@ export namespace ReadState {
   /** A protocol error failed the connection: input is ignored. */
   // @ts-ignore: decorator
   @inline export const Failed: u8 = 4;
+}
+
+/** Bits of Slot.TxState: where the message writer is in the message it writes. */
+export namespace TxState {
+  /** `beginMessage` was called and frames of it remain to be written (`nextFrame`). */
+  // @ts-ignore: decorator
+  @inline export const Framing: u8 = 1;
+  /** The next frame is the message's first and carries RSV1 (compressed, RFC 7692 §6). */
+  // @ts-ignore: decorator
+  @inline export const Rsv1First: u8 = 2;
+  /** The piece being framed is not the message's last: its last frame has no FIN. */
+  // @ts-ignore: decorator
+  @inline export const More: u8 = 4;
+  /** A message sent in pieces is open: the next `beginMessage` continues it with continuation frames. */
+  // @ts-ignore: decorator
+  @inline export const Open: u8 = 8;
 }
 
 /** `connectionState(conn)` is the ConnFlag bits shifted left by this, or'ed with the ReadState. */

@@ -41,7 +41,10 @@ export namespace EventType {
   /** The peer's close frame: code (1005 when it had none), reason at ptr, len. */
   // @ts-ignore: decorator
   @inline export const Close: u8 = 4;
-  /** A protocol violation: code (the close code sent), reason (ReadError). The connection is failed. */
+  /**
+   * A protocol violation: code (the close code sent), reason (ReadError), len (the number its message names:
+   * the opcode, a control frame's length byte or the close code; 0 for the others). The connection is failed.
+   */
   // @ts-ignore: decorator
   @inline export const Error: u8 = 5;
   /** The close handshake is complete (close frames sent and received): the transport may be closed. */

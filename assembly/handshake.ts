@@ -230,6 +230,7 @@ function checkResponse(slot: usize, offered: usize, offeredLength: u32): u32 {
   if ((seen & (1 << Known.Protocol)) != 0) {
     const protocol = <usize>field(HandshakeField.ProtocolsPtr);
     const length = field(HandshakeField.ProtocolsLength);
+    if (offeredLength == 0) return HandshakeError.ProtocolNotRequested;
     if ((seen & (1 << (Known.Protocol + 10))) != 0 || findToken(offered, offeredLength, protocol, length, false) < 0)
       return HandshakeError.ProtocolNotOffered;
   } else if (offeredLength > 0) return HandshakeError.ProtocolMissing;

@@ -15,7 +15,17 @@ import {
 } from "./layout";
 import { mask } from "./mask";
 import { CallError } from "./errors";
-import { closeFrame, frame, header, maskWith, message } from "./writer";
+import {
+  beginMessage as beginMessage_,
+  closeError,
+  closeFrame,
+  controlError,
+  controlFrame,
+  headerSize,
+  maskWith,
+  nextFrame as nextFrame_,
+} from "./writer";
+import { isTchar } from "./http";
 export * from "./handshake";
 import { utf8Step, UTF8_ACCEPT } from "./utf8";
 
@@ -95,27 +105,33 @@ export function framePayloadLength(conn: u32): f64 {
   return slot == 0 ? -1 : <f64>load<u64>(slot + Slot.PayloadLength);
 }
 
-/** Write one frame (`byte0`: FIN | RSV1 | opcode; not close) with `len` payload bytes from `src` at `dst`. */
-export function writeFrame(conn: u32, byte0: u32, src: usize, len: u32, dst: usize): i32 {
+/**
+ * Start writing a text (1) or binary (2) message of `length` bytes with MessageFlag `flags` (Compressed: RSV1
+ * on its first frame; More: further pieces follow) in frames of at most `maxFragment` bytes (0: one frame),
+ * and write the first frame's header at `dst`: its size; `Result.FrameLength` payload bytes follow it.
+ */
+export function beginMessage(conn: u32, opcode: u32, length: f64, flags: u32, maxFragment: u32, dst: usize): i32 {
   const slot = slotOf(conn);
-  return slot == 0 ? CallError.InvalidConnection : frame(slot, byte0, src, len, dst);
+  if (slot == 0) return CallError.InvalidConnection;
+  if (!(length >= 0 && length <= 9007199254740991)) return CallError.InvalidArgument;
+  return beginMessage_(slot, opcode, <u64>length, flags, maxFragment, dst);
 }
 
-/** Write a text (1) or binary (2) message as frames of at most `maxFragment` bytes (0: one frame). */
-export function writeMessage(conn: u32, opcode: u32, src: usize, len: u32, dst: usize, maxFragment: u32): i32 {
+/** Write the next frame's header at `dst`: its size; `Result.FrameLength` payload bytes of the message follow. */
+export function nextFrame(conn: u32, dst: usize): i32 {
   const slot = slotOf(conn);
-  return slot == 0 ? CallError.InvalidConnection : message(slot, opcode, src, len, dst, maxFragment);
+  return slot == 0 ? CallError.InvalidConnection : nextFrame_(slot, dst);
 }
 
-/** Write only a frame header for a `payloadLength`-byte payload the host sends through `maskChunk`. */
-export function writeHeader(conn: u32, byte0: u32, payloadLength: f64, dst: usize): i32 {
+/** Bytes of the header this connection writes for a frame of `payloadLength` bytes (masking key included). */
+export function headerBytes(conn: u32, payloadLength: f64): i32 {
   const slot = slotOf(conn);
   if (slot == 0) return CallError.InvalidConnection;
   if (!(payloadLength >= 0 && payloadLength <= 9007199254740991)) return CallError.InvalidArgument;
-  return header(slot, byte0, <u64>payloadLength, dst);
+  return <i32>headerSize(slot, <u64>payloadLength);
 }
 
-/** Mask the next `len` payload bytes at `ptr` after `writeHeader` (a no-op on the server side). */
+/** Mask the next `len` payload bytes at `ptr` after `nextFrame` (a no-op on the server side). */
 export function maskChunk(conn: u32, ptr: usize, len: u32): i32 {
   const slot = slotOf(conn);
   if (slot == 0) return CallError.InvalidConnection;
@@ -123,10 +139,33 @@ export function maskChunk(conn: u32, ptr: usize, len: u32): i32 {
   return 0;
 }
 
+/** Write a ping (9) or pong (10) with `len` payload bytes from `src` at `dst`; its size or a CallError. */
+export function writeControl(conn: u32, opcode: u32, src: usize, len: u32, dst: usize): i32 {
+  const slot = slotOf(conn);
+  return slot == 0 ? CallError.InvalidConnection : controlFrame(slot, opcode, src, len, dst);
+}
+
 /** Write a close frame with `code` (0: none) and a UTF-8 reason; size or CallError. */
 export function writeClose(conn: u32, code: u32, reason: usize, reasonLength: u32, dst: usize): i32 {
   const slot = slotOf(conn);
   return slot == 0 ? CallError.InvalidConnection : closeFrame(slot, code, reason, reasonLength, dst);
+}
+
+/** 0 when a ping (9) or pong (10) may carry `length` payload bytes, else the CallError `writeControl` gives. */
+export function checkControl(opcode: u32, length: u32): i32 {
+  return controlError(opcode, length);
+}
+
+/** 0 when a close frame may carry `code` (0: none) and the reason at `reason`, else `writeClose`'s CallError. */
+export function checkClose(code: u32, reason: usize, reasonLength: u32): i32 {
+  return closeError(code, reason, reasonLength);
+}
+
+/** How many of the `len` bytes at `ptr` are HTTP token characters (RFC 9110 §5.6.2) before the first other. */
+export function tokenLength(ptr: usize, len: u32): u32 {
+  let n: u32 = 0;
+  while (n < len && isTchar(load<u8>(ptr + n))) n++;
+  return n;
 }
 
 /** Where static data ends; replaced by the `__heap_base` / `__data_end` global exports at build. */

@@ -87,6 +87,12 @@ export namespace Result {
   /** Slots `init` set up. */
   // @ts-ignore: decorator
   @inline export const MaxConnections: i32 = 32;
+  /** Payload bytes of the frame whose header `nextFrame` wrote (low 32 bits of a u64 with FrameLengthHigh). */
+  // @ts-ignore: decorator
+  @inline export const FrameLength: i32 = 36;
+  /** High 32 bits of that payload length (0 below 4 GiB). */
+  // @ts-ignore: decorator
+  @inline export const FrameLengthHigh: i32 = 40;
 }
 
 /** Indexes of `buildConstant(index)`: the build constants a host reads at load. */

@@ -76,14 +76,22 @@ export function feed(conn: u32, ptr: usize, len: u32): i32 {
   return 2 + (length7 == 126 ? 2 : length7 == 127 ? 8 : 0) + ((byte1 & FrameBit.Mask) != 0 ? 4 : 0);
 }
 
+/**
+ * The number an Error event reports with its rule (its `len` field), for the message: set by the check that
+ * finds the rule broken (the opcode, the control frame's length byte, the close code).
+ */
+let errorValue: u32 = 0;
+
 /** The rule the first header byte breaks, or 0. */
 function checkByte0(slot: usize, byte0: u32): u32 {
   const opcode = byte0 & 0xf;
+  errorValue = opcode;
   if (!isKnownOpcode(opcode)) return ReadError.ReservedOpcode;
   const rsv = byte0 & (FrameBit.Rsv1 | FrameBit.Rsv2 | FrameBit.Rsv3);
   if (rsv != 0) {
+    if (rsv != FrameBit.Rsv1) return ReadError.ReservedBits;
     const firstDataFrame = opcode == Opcode.Text || opcode == Opcode.Binary;
-    if (rsv != FrameBit.Rsv1 || !firstDataFrame || !hasFlag(slot, ConnFlag.Rsv1Allowed)) return ReadError.ReservedBits;
+    if (!firstDataFrame || !hasFlag(slot, ConnFlag.Rsv1Allowed)) return ReadError.UnexpectedRsv1;
   }
   const inMessage = load<u8>(slot + Slot.MessageOpcode) != 0;
   if (isControl(opcode)) return (byte0 & FrameBit.Fin) == 0 ? ReadError.ControlFragmented : 0;
@@ -97,7 +105,8 @@ function checkByte1(slot: usize, byte0: u32, byte1: u32): u32 {
   const server = load<u8>(slot + Slot.Role) == Role.Server;
   if (server && !masked) return ReadError.UnmaskedClientFrame;
   if (!server && masked) return ReadError.MaskedServerFrame;
-  if (isControl(byte0 & 0xf) && (byte1 & 0x7f) > MAX_CONTROL_PAYLOAD) return ReadError.ControlTooLong;
+  errorValue = byte1 & 0x7f;
+  if (isControl(byte0 & 0xf) && errorValue > MAX_CONTROL_PAYLOAD) return ReadError.ControlTooLong;
   return 0;
 }
 
@@ -325,6 +334,7 @@ function handleClose(slot: usize, at: usize, n: u32): void {
   let code = CloseCode.NoStatus;
   if (n >= 2) {
     code = <u32>bswap<u16>(load<u16>(at));
+    errorValue = code;
     if (!isValidCloseCode(code)) return fail(slot, ReadError.InvalidCloseCode);
     if (utf8Step(UTF8_ACCEPT, at + 2, n - 2) != UTF8_ACCEPT) return fail(slot, ReadError.InvalidCloseReason);
   }
@@ -354,7 +364,12 @@ function closeCodeOf(error: u32): u32 {
 /** Fail the connection: report the error, send a close frame with its code, and ignore further input. */
 function fail(slot: usize, error: u32): void {
   const code = closeCodeOf(error);
-  emit(EventType.Error, 0, 0, <u8>error, <u16>code, 0, 0);
+  const named =
+    error == ReadError.ReservedOpcode ||
+    error == ReadError.ExpectedContinuation ||
+    error == ReadError.ControlTooLong ||
+    error == ReadError.InvalidCloseCode;
+  emit(EventType.Error, 0, 0, <u8>error, <u16>code, 0, named ? errorValue : 0);
   if (!hasFlag(slot, ConnFlag.CloseSent)) {
     store<u16>(closeCodeScratch, bswap<u16>(<u16>code));
     reply(slot, FrameBit.Fin | Opcode.Close, closeCodeScratch, 2);

@@ -8,7 +8,11 @@
 // - in the `simd` build, Keiser & Lemire's "lookup" validator ("Validating UTF-8 In Less Than One
 //   Instruction Per Byte", 2021, as in simdjson/simdutf) over whole 16-byte blocks, 64 bytes per ASCII
 //   check; it starts only on a character boundary (the DFA finishes a sequence left open by the previous
-//   call first) and the DFA re-reads the last character it saw, so the returned state is exact.
+//   call first) and the DFA re-reads the last character it saw, so the returned state is exact. Each block
+//   after the first reads its 3 bytes of context with unaligned loads (nothing before the call's start is
+//   read). Built a third time with relaxed SIMD (build/engine.relaxed.wasm, scripts/build.mjs), the three
+//   table lookups are `i8x16.relaxed_swizzle`, one x86 `pshufb` instead of V8's `paddusb` + `pshufb`; the
+//   bindings run that module as the simd build where the runtime validates it (Bun, Chromium, Node >= 22).
 
 /** Between characters: everything so far was valid and complete. */
 export const UTF8_ACCEPT: u32 = 0;
@@ -205,59 +209,61 @@ const CARRY: u8 = TOO_SHORT | TOO_LONG | TWO_CONTS;
 
 /**
  * Whether [ptr, end) is valid UTF-8 apart from a possibly incomplete last character, given that `ptr` is
- * on a character boundary and at least 16 bytes readable before `end` lie at or after `end - 32`.
+ * on a character boundary and at least 19 bytes long (so that the last, overlapping block's three bytes
+ * of context lie after `ptr`).
  */
 function blocksValid(ptr: usize, end: usize): bool {
-  let error = i8x16.splat(0);
-  let previous = i8x16.splat(0);
+  // The first block has nothing before it (a boundary: as if after ASCII); every later block reads the
+  // three bytes before it with unaligned loads, which keeps V8's shuffle ports free for the table lookups.
+  const first = v128.load(ptr);
+  const zero = i8x16.splat(0);
+  let error = blockErrors(
+    first,
+    i8x16.shuffle(zero, first, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30),
+    i8x16.shuffle(zero, first, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29),
+    i8x16.shuffle(zero, first, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28),
+  );
+  ptr += 16;
   while (ptr + 64 <= end) {
-    let a = v128.load(ptr);
-    let b = v128.load(ptr, 16);
-    let c = v128.load(ptr, 32);
-    let d = v128.load(ptr, 48);
-    if (i8x16.bitmask(v128.or(v128.or(a, b), v128.or(c, d))) == 0) {
+    if (i8x16.bitmask(v128.or(v128.or(v128.load(ptr), v128.load(ptr, 16)), v128.or(v128.load(ptr, 32), v128.load(ptr, 48)))) == 0) {
       // ASCII after a block ending inside a sequence is the only error an ASCII run can hold.
-      error = v128.or(error, incomplete(previous));
+      error = v128.or(error, incomplete(v128.load(ptr - 16)));
       ptr += 64;
-      while (ptr + 64 <= end) {
-        a = v128.load(ptr);
-        b = v128.load(ptr, 16);
-        c = v128.load(ptr, 32);
-        d = v128.load(ptr, 48);
-        if (i8x16.bitmask(v128.or(v128.or(a, b), v128.or(c, d))) != 0) break;
+      while (
+        ptr + 64 <= end &&
+        i8x16.bitmask(v128.or(v128.or(v128.load(ptr), v128.load(ptr, 16)), v128.or(v128.load(ptr, 32), v128.load(ptr, 48)))) == 0
+      )
         ptr += 64;
-      }
-      previous = v128.load(ptr - 16);
-      if (ptr + 64 > end) break;
+      continue;
     }
-    // One block per iteration: four at once spill V8's sixteen vector registers.
+    // One block per iteration: V8 spills registers when four are written out.
     const stop = ptr + 64;
     do {
-      const block = v128.load(ptr);
-      error = v128.or(error, blockErrors(block, previous));
-      previous = block;
+      error = v128.or(error, errorsAfter(ptr - 3));
       ptr += 16;
     } while (ptr < stop);
   }
   while (ptr + 16 <= end) {
-    const a = v128.load(ptr);
-    error = v128.or(error, blockErrors(a, previous));
-    previous = a;
+    error = v128.or(error, errorsAfter(ptr - 3));
     ptr += 16;
   }
-  // The last partial block: the 16 bytes ending at `end`, overlapping checked ones, after the 16 before.
-  if (ptr < end) error = v128.or(error, blockErrors(v128.load(end - 16), v128.load(end - 32)));
+  // The last partial block: the 16 bytes ending at `end`, overlapping checked ones.
+  if (ptr < end) error = v128.or(error, errorsAfter(end - 19));
   return !v128.any_true(error);
 }
 
-/** Non-zero lanes where `block` (after `previous`) breaks a rule. */
+/** Non-zero lanes where the 16 bytes at `at + 3` (after the 3 at `at`) break a rule. */
 // @ts-ignore: decorator
-@inline function blockErrors(block: v128, previous: v128): v128 {
-  const prev1 = i8x16.shuffle(previous, block, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30);
-  const prev2 = i8x16.shuffle(previous, block, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29);
-  const prev3 = i8x16.shuffle(previous, block, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28);
+@inline function errorsAfter(at: usize): v128 {
+  // Addressed from the lowest byte so that every load's offset folds into the x86 addressing mode.
+  return blockErrors(v128.load(at, 3), v128.load(at, 2), v128.load(at, 1), v128.load(at));
+}
+
+/** Non-zero lanes where `block` breaks a rule, given the same block shifted by one, two and three bytes. */
+// @ts-ignore: decorator
+@inline function blockErrors(block: v128, prev1: v128, prev2: v128, prev3: v128): v128 {
   const low = i8x16.splat(0x0f);
-  const byte1High = i8x16.swizzle(
+  const byte1High = lookup(
     i8x16(
       TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
       TWO_CONTS, TWO_CONTS, TWO_CONTS, TWO_CONTS,
@@ -268,7 +274,7 @@ function blocksValid(ptr: usize, end: usize): bool {
     ),
     v128.and(i16x8.shr_u(prev1, 4), low),
   );
-  const byte1Low = i8x16.swizzle(
+  const byte1Low = lookup(
     i8x16(
       CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4,
       CARRY | OVERLONG_2,
@@ -289,7 +295,7 @@ function blocksValid(ptr: usize, end: usize): bool {
     ),
     v128.and(prev1, low),
   );
-  const byte2High = i8x16.swizzle(
+  const byte2High = lookup(
     i8x16(
       TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
       TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE_1000 | OVERLONG_4,
@@ -306,6 +312,16 @@ function blocksValid(ptr: usize, end: usize): bool {
   const fourth = i8x16.sub_sat_u(prev3, i8x16.splat(<i8>(0xf0 - 0x80)));
   const must23 = v128.and(v128.or(third, fourth), i8x16.splat(<i8>0x80));
   return v128.xor(must23, special);
+}
+
+/**
+ * `table[index]` per lane, for indices 0-15 only (where relaxed_swizzle is fully specified, so both
+ * variants give the same result): one x86 `pshufb` where relaxed SIMD is enabled.
+ */
+// @ts-ignore: decorator
+@inline function lookup(table: v128, index: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(table, index);
+  return i8x16.swizzle(table, index);
 }
 
 /** Non-zero lanes when `block` ends inside a sequence (a lead in its last 1, 2 or 3 bytes wants more). */

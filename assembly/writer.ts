@@ -1,11 +1,15 @@
-// The frame writer (RFC 6455 §5.2): headers for every frame type, client-side masking with keys from the
-// host's entropy pool, automatic fragmenting, and close frames with a validated code and reason.
+// The frame writer (RFC 6455 §5.2): every rule of what goes on the wire when sending. The message writer
+// frames a data message a frame at a time (opcode on the first frame, continuations after, FIN on the last,
+// RSV1 on the first of a compressed message, fragments of the size asked), writing each header in engine
+// memory and telling the host how many payload bytes follow it; control and close frames are checked and
+// written whole. Client-side masking uses keys from the host's entropy pool.
 import { isValidCloseCode } from "./close";
-import { ConnFlag, hasFlag, Role, setFlag, Slot } from "./connection";
+import { ConnFlag, hasFlag, Role, Slot, TxState, setFlag } from "./connection";
 import { hasEntropy, takeEntropy } from "./entropy";
 import { CallError } from "./errors";
+import { Result, setResult } from "./layout";
 import { mask, nextOffset } from "./mask";
-import { FrameBit, isControl, isKnownOpcode, MAX_CONTROL_PAYLOAD, Opcode } from "./opcode";
+import { FrameBit, MAX_CONTROL_PAYLOAD, Opcode } from "./opcode";
 import { UTF8_ACCEPT, utf8Step } from "./utf8";
 
 /** Longest frame header: 2 bytes, 8 of extended length, 4 of masking key. */
@@ -13,23 +17,26 @@ export const MAX_HEADER_BYTES: u32 = 14;
 /** Longest close reason: a control payload less the 2-byte code. */
 export const MAX_CLOSE_REASON: u32 = MAX_CONTROL_PAYLOAD - 2;
 
+/** Bits of `beginMessage`'s `flags`. */
+export namespace MessageFlag {
+  /** The payload is compressed by the negotiated extension: RSV1 on the message's first frame. */
+  // @ts-ignore: decorator
+  @inline export const Compressed: u32 = 1;
+  /** More pieces of this message follow (a later `beginMessage` continues it): no FIN on this piece's last frame. */
+  // @ts-ignore: decorator
+  @inline export const More: u32 = 2;
+}
+
 /** True when this slot must mask what it sends (clients do, RFC 6455 §5.3). */
 // @ts-ignore: decorator
 @inline function masks(slot: usize): bool {
   return load<u8>(slot + Slot.Role) == Role.Client;
 }
 
-/** Check a frame's first byte and length against the slot; 0 or a CallError. */
-function checkFrame(slot: usize, byte0: u32, payloadLength: u64): i32 {
-  const opcode = byte0 & 0xf;
-  if (!isKnownOpcode(opcode) || opcode == Opcode.Close) return CallError.InvalidOpcode;
-  const rsv = byte0 & (FrameBit.Rsv1 | FrameBit.Rsv2 | FrameBit.Rsv3);
-  if (rsv != 0 && !(rsv == FrameBit.Rsv1 && hasFlag(slot, ConnFlag.Rsv1Allowed))) return CallError.InvalidArgument;
-  if (isControl(opcode) && (payloadLength > MAX_CONTROL_PAYLOAD || (byte0 & FrameBit.Fin) == 0))
-    return CallError.ControlTooLong;
-  if (hasFlag(slot, ConnFlag.CloseSent)) return CallError.AlreadyClosing;
-  if (masks(slot) && !hasEntropy(4)) return CallError.EntropyExhausted;
-  return 0;
+/** Bytes of the header of a frame with `payloadLength` payload bytes sent from this slot. */
+export function headerSize(slot: usize, payloadLength: u64): u32 {
+  const size: u32 = payloadLength < 126 ? 2 : payloadLength <= 0xffff ? 4 : 10;
+  return masks(slot) ? size + 4 : size;
 }
 
 /**
@@ -78,49 +85,96 @@ export function writeFrameAt(slot: usize, byte0: u32, src: usize, len: u32, dst:
   return header + len;
 }
 
-/** Write one frame (not close: see `closeFrame`); returns its size or a negative CallError. */
-export function frame(slot: usize, byte0: u32, src: usize, len: u32, dst: usize): i32 {
-  const error = checkFrame(slot, byte0, len);
+/** 0 when a control frame of `opcode` (ping or pong: close has its own call) may carry `length` bytes. */
+export function controlError(opcode: u32, length: u32): i32 {
+  if (opcode != Opcode.Ping && opcode != Opcode.Pong) return CallError.InvalidOpcode;
+  return length > MAX_CONTROL_PAYLOAD ? CallError.ControlTooLong : 0;
+}
+
+/** 0 when a close frame may carry `code` (0: none) and the `reasonLength` bytes at `reason`. */
+export function closeError(code: u32, reason: usize, reasonLength: u32): i32 {
+  if (code == 0 ? reasonLength != 0 : !isValidCloseCode(code)) return CallError.InvalidCloseCode;
+  // The length is judged before the reason is read: a host may pass a length it did not stage.
+  if (reasonLength > MAX_CLOSE_REASON) return CallError.CloseReasonTooLong;
+  if (utf8Step(UTF8_ACCEPT, reason, reasonLength) != UTF8_ACCEPT) return CallError.CloseReasonNotUtf8;
+  return 0;
+}
+
+/** Write a ping or pong with `len` payload bytes from `src` at `dst`; its size or a CallError. */
+export function controlFrame(slot: usize, opcode: u32, src: usize, len: u32, dst: usize): i32 {
+  const error = controlError(opcode, len);
   if (error < 0) return error;
-  return <i32>writeFrameAt(slot, byte0, src, len, dst);
+  if (hasFlag(slot, ConnFlag.CloseSent)) return CallError.AlreadyClosing;
+  if (masks(slot) && !hasEntropy(4)) return CallError.EntropyExhausted;
+  return <i32>writeFrameAt(slot, FrameBit.Fin | opcode, src, len, dst);
 }
 
 /**
- * Write a whole data message from `src` as frames of at most `maxFragment` payload bytes (0: one frame).
- * `dst` must not overlap `src` and must hold `len` plus 14 bytes per frame. Returns the bytes written.
+ * Start writing a text (1) or binary (2) message of `length` payload bytes (or the next piece of a message
+ * sent in pieces, after one begun with `MessageFlag.More`) in frames of at most `maxFragment` bytes (0: one
+ * frame), and write its first frame's header at `dst` as `nextFrame` does (most messages are one frame: one
+ * call). The header's size, or a CallError, checked before anything changes.
  */
-export function message(slot: usize, opcode: u32, src: usize, len: u32, dst: usize, maxFragment: u32): i32 {
+export function beginMessage(slot: usize, opcode: u32, length: u64, flags: u32, maxFragment: u32, dst: usize): i32 {
   if (opcode != Opcode.Text && opcode != Opcode.Binary) return CallError.InvalidOpcode;
-  const fragment = maxFragment == 0 ? len : maxFragment;
-  const frames = len == 0 ? 1 : (len + fragment - 1) / fragment;
-  if (masks(slot) && !hasEntropy(frames << 2)) return CallError.EntropyExhausted;
+  if ((flags & ~(MessageFlag.Compressed | MessageFlag.More)) != 0) return CallError.InvalidArgument;
   if (hasFlag(slot, ConnFlag.CloseSent)) return CallError.AlreadyClosing;
-  let written: u32 = 0;
-  let done: u32 = 0;
-  let byte0 = opcode;
-  do {
-    const n = min(fragment, len - done);
-    const fin = done + n == len ? FrameBit.Fin : 0;
-    written += writeFrameAt(slot, byte0 | fin, src + done, n, dst + written);
-    done += n;
-    byte0 = Opcode.Continuation;
-  } while (done < len);
-  return <i32>written;
+  const state = load<u8>(slot + Slot.TxState);
+  if ((state & TxState.Framing) != 0) return CallError.MessageUnfinished;
+  const continuing = (state & TxState.Open) != 0;
+  const compressed = (flags & MessageFlag.Compressed) != 0;
+  // RSV1 marks a message compressed by a negotiated extension, on its first frame only (RFC 7692 §6).
+  if (compressed && (continuing || !hasFlag(slot, ConnFlag.Rsv1Allowed))) return CallError.CompressionNotAllowed;
+  if (masks(slot) && !hasEntropy(4)) return CallError.EntropyExhausted;
+  let next = TxState.Framing;
+  if (compressed) next |= TxState.Rsv1First;
+  if ((flags & MessageFlag.More) != 0) next |= TxState.More;
+  store<u8>(slot + Slot.TxState, next);
+  store<u8>(slot + Slot.TxOpcode, <u8>(continuing ? Opcode.Continuation : opcode));
+  store<u64>(slot + Slot.TxLeft, length);
+  store<u32>(slot + Slot.TxFragment, maxFragment);
+  return nextFrame(slot, dst);
 }
 
-/** Write just a frame header for a payload the host streams through `maskWith`; size or CallError. */
-export function header(slot: usize, byte0: u32, payloadLength: u64, dst: usize): i32 {
-  const error = checkFrame(slot, byte0, payloadLength);
-  if (error < 0) return error;
-  return <i32>writeHeaderAt(slot, byte0, payloadLength, dst);
+/**
+ * Write the header of the message's next frame (after the first, which `beginMessage` wrote) at `dst` and
+ * return its size;
+ * its payload length is in `Result.FrameLength` (and `FrameLengthHigh`): the host sends that many bytes of
+ * the message next (a client masks them with `maskChunk`). The last frame of a message has FIN; a piece
+ * begun with `MessageFlag.More` leaves the message open instead. A CallError when no frame is due.
+ */
+export function nextFrame(slot: usize, dst: usize): i32 {
+  const state = load<u8>(slot + Slot.TxState);
+  if ((state & TxState.Framing) == 0) return CallError.NoMessage;
+  if (hasFlag(slot, ConnFlag.CloseSent)) return CallError.AlreadyClosing;
+  if (masks(slot) && !hasEntropy(4)) return CallError.EntropyExhausted;
+  const left = load<u64>(slot + Slot.TxLeft);
+  const fragment = <u64>load<u32>(slot + Slot.TxFragment);
+  const n = fragment == 0 || left <= fragment ? left : fragment;
+  let byte0 = <u32>load<u8>(slot + Slot.TxOpcode);
+  if ((state & TxState.Rsv1First) != 0) byte0 |= FrameBit.Rsv1;
+  let after = state & ~TxState.Rsv1First;
+  if (n == left) {
+    // The piece's last frame: FIN ends the message, unless more pieces of it are to come.
+    if ((state & TxState.More) == 0) {
+      byte0 |= FrameBit.Fin;
+      after = 0;
+    } else after = TxState.Open;
+  }
+  const size = writeHeaderAt(slot, byte0, n, dst);
+  store<u8>(slot + Slot.TxState, after);
+  store<u8>(slot + Slot.TxOpcode, <u8>Opcode.Continuation);
+  store<u64>(slot + Slot.TxLeft, left - n);
+  setResult(Result.FrameLength, <u32>n);
+  setResult(Result.FrameLengthHigh, <u32>(n >> 32));
+  return <i32>size;
 }
 
 /** Write a close frame with `code` (0: none) and a UTF-8 `reason`, and mark the close as sent. */
 export function closeFrame(slot: usize, code: u32, reason: usize, reasonLength: u32, dst: usize): i32 {
   if (hasFlag(slot, ConnFlag.CloseSent)) return CallError.AlreadyClosing;
-  if (code == 0 ? reasonLength != 0 : !isValidCloseCode(code)) return CallError.InvalidCloseCode;
-  if (reasonLength > MAX_CLOSE_REASON) return CallError.CloseReasonTooLong;
-  if (utf8Step(UTF8_ACCEPT, reason, reasonLength) != UTF8_ACCEPT) return CallError.CloseReasonNotUtf8;
+  const error = closeError(code, reason, reasonLength);
+  if (error < 0) return error;
   if (masks(slot) && !hasEntropy(4)) return CallError.EntropyExhausted;
   const payloadLength: u32 = code == 0 ? 0 : 2 + reasonLength;
   const size = writeHeaderAt(slot, FrameBit.Fin | Opcode.Close, payloadLength, dst);

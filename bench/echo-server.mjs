@@ -15,7 +15,14 @@ const report = (server) => console.log(JSON.stringify({ port: server.address().p
 process.stdin.resume();
 process.stdin.on("end", () => process.exit(0));
 
-if (impl === "net-floor") {
+if (impl === "uws") {
+  // uWebSockets.js (native C++), bench/uws.mjs: echoes each message as it came, binary or text.
+  const { uws, listen, common } = await import("./uws.mjs");
+  const app = uws
+    .App()
+    .ws("/*", { ...common, message: (ws, message, isBinary) => ws.send(message, isBinary) });
+  console.log(JSON.stringify({ port: await listen(app) }));
+} else if (impl === "net-floor") {
   const response = Buffer.from(
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",

@@ -1,9 +1,12 @@
 // End-to-end echo: a raw-TCP load generator (this process, pinned by bench/run.ts or by hand) against
 // each server in its own process pinned to another core. Cells from issue 5: 32 B × 64 conns × 32 in
 // flight, 1 KiB × 64 × 32, 64 KiB × 1 × 1, and handshakes per second with 1 and 32 in parallel.
-//   taskset -c 1 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE,
+//   taskset -c 0 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE (default 1),
 //   BENCH_SERVERS and BENCH_CELLS: comma-separated server names / cell numbers 1-5 to run only those)
+// Every cell reports the load generator's CPU per message beside the server's: a generator above 80% of
+// its core (flagged) may be the limit, and then the rate says less about the server than its CPU does.
 import type { Socket } from "node:net";
+import { loadavg as osLoadavg } from "node:os";
 import {
   BUN,
   frames,
@@ -18,7 +21,10 @@ import {
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
-const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "0";
+const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "1";
+/** Above this share of its core the load generator may be what limits a cell. */
+const GENERATOR_LIMIT = 0.8;
+const loadAtStart = loadavg();
 
 // Servers marked `bun` run under the npm package's bun binary (bench/echo-server-bun.ts). "node:net floor"
 // does no WebSocket work at all: a fixed 101 for any request, then every read written back as it came
@@ -35,6 +41,7 @@ const servers: {
   { name: "wasmsocket", impl: "wasmsocket", env: {} },
   { name: "ws + bufferutil", impl: "ws", env: {} },
   { name: "ws pure JS", impl: "ws", env: { WS_NO_BUFFER_UTIL: "1", WS_NO_UTF_8_VALIDATE: "1" } },
+  { name: "uWebSockets.js", impl: "uws", env: {} },
   { name: "wasmsocket on Bun", impl: "wasmsocket", env: {}, bun: true },
   { name: "Bun.serve", impl: "bun.serve", env: {}, bun: true },
   { name: "node:net floor", impl: "net-floor", env: {}, verbatim: true },
@@ -99,18 +106,14 @@ async function echoCell(
   const cpu = usage(pid).cpu - cpuBefore;
   const load = process.cpuUsage(loadBefore);
   for (const s of sockets) s.destroy();
-  return {
-    rate: messages / elapsed,
-    cpuPerMillion: messages ? (cpu / messages) * 1e6 : 0,
-    serverBusy: cpu / elapsed,
-    generatorBusy: (load.user + load.system) / 1e6 / elapsed,
-  };
+  return sample(messages, elapsed, cpu, load);
 }
 
 /** Complete handshakes for `seconds` with `parallel` in flight; returns handshakes/s. */
 async function handshakeCell(port: number, pid: number, parallel: number, seconds: number): Promise<Sample> {
   let done = 0;
   const cpuBefore = usage(pid).cpu;
+  const loadBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   const start = performance.now();
   await Promise.all(
@@ -123,15 +126,29 @@ async function handshakeCell(port: number, pid: number, parallel: number, second
     }),
   );
   const cpu = usage(pid).cpu - cpuBefore;
-  return { rate: done / ((performance.now() - start) / 1000), cpuPerMillion: (cpu / done) * 1e6 };
+  return sample(done, (performance.now() - start) / 1000, cpu, process.cpuUsage(loadBefore));
 }
 
 interface Sample {
   rate: number;
+  /** Server CPU seconds per million messages (or handshakes). */
   cpuPerMillion: number;
-  /** Fraction of a core the server and this load generator used while counting (echo cells). */
-  serverBusy?: number;
-  generatorBusy?: number;
+  /** This load generator's CPU seconds per million messages (or handshakes). */
+  generatorPerMillion: number;
+  /** Fraction of a core the server and this load generator used while counting. */
+  serverBusy: number;
+  generatorBusy: number;
+}
+
+function sample(count: number, elapsed: number, cpu: number, load: NodeJS.CpuUsage): Sample {
+  const generator = (load.user + load.system) / 1e6;
+  return {
+    rate: count / elapsed,
+    cpuPerMillion: count ? (cpu / count) * 1e6 : 0,
+    generatorPerMillion: count ? (generator / count) * 1e6 : 0,
+    serverBusy: cpu / elapsed,
+    generatorBusy: generator / elapsed,
+  };
 }
 
 const allCells = [
@@ -165,10 +182,7 @@ const allCells = [
 const cells = allCells.filter(
   (_, i) => !process.env.BENCH_CELLS || process.env.BENCH_CELLS.split(",").includes(String(i + 1)),
 );
-const results: Record<
-  string,
-  Record<string, { rate: number[]; cpuPerMillion: number[]; busy: string[] }>
-> = {};
+const results: Record<string, Record<string, Sample[]>> = {};
 const peak: Record<string, number> = {};
 const wanted = servers.filter(
   (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
@@ -181,18 +195,11 @@ for (const spec of wanted) {
   results[spec.name] = {};
 }
 for (const cell of cells) {
-  for (const server of running) results[server.name][cell.name] = { rate: [], cpuPerMillion: [], busy: [] };
+  for (const server of running) results[server.name][cell.name] = [];
   for (let r = 0; r < ROUNDS; r++) {
     for (const server of running) {
-      const entry = results[server.name][cell.name];
       const verbatim = wanted.find((s) => s.name === server.name)?.verbatim ?? false;
-      const sample = await cell.run(server.port, serverPid(server), verbatim);
-      entry.rate.push(sample.rate);
-      entry.cpuPerMillion.push(sample.cpuPerMillion);
-      if (sample.serverBusy !== undefined)
-        entry.busy.push(
-          `server ${(sample.serverBusy * 100).toFixed(0)}% / generator ${(sample.generatorBusy! * 100).toFixed(0)}%`,
-        );
+      results[server.name][cell.name].push(await cell.run(server.port, serverPid(server), verbatim));
     }
   }
 }
@@ -209,44 +216,51 @@ const ratios: Array<[string, string]> = [
     .map((s): [string, string] => ["wasmsocket", s.name]),
   ["wasmsocket on Bun", "Bun.serve"],
 ].filter(([ours, base]) => names.includes(ours) && names.includes(base)) as Array<[string, string]>;
+const of = (n: string, cell: string, key: keyof Sample) => results[n][cell].map((x) => x[key]);
+const med = (n: string, cell: string, key: keyof Sample) => median(of(n, cell, key));
+const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
+const header = (first: string, columns: string[]) =>
+  `${row([first, ...columns])}\n${row([first, ...columns].map(() => "---"))}`;
 console.log(
-  `Load generator: this process; servers pinned to core ${SERVER_CORE}; ${ROUNDS} rounds × ${SECONDS} s, alternating between servers, median ±half-range.\n`,
+  `Load generator: this process (pid ${process.pid}); servers pinned to core ${SERVER_CORE}; ${ROUNDS} rounds × ${SECONDS} s, ` +
+    `alternating between servers; median ±half-range. ⚠: the load generator was above ${GENERATOR_LIMIT * 100}% of its core ` +
+    `in the median round, so it may have been the limit. Machine load average (1/5/15 min) at the start: ${loadAtStart}, at the end: ${loadavg()}.\n`,
 );
-console.log(
-  `| cell | ${names.map((n) => `${n} msgs/s`).join(" | ")} | ${ratios
-    .map(([ours, base]) => `${ours} / ${base}`)
-    .join(" | ")} |`,
-);
-console.log(`| --- | ${names.map(() => "---").join(" | ")} | ${ratios.map(() => "---").join(" | ")} |`);
-// A server that did not run a cell (the floor's echo cells) shows "—".
-const measured = (n: string, cell: string) => results[n][cell].rate.length > 0;
+console.log(header("cell", [...names, ...ratios.map(([ours, base]) => `${ours} / ${base}`)]));
 for (const cell of cells) {
-  const m = names.map((n) => median(results[n][cell.name].rate));
   const mbs = (x: number) => (cell.bytes ? ` (${((x * cell.bytes) / 1e6).toFixed(1)} MB/s)` : "");
-  const rate = (n: string, i: number) =>
-    measured(n, cell.name) ? `${m[i].toFixed(0)} ±${spread(results[n][cell.name].rate)}%${mbs(m[i])}` : "—";
+  const rate = (n: string) => {
+    const m = med(n, cell.name, "rate");
+    const flag = med(n, cell.name, "generatorBusy") > GENERATOR_LIMIT ? " ⚠" : "";
+    return `${m.toFixed(0)} ±${spread(of(n, cell.name, "rate"))}%${mbs(m)}${flag}`;
+  };
   const ratio = ([ours, base]: [string, string]) =>
-    measured(ours, cell.name) && measured(base, cell.name)
-      ? `${(m[names.indexOf(ours)] / m[names.indexOf(base)]).toFixed(2)}×`
-      : "—";
-  console.log(`| ${cell.name} | ${names.map(rate).join(" | ")} | ${ratios.map(ratio).join(" | ")} |`);
+    `${(med(ours, cell.name, "rate") / med(base, cell.name, "rate")).toFixed(2)}×`;
+  console.log(row([cell.name, ...names.map(rate), ...ratios.map(ratio)]));
 }
-console.log(`\nServer CPU seconds per million messages (or handshakes), median: `);
-for (const cell of cells)
-  console.log(
-    `- ${cell.name}: ${names
-      .filter((n) => measured(n, cell.name))
-      .map((n) => `${n} ${median(results[n][cell.name].cpuPerMillion).toFixed(2)} s`)
-      .join(", ")}`,
-  );
-console.log("\nCore use while counting (a generator near 100% means the server was not the limit):");
-for (const cell of cells.filter((c) => c.bytes > 0))
-  console.log(
-    `- ${cell.name}: ${names
-      .filter((n) => measured(n, cell.name))
-      .map((n) => `${n}: ${results[n][cell.name].busy.join(", ")}`)
-      .join("; ")}`,
-  );
+console.log(
+  `\nCPU seconds per million messages (or handshakes), median: server / load generator, then each one's share of its core.\n`,
+);
+console.log(header("cell", [...names, ...ratios.map(([ours, base]) => `server CPU ${ours} / ${base}`)]));
+for (const cell of cells) {
+  const cpu = (n: string) => {
+    const busy = med(n, cell.name, "generatorBusy");
+    return (
+      `${med(n, cell.name, "cpuPerMillion").toFixed(2)} ±${spread(of(n, cell.name, "cpuPerMillion"))}% / ` +
+      `${med(n, cell.name, "generatorPerMillion").toFixed(2)} (${(med(n, cell.name, "serverBusy") * 100).toFixed(0)}% / ` +
+      `${(busy * 100).toFixed(0)}%${busy > GENERATOR_LIMIT ? " ⚠" : ""})`
+    );
+  };
+  const ratio = ([ours, base]: [string, string]) =>
+    `${(med(ours, cell.name, "cpuPerMillion") / med(base, cell.name, "cpuPerMillion")).toFixed(2)}×`;
+  console.log(row([cell.name, ...names.map(cpu), ...ratios.map(ratio)]));
+}
 console.log(
   `\nPeak server RSS: ${names.map((n) => `${n} ${(peak[n] / 2 ** 20).toFixed(0)} MiB`).join(", ")}`,
 );
+
+function loadavg(): string {
+  return osLoadavg()
+    .map((x) => x.toFixed(2))
+    .join(" / ");
+}

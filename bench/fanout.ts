@@ -3,7 +3,7 @@
 // deliveries per second and server CPU per delivery, for our publish (Node and Bun) beside a `ws` loop
 // over `clients` and Bun.serve's native publish; then through Redis with 2 server processes: deliveries
 // per second, and the latency Redis adds (median, p99) at a steady 20 messages/s (20,000 deliveries/s).
-//   taskset -c 1 npx tsx bench/fanout.ts     (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE, BENCH_SUBSCRIBERS)
+//   taskset -c 0 npx tsx bench/fanout.ts     (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE, BENCH_SUBSCRIBERS)
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type AddressInfo, type Socket } from "node:net";
@@ -22,7 +22,7 @@ import {
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
-const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "0";
+const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "1";
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
 const SIZE = 32;
 const BATCH = 16;
@@ -33,6 +33,7 @@ const FRAME = SIZE + 2;
 const servers: { name: string; command: string[]; env?: Record<string, string> }[] = [
   { name: "wasmsocket publish", command: [process.execPath, "bench/fanout-server.mjs", "wasmsocket"] },
   { name: "ws loop over clients", command: [process.execPath, "bench/fanout-server.mjs", "ws"] },
+  { name: "uWebSockets.js publish", command: [process.execPath, "bench/fanout-server.mjs", "uws"] },
   { name: "wasmsocket publish on Bun", command: [BUN, "bench/fanout-server-bun.ts", "wasmsocket"] },
   { name: "Bun.serve publish", command: [BUN, "bench/fanout-server-bun.ts", "bun.serve"] },
 ];
@@ -42,6 +43,8 @@ interface Sample {
   cpuPerMillion: number;
   /** Share of its core this load generator used (near 1: it, not the server, was the limit). */
   generatorBusy: number;
+  /** This load generator's CPU seconds per million deliveries. */
+  generatorPerMillion: number;
 }
 
 /** Open `count` subscribers on `ports` (spread round-robin) to /sub; `onBytes` sees every byte count. */
@@ -96,6 +99,7 @@ async function throughput(ports: number[], pids: number[]): Promise<Sample> {
     delivered: delivered / elapsed,
     cpuPerMillion: (used / delivered) * 1e6,
     generatorBusy: (load.user + load.system) / 1e6 / elapsed,
+    generatorPerMillion: (load.user + load.system) / delivered,
   };
 }
 
@@ -168,7 +172,8 @@ console.log(
     `≤ ${WINDOW} messages ahead. Servers pinned to core ${SERVER_CORE}, all running, rounds alternating; ${ROUNDS} rounds × ${SECONDS} s, median ±half-range.\n`,
 );
 
-const results: Record<string, { delivered: number[]; cpu: number[]; busy: number[] }> = {};
+const results: Record<string, { delivered: number[]; cpu: number[]; busy: number[]; generator: number[] }> =
+  {};
 const wanted = servers.filter(
   (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
 );
@@ -177,7 +182,7 @@ const wanted = servers.filter(
 const running: Server[] = [];
 for (const spec of wanted) {
   running.push(await startServer(spec.name, spec.command, spec.env ?? {}, SERVER_CORE));
-  results[spec.name] = { delivered: [], cpu: [], busy: [] };
+  results[spec.name] = { delivered: [], cpu: [], busy: [], generator: [] };
 }
 for (let r = 0; r < ROUNDS; r++) {
   for (const server of running) {
@@ -186,15 +191,19 @@ for (let r = 0; r < ROUNDS; r++) {
     entry.delivered.push(sample.delivered);
     entry.cpu.push(sample.cpuPerMillion);
     entry.busy.push(sample.generatorBusy);
+    entry.generator.push(sample.generatorPerMillion);
   }
 }
 for (const server of running) await stopServer(server);
-console.log("| server | deliveries/s | server CPU s per million deliveries | load generator busy |");
-console.log("| --- | --- | --- | --- |");
+console.log(
+  "| server | deliveries/s | server CPU s per million deliveries | load generator CPU s per million | load generator busy |",
+);
+console.log("| --- | --- | --- | --- | --- |");
+// ⚠: the load generator above 80% of its core, so it may have been the limit.
 for (const [name, r] of Object.entries(results))
   console.log(
-    `| ${name} | ${fmt(median(r.delivered))} ±${spread(r.delivered)}% | ${median(r.cpu).toFixed(2)} | ` +
-      `${(median(r.busy) * 100).toFixed(0)}% |`,
+    `| ${name} | ${fmt(median(r.delivered))} ±${spread(r.delivered)}% | ${median(r.cpu).toFixed(2)} ±${spread(r.cpu)}% | ` +
+      `${median(r.generator).toFixed(2)} | ${(median(r.busy) * 100).toFixed(0)}%${median(r.busy) > 0.8 ? " ⚠" : ""} |`,
   );
 const ratio = (a: string, b: string) =>
   results[a] && results[b]
@@ -202,6 +211,7 @@ const ratio = (a: string, b: string) =>
     : "n/a";
 console.log(
   `\nwasmsocket publish / ws loop (Node): ${ratio("wasmsocket publish", "ws loop over clients")}; ` +
+    `wasmsocket publish / uWebSockets.js publish: ${ratio("wasmsocket publish", "uWebSockets.js publish")}; ` +
     `wasmsocket publish on Bun / Bun.serve publish: ${ratio("wasmsocket publish on Bun", "Bun.serve publish")}`,
 );
 

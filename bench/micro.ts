@@ -7,11 +7,13 @@
 //
 //   taskset -c 1 npx tsx bench/micro.ts          (pinned to one core for stable numbers)
 //   BENCH_MICRO_MS=100 npx tsx bench/micro.ts     (shorter: ms of samples per row, default 300)
+//   BENCH_MICRO_OPS=utf8 taskset -c 1 npx bun bench/micro.ts   (UTF-8 rows only, on Bun)
 import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { setFlagsFromString } from "node:v8";
 import { do_not_optimize, measure } from "mitata";
 
 const require = createRequire(import.meta.url);
@@ -33,13 +35,15 @@ export interface MicroOptions {
   sizes?: number[];
   /** Milliseconds of samples per row (mitata's min_cpu_time). */
   ms?: number;
+  /** Which loops to measure (default both). */
+  ops?: MicroOp[];
 }
 
 export const MICRO_SIZES = [16, 125, 1024, 16 * 1024, 1024 * 1024];
 
 type ByteLoop = (ptr: number, len: number, ...rest: number[]) => number;
 interface Engine {
-  build: "simd" | "mvp";
+  build: "simd" | "relaxed" | "mvp";
   unmask: ByteLoop;
   isUtf8: ByteLoop;
   bytes: Uint8Array;
@@ -48,9 +52,13 @@ interface Engine {
 }
 
 /** Instantiate a build and grow its memory (from outside, as a Node host may) to hold the inputs. */
-function loadEngine(build: "simd" | "mvp", largest: number): Engine {
+function loadEngine(build: "simd" | "relaxed" | "mvp", largest: number): Engine {
   const url = new URL(`../build/engine.${build}.wasm`, import.meta.url);
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(url)), {});
+  const bytes = readFileSync(url);
+  // `relaxed` (the simd build with relaxed SIMD): Node 20's V8 11.3 has it behind a flag; Bun validates it.
+  if (build === "relaxed" && !WebAssembly.validate(bytes))
+    setFlagsFromString("--experimental-wasm-relaxed-simd");
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
   const e = instance.exports as Record<string, unknown>;
   const memory = e.memory as WebAssembly.Memory;
   const data = (((e.__heap_base as WebAssembly.Global).value as number) + 63) & ~63;
@@ -92,30 +100,35 @@ function withEnv(name: string): () => () => void {
 }
 
 /** ws's `_unmask` loop: ws uses it when bufferutil is absent (WS_NO_BUFFER_UTIL). */
-const wsUnmask = wsPureJs<{ unmask(buffer: Buffer, mask: Buffer): void }>(
-  "buffer-util.js",
-  withEnv("WS_NO_BUFFER_UTIL"),
-).unmask;
+const onBun = typeof Bun !== "undefined";
+
+/** ws's pure-JS loops are loaded by swapping require.cache entries, which Bun's loader does not allow. */
+const wsUnmask = onBun
+  ? undefined
+  : wsPureJs<{ unmask(buffer: Buffer, mask: Buffer): void }>("buffer-util.js", withEnv("WS_NO_BUFFER_UTIL"))
+      .unmask;
 
 /** ws's `_isValidUTF8` (Markus Kuhn's checker): what ws runs without buffer.isUtf8 and utf-8-validate. */
-const wsIsValidUtf8 = wsPureJs<{ isValidUTF8(buf: Buffer): boolean }>("validation.js", () => {
-  const buffer = require("node:buffer") as { isUtf8?: unknown };
-  const saved = buffer.isUtf8;
-  buffer.isUtf8 = undefined;
-  const restoreEnv = withEnv("WS_NO_UTF_8_VALIDATE")();
-  return () => {
-    buffer.isUtf8 = saved;
-    restoreEnv();
-  };
-}).isValidUTF8;
+const wsIsValidUtf8 = onBun
+  ? undefined
+  : wsPureJs<{ isValidUTF8(buf: Buffer): boolean }>("validation.js", () => {
+      const buffer = require("node:buffer") as { isUtf8?: unknown };
+      const saved = buffer.isUtf8;
+      buffer.isUtf8 = undefined;
+      const restoreEnv = withEnv("WS_NO_UTF_8_VALIDATE")();
+      return () => {
+        buffer.isUtf8 = saved;
+        restoreEnv();
+      };
+    }).isValidUTF8;
 
 /** Load a package's native build or fail: a silent JS fallback would make the baseline meaningless. */
 function native<T>(name: string): T {
   return require("node-gyp-build")(dirname(require.resolve(name))) as T;
 }
 
-const bufferutil = native<{ unmask(buffer: Buffer, mask: Buffer): void }>("bufferutil");
-const utf8Validate = native<(buf: Buffer) => boolean>("utf-8-validate");
+const bufferutil = onBun ? undefined : native<{ unmask(buffer: Buffer, mask: Buffer): void }>("bufferutil");
+const utf8Validate = onBun ? undefined : native<(buf: Buffer) => boolean>("utf-8-validate");
 
 const MIXED =
   "Café déjà vu, naïve façade — Привет, как дела? Съешь ещё этих мягких булок. " +
@@ -149,7 +162,8 @@ export async function runMicro(options: MicroOptions = {}): Promise<MicroRow[]> 
   const sizes = options.sizes ?? MICRO_SIZES;
   const ms = options.ms ?? 300;
   const largest = Math.max(...sizes);
-  const engines = [loadEngine("simd", largest), loadEngine("mvp", largest)];
+  const engines = [loadEngine("simd", largest), loadEngine("relaxed", largest), loadEngine("mvp", largest)];
+  const ops = options.ops ?? ["unmask", "utf8"];
   const rows: MicroRow[] = [];
   const add = async (op: MicroOp, input: MicroInput, size: number, impl: string, fn: () => unknown) => {
     const ns = await nsPerOp(fn, ms);
@@ -157,26 +171,29 @@ export async function runMicro(options: MicroOptions = {}): Promise<MicroRow[]> 
   };
 
   for (const size of sizes) {
-    const payload = Buffer.alloc(size);
-    for (let i = 0; i < size; i++) payload[i] = (i * 131 + 7) & 0xff;
-    const out = Buffer.alloc(size);
-    const maskingKey = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
-    const key = maskingKey.readUInt32LE(0);
-    for (const e of engines) {
-      const { bytes, data, unmask } = e;
-      bytes.set(payload, data);
-      await add("unmask", "random", size, `${e.build}`, () => unmask(data, size, key, 0));
-      await add("unmask", "random", size, `${e.build} +copy`, () => {
+    if (ops.includes("unmask")) {
+      const payload = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) payload[i] = (i * 131 + 7) & 0xff;
+      const out = Buffer.alloc(size);
+      const maskingKey = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+      const key = maskingKey.readUInt32LE(0);
+      for (const e of engines) {
+        const { bytes, data, unmask } = e;
         bytes.set(payload, data);
-        unmask(data, size, key, 0);
-        out.set(bytes.subarray(data, data + size));
-      });
+        await add("unmask", "random", size, `${e.build}`, () => unmask(data, size, key, 0));
+        await add("unmask", "random", size, `${e.build} +copy`, () => {
+          bytes.set(payload, data);
+          unmask(data, size, key, 0);
+          out.set(bytes.subarray(data, data + size));
+        });
+      }
+      if (bufferutil)
+        await add("unmask", "random", size, "bufferutil", () => bufferutil.unmask(payload, maskingKey));
+      if (wsUnmask) await add("unmask", "random", size, "ws-js", () => wsUnmask(payload, maskingKey));
+      await add("unmask", "random", size, "Buffer.copy", () => payload.copy(out));
     }
-    await add("unmask", "random", size, "bufferutil", () => bufferutil.unmask(payload, maskingKey));
-    await add("unmask", "random", size, "ws-js", () => wsUnmask(payload, maskingKey));
-    await add("unmask", "random", size, "Buffer.copy", () => payload.copy(out));
 
-    for (const input of ["ascii", "mixed"] as const) {
+    for (const input of ops.includes("utf8") ? (["ascii", "mixed"] as const) : []) {
       const text = textOf(input, size);
       if (!isUtf8(text)) throw new Error(`bench input ${input}/${size} is not valid UTF-8`);
       for (const e of engines) {
@@ -192,8 +209,8 @@ export async function runMicro(options: MicroOptions = {}): Promise<MicroRow[]> 
       }
       const decoder = new TextDecoder("utf-8", { fatal: true });
       await add("utf8", input, size, "buffer.isUtf8", () => isUtf8(text));
-      await add("utf8", input, size, "utf-8-validate", () => utf8Validate(text));
-      await add("utf8", input, size, "ws-js", () => wsIsValidUtf8(text));
+      if (utf8Validate) await add("utf8", input, size, "utf-8-validate", () => utf8Validate(text));
+      if (wsIsValidUtf8) await add("utf8", input, size, "ws-js", () => wsIsValidUtf8(text));
       await add("utf8", input, size, "TextDecoder", () => do_not_optimize(decoder.decode(text)));
     }
   }
@@ -234,6 +251,8 @@ function printRatios(rows: MicroRow[], sizes: number[]): void {
     ["simd / bufferutil unmask", "unmask", "random", "simd", "bufferutil", "≥ 1.5 from 1 KiB"],
     ["simd / buffer.isUtf8, ASCII", "utf8", "ascii", "simd", "buffer.isUtf8", "≥ 2 ≤125 B, ≥ 0.8 16 KiB"],
     ["simd / buffer.isUtf8, mixed", "utf8", "mixed", "simd", "buffer.isUtf8", "≥ 2 ≤125 B, ≥ 0.8 16 KiB"],
+    ["relaxed / buffer.isUtf8, ASCII", "utf8", "ascii", "relaxed", "buffer.isUtf8", "(relaxed SIMD)"],
+    ["relaxed / buffer.isUtf8, mixed", "utf8", "mixed", "relaxed", "buffer.isUtf8", "(relaxed SIMD)"],
     ["mvp / ws-js UTF-8, ASCII", "utf8", "ascii", "mvp", "ws-js", "≥ 10 at 16 KiB"],
     ["mvp / ws-js UTF-8, mixed", "utf8", "mixed", "mvp", "ws-js", "≥ 10 at 16 KiB"],
     ["simd +copy / buffer.isUtf8, mixed", "utf8", "mixed", "simd +copy", "buffer.isUtf8", ""],
@@ -243,6 +262,8 @@ function printRatios(rows: MicroRow[], sizes: number[]): void {
   console.log(`| ratio | ${sizes.map(sizeName).join(" | ")} | target |`);
   console.log(`| --- | ${sizes.map(() => "---:").join(" | ")} | --- |`);
   for (const [name, op, input, impl, baseline, target] of lines) {
+    const has = (name: string) => rows.some((r) => r.op === op && r.input === input && r.impl === name);
+    if (!has(impl) || !has(baseline)) continue;
     const cells = sizes.map((s) => `${ratio(op, input, s, impl, baseline).toFixed(2)}×`);
     console.log(`| ${name} | ${cells.join(" | ")} | ${target} |`);
   }
@@ -251,10 +272,10 @@ function printRatios(rows: MicroRow[], sizes: number[]): void {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const ms = Number(process.env.BENCH_MICRO_MS ?? 300);
   const started = performance.now();
-  const rows = await runMicro({ ms });
-  console.log(
-    `# Micro benchmarks (node ${process.version}, ${ms} ms per row, data in Wasm memory unless +copy)`,
-  );
+  const ops = (process.env.BENCH_MICRO_OPS?.split(",") as MicroOp[] | undefined) ?? ["unmask", "utf8"];
+  const rows = await runMicro({ ms, ops });
+  const runtime = onBun ? `bun ${Bun.version}` : `node ${process.version}`;
+  console.log(`# Micro benchmarks (${runtime}, ${ms} ms per row, data in Wasm memory unless +copy)`);
   printThroughput(rows, MICRO_SIZES);
   printRatios(rows, MICRO_SIZES);
   console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`);

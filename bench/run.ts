@@ -72,26 +72,33 @@ async function microSection(): Promise<void> {
   execFileSync(hasTaskset ? "taskset" : tsx, argv, { stdio: "inherit" });
 }
 
-async function echoSection(): Promise<void> {
-  if (!existsSync(new URL("./echo.ts", import.meta.url))) return;
-  console.log("\n## End-to-end echo (bench/echo.ts)\n");
-  // The load generator takes CORE; bench/echo.ts pins each server to the other core.
+// The end-to-end benches: the load generator on LOAD_CORE, every server on SERVER_CORE.
+const LOAD_CORE = process.env.BENCH_LOAD_CORE ?? "0";
+const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? (LOAD_CORE === "1" ? "0" : "1");
+
+/** Run an end-to-end bench script with the load generator pinned to LOAD_CORE. */
+function endToEnd(script: string): void {
   const tsx = new URL("../node_modules/.bin/tsx", import.meta.url).pathname;
-  const argv = hasTaskset ? ["-c", CORE, tsx, "bench/echo.ts"] : ["bench/echo.ts"];
+  const argv = hasTaskset ? ["-c", LOAD_CORE, tsx, script] : [script];
   execFileSync(hasTaskset ? "taskset" : tsx, argv, {
     stdio: "inherit",
-    env: { ...process.env, BENCH_SERVER_CORE: process.env.BENCH_SERVER_CORE ?? (CORE === "0" ? "1" : "0") },
+    env: { ...process.env, BENCH_SERVER_CORE: SERVER_CORE },
   });
 }
 
+async function echoSection(): Promise<void> {
+  if (!existsSync(new URL("./echo.ts", import.meta.url))) return;
+  console.log(
+    `\n## End-to-end echo (bench/echo.ts; generator on core ${LOAD_CORE}, servers on ${SERVER_CORE})\n`,
+  );
+  endToEnd("bench/echo.ts");
+}
+
 async function fanoutSection(): Promise<void> {
-  console.log("\n## Pub/sub fan-out (bench/fanout.ts)\n");
-  const tsx = new URL("../node_modules/.bin/tsx", import.meta.url).pathname;
-  const argv = hasTaskset ? ["-c", CORE, tsx, "bench/fanout.ts"] : ["bench/fanout.ts"];
-  execFileSync(hasTaskset ? "taskset" : tsx, argv, {
-    stdio: "inherit",
-    env: { ...process.env, BENCH_SERVER_CORE: process.env.BENCH_SERVER_CORE ?? (CORE === "0" ? "1" : "0") },
-  });
+  console.log(
+    `\n## Pub/sub fan-out (bench/fanout.ts; generator on core ${LOAD_CORE}, servers on ${SERVER_CORE})\n`,
+  );
+  endToEnd("bench/fanout.ts");
 }
 
 async function attacksSection(): Promise<void> {

@@ -6,7 +6,7 @@
 //   - every top-level `export const NAME: type = value` there whose value is a constant expression,
 //   - the build constants (`isDefined(BUILD_X) ? BUILD_X : default`) per asconfig.json target,
 //   - the error table: each error constant's doc is its message, tags give `@closeCode`, `@status`,
-//     `@argument` (assembly/errors.ts),
+//     `@argument`, and ws's words for the rule, `@wsCode`, `@wsMessage`, `@wsStatus` (assembly/errors.ts),
 //   - the exported functions of assembly/index.ts (what `export ... from` re-exports included).
 // Usage: node scripts/gen-abi.mjs          write both files
 //        node scripts/gen-abi.mjs --check  exit 1 if either file differs from a fresh generation
@@ -228,6 +228,9 @@ function errorRows(abi, table) {
       closeCode: m.tags.closeCode === undefined ? undefined : Number(m.tags.closeCode),
       status: m.tags.status === undefined ? 0 : Number(m.tags.status),
       argument: m.tags.argument === true,
+      wsCode: typeof m.tags.wsCode === "string" ? m.tags.wsCode : "",
+      wsMessage: typeof m.tags.wsMessage === "string" ? m.tags.wsMessage : "",
+      wsStatus: m.tags.wsStatus === undefined ? undefined : Number(m.tags.wsStatus),
     }));
 }
 
@@ -268,11 +271,16 @@ function renderTs(abi) {
   }
   out +=
     "\n/** One row of the read error table: a rule the peer broke and the close code it is failed with. */\n";
-  out += "export interface ReadErrorRow {\n  name: string;\n  closeCode: number;\n  message: string;\n}\n";
-  out += "\n/** ReadError and HostError ids → name, close code, message. */\n";
+  out += "export interface ReadErrorRow {\n  name: string;\n  closeCode: number;\n  message: string;\n";
+  out += "  /** ws's `err.code` for the rule. */\n  wsCode: string;\n";
+  out += "  /** ws's message for the rule; `{value}` stands for the number the Error event reports. */\n";
+  out += "  wsMessage: string;\n}\n";
+  out += "\n/** ReadError and HostError ids → name, close code, message, ws's code and message. */\n";
   out += "export const readErrors: Readonly<Record<number, ReadErrorRow>> = {\n";
   for (const r of errorRows(abi, "read"))
-    out += `  ${key(r.id)}: { name: ${JSON.stringify(r.name)}, closeCode: ${r.closeCode}, message: ${JSON.stringify(r.message)} },\n`;
+    out +=
+      `  ${key(r.id)}: { name: ${JSON.stringify(r.name)}, closeCode: ${r.closeCode}, message: ${JSON.stringify(r.message)},` +
+      ` wsCode: ${JSON.stringify(r.wsCode)}, wsMessage: ${JSON.stringify(r.wsMessage)} },\n`;
   out += "};\n";
   out +=
     "\n/** One row of the call error table; `argument` when the caller passed a bad argument (a TypeError). */\n";
@@ -284,11 +292,17 @@ function renderTs(abi) {
   out += "};\n";
   out +=
     "\n/** A handshake rule: its name, the status a server refuses with (0: responses only), a message. */\n";
-  out += "export interface HandshakeRule {\n  name: string;\n  status: number;\n  message: string;\n}\n";
+  out += "export interface HandshakeRule {\n  name: string;\n  status: number;\n  message: string;\n";
+  out +=
+    "  /** ws's words for the rule (\"\" where ws does not check it); `{value}`: the response's status. */\n";
+  out +=
+    "  wsMessage: string;\n  /** The status ws refuses a request with for the rule. */\n  wsStatus: number;\n}\n";
   out += "\n/** HandshakeError ids → rule. */\n";
   out += "export const handshakeErrors: Readonly<Record<number, HandshakeRule>> = {\n";
   for (const r of errorRows(abi, "handshake"))
-    out += `  ${key(r.id)}: { name: ${JSON.stringify(r.name)}, status: ${r.status}, message: ${JSON.stringify(r.message)} },\n`;
+    out +=
+      `  ${key(r.id)}: { name: ${JSON.stringify(r.name)}, status: ${r.status}, message: ${JSON.stringify(r.message)},` +
+      ` wsMessage: ${JSON.stringify(r.wsMessage)}, wsStatus: ${r.wsStatus ?? r.status} },\n`;
   out += "};\n";
   return out;
 }

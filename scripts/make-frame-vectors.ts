@@ -260,8 +260,9 @@ for (const [bit, label] of [
   [0x20, "RSV2"],
   [0x10, "RSV3"],
 ] as const) {
-  fails(`${label} without an extension`, [client(0x81 | bit, utf8("x"))], 1002, "ReservedBits");
-  fails(`${label} on a ping`, [client(0x89 | bit, [])], 1002, "ReservedBits");
+  const rule = bit === 0x40 ? "UnexpectedRsv1" : "ReservedBits";
+  fails(`${label} without an extension`, [client(0x81 | bit, utf8("x"))], 1002, rule);
+  fails(`${label} on a ping`, [client(0x89 | bit, [])], 1002, rule);
 }
 fails("ping longer than 125 bytes", [frame(0x89, fill(1, 126), true)], 1002, "ControlTooLong");
 fails(

@@ -1,6 +1,6 @@
-// Turns a .wasm file into a C source and header holding its bytes as a const array (flash on an ESP32;
-// the WAMR host copies them to RAM before loading, since WAMR patches the bytes it loads).
-// Usage: node scripts/wasm2c-array.mjs <in.wasm> <out.c> <out.h> [symbol]
+// Turns a .wasm file (or wamrc's .aot) into a C source and header holding its bytes as a const array (flash on
+// an ESP32; the WAMR host loads them in place, or copies them to RAM for WAMR's classic interpreter, which
+// patches the bytes it loads). Usage: node scripts/wasm2c-array.mjs <in.wasm|in.aot> <out.c> <out.h> [symbol]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 
@@ -10,8 +10,9 @@ if (!input || !outC || !outH) {
   process.exit(2);
 }
 const bytes = readFileSync(input);
-if (bytes.length < 8 || bytes.readUInt32LE(0) !== 0x6d736100) {
-  console.error(`${input} is not a WebAssembly module`);
+// "\0asm" or "\0aot"
+if (bytes.length < 8 || (bytes.readUInt32LE(0) !== 0x6d736100 && bytes.readUInt32LE(0) !== 0x746f6100)) {
+  console.error(`${input} is neither a WebAssembly module nor a WAMR AOT file`);
   process.exit(1);
 }
 const lines = [];
@@ -32,6 +33,9 @@ writeFileSync(
 writeFileSync(
   outC,
   `${note}#include "${basename(outH)}"\n\n` +
+    // An AOT file compiled with wamrc --xip runs in place: built with WSK_MODULE_XIP, the array goes to an
+    // executable, read-only section (.text, flash on a chip) instead of plain read-only data.
+    `#if WSK_MODULE_XIP\n__attribute__((section(".text.${symbol}"), aligned(16)))\n#endif\n` +
     `const unsigned char ${symbol}[] = {\n${lines.join("\n")}\n};\n` +
     `const size_t ${symbol}_len = ${bytes.length};\n`,
 );

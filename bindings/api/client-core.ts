@@ -1,11 +1,14 @@
-// The runtime-neutral client: the WHATWG WebSocket surface, URL parsing, the handshake by the engine,
-// reconnect (bindings/policies/backoff.ts), queueing while reconnecting, heartbeat, and lifecycle events like
-// esp_websocket_client's (connecting, open, reconnecting, close, finish). A host supplies `dial`: open a
-// TCP or TLS connection and report its events to the `ClientLink` it is given.
-import { backoffDelay, type BackoffOptions } from "../policies/backoff.js";
-import { Role } from "../protocol/connection.js";
+// The runtime-neutral client: the WHATWG WebSocket surface, URL parsing, reconnect (bindings/policies/backoff.ts),
+// queueing while reconnecting, and lifecycle events like esp_websocket_client's (connecting, open, reconnecting,
+// close, finish). Its lifecycle is the state machine of client-lifecycle.ts; each connection attempt (dial, the
+// handshake by the engine, the session) is a ClientConnection (client-connection.ts). A host supplies `dial`:
+// open a TCP or TLS connection and report its events to the `ClientLink` it is given.
+import type { BackoffOptions } from "../policies/backoff.js";
+import { Reconnect } from "../policies/reconnect.js";
+import { SendQueue } from "../policies/send-queue.js";
 import { CloseCode } from "../engine/errors.js";
-import { MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from "../engine/abi.js";
+import { CallError, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from "../engine/abi.js";
+import { closeError, controlError, isToken } from "../engine/rules.js";
 import { defaults } from "../policies/config.js";
 import { CloseEvent } from "./events.js";
 import { utf8 } from "../engine/text.js";
@@ -17,34 +20,29 @@ import {
   type ReconnectingDetail,
 } from "./client-events.js";
 import { isBlob } from "../protocol/blob-sends.js";
-import {
-  acceptDeflateResponse,
-  buildDeflateOffer,
-  deflateOptions,
-  type PerMessageDeflateOptions,
-} from "../protocol/extensions.js";
-import { buildUpgradeRequest, parseUpgradeResponse } from "../protocol/handshake.js";
-import { PerMessageDeflate, type DeflateCodec } from "../protocol/permessage-deflate.js";
-import { heartbeatOptions, type HeartbeatOptions } from "../policies/heartbeat.js";
+import { joinChunks, type MessageData as WsMessageData } from "./message-data.js";
+import { deflateOptions, type PerMessageDeflateOptions } from "../protocol/extensions.js";
+import type { DeflateCodec } from "../protocol/permessage-deflate.js";
+import type { HeartbeatOptions } from "../policies/heartbeat.js";
 import { sharedPool, type EnginePool } from "../engine/pool.js";
+import type { Session, SessionSocket } from "../protocol/session.js";
+import { ReadyState } from "../protocol/ready-state.js";
 import {
-  ReadyState,
-  Session,
   byteSize,
   controlBytes,
-  sessionLimits,
   toArrayBuffer,
   type ControlData,
   type SendData,
-  type SessionSocket,
   type WriteCallback,
-} from "../protocol/session.js";
+} from "../protocol/send-data.js";
+import { ClientLifecycle } from "./client-lifecycle.js";
+import { ClientConnection, type AttemptReports, type AttemptSetup } from "./client-connection.js";
 
 export type { ConnectingDetail, FinishDetail, ReconnectingDetail, MessageData };
 
 /** Reconnect policy: backoff plus what happens to messages sent while reconnecting. */
 export interface ReconnectOptions extends BackoffOptions {
-  /** "queue" (default): hold sends and deliver them on open; "reject": throw InvalidStateError. */
+  /** "queue" (default): hold sends and deliver them on open; "reject": `send` throws ws's not-open Error. */
   queue?: "queue" | "reject";
 }
 
@@ -94,8 +92,10 @@ export interface ClientOptions {
   closeTimeout?: number;
   /** The engine pool (default the process-wide one). */
   pool?: EnginePool;
-  /** Offer permessage-deflate (RFC 7692): off by default; `true` or options (docs/DEFLATE.md). */
+  /** Offer permessage-deflate (RFC 7692): on by default, as ws; `false`, or options (docs/DEFLATE.md). */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Answer pings (default true); false: the "ping" event still fires, answer with `pong()`. */
+  autoPong?: boolean;
 }
 
 /**
@@ -117,23 +117,6 @@ export interface ClientSendOptions {
   mask?: boolean;
   /** false: this is a piece of a message and later sends continue it, the one with `fin` true ending it. */
   fin?: boolean;
-}
-
-// ws's words for a refused opening handshake, by the engine's rule names (the same checks, one message each).
-const HANDSHAKE_MESSAGES: Record<string, string> = {
-  UpgradeMissing: "Invalid Upgrade header",
-  ConnectionMissing: "Invalid Connection header",
-  AcceptMissing: "Missing Sec-WebSocket-Accept header",
-  AcceptMismatch: "Invalid Sec-WebSocket-Accept header",
-  ProtocolNotOffered: "Server sent an invalid subprotocol",
-  ProtocolMissing: "Server sent no subprotocol",
-  ExtensionNotOffered: "Server sent a Sec-WebSocket-Extensions header but no extension was requested",
-};
-
-/** The error message of a refused handshake: ws's, where ws has one. */
-function handshakeMessage(response: { status: number; reason: string; message: string }): string {
-  if (response.status > 0) return `Unexpected server response: ${response.status}`;
-  return HANDSHAKE_MESSAGES[response.reason] ?? `handshake failed: ${response.message}`;
 }
 
 const ATTRIBUTES = [
@@ -168,17 +151,15 @@ export function wsClassShape(Class: abstract new (...args: never[]) => unknown):
   }
 }
 
+/** process.nextTick where there is one (Node, Bun), else a microtask. */
+const nextTick: (task: () => void) => void =
+  typeof process !== "undefined" && typeof process.nextTick === "function"
+    ? (task) => process.nextTick(task)
+    : queueMicrotask;
+
 /** The error ws gives for an operation in a state that does not allow it. */
 function notOpen(state: number): Error {
   return new Error(`WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
-}
-
-/** A close code an endpoint may send (RFC 6455 §7.4; ws's rule). */
-function isValidCloseCode(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
-    (code >= 3000 && code <= 4999)
-  );
 }
 
 /** Where a ws:// or wss:// URL says to connect. */
@@ -221,8 +202,6 @@ export interface ClientLink {
 }
 
 const encoder = new TextEncoder();
-const DEFAULT_MAX_PAYLOAD = defaults.maxPayload;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Parse a WebSocket URL as the WHATWG constructor does (SyntaxError DOMException when invalid). */
 export function parseWebSocketUrl(input: string | URL): WebSocketTarget {
@@ -276,7 +255,7 @@ function protocolList(protocols: string | string[] | null | undefined): string[]
   const invalid = () => new DOMException("An invalid or duplicated subprotocol was specified", "SyntaxError");
   if (protocols === null) throw invalid();
   const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
-  for (const protocol of list) if (typeof protocol !== "string" || !TOKEN.test(protocol)) throw invalid();
+  for (const protocol of list) if (typeof protocol !== "string" || !isToken(protocol)) throw invalid();
   if (new Set(list).size !== list.length) throw invalid();
   return list;
 }
@@ -299,7 +278,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** The resolved URL. */
   get url(): string {
-    return this.target.url;
+    return this.setup.target.url;
   }
   /** The extensions the server accepted (its Sec-WebSocket-Extensions value, "" for none). */
   get extensions(): string {
@@ -309,23 +288,21 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private paused = false;
   /** Bytes sent after the connection closed: counted, as ws does, and never sent. */
   private droppedBytes = 0;
-  private readonly target: WebSocketTarget;
-  private readonly protocols: string[];
   private readonly options: ClientOptions;
-  private readonly pool: EnginePool;
   private readonly alloc: (size: number) => Uint8Array;
-  private readonly reconnectPolicy: ReconnectOptions | null;
-  private readonly deflate: PerMessageDeflateOptions | null;
-  private readonly codec: DeflateCodec | null;
+  private readonly reconnect: Reconnect<CloseEvent>;
+  /** Sends held while reconnecting (`reconnect.queue` "queue"), null when they are refused. */
+  private readonly queue: SendQueue<{ data: SendData; binary: boolean }> | null;
   private negotiatedExtensions = "";
-  private session: Session | null = null;
-  private state: number = ReadyState.CONNECTING;
+  private readonly lifecycle = new ClientLifecycle();
+  /** What every connection attempt is made from. */
+  private readonly setup: AttemptSetup;
+  private readonly reports: AttemptReports;
+  /** The current attempt (null between a close and the next attempt). */
+  private connection: ClientConnection | null = null;
   private chosenProtocol = "";
-  private attempt = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private closeRequested = false;
-  private finished = false;
-  private queue: Array<{ data: SendData; binary: boolean }> = [];
+  /** A refused handshake's error, not yet emitted (`refused`). */
+  private pendingError: Error | null = null;
 
   protected constructor(
     url: string | URL,
@@ -345,18 +322,66 @@ export abstract class WebSocketCore extends ClientEventBridge {
       protocols = undefined;
     }
     options ??= {};
-    this.target = parseWebSocketUrl(url);
-    this.protocols = protocolList(protocols);
+    const target = parseWebSocketUrl(url);
+    const offered = protocolList(protocols);
     this.options = options;
     this.alloc = alloc;
-    this.pool = options.pool ?? sharedPool();
     this.binary = options.binaryType ?? "nodebuffer";
-    this.deflate = deflateOptions(options.perMessageDeflate);
-    this.codec = codec ?? null;
-    if (this.deflate && !this.codec) throw new TypeError("perMessageDeflate: this host has no deflate codec");
+    // Offered by default where the host has a codec, as ws's client offers it.
+    const deflate = deflateOptions(
+      options.perMessageDeflate ?? (codec ? defaults.clientPerMessageDeflate : false),
+    );
+    if (deflate && !codec) throw new TypeError("perMessageDeflate: this host has no deflate codec");
     const reconnect = options.reconnect;
-    this.reconnectPolicy = reconnect ? (reconnect === true ? {} : reconnect) : null;
+    this.reconnect = new Reconnect(reconnect, options.shouldReconnect);
+    const queues = reconnect && (reconnect === true || reconnect.queue !== "reject");
+    this.queue = queues ? new SendQueue(options.maxQueued ?? defaults.maxQueued) : null;
+    this.setup = {
+      target,
+      options,
+      protocols: offered,
+      deflate,
+      codec: codec ?? null,
+      pool: options.pool ?? sharedPool(),
+      alloc,
+    };
+    this.reports = this.attemptReports();
     this.connect();
+  }
+
+  /** What each attempt reports: lifecycle events are applied, session events passed on as ws's events. */
+  private attemptReports(): AttemptReports {
+    return {
+      socketOpen: () => void this.lifecycle.apply("socketOpen"),
+      upgrade: (response) => this.emit("upgrade", response),
+      accepted: (protocol, extensions) => this.accepted(protocol, extensions),
+      refused: (error, destroyed) => this.refused(error, destroyed),
+      message: (data, isBinary) => {
+        this.lifecycle.apply("frame");
+        this.emit("message", isBinary ? this.binaryData(data) : data, isBinary);
+      },
+      fragment: (data, isBinary, first, last) => {
+        this.lifecycle.apply("frame");
+        this.emit("fragment", isBinary ? (this.binaryData(data) as Uint8Array) : data, isBinary, first, last);
+      },
+      ping: (data) => {
+        this.lifecycle.apply("frame");
+        this.emit("ping", data);
+      },
+      pong: (data) => {
+        this.lifecycle.apply("frame");
+        this.emit("pong", data);
+      },
+      closing: () => void this.lifecycle.apply("closeFrame"),
+      error: (error) => this.emitError(error),
+      drain: () => this.emit("drain"),
+      end: (code, reason, wasClean) => this.ended(code, reason, wasClean),
+    };
+  }
+
+  /** The current attempt's session. */
+  private get session(): Session | null {
+    return this.connection?.session ?? null;
   }
 
   /**
@@ -367,7 +392,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** CONNECTING, OPEN, CLOSING or CLOSED (CONNECTING again while reconnecting). */
   get readyState(): number {
-    return this.state;
+    return this.lifecycle.readyState;
   }
 
   /** The subprotocol the server chose ("" for none). */
@@ -377,9 +402,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** Bytes queued and not yet handed to the kernel (plus queued messages while reconnecting). */
   get bufferedAmount(): number {
-    let queued = 0;
-    for (const item of this.queue) queued += byteSize(item.data);
-    return (this.session?.bufferedAmount ?? 0) + queued + this.droppedBytes;
+    return (this.session?.bufferedAmount ?? 0) + (this.queue?.bytes ?? 0) + this.droppedBytes;
   }
 
   /** How binary messages are delivered: "nodebuffer" (default), "arraybuffer", "fragments" or "blob". */
@@ -397,14 +420,16 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** Stop reading from the socket (TCP backpressure to the server) until `resume()`. */
   pause(): void {
-    if (this.state === ReadyState.CONNECTING || this.state === ReadyState.CLOSED) return;
+    const state = this.lifecycle.readyState;
+    if (state === ReadyState.CONNECTING || state === ReadyState.CLOSED) return;
     this.paused = true;
     this.session?.pause();
   }
 
   /** Read from the socket again after `pause()`. */
   resume(): void {
-    if (this.state === ReadyState.CONNECTING || this.state === ReadyState.CLOSED) return;
+    const state = this.lifecycle.readyState;
+    if (state === ReadyState.CONNECTING || state === ReadyState.CLOSED) return;
     this.paused = false;
     this.session?.resume();
   }
@@ -413,26 +438,26 @@ export abstract class WebSocketCore extends ClientEventBridge {
    * Send text (string) or binary (bytes, or a Blob: read first, and later sends wait for it) data,
    * fragmented at `maxFragmentSize`; `callback` runs once the bytes are written (or with the error).
    */
-  send(data: SendData | number, options?: ClientSendOptions | WriteCallback, callback?: WriteCallback): void {
+  send(
+    message?: WsMessageData | number,
+    options?: ClientSendOptions | WriteCallback,
+    callback?: WriteCallback,
+  ): void {
     if (typeof options === "function") {
       callback = options;
       options = undefined;
     }
-    if (typeof data === "number") data = String(data);
+    // ws: a number is sent as its text; no data is an empty binary message; a list of chunks is one message.
+    const data = typeof message === "number" ? String(message) : joinChunks(message ?? new Uint8Array(0));
     const binary = options?.binary ?? typeof data !== "string";
-    if (this.state === ReadyState.CONNECTING) {
-      const policy = this.reconnectPolicy;
-      if (!policy || policy.queue === "reject") throw notOpen(this.state);
-      if (this.queue.length >= (this.options.maxQueued ?? defaults.maxQueued))
-        throw new RangeError(
-          `more than maxQueued (${this.options.maxQueued ?? defaults.maxQueued}) messages while reconnecting`,
-        );
+    const state = this.lifecycle.readyState;
+    if (state === ReadyState.CONNECTING) {
+      if (!this.queue) throw notOpen(state);
       // A copy: Buffer.slice would be a view of bytes the caller may reuse before the reconnect.
       const held = typeof data === "string" || isBlob(data) ? data : new Uint8Array(controlBytes(data));
-      this.queue.push({ data: held, binary });
-      return;
+      return this.queue.push({ data: held, binary }, byteSize(held));
     }
-    if (this.state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(data, callback);
+    if (state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(data, callback);
     const fragmentSize = this.options.maxFragmentSize ?? defaults.maxFragmentSize;
     this.session.send(data, binary, fragmentSize, callback, options?.compress, options?.fin);
   }
@@ -457,20 +482,23 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   private control(
     kind: "ping" | "pong",
-    data: ControlData | number | WriteCallback | undefined,
+    data: ControlData | Blob | number | WriteCallback | undefined,
     mask: boolean | WriteCallback | undefined,
     callback: WriteCallback | undefined,
   ): void {
-    if (this.state === ReadyState.CONNECTING) throw notOpen(this.state);
+    if (this.lifecycle.readyState === ReadyState.CONNECTING) throw notOpen(ReadyState.CONNECTING);
     if (typeof data === "function") {
       callback = data;
       data = undefined;
     } else if (typeof mask === "function") callback = mask;
     if (typeof data === "number") data = String(data);
+    // Once closing, only counted (as ws does), whatever the data.
+    if (this.lifecycle.readyState !== ReadyState.OPEN || !this.session)
+      return this.sendAfterClose(data, callback);
+    if (isBlob(data)) throw new TypeError(`${kind}() takes a string, an ArrayBuffer or an ArrayBufferView`);
     const bytes = controlBytes(data);
-    if (bytes.length > MAX_CONTROL_PAYLOAD)
+    if (controlError(bytes.length) !== 0)
       throw new RangeError(`The data size must not be greater than ${MAX_CONTROL_PAYLOAD} bytes`);
-    if (this.state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(bytes, callback);
     if (kind === "ping") this.session.ping(bytes, callback);
     else this.session.pong(bytes, callback);
   }
@@ -479,165 +507,91 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private sendAfterClose(data: SendData | undefined, callback?: WriteCallback): void {
     if (data !== undefined) this.droppedBytes += byteSize(data);
     if (callback) {
-      const error = notOpen(this.state);
+      const error = notOpen(this.lifecycle.readyState);
       queueMicrotask(() => callback(error));
     }
   }
 
   /** Close with an optional code (RFC 6455 §7.4, ws's rule) and reason (at most 123 UTF-8 bytes); ends reconnecting. */
   close(code?: number, reason?: string | Uint8Array): void {
-    if (code !== undefined && (typeof code !== "number" || !isValidCloseCode(code)))
-      throw new TypeError("First argument must be a valid error code number");
     const reasonText = typeof reason === "string" || reason === undefined ? reason : utf8.decode(reason);
-    if (reasonText !== undefined && encoder.encode(reasonText).length > MAX_CLOSE_REASON)
-      throw new RangeError(`The message must not be greater than ${MAX_CLOSE_REASON} bytes`);
-    this.closeRequested = true;
-    this.queue = [];
-    if (this.retryTimer !== undefined) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
-      this.state = ReadyState.CLOSED;
-      return this.finish("closed");
+    // The engine judges code and reason (a reason alone goes out with 1000, below), as its writer will.
+    const error =
+      code !== undefined && typeof code !== "number"
+        ? CallError.InvalidCloseCode
+        : closeError(code ?? (reasonText ? CloseCode.Normal : undefined), reasonText ?? "");
+    if (error === CallError.InvalidCloseCode)
+      throw new TypeError("First argument must be a valid error code number");
+    if (error !== 0) throw new RangeError(`The message must not be greater than ${MAX_CLOSE_REASON} bytes`);
+    const { state } = this.lifecycle;
+    this.lifecycle.apply("userClose");
+    this.queue?.clear();
+    switch (state) {
+      case "waiting":
+        return this.stopWaiting();
+      case "connecting": {
+        // As ws: the handshake aborted, its socket destroyed before the error is emitted.
+        const connection = this.connection;
+        connection?.session.terminate();
+        return this.emitError(
+          new Error("WebSocket was closed before the connection was established"),
+          connection,
+        );
+      }
+      case "open":
+        return this.session!.close(code ?? (reasonText ? CloseCode.Normal : undefined), reasonText ?? "");
     }
-    if (this.state === ReadyState.CLOSING || this.state === ReadyState.CLOSED) return;
-    if (!this.session || this.session.readyState === ReadyState.CONNECTING) {
-      this.state = ReadyState.CLOSING;
-      this.emit("error", new Error("WebSocket was closed before the connection was established"));
-      this.session?.terminate();
-      return;
-    }
-    this.state = ReadyState.CLOSING;
-    this.session.close(code ?? (reasonText ? CloseCode.Normal : undefined), reasonText ?? "");
   }
 
-  /** Destroy the connection now, without a close handshake (no reconnect follows). */
+  /**
+   * Destroy the connection now, without a close handshake (no reconnect follows); CLOSING until the socket
+   * has closed. While connecting, as `close()`: the handshake is aborted with ws's error.
+   */
   terminate(): void {
-    this.closeRequested = true;
-    if (this.retryTimer !== undefined) return this.close();
+    const state = this.lifecycle.state;
+    if (state === "connecting") return this.close();
+    this.lifecycle.apply("userTerminate");
+    if (state === "waiting") {
+      this.queue?.clear();
+      return this.stopWaiting();
+    }
     this.session?.terminate();
   }
 
+  /** Closed or terminated while waiting to reconnect: the retry is cancelled and the client finishes. */
+  private stopWaiting(): void {
+    this.reconnect.cancel();
+    this.finish("closed");
+  }
+
+  /** Called once the attempt's session exists, right after `dial`: a host may start its request here. */
+  protected dialed(_socket: SessionSocket): void {}
+
+  /** A host followed a redirect: `url`, and later reconnects, are the new location's. */
+  protected moved(target: WebSocketTarget): void {
+    this.setup.target = target;
+  }
+
+  /** The 'error' event, once per connection attempt (the first cause, as ws's). */
+  private emitError(error: Error, connection: ClientConnection | null = this.connection): void {
+    if (connection) {
+      if (connection.errorEmitted) return;
+      connection.errorEmitted = true;
+    }
+    this.emit("error", error);
+  }
+
+  /** Start a connection attempt (the first, or a retry when the reconnect timer fires). */
   private connect(): void {
-    this.state = ReadyState.CONNECTING;
+    this.lifecycle.apply("dial");
     this.negotiatedExtensions = "";
-    const attempt = this.attempt;
+    const attempt = this.reconnect.attempt;
     queueMicrotask(() => this.emit("connecting", { attempt }));
-    const { target, options } = this;
-    const handle = this.pool.acquire();
-    let handshaking = true;
-    let reported = false;
-    const handshakeError = (error: Error): void => {
-      reported = true;
-      this.emit("error", error);
-    };
-    let head = new Uint8Array(0);
-    let request: Uint8Array | undefined;
-    const onResponse = (chunk: Uint8Array): void => {
-      const joined = new Uint8Array(head.length + chunk.length);
-      joined.set(head);
-      joined.set(chunk, head.length);
-      head = joined;
-      const response = parseUpgradeResponse(handle.engine, handle.slot, head, this.protocols, {
-        maxHeaderBytes: options.maxHeaderSize ?? defaults.maxHeaderSize,
-        extensionsOffered: this.deflate !== null,
-      });
-      if (!response) return;
-      clearTimeout(timer);
-      handshaking = false;
-      if (!response.ok) return this.failHandshake(session, new Error(handshakeMessage(response)));
-      if (this.deflate) {
-        let negotiated;
-        try {
-          negotiated = acceptDeflateResponse(response.extensions, this.deflate);
-        } catch (error) {
-          return this.failHandshake(session, error as Error);
-        }
-        if (negotiated) {
-          const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
-          session.wire.useDeflate(
-            new PerMessageDeflate(negotiated.session, this.codec!, { ...this.deflate, maxPayload }),
-          );
-          this.negotiatedExtensions = response.extensions;
-        }
-      }
-      this.chosenProtocol = response.protocol;
-      session.start();
-      this.opened();
-      // Frames that came in the same read as the 101 follow the open event.
-      const early = head.subarray(response.headEnd);
-      if (early.length > 0) session.receive(early);
-    };
-    const link: ClientLink = {
-      get readBuffer() {
-        return session.readBuffer;
-      },
-      upgradeRequest: () =>
-        (request ??= buildUpgradeRequest(handle.engine, handle.slot, {
-          host: target.host,
-          path: target.path,
-          protocols: this.protocols,
-          headers: {
-            ...(this.deflate ? { "Sec-WebSocket-Extensions": buildDeflateOffer(this.deflate) } : {}),
-            ...(options.origin ? { Origin: options.origin } : {}),
-            ...options.headers,
-          },
-        })),
-      connected: () => session.writeRaw(link.upgradeRequest()),
-      upgrade: (response) => this.emit("upgrade", response),
-      receive: (bytes) => (handshaking ? onResponse(bytes) : session.receive(bytes)),
-      receiveInPlace: (length) =>
-        handshaking ? onResponse(session.readBuffer.subarray(0, length)) : session.receiveInPlace(length),
-      drain: () => session.onDrain(),
-      end: () => session.onEnd(),
-      closed: () => {
-        clearTimeout(timer);
-        // The server hung up before its 101 was complete: that fails the connection too (WHATWG), once.
-        if (handshaking && !reported && !this.closeRequested)
-          handshakeError(new Error("connection closed before the opening handshake completed"));
-        session.onClose();
-      },
-      error: (error) => {
-        if (handshaking) handshakeError(error);
-      },
-    };
-    const socket = this.dial(target, options, link);
-    const session: Session = new Session(
-      socket,
-      this.pool,
-      handle,
-      {
-        role: Role.Client,
-        maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-        fragments: options.fragments ?? "message",
-        heartbeat: heartbeatOptions(options.heartbeat, defaults.clientHeartbeat),
-        ...sessionLimits(options),
-      },
-      {
-        message: (data, isBinary) => this.emit("message", isBinary ? this.binaryData(data) : data, isBinary),
-        fragment: (data, isBinary, first, last) =>
-          this.emit(
-            "fragment",
-            isBinary ? (this.binaryData(data) as Uint8Array) : data,
-            isBinary,
-            first,
-            last,
-          ),
-        ping: (data) => this.emit("ping", data),
-        pong: (data) => this.emit("pong", data),
-        closing: () => {
-          this.state = ReadyState.CLOSING;
-        },
-        error: (error) => this.emit("error", error),
-        drain: () => this.emit("drain"),
-        end: (code, reason, wasClean) => this.disconnected(code, reason, wasClean),
-      },
-      this.alloc,
+    const connection = new ClientConnection(this.setup, this.reports, (link) =>
+      this.dial(this.setup.target, this.options, link),
     );
-    this.session = session;
-    const timer = setTimeout(() => {
-      reported = true;
-      this.failHandshake(session, new Error("Opening handshake has timed out"));
-    }, options.handshakeTimeout ?? defaults.handshakeTimeout);
+    this.connection = connection;
+    this.dialed(connection.socket);
   }
 
   /** Binary message bytes as `binaryType` asks. */
@@ -654,52 +608,71 @@ export abstract class WebSocketCore extends ClientEventBridge {
     }
   }
 
-  private failHandshake(session: Session, error: Error): void {
-    if (session.readyState !== ReadyState.CONNECTING) return;
-    this.emit("error", error);
-    session.terminate();
-  }
-
-  private opened(): void {
-    this.attempt = 0;
-    if (this.closeRequested) return this.session?.close(CloseCode.Normal, "");
-    this.state = ReadyState.OPEN;
-    if (this.paused) this.session?.pause();
+  /** The 101 was accepted: open, unless the application asked to stop meanwhile (then close at once). */
+  private accepted(protocol: string, extensions: string): void {
+    this.chosenProtocol = protocol;
+    this.negotiatedExtensions = extensions;
+    this.reconnect.opened();
+    this.lifecycle.apply("accepted");
+    const session = this.session!;
+    if (this.lifecycle.stopRequested) {
+      this.lifecycle.apply("userClose");
+      return session.close(CloseCode.Normal, "");
+    }
+    if (this.paused) session.pause();
     this.emit("open");
-    const queued = this.queue;
-    this.queue = [];
-    for (const item of queued)
-      this.session?.send(item.data, item.binary, this.options.maxFragmentSize ?? defaults.maxFragmentSize);
+    if (!this.queue) return;
+    const fragmentSize = this.options.maxFragmentSize ?? defaults.maxFragmentSize;
+    for (const item of this.queue.take()) this.session?.send(item.data, item.binary, fragmentSize);
   }
 
-  private disconnected(code: number, reason: string, wasClean: boolean): void {
-    this.session = null;
-    this.state = ReadyState.CLOSED;
+  /**
+   * The opening handshake failed: the application hears of it, unless it stopped the client itself. The
+   * lifecycle is "failing" (CLOSING) at once. When the attempt destroyed its socket (a refused or invalid
+   * 101, the timeout), the error comes a tick later as ws's does (code run right after the 'upgrade' event
+   * sees the CLOSING connection first), and always before 'close'; an error listener that throws then
+   * leaves no connection behind.
+   */
+  private refused(error: Error, destroyed: boolean): void {
+    const reported = this.lifecycle.state === "connecting" && !this.lifecycle.stopRequested;
+    this.lifecycle.apply("refused");
+    if (!reported) return;
+    if (!destroyed) return this.emitError(error);
+    this.pendingError = error;
+    nextTick(() => this.flushError());
+  }
+
+  /** Emit a deferred handshake error: a tick later, or before 'close' if the socket closed sooner (Bun). */
+  private flushError(): void {
+    const error = this.pendingError;
+    if (!error) return;
+    this.pendingError = null;
+    this.emitError(error);
+  }
+
+  /** A connection ended: report it, then reconnect or finish as the policy says. */
+  private ended(code: number, reason: string, wasClean: boolean): void {
+    this.flushError();
+    this.connection = null;
+    this.lifecycle.apply("socketClosed");
     this.wasClean = wasClean;
     const reasonBytes = encoder.encode(reason);
     const reasonData = this.alloc(reasonBytes.length);
     reasonData.set(reasonBytes);
     this.emit("close", code, reasonData);
     const event = new CloseEvent("close", { code, reason, wasClean });
-    const policy = this.reconnectPolicy;
-    if (this.closeRequested || !policy) return this.finish(this.closeRequested ? "closed" : "no-reconnect");
-    if (this.options.shouldReconnect && !this.options.shouldReconnect(event))
-      return this.finish("no-reconnect");
-    const delay = backoffDelay(this.attempt, policy);
-    if (delay < 0) return this.finish("retries");
-    this.attempt++;
-    this.state = ReadyState.CONNECTING;
-    this.emit("reconnecting", { attempt: this.attempt, delay });
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.connect();
-    }, delay);
+    const decision = this.reconnect.decide(event, this.lifecycle.stopRequested);
+    if (!decision.retry) return this.finish(decision.reason);
+    this.lifecycle.apply("retry");
+    // Set before the event: a "reconnecting" listener that closes the client cancels it.
+    this.reconnect.schedule(decision.delay, () => this.connect());
+    this.emit("reconnecting", { attempt: decision.attempt, delay: decision.delay });
   }
 
+  /** No more connections (the lifecycle is in "closed"). */
   private finish(reason: FinishDetail["reason"]): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.queue = [];
+    this.lifecycle.apply("finish");
+    this.queue?.clear();
     this.emit("finish", { reason });
   }
 }

@@ -5,6 +5,7 @@
 import { Emitter } from "./emitter.js";
 import { CloseEvent, ErrorEvent, FragmentEvent } from "./events.js";
 import { utf8, utf8Decoder } from "../engine/text.js";
+import type { FinishReason } from "../policies/reconnect.js";
 
 /** Detail of "connecting": 0 for the first connection, then the retry number. */
 export interface ConnectingDetail {
@@ -15,9 +16,9 @@ export interface ReconnectingDetail {
   attempt: number;
   delay: number;
 }
-/** Detail of "finish": why the client makes no more connections. */
+/** Detail of "finish": why the client makes no more connections (the reconnect policy's answer). */
 export interface FinishDetail {
-  reason: "closed" | "retries" | "no-reconnect";
+  reason: FinishReason;
 }
 
 /** Message data as `binaryType` asks: the host's bytes, an ArrayBuffer, a list of chunks or a Blob. */
@@ -50,6 +51,29 @@ export interface ClientEvents {
 /** A WHATWG listener: a function, or an object with `handleEvent`. */
 export type EventListenerLike = ((event: Event) => unknown) | { handleEvent(event: Event): unknown } | null;
 
+/** The Event each type is dispatched as (WHATWG's four, then ours). */
+export interface ClientEventMap {
+  open: Event;
+  message: MessageEvent;
+  close: CloseEvent;
+  error: ErrorEvent;
+  ping: MessageEvent;
+  pong: MessageEvent;
+  fragment: FragmentEvent;
+  drain: Event;
+  connecting: CustomEvent<ConnectingDetail>;
+  reconnecting: CustomEvent<ReconnectingDetail>;
+  finish: CustomEvent<FinishDetail>;
+}
+
+/**
+ * A listener of events `E`: a function (checked as a method parameter is, so one typed for the event's
+ * own class is taken, as the DOM's and @types/ws's `addEventListener` and `onmessage` take it) or an object
+ * with `handleEvent`.
+ */
+export type EventHandler<E extends Event> =
+  { handler(event: E): unknown }["handler"] | { handleEvent(event: E): unknown } | null;
+
 type Wrapper = ((...args: never[]) => void) & { handler: EventListenerLike; attribute: boolean };
 
 /** Options of `addEventListener` that apply here. */
@@ -65,6 +89,12 @@ export class ClientEventBridge extends Emitter<ClientEvents> {
   private dispatching: Event | null = null;
 
   /** Add a WHATWG listener; the same function twice for one type is added once. */
+  addEventListener<K extends keyof ClientEventMap>(
+    type: K,
+    handler: EventHandler<ClientEventMap[K]>,
+    options?: ListenerOptions | boolean,
+  ): void;
+  addEventListener(type: string, handler: EventListenerLike, options?: ListenerOptions | boolean): void;
   addEventListener(type: string, handler: EventListenerLike, options?: ListenerOptions | boolean): void {
     this.addWrapped(type, handler, typeof options === "object" && options?.once === true, false);
   }
@@ -81,6 +111,11 @@ export class ClientEventBridge extends Emitter<ClientEvents> {
   }
 
   /** Remove a WHATWG listener added with `addEventListener`. */
+  removeEventListener<K extends keyof ClientEventMap>(
+    type: K,
+    handler: EventHandler<ClientEventMap[K]>,
+  ): void;
+  removeEventListener(type: string, handler: EventListenerLike): void;
   removeEventListener(type: string, handler: EventListenerLike): void {
     for (const listener of this.listeners(type as keyof ClientEvents) as unknown as Wrapper[]) {
       if (listener.handler !== handler || listener.attribute) continue;
@@ -89,29 +124,29 @@ export class ClientEventBridge extends Emitter<ClientEvents> {
     }
   }
 
-  get onopen(): EventListenerLike {
+  get onopen(): EventHandler<Event> {
     return this.attribute("open");
   }
-  set onopen(handler: EventListenerLike) {
-    this.setAttribute("open", handler);
+  set onopen(handler: EventHandler<Event>) {
+    this.setAttribute("open", handler as EventListenerLike);
   }
-  get onmessage(): EventListenerLike {
-    return this.attribute("message");
+  get onmessage(): EventHandler<MessageEvent> {
+    return this.attribute("message") as EventHandler<MessageEvent>;
   }
-  set onmessage(handler: EventListenerLike) {
-    this.setAttribute("message", handler);
+  set onmessage(handler: EventHandler<MessageEvent>) {
+    this.setAttribute("message", handler as EventListenerLike);
   }
-  get onerror(): EventListenerLike {
-    return this.attribute("error");
+  get onerror(): EventHandler<ErrorEvent> {
+    return this.attribute("error") as EventHandler<ErrorEvent>;
   }
-  set onerror(handler: EventListenerLike) {
-    this.setAttribute("error", handler);
+  set onerror(handler: EventHandler<ErrorEvent>) {
+    this.setAttribute("error", handler as EventListenerLike);
   }
-  get onclose(): EventListenerLike {
-    return this.attribute("close");
+  get onclose(): EventHandler<CloseEvent> {
+    return this.attribute("close") as EventHandler<CloseEvent>;
   }
-  set onclose(handler: EventListenerLike) {
-    this.setAttribute("close", handler);
+  set onclose(handler: EventHandler<CloseEvent>) {
+    this.setAttribute("close", handler as EventListenerLike);
   }
 
   /** An "error" nobody listens to is dropped, not thrown: a peer's bad bytes must not crash the process. */

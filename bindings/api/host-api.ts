@@ -19,7 +19,8 @@ export {
   type ErrorEventInit,
   type FragmentEventInit,
 } from "./events.js";
-export { ReadyState, type SendData } from "../protocol/session.js";
+export { ReadyState } from "../protocol/ready-state.js";
+export type { SendData } from "../protocol/send-data.js";
 export { CloseCode, WebSocketProtocolError } from "../engine/errors.js";
 export { defaultHeartbeat, type HeartbeatOptions } from "../policies/heartbeat.js";
 export { defaultBackoff, type BackoffOptions } from "../policies/backoff.js";

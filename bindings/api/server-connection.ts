@@ -1,22 +1,20 @@
 // The server's per-connection object, shaped like `ws`'s WebSocket so its users can switch by an import.
 // Runtime-neutral: the host gives it a `SessionSocket` and the `alloc` its byte type comes from.
+import { joinChunks, type MessageData } from "./message-data.js";
 import { defaults } from "../policies/config.js";
 import { Emitter } from "./emitter.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
 import { topicName, type TopicRegistry } from "../protocol/pubsub.js";
 import { utf8 } from "../engine/text.js";
+import { Session, type SessionEvents, type SessionOptions, type SessionSocket } from "../protocol/session.js";
+import { ReadyState } from "../protocol/ready-state.js";
 import {
-  ReadyState,
-  Session,
   controlBytes,
   toArrayBuffer,
   type ControlData,
   type SendData,
-  type SessionEvents,
-  type SessionOptions,
-  type SessionSocket,
   type WriteCallback,
-} from "../protocol/session.js";
+} from "../protocol/send-data.js";
 
 /** How received binary data is delivered: the host's byte type (Buffer on Node/Bun) or ArrayBuffer. */
 export type BinaryType = "nodebuffer" | "arraybuffer";
@@ -146,8 +144,9 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
   }
 
   /** Send a message; `callback` runs when it is written (or with an error when it cannot be). */
-  send(data: SendData, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
+  send(data: MessageData, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
     if (typeof options === "function") [callback, options] = [options, undefined];
+    data = joinChunks(data);
     const binary = options?.binary ?? typeof data !== "string";
     const fragmentSize = options?.fragmentSize ?? defaults.maxFragmentSize;
     this.session.send(data, binary, fragmentSize, callback, options?.compress, options?.fin);
@@ -261,6 +260,8 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
 /** The session's events as a connection's: a class, so a connection costs no closures for them. */
 class ConnectionReports<B extends Uint8Array> implements SessionEvents {
   private readonly ws: ServerConnection<B, unknown>;
+  /** An 'error' was emitted: a connection emits at most one, the first cause (as ws's do). */
+  private errored = false;
 
   constructor(ws: ServerConnection<B, unknown>) {
     this.ws = ws;
@@ -285,6 +286,8 @@ class ConnectionReports<B extends Uint8Array> implements SessionEvents {
   closing(): void {}
 
   error(error: Error): void {
+    if (this.errored) return;
+    this.errored = true;
     if (this.ws.listenerCount("error") > 0) this.ws.emit("error", error);
   }
 

@@ -33,13 +33,8 @@ import {
   type PubSubHub,
 } from "../protocol/pubsub.js";
 import { ServerConnection, type PublishOptions, type TopicHost } from "./server-connection.js";
-import {
-  sendBytes,
-  sessionLimits,
-  type SendData,
-  type SessionOptions,
-  type SessionSocket,
-} from "../protocol/session.js";
+import { sessionLimits, type SessionOptions, type SessionSocket } from "../protocol/session.js";
+import { sendBytes, type SendData } from "../protocol/send-data.js";
 
 /** What `verifyClient` is told about a handshake; `req` is the host's request object. */
 export interface VerifyClientInfo<Req> {
@@ -166,44 +161,51 @@ export type UpgradeDecision =
       clientError: boolean;
     };
 
-/** A refusal with ws's status, body and headers for the handshake rule the engine found broken. */
-interface RuleRefusal {
-  status: number;
-  message: string;
-  headers?: Record<string, string>;
-}
-
-const VERSION_REFUSAL: RuleRefusal = {
-  status: 400,
-  message: "Missing or invalid Sec-WebSocket-Version header",
-  headers: { "Sec-WebSocket-Version": "13, 8" },
-};
-const KEY_REFUSAL: RuleRefusal = { status: 400, message: "Missing or invalid Sec-WebSocket-Key header" };
-
-/** ws's answers (lib/websocket-server.js handleUpgrade) to the rules it checks too, by engine rule name. */
-const wsRefusals: Record<string, RuleRefusal> = {
-  MethodNotGet: { status: 405, message: "Invalid HTTP method", headers: { Allow: "GET" } },
-  UpgradeMissing: { status: 400, message: "Invalid Upgrade header" },
-  KeyMissing: KEY_REFUSAL,
-  KeyRepeated: KEY_REFUSAL,
-  KeyInvalid: KEY_REFUSAL,
-  VersionMissing: VERSION_REFUSAL,
-  VersionRepeated: VERSION_REFUSAL,
-  VersionUnsupported: VERSION_REFUSAL,
+/** The headers ws adds to its refusal for a rule (status and body are the error table's `@ws` tags). */
+const VERSIONS = { "Sec-WebSocket-Version": "13, 8" };
+const wsRefusalHeaders: Record<string, Record<string, string>> = {
+  MethodNotGet: { Allow: "GET" },
+  VersionMissing: VERSIONS,
+  VersionRepeated: VERSIONS,
+  VersionUnsupported: VERSIONS,
 };
 
 /** node:http's rule for an upgrade: an Upgrade header and the `upgrade` token in Connection. */
 function asksUpgrade(request: UpgradeRequest): boolean {
   if (request.headers["upgrade"] === undefined) return false;
-  return splitList(request.headers["connection"]).some((token) => token.toLowerCase() === "upgrade");
+  const connection = request.headers["connection"];
+  // What browsers and clients send: one token, no list to split.
+  if (connection !== undefined && connection.length === 7 && connection.toLowerCase() === "upgrade")
+    return true;
+  return splitList(connection).some((token) => token.toLowerCase() === "upgrade");
+}
+
+/**
+ * The host's request object, or a function building it (once: the host memoizes it), so that a host whose
+ * request object costs something to build builds it only when a listener, `verifyClient` or
+ * `handleProtocols` reads it.
+ */
+export type RequestSource<Req> = Req | (() => Req);
+
+/** The request object of `source`, built now if it is lazy. */
+export function requestOf<Req>(source: RequestSource<Req>): Req {
+  return typeof source === "function" ? (source as () => Req)() : source;
 }
 
 /** What `accept` needs of the host's socket. */
 /** A raw socket's bytes before its connection opens (see `takeHead`). */
 export class PendingHead {
+  /** Bytes kept: the head so far, then (once taken) from `framesAt` on the frames that followed it. */
   bytes: Uint8Array = new Uint8Array(0);
   /** The head was complete and returned: later bytes are frames. */
   taken = false;
+  /** Where in `bytes` the frames after the head start. */
+  framesAt = 0;
+
+  /** The bytes that came after the head (frames sent right behind the request). */
+  frames(): Uint8Array {
+    return this.bytes.subarray(this.framesAt);
+  }
 }
 
 export interface AcceptedSocket<S> {
@@ -222,9 +224,7 @@ const rejections = new Map<number, Uint8Array>();
 export function rejectionBytes(pool: EnginePool, status: number): Uint8Array {
   let bytes = rejections.get(status);
   if (!bytes) {
-    const handle = pool.acquire();
-    bytes = buildRejection(handle.engine, status);
-    pool.release(handle);
+    bytes = buildRejection(pool.handshakeEngine(), status);
     rejections.set(status, bytes);
   }
   return bytes;
@@ -367,12 +367,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
 
   /** The engine's reading of a request head (null while incomplete), limited to `maxHeaderSize`. */
   parseHead(head: Uint8Array): UpgradeRequest | null {
-    const handle = this.pool.acquire();
-    try {
-      return parseUpgradeRequest(handle.engine, head, { maxHeaderBytes: this.maxHeaderSize });
-    } finally {
-      this.pool.release(handle);
-    }
+    return parseUpgradeRequest(this.pool.handshakeEngine(), head, { maxHeaderBytes: this.maxHeaderSize });
   }
 
   /**
@@ -381,6 +376,17 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    * (frames sent right behind the request, fed once the connection opens).
    */
   takeHead(pending: PendingHead, chunk: Uint8Array): UpgradeRequest | null {
+    if (!pending.taken && pending.bytes.length === 0) {
+      // The whole head in one read (the usual case): parsed where it is, and only kept (copied: a runtime
+      // may reuse the buffer it passed) when incomplete or followed by frames.
+      const request = this.parseHead(chunk);
+      if (!request) pending.bytes = new Uint8Array(chunk);
+      else {
+        pending.taken = true;
+        if (request.headEnd < chunk.length) pending.bytes = new Uint8Array(chunk.subarray(request.headEnd));
+      }
+      return request;
+    }
     // Copied: a runtime may reuse the buffer it passed.
     const bytes = new Uint8Array(pending.bytes.length + chunk.length);
     bytes.set(pending.bytes);
@@ -388,7 +394,10 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     pending.bytes = bytes;
     if (pending.taken) return null;
     const request = this.parseHead(bytes);
-    if (request) pending.taken = true;
+    if (request) {
+      pending.taken = true;
+      pending.framesAt = request.headEnd;
+    }
     return request;
   }
 
@@ -405,7 +414,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    * `verifyClient`. `done` may run later (an async verifyClient).
    */
   decide(
-    req: Req,
+    req: RequestSource<Req>,
     target: string,
     request: UpgradeRequest,
     secure: boolean,
@@ -423,8 +432,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       return refuse(request.status, request.message, undefined, true);
     if (plainHttp && !asksUpgrade(request)) return refuse(426);
     if (request.status !== 101) {
-      const rule = wsRefusals[request.reason] ?? { status: request.status, message: request.message };
-      return refuse(rule.status, rule.message, rule.headers, true);
+      // ws's status, words and headers for the rules ws checks too; the engine's for its stricter ones.
+      if (!request.wsMessage) return refuse(request.status, request.message, undefined, true);
+      return refuse(request.wsStatus, request.wsMessage, wsRefusalHeaders[request.reason], true);
     }
     if (!this.handlesPath(target)) return refuse(400);
     const offered = request.headers["sec-websocket-protocol"];
@@ -453,14 +463,14 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    */
   accept(
     decision: { request: UpgradeRequest; protocol: string },
-    req: Req,
+    req: RequestSource<Req>,
     host: AcceptedSocket<S>,
-    callback?: (ws: ServerConnection<B, S>, req: Req) => void,
+    callback?: (ws: ServerConnection<B, S>, req: RequestSource<Req>) => void,
   ): ServerConnection<B, S> | Uint8Array {
     if (this.closing) return this.refusal(503);
-    const handle: SlotHandle = this.pool.acquire();
     const accepted = this.deflate && acceptDeflateOffer(decision.request.extensions, this.deflate);
-    const response = this.acceptResponse(handle, decision, accepted ? accepted.response : "", req);
+    const response = this.acceptResponse(decision, accepted ? accepted.response : "", req);
+    const handle: SlotHandle = this.pool.acquire();
     const Connection = isConnectionClass(this.core.WebSocket) ? this.core.WebSocket : ServerConnection;
     const ws = new Connection<B, S>({
       socket: host.socket,
@@ -491,7 +501,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     });
     ws.session.start();
     if (callback) callback(ws, req);
-    else this.emit("connection", ws, req);
+    else this.emit("connection", ws, requestOf(req));
     return ws;
   }
 
@@ -506,16 +516,16 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    * (ws: the status line and every header, for the application to inspect and extend).
    */
   protected acceptResponse(
-    handle: SlotHandle,
     decision: { request: UpgradeRequest; protocol: string },
     extensions: string,
-    req: Req,
+    req: RequestSource<Req>,
   ): Uint8Array {
     const extra: Record<string, string> = extensions ? { "Sec-WebSocket-Extensions": extensions } : {};
-    const response = buildAcceptResponse(handle.engine, decision.request.key, decision.protocol, extra);
+    const engine = this.pool.handshakeEngine();
+    const response = buildAcceptResponse(engine, decision.request.key, decision.protocol, extra);
     if (this.listenerCount("headers") === 0) return response;
     const lines = latin1.decode(response).split("\r\n").slice(0, -2);
-    this.emit("headers", lines, req);
+    this.emit("headers", lines, requestOf(req));
     return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
   }
 
@@ -634,21 +644,18 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     return typeof allowed === "function" ? allowed(origin) : allowed.includes(origin);
   }
 
-  private chooseProtocol(request: UpgradeRequest, req: Req): string {
+  private chooseProtocol(request: UpgradeRequest, req: RequestSource<Req>): string {
     if (request.protocols.length === 0) return "";
     if (this.core.handleProtocols) {
-      const chosen = this.core.handleProtocols(new Set(request.protocols), req);
+      const chosen = this.core.handleProtocols(new Set(request.protocols), requestOf(req));
       return chosen || "";
     }
     if (!this.core.protocols) return request.protocols[0];
-    const handle = this.pool.acquire();
-    const chosen = selectSubprotocol(handle.engine, request.protocols, this.core.protocols);
-    this.pool.release(handle);
-    return chosen ?? "";
+    return selectSubprotocol(this.pool.handshakeEngine(), request.protocols, this.core.protocols) ?? "";
   }
 
   private verify(
-    req: Req,
+    req: RequestSource<Req>,
     origin: string,
     secure: boolean,
     done: (
@@ -659,7 +666,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     ) => void,
   ): void {
     const verifyClient = this.core.verifyClient!;
-    const info: VerifyClientInfo<Req> = { origin, secure, req };
+    const info: VerifyClientInfo<Req> = { origin, secure, req: requestOf(req) };
     const settle = (result: boolean | Refusal) =>
       result === true
         ? done(true)

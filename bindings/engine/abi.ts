@@ -32,23 +32,31 @@ export interface EngineExports {
   connectionState(conn: number): number;
   /** Payload length of the frame being read (for hosts that report fragment offsets), or -1. */
   framePayloadLength(conn: number): number;
-  /** Write one frame (`byte0`: FIN | RSV1 | opcode; not close) with `len` payload bytes from `src` at `dst`. */
-  writeFrame(conn: number, byte0: number, src: number, len: number, dst: number): number;
-  /** Write a text (1) or binary (2) message as frames of at most `maxFragment` bytes (0: one frame). */
-  writeMessage(
+  /** Start writing a text (1) or binary (2) message of `length` bytes with MessageFlag `flags` (Compressed: RSV1 on its first frame; More: further pieces follow) in frames of at most `maxFragment` bytes (0: one frame), and write the first frame's header at `dst`: its size; `Result.FrameLength` payload bytes follow it. */
+  beginMessage(
     conn: number,
     opcode: number,
-    src: number,
-    len: number,
-    dst: number,
+    length: number,
+    flags: number,
     maxFragment: number,
+    dst: number,
   ): number;
-  /** Write only a frame header for a `payloadLength`-byte payload the host sends through `maskChunk`. */
-  writeHeader(conn: number, byte0: number, payloadLength: number, dst: number): number;
-  /** Mask the next `len` payload bytes at `ptr` after `writeHeader` (a no-op on the server side). */
+  /** Write the next frame's header at `dst`: its size; `Result.FrameLength` payload bytes of the message follow. */
+  nextFrame(conn: number, dst: number): number;
+  /** Bytes of the header this connection writes for a frame of `payloadLength` bytes (masking key included). */
+  headerBytes(conn: number, payloadLength: number): number;
+  /** Mask the next `len` payload bytes at `ptr` after `nextFrame` (a no-op on the server side). */
   maskChunk(conn: number, ptr: number, len: number): number;
+  /** Write a ping (9) or pong (10) with `len` payload bytes from `src` at `dst`; its size or a CallError. */
+  writeControl(conn: number, opcode: number, src: number, len: number, dst: number): number;
   /** Write a close frame with `code` (0: none) and a UTF-8 reason; size or CallError. */
   writeClose(conn: number, code: number, reason: number, reasonLength: number, dst: number): number;
+  /** 0 when a ping (9) or pong (10) may carry `length` payload bytes, else the CallError `writeControl` gives. */
+  checkControl(opcode: number, length: number): number;
+  /** 0 when a close frame may carry `code` (0: none) and the reason at `reason`, else `writeClose`'s CallError. */
+  checkClose(code: number, reason: number, reasonLength: number): number;
+  /** How many of the `len` bytes at `ptr` are HTTP token characters (RFC 9110 §5.6.2) before the first other. */
+  tokenLength(ptr: number, len: number): number;
   /** Parse a client's upgrade request head at [ptr, ptr + len): 0 while incomplete, else the HTTP status decided (101, 400, 405, 426, 431, 505), with the fields and header table filled. */
   parseRequest(ptr: number, len: number, maxHeaderBytes: number): number;
   /** Choose the first protocol of the client's comma-separated `offered` list that is in the server's `supported` list (exact, case-sensitive): its offset in `offered` (length in SelectedLength), or -1. */
@@ -113,11 +121,15 @@ export const EXPORTS = [
   "utf8Validate",
   "connectionState",
   "framePayloadLength",
-  "writeFrame",
-  "writeMessage",
-  "writeHeader",
+  "beginMessage",
+  "nextFrame",
+  "headerBytes",
   "maskChunk",
+  "writeControl",
   "writeClose",
+  "checkControl",
+  "checkClose",
+  "tokenLength",
   "parseRequest",
   "selectProtocol",
   "buildResponse",
@@ -230,6 +242,10 @@ export const Result = {
   RequiredBytes: 28,
   /** Slots `init` set up. */
   MaxConnections: 32,
+  /** Payload bytes of the frame whose header `nextFrame` wrote (low 32 bits of a u64 with FrameLengthHigh). */
+  FrameLength: 36,
+  /** High 32 bits of that payload length (0 below 4 GiB). */
+  FrameLengthHigh: 40,
 } as const;
 
 /** Indexes of `buildConstant(index)`: the build constants a host reads at load. (assembly/layout.ts BuildConstant) */
@@ -284,8 +300,16 @@ export const Slot = {
   MaxPayload: 56,
   /** u32 bytes already masked by `maskChunk` (its key offset). */
   TxMaskOffset: 64,
+  /** u32 largest payload of one frame of the message being written (0: the rest in one frame). */
+  TxFragment: 68,
+  /** u8 opcode of the next frame the message writer writes (the message's, then Continuation). */
+  TxOpcode: 72,
+  /** u8 TxState bits of the message writer. */
+  TxState: 73,
   /** u8[28] the Sec-WebSocket-Accept value a client expects (set by buildRequest). */
   ExpectedAccept: 80,
+  /** u64 payload bytes of the message being written not yet given to a frame. */
+  TxLeft: 112,
   /** u8[128] a control frame's payload split across reads. */
   Control: 128,
 } as const;
@@ -299,6 +323,18 @@ export const ReadState = {
   Closed: 3,
   /** A protocol error failed the connection: input is ignored. */
   Failed: 4,
+} as const;
+
+/** Bits of Slot.TxState: where the message writer is in the message it writes. (assembly/connection.ts TxState) */
+export const TxState = {
+  /** `beginMessage` was called and frames of it remain to be written (`nextFrame`). */
+  Framing: 1,
+  /** The next frame is the message's first and carries RSV1 (compressed, RFC 7692 §6). */
+  Rsv1First: 2,
+  /** The piece being framed is not the message's last: its last frame has no FIN. */
+  More: 4,
+  /** A message sent in pieces is open: the next `beginMessage` continues it with continuation frames. */
+  Open: 8,
 } as const;
 
 /** Which end of the connection this slot is. (assembly/connection.ts Role) */
@@ -351,7 +387,7 @@ export const EventType = {
   Pong: 3,
   /** The peer's close frame: code (1005 when it had none), reason at ptr, len. */
   Close: 4,
-  /** A protocol violation: code (the close code sent), reason (ReadError). The connection is failed. */
+  /** A protocol violation: code (the close code sent), reason (ReadError), len (the number its message names: the opcode, a control frame's length byte or the close code; 0 for the others). The connection is failed. */
   Error: 5,
   /** The close handshake is complete (close frames sent and received): the transport may be closed. */
   Closed: 6,
@@ -389,6 +425,14 @@ export const FrameBit = {
   Rsv3: 16,
   /** The mask bit of the second byte. */
   Mask: 128,
+} as const;
+
+/** Bits of `beginMessage`'s `flags`. (assembly/writer.ts MessageFlag) */
+export const MessageFlag = {
+  /** The payload is compressed by the negotiated extension: RSV1 on the message's first frame. */
+  Compressed: 1,
+  /** More pieces of this message follow (a later `beginMessage` continues it): no FIN on this piece's last frame. */
+  More: 2,
 } as const;
 
 /** Close status codes the engine produces or names. (assembly/close.ts CloseCode) */
@@ -465,7 +509,7 @@ export const HandshakeField = {
 export const ReadError = {
   /** frame uses a reserved opcode. */
   ReservedOpcode: 1,
-  /** frame sets RSV bits without a negotiated extension. */
+  /** frame sets RSV2 or RSV3 (no extension defines them). */
   ReservedBits: 2,
   /** control frame payload longer than 125 bytes. */
   ControlTooLong: 3,
@@ -491,6 +535,8 @@ export const ReadError = {
   InvalidCloseReason: 13,
   /** message longer than maxPayload. */
   MessageTooBig: 14,
+  /** frame sets RSV1 without a negotiated extension, or on a continuation or control frame. */
+  UnexpectedRsv1: 15,
 } as const;
 
 /** Rules a host checks itself (permessage-deflate inflates outside the engine), numbered in ReadError's table from 64 so the two never collide; a host reports them as it reports ReadErrors. (assembly/errors.ts HostError) */
@@ -523,6 +569,12 @@ export const CallError = {
   OutOfMemory: -9,
   /** invalid argument. */
   InvalidArgument: -10,
+  /** the message being written still has frames to write (nextFrame until its last). */
+  MessageUnfinished: -11,
+  /** no message frame to write (beginMessage first). */
+  NoMessage: -12,
+  /** compression (RSV1) needs a negotiated extension and the first frame of a message. */
+  CompressionNotAllowed: -13,
 } as const;
 
 /** Why a handshake was refused (the `Reason` handshake field): the rule the request or response broke. Ids start at 16 so `parseResponse` can return `-id` without colliding with a CallError (-1 to -15). (assembly/errors.ts HandshakeError) */
@@ -573,12 +625,14 @@ export const HandshakeError = {
   AcceptRepeated: 37,
   /** Sec-WebSocket-Accept does not match the key sent. */
   AcceptMismatch: 38,
-  /** server chose a subprotocol the client did not offer. */
+  /** server chose a subprotocol the client did not offer (it offered some). */
   ProtocolNotOffered: 39,
   /** server sent Sec-WebSocket-Extensions, none were offered. */
   ExtensionNotOffered: 40,
   /** subprotocols were offered and the server chose none. */
   ProtocolMissing: 41,
+  /** server chose a subprotocol, none was offered. */
+  ProtocolNotRequested: 42,
 } as const;
 
 /** One row of the read error table: a rule the peer broke and the close code it is failed with. */
@@ -586,33 +640,132 @@ export interface ReadErrorRow {
   name: string;
   closeCode: number;
   message: string;
+  /** ws's `err.code` for the rule. */
+  wsCode: string;
+  /** ws's message for the rule; `{value}` stands for the number the Error event reports. */
+  wsMessage: string;
 }
 
-/** ReadError and HostError ids → name, close code, message. */
+/** ReadError and HostError ids → name, close code, message, ws's code and message. */
 export const readErrors: Readonly<Record<number, ReadErrorRow>> = {
-  1: { name: "ReservedOpcode", closeCode: 1002, message: "frame uses a reserved opcode" },
-  2: { name: "ReservedBits", closeCode: 1002, message: "frame sets RSV bits without a negotiated extension" },
-  3: { name: "ControlTooLong", closeCode: 1002, message: "control frame payload longer than 125 bytes" },
-  4: { name: "ControlFragmented", closeCode: 1002, message: "control frame without FIN (fragmented)" },
+  1: {
+    name: "ReservedOpcode",
+    closeCode: 1002,
+    message: "frame uses a reserved opcode",
+    wsCode: "WS_ERR_INVALID_OPCODE",
+    wsMessage: "Invalid WebSocket frame: invalid opcode {value}",
+  },
+  2: {
+    name: "ReservedBits",
+    closeCode: 1002,
+    message: "frame sets RSV2 or RSV3 (no extension defines them)",
+    wsCode: "WS_ERR_UNEXPECTED_RSV_2_3",
+    wsMessage: "Invalid WebSocket frame: RSV2 and RSV3 must be clear",
+  },
+  3: {
+    name: "ControlTooLong",
+    closeCode: 1002,
+    message: "control frame payload longer than 125 bytes",
+    wsCode: "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+    wsMessage: "Invalid WebSocket frame: invalid payload length {value}",
+  },
+  4: {
+    name: "ControlFragmented",
+    closeCode: 1002,
+    message: "control frame without FIN (fragmented)",
+    wsCode: "WS_ERR_EXPECTED_FIN",
+    wsMessage: "Invalid WebSocket frame: FIN must be set",
+  },
   5: {
     name: "UnexpectedContinuation",
     closeCode: 1002,
     message: "continuation frame with no message started",
+    wsCode: "WS_ERR_INVALID_OPCODE",
+    wsMessage: "Invalid WebSocket frame: invalid opcode 0",
   },
-  6: { name: "ExpectedContinuation", closeCode: 1002, message: "new data frame inside a fragmented message" },
-  7: { name: "UnmaskedClientFrame", closeCode: 1002, message: "client frame not masked" },
-  8: { name: "MaskedServerFrame", closeCode: 1002, message: "server frame masked" },
-  9: { name: "LengthTopBit", closeCode: 1002, message: "64-bit payload length with the top bit set" },
-  10: { name: "InvalidUtf8", closeCode: 1007, message: "text message is not valid UTF-8" },
-  11: { name: "CloseLengthOne", closeCode: 1002, message: "close frame with a 1-byte payload" },
-  12: { name: "InvalidCloseCode", closeCode: 1002, message: "close frame with an invalid status code" },
-  13: { name: "InvalidCloseReason", closeCode: 1007, message: "close reason is not valid UTF-8" },
-  14: { name: "MessageTooBig", closeCode: 1009, message: "message longer than maxPayload" },
-  64: { name: "InflatedTooBig", closeCode: 1009, message: "compressed message inflates past maxPayload" },
+  6: {
+    name: "ExpectedContinuation",
+    closeCode: 1002,
+    message: "new data frame inside a fragmented message",
+    wsCode: "WS_ERR_INVALID_OPCODE",
+    wsMessage: "Invalid WebSocket frame: invalid opcode {value}",
+  },
+  7: {
+    name: "UnmaskedClientFrame",
+    closeCode: 1002,
+    message: "client frame not masked",
+    wsCode: "WS_ERR_EXPECTED_MASK",
+    wsMessage: "Invalid WebSocket frame: MASK must be set",
+  },
+  8: {
+    name: "MaskedServerFrame",
+    closeCode: 1002,
+    message: "server frame masked",
+    wsCode: "WS_ERR_UNEXPECTED_MASK",
+    wsMessage: "Invalid WebSocket frame: MASK must be clear",
+  },
+  9: {
+    name: "LengthTopBit",
+    closeCode: 1002,
+    message: "64-bit payload length with the top bit set",
+    wsCode: "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH",
+    wsMessage: "Unsupported WebSocket frame: payload length > 2^53 - 1",
+  },
+  10: {
+    name: "InvalidUtf8",
+    closeCode: 1007,
+    message: "text message is not valid UTF-8",
+    wsCode: "WS_ERR_INVALID_UTF8",
+    wsMessage: "Invalid WebSocket frame: invalid UTF-8 sequence",
+  },
+  11: {
+    name: "CloseLengthOne",
+    closeCode: 1002,
+    message: "close frame with a 1-byte payload",
+    wsCode: "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+    wsMessage: "Invalid WebSocket frame: invalid payload length 1",
+  },
+  12: {
+    name: "InvalidCloseCode",
+    closeCode: 1002,
+    message: "close frame with an invalid status code",
+    wsCode: "WS_ERR_INVALID_CLOSE_CODE",
+    wsMessage: "Invalid WebSocket frame: invalid status code {value}",
+  },
+  13: {
+    name: "InvalidCloseReason",
+    closeCode: 1007,
+    message: "close reason is not valid UTF-8",
+    wsCode: "WS_ERR_INVALID_UTF8",
+    wsMessage: "Invalid WebSocket frame: invalid UTF-8 sequence",
+  },
+  14: {
+    name: "MessageTooBig",
+    closeCode: 1009,
+    message: "message longer than maxPayload",
+    wsCode: "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+    wsMessage: "Max payload size exceeded",
+  },
+  15: {
+    name: "UnexpectedRsv1",
+    closeCode: 1002,
+    message: "frame sets RSV1 without a negotiated extension, or on a continuation or control frame",
+    wsCode: "WS_ERR_UNEXPECTED_RSV_1",
+    wsMessage: "Invalid WebSocket frame: RSV1 must be clear",
+  },
+  64: {
+    name: "InflatedTooBig",
+    closeCode: 1009,
+    message: "compressed message inflates past maxPayload",
+    wsCode: "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+    wsMessage: "Max payload size exceeded",
+  },
   65: {
     name: "InvalidCompressedData",
     closeCode: 1007,
     message: "compressed message is not valid deflate data",
+    wsCode: "Z_DATA_ERROR",
+    wsMessage: "{value}",
   },
 };
 
@@ -651,6 +804,17 @@ export const callErrors: Readonly<Record<number, CallErrorRow>> = {
   [-8]: { name: "InvalidConnection", message: "invalid connection slot", argument: false },
   [-9]: { name: "OutOfMemory", message: "not enough Wasm memory for init", argument: false },
   [-10]: { name: "InvalidArgument", message: "invalid argument", argument: true },
+  [-11]: {
+    name: "MessageUnfinished",
+    message: "the message being written still has frames to write (nextFrame until its last)",
+    argument: false,
+  },
+  [-12]: { name: "NoMessage", message: "no message frame to write (beginMessage first)", argument: false },
+  [-13]: {
+    name: "CompressionNotAllowed",
+    message: "compression (RSV1) needs a negotiated extension and the first frame of a message",
+    argument: true,
+  },
 };
 
 /** A handshake rule: its name, the status a server refuses with (0: responses only), a message. */
@@ -658,50 +822,195 @@ export interface HandshakeRule {
   name: string;
   status: number;
   message: string;
+  /** ws's words for the rule ("" where ws does not check it); `{value}`: the response's status. */
+  wsMessage: string;
+  /** The status ws refuses a request with for the rule. */
+  wsStatus: number;
 }
 
 /** HandshakeError ids → rule. */
 export const handshakeErrors: Readonly<Record<number, HandshakeRule>> = {
-  16: { name: "HeadTooLarge", status: 431, message: "handshake head longer than maxHeaderBytes" },
-  17: { name: "TooManyHeaders", status: 431, message: "more header lines than the engine's MAX_HEADERS" },
-  18: { name: "BareLineFeed", status: 400, message: "a line of the head ends with LF instead of CRLF" },
-  19: { name: "BadRequestLine", status: 400, message: "request line is not `GET /path HTTP/1.1`" },
-  20: { name: "HttpVersion", status: 400, message: "HTTP version is not HTTP/1.1 or a later 1.x" },
-  21: { name: "BadHeaderLine", status: 400, message: "malformed header line (name, colon or control bytes)" },
+  16: {
+    name: "HeadTooLarge",
+    status: 431,
+    message: "handshake head longer than maxHeaderBytes",
+    wsMessage: "",
+    wsStatus: 431,
+  },
+  17: {
+    name: "TooManyHeaders",
+    status: 431,
+    message: "more header lines than the engine's MAX_HEADERS",
+    wsMessage: "",
+    wsStatus: 431,
+  },
+  18: {
+    name: "BareLineFeed",
+    status: 400,
+    message: "a line of the head ends with LF instead of CRLF",
+    wsMessage: "",
+    wsStatus: 400,
+  },
+  19: {
+    name: "BadRequestLine",
+    status: 400,
+    message: "request line is not `GET /path HTTP/1.1`",
+    wsMessage: "",
+    wsStatus: 400,
+  },
+  20: {
+    name: "HttpVersion",
+    status: 400,
+    message: "HTTP version is not HTTP/1.1 or a later 1.x",
+    wsMessage: "",
+    wsStatus: 400,
+  },
+  21: {
+    name: "BadHeaderLine",
+    status: 400,
+    message: "malformed header line (name, colon or control bytes)",
+    wsMessage: "",
+    wsStatus: 400,
+  },
   22: {
     name: "ObsoleteLineFolding",
     status: 400,
     message: "header line continued with obsolete line folding",
+    wsMessage: "",
+    wsStatus: 400,
   },
-  23: { name: "MethodNotGet", status: 405, message: "method is not GET" },
-  24: { name: "HostMissing", status: 400, message: "no Host header" },
-  25: { name: "HostRepeated", status: 400, message: "more than one Host header" },
-  26: { name: "UpgradeMissing", status: 400, message: "no `Upgrade: websocket` header" },
-  27: { name: "ConnectionMissing", status: 400, message: "no `upgrade` token in the Connection header" },
-  28: { name: "VersionMissing", status: 400, message: "no Sec-WebSocket-Version header" },
-  29: { name: "VersionRepeated", status: 400, message: "more than one Sec-WebSocket-Version header" },
+  23: {
+    name: "MethodNotGet",
+    status: 405,
+    message: "method is not GET",
+    wsMessage: "Invalid HTTP method",
+    wsStatus: 405,
+  },
+  24: { name: "HostMissing", status: 400, message: "no Host header", wsMessage: "", wsStatus: 400 },
+  25: {
+    name: "HostRepeated",
+    status: 400,
+    message: "more than one Host header",
+    wsMessage: "",
+    wsStatus: 400,
+  },
+  26: {
+    name: "UpgradeMissing",
+    status: 400,
+    message: "no `Upgrade: websocket` header",
+    wsMessage: "Invalid Upgrade header",
+    wsStatus: 400,
+  },
+  27: {
+    name: "ConnectionMissing",
+    status: 400,
+    message: "no `upgrade` token in the Connection header",
+    wsMessage: "",
+    wsStatus: 400,
+  },
+  28: {
+    name: "VersionMissing",
+    status: 400,
+    message: "no Sec-WebSocket-Version header",
+    wsMessage: "Missing or invalid Sec-WebSocket-Version header",
+    wsStatus: 400,
+  },
+  29: {
+    name: "VersionRepeated",
+    status: 400,
+    message: "more than one Sec-WebSocket-Version header",
+    wsMessage: "Missing or invalid Sec-WebSocket-Version header",
+    wsStatus: 400,
+  },
   30: {
     name: "VersionUnsupported",
     status: 426,
     message: "Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`)",
+    wsMessage: "Missing or invalid Sec-WebSocket-Version header",
+    wsStatus: 400,
   },
-  31: { name: "KeyMissing", status: 400, message: "no Sec-WebSocket-Key header" },
-  32: { name: "KeyRepeated", status: 400, message: "more than one Sec-WebSocket-Key header" },
-  33: { name: "KeyInvalid", status: 400, message: "Sec-WebSocket-Key is not base64 of 16 bytes" },
-  34: { name: "BadStatusLine", status: 0, message: "response status line is not `HTTP/1.1 101 ...`" },
-  35: { name: "UnexpectedStatus", status: 0, message: "server answered without switching protocols" },
-  36: { name: "AcceptMissing", status: 0, message: "101 response without Sec-WebSocket-Accept" },
-  37: { name: "AcceptRepeated", status: 0, message: "more than one Sec-WebSocket-Accept header" },
-  38: { name: "AcceptMismatch", status: 0, message: "Sec-WebSocket-Accept does not match the key sent" },
+  31: {
+    name: "KeyMissing",
+    status: 400,
+    message: "no Sec-WebSocket-Key header",
+    wsMessage: "Missing or invalid Sec-WebSocket-Key header",
+    wsStatus: 400,
+  },
+  32: {
+    name: "KeyRepeated",
+    status: 400,
+    message: "more than one Sec-WebSocket-Key header",
+    wsMessage: "Missing or invalid Sec-WebSocket-Key header",
+    wsStatus: 400,
+  },
+  33: {
+    name: "KeyInvalid",
+    status: 400,
+    message: "Sec-WebSocket-Key is not base64 of 16 bytes",
+    wsMessage: "Missing or invalid Sec-WebSocket-Key header",
+    wsStatus: 400,
+  },
+  34: {
+    name: "BadStatusLine",
+    status: 0,
+    message: "response status line is not `HTTP/1.1 101 ...`",
+    wsMessage: "",
+    wsStatus: 0,
+  },
+  35: {
+    name: "UnexpectedStatus",
+    status: 0,
+    message: "server answered without switching protocols",
+    wsMessage: "Unexpected server response: {value}",
+    wsStatus: 0,
+  },
+  36: {
+    name: "AcceptMissing",
+    status: 0,
+    message: "101 response without Sec-WebSocket-Accept",
+    wsMessage: "Invalid Sec-WebSocket-Accept header",
+    wsStatus: 0,
+  },
+  37: {
+    name: "AcceptRepeated",
+    status: 0,
+    message: "more than one Sec-WebSocket-Accept header",
+    wsMessage: "Invalid Sec-WebSocket-Accept header",
+    wsStatus: 0,
+  },
+  38: {
+    name: "AcceptMismatch",
+    status: 0,
+    message: "Sec-WebSocket-Accept does not match the key sent",
+    wsMessage: "Invalid Sec-WebSocket-Accept header",
+    wsStatus: 0,
+  },
   39: {
     name: "ProtocolNotOffered",
     status: 0,
-    message: "server chose a subprotocol the client did not offer",
+    message: "server chose a subprotocol the client did not offer (it offered some)",
+    wsMessage: "Server sent an invalid subprotocol",
+    wsStatus: 0,
   },
   40: {
     name: "ExtensionNotOffered",
     status: 0,
     message: "server sent Sec-WebSocket-Extensions, none were offered",
+    wsMessage: "Server sent a Sec-WebSocket-Extensions header but no extension was requested",
+    wsStatus: 0,
   },
-  41: { name: "ProtocolMissing", status: 0, message: "subprotocols were offered and the server chose none" },
+  41: {
+    name: "ProtocolMissing",
+    status: 0,
+    message: "subprotocols were offered and the server chose none",
+    wsMessage: "Server sent no subprotocol",
+    wsStatus: 0,
+  },
+  42: {
+    name: "ProtocolNotRequested",
+    status: 0,
+    message: "server chose a subprotocol, none was offered",
+    wsMessage: "Server sent a subprotocol but none was requested",
+    wsStatus: 0,
+  },
 };

@@ -86,19 +86,25 @@ export class Engine {
   }
 }
 
-const compiled = new Map<EngineBuild, WebAssembly.Module>();
+const compiled = new Map<EngineBuild | "relaxed", WebAssembly.Module>();
 
-/** Compile (once per build) and pick the build: `simd` if this runtime validates it. */
+/**
+ * Compile (once per build) and pick the build: `simd` if this runtime validates it. When it does and
+ * `relaxed` (the simd build with relaxed SIMD: UTF-8 table lookups as one x86 `pshufb`) validates too, that
+ * module runs as the `simd` build; it has the same ABI, sizes and results.
+ */
 export function compileEngine(
   simd: Uint8Array<ArrayBuffer>,
   mvp: Uint8Array<ArrayBuffer>,
   prefer?: EngineBuild,
+  relaxed?: Uint8Array<ArrayBuffer>,
 ): [WebAssembly.Module, EngineBuild] {
   const build: EngineBuild = prefer ?? (WebAssembly.validate(simd) ? "simd" : "mvp");
-  let module = compiled.get(build);
+  const variant = build === "simd" && relaxed && WebAssembly.validate(relaxed) ? "relaxed" : build;
+  let module = compiled.get(variant);
   if (!module) {
-    module = new WebAssembly.Module(build === "simd" ? simd : mvp);
-    compiled.set(build, module);
+    module = new WebAssembly.Module(variant === "relaxed" ? relaxed! : build === "simd" ? simd : mvp);
+    compiled.set(variant, module);
   }
   return [module, build];
 }

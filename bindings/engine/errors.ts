@@ -16,43 +16,35 @@ export const HostError = {
   InvalidCompressedData: EngineHostError.InvalidCompressedData,
 } as const;
 
-/** A protocol violation by the peer: the connection was failed with `closeCode`. */
+/**
+ * A protocol violation by the peer: the connection was failed with `closeCode`. The message and `code` are
+ * ws's for the rule (the error table's `@wsMessage`/`@wsCode`, assembly/errors.ts), so code written against
+ * ws's errors reads ours alike; `rule` names the engine's rule and `closeCode` the code sent.
+ */
 export class WebSocketProtocolError extends RangeError {
   /** The close code sent to the peer. */
   readonly closeCode: number;
   /** The engine's name for the broken rule. */
   readonly rule: string;
-  /** ws's error code for the rule (`WS_ERR_*`), so code written for ws's errors can switch on it. */
+  /** ws's error code for the rule (`WS_ERR_*`, `Z_DATA_ERROR` for corrupt deflate data). */
   readonly code: string;
-  constructor(reason: number, closeCode: number, detail = "") {
+  /** zlib's error number for corrupt deflate data (as ws passes zlib's error on). */
+  errno?: number;
+  /**
+   * @param reason the ReadError (or HostError) id
+   * @param value what the message names: the number the engine's Error event reports, a host's detail
+   */
+  constructor(reason: number, closeCode: number, value: number | string = 0) {
     const entry = readErrors[reason];
-    super(`${entry ? entry.message : `protocol error ${reason}`}${detail} (${closeCode})`);
+    super(
+      entry ? entry.wsMessage.replace("{value}", String(value)) : `protocol error ${reason} (${closeCode})`,
+    );
     this.name = "WebSocketProtocolError";
     this.closeCode = closeCode;
     this.rule = entry ? entry.name : String(reason);
-    this.code = wsErrorCodes[this.rule] ?? "WS_ERR_PROTOCOL";
+    this.code = entry?.wsCode || "WS_ERR_PROTOCOL";
   }
 }
-
-/** ws's `err.code` (lib/receiver.js) for each rule; a RangeError, as ws's frame errors are. */
-const wsErrorCodes: Readonly<Record<string, string>> = {
-  ReservedOpcode: "WS_ERR_INVALID_OPCODE",
-  ReservedBits: "WS_ERR_UNEXPECTED_RSV_1",
-  ControlTooLong: "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
-  ControlFragmented: "WS_ERR_EXPECTED_FIN",
-  UnexpectedContinuation: "WS_ERR_INVALID_OPCODE",
-  ExpectedContinuation: "WS_ERR_INVALID_OPCODE",
-  UnmaskedClientFrame: "WS_ERR_EXPECTED_MASK",
-  MaskedServerFrame: "WS_ERR_UNEXPECTED_MASK",
-  LengthTopBit: "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH",
-  InvalidUtf8: "WS_ERR_INVALID_UTF8",
-  CloseLengthOne: "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
-  InvalidCloseCode: "WS_ERR_INVALID_CLOSE_CODE",
-  InvalidCloseReason: "WS_ERR_INVALID_UTF8",
-  MessageTooBig: "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
-  InflatedTooBig: "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
-  InvalidCompressedData: "Z_DATA_ERROR",
-};
 
 /** Throw a clear error for a negative engine return value; returns the value otherwise. */
 export function check(result: number, what: string): number {

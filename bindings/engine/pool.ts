@@ -15,6 +15,7 @@ export class EnginePool {
   private readonly free: SlotHandle[][] = [];
   private readonly options: EngineOptions;
   private readonly build?: EngineBuild;
+  private scratch: Engine | undefined;
 
   constructor(options: EngineOptions = {}, build?: EngineBuild) {
     this.options = options;
@@ -38,6 +39,16 @@ export class EnginePool {
   /** Give a slot back. */
   release(handle: SlotHandle): void {
     this.free[this.engines.indexOf(handle.engine)].push(handle);
+  }
+
+  /**
+   * The instance for engine calls that need no connection slot: a server's handshake (parse the request,
+   * choose a subprotocol, build the 101 or a refusal). It has no slots and the pool's I/O size, made on first
+   * use, so a handshake takes no slot and never writes over a connection's input still being read.
+   */
+  handshakeEngine(): Engine {
+    this.scratch ??= createEngine({ ...this.options, maxConnections: 0 }, this.build);
+    return this.scratch;
   }
 
   /** Slots in use. */

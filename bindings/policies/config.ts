@@ -55,6 +55,8 @@ export const defaults = frozen({
   serverHeartbeat: true,
   /** Whether a client runs the heartbeat when its options do not say. */
   clientHeartbeat: false,
+  /** Whether a client offers permessage-deflate when its options do not say (as ws's client does). */
+  clientPerMessageDeflate: true,
   /** Reconnect backoff: first delay and cap (ms), growth per attempt, random fraction, retries. */
   reconnect: frozen({ minDelay: 500, maxDelay: 30_000, factor: 2, jitter: 0.5, maxRetries: Infinity }),
   /**

@@ -28,19 +28,29 @@ function sizeOf(data: PendingSend["data"]): number {
   return isBlob(data) ? data.size : data.byteLength;
 }
 
+/** What the sends held behind a Blob get when the connection closes while it is read (ws's words). */
+export const CLOSED_WHILE_READING = "The socket was closed while the blob was being read";
+
 /** Sends held in order while a Blob ahead of them is read. */
 export class BlobSends {
   private items: PendingSend[] = [];
   private reading: PendingSend | null = null;
+  /** The connection is gone: the Blob being read settles what is held, then nothing more is sent. */
+  private closed = false;
   private readonly send: (item: PendingSend) => void;
   private readonly failed: (error: Error) => void;
+  private readonly writable: () => boolean;
   /** Payload bytes held (a Blob counts its size), part of `bufferedAmount`. */
   bytes = 0;
 
-  /** `send` gets each item once everything before it went; `failed` a Blob that could not be read. */
-  constructor(send: (item: PendingSend) => void, failed: (error: Error) => void) {
+  /**
+   * `send` gets each item once everything before it went; `failed` a Blob that could not be read;
+   * `writable` says whether the socket can still take bytes when a Blob has been read.
+   */
+  constructor(send: (item: PendingSend) => void, failed: (error: Error) => void, writable: () => boolean) {
     this.send = send;
     this.failed = failed;
+    this.writable = writable;
   }
 
   /** Something is held: later sends must queue behind it. */
@@ -55,8 +65,16 @@ export class BlobSends {
     this.next();
   }
 
-  /** Drop everything held (the connection is gone); each callback gets `error`. */
-  clear(error: Error): void {
+  /**
+   * The connection is gone: drop everything held. As ws does, the Blob being read finishes first, then each
+   * callback gets the reader's error, or CLOSED_WHILE_READING when it was read.
+   */
+  clear(): void {
+    this.closed = true;
+    if (this.reading === null) this.drop(new Error(CLOSED_WHILE_READING));
+  }
+
+  private drop(error: Error): void {
     const items = this.items;
     this.items = [];
     this.bytes = 0;
@@ -78,18 +96,18 @@ export class BlobSends {
     this.reading = item;
     blob.arrayBuffer().then(
       (buffer) => {
-        if (this.reading !== item) return; // cleared meanwhile
+        if (this.closed || !this.writable()) return this.drop(new Error(CLOSED_WHILE_READING));
         this.reading = null;
         item.data = new Uint8Array(buffer);
         this.next();
       },
-      (error: unknown) => {
-        if (this.reading !== item) return;
-        this.reading = null;
-        // The reader's own error (a DOMException NotReadableError for a file changed since), as ws emits it.
-        this.failed(
-          error instanceof Error ? error : new Error(`could not read the Blob given to send(): ${error}`),
-        );
+      (reason: unknown) => {
+        // The reader's own error (a DOMException NotReadableError for a file changed since), as ws reports
+        // it: to this send's callback and those behind it, then (if still open) as the connection's error.
+        const error =
+          reason instanceof Error ? reason : new Error(`could not read the Blob given to send(): ${reason}`);
+        this.drop(error);
+        if (!this.closed) this.failed(error);
       },
     );
   }

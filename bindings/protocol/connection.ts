@@ -3,10 +3,11 @@
 import * as abi from "../engine/abi.js";
 import { Result, type Engine } from "../engine/engine.js";
 import { check, HostError, WebSocketProtocolError } from "../engine/errors.js";
-import { DeflateError, type PerMessageDeflate } from "./permessage-deflate.js";
+import { DeflateError, SYNC_INFLATE_BYTES, type PerMessageDeflate } from "./permessage-deflate.js";
 import type { SlotHandle } from "../engine/pool.js";
-import { COPY_BYTES } from "./output.js";
+import { MessageAssembly } from "./message-assembly.js";
 import { utf8 } from "../engine/text.js";
+import { COPY_BYTES } from "./output.js";
 
 /** Which end of the connection we are. */
 export const Role = abi.Role;
@@ -18,11 +19,7 @@ export const Opcode = abi.Opcode;
 const EventType = abi.EventType;
 const DataFlag = abi.DataFlag;
 const ConnFlag = abi.ConnFlag;
-const FIN = abi.FrameBit.Fin;
-const RSV1 = abi.FrameBit.Rsv1;
-const MAX_HEADER = abi.MAX_HEADER_BYTES;
-// Bytes of a frame reserved when its header arrives; larger frames grow as their bytes do.
-const PREALLOCATE = 256 * 1024;
+const MessageFlag = abi.MessageFlag;
 
 /** What a connection reports to its host. */
 export interface ConnectionHandler {
@@ -38,13 +35,40 @@ export interface ConnectionHandler {
   error(error: WebSocketProtocolError): void;
   /** The close handshake is complete (both close frames exchanged). */
   closed(): void;
-  /** Bytes to send. When `borrowed`, they alias engine memory and must be copied before returning. */
-  write(bytes: Uint8Array, borrowed: boolean): void;
+  /**
+   * Bytes to send. When `borrowed`, they alias engine memory and must be copied before returning; else
+   * they stay valid (the caller's payload, or with `owned` bytes of ours no one else holds) and may be
+   * kept by reference until written.
+   */
+  write(bytes: Uint8Array, borrowed: boolean, owned?: boolean): void;
+  /**
+   * Optional: room at the end of the output for a payload of at most `payloadLength` bytes written in place,
+   * `headerLength` bytes kept before it, or null when there is none that large; nothing is queued until
+   * `commit`. A server encodes a string straight into it: the payload's one copy on the way to the socket.
+   */
+  reserve?(headerLength: number, payloadLength: number): Uint8Array | null;
+  /**
+   * Queue the frame `reserve` made room for: the header, `headerLength` bytes at `headerAt` in `memory`
+   * (engine memory, borrowed), and the `payloadLength` bytes written in the room.
+   */
+  commit?(memory: Uint8Array, headerAt: number, headerLength: number, payloadLength: number): void;
+  /**
+   * Optional: a small frame to be copied whole into the output, its header the `headerLength` bytes at
+   * `headerAt` in `memory` (engine memory, borrowed) and its payload the caller's: the payload's one copy.
+   * Without it the frame is put together in engine memory and given to `write`.
+   */
+  writeFrame?(memory: Uint8Array, headerAt: number, headerLength: number, payload: Uint8Array): void;
   /**
    * Bytes the engine answered with while reading (pongs, close replies), borrowed: the peer made us send
    * them, so a host counts them against the peer's budget. Without it they go to `write`.
    */
   reply?(bytes: Uint8Array): void;
+  /**
+   * A compressed message is inflating off the event loop (true): the connection holds later input, in order,
+   * until the message and what was held behind it are delivered (false), so a host stops reading meanwhile.
+   * A failure ends the holding too (false; input is ignored from then on); a release ends it silently.
+   */
+  holding?(on: boolean): void;
 }
 
 /** Per-connection settings. */
@@ -69,6 +93,21 @@ export function compressedLimit(maxPayload: number): number {
 
 const encoder = new TextEncoder();
 
+/** UTF-8 bytes of `text` as TextEncoder writes them (a lone surrogate becomes U+FFFD, 3 bytes). */
+function utf8Length(text: string): number {
+  let length = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) length += 1;
+    else if (c < 0xdc00 && c >= 0xd800 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      length += 2;
+      i++;
+    } else length += 2;
+  }
+  return length;
+}
+
 /**
  * How every connection of an engine instance splits its shared I/O area in thirds: socket bytes in (parsed
  * in place, and possibly still unparsed while a handler runs), payloads to frame, frames out. Anything that
@@ -78,6 +117,22 @@ export function ioAreas(engine: Engine): { inPtr: number; srcPtr: number; outPtr
   const third = Math.floor(engine.ioBytes / 3) & ~15;
   return { inPtr: engine.io, srcPtr: engine.io + third, outPtr: engine.io + 2 * third, bytes: third };
 }
+
+/** An engine event held back while a message inflates, its payload copied out of engine memory. */
+interface HeldEvent {
+  type: number;
+  opcode: number;
+  flags: number;
+  reason: number;
+  code: number;
+  payload: Uint8Array;
+  frameLength: number;
+}
+
+const EMPTY = new Uint8Array(0);
+// Bytes one read may inflate on the event loop; the rest of the read's compressed messages go to the
+// codec's async inflate, so a read packed with small messages that each inflate to 64 KiB costs no more here.
+const SYNC_INFLATE_PER_READ = 1024 * 1024;
 
 /** One WebSocket connection's protocol state, living in an engine slot. */
 export class WireConnection {
@@ -96,11 +151,8 @@ export class WireConnection {
   private readonly maxPayload: number;
   private readonly role: Role;
   private readonly autoPong: boolean;
-  /** The message being assembled (fragments: "message"), filled in place; `received` bytes so far. */
-  private assembling: Uint8Array | null = null;
-  private received = 0;
-  /** Offset in the message where the frame being read ends (its header announced the length). */
-  private frameEnd = 0;
+  /** The message being assembled (fragments: "message"). */
+  private readonly assembly: MessageAssembly;
   /** The message being received is compressed (RSV1 on its first frame). */
   private compressed = false;
   /** Uncompressed bytes of the message being received (checked here when the slot's limit has slack). */
@@ -110,6 +162,20 @@ export class WireConnection {
   private continuing = false;
   /** The host failed the connection (a bad compressed message): further input is ignored. */
   private failed = false;
+  /** A message inflates off the event loop: events and bytes behind it are held. */
+  private inflatingAsync = false;
+  /** From then until what was held is replayed: input waits behind it (the host was asked to stop reading). */
+  private holdingInput = false;
+  /** Events of the read that ended the inflating message, after it, in order. */
+  private held: HeldEvent[] = [];
+  private heldNext = 0;
+  /** Bytes that arrived behind the inflating message (the rest of its read first), in order. */
+  private heldInput: Uint8Array[] = [];
+  /** Inflated bytes this read may still produce on the event loop (SYNC_INFLATE_PER_READ). */
+  private syncInflateBudget = SYNC_INFLATE_PER_READ;
+  /** The message inflating is binary; `onInflated` receives it (one function per connection, not per message). */
+  private inflatingBinary = false;
+  private readonly onInflated = (result: Uint8Array | DeflateError): void => this.inflatedAsync(result);
 
   constructor(handle: SlotHandle, handler: ConnectionHandler, options: ConnectionOptions) {
     this.engine = handle.engine;
@@ -128,6 +194,7 @@ export class WireConnection {
     this.maxPayload = options.maxPayload;
     this.role = options.role;
     this.autoPong = options.autoPong !== false;
+    this.assembly = new MessageAssembly(this.alloc, this.maxPayload);
     this.open();
   }
 
@@ -178,19 +245,39 @@ export class WireConnection {
 
   /** Feed received bytes (copied into engine memory in pieces). */
   receive(bytes: Uint8Array): void {
-    for (let offset = 0; offset < bytes.length && !this.released && !this.failed; offset += this.inBytes) {
-      const piece = bytes.subarray(offset, offset + this.inBytes);
-      this.engine.u8.set(piece, this.inPtr);
-      this.feed(this.inPtr, piece.length);
-    }
+    if (this.released || this.failed) return;
+    if (this.holdingInput) return void this.heldInput.push(bytes.slice());
+    this.syncInflateBudget = SYNC_INFLATE_PER_READ;
+    this.receivePieces(bytes);
   }
 
   /** Feed `length` bytes the host already read into `readBuffer`. */
   receiveInPlace(length: number): void {
-    this.feed(this.inPtr, length);
+    if (this.released || this.failed) return;
+    const u8 = this.engine.u8;
+    if (this.holdingInput) return void this.heldInput.push(u8.slice(this.inPtr, this.inPtr + length));
+    this.syncInflateBudget = SYNC_INFLATE_PER_READ;
+    const fed = this.feed(this.inPtr, length);
+    // What the engine has not parsed yet waits, copied, for the inflating message.
+    if (this.inflatingAsync && fed < length)
+      this.heldInput.unshift(u8.slice(this.inPtr + fed, this.inPtr + length));
   }
 
-  private feed(ptr: number, length: number): void {
+  private receivePieces(bytes: Uint8Array): void {
+    for (let offset = 0; offset < bytes.length && !this.released && !this.failed; offset += this.inBytes) {
+      const piece = bytes.subarray(offset, offset + this.inBytes);
+      this.engine.u8.set(piece, this.inPtr);
+      const fed = this.feed(this.inPtr, piece.length);
+      // The rest waits, copied (the caller may reuse its buffer), for the inflating message.
+      if (this.inflatingAsync) {
+        if (offset + fed < bytes.length) this.heldInput.unshift(bytes.slice(offset + fed));
+        return;
+      }
+    }
+  }
+
+  /** Feed bytes at `ptr` to the engine; returns how many it parsed (all, unless a message went off to inflate). */
+  private feed(ptr: number, length: number): number {
     const { exports, u8, u32 } = this.engine;
     let done = 0;
     while (done < length && !this.released && !this.failed) {
@@ -205,19 +292,62 @@ export class WireConnection {
         i++, record += abi.EVENT_BYTES >>> 2
       ) {
         const word = u32[record];
-        this.dispatch(
-          (word >>> (abi.EventField.Type * 8)) & 0xff,
-          (word >>> (abi.EventField.Opcode * 8)) & 0xff,
-          (word >>> (abi.EventField.Flags * 8)) & 0xff,
-          (word >>> (abi.EventField.Reason * 8)) & 0xff,
-          u32[record + (abi.EventField.Code >>> 2)],
-          u32[record + (abi.EventField.Ptr >>> 2)],
-          u32[record + (abi.EventField.Length >>> 2)],
-        );
+        const type = (word >>> (abi.EventField.Type * 8)) & 0xff;
+        const flags = (word >>> (abi.EventField.Flags * 8)) & 0xff;
+        const at = u32[record + (abi.EventField.Ptr >>> 2)];
+        const len = u32[record + (abi.EventField.Length >>> 2)];
+        // Only the last event of a read can be a frame that continues past it: the engine's current frame.
+        const frameLength =
+          type === EventType.Data &&
+          (flags & (DataFlag.FrameStart | DataFlag.FrameEnd)) === DataFlag.FrameStart
+            ? exports.framePayloadLength(this.slot)
+            : len;
+        const opcode = (word >>> (abi.EventField.Opcode * 8)) & 0xff;
+        const reason = (word >>> (abi.EventField.Reason * 8)) & 0xff;
+        const code = u32[record + (abi.EventField.Code >>> 2)];
+        if (this.inflatingAsync) {
+          const payload = len > 0 ? u8.slice(at, at + len) : EMPTY;
+          this.held.push({ type, opcode, flags, reason, code, payload, frameLength });
+        } else this.dispatch(type, opcode, flags, reason, code, u8, at, len, frameLength);
       }
       if (consumed === 0 && count === 0) throw new Error("engine made no progress");
       done += consumed;
+      if (this.inflatingAsync) break;
     }
+    return done;
+  }
+
+  /**
+   * The inflating message was delivered (or failed): replay what arrived behind it, in order, until all of it
+   * is done or another message goes off to inflate; then the host may read again.
+   */
+  private replay(): void {
+    while (!this.released && !this.failed && !this.inflatingAsync) {
+      if (this.heldNext < this.held.length) {
+        const e = this.held[this.heldNext++];
+        this.dispatch(
+          e.type,
+          e.opcode,
+          e.flags,
+          e.reason,
+          e.code,
+          e.payload,
+          0,
+          e.payload.length,
+          e.frameLength,
+        );
+        continue;
+      }
+      this.held = [];
+      this.heldNext = 0;
+      const bytes = this.heldInput.shift();
+      if (!bytes) break;
+      this.syncInflateBudget = SYNC_INFLATE_PER_READ;
+      this.receivePieces(bytes);
+    }
+    if (this.inflatingAsync || this.released || this.failed) return;
+    this.holdingInput = false;
+    this.handler.holding?.(false);
   }
 
   private reply(bytes: Uint8Array): void {
@@ -225,34 +355,43 @@ export class WireConnection {
     else this.handler.write(bytes, true);
   }
 
+  /** One engine event, its payload `len` bytes at `ptr` of `from` (engine memory, or a held copy). */
   private dispatch(
     type: number,
     opcode: number,
     flags: number,
     reason: number,
     code: number,
+    from: Uint8Array,
     ptr: number,
     len: number,
+    frameLength: number,
   ): void {
-    const u8 = this.engine.u8;
     switch (type) {
       case EventType.Data:
-        return this.data(opcode === Opcode.Binary, flags, ptr, len);
+        return this.data(opcode === Opcode.Binary, flags, from, ptr, len, frameLength);
       case EventType.Ping:
-        return this.handler.ping(this.copy(ptr, len));
+        return this.handler.ping(this.copy(ptr, len, from));
       case EventType.Pong:
-        return this.handler.pong(this.copy(ptr, len));
+        return this.handler.pong(this.copy(ptr, len, from));
       case EventType.Close:
-        return this.handler.close(code, utf8.decode(u8.subarray(ptr, ptr + len)));
+        return this.handler.close(code, utf8.decode(from.subarray(ptr, ptr + len)));
       case EventType.Error:
-        this.assembling = null;
-        return this.handler.error(new WebSocketProtocolError(reason, code));
+        this.assembly.reset();
+        return this.handler.error(new WebSocketProtocolError(reason, code, len));
       case EventType.Closed:
         return this.handler.closed();
     }
   }
 
-  private data(isBinary: boolean, flags: number, ptr: number, len: number): void {
+  private data(
+    isBinary: boolean,
+    flags: number,
+    from: Uint8Array,
+    ptr: number,
+    len: number,
+    frameLength: number,
+  ): void {
     const first = (flags & DataFlag.MessageStart) !== 0;
     const last = (flags & DataFlag.MessageEnd) !== 0;
     if (this.deflate) {
@@ -260,70 +399,71 @@ export class WireConnection {
         this.compressed = (flags & DataFlag.Rsv1) !== 0;
         this.messageBytes = 0;
       }
-      if (this.compressed) return this.compressedData(isBinary, ptr, len, last);
+      if (this.compressed) return this.compressedData(isBinary, from.subarray(ptr, ptr + len), last);
       this.messageBytes += len;
       if (this.messageBytes > this.maxPayload)
-        return this.failLocally(
-          HostError.MessageTooBig,
-          abi.CloseCode.MessageTooBig,
-          ` (${this.messageBytes} > ${this.maxPayload})`,
-        );
+        return this.failLocally(HostError.MessageTooBig, abi.CloseCode.MessageTooBig);
     }
     if (this.stream && this.handler.fragment)
-      return this.handler.fragment(this.copy(ptr, len), isBinary, first, last);
-    if (first && last) return this.handler.message(this.copy(ptr, len), isBinary);
-    if (first) {
-      this.assembling = null;
-      this.received = 0;
-    }
-    if ((flags & DataFlag.FrameStart) !== 0)
-      this.frameEnd =
-        this.received +
-        ((flags & DataFlag.FrameEnd) !== 0 ? len : this.engine.exports.framePayloadLength(this.slot));
-    this.reserve(this.received + len);
-    this.assembling!.set(this.engine.u8.subarray(ptr, ptr + len), this.received);
-    this.received += len;
-    if (!last) return;
-    let message = this.assembling!;
-    // Only a message of several frames can end short of what was reserved for it.
-    if (message.length !== this.received) message = this.copy(0, this.received, message);
-    this.assembling = null;
-    this.handler.message(message, isBinary);
+      return this.handler.fragment(this.copy(ptr, len, from), isBinary, first, last);
+    if (first && last) return this.handler.message(this.copy(ptr, len, from), isBinary);
+    const frameStart = (flags & DataFlag.FrameStart) !== 0;
+    const message = this.assembly.add(
+      from.subarray(ptr, ptr + len),
+      first,
+      frameStart ? frameLength : -1,
+      last,
+    );
+    if (message) this.handler.message(message, isBinary);
   }
 
   /**
-   * Room for `need` bytes of the message being assembled: the frame's announced length at once (up to
-   * PREALLOCATE: a header alone must not make us hold much), so a one-frame message is allocated once and
-   * filled in place; past that, doubling, never past the current frame's end while it is incomplete.
+   * A chunk of a compressed message: kept until the last one, then inflated and delivered whole: at once when
+   * small, else off the event loop, holding what arrives behind it until it is delivered.
    */
-  private reserve(need: number): void {
-    const have = this.assembling?.length ?? 0;
-    if (this.assembling && need <= have) return;
-    let size = Math.max(need, Math.min(this.frameEnd, PREALLOCATE));
-    if (have > 0) size = Math.max(size, need < this.frameEnd ? Math.min(2 * have, this.frameEnd) : 2 * have);
-    const grown = this.alloc(Math.max(need, Math.min(size, this.maxPayload)));
-    if (this.assembling) grown.set(this.assembling.subarray(0, this.received));
-    this.assembling = grown;
-  }
-
-  /** A chunk of a compressed message: kept until the last one, then inflated and delivered whole. */
-  private compressedData(isBinary: boolean, ptr: number, len: number, last: boolean): void {
+  private compressedData(isBinary: boolean, chunk: Uint8Array, last: boolean): void {
     const deflate = this.deflate!;
-    deflate.push(this.engine.u8.subarray(ptr, ptr + len));
+    deflate.push(chunk);
     if (!last) return;
-    let inflated: Uint8Array;
+    let inflated: Uint8Array | undefined;
     try {
-      inflated = deflate.finish();
+      const syncLimit = Math.min(SYNC_INFLATE_BYTES, this.syncInflateBudget);
+      this.inflatingBinary = isBinary;
+      inflated = deflate.inflate(this.onInflated, syncLimit);
     } catch (error) {
       if (!(error instanceof DeflateError)) throw error;
-      const rule =
-        error.closeCode === abi.CloseCode.MessageTooBig
-          ? HostError.InflatedTooBig
-          : HostError.InvalidCompressedData;
-      return this.failLocally(rule, error.closeCode, error.detail);
+      return this.inflateFailed(error);
     }
+    if (inflated) {
+      this.syncInflateBudget = Math.max(0, this.syncInflateBudget - inflated.length);
+      return this.deliverInflated(inflated, isBinary);
+    }
+    this.inflatingAsync = true;
+    if (this.holdingInput) return;
+    this.holdingInput = true;
+    this.handler.holding?.(true);
+  }
+
+  /** The message inflated off the event loop: deliver it, then what arrived behind it. */
+  private inflatedAsync(result: Uint8Array | DeflateError): void {
+    this.inflatingAsync = false;
+    if (this.released || this.failed) return;
+    if (result instanceof DeflateError) return this.inflateFailed(result);
+    this.deliverInflated(result, this.inflatingBinary);
+    this.replay();
+  }
+
+  private inflateFailed(error: DeflateError): void {
+    const rule =
+      error.closeCode === abi.CloseCode.MessageTooBig
+        ? HostError.InflatedTooBig
+        : HostError.InvalidCompressedData;
+    this.failLocally(rule, error.closeCode, error.zlibMessage, error.errno);
+  }
+
+  private deliverInflated(inflated: Uint8Array, isBinary: boolean): void {
     if (!isBinary && !this.validUtf8(inflated))
-      return this.failLocally(HostError.InvalidUtf8, abi.CloseCode.InvalidPayload, "");
+      return this.failLocally(HostError.InvalidUtf8, abi.CloseCode.InvalidPayload);
     const message = this.alloc(inflated.length);
     message.set(inflated);
     if (this.stream && this.handler.fragment) return this.handler.fragment(message, isBinary, true, true);
@@ -344,18 +484,21 @@ export class WireConnection {
   }
 
   /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
-  private failLocally(rule: number, closeCode: number, detail: string): void {
+  private failLocally(rule: number, closeCode: number, detail = "", errno?: number): void {
     this.failed = true;
-    this.assembling = null;
+    this.assembly.reset();
     this.deflate?.release();
+    this.dropHeld();
     if (!this.closeSent) {
       const size = this.engine.exports.writeClose(this.slot, closeCode, this.srcPtr, 0, this.dstPtr);
       if (size > 0) this.flushDst(size);
     }
-    this.handler.error(new WebSocketProtocolError(rule, closeCode, detail));
+    const error = new WebSocketProtocolError(rule, closeCode, detail);
+    if (errno !== undefined) error.errno = errno;
+    this.handler.error(error);
   }
 
-  /** A copy in the host's byte type of `len` bytes at `ptr` of `from` (default engine memory). */
+  /** A copy in the host's byte type of `len` bytes at `ptr` of engine memory. */
   private copy(ptr: number, len: number, from: Uint8Array = this.engine.u8): Uint8Array {
     const bytes = this.alloc(len);
     bytes.set(from.subarray(ptr, ptr + len));
@@ -374,38 +517,147 @@ export class WireConnection {
     const deflate = compress ? this.deflate : null;
     const opcode = binary ? Opcode.Binary : Opcode.Text;
     if (typeof data === "string") {
-      // Encode straight into engine memory when the worst case (3 bytes per UTF-16 unit) fits.
-      if (data.length * 3 <= this.areaBytes) {
+      if (this.sendText(opcode, data, fragmentSize, deflate)) return;
+      // Sure to be compressed: encoded in engine memory for the compressor, which copies nothing else.
+      if (deflate?.shouldCompress(data.length) && data.length * 3 <= this.areaBytes) {
         const { written } = encoder.encodeInto(
           data,
           this.engine.u8.subarray(this.srcPtr, this.srcPtr + this.areaBytes),
         );
-        if (deflate?.shouldCompress(written))
-          return this.sendCompressed(
-            opcode,
-            this.engine.u8.subarray(this.srcPtr, this.srcPtr + written),
-            fragmentSize,
-          );
-        return this.sendFromSource(opcode, written, fragmentSize);
+        const source = this.engine.u8.subarray(this.srcPtr, this.srcPtr + written);
+        return this.sendMessage(opcode, deflate.compress(source), fragmentSize, MessageFlag.Compressed);
       }
-      data = encoder.encode(data);
+      const bytes = encoder.encode(data);
+      if (deflate?.shouldCompress(bytes.length))
+        return this.sendMessage(opcode, deflate.compress(bytes), fragmentSize, MessageFlag.Compressed);
+      return this.sendMessage(opcode, bytes, fragmentSize, 0, true);
     }
-    if (deflate?.shouldCompress(data.length)) return this.sendCompressed(opcode, data, fragmentSize);
-    this.sendBytes(opcode, data, fragmentSize);
+    if (deflate?.shouldCompress(data.length))
+      return this.sendMessage(opcode, deflate.compress(data), fragmentSize, MessageFlag.Compressed);
+    this.sendMessage(opcode, data, fragmentSize, 0);
   }
 
-  /** Send `data` deflated: RSV1 on the first frame only (RFC 7692 §6). */
-  private sendCompressed(opcode: number, data: Uint8Array, fragmentSize: number): void {
-    if (this.closeSent) check(abi.CallError.AlreadyClosing, "send");
-    const payload = this.deflate!.compress(data);
-    const step = fragmentSize > 0 ? fragmentSize : payload.length;
+  /**
+   * Frame `payload` as a message (or a piece of one, MessageFlag.More) by the engine's message writer: it
+   * writes each frame's header and says how many payload bytes follow it. A server sends the payload as it
+   * is, behind its header (the output copies a small one into its batch once, passes a larger one, or one
+   * `owned` by us, by reference); a client copies it into engine memory behind the header to mask it.
+   */
+  private sendMessage(
+    opcode: number,
+    payload: Uint8Array,
+    fragmentSize: number,
+    flags: number,
+    owned = false,
+  ): void {
+    const exports = this.engine.exports;
+    const length = payload.length;
+    let header = check(
+      exports.beginMessage(this.slot, opcode, length, flags, fragmentSize, this.dstPtr),
+      "send",
+    );
     let offset = 0;
-    do {
-      const n = Math.min(step, payload.length - offset);
-      const first = offset === 0 ? RSV1 | opcode : Opcode.Continuation;
-      this.sendFrame(first | (offset + n === payload.length ? FIN : 0), payload.subarray(offset, offset + n));
+    for (;;) {
+      const n = this.frameLength();
+      this.engine.refillEntropy();
+      const piece = n === length ? payload : payload.subarray(offset, offset + n);
+      if (this.masking) this.sendMasked(header, piece);
+      else this.sendPlain(header, piece, owned);
       offset += n;
-    } while (offset < payload.length);
+      if (offset >= length) return;
+      header = check(exports.nextFrame(this.slot, this.dstPtr), "send");
+    }
+  }
+
+  /** Payload bytes of the frame whose header `beginMessage` or `nextFrame` wrote. */
+  private frameLength(): number {
+    return (
+      this.engine.resultField(Result.FrameLength) + this.engine.resultField(Result.FrameLengthHigh) * 2 ** 32
+    );
+  }
+
+  /**
+   * A server's frame, its header in engine memory. A small payload of the caller's is copied once, with the
+   * header, by the handler's `writeFrame` (or behind it in engine memory for a handler without one), so a
+   * frame is one write; a larger one, or one we own, goes by reference behind its header.
+   */
+  private sendPlain(header: number, payload: Uint8Array, owned: boolean): void {
+    const u8 = this.engine.u8;
+    const n = payload.length;
+    if (!owned && n <= COPY_BYTES) {
+      if (this.handler.writeFrame) return this.handler.writeFrame(u8, this.dstPtr, header, payload);
+      if (header + n <= this.areaBytes) {
+        u8.set(payload, this.dstPtr + header);
+        return this.handler.write(u8.subarray(this.dstPtr, this.dstPtr + header + n), true);
+      }
+    }
+    this.handler.write(u8.subarray(this.dstPtr, this.dstPtr + header), true);
+    if (n > 0) this.handler.write(payload, false, owned);
+  }
+
+  /** A client's frame: the payload copied behind the header in engine memory, masked there, in pieces. */
+  private sendMasked(header: number, payload: Uint8Array): void {
+    const { exports, u8 } = this.engine;
+    const dst = this.dstPtr;
+    if (header + payload.length <= this.areaBytes) {
+      u8.set(payload, dst + header);
+      exports.maskChunk(this.slot, dst + header, payload.length);
+      return this.handler.write(u8.subarray(dst, dst + header + payload.length), true);
+    }
+    // Longer than the area: the header alone, then the payload an area at a time.
+    this.handler.write(u8.subarray(dst, dst + header), true);
+    for (let offset = 0; offset < payload.length; offset += this.areaBytes) {
+      const piece = payload.subarray(offset, offset + this.areaBytes);
+      u8.set(piece, dst);
+      exports.maskChunk(this.slot, dst, piece.length);
+      this.handler.write(u8.subarray(dst, dst + piece.length), true);
+    }
+  }
+
+  /**
+   * Send a string encoded once, straight into the output behind the header the engine writes for it: on a
+   * server into room the handler gives (its batch), on a client into engine memory, where it is masked.
+   * Compressed instead when `deflate` says so. False when it cannot be (fragmented, longer than the room,
+   * no room from the handler): the caller encodes it elsewhere.
+   */
+  private sendText(
+    opcode: number,
+    text: string,
+    fragmentSize: number,
+    deflate: PerMessageDeflate | null,
+  ): boolean {
+    const { exports, u8 } = this.engine;
+    const most = text.length * 3;
+    if (fragmentSize > 0 && fragmentSize < most) return false;
+    // The header goes first, so its size is needed before encoding: the engine's for the bounds of the UTF-8
+    // length (one to three bytes a UTF-16 unit) when they agree, else for the exact length.
+    let header = exports.headerBytes(this.slot, text.length);
+    let length = most;
+    if (header !== exports.headerBytes(this.slot, most)) {
+      length = utf8Length(text);
+      header = exports.headerBytes(this.slot, length);
+    }
+    // Where the payload goes: behind the header in engine memory (a client masks it there) or in the output.
+    let room: Uint8Array | null;
+    if (this.masking) {
+      const at = this.dstPtr + header;
+      room = header + length <= this.areaBytes ? u8.subarray(at, at + length) : null;
+    } else room = this.handler.reserve?.(header, length) ?? null;
+    if (!room) return false;
+    const { written } = encoder.encodeInto(text, room);
+    if (deflate?.shouldCompress(written)) {
+      // The room is left unused: the compressed payload is what goes out.
+      const compressed = deflate.compress(room.subarray(0, written));
+      this.sendMessage(opcode, compressed, fragmentSize, MessageFlag.Compressed);
+      return true;
+    }
+    check(exports.beginMessage(this.slot, opcode, written, 0, 0, this.dstPtr), "send");
+    if (this.masking) {
+      exports.maskChunk(this.slot, this.dstPtr + header, written);
+      this.engine.refillEntropy();
+      this.handler.write(u8.subarray(this.dstPtr, this.dstPtr + header + written), true);
+    } else this.handler.commit!(u8, this.dstPtr, header, written);
+    return true;
   }
 
   /** Send a ping with up to 125 bytes of payload. */
@@ -420,16 +672,15 @@ export class WireConnection {
 
   /** Start the close handshake. Throws a TypeError for an invalid code or reason, false if already closing. */
   close(code?: number, reason = ""): boolean {
-    const e = this.engine.exports;
     if (this.closeSent) return false;
-    const { written } = encoder.encodeInto(
+    const { read, written } = encoder.encodeInto(
       reason,
-      this.engine.u8.subarray(this.srcPtr, this.srcPtr + abi.MAX_CLOSE_REASON + 1),
+      this.engine.u8.subarray(this.srcPtr, this.srcPtr + this.areaBytes),
     );
-    if (written > abi.MAX_CLOSE_REASON || encoder.encode(reason).length > abi.MAX_CLOSE_REASON)
-      check(abi.CallError.CloseReasonTooLong, `close(${code}, "${reason.slice(0, 20)}…")`);
+    // A reason past the staging area is judged by its length alone: the engine reads no further.
+    const length = read < reason.length ? encoder.encode(reason).length : written;
     const size = check(
-      e.writeClose(this.slot, code ?? 0, this.srcPtr, written, this.dstPtr),
+      this.engine.exports.writeClose(this.slot, code ?? 0, this.srcPtr, length, this.dstPtr),
       `close(${code})`,
     );
     this.flushDst(size);
@@ -439,83 +690,42 @@ export class WireConnection {
   /** Free the engine slot; the connection can no longer be used. */
   release(): void {
     this.released = true;
-    this.assembling = null;
+    this.assembly.reset();
     this.deflate?.release();
+    this.dropHeld();
+  }
+
+  /** Forget what waited behind an inflating message; the host may read again (input is ignored now). */
+  private dropHeld(): void {
+    this.inflatingAsync = false;
+    this.held = [];
+    this.heldNext = 0;
+    this.heldInput = [];
+    if (!this.holdingInput) return;
+    this.holdingInput = false;
+    if (!this.released) this.handler.holding?.(false);
   }
 
   private control(opcode: number, data: Uint8Array): void {
-    if (data.length > abi.MAX_CONTROL_PAYLOAD)
-      check(abi.CallError.ControlTooLong, opcode === Opcode.Ping ? "ping" : "pong");
-    this.engine.u8.set(data, this.srcPtr);
+    // Staged when it fits; the engine judges the length before it reads any of it.
+    if (data.length <= this.areaBytes) this.engine.u8.set(data, this.srcPtr);
     const size = check(
-      this.engine.exports.writeFrame(this.slot, FIN | opcode, this.srcPtr, data.length, this.dstPtr),
-      "control frame",
+      this.engine.exports.writeControl(this.slot, opcode, this.srcPtr, data.length, this.dstPtr),
+      opcode === Opcode.Ping ? "ping" : "pong",
     );
     this.flushDst(size);
-  }
-
-  private sendFromSource(opcode: number, length: number, fragmentSize: number): void {
-    const frames = fragmentSize > 0 ? Math.max(1, Math.ceil(length / fragmentSize)) : 1;
-    // One pass needs room for every header, and on the client a masking key per frame from the pool.
-    if (
-      length + frames * MAX_HEADER > this.areaBytes ||
-      (this.masking && frames * 4 > this.engine.entropyBytes >>> 1)
-    ) {
-      return this.sendBytes(opcode, this.engine.u8.slice(this.srcPtr, this.srcPtr + length), fragmentSize);
-    }
-    const size = check(
-      this.engine.exports.writeMessage(this.slot, opcode, this.srcPtr, length, this.dstPtr, fragmentSize),
-      "send",
-    );
-    this.flushDst(size);
-  }
-
-  private sendBytes(opcode: number, data: Uint8Array, fragmentSize: number): void {
-    const frames = fragmentSize > 0 ? Math.max(1, Math.ceil(data.length / fragmentSize)) : 1;
-    // A server's payload past COPY_BYTES goes out by reference behind its header (below): framing it in
-    // engine memory would copy it twice, there and into the output slab.
-    if (
-      data.length + frames * MAX_HEADER <= this.areaBytes &&
-      (this.masking ? frames * 4 <= this.engine.entropyBytes >>> 1 : data.length <= COPY_BYTES)
-    ) {
-      this.engine.u8.set(data, this.srcPtr);
-      return this.sendFromSource(opcode, data.length, fragmentSize);
-    }
-    // Too big for one pass through engine memory: frame by frame, header then payload.
-    const step = fragmentSize > 0 ? fragmentSize : data.length;
-    let offset = 0;
-    do {
-      const n = Math.min(step, data.length - offset);
-      const byte0 = (offset === 0 ? opcode : Opcode.Continuation) | (offset + n === data.length ? FIN : 0);
-      this.sendFrame(byte0, data.subarray(offset, offset + n));
-      offset += n;
-    } while (offset < data.length);
   }
 
   /**
-   * One frame of a message the caller sends in pieces (ws's `fin: false`): the first with the message's
-   * opcode, later ones as continuations, FIN on the piece sent with `fin`. Uncompressed: RSV1 would have to be
-   * on the first frame of a message compressed whole.
+   * A piece of a message the caller sends in pieces (ws's `fin: false`): the engine writes the first with
+   * the message's opcode, later ones as continuations, FIN on the piece sent with `fin`. Uncompressed: RSV1
+   * would have to be on the first frame of a message compressed whole.
    */
   private sendPiece(data: string | Uint8Array, binary: boolean, fin: boolean): void {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    const opcode = this.continuing ? Opcode.Continuation : binary ? Opcode.Binary : Opcode.Text;
+    const owned = typeof data === "string";
+    const bytes = owned ? encoder.encode(data) : data;
+    this.sendMessage(binary ? Opcode.Binary : Opcode.Text, bytes, 0, fin ? 0 : MessageFlag.More, owned);
     this.continuing = !fin;
-    this.sendFrame(opcode | (fin ? FIN : 0), bytes);
-  }
-
-  private sendFrame(byte0: number, payload: Uint8Array): void {
-    const e = this.engine.exports;
-    const size = check(e.writeHeader(this.slot, byte0, payload.length, this.dstPtr), "send");
-    this.flushDst(size);
-    // A server sends the caller's bytes as they are; a client masks them piece by piece in engine memory.
-    if (!this.masking) return this.handler.write(payload, false);
-    for (let offset = 0; offset < payload.length; offset += this.areaBytes) {
-      const piece = payload.subarray(offset, offset + this.areaBytes);
-      this.engine.u8.set(piece, this.dstPtr);
-      e.maskChunk(this.slot, this.dstPtr, piece.length);
-      this.flushDst(piece.length);
-    }
   }
 
   private flushDst(size: number): void {

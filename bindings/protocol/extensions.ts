@@ -1,6 +1,8 @@
 // Sec-WebSocket-Extensions (RFC 6455 §9.1) and the permessage-deflate negotiation (RFC 7692 §7.1) for both
 // ends: parse offers and responses, choose an offer as a server, build the header values, and turn the
-// agreed parameters into what each end's compressor and decompressor use. Pure string work, any runtime.
+// agreed parameters into what each end's compressor and decompressor use. String work, any runtime; which
+// characters make a token is the engine's table (bindings/engine/rules.ts).
+import { isToken, tokenLength } from "../engine/rules.js";
 
 /** The extension token of permessage-deflate. */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
@@ -14,8 +16,6 @@ export interface ExtensionElement {
 
 /** A parsed element, or why it is malformed (its text is kept for the message). */
 export type ParsedElement = ExtensionElement | { error: string; text: string };
-
-const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
 
 /** Scans one header value by the §9.1 grammar: elements split by commas, parameters by semicolons. */
 class Scanner {
@@ -33,7 +33,7 @@ class Scanner {
   }
   token(): string {
     const start = this.pos;
-    while (this.pos < this.text.length && TOKEN_CHAR.test(this.text[this.pos])) this.pos++;
+    this.pos += tokenLength(this.text, start);
     return this.text.slice(start, this.pos);
   }
   /** A quoted-string's unescaped content, or null when it is not closed. */
@@ -81,7 +81,7 @@ function parseElement(scan: Scanner): ExtensionElement | string {
       const raw = quoted ? scan.quoted() : scan.token();
       if (raw === null) return `unterminated quoted value of ${param}`;
       // §9.1: a quoted value must still be a token once unescaped.
-      if (!raw || ![...raw].every((c) => TOKEN_CHAR.test(c))) return `value of ${param} is not a token`;
+      if (!raw || !isToken(raw)) return `value of ${param} is not a token`;
       value = raw;
       scan.skipSpace();
     }
@@ -176,7 +176,8 @@ export interface PerMessageDeflateOptions {
   serverMaxWindowBits?: number;
   /**
    * Server: limit the client's window to this (only when the client's offer allows, RFC 7692 §7.1.2.2);
-   * smaller windows mean less history kept per connection. Client: offer this limit for its own window.
+   * smaller windows mean less history kept per connection. Client: offer this limit for its own window
+   * (unset, or `true` as ws takes it: offer client_max_window_bits without a value, the server chooses).
    */
   clientMaxWindowBits?: number;
   /** Messages shorter than this many bytes are sent uncompressed (default 1024). */
@@ -203,7 +204,10 @@ export function deflateOptions(
   options: boolean | PerMessageDeflateOptions | undefined,
 ): PerMessageDeflateOptions | null {
   if (!options) return null;
-  const resolved = options === true ? {} : options;
+  let resolved = options === true ? {} : options;
+  // ws takes `true` for "offer it without a value", which is what leaving it unset does here.
+  if ((resolved.clientMaxWindowBits as unknown) === true)
+    resolved = { ...resolved, clientMaxWindowBits: undefined };
   checkBits("serverMaxWindowBits", resolved.serverMaxWindowBits, 8);
   checkBits("clientMaxWindowBits", resolved.clientMaxWindowBits, 8);
   const level = resolved.level;
@@ -326,11 +330,20 @@ export function buildDeflateOffer(options: PerMessageDeflateOptions): string {
   });
 }
 
-/** The server's Sec-WebSocket-Extensions broke a rule: the client fails the connection (RFC 6455 §4.1). */
+/** ws's words for a response the client fails: an extension it did not offer, or an invalid value. */
+const NOT_REQUESTED = "Server indicated an extension that was not requested";
+const INVALID_EXTENSIONS = "Invalid Sec-WebSocket-Extensions header";
+
+/**
+ * The server's Sec-WebSocket-Extensions broke a rule: the client fails the connection (RFC 6455 §4.1).
+ * The message is ws's for the case; `detail` says what exactly was wrong.
+ */
 export class ExtensionNegotiationError extends Error {
-  constructor(message: string) {
-    super(`Sec-WebSocket-Extensions: ${message}`);
+  readonly detail: string;
+  constructor(detail: string, message = INVALID_EXTENSIONS) {
+    super(message);
     this.name = "ExtensionNegotiationError";
+    this.detail = detail;
   }
 }
 
@@ -346,11 +359,19 @@ export function acceptDeflateResponse(
   if (header === undefined || header.length === 0) return null;
   const elements = parseExtensions(header);
   if (elements.length === 0) return null;
-  if (elements.length > 1) throw new ExtensionNegotiationError("more than one extension accepted");
   const element = elements[0];
+  if (elements.some((e) => "error" in e)) {
+    const bad = elements.find((e) => "error" in e) as { error: string; text: string };
+    throw new ExtensionNegotiationError(`${bad.error} in "${bad.text}"`);
+  }
+  if (elements.length > 1)
+    throw new ExtensionNegotiationError("more than one extension accepted", NOT_REQUESTED);
   if ("error" in element) throw new ExtensionNegotiationError(`${element.error} in "${element.text}"`);
   if (element.name !== PERMESSAGE_DEFLATE)
-    throw new ExtensionNegotiationError(`server accepted ${element.name}, which was not offered`);
+    throw new ExtensionNegotiationError(
+      `server accepted ${element.name}, which was not offered`,
+      NOT_REQUESTED,
+    );
   const params = deflateParams(element, false);
   if (typeof params === "string") throw new ExtensionNegotiationError(params);
   if (options.serverNoContextTakeover && !params.serverNoContextTakeover)
@@ -365,15 +386,16 @@ export function acceptDeflateResponse(
       );
   }
   const clientBits = params.clientMaxWindowBits;
-  if (typeof clientBits === "number" && clientBits > (options.clientMaxWindowBits ?? 15))
+  const offeredBits = options.clientMaxWindowBits ?? 15;
+  if (typeof clientBits === "number" && clientBits > offeredBits)
     throw new ExtensionNegotiationError(
-      `client_max_window_bits=${clientBits} exceeds the ${options.clientMaxWindowBits} offered`,
+      `client_max_window_bits=${clientBits} exceeds the ${offeredBits} offered`,
     );
   return {
     params,
     session: {
       sendNoContextTakeover: params.clientNoContextTakeover || !!options.clientNoContextTakeover,
-      sendWindowBits: typeof clientBits === "number" ? clientBits : (options.clientMaxWindowBits ?? 15),
+      sendWindowBits: typeof clientBits === "number" ? clientBits : offeredBits,
       receiveNoContextTakeover: params.serverNoContextTakeover,
       receiveWindowBits: params.serverMaxWindowBits ?? 15,
     },

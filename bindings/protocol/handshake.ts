@@ -1,6 +1,7 @@
 // The opening handshake as JS values: parse a client's upgrade request or a server's 101 response, choose
 // a subprotocol, and build the bytes to send, all by the engine's handshake exports (assembly/handshake.ts,
-// docs/ENGINE.md "Handshake"). Runtime-neutral: bytes pass through the engine's I/O area, used as scratch.
+// docs/ENGINE.md "Handshake"). Runtime-neutral: bytes pass through the engine's I/O area, used as scratch (a
+// server's calls take no slot and run on the pool's handshake engine, so that area is never a connection's input).
 import {
   ACCEPT_BYTES,
   BUILDER_ROOM_BYTES,
@@ -16,6 +17,7 @@ import {
 import { defaults } from "../policies/config.js";
 import type { Engine } from "../engine/engine.js";
 import { check } from "../engine/errors.js";
+import { isToken } from "../engine/rules.js";
 
 /** The engine's handshake exports. */
 export type HandshakeExports = Pick<
@@ -51,6 +53,9 @@ export interface UpgradeRequest {
   /** The rule the request broke ("" when status is 101), and a message for logs. */
   reason: string;
   message: string;
+  /** ws's status and words for the rule where ws checks it too ("" where it does not): the error table's. */
+  wsStatus: number;
+  wsMessage: string;
   method: string;
   /** Request target: path and query. */
   path: string;
@@ -174,15 +179,13 @@ export function splitList(value: string | undefined): string[] {
   return value ? value.split(",").flatMap((item) => (item.trim() ? [item.trim()] : [])) : [];
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /**
  * A Sec-WebSocket-Protocol value as RFC 6455 §4.1 defines it: tokens separated by commas (optional
  * whitespace around them), none empty or repeated. The list, or null when the value breaks that rule.
  */
 export function parseProtocolList(value: string): string[] | null {
   const list = value.split(",").map((item) => item.trim());
-  if (!list.every((item) => TOKEN.test(item))) return null;
+  if (!list.every(isToken)) return null;
   return new Set(list).size === list.length ? list : null;
 }
 
@@ -211,6 +214,8 @@ export function parseUpgradeRequest(
     headEnd,
     reason: handshakeRuleName(reason),
     message: reason === 0 ? "" : (handshakeErrors[reason]?.message ?? ""),
+    wsStatus: reason === 0 ? status : (handshakeErrors[reason]?.wsStatus ?? status),
+    wsMessage: reason === 0 ? "" : (handshakeErrors[reason]?.wsMessage ?? ""),
     method: span(engine, HandshakeField.MethodPtr, text),
     path: span(engine, HandshakeField.TargetPtr, text),
     host: span(engine, HandshakeField.HostPtr, text),
@@ -337,6 +342,8 @@ export type UpgradeResponse =
       /** The rule the response broke ("UnexpectedStatus" when `status` is set). */
       reason: string;
       message: string;
+      /** ws's words for the rule ("" where ws does not check it): the error table's. */
+      wsMessage: string;
       headers: Record<string, string>;
     };
 
@@ -386,7 +393,8 @@ export function parseUpgradeResponse(
     status > 0
       ? `server answered ${status} ${span(engine, HandshakeField.PhrasePtr, text)}`.trimEnd()
       : (handshakeErrors[reason]?.message ?? `handshake error ${reason}`);
-  return { ok: false, headEnd, status, reason: handshakeRuleName(reason), message, headers };
+  const wsMessage = (handshakeErrors[reason]?.wsMessage ?? "").replace("{value}", String(status));
+  return { ok: false, headEnd, status, reason: handshakeRuleName(reason), message, wsMessage, headers };
 }
 
 /** Sec-WebSocket-Accept for `key`: base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")). */

@@ -1,8 +1,10 @@
 // Write batching shared by the hosts: frames produced during one tick (a read burst's replies, a loop of
 // sends) are gathered and handed to the transport together, so each connection makes one write per tick.
-// Borrowed bytes (aliasing engine memory) and small payloads are copied into a slab that is filled forward
-// and never rewritten under a pending write, so a tick of small frames is one chunk; larger payloads of the
-// caller's (or a frame published to many connections) are passed by reference, uncopied.
+// Borrowed bytes (headers and masked frames in engine memory) and small payloads are copied into a slab that
+// is filled forward and never rewritten under a pending write, so a tick of small frames is one chunk; a
+// string is encoded straight into the slab (`reserve`/`commit`). Larger payloads of the caller's (or a frame
+// published to many connections, or bytes made for one send) are passed by reference, uncopied. So a
+// server's payload is copied at most once between the caller and the socket.
 
 /** Receives the gathered chunks, in order, once per flush. */
 export type OutputSink = (chunks: Uint8Array[]) => void;
@@ -51,28 +53,65 @@ export class OutputQueue {
     this.slab = alloc(0);
   }
 
-  /** Queue bytes; `borrowed` ones are copied now (they alias memory that will be reused). */
-  push(bytes: Uint8Array, borrowed: boolean): void {
+  /**
+   * Queue bytes. `borrowed` ones (aliasing memory that will be reused) are copied now; the caller's payload
+   * is copied into the slab up to COPY_BYTES (its one copy) and passed by reference past it; `owned` bytes
+   * (made for this send, held by no one else) are always passed by reference.
+   */
+  push(bytes: Uint8Array, borrowed: boolean, owned = false): void {
     if (bytes.length === 0) return;
     this.pending += bytes.length;
-    if (!borrowed && bytes.length > COPY_BYTES) {
+    if (!borrowed && (owned || bytes.length > COPY_BYTES)) {
       this.seal();
       this.chunks.push(bytes);
     } else {
-      if (this.slab.length - this.end < bytes.length) {
-        this.seal();
-        if (this.slab.length === SLAB_BYTES) this.retired.push(this.slab);
-        // A smaller slab is dropped: a write still holding its bytes keeps it alive.
-        const size = slabSize(Math.max(Math.min(this.slab.length * 2, SLAB_BYTES), bytes.length));
-        this.slab = size === SLAB_BYTES && spareSlabs.length > 0 ? spareSlabs.pop()! : this.alloc(size);
-        this.start = this.end = 0;
-      }
+      if (this.slab.length - this.end < bytes.length) this.nextSlab(bytes.length);
       this.slab.set(bytes, this.end);
       this.end += bytes.length;
     }
-    if (this.scheduled) return;
-    this.scheduled = true;
-    queueMicrotask(this.flushTask);
+    this.schedule();
+  }
+
+  /**
+   * Queue a small frame whole in the slab: the header, `headerLength` bytes at `headerAt` in `memory`
+   * (borrowed), and the payload behind it (copied once).
+   */
+  pushFrame(memory: Uint8Array, headerAt: number, headerLength: number, payload: Uint8Array): void {
+    const size = headerLength + payload.length;
+    this.pending += size;
+    if (this.slab.length - this.end < size) this.nextSlab(size);
+    const slab = this.slab;
+    const end = this.end;
+    for (let i = 0; i < headerLength; i++) slab[end + i] = memory[headerAt + i];
+    slab.set(payload, end + headerLength);
+    this.end = end + size;
+    this.schedule();
+  }
+
+  /**
+   * Room at the end of the slab for a frame whose payload (at most `payloadLength` bytes) is written in
+   * place: the payload's room is returned, `headerLength` bytes kept before it; null past SLAB_BYTES.
+   * Nothing is queued until `commit`; the next push or reserve may reuse the room.
+   */
+  reserve(headerLength: number, payloadLength: number): Uint8Array | null {
+    const size = headerLength + payloadLength;
+    if (size > SLAB_BYTES) return null;
+    if (this.slab.length - this.end < size) this.nextSlab(size);
+    const at = this.end + headerLength;
+    return this.slab.subarray(at, at + payloadLength);
+  }
+
+  /**
+   * Queue the frame `reserve` made room for: its header, `headerLength` bytes at `headerAt` in `memory`
+   * (borrowed), copied before the `payloadLength` bytes written in the room.
+   */
+  commit(memory: Uint8Array, headerAt: number, headerLength: number, payloadLength: number): void {
+    const slab = this.slab;
+    const end = this.end;
+    for (let i = 0; i < headerLength; i++) slab[end + i] = memory[headerAt + i];
+    this.end = end + headerLength + payloadLength;
+    this.pending += headerLength + payloadLength;
+    this.schedule();
   }
 
   /** Hand everything queued to the sink now (also called before ending the transport). */
@@ -120,6 +159,22 @@ export class OutputQueue {
     this.retired = [];
     this.pending = 0;
     this.start = this.end;
+  }
+
+  /** Move on to a slab with room for `need` bytes (what is in the current one is sealed as a chunk). */
+  private nextSlab(need: number): void {
+    this.seal();
+    if (this.slab.length === SLAB_BYTES) this.retired.push(this.slab);
+    // A smaller slab is dropped: a write still holding its bytes keeps it alive.
+    const size = slabSize(Math.max(Math.min(this.slab.length * 2, SLAB_BYTES), need));
+    this.slab = size === SLAB_BYTES && spareSlabs.length > 0 ? spareSlabs.pop()! : this.alloc(size);
+    this.start = this.end = 0;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(this.flushTask);
   }
 
   private seal(): void {

@@ -1,9 +1,12 @@
-// permessage-deflate (RFC 7692) for one connection, over a codec the runtime supplies (node:zlib on Node,
-// Bun's zlib on Bun). Every call is synchronous and one-shot: each message is deflated or inflated by a
-// fresh raw-deflate stream whose preset dictionary is the earlier messages' bytes (context takeover,
-// §7.2.3.3) or nothing (no context takeover). So no zlib stream outlives a call: an idle connection holds
-// at most its history bytes, never zlib state, and zlib work never queues (it runs inside send/receive,
-// one message at a time), so 10,000 connections cannot pile up zlib jobs or their buffers.
+// permessage-deflate (RFC 7692) for one connection, over a codec the runtime supplies (node:zlib on Node
+// and Bun). Each message is deflated or inflated by a fresh raw-deflate stream whose preset dictionary is the
+// earlier messages' bytes (context takeover, §7.2.3.3) or nothing (no context takeover), so no zlib state
+// outlives a message: an idle connection holds at most its history bytes. Deflating is synchronous (inside
+// send). Inflating is synchronous for a message that inflates to at most SYNC_INFLATE_BYTES (the common case,
+// where a thread-pool round trip would cost more than the work); a larger one is inflated off the event loop
+// by the codec's async inflate (zlib's thread pool), so a decompression bomb of 16 MiB no longer stalls every
+// other connection while it inflates. One message per connection inflates at a time (the connection holds
+// its later input meanwhile, bindings/protocol/connection.ts), so zlib jobs are bounded by the connections.
 import { CloseCode } from "../engine/abi.js";
 import { defaults } from "../policies/config.js";
 import type { DeflateSession } from "./extensions.js";
@@ -29,7 +32,10 @@ export interface InflateCall {
   maxOutput: number;
 }
 
-/** Raw deflate as the runtime's zlib provides it; both calls are synchronous. */
+/** How an async inflate ends: the output, null past `maxOutput`, or zlib's error for corrupt data. */
+export type InflateCallback = (error: Error | null, output: Uint8Array | null) => void;
+
+/** Raw deflate as the runtime's zlib provides it. */
 export interface DeflateCodec {
   /** Raw-deflate `input` in one stream ended by Z_SYNC_FLUSH (so the output ends with 00 00 ff ff). */
   deflate(input: Uint8Array, call: DeflateCall): Uint8Array;
@@ -38,7 +44,15 @@ export interface DeflateCodec {
    * would come out (having produced at most about `maxOutput` plus one output chunk); throws on corrupt data.
    */
   inflate(input: Uint8Array, call: InflateCall): Uint8Array | null;
+  /**
+   * Optional: the same inflate off the event loop. `done` runs once, later (never inside this call), unless
+   * the returned cancel function runs first, which stops the work and frees the zlib stream.
+   */
+  inflateAsync?(input: Uint8Array, call: InflateCall, done: InflateCallback): () => void;
 }
+
+/** A message inflated off the event loop: its payload, or why it failed. */
+export type InflateDone = (result: Uint8Array | DeflateError) => void;
 
 /** Tuning of one connection's compressor (defaults as in docs/DEFLATE.md). */
 export interface DeflateTuning {
@@ -55,13 +69,16 @@ export interface DeflateTuning {
 /** Why an inflate failed, with the close code to fail the connection with. */
 export class DeflateError extends Error {
   readonly closeCode: number;
-  /** What zlib said, or the limit passed. */
-  readonly detail: string;
-  constructor(message: string, closeCode: number, detail: string) {
-    super(`${message}${detail} (${closeCode})`);
+  /** What zlib said ("" when the limit was passed). */
+  readonly zlibMessage: string;
+  /** zlib's error number (Z_DATA_ERROR is -3), when zlib failed. */
+  readonly errno: number | undefined;
+  constructor(message: string, closeCode: number, zlibMessage = "", errno?: number) {
+    super(`${message}${zlibMessage ? `: ${zlibMessage}` : ""} (${closeCode})`);
     this.name = "DeflateError";
     this.closeCode = closeCode;
-    this.detail = detail;
+    this.zlibMessage = zlibMessage;
+    this.errno = errno;
   }
 }
 
@@ -70,6 +87,12 @@ export const DEFAULT_THRESHOLD = defaults.deflate.threshold;
 export const DEFAULT_HISTORY_BYTES = defaults.deflate.historyBytes;
 /** zlib level 5, not zlib's default 6 (bindings/policies/config.ts says why). */
 export const DEFAULT_LEVEL = defaults.deflate.level;
+/**
+ * Largest inflated message inflated on the event loop (about 50 µs of zlib work; docs/DEFLATE.md "Inflating
+ * off the event loop"): a larger one, or one whose compressed payload alone is larger, goes to the codec's
+ * async inflate. A message that turns out larger has cost at most this much before it is handed over.
+ */
+export const SYNC_INFLATE_BYTES = 64 * 1024;
 
 const EMPTY = new Uint8Array(0);
 
@@ -98,6 +121,8 @@ export class PerMessageDeflate {
   private receiveHistory: Uint8Array = EMPTY;
   private parts: Uint8Array[] = [];
   private partBytes = 0;
+  /** Stops the inflate running off the event loop, if one is. */
+  private cancelInflate: (() => void) | null = null;
 
   constructor(session: DeflateSession, codec: DeflateCodec, tuning: DeflateTuning) {
     this.session = session;
@@ -145,6 +170,50 @@ export class PerMessageDeflate {
 
   /** The received message's payload inflated; DeflateError 1009 past maxPayload, 1007 when corrupt. */
   finish(): Uint8Array {
+    return this.inflateNow(this.takeInput(), this.maxPayload)!;
+  }
+
+  /**
+   * Inflate the received message: returned at once when it inflates to at most `syncLimit` bytes (or the codec
+   * has no async inflate); otherwise undefined, and `done` gets the payload or a DeflateError later, never
+   * after `release`. Failures found at once are thrown as DeflateError (1009 past maxPayload, 1007 corrupt).
+   */
+  inflate(done: InflateDone, syncLimit = SYNC_INFLATE_BYTES): Uint8Array | undefined {
+    const input = this.takeInput();
+    if (!this.codec.inflateAsync) return this.inflateNow(input, this.maxPayload)!;
+    // A compressed payload well past the limit inflates past it too (deflate's worst case, stored blocks,
+    // adds 5 bytes per block), so only smaller ones are tried here.
+    if (input.length <= syncLimit + 64) {
+      const limit = Math.min(syncLimit, this.maxPayload);
+      const output = this.inflateNow(input, limit, limit < this.maxPayload);
+      if (output) return output;
+    }
+    const dictionary = this.receiveHistory.length > 0 ? this.receiveHistory : undefined;
+    this.cancelInflate = this.codec.inflateAsync(
+      input,
+      { dictionary, maxOutput: this.maxPayload },
+      (error, output) => {
+        this.cancelInflate = null;
+        let result: Uint8Array | DeflateError;
+        try {
+          result = this.inflated(error, output);
+        } catch (caught) {
+          if (!(caught instanceof DeflateError)) throw caught;
+          result = caught;
+        }
+        done(result);
+      },
+    );
+    return undefined;
+  }
+
+  /** A message is inflating off the event loop. */
+  get inflating(): boolean {
+    return this.cancelInflate !== null;
+  }
+
+  /** The received parts joined, with the tail restored; the parts are dropped. */
+  private takeInput(): Uint8Array {
     const input = new Uint8Array(this.partBytes + 4);
     let at = 0;
     for (const part of this.parts) {
@@ -154,25 +223,40 @@ export class PerMessageDeflate {
     input.set(DEFLATE_TAIL, at);
     this.parts = [];
     this.partBytes = 0;
+    return input;
+  }
+
+  /**
+   * Inflate `input` on this thread to at most `maxOutput` bytes. Past it: null when `tryOnly` (the caller
+   * inflates it again elsewhere), else DeflateError 1009.
+   */
+  private inflateNow(input: Uint8Array, maxOutput: number, tryOnly = false): Uint8Array | null {
     let output: Uint8Array | null;
     try {
       output = this.codec.inflate(input, {
         dictionary: this.receiveHistory.length > 0 ? this.receiveHistory : undefined,
-        maxOutput: this.maxPayload,
+        maxOutput,
       });
     } catch (error) {
-      const detail = `: ${(error as Error).message}`;
+      return this.inflated(error as Error, null);
+    }
+    if (tryOnly && (output === null || output.length > maxOutput)) return null;
+    return this.inflated(null, output);
+  }
+
+  /** The outcome of an inflate as a payload (history updated), or a DeflateError thrown. */
+  private inflated(error: Error | null, output: Uint8Array | null): Uint8Array {
+    if (error)
       throw new DeflateError(
         "compressed message is not valid deflate data",
         CloseCode.InvalidPayload,
-        detail,
+        error.message,
+        (error as { errno?: number }).errno,
       );
-    }
     if (output === null || output.length > this.maxPayload)
       throw new DeflateError(
-        "inflated message longer than maxPayload",
+        `inflated message longer than maxPayload ${this.maxPayload}`,
         CloseCode.MessageTooBig,
-        ` ${this.maxPayload}`,
       );
     if (this.receiveHistoryLimit > 0)
       this.receiveHistory = slide(this.receiveHistory, output, this.receiveHistoryLimit);
@@ -181,6 +265,8 @@ export class PerMessageDeflate {
 
   /** Drop everything held (the connection ended). */
   release(): void {
+    this.cancelInflate?.();
+    this.cancelInflate = null;
     this.sendHistory = this.receiveHistory = EMPTY;
     this.parts = [];
     this.partBytes = 0;

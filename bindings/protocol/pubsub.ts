@@ -1,7 +1,7 @@
 // Pub/sub topics, runtime-neutral: which connections of a server are subscribed to what, a message framed
 // once for all of them, and the adapter that carries publishes to the servers of other processes. The
 // in-process adapter links the servers of one process; adapters/redis.ts links processes.
-import { FrameBit, Opcode, Role } from "../engine/abi.js";
+import { Opcode, Role } from "../engine/abi.js";
 import { ioAreas } from "./connection.js";
 import { check } from "../engine/errors.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
@@ -108,7 +108,6 @@ export class TopicRegistry<C> {
   }
 }
 
-const FIN = FrameBit.Fin;
 const OPCODE_TEXT = Opcode.Text;
 const OPCODE_BINARY = Opcode.Binary;
 
@@ -133,10 +132,8 @@ export class MessageFramer {
     const { engine, slot } = handle;
     // The output third: the input third may hold a read's unparsed frames while a handler publishes.
     const dst = ioAreas(engine).outPtr;
-    const size = check(
-      engine.exports.writeHeader(slot, FIN | (binary ? OPCODE_BINARY : OPCODE_TEXT), payload.length, dst),
-      "publish",
-    );
+    const opcode = binary ? OPCODE_BINARY : OPCODE_TEXT;
+    const size = check(engine.exports.beginMessage(slot, opcode, payload.length, 0, 0, dst), "publish");
     const frame = this.alloc(size + payload.length);
     frame.set(engine.u8.subarray(dst, dst + size));
     frame.set(payload, size);

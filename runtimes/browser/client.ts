@@ -1,14 +1,19 @@
 // The browser client: the WHATWG WebSocket surface over the native `WebSocket` (the browser frames and
-// answers server pings itself), plus reconnect with backoff, queueing while reconnecting, lifecycle
-// events like esp_websocket_client's, and an application-level heartbeat.
+// answers server pings itself), plus the policies every client host shares (bindings/policies/): reconnect
+// with backoff, the send queue while not open, an application-level heartbeat; and the lifecycle state
+// machine of the Node and Bun clients (bindings/api/client-lifecycle.ts), with lifecycle events like
+// esp_websocket_client's.
 import { CloseCode } from "../../bindings/engine/abi.js";
 import { defaults } from "../../bindings/policies/config.js";
-import { backoffDelay, type BackoffOptions } from "../../bindings/policies/backoff.js";
+import type { BackoffOptions } from "../../bindings/policies/backoff.js";
 import {
   Heartbeat,
   heartbeatOptions,
   type HeartbeatOptions as HeartbeatTiming,
 } from "../../bindings/policies/heartbeat.js";
+import { Reconnect, type FinishReason } from "../../bindings/policies/reconnect.js";
+import { SendQueue, byteSize } from "../../bindings/policies/send-queue.js";
+import { ClientLifecycle } from "../../bindings/api/client-lifecycle.js";
 import type { ConnectingDetail, FinishDetail, ReconnectingDetail } from "../../bindings/api/client-core.js";
 
 /** Data the native `WebSocket.send` accepts. */
@@ -84,14 +89,11 @@ export class WebSocketClient extends EventTarget {
   private readonly options: ClientOptions;
   private readonly Transport: typeof WebSocket;
   private socket: WebSocket | null = null;
-  private state: number = CONNECTING;
-  private attempt = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly lifecycle = new ClientLifecycle();
+  private readonly reconnect: Reconnect<CloseEvent>;
+  private readonly queue: SendQueue<SendData>;
   private heartbeat: Heartbeat | null = null;
-  private queue: SendData[] = [];
-  private queuedBytes = 0;
   private type: BinaryType;
-  private closeRequested = false;
 
   constructor(url: string | URL, protocols?: string | string[], options: ClientOptions = {}) {
     super();
@@ -100,18 +102,20 @@ export class WebSocketClient extends EventTarget {
     this.options = options;
     this.type = options.binaryType ?? "blob";
     this.Transport = options.WebSocket ?? globalThis.WebSocket;
+    this.reconnect = new Reconnect(options.reconnect, options.shouldReconnect);
+    this.queue = new SendQueue(options.maxQueued ?? defaults.maxQueued);
     for (const type of ["open", "message", "error", "close"] as const) {
       this.addEventListener(type, (event) => this.callHandler(type, event));
     }
     // The first socket is made now so a bad URL throws here, as the native constructor does; its
     // "connecting" event waits a microtask so the caller can attach listeners first.
-    this.open(0);
+    this.open();
     queueMicrotask(() => this.dispatchEvent(new CustomEvent("connecting", { detail: { attempt: 0 } })));
   }
 
   /** CONNECTING while connecting or waiting to reconnect, OPEN, CLOSING, or CLOSED once finished. */
   get readyState(): number {
-    return this.state;
+    return this.lifecycle.readyState;
   }
 
   /** The subprotocol the server chose on the current connection. */
@@ -126,7 +130,7 @@ export class WebSocketClient extends EventTarget {
 
   /** Bytes the browser has not sent yet plus bytes queued while not open. */
   get bufferedAmount(): number {
-    return (this.socket?.bufferedAmount ?? 0) + this.queuedBytes;
+    return (this.socket?.bufferedAmount ?? 0) + this.queue.bytes;
   }
 
   /** Messages held until the next open. */
@@ -145,29 +149,27 @@ export class WebSocketClient extends EventTarget {
 
   /** Send now when open; while connecting or reconnecting, queue (or throw with `whileConnecting: "reject"`). */
   send(data: SendData): void {
-    if (this.state === OPEN && this.socket) return this.socket.send(data);
-    if (this.state !== CONNECTING) return; // CLOSING/CLOSED: discarded, as the native WebSocket does.
+    const state = this.lifecycle.readyState;
+    if (state === OPEN && this.socket) return this.socket.send(data);
+    if (state !== CONNECTING) return; // CLOSING/CLOSED: discarded, as the native WebSocket does.
     if (this.options.whileConnecting === "reject") {
       throw new DOMException("WebSocket is not open (reconnecting)", "InvalidStateError");
     }
-    const max = this.options.maxQueued ?? defaults.maxQueued;
-    if (this.queue.length >= max) throw new RangeError(`send queue full: ${max} messages (maxQueued)`);
-    this.queue.push(data);
-    this.queuedBytes += byteSize(data);
+    this.queue.push(data, byteSize(data));
   }
 
   /** Close for good: no reconnect after this. Code and reason as for the native `close`. */
   close(code?: number, reason?: string): void {
-    if (this.closeRequested || this.state === CLOSED) return;
+    const state = this.lifecycle.state;
+    if (this.lifecycle.stopRequested || state === "finished") return;
     // The native close validates code and reason (throws) before anything changes here.
     this.socket?.close(code, reason);
-    this.closeRequested = true;
-    clearTimeout(this.retryTimer);
+    this.lifecycle.apply("userClose");
+    this.reconnect.cancel();
     this.stopHeartbeat();
-    this.dropQueue();
-    const socket = this.socket;
-    if (!socket) return this.finish("closed");
-    this.state = CLOSING;
+    this.queue.clear();
+    // Waiting to reconnect: finished now. Otherwise the native close event (or the pending decision) follows.
+    if (state === "waiting") this.finish("closed");
   }
 
   override addEventListener<K extends keyof ClientEventMap>(
@@ -201,21 +203,21 @@ export class WebSocketClient extends EventTarget {
     }
   }
 
-  private reconnect(): void {
-    if (this.closeRequested) return;
-    this.state = CONNECTING;
-    this.dispatchEvent(new CustomEvent("connecting", { detail: { attempt: this.attempt } }));
+  /** The reconnect timer fired: the next attempt. */
+  private retry(): void {
+    this.dispatchEvent(new CustomEvent("connecting", { detail: { attempt: this.reconnect.attempt } }));
     try {
-      this.open(this.attempt);
+      this.open();
     } catch (error) {
       this.dispatchEvent(new Event("error"));
       this.afterClose(new CloseEvent("close", { code: CloseCode.Abnormal, reason: String(error) }));
     }
   }
 
-  private open(attempt: number): void {
+  /** A native socket for one attempt (it throws for a bad URL, as the constructor must). */
+  private open(): void {
+    this.lifecycle.apply("dial");
     const socket = new this.Transport(this.url, this.protocols);
-    this.attempt = attempt;
     socket.binaryType = this.type;
     this.socket = socket;
     socket.onopen = () => this.opened();
@@ -227,17 +229,15 @@ export class WebSocketClient extends EventTarget {
   private opened(): void {
     const socket = this.socket!;
     this.url = socket.url;
-    this.attempt = 0;
-    this.state = OPEN;
-    const queued = this.queue;
-    this.queue = [];
-    this.queuedBytes = 0;
-    for (const data of queued) socket.send(data);
+    this.reconnect.opened();
+    this.lifecycle.apply("accepted");
+    for (const data of this.queue.take()) socket.send(data);
     this.startHeartbeat();
     this.dispatchEvent(new Event("open"));
   }
 
   private received(event: MessageEvent): void {
+    this.lifecycle.apply("frame");
     this.heartbeat?.activity();
     const pong = this.options.heartbeat?.pong;
     if (pong !== undefined && event.data === pong) return;
@@ -253,28 +253,26 @@ export class WebSocketClient extends EventTarget {
     );
   }
 
-  /** A connection ended (or never started): report it, then reconnect or finish. */
+  /** A connection ended (or never started): report it, then reconnect or finish as the policy says. */
   private afterClose(event: CloseEvent): void {
     this.detach();
     this.stopHeartbeat();
-    this.state = this.closeRequested ? CLOSED : CONNECTING;
+    this.lifecycle.apply("socketClosed");
     this.dispatchEvent(event);
-    if (this.closeRequested) return this.finish("closed");
-    const policy = this.options.reconnect;
-    if (!policy || (this.options.shouldReconnect && !this.options.shouldReconnect(event))) {
-      return this.finish("no-reconnect");
-    }
-    const delay = backoffDelay(this.attempt, policy === true ? {} : policy);
-    if (delay < 0) return this.finish("retries");
-    this.attempt++;
-    this.dispatchEvent(new CustomEvent("reconnecting", { detail: { attempt: this.attempt, delay } }));
-    this.retryTimer = setTimeout(() => this.reconnect(), delay);
+    const decision = this.reconnect.decide(event, this.lifecycle.stopRequested);
+    if (!decision.retry) return this.finish(decision.reason);
+    this.lifecycle.apply("retry");
+    // Set before the event: a "reconnecting" listener that closes the client cancels it.
+    this.reconnect.schedule(decision.delay, () => this.retry());
+    this.dispatchEvent(
+      new CustomEvent("reconnecting", { detail: { attempt: decision.attempt, delay: decision.delay } }),
+    );
   }
 
-  private finish(reason: FinishDetail["reason"]): void {
+  private finish(reason: FinishReason): void {
     this.detach();
-    this.state = CLOSED;
-    this.dropQueue();
+    this.lifecycle.apply("finish");
+    this.queue.clear();
     this.dispatchEvent(new CustomEvent("finish", { detail: { reason } }));
   }
 
@@ -283,11 +281,6 @@ export class WebSocketClient extends EventTarget {
     if (!socket) return;
     socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
     this.socket = null;
-  }
-
-  private dropQueue(): void {
-    this.queue = [];
-    this.queuedBytes = 0;
   }
 
   private startHeartbeat(): void {
@@ -319,10 +312,4 @@ export class WebSocketClient extends EventTarget {
       }),
     );
   }
-}
-
-function byteSize(data: SendData): number {
-  if (typeof data === "string") return new TextEncoder().encode(data).length;
-  if (data instanceof Blob) return data.size;
-  return data.byteLength;
 }

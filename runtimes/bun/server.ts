@@ -160,17 +160,10 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
       remoteAddress: socket.remoteAddress,
       secure: !!this.options.tls,
     };
-    this.decide(
-      req,
-      request.path,
-      request,
-      req.secure,
-      (decision) => this.answer(peer, req, request.headEnd, decision),
-      true,
-    );
+    this.decide(req, request.path, request, req.secure, (decision) => this.answer(peer, req, decision), true);
   }
 
-  private answer(peer: Peer, req: UpgradeRequestInfo, headEnd: number, decision: UpgradeDecision): void {
+  private answer(peer: Peer, req: UpgradeRequestInfo, decision: UpgradeDecision): void {
     if (peer.closed) return;
     if (!("request" in decision)) return this.refuse(peer, decision.status, decision.response);
     this.handshaking.delete(peer);
@@ -182,7 +175,7 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
     });
     if (ws instanceof Uint8Array) return this.refuse(peer, 503, ws);
     peer.ws = ws as BunServerConnection;
-    const rest = peer.head.bytes.subarray(headEnd);
+    const rest = peer.head.frames();
     peer.head.bytes = new Uint8Array(0);
     // Frames that arrived with the request are fed once the listeners are attached.
     if (rest.length > 0) ws.session.receive(rest);

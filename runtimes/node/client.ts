@@ -15,6 +15,12 @@ import {
   type ClientOptions,
   type WebSocketTarget,
 } from "../../bindings/api/client-core.js";
+import type {
+  ClientEvents,
+  ConnectingDetail,
+  FinishDetail,
+  ReconnectingDetail,
+} from "../../bindings/api/client-events.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { nodeDeflateCodec } from "./deflate.js";
 import { allocBuffer, rawHead, readInPlace } from "./link.js";
@@ -37,29 +43,122 @@ export interface NodeClientOptions extends ClientOptions {
   maxRedirects?: number;
   /** Called with the request instead of `req.end()` (to write a body or headers first). */
   finishRequest?: (request: http.ClientRequest, websocket: WebSocket) => void;
+  /**
+   * Sec-WebSocket-Version: 13 (default) or 8 (hybi-08, framed as 13; `origin` then goes in
+   * Sec-WebSocket-Origin), as ws offers; anything else throws a RangeError.
+   */
+  protocolVersion?: number;
 }
 
-const REDIRECT = new Set([301, 302, 303, 307, 308]);
+/**
+ * The Node client's events with Node's types, as @types/ws has them: bytes are Buffers, the handshake's
+ * response an `http.IncomingMessage`, its request an `http.ClientRequest`.
+ */
+export interface NodeClientEvents {
+  open: [];
+  /** Text arrives as a Buffer with `isBinary` false; binary per `binaryType`. */
+  message: [data: Buffer | ArrayBuffer | Buffer[] | Blob, isBinary: boolean];
+  close: [code: number, reason: Buffer];
+  error: [error: Error];
+  ping: [data: Buffer];
+  pong: [data: Buffer];
+  upgrade: [response: http.IncomingMessage];
+  "unexpected-response": [request: http.ClientRequest, response: http.IncomingMessage];
+  redirect: [url: string, request: http.ClientRequest];
+  fragment: [data: Buffer, isBinary: boolean, first: boolean, last: boolean];
+  drain: [];
+  connecting: [detail: ConnectingDetail];
+  reconnecting: [detail: ReconnectingDetail];
+  finish: [detail: FinishDetail];
+}
+
+/**
+ * A listener of `K`. Checked as a method parameter is (bivariantly), so a listener annotated with one of the
+ * types the event gives (`(data: WebSocket.RawData) => …`, as @types/ws declares it) is taken.
+ */
+type NodeListener<K extends keyof NodeClientEvents> = {
+  listener(...args: NodeClientEvents[K]): void;
+}["listener"];
+
+// The emitter's methods with the Node event types (the runtime-neutral core types bytes as Uint8Array).
+export interface WebSocket {
+  on<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  addListener<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  once<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  prependListener<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  prependOnceListener<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  off<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  removeListener<K extends keyof NodeClientEvents>(event: K, listener: NodeListener<K>): this;
+  emit<K extends keyof NodeClientEvents>(event: K, ...args: NodeClientEvents[K]): boolean;
+}
+
+const PROTOCOL_VERSIONS = [8, 13];
+
+/** ws's check of `protocolVersion`, made before anything else. */
+function checkProtocolVersion(
+  protocols: string | string[] | NodeClientOptions | undefined,
+  options: NodeClientOptions | undefined,
+): void {
+  const given =
+    options ??
+    (protocols && typeof protocols === "object" && !Array.isArray(protocols) ? protocols : undefined);
+  const version = given?.protocolVersion;
+  if (version !== undefined && !PROTOCOL_VERSIONS.includes(version))
+    throw new RangeError(
+      `Unsupported protocol version: ${version} (supported versions: ${PROTOCOL_VERSIONS.join(", ")})`,
+    );
+}
 
 /** A WebSocket client for Node (ws's API and the WHATWG one), framed by the Wasm engine. */
 export class WebSocket extends WebSocketCore {
-  private redirects = 0;
+  /** Redirects followed (`followRedirects`; ws's name for the count). */
+  _redirects = 0;
+  /** Following redirects: where the first request went, and the headers every later one starts from. */
+  declare private firstRequest:
+    { ipc: boolean; secure: boolean; at: string; headers: Record<string, string> } | undefined;
 
   constructor(
     url: string | URL,
     protocols?: string | string[] | NodeClientOptions,
     options?: NodeClientOptions,
   ) {
+    checkProtocolVersion(protocols, options);
     super(url, protocols, options, allocBuffer, nodeDeflateCodec);
   }
 
+  /** The connection's socket: node:http's request until the 101, then the upgraded socket. */
+  declare private current: DeferredSocket | undefined;
+
   protected dial(target: WebSocketTarget, options: ClientOptions, link: ClientLink): SessionSocket {
     const socket = new DeferredSocket(link);
-    // After the core has opened the session's slot: the request's key is the slot's.
-    process.nextTick(() => {
-      if (!socket.aborted) this.request(target, options as NodeClientOptions, link, socket);
-    });
+    socket.start = () => this.request(target, options as NodeClientOptions, link, socket);
+    this.current = socket;
     return socket;
+  }
+
+  /** The request goes out at once, as ws's does (`_req` and `agent.addRequest` see it before the constructor returns). */
+  protected override dialed(socket: SessionSocket): void {
+    const deferred = socket as DeferredSocket;
+    if (!deferred.aborted) deferred.start();
+  }
+
+  /**
+   * ws's `_socket`: the upgraded `net.Socket` (or `tls.TLSSocket`), null before the 101. Private in ws's
+   * name, but read by many applications (`ws._socket.remoteAddress`).
+   */
+  get _socket(): net.Socket | null {
+    return this.current?.opened ? this.current.socket : null;
+  }
+
+  /** `_socket` is the socket of a connection that opened (as ws sets it): known from the open event. */
+  override emit<K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]): boolean {
+    if (event === "open" && this.current) this.current.opened = true;
+    return super.emit(event, ...(args as ClientEvents[K]));
+  }
+
+  /** ws's `_req`: the upgrade request (`http.ClientRequest`) while the handshake is under way, else null. */
+  get _req(): http.ClientRequest | null {
+    return this.current?.pending ?? null;
   }
 
   private request(
@@ -67,40 +166,50 @@ export class WebSocket extends WebSocketCore {
     options: NodeClientOptions,
     link: ClientLink,
     deferred: DeferredSocket,
+    beforeEnd?: (request: http.ClientRequest) => void,
   ): void {
+    const { headers, auth } = this.credentials(target, options);
     const requestOptions: https.RequestOptions = {
       ...(options as https.RequestOptions),
       createConnection: options.createConnection as https.RequestOptions["createConnection"],
       ...(target.socketPath
         ? { socketPath: target.socketPath }
-        : { host: target.hostname, port: target.port }),
+        : { host: target.hostname, port: portOf(target) }),
       path: target.path,
       method: "GET",
-      headers: requestHeaders(link.upgradeRequest(), target.host),
+      headers: requestHeaders(link.upgradeRequest(), target.host, headers, options),
       setHost: false,
       servername:
         options.servername ?? (target.secure && !net.isIP(target.hostname) ? target.hostname : undefined),
-      auth: target.auth ?? options.auth,
+      auth,
       timeout: undefined,
     };
     if (!requestOptions.createConnection && !requestOptions.agent)
       requestOptions.createConnection = target.secure ? tlsConnect : netConnect;
     const request = (target.secure ? https : http).request(requestOptions);
     deferred.request = request;
+    deferred.pending = request;
+    deferred.requestClosed = false;
     let upgraded = false;
     request.on("error", (error) => {
-      if (upgraded || deferred.aborted) return;
+      if (upgraded || deferred.aborted || deferred.request !== request) return;
       link.error(error);
     });
     request.on("close", () => {
-      if (!upgraded && !deferred.redirected) link.closed();
+      // A request left for a redirect closes after its successor started: that one reports.
+      if (deferred.request !== request) return;
+      deferred.requestClosed = true;
+      // An 'unexpected-response' the application took is its to end (close() or terminate(), as in ws).
+      if (!upgraded && (!deferred.handedOver || deferred.aborted)) link.closed();
     });
     request.on("response", (response) => {
       if (deferred.aborted) return;
       const location = response.headers.location;
-      if (options.followRedirects && REDIRECT.has(response.statusCode ?? 0) && location)
+      const status = response.statusCode ?? 0;
+      if (location && options.followRedirects && status >= 300 && status < 400)
         return this.redirect(target, options, link, deferred, request, location);
       if (this.listenerCount("unexpected-response") > 0) {
+        deferred.handedOver = true;
         this.emit("unexpected-response", request, response);
         return;
       }
@@ -108,6 +217,7 @@ export class WebSocket extends WebSocketCore {
     });
     request.on("upgrade", (response: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       upgraded = true;
+      deferred.pending = null;
       deferred.attach(socket);
       socket.setNoDelay(true);
       socket.on("error", (error) => link.error(error));
@@ -116,16 +226,60 @@ export class WebSocket extends WebSocketCore {
       socket.on("drain", () => link.drain());
       link.upgrade(response);
       if (deferred.aborted || socket.destroyed) return;
-      const bytes = responseHead(response);
-      const joined = Buffer.concat([bytes, head]);
-      link.receive(joined);
+      link.receive(responseHead(response));
+      // Frames read with the 101 follow the open event; 'data' listeners on `_socket` (added on open,
+      // say) see them as they see every later read.
+      if (head.length > 0 && !socket.destroyed) {
+        if (socket.listenerCount("data") > 0) socket.emit("data", Buffer.from(head));
+        link.receive(head);
+      }
       if (socket.destroyed) return;
       if (readInPlace(socket, link)) return;
       socket.on("data", (chunk: Buffer) => link.receive(chunk));
       socket.resume();
     });
+    beforeEnd?.(request);
     if (options.finishRequest) options.finishRequest(request, this);
     else request.end();
+  }
+
+  /**
+   * The application's headers and Basic credentials for a request, as ws sends them. Following redirects,
+   * the first request's credentials win; a request to another host, or from wss: to ws:, drops
+   * Authorization and Cookie (and Host, for another host) and the `auth` option, unless a 'redirect'
+   * listener is there to decide (curl's rules, as ws follows them).
+   */
+  private credentials(
+    target: WebSocketTarget,
+    options: NodeClientOptions,
+  ): { headers: Record<string, string>; auth: string | undefined } {
+    let auth = target.auth ?? options.auth;
+    if (!options.followRedirects) return { headers: { ...options.headers }, auth };
+    const here = target.socketPath ?? target.host;
+    if (this._redirects === 0 || !this.firstRequest) {
+      const lower: Record<string, string> = {};
+      for (const [name, value] of Object.entries(options.headers ?? {})) lower[name.toLowerCase()] = value;
+      this.firstRequest = {
+        ipc: target.socketPath !== undefined,
+        secure: target.secure,
+        at: here,
+        headers: lower,
+      };
+    }
+    const first = this.firstRequest;
+    const headers = { ...first.headers };
+    if (this._redirects > 0 && this.listenerCount("redirect") === 0) {
+      const sameHost = first.ipc === (target.socketPath !== undefined) && here === first.at;
+      if (!sameHost || (first.secure && !target.secure)) {
+        delete headers.authorization;
+        delete headers.cookie;
+        if (!sameHost) delete headers.host;
+        auth = undefined;
+      }
+    }
+    if (auth && !first.headers.authorization)
+      first.headers.authorization = `Basic ${Buffer.from(auth).toString("base64")}`;
+    return { headers, auth };
   }
 
   /** Follow a redirect: the same WebSocket dials the new location (ws's `followRedirects`). */
@@ -137,31 +291,32 @@ export class WebSocket extends WebSocketCore {
     request: http.ClientRequest,
     location: string,
   ): void {
-    if (++this.redirects > (options.maxRedirects ?? 10)) {
+    if (++this._redirects > (options.maxRedirects ?? 10)) {
       link.error(new Error("Maximum redirects exceeded"));
       request.destroy();
       return;
     }
     let next: WebSocketTarget;
     try {
-      next = parseWebSocketUrl(new URL(location, target.url));
+      let url: URL;
+      try {
+        url = new URL(location, target.url);
+      } catch {
+        throw new SyntaxError(`Invalid URL: ${location}`);
+      }
+      next = parseWebSocketUrl(url);
     } catch (error) {
-      link.error(error as Error);
+      // ws's SyntaxError (the constructor throws the WHATWG DOMException of that name).
+      const failure = error instanceof DOMException ? new SyntaxError(error.message) : (error as Error);
+      link.error(failure);
       request.destroy();
       return;
     }
-    deferred.redirected = true;
+    this.moved(next);
     request.destroy();
-    this.emit("redirect", next.url, request);
-    if (deferred.aborted) return link.closed();
-    deferred.redirected = false;
-    // Credentials and cookies are not sent to another host (ws drops them too).
-    const sameHost = next.host === target.host;
-    const headers = { ...(options.headers ?? {}) };
-    if (!sameHost)
-      for (const name of Object.keys(headers))
-        if (/^(authorization|cookie|host)$/i.test(name)) delete headers[name];
-    this.request(next, { ...options, headers, auth: sameHost ? options.auth : undefined }, link, deferred);
+    // As ws: with the new request before it is sent, which the listener may change, or abort (then it
+    // errors as any would).
+    this.request(next, options, link, deferred, (following) => this.emit("redirect", next.url, following));
   }
 }
 
@@ -172,17 +327,44 @@ const netConnect: Connect = (options) => net.connect(options as net.NetConnectOp
 const tlsConnect: Connect = (options) =>
   tls.connect({ ALPNProtocols: ["http/1.1"], ...(options as tls.ConnectionOptions) });
 
-/** The engine's request head as header fields for http.request (its Sec-WebSocket-Key included). */
-function requestHeaders(request: Uint8Array, host: string): Record<string, string> {
-  const lines = Buffer.from(request).toString("latin1").split("\r\n");
-  const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
+/**
+ * The request's header fields: the engine's WebSocket lines (its Sec-WebSocket-Key included) and
+ * `headers`, the application's for this request (in place of those the engine was given), the Host unless
+ * they name one; for version 8, ws's hybi-08 names.
+ */
+function requestHeaders(
+  request: Uint8Array,
+  host: string,
+  headers: Record<string, string>,
+  options: NodeClientOptions,
+): Record<string, string> {
+  const own = new Set(Object.keys(options.headers ?? {}).map((name) => name.toLowerCase()));
+  const lines: Record<string, string> = {};
+  for (const line of Buffer.from(request).toString("latin1").split("\r\n").slice(1)) {
     const colon = line.indexOf(":");
     if (colon <= 0) continue;
-    headers[line.slice(0, colon)] = line.slice(colon + 1).trim();
+    const name = line.slice(0, colon);
+    if (!own.has(name.toLowerCase()) && name.toLowerCase() !== "host")
+      lines[name] = line.slice(colon + 1).trim();
   }
-  headers.Host ??= host;
-  return headers;
+  // The engine's lines win over the application's of the same name (as ws's own headers do), but Host.
+  const engine = new Set(Object.keys(lines).map((name) => name.toLowerCase()));
+  const merged: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers))
+    if (!engine.has(name.toLowerCase())) merged[name] = value;
+  if (!Object.keys(merged).some((name) => name.toLowerCase() === "host")) merged.Host = host;
+  const fields = Object.assign(merged, lines);
+  if (options.protocolVersion === 8) {
+    fields["Sec-WebSocket-Version"] = "8";
+    if (fields.Origin !== undefined) fields["Sec-WebSocket-Origin"] = fields.Origin;
+    delete fields.Origin;
+  }
+  return fields;
+}
+
+/** The port as ws hands it to `createConnection`: the URL's own text, or the scheme's default number. */
+function portOf(target: WebSocketTarget): string | number {
+  return new URL(target.url).port || target.port;
 }
 
 /** The response's head as the engine reads it: status line, header lines as received, blank line. */
@@ -190,6 +372,7 @@ function responseHead(response: http.IncomingMessage): Buffer {
   return rawHead(
     `HTTP/${response.httpVersion} ${response.statusCode} ${response.statusMessage ?? ""}`,
     response.rawHeaders,
+    response.headers,
   );
 }
 
@@ -200,8 +383,17 @@ function responseHead(response: http.IncomingMessage): Buffer {
 class DeferredSocket implements SessionSocket {
   socket: net.Socket | null = null;
   request: http.ClientRequest | null = null;
+  /** The request while no 101 has come (ws's `_req`). */
+  pending: http.ClientRequest | null = null;
+  /** The connection opened: its socket is ws's `_socket`. */
+  opened = false;
+  /** The request has closed (its 'close' was emitted). */
+  requestClosed = false;
+  /** The application took the response ('unexpected-response'): it ends the connection. */
+  handedOver = false;
+  /** Makes the request (set by `dial`). */
+  start: () => void = () => {};
   aborted = false;
-  redirected = false;
   private readonly link: ClientLink;
 
   constructor(link: ClientLink) {
@@ -257,8 +449,12 @@ class DeferredSocket implements SessionSocket {
   private abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    // Before the request was made nothing else will report the end.
-    if (this.request) this.request.destroy();
+    this.pending = null;
+    // A response the application read may have left its socket to the agent (keep-alive): ended too, as ws.
+    const socket = this.request?.socket;
+    if (socket && !socket.destroyed) socket.destroy();
+    // Before the request was made, or after it closed, nothing else will report the end.
+    if (this.request && !this.requestClosed) this.request.destroy();
     else process.nextTick(() => this.link.closed());
   }
 }

@@ -97,7 +97,8 @@ type Fields = Record<symbol, unknown>;
 /**
  * Switch a socket node:http created (so without the `onread` option) to Node's user-buffer reads: the
  * kernel reads into the engine's input area and the session parses it in place, with no Buffer per read
- * (the same mode `onread` gives our client). Bytes node:http already buffered are fed first. Returns
+ * (the same mode `onread` gives our client). Bytes node:http already buffered are fed first. 'data'
+ * listeners the application adds still see every read (a copy, made only while one listens). Returns
  * false, leaving the socket alone, where the handle cannot do it (TLS), the application paused the socket,
  * or Node's fields are not found.
  */
@@ -116,6 +117,9 @@ export function readInPlace(socket: Socket, session: InPlaceReader): boolean {
   target[fields.buffer] = buffer;
   target[fields.generator] = null;
   target[fields.callback] = (length: number) => {
+    // Read in place, the socket emits no 'data' of its own: an application listening (ws's `_socket`,
+    // to count or log bytes) gets a copy of each read, before the engine unmasks it in place.
+    if (socket.listenerCount("data") > 0) socket.emit("data", Buffer.from(buffer.subarray(0, length)));
     session.receiveInPlace(length);
     return true;
   };
@@ -125,9 +129,14 @@ export function readInPlace(socket: Socket, session: InPlaceReader): boolean {
   return true;
 }
 
-/** A head as node:http received it (start line, header lines as sent, blank line), for the engine to read. */
-export function rawHead(startLine: string, rawHeaders: string[]): Buffer {
+/**
+ * A head as node:http received it (start line, header lines as sent, blank line), for the engine to read.
+ * Only the fields node:http reported in `parsed` (its `headers`): those past the `maxHeadersCount` an
+ * application set are left out, as node:http (and ws, which reads `headers`) leave them out.
+ */
+export function rawHead(startLine: string, rawHeaders: string[], parsed: object): Buffer {
   let head = `${startLine}\r\n`;
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2)
+    if (rawHeaders[i].toLowerCase() in parsed) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
   return Buffer.from(head + "\r\n", "latin1");
 }

@@ -15,8 +15,10 @@ import {
   DEFAULT_MAX_PAYLOAD,
   PendingHead,
   ServerCore,
+  requestOf,
   type BroadcastOptions as CoreBroadcastOptions,
   type ServerCoreOptions,
+  type RequestSource,
   type ServerEvents as CoreServerEvents,
   type UpgradeDecision,
   type VerifyClient as CoreVerifyClient,
@@ -94,7 +96,7 @@ const attached = new WeakMap<http.Server, WebSocketServer[]>();
 
 /** The request head as the client sent it, rebuilt from node:http's parse for the engine to judge. */
 export function rawRequestHead(req: http.IncomingMessage): Uint8Array {
-  return rawHead(`${req.method} ${req.url} HTTP/${req.httpVersion}`, req.rawHeaders);
+  return rawHead(`${req.method} ${req.url} HTTP/${req.httpVersion}`, req.rawHeaders, req.headers);
 }
 
 /**
@@ -169,7 +171,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     if (!request) return this.refuse(socket, 431);
     const secure = !!(req.socket as { encrypted?: boolean } | undefined)?.encrypted;
     this.decide(req, req.url ?? "/", request, secure, (decision) =>
-      this.answer(req, socket, head, decision, callback),
+      this.answer(req, socket, head, decision, (ws) => callback(ws, req)),
     );
   }
 
@@ -189,16 +191,16 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
   }
 
   private answer(
-    req: http.IncomingMessage,
+    req: RequestSource<http.IncomingMessage>,
     socket: Duplex,
     head: Buffer,
     decision: UpgradeDecision,
-    callback: UpgradeCallback,
+    callback: (ws: ServerConnection) => void,
   ): void {
     if (!("request" in decision)) {
       if (!decision.clientError || this.listenerCount("wsClientError") === 0)
         return this.refuse(socket, decision.status, decision.response);
-      this.emit("wsClientError", new Error(decision.message), socket, req);
+      this.emit("wsClientError", new Error(decision.message), socket, requestOf(req));
       return;
     }
     if (!socket.readable || !socket.writable || socket.destroyed) {
@@ -222,17 +224,15 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
   /** The `WebSocket` option is a ws-shaped class: answer 101 and hand it the socket, as ws does. */
   private handOver(
     decision: { request: UpgradeRequest; protocol: string },
-    req: http.IncomingMessage,
+    req: RequestSource<http.IncomingMessage>,
     socket: Duplex,
     head: Buffer,
-    callback: UpgradeCallback,
+    callback: (ws: ServerConnection) => void,
   ): void {
     if (this.closing) return this.refuse(socket, 503);
     const ws = new (this.options.WebSocket as ForeignWebSocketClass)(null, undefined, this.options);
-    const handle = this.pool.acquire();
     // permessage-deflate is not offered to a foreign class: its codec is not ours to set up.
-    const response = this.acceptResponse(handle, decision, "", req);
-    this.pool.release(handle);
+    const response = this.acceptResponse(decision, "", req);
     if (decision.protocol) ws._protocol = decision.protocol;
     socket.write(response);
     socket.off("error", ignoreError);
@@ -242,7 +242,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
       skipUTF8Validation: false,
     });
     this.track(ws as unknown as ServerConnection);
-    callback(ws as unknown as ServerConnection, req);
+    callback(ws as unknown as ServerConnection);
   }
 
   private listen(options: ServerOptions, callback?: () => void): void {
@@ -269,7 +269,9 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     const onData = (chunk: Buffer): void => {
       const request = this.takeHead(pending, chunk);
       if (!request) return;
-      const req = incomingMessage(socket, request);
+      // The IncomingMessage (a Readable stream) is built only if something reads it (see `emitConnection`).
+      let built: http.IncomingMessage | undefined;
+      const req = (): http.IncomingMessage => (built ??= incomingMessage(socket, request));
       let decided = false;
       upgraded.add(socket);
       this.decide(
@@ -282,8 +284,9 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
           socket.off("data", onData);
           this.stopWatching(socket);
           if (socket.isPaused()) socket.resume();
-          const rest = Buffer.from(pending.bytes.buffer, pending.bytes.byteOffset + request.headEnd);
-          this.answer(req, socket, rest, decision, (ws) => this.emit("connection", ws, req));
+          const frames = pending.frames();
+          const rest = Buffer.from(frames.buffer, frames.byteOffset, frames.length);
+          this.answer(req, socket, rest, decision, (ws) => this.emitConnection(ws, req));
         },
         true,
       );
@@ -291,6 +294,19 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
       if (!decided) socket.pause();
     };
     socket.on("data", onData);
+  }
+
+  /**
+   * 'connection' on our own port. `req` is built for any listener that may read it: every one declaring a
+   * second parameter (or none, `(...args)`); a listener declaring only `ws` cannot see it, and when all are
+   * such (or there is none) no IncomingMessage is built for the connection.
+   */
+  private emitConnection(ws: ServerConnection, req: () => http.IncomingMessage): void {
+    const listeners = this.listeners("connection");
+    if (listeners.length === 0) return;
+    let needed = false;
+    for (const listener of listeners) if (listener.length !== 1) needed = true;
+    this.emit("connection", ws, needed ? req() : (undefined as unknown as http.IncomingMessage));
   }
 
   /**

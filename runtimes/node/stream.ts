@@ -27,6 +27,8 @@ const CLOSED = 3;
 export function createWebSocketStream(ws: StreamableWebSocket, options: DuplexOptions = {}): Duplex {
   let terminateOnDestroy = true;
   let closed = ws.readyState === CLOSED;
+  let opened = ws.readyState !== CONNECTING;
+  ws.once("open", () => (opened = true));
   const duplex = new Duplex({
     ...options,
     autoDestroy: false,
@@ -73,6 +75,8 @@ export function createWebSocketStream(ws: StreamableWebSocket, options: DuplexOp
       ws.once("open", () => duplex._final(callback));
       return;
     }
+    // A connection that never opened has nothing to end: the handshake's error destroys the stream (ws).
+    if (!opened) return;
     if (closed || ws.readyState === CLOSED) {
       callback();
       if (duplex.readableEnded) duplex.destroy();
@@ -94,8 +98,13 @@ export function createWebSocketStream(ws: StreamableWebSocket, options: DuplexOp
     ws.send(chunk, callback);
   };
 
+  // Both sides done, in either order (the close can end the readable side before the writable one
+  // finishes): the stream is over.
   duplex.on("end", () => {
     if (!duplex.destroyed && duplex.writableFinished) duplex.destroy();
+  });
+  duplex.on("finish", () => {
+    if (!duplex.destroyed && duplex.readableEnded) duplex.destroy();
   });
   duplex.on("error", function onError(this: Duplex, error: Error) {
     this.removeListener("error", onError);

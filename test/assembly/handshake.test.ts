@@ -535,6 +535,8 @@ describe.each(["simd", "mvp"] as const)("bindings/protocol/handshake.ts (%s buil
       headEnd: rfcRequest.length - 2,
       reason: "",
       message: "",
+      wsStatus: 101,
+      wsMessage: "",
       method: "GET",
       path: "/chat",
       host: "server.example.com",
@@ -575,6 +577,8 @@ describe.each(["simd", "mvp"] as const)("bindings/protocol/handshake.ts (%s buil
     expect(parseUpgradeRequest(engine, rfcRequest.subarray(0, 50))).toBeNull();
     const refused = parseUpgradeRequest(engine, latin1(textOf(vectors.requests[0].request).replace(": 13", ": 7")));
     expect(refused).toMatchObject({ status: 426, reason: "VersionUnsupported", version: 7 });
+    // ws refuses the same request with 400 and its own words (the error table's @wsStatus/@wsMessage).
+    expect(refused).toMatchObject({ wsStatus: 400, wsMessage: "Missing or invalid Sec-WebSocket-Version header" });
     const tooLong = parseUpgradeRequest(engine, rfcRequest, { maxHeaderBytes: 100 });
     expect(tooLong).toMatchObject({ status: 431, reason: "HeadTooLarge", headEnd: 0 });
   });
@@ -617,9 +621,15 @@ describe.each(["simd", "mvp"] as const)("bindings/protocol/handshake.ts (%s buil
       status: 503,
       reason: "UnexpectedStatus",
       message: "server answered 503 Service Unavailable",
+      wsMessage: "Unexpected server response: 503",
     });
     const forged = buildAcceptResponse(engine, "dGhlIHNhbXBsZSBub25jZQ==");
-    expect(parseUpgradeResponse(engine, 0, forged)).toMatchObject({ ok: false, status: 0, reason: "AcceptMismatch" });
+    expect(parseUpgradeResponse(engine, 0, forged)).toMatchObject({
+      ok: false,
+      status: 0,
+      reason: "AcceptMismatch",
+      wsMessage: "Invalid Sec-WebSocket-Accept header",
+    });
   });
 
   it("refuses header values containing CR or LF", () => {

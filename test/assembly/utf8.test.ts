@@ -2,7 +2,9 @@
 // RFC 3629 §10 and Unicode's "well-formed" table name, each placed across the SIMD block boundaries, and
 // inputs ending at the very end of memory so a read past them traps. Node's buffer.isUtf8 is the oracle.
 import { isUtf8 } from "node:buffer";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { compileEngine } from "../../bindings/engine/engine.js";
 import { loadEngine, type Build } from "./load.js";
 
 const UTF8_ACCEPT = 0;
@@ -64,7 +66,7 @@ function textOfLength(char: string, n: number): Buffer {
   return Buffer.concat([Buffer.from(char.repeat(Math.floor(n / size))), Buffer.from("a".repeat(n % size))]);
 }
 
-describe.each<Build>(["simd", "mvp"])("%s build UTF-8", (build) => {
+describe.each<Build>(["simd", "relaxed", "mvp"])("%s build UTF-8", (build) => {
   const engine = loadEngine(build);
   const { exports: e } = engine;
 
@@ -165,5 +167,33 @@ describe.each<Build>(["simd", "mvp"])("%s build UTF-8", (build) => {
     expect(atEnd(Buffer.from("valid text ".repeat(10)), UTF8_REJECT)).toBe(UTF8_REJECT);
     expect(atEnd([0x41], UTF8_REJECT)).toBe(UTF8_REJECT);
     expect(atEnd([], UTF8_REJECT)).toBe(UTF8_REJECT);
+  });
+});
+
+describe("relaxed build (the simd build with relaxed SIMD, run in its place where it validates)", () => {
+  const wasm = (build: Build) => new Uint8Array(readFileSync(new URL(`../../build/engine.${build}.wasm`, import.meta.url)));
+  loadEngine("relaxed"); // turns relaxed SIMD on in Node 20's V8 for this file
+
+  it("has the simd build's exports and build constants", () => {
+    const shape = (build: Build) => {
+      const module = new WebAssembly.Module(wasm(build));
+      const e = new WebAssembly.Instance(module, {}).exports as Record<string, (index: number) => number>;
+      const constants = [0, 1, 2, 3, 4, 5].map((i) => e.buildConstant(i));
+      return { exports: WebAssembly.Module.exports(module), constants };
+    };
+    expect(shape("relaxed")).toEqual(shape("simd"));
+  });
+
+  it("is picked for `simd` when the runtime validates it, and not otherwise", () => {
+    const [simd, mvp, relaxed] = [wasm("simd"), wasm("mvp"), wasm("relaxed")];
+    const [plain, build] = compileEngine(simd, mvp, "simd");
+    expect(build).toBe("simd");
+    const [picked, pickedBuild] = compileEngine(simd, mvp, undefined, relaxed);
+    expect(pickedBuild).toBe("simd");
+    expect(picked).not.toBe(plain);
+    expect(compileEngine(simd, mvp, undefined, relaxed)[0]).toBe(picked);
+    const invalid = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff]);
+    expect(compileEngine(simd, mvp, "simd", invalid)[0]).toBe(plain);
+    expect(compileEngine(simd, mvp, "mvp", relaxed)[1]).toBe("mvp");
   });
 });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { Role, WireConnection } from "../../bindings/protocol/connection.js";
 import { createEngine } from "../../bindings/engine/embedded.js";
+import type { WebSocketProtocolError } from "../../bindings/engine/errors.js";
 
 /** A masked client frame. */
 function clientFrame(byte0: number, payload: Uint8Array): Uint8Array {
@@ -217,6 +218,109 @@ describe.each(["simd", "mvp"] as const)("WireConnection (%s build)", (build) => 
     conn.receive(frame.subarray(8));
     expect(wire).toEqual(["880203ef"]);
     expect(errors).toEqual([1007]);
+  });
+
+  it("reports each rule with ws's err.code and message, naming the opcode, length or close code it saw", () => {
+    const failure = (bytes: Uint8Array, split: boolean) => {
+      const errors: WebSocketProtocolError[] = [];
+      const engine = createEngine({ maxConnections: 1, ioBytes: 4096 }, build);
+      const conn = new WireConnection(
+        { engine, slot: 0 },
+        {
+          message() {},
+          ping() {},
+          pong() {},
+          close() {},
+          error: (error) => errors.push(error),
+          closed() {},
+          write() {},
+        },
+        { role: Role.Server, maxPayload: 1000 },
+      );
+      // Byte by byte too: the header's slow path finds the rule before the header is complete.
+      if (split) for (const byte of bytes) conn.receive(new Uint8Array([byte]));
+      else conn.receive(bytes);
+      return errors.map((e) => [e instanceof RangeError, e.code, e.message, e.closeCode]);
+    };
+    const cases: Array<[Uint8Array, string, string, number]> = [
+      [
+        clientFrame(0x85, new Uint8Array(0)),
+        "WS_ERR_INVALID_OPCODE",
+        "Invalid WebSocket frame: invalid opcode 5",
+        1002,
+      ],
+      [
+        clientFrame(0x80, new Uint8Array(0)),
+        "WS_ERR_INVALID_OPCODE",
+        "Invalid WebSocket frame: invalid opcode 0",
+        1002,
+      ],
+      [
+        concat([clientFrame(0x01, new Uint8Array(1)), clientFrame(0x82, new Uint8Array(1))]),
+        "WS_ERR_INVALID_OPCODE",
+        "Invalid WebSocket frame: invalid opcode 2",
+        1002,
+      ],
+      [
+        clientFrame(0xc1, new Uint8Array(0)),
+        "WS_ERR_UNEXPECTED_RSV_1",
+        "Invalid WebSocket frame: RSV1 must be clear",
+        1002,
+      ],
+      [
+        clientFrame(0xa1, new Uint8Array(0)),
+        "WS_ERR_UNEXPECTED_RSV_2_3",
+        "Invalid WebSocket frame: RSV2 and RSV3 must be clear",
+        1002,
+      ],
+      [
+        clientFrame(0x09, new Uint8Array(0)),
+        "WS_ERR_EXPECTED_FIN",
+        "Invalid WebSocket frame: FIN must be set",
+        1002,
+      ],
+      [
+        maskedFrame(0x89, new Uint8Array(126)),
+        "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+        "Invalid WebSocket frame: invalid payload length 126",
+        1002,
+      ],
+      [
+        new Uint8Array([0x81, 0x00]),
+        "WS_ERR_EXPECTED_MASK",
+        "Invalid WebSocket frame: MASK must be set",
+        1002,
+      ],
+      [
+        clientFrame(0x88, new Uint8Array([0x03, 0xec])),
+        "WS_ERR_INVALID_CLOSE_CODE",
+        "Invalid WebSocket frame: invalid status code 1004",
+        1002,
+      ],
+      [
+        clientFrame(0x88, new Uint8Array([0x03])),
+        "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+        "Invalid WebSocket frame: invalid payload length 1",
+        1002,
+      ],
+      [
+        clientFrame(0x81, new Uint8Array([0xff])),
+        "WS_ERR_INVALID_UTF8",
+        "Invalid WebSocket frame: invalid UTF-8 sequence",
+        1007,
+      ],
+      [
+        maskedFrame(0x82, new Uint8Array(1001)),
+        "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+        "Max payload size exceeded",
+        1009,
+      ],
+    ];
+    for (const [bytes, code, message, closeCode] of cases)
+      for (const split of [false, true])
+        expect(failure(bytes, split), `${message}${split ? " (byte by byte)" : ""}`).toEqual([
+          [true, code, message, closeCode],
+        ]);
   });
 
   it("lets the host answer data that arrives in the same read as a close frame, before the close reply", () => {

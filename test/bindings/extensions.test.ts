@@ -192,14 +192,31 @@ describe("client: buildDeflateOffer and acceptDeflateResponse", () => {
     ["permessage-deflate; server_max_window_bits=11", { serverMaxWindowBits: 10 }, "exceeds"],
     ["permessage-deflate; client_max_window_bits=12", { clientMaxWindowBits: 10 }, "exceeds"],
   ] as const)("fails the connection on %j (options %j)", (response, options, why) => {
-    expect(() => acceptDeflateResponse(response, options)).toThrow(ExtensionNegotiationError);
-    expect(() => acceptDeflateResponse(response, options)).toThrow(why);
+    let error: unknown;
+    try {
+      acceptDeflateResponse(response, options);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(ExtensionNegotiationError);
+    // ws's words, and what exactly was wrong.
+    const notOffered = why === "more than one" || why === "not offered";
+    expect((error as ExtensionNegotiationError).message).toBe(
+      notOffered
+        ? "Server indicated an extension that was not requested"
+        : "Invalid Sec-WebSocket-Extensions header",
+    );
+    expect((error as ExtensionNegotiationError).detail).toContain(why);
   });
 
   it("validates user options", () => {
     expect(deflateOptions(undefined)).toBeNull();
     expect(deflateOptions(false)).toBeNull();
     expect(deflateOptions(true)).toEqual({});
+    // ws's `clientMaxWindowBits: true`: offered without a value, as unset.
+    expect(deflateOptions({ clientMaxWindowBits: true as unknown as number })).toEqual({
+      clientMaxWindowBits: undefined,
+    });
     expect(() => deflateOptions({ serverMaxWindowBits: 16 })).toThrow(RangeError);
     expect(() => deflateOptions({ clientMaxWindowBits: 7 })).toThrow(RangeError);
     expect(() => deflateOptions({ level: 10 })).toThrow(RangeError);

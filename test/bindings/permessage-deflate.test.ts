@@ -8,7 +8,7 @@ import {
   PerMessageDeflate,
   type DeflateCodec,
 } from "../../bindings/protocol/permessage-deflate.js";
-import { nodeDeflateCodec } from "../../runtimes/node/deflate.js";
+import { nodeDeflateCodec, openInflateStreams, waitingInflates } from "../../runtimes/node/deflate.js";
 
 /** JSON-like text of `size` bytes, varied by `seed`. */
 function jsonText(size: number, seed = 0): Uint8Array {
@@ -233,6 +233,60 @@ describe("decompression bombs", () => {
     receiver.push(over.subarray(0, over.length - 4));
     expect(() => receiver.finish()).toThrow(/maxPayload 5000 \(1009\)/);
     expect(asked).toEqual([5000, 5000]);
+  });
+});
+
+describe("the codec's async inflate", () => {
+  const inflateAsync = nodeDeflateCodec.inflateAsync!;
+  const deflated = (data: Uint8Array) =>
+    zlib.deflateRawSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+
+  it("inflates one message at a time, in order, each on a zlib stream closed when done", async () => {
+    const bomb = deflated(Buffer.alloc(64 << 20));
+    const message = jsonText(200_000, 1);
+    const results: string[] = [];
+    const waitingSeen: number[] = [];
+    const all = Promise.all(
+      [bomb, deflated(message), bomb].map(
+        (input, i) =>
+          new Promise<void>((resolve) =>
+            inflateAsync(input, { maxOutput: 1 << 20 }, (error, output) => {
+              waitingSeen.push(waitingInflates());
+              results.push(`${i}:${error ? "error" : output ? output.length : "too big"}`);
+              resolve();
+            }),
+          ),
+      ),
+    );
+    expect([openInflateStreams(), waitingInflates()]).toEqual([1, 2]);
+    await all;
+    // Each one started when the one before it was done.
+    expect(waitingSeen).toEqual([1, 0, 0]);
+    expect(results).toEqual(["0:too big", `1:${message.length}`, "2:too big"]);
+    await vi.waitFor(() => expect(openInflateStreams()).toBe(0));
+    expect(waitingInflates()).toBe(0);
+  });
+
+  it("a cancelled inflate never calls back, running or waiting, and frees its turn", async () => {
+    const bomb = deflated(Buffer.alloc(64 << 20));
+    const calls: string[] = [];
+    const cancelRunning = inflateAsync(bomb, { maxOutput: 32 << 20 }, () => calls.push("running"));
+    const cancelWaiting = inflateAsync(bomb, { maxOutput: 32 << 20 }, () => calls.push("waiting"));
+    const last = new Promise<void>((resolve) =>
+      inflateAsync(deflated(jsonText(5000)), { maxOutput: 1 << 20 }, (error, output) => {
+        calls.push(`last:${output?.length}`);
+        resolve();
+      }),
+    );
+    expect(waitingInflates()).toBe(2);
+    cancelWaiting();
+    expect(waitingInflates()).toBe(1);
+    cancelRunning();
+    cancelRunning(); // twice is harmless
+    await last;
+    expect(calls).toEqual(["last:5000"]);
+    await vi.waitFor(() => expect(openInflateStreams()).toBe(0));
+    expect(waitingInflates()).toBe(0);
   });
 });
 

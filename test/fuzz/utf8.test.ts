@@ -112,7 +112,18 @@ const anyInput = fc.oneof(
   thenAscii,
 );
 
-describe.each<Build>(["simd", "mvp"])("%s build UTF-8 properties", (build) => {
+/** Longer text alternating ASCII runs (some long enough to be skipped 64 bytes at a time) with script runs. */
+const runs = fc
+  .array(
+    fc.oneof(
+      fc.integer({ min: 0, max: 200 }).map((n) => new Uint8Array(n).fill(0x61)),
+      fc.oneof(text, text, corrupted),
+    ),
+    { minLength: 1, maxLength: 24 },
+  )
+  .map((parts) => new Uint8Array(parts.flatMap((part) => [...part])));
+
+describe.each<Build>(["simd", "relaxed", "mvp"])("%s build UTF-8 properties", (build) => {
   const engine = loadEngine(build);
   const { exports: e } = engine;
   const end = engine.tail + 65536;
@@ -184,6 +195,49 @@ describe.each<Build>(["simd", "mvp"])("%s build UTF-8 properties", (build) => {
         );
       }),
       { numRuns: NUM_RUNS },
+    );
+  });
+
+  it("long mixed-script texts in random pieces: every state equals the scalar DFA's (mvp) and the reference", () => {
+    const scalar = build === "mvp" ? undefined : loadEngine("mvp");
+    fc.assert(
+      fc.property(runs, fc.array(fc.nat(), { maxLength: 6 }), (bytes, cuts) => {
+        const offsets = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        feedChecked(bytes, offsets);
+        if (!scalar) return;
+        const at = scalar.tail;
+        scalar.write(at, bytes);
+        let mine = UTF8_ACCEPT;
+        let theirs = UTF8_ACCEPT;
+        let from = 0;
+        for (const to of [...offsets, bytes.length]) {
+          mine = step(mine, bytes.subarray(from, to));
+          theirs = scalar.exports.utf8Validate(theirs, at + from, to - from);
+          expect(mine, `piece ${from}..${to}`).toBe(theirs);
+          from = to;
+        }
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it("reads nothing before the input: any bytes there leave the answer unchanged", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(runs, anyInput),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        (bytes, before) => {
+          const at = engine.io + 16;
+          const want = isUtf8(bytes) ? UTF8_ACCEPT : null;
+          engine.write(at - 16, before);
+          engine.write(at, bytes);
+          const got = e.utf8Validate(UTF8_ACCEPT, at, bytes.length);
+          if (want === UTF8_ACCEPT) expect(got).toBe(UTF8_ACCEPT);
+          else expect(got === UTF8_ACCEPT).toBe(false);
+          expect(e.isUtf8(at, bytes.length)).toBe(isUtf8(bytes) ? 1 : 0);
+        },
+      ),
+      { numRuns: NUM_RUNS * 2 },
     );
   });
 

@@ -57,7 +57,7 @@ typedef struct {
     size_t wamr_pool_bytes;      /**< size of the static pool WAMR allocates from (0 with wasm2c) */
     size_t wamr_pool_used;       /**< bytes of that pool in use now (module, instance, memory, stack) */
     size_t wamr_pool_highmark;   /**< most bytes of the pool ever in use */
-    size_t module_bytes;         /**< WAMR: the .wasm module's size (its RAM copy lives while loaded); wasm2c: 0 */
+    size_t module_bytes;         /**< WAMR: the embedded module's size (.wasm or .aot; host_heap holds its RAM copy under the classic interpreter); wasm2c: 0 */
     size_t linear_memory_bytes;  /**< the instance's linear memory (WAMR shrinks it; wasm2c: a static array) */
     size_t host_heap_used;       /**< bytes the host malloc'd and has not freed (connections, buffers) */
     uint32_t slots_total;        /**< engine connection slots */

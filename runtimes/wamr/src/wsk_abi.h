@@ -20,11 +20,15 @@ enum wsk_export {
     WSK_EXPORT_UTF8_VALIDATE, /* utf8Validate(state, ptr, len) */
     WSK_EXPORT_CONNECTION_STATE, /* connectionState(conn) */
     WSK_EXPORT_FRAME_PAYLOAD_LENGTH, /* framePayloadLength(conn) */
-    WSK_EXPORT_WRITE_FRAME, /* writeFrame(conn, byte0, src, len, dst) */
-    WSK_EXPORT_WRITE_MESSAGE, /* writeMessage(conn, opcode, src, len, dst, maxFragment) */
-    WSK_EXPORT_WRITE_HEADER, /* writeHeader(conn, byte0, payloadLength, dst) */
+    WSK_EXPORT_BEGIN_MESSAGE, /* beginMessage(conn, opcode, length, flags, maxFragment, dst) */
+    WSK_EXPORT_NEXT_FRAME, /* nextFrame(conn, dst) */
+    WSK_EXPORT_HEADER_BYTES, /* headerBytes(conn, payloadLength) */
     WSK_EXPORT_MASK_CHUNK, /* maskChunk(conn, ptr, len) */
+    WSK_EXPORT_WRITE_CONTROL, /* writeControl(conn, opcode, src, len, dst) */
     WSK_EXPORT_WRITE_CLOSE, /* writeClose(conn, code, reason, reasonLength, dst) */
+    WSK_EXPORT_CHECK_CONTROL, /* checkControl(opcode, length) */
+    WSK_EXPORT_CHECK_CLOSE, /* checkClose(code, reason, reasonLength) */
+    WSK_EXPORT_TOKEN_LENGTH, /* tokenLength(ptr, len) */
     WSK_EXPORT_PARSE_REQUEST, /* parseRequest(ptr, len, maxHeaderBytes) */
     WSK_EXPORT_SELECT_PROTOCOL, /* selectProtocol(offered, offeredLength, supported, supportedLength) */
     WSK_EXPORT_BUILD_RESPONSE, /* buildResponse(key, keyLength, protocol, protocolLength, extra, extraLength, dst) */
@@ -37,10 +41,10 @@ enum wsk_export {
     WSK_EXPORT_ENTROPY_FILLED, /* entropyFilled(count) */
     WSK_EXPORT_COUNT
 };
-#define WSK_EXPORT_NAMES { "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "memoryNeeded", "init", "open", "unmask", "isUtf8", "utf8Validate", "connectionState", "framePayloadLength", "writeFrame", "writeMessage", "writeHeader", "maskChunk", "writeClose", "parseRequest", "selectProtocol", "buildResponse", "buildRejection", "buildRequest", "parseResponse", "acceptKey", "sha1", "feed", "entropyFilled" }
-#define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 5, 6, 4, 3, 5, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
+#define WSK_EXPORT_NAMES { "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "memoryNeeded", "init", "open", "unmask", "isUtf8", "utf8Validate", "connectionState", "framePayloadLength", "beginMessage", "nextFrame", "headerBytes", "maskChunk", "writeControl", "writeClose", "checkControl", "checkClose", "tokenLength", "parseRequest", "selectProtocol", "buildResponse", "buildRejection", "buildRequest", "parseResponse", "acceptKey", "sha1", "feed", "entropyFilled" }
+#define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 6, 2, 2, 3, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
 /* 32-bit argument cells of each export, as WAMR's wasm_runtime_call_wasm takes them (an f64 or i64: two). */
-#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 5, 6, 5, 3, 5, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
+#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 7, 2, 3, 3, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
 
 /* Bytes of one event record. */
 #define WSK_EVENT_BYTES 16
@@ -107,6 +111,8 @@ enum wsk_export {
 #define WSK_RESULT_IO_BYTES 24
 #define WSK_RESULT_REQUIRED_BYTES 28
 #define WSK_RESULT_MAX_CONNECTIONS 32
+#define WSK_RESULT_FRAME_LENGTH 36
+#define WSK_RESULT_FRAME_LENGTH_HIGH 40
 
 /* Indexes of `buildConstant(index)`: the build constants a host reads at load. (assembly/layout.ts BuildConstant) */
 #define WSK_BUILD_CONSTANT_EVENT_CAPACITY 0
@@ -134,7 +140,11 @@ enum wsk_export {
 #define WSK_SLOT_MESSAGE_LENGTH 48
 #define WSK_SLOT_MAX_PAYLOAD 56
 #define WSK_SLOT_TX_MASK_OFFSET 64
+#define WSK_SLOT_TX_FRAGMENT 68
+#define WSK_SLOT_TX_OPCODE 72
+#define WSK_SLOT_TX_STATE 73
 #define WSK_SLOT_EXPECTED_ACCEPT 80
+#define WSK_SLOT_TX_LEFT 112
 #define WSK_SLOT_CONTROL 128
 
 /* What the frame reader expects next. (assembly/connection.ts ReadState) */
@@ -143,6 +153,12 @@ enum wsk_export {
 #define WSK_READ_STATE_CONTROL_PAYLOAD 2
 #define WSK_READ_STATE_CLOSED 3
 #define WSK_READ_STATE_FAILED 4
+
+/* Bits of Slot.TxState: where the message writer is in the message it writes. (assembly/connection.ts TxState) */
+#define WSK_TX_STATE_FRAMING 1
+#define WSK_TX_STATE_RSV1_FIRST 2
+#define WSK_TX_STATE_MORE 4
+#define WSK_TX_STATE_OPEN 8
 
 /* Which end of the connection this slot is. (assembly/connection.ts Role) */
 #define WSK_ROLE_SERVER 0
@@ -194,6 +210,10 @@ enum wsk_export {
 #define WSK_FRAME_BIT_RSV2 32
 #define WSK_FRAME_BIT_RSV3 16
 #define WSK_FRAME_BIT_MASK 128
+
+/* Bits of `beginMessage`'s `flags`. (assembly/writer.ts MessageFlag) */
+#define WSK_MESSAGE_FLAG_COMPRESSED 1
+#define WSK_MESSAGE_FLAG_MORE 2
 
 /* Close status codes the engine produces or names. (assembly/close.ts CloseCode) */
 #define WSK_CLOSE_CODE_NORMAL 1000
@@ -254,6 +274,7 @@ enum wsk_export {
 #define WSK_READ_ERROR_INVALID_CLOSE_CODE 12
 #define WSK_READ_ERROR_INVALID_CLOSE_REASON 13
 #define WSK_READ_ERROR_MESSAGE_TOO_BIG 14
+#define WSK_READ_ERROR_UNEXPECTED_RSV1 15
 
 /* Rules a host checks itself (permessage-deflate inflates outside the engine), numbered in ReadError's table from 64 so the two never collide; a host reports them as it reports ReadErrors. (assembly/errors.ts HostError) */
 #define WSK_HOST_ERROR_INFLATED_TOO_BIG 64
@@ -270,6 +291,9 @@ enum wsk_export {
 #define WSK_CALL_ERROR_INVALID_CONNECTION (-8)
 #define WSK_CALL_ERROR_OUT_OF_MEMORY (-9)
 #define WSK_CALL_ERROR_INVALID_ARGUMENT (-10)
+#define WSK_CALL_ERROR_MESSAGE_UNFINISHED (-11)
+#define WSK_CALL_ERROR_NO_MESSAGE (-12)
+#define WSK_CALL_ERROR_COMPRESSION_NOT_ALLOWED (-13)
 
 /* Why a handshake was refused (the `Reason` handshake field): the rule the request or response broke. Ids start at 16 so `parseResponse` can return `-id` without colliding with a CallError (-1 to -15). (assembly/errors.ts HandshakeError) */
 #define WSK_HANDSHAKE_ERROR_HEAD_TOO_LARGE 16
@@ -298,12 +322,13 @@ enum wsk_export {
 #define WSK_HANDSHAKE_ERROR_PROTOCOL_NOT_OFFERED 39
 #define WSK_HANDSHAKE_ERROR_EXTENSION_NOT_OFFERED 40
 #define WSK_HANDSHAKE_ERROR_PROTOCOL_MISSING 41
+#define WSK_HANDSHAKE_ERROR_PROTOCOL_NOT_REQUESTED 42
 
 /* The error tables as X-macros: X(id, NAME, closeCode, message) for read (and host) errors, */
 /* X(id, NAME, message) for call errors, X(id, NAME, status, message) for handshake errors. */
 #define WSK_READ_ERRORS(X) \
     X(1, RESERVED_OPCODE, 1002, "frame uses a reserved opcode") \
-    X(2, RESERVED_BITS, 1002, "frame sets RSV bits without a negotiated extension") \
+    X(2, RESERVED_BITS, 1002, "frame sets RSV2 or RSV3 (no extension defines them)") \
     X(3, CONTROL_TOO_LONG, 1002, "control frame payload longer than 125 bytes") \
     X(4, CONTROL_FRAGMENTED, 1002, "control frame without FIN (fragmented)") \
     X(5, UNEXPECTED_CONTINUATION, 1002, "continuation frame with no message started") \
@@ -316,6 +341,7 @@ enum wsk_export {
     X(12, INVALID_CLOSE_CODE, 1002, "close frame with an invalid status code") \
     X(13, INVALID_CLOSE_REASON, 1007, "close reason is not valid UTF-8") \
     X(14, MESSAGE_TOO_BIG, 1009, "message longer than maxPayload") \
+    X(15, UNEXPECTED_RSV1, 1002, "frame sets RSV1 without a negotiated extension, or on a continuation or control frame") \
     X(64, INFLATED_TOO_BIG, 1009, "compressed message inflates past maxPayload") \
     X(65, INVALID_COMPRESSED_DATA, 1007, "compressed message is not valid deflate data")
 #define WSK_CALL_ERRORS(X) \
@@ -328,7 +354,10 @@ enum wsk_export {
     X(-7, ALREADY_CLOSING, "the connection is closing: a close frame was already sent") \
     X(-8, INVALID_CONNECTION, "invalid connection slot") \
     X(-9, OUT_OF_MEMORY, "not enough Wasm memory for init") \
-    X(-10, INVALID_ARGUMENT, "invalid argument")
+    X(-10, INVALID_ARGUMENT, "invalid argument") \
+    X(-11, MESSAGE_UNFINISHED, "the message being written still has frames to write (nextFrame until its last)") \
+    X(-12, NO_MESSAGE, "no message frame to write (beginMessage first)") \
+    X(-13, COMPRESSION_NOT_ALLOWED, "compression (RSV1) needs a negotiated extension and the first frame of a message")
 #define WSK_HANDSHAKE_ERRORS(X) \
     X(16, HEAD_TOO_LARGE, 431, "handshake head longer than maxHeaderBytes") \
     X(17, TOO_MANY_HEADERS, 431, "more header lines than the engine's MAX_HEADERS") \
@@ -353,8 +382,9 @@ enum wsk_export {
     X(36, ACCEPT_MISSING, 0, "101 response without Sec-WebSocket-Accept") \
     X(37, ACCEPT_REPEATED, 0, "more than one Sec-WebSocket-Accept header") \
     X(38, ACCEPT_MISMATCH, 0, "Sec-WebSocket-Accept does not match the key sent") \
-    X(39, PROTOCOL_NOT_OFFERED, 0, "server chose a subprotocol the client did not offer") \
+    X(39, PROTOCOL_NOT_OFFERED, 0, "server chose a subprotocol the client did not offer (it offered some)") \
     X(40, EXTENSION_NOT_OFFERED, 0, "server sent Sec-WebSocket-Extensions, none were offered") \
-    X(41, PROTOCOL_MISSING, 0, "subprotocols were offered and the server chose none")
+    X(41, PROTOCOL_MISSING, 0, "subprotocols were offered and the server chose none") \
+    X(42, PROTOCOL_NOT_REQUESTED, 0, "server chose a subprotocol, none was offered")
 
 #endif /* WSK_ABI_H */

@@ -1,4 +1,7 @@
-/* The WAMR back end: runtime from a static pool, the module copied to RAM, one instance, exports by index. */
+/*
+ * The WAMR back end: runtime from a static pool, one instance, exports by index. The embedded module is a .wasm
+ * (interpreted) or, built with WSK_WAMR_MODE=aot, wamrc's .aot; wsk_config.h says how each mode loads it.
+ */
 #include <string.h>
 
 #include "wasm_export.h"
@@ -14,7 +17,7 @@ const char *const wsk_backend_name = "wamr";
 
 static struct {
     bool initialized;      /* wasm_runtime_full_init succeeded */
-    uint8_t *module_bytes; /* RAM copy: WAMR keeps pointers into it until unload */
+    uint8_t *module_bytes; /* classic interpreter: the RAM copy it runs and patches, kept until unload */
     wasm_module_t module;
     wasm_module_inst_t inst;
     wasm_exec_env_t env;
@@ -40,10 +43,20 @@ static uint32_t cells_of(wasm_function_inst_t fn)
 static wsk_err_t instantiate(void)
 {
     char error[128];
+    LoadArgs load;
+    memset(&load, 0, sizeof(load));
+    load.name = (char *)"wsk_engine";
+#if WSK_WAMR_MODE != WSK_WAMR_CLASSIC
+    /* Read only (a write would fault on the const array); the fast interpreter must not keep pointers into it. */
+    load.wasm_binary_freeable = WSK_WAMR_MODE == WSK_WAMR_FAST;
+    uint8_t *bytes = (uint8_t *)(uintptr_t)wsk_engine_wasm;
+#else
     W.module_bytes = wsk_malloc(wsk_engine_wasm_len);
     if (!W.module_bytes) return WSK_ERR_NO_MEM;
     memcpy(W.module_bytes, wsk_engine_wasm, wsk_engine_wasm_len);
-    W.module = wasm_runtime_load(W.module_bytes, (uint32_t)wsk_engine_wasm_len, error, sizeof(error));
+    uint8_t *bytes = W.module_bytes;
+#endif
+    W.module = wasm_runtime_load_ex(bytes, (uint32_t)wsk_engine_wasm_len, &load, error, sizeof(error));
     if (!W.module) {
         WSK_LOGE(TAG, "load: %s", error);
         return WSK_ERR_ENGINE;

@@ -48,13 +48,17 @@ static void dispatch(Z_wsk_engine_instance_t *m, wsk_export_t fn, uint32_t *a)
     case WSK_EXPORT_UTF8_VALIDATE: a[0] = Z_wsk_engineZ_utf8Validate(m, a[0], a[1], a[2]); break;
     case WSK_EXPORT_CONNECTION_STATE: a[0] = Z_wsk_engineZ_connectionState(m, a[0]); break;
     case WSK_EXPORT_FRAME_PAYLOAD_LENGTH: put_f64(a, Z_wsk_engineZ_framePayloadLength(m, a[0])); break;
-    case WSK_EXPORT_WRITE_FRAME: a[0] = Z_wsk_engineZ_writeFrame(m, a[0], a[1], a[2], a[3], a[4]); break;
-    case WSK_EXPORT_WRITE_MESSAGE:
-        a[0] = Z_wsk_engineZ_writeMessage(m, a[0], a[1], a[2], a[3], a[4], a[5]);
+    case WSK_EXPORT_BEGIN_MESSAGE:
+        a[0] = Z_wsk_engineZ_beginMessage(m, a[0], a[1], f64_at(&a[2]), a[4], a[5], a[6]);
         break;
-    case WSK_EXPORT_WRITE_HEADER: a[0] = Z_wsk_engineZ_writeHeader(m, a[0], a[1], f64_at(&a[2]), a[4]); break;
+    case WSK_EXPORT_NEXT_FRAME: a[0] = Z_wsk_engineZ_nextFrame(m, a[0], a[1]); break;
+    case WSK_EXPORT_HEADER_BYTES: a[0] = Z_wsk_engineZ_headerBytes(m, a[0], f64_at(&a[1])); break;
     case WSK_EXPORT_MASK_CHUNK: a[0] = Z_wsk_engineZ_maskChunk(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_WRITE_CONTROL: a[0] = Z_wsk_engineZ_writeControl(m, a[0], a[1], a[2], a[3], a[4]); break;
     case WSK_EXPORT_WRITE_CLOSE: a[0] = Z_wsk_engineZ_writeClose(m, a[0], a[1], a[2], a[3], a[4]); break;
+    case WSK_EXPORT_CHECK_CONTROL: a[0] = Z_wsk_engineZ_checkControl(m, a[0], a[1]); break;
+    case WSK_EXPORT_CHECK_CLOSE: a[0] = Z_wsk_engineZ_checkClose(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_TOKEN_LENGTH: a[0] = Z_wsk_engineZ_tokenLength(m, a[0], a[1]); break;
     case WSK_EXPORT_PARSE_REQUEST: a[0] = Z_wsk_engineZ_parseRequest(m, a[0], a[1], a[2]); break;
     case WSK_EXPORT_SELECT_PROTOCOL: a[0] = Z_wsk_engineZ_selectProtocol(m, a[0], a[1], a[2], a[3]); break;
     case WSK_EXPORT_BUILD_RESPONSE:

@@ -350,7 +350,7 @@ static bool service(struct wsk_client *c, bool readable)
     if (c->config.ping_interval_sec > 0 && now >= c->next_ping) {
         c->next_ping = now + (int64_t)c->config.ping_interval_sec * 1000;
         if (!c->ping_sent_at) c->ping_sent_at = now;
-        if (wsk_engine_send_frame(c->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, NULL, 0, client_write, c) != WSK_OK)
+        if (wsk_engine_send_control(c->slot, WSK_OP_PING, NULL, 0, client_write, c) != WSK_OK)
             return false;
     }
     return true;
@@ -587,8 +587,7 @@ static wsk_err_t send_whole(struct wsk_client *c, wsk_opcode_t opcode, const voi
     wsk_err_t err = opcode == WSK_OP_TEXT || opcode == WSK_OP_BINARY
                         ? wsk_engine_send_message(c->slot, opcode, data, len, c->config.max_fragment_size,
                                                   client_write, c)
-                        : wsk_engine_send_frame(c->slot, (uint8_t)(WSK_FRAME_BIT_FIN | opcode), data, len,
-                                                client_write, c);
+                        : wsk_engine_send_control(c->slot, opcode, data, len, client_write, c);
     c->out_whole = false;
     return err;
 }

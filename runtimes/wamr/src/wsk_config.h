@@ -23,6 +23,26 @@
 #ifndef CONFIG_WSK_WASM_STACK_SIZE
 #define CONFIG_WSK_WASM_STACK_SIZE 2048
 #endif
+/**
+ * How the WAMR back end's library runs the engine, which decides how the embedded module is loaded:
+ *  - WSK_WAMR_FAST: fast interpreter, translates the bytecode into its pool; the module is read in place
+ *    (flash) with wasm_binary_freeable, so WAMR keeps no pointer into it and writes nothing there.
+ *  - WSK_WAMR_CLASSIC: classic interpreter, runs the bytecode where it was loaded and patches it: a RAM copy.
+ *  - WSK_WAMR_AOT: wamrc's code; the loader reads the module in place and keeps pointers into it (its const
+ *    data; with --xip its code too), which the const array outlives.
+ * On ESP-IDF it follows the WAMR component's own Kconfig (a RAM copy unless its fast interpreter is chosen);
+ * on Linux CMake sets it from WSK_WAMR_MODE.
+ */
+#define WSK_WAMR_FAST 0
+#define WSK_WAMR_CLASSIC 1
+#define WSK_WAMR_AOT 2
+#ifndef WSK_WAMR_MODE
+#if defined(CONFIG_WAMR_INTERP_FAST)
+#define WSK_WAMR_MODE WSK_WAMR_FAST
+#else
+#define WSK_WAMR_MODE WSK_WAMR_CLASSIC
+#endif
+#endif
 /** Stack of the server and client tasks. */
 #ifndef CONFIG_WSK_TASK_STACK_SIZE
 #define CONFIG_WSK_TASK_STACK_SIZE 4096

@@ -303,91 +303,92 @@ wsk_err_t wsk_engine_feed_bytes(int slot, const uint8_t *bytes, size_t len, wsk_
     return WSK_OK;
 }
 
+/* A CallError as the host's error: sizes past the engine's limits are WSK_ERR_INVALID_SIZE, as the public API
+   documents; the engine decided them. */
 static wsk_err_t call_error(int32_t rc)
 {
     if (rc == WSK_CALL_ERROR_ALREADY_CLOSING) return WSK_ERR_INVALID_STATE;
+    if (rc == WSK_CALL_ERROR_CONTROL_TOO_LONG || rc == WSK_CALL_ERROR_CLOSE_REASON_TOO_LONG)
+        return WSK_ERR_INVALID_SIZE;
     return rc == CALL_TRAPPED ? WSK_ERR_ENGINE : WSK_ERR_INVALID_ARG;
 }
 
-/* Control frames: the payload (≤ WSK_MAX_CONTROL_PAYLOAD bytes) is staged at the end of the transmit area, the
-   frame written at its start. */
-static wsk_err_t send_control(int slot, uint8_t byte0, const void *payload, size_t len, wsk_write_fn write,
-                              void *ctx)
+/* Stage a control payload or close reason in the last WSK_MAX_CONTROL_PAYLOAD bytes of the transmit area (the
+   frame is written at its start) and return its address. A longer one is not copied: the engine judges the
+   length before it reads, and refuses it unread. */
+static uint32_t stage_tail(const void *bytes, size_t len)
 {
-    if (len > WSK_MAX_CONTROL_PAYLOAD) return WSK_ERR_INVALID_SIZE;
     uint32_t src = E.tx + E.tx_bytes - WSK_MAX_CONTROL_PAYLOAD;
-    if (len) memmove(E.base + src, payload, len);
+    if (len && len <= WSK_MAX_CONTROL_PAYLOAD) memmove(E.base + src, bytes, len);
+    return src;
+}
+
+wsk_err_t wsk_engine_send_control(int slot, wsk_opcode_t opcode, const void *payload, size_t len,
+                                  wsk_write_fn write, void *ctx)
+{
+    uint32_t src = stage_tail(payload, len);
     refill_entropy();
-    uint32_t argv[5] = {(uint32_t)slot, byte0, src, (uint32_t)len, E.tx};
-    int32_t size = tx_written(call_i32(WSK_EXPORT_WRITE_FRAME, CELLS(argv), argv, CALL_TRAPPED));
+    uint32_t argv[5] = {(uint32_t)slot, (uint32_t)opcode, src, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len, E.tx};
+    int32_t size = tx_written(call_i32(WSK_EXPORT_WRITE_CONTROL, CELLS(argv), argv, CALL_TRAPPED));
     if (size < 0) return call_error(size);
     return write(ctx, E.base + E.tx, (size_t)size);
 }
 
-/* Control opcodes are 0x8-0xF (RFC 6455 §5.5): the opcode bits of byte0 at or above Close. */
-static bool is_control(uint8_t byte0)
+/* One frame's payload after the header the engine wrote at the start of the transmit area: copied behind it
+   a transmit area at a time (the first piece rides with the header) and, on a client, masked there. */
+static wsk_err_t send_payload(int slot, uint32_t header, const uint8_t *payload, size_t len, wsk_write_fn write,
+                              void *ctx)
 {
-    unsigned opcode =
-        byte0 & ~(unsigned)(WSK_FRAME_BIT_FIN | WSK_FRAME_BIT_RSV1 | WSK_FRAME_BIT_RSV2 | WSK_FRAME_BIT_RSV3);
-    return opcode >= WSK_OPCODE_CLOSE;
-}
-
-wsk_err_t wsk_engine_send_frame(int slot, uint8_t byte0, const void *payload, size_t len, wsk_write_fn write,
-                                void *ctx)
-{
-    if (is_control(byte0)) return send_control(slot, byte0, payload, len, write, ctx);
-    refill_entropy();
-    uint32_t cells[5] = {(uint32_t)slot, byte0, 0, 0, E.tx};
-    put_f64(&cells[2], (double)len);
-    int32_t header = call_i32(WSK_EXPORT_WRITE_HEADER, CELLS(cells), cells, CALL_TRAPPED);
-    if (header < 0) return call_error(header);
-    if (header > WSK_MAX_HEADER_BYTES) return WSK_ERR_ENGINE;
-    refill_entropy();
-    /* The first piece of payload rides behind the header; a client masks each piece in engine memory. */
-    const uint8_t *src = payload;
-    size_t room = E.tx_bytes - (size_t)header;
-    size_t piece = len < room ? len : room;
-    uint32_t at = E.tx + (uint32_t)header;
+    uint32_t at = E.tx + header;
     size_t sent = 0;
     for (;;) {
-        if (piece) memmove(E.base + at, src + sent, piece);
-        uint32_t mask_argv[3] = {(uint32_t)slot, at, (uint32_t)piece};
+        size_t room = E.tx + E.tx_bytes - at;
+        uint32_t piece = (uint32_t)(len - sent < room ? len - sent : room);
+        if (piece) memmove(E.base + at, payload + sent, piece);
+        uint32_t mask_argv[3] = {(uint32_t)slot, at, piece};
         if (piece && !call(WSK_EXPORT_MASK_CHUNK, CELLS(mask_argv), mask_argv)) return WSK_ERR_ENGINE;
         wsk_err_t err = write(ctx, E.base + E.tx, (size_t)(at - E.tx) + piece);
         if (err != WSK_OK) return err;
         sent += piece;
         if (sent == len) return WSK_OK;
         at = E.tx;
-        piece = len - sent < E.tx_bytes ? len - sent : E.tx_bytes;
     }
 }
 
 wsk_err_t wsk_engine_send_message(int slot, wsk_opcode_t opcode, const void *payload, size_t len,
                                   size_t fragment_size, wsk_write_fn write, void *ctx)
 {
-    if (opcode != WSK_OP_TEXT && opcode != WSK_OP_BINARY) return WSK_ERR_INVALID_ARG;
+    /* The engine's message writer frames it: each call writes the next header and says how much follows. */
+    uint32_t begin[7] = {(uint32_t)slot, (uint32_t)opcode, 0, 0, 0,
+                         fragment_size > UINT32_MAX ? UINT32_MAX : (uint32_t)fragment_size, E.tx};
+    put_f64(&begin[2], (double)len);
+    refill_entropy();
+    int32_t header = call_i32(WSK_EXPORT_BEGIN_MESSAGE, CELLS(begin), begin, CALL_TRAPPED);
     const uint8_t *bytes = payload;
-    size_t step = fragment_size > 0 ? fragment_size : len;
     size_t offset = 0;
-    do {
-        size_t n = len - offset < step ? len - offset : step;
-        unsigned fin = offset + n == len ? WSK_FRAME_BIT_FIN : 0;
-        uint8_t byte0 = (uint8_t)((offset == 0 ? opcode : WSK_OP_CONTINUATION) | fin);
-        wsk_err_t err = wsk_engine_send_frame(slot, byte0, bytes + offset, n, write, ctx);
+    for (;;) {
+        if (header < 0) return call_error(header);
+        if (header > WSK_MAX_HEADER_BYTES) return WSK_ERR_ENGINE;
+        uint64_t n = (uint64_t)U32(E.result + WSK_RESULT_FRAME_LENGTH_HIGH) << 32 |
+                     U32(E.result + WSK_RESULT_FRAME_LENGTH);
+        if (n > len - offset) return WSK_ERR_ENGINE; /* the engine frames no more than it was given */
+        wsk_err_t err = send_payload(slot, (uint32_t)header, bytes ? bytes + offset : NULL, (size_t)n, write, ctx);
         if (err != WSK_OK) return err;
-        offset += n;
-    } while (offset < len);
-    return WSK_OK;
+        offset += (size_t)n;
+        if (offset >= len) return WSK_OK;
+        refill_entropy();
+        uint32_t argv[2] = {(uint32_t)slot, E.tx};
+        header = call_i32(WSK_EXPORT_NEXT_FRAME, CELLS(argv), argv, CALL_TRAPPED);
+    }
 }
 
 wsk_err_t wsk_engine_send_close(int slot, uint16_t code, const char *reason, wsk_write_fn write, void *ctx)
 {
     size_t reason_len = reason ? strlen(reason) : 0;
-    if (reason_len > WSK_MAX_CLOSE_REASON) return WSK_ERR_INVALID_SIZE;
-    uint32_t src = E.tx + E.tx_bytes - WSK_MAX_CLOSE_REASON;
-    if (reason_len) memcpy(E.base + src, reason, reason_len);
+    uint32_t src = stage_tail(reason, reason_len);
     refill_entropy();
-    uint32_t argv[5] = {(uint32_t)slot, code, src, (uint32_t)reason_len, E.tx};
+    uint32_t argv[5] = {(uint32_t)slot, code, src, reason_len > UINT32_MAX ? UINT32_MAX : (uint32_t)reason_len,
+                        E.tx};
     int32_t size = tx_written(call_i32(WSK_EXPORT_WRITE_CLOSE, CELLS(argv), argv, CALL_TRAPPED));
     if (size < 0) return call_error(size);
     return write(ctx, E.base + E.tx, (size_t)size);

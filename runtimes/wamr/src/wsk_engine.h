@@ -64,13 +64,22 @@ wsk_err_t wsk_engine_feed(int slot, size_t len, wsk_write_fn write, wsk_event_fn
 wsk_err_t wsk_engine_feed_bytes(int slot, const uint8_t *bytes, size_t len, wsk_write_fn write,
                                 wsk_event_fn on_event, void *ctx);
 
-/** Send one frame (`byte0` = FIN | opcode) with `len` payload bytes; the payload may be anywhere. */
-wsk_err_t wsk_engine_send_frame(int slot, uint8_t byte0, const void *payload, size_t len, wsk_write_fn write,
-                                void *ctx);
-/** Send a text or binary message, fragmented at `fragment_size` bytes (0: one frame). */
+/**
+ * Send a ping or pong with `len` payload bytes (the engine's limit: WSK_ERR_INVALID_SIZE past it); the payload
+ * may be anywhere.
+ */
+wsk_err_t wsk_engine_send_control(int slot, wsk_opcode_t opcode, const void *payload, size_t len,
+                                  wsk_write_fn write, void *ctx);
+/**
+ * Send a text or binary message, in frames of at most `fragment_size` bytes (0: one frame), as the engine's
+ * message writer frames it; a client's payload is masked in engine memory, a transmit area at a time.
+ */
 wsk_err_t wsk_engine_send_message(int slot, wsk_opcode_t opcode, const void *payload, size_t len,
                                   size_t fragment_size, wsk_write_fn write, void *ctx);
-/** Send a close frame (code 0: none); WSK_ERR_INVALID_STATE if one was sent already. */
+/**
+ * Send a close frame (code 0: none); WSK_ERR_INVALID_STATE if one was sent already, WSK_ERR_INVALID_SIZE for a
+ * reason past the engine's limit, WSK_ERR_INVALID_ARG for an invalid code or a reason that is not UTF-8.
+ */
 wsk_err_t wsk_engine_send_close(int slot, uint16_t code, const char *reason, wsk_write_fn write, void *ctx);
 
 /** Server handshake: parse the head in `head` (copied into engine memory). */

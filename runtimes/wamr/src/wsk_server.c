@@ -519,7 +519,7 @@ static void check_deadlines(struct wsk_server *server)
             peer->pinged = true;
             peer->deadline = now + server->config.heartbeat_timeout_ms;
             peer_ctx_t pc = {server, peer};
-            wsk_engine_send_frame(peer->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, NULL, 0, peer_write, &pc);
+            wsk_engine_send_control(peer->slot, WSK_OP_PING, NULL, 0, peer_write, &pc);
         }
     }
 }
@@ -713,7 +713,7 @@ static wsk_err_t send_to(wsk_server_handle_t server, wsk_client_id_t id, int opc
     if (peer) {
         peer_ctx_t pc = {server, peer};
         if (opcode == WSK_OP_PING)
-            err = wsk_engine_send_frame(peer->slot, WSK_FRAME_BIT_FIN | WSK_OP_PING, data, len, peer_write, &pc);
+            err = wsk_engine_send_control(peer->slot, WSK_OP_PING, data, len, peer_write, &pc);
         else
             err = wsk_engine_send_message(peer->slot, (wsk_opcode_t)opcode, data, len,
                                           server->config.max_fragment_size, peer_write, &pc);

@@ -21,6 +21,9 @@
 #include "mbedtls/ssl.h"
 #include "mbedtls/version.h"
 #include "mbedtls/x509_crt.h"
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_PSA_CRYPTO_C)
+#include "psa/crypto.h"
+#endif
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
@@ -79,10 +82,29 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     return TLS_ERR_RECV_FAILED;
 }
 
-static wsk_tls_config_t *config_new(int endpoint)
+/*
+ * mbedTLS 3.x: TLS 1.3 always, and with MBEDTLS_USE_PSA_CRYPTO everything (key parsing, TLS 1.2), computes
+ * through PSA, which must be initialised first. psa_crypto_init() may be called any number of times, and PSA
+ * is never freed here: it is process-wide state the firmware's other TLS users (esp-tls) share.
+ */
+static wsk_err_t crypto_init(void)
 {
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_PSA_CRYPTO_C)
+    psa_status_t status = psa_crypto_init();
+    if (status != PSA_SUCCESS) {
+        WSK_LOGE(TAG, "psa_crypto_init failed: %d", (int)status);
+        return status == PSA_ERROR_INSUFFICIENT_MEMORY ? WSK_ERR_NO_MEM : WSK_FAIL;
+    }
+#endif
+    return WSK_OK;
+}
+
+static wsk_err_t config_new(int endpoint, wsk_tls_config_t **out)
+{
+    wsk_err_t err = crypto_init();
+    if (err != WSK_OK) return err;
     wsk_tls_config_t *config = wsk_calloc(1, sizeof(*config));
-    if (!config) return NULL;
+    if (!config) return WSK_ERR_NO_MEM;
     mbedtls_ssl_config_init(&config->ssl);
     mbedtls_x509_crt_init(&config->chain);
     mbedtls_pk_init(&config->key);
@@ -91,11 +113,12 @@ static wsk_tls_config_t *config_new(int endpoint)
     if (rc != 0) {
         log_error("ssl_config_defaults", rc);
         wsk_tls_config_free(config);
-        return NULL;
+        return WSK_FAIL;
     }
     mbedtls_ssl_conf_rng(&config->ssl, random_bytes, NULL);
     config->client = endpoint == MBEDTLS_SSL_IS_CLIENT;
-    return config;
+    *out = config;
+    return WSK_OK;
 }
 
 /* PEM text is parsed with its terminating NUL, as mbedTLS requires. */
@@ -112,8 +135,9 @@ bool wsk_tls_available(void)
 wsk_err_t wsk_tls_server_config(const char *cert_pem, const char *key_pem, wsk_tls_config_t **out)
 {
     if (!cert_pem || !key_pem || !out) return WSK_ERR_INVALID_ARG;
-    wsk_tls_config_t *config = config_new(MBEDTLS_SSL_IS_SERVER);
-    if (!config) return WSK_ERR_NO_MEM;
+    wsk_tls_config_t *config = NULL;
+    wsk_err_t err = config_new(MBEDTLS_SSL_IS_SERVER, &config);
+    if (err != WSK_OK) return err;
     int rc = parse_pem_chain(&config->chain, cert_pem);
     if (rc != 0) log_error("server certificate", rc);
     if (rc == 0) {
@@ -142,8 +166,9 @@ wsk_err_t wsk_tls_client_config(const char *ca_pem, wsk_err_t (*crt_bundle_attac
         WSK_LOGE(TAG, "wss:// needs cert_pem or crt_bundle_attach to verify the server");
         return WSK_ERR_INVALID_ARG;
     }
-    wsk_tls_config_t *config = config_new(MBEDTLS_SSL_IS_CLIENT);
-    if (!config) return WSK_ERR_NO_MEM;
+    wsk_tls_config_t *config = NULL;
+    wsk_err_t err = config_new(MBEDTLS_SSL_IS_CLIENT, &config);
+    if (err != WSK_OK) return err;
     config->skip_common_name_check = skip_common_name_check;
     mbedtls_ssl_conf_authmode(&config->ssl, MBEDTLS_SSL_VERIFY_REQUIRED);
     if (ca_pem) {

@@ -135,6 +135,30 @@ describe("browser client in Chromium", () => {
     expect(await browser.page.evaluate(() => window.client.readyState)).toBe(3);
   });
 
+  it("close() in a 'close' listener stops reconnecting and finishes once, with readyState CLOSED there", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const events = await browser.page.evaluate(async (url) => {
+      const client = new window.wasmsocket.WebSocketClient(url, undefined, {
+        reconnect: { minDelay: 50, maxRetries: 3, jitter: 0 },
+      });
+      const events: string[] = [];
+      for (const type of ["connecting", "reconnecting", "finish"])
+        client.addEventListener(type, () => events.push(type));
+      client.addEventListener("close", (event) => {
+        events.push(`close ${event.code} readyState ${client.readyState}`);
+        client.close();
+      });
+      await new Promise<void>((resolve) => client.addEventListener("finish", () => resolve()));
+      // Long enough for a second finish or a retry (minDelay 50) to show.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return events;
+    }, `ws://127.0.0.1:${port}/`);
+    expect(events).toEqual(["connecting", "close 1006 readyState 3", "finish"]);
+  });
+
   it("rejects sends while connecting with whileConnecting: 'reject'", async () => {
     const url = `ws://127.0.0.1:${demo.port}/echo`;
     const thrown = await browser.page.evaluate((url) => {

@@ -140,6 +140,81 @@ describe("WebSocketServer handshake", () => {
     await wss.close();
   });
 
+  it("hands req to every listener that can read it, however the listeners before it are declared", async () => {
+    // The IncomingMessage is built only when a listener may read it: one declaring `(ws)` alone cannot.
+    const { wss, port } = await listen();
+    const seen: Array<http.IncomingMessage | undefined> = [];
+    const onlyWs: unknown[] = [];
+    const headersReq = new Promise<http.IncomingMessage>((resolve) =>
+      wss.on("headers", (_, req) => resolve(req)),
+    );
+    wss.on("connection", (ws) => onlyWs.push(ws));
+    wss.on("connection", (_, req) => seen.push(req));
+    wss.once("connection", function (this: unknown, ...args: unknown[]) {
+      seen.push(args[1] as http.IncomingMessage);
+    });
+    const done = new Promise<void>((resolve) => wss.on("connection", () => resolve()));
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port, "/lazy?x=1", "X-Trace: t\r\n"));
+    expect(await raw.readHead()).toMatch(/^HTTP\/1\.1 101 /);
+    await done;
+    expect(onlyWs).toHaveLength(1);
+    expect(seen).toHaveLength(2);
+    // One request object, built once, for every listener and for 'headers'.
+    expect(seen[0]).toBe(seen[1]);
+    expect(await headersReq).toBe(seen[0]);
+    const req = seen[0]!;
+    expect(req).toBeInstanceOf(http.IncomingMessage);
+    expect(req.url).toBe("/lazy?x=1");
+    expect(req.headers["x-trace"]).toBe("t");
+    expect(req.socket.remoteAddress).toBe("127.0.0.1");
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("builds req for verifyClient and handleProtocols when only they read it", async () => {
+    const urls: string[] = [];
+    const { wss, port } = await listen({
+      verifyClient: ({ req }) => (urls.push(`verify ${req.url}`), true),
+      handleProtocols: (protocols, req) => (
+        urls.push(`protocols ${req.headers["x-trace"]}`),
+        [...protocols][0]
+      ),
+    });
+    const opened = new Promise<void>((resolve) => wss.on("connection", (ws) => resolve(void ws)));
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port, "/v", "Sec-WebSocket-Protocol: p\r\nX-Trace: h\r\n"));
+    expect(await raw.readHead()).toContain("Sec-WebSocket-Protocol: p\r\n");
+    await opened;
+    expect(urls).toEqual(["verify /v", "protocols h"]);
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("feeds the frames behind a head that came in one read or two, then later ones, behind an async verifyClient", async () => {
+    // The frame in the head's last read is kept apart from the head (wherever the head began); the next
+    // one, written while verifyClient decides, is read once it has answered.
+    for (const split of [0, 20]) {
+      const { wss, port } = await echoServer({
+        verifyClient: () => new Promise<boolean>((r) => setTimeout(() => r(true), 100)),
+      });
+      const raw = await RawClient.connect(port);
+      const head = Buffer.from(upgradeRequest(port));
+      if (split) {
+        raw.write(head.subarray(0, split));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      raw.write(Buffer.concat([head.subarray(split), frame(1, "first")]));
+      await new Promise((r) => setTimeout(r, 20));
+      raw.write(frame(1, "second"));
+      expect(await raw.readHead()).toMatch(/^HTTP\/1\.1 101 /);
+      expect((await raw.readFrame()).payload.toString()).toBe("first");
+      expect((await raw.readFrame()).payload.toString()).toBe("second");
+      raw.destroy();
+      await wss.close();
+    }
+  });
+
   it("feeds frames sent in the same write as the request, also behind an async verifyClient", async () => {
     for (const verifyClient of [
       undefined,

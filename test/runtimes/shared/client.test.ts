@@ -206,6 +206,22 @@ describe(`client on ${runtime}`, () => {
     await wss.close();
   });
 
+  it("close() in a 'reconnecting' listener cancels that retry: finish 'closed', no error, no new connection", async () => {
+    const { wss, url } = await echoServer();
+    let connections = 0;
+    wss.on("connection", () => connections++);
+    const ws = new host.WebSocket(url, [], { reconnect: { minDelay: 20, maxDelay: 20, maxRetries: 5 } });
+    await nextEvent(ws, "open");
+    const errors: string[] = [];
+    ws.addEventListener("error", (event) => errors.push((event as ErrorEvent).message));
+    ws.addEventListener("reconnecting", () => ws.close());
+    const finished = nextEvent<CustomEvent>(ws, "finish");
+    [...wss.clients][0].terminate();
+    expect((await within(finished, 5000, "finish")).detail.reason).toBe("closed");
+    expect([connections, ws.readyState, errors]).toEqual([1, host.WebSocket.CLOSED, []]);
+    await wss.close();
+  });
+
   it("queues a copy of bytes sent while reconnecting, so the caller may reuse its buffer", async () => {
     const { wss, url } = await echoServer();
     const ws = new host.WebSocket(url, [], { reconnect: { minDelay: 20, maxDelay: 50, maxRetries: 5 } });
@@ -225,18 +241,32 @@ describe(`client on ${runtime}`, () => {
     await wss.close();
   });
 
-  it("heartbeat drops a server that never answers pings", async () => {
+  it("heartbeat drops a server that never answers pings, sending it close 1011", async () => {
+    let received = Buffer.alloc(0);
+    let ended: Promise<void> | undefined;
     const server = net.createServer((socket) => {
+      socket.on("error", () => {});
+      ended = new Promise((resolve) => socket.on("close", () => resolve()));
       socket.once("data", (head) => {
         socket.write(switchingProtocols(head));
-        socket.on("data", () => {}); // swallows pings
+        // Reads (so a close frame can arrive) but answers no ping.
+        socket.on("data", (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as net.AddressInfo).port;
     const ws = await openClient(`ws://127.0.0.1:${port}`, [], { heartbeat: { interval: 100, timeout: 100 } });
     const event = await within(nextEvent<CloseEvent>(ws, "close"), 3000, "heartbeat close");
-    expect(event.code).toBe(1006);
+    expect([event.code, event.wasClean]).toEqual([1006, false]);
+    await within(ended!, 3000, "the client's TCP close");
+    const frames: Array<[number, string]> = [];
+    for (let parsed; (parsed = parseFrame(received)); received = received.subarray(parsed.size))
+      frames.push([parsed.frame.opcode, parsed.frame.payload.toString("hex")]);
+    const close = frames.at(-1)!;
+    expect(frames.slice(0, -1).every(([opcode]) => opcode === 0x9)).toBe(true); // the pings
+    expect(close[0]).toBe(0x8);
+    expect(Buffer.from(close[1], "hex").readUInt16BE(0)).toBe(1011);
+    expect(Buffer.from(close[1], "hex").subarray(2).toString()).toBe("heartbeat timeout");
     server.close();
   });
 

@@ -1,6 +1,9 @@
 // permessage-deflate on Node and Bun alike: our client ↔ our server over the parameter sets, the bomb
 // limit, and under Bun, Bun's own WebSocket and Bun.serve (both compress) against ours.
+import * as zlib from "node:zlib";
+import { openInflateStreams, waitingInflates } from "../../../runtimes/node/deflate.js";
 import { jsonText } from "../../support/json-text.js";
+import { frame, RawClient } from "../../support/raw-client.js";
 import {
   describe,
   echoServer,
@@ -12,6 +15,43 @@ import {
   openClient,
   runtime,
 } from "./harness.js";
+
+const Opcode = { Text: 1, Binary: 2, Continuation: 0, Close: 8, Ping: 9, Pong: 10 };
+const OFFER = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+
+/** `size` zeros deflated alone, the sync-flush tail removed: what a peer sends as a compressed payload. */
+function deflatedZeros(size: number): Buffer {
+  let payload = deflated.get(size);
+  if (payload) return payload;
+  const bytes = zlib.deflateRawSync(Buffer.alloc(size), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  payload = bytes.subarray(0, bytes.length - 4);
+  deflated.set(size, payload);
+  return payload;
+}
+const deflated = new Map<number, Buffer>();
+
+/**
+ * A raw peer that sends a compressed message of `bombBytes` zeros in two steps: every payload byte first (a
+ * frame without FIN; a ping answered proves the server parsed it), then the empty last frame alone (6 bytes,
+ * one read), so the server starts inflating right after reading that, whatever else it has to read.
+ */
+async function startBomb(port: number, bombBytes: number): Promise<RawClient> {
+  const peer = await RawClient.open(port, "/", OFFER);
+  peer.socket.setNoDelay(true);
+  peer.write(frame(Opcode.Binary, deflatedZeros(bombBytes), { fin: false, rsv: 4 }));
+  peer.write(frame(Opcode.Ping, "parsed"));
+  const pong = await peer.readFrame(10_000);
+  expect([pong.opcode, pong.payload.toString()]).toEqual([Opcode.Pong, "parsed"]);
+  peer.write(frame(Opcode.Continuation));
+  return peer;
+}
+
+/** Wait (bounded) until `check()` holds. */
+async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+  return check();
+}
 
 const COMBOS = [
   {},
@@ -62,14 +102,19 @@ describe(`permessage-deflate on ${runtime}`, () => {
 
   it("a message inflating past maxPayload closes the connection with 1009", async () => {
     const { wss, url } = await echoServer({ perMessageDeflate: true, maxPayload: 64 * 1024 });
-    const failed = new Promise<Error>((resolve) =>
+    const failed = new Promise<Error & { code?: string; rule?: string }>((resolve) =>
       wss.once("connection", (conn) => conn.on("error", (error: Error) => resolve(error))),
     );
     const ws = await openClient(url, undefined, { perMessageDeflate: true });
     ws.send(new Uint8Array(1 << 20)); // 1 MiB of zeros: about 1 KiB on the wire
     const event = await nextEvent<CloseEvent>(ws, "close");
     expect(event.code).toBe(1009);
-    expect((await failed).message).toMatch(/maxPayload 65536 \(1009\)/);
+    const error = await failed;
+    expect([error.rule, error.code, error.message]).toEqual([
+      "InflatedTooBig",
+      "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+      "Max payload size exceeded",
+    ]);
     await wss.close();
   });
 
@@ -112,5 +157,64 @@ describe(`permessage-deflate on ${runtime}`, () => {
     await echoAll(ws);
     ws.close();
     server.stop(true);
+  });
+
+  it("a bomb inflating on one connection does not stop another's echoes, and ends with 1009", async () => {
+    const maxPayload = 64 << 20;
+    const { wss, port } = await echoServer({ perMessageDeflate: true, maxPayload });
+    const other = await RawClient.open(port);
+    other.socket.setNoDelay(true);
+    const bomb = await startBomb(port, 2 * maxPayload); // about 128 KiB that inflate past 64 MiB
+    let closeArrived = false;
+    bomb.socket.on("data", () => (closeArrived = true));
+    // Sent after the bomb's last frame, so read after it: a server that inflates on its event loop answers
+    // none of these before the bomb's 1009 (and at most the first, were it read first).
+    const echoedBeforeClose: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      other.write(frame(Opcode.Text, `echo ${i}`));
+      const echo = await other.readFrame(20_000);
+      expect(echo.payload.toString()).toBe(`echo ${i}`);
+      echoedBeforeClose.push(!closeArrived);
+    }
+    expect(echoedBeforeClose).toEqual([true, true, true]);
+    const close = await bomb.readFrame(20_000);
+    expect([close.opcode, close.payload.readUInt16BE(0)]).toEqual([Opcode.Close, 1009]);
+    bomb.destroy();
+    other.destroy();
+    await wss.close();
+  });
+
+  it("keeps the order of messages compressed and not, small and large, sent in one burst", async () => {
+    const { wss, url } = await echoServer({ perMessageDeflate: true });
+    const ws = await openClient(url, undefined, { perMessageDeflate: true });
+    expect(ws.extensions).toMatch(/^permessage-deflate/);
+    const got: string[] = [];
+    ws.addEventListener("message", (event) => got.push(String((event as MessageEvent).data).slice(0, 12)));
+    // Below the 1 KiB threshold: uncompressed; 2 KiB: inflated at once; 100-300 KiB: off the event loop.
+    const sizes = [10, 2048, 300_000, 20, 100_000, 5000, 1, 150_000];
+    const sent: string[] = [];
+    for (let round = 0; round < 4; round++)
+      for (const [i, size] of sizes.entries()) {
+        const tag = `${round}-${i}`.padEnd(12, ".");
+        ws.send(tag + jsonText(Math.max(0, size - 12), round * 8 + i));
+        sent.push(tag);
+      }
+    expect(await until(() => got.length === sent.length)).toBe(true);
+    expect(got).toEqual(sent);
+    ws.close();
+    await wss.close();
+  });
+
+  it("leaves no zlib stream open once peers go away while their messages inflate", async () => {
+    const { wss, port } = await echoServer({ perMessageDeflate: true, maxPayload: 64 << 20 });
+    const closed: Promise<unknown>[] = [];
+    wss.on("connection", (conn) => closed.push(new Promise((resolve) => conn.once("close", resolve))));
+    const peers = await Promise.all(Array.from({ length: 4 }, () => startBomb(port, 128 << 20)));
+    expect(await until(() => openInflateStreams() > 0)).toBe(true);
+    for (const peer of peers) peer.destroy();
+    await Promise.all(closed);
+    expect(await until(() => openInflateStreams() === 0)).toBe(true);
+    expect(waitingInflates()).toBe(0);
+    await wss.close();
   });
 });

@@ -105,17 +105,25 @@ describe(`server on ${runtime}: messages`, () => {
 
 /** A ping flood from a peer that never reads: up to `maxBytes` of 16-byte pings, waiting on the socket's
  * drain, for at most `ms`. Returns the bytes written. */
-async function pingFlood(raw: RawClient, maxBytes: number, ms: number): Promise<number> {
+async function pingFlood(
+  raw: RawClient,
+  maxBytes: number,
+  ms: number,
+  stop?: Promise<unknown>,
+): Promise<number> {
   raw.socket.pause();
   const chunk = Buffer.concat(Array.from({ length: 4096 }, () => frame(Op.Ping, "0123456789")));
   const deadline = Date.now() + ms;
   let written = 0;
-  while (written < maxBytes && Date.now() < deadline && !raw.ended && !raw.socket.destroyed) {
+  let stopped = false;
+  void stop?.then(() => (stopped = true));
+  while (written < maxBytes && Date.now() < deadline && !raw.ended && !raw.socket.destroyed && !stopped) {
     written += chunk.length;
     if (raw.socket.write(chunk)) continue;
     const drained = new Promise<void>((resolve) => {
       raw.socket.once("drain", resolve);
       raw.socket.once("close", resolve);
+      void stop?.then(() => resolve());
     });
     await within(drained, Math.max(1, deadline - Date.now()), "drain").catch(() => {});
   }
@@ -238,6 +246,28 @@ describe(`server on ${runtime}: closing`, () => {
     await wss.close();
   });
 
+  it("sends a stalled peer its 1008 behind what it had not read, once it reads again", async () => {
+    const { wss, port } = await listen({ heartbeat: false, stallTimeout: 300, closeTimeout: 8000 });
+    const failed = new Promise<void>((resolve) =>
+      wss.on("connection", (ws) => ws.on("error", () => resolve())),
+    );
+    const raw = await RawClient.open(port);
+    // Pings until the server has stalled and failed the peer (the flood ends at the error).
+    await pingFlood(raw, 256 << 20, 12_000, failed);
+    await within(failed, 1000, "the stall's error event");
+    raw.socket.resume();
+    let next = await raw.readFrame(5000);
+    for (let pongs = 0; next.opcode === Op.Pong && pongs < 10_000_000; pongs++)
+      next = await raw.readFrame(5000);
+    expect([next.opcode, next.payload.readUInt16BE(0), next.payload.subarray(2).toString()]).toEqual([
+      Op.Close,
+      1008,
+      "peer not reading",
+    ]);
+    raw.destroy();
+    await wss.close();
+  }, 30_000);
+
   it("fails a peer that stays stalled past stallTimeout with 1008, heartbeat off", async () => {
     const { wss, port } = await listen({ heartbeat: false, stallTimeout: 300, closeTimeout: 200 });
     const seen = new Promise<[string, number]>((resolve) =>
@@ -330,14 +360,27 @@ describe(`server on ${runtime}: closing`, () => {
     await wss.close();
   });
 
-  it("heartbeat terminates a peer that never answers pings", async () => {
+  it("heartbeat ends a peer that reads but never answers pings: close frame 1011, then TCP", async () => {
     const { wss, port } = await listen({ heartbeat: { interval: 100, timeout: 100 } });
-    const closed = new Promise<number>((resolve) =>
-      wss.on("connection", (ws) => ws.on("close", (code) => resolve(code))),
+    const closed = new Promise<[number, string]>((resolve) =>
+      wss.on("connection", (ws) => {
+        let message = "";
+        ws.on("error", (error) => (message = error.message));
+        ws.on("close", (code) => resolve([code, message]));
+      }),
     );
     const raw = await RawClient.open(port);
     expect((await raw.readFrame()).opcode).toBe(Op.Ping);
-    expect(await within(closed, 3000, "heartbeat close")).toBe(1006);
+    const close = await raw.readFrame(3000);
+    expect([close.opcode, close.payload.readUInt16BE(0), close.payload.subarray(2).toString()]).toEqual([
+      Op.Close,
+      1011,
+      "heartbeat timeout",
+    ]);
+    // Locally no close frame came back: the close event reports 1006, after the error event.
+    const [code, message] = await within(closed, 3000, "heartbeat close");
+    expect(code).toBe(1006);
+    expect(message).toMatch(/heartbeat \(100 \+ 100 ms\); closed with 1011/);
     expect(await raw.closed(3000)).toBe(true);
     await wss.close();
   });
@@ -360,6 +403,30 @@ describe(`server on ${runtime}: handshake`, () => {
     const head = await raw.readHead();
     expect(head).toMatch(/^HTTP\/1\.1 101 /);
     expect(head).toContain("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    raw.destroy();
+    await wss.close();
+  });
+
+  it("computes a handshake inside a message handler without touching the rest of that read", async () => {
+    const { wss, port } = await listen();
+    // A head longer than the frames behind it: parsed where they wait, it would overwrite them.
+    const head = new TextEncoder().encode(upgradeRequest(port, "/", `X-Pad: ${"p".repeat(2000)}\r\n`));
+    const received: string[] = [];
+    const statuses: number[] = [];
+    const done = new Promise<void>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.on("close", () => resolve());
+        ws.on("message", (data) => {
+          received.push(String(data));
+          if (received.length === 1) statuses.push(wss.parseHead(head)?.status ?? 0);
+          if (received.length === 3) resolve();
+        });
+      }),
+    );
+    const raw = await RawClient.open(port);
+    raw.write(Buffer.concat([frame(Op.Text, "first"), frame(Op.Text, "second"), frame(Op.Text, "third")]));
+    await within(done, 5000, "three messages");
+    expect([received, statuses]).toEqual([["first", "second", "third"], [101]]);
     raw.destroy();
     await wss.close();
   });

@@ -219,6 +219,32 @@ describe(`server on ${runtime}: ws's options`, () => {
     await wss.close();
   });
 
+  it("emits one 'error' per connection, as ws: a Blob that fails after a protocol error tells its callback only", async () => {
+    const { wss, port } = await listen();
+    const unreadable = new DOMException("The blob could not be read", "NotReadableError");
+    class UnreadableBlob extends Blob {
+      override arrayBuffer(): Promise<ArrayBuffer> {
+        return Promise.reject(unreadable);
+      }
+    }
+    const errors: Error[] = [];
+    const sent = new Promise<Error | undefined>((resolve) =>
+      wss.on("connection", (ws) => {
+        ws.on("error", (error: Error) => errors.push(error));
+        ws.send(new UnreadableBlob(["x"]), resolve);
+      }),
+    );
+    // An unmasked frame in the same write as the request: read as soon as the connection opens, before the
+    // Blob's read settles.
+    const raw = await RawClient.connect(port);
+    raw.write(Buffer.concat([Buffer.from(upgradeRequest(port)), frame(Op.Text, "hi", { mask: false })]));
+    const sendError = await sent;
+    expect(errors.map((error) => error.message)).toEqual(["Invalid WebSocket frame: MASK must be set"]);
+    expect(sendError).toBe(unreadable);
+    raw.destroy();
+    await wss.close();
+  });
+
   it("reports a protocol violation as a RangeError with ws's error code", async () => {
     const { wss, port } = await listen();
     const failed = new Promise<Error & { code?: string; closeCode?: number }>((resolve) =>
@@ -227,10 +253,11 @@ describe(`server on ${runtime}: ws's options`, () => {
     const raw = await RawClient.open(port);
     raw.write(frame(Op.Text, "hi", { mask: false }));
     const error = await failed;
-    expect([error instanceof RangeError, error.code, error.closeCode]).toEqual([
+    expect([error instanceof RangeError, error.code, error.closeCode, error.message]).toEqual([
       true,
       "WS_ERR_EXPECTED_MASK",
       1002,
+      "Invalid WebSocket frame: MASK must be set",
     ]);
     raw.destroy();
     await wss.close();

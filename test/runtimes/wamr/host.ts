@@ -5,11 +5,22 @@
 //   x86-64 wasm2c   always; plus a build without sanitizers for valgrind
 //   i386 wasm2c     i686-linux-gnu-gcc, run natively through the cross libc's loader
 //   arm wasm2c      arm-linux-gnueabihf-gcc, run under qemu-arm (LeakSanitizer cannot run there)
-//   x86-64 wamr     when WAMR_ROOT names an installed WAMR (docs/FIRMWARE.md); plus its valgrind build
+//   x86-64 wamr     when WAMR_ROOT names an installed WAMR (docs/FIRMWARE.md), its fast interpreter; plus its
+//                   valgrind build
+//   x86-64 wamr-classic, x86-64 wamr-aot, arm wamr, arm wamr-classic, arm wamr-aot-xip
+//                   the other ways WAMR runs the engine (docs/FIRMWARE.md, "Execution modes"), each where its
+//                   hand-built WAMR is at /opt/wamr-classic, /opt/wamr-aot (with bin/wamrc), /opt/wamr-arm-fast,
+//                   /opt/wamr-arm-classic, /opt/wamr-arm-aot, only with WSK_WAMR_MODES=on (they add
+//                   ~900 tests and ~13 minutes, past the 15-minute budget of npm test); a fresh machine has none
+//   x86-64 wasm2c <mbedtls dir>   for the wss:// tests only (tlsTargets): the wasm2c back end built against
+//                   each mbedTLS 3.x root in MBEDTLS3_ROOT (":"-separated, e.g. /opt/mbedtls3:/opt/mbedtls3-psa),
+//                   built from source by hand as docs/FIRMWARE.md says; only when MBEDTLS3_ROOT is set (one
+//                   handshake in a full run failed on 3.6 and leaked PSA key slots: open, see the README), so
+//                   npm test and CI test wss:// against Debian's mbedTLS 2.28 only
 // Every process's stderr is scanned for sanitizer reports; takeSanitizerReports() hands them to the tests.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -21,7 +32,7 @@ const ARM_SYSROOT = "/usr/arm-linux-gnueabihf";
 
 /** One way of building and running the C host. */
 export interface Target {
-  /** "x86-64 wasm2c", "i386 wasm2c", "arm wasm2c", "x86-64 wamr" */
+  /** "x86-64 wasm2c", "i386 wasm2c", "arm wasm2c", "x86-64 wamr", "arm wamr-aot-xip"... */
   name: string;
   backend: "wasm2c" | "wamr";
   arch: "x86-64" | "i386" | "arm";
@@ -29,33 +40,75 @@ export interface Target {
   sanitize: string;
   /** built with mbedTLS (wss://): the native builds only, Debian has no cross mbedTLS */
   tls: boolean;
+  /** an installed mbedTLS to build against (WSK_MBEDTLS_ROOT) instead of the system's 2.28 */
+  mbedtls?: string;
   /** the build of this target without sanitizers, for valgrind (native targets) */
   plain?: Target;
+  /** WAMR back end: the installed WAMR and how its library runs modules (WSK_WAMR_MODE, WSK_WAMR_XIP) */
+  wamr?: WamrBuild;
 }
 
-function target(arch: Target["arch"], backend: Target["backend"]): Target {
+export interface WamrBuild {
+  root: string;
+  mode: "fast" | "classic" | "aot";
+  /** AOT compiled with wamrc --xip, run in place from an executable read-only section */
+  xip?: boolean;
+}
+
+function target(arch: Target["arch"], backend: Target["backend"], wamr?: WamrBuild): Target {
   const native = arch === "x86-64";
-  const checked: Target = {
-    name: `${arch} ${backend}`,
-    backend,
-    arch,
-    sanitize: "address,undefined",
-    tls: native,
-  };
-  if (native) checked.plain = { ...checked, name: `${arch} ${backend} plain`, sanitize: "" };
+  const mode = wamr && wamr.mode !== "fast" ? `-${wamr.mode}` : "";
+  const name = `${arch} ${backend}${mode}${wamr?.xip ? "-xip" : ""}`;
+  const checked: Target = { name, backend, arch, sanitize: "address,undefined", tls: native, wamr };
+  if (native) checked.plain = { ...checked, name: `${name} plain`, sanitize: "" };
   return checked;
 }
+
+/** The other WAMR builds (see the top of this file), each where it is installed. */
+const wamrBuilds: { arch: Target["arch"]; build: WamrBuild }[] = [
+  { arch: "x86-64", build: { root: "/opt/wamr-classic", mode: "classic" } },
+  { arch: "x86-64", build: { root: "/opt/wamr-aot", mode: "aot" } },
+  { arch: "arm", build: { root: "/opt/wamr-arm-fast", mode: "fast" } },
+  { arch: "arm", build: { root: "/opt/wamr-arm-classic", mode: "classic" } },
+  { arch: "arm", build: { root: "/opt/wamr-arm-aot", mode: "aot", xip: true } },
+];
 
 /** Every target this machine builds; WSK_HOST_TARGETS="x86-64 wasm2c,arm wasm2c" picks some (for development). */
 export const targets: Target[] = (() => {
   const all = [target("x86-64", "wasm2c"), target("i386", "wasm2c"), target("arm", "wasm2c")];
-  if (wamrRoot) all.push(target("x86-64", "wamr"));
+  if (wamrRoot) all.push(target("x86-64", "wamr", { root: wamrRoot, mode: "fast" }));
+  if (process.env.WSK_WAMR_MODES === "on")
+    for (const { arch, build } of wamrBuilds)
+      if (existsSync(join(build.root, "include", "wasm_export.h"))) all.push(target(arch, "wamr", build));
   const only = process.env.WSK_HOST_TARGETS?.split(",").map((s) => s.trim());
   return only ? all.filter((t) => only.includes(t.name)) : all;
 })();
 
 /** The native x86-64 targets (TLS, valgrind). */
 export const nativeTargets = targets.filter((t) => t.arch === "x86-64");
+
+/** mbedTLS 3.x installs to build the wss:// tests against as well (see the top of this file). */
+export const mbedtls3Roots: string[] = (process.env.MBEDTLS3_ROOT ?? "")
+  .split(":")
+  .filter((dir) => dir && existsSync(join(dir, "include", "mbedtls", "ssl.h")));
+
+function withMbedtls(t: Target, dir: string): Target {
+  const name = `${t.name} ${basename(dir)}`;
+  const variant: Target = { ...t, name, mbedtls: dir };
+  if (t.plain) variant.plain = { ...t.plain, name: `${name} plain`, mbedtls: dir };
+  return variant;
+}
+
+/**
+ * The targets of the wss:// tests: the native ones on the system's mbedTLS, then the wasm2c one on each
+ * mbedTLS 3.x root (TLS does not depend on how the engine runs).
+ */
+export const tlsTargets: Target[] = [
+  ...nativeTargets,
+  ...mbedtls3Roots.flatMap((dir) =>
+    nativeTargets.filter((t) => t.backend === "wasm2c").map((t) => withMbedtls(t, dir)),
+  ),
+];
 
 export function buildDir(t: Target): string {
   return join(root, "build", "c-host", t.name.replaceAll(" ", "-") + (t.sanitize ? "-asan" : ""));
@@ -91,7 +144,12 @@ function cmakeArgs(t: Target): string[] {
     "-DWSK_WERROR=ON",
     "-DWSK_BUILD_CHECKS=ON",
   ];
-  if (t.backend === "wamr") args.push(`-DWAMR_ROOT=${wamrRoot}`);
+  if (t.wamr)
+    args.push(
+      `-DWAMR_ROOT=${t.wamr.root}`,
+      `-DWSK_WAMR_MODE=${t.wamr.mode}`,
+      `-DWSK_WAMR_XIP=${t.wamr.xip ? "ON" : "OFF"}`,
+    );
   else args.push("-DWAMR_ROOT=");
   if (t.arch === "i386")
     args.push(
@@ -101,7 +159,7 @@ function cmakeArgs(t: Target): string[] {
       `-DCMAKE_EXE_LINKER_FLAGS=-Wl,--dynamic-linker=${I386_SYSROOT}/lib/ld-linux.so.2 -Wl,-rpath,${I386_SYSROOT}/lib`,
     );
   if (t.arch === "arm") args.push("-DCMAKE_C_COMPILER=arm-linux-gnueabihf-gcc", "-DWSK_TLS=OFF");
-  if (t.tls) args.push("-DWSK_TLS=ON");
+  if (t.tls) args.push("-DWSK_TLS=ON", `-DWSK_MBEDTLS_ROOT=${t.mbedtls ?? ""}`);
   return args;
 }
 

@@ -1,7 +1,9 @@
-// wss:// on the C host, built on Linux x86-64 with Debian's mbedTLS (each native target of host.ts: wasm2c, and
-// WAMR when WAMR_ROOT is set; with ASan/UBSan): a throw-away certificate made by openssl for 127.0.0.1, `ws` as
-// a wss client of the C server, the C client against our Node wss server, certificates that are not trusted
-// refused on both sides, and (builds without sanitizers) flat malloc totals and no leak under valgrind.
+// wss:// on the C host, built on Linux x86-64 with Debian's mbedTLS 2.28 (each native target of host.ts: wasm2c,
+// and WAMR when WAMR_ROOT is set; with ASan/UBSan), and again against each mbedTLS 3.x that MBEDTLS3_ROOT (or
+// /opt/mbedtls3, /opt/mbedtls3-psa) holds, as ESP-IDF 5 ships 3.x: a fresh machine has none (see host.ts). A
+// throw-away certificate made by openssl for 127.0.0.1, `ws` as a wss client of the C server, the C client
+// against our Node wss server, certificates that are not trusted refused on both sides, and (builds without
+// sanitizers) flat malloc totals and no leak under valgrind.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -21,8 +23,9 @@ import {
 import { ClientDriver } from "./client-driver.js";
 import { nextMessage, openWs } from "./ws-peer.js";
 import {
+  buildDir,
   buildHost,
-  nativeTargets,
+  tlsTargets,
   runClient,
   startServer,
   stats,
@@ -123,7 +126,7 @@ function drained({ socket, ended }: RawWss): Promise<unknown> {
   return Promise.race([new Promise((r) => socket.once("drain", r)), ended]);
 }
 
-for (const t of nativeTargets) describe(`C host: wss:// through mbedTLS [${t.name}]`, () => suite(t));
+for (const t of tlsTargets) describe(`C host: wss:// through mbedTLS [${t.name}]`, () => suite(t));
 
 function suite(t: Target): void {
   let dir: string;
@@ -137,6 +140,10 @@ function suite(t: Target): void {
     trusted = makeCertificate(dir, "server");
     stranger = makeCertificate(dir, "stranger");
     await buildHost(t);
+    // The mbedTLS the build found is the one asked for (CMake never falls back to the system's 2.28).
+    const cache = readFileSync(join(buildDir(t), "CMakeCache.txt"), "utf8");
+    const include = /^MBEDTLS_INCLUDE_DIR:PATH=(.*)$/m.exec(cache)?.[1];
+    expect(include).toBe(t.mbedtls ? join(t.mbedtls, "include") : "/usr/include");
     server = await startServer(t, [
       "--max-message",
       String(1 << 20),

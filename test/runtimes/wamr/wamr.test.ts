@@ -184,6 +184,16 @@ function suite(t: Target): void {
     expect(server.lines).toContain(`ENGINE ${t.backend}`);
   });
 
+  if (t.wamr)
+    it(`WAMR ${t.wamr.mode}: the module is ${t.wamr.mode === "classic" ? "copied to RAM" : "read in place, not copied to RAM"}`, async () => {
+      // The idle server's host heap is its client table and strings (under 2 KB) plus, for the classic
+      // interpreter only, the RAM copy of the module it runs and patches.
+      const idle = await idleStats(server);
+      expect(idle.module).toBeGreaterThan(8000);
+      if (t.wamr!.mode === "classic") expect(idle.host_heap).toBeGreaterThan(idle.module);
+      else expect(idle.host_heap).toBeLessThan(idle.module);
+    });
+
   afterEach(() => expect(takeSanitizerReports()).toEqual([]));
 
   afterAll(async () => {
