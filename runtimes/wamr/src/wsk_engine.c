@@ -235,6 +235,14 @@ static bool decode_event(int slot, uint32_t record, wsk_event_t *event)
     event->code = (uint16_t)U32(record + WSK_EVENT_FIELD_CODE);
     uint32_t data = U32(record + WSK_EVENT_FIELD_PTR);
     event->len = U32(record + WSK_EVENT_FIELD_LENGTH);
+    event->value = 0;
+    if (event->type == WSK_EVENT_TYPE_ERROR) {
+        /* An Error event's length field is the number its message names (an opcode, a length byte, a close
+           code up to 65535), not bytes in memory. */
+        event->value = event->len;
+        event->len = 0;
+        data = 0;
+    }
     if (!in_memory(data, event->len)) {
         WSK_LOGE(TAG, "event data %u+%u outside linear memory (%u bytes)", (unsigned)data, (unsigned)event->len,
                  (unsigned)E.memory_size);

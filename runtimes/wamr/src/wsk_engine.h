@@ -28,6 +28,8 @@ typedef struct {
     uint16_t code;
     uint8_t *data;
     uint32_t len;
+    /** Error events: the number the error's message names (the opcode, length byte or close code), else 0. */
+    uint32_t value;
     /** Data events: the frame's whole payload length when the frame is still incomplete, else 0. */
     uint64_t frame_length;
 } wsk_event_t;
