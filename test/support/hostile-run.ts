@@ -310,23 +310,7 @@ export class HostileRun {
     try {
       const agreement = serverAgreement(c);
       const model = modelOf(c, agreement ? { historyBytes: agreement.historyBytes } : null);
-      const head = c.head.replace(" /fuzz ", ` /fuzz/${id} `);
-      const bytes = Buffer.concat([Buffer.from(head, "latin1"), Buffer.from(c.frames, "hex")]);
-      const shift = head.length - c.head.length;
-      const socket = net.connect(port, "127.0.0.1");
-      socket.setNoDelay(true);
-      const peer = new Collector(socket);
-      await new Promise<void>((resolve, reject) => {
-        socket.once("connect", resolve);
-        socket.once("error", reject);
-      });
-      await writePieces(
-        socket,
-        splitAt(
-          bytes,
-          c.cuts.map((cut) => (cut > c.head.length ? cut + shift : cut)),
-        ),
-      );
+      const { socket, peer } = await sendCase(port, c, `/fuzz/${id}`);
       // Open: the server's connection event came and the peer has its 101.
       const status = requestVerdict(c.head);
       if (status !== 101) return await this.refused(status, o, peer);
@@ -696,23 +680,7 @@ export class EchoServerRun extends HostileRun {
       this.skipped++;
       return [];
     }
-    const head = c.head.replace(" /fuzz ", ` ${this.path} `);
-    const shift = head.length - c.head.length;
-    const bytes = Buffer.concat([Buffer.from(head, "latin1"), Buffer.from(c.frames, "hex")]);
-    const socket = net.connect(port, "127.0.0.1");
-    socket.setNoDelay(true);
-    const peer = new Collector(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    });
-    await writePieces(
-      socket,
-      splitAt(
-        bytes,
-        c.cuts.map((cut) => (cut > c.head.length ? cut + shift : cut)),
-      ),
-    );
+    const { socket, peer } = await sendCase(port, c, this.path);
     const poll = async (ready: () => boolean) => {
       const deadline = Date.now() + CASE_DEADLINE;
       while (!ready() && Date.now() < deadline) await sleep(2);
@@ -947,4 +915,33 @@ export function fuzzSettings(defaultCount: number): { seed: number; count: numbe
   const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
   const count = process.env.FUZZ_CONNECTIONS ? Number(process.env.FUZZ_CONNECTIONS) : defaultCount;
   return { seed, count };
+}
+
+/**
+ * Connect to `port` and write a server case's bytes, its request path replaced by `path`, split where the case
+ * says (cuts behind the head shifted by the path's change in length).
+ */
+async function sendCase(
+  port: number,
+  c: HostileCase,
+  path: string,
+): Promise<{ socket: net.Socket; peer: Collector }> {
+  const head = c.head.replace(" /fuzz ", ` ${path} `);
+  const shift = head.length - c.head.length;
+  const bytes = Buffer.concat([Buffer.from(head, "latin1"), Buffer.from(c.frames, "hex")]);
+  const socket = net.connect(port, "127.0.0.1");
+  socket.setNoDelay(true);
+  const peer = new Collector(socket);
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  await writePieces(
+    socket,
+    splitAt(
+      bytes,
+      c.cuts.map((cut) => (cut > c.head.length ? cut + shift : cut)),
+    ),
+  );
+  return { socket, peer };
 }
