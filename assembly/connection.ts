@@ -74,6 +74,9 @@ export namespace Slot {
   /** u8[28] the Sec-WebSocket-Accept value a client expects (set by buildRequest). */
   // @ts-ignore: decorator
   @inline export const ExpectedAccept: usize = 80;
+  /** u32 the masking key the host gave (`useMaskKey`, with ConnFlag.HostMaskKey), as its bytes read little-endian. */
+  // @ts-ignore: decorator
+  @inline export const TxHostKey: usize = 108;
   /** u64 payload bytes of the message being written not yet given to a frame. */
   // @ts-ignore: decorator
   @inline export const TxLeft: usize = 112;
@@ -142,6 +145,9 @@ export namespace ConnFlag {
   /** The frame being read has had its first data event. */
   // @ts-ignore: decorator
   @inline export const FrameStarted: u8 = 16;
+  /** Client frames are masked with the host's key (`useMaskKey`), not keys from the entropy pool. */
+  // @ts-ignore: decorator
+  @inline export const HostMaskKey: u8 = 32;
   /** Flags a host may set through `open`. */
   // @ts-ignore: decorator
   @inline export const OpenMask: u8 = 3;

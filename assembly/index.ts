@@ -22,6 +22,7 @@ import {
   controlError,
   controlFrame,
   headerSize,
+  hostMaskKey,
   maskWith,
   nextFrame as nextFrame_,
 } from "./writer";
@@ -137,6 +138,18 @@ export function maskChunk(conn: u32, ptr: usize, len: u32): i32 {
   if (slot == 0) return CallError.InvalidConnection;
   maskWith(slot, ptr, len);
   return 0;
+}
+
+/**
+ * Mask client connection `conn`'s frames with `key` from now on (ws's `generateMask`), not fresh keys from the
+ * entropy pool; `key` is the 4 key bytes as they go on the wire, read little-endian. 0, InvalidConnection, or
+ * InvalidArgument for a server's connection (its frames are never masked). A host choosing keys per frame
+ * calls it before each frame it writes; frames `feed` writes (pongs, the close reply) take the last key given.
+ * `open` ends it.
+ */
+export function useMaskKey(conn: u32, key: u32): i32 {
+  const slot = slotOf(conn);
+  return slot == 0 ? CallError.InvalidConnection : hostMaskKey(slot, key);
 }
 
 /** Write a ping (9) or pong (10) with `len` payload bytes from `src` at `dst`; its size or a CallError. */

@@ -3,14 +3,13 @@
 // violation fails the connection with its close code at the first byte that proves it.
 import { CloseCode, isValidCloseCode } from "./close";
 import { ConnFlag, clearFlag, hasFlag, ReadState, Role, setFlag, Slot, slotOf } from "./connection";
-import { hasEntropy } from "./entropy";
 import { CallError, ReadError } from "./errors";
 import { DataFlag, emit, EventType, eventCount, eventsFit, resetEvents } from "./events";
 import { OUT, OUT_BYTES, Result, setResult } from "./layout";
 import { mask } from "./mask";
 import { FrameBit, isControl, isKnownOpcode, MAX_CONTROL_PAYLOAD, Opcode } from "./opcode";
 import { UTF8_ACCEPT, UTF8_REJECT, utf8Step } from "./utf8";
-import { MAX_HEADER_BYTES, writeFrameAt } from "./writer";
+import { MAX_HEADER_BYTES, needsKey, writeFrameAt } from "./writer";
 
 /** Room a reply (pong or close) may need in OUT. */
 const MAX_REPLY: u32 = MAX_HEADER_BYTES + MAX_CONTROL_PAYLOAD;
@@ -34,10 +33,9 @@ export function feed(conn: u32, ptr: usize, len: u32): i32 {
   yielded = false;
   const slot = slotOf(conn);
   if (slot == 0) return CallError.InvalidConnection;
-  const client = load<u8>(slot + Slot.Role) == Role.Client;
   let pos: u32 = 0;
   while (pos < len && !yielded) {
-    if (!eventsFit(3) || <u32>OUT_BYTES - outLength < MAX_REPLY || (client && !hasEntropy(4))) break;
+    if (!eventsFit(3) || <u32>OUT_BYTES - outLength < MAX_REPLY || needsKey(slot)) break;
     const state = load<u8>(slot + Slot.State);
     // Let the host act on the data before a close frame, so it can still answer it: the close reply
     // (which ends sending) is queued by the next call.

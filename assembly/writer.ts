@@ -33,6 +33,26 @@ export namespace MessageFlag {
   return load<u8>(slot + Slot.Role) == Role.Client;
 }
 
+/**
+ * True when this slot cannot write a frame header for want of a masking key: a client that has neither a key
+ * of the host's (`useMaskKey`) nor 4 bytes of entropy.
+ */
+export function needsKey(slot: usize): bool {
+  return masks(slot) && !hasFlag(slot, ConnFlag.HostMaskKey) && !hasEntropy(4);
+}
+
+/**
+ * Mask this client slot's frames with `key` (the 4 key bytes as they go on the wire, read little-endian) from
+ * now on, instead of fresh keys from the entropy pool: ws's `generateMask`, for a host that chooses its keys
+ * (a key the peer can predict defeats the purpose of masking, RFC 6455 §10.3). `open` ends it.
+ */
+export function hostMaskKey(slot: usize, key: u32): i32 {
+  if (!masks(slot)) return CallError.InvalidArgument;
+  store<u32>(slot + Slot.TxHostKey, key);
+  setFlag(slot, ConnFlag.HostMaskKey);
+  return 0;
+}
+
 /** Bytes of the header of a frame with `payloadLength` payload bytes sent from this slot. */
 export function headerSize(slot: usize, payloadLength: u64): u32 {
   const size: u32 = payloadLength < 126 ? 2 : payloadLength <= 0xffff ? 4 : 10;
@@ -40,8 +60,8 @@ export function headerSize(slot: usize, payloadLength: u64): u32 {
 }
 
 /**
- * Write a frame header at `dst` and return its length. A client header ends with a fresh masking key,
- * which is also kept in the slot for `maskWith`. The caller has checked entropy.
+ * Write a frame header at `dst` and return its length. A client header ends with a fresh masking key (or the
+ * host's, `hostMaskKey`), which is also kept in the slot for `maskWith`. The caller has checked `needsKey`.
  */
 export function writeHeaderAt(slot: usize, byte0: u32, payloadLength: u64, dst: usize): u32 {
   const maskBit: u32 = masks(slot) ? FrameBit.Mask : 0;
@@ -59,7 +79,9 @@ export function writeHeaderAt(slot: usize, byte0: u32, payloadLength: u64, dst: 
     size = 10;
   }
   if (maskBit != 0) {
-    const key = load<u32>(takeEntropy(4));
+    const key = hasFlag(slot, ConnFlag.HostMaskKey)
+      ? load<u32>(slot + Slot.TxHostKey)
+      : load<u32>(takeEntropy(4));
     store<u32>(dst + size, key);
     store<u32>(slot + Slot.TxMaskingKey, key);
     store<u32>(slot + Slot.TxMaskOffset, 0);
@@ -72,7 +94,9 @@ export function writeHeaderAt(slot: usize, byte0: u32, payloadLength: u64, dst: 
 export function maskWith(slot: usize, ptr: usize, len: u32): void {
   if (!masks(slot)) return;
   const offset = load<u32>(slot + Slot.TxMaskOffset);
-  mask(ptr, len, load<u32>(slot + Slot.TxMaskingKey), offset);
+  const key = load<u32>(slot + Slot.TxMaskingKey);
+  // A zero key (a host's, `hostMaskKey`) masks nothing: the XOR is skipped, as ws skips it.
+  if (key != 0) mask(ptr, len, key, offset);
   store<u32>(slot + Slot.TxMaskOffset, nextOffset(offset, len));
 }
 
@@ -105,7 +129,7 @@ export function controlFrame(slot: usize, opcode: u32, src: usize, len: u32, dst
   const error = controlError(opcode, len);
   if (error < 0) return error;
   if (hasFlag(slot, ConnFlag.CloseSent)) return CallError.AlreadyClosing;
-  if (masks(slot) && !hasEntropy(4)) return CallError.EntropyExhausted;
+  if (needsKey(slot)) return CallError.EntropyExhausted;
   return <i32>writeFrameAt(slot, FrameBit.Fin | opcode, src, len, dst);
 }
 
@@ -125,7 +149,7 @@ export function beginMessage(slot: usize, opcode: u32, length: u64, flags: u32, 
   const compressed = (flags & MessageFlag.Compressed) != 0;
   // RSV1 marks a message compressed by a negotiated extension, on its first frame only (RFC 7692 §6).
   if (compressed && (continuing || !hasFlag(slot, ConnFlag.Rsv1Allowed))) return CallError.CompressionNotAllowed;
-  if (masks(slot) && !hasEntropy(4)) return CallError.EntropyExhausted;
+  if (needsKey(slot)) return CallError.EntropyExhausted;
   let next = TxState.Framing;
   if (compressed) next |= TxState.Rsv1First;
   if ((flags & MessageFlag.More) != 0) next |= TxState.More;
@@ -147,7 +171,7 @@ export function nextFrame(slot: usize, dst: usize): i32 {
   const state = load<u8>(slot + Slot.TxState);
   if ((state & TxState.Framing) == 0) return CallError.NoMessage;
   if (hasFlag(slot, ConnFlag.CloseSent)) return CallError.AlreadyClosing;
-  if (masks(slot) && !hasEntropy(4)) return CallError.EntropyExhausted;
+  if (needsKey(slot)) return CallError.EntropyExhausted;
   const left = load<u64>(slot + Slot.TxLeft);
   const fragment = <u64>load<u32>(slot + Slot.TxFragment);
   const n = fragment == 0 || left <= fragment ? left : fragment;
@@ -175,7 +199,7 @@ export function closeFrame(slot: usize, code: u32, reason: usize, reasonLength: 
   if (hasFlag(slot, ConnFlag.CloseSent)) return CallError.AlreadyClosing;
   const error = closeError(code, reason, reasonLength);
   if (error < 0) return error;
-  if (masks(slot) && !hasEntropy(4)) return CallError.EntropyExhausted;
+  if (needsKey(slot)) return CallError.EntropyExhausted;
   const payloadLength: u32 = code == 0 ? 0 : 2 + reasonLength;
   const size = writeHeaderAt(slot, FrameBit.Fin | Opcode.Close, payloadLength, dst);
   if (code != 0) {

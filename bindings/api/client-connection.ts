@@ -85,6 +85,7 @@ export class ClientConnection implements ClientLink {
         role: Role.Client,
         maxPayload: options.maxPayload ?? defaults.maxPayload,
         autoPong: options.autoPong ?? true,
+        generateMask: options.generateMask,
         fragments: options.fragments ?? "message",
         heartbeat: heartbeatOptions(options.heartbeat, defaults.clientHeartbeat),
         ...sessionLimits(options),

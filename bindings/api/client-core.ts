@@ -96,6 +96,14 @@ export interface ClientOptions {
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Answer pings (default true); false: the "ping" event still fires, answer with `pong()`. */
   autoPong?: boolean;
+  /**
+   * ws's option: fill the 4-byte `mask` (zeros at first, then what you left) with the masking key of the next
+   * frame, called before each frame the client writes (frames the engine answers with while reading, pongs
+   * and the close reply, take the last key). Default: a fresh key from the CSPRNG per frame. A constant
+   * key (all zeros spares the masking work, as ws) is for peers you trust: RFC 6455 §10.3 wants keys a
+   * peer cannot predict.
+   */
+  generateMask?(mask: Uint8Array): void;
 }
 
 /**

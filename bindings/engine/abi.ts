@@ -47,6 +47,8 @@ export interface EngineExports {
   headerBytes(conn: number, payloadLength: number): number;
   /** Mask the next `len` payload bytes at `ptr` after `nextFrame` (a no-op on the server side). */
   maskChunk(conn: number, ptr: number, len: number): number;
+  /** Mask client connection `conn`'s frames with `key` from now on (ws's `generateMask`), not fresh keys from the entropy pool; `key` is the 4 key bytes as they go on the wire, read little-endian. 0, InvalidConnection, or InvalidArgument for a server's connection (its frames are never masked). A host choosing keys per frame calls it before each frame it writes; frames `feed` writes (pongs, the close reply) take the last key given. `open` ends it. */
+  useMaskKey(conn: number, key: number): number;
   /** Write a ping (9) or pong (10) with `len` payload bytes from `src` at `dst`; its size or a CallError. */
   writeControl(conn: number, opcode: number, src: number, len: number, dst: number): number;
   /** Write a close frame with `code` (0: none) and a UTF-8 reason; size or CallError. */
@@ -125,6 +127,7 @@ export const EXPORTS = [
   "nextFrame",
   "headerBytes",
   "maskChunk",
+  "useMaskKey",
   "writeControl",
   "writeClose",
   "checkControl",
@@ -308,6 +311,8 @@ export const Slot = {
   TxState: 73,
   /** u8[28] the Sec-WebSocket-Accept value a client expects (set by buildRequest). */
   ExpectedAccept: 80,
+  /** u32 the masking key the host gave (`useMaskKey`, with ConnFlag.HostMaskKey), as its bytes read little-endian. */
+  TxHostKey: 108,
   /** u64 payload bytes of the message being written not yet given to a frame. */
   TxLeft: 112,
   /** u8[128] a control frame's payload split across reads. */
@@ -355,6 +360,8 @@ export const ConnFlag = {
   CloseReceived: 8,
   /** The frame being read has had its first data event. */
   FrameStarted: 16,
+  /** Client frames are masked with the host's key (`useMaskKey`), not keys from the entropy pool. */
+  HostMaskKey: 32,
   /** Flags a host may set through `open`. */
   OpenMask: 3,
 } as const;

@@ -84,6 +84,12 @@ export interface ConnectionOptions {
   alloc?: (size: number) => Uint8Array;
   /** permessage-deflate, when negotiated: the slot then allows RSV1 and `maxPayload` bounds inflated sizes. */
   deflate?: PerMessageDeflate;
+  /**
+   * A client's masking keys (ws's `generateMask`): called before each frame this side writes with a 4-byte
+   * buffer (zeros at first, then what it left there) to fill with the frame's key; frames the engine writes
+   * while reading (pongs, the close reply) take the last key. Without it, keys come from the entropy pool.
+   */
+  generateMask?(mask: Uint8Array): void;
 }
 
 /** Wire bytes a compressed message of `maxPayload` inflated bytes may take (stored blocks' overhead). */
@@ -176,6 +182,9 @@ export class WireConnection {
   /** The message inflating is binary; `onInflated` receives it (one function per connection, not per message). */
   private inflatingBinary = false;
   private readonly onInflated = (result: Uint8Array | DeflateError): void => this.inflatedAsync(result);
+  /** The application's masking keys (a client's `generateMask`), and the buffer it fills. */
+  private readonly generateMask: ((mask: Uint8Array) => void) | null;
+  private readonly maskBuffer: Uint8Array | null;
 
   constructor(handle: SlotHandle, handler: ConnectionHandler, options: ConnectionOptions) {
     this.engine = handle.engine;
@@ -195,7 +204,18 @@ export class WireConnection {
     this.role = options.role;
     this.autoPong = options.autoPong !== false;
     this.assembly = new MessageAssembly(this.alloc, this.maxPayload);
+    this.generateMask = (this.masking && options.generateMask) || null;
+    this.maskBuffer = this.generateMask ? this.alloc(4).fill(0) : null;
     this.open();
+  }
+
+  /** With `generateMask`, the key of the next frame: the application fills the buffer, the engine uses it. */
+  private nextKey(): void {
+    if (!this.generateMask) return;
+    const mask = this.maskBuffer!;
+    this.generateMask(mask);
+    const key = mask[0] | (mask[1] << 8) | (mask[2] << 16) | (mask[3] << 24);
+    check(this.engine.exports.useMaskKey(this.slot, key >>> 0), "generateMask");
   }
 
   private open(): void {
@@ -490,6 +510,7 @@ export class WireConnection {
     this.deflate?.release();
     this.dropHeld();
     if (!this.closeSent) {
+      this.nextKey();
       const size = this.engine.exports.writeClose(this.slot, closeCode, this.srcPtr, 0, this.dstPtr);
       if (size > 0) this.flushDst(size);
     }
@@ -552,6 +573,7 @@ export class WireConnection {
   ): void {
     const exports = this.engine.exports;
     const length = payload.length;
+    this.nextKey();
     let header = check(
       exports.beginMessage(this.slot, opcode, length, flags, fragmentSize, this.dstPtr),
       "send",
@@ -565,6 +587,7 @@ export class WireConnection {
       else this.sendPlain(header, piece, owned);
       offset += n;
       if (offset >= length) return;
+      this.nextKey();
       header = check(exports.nextFrame(this.slot, this.dstPtr), "send");
     }
   }
@@ -651,6 +674,7 @@ export class WireConnection {
       this.sendMessage(opcode, compressed, fragmentSize, MessageFlag.Compressed);
       return true;
     }
+    this.nextKey();
     check(exports.beginMessage(this.slot, opcode, written, 0, 0, this.dstPtr), "send");
     if (this.masking) {
       exports.maskChunk(this.slot, this.dstPtr + header, written);
@@ -679,6 +703,7 @@ export class WireConnection {
     );
     // A reason past the staging area is judged by its length alone: the engine reads no further.
     const length = read < reason.length ? encoder.encode(reason).length : written;
+    this.nextKey();
     const size = check(
       this.engine.exports.writeClose(this.slot, code ?? 0, this.srcPtr, length, this.dstPtr),
       `close(${code})`,
@@ -709,6 +734,7 @@ export class WireConnection {
   private control(opcode: number, data: Uint8Array): void {
     // Staged when it fits; the engine judges the length before it reads any of it.
     if (data.length <= this.areaBytes) this.engine.u8.set(data, this.srcPtr);
+    this.nextKey();
     const size = check(
       this.engine.exports.writeControl(this.slot, opcode, this.srcPtr, data.length, this.dstPtr),
       opcode === Opcode.Ping ? "ping" : "pong",

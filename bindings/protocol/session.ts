@@ -60,6 +60,8 @@ export interface SessionOptions {
   deflate?: PerMessageDeflate | null;
   /** Answer pings with pongs from inside the engine (default true). */
   autoPong?: boolean;
+  /** A client's masking keys (ws's `generateMask`; connection.ts `ConnectionOptions`). */
+  generateMask?(mask: Uint8Array): void;
 }
 
 /** What a session reports to the object users see. `data` comes from the host's `alloc`. */
@@ -208,6 +210,7 @@ export class Session implements BackpressureHost {
       maxPayload: options.maxPayload,
       fragments: options.fragments,
       autoPong: options.autoPong,
+      generateMask: options.generateMask,
       alloc,
       deflate: options.deflate ?? undefined,
     });

@@ -203,6 +203,47 @@ describe.each(["simd", "mvp"] as const)("writer exports (%s build)", (build) => 
       expect(engine.exports.nextFrame(0, engine.io)).toBe(6);
       expect(hex(engine.read(engine.io, 2))).toBe("8081");
     });
+
+    it("useMaskKey: the host's key masks every later client frame (ws's generateMask), needing no entropy", () => {
+      const engine = loadEngine(build);
+      expect(engine.exports.open(0, Role.Client, 0, 1 << 20)).toBe(0);
+      engine.fillEntropy(new Uint8Array(0));
+      // The key's bytes as they go on the wire, read little-endian.
+      expect(engine.exports.useMaskKey(0, 0x04030201)).toBe(0);
+      const dst = engine.io;
+      const size = engine.exports.beginMessage(0, Opcode.Binary, 3, 0, 2, dst);
+      expect(hex(engine.read(dst, size))).toBe("0282" + "01020304");
+      engine.write(dst + size, new Uint8Array([0x10, 0x20]));
+      expect(engine.exports.maskChunk(0, dst + size, 2)).toBe(0);
+      expect(hex(engine.read(dst + size, 2))).toBe("1122");
+      expect(engine.exports.useMaskKey(0, 0)).toBe(0);
+      expect(hex(engine.read(dst, engine.exports.nextFrame(0, dst)))).toBe("8081" + "00000000");
+      // Control and close frames take it too; the frame's payload is masked with it.
+      const ping = engine.exports.writeControl(0, Opcode.Ping, dst + 64, 0, dst);
+      expect(hex(engine.read(dst, ping))).toBe("8980" + "00000000");
+      expect(engine.exports.useMaskKey(0, 0xffffffff)).toBe(0);
+      const close = engine.exports.writeClose(0, 1000, dst + 64, 0, dst);
+      expect(hex(engine.read(dst, close))).toBe("8882" + "ffffffff" + "fc17");
+      // A server's frames are never masked; open() ends the host's keys (entropy again: none left here).
+      const server = opened(build);
+      expect(server.exports.useMaskKey(0, 1)).toBe(CallError.InvalidArgument);
+      expect(server.exports.useMaskKey(7, 1)).toBe(CallError.InvalidConnection);
+      expect(engine.exports.open(0, Role.Client, 0, 1 << 20)).toBe(0);
+      expect(engine.exports.beginMessage(0, Opcode.Binary, 1, 0, 0, dst)).toBe(CallError.EntropyExhausted);
+    });
+
+    it("useMaskKey: pongs feed writes for a client take the host's key, with no entropy left", () => {
+      const engine = loadEngine(build);
+      expect(engine.exports.open(0, Role.Client, ConnFlag.AutoPong, 1 << 20)).toBe(0);
+      engine.fillEntropy(new Uint8Array(0));
+      expect(engine.exports.useMaskKey(0, 0x44332211)).toBe(0);
+      engine.write(engine.io, new Uint8Array([0x89, 0x01, 0x61]));
+      expect(engine.exports.feed(0, engine.io, 3)).toBeGreaterThan(0);
+      const result = engine.exports.resultPtr();
+      expect(engine.u32(result + Result.Consumed)).toBe(3);
+      const out = engine.read(engine.exports.outPtr(), engine.u32(result + Result.OutLength));
+      expect(hex(out)).toBe("8a81" + "11223344" + (0x61 ^ 0x11).toString(16));
+    });
   });
 
   it("headerBytes: the size nextFrame writes for a length, masking key included for a client", () => {

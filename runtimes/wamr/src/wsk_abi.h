@@ -24,6 +24,7 @@ enum wsk_export {
     WSK_EXPORT_NEXT_FRAME, /* nextFrame(conn, dst) */
     WSK_EXPORT_HEADER_BYTES, /* headerBytes(conn, payloadLength) */
     WSK_EXPORT_MASK_CHUNK, /* maskChunk(conn, ptr, len) */
+    WSK_EXPORT_USE_MASK_KEY, /* useMaskKey(conn, key) */
     WSK_EXPORT_WRITE_CONTROL, /* writeControl(conn, opcode, src, len, dst) */
     WSK_EXPORT_WRITE_CLOSE, /* writeClose(conn, code, reason, reasonLength, dst) */
     WSK_EXPORT_CHECK_CONTROL, /* checkControl(opcode, length) */
@@ -41,10 +42,10 @@ enum wsk_export {
     WSK_EXPORT_ENTROPY_FILLED, /* entropyFilled(count) */
     WSK_EXPORT_COUNT
 };
-#define WSK_EXPORT_NAMES { "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "memoryNeeded", "init", "open", "unmask", "isUtf8", "utf8Validate", "connectionState", "framePayloadLength", "beginMessage", "nextFrame", "headerBytes", "maskChunk", "writeControl", "writeClose", "checkControl", "checkClose", "tokenLength", "parseRequest", "selectProtocol", "buildResponse", "buildRejection", "buildRequest", "parseResponse", "acceptKey", "sha1", "feed", "entropyFilled" }
-#define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 6, 2, 2, 3, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
+#define WSK_EXPORT_NAMES { "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "memoryNeeded", "init", "open", "unmask", "isUtf8", "utf8Validate", "connectionState", "framePayloadLength", "beginMessage", "nextFrame", "headerBytes", "maskChunk", "useMaskKey", "writeControl", "writeClose", "checkControl", "checkClose", "tokenLength", "parseRequest", "selectProtocol", "buildResponse", "buildRejection", "buildRequest", "parseResponse", "acceptKey", "sha1", "feed", "entropyFilled" }
+#define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 6, 2, 2, 3, 2, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
 /* 32-bit argument cells of each export, as WAMR's wasm_runtime_call_wasm takes them (an f64 or i64: two). */
-#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 7, 2, 3, 3, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
+#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 7, 2, 3, 3, 2, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
 
 /* Bytes of one event record. */
 #define WSK_EVENT_BYTES 16
@@ -144,6 +145,7 @@ enum wsk_export {
 #define WSK_SLOT_TX_OPCODE 72
 #define WSK_SLOT_TX_STATE 73
 #define WSK_SLOT_EXPECTED_ACCEPT 80
+#define WSK_SLOT_TX_HOST_KEY 108
 #define WSK_SLOT_TX_LEFT 112
 #define WSK_SLOT_CONTROL 128
 
@@ -170,6 +172,7 @@ enum wsk_export {
 #define WSK_CONN_FLAG_CLOSE_SENT 4
 #define WSK_CONN_FLAG_CLOSE_RECEIVED 8
 #define WSK_CONN_FLAG_FRAME_STARTED 16
+#define WSK_CONN_FLAG_HOST_MASK_KEY 32
 #define WSK_CONN_FLAG_OPEN_MASK 3
 
 /* Byte offsets of the fields of an event record. (assembly/events.ts EventField) */

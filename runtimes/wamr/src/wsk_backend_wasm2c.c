@@ -54,6 +54,7 @@ static void dispatch(Z_wsk_engine_instance_t *m, wsk_export_t fn, uint32_t *a)
     case WSK_EXPORT_NEXT_FRAME: a[0] = Z_wsk_engineZ_nextFrame(m, a[0], a[1]); break;
     case WSK_EXPORT_HEADER_BYTES: a[0] = Z_wsk_engineZ_headerBytes(m, a[0], f64_at(&a[1])); break;
     case WSK_EXPORT_MASK_CHUNK: a[0] = Z_wsk_engineZ_maskChunk(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_USE_MASK_KEY: a[0] = Z_wsk_engineZ_useMaskKey(m, a[0], a[1]); break;
     case WSK_EXPORT_WRITE_CONTROL: a[0] = Z_wsk_engineZ_writeControl(m, a[0], a[1], a[2], a[3], a[4]); break;
     case WSK_EXPORT_WRITE_CLOSE: a[0] = Z_wsk_engineZ_writeClose(m, a[0], a[1], a[2], a[3], a[4]); break;
     case WSK_EXPORT_CHECK_CONTROL: a[0] = Z_wsk_engineZ_checkControl(m, a[0], a[1]); break;

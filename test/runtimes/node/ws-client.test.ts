@@ -320,6 +320,55 @@ describe("ws's client API details", () => {
     await wss.close();
   });
 
+  it("masks each frame with the key generateMask leaves in its buffer (zeros: the payload goes in clear)", async () => {
+    const { wss, url } = await listen();
+    const raw: Buffer[] = [];
+    const got = new Promise<string[]>((resolve) =>
+      wss.once("connection", (conn) => {
+        conn._socket.prependListener("data", (chunk: Buffer) => raw.push(chunk));
+        const seen: string[] = [];
+        conn.on("message", (data) => seen.push(`message:${String(data)}`));
+        conn.on("ping", (data) => seen.push(`ping:${String(data)}`));
+        conn.on("close", () => resolve(seen));
+      }),
+    );
+    const keys = [
+      [0, 0, 0, 0],
+      [1, 2, 3, 4],
+      [0xf0, 0x0f, 0xff, 0x80],
+    ];
+    const given: number[][] = [];
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      generateMask(mask) {
+        given.push([...mask]);
+        // The first frame leaves the buffer as it came (zeros, as ws's), the later ones fill it.
+        if (given.length > 1) mask.set(keys[given.length - 1]);
+      },
+    });
+    const wsClosed = closed(ws);
+    await within(once(ws, "open"), 5000, "open");
+    ws.send(Buffer.from("abc"));
+    ws.ping("hi");
+    ws.close(1000);
+    expect(await within(got, 5000, "the server's events")).toEqual(["message:abc", "ping:hi"]);
+    await wsClosed();
+    // Called once per frame, each time with the buffer as the last call left it.
+    expect(given).toEqual([
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+      [1, 2, 3, 4],
+    ]);
+    const wire = Buffer.concat(raw);
+    const mask = (bytes: number[], key: number[]) => bytes.map((b, i) => b ^ key[i % 4]);
+    expect([...wire]).toEqual([
+      ...[0x82, 0x83, ...keys[0], ...Buffer.from("abc")],
+      ...[0x89, 0x82, ...keys[1], ...mask([...Buffer.from("hi")], keys[1])],
+      ...[0x88, 0x82, ...keys[2], ...mask([0x03, 0xe8], keys[2])],
+    ]);
+    await wss.close();
+  });
+
   it("answers no ping with autoPong: false (the 'ping' event still comes)", async () => {
     const { wss, url } = await listen();
     const pongs: unknown[] = [];
