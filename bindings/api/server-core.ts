@@ -570,7 +570,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     let count = 0;
     for (const ws of members) {
       if (except && (Array.isArray(except) ? except.includes(ws) : except === ws)) continue;
-      if (ws.session.sendFrame(frame, this.dropSlow)) count++;
+      if (ws.session.sendFrame(frame, this.dropSlow, payload.length)) count++;
     }
     return count;
   }
@@ -586,7 +586,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     for (const ws of this.connections) {
       if (except && (Array.isArray(except) ? except.includes(ws) : except === ws)) continue;
       if (filter && !filter(ws)) continue;
-      if (ws.session) ws.session.sendFrame(frame, this.dropSlow);
+      if (ws.session) ws.session.sendFrame(frame, this.dropSlow, payload.length);
       else ws.send(payload, { binary }); // a ws-shaped class of the `WebSocket` option
     }
   }

@@ -526,19 +526,24 @@ export class WireConnection {
     return bytes;
   }
 
-  /** Send a message: text for strings (unless `binary`), binary for bytes; fragmented at `fragmentSize`. */
+  /**
+   * Send a message: text for strings (unless `binary`), binary for bytes; fragmented at `fragmentSize`.
+   * Returns the message's bytes as given (a string's UTF-8 length, before any compression): the application
+   * data it adds to `bufferedAmount`.
+   */
   send(
     data: string | Uint8Array,
     binary = typeof data !== "string",
     fragmentSize = 0,
     compress = true,
     fin = true,
-  ): void {
+  ): number {
     if (!fin || this.continuing) return this.sendPiece(data, binary, fin);
     const deflate = compress ? this.deflate : null;
     const opcode = binary ? Opcode.Binary : Opcode.Text;
     if (typeof data === "string") {
-      if (this.sendText(opcode, data, fragmentSize, deflate)) return;
+      const sent = this.sendText(opcode, data, fragmentSize, deflate);
+      if (sent >= 0) return sent;
       // Sure to be compressed: encoded in engine memory for the compressor, which copies nothing else.
       if (deflate?.shouldCompress(data.length) && data.length * 3 <= this.areaBytes) {
         const { written } = encoder.encodeInto(
@@ -546,16 +551,19 @@ export class WireConnection {
           this.engine.u8.subarray(this.srcPtr, this.srcPtr + this.areaBytes),
         );
         const source = this.engine.u8.subarray(this.srcPtr, this.srcPtr + written);
-        return this.sendMessage(opcode, deflate.compress(source), fragmentSize, MessageFlag.Compressed);
+        this.sendMessage(opcode, deflate.compress(source), fragmentSize, MessageFlag.Compressed);
+        return written;
       }
       const bytes = encoder.encode(data);
       if (deflate?.shouldCompress(bytes.length))
-        return this.sendMessage(opcode, deflate.compress(bytes), fragmentSize, MessageFlag.Compressed);
-      return this.sendMessage(opcode, bytes, fragmentSize, 0, true);
+        this.sendMessage(opcode, deflate.compress(bytes), fragmentSize, MessageFlag.Compressed);
+      else this.sendMessage(opcode, bytes, fragmentSize, 0, true);
+      return bytes.length;
     }
     if (deflate?.shouldCompress(data.length))
-      return this.sendMessage(opcode, deflate.compress(data), fragmentSize, MessageFlag.Compressed);
-    this.sendMessage(opcode, data, fragmentSize, 0);
+      this.sendMessage(opcode, deflate.compress(data), fragmentSize, MessageFlag.Compressed);
+    else this.sendMessage(opcode, data, fragmentSize, 0);
+    return data.length;
   }
 
   /**
@@ -640,18 +648,18 @@ export class WireConnection {
   /**
    * Send a string encoded once, straight into the output behind the header the engine writes for it: on a
    * server into room the handler gives (its batch), on a client into engine memory, where it is masked.
-   * Compressed instead when `deflate` says so. False when it cannot be (fragmented, longer than the room,
-   * no room from the handler): the caller encodes it elsewhere.
+   * Compressed instead when `deflate` says so. Its UTF-8 length, or -1 when it cannot be (fragmented, longer
+   * than the room, no room from the handler): the caller encodes it elsewhere.
    */
   private sendText(
     opcode: number,
     text: string,
     fragmentSize: number,
     deflate: PerMessageDeflate | null,
-  ): boolean {
+  ): number {
     const { exports, u8 } = this.engine;
     const most = text.length * 3;
-    if (fragmentSize > 0 && fragmentSize < most) return false;
+    if (fragmentSize > 0 && fragmentSize < most) return -1;
     // The header goes first, so its size is needed before encoding: the engine's for the bounds of the UTF-8
     // length (one to three bytes a UTF-16 unit) when they agree, else for the exact length.
     let header = exports.headerBytes(this.slot, text.length);
@@ -666,13 +674,13 @@ export class WireConnection {
       const at = this.dstPtr + header;
       room = header + length <= this.areaBytes ? u8.subarray(at, at + length) : null;
     } else room = this.handler.reserve?.(header, length) ?? null;
-    if (!room) return false;
+    if (!room) return -1;
     const { written } = encoder.encodeInto(text, room);
     if (deflate?.shouldCompress(written)) {
       // The room is left unused: the compressed payload is what goes out.
       const compressed = deflate.compress(room.subarray(0, written));
       this.sendMessage(opcode, compressed, fragmentSize, MessageFlag.Compressed);
-      return true;
+      return written;
     }
     this.nextKey();
     check(exports.beginMessage(this.slot, opcode, written, 0, 0, this.dstPtr), "send");
@@ -681,7 +689,7 @@ export class WireConnection {
       this.engine.refillEntropy();
       this.handler.write(u8.subarray(this.dstPtr, this.dstPtr + header + written), true);
     } else this.handler.commit!(u8, this.dstPtr, header, written);
-    return true;
+    return written;
   }
 
   /** Send a ping with up to 125 bytes of payload. */
@@ -747,11 +755,12 @@ export class WireConnection {
    * the message's opcode, later ones as continuations, FIN on the piece sent with `fin`. Uncompressed: RSV1
    * would have to be on the first frame of a message compressed whole.
    */
-  private sendPiece(data: string | Uint8Array, binary: boolean, fin: boolean): void {
+  private sendPiece(data: string | Uint8Array, binary: boolean, fin: boolean): number {
     const owned = typeof data === "string";
     const bytes = owned ? encoder.encode(data) : data;
     this.sendMessage(binary ? Opcode.Binary : Opcode.Text, bytes, 0, fin ? 0 : MessageFlag.More, owned);
     this.continuing = !fin;
+    return bytes.length;
   }
 
   private flushDst(size: number): void {

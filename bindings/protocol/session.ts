@@ -175,6 +175,12 @@ export class Session implements BackpressureHost {
   readonly wire: WireConnection;
   /** Bytes sent once closing: never sent, but counted in bufferedAmount (WHATWG, as ws does). */
   private sentAfterClose = 0;
+  /**
+   * Application data of the sends (and pings, pongs) framed into the output since it last went to the
+   * socket: what bufferedAmount counts for them until then (WHATWG, as ws counts its sender's queue), not the
+   * frames' bytes, which may be compressed and carry headers. Once written, the socket counts the frames.
+   */
+  private queuedData = 0;
   private readonly pool: EnginePool;
   private readonly handle: SlotHandle;
   private readonly options: SessionOptions;
@@ -232,9 +238,12 @@ export class Session implements BackpressureHost {
     return this.wire.readBuffer;
   }
 
-  /** Bytes queued and not yet handed to the kernel. */
+  /**
+   * Bytes queued and not yet handed to the kernel: the application data sent this tick, then what the socket
+   * holds (frames, as written), plus Blobs not yet read and what was sent once closing.
+   */
   get bufferedAmount(): number {
-    const queued = this.socket.bufferedAmount + this.output.pending + this.writer.backlogBytes;
+    const queued = this.socket.bufferedAmount + this.queuedData + this.writer.backlogBytes;
     return queued + (this.blobs?.bytes ?? 0) + this.sentAfterClose;
   }
 
@@ -321,7 +330,7 @@ export class Session implements BackpressureHost {
     fin = true,
   ) {
     if (this.flow.overBudget) return this.overflow(callback);
-    this.wire.send(data, binary, fragmentSize, compress, fin);
+    this.queuedData += this.wire.send(data, binary, fragmentSize, compress, fin);
     if (callback) this.writer.track(callback);
     this.flow.queued();
   }
@@ -329,15 +338,16 @@ export class Session implements BackpressureHost {
   /**
    * Queue a message framed elsewhere (pub/sub frames once for all its subscribers), by reference. Past
    * `maxBufferedAmount` the peer is failed with 1008 as for `send`, or with `drop` the message is skipped
-   * for this connection. True when queued.
+   * for this connection. True when queued. `payloadLength`: its application data, for bufferedAmount.
    */
-  sendFrame(frame: Uint8Array, drop: boolean): boolean {
+  sendFrame(frame: Uint8Array, drop: boolean, payloadLength = frame.length): boolean {
     if (this.readyState !== ReadyState.OPEN || this.wire.closeSent) return false;
     if (this.flow.overBudget) {
       if (!drop) this.overflow();
       return false;
     }
     this.output.push(frame, false);
+    this.queuedData += payloadLength;
     this.flow.queued();
     return true;
   }
@@ -346,6 +356,7 @@ export class Session implements BackpressureHost {
   ping(data: Uint8Array, callback?: WriteCallback): void {
     if (!this.canSend(callback, data)) return;
     this.wire.ping(data);
+    this.queuedData += data.length;
     if (callback) this.writer.track(callback);
   }
 
@@ -353,6 +364,7 @@ export class Session implements BackpressureHost {
   pong(data: Uint8Array, callback?: WriteCallback): void {
     if (!this.canSend(callback, data)) return;
     this.wire.pong(data);
+    this.queuedData += data.length;
     if (callback) this.writer.track(callback);
   }
 
@@ -383,7 +395,7 @@ export class Session implements BackpressureHost {
   /** Destroy the socket now, without a close handshake. */
   terminate(): void {
     this.closing.apply("terminated");
-    this.output.clear();
+    this.clearOutput();
     this.socket.destroy();
   }
 
@@ -419,7 +431,7 @@ export class Session implements BackpressureHost {
    * it, and the destroy drops both: a peer that stopped reading gets no close frame).
    */
   private closeAhead(code: number, reason: string): void {
-    this.output.clear();
+    this.clearOutput();
     if (this.wire.closeSent || !this.writer.idle || !this.socket.writable) return;
     // The sends these wait for were dropped: they fail when the socket closes, not with this write.
     this.writer.untracked(() => {
@@ -449,12 +461,19 @@ export class Session implements BackpressureHost {
     this.flow.stop();
     // Closed: no write of the transport's holds the queue's bytes any more.
     this.output.release();
+    this.queuedData = 0;
     this.blobs?.clear();
     this.wire.release();
     this.pool.release(this.handle);
     this.closing.closed();
     this.writer.close();
     this.events.end(this.closing.code, this.closing.reason, wasClean);
+  }
+
+  /** Drop what the output holds (the socket is going): nothing of it will be sent. */
+  private clearOutput(): void {
+    this.output.clear();
+    this.queuedData = 0;
   }
 
   /** A send (or close) that waited behind a Blob: it goes unless the connection closed meanwhile. */
@@ -586,6 +605,8 @@ export class Session implements BackpressureHost {
 
   /** The output queue's sink: one batch to the socket, then the slab, the drain owed and the read gate. */
   private writeChunks(chunks: Uint8Array[]): void {
+    // The socket counts these bytes from now on.
+    this.queuedData = 0;
     this.writer.write(chunks);
     if (this.writer.idle) this.output.recycle();
     // Below the mark already (the kernel took it all): the sender may go on at once.

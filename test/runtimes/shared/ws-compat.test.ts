@@ -1,8 +1,8 @@
 // The server answers as ws's does where ws's own test suite (the spec of the server API) says so, on
 // Node and Bun alike: subprotocol choice, refusals (status, body, headers), verifyClient's refusal headers,
 // hybi-08 requests, the 'headers' event, clientTracking, autoPong, bufferedAmount once closing.
-import { frame, RawClient, upgradeRequest } from "../../support/raw-client.js";
-import { describe, expect, it, listen, runtime, type ServerConnection } from "./harness.js";
+import { frame, RawClient, upgradeRequest, within } from "../../support/raw-client.js";
+import { describe, expect, host, it, listen, runtime, type ServerConnection } from "./harness.js";
 
 const Op = { Text: 1, Ping: 9, Pong: 10 } as const;
 
@@ -152,6 +152,38 @@ describe(`server on ${runtime}: ws's options`, () => {
     const raw = await RawClient.open(port);
     expect(await amounts).toEqual([0, 2]);
     raw.destroy();
+    await wss.close();
+  });
+
+  it("counts a send's data in bufferedAmount as given (not compressed, no header) until it is written", async () => {
+    const { wss, url } = await listen({ perMessageDeflate: true });
+    const server = new Promise<number[]>((resolve) =>
+      wss.on("connection", (ws) => {
+        const amounts: number[] = [];
+        ws.send("héllo"); // 6 bytes of UTF-8
+        amounts.push(ws.bufferedAmount);
+        wss.broadcast(new Uint8Array(10)); // a frame made once for everyone: its payload counts
+        amounts.push(ws.bufferedAmount);
+        ws.ping("hi", undefined, () => resolve([...amounts, ws.bufferedAmount]));
+        amounts.push(ws.bufferedAmount);
+      }),
+    );
+    const ws = new host.WebSocket(url, { perMessageDeflate: { threshold: 0 } });
+    const client = new Promise<number[]>((resolve) =>
+      ws.on("open", () => {
+        const amounts: number[] = [];
+        ws.send("foo"); // compressed to a frame of 11 bytes, masked
+        amounts.push(ws.bufferedAmount);
+        ws.send(new Uint8Array(300).fill(1), (error) => {
+          expect(error).toBeUndefined();
+          resolve([...amounts, ws.bufferedAmount]);
+        });
+        amounts.push(ws.bufferedAmount);
+      }),
+    );
+    expect(await within(server, 5000, "the server's sends")).toEqual([6, 16, 18, 0]);
+    expect(await within(client, 5000, "the client's sends")).toEqual([3, 303, 0]);
+    ws.close();
     await wss.close();
   });
 
