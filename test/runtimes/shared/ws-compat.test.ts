@@ -168,7 +168,7 @@ describe(`server on ${runtime}: ws's options`, () => {
         amounts.push(ws.bufferedAmount);
       }),
     );
-    const ws = new host.WebSocket(url, { perMessageDeflate: { threshold: 0 } });
+    const ws = new host.WebSocket(url, [], { perMessageDeflate: { threshold: 0 } });
     const client = new Promise<number[]>((resolve) =>
       ws.on("open", () => {
         const amounts: number[] = [];
