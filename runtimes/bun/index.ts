@@ -19,6 +19,7 @@ export {
 } from "../../bindings/api/server-core.js";
 export { ServerConnection } from "../../bindings/api/server-connection.js";
 export * from "../../bindings/api/host-api.js";
+export { EMPTY_BUFFER } from "../node/buffer.js";
 
 // ws's module shape (bindings/api/ws-module.ts): the client class is the default export and carries the rest.
 import { wsModule } from "../../bindings/api/ws-module.js";

@@ -3,8 +3,8 @@
 import type { Socket } from "bun";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 
-/** Buffer.allocUnsafe: the byte type Bun users get, as on Node. */
-export const allocBuffer = (size: number): Buffer => Buffer.allocUnsafe(size);
+/** Buffers, as on Node (and the same empty one). */
+export { allocBuffer } from "../node/buffer.js";
 
 /** `SessionSocket` over one of Bun's sockets. */
 export class SocketLink<D = unknown> implements SessionSocket {

@@ -17,6 +17,7 @@ export type { PublishOptions } from "../../bindings/api/server-connection.js";
 export * from "../../bindings/api/host-api.js";
 
 export type { NodeClientOptions, NodeClientEvents } from "./client.js";
+export { EMPTY_BUFFER } from "./buffer.js";
 
 // ws's module shape (bindings/api/ws-module.ts): the client class is the default export and carries the rest.
 import type { AddressInfo as NetAddressInfo } from "node:net";

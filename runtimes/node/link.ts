@@ -3,8 +3,7 @@
 import { Socket } from "node:net";
 import type { Session, SessionSocket } from "../../bindings/protocol/session.js";
 
-/** Buffer.allocUnsafe: the byte type Node users get. */
-export const allocBuffer = (size: number): Buffer => Buffer.allocUnsafe(size);
+export { allocBuffer } from "./buffer.js";
 
 /** `SessionSocket` over a `net.Socket` (or the TLS one). */
 export class SocketLink implements SessionSocket {

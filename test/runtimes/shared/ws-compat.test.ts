@@ -187,6 +187,38 @@ describe(`server on ${runtime}: ws's options`, () => {
     await wss.close();
   });
 
+  it("gives one shared empty Buffer (EMPTY_BUFFER) for empty messages, pings and close reasons, as ws does", async () => {
+    const { wss, url } = await listen();
+    const server = new Promise<unknown[]>((resolve) =>
+      wss.on("connection", (conn) => {
+        const seen: unknown[] = [];
+        conn.on("message", (data) => seen.push(data));
+        conn.on("ping", (data) => seen.push(data));
+        conn.on("close", (_code, reason) => resolve([...seen, reason]));
+        conn.send("");
+        conn.ping();
+      }),
+    );
+    const ws = new host.WebSocket(url);
+    const client: unknown[] = [];
+    ws.on("message", (data) => client.push(data));
+    ws.on("ping", (data) => {
+      client.push(data);
+      ws.send(new Uint8Array(0));
+      ws.send("");
+      ws.ping();
+      ws.close(1000);
+    });
+    const closed = new Promise<unknown>((resolve) => ws.on("close", (_code, reason) => resolve(reason)));
+    const got = await within(server, 5000, "the server's events");
+    client.push(await within(closed, 5000, "the client's close"));
+    expect(got).toHaveLength(4);
+    expect(client).toHaveLength(3);
+    for (const data of [...got, ...client]) expect(data).toBe(host.EMPTY_BUFFER);
+    expect(host.EMPTY_BUFFER.length).toBe(0);
+    await wss.close();
+  });
+
   it("pause() stops message events until resume(), as ws's does", async () => {
     const { wss, port } = await listen();
     const received: string[] = [];

@@ -1,0 +1,9 @@
+// The bytes Node and Bun users get: Buffers, and one shared empty Buffer for every empty message, ping or
+// pong payload and close reason, as ws gives its `EMPTY_BUFFER` (no allocation for them; it has no bytes
+// anyone could change).
+
+/** The one empty Buffer our events give. */
+export const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
+
+/** Buffer.allocUnsafe, `EMPTY_BUFFER` for no bytes: the `alloc` of the Node and Bun hosts. */
+export const allocBuffer = (size: number): Buffer => (size === 0 ? EMPTY_BUFFER : Buffer.allocUnsafe(size));
