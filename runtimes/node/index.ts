@@ -17,6 +17,7 @@ export type { PublishOptions } from "../../bindings/api/server-connection.js";
 export * from "../../bindings/api/host-api.js";
 
 export type { NodeClientOptions, NodeClientEvents } from "./client.js";
+export { Http2Agent, type Http2AgentOptions, type Http2Option, type Http2Response } from "./http2-client.js";
 
 // ws's module shape (bindings/api/ws-module.ts): the client class is the default export and carries the rest.
 import type { AddressInfo as NetAddressInfo } from "node:net";
