@@ -61,6 +61,7 @@ export interface Http2Hooks {
 
 /** A session being made or in use by an agent, and the WebSockets on it. */
 interface Pooled {
+  key: string;
   session: http2.ClientHttp2Session | null;
   /** The server's SETTINGS came: the session takes streams. */
   ready: boolean;
@@ -117,19 +118,29 @@ export class Http2Agent {
       entry = undefined;
     }
     if (entry?.ready) {
-      const ready = entry;
-      return process.nextTick(() => callback(this.use(ready)));
+      const outcome = this.use(entry);
+      return process.nextTick(() => callback(outcome));
     }
     if (entry) return void entry.waiters.push(callback);
-    const created: Pooled = { session: null, ready: false, streams: 0, waiters: [callback], idle: undefined };
+    const created: Pooled = {
+      key,
+      session: null,
+      ready: false,
+      streams: 0,
+      waiters: [callback],
+      idle: undefined,
+    };
     this.pool.set(key, created);
     this.connect(key, created, target, options);
   }
 
   private connect(key: string, entry: Pooled, target: WebSocketTarget, options: object): void {
     const settle = (outcome: Outcome) => {
-      const waiters = entry.waiters.splice(0);
-      for (const waiter of waiters) waiter("session" in outcome ? this.use(entry) : outcome);
+      // Each waiter counts on the session before any is told: one that lets go at once does not close it.
+      const told = entry.waiters.splice(0).map((waiter) => {
+        return [waiter, "session" in outcome ? this.use(entry) : outcome] as const;
+      });
+      for (const [waiter, result] of told) waiter(result);
       // Nobody took it: idle from now on.
       if ("session" in outcome) this.released(entry);
     };
@@ -200,10 +211,14 @@ export class Http2Agent {
   private released(entry: Pooled): void {
     const session = entry.session;
     if (entry.streams > 0 || !session || session.closed || session.destroyed) return;
-    if (this.idleTimeout === 0) return void session.close();
+    const close = () => {
+      if (this.pool.get(entry.key) === entry) this.pool.delete(entry.key);
+      session.close();
+    };
+    if (this.idleTimeout === 0) return close();
     session.unref();
     clearTimeout(entry.idle);
-    entry.idle = setTimeout(() => session.close(), this.idleTimeout);
+    entry.idle = setTimeout(close, this.idleTimeout);
     entry.idle.unref?.();
   }
 }

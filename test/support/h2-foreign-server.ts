@@ -102,8 +102,10 @@ export interface StreamRecord {
   session: http2.ServerHttp2Session;
   stream: http2.ServerHttp2Stream;
   frames: Frame[];
-  /** The client's END_STREAM arrived. */
+  /** The readable side ended (the client's END_STREAM, or a reset). */
   ended: boolean;
+  /** The stream was reset before the server ended its side ('aborted'). */
+  aborted: boolean;
   /** The RST_STREAM code the stream closed with (0: none, closed by END_STREAM both ways); -1 while open. */
   rstCode: number;
   closed: Promise<void>;
@@ -157,12 +159,14 @@ export async function foreignServer(
       stream,
       frames: [],
       ended: false,
+      aborted: false,
       rstCode: -1,
       closed: new Promise((resolve) => (closedResolve = resolve)),
     };
     streams.push(record);
     stream.on("error", () => {});
     stream.on("end", () => (record.ended = true));
+    stream.on("aborted", () => (record.aborted = true));
     stream.on("close", () => {
       record.rstCode = stream.rstCode ?? 0;
       closedResolve();
@@ -229,7 +233,10 @@ function serve(
         message!.parts.push(frame.payload);
         if (!frame.fin) continue;
         let data = Buffer.concat(message!.parts);
-        if (message!.compressed) data = zlib.inflateRawSync(Buffer.concat([data, TAIL]));
+        if (message!.compressed)
+          data = zlib.inflateRawSync(Buffer.concat([data, TAIL]), {
+            finishFlush: zlib.constants.Z_SYNC_FLUSH,
+          });
         const reply = deflate
           ? writeFrame(message!.opcode, compress(data), true)
           : writeFrame(message!.opcode, data);
