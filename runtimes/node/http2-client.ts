@@ -10,13 +10,15 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import type { ClientLink, ClientOptions, WebSocketTarget } from "../../bindings/api/client-core.js";
 import type { HeaderField } from "../../bindings/protocol/handshake.js";
+import { defaults } from "../../bindings/policies/config.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 
 /** Options of an `Http2Agent`. */
 export interface Http2AgentOptions {
   /**
    * Ms a session stays open once its last WebSocket has closed, for the next one to the same origin
-   * (default 5000; 0 closes it at once). An idle session does not keep the process alive.
+   * (default `defaults.http2IdleTimeout`, 5 s; 0 closes it at once). An idle session does not keep the
+   * process alive.
    */
   idleTimeout?: number;
 }
@@ -89,7 +91,7 @@ export class Http2Agent {
   private readonly pool = new Map<string, Pooled>();
 
   constructor(options: Http2AgentOptions = {}) {
-    const idle = options.idleTimeout ?? 5000;
+    const idle = options.idleTimeout ?? defaults.http2IdleTimeout;
     if (!(idle >= 0)) throw new RangeError(`idleTimeout must be a number of ms ≥ 0, got ${idle}`);
     this.idleTimeout = idle;
   }

@@ -136,17 +136,17 @@ export interface ForeignServer {
 
 /**
  * Start the foreign server on 127.0.0.1:0. `enableConnectProtocol` false leaves the setting out (a server
- * without RFC 8441); `routes` by `:path` (anything else: 200, echo).
+ * without RFC 8441); `routes` by `:path` (anything else: 200, echo); `h2c`: HTTP/2 without TLS.
  */
 export async function foreignServer(
   tls: { key: Buffer; cert: Buffer },
-  options: { enableConnectProtocol?: boolean; routes?: Record<string, Route> } = {},
+  options: { enableConnectProtocol?: boolean; routes?: Record<string, Route>; h2c?: boolean } = {},
 ): Promise<ForeignServer> {
-  const server = http2.createSecureServer({
-    ...tls,
-    allowHTTP1: true,
-    settings: { enableConnectProtocol: options.enableConnectProtocol ?? true },
-  });
+  const settings = { enableConnectProtocol: options.enableConnectProtocol ?? true };
+  // h2c (prior knowledge, no TLS) when asked; the type stays the secure server's, whose events these are.
+  const server = options.h2c
+    ? (http2.createServer({ settings }) as unknown as http2.Http2SecureServer)
+    : http2.createSecureServer({ ...tls, allowHTTP1: true, settings });
   const streams: StreamRecord[] = [];
   const sessions: http2.ServerHttp2Session[] = [];
   const waiting: Array<(record: StreamRecord) => void> = [];

@@ -404,6 +404,24 @@ describe("WebSocket over HTTP/2 against a foreign node:http2 server", () => {
   });
 });
 
+describe("ws:// over HTTP/2 (h2c with prior knowledge)", () => {
+  it("opens on an h2c session and echoes", async () => {
+    const server = await foreignServer(tls, { h2c: true });
+    const agent = new Http2Agent({ idleTimeout: 0 });
+    try {
+      const ws = await open(`ws://127.0.0.1:${server.port}/plain`, { http2: agent });
+      expect(server.streams[0].headers).toMatchObject({ ":scheme": "http", ":protocol": "websocket" });
+      ws.send(pattern(100_000));
+      expect((await nextMessage(ws))[0].equals(pattern(100_000))).toBe(true);
+      ws.close();
+      expect((await closed(ws)).wasClean).toBe(true);
+    } finally {
+      agent.close(true);
+      await server.close();
+    }
+  });
+});
+
 describe("falling back to HTTP/1.1", () => {
   it("upgrades over HTTP/1.1 when the server's SETTINGS lack ENABLE_CONNECT_PROTOCOL", async () => {
     const server = await foreignServer(tls, { enableConnectProtocol: false });
