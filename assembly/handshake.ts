@@ -284,6 +284,11 @@ function isVisible(ptr: usize, len: u32): bool {
   return true;
 }
 
+/** A client's request pieces are safe to write: a host and a path of visible ASCII, protocols without control bytes. */
+function validRequest(host: usize, hostLength: u32, path: usize, pathLength: u32, protocols: usize, protocolsLength: u32): bool {
+  return hostLength > 0 && isVisible(host, hostLength) && isVisible(path, pathLength) && !hasControl(protocols, protocolsLength);
+}
+
 /**
  * Parse a client's upgrade request head at [ptr, ptr + len): 0 while incomplete, else the HTTP status
  * decided (101, 400, 405, 426, 431, 505), with the fields and header table filled.
@@ -385,8 +390,7 @@ export function buildRequest(
 ): i32 {
   const slot = slotOf(conn);
   if (slot == 0) return CallError.InvalidConnection;
-  if (hostLength == 0 || !isVisible(host, hostLength) || !isVisible(path, pathLength)) return CallError.InvalidArgument;
-  if (hasControl(protocols, protocolsLength)) return CallError.InvalidArgument;
+  if (!validRequest(host, hostLength, path, pathLength, protocols, protocolsLength)) return CallError.InvalidArgument;
   if (!hasEntropy(16)) return CallError.EntropyExhausted;
   let at = put(dst, GET, 4);
   if (pathLength == 0) store<u8>(at++, 0x2f);
@@ -500,8 +504,7 @@ export function buildConnectRequest(
   extraLength: u32,
   dst: usize,
 ): i32 {
-  if (hostLength == 0 || !isVisible(host, hostLength) || !isVisible(path, pathLength)) return CallError.InvalidArgument;
-  if (hasControl(protocols, protocolsLength)) return CallError.InvalidArgument;
+  if (!validRequest(host, hostLength, path, pathLength, protocols, protocolsLength)) return CallError.InvalidArgument;
   let at = put(dst, CONNECT_LINES, 53);
   if (secure != 0) store<u8>(at++, 0x73);
   at = put(putCrlf(at), AUTHORITY_NAME, 12);

@@ -300,30 +300,33 @@ export function buildUpgradeRequest(
   options: UpgradeRequestOptions,
 ): Uint8Array {
   engine.refillEntropy();
-  const parts = [
+  const { free, n } = buildWith(engine, options, options.headers, "buildRequest", (parts, dst) =>
+    api(engine).buildRequest(conn, ...parts, dst),
+  );
+  return engine.u8.slice(free, free + n);
+}
+
+/** A request's pieces (host, path, subprotocols, extra lines) as (address, length) pairs in the I/O area. */
+type RequestParts = [number, number, number, number, number, number, number, number];
+
+/** Stage a request's pieces and run the engine's builder on them; where it wrote and how much. */
+function buildWith(
+  engine: Engine,
+  options: UpgradeRequestOptions,
+  headers: Record<string, string> | undefined,
+  name: string,
+  build: (parts: RequestParts, dst: number) => number,
+): { free: number; n: number } {
+  const pieces = [
     encodeLatin1(options.host),
     encodeLatin1(options.path ?? "/"),
     encodeLatin1((options.protocols ?? []).join(", ")),
-    encodeLatin1(headerLines(options.headers)),
+    encodeLatin1(headerLines(headers)),
   ];
-  const room = BUILDER_ROOM_BYTES + parts.reduce((sum, part) => sum + part.length, 0);
-  const { at, free } = stage(engine, parts, room);
-  const n = check(
-    api(engine).buildRequest(
-      conn,
-      at[0],
-      parts[0].length,
-      at[1],
-      parts[1].length,
-      at[2],
-      parts[2].length,
-      at[3],
-      parts[3].length,
-      free,
-    ),
-    "buildRequest",
-  );
-  return engine.u8.slice(free, free + n);
+  const room = BUILDER_ROOM_BYTES + pieces.reduce((sum, piece) => sum + piece.length, 0);
+  const { at, free } = stage(engine, pieces, room);
+  const parts = pieces.flatMap((piece, i) => [at[i], piece.length]) as RequestParts;
+  return { free, n: check(build(parts, free), name) };
 }
 
 /** The server's answer to a client's upgrade request. */
@@ -428,28 +431,8 @@ export type HeaderField = [name: string, value: string];
 export function buildConnectRequest(engine: Engine, options: ConnectRequestOptions): HeaderField[] {
   const lower: Record<string, string> = {};
   for (const [name, value] of Object.entries(options.headers ?? {})) lower[name.toLowerCase()] = value;
-  const parts = [
-    encodeLatin1(options.host),
-    encodeLatin1(options.path ?? "/"),
-    encodeLatin1((options.protocols ?? []).join(", ")),
-    encodeLatin1(headerLines(lower)),
-  ];
-  const room = BUILDER_ROOM_BYTES + parts.reduce((sum, part) => sum + part.length, 0);
-  const { at, free } = stage(engine, parts, room);
-  const n = check(
-    api(engine).buildConnectRequest(
-      options.secure ? 1 : 0,
-      at[0],
-      parts[0].length,
-      at[1],
-      parts[1].length,
-      at[2],
-      parts[2].length,
-      at[3],
-      parts[3].length,
-      free,
-    ),
-    "buildConnectRequest",
+  const { free, n } = buildWith(engine, options, lower, "buildConnectRequest", (parts, dst) =>
+    api(engine).buildConnectRequest(options.secure ? 1 : 0, ...parts, dst),
   );
   const fields: HeaderField[] = [];
   for (const line of latin1(engine, free, n).split("\r\n")) {

@@ -100,14 +100,19 @@ export interface WebSocket {
 
 const PROTOCOL_VERSIONS = [8, 13];
 
-/** ws's check of `protocolVersion`, made before anything else. */
-function checkProtocolVersion(
+/** The options of ws's constructor signatures: `(url, options)` or `(url, protocols, options)`. */
+function givenOptions(
   protocols: string | string[] | NodeClientOptions | undefined,
   options: NodeClientOptions | undefined,
-): void {
-  const given =
+): NodeClientOptions | undefined {
+  return (
     options ??
-    (protocols && typeof protocols === "object" && !Array.isArray(protocols) ? protocols : undefined);
+    (protocols && typeof protocols === "object" && !Array.isArray(protocols) ? protocols : undefined)
+  );
+}
+
+/** ws's check of `protocolVersion`, made before anything else. */
+function checkProtocolVersion(given: NodeClientOptions | undefined): void {
   const version = given?.protocolVersion;
   if (version !== undefined && !PROTOCOL_VERSIONS.includes(version))
     throw new RangeError(
@@ -116,14 +121,7 @@ function checkProtocolVersion(
 }
 
 /** The `http2` options checked before anything is dialed (TypeErrors saying what to change). */
-function checkHttp2(
-  url: string | URL,
-  protocols: string | string[] | NodeClientOptions | undefined,
-  options: NodeClientOptions | undefined,
-): void {
-  const given =
-    options ??
-    (protocols && typeof protocols === "object" && !Array.isArray(protocols) ? protocols : undefined);
+function checkHttp2(url: string | URL, given: NodeClientOptions | undefined): void {
   if (!given?.http2 && given?.http2Fallback === undefined) return;
   if (given.http2 && given.protocolVersion === 8)
     throw new TypeError("http2: WebSockets over HTTP/2 are version 13 (RFC 8441); drop protocolVersion 8");
@@ -143,8 +141,8 @@ export class WebSocket extends WebSocketCore {
     protocols?: string | string[] | NodeClientOptions,
     options?: NodeClientOptions,
   ) {
-    checkProtocolVersion(protocols, options);
-    checkHttp2(url, protocols, options);
+    checkProtocolVersion(givenOptions(protocols, options));
+    checkHttp2(url, givenOptions(protocols, options));
     super(url, protocols, options, allocBuffer, nodeDeflateCodec);
   }
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Http2Agent, WebSocket } from "../../runtimes/node/index.js";
-import { throwAwayCertificate } from "../support/h2-foreign-server.js";
+import { nextData, pattern, throwAwayCertificate } from "../support/h2-foreign-server.js";
 import { within } from "../runtimes/node/peers.js";
 
 // Debian's interpreter, not whatever `python3` is first on PATH (pyenv and the like).
@@ -25,20 +25,6 @@ function hypercornMissing(): string | false {
 }
 const missing = hypercornMissing();
 if (missing) console.warn(`skipping hypercorn interop: ${missing}`);
-
-function pattern(size: number): Buffer {
-  const bytes = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + 7) & 0xff;
-  return bytes;
-}
-
-function nextMessage(ws: WebSocket): Promise<Buffer> {
-  return within(
-    new Promise((resolve) => ws.once("message", (data) => resolve(data as Buffer))),
-    10_000,
-    "message",
-  );
-}
 
 describe.skipIf(missing)("hypercorn (HTTP/2 and HTTP/1.1) ↔ our client", () => {
   const tls = throwAwayCertificate();
@@ -92,7 +78,7 @@ describe.skipIf(missing)("hypercorn (HTTP/2 and HTTP/1.1) ↔ our client", () =>
   /** Which HTTP version and client port (so which connection) the server sees. */
   async function who(ws: WebSocket): Promise<string> {
     ws.send("who?");
-    return String(await nextMessage(ws));
+    return String(await nextData(ws));
   }
 
   // hypercorn 0.13.2 closes its whole HTTP/2 connection once a WebSocket it closed has ended (and resets
@@ -104,10 +90,10 @@ describe.skipIf(missing)("hypercorn (HTTP/2 and HTTP/1.1) ↔ our client", () =>
       expect(await who(ws)).toMatch(/^2 \d+$/);
       for (const size of [0, 125, 126, 65535, 65536, 1 << 20]) {
         ws.send(pattern(size));
-        expect((await nextMessage(ws)).equals(pattern(size)), `${size} bytes`).toBe(true);
+        expect((await nextData(ws)).equals(pattern(size)), `${size} bytes`).toBe(true);
         const text = "héllo wörld ".repeat(size >> 4);
         ws.send(text);
-        expect(String(await nextMessage(ws))).toBe(text);
+        expect(String(await nextData(ws))).toBe(text);
       }
       await serverCloses(ws);
     } finally {
@@ -128,8 +114,8 @@ describe.skipIf(missing)("hypercorn (HTTP/2 and HTTP/1.1) ↔ our client", () =>
       const text = "squeeze ".repeat(5000);
       a.send(text);
       b.send(pattern(100_000));
-      expect(String(await nextMessage(a))).toBe(text);
-      expect((await nextMessage(b)).equals(pattern(100_000))).toBe(true);
+      expect(String(await nextData(a))).toBe(text);
+      expect((await nextData(b)).equals(pattern(100_000))).toBe(true);
       await serverCloses(a);
     } finally {
       own.close(true);

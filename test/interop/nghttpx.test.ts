@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer as WSServer } from "ws";
 import { WebSocket, type Http2Response } from "../../runtimes/node/index.js";
-import { throwAwayCertificate } from "../support/h2-foreign-server.js";
+import { nextData, pattern, throwAwayCertificate } from "../support/h2-foreign-server.js";
 import { within } from "../runtimes/node/peers.js";
 
 function nghttpxMissing(): string | false {
@@ -33,20 +33,6 @@ async function freePort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise((resolve) => probe.close(resolve));
   return port;
-}
-
-function pattern(size: number): Buffer {
-  const bytes = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 11 + 5) & 0xff;
-  return bytes;
-}
-
-function nextMessage(ws: WebSocket): Promise<Buffer> {
-  return within(
-    new Promise((resolve) => ws.once("message", (data) => resolve(data as Buffer))),
-    10_000,
-    "message",
-  );
 }
 
 describe.skipIf(missing)("nghttpx (HTTP/2 frontend, HTTP/1.1 backend: ws) ↔ our client", () => {
@@ -122,10 +108,10 @@ describe.skipIf(missing)("nghttpx (HTTP/2 frontend, HTTP/1.1 backend: ws) ↔ ou
       for (const [i, ws] of clients.entries())
         for (const size of [0, 126, 65536, 1 << 20]) {
           ws.send(pattern(size + i));
-          expect((await nextMessage(ws)).equals(pattern(size + i)), `${size + i} bytes`).toBe(true);
+          expect((await nextData(ws)).equals(pattern(size + i)), `${size + i} bytes`).toBe(true);
           const text = "ünïcödé ".repeat(size >> 4);
           ws.send(text);
-          expect(String(await nextMessage(ws))).toBe(text);
+          expect(String(await nextData(ws))).toBe(text);
         }
       for (const ws of clients) {
         const closed = new Promise<CloseEvent>((resolve) =>

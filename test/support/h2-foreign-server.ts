@@ -9,6 +9,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zlib from "node:zlib";
+import type { WebSocket as NodeWebSocket } from "../../runtimes/node/index.js";
+import { within } from "./raw-client.js";
 
 /** A throw-away certificate for localhost and 127.0.0.1 (openssl). */
 export function throwAwayCertificate(): { key: Buffer; cert: Buffer } {
@@ -25,6 +27,19 @@ export function throwAwayCertificate(): { key: Buffer; cert: Buffer } {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `size` bytes of a pattern that does not repeat every 256 bytes (a misplaced chunk shows). */
+export function pattern(size: number): Buffer {
+  const bytes = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + (i >> 8)) & 0xff;
+  return bytes;
+}
+
+/** The data of our Node client's next 'message' event (a Buffer, text or binary), within 10 s. */
+export function nextData(ws: NodeWebSocket): Promise<Buffer> {
+  const data = new Promise<Buffer>((resolve) => ws.once("message", (message) => resolve(message as Buffer)));
+  return within(data, 10_000, "message");
 }
 
 /** A frame as the reader found it (payload unmasked). */

@@ -11,6 +11,7 @@ import { WebSocketServer as WSServer } from "ws";
 import { Http2Agent, WebSocket, type Http2Response } from "../../../runtimes/node/index.js";
 import {
   foreignServer,
+  pattern,
   throwAwayCertificate,
   writeFrame,
   type ForeignServer,
@@ -60,12 +61,6 @@ function closed(ws: WebSocket): Promise<{ code: number; reason: string; wasClean
 
 function errorOf(ws: WebSocket): Promise<Error> {
   return within(new Promise((resolve) => ws.once("error", resolve)), 5000, "error");
-}
-
-function pattern(size: number): Buffer {
-  const bytes = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + (i >> 8)) & 0xff;
-  return bytes;
 }
 
 describe("WebSocket over HTTP/2 against a foreign node:http2 server", () => {
