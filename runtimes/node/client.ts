@@ -64,12 +64,13 @@ export interface NodeClientEvents {
   error: [error: Error];
   ping: [data: Buffer];
   pong: [data: Buffer];
-  /** Over HTTP/2 (`http2`), the response is an `Http2Response` and the request its stream. */
-  upgrade: [response: http.IncomingMessage | Http2Response];
-  "unexpected-response": [
-    request: http.ClientRequest | http2.ClientHttp2Stream,
-    response: http.IncomingMessage | Http2Response,
-  ];
+  /**
+   * Typed as ws's, so code written for ws compiles unchanged; over HTTP/2 (`http2`) the response is an
+   * `Http2Response` (`statusCode`, `headers`, ...) and, for "unexpected-response", the request its
+   * `http2.ClientHttp2Stream`: cast them there (docs/NODE.md "Client over HTTP/2").
+   */
+  upgrade: [response: http.IncomingMessage];
+  "unexpected-response": [request: http.ClientRequest, response: http.IncomingMessage];
   redirect: [url: string, request: http.ClientRequest];
   fragment: [data: Buffer, isBinary: boolean, first: boolean, last: boolean];
   drain: [];
@@ -158,7 +159,9 @@ export class WebSocket extends WebSocketCore {
         upgrade: (response) => link.upgrade(response),
         unexpected: (response) => {
           if (this.listenerCount("unexpected-response") === 0) return false;
-          this.emit("unexpected-response", response.stream, response);
+          // ws's types for ws's code; the objects are HTTP/2's (NodeClientEvents).
+          const stream = response.stream as unknown as http.ClientRequest;
+          this.emit("unexpected-response", stream, response as unknown as http.IncomingMessage);
           return true;
         },
         fallback: () => {

@@ -235,7 +235,14 @@ function sessionKey(target: WebSocketTarget, options: object): string {
 function whenSettled(session: http2.ClientHttp2Session, callback: (error?: Error) => void): void {
   if (session.closed || session.destroyed) return callback(new Error("HTTP/2 session closed"));
   if (session.remoteSettings.enableConnectProtocol) return process.nextTick(callback);
-  if (session.connecting) return void session.once("connect", () => whenSettled(session, callback));
+  if (session.connecting) {
+    const closed = () => callback(new Error("HTTP/2 session closed before it connected"));
+    session.once("close", closed);
+    return void session.once("connect", () => {
+      session.off("close", closed);
+      whenSettled(session, callback);
+    });
+  }
   session.ping((error) => callback(error ?? undefined));
 }
 

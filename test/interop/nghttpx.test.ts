@@ -97,7 +97,9 @@ describe.skipIf(missing)("nghttpx (HTTP/2 frontend, HTTP/1.1 backend: ws) ↔ ou
       );
       const upgrades = clients.map(
         (ws) =>
-          new Promise<Http2Response>((resolve) => ws.once("upgrade", (r) => resolve(r as Http2Response))),
+          new Promise<Http2Response>((resolve) =>
+            ws.once("upgrade", (r) => resolve(r as unknown as Http2Response)),
+          ),
       );
       await within(Promise.all(clients.map((ws) => once(ws, "open"))), 10_000, "both open");
       for (const upgrade of upgrades)

@@ -98,7 +98,7 @@ describe("WebSocket over HTTP/2 against a foreign node:http2 server", () => {
       headers: { "X-Token": "secret" },
     });
     const upgrade = new Promise<Http2Response>((resolve) =>
-      ws.once("upgrade", (r) => resolve(r as Http2Response)),
+      ws.once("upgrade", (r) => resolve(r as unknown as Http2Response)),
     );
     await within(once(ws, "open"), 5000, "open");
     expect(await upgrade).toMatchObject({ statusCode: 200, httpVersion: "2.0" });
@@ -237,6 +237,15 @@ describe("WebSocket over HTTP/2 against a foreign node:http2 server", () => {
     }
   });
 
+  it("fails an attempt on an application's session that never connects", async () => {
+    const session = http2.connect("https://127.0.0.1:1", { ca: tls.cert });
+    session.on("error", () => {});
+    const ws = new WebSocket(`${base}/echo`, { http2: session, ca: tls.cert });
+    const wsClosed = closed(ws);
+    expect((await errorOf(ws)).message).toBe("HTTP/2 session closed before it connected");
+    expect((await wsClosed).code).toBe(1006);
+  });
+
   it("sends END_STREAM after the close handshake", async () => {
     const ws = await open(`${base}/echo?close`, { http2: agent });
     const record = server.streams.at(-1)!;
@@ -332,7 +341,9 @@ describe("WebSocket over HTTP/2 against a foreign node:http2 server", () => {
     const ws = new WebSocket(`${base}/403`, { http2: agent, ca: tls.cert });
     const [stream, response] = await within(
       new Promise<[http2.ClientHttp2Stream, Http2Response]>((resolve) =>
-        ws.on("unexpected-response", (s, r) => resolve([s as http2.ClientHttp2Stream, r as Http2Response])),
+        ws.on("unexpected-response", (s, r) =>
+          resolve([s as unknown as http2.ClientHttp2Stream, r as unknown as Http2Response]),
+        ),
       ),
       5000,
       "unexpected-response",
