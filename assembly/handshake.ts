@@ -227,6 +227,14 @@ function checkResponse(slot: usize, offered: usize, offeredLength: u32): u32 {
   const accept = <usize>field(HandshakeField.AcceptPtr);
   if (field(HandshakeField.AcceptLength) != ACCEPT_BYTES || !sameBytes(accept, slot + Slot.ExpectedAccept, ACCEPT_BYTES, false))
     return HandshakeError.AcceptMismatch;
+  return checkNegotiation(seen, offered, offeredLength);
+}
+
+/**
+ * The subprotocol and extension rules of an accepting response (RFC 6455 §4.1, the same over HTTP/2 by
+ * RFC 8441 §5), given what `scanHeaders` saw; 0 or a HandshakeError.
+ */
+function checkNegotiation(seen: u32, offered: usize, offeredLength: u32): u32 {
   if ((seen & (1 << Known.Protocol)) != 0) {
     const protocol = <usize>field(HandshakeField.ProtocolsPtr);
     const length = field(HandshakeField.ProtocolsLength);
@@ -274,6 +282,11 @@ function writeAccept(key: usize, keyLength: u32, dst: usize): u32 {
 function isVisible(ptr: usize, len: u32): bool {
   for (let i: u32 = 0; i < len; i++) if (<u32>load<u8>(ptr + i) - 0x21 >= 0x5e) return false;
   return true;
+}
+
+/** A client's request pieces are safe to write: a host and a path of visible ASCII, protocols without control bytes. */
+function validRequest(host: usize, hostLength: u32, path: usize, pathLength: u32, protocols: usize, protocolsLength: u32): bool {
+  return hostLength > 0 && isVisible(host, hostLength) && isVisible(path, pathLength) && !hasControl(protocols, protocolsLength);
 }
 
 /**
@@ -377,8 +390,7 @@ export function buildRequest(
 ): i32 {
   const slot = slotOf(conn);
   if (slot == 0) return CallError.InvalidConnection;
-  if (hostLength == 0 || !isVisible(host, hostLength) || !isVisible(path, pathLength)) return CallError.InvalidArgument;
-  if (hasControl(protocols, protocolsLength)) return CallError.InvalidArgument;
+  if (!validRequest(host, hostLength, path, pathLength, protocols, protocolsLength)) return CallError.InvalidArgument;
   if (!hasEntropy(16)) return CallError.EntropyExhausted;
   let at = put(dst, GET, 4);
   if (pathLength == 0) store<u8>(at++, 0x2f);
@@ -408,24 +420,35 @@ export function parseResponse(
 ): i32 {
   const slot = slotOf(conn);
   if (slot == 0) return CallError.InvalidConnection;
+  return parseAnswer(slot, ptr, len, offered, offeredLength, maxHeaderBytes);
+}
+
+/**
+ * A server's answer to a request: an HTTP/1.1 head to `slot`'s upgrade request, or (`slot` 0) the header
+ * block of an HTTP/2 response to an extended CONNECT. The result is `parseResponse`'s, with 200 in place of
+ * 101 for the extended CONNECT.
+ */
+function parseAnswer(slot: usize, ptr: usize, len: u32, offered: usize, offeredLength: u32, maxHeaderBytes: u32): i32 {
   const headEnd = readHead(ptr, len, maxHeaderBytes);
   let reason: u32 = headEnd < 0 ? <u32>-headEnd : 0;
+  const accepting: u32 = slot == 0 ? 200 : 101;
   if (headEnd > 0) {
     const end = lineEnd(ptr, 0);
-    reason = parseStatusLine(ptr, end);
+    reason = slot == 0 ? parseStatusField(ptr, end) : parseStatusLine(ptr, end);
     if (reason != HandshakeError.BadStatusLine) {
       const headers = parseHeaders(ptr, end + 2, <u32>headEnd);
       const status = field(HandshakeField.Status);
-      if (status != 101) {
+      if (status != accepting) {
         setField(HandshakeField.Reason, HandshakeError.UnexpectedStatus);
         return <i32>status;
       }
       if (reason == 0) reason = headers;
-      if (reason == 0) reason = checkResponse(slot, offered, offeredLength);
+      if (reason == 0)
+        reason = slot == 0 ? checkNegotiation(scanHeaders(), offered, offeredLength) : checkResponse(slot, offered, offeredLength);
     }
   } else if (headEnd == 0) return 0;
   setField(HandshakeField.Reason, reason);
-  return reason == 0 ? 101 : -(<i32>reason);
+  return reason == 0 ? <i32>accepting : -(<i32>reason);
 }
 
 /** Write Sec-WebSocket-Accept for the `keyLength` bytes at `key` (base64 of the SHA-1 of key + GUID); 28. */
@@ -437,4 +460,83 @@ export function acceptKey(key: usize, keyLength: u32, dst: usize): i32 {
 export function sha1(ptr: usize, len: u32, dst: usize): i32 {
   sha1Digest(ptr, len, dst);
   return 20;
+}
+
+// WebSockets over HTTP/2 (RFC 8441), the client's side. The host's HTTP/2 library frames header blocks; the
+// engine reads and writes them as lines, one field a line (`name: value\r\n`, pseudo-header fields first,
+// names lower-case), ending with an empty line, so the WebSocket rules stay here.
+
+/** ":method: CONNECT\r\n:protocol: websocket\r\n:scheme: http" (an "s" follows for https). */
+const CONNECT_LINES = memory.data<u8>([
+  58, 109, 101, 116, 104, 111, 100, 58, 32, 67, 79, 78, 78, 69, 67, 84, 13, 10, 58, 112, 114, 111, 116, 111, 99, 111,
+  108, 58, 32, 119, 101, 98, 115, 111, 99, 107, 101, 116, 13, 10, 58, 115, 99, 104, 101, 109, 101, 58, 32, 104, 116, 116,
+  112,
+]);
+/** ":authority: " */
+const AUTHORITY_NAME = memory.data<u8>([58, 97, 117, 116, 104, 111, 114, 105, 116, 121, 58, 32]);
+/** ":path: " */
+const PATH_NAME = memory.data<u8>([58, 112, 97, 116, 104, 58, 32]);
+/** "sec-websocket-version: 13\r\nsec-websocket-protocol: " (the version line is the first 27 bytes). */
+const H2_VERSION_PROTOCOL = memory.data<u8>([
+  115, 101, 99, 45, 119, 101, 98, 115, 111, 99, 107, 101, 116, 45, 118, 101, 114, 115, 105, 111, 110, 58, 32, 49, 51, 13,
+  10, 115, 101, 99, 45, 119, 101, 98, 115, 111, 99, 107, 101, 116, 45, 112, 114, 111, 116, 111, 99, 111, 108, 58, 32,
+]);
+/** ":status: " */
+const STATUS_NAME = memory.data<u8>([58, 115, 116, 97, 116, 117, 115, 58, 32]);
+
+/**
+ * Write the header block of a client's extended CONNECT (RFC 8441 §4) at `dst`, as lines: `:method`
+ * CONNECT, `:protocol` websocket, `:scheme` (https when `secure`, else http), `:authority` host, `:path`
+ * (an empty one as "/"), `sec-websocket-version: 13`, `sec-websocket-protocol` when `protocolsLength` > 0,
+ * then the host's complete lines `extra` (lower-case names), and an empty line. No Sec-WebSocket-Key: the
+ * stream itself is the proof of a WebSocket-aware server (RFC 8441 §5). Returns the length, or
+ * InvalidArgument as `buildRequest` (nothing written).
+ */
+export function buildConnectRequest(
+  secure: u32,
+  host: usize,
+  hostLength: u32,
+  path: usize,
+  pathLength: u32,
+  protocols: usize,
+  protocolsLength: u32,
+  extra: usize,
+  extraLength: u32,
+  dst: usize,
+): i32 {
+  if (!validRequest(host, hostLength, path, pathLength, protocols, protocolsLength)) return CallError.InvalidArgument;
+  let at = put(dst, CONNECT_LINES, 53);
+  if (secure != 0) store<u8>(at++, 0x73);
+  at = put(putCrlf(at), AUTHORITY_NAME, 12);
+  at = put(putCrlf(put(at, host, hostLength)), PATH_NAME, 7);
+  if (pathLength == 0) store<u8>(at++, 0x2f);
+  at = putCrlf(put(at, path, pathLength));
+  if (protocolsLength > 0) at = putCrlf(put(put(at, H2_VERSION_PROTOCOL, 51), protocols, protocolsLength));
+  else at = put(at, H2_VERSION_PROTOCOL, 27);
+  return <i32>(putCrlf(put(at, extra, extraLength)) - dst);
+}
+
+/**
+ * Parse the header block of the server's HTTP/2 response to an extended CONNECT, as lines (`:status`
+ * first): 0 while incomplete; 200 when it accepts (`offered`: the protocols the client sent); the server's
+ * status when it is not 200; or -HandshakeError as `parseResponse` (no Upgrade, Connection or
+ * Sec-WebSocket-Accept over HTTP/2; the subprotocol and extension rules are the same).
+ */
+export function parseConnectResponse(ptr: usize, len: u32, offered: usize, offeredLength: u32, maxHeaderBytes: u32): i32 {
+  return parseAnswer(0, ptr, len, offered, offeredLength, maxHeaderBytes);
+}
+
+/** Read the `:status: NNN` line ending at `end` (HTTP/2, so HttpVersion 20); 0 or BadStatusLine. */
+function parseStatusField(ptr: usize, end: u32): u32 {
+  if (end != 12 || !sameBytes(ptr, STATUS_NAME, 9, false)) return HandshakeError.BadStatusLine;
+  let status: u32 = 0;
+  for (let i: usize = 9; i < 12; i++) {
+    const digit = <u32>load<u8>(ptr + i) - 0x30;
+    if (digit > 9) return HandshakeError.BadStatusLine;
+    status = status * 10 + digit;
+  }
+  if (status < 100) return HandshakeError.BadStatusLine;
+  setField(HandshakeField.Status, status);
+  setField(HandshakeField.HttpVersion, 20);
+  return 0;
 }

@@ -10,7 +10,15 @@ import {
   buildDeflateOffer,
   type PerMessageDeflateOptions,
 } from "../protocol/extensions.js";
-import { buildUpgradeRequest, parseUpgradeResponse } from "../protocol/handshake.js";
+import {
+  buildConnectRequest,
+  buildUpgradeRequest,
+  parseConnectResponse,
+  parseUpgradeResponse,
+  type HeaderField,
+  type ResponseOptions,
+  type UpgradeResponse,
+} from "../protocol/handshake.js";
 import { PerMessageDeflate, type DeflateCodec } from "../protocol/permessage-deflate.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
 import { Session, sessionLimits, type SessionEvents, type SessionSocket } from "../protocol/session.js";
@@ -104,17 +112,34 @@ export class ClientConnection implements ClientLink {
   }
 
   upgradeRequest(): Uint8Array {
-    const { target, options, deflate } = this.setup;
+    const { target } = this.setup;
     return (this.request ??= buildUpgradeRequest(this.handle.engine, this.handle.slot, {
       host: target.host,
       path: target.path,
       protocols: this.setup.protocols,
-      headers: {
-        ...(deflate ? { "Sec-WebSocket-Extensions": buildDeflateOffer(deflate) } : {}),
-        ...(options.origin ? { Origin: options.origin } : {}),
-        ...options.headers,
-      },
+      headers: this.requestHeaders(this.setup.options.headers),
     }));
+  }
+
+  connectRequest(headers?: Record<string, string>): HeaderField[] {
+    const { target, options } = this.setup;
+    return buildConnectRequest(this.handle.engine, {
+      secure: target.secure,
+      host: target.host,
+      path: target.path,
+      protocols: this.setup.protocols,
+      headers: this.requestHeaders(headers ?? options.headers),
+    });
+  }
+
+  /** The request's own header fields: the extension offer, Origin and the application's `headers`. */
+  private requestHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+    const { options, deflate } = this.setup;
+    return {
+      ...(deflate ? { "Sec-WebSocket-Extensions": buildDeflateOffer(deflate) } : {}),
+      ...(options.origin ? { Origin: options.origin } : {}),
+      ...headers,
+    };
   }
 
   connected(): void {
@@ -134,6 +159,27 @@ export class ClientConnection implements ClientLink {
   receiveInPlace(length: number): void {
     if (this.phase === "frames") this.session.receiveInPlace(length);
     else if (this.phase === "handshake") this.response(this.session.readBuffer.subarray(0, length));
+  }
+
+  connectResponse(status: number, headers: HeaderField[]): void {
+    if (this.phase !== "handshake") return;
+    const { engine } = this.handle;
+    const response = parseConnectResponse(
+      engine,
+      status,
+      headers,
+      this.setup.protocols,
+      this.responseOptions(),
+    );
+    this.settle(response, new Uint8Array(0));
+  }
+
+  /** How the engine checks the server's answer. */
+  private responseOptions(): ResponseOptions {
+    return {
+      maxHeaderBytes: this.setup.options.maxHeaderSize ?? defaults.maxHeaderSize,
+      extensionsOffered: this.setup.deflate !== null,
+    };
   }
 
   drain(): void {
@@ -160,18 +206,21 @@ export class ClientConnection implements ClientLink {
     joined.set(this.head);
     joined.set(chunk, this.head.length);
     this.head = joined;
-    const { options, deflate } = this.setup;
     const response = parseUpgradeResponse(
       this.handle.engine,
       this.handle.slot,
       joined,
       this.setup.protocols,
-      {
-        maxHeaderBytes: options.maxHeaderSize ?? defaults.maxHeaderSize,
-        extensionsOffered: deflate !== null,
-      },
+      this.responseOptions(),
     );
     if (!response) return;
+    this.head = new Uint8Array(0);
+    this.settle(response, joined.subarray(response.headEnd));
+  }
+
+  /** The engine's verdict on the server's answer: open (`early`: frames read with it) or refuse. */
+  private settle(response: UpgradeResponse, early: Uint8Array): void {
+    const { options, deflate } = this.setup;
     if (!response.ok) return this.refuse(new Error(handshakeMessage(response)), true);
     let extensions = "";
     if (deflate) {
@@ -191,11 +240,9 @@ export class ClientConnection implements ClientLink {
     }
     clearTimeout(this.timer);
     this.phase = "frames";
-    this.head = new Uint8Array(0);
     this.session.start();
     this.reports.accepted(response.protocol, extensions);
     // Frames that came in the same read as the 101 follow the open event.
-    const early = joined.subarray(response.headEnd);
     if (early.length > 0) this.session.receive(early);
   }
 

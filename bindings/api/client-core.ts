@@ -26,6 +26,7 @@ import type { DeflateCodec } from "../protocol/permessage-deflate.js";
 import type { HeartbeatOptions } from "../policies/heartbeat.js";
 import { sharedPool, type EnginePool } from "../engine/pool.js";
 import type { Session, SessionSocket } from "../protocol/session.js";
+import type { HeaderField } from "../protocol/handshake.js";
 import { ReadyState } from "../protocol/ready-state.js";
 import {
   byteSize,
@@ -193,6 +194,13 @@ export interface ClientLink {
   readonly readBuffer: Uint8Array;
   /** The upgrade request (request line and header fields), built by the engine once per connection. */
   upgradeRequest(): Uint8Array;
+  /**
+   * The header fields of an extended CONNECT opening the WebSocket on an HTTP/2 stream (RFC 8441), built
+   * by the engine; `headers`, when given, in place of the options' (a host adding credentials).
+   */
+  connectRequest(headers?: Record<string, string>): HeaderField[];
+  /** A host that sent the extended CONNECT reports the response's `:status` and header fields. */
+  connectResponse(status: number, headers: HeaderField[]): void;
   /** TCP (and TLS) is up: the upgrade request goes out. */
   connected(): void;
   /** A host that sent the request itself (node:http) reports the 101 it got, for the "upgrade" event. */

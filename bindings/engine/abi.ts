@@ -101,6 +101,27 @@ export interface EngineExports {
   acceptKey(key: number, keyLength: number, dst: number): number;
   /** Write the SHA-1 digest of `len` bytes at `ptr` at `dst`; 20. */
   sha1(ptr: number, len: number, dst: number): number;
+  /** Write the header block of a client's extended CONNECT (RFC 8441 §4) at `dst`, as lines: `:method` CONNECT, `:protocol` websocket, `:scheme` (https when `secure`, else http), `:authority` host, `:path` (an empty one as "/"), `sec-websocket-version: 13`, `sec-websocket-protocol` when `protocolsLength` > 0, then the host's complete lines `extra` (lower-case names), and an empty line. No Sec-WebSocket-Key: the stream itself is the proof of a WebSocket-aware server (RFC 8441 §5). Returns the length, or InvalidArgument as `buildRequest` (nothing written). */
+  buildConnectRequest(
+    secure: number,
+    host: number,
+    hostLength: number,
+    path: number,
+    pathLength: number,
+    protocols: number,
+    protocolsLength: number,
+    extra: number,
+    extraLength: number,
+    dst: number,
+  ): number;
+  /** Parse the header block of the server's HTTP/2 response to an extended CONNECT, as lines (`:status` first): 0 while incomplete; 200 when it accepts (`offered`: the protocols the client sent); the server's status when it is not 200; or -HandshakeError as `parseResponse` (no Upgrade, Connection or Sec-WebSocket-Accept over HTTP/2; the subprotocol and extension rules are the same). */
+  parseConnectResponse(
+    ptr: number,
+    len: number,
+    offered: number,
+    offeredLength: number,
+    maxHeaderBytes: number,
+  ): number;
   /** Read `len` bytes at `ptr` for connection `conn`. Writes events (see events.ts) and replies to send (OUT, `Result.OutLength`); stops early when the event or reply space fills up, so the host feeds the rest (`Result.Consumed` tells how much was read). Returns the event count or a CallError. */
   feed(conn: number, ptr: number, len: number): number;
   /** Declare that the host wrote `count` fresh random bytes at the start of the pool. */
@@ -141,6 +162,8 @@ export const EXPORTS = [
   "parseResponse",
   "acceptKey",
   "sha1",
+  "buildConnectRequest",
+  "parseConnectResponse",
   "feed",
   "entropyFilled",
 ] as const;

@@ -65,6 +65,8 @@ export const defaults = frozen({
    * more bytes, docs/DEFLATE.md) and `memLevel`.
    */
   deflate: frozen({ threshold: 1024, historyBytes: 4 * KiB, level: 5, memLevel: 8 }),
+  /** Ms an `Http2Agent` keeps a session open once its last WebSocket over HTTP/2 has closed (0: closes at once). */
+  http2IdleTimeout: 5_000,
   /** Listeners per event before an emitter warns of a likely leak (Node's EventEmitter default). */
   maxListeners: 10,
   /** Ms `createRedisAdapter` waits for Redis at start before rejecting. */

@@ -30,6 +30,8 @@ export type HandshakeExports = Pick<
   | "parseResponse"
   | "acceptKey"
   | "sha1"
+  | "buildConnectRequest"
+  | "parseConnectResponse"
 >;
 
 /** Byte offsets of the u32 handshake fields at `handshakePtr()` (assembly/http.ts HandshakeField), and the
@@ -298,30 +300,33 @@ export function buildUpgradeRequest(
   options: UpgradeRequestOptions,
 ): Uint8Array {
   engine.refillEntropy();
-  const parts = [
+  const { free, n } = buildWith(engine, options, options.headers, "buildRequest", (parts, dst) =>
+    api(engine).buildRequest(conn, ...parts, dst),
+  );
+  return engine.u8.slice(free, free + n);
+}
+
+/** A request's pieces (host, path, subprotocols, extra lines) as (address, length) pairs in the I/O area. */
+type RequestParts = [number, number, number, number, number, number, number, number];
+
+/** Stage a request's pieces and run the engine's builder on them; where it wrote and how much. */
+function buildWith(
+  engine: Engine,
+  options: UpgradeRequestOptions,
+  headers: Record<string, string> | undefined,
+  name: string,
+  build: (parts: RequestParts, dst: number) => number,
+): { free: number; n: number } {
+  const pieces = [
     encodeLatin1(options.host),
     encodeLatin1(options.path ?? "/"),
     encodeLatin1((options.protocols ?? []).join(", ")),
-    encodeLatin1(headerLines(options.headers)),
+    encodeLatin1(headerLines(headers)),
   ];
-  const room = BUILDER_ROOM_BYTES + parts.reduce((sum, part) => sum + part.length, 0);
-  const { at, free } = stage(engine, parts, room);
-  const n = check(
-    api(engine).buildRequest(
-      conn,
-      at[0],
-      parts[0].length,
-      at[1],
-      parts[1].length,
-      at[2],
-      parts[2].length,
-      at[3],
-      parts[3].length,
-      free,
-    ),
-    "buildRequest",
-  );
-  return engine.u8.slice(free, free + n);
+  const room = BUILDER_ROOM_BYTES + pieces.reduce((sum, piece) => sum + piece.length, 0);
+  const { at, free } = stage(engine, pieces, room);
+  const parts = pieces.flatMap((piece, i) => [at[i], piece.length]) as RequestParts;
+  return { free, n: check(build(parts, free), name) };
 }
 
 /** The server's answer to a client's upgrade request. */
@@ -375,12 +380,24 @@ export function parseUpgradeResponse(
   const result = api(engine).parseResponse(conn, at[0], input.length, at[1], list.length, max);
   if (result < 0 && result > -HANDSHAKE_ERROR_FIRST) check(result, "parseResponse");
   if (result === 0) return null;
+  return answer(engine, result, 101, at[0], input.length, options);
+}
+
+/** What the engine said of a server's answer (`accepting`: its status for an acceptance, 101 or 200). */
+function answer(
+  engine: Engine,
+  result: number,
+  accepting: number,
+  at: number,
+  length: number,
+  options: ResponseOptions,
+): UpgradeResponse {
   const headEnd = field(engine, HandshakeField.HeadEnd);
-  const text = new HeadText(engine, at[0], headEnd > 0 ? Math.min(headEnd, input.length) : input.length);
+  const text = new HeadText(engine, at, headEnd > 0 ? Math.min(headEnd, length) : length);
   const headers = readHeaders(engine, text);
   const reason = field(engine, HandshakeField.Reason);
   // ExtensionNotOffered: the engine checks it last, so every other rule held.
-  if (result === 101 || (result === -HandshakeError.ExtensionNotOffered && options.extensionsOffered))
+  if (result === accepting || (result === -HandshakeError.ExtensionNotOffered && options.extensionsOffered))
     return {
       ok: true,
       headEnd,
@@ -395,6 +412,56 @@ export function parseUpgradeResponse(
       : (handshakeErrors[reason]?.message ?? `handshake error ${reason}`);
   const wsMessage = (handshakeErrors[reason]?.wsMessage ?? "").replace("{value}", String(status));
   return { ok: false, headEnd, status, reason: handshakeRuleName(reason), message, wsMessage, headers };
+}
+
+/** What a client sends to open a WebSocket on an HTTP/2 stream (RFC 8441). */
+export interface ConnectRequestOptions extends UpgradeRequestOptions {
+  /** `:scheme` https (else http, for h2c). */
+  secure: boolean;
+}
+
+/** A header field of an HTTP/2 header block: name (lower-case; pseudo-header fields start with ":") and value. */
+export type HeaderField = [name: string, value: string];
+
+/**
+ * The header block of an extended CONNECT opening a WebSocket on an HTTP/2 stream (RFC 8441 §4), as the
+ * engine writes it: pseudo-header fields first, then `sec-websocket-version`, the subprotocols offered and
+ * `headers` (names lower-cased, as HTTP/2 sends them). No key: nothing is kept in a slot.
+ */
+export function buildConnectRequest(engine: Engine, options: ConnectRequestOptions): HeaderField[] {
+  const lower: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers ?? {})) lower[name.toLowerCase()] = value;
+  const { free, n } = buildWith(engine, options, lower, "buildConnectRequest", (parts, dst) =>
+    api(engine).buildConnectRequest(options.secure ? 1 : 0, ...parts, dst),
+  );
+  const fields: HeaderField[] = [];
+  for (const line of latin1(engine, free, n).split("\r\n")) {
+    const colon = line.indexOf(":", 1);
+    if (colon > 0) fields.push([line.slice(0, colon), line.slice(colon + 2)]);
+  }
+  return fields;
+}
+
+/**
+ * Check the server's HTTP/2 response to an extended CONNECT (`offered`: the protocols the request sent):
+ * its `:status` and header fields, by the engine's rules, as `parseUpgradeResponse` checks a 101 (here
+ * `ok` for a 200).
+ */
+export function parseConnectResponse(
+  engine: Engine,
+  status: number,
+  headers: HeaderField[],
+  offered: string[] = [],
+  options: ResponseOptions = {},
+): UpgradeResponse {
+  let lines = `:status: ${status}\r\n`;
+  for (const [name, value] of headers) lines += `${name}: ${value}\r\n`;
+  const max = maxHead(engine, options);
+  const input = encodeLatin1(`${lines}\r\n`).subarray(0, max + 1);
+  const list = encodeLatin1(offered.join(","));
+  const { at } = stage(engine, [input, list], 0);
+  const result = api(engine).parseConnectResponse(at[0], input.length, at[1], list.length, max);
+  return answer(engine, result, 200, at[0], input.length, options);
 }
 
 /** Sec-WebSocket-Accept for `key`: base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")). */

@@ -3,11 +3,13 @@
 import type { Socket } from "bun";
 import {
   WebSocketCore,
+  parseWebSocketUrl,
   wsClassShape,
   type ClientLink,
   type ClientOptions,
   type WebSocketTarget,
 } from "../../bindings/api/client-core.js";
+import { checkHttp2Options, dialHttp2, type Http2ClientOptions } from "../node/http2-client.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { allocBuffer, SocketLink } from "./link.js";
 import { bunDeflateCodec } from "./deflate.js";
@@ -70,11 +72,24 @@ class Dialing implements SessionSocket {
 
 /** A WHATWG WebSocket client for Bun, framed by the Wasm engine. */
 export class WebSocket extends WebSocketCore {
-  constructor(url: string | URL, protocols?: string | string[], options: ClientOptions = {}) {
+  constructor(url: string | URL, protocols?: string | string[], options: Http2ClientOptions = {}) {
+    checkHttp2Options(parseWebSocketUrl(url), options);
     super(url, protocols, options, allocBuffer, bunDeflateCodec);
   }
 
   protected dial(target: WebSocketTarget, options: ClientOptions, client: ClientLink): SessionSocket {
+    if (!(options as Http2ClientOptions).http2) return this.dialSocket(target, options, client);
+    // WebSockets over HTTP/2 (RFC 8441) on Bun's node:http2, as on Node; HTTP/1.1 by Bun.connect as fallback.
+    return dialHttp2(target, options, client, {
+      headers: { ...options.headers },
+      upgrade: (response) => client.upgrade(response),
+      unexpected: () => false,
+      fallback: () => this.dialSocket(target, options, client),
+    });
+  }
+
+  /** TCP, or TLS for wss://, by Bun.connect. */
+  private dialSocket(target: WebSocketTarget, options: ClientOptions, client: ClientLink): SessionSocket {
     const dialing = new Dialing(client);
     const tls = target.secure
       ? {

@@ -20,6 +20,12 @@ export {
 export { ServerConnection } from "../../bindings/api/server-connection.js";
 export * from "../../bindings/api/host-api.js";
 export { EMPTY_BUFFER } from "../node/buffer.js";
+export {
+  Http2Agent,
+  type Http2AgentOptions,
+  type Http2Option,
+  type Http2Response,
+} from "../node/http2-client.js";
 
 // ws's module shape (bindings/api/ws-module.ts): the client class is the default export and carries the rest.
 import { wsModule } from "../../bindings/api/ws-module.js";

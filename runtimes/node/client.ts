@@ -24,12 +24,14 @@ import type {
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { nodeDeflateCodec } from "./deflate.js";
 import { allocBuffer, rawHead, readInPlace } from "./link.js";
+import { checkHttp2Options, dialHttp2, type Http2ClientOptions, type Http2Response } from "./http2-client.js";
+import type * as http2 from "node:http2";
 
 /**
  * ws's options that only the Node client has: they, and anything else `http.request`/`tls.connect` accept
  * (family, localAddress, pfx, ciphers, ...), go to `http.request` as ws passes them.
  */
-export interface NodeClientOptions extends ClientOptions {
+export interface NodeClientOptions extends ClientOptions, Http2ClientOptions {
   /** An `http.Agent` for the upgrade request. */
   agent?: http.Agent;
   /** Makes the socket instead of net.connect/tls.connect. */
@@ -62,6 +64,11 @@ export interface NodeClientEvents {
   error: [error: Error];
   ping: [data: Buffer];
   pong: [data: Buffer];
+  /**
+   * Typed as ws's, so code written for ws compiles unchanged; over HTTP/2 (`http2`) the response is an
+   * `Http2Response` (`statusCode`, `headers`, ...) and, for "unexpected-response", the request its
+   * `http2.ClientHttp2Stream`: cast them there (docs/NODE.md "Client over HTTP/2").
+   */
   upgrade: [response: http.IncomingMessage];
   "unexpected-response": [request: http.ClientRequest, response: http.IncomingMessage];
   redirect: [url: string, request: http.ClientRequest];
@@ -94,19 +101,32 @@ export interface WebSocket {
 
 const PROTOCOL_VERSIONS = [8, 13];
 
-/** ws's check of `protocolVersion`, made before anything else. */
-function checkProtocolVersion(
+/** The options of ws's constructor signatures: `(url, options)` or `(url, protocols, options)`. */
+function givenOptions(
   protocols: string | string[] | NodeClientOptions | undefined,
   options: NodeClientOptions | undefined,
-): void {
-  const given =
+): NodeClientOptions | undefined {
+  return (
     options ??
-    (protocols && typeof protocols === "object" && !Array.isArray(protocols) ? protocols : undefined);
+    (protocols && typeof protocols === "object" && !Array.isArray(protocols) ? protocols : undefined)
+  );
+}
+
+/** ws's check of `protocolVersion`, made before anything else. */
+function checkProtocolVersion(given: NodeClientOptions | undefined): void {
   const version = given?.protocolVersion;
   if (version !== undefined && !PROTOCOL_VERSIONS.includes(version))
     throw new RangeError(
       `Unsupported protocol version: ${version} (supported versions: ${PROTOCOL_VERSIONS.join(", ")})`,
     );
+}
+
+/** The `http2` options checked before anything is dialed (TypeErrors saying what to change). */
+function checkHttp2(url: string | URL, given: NodeClientOptions | undefined): void {
+  if (!given?.http2 && given?.http2Fallback === undefined) return;
+  if (given.http2 && given.protocolVersion === 8)
+    throw new TypeError("http2: WebSockets over HTTP/2 are version 13 (RFC 8441); drop protocolVersion 8");
+  checkHttp2Options(parseWebSocketUrl(url), given);
 }
 
 /** A WebSocket client for Node (ws's API and the WHATWG one), framed by the Wasm engine. */
@@ -122,7 +142,8 @@ export class WebSocket extends WebSocketCore {
     protocols?: string | string[] | NodeClientOptions,
     options?: NodeClientOptions,
   ) {
-    checkProtocolVersion(protocols, options);
+    checkProtocolVersion(givenOptions(protocols, options));
+    checkHttp2(url, givenOptions(protocols, options));
     super(url, protocols, options, allocBuffer, nodeDeflateCodec);
   }
 
@@ -130,6 +151,27 @@ export class WebSocket extends WebSocketCore {
   declare private current: DeferredSocket | undefined;
 
   protected dial(target: WebSocketTarget, options: ClientOptions, link: ClientLink): SessionSocket {
+    const nodeOptions = options as NodeClientOptions;
+    if (nodeOptions.http2) {
+      this.current = undefined;
+      return dialHttp2(target, nodeOptions, link, {
+        headers: this.http2Headers(target, nodeOptions),
+        upgrade: (response) => link.upgrade(response),
+        unexpected: (response) => {
+          if (this.listenerCount("unexpected-response") === 0) return false;
+          // ws's types for ws's code; the objects are HTTP/2's (NodeClientEvents).
+          const stream = response.stream as unknown as http.ClientRequest;
+          this.emit("unexpected-response", stream, response as unknown as http.IncomingMessage);
+          return true;
+        },
+        fallback: () => {
+          const socket = new DeferredSocket(link);
+          this.current = socket;
+          this.request(target, nodeOptions, link, socket);
+          return socket;
+        },
+      });
+    }
     const socket = new DeferredSocket(link);
     socket.start = () => this.request(target, options as NodeClientOptions, link, socket);
     this.current = socket;
@@ -138,8 +180,15 @@ export class WebSocket extends WebSocketCore {
 
   /** The request goes out at once, as ws's does (`_req` and `agent.addRequest` see it before the constructor returns). */
   protected override dialed(socket: SessionSocket): void {
-    const deferred = socket as DeferredSocket;
-    if (!deferred.aborted) deferred.start();
+    if (socket instanceof DeferredSocket && !socket.aborted) socket.start();
+  }
+
+  /** The application's header fields for an extended CONNECT, with Basic credentials as ws sends them. */
+  private http2Headers(target: WebSocketTarget, options: NodeClientOptions): Record<string, string> {
+    const { headers, auth } = this.credentials(target, options);
+    const named = Object.keys(headers).some((name) => name.toLowerCase() === "authorization");
+    if (auth && !named) headers.authorization = `Basic ${Buffer.from(auth).toString("base64")}`;
+    return headers;
   }
 
   /**

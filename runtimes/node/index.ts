@@ -18,6 +18,7 @@ export * from "../../bindings/api/host-api.js";
 
 export type { NodeClientOptions, NodeClientEvents } from "./client.js";
 export { EMPTY_BUFFER } from "./buffer.js";
+export { Http2Agent, type Http2AgentOptions, type Http2Option, type Http2Response } from "./http2-client.js";
 
 // ws's module shape (bindings/api/ws-module.ts): the client class is the default export and carries the rest.
 import type { AddressInfo as NetAddressInfo } from "node:net";

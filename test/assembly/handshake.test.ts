@@ -7,11 +7,13 @@ import { describe, expect, it } from "vitest";
 import { createEngine } from "../../bindings/engine/embedded.js";
 import {
   buildAcceptResponse,
+  buildConnectRequest,
   buildRejection,
   buildUpgradeRequest,
   computeAccept,
   HandshakeField as F,
   handshakeErrors,
+  parseConnectResponse,
   parseUpgradeRequest,
   parseUpgradeResponse,
   selectSubprotocol,
@@ -321,6 +323,98 @@ describe.each(["simd", "mvp"] as const)("handshake (%s build)", (build) => {
     });
   });
 
+  describe("extended CONNECT (RFC 8441)", () => {
+    /** Stage strings one after another in the I/O area: their addresses and the first free byte. */
+    const stage = (...texts: string[]) => {
+      const at: number[] = [];
+      let free = engine.io;
+      for (const text of texts) {
+        at.push(free);
+        engine.write(free, latin1(text));
+        free += text.length;
+      }
+      return { at, free };
+    };
+    const connect = (secure: number, host: string, path: string, protocols: string, extra: string) => {
+      const { at, free } = stage(host, path, protocols, extra);
+      engine.write(free, new Uint8Array(400).fill(0xee));
+      const n = e.buildConnectRequest(secure, at[0], host.length, at[1], path.length, at[2], protocols.length, at[3], extra.length, free);
+      return n < 0 ? n : str(engine.read(free, n));
+    };
+    const respond = (head: string, offered = "", max = 8192) => {
+      const { at } = stage(head, offered);
+      return e.parseConnectResponse(at[0], head.length, at[1], offered.length, max);
+    };
+
+    it("writes the pseudo-header fields, the version, the offer and the extra lines, with no key", () => {
+      expect(connect(1, "example.com:8443", "/chat?room=1", "chat, superchat", "origin: https://example.com\r\n")).toBe(
+        ":method: CONNECT\r\n:protocol: websocket\r\n:scheme: https\r\n:authority: example.com:8443\r\n" +
+          ":path: /chat?room=1\r\nsec-websocket-version: 13\r\nsec-websocket-protocol: chat, superchat\r\n" +
+          "origin: https://example.com\r\n\r\n",
+      );
+      expect(connect(0, "h", "", "", "")).toBe(
+        ":method: CONNECT\r\n:protocol: websocket\r\n:scheme: http\r\n:authority: h\r\n:path: /\r\n" +
+          "sec-websocket-version: 13\r\n\r\n",
+      );
+    });
+
+    it.each([
+      ["host with CRLF", "a\r\nx: y", "/", ""],
+      ["empty host", "", "/", ""],
+      ["path with a space", "h", "/a b", ""],
+      ["protocols with LF", "h", "/", "chat\n"],
+    ])("returns InvalidArgument (-10) for a %s and writes nothing", (_, host, path, protocols) => {
+      expect(connect(1, host, path, protocols, "")).toBe(-10);
+      expect(engine.read(stage(host, path, protocols).free, 400).every((b) => b === 0xee)).toBe(true);
+    });
+
+    it("accepts a 200 without Upgrade, Connection or Sec-WebSocket-Accept, as HTTP/2", () => {
+      const head = ":status: 200\r\ndate: today\r\n\r\n";
+      expect(respond(head)).toBe(200);
+      expect(field(F.Status)).toBe(200);
+      expect(field(F.HttpVersion)).toBe(20);
+      expect(field(F.Reason)).toBe(0);
+      expect(field(F.HeadEnd)).toBe(head.length);
+      expect(h.headers()).toEqual([["date", "today"]]);
+      expect(respond(":status: 200\r\n\r\n")).toBe(200);
+    });
+
+    it("returns any other status with UnexpectedStatus, 101 included", () => {
+      for (const status of [101, 204, 301, 400, 403, 404, 500, 503]) {
+        expect(respond(`:status: ${status}\r\ncontent-type: text/plain\r\n\r\n`)).toBe(status);
+        expect(field(F.Reason)).toBe(reasonId.UnexpectedStatus);
+      }
+    });
+
+    it.each([
+      ["a chosen subprotocol that was offered", "sec-websocket-protocol: superchat\r\n", "chat,superchat", 200],
+      ["a subprotocol not offered", "sec-websocket-protocol: other\r\n", "chat", -reasonId.ProtocolNotOffered],
+      ["two subprotocol fields", "sec-websocket-protocol: chat\r\nsec-websocket-protocol: chat\r\n", "chat", -reasonId.ProtocolNotOffered],
+      ["a subprotocol when none was offered", "sec-websocket-protocol: chat\r\n", "", -reasonId.ProtocolNotRequested],
+      ["no subprotocol when some were offered", "", "chat", -reasonId.ProtocolMissing],
+      ["extensions (the host checks them against its offer)", "sec-websocket-extensions: permessage-deflate\r\n", "", -reasonId.ExtensionNotOffered],
+      ["a malformed field", "bad field\r\n", "", -reasonId.BadHeaderLine],
+    ])("judges %s as over HTTP/1.1", (_, fields, offered, result) => {
+      expect(respond(`:status: 200\r\n${fields}\r\n`, offered)).toBe(result);
+      if (result === 200 && fields) expect(span(F.ProtocolsPtr)).toBe("superchat");
+    });
+
+    it.each([
+      ["an HTTP/1.1 status line", "HTTP/1.1 200 OK\r\n\r\n"],
+      ["a status of two digits", ":status: 20\r\n\r\n"],
+      ["a status with a letter", ":status: 2x0\r\n\r\n"],
+      ["a status line with more after it", ":status: 200 OK\r\n\r\n"],
+      ["another pseudo-header field first", ":path: /\r\n\r\n"],
+    ])("refuses %s as BadStatusLine", (_, head) => {
+      expect(respond(head)).toBe(-reasonId.BadStatusLine);
+    });
+
+    it("returns 0 for an incomplete block and HeadTooLarge past maxHeaderBytes", () => {
+      expect(respond(":status: 200\r\ndate: x\r\n")).toBe(0);
+      expect(respond(`:status: 200\r\nx: ${"a".repeat(100)}\r\n\r\n`, "", 64)).toBe(-reasonId.HeadTooLarge);
+    });
+  });
+
   describe("buildResponse", () => {
     it("writes the RFC 6455 §1.3 response with a protocol and extra header lines", () => {
       const parts = ["dGhlIHNhbXBsZSBub25jZQ==", "chat", "X-Powered-By: wasmsocket\r\n"].map(latin1);
@@ -486,6 +580,22 @@ describe.each(["simd", "mvp"] as const)("handshake (%s build)", (build) => {
       );
     });
 
+    it("parseConnectResponse never traps and answers 0, a status, or -HandshakeError", () => {
+      const valid200 = latin1(":status: 200\r\nsec-websocket-protocol: chat\r\n\r\n");
+      const offered = latin1("chat, superchat");
+      engine.write(engine.io + 2048, offered);
+      fc.assert(
+        fc.property(fc.oneof(input, mutated(valid200)), limit, (bytes, max) => {
+          const ptr = h.atEnd(bytes);
+          const result = e.parseConnectResponse(ptr, bytes.length, engine.io + 2048, offered.length, max);
+          const ok = result === 0 || (result >= 100 && result <= 999) || (-result in handshakeErrors && result < 0);
+          expect(ok, `result ${result}`).toBe(true);
+          if (result !== 0) expect(field(F.HeadEnd)).toBeLessThanOrEqual(Math.min(bytes.length, max));
+        }),
+        { numRuns: 3000 },
+      );
+    });
+
     it("accepts a random 16-byte key and refuses any other decoded length", () => {
       fc.assert(
         fc.property(fc.uint8Array({ maxLength: 24 }), (keyBytes) => {
@@ -635,4 +745,48 @@ describe.each(["simd", "mvp"] as const)("bindings/protocol/handshake.ts (%s buil
   it("refuses header values containing CR or LF", () => {
     expect(() => buildAcceptResponse(engine, "k", "", { "X-A": "a\r\nX-B: b" })).toThrow(TypeError);
   });
+  it("builds an extended CONNECT's fields and checks the answer (RFC 8441)", () => {
+    expect(
+      buildConnectRequest(engine, {
+        secure: true,
+        host: "example.com",
+        path: "/ws",
+        protocols: ["chat", "superchat"],
+        headers: { Origin: "https://example.com", "X-Token": "t" },
+      }),
+    ).toEqual([
+      [":method", "CONNECT"],
+      [":protocol", "websocket"],
+      [":scheme", "https"],
+      [":authority", "example.com"],
+      [":path", "/ws"],
+      ["sec-websocket-version", "13"],
+      ["sec-websocket-protocol", "chat, superchat"],
+      ["origin", "https://example.com"],
+      ["x-token", "t"],
+    ]);
+    expect(parseConnectResponse(engine, 200, [["sec-websocket-protocol", "chat"]], ["chat"])).toMatchObject({
+      ok: true,
+      protocol: "chat",
+      headers: { "sec-websocket-protocol": "chat" },
+    });
+    expect(parseConnectResponse(engine, 403, [["content-type", "text/plain"]])).toMatchObject({
+      ok: false,
+      status: 403,
+      reason: "UnexpectedStatus",
+      wsMessage: "Unexpected server response: 403",
+    });
+    expect(parseConnectResponse(engine, 200, [], ["chat"])).toMatchObject({
+      ok: false,
+      reason: "ProtocolMissing",
+      wsMessage: "Server sent no subprotocol",
+    });
+    const extensions: [string, string][] = [["sec-websocket-extensions", "permessage-deflate"]];
+    expect(parseConnectResponse(engine, 200, extensions, [], { extensionsOffered: true })).toMatchObject({
+      ok: true,
+      extensions: "permessage-deflate",
+    });
+    expect(parseConnectResponse(engine, 200, extensions)).toMatchObject({ ok: false, reason: "ExtensionNotOffered" });
+  });
+
 });

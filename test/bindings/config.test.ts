@@ -75,6 +75,7 @@ describe("documented defaults", () => {
       "`closeTimeout`": [defaults.closeTimeout],
       "`maxFragmentSize`": [defaults.maxFragmentSize],
       "`maxQueued`": [defaults.maxQueued],
+      "`idleTimeout`": [defaults.http2IdleTimeout],
     };
     for (const [option, values] of Object.entries(expected))
       for (const cell of defaultCells(text, option)) expect(quantities(cell), option).toEqual(values);

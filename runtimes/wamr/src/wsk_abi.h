@@ -38,14 +38,16 @@ enum wsk_export {
     WSK_EXPORT_PARSE_RESPONSE, /* parseResponse(conn, ptr, len, offered, offeredLength, maxHeaderBytes) */
     WSK_EXPORT_ACCEPT_KEY, /* acceptKey(key, keyLength, dst) */
     WSK_EXPORT_SHA1, /* sha1(ptr, len, dst) */
+    WSK_EXPORT_BUILD_CONNECT_REQUEST, /* buildConnectRequest(secure, host, hostLength, path, pathLength, protocols, protocolsLength, extra, extraLength, dst) */
+    WSK_EXPORT_PARSE_CONNECT_RESPONSE, /* parseConnectResponse(ptr, len, offered, offeredLength, maxHeaderBytes) */
     WSK_EXPORT_FEED, /* feed(conn, ptr, len) */
     WSK_EXPORT_ENTROPY_FILLED, /* entropyFilled(count) */
     WSK_EXPORT_COUNT
 };
-#define WSK_EXPORT_NAMES { "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "memoryNeeded", "init", "open", "unmask", "isUtf8", "utf8Validate", "connectionState", "framePayloadLength", "beginMessage", "nextFrame", "headerBytes", "maskChunk", "useMaskKey", "writeControl", "writeClose", "checkControl", "checkClose", "tokenLength", "parseRequest", "selectProtocol", "buildResponse", "buildRejection", "buildRequest", "parseResponse", "acceptKey", "sha1", "feed", "entropyFilled" }
-#define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 6, 2, 2, 3, 2, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
+#define WSK_EXPORT_NAMES { "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "memoryNeeded", "init", "open", "unmask", "isUtf8", "utf8Validate", "connectionState", "framePayloadLength", "beginMessage", "nextFrame", "headerBytes", "maskChunk", "useMaskKey", "writeControl", "writeClose", "checkControl", "checkClose", "tokenLength", "parseRequest", "selectProtocol", "buildResponse", "buildRejection", "buildRequest", "parseResponse", "acceptKey", "sha1", "buildConnectRequest", "parseConnectResponse", "feed", "entropyFilled" }
+#define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 6, 2, 2, 3, 2, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 10, 5, 3, 1 }
 /* 32-bit argument cells of each export, as WAMR's wasm_runtime_call_wasm takes them (an f64 or i64: two). */
-#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 7, 2, 3, 3, 2, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 3, 1 }
+#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 7, 2, 3, 3, 2, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 10, 5, 3, 1 }
 
 /* Bytes of one event record. */
 #define WSK_EVENT_BYTES 16

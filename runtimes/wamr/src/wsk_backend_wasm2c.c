@@ -72,6 +72,12 @@ static void dispatch(Z_wsk_engine_instance_t *m, wsk_export_t fn, uint32_t *a)
     case WSK_EXPORT_PARSE_RESPONSE: a[0] = Z_wsk_engineZ_parseResponse(m, a[0], a[1], a[2], a[3], a[4], a[5]); break;
     case WSK_EXPORT_ACCEPT_KEY: a[0] = Z_wsk_engineZ_acceptKey(m, a[0], a[1], a[2]); break;
     case WSK_EXPORT_SHA1: a[0] = Z_wsk_engineZ_sha1(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_BUILD_CONNECT_REQUEST:
+        a[0] = Z_wsk_engineZ_buildConnectRequest(m, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+        break;
+    case WSK_EXPORT_PARSE_CONNECT_RESPONSE:
+        a[0] = Z_wsk_engineZ_parseConnectResponse(m, a[0], a[1], a[2], a[3], a[4]);
+        break;
     case WSK_EXPORT_FEED: a[0] = Z_wsk_engineZ_feed(m, a[0], a[1], a[2]); break;
     case WSK_EXPORT_ENTROPY_FILLED: Z_wsk_engineZ_entropyFilled(m, a[0]); break;
     case WSK_EXPORT_COUNT: break;

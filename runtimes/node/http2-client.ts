@@ -1,0 +1,429 @@
+// The client's WebSockets over HTTP/2 (RFC 8441) on node:http2, for the Node and Bun clients alike: an
+// extended CONNECT (`:protocol: websocket`) on a stream of a session that may carry other WebSockets, then
+// RFC 6455 frames, masked as ever, as the stream's DATA. The engine writes the request's fields and judges
+// the response (bindings/protocol/handshake.ts `buildConnectRequest`, `parseConnectResponse`); this file
+// only finds a session, opens the stream and reports its events to the attempt's `ClientLink`. A server
+// that does not speak it (no h2 by ALPN, or no SETTINGS_ENABLE_CONNECT_PROTOCOL) gets HTTP/1.1 instead.
+import * as http2 from "node:http2";
+import * as https from "node:https";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { ClientLink, ClientOptions, WebSocketTarget } from "../../bindings/api/client-core.js";
+import type { HeaderField } from "../../bindings/protocol/handshake.js";
+import { defaults } from "../../bindings/policies/config.js";
+import type { SessionSocket } from "../../bindings/protocol/session.js";
+
+/** Options of an `Http2Agent`. */
+export interface Http2AgentOptions {
+  /**
+   * Ms a session stays open once its last WebSocket has closed, for the next one to the same origin
+   * (default `defaults.http2IdleTimeout`, 5 s; 0 closes it at once). An idle session does not keep the
+   * process alive.
+   */
+  idleTimeout?: number;
+}
+
+/**
+ * How a client opens its WebSocket: `true` on a session of the default `Http2Agent`, an agent of your own,
+ * or an `http2.ClientHttp2Session` you made (`http2.connect`), used as it is and never closed by us.
+ */
+export type Http2Option = boolean | Http2Agent | http2.ClientHttp2Session;
+
+/** The client options this file reads. */
+export interface Http2ClientOptions extends ClientOptions {
+  http2?: Http2Option;
+  /**
+   * When the server does not take WebSockets over HTTP/2: "http1" (default) opens an HTTP/1.1 connection
+   * instead; "error" fails the attempt.
+   */
+  http2Fallback?: "http1" | "error";
+}
+
+/** The HTTP/2 response to the extended CONNECT, where ws gives an `http.IncomingMessage`. */
+export interface Http2Response {
+  statusCode: number;
+  statusMessage: string;
+  httpVersion: "2.0";
+  headers: http2.IncomingHttpHeaders;
+  /** The stream: a refused answer's body is read from it. */
+  stream: http2.ClientHttp2Stream;
+}
+
+/** What the client does around the stream: its events, and its HTTP/1.1 connection for a fallback. */
+export interface Http2Hooks {
+  /** The application's header fields for this request (credentials included). */
+  headers: Record<string, string>;
+  /** A 200 came (ws's 'upgrade' event), before the engine checks it. */
+  upgrade(response: Http2Response): void;
+  /** Another status: true when the application took it ('unexpected-response'), and ends the attempt itself. */
+  unexpected(response: Http2Response): boolean;
+  /** Dial HTTP/1.1 instead; its socket carries the attempt from now on. */
+  fallback(): SessionSocket;
+}
+
+/** A session being made or in use by an agent, and the WebSockets on it. */
+interface Pooled {
+  key: string;
+  session: http2.ClientHttp2Session | null;
+  /** The server's SETTINGS came: the session takes streams. */
+  ready: boolean;
+  /** Open WebSocket streams. */
+  streams: number;
+  /** Attempts waiting for the session. */
+  waiters: Array<(outcome: Outcome) => void>;
+  idle: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** What an attempt gets: a session (and what to call when its stream closes), HTTP/1.1 instead, or an error. */
+type Outcome =
+  { session: http2.ClientHttp2Session; release: () => void } | { fallback: string } | { error: Error };
+
+const { NGHTTP2_CANCEL } = http2.constants;
+
+/**
+ * A pool of HTTP/2 sessions, one per origin and TLS options (keyed as `https.Agent` keys its sockets), each
+ * carrying the WebSockets opened to that origin; as `http.Agent` is to ws's HTTP/1.1 requests.
+ */
+export class Http2Agent {
+  /** The agent `http2: true` uses. */
+  static readonly default = new Http2Agent();
+  readonly idleTimeout: number;
+  private readonly pool = new Map<string, Pooled>();
+
+  constructor(options: Http2AgentOptions = {}) {
+    const idle = options.idleTimeout ?? defaults.http2IdleTimeout;
+    if (!(idle >= 0)) throw new RangeError(`idleTimeout must be a number of ms ≥ 0, got ${idle}`);
+    this.idleTimeout = idle;
+  }
+
+  /** Sessions open or being opened. */
+  get size(): number {
+    return this.pool.size;
+  }
+
+  /** Close every session: gracefully (open streams finish first), or at once with `destroy`. */
+  close(destroy = false): void {
+    for (const [key, entry] of this.pool) {
+      this.pool.delete(key);
+      clearTimeout(entry.idle);
+      if (destroy) entry.session?.destroy();
+      else entry.session?.close();
+    }
+  }
+
+  /** A session for `target`: this origin's, or a new one; `callback` gets the outcome, never synchronously. */
+  acquire(target: WebSocketTarget, options: object, callback: (outcome: Outcome) => void): void {
+    const key = sessionKey(target, options);
+    let entry = this.pool.get(key);
+    if (entry?.session && (entry.session.closed || entry.session.destroyed)) {
+      this.pool.delete(key);
+      entry = undefined;
+    }
+    if (entry?.ready) {
+      const outcome = this.use(entry);
+      return process.nextTick(() => callback(outcome));
+    }
+    if (entry) return void entry.waiters.push(callback);
+    const created: Pooled = {
+      key,
+      session: null,
+      ready: false,
+      streams: 0,
+      waiters: [callback],
+      idle: undefined,
+    };
+    this.pool.set(key, created);
+    this.connect(key, created, target, options);
+  }
+
+  private connect(key: string, entry: Pooled, target: WebSocketTarget, options: object): void {
+    const settle = (outcome: Outcome) => {
+      // Each waiter counts on the session before any is told: one that lets go at once does not close it.
+      const told = entry.waiters.splice(0).map((waiter) => {
+        return [waiter, "session" in outcome ? this.use(entry) : outcome] as const;
+      });
+      for (const [waiter, result] of told) waiter(result);
+      // Nobody took it: idle from now on.
+      if ("session" in outcome) this.released(entry);
+    };
+    const fail = (outcome: Outcome) => {
+      if (this.pool.get(key) === entry) this.pool.delete(key);
+      settle(outcome);
+    };
+    const start = (socket: net.Socket) => {
+      const authority = `${target.secure ? "https" : "http"}://${target.host}`;
+      const session = http2.connect(authority, { createConnection: () => socket });
+      entry.session = session;
+      session.on("error", (error) => {
+        if (!entry.ready) fail({ error });
+      });
+      session.once("remoteSettings", () => {
+        entry.ready = true;
+        settle({ session, release: () => {} });
+      });
+      // No new streams on a session going away: the next attempt makes another.
+      const forget = () => {
+        if (this.pool.get(key) === entry) this.pool.delete(key);
+        clearTimeout(entry.idle);
+        if (!entry.ready) fail({ error: new Error("HTTP/2 session closed before the server's SETTINGS") });
+      };
+      session.on("goaway", forget);
+      session.on("close", forget);
+    };
+    const connectOptions = { ...options, host: target.hostname, port: target.port };
+    if (!target.secure) return start(net.connect(connectOptions as net.NetConnectOpts));
+    const socket = tls.connect({
+      ...(connectOptions as tls.ConnectionOptions),
+      servername:
+        (options as tls.ConnectionOptions).servername ??
+        (net.isIP(target.hostname) ? undefined : target.hostname),
+      ALPNProtocols: ["h2", "http/1.1"],
+    });
+    const failed = (error: Error) => fail({ error });
+    socket.once("error", failed);
+    socket.once("secureConnect", () => {
+      socket.off("error", failed);
+      if (socket.alpnProtocol === "h2") return start(socket);
+      socket.destroy();
+      fail({ fallback: `the server chose ${socket.alpnProtocol || "no protocol"} by ALPN, not h2` });
+    });
+  }
+
+  /** One more WebSocket on `entry`'s session. */
+  private use(entry: Pooled): Outcome {
+    const session = entry.session!;
+    if (session.closed || session.destroyed) return { error: new Error("HTTP/2 session closed") };
+    clearTimeout(entry.idle);
+    entry.idle = undefined;
+    entry.streams++;
+    session.ref();
+    let released = false;
+    return {
+      session,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.streams--;
+        this.released(entry);
+      },
+    };
+  }
+
+  /** A WebSocket of `entry` ended: with none left, the session closes after `idleTimeout`. */
+  private released(entry: Pooled): void {
+    const session = entry.session;
+    if (entry.streams > 0 || !session || session.closed || session.destroyed) return;
+    const close = () => {
+      if (this.pool.get(entry.key) === entry) this.pool.delete(entry.key);
+      session.close();
+    };
+    if (this.idleTimeout === 0) return close();
+    session.unref();
+    clearTimeout(entry.idle);
+    entry.idle = setTimeout(close, this.idleTimeout);
+    entry.idle.unref?.();
+  }
+}
+
+/** The pool key: where to connect, and with which TLS and socket options (`https.Agent`'s own naming). */
+function sessionKey(target: WebSocketTarget, options: object): string {
+  const where = { ...options, host: target.hostname, port: target.port };
+  return `${target.secure ? "https" : "http"}:${https.globalAgent.getName(where as https.AgentOptions)}`;
+}
+
+/** Once `session` has the server's SETTINGS (its first frame: a PING's answer comes after it). */
+function whenSettled(session: http2.ClientHttp2Session, callback: (error?: Error) => void): void {
+  if (session.closed || session.destroyed) return callback(new Error("HTTP/2 session closed"));
+  if (session.remoteSettings.enableConnectProtocol) return process.nextTick(callback);
+  if (session.connecting) {
+    const closed = () => callback(new Error("HTTP/2 session closed before it connected"));
+    session.once("close", closed);
+    return void session.once("connect", () => {
+      session.off("close", closed);
+      whenSettled(session, callback);
+    });
+  }
+  session.ping((error) => callback(error ?? undefined));
+}
+
+/**
+ * The attempt's socket: the HTTP/2 stream once open, or the HTTP/1.1 connection after a fallback. Ending
+ * it sends END_STREAM; destroying it, RST_STREAM with CANCEL (RFC 8441 §5: an abnormal close).
+ */
+class StreamSocket implements SessionSocket {
+  stream: http2.ClientHttp2Stream | null = null;
+  /** The HTTP/1.1 connection after a fallback. */
+  inner: SessionSocket | null = null;
+  /** Closed before a stream was opened. */
+  aborted = false;
+  /** The stream was reset (destroyed): nothing more is read from it. */
+  cancelled = false;
+  private readonly link: ClientLink;
+
+  constructor(link: ClientLink) {
+    this.link = link;
+  }
+
+  write(bytes: Uint8Array, done?: (error?: Error | null) => void): number | boolean {
+    if (this.inner) return this.inner.write(bytes, done);
+    if (!this.stream) {
+      done?.(new Error("stream not open"));
+      return false;
+    }
+    return this.stream.write(bytes, done);
+  }
+
+  cork(): void {
+    if (this.inner) this.inner.cork?.();
+    else this.stream?.cork();
+  }
+
+  uncork(): void {
+    if (this.inner) this.inner.uncork?.();
+    else this.stream?.uncork();
+  }
+
+  end(): void {
+    if (this.inner) this.inner.end();
+    else if (this.stream) this.stream.end();
+    else this.abort();
+  }
+
+  destroy(): void {
+    if (this.inner) this.inner.destroy();
+    else if (this.stream) {
+      this.cancelled = true;
+      this.stream.close(NGHTTP2_CANCEL);
+    } else this.abort();
+  }
+
+  pauseReading(): void {
+    if (this.inner) this.inner.pauseReading?.();
+    else this.stream?.pause();
+  }
+
+  resumeReading(): void {
+    if (this.inner) this.inner.resumeReading?.();
+    else this.stream?.resume();
+  }
+
+  /** What the stream holds back: HTTP/2 flow control keeps bytes here while the peer's window is shut. */
+  get bufferedAmount(): number {
+    if (this.inner) return this.inner.bufferedAmount;
+    return this.stream?.writableLength ?? 0;
+  }
+
+  get writable(): boolean {
+    if (this.inner) return this.inner.writable;
+    return this.stream !== null && !this.stream.destroyed && this.stream.writable;
+  }
+
+  private abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    process.nextTick(() => this.link.closed());
+  }
+}
+
+/**
+ * Open the attempt's WebSocket on an HTTP/2 stream (`options.http2` set); the socket returned carries it,
+ * or the HTTP/1.1 connection `hooks.fallback` makes when the server does not take it.
+ */
+export function dialHttp2(
+  target: WebSocketTarget,
+  options: Http2ClientOptions,
+  link: ClientLink,
+  hooks: Http2Hooks,
+): SessionSocket {
+  const socket = new StreamSocket(link);
+  const failed = (error: Error) => {
+    link.error(error);
+    link.closed();
+  };
+  const notTaken = (reason: string) => {
+    if (options.http2Fallback === "error")
+      return failed(new Error(`WebSockets over HTTP/2 refused: ${reason} (http2Fallback: "error")`));
+    socket.inner = hooks.fallback();
+  };
+  const opened = (outcome: Outcome) => {
+    if (socket.aborted) return "release" in outcome ? outcome.release() : undefined;
+    if ("error" in outcome) return failed(outcome.error);
+    if ("fallback" in outcome) return notTaken(outcome.fallback);
+    const { session, release } = outcome;
+    if (!session.remoteSettings.enableConnectProtocol) {
+      release();
+      return notTaken("the server's SETTINGS do not enable the extended CONNECT (RFC 8441)");
+    }
+    openStream(session, release);
+  };
+  const openStream = (session: http2.ClientHttp2Session, release: () => void) => {
+    const request: http2.OutgoingHttpHeaders = {};
+    for (const [name, value] of link.connectRequest(hooks.headers)) {
+      const earlier = request[name];
+      request[name] = earlier === undefined ? value : `${String(earlier)}, ${value}`;
+    }
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(request, { endStream: false });
+    } catch (error) {
+      release();
+      return failed(error as Error);
+    }
+    socket.stream = stream;
+    stream.on("response", (headers) => {
+      const status = Number(headers[":status"]);
+      const response: Http2Response = {
+        statusCode: status,
+        statusMessage: "",
+        httpVersion: "2.0",
+        headers,
+        stream,
+      };
+      if (status === 200) hooks.upgrade(response);
+      else if (hooks.unexpected(response)) return;
+      if (socket.cancelled) return;
+      link.connectResponse(status, responseFields(headers));
+    });
+    stream.on("data", (chunk: Buffer) => link.receive(chunk));
+    stream.on("end", () => link.end());
+    stream.on("drain", () => link.drain());
+    stream.on("error", (error) => link.error(error));
+    stream.on("close", () => {
+      release();
+      link.closed();
+    });
+  };
+  const given = options.http2;
+  if (given && typeof given === "object" && !(given instanceof Http2Agent)) {
+    whenSettled(given, (error) => opened(error ? { error } : { session: given, release: () => {} }));
+  } else {
+    const agent = given instanceof Http2Agent ? given : Http2Agent.default;
+    agent.acquire(target, options, opened);
+  }
+  return socket;
+}
+
+/** The response's header fields for the engine (pseudo-header fields left out, lists one field a value). */
+function responseFields(headers: http2.IncomingHttpHeaders): HeaderField[] {
+  const fields: HeaderField[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(":") || value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) fields.push([name, String(item)]);
+  }
+  return fields;
+}
+
+/** Check a client's `http2` options at construction (a TypeError saying what to change). */
+export function checkHttp2Options(target: WebSocketTarget, options: Http2ClientOptions): void {
+  const { http2: given, http2Fallback: fallback } = options;
+  if (fallback !== undefined && fallback !== "http1" && fallback !== "error")
+    throw new TypeError(`http2Fallback must be "http1" or "error", got ${String(fallback)}`);
+  if (!given) return;
+  const session = typeof given === "object" && !(given instanceof Http2Agent);
+  if (given !== true && !session && !(given instanceof Http2Agent))
+    throw new TypeError("http2 must be true, an Http2Agent or an http2.ClientHttp2Session");
+  if (session && typeof (given as http2.ClientHttp2Session).request !== "function")
+    throw new TypeError("http2 must be true, an Http2Agent or an http2.ClientHttp2Session");
+  if (target.socketPath !== undefined)
+    throw new TypeError("http2: WebSockets over HTTP/2 take a ws:// or wss:// URL, not ws+unix:");
+}
