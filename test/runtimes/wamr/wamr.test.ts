@@ -393,8 +393,8 @@ function suite(t: Target): void {
     expect(run.stderr).toMatch(/max_clients 9 exceeds the engine's 8 connection slots/);
   });
 
-  it("answers 503 beyond max clients, and 404 off its path", async () => {
-    const small = await serve(["--max-clients", "2", "--path", "/ws"]);
+  it("answers 503 beyond max clients (LRU purge off), and 404 off its path", async () => {
+    const small = await serve(["--max-clients", "2", "--path", "/ws", "--lru-purge", "off"]);
     try {
       const a = await open(small.port, "/ws");
       const b = await open(small.port, "/ws");
