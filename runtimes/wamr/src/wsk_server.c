@@ -175,9 +175,7 @@ static void flush_output(peer_t *peer)
 static wsk_err_t queue_close(void *ctx, const uint8_t *bytes, size_t len)
 {
     peer_t *peer = ((peer_ctx_t *)ctx)->peer;
-    ssize_t sent = peer->out.len == 0 ? wsk_send_queue_send_now(&peer->out, &peer->conn, bytes, len) : 0;
-    if (sent < 0 || (size_t)sent == len) return sent < 0 ? WSK_ERR_SOCKET : WSK_OK;
-    return wsk_send_queue_push(&peer->out, bytes + sent, len - (size_t)sent, len - (size_t)sent);
+    return wsk_send_queue_write(&peer->out, &peer->conn, bytes, len);
 }
 
 /* Codes a close frame may carry (RFC 6455 §7.4.1: 1005, 1006 and 1015 are only reported, never sent). */
