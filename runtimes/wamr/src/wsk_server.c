@@ -44,8 +44,9 @@ _Static_assert(CONFIG_WSK_HEARTBEAT_INTERVAL_MS >= 0 && CONFIG_WSK_HEARTBEAT_TIM
 
 /*
  * PEER_LINGER: released (no engine slot, no buffers). While its send queue holds bytes (its close frame last) it
- * drains them, for at most close_timeout_ms; then a plain socket is half-closed and read until the client's FIN
- * or LINGER_MS (a TLS one, or one ended by the heartbeat, is closed at once).
+ * drains them, for at most close_timeout_ms; then a plain socket is half-closed and lingers until the client's
+ * FIN or LINGER_MS (a TLS one, or one ended by the heartbeat, is closed at once). A plain one is read throughout,
+ * what it sends dropped.
  */
 typedef enum { PEER_FREE, PEER_HANDSHAKE, PEER_OPEN, PEER_GONE, PEER_LINGER } peer_state_t;
 
@@ -608,14 +609,15 @@ static bool advance_tls(peer_t *peer)
 static void service_peer(struct wsk_server *server, peer_t *peer)
 {
     if (peer->state == PEER_LINGER) {
-        /* Draining: nothing is read meanwhile. Then at most DISCARD_BYTES per turn: a peer that keeps writing
-           cannot hold the loop; it ends at its deadline. */
+        /* Flush what is queued; read and drop at most DISCARD_BYTES per turn (a peer that keeps writing cannot
+           hold the loop, nor make the final close a reset that would cost it the bytes it has not read yet). It
+           ends at its deadline, or at the client's FIN. */
         if (peer->out.len > 0) {
-            if (wsk_send_queue_flush(&peer->out, &peer->conn) < 0) linger_end(peer);
-            else if (peer->out.len == 0) linger_drained(peer);
-        } else if (discard_input(peer->conn.fd)) {
-            linger_end(peer);
+            if (wsk_send_queue_flush(&peer->out, &peer->conn) < 0) return linger_end(peer);
+            if (peer->out.len == 0) linger_drained(peer);
+            if (peer->conn.tls || peer->state != PEER_LINGER) return; /* TLS is never read raw */
         }
+        if (discard_input(peer->conn.fd)) linger_end(peer);
         return;
     }
     do {
@@ -634,7 +636,14 @@ static void check_deadlines(struct wsk_server *server)
     for (size_t i = 0; i < server->peer_count; i++) {
         peer_t *peer = &server->peers[i];
         bool waiting = peer->state == PEER_HANDSHAKE || (peer->state == PEER_OPEN && peer->closing);
-        if (peer->state == PEER_LINGER && now >= peer->deadline) linger_end(peer);
+        /* A queue the peer did not take in close_timeout_ms is dropped (the close frame with it): a plain socket
+           then half-closes behind what the kernel holds and lingers, as a drained one does. */
+        if (peer->state == PEER_LINGER && now >= peer->deadline && peer->out.len > 0 && !peer->conn.tls) {
+            wsk_send_queue_clear(&peer->out);
+            linger_drained(peer);
+        } else if (peer->state == PEER_LINGER && now >= peer->deadline) {
+            linger_end(peer);
+        }
         if (peer->state == PEER_OPEN && peer->out.len > 0 &&
             now - peer->out.progress >= server->config.send_timeout_ms) {
             WSK_LOGW(TAG, "client %u took none of its %u queued bytes in %d ms: ending it (1008)", (unsigned)peer->id,
@@ -734,8 +743,8 @@ static void serve(void *arg)
             owners[n] = peer;
             short events = peer->want_write ? POLLOUT : POLLIN;
             if (peer->out.len > 0 && !peer->out.wants_read) events |= POLLOUT;
-            /* A draining peer is not read: only its queue's wait counts. */
-            if (peer->state == PEER_LINGER && peer->out.len > 0) events = peer->out.wants_read ? POLLIN : POLLOUT;
+            /* A draining TLS peer waits only on its queue (its records are never read raw). */
+            if (peer->state == PEER_LINGER && peer->conn.tls) events = peer->out.wants_read ? POLLIN : POLLOUT;
             fds[n++] = (struct pollfd){.fd = peer->conn.fd, .events = events};
         }
         int timeout = next_wakeup(server);
