@@ -32,7 +32,8 @@ typedef enum {
     WSK_ERROR_TYPE_NONE = 0,
     WSK_ERROR_TYPE_TCP_TRANSPORT,  /**< connect/send/recv failed (errno in esp_transport_sock_errno) */
     WSK_ERROR_TYPE_HANDSHAKE,      /**< the server refused or answered wrongly (status / handshake_error) */
-    WSK_ERROR_TYPE_PONG_TIMEOUT,   /**< no pong within pong_timeout_ms of a ping */
+    WSK_ERROR_TYPE_PONG_TIMEOUT,   /**< no pong within pingpong_timeout_sec of a ping: we close with 1011
+                                        "heartbeat timeout" (close_code) */
     WSK_ERROR_TYPE_PROTOCOL,       /**< the server broke RFC 6455; we closed with close_code */
 } wsk_client_error_type_t;
 
@@ -63,7 +64,8 @@ typedef struct {
     const char *subprotocol;         /**< comma-separated protocols to offer */
     const char *headers;             /**< extra request header lines, each "Name: value\r\n" */
     int ping_interval_sec;           /**< ping this often when idle (0: never) */
-    int pingpong_timeout_sec;        /**< fail the connection if no pong within this (0: never) */
+    int pingpong_timeout_sec;        /**< end the connection (close 1011 "heartbeat timeout") if no pong within
+                                          this (0: never) */
     int reconnect_timeout_ms;        /**< wait before reconnecting */
     bool disable_auto_reconnect;
     int network_timeout_ms;          /**< connect and handshake timeout; queued bytes that make no progress for
@@ -74,8 +76,8 @@ typedef struct {
     size_t max_fragment_size;        /**< outgoing messages are split into frames of this size (0: never) */
     size_t max_send_queue;           /**< bytes kept while a ws:// socket is full (allocated only then); an app
                                           send waits for the queue to drop to this, then queues its message whole;
-                                          pongs or pings past it drop the connection (1008). 0:
-                                          CONFIG_WSK_MAX_SEND_QUEUE */
+                                          pongs or pings past it end the connection (close 1008 "send queue
+                                          full", queued behind). 0: CONFIG_WSK_MAX_SEND_QUEUE */
     size_t task_stack;
     int task_prio;
     void *user_context;

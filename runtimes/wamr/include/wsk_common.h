@@ -43,13 +43,14 @@ typedef enum {
     WSK_OP_PONG = 0xA,
 } wsk_opcode_t;
 
-/** Close codes the host itself uses (RFC 6455 §7.4.1). */
+/** Close codes the host itself uses (RFC 6455 §7.4.1; 1013 from IANA's WebSocket Close Code Number Registry). */
 #define WSK_CLOSE_NORMAL 1000
 #define WSK_CLOSE_GOING_AWAY 1001
 #define WSK_CLOSE_NO_STATUS 1005
 #define WSK_CLOSE_ABNORMAL 1006
 #define WSK_CLOSE_POLICY_VIOLATION 1008
 #define WSK_CLOSE_INTERNAL_ERROR 1011
+#define WSK_CLOSE_TRY_AGAIN_LATER 1013
 
 /** Memory the engine uses, for budgets and leak checks. */
 typedef struct {

@@ -65,8 +65,13 @@ struct wsk_client {
     wsk_send_queue_t out;
     bool out_whole;
     size_t out_whole_end; /* queued bytes up to the end of the last whole message or close frame */
-    bool dropped;   /* the send path gave up on the server (queue past its bound, or no progress): no linger */
+    bool dropped;   /* the send path gave up on the server (queue past its bound, or no progress) */
     int drop_errno; /* reported with the ERROR event of a drop */
+    /* We end the connection with this close code and reason (0: none to send): the task sends the frame behind
+       what is queued, unless the engine sent one already or the queue ends inside a frame (`torn`). */
+    uint16_t end_code;
+    const char *end_reason;
+    bool torn;
 };
 
 static void emit(struct wsk_client *c, wsk_client_event_id_t id, wsk_event_data_t *data)
@@ -94,14 +99,26 @@ static size_t send_queue_limit(const struct wsk_client *c)
     return c->config.max_send_queue ? c->config.max_send_queue : CONFIG_WSK_MAX_SEND_QUEUE;
 }
 
-/* Give up on the server from the send path (lock held): the task ends the connection and reports `code`. */
-static void drop_connection(struct wsk_client *c, uint16_t code, int sock_errno)
+/*
+ * Give up on the server from the send path (lock held): the task (at its next turn, within 100 ms) ends the
+ * connection, sends `reason` with `code` if given, and reports `code`.
+ */
+static void drop_connection(struct wsk_client *c, uint16_t code, int sock_errno, const char *reason)
 {
     if (c->dropped) return;
     c->dropped = true;
     c->drop_errno = sock_errno;
     c->close_code = code;
-    shutdown(c->conn.fd, SHUT_RDWR); /* the task wakes and sees the connection end */
+    if (reason) c->end_code = code;
+    c->end_reason = reason;
+}
+
+/* End the connection ourselves (lock held, task): close frame `code` `reason`, reported as the close code. */
+static bool end_connection(struct wsk_client *c, uint16_t code, const char *reason)
+{
+    c->close_code = c->end_code = code;
+    c->end_reason = reason;
+    return false;
 }
 
 /* The server is gone (a send failed): the task sees the connection end. */
@@ -134,32 +151,41 @@ static wsk_err_t client_write(void *ctx, const uint8_t *bytes, size_t len)
 {
     struct wsk_client *c = ctx;
     if (c->conn.fd < 0 || c->dropped) return WSK_ERR_INVALID_STATE;
+    ssize_t taken = 0;
     if (c->out.len == 0) {
-        ssize_t n = wsk_send_queue_send_now(&c->out, &c->conn, bytes, len);
-        if (n < 0) {
+        taken = wsk_send_queue_send_now(&c->out, &c->conn, bytes, len);
+        if (taken < 0) {
             send_failed(c);
             return WSK_ERR_SOCKET;
         }
-        bytes += n;
-        len -= (size_t)n;
+        bytes += taken;
+        len -= (size_t)taken;
         if (len == 0) return WSK_OK;
     }
     size_t limit = send_queue_limit(c);
     size_t behind = c->out.len - c->out_whole_end + len;
     if (!c->out_whole && behind > limit) {
-        WSK_LOGW(TAG, "the server does not read: %u bytes to send > max_send_queue %u, dropping the connection (1008)",
+        WSK_LOGW(TAG, "the server does not read: %u bytes to send > max_send_queue %u, ending the connection (1008)",
                  (unsigned)behind, (unsigned)limit);
-        drop_connection(c, WSK_CLOSE_POLICY_VIOLATION, ENOBUFS);
+        c->torn = taken > 0; /* a frame the socket took part of: nothing may follow it */
+        drop_connection(c, WSK_CLOSE_POLICY_VIOLATION, ENOBUFS, "send queue full");
         return WSK_ERR_INVALID_SIZE;
     }
     /* A whole message queued a transmit area at a time may pass the bound: the buffer doubles past it. */
     if (wsk_send_queue_push(&c->out, bytes, len, c->out_whole ? SIZE_MAX : limit) != WSK_OK) {
         WSK_LOGE(TAG, "no memory to queue %u bytes, dropping the connection", (unsigned)len);
-        drop_connection(c, WSK_CLOSE_INTERNAL_ERROR, ENOMEM);
+        drop_connection(c, WSK_CLOSE_INTERNAL_ERROR, ENOMEM, NULL);
         return WSK_ERR_NO_MEM;
     }
     if (c->out_whole) c->out_whole_end = c->out.len;
     return WSK_OK;
+}
+
+/* Our own close frame, queued whole behind what the server has not taken yet, whatever the bound. */
+static wsk_err_t write_close(void *ctx, const uint8_t *bytes, size_t len)
+{
+    struct wsk_client *c = ctx;
+    return wsk_send_queue_write(&c->out, &c->conn, bytes, len);
 }
 
 static void on_data(struct wsk_client *c, const wsk_event_t *event)
@@ -302,7 +328,7 @@ static bool open_connection(struct wsk_client *c)
         wsk_lock();
         wsk_err_t fed = wsk_engine_feed_bytes(c->slot, c->buffer + head_length, have - head_length, client_write,
                                               on_event, c);
-        if (fed == WSK_ERR_ENGINE) shutdown(c->conn.fd, SHUT_RDWR); /* as service() would: the task sees it end */
+        if (fed == WSK_ERR_ENGINE) end_connection(c, WSK_CLOSE_INTERNAL_ERROR, "engine error"); /* as service() */
         wsk_unlock();
     }
     return true;
@@ -317,14 +343,15 @@ fail:
 /* One step of the connected loop with the lock held; false when the connection is over. */
 static bool service(struct wsk_client *c, bool readable)
 {
-    if (c->closed_clean || c->protocol_error || c->dropped) return false; /* e.g. a close that came with the 101 */
+    /* e.g. a close that came with the 101 */
+    if (c->closed_clean || c->protocol_error || c->dropped || c->end_code) return false;
     int64_t now = wsk_now_ms();
     if (c->out.len > 0) {
         flush_output(c);
         if (c->out.len > 0 && now - c->out.progress > c->config.network_timeout_ms) {
             WSK_LOGW(TAG, "the server took none of %u queued bytes in %d ms, dropping the connection",
                      (unsigned)c->out.len, c->config.network_timeout_ms);
-            drop_connection(c, WSK_CLOSE_ABNORMAL, ETIMEDOUT);
+            drop_connection(c, WSK_CLOSE_ABNORMAL, ETIMEDOUT, NULL);
             return false;
         }
     }
@@ -336,16 +363,17 @@ static bool service(struct wsk_client *c, bool readable)
         ssize_t n = wsk_conn_recv(&c->conn, rx, size);
         if (n == 0 || n == -1) return false;
         if (n > 0) {
-            if (wsk_engine_feed(c->slot, (size_t)n, client_write, on_event, c) != WSK_OK) return false;
-            if (c->closed_clean || c->protocol_error) return false;
+            wsk_err_t fed = wsk_engine_feed(c->slot, (size_t)n, client_write, on_event, c);
+            if (fed == WSK_ERR_ENGINE) return end_connection(c, WSK_CLOSE_INTERNAL_ERROR, "engine error");
+            if (fed != WSK_OK || c->closed_clean || c->protocol_error) return false;
         }
     }
     if (c->close_requested) return now < c->close_deadline;
     if (c->ping_sent_at && c->config.pingpong_timeout_sec > 0 &&
         now - c->ping_sent_at > (int64_t)c->config.pingpong_timeout_sec * 1000) {
-        WSK_LOGW(TAG, "no pong in %d s", c->config.pingpong_timeout_sec);
-        emit_error(c, WSK_ERROR_TYPE_PONG_TIMEOUT, 0, 0, 0);
-        return false;
+        WSK_LOGW(TAG, "no pong in %d s: closing with 1011", c->config.pingpong_timeout_sec);
+        emit_error(c, WSK_ERROR_TYPE_PONG_TIMEOUT, 0, 0, WSK_CLOSE_INTERNAL_ERROR);
+        return end_connection(c, WSK_CLOSE_INTERNAL_ERROR, "heartbeat timeout");
     }
     if (c->config.ping_interval_sec > 0 && now >= c->next_ping) {
         c->next_ping = now + (int64_t)c->config.ping_interval_sec * 1000;
@@ -371,8 +399,8 @@ static int wait_ready(struct wsk_client *c, int ms)
 }
 
 /*
- * Close a finished connection. Unless the send path gave up on the server, it first sends what its queue still
- * holds (our close frame, maybe), then a plain socket is half-closed and read to the server's FIN (TLS ends with
+ * Close a finished connection. Unless the send path gave up on the server without a close frame to send (no
+ * progress), it first sends what its queue still holds (our close frame, maybe), then a plain socket is half-closed and read to the server's FIN (TLS ends with
  * close_notify); all within LINGER_MS (or network_timeout_ms if shorter) and cut short by wsk_client_stop. The
  * queue is freed. Only this task touches the connection and its queue by then.
  */
@@ -415,6 +443,11 @@ static void run_connection(struct wsk_client *c)
         wsk_unlock();
     }
     wsk_lock();
+    /* Ended by us (a pong timeout, a full queue, an engine failure): our close frame, unless the engine sent one. */
+    bool closing = c->end_code && !c->torn && !c->closed_clean && !c->protocol_error &&
+                   wsk_engine_send_close(c->slot, c->end_code, c->end_reason, write_close, c) == WSK_OK;
+    c->end_code = 0;
+    c->torn = false;
     wsk_engine_close(c->slot);
     c->slot = -1;
     wsk_conn_t conn = c->conn; /* no send reaches it from here on: only this task touches the queue now */
@@ -428,7 +461,7 @@ static void run_connection(struct wsk_client *c)
     if (dropped) emit_error(c, WSK_ERROR_TYPE_TCP_TRANSPORT, drop_errno, 0, code);
     wsk_event_data_t data = {.close_code = code};
     emit(c, clean ? WSK_EVENT_CLOSED : WSK_EVENT_DISCONNECTED, &data);
-    linger_close(c, &conn, dropped);
+    linger_close(c, &conn, dropped && !closing);
 }
 
 static void client_task(void *arg)

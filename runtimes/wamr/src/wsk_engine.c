@@ -25,7 +25,9 @@ _Static_assert(WSK_OP_CONTINUATION == WSK_OPCODE_CONTINUATION && WSK_OP_TEXT == 
                "wsk_opcode_t differs from the engine's Opcode (wsk_abi.h)");
 _Static_assert(WSK_CLOSE_NORMAL == WSK_CLOSE_CODE_NORMAL && WSK_CLOSE_GOING_AWAY == WSK_CLOSE_CODE_GOING_AWAY &&
                    WSK_CLOSE_NO_STATUS == WSK_CLOSE_CODE_NO_STATUS && WSK_CLOSE_ABNORMAL == WSK_CLOSE_CODE_ABNORMAL &&
-                   WSK_CLOSE_INTERNAL_ERROR == WSK_CLOSE_CODE_INTERNAL_ERROR,
+                   WSK_CLOSE_INTERNAL_ERROR == WSK_CLOSE_CODE_INTERNAL_ERROR &&
+                   WSK_CLOSE_POLICY_VIOLATION == WSK_CLOSE_CODE_POLICY_VIOLATION &&
+                   WSK_CLOSE_TRY_AGAIN_LATER == WSK_CLOSE_CODE_TRY_AGAIN_LATER,
                "WSK_CLOSE_* differ from the engine's CloseCode (wsk_abi.h)");
 
 /* The configuration must fit the engine the host runs (the mvp build): init places the slots and the I/O area

@@ -59,6 +59,14 @@ wsk_err_t wsk_send_queue_push(wsk_send_queue_t *q, const uint8_t *bytes, size_t 
     return WSK_OK;
 }
 
+wsk_err_t wsk_send_queue_write(wsk_send_queue_t *q, wsk_conn_t *conn, const uint8_t *bytes, size_t len)
+{
+    ssize_t sent = q->len == 0 ? wsk_send_queue_send_now(q, conn, bytes, len) : 0;
+    if (sent < 0) return WSK_ERR_SOCKET;
+    if ((size_t)sent == len) return WSK_OK;
+    return wsk_send_queue_push(q, bytes + sent, len - (size_t)sent, len - (size_t)sent);
+}
+
 void wsk_send_queue_clear(wsk_send_queue_t *q)
 {
     wsk_free(q->bytes);

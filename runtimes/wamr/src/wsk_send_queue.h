@@ -39,6 +39,12 @@ ssize_t wsk_send_queue_flush(wsk_send_queue_t *q, wsk_conn_t *conn);
  */
 wsk_err_t wsk_send_queue_push(wsk_send_queue_t *q, const uint8_t *bytes, size_t len, size_t growth_limit);
 
+/**
+ * A frame that must go out whole whatever the bound (a close frame, a few bytes): sent now if nothing is queued
+ * ahead of it and the socket takes it, the rest queued. WSK_OK, WSK_ERR_SOCKET or WSK_ERR_NO_MEM.
+ */
+wsk_err_t wsk_send_queue_write(wsk_send_queue_t *q, wsk_conn_t *conn, const uint8_t *bytes, size_t len);
+
 /** Drop what the queue holds and free it. */
 void wsk_send_queue_clear(wsk_send_queue_t *q);
 

@@ -19,7 +19,7 @@
 
 static const char *TAG = "wsk_server";
 
-/** Connections over max_clients still get their request read and a 503; at most this many at once. */
+/** Entries of the peer table beyond max_clients: connections still in their handshake, or refused. */
 #define REJECT_BACKLOG 2
 /*
  * Ms a released plain peer's socket lingers, half-closed, reading and dropping what the client still sends: a
@@ -29,13 +29,25 @@ static const char *TAG = "wsk_server";
 #define LINGER_MS 2000
 /** Longest the loop sleeps in poll: how soon it sees wsk_server_stop. */
 #define POLL_MS 100
-/** The close reason of a client ended by the heartbeat. */
+/** Bytes read and dropped from a lingering socket per call: a peer that keeps writing cannot hold the loop. */
+#define DISCARD_BYTES (16 * 1024)
+/* Close reasons of the clients the server ends itself (what on_close reports with the code). */
 #define HEARTBEAT_REASON "heartbeat timeout"
+#define RECLAIM_REASON "server full"
+#define STOP_REASON "server stopping"
+#define QUEUE_FULL_REASON "send queue full"
+#define SEND_TIMEOUT_REASON "send timeout"
+#define ENGINE_REASON "engine error"
 
 _Static_assert(CONFIG_WSK_HEARTBEAT_INTERVAL_MS >= 0 && CONFIG_WSK_HEARTBEAT_TIMEOUT_MS > 0,
                "CONFIG_WSK_HEARTBEAT_INTERVAL_MS must be >= 0 (0: off), CONFIG_WSK_HEARTBEAT_TIMEOUT_MS > 0");
 
-/* PEER_LINGER: released (no slot, no buffers), its socket half-closed until the client's FIN or LINGER_MS. */
+/*
+ * PEER_LINGER: released (no engine slot, no buffers). While its send queue holds bytes (its close frame last) it
+ * drains them, for at most close_timeout_ms; then a plain socket is half-closed and lingers until the client's
+ * FIN or LINGER_MS (a TLS one, or one ended by the heartbeat, is closed at once). A plain one is read throughout,
+ * what it sends dropped.
+ */
 typedef enum { PEER_FREE, PEER_HANDSHAKE, PEER_OPEN, PEER_GONE, PEER_LINGER } peer_state_t;
 
 typedef struct {
@@ -45,12 +57,14 @@ typedef struct {
     int slot;
     bool tls_handshaking; /* wss: the TLS handshake is still under way */
     bool want_write;      /* ... and waits for the socket to become writable */
-    bool rejecting;       /* over capacity: answer 503 once the head is read */
     bool closing;         /* we sent a close frame and wait for the client's */
     bool pinged;          /* the heartbeat pinged it and waits for any frame until `deadline` */
-    bool abort;           /* close the socket when released, without lingering (heartbeat timeout) */
-    int64_t deadline;     /* handshake, close, linger or heartbeat deadline */
+    bool abort;           /* once its bytes are out, close the socket without lingering (heartbeat timeout) */
+    bool whole;           /* an app message is being framed: queued whole, past the bound (send_to checked it) */
+    bool torn;            /* the queue ends inside a frame (no memory for the rest): no close frame after it */
+    int64_t deadline;     /* handshake, close, drain, linger or heartbeat deadline */
     int64_t heard;        /* when we last read bytes from it (open peers; the heartbeat's clock) */
+    int64_t spoke;        /* ... the same, 0 until it sends a byte after its upgrade (LRU purge's order) */
     uint8_t *head;        /* handshake bytes so far (freed once open) */
     size_t head_len;
     uint8_t *message;     /* reassembly buffer */
@@ -72,6 +86,8 @@ struct wsk_server {
     wsk_tls_config_t *tls; /* wss: shared by every connection; NULL for ws */
     uint16_t port;
     bool stop;
+    bool stopping;          /* the loop saw `stop`: no more accepts, open peers closed with 1001 */
+    int64_t stop_deadline;  /* ... and it ends by this time, whoever is left */
     wsk_task_t task;
     wsk_client_id_t next_id;
     size_t peer_count;
@@ -97,16 +113,50 @@ typedef struct {
 /* Mark a peer gone with a close code; the sweep closes its socket and reports it. */
 static void peer_fail(peer_t *peer, uint16_t code)
 {
-    if (peer->state == PEER_GONE || peer->state == PEER_FREE) return;
+    if (peer->state != PEER_HANDSHAKE && peer->state != PEER_OPEN) return;
     if (peer->close_code == 0) peer->close_code = code;
     peer->state = PEER_GONE;
 }
 
-/* Close a lingering peer's socket: its entry is free. */
+/* End a peer ourselves with `code` and `reason`: its release sends them in a close frame (unless the engine sent
+   one already) behind what is queued for it, and on_close reports them. */
+static void peer_end(peer_t *peer, uint16_t code, const char *reason)
+{
+    if (peer->state != PEER_HANDSHAKE && peer->state != PEER_OPEN) return;
+    peer->close_code = code;
+    peer->close_reason_len = strlen(reason);
+    memcpy(peer->close_reason, reason, peer->close_reason_len);
+    peer->state = PEER_GONE;
+}
+
+/* Read and drop what a plain socket holds now (at most DISCARD_BYTES); true once the client ended or failed. */
+static bool discard_input(int fd)
+{
+    uint8_t sink[512];
+    for (size_t read = 0; read < DISCARD_BYTES; read += sizeof(sink)) {
+        ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
+        if (n < 0) return false;
+    }
+    return false;
+}
+
+/* Close a lingering peer's socket, dropping what it still had to send: its entry is free. The client's unread
+   bytes are read first (some of them), since a socket closed with unread bytes resets the connection. */
 static void linger_end(peer_t *peer)
 {
-    wsk_socket_close(&peer->conn.fd);
+    wsk_send_queue_clear(&peer->out);
+    if (peer->conn.fd >= 0 && !peer->conn.tls) discard_input(peer->conn.fd);
+    wsk_conn_close(&peer->conn);
     peer->state = PEER_FREE;
+}
+
+/* A released peer's bytes are all out: half-close a plain socket and read to the client's FIN, or close. */
+static void linger_drained(peer_t *peer)
+{
+    if (peer->abort || peer->conn.tls || shutdown(peer->conn.fd, SHUT_WR) != 0) return linger_end(peer);
+    peer->state = PEER_LINGER;
+    peer->deadline = wsk_now_ms() + LINGER_MS;
 }
 
 static void send_failed(peer_t *peer)
@@ -122,33 +172,55 @@ static void flush_output(peer_t *peer)
     if (wsk_send_queue_flush(&peer->out, &peer->conn) < 0) send_failed(peer);
 }
 
-/* Release a peer; `linger`: a plain socket is half-closed and lingers (PEER_LINGER) instead of closing. */
+/* Queue our close frame whole, past max_send_queue (a few bytes), behind what the peer has not taken yet. */
+static wsk_err_t queue_close(void *ctx, const uint8_t *bytes, size_t len)
+{
+    peer_t *peer = ((peer_ctx_t *)ctx)->peer;
+    return wsk_send_queue_write(&peer->out, &peer->conn, bytes, len);
+}
+
+/* Codes a close frame may carry (RFC 6455 §7.4.1: 1005, 1006 and 1015 are only reported, never sent). */
+static bool sendable(uint16_t code)
+{
+    return code >= 1000 && code != WSK_CLOSE_NO_STATUS && code != WSK_CLOSE_ABNORMAL && code != 1015;
+}
+
+/*
+ * Release a peer. An open one we ended gets its close frame with the code on_close reports, unless the engine sent
+ * one already (a protocol error, the reply to the client's close). `linger`: what is still queued for it drains
+ * (PEER_LINGER, up to close_timeout_ms), then a plain socket is half-closed and read to the client's FIN;
+ * otherwise (the server stops) the socket closes now.
+ */
 static void peer_release(struct wsk_server *server, peer_t *peer, bool was_open, bool linger)
 {
-    int fd = -1;
-    if (peer->out.len > 0 && peer->conn.fd >= 0) flush_output(peer); /* best effort: a close frame may be queued */
-    wsk_send_queue_clear(&peer->out);
-    if (linger && !peer->abort && !peer->conn.tls && peer->conn.fd >= 0) {
-        fd = peer->conn.fd;
-        shutdown(fd, SHUT_WR);
-    } else {
-        wsk_conn_close(&peer->conn);
+    uint16_t code = peer->close_code ? peer->close_code : WSK_CLOSE_ABNORMAL;
+    char reason[sizeof(peer->close_reason) + 1];
+    size_t reason_len = peer->close_reason_len;
+    memcpy(reason, peer->close_reason, reason_len);
+    reason[reason_len] = 0;
+    bool broken = false;
+    if (peer->conn.fd >= 0 && !peer->tls_handshaking) {
+        peer_ctx_t pc = {server, peer};
+        if (was_open && sendable(code) && !peer->torn)
+            wsk_engine_send_close(peer->slot, code, reason, queue_close, &pc);
+        broken = wsk_send_queue_flush(&peer->out, &peer->conn) < 0;
     }
     if (peer->slot >= 0) wsk_engine_close(peer->slot);
     wsk_free(peer->head);
     wsk_free(peer->message);
     wsk_client_id_t id = peer->id;
-    uint16_t code = peer->close_code ? peer->close_code : WSK_CLOSE_ABNORMAL;
-    char reason[sizeof(peer->close_reason)];
-    size_t reason_len = peer->close_reason_len;
-    memcpy(reason, peer->close_reason, reason_len);
+    wsk_conn_t conn = peer->conn;
+    wsk_send_queue_t out = peer->out;
+    bool abort = peer->abort;
     memset(peer, 0, sizeof(*peer));
-    peer->conn.fd = fd;
+    peer->conn = conn;
+    peer->out = out;
+    peer->abort = abort;
     peer->slot = -1;
-    if (fd >= 0) {
-        peer->state = PEER_LINGER;
-        peer->deadline = wsk_now_ms() + LINGER_MS;
-    }
+    peer->state = PEER_LINGER;
+    peer->deadline = wsk_now_ms() + server->config.close_timeout_ms;
+    if (conn.fd < 0 || broken || !linger) linger_end(peer);
+    else if (out.len == 0) linger_drained(peer);
     if (was_open && server->config.on_close)
         server->config.on_close(server, id, code, reason, reason_len, server->config.user_ctx);
 }
@@ -171,21 +243,37 @@ static peer_t *find_open(struct wsk_server *server, wsk_client_id_t id)
     return NULL;
 }
 
-/* Keep the `len` bytes the socket did not take, within max_send_queue; a peer past it is failed with 1008. */
-static wsk_err_t queue_output(struct wsk_server *server, peer_t *peer, const uint8_t *bytes, size_t len)
+/* A peer's send queue bound: max_send_queue, and never less than one echo of the largest message it may send
+   (a peer that reads, slowly, must still get it). */
+static size_t send_queue_limit(const struct wsk_server *server)
 {
     size_t limit = server->config.max_send_queue ? server->config.max_send_queue : CONFIG_WSK_MAX_SEND_QUEUE;
-    /* A peer that reads, slowly, must still get one whole echo of the largest message it may send. */
     size_t one_message = server->config.max_message_size + WSK_MAX_HEADER_BYTES;
-    if (limit < one_message) limit = one_message;
-    if (peer->out.len + len > limit) {
-        WSK_LOGW(TAG, "client %u does not read: %u bytes to send > max_send_queue %u, dropping it (1008)",
-                 (unsigned)peer->id, (unsigned)(peer->out.len + len), (unsigned)limit);
-        peer_fail(peer, WSK_CLOSE_POLICY_VIOLATION);
-        return WSK_ERR_INVALID_SIZE;
-    }
-    if (wsk_send_queue_push(&peer->out, bytes, len, limit) != WSK_OK) {
+    return limit < one_message ? one_message : limit;
+}
+
+/* A peer that does not read: `len` more bytes would pass its queue's bound. It is ended with 1008, whose close
+   frame goes behind the whole frames queued (the bytes refused are never part of a frame already begun). */
+static wsk_err_t overflow(struct wsk_server *server, peer_t *peer, size_t len)
+{
+    WSK_LOGW(TAG, "client %u does not read: %u bytes to send > max_send_queue %u, ending it (1008)",
+             (unsigned)peer->id, (unsigned)(peer->out.len + len), (unsigned)send_queue_limit(server));
+    peer_end(peer, WSK_CLOSE_POLICY_VIOLATION, QUEUE_FULL_REASON);
+    return WSK_ERR_INVALID_SIZE;
+}
+
+/*
+ * Keep the `len` bytes the socket did not take. The engine's own frames (pongs, close replies) come whole, one
+ * write each, and are refused past the bound; an app message was measured against it before its first byte
+ * (send_to) and is queued whole (`whole`).
+ */
+static wsk_err_t queue_output(struct wsk_server *server, peer_t *peer, const uint8_t *bytes, size_t len)
+{
+    size_t limit = send_queue_limit(server);
+    if (!peer->whole && peer->out.len + len > limit) return overflow(server, peer, len);
+    if (wsk_send_queue_push(&peer->out, bytes, len, peer->whole ? SIZE_MAX : limit) != WSK_OK) {
         WSK_LOGE(TAG, "client %u: no memory to queue %u bytes, dropping it", (unsigned)peer->id, (unsigned)len);
+        peer->torn = true;
         peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
         return WSK_ERR_NO_MEM;
     }
@@ -208,26 +296,14 @@ static wsk_err_t peer_write(void *ctx, const uint8_t *bytes, size_t len)
     return WSK_ERR_SOCKET;
 }
 
-/* The heartbeat's close frame: sent only if the socket takes it now, never queued behind unread bytes. */
-static wsk_err_t write_if_taken(void *ctx, const uint8_t *bytes, size_t len)
-{
-    peer_t *peer = ((peer_ctx_t *)ctx)->peer;
-    if (peer->out.len == 0) wsk_send_queue_send_now(&peer->out, &peer->conn, bytes, len);
-    return WSK_OK;
-}
-
-/* A client silent for interval + timeout: close 1011 (best effort), then its socket closes at once. */
+/* A client silent for interval + timeout: close 1011 once what is queued for it is out, then its socket closes
+   at once (no lingering for the FIN of a peer that has likely vanished). */
 static void heartbeat_end(struct wsk_server *server, peer_t *peer)
 {
     WSK_LOGW(TAG, "client %u silent for %d + %d ms: ending it (1011)", (unsigned)peer->id,
              server->config.heartbeat_interval_ms, server->config.heartbeat_timeout_ms);
-    peer_ctx_t pc = {server, peer};
-    wsk_engine_send_close(peer->slot, WSK_CLOSE_INTERNAL_ERROR, HEARTBEAT_REASON, write_if_taken, &pc);
-    peer->close_code = WSK_CLOSE_INTERNAL_ERROR;
-    peer->close_reason_len = strlen(HEARTBEAT_REASON);
-    memcpy(peer->close_reason, HEARTBEAT_REASON, peer->close_reason_len);
+    peer_end(peer, WSK_CLOSE_INTERNAL_ERROR, HEARTBEAT_REASON);
     peer->abort = true;
-    peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
 }
 
 static void deliver_message(struct wsk_server *server, peer_t *peer, uint8_t opcode, const uint8_t *data,
@@ -260,10 +336,7 @@ static void on_data(struct wsk_server *server, peer_t *peer, const wsk_event_t *
         uint8_t *grown = wsk_realloc(peer->message, cap);
         if (!grown) {
             WSK_LOGE(TAG, "client %u: no memory for a %u-byte message", (unsigned)peer->id, (unsigned)cap);
-            peer_ctx_t pc = {server, peer};
-            wsk_engine_send_close(peer->slot, WSK_CLOSE_INTERNAL_ERROR, "out of memory", peer_write, &pc);
-            peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
-            return;
+            return peer_end(peer, WSK_CLOSE_INTERNAL_ERROR, "out of memory");
         }
         peer->message = grown;
         peer->message_cap = cap;
@@ -340,12 +413,61 @@ static size_t open_count(struct wsk_server *server)
     return n;
 }
 
+/*
+ * The open peer least worth keeping when a new client needs its place: one already closing (its close frame
+ * sent; the soonest deadline first), then one that has not answered a heartbeat ping (the oldest ping first), then,
+ * with lru_purge_enable, the least recently active: one that has sent nothing since its upgrade before any
+ * other, the oldest first, else the one heard from longest ago. NULL when none may go.
+ */
+static peer_t *least_worth_keeping(struct wsk_server *server)
+{
+    peer_t *best = NULL;
+    int best_rank = 0;
+    int64_t best_key = 0;
+    for (size_t i = 0; i < server->peer_count; i++) {
+        peer_t *peer = &server->peers[i];
+        if (peer->state != PEER_OPEN) continue;
+        int rank = peer->closing ? 0 : peer->pinged ? 1 : 2;
+        int64_t key = rank < 2 ? peer->deadline : peer->spoke;
+        if (rank == 2 && !server->config.lru_purge_enable) continue;
+        bool later = best && rank == best_rank && (key > best_key || (key == best_key && peer->id > best->id));
+        if (best && (rank > best_rank || later)) continue;
+        best = peer;
+        best_rank = rank;
+        best_key = key;
+    }
+    return best;
+}
+
+/* Make room for a new client by ending the open peer least worth keeping (close 1013); false if none may go. */
+static bool reclaim_open(struct wsk_server *server)
+{
+    peer_t *victim = least_worth_keeping(server);
+    if (!victim) return false;
+    const char *why = victim->closing ? "closing" : victim->pinged ? "silent after a ping" : "least recently active";
+    WSK_LOGW(TAG, "no room for a new client: ending client %u (%s) with 1013", (unsigned)victim->id, why);
+    /* One already closing has its close frame: it ends as a close timeout would (1006). */
+    if (victim->closing) peer_fail(victim, WSK_CLOSE_ABNORMAL);
+    else peer_end(victim, WSK_CLOSE_TRY_AGAIN_LATER, RECLAIM_REASON);
+    peer_release(server, victim, true, true);
+    return true;
+}
+
 static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t *request)
 {
     if (!path_matches(server->path, request->target)) return reject(server, peer, 404);
-    if (peer->rejecting || open_count(server) >= server->config.max_clients) return reject(server, peer, 503);
+    if (open_count(server) >= server->config.max_clients && !reclaim_open(server)) {
+        WSK_LOGW(TAG, "max_clients (%u) open, none to end: 503", (unsigned)server->config.max_clients);
+        return reject(server, peer, 503);
+    }
     uint64_t max_payload = server->config.max_message_size ? server->config.max_message_size : UINT64_MAX;
     int slot = wsk_engine_open(WSK_ROLE_SERVER, max_payload);
+    if (slot < 0) {
+        /* Slots are shared with every server and client of the firmware: free ours that ended, then reclaim. */
+        sweep(server);
+        slot = wsk_engine_open(WSK_ROLE_SERVER, max_payload);
+        if (slot < 0 && reclaim_open(server)) slot = wsk_engine_open(WSK_ROLE_SERVER, max_payload);
+    }
     if (slot < 0) {
         WSK_LOGW(TAG, "no engine slot free (CONFIG_WSK_MAX_CONNECTIONS=%d): 503", CONFIG_WSK_MAX_CONNECTIONS);
         return reject(server, peer, 503);
@@ -366,13 +488,14 @@ static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t
     size_t rest = peer->head_len - request->head_length;
     peer->state = PEER_OPEN;
     peer->heard = wsk_now_ms();
+    if (rest > 0) peer->spoke = peer->heard;
     WSK_LOGI(TAG, "client %u open (%s)", (unsigned)peer->id, request->target);
     if (server->config.on_open) server->config.on_open(server, peer->id, server->config.user_ctx);
     if (rest > 0 && peer->state == PEER_OPEN) {
         /* rx_buffer_size may exceed the receive area: the engine gets them a piece at a time. */
         if (wsk_engine_feed_bytes(peer->slot, peer->head + request->head_length, rest, peer_write, on_event,
                                   &pc) == WSK_ERR_ENGINE)
-            peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
+            peer_end(peer, WSK_CLOSE_INTERNAL_ERROR, ENGINE_REASON);
     }
     wsk_free(peer->head);
     peer->head = NULL;
@@ -407,11 +530,39 @@ static void read_frames(struct wsk_server *server, peer_t *peer)
     ssize_t n = wsk_conn_recv(&peer->conn, rx, size);
     if (n == WSK_CONN_AGAIN) return;
     if (n <= 0) return peer_fail(peer, WSK_CLOSE_ABNORMAL);
-    peer->heard = wsk_now_ms(); /* any byte is life: the heartbeat starts over */
+    peer->heard = peer->spoke = wsk_now_ms(); /* any byte is life: the heartbeat starts over */
     peer->pinged = false;
     peer_ctx_t pc = {server, peer};
     if (wsk_engine_feed(peer->slot, (size_t)n, peer_write, on_event, &pc) == WSK_ERR_ENGINE)
-        peer_fail(peer, WSK_CLOSE_INTERNAL_ERROR);
+        peer_end(peer, WSK_CLOSE_INTERNAL_ERROR, ENGINE_REASON);
+}
+
+/*
+ * A table entry for a new connection: a free one, else a lingering one (closed now; one only waiting for its
+ * client's FIN before one still draining), else the oldest peer still in its handshake, refused with 503 (a
+ * slowloris peer cannot hold the table). NULL when every entry is open or just ended.
+ */
+static peer_t *free_entry(struct wsk_server *server)
+{
+    peer_t *lingering = NULL, *draining = NULL, *handshaking = NULL;
+    for (size_t i = 0; i < server->peer_count; i++) {
+        peer_t *peer = &server->peers[i];
+        if (peer->state == PEER_FREE) return peer;
+        if (peer->state == PEER_LINGER && peer->out.len == 0 && !lingering) lingering = peer;
+        if (peer->state == PEER_LINGER && peer->out.len > 0 && !draining) draining = peer;
+        if (peer->state == PEER_HANDSHAKE && (!handshaking || peer->id < handshaking->id)) handshaking = peer;
+    }
+    peer_t *peer = lingering ? lingering : draining;
+    if (!peer && handshaking) {
+        WSK_LOGW(TAG, "no room for a new connection: refusing client %u, the oldest in its handshake (503)",
+                 (unsigned)handshaking->id);
+        if (handshaking->tls_handshaking) handshaking->state = PEER_GONE;
+        else reject(server, handshaking, 503);
+        peer_release(server, handshaking, false, true);
+        peer = handshaking;
+    }
+    if (peer && peer->state == PEER_LINGER) linger_end(peer);
+    return peer;
 }
 
 static void accept_clients(struct wsk_server *server)
@@ -419,23 +570,7 @@ static void accept_clients(struct wsk_server *server)
     for (;;) {
         int fd = accept(server->listen_fd, NULL, NULL);
         if (fd < 0) return;
-        peer_t *peer = NULL;
-        size_t busy = 0;
-        peer_t *lingering = NULL;
-        for (size_t i = 0; i < server->peer_count; i++) {
-            if (server->peers[i].state == PEER_FREE) {
-                if (!peer) peer = &server->peers[i];
-            } else if (server->peers[i].state == PEER_LINGER) {
-                if (!lingering) lingering = &server->peers[i];
-            } else {
-                busy++;
-            }
-        }
-        /* A lingering socket never takes a new client's place. */
-        if (!peer && lingering) {
-            linger_end(lingering);
-            peer = lingering;
-        }
+        peer_t *peer = free_entry(server);
         uint8_t *head = peer ? wsk_malloc(server->config.rx_buffer_size) : NULL;
         if (!peer || !head || wsk_socket_prepare(fd) != WSK_OK) {
             WSK_LOGW(TAG, "dropping a connection: %s", peer ? "no memory" : "too many pending clients");
@@ -456,7 +591,6 @@ static void accept_clients(struct wsk_server *server)
         peer->id = ++server->next_id;
         peer->slot = -1;
         peer->head = head;
-        peer->rejecting = busy >= server->config.max_clients;
         peer->deadline = wsk_now_ms() + server->config.handshake_timeout_ms;
     }
 }
@@ -475,14 +609,15 @@ static bool advance_tls(peer_t *peer)
 static void service_peer(struct wsk_server *server, peer_t *peer)
 {
     if (peer->state == PEER_LINGER) {
-        /* At most 16 KiB per turn: a peer that keeps writing cannot hold the loop; it ends at its deadline. */
-        uint8_t sink[256];
-        ssize_t n = 0;
-        for (int reads = 0; reads < 64; reads++) {
-            n = recv(peer->conn.fd, sink, sizeof(sink), MSG_DONTWAIT);
-            if (n <= 0) break;
+        /* Flush what is queued; read and drop at most DISCARD_BYTES per turn (a peer that keeps writing cannot
+           hold the loop, nor make the final close a reset that would cost it the bytes it has not read yet). It
+           ends at its deadline, or at the client's FIN. */
+        if (peer->out.len > 0) {
+            if (wsk_send_queue_flush(&peer->out, &peer->conn) < 0) return linger_end(peer);
+            if (peer->out.len == 0) linger_drained(peer);
+            if (peer->conn.tls || peer->state != PEER_LINGER) return; /* TLS is never read raw */
         }
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) linger_end(peer);
+        if (discard_input(peer->conn.fd)) linger_end(peer);
         return;
     }
     do {
@@ -501,12 +636,19 @@ static void check_deadlines(struct wsk_server *server)
     for (size_t i = 0; i < server->peer_count; i++) {
         peer_t *peer = &server->peers[i];
         bool waiting = peer->state == PEER_HANDSHAKE || (peer->state == PEER_OPEN && peer->closing);
-        if (peer->state == PEER_LINGER && now >= peer->deadline) linger_end(peer);
+        /* A queue the peer did not take in close_timeout_ms is dropped (the close frame with it): a plain socket
+           then half-closes behind what the kernel holds and lingers, as a drained one does. */
+        if (peer->state == PEER_LINGER && now >= peer->deadline && peer->out.len > 0 && !peer->conn.tls) {
+            wsk_send_queue_clear(&peer->out);
+            linger_drained(peer);
+        } else if (peer->state == PEER_LINGER && now >= peer->deadline) {
+            linger_end(peer);
+        }
         if (peer->state == PEER_OPEN && peer->out.len > 0 &&
             now - peer->out.progress >= server->config.send_timeout_ms) {
-            WSK_LOGW(TAG, "client %u took none of its %u queued bytes in %d ms: dropping it", (unsigned)peer->id,
+            WSK_LOGW(TAG, "client %u took none of its %u queued bytes in %d ms: ending it (1008)", (unsigned)peer->id,
                      (unsigned)peer->out.len, server->config.send_timeout_ms);
-            peer_fail(peer, WSK_CLOSE_ABNORMAL);
+            peer_end(peer, WSK_CLOSE_POLICY_VIOLATION, SEND_TIMEOUT_REASON);
         }
         if (waiting && now >= peer->deadline) {
             WSK_LOGW(TAG, "client %u timed out", (unsigned)peer->id);
@@ -541,7 +683,38 @@ static int next_wakeup(struct wsk_server *server)
         }
         if (at < soonest) soonest = at;
     }
+    if (server->stopping && server->stop_deadline < soonest) soonest = server->stop_deadline;
     return soonest <= now ? 0 : (int)(soonest - now);
+}
+
+/*
+ * wsk_server_stop was called: close the listening socket, start the close handshake (1001) with every open
+ * peer and refuse those in their handshake (503); the loop goes on until they are gone or close_timeout_ms.
+ */
+static void begin_stop(struct wsk_server *server)
+{
+    server->stopping = true;
+    server->stop_deadline = wsk_now_ms() + server->config.close_timeout_ms;
+    wsk_socket_close(&server->listen_fd);
+    for (size_t i = 0; i < server->peer_count; i++) {
+        peer_t *peer = &server->peers[i];
+        if (peer->state == PEER_HANDSHAKE && peer->tls_handshaking) peer->state = PEER_GONE;
+        else if (peer->state == PEER_HANDSHAKE) reject(server, peer, 503);
+        if (peer->state != PEER_OPEN || peer->closing) continue;
+        peer_ctx_t pc = {server, peer};
+        if (wsk_engine_send_close(peer->slot, WSK_CLOSE_GOING_AWAY, STOP_REASON, peer_write, &pc) != WSK_OK) continue;
+        peer->closing = true;
+        peer->deadline = server->stop_deadline;
+    }
+}
+
+/* Whether a stopping server is done: every peer gone, or its time is up. */
+static bool stopped(struct wsk_server *server)
+{
+    if (wsk_now_ms() >= server->stop_deadline) return true;
+    for (size_t i = 0; i < server->peer_count; i++)
+        if (server->peers[i].state != PEER_FREE) return false;
+    return true;
 }
 
 static void serve(void *arg)
@@ -555,17 +728,23 @@ static void serve(void *arg)
         wsk_free(owners);
         return;
     }
-    while (!__atomic_load_n(&server->stop, __ATOMIC_ACQUIRE)) {
+    for (;;) {
         size_t n = 0;
         wsk_lock();
-        fds[n++] = (struct pollfd){.fd = server->listen_fd, .events = POLLIN};
+        if (!server->stopping && __atomic_load_n(&server->stop, __ATOMIC_ACQUIRE)) begin_stop(server);
+        if (server->stopping && stopped(server)) {
+            wsk_unlock();
+            break;
+        }
+        fds[n++] = (struct pollfd){.fd = server->listen_fd, .events = POLLIN}; /* -1 once stopping: ignored */
         for (size_t i = 0; i < server->peer_count; i++) {
             peer_t *peer = &server->peers[i];
             if (peer->state != PEER_HANDSHAKE && peer->state != PEER_OPEN && peer->state != PEER_LINGER) continue;
             owners[n] = peer;
-            bool out = peer->want_write && peer->state != PEER_LINGER;
-            short events = out ? POLLOUT : POLLIN;
+            short events = peer->want_write ? POLLOUT : POLLIN;
             if (peer->out.len > 0 && !peer->out.wants_read) events |= POLLOUT;
+            /* A draining TLS peer waits only on its queue (its records are never read raw). */
+            if (peer->state == PEER_LINGER && peer->conn.tls) events = peer->out.wants_read ? POLLIN : POLLOUT;
             fds[n++] = (struct pollfd){.fd = peer->conn.fd, .events = events};
         }
         int timeout = next_wakeup(server);
@@ -611,19 +790,21 @@ static wsk_err_t listen_on(struct wsk_server *server)
     return WSK_OK;
 }
 
+/* Free the server; peers still there (a stop's close_timeout_ms ran out) are closed now: an open one with 1001,
+   one whose close went unanswered as a close timeout (1006). */
 static void destroy(struct wsk_server *server, bool engine_held)
 {
     if (server->peers) {
         for (size_t i = 0; i < server->peer_count; i++) {
             peer_t *peer = &server->peers[i];
             if (peer->state == PEER_FREE) continue;
-            if (peer->state == PEER_OPEN) {
-                peer_ctx_t pc = {server, peer};
-                wsk_engine_send_close(peer->slot, WSK_CLOSE_GOING_AWAY, "server stopping", peer_write, &pc);
-                peer->close_code = WSK_CLOSE_GOING_AWAY;
+            if (peer->state == PEER_LINGER) {
+                linger_end(peer);
+                continue;
             }
-            bool was_open = peer->slot >= 0;
-            peer_release(server, peer, was_open, false);
+            if (peer->state == PEER_OPEN && peer->closing) peer_fail(peer, WSK_CLOSE_ABNORMAL);
+            else if (peer->state == PEER_OPEN && !peer->close_code) peer_end(peer, WSK_CLOSE_GOING_AWAY, STOP_REASON);
+            peer_release(server, peer, peer->slot >= 0, false);
         }
     }
     wsk_socket_close(&server->listen_fd);
@@ -710,13 +891,19 @@ static wsk_err_t send_to(wsk_server_handle_t server, wsk_client_id_t id, int opc
     wsk_lock();
     peer_t *peer = find_open(server, id);
     wsk_err_t err = WSK_ERR_NOT_FOUND;
-    if (peer) {
+    /* Its frames' size at most: a header per fragment. Behind queued bytes, past the bound, it is not framed. */
+    size_t fragment = server->config.max_fragment_size;
+    size_t framed = len + (fragment && len > fragment ? (len - 1) / fragment + 1 : 1) * WSK_MAX_HEADER_BYTES;
+    if (peer && peer->out.len > 0 && peer->out.len + framed > send_queue_limit(server)) {
+        err = overflow(server, peer, framed);
+    } else if (peer) {
         peer_ctx_t pc = {server, peer};
+        peer->whole = true;
         if (opcode == WSK_OP_PING)
             err = wsk_engine_send_control(peer->slot, WSK_OP_PING, data, len, peer_write, &pc);
         else
-            err = wsk_engine_send_message(peer->slot, (wsk_opcode_t)opcode, data, len,
-                                          server->config.max_fragment_size, peer_write, &pc);
+            err = wsk_engine_send_message(peer->slot, (wsk_opcode_t)opcode, data, len, fragment, peer_write, &pc);
+        peer->whole = false;
     }
     wsk_unlock();
     return err;

@@ -123,6 +123,52 @@ function suite(t: Target): void {
     expect(await other.until(() => other.destroyed, 10_000)).toBe(true);
   }, 60_000);
 
+  it("sends the server it gave up on (pings, never read) close 1008 'send queue full' behind whole pongs, once it reads", async () => {
+    let flooding = true;
+    let upgraded!: (socket: Socket) => void;
+    const peer = new Promise<Socket>((resolve) => (upgraded = resolve));
+    const flooder = await upgradeServer((socket) => {
+      stopReading(socket);
+      upgraded(socket);
+      const pings = Buffer.concat([...Array(512)].map(() => serverFrame(9, Buffer.alloc(125, 0x70))));
+      let sent = 0;
+      const pump = () => {
+        while (flooding && !socket.destroyed && sent < 64 << 20 && socket.write(pings)) sent += pings.length;
+        if (flooding && !socket.destroyed && sent < 64 << 20) socket.once("drain", pump);
+      };
+      pump();
+    });
+    servers.push(flooder.server);
+    const flooded = await connected(flooder.port, LONG_TIMEOUT);
+    expect(await flooded.until(() => flooded.has("DISCONNECTED"), 25_000)).toBe(true);
+    flooding = false;
+    // Read again: the client's pongs, then its close frame (before: none, the socket was shut at the drop).
+    const socket = await peer;
+    const chunks: Buffer[] = [];
+    const ended = new Promise((resolve) => socket.once("close", resolve));
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    (socket as unknown as { _handle: { readStart(): void } })._handle.readStart();
+    socket.resume();
+    await Promise.race([ended, new Promise((r) => setTimeout(r, 20_000))]);
+    let bytes = Buffer.concat(chunks);
+    const frames: { opcode: number; masked: boolean; payload: Buffer }[] = [];
+    for (let parsed = parseFrame(bytes); parsed; parsed = parseFrame(bytes)) {
+      frames.push(parsed.frame);
+      bytes = bytes.subarray(parsed.size);
+    }
+    expect(bytes.length).toBe(0); // whole frames only
+    const close = frames.at(-1)!;
+    expect([
+      close.opcode,
+      close.masked,
+      close.payload.readUInt16BE(0),
+      close.payload.subarray(2).toString(),
+    ]).toEqual([8, true, 1008, "send queue full"]);
+    expect(frames.slice(0, -1).every((f) => f.opcode === 10)).toBe(true);
+    expect(flooded.events.find((e) => e.name === "DISCONNECTED")).toMatchObject({ closeCode: 1008 });
+    socket.destroy();
+  }, 60_000);
+
   it("queues what a server that does not read leaves, and refuses a send after timeout_ms without holding the host lock", async () => {
     const ticker = await tickServer();
     const sockets: Socket[] = [];

@@ -1,5 +1,6 @@
 // The C host's limits (Kconfig on ESP-IDF, src/wsk_config.h's defaults on Linux) against the engine build it
-// runs (mvp): the same defaults in both places, the server heartbeat's equal to bindings/policies/config.ts's `defaults`,
+// runs (mvp): the same defaults in both places (LRU purge's bool too, whose Linux default is in wsk_server.h),
+// the server heartbeat's equal to bindings/policies/config.ts's `defaults`,
 // and every Kconfig choice within a range fits the engine's static pool beside the other's default
 // (wsk_engine.c's and wsk_server.c's _Static_asserts check the configuration built).
 import { readFileSync } from "node:fs";
@@ -78,6 +79,20 @@ describe("C host configuration", () => {
       expect(options.get(name)?.default, name).toBe(value);
       expect(defaults.get(name), name).toBe(value);
     }
+  });
+
+  it("turns LRU purge on by default in Kconfig and in include/wsk_server.h's Linux default alike", () => {
+    const block = readFileSync(join(host, "Kconfig"), "utf8")
+      .split(/^\s*config /m)
+      .find((b) => b.startsWith("WSK_LRU_PURGE_ENABLE"));
+    expect(block).toMatch(/^\s*bool /m);
+    expect(block).toMatch(/^\s*default y\s*$/m);
+    const header = readFileSync(join(host, "include", "wsk_server.h"), "utf8");
+    // Outside ESP-IDF (the #else branch): 1; on ESP-IDF sdkconfig.h defines it only when it is y.
+    expect(header).toMatch(
+      /#ifdef ESP_PLATFORM\n#define CONFIG_WSK_LRU_PURGE_ENABLE 0\n#else\n#define CONFIG_WSK_LRU_PURGE_ENABLE 1\n/,
+    );
+    expect(header).toMatch(/\.lru_purge_enable = CONFIG_WSK_LRU_PURGE_ENABLE/);
   });
 
   it("fits the default slots and I/O area in the mvp engine's static pool", () => {

@@ -393,8 +393,8 @@ function suite(t: Target): void {
     expect(run.stderr).toMatch(/max_clients 9 exceeds the engine's 8 connection slots/);
   });
 
-  it("answers 503 beyond max clients, and 404 off its path", async () => {
-    const small = await serve(["--max-clients", "2", "--path", "/ws"]);
+  it("answers 503 beyond max clients (LRU purge off), and 404 off its path", async () => {
+    const small = await serve(["--max-clients", "2", "--path", "/ws", "--lru-purge", "off"]);
     try {
       const a = await open(small.port, "/ws");
       const b = await open(small.port, "/ws");
@@ -498,7 +498,7 @@ function suite(t: Target): void {
       expect(run.status).toBe(1);
     });
 
-  it("the C client pings when idle and fails a server that sends no pong with a PONG_TIMEOUT error", async () => {
+  it("the C client pings when idle and ends a server that sends no pong: a PONG_TIMEOUT error and close 1011", async () => {
     const silent = await badServer(Buffer.alloc(0));
     const started = Date.now();
     const run = await client([
@@ -511,9 +511,9 @@ function suite(t: Target): void {
       "--timeout",
       "8000",
     ]);
-    expect(await silent.reply).toEqual({ code: -1, masked: false }); // TCP ended, no close frame
+    expect(await silent.reply).toEqual({ code: 1011, masked: true }); // before: TCP ended, no close frame
     expect(run.stdout).toContain("EVENT 0 ERROR error_type=3 ");
-    expect(run.stdout).toContain("EVENT 0 DISCONNECTED error_type=0 close=1006 ");
+    expect(run.stdout).toContain("EVENT 0 DISCONNECTED error_type=0 close=1011 ");
     // A ping after 1 s, the timeout 1 s later (checked each 100 ms poll): well before the 8 s give-up.
     expect(Date.now() - started).toBeLessThan(6000);
   });

@@ -13,9 +13,12 @@ typedef struct {
     size_t max_message_size;
     size_t rx_buffer_size;       /* per-client handshake buffer and bytes per socket read (0: the default, 1 KiB) */
     int send_timeout_ms;         /* 0: the default, 5 s */
+    int close_timeout_ms;        /* 0: the default, 1 s */
     size_t max_send_queue;       /* per-client send queue while its socket is full (0: CONFIG_WSK_MAX_SEND_QUEUE) */
     int heartbeat_interval_ms;   /* ping after this much silence (0: Kconfig's 30 s; WSK_HEARTBEAT_OFF: none) */
     int heartbeat_timeout_ms;    /* then end a client still silent after this long (0: Kconfig's 10 s) */
+    bool no_lru_purge;           /* true: a new client past max_clients gets 503 rather than the place of the least
+                                    recently active one (lru_purge_enable off; Kconfig's default is on) */
     const char *server_cert_pem; /* wss: PEM certificate chain and key (NULL: ws) */
     const char *server_key_pem;
 } echo_server_options_t;

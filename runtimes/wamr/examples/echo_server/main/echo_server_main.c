@@ -90,9 +90,11 @@ wsk_err_t echo_server_start(const echo_server_options_t *options, wsk_server_han
     config.max_message_size = options->max_message_size;
     if (options->rx_buffer_size > 0) config.rx_buffer_size = options->rx_buffer_size;
     if (options->send_timeout_ms > 0) config.send_timeout_ms = options->send_timeout_ms;
+    if (options->close_timeout_ms > 0) config.close_timeout_ms = options->close_timeout_ms;
     config.max_send_queue = options->max_send_queue;
     config.heartbeat_interval_ms = options->heartbeat_interval_ms;
     config.heartbeat_timeout_ms = options->heartbeat_timeout_ms;
+    if (options->no_lru_purge) config.lru_purge_enable = false;
     config.server_cert_pem = options->server_cert_pem;
     config.server_key_pem = options->server_key_pem;
     /* mbedTLS's handshake needs more stack than the plain server's 4 KiB. */

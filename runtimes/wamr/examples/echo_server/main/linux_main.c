@@ -4,7 +4,8 @@
  * then prints a final STATS line and exits 0.
  * Options: --port N (0: any) --bind ADDR --path P --max-clients N --max-message BYTES --subprotocols a,b
  * --rx-buffer BYTES (rx_buffer_size) --send-timeout MS --max-send-queue BYTES --cert PEM-FILE --key PEM-FILE (wss)
- * --heartbeat INTERVAL_MS[,TIMEOUT_MS] or --heartbeat off (default: Kconfig's 30000,10000).
+ * --heartbeat INTERVAL_MS[,TIMEOUT_MS] or --heartbeat off (default: Kconfig's 30000,10000)
+ * --lru-purge on|off (lru_purge_enable; default on) --close-timeout MS (close_timeout_ms; default 1000).
  * STATS also shows malloc_in_use: the whole process's heap (mallinfo2), which includes what mbedTLS allocates.
  */
 #include <limits.h>
@@ -89,6 +90,14 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--send-timeout")) options.send_timeout_ms = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max-send-queue")) options.max_send_queue = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--subprotocols")) options.subprotocols = argv[i + 1];
+        else if (!strcmp(argv[i], "--close-timeout")) options.close_timeout_ms = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--lru-purge")) {
+            if (strcmp(argv[i + 1], "on") && strcmp(argv[i + 1], "off")) {
+                fprintf(stderr, "--lru-purge takes on or off, not %s\n", argv[i + 1]);
+                return 2;
+            }
+            options.no_lru_purge = !strcmp(argv[i + 1], "off");
+        }
         else if (!strcmp(argv[i], "--heartbeat")) {
             if (!parse_heartbeat(argv[i + 1], &options)) {
                 fprintf(stderr, "--heartbeat takes INTERVAL_MS[,TIMEOUT_MS] (both > 0) or off, not %s\n", argv[i + 1]);
