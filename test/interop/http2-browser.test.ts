@@ -2,9 +2,15 @@
 // and its WebSockets are served by one node:http2 TLS server with two of our WebSocketServers attached
 // (plain, and permessage-deflate). The server checks each WebSocket arrived as a stream of the page's own
 // session, never as an HTTP/1.1 upgrade; then text, binary, a 16 MiB message, fragments, pings answered,
-// deflate, and close handshakes with codes and reasons both ways.
+// deflate, and close handshakes with codes and reasons both ways. Last, the same server run by Bun (our Node
+// host on Bun's node:http2, h2-bun-server.ts).
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer, type ServerConnection } from "../../runtimes/node/index.js";
 import { launchChromium, type Browser } from "../runtimes/browser/chromium.js";
@@ -29,12 +35,21 @@ const pageHelpers = `
   window.nextMessage = (ws) => ws.inbox.length ? Promise.resolve(ws.inbox.shift()) : new Promise((r) => ws.waiting.push(r));
 `;
 
+const { key, cert } = throwawayCert();
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await launchChromium({ ignoreHTTPSErrors: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
 describe("Chromium's WebSockets over HTTP/2 to our server (RFC 8441)", () => {
-  const { key, cert } = throwawayCert();
   let server: http2.Http2SecureServer;
   let wss: WebSocketServer;
   let deflateWss: WebSocketServer;
-  let browser: Browser;
   let origin: string;
   /** Sessions the page was served on, HTTP/1.1 upgrades seen, and each WebSocket's view of its request. */
   const pageSessions = new Set<http2.Http2Session>();
@@ -75,15 +90,15 @@ describe("Chromium's WebSockets over HTTP/2 to our server (RFC 8441)", () => {
       each.on("connection", (ws, req) => track(ws, req.url!, req.httpVersion));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchChromium({ ignoreHTTPSErrors: true });
     await browser.page.goto(`${origin}/`);
     await browser.page.addScriptTag({ content: pageHelpers });
   });
 
   afterAll(async () => {
-    await browser?.close();
     await wss?.close();
     await deflateWss?.close();
+    // The browser stays open for the next suite: end its sessions here so that the server can close.
+    for (const session of pageSessions) session.destroy();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   });
 
@@ -185,5 +200,72 @@ describe("Chromium's WebSockets over HTTP/2 to our server (RFC 8441)", () => {
     expect(opened.every((entry) => entry.pageSession && entry.httpVersion === "2.0")).toBe(true);
     expect(pageSessions.size).toBe(1);
     expect(upgrades).toBe(0);
+  });
+});
+
+describe("Chromium's WebSockets over HTTP/2 to our Node host running on Bun's node:http2", () => {
+  it("loads the page and echoes over a stream of its session, then closes with a code and reason", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wasmsocket-h2-bun-"));
+    const [keyFile, certFile] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+    writeFileSync(keyFile, key);
+    writeFileSync(certFile, cert);
+    const bun = join(import.meta.dirname, "..", "..", "node_modules", ".bin", "bun");
+    const script = join(import.meta.dirname, "h2-bun-server.ts");
+    const child = spawn(bun, [script, keyFile, certFile], { stdio: ["pipe", "pipe", "inherit"] });
+    const lines: string[] = [];
+    const waiters: Array<() => void> = [];
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      lines.push(line);
+      for (const wake of waiters.splice(0)) wake();
+    });
+    const lineMatching = (pattern: RegExp) =>
+      within(
+        (async () => {
+          for (;;) {
+            const found = lines.find((line) => pattern.test(line));
+            if (found) return found;
+            await new Promise<void>((resolve) => waiters.push(resolve));
+          }
+        })(),
+        10_000,
+        `Bun server line ${pattern}`,
+      );
+    try {
+      const port = Number((await lineMatching(/^port /)).slice(5));
+      const page = await browser.context.newPage();
+      await page.goto(`https://127.0.0.1:${port}/`);
+      expect(await page.title()).toBe("page over HTTP/2.0");
+      await page.addScriptTag({ content: pageHelpers });
+      const result = await page.evaluate(async (url) => {
+        const ws = await (window as any).openSocket(url);
+        ws.send("hello Bun over h2");
+        const text = await (window as any).nextMessage(ws);
+        ws.send(new Uint8Array(300_000).fill(7));
+        const binary = new Uint8Array(await (window as any).nextMessage(ws));
+        ws.close(4002, "bun done");
+        return {
+          text,
+          binaryLength: binary.length,
+          binaryOk: binary.every((b) => b === 7),
+          closed: await ws.closed,
+        };
+      }, `wss://127.0.0.1:${port}/ws`);
+      await page.close();
+      expect(result).toEqual({
+        text: "hello Bun over h2",
+        binaryLength: 300_000,
+        binaryOk: true,
+        closed: { code: 4002, reason: "bun done", wasClean: true },
+      });
+      await lineMatching(/^close 4002 bun done$/);
+      expect(lines.filter((line) => !line.startsWith("port "))).toEqual([
+        "connection HTTP/2.0",
+        "close 4002 bun done",
+      ]);
+    } finally {
+      child.stdin!.end();
+      await new Promise((resolve) => child.once("exit", resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
