@@ -166,16 +166,21 @@ namespace Known {
 const DIGEST = memory.data(20);
 const ACCEPT = memory.data(ACCEPT_BYTES);
 
-/** Index in NAMES of a header name (case-insensitive), or Known.Count. */
-function knownHeader(name: usize, nameLength: u32): u32 {
-  let at = NAMES;
+/** Index of a name among the `count` length-prefixed names at `names`, or `count`. */
+function nameIndex(names: usize, count: u32, name: usize, nameLength: u32, foldCase: bool): u32 {
+  let at = names;
   let k: u32 = 0;
-  for (; k < Known.Count; k++) {
+  for (; k < count; k++) {
     const length = <u32>load<u8>(at);
-    if (length == nameLength && sameBytes(name, at + 1, length, true)) break;
+    if (length == nameLength && sameBytes(name, at + 1, length, foldCase)) break;
     at += 1 + length;
   }
   return k;
+}
+
+/** Index in NAMES of a header name (case-insensitive), or Known.Count. */
+function knownHeader(name: usize, nameLength: u32): u32 {
+  return nameIndex(NAMES, Known.Count, name, nameLength, true);
 }
 
 /** Sec-WebSocket-Version as a number: 1-4 digits without a leading zero, else 0xFFFFFFFF. */
@@ -249,14 +254,7 @@ function checkRequest(): u32 {
 
 /** Index in PSEUDO_NAMES of a pseudo-header name (exact: HTTP/2 names are lower-case), or Pseudo.Count. */
 function pseudoHeader(name: usize, nameLength: u32): u32 {
-  let at = PSEUDO_NAMES;
-  let k: u32 = 0;
-  for (; k < Pseudo.Count; k++) {
-    const length = <u32>load<u8>(at);
-    if (length == nameLength && sameBytes(name, at + 1, length, false)) break;
-    at += 1 + length;
-  }
-  return k;
+  return nameIndex(PSEUDO_NAMES, Pseudo.Count, name, nameLength, false);
 }
 
 /**

@@ -8,9 +8,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as tls from "node:tls";
 import { throwawayCert } from "../test/support/tls-cert.js";
-import { headerBytes, maskedFrame, median, spread, startServer, stopServer, usage } from "./load.js";
+import {
+  handshake,
+  headerBytes,
+  maskedFrame,
+  median,
+  spread,
+  startServer,
+  stopServer,
+  usage,
+} from "./load.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -78,37 +86,13 @@ function h2Pipe(session: http2.ClientHttp2Session): Promise<Pipe> {
 }
 
 /** A WebSocket on a new TCP + TLS connection (resolves at the server's 101). */
-function h1Pipe(): Promise<Pipe> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: "127.0.0.1",
-      port: server.port,
-      ca: cert,
-      ALPNProtocols: ["http/1.1"],
-    });
-    socket.setNoDelay(true);
-    socket.once("error", reject);
-    socket.once("secureConnect", () =>
-      socket.write(
-        `GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      ),
-    );
-    let head = Buffer.alloc(0);
-    const onHead = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      socket.off("data", onHead);
-      if (!head.subarray(0, 12).toString().endsWith("101")) return reject(new Error(head.toString()));
-      resolve({
-        write: (bytes) => socket.write(bytes),
-        onData: (listener) => socket.on("data", listener),
-        close: () => socket.destroy(),
-      });
-    };
-    socket.on("data", onHead);
-  });
+async function h1Pipe(): Promise<Pipe> {
+  const { socket } = await handshake(server.port, "/", "", cert);
+  return {
+    write: (bytes) => socket.write(bytes),
+    onData: (listener) => socket.on("data", listener),
+    close: () => socket.destroy(),
+  };
 }
 
 /** Resolves once `bytes` more bytes have arrived on `pipe` (counting from the call). */
@@ -210,6 +194,16 @@ function add(name: string, unit: Row["unit"], values: number[]): void {
   values.forEach((value, i) => rows.get(name)!.values[i].push(value));
 }
 
+/** Add the p50 and p99 rows of `name` from each target's samples (ms). */
+function percentiles(name: string, samples: number[][]): void {
+  for (const q of [0.5, 0.99])
+    add(
+      `${name}, p${q * 100}`,
+      ms,
+      samples.map((xs) => percentile(xs, q)),
+    );
+}
+
 /** `measure` on a stream of each HTTP/2 server (on `sessions`), then on a new HTTP/1.1 connection. */
 async function each<T>(
   sessions: http2.ClientHttp2Session[],
@@ -235,28 +229,8 @@ for (let round = 0; round < ROUNDS; round++) {
     server = target;
     sessions.push(await h2Session());
   }
-  const connects = await each(sessions, (open) => connectLatencies(open));
-  add(
-    "new WebSocket → first echo, p50",
-    ms,
-    connects.map((xs) => percentile(xs, 0.5)),
-  );
-  add(
-    "new WebSocket → first echo, p99",
-    ms,
-    connects.map((xs) => percentile(xs, 0.99)),
-  );
-  const trips = await each(sessions, async (open) => roundTrips(await open()));
-  add(
-    "32 B round trip, p50",
-    ms,
-    trips.map((xs) => percentile(xs, 0.5)),
-  );
-  add(
-    "32 B round trip, p99",
-    ms,
-    trips.map((xs) => percentile(xs, 0.99)),
-  );
+  percentiles("new WebSocket → first echo", await each(sessions, (open) => connectLatencies(open)));
+  percentiles("32 B round trip", await each(sessions, async (open) => roundTrips(await open())));
   for (const [name, size, inFlight] of cells) {
     const results = await each(sessions, async (open, pid) => throughput(await open(), size, inFlight, pid));
     const rate = (x: number) =>

@@ -23,29 +23,28 @@ afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** Our server attached to an HTTP/2 TLS server (HTTP/1.1 allowed too), and a client session to it. */
-async function h2Server(
-  options: Partial<ServerOptions> = {},
-  settings: http2.Settings = {},
-): Promise<{
-  server: http2.Http2SecureServer;
-  wss: WebSocketServer;
-  port: number;
-  session: http2.ClientHttp2Session;
-  remoteSettings: http2.Settings;
-}> {
-  const server = http2.createSecureServer({ key, cert, allowHTTP1: true, settings });
-  const wss = new WebSocketServer({ server, ...options } as ServerOptions);
+/** Listen on 127.0.0.1 and open a client session; the cleanup ends both and `wss`. */
+async function serve(
+  server: http2.Http2SecureServer,
+  wss: WebSocketServer,
+): Promise<{ port: number; session: http2.ClientHttp2Session; remoteSettings: http2.Settings }> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
-  const { session, settings: remoteSettings } = await connectH2(`https://127.0.0.1:${port}`, { ca: cert });
+  const { session, settings } = await connectH2(`https://127.0.0.1:${port}`, { ca: cert });
   cleanups.push(async () => {
     session.destroy();
     for (const ws of wss.clients) ws.terminate();
     await wss.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { server, wss, port, session, remoteSettings };
+  return { port, session, remoteSettings: settings };
+}
+
+/** Our server attached to an HTTP/2 TLS server (HTTP/1.1 allowed too), and a client session to it. */
+async function h2Server(options: Partial<ServerOptions> = {}, settings: http2.Settings = {}) {
+  const server = http2.createSecureServer({ key, cert, allowHTTP1: true, settings });
+  const wss = new WebSocketServer({ server, ...options } as ServerOptions);
+  return { server, wss, ...(await serve(server, wss)) };
 }
 
 /** Echo every message back as it came. */
@@ -283,12 +282,7 @@ describe("WebSocketServer on node:http2 (RFC 8441)", () => {
     const before = [server.listenerCount("stream"), server.listenerCount("connect")];
     const wss = new WebSocketServer({ server });
     expect(server.listenerCount("stream")).toBe(before[0] + 1);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { session } = await connectH2(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, {
-      ca: cert,
-    });
-    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    cleanups.push(() => void session.destroy());
+    const { session } = await serve(server, wss);
     const peer = await openStream(session, connectHeaders("/"));
     const closing = wss.close();
     const close = await peer.raw.readFrame();
@@ -370,16 +364,7 @@ describe("refusals of an extended CONNECT on node:http2", () => {
 
   it("leaves a plain CONNECT to the application's compatibility handler, which answers it 405", async () => {
     const server = http2.createSecureServer({ key, cert }, (_req, res) => res.end("page"));
-    const wss = new WebSocketServer({ server });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { session } = await connectH2(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, {
-      ca: cert,
-    });
-    cleanups.push(async () => {
-      session.destroy();
-      await wss.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
+    const { session } = await serve(server, new WebSocketServer({ server }));
     const tunnel = await openStream(session, { ":method": "CONNECT", ":authority": "example.com:443" });
     expect(tunnel.status).toBe(405);
     const page = await openStream(session, { ":path": "/" });
@@ -401,15 +386,7 @@ describe("noServer + handleStream", () => {
         });
       else stream.respond({ ":status": 204 }, { endStream: true });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { session } = await connectH2(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, {
-      ca: cert,
-    });
-    cleanups.push(async () => {
-      session.destroy();
-      await wss.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
+    const { session } = await serve(server, wss);
     const peer = await openStream(session, connectHeaders("/ws"));
     peer.raw.write(frame(1, "routed"));
     expect((await peer.raw.readFrame()).payload.toString()).toBe("routed");
