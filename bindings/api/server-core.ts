@@ -511,7 +511,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
 
   /**
    * Open a connection the decision accepted: the 101 response is queued ahead of any frame (on HTTP/2 the
-   * 200 goes to `host.respond` first), and `callback` (default: emit "connection") may send at once. Returns
+   * 200 goes to `host.respond` before anything else), and `callback` (default: emit "connection") may send at once. Returns
    * the 503 refusal instead when closing.
    */
   accept(
@@ -524,6 +524,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     const accepted = this.deflate && acceptDeflateOffer(decision.request.extensions, this.deflate);
     const extensions = accepted ? accepted.response : "";
     const response = host.respond ? null : this.acceptResponse(decision, extensions, req);
+    // HTTP/2: answered before a slot is taken, so a response the stream refuses to send leaks nothing.
+    if (host.respond) host.respond(this.connectResponse(decision.protocol, extensions, req));
     const handle: SlotHandle = this.pool.acquire();
     const Connection = isConnectionClass(this.core.WebSocket) ? this.core.WebSocket : ServerConnection;
     const ws = new Connection<B, S>({
@@ -547,7 +549,6 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       topics: this.topicHost as TopicHost<ServerConnection<never, unknown>>,
     });
     if (response) ws.session.writeRaw(response);
-    else host.respond!(this.connectResponse(decision.protocol, extensions, req));
     this.connections.add(ws);
     this.byId.set(ws.id, ws);
     ws.once("close", () => {

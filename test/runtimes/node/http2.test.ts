@@ -217,6 +217,22 @@ describe("WebSocketServer on node:http2 (RFC 8441)", () => {
     expect(invalid.status).toBe(400);
   });
 
+  it("gives a 'headers' listener the 200's fields as lines and answers with those it adds", async () => {
+    const { wss, session } = await h2Server({ protocols: ["chat"] });
+    const seen: string[][] = [];
+    wss.on("headers", (lines, req) => {
+      seen.push([...lines, req.httpVersion]);
+      lines.push("X-Served-By: wasmsocket", "Connection: close");
+    });
+    const peer = await openStream(session, connectHeaders("/", { "sec-websocket-protocol": "chat" }));
+    expect(seen).toEqual([["HTTP/2 200", "sec-websocket-protocol: chat", "2.0"]]);
+    expect([peer.status, peer.headers["x-served-by"], peer.headers.connection]).toEqual([
+      200,
+      "wasmsocket",
+      undefined,
+    ]);
+  });
+
   it("negotiates permessage-deflate and exchanges compressed messages on the stream", async () => {
     const { wss, session } = await h2Server({ perMessageDeflate: { threshold: 0 } });
     wss.on("connection", echo);
