@@ -226,7 +226,8 @@ export namespace HandshakeError {
   // @ts-ignore: decorator
   @inline export const VersionRepeated: u32 = 29;
   /**
-   * Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`). @status 426
+   * Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`); over HTTP/2,
+   * not 13 (answered with `sec-websocket-version: 13`). @status 426
    * @wsStatus 400 @wsMessage Missing or invalid Sec-WebSocket-Version header
    */
   // @ts-ignore: decorator
@@ -300,4 +301,28 @@ export namespace HandshakeError {
    */
   // @ts-ignore: decorator
   @inline export const ProtocolNotRequested: u32 = 42;
+  /** HTTP/2 request whose :method is not CONNECT (a WebSocket is an extended CONNECT, RFC 8441 §4). @status 405 */
+  // @ts-ignore: decorator
+  @inline export const MethodNotConnect: u32 = 43;
+  /** HTTP/2 CONNECT without :protocol: a tunnel, which a WebSocket server does not serve (RFC 8441 §4). @status 501 */
+  // @ts-ignore: decorator
+  @inline export const ConnectProtocolMissing: u32 = 44;
+  /** HTTP/2 extended CONNECT whose :protocol is not `websocket` (RFC 8441 §5). @status 501 */
+  // @ts-ignore: decorator
+  @inline export const ConnectProtocolNotWebSocket: u32 = 45;
+  /** HTTP/2 extended CONNECT without :scheme, :path or :authority (RFC 8441 §4, RFC 9113 §8.3.1). @status 400 */
+  // @ts-ignore: decorator
+  @inline export const PseudoHeaderMissing: u32 = 46;
+  /**
+   * HTTP/2 pseudo-header unknown, repeated, empty or after a regular field, or a :path not starting with
+   * `/` (RFC 9113 §8.3). @status 400
+   */
+  // @ts-ignore: decorator
+  @inline export const PseudoHeaderInvalid: u32 = 47;
+  /** HTTP/2 extended CONNECT whose :scheme is neither http nor https (RFC 8441 §4). @status 400 */
+  // @ts-ignore: decorator
+  @inline export const SchemeInvalid: u32 = 48;
+  /** HTTP/2 request with a Connection or Upgrade header (RFC 9113 §8.2.2, RFC 8441 §4). @status 400 */
+  // @ts-ignore: decorator
+  @inline export const ConnectionSpecificHeader: u32 = 49;
 }

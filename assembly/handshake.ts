@@ -89,6 +89,36 @@ const GUID = memory.data<u8>([
   68, 67, 56, 53, 66, 49, 49,
 ]);
 
+/** "CONNECT" */
+const CONNECT = memory.data<u8>([67, 79, 78, 78, 69, 67, 84]);
+/** "https" (its first 4 bytes are "http") */
+const HTTPS = memory.data<u8>([104, 116, 116, 112, 115]);
+
+/** The pseudo-headers of an HTTP/2 request (RFC 9113 §8.3.1, RFC 8441 §4), each after its length byte. */
+const PSEUDO_NAMES = memory.data<u8>([
+  7, 58, 109, 101, 116, 104, 111, 100, 7, 58, 115, 99, 104, 101, 109, 101, 10, 58, 97, 117, 116, 104, 111, 114, 105, 116,
+  121, 5, 58, 112, 97, 116, 104, 9, 58, 112, 114, 111, 116, 111, 99, 111, 108,
+]);
+
+/** Indexes of the names in PSEUDO_NAMES. */
+namespace Pseudo {
+  // @ts-ignore: decorator
+  @inline export const Method: u32 = 0;
+  // @ts-ignore: decorator
+  @inline export const Scheme: u32 = 1;
+  // @ts-ignore: decorator
+  @inline export const Authority: u32 = 2;
+  // @ts-ignore: decorator
+  @inline export const Path: u32 = 3;
+  // @ts-ignore: decorator
+  @inline export const Protocol: u32 = 4;
+  // @ts-ignore: decorator
+  @inline export const Count: u32 = 5;
+}
+
+/** Values of the pseudo-headers of the request being read, by Pseudo index: (ptr, len) pairs. */
+const PSEUDO_VALUES = memory.data(<i32>Pseudo.Count * 8, 4);
+
 /** Header names the handshake reads, lower-case, each after its length byte; indexes are Known. */
 const NAMES = memory.data<u8>([
   4, 104, 111, 115, 116, 7, 117, 112, 103, 114, 97, 100, 101, 10, 99, 111, 110, 110, 101, 99, 116, 105, 111, 110, 17,
@@ -136,16 +166,21 @@ namespace Known {
 const DIGEST = memory.data(20);
 const ACCEPT = memory.data(ACCEPT_BYTES);
 
-/** Index in NAMES of a header name (case-insensitive), or Known.Count. */
-function knownHeader(name: usize, nameLength: u32): u32 {
-  let at = NAMES;
+/** Index of a name among the `count` length-prefixed names at `names`, or `count`. */
+function nameIndex(names: usize, count: u32, name: usize, nameLength: u32, foldCase: bool): u32 {
+  let at = names;
   let k: u32 = 0;
-  for (; k < Known.Count; k++) {
+  for (; k < count; k++) {
     const length = <u32>load<u8>(at);
-    if (length == nameLength && sameBytes(name, at + 1, length, true)) break;
+    if (length == nameLength && sameBytes(name, at + 1, length, foldCase)) break;
     at += 1 + length;
   }
   return k;
+}
+
+/** Index in NAMES of a header name (case-insensitive), or Known.Count. */
+function knownHeader(name: usize, nameLength: u32): u32 {
+  return nameIndex(NAMES, Known.Count, name, nameLength, true);
 }
 
 /** Sec-WebSocket-Version as a number: 1-4 digits without a leading zero, else 0xFFFFFFFF. */
@@ -217,6 +252,76 @@ function checkRequest(): u32 {
   return (seen & SAW_UPGRADE) == 0 ? HandshakeError.ConnectionMissing : 0;
 }
 
+/** Index in PSEUDO_NAMES of a pseudo-header name (exact: HTTP/2 names are lower-case), or Pseudo.Count. */
+function pseudoHeader(name: usize, nameLength: u32): u32 {
+  return nameIndex(PSEUDO_NAMES, Pseudo.Count, name, nameLength, false);
+}
+
+/**
+ * Read the pseudo-headers at the front of the header table into PSEUDO_VALUES (a name outside RFC 9113's
+ * request set, one repeated or empty, or one after a regular field is PseudoHeaderInvalid); returns a bit
+ * per pseudo-header present, or PseudoHeaderInvalid << 8.
+ */
+function readPseudoHeaders(): u32 {
+  memory.fill(PSEUDO_VALUES, 0, <usize>Pseudo.Count * 8);
+  let present: u32 = 0;
+  let regular = false;
+  const count = field(HandshakeField.HeaderCount);
+  for (let i: u32 = 0; i < count; i++) {
+    const entry = HEADERS + <usize>(i * HEADER_ENTRY_BYTES);
+    const name = <usize>load<u32>(entry + HeaderEntry.NamePtr);
+    if (load<u8>(name) != 0x3a) {
+      regular = true;
+      continue;
+    }
+    const k = pseudoHeader(name, load<u32>(entry + HeaderEntry.NameLength));
+    const length = load<u32>(entry + HeaderEntry.ValueLength);
+    if (regular || k == Pseudo.Count || (present & (1 << k)) != 0 || length == 0)
+      return HandshakeError.PseudoHeaderInvalid << 8;
+    present |= 1 << k;
+    store<u32>(PSEUDO_VALUES + <usize>k * 8, load<u32>(entry + HeaderEntry.ValuePtr));
+    store<u32>(PSEUDO_VALUES + <usize>k * 8 + 4, length);
+  }
+  return present;
+}
+
+/** The value of pseudo-header `k` (read by readPseudoHeaders) is the `len` bytes at `text`. */
+function pseudoIs(k: u32, text: usize, len: u32, foldCase: bool): bool {
+  const at = PSEUDO_VALUES + <usize>k * 8;
+  return load<u32>(at + 4) == len && sameBytes(<usize>load<u32>(at), text, len, foldCase);
+}
+
+/**
+ * The rules for a WebSocket over an HTTP/2 stream (RFC 8441 §4-5 with RFC 9113 §8.2-8.3): an extended
+ * CONNECT (`:method` CONNECT, `:protocol` websocket, `:scheme` http or https, `:path`, `:authority`), no
+ * connection-specific header, Sec-WebSocket-Version 13 exactly once. Sec-WebSocket-Key is not used (and
+ * ignored if sent). Sets the method, target (`:path`) and host (`:authority`) spans; 0 or a HandshakeError.
+ */
+function checkConnect(): u32 {
+  const present = readPseudoHeaders();
+  if (present >= 1 << 8) return present >> 8;
+  setSpan(HandshakeField.MethodPtr, <usize>load<u32>(PSEUDO_VALUES), load<u32>(PSEUDO_VALUES + 4));
+  const path = PSEUDO_VALUES + <usize>Pseudo.Path * 8;
+  setSpan(HandshakeField.TargetPtr, <usize>load<u32>(path), load<u32>(path + 4));
+  const authority = PSEUDO_VALUES + <usize>Pseudo.Authority * 8;
+  setSpan(HandshakeField.HostPtr, <usize>load<u32>(authority), load<u32>(authority + 4));
+  if ((present & (1 << Pseudo.Method)) == 0) return HandshakeError.PseudoHeaderMissing;
+  if (!pseudoIs(Pseudo.Method, CONNECT, 7, false)) return HandshakeError.MethodNotConnect;
+  if ((present & (1 << Pseudo.Protocol)) == 0) return HandshakeError.ConnectProtocolMissing;
+  // The upgrade token, compared as HTTP/1.1 compares `Upgrade: websocket`.
+  if (!pseudoIs(Pseudo.Protocol, WEBSOCKET_TOKEN, 9, true)) return HandshakeError.ConnectProtocolNotWebSocket;
+  const needed: u32 = (1 << Pseudo.Scheme) | (1 << Pseudo.Path) | (1 << Pseudo.Authority);
+  if ((present & needed) != needed) return HandshakeError.PseudoHeaderMissing;
+  if (!pseudoIs(Pseudo.Scheme, HTTPS, 4, true) && !pseudoIs(Pseudo.Scheme, HTTPS, 5, true))
+    return HandshakeError.SchemeInvalid;
+  if (load<u8>(<usize>load<u32>(path)) != 0x2f) return HandshakeError.PseudoHeaderInvalid;
+  const seen = scanHeaders();
+  if ((seen & ((1 << Known.Connection) | (1 << Known.Upgrade))) != 0) return HandshakeError.ConnectionSpecificHeader;
+  const reason = exactlyOnce(seen, Known.Version, HandshakeError.VersionMissing);
+  if (reason != 0) return reason;
+  return field(HandshakeField.Version) == 13 ? 0 : HandshakeError.VersionUnsupported;
+}
+
 /** The RFC 6455 §4.1 rules for a 101 response to this slot's request; 0 or a HandshakeError. */
 function checkResponse(slot: usize, offered: usize, offeredLength: u32): u32 {
   const seen = scanHeaders();
@@ -261,7 +366,9 @@ function readHead(ptr: usize, len: u32, maxHeaderBytes: u32): i32 {
 function refuse(reason: u32): i32 {
   let status: u32 = 400;
   if (reason <= HandshakeError.TooManyHeaders) status = 431;
-  else if (reason == HandshakeError.MethodNotGet) status = 405;
+  else if (reason == HandshakeError.MethodNotGet || reason == HandshakeError.MethodNotConnect) status = 405;
+  else if (reason == HandshakeError.ConnectProtocolMissing || reason == HandshakeError.ConnectProtocolNotWebSocket)
+    status = 501;
   else if (reason == HandshakeError.VersionUnsupported) status = 426;
   else if (reason == HandshakeError.HttpVersion && field(HandshakeField.HttpVersion) / 10 != 1) status = 505;
   setField(HandshakeField.Status, status);
@@ -303,6 +410,23 @@ export function parseRequest(ptr: usize, len: u32, maxHeaderBytes: u32): i32 {
   if (reason != 0) return refuse(reason);
   setField(HandshakeField.Status, 101);
   return 101;
+}
+
+/**
+ * Read the header list of an HTTP/2 request that may open a WebSocket (RFC 8441), at [ptr, ptr + len) as
+ * the host wrote it: each field as a `name: value` line (pseudo-headers first, as received), then an empty
+ * line. Returns 0 while the empty line is missing, else the HTTP status decided: 200 to accept, or 400, 405,
+ * 426, 431, 501, with the fields and header table filled as `parseRequest` fills them (HttpVersion 20).
+ */
+export function parseConnect(ptr: usize, len: u32, maxHeaderBytes: u32): i32 {
+  const headEnd = readHead(ptr, len, maxHeaderBytes);
+  if (headEnd <= 0) return headEnd == 0 ? 0 : refuse(<u32>-headEnd);
+  setField(HandshakeField.HttpVersion, 20);
+  let reason = parseHeaders(ptr, 0, <u32>headEnd, true);
+  if (reason == 0) reason = checkConnect();
+  if (reason != 0) return refuse(reason);
+  setField(HandshakeField.Status, 200);
+  return 200;
 }
 
 /**

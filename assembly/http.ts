@@ -238,15 +238,18 @@ export function parseStatusLine(ptr: usize, end: u32): u32 {
 
 /**
  * Split the header lines from `pos` to the empty line ending the head at `headEnd` into the table; 0 or a
- * HandshakeError. findHeadEnd has bounded the line count by MAX_HEADERS.
+ * HandshakeError. With `pseudo` (an HTTP/2 header list, written as lines) a name may start with `:`.
  */
-export function parseHeaders(ptr: usize, pos: u32, headEnd: u32): u32 {
+export function parseHeaders(ptr: usize, pos: u32, headEnd: u32, pseudo: bool = false): u32 {
   let count: u32 = 0;
   while (pos < headEnd - 2) {
     const end = lineEnd(ptr, pos);
     const next = end + 2;
     if (isOws(load<u8>(ptr + pos))) return HandshakeError.ObsoleteLineFolding;
+    // findHeadEnd bounds the lines of a head with a start line; a header list has none.
+    if (count == <u32>MAX_HEADERS) return HandshakeError.TooManyHeaders;
     let colon = pos;
+    if (pseudo && load<u8>(ptr + pos) == 0x3a) colon++;
     while (colon < end && isTchar(load<u8>(ptr + colon))) colon++;
     if (colon == pos || colon == end || load<u8>(ptr + colon) != 0x3a) return HandshakeError.BadHeaderLine;
     let start = colon + 1;

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { createInterface } from "node:readline";
 
 export const BUN = new URL("../node_modules/.bin/bun", import.meta.url).pathname;
@@ -48,16 +49,20 @@ export function usage(pid: number): { cpu: number; peakRss: number } {
 }
 
 /**
- * Open a WebSocket by hand (`extra`: more header lines, each ending in CRLF); resolves with the socket,
- * the 101 head's text and any bytes after it.
+ * Open a WebSocket by hand (`extra`: more header lines, each ending in CRLF; `ca`: over TLS, trusting it);
+ * resolves with the socket, the 101 head's text and any bytes after it.
  */
 export function handshake(
   port: number,
   path = "/",
   extra = "",
+  ca?: string,
 ): Promise<{ socket: Socket; head: string; rest: Buffer }> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: "127.0.0.1", noDelay: true });
+    const host = "127.0.0.1";
+    const socket = ca
+      ? tlsConnect({ port, host, ca, ALPNProtocols: ["http/1.1"] }).setNoDelay(true)
+      : connect({ port, host, noDelay: true });
     const key = randomBytes(16).toString("base64");
     socket.once("error", reject);
     socket.write(

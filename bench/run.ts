@@ -101,6 +101,13 @@ async function fanoutSection(): Promise<void> {
   endToEnd("bench/fanout.ts");
 }
 
+async function h2Section(): Promise<void> {
+  console.log(
+    `\n## WebSockets over HTTP/2 vs HTTP/1.1 (bench/h2.ts; generator on core ${LOAD_CORE}, server on ${SERVER_CORE})\n`,
+  );
+  endToEnd("bench/h2.ts");
+}
+
 async function attacksSection(): Promise<void> {
   console.log("\n## Hostile clients (bench/attacks.ts, docs/ATTACKS.md)\n");
   // attacks.ts pins itself, its canary and each server (ATTACK_CORE, ATTACK_SERVER_CORE).
@@ -116,5 +123,6 @@ if (!only || only === "frames") framesSection();
 if (!only || only === "micro") await microSection();
 if (!only || only === "echo") await echoSection();
 if (!only || only === "fanout") await fanoutSection();
+if (!only || only === "h2") await h2Section();
 // Several minutes and three servers under attack: only when asked for (`tsx bench/run.ts attacks`).
 if (only === "attacks") await attacksSection();

@@ -9,6 +9,7 @@ import { defaults } from "../policies/config.js";
 import {
   buildAcceptResponse,
   buildRejection,
+  parseConnectRequest,
   parseProtocolList,
   parseUpgradeRequest,
   selectSubprotocol,
@@ -149,14 +150,19 @@ export interface ServerEvents<Req, C> {
   error: [error: Error];
 }
 
-/** The answer to an upgrade request: accept (101), or refuse with the engine's response bytes. */
+/**
+ * The answer to an upgrade request (or an HTTP/2 extended CONNECT): accept (101; 200 on HTTP/2), or refuse
+ * with the engine's response bytes (HTTP/1.1) or the status, body and header fields (HTTP/2).
+ */
 export type UpgradeDecision =
-  | { status: 101; request: UpgradeRequest; protocol: string }
+  | { status: 101 | 200; request: UpgradeRequest; protocol: string }
   | {
       status: number;
       response: Uint8Array;
-      /** What was wrong (the response's body). */
+      /** What was wrong ("" for the status phrase): the response's body. */
       message: string;
+      /** Extra header fields of the refusal. */
+      headers?: Record<string, string | number>;
       /** The request broke a handshake rule: a 'wsClientError' listener may answer it instead. */
       clientError: boolean;
     };
@@ -168,6 +174,18 @@ const wsRefusalHeaders: Record<string, Record<string, string>> = {
   VersionMissing: VERSIONS,
   VersionRepeated: VERSIONS,
   VersionUnsupported: VERSIONS,
+};
+
+/**
+ * The header fields of an HTTP/2 refusal for a rule: the version a server speaks there (RFC 8441 builds on
+ * RFC 6455's 13 only) and the method it allows.
+ */
+const VERSION_13 = { "sec-websocket-version": "13" };
+const http2RefusalHeaders: Record<string, Record<string, string>> = {
+  MethodNotConnect: { allow: "CONNECT" },
+  VersionMissing: VERSION_13,
+  VersionRepeated: VERSION_13,
+  VersionUnsupported: VERSION_13,
 };
 
 /** node:http's rule for an upgrade: an Upgrade header and the `upgrade` token in Connection. */
@@ -212,6 +230,11 @@ export interface AcceptedSocket<S> {
   socket: S;
   link: SessionSocket;
   remoteAddress: string;
+  /**
+   * An HTTP/2 stream (RFC 8441): answer with these header fields (`:status` 200 and the negotiated
+   * subprotocol and extensions) before any frame, instead of writing a 101 on the link.
+   */
+  respond?: (headers: Record<string, string | number>) => void;
 }
 
 export const DEFAULT_MAX_PAYLOAD = defaults.maxPayload;
@@ -246,8 +269,7 @@ export function refusalResponse(
   const plain = !message && !headers;
   const cached = plain ? plainRefusals.get(status) : undefined;
   if (cached) return cached;
-  const engineBytes = rejectionBytes(pool, status);
-  const line = latin1.decode(engineBytes.subarray(0, engineBytes.indexOf(13)));
+  const line = statusLine(pool, status);
   const body = encoder.encode(message || line.slice(line.indexOf(" ", 9) + 1));
   let head = `${line}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n`;
   head += `Content-Length: ${body.length}\r\n`;
@@ -259,6 +281,17 @@ export function refusalResponse(
   bytes.set(body, headBytes.length);
   if (plain) plainRefusals.set(status, bytes);
   return bytes;
+}
+
+/** The engine's status line for `status` ("HTTP/1.1 404 Not Found"). */
+function statusLine(pool: EnginePool, status: number): string {
+  const engineBytes = rejectionBytes(pool, status);
+  return latin1.decode(engineBytes.subarray(0, engineBytes.indexOf(13)));
+}
+
+/** The body of a refusal: `message`, or the engine's status line without its HTTP version ("404 Not Found"). */
+export function refusalBody(pool: EnginePool, status: number, message = ""): string {
+  return message || statusLine(pool, status).slice(9);
 }
 
 // Refusals without a message or headers are constant per status (a flood of them builds nothing).
@@ -371,6 +404,21 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   }
 
   /**
+   * The engine's reading of an HTTP/2 request that may open a WebSocket (RFC 8441): `rawHeaders` is its
+   * header list, names and values alternating, pseudo-headers first (node:http2's `rawHeaders`).
+   */
+  parseConnect(rawHeaders: readonly string[]): UpgradeRequest {
+    return parseConnectRequest(this.pool.handshakeEngine(), rawHeaders, {
+      maxHeaderBytes: this.maxHeaderSize,
+    });
+  }
+
+  /** The body of a refusal with `status`: `message`, or the status and its phrase ("404 Not Found"). */
+  refusalText(status: number, message = ""): string {
+    return refusalBody(this.pool, status, message);
+  }
+
+  /**
    * For hosts that read the request head off a raw socket: keep `chunk` in `pending`; once the head is
    * complete return its request (once: null before and after). Bytes past the head stay in `pending.bytes`
    * (frames sent right behind the request, fed once the connection opens).
@@ -409,9 +457,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   /**
    * Decide an upgrade in ws's order and with its answers: 503 while closing; on our own port (`plainHttp`)
    * 426 for a request that asks no upgrade; the engine's verdict on the head (ws's status and message for
-   * the rules ws checks too, the engine's for its stricter ones); 400 off `path`, for an invalid
-   * subprotocol list or permessage-deflate offer; 503 when full; 403 for a refused origin; then
-   * `verifyClient`. `done` may run later (an async verifyClient).
+   * the rules ws checks too, the engine's for its stricter ones; on HTTP/2, where ws has no rules, the
+   * engine's); 400 off `path`, for an invalid subprotocol list or permessage-deflate offer; 503 when full;
+   * 403 for a refused origin; then `verifyClient`. `done` may run later (an async verifyClient).
    */
   decide(
     req: RequestSource<Req>,
@@ -426,12 +474,15 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       message = "",
       headers?: Record<string, string | number>,
       clientError = false,
-    ) => done({ status, response: this.refusal(status, message, headers), message, clientError });
+    ) => done({ status, response: this.refusal(status, message, headers), message, headers, clientError });
     if (this.closing) return refuse(503);
+    const http2 = request.httpVersion === 20;
+    if (http2 && request.status !== 200)
+      return refuse(request.status, request.message, http2RefusalHeaders[request.reason]);
     if (request.status !== 101 && HEAD_RULES.has(request.reason))
       return refuse(request.status, request.message, undefined, true);
     if (plainHttp && !asksUpgrade(request)) return refuse(426);
-    if (request.status !== 101) {
+    if (!http2 && request.status !== 101) {
       // ws's status, words and headers for the rules ws checks too; the engine's for its stricter ones.
       if (!request.wsMessage) return refuse(request.status, request.message, undefined, true);
       return refuse(request.wsStatus, request.wsMessage, wsRefusalHeaders[request.reason], true);
@@ -447,7 +498,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     // hybi-08 (version 8, which ws accepts too) named the header Sec-WebSocket-Origin.
     const origin = request.version === 8 ? (request.headers["sec-websocket-origin"] ?? "") : request.origin;
     if (origin && !this.originAllowed(origin)) return refuse(403);
-    const open = () => done({ status: 101, request, protocol: this.chooseProtocol(request, req) });
+    const open = () =>
+      done({ status: http2 ? 200 : 101, request, protocol: this.chooseProtocol(request, req) });
     if (!this.core.verifyClient) return open();
     this.pending++;
     this.verify(req, origin, secure, (accept, status, message, headers) => {
@@ -458,8 +510,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   }
 
   /**
-   * Open a connection the decision accepted: the 101 response is queued ahead of any frame, and `callback`
-   * (default: emit "connection") may send at once. Returns the 503 refusal instead when closing.
+   * Open a connection the decision accepted: the 101 response is queued ahead of any frame (on HTTP/2 the
+   * 200 goes to `host.respond` before anything else), and `callback` (default: emit "connection") may send at once. Returns
+   * the 503 refusal instead when closing.
    */
   accept(
     decision: { request: UpgradeRequest; protocol: string },
@@ -469,7 +522,10 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   ): ServerConnection<B, S> | Uint8Array {
     if (this.closing) return this.refusal(503);
     const accepted = this.deflate && acceptDeflateOffer(decision.request.extensions, this.deflate);
-    const response = this.acceptResponse(decision, accepted ? accepted.response : "", req);
+    const extensions = accepted ? accepted.response : "";
+    const response = host.respond ? null : this.acceptResponse(decision, extensions, req);
+    // HTTP/2: answered before a slot is taken, so a response the stream refuses to send leaks nothing.
+    if (host.respond) host.respond(this.connectResponse(decision.protocol, extensions, req));
     const handle: SlotHandle = this.pool.acquire();
     const Connection = isConnectionClass(this.core.WebSocket) ? this.core.WebSocket : ServerConnection;
     const ws = new Connection<B, S>({
@@ -492,7 +548,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
       alloc: this.alloc,
       topics: this.topicHost as TopicHost<ServerConnection<never, unknown>>,
     });
-    ws.session.writeRaw(response);
+    if (response) ws.session.writeRaw(response);
     this.connections.add(ws);
     this.byId.set(ws.id, ws);
     ws.once("close", () => {
@@ -527,6 +583,35 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     const lines = latin1.decode(response).split("\r\n").slice(0, -2);
     this.emit("headers", lines, requestOf(req));
     return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
+  }
+
+  /**
+   * The header fields accepting an HTTP/2 extended CONNECT (RFC 8441 §5: 200, no Sec-WebSocket-Accept).
+   * When 'headers' is listened to, it gets them as lines ("HTTP/2 200", then `name: value`), as ws gives
+   * its 101's lines, and the fields are read back from what the listener left after the first line.
+   */
+  protected connectResponse(
+    protocol: string,
+    extensions: string,
+    req: RequestSource<Req>,
+  ): Record<string, string | number> {
+    const fields: Record<string, string | number> = { ":status": 200 };
+    if (protocol) fields["sec-websocket-protocol"] = protocol;
+    if (extensions) fields["sec-websocket-extensions"] = extensions;
+    if (this.listenerCount("headers") === 0) return fields;
+    const lines = [
+      "HTTP/2 200",
+      ...Object.entries(fields)
+        .slice(1)
+        .map(([name, value]) => `${name}: ${value}`),
+    ];
+    this.emit("headers", lines, requestOf(req));
+    const answered: Record<string, string | number> = { ":status": 200 };
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(":", 1);
+      if (colon > 0) answered[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    return answered;
   }
 
   /**

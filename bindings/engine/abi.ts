@@ -61,6 +61,8 @@ export interface EngineExports {
   tokenLength(ptr: number, len: number): number;
   /** Parse a client's upgrade request head at [ptr, ptr + len): 0 while incomplete, else the HTTP status decided (101, 400, 405, 426, 431, 505), with the fields and header table filled. */
   parseRequest(ptr: number, len: number, maxHeaderBytes: number): number;
+  /** Read the header list of an HTTP/2 request that may open a WebSocket (RFC 8441), at [ptr, ptr + len) as the host wrote it: each field as a `name: value` line (pseudo-headers first, as received), then an empty line. Returns 0 while the empty line is missing, else the HTTP status decided: 200 to accept, or 400, 405, 426, 431, 501, with the fields and header table filled as `parseRequest` fills them (HttpVersion 20). */
+  parseConnect(ptr: number, len: number, maxHeaderBytes: number): number;
   /** Choose the first protocol of the client's comma-separated `offered` list that is in the server's `supported` list (exact, case-sensitive): its offset in `offered` (length in SelectedLength), or -1. */
   selectProtocol(offered: number, offeredLength: number, supported: number, supportedLength: number): number;
   /** Write the 101 response accepting `key` at `dst`, with `Sec-WebSocket-Protocol` when `protocolLength` > 0 and the host's complete `Name: value\r\n` lines `extra`; returns its length (InvalidArgument for a protocol with control bytes). `dst` must not overlap the protocol or extra bytes. */
@@ -155,6 +157,7 @@ export const EXPORTS = [
   "checkClose",
   "tokenLength",
   "parseRequest",
+  "parseConnect",
   "selectProtocol",
   "buildResponse",
   "buildRejection",
@@ -637,7 +640,7 @@ export const HandshakeError = {
   VersionMissing: 28,
   /** more than one Sec-WebSocket-Version header. */
   VersionRepeated: 29,
-  /** Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`). */
+  /** Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`); over HTTP/2, not 13 (answered with `sec-websocket-version: 13`). */
   VersionUnsupported: 30,
   /** no Sec-WebSocket-Key header. */
   KeyMissing: 31,
@@ -663,6 +666,20 @@ export const HandshakeError = {
   ProtocolMissing: 41,
   /** server chose a subprotocol, none was offered. */
   ProtocolNotRequested: 42,
+  /** HTTP/2 request whose :method is not CONNECT (a WebSocket is an extended CONNECT, RFC 8441 §4). */
+  MethodNotConnect: 43,
+  /** HTTP/2 CONNECT without :protocol: a tunnel, which a WebSocket server does not serve (RFC 8441 §4). */
+  ConnectProtocolMissing: 44,
+  /** HTTP/2 extended CONNECT whose :protocol is not `websocket` (RFC 8441 §5). */
+  ConnectProtocolNotWebSocket: 45,
+  /** HTTP/2 extended CONNECT without :scheme, :path or :authority (RFC 8441 §4, RFC 9113 §8.3.1). */
+  PseudoHeaderMissing: 46,
+  /** HTTP/2 pseudo-header unknown, repeated, empty or after a regular field, or a :path not starting with `/` (RFC 9113 §8.3). */
+  PseudoHeaderInvalid: 47,
+  /** HTTP/2 extended CONNECT whose :scheme is neither http nor https (RFC 8441 §4). */
+  SchemeInvalid: 48,
+  /** HTTP/2 request with a Connection or Upgrade header (RFC 9113 §8.2.2, RFC 8441 §4). */
+  ConnectionSpecificHeader: 49,
 } as const;
 
 /** One row of the read error table: a rule the peer broke and the close code it is failed with. */
@@ -955,7 +972,8 @@ export const handshakeErrors: Readonly<Record<number, HandshakeRule>> = {
   30: {
     name: "VersionUnsupported",
     status: 426,
-    message: "Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`)",
+    message:
+      "Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`); over HTTP/2, not 13 (answered with `sec-websocket-version: 13`)",
     wsMessage: "Missing or invalid Sec-WebSocket-Version header",
     wsStatus: 400,
   },
@@ -1042,5 +1060,56 @@ export const handshakeErrors: Readonly<Record<number, HandshakeRule>> = {
     message: "server chose a subprotocol, none was offered",
     wsMessage: "Server sent a subprotocol but none was requested",
     wsStatus: 0,
+  },
+  43: {
+    name: "MethodNotConnect",
+    status: 405,
+    message: "HTTP/2 request whose :method is not CONNECT (a WebSocket is an extended CONNECT, RFC 8441 §4)",
+    wsMessage: "",
+    wsStatus: 405,
+  },
+  44: {
+    name: "ConnectProtocolMissing",
+    status: 501,
+    message:
+      "HTTP/2 CONNECT without :protocol: a tunnel, which a WebSocket server does not serve (RFC 8441 §4)",
+    wsMessage: "",
+    wsStatus: 501,
+  },
+  45: {
+    name: "ConnectProtocolNotWebSocket",
+    status: 501,
+    message: "HTTP/2 extended CONNECT whose :protocol is not `websocket` (RFC 8441 §5)",
+    wsMessage: "",
+    wsStatus: 501,
+  },
+  46: {
+    name: "PseudoHeaderMissing",
+    status: 400,
+    message: "HTTP/2 extended CONNECT without :scheme, :path or :authority (RFC 8441 §4, RFC 9113 §8.3.1)",
+    wsMessage: "",
+    wsStatus: 400,
+  },
+  47: {
+    name: "PseudoHeaderInvalid",
+    status: 400,
+    message:
+      "HTTP/2 pseudo-header unknown, repeated, empty or after a regular field, or a :path not starting with `/` (RFC 9113 §8.3)",
+    wsMessage: "",
+    wsStatus: 400,
+  },
+  48: {
+    name: "SchemeInvalid",
+    status: 400,
+    message: "HTTP/2 extended CONNECT whose :scheme is neither http nor https (RFC 8441 §4)",
+    wsMessage: "",
+    wsStatus: 400,
+  },
+  49: {
+    name: "ConnectionSpecificHeader",
+    status: 400,
+    message: "HTTP/2 request with a Connection or Upgrade header (RFC 9113 §8.2.2, RFC 8441 §4)",
+    wsMessage: "",
+    wsStatus: 400,
   },
 };

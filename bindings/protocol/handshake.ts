@@ -23,6 +23,7 @@ import { isToken } from "../engine/rules.js";
 export type HandshakeExports = Pick<
   EngineExports,
   | "parseRequest"
+  | "parseConnect"
   | "selectProtocol"
   | "buildResponse"
   | "buildRejection"
@@ -46,10 +47,12 @@ export function handshakeRuleName(reason: number): string {
   return reason === 0 ? "" : (handshakeErrors[reason]?.name ?? `HandshakeError${reason}`);
 }
 
-/** A client's upgrade request as the engine read it. */
+/** A client's upgrade request (or an HTTP/2 extended CONNECT) as the engine read it. */
 export interface UpgradeRequest {
-  /** 101 to accept, else the status to refuse with (400, 405, 426, 431, 505). */
+  /** 101 (HTTP/2: 200) to accept, else the status to refuse with (400, 405, 426, 431, 501, 505). */
   status: number;
+  /** The request's HTTP version, major * 10 + minor: 11 for an upgrade, 20 for an HTTP/2 stream. */
+  httpVersion: number;
   /** Bytes of the head; what follows in the input is already WebSocket frames. */
   headEnd: number;
   /** The rule the request broke ("" when status is 101), and a message for logs. */
@@ -59,9 +62,11 @@ export interface UpgradeRequest {
   wsStatus: number;
   wsMessage: string;
   method: string;
-  /** Request target: path and query. */
+  /** Request target: path and query (HTTP/2: `:path`). */
   path: string;
+  /** Host (HTTP/2: `:authority`). */
   host: string;
+  /** Sec-WebSocket-Key ("" over HTTP/2, which does not use it). */
   key: string;
   /** Sec-WebSocket-Version as a number (0 absent, 0xFFFFFFFF not a number). */
   version: number;
@@ -204,15 +209,50 @@ export function parseUpgradeRequest(
   const input = bytes.subarray(0, max + 1);
   const { at } = stage(engine, [input], 0);
   const status = api(engine).parseRequest(at[0], input.length, max);
-  if (status === 0) return null;
+  return status === 0 ? null : readRequest(engine, at[0], input.length, status);
+}
+
+/**
+ * Read an HTTP/2 request that may open a WebSocket (RFC 8441): `rawHeaders` is its header list as names and
+ * values alternating, in the order received (node:http2's `rawHeaders`), pseudo-headers included. The
+ * engine decides: status 200 to accept, else the status to refuse with (400, 405, 426, 431, 501).
+ */
+export function parseConnectRequest(
+  engine: Engine,
+  rawHeaders: readonly string[],
+  options: HeadOptions = {},
+): UpgradeRequest {
+  const max = maxHead(engine, options);
+  const input = headerListBytes(rawHeaders, max + 1);
+  const { at } = stage(engine, [input], 0);
+  const status = api(engine).parseConnect(at[0], input.length, max);
+  return readRequest(engine, at[0], input.length, status);
+}
+
+/**
+ * A header list as the lines `parseConnect` reads (`name: value` each, then an empty line), cut at `limit`
+ * bytes (the engine answers 431 past its limit). A CR or LF inside a field cannot be written on its line:
+ * it is written as NUL, a byte the engine refuses in a field (400), so no field can smuggle in another.
+ */
+function headerListBytes(rawHeaders: readonly string[], limit: number): Uint8Array {
+  const line = (field: string): string => field.replace(/[\r\n]/g, "\0");
+  let text = "";
+  for (let i = 0; i + 1 < rawHeaders.length && text.length <= limit; i += 2)
+    text += `${line(rawHeaders[i])}: ${line(rawHeaders[i + 1])}\r\n`;
+  return encodeLatin1((text + "\r\n").slice(0, limit));
+}
+
+/** The request the engine read from the `length` bytes at `base` (`status` its answer). */
+function readRequest(engine: Engine, base: number, length: number, status: number): UpgradeRequest {
   const reason = field(engine, HandshakeField.Reason);
   const headEnd = field(engine, HandshakeField.HeadEnd);
   // Every field lies in the head (or in the input, for a refused one): decode that once.
-  const text = new HeadText(engine, at[0], headEnd > 0 ? Math.min(headEnd, input.length) : input.length);
+  const text = new HeadText(engine, base, headEnd > 0 ? Math.min(headEnd, length) : length);
   const rawHeaders: string[] = [];
   const headers = readHeaders(engine, text, rawHeaders);
   return {
     status,
+    httpVersion: field(engine, HandshakeField.HttpVersion),
     headEnd,
     reason: handshakeRuleName(reason),
     message: reason === 0 ? "" : (handshakeErrors[reason]?.message ?? ""),

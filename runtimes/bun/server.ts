@@ -68,7 +68,11 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
     super(options, allocBuffer, bunDeflateCodec);
     const modes = options as { server?: unknown; noServer?: unknown };
     if (modes.server || modes.noServer)
-      throw new TypeError("WebSocketServer on Bun listens itself: give `port` (server/noServer are Node's)");
+      throw new TypeError(
+        "WebSocketServer on Bun listens itself (Bun.listen): give `port`. To attach to a node:http, node:https " +
+          "or node:http2 server (WebSockets over HTTP/2 included) or use `noServer`, import the Node host, " +
+          'which runs on Bun\'s node:http and node:http2: import { WebSocketServer } from "wasmsocket/node"',
+      );
     this.options = options;
     if (callback) this.once("listening", callback);
     this.listen(options);

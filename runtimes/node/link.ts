@@ -1,15 +1,18 @@
-// A Node socket as bindings/protocol/session.ts sees it. Node streams buffer every write themselves (`write`
-// returns a boolean and calls back once written), and gather a batch with cork/uncork.
+// A Node socket as bindings/protocol/session.ts sees it: a net.Socket, a TLS socket, any Duplex handleUpgrade
+// is given, or an HTTP/2 stream carrying a WebSocket (RFC 8441). Node streams buffer every write themselves
+// (`write` returns a boolean and calls back once written), and gather a batch with cork/uncork.
 import { Socket } from "node:net";
+import { constants as http2Constants, type Http2Stream } from "node:http2";
+import type { Duplex } from "node:stream";
 import type { Session, SessionSocket } from "../../bindings/protocol/session.js";
 
 export { allocBuffer } from "./buffer.js";
 
-/** `SessionSocket` over a `net.Socket` (or the TLS one). */
+/** `SessionSocket` over a `net.Socket`, the TLS one, or any Duplex. */
 export class SocketLink implements SessionSocket {
-  readonly socket: Socket;
+  readonly socket: Duplex;
 
-  constructor(socket: Socket) {
+  constructor(socket: Duplex) {
     this.socket = socket;
   }
 
@@ -50,16 +53,35 @@ export class SocketLink implements SessionSocket {
   }
 }
 
+/**
+ * `SessionSocket` over an HTTP/2 stream (RFC 8441 §5): the orderly end after the close handshake is the
+ * stream's END_STREAM (`end`), an abnormal one RST_STREAM with CANCEL, leaving the session's other streams
+ * alone. HTTP/2 flow control shows in `bufferedAmount`: what the peer's window does not admit stays queued.
+ */
+export class Http2StreamLink extends SocketLink {
+  declare readonly socket: Http2Stream;
+
+  constructor(stream: Http2Stream) {
+    super(stream);
+  }
+
+  override destroy(): void {
+    if (!this.socket.closed) this.socket.close(http2Constants.NGHTTP2_CANCEL);
+  }
+}
+
 const ignoreError = (): void => {};
 
 /**
  * Report an open server connection's socket events to its session. `head` (bytes read with the request)
- * goes first. Plain TCP sockets then read straight into the engine's input area; TLS ones by 'data' events.
+ * goes first. Plain TCP sockets then read straight into the engine's input area; TLS sockets, HTTP/2
+ * streams and other Duplexes by 'data' events.
  */
-export function bindSession(socket: Socket, session: Session, head?: Uint8Array): void {
-  // handleUpgrade takes any Duplex: only a net.Socket has these.
-  if (typeof socket.setNoDelay === "function") socket.setNoDelay(true);
-  if (typeof socket.setTimeout === "function") socket.setTimeout(0);
+export function bindSession(socket: Duplex, session: Session, head?: Uint8Array): void {
+  // handleUpgrade takes any Duplex: only a net.Socket has setNoDelay (an HTTP/2 stream has setTimeout).
+  const tcp = socket as Partial<Pick<Socket, "setNoDelay" | "setTimeout">>;
+  if (typeof tcp.setNoDelay === "function") tcp.setNoDelay(true);
+  if (typeof tcp.setTimeout === "function") tcp.setTimeout(0);
   // ECONNRESET and the like: 'close' follows and reports 1006.
   socket.on("error", ignoreError);
   socket.on("end", () => session.onEnd());
@@ -101,7 +123,7 @@ type Fields = Record<symbol, unknown>;
  * false, leaving the socket alone, where the handle cannot do it (TLS), the application paused the socket,
  * or Node's fields are not found.
  */
-export function readInPlace(socket: Socket, session: InPlaceReader): boolean {
+export function readInPlace(socket: Duplex, session: InPlaceReader): boolean {
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } })
     ._handle;
   if (!handle || typeof handle.useUserBuffer !== "function" || "encrypted" in socket) return false;

@@ -4,6 +4,7 @@
 // parses the request and the engine judges the head rebuilt from it. Either way the engine decides every
 // handshake answer (docs/ENGINE.md "Handshake") and bindings/api/server-core.ts everything else.
 import * as http from "node:http";
+import type * as http2 from "node:http2";
 import type * as https from "node:https";
 import * as net from "node:net";
 import type { AddressInfo, Socket } from "node:net";
@@ -28,9 +29,25 @@ import { defaults } from "../../bindings/policies/config.js";
 import type { UpgradeRequest } from "../../bindings/protocol/handshake.js";
 import { ServerConnection as CoreServerConnection } from "../../bindings/api/server-connection.js";
 import { nodeDeflateCodec } from "./deflate.js";
-import { allocBuffer, bindSession, rawHead, SocketLink } from "./link.js";
+import { allocBuffer, bindSession, Http2StreamLink, rawHead, SocketLink } from "./link.js";
+import { incomingMessage } from "./request.js";
+import {
+  advertiseConnectProtocol,
+  attachStreams,
+  detachStreams,
+  isHttp2Server,
+  rawHeadersOf,
+  refuseStream,
+  responseFields,
+  streamSocket,
+  type Http2Server,
+  type StreamHeaders,
+} from "./h2.js";
 
-/** A connection on the Node server: `ws.socket` is the net.Socket (or TLS socket). */
+/**
+ * A connection on the Node server: `ws.socket` is the net.Socket (or TLS socket); on an HTTP/2 stream, the
+ * stream with its session socket's address fields (docs/NODE.md "HTTP/2").
+ */
 export type ServerConnection = CoreServerConnection<Buffer, Socket>;
 export const ServerConnection = CoreServerConnection;
 /** What `verifyClient` is told about a handshake. */
@@ -51,13 +68,20 @@ export interface ServerOptions extends ServerCoreOptions<http.IncomingMessage> {
   backlog?: number;
   /** TLS key/cert/ca (node:tls options): listen for wss://. Only with `port`. */
   tls?: SecureContextOptions;
-  /** Attach to an existing http/https server's 'upgrade' event. */
-  server?: http.Server | https.Server;
-  /** Neither listen nor attach: the application calls `handleUpgrade`. */
+  /**
+   * Attach to an existing server: an http/https server's 'upgrade' event; a node:http2 server's extended
+   * CONNECT streams (RFC 8441; SETTINGS_ENABLE_CONNECT_PROTOCOL is turned on) and, with `allowHTTP1`,
+   * its HTTP/1.1 upgrades.
+   */
+  server?: http.Server | https.Server | Http2Server;
+  /** Neither listen nor attach: the application calls `handleUpgrade` (and `handleStream` for HTTP/2). */
   noServer?: boolean;
 }
 
 type UpgradeCallback = (ws: ServerConnection, req: http.IncomingMessage) => void;
+
+/** How a ws-shaped class of the `WebSocket` option could run on a stream: it cannot (it needs a socket). */
+const FOREIGN_ON_STREAM = "the WebSocket option's class cannot run on an HTTP/2 stream";
 
 /** A ws-shaped connection class (ws's own WebSocket or a subclass): the server hands it the socket. */
 interface ForeignWebSocket {
@@ -99,30 +123,6 @@ export function rawRequestHead(req: http.IncomingMessage): Uint8Array {
   return rawHead(`${req.method} ${req.url} HTTP/${req.httpVersion}`, req.rawHeaders, req.headers);
 }
 
-/**
- * The request object of a connection on our own port: a real `http.IncomingMessage` (what `ws` hands out),
- * filled from the engine's reading of the head. `headers` is computed by Node from `rawHeaders` when first
- * read, with node:http's rules for repeated fields.
- */
-function incomingMessage(socket: Socket, request: UpgradeRequest): http.IncomingMessage {
-  const req = new http.IncomingMessage(socket);
-  req.method = request.method;
-  req.url = request.path;
-  req.httpVersionMajor = 1;
-  req.httpVersionMinor = 1;
-  req.httpVersion = "1.1";
-  const lines = req as unknown as { _addHeaderLines?: (raw: string[], n: number) => void };
-  if (typeof lines._addHeaderLines === "function")
-    lines._addHeaderLines(request.rawHeaders, request.rawHeaders.length);
-  else {
-    req.rawHeaders = request.rawHeaders;
-    req.headers = request.headers;
-  }
-  req.complete = true;
-  (req as unknown as { upgrade: boolean }).upgrade = true;
-  return req;
-}
-
 /** A WebSocket server. */
 export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, Socket> {
   readonly options: ServerOptions;
@@ -135,7 +135,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     super(checkModes(options), allocBuffer, nodeDeflateCodec);
     this.options = options;
     if (options.port != null) this.listen(options, callback);
-    else if (options.server) this.attach(options.server);
+    else if (options.server) this.attach(options.server as http.Server);
   }
 
   /** ws's name for the server listening on our port (a net.Server or tls.Server) or the attached one. */
@@ -173,6 +173,67 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     this.decide(req, req.url ?? "/", request, secure, (decision) =>
       this.answer(req, socket, head, decision, (ws) => callback(ws, req)),
     );
+  }
+
+  /**
+   * Run the handshake of a WebSocket on an HTTP/2 stream (RFC 8441): `stream` and `headers` as node:http2's
+   * 'stream' event gives them (`rawHeaders`, its fourth argument, keeps the fields' order). Any stream may
+   * be given: one that is not a valid extended CONNECT is refused with its status (405, 501, 400, 426).
+   * `callback` gets the open connection (default: 'connection' is emitted). The server the stream came from
+   * must advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (`settings: { enableConnectProtocol: true }`).
+   */
+  handleStream(
+    stream: http2.ServerHttp2Stream,
+    headers: StreamHeaders,
+    callback?: UpgradeCallback,
+    rawHeaders?: string[],
+  ): void {
+    if (upgraded.has(stream))
+      throw new Error("server.handleStream() was called more than once with the same stream");
+    upgraded.add(stream);
+    stream.on("error", ignoreError);
+    const request = this.parseConnect(rawHeaders ?? rawHeadersOf(headers));
+    const socket = stream.session?.socket as Socket | undefined;
+    let built: http.IncomingMessage | undefined;
+    const req = (): http.IncomingMessage => (built ??= incomingMessage(socket as Socket, request));
+    const secure = !!(socket as { encrypted?: boolean } | undefined)?.encrypted;
+    this.decide(req, request.path, request, secure, (decision) => {
+      if (!("request" in decision))
+        return refuseStream(
+          stream,
+          decision.status,
+          this.refusalText(decision.status, decision.message),
+          decision.headers,
+        );
+      if (isForeignClass(this.options.WebSocket)) return refuseStream(stream, 501, FOREIGN_ON_STREAM);
+      this.acceptStream(stream, socket, decision, req, callback);
+    });
+  }
+
+  /** Open the connection an accepted stream carries (unless the peer reset it while verifyClient ran). */
+  private acceptStream(
+    stream: http2.ServerHttp2Stream,
+    socket: Socket | undefined,
+    decision: { request: UpgradeRequest; protocol: string },
+    req: () => http.IncomingMessage,
+    callback: UpgradeCallback | undefined,
+  ): void {
+    if (stream.destroyed || stream.closed || stream.headersSent || !stream.session || stream.session.closed)
+      return;
+    const ws = this.accept(
+      decision,
+      req,
+      {
+        socket: streamSocket(stream),
+        link: new Http2StreamLink(stream),
+        remoteAddress: socket?.remoteAddress ?? "",
+        respond: (fields) => stream.respond(responseFields(fields)),
+      },
+      (ws) => (callback ? callback(ws, req()) : this.emitConnection(ws, req)),
+    );
+    if (ws instanceof Uint8Array) return refuseStream(stream, 503, this.refusalText(503));
+    stream.off("error", ignoreError);
+    bindSession(stream, ws.session);
   }
 
   protected stopListening(): Promise<void> {
@@ -315,6 +376,10 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
    */
   private attach(server: http.Server): void {
     this.httpServer = server;
+    if (isHttp2Server(server)) {
+      advertiseConnectProtocol(server);
+      attachStreams(server, this);
+    }
     let servers = attached.get(server);
     if (!servers) {
       const list: WebSocketServer[] = [];
@@ -339,6 +404,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     }
     server.off("listening", this.onListening);
     server.off("error", this.onServerError);
+    if (isHttp2Server(server)) detachStreams(server, this);
   }
 
   private readonly onListening = (): void => {

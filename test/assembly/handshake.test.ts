@@ -1,5 +1,6 @@
 // The handshake exports of both builds against test/vectors/handshake.json: whole, fed one more byte at a
-// time, and fuzzed (fast-check) with the input at the very end of memory so a read past it traps.
+// time, and fuzzed (fast-check) with the input at the very end of memory so a read past it traps. HTTP/2
+// extended CONNECTs (RFC 8441, `connects`) are header lists, written as lines for `parseConnect`.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
@@ -13,6 +14,7 @@ import {
   computeAccept,
   HandshakeField as F,
   handshakeErrors,
+  parseConnectRequest,
   parseConnectResponse,
   parseUpgradeRequest,
   parseUpgradeResponse,
@@ -32,6 +34,15 @@ interface RequestVector {
   fields?: Partial<Record<keyof typeof spanFields | keyof typeof numberFields, string | number>>;
   headers?: [string, string][];
 }
+/** An HTTP/2 request's header list (pseudo-headers included) and what parseConnect decides. */
+interface ConnectVector {
+  name: string;
+  headers: [string, string][];
+  status: number;
+  reason?: string;
+  maxHeaderBytes?: number;
+  fields?: RequestVector["fields"];
+}
 interface ResponseVector {
   name: string;
   nonce: string;
@@ -46,6 +57,7 @@ interface ResponseVector {
 }
 interface Vectors {
   requests: RequestVector[];
+  connects: ConnectVector[];
   responses: ResponseVector[];
   protocols: { offered: string; supported: string; selected: string | null }[];
   buildRequest: {
@@ -106,6 +118,11 @@ function expectedHeadEnd(text: string, decided: boolean, reason: string | undefi
 
 /** Status codes parseRequest may return. */
 const requestStatuses = new Set([0, 101, 400, 405, 426, 431, 505]);
+/** Status codes parseConnect may return. */
+const connectStatuses = new Set([0, 200, 400, 405, 426, 431, 501]);
+/** A header list as parseConnect reads it: `name: value` lines, then an empty line. */
+const headerList = (headers: [string, string][]) =>
+  latin1(headers.map(([name, value]) => `${name}: ${value}\r\n`).join("") + "\r\n");
 
 function harness(build: Build) {
   const engine: RawEngine = loadEngine(build);
@@ -140,6 +157,7 @@ function harness(build: Build) {
 describe.each(["simd", "mvp"] as const)("handshake (%s build)", (build) => {
   const h = harness(build);
   const { engine, e, field, span } = h;
+  const hs = e.handshakePtr();
 
   describe("parseRequest", () => {
     it.each(vectors.requests.map((v) => [v.name, v] as const))("%s", (_, v) => {
@@ -184,6 +202,50 @@ describe.each(["simd", "mvp"] as const)("handshake (%s build)", (build) => {
       // The spans point into the input, which moved: compare everything but them on the final parse.
       expect(field(F.HeadEnd)).toBe(headEnd);
       expect(field(F.HeaderCount)).toBe(new DataView(wholeFields.buffer).getUint32(F.HeaderCount, true));
+    });
+  });
+
+  describe("parseConnect", () => {
+    it.each(vectors.connects.map((v) => [v.name, v] as const))("%s", (_, v) => {
+      const bytes = headerList(v.headers);
+      const status = e.parseConnect(h.atEnd(bytes), bytes.length, v.maxHeaderBytes ?? 8192);
+      expect(status).toBe(v.status);
+      expect(field(F.Status)).toBe(v.status);
+      expect(field(F.Reason), `reason ${v.reason ?? "none"}`).toBe(v.reason ? reasonId[v.reason] : 0);
+      if (!v.reason || !early.has(v.reason)) expect(field(F.HeadEnd)).toBe(bytes.length);
+      for (const [name, expected] of Object.entries(v.fields ?? {})) {
+        if (name in spanFields) expect(span(spanFields[name as keyof typeof spanFields]), name).toBe(expected);
+        else expect(field(numberFields[name as keyof typeof numberFields]), name).toBe(expected);
+      }
+      if (v.status === 200) expect(h.headers()).toEqual(v.headers);
+    });
+
+    it("refuses one field more than the header table holds with 431, writing nothing past the table", () => {
+      const fill = (n: number) =>
+        Array.from({ length: n }, (_, i) => [`x-${i}`, "v"] as [string, string]).concat([["last", "v"]]);
+      const base = vectors.connects[0].headers;
+      const full = headerList([...base, ...fill(h.maxHeaders - base.length - 1)]);
+      expect(e.parseConnect(h.atEnd(full), full.length, 8192)).toBe(200);
+      const past = hs + 128 + h.maxHeaders * 16;
+      const after = engine.read(past, 16);
+      const over = headerList([...base, ...fill(h.maxHeaders - base.length)]);
+      expect(e.parseConnect(h.atEnd(over), over.length, 8192)).toBe(431);
+      expect(field(F.Reason)).toBe(reasonId.TooManyHeaders);
+      expect(engine.read(past, 16)).toEqual(after);
+    });
+
+    it.each(vectors.connects.map((v) => [v.name, v] as const))("%s: fed one byte at a time", (_, v) => {
+      const bytes = headerList(v.headers);
+      const max = v.maxHeaderBytes ?? 8192;
+      const whole = e.parseConnect(h.atEnd(bytes), bytes.length, max);
+      let firstAnswer = -1;
+      for (let n = 0; n <= bytes.length; n++) {
+        const status = e.parseConnect(h.atEnd(bytes.subarray(0, n)), n, max);
+        if (status === 0) continue;
+        if (firstAnswer < 0) firstAnswer = n;
+        expect(status, `${n} bytes`).toBe(whole);
+      }
+      if (!v.reason || !early.has(v.reason)) expect(firstAnswer, "answered at the empty line").toBe(bytes.length);
     });
   });
 
@@ -562,6 +624,22 @@ describe.each(["simd", "mvp"] as const)("handshake (%s build)", (build) => {
       );
     });
 
+    it("parseConnect never traps, answers 0/200/4xx/501, and reads only its input", () => {
+      const valid = headerList(vectors.connects[0].headers);
+      fc.assert(
+        fc.property(fc.oneof(input, mutated(valid)), limit, (bytes, max) => {
+          const ptr = h.atEnd(bytes);
+          const status = e.parseConnect(ptr, bytes.length, max);
+          expect(connectStatuses.has(status), `status ${status}`).toBe(true);
+          if (status !== 0) {
+            expect(field(F.HeadEnd)).toBeLessThanOrEqual(Math.min(bytes.length, max));
+            spansInside(ptr, bytes.length);
+          }
+        }),
+        { numRuns: 3000 },
+      );
+    });
+
     it("parseResponse never traps and answers 0, a status, or -HandshakeError", () => {
       const valid101 = bytesOf(vectors.responses[0].response);
       const responseInput = fc.oneof(input, mutated(valid101));
@@ -642,6 +720,7 @@ describe.each(["simd", "mvp"] as const)("bindings/protocol/handshake.ts (%s buil
   it("parses the RFC 6455 §1.3 request into JS values", () => {
     expect(parseUpgradeRequest(engine, rfcRequest)).toEqual({
       status: 101,
+      httpVersion: 11,
       headEnd: rfcRequest.length - 2,
       reason: "",
       message: "",
@@ -740,6 +819,35 @@ describe.each(["simd", "mvp"] as const)("bindings/protocol/handshake.ts (%s buil
       reason: "AcceptMismatch",
       wsMessage: "Invalid Sec-WebSocket-Accept header",
     });
+  });
+
+  it("reads an HTTP/2 extended CONNECT's header list (RFC 8441 §5.1) into the same values", () => {
+    const raw = vectors.connects[0].headers.flat();
+    expect(parseConnectRequest(engine, raw)).toMatchObject({
+      status: 200,
+      httpVersion: 20,
+      reason: "",
+      method: "CONNECT",
+      path: "/chat",
+      host: "server.example.com",
+      key: "",
+      version: 13,
+      origin: "http://www.example.com",
+      protocols: ["chat", "superchat"],
+      extensions: "permessage-deflate",
+      rawHeaders: raw,
+    });
+    const refused = parseConnectRequest(engine, raw.map((x) => (x === "https" ? "ftp" : x)));
+    expect(refused).toMatchObject({ status: 400, reason: "SchemeInvalid", path: "/chat" });
+    expect(parseConnectRequest(engine, raw, { maxHeaderBytes: 100 })).toMatchObject({ status: 431 });
+  });
+
+  it("refuses a CR or LF inside an HTTP/2 field instead of reading a field smuggled behind it", () => {
+    const raw = vectors.connects[0].headers.flat();
+    const smuggled = raw.map((x) => (x === "http://www.example.com" ? "null\r\nsec-websocket-protocol: evil" : x));
+    expect(parseConnectRequest(engine, smuggled)).toMatchObject({ status: 400, reason: "BadHeaderLine" });
+    const inName = [...raw, "x-a\nsec-websocket-protocol", "evil"];
+    expect(parseConnectRequest(engine, inName)).toMatchObject({ status: 400, reason: "BadHeaderLine" });
   });
 
   it("refuses header values containing CR or LF", () => {

@@ -1,18 +1,22 @@
-// Runs one conformance case (cases.ts) against any echo server on 127.0.0.1:port and checks the replies:
-// used for our Node server, the ws reference (server.test.ts) and the C host under WAMR
-// (test/runtimes/wamr/conformance.test.ts).
+// Runs one conformance case (cases.ts) against any echo server on 127.0.0.1:port, or on a WebSocket the
+// caller opens (an HTTP/2 stream), and checks the replies: used for our Node server over TCP and over
+// HTTP/2, the ws reference (server.test.ts) and the C host under WAMR (test/runtimes/wamr/conformance.test.ts).
+import type { Duplex } from "node:stream";
 import { expect } from "vitest";
 import { RawClient } from "../runtimes/node/peers.js";
 import { Op, type ConformanceCase, type Reply } from "./cases.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Run one case against the echo server on `port`: what came back, normalized like `Reply`. */
+/**
+ * Run one case against the echo server on `port` (or on the WebSocket `port` opens): what came back,
+ * normalized like `Reply`, and whether the server ended the transport (TCP, or the stream).
+ */
 export async function run(
-  port: number,
+  port: number | (() => Promise<RawClient<Duplex>>),
   test: ConformanceCase,
 ): Promise<{ replies: Reply[]; tcpClosed: boolean }> {
-  const raw = await RawClient.open(port);
+  const raw = typeof port === "number" ? await RawClient.open(port) : await port();
   try {
     // An immediate close goes out in the same write as the rest ("all sent in one chop").
     const pieces = test.immediateClose ? [Buffer.concat(test.send())] : test.send();

@@ -1,7 +1,9 @@
 // A raw TCP WebSocket client for host tests: the test decides every byte sent and reads exact frames.
-// Only node:net and node:crypto, so it runs under Node and under Bun.
+// Only node:net and node:crypto, so it runs under Node and under Bun. `over` reads and writes any Duplex
+// the same way (an HTTP/2 stream carrying a WebSocket: test/support/h2-peer.ts).
 import { once } from "node:events";
 import * as net from "node:net";
+import type { Duplex } from "node:stream";
 import { createHash, randomBytes } from "node:crypto";
 
 /** Resolve after `ms`, or reject with `what` when `promise` takes longer. */
@@ -62,13 +64,13 @@ export function closePayload(code: number, reason = ""): Buffer {
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** A TCP client speaking WebSocket byte by byte: the test decides every byte sent. */
-export class RawClient {
-  readonly socket: net.Socket;
+export class RawClient<S extends Duplex = net.Socket> {
+  readonly socket: S;
   private buffer = Buffer.alloc(0);
   private waiters: Array<() => void> = [];
   ended = false;
 
-  private constructor(socket: net.Socket) {
+  private constructor(socket: S) {
     this.socket = socket;
     socket.on("data", (chunk) => {
       this.buffer = Buffer.concat([this.buffer, chunk]);
@@ -79,6 +81,11 @@ export class RawClient {
       this.ended = true;
       this.wake();
     });
+  }
+
+  /** Read and write `stream` (already open: no handshake). */
+  static over<D extends Duplex>(stream: D): RawClient<D> {
+    return new RawClient(stream);
   }
 
   /** Connect without a handshake. */

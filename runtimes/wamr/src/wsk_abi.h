@@ -31,6 +31,7 @@ enum wsk_export {
     WSK_EXPORT_CHECK_CLOSE, /* checkClose(code, reason, reasonLength) */
     WSK_EXPORT_TOKEN_LENGTH, /* tokenLength(ptr, len) */
     WSK_EXPORT_PARSE_REQUEST, /* parseRequest(ptr, len, maxHeaderBytes) */
+    WSK_EXPORT_PARSE_CONNECT, /* parseConnect(ptr, len, maxHeaderBytes) */
     WSK_EXPORT_SELECT_PROTOCOL, /* selectProtocol(offered, offeredLength, supported, supportedLength) */
     WSK_EXPORT_BUILD_RESPONSE, /* buildResponse(key, keyLength, protocol, protocolLength, extra, extraLength, dst) */
     WSK_EXPORT_BUILD_REJECTION, /* buildRejection(status, dst) */
@@ -44,10 +45,10 @@ enum wsk_export {
     WSK_EXPORT_ENTROPY_FILLED, /* entropyFilled(count) */
     WSK_EXPORT_COUNT
 };
-#define WSK_EXPORT_NAMES { "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "memoryNeeded", "init", "open", "unmask", "isUtf8", "utf8Validate", "connectionState", "framePayloadLength", "beginMessage", "nextFrame", "headerBytes", "maskChunk", "useMaskKey", "writeControl", "writeClose", "checkControl", "checkClose", "tokenLength", "parseRequest", "selectProtocol", "buildResponse", "buildRejection", "buildRequest", "parseResponse", "acceptKey", "sha1", "buildConnectRequest", "parseConnectResponse", "feed", "entropyFilled" }
-#define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 6, 2, 2, 3, 2, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 10, 5, 3, 1 }
+#define WSK_EXPORT_NAMES { "resultPtr", "eventsPtr", "outPtr", "entropyPtr", "handshakePtr", "buildConstant", "memoryNeeded", "init", "open", "unmask", "isUtf8", "utf8Validate", "connectionState", "framePayloadLength", "beginMessage", "nextFrame", "headerBytes", "maskChunk", "useMaskKey", "writeControl", "writeClose", "checkControl", "checkClose", "tokenLength", "parseRequest", "parseConnect", "selectProtocol", "buildResponse", "buildRejection", "buildRequest", "parseResponse", "acceptKey", "sha1", "buildConnectRequest", "parseConnectResponse", "feed", "entropyFilled" }
+#define WSK_EXPORT_ARGC { 0, 0, 0, 0, 0, 1, 2, 2, 4, 4, 2, 3, 1, 1, 6, 2, 2, 3, 2, 5, 5, 2, 3, 2, 3, 3, 4, 7, 2, 10, 6, 3, 3, 10, 5, 3, 1 }
 /* 32-bit argument cells of each export, as WAMR's wasm_runtime_call_wasm takes them (an f64 or i64: two). */
-#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 7, 2, 3, 3, 2, 5, 5, 2, 3, 2, 3, 4, 7, 2, 10, 6, 3, 3, 10, 5, 3, 1 }
+#define WSK_EXPORT_CELLS { 0, 0, 0, 0, 0, 1, 2, 2, 5, 4, 2, 3, 1, 1, 7, 2, 3, 3, 2, 5, 5, 2, 3, 2, 3, 3, 4, 7, 2, 10, 6, 3, 3, 10, 5, 3, 1 }
 
 /* Bytes of one event record. */
 #define WSK_EVENT_BYTES 16
@@ -328,6 +329,13 @@ enum wsk_export {
 #define WSK_HANDSHAKE_ERROR_EXTENSION_NOT_OFFERED 40
 #define WSK_HANDSHAKE_ERROR_PROTOCOL_MISSING 41
 #define WSK_HANDSHAKE_ERROR_PROTOCOL_NOT_REQUESTED 42
+#define WSK_HANDSHAKE_ERROR_METHOD_NOT_CONNECT 43
+#define WSK_HANDSHAKE_ERROR_CONNECT_PROTOCOL_MISSING 44
+#define WSK_HANDSHAKE_ERROR_CONNECT_PROTOCOL_NOT_WEB_SOCKET 45
+#define WSK_HANDSHAKE_ERROR_PSEUDO_HEADER_MISSING 46
+#define WSK_HANDSHAKE_ERROR_PSEUDO_HEADER_INVALID 47
+#define WSK_HANDSHAKE_ERROR_SCHEME_INVALID 48
+#define WSK_HANDSHAKE_ERROR_CONNECTION_SPECIFIC_HEADER 49
 
 /* The error tables as X-macros: X(id, NAME, closeCode, message) for read (and host) errors, */
 /* X(id, NAME, message) for call errors, X(id, NAME, status, message) for handshake errors. */
@@ -378,7 +386,7 @@ enum wsk_export {
     X(27, CONNECTION_MISSING, 400, "no `upgrade` token in the Connection header") \
     X(28, VERSION_MISSING, 400, "no Sec-WebSocket-Version header") \
     X(29, VERSION_REPEATED, 400, "more than one Sec-WebSocket-Version header") \
-    X(30, VERSION_UNSUPPORTED, 426, "Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`)") \
+    X(30, VERSION_UNSUPPORTED, 426, "Sec-WebSocket-Version is neither 13 nor 8 (answered with `Sec-WebSocket-Version: 13, 8`); over HTTP/2, not 13 (answered with `sec-websocket-version: 13`)") \
     X(31, KEY_MISSING, 400, "no Sec-WebSocket-Key header") \
     X(32, KEY_REPEATED, 400, "more than one Sec-WebSocket-Key header") \
     X(33, KEY_INVALID, 400, "Sec-WebSocket-Key is not base64 of 16 bytes") \
@@ -390,6 +398,13 @@ enum wsk_export {
     X(39, PROTOCOL_NOT_OFFERED, 0, "server chose a subprotocol the client did not offer (it offered some)") \
     X(40, EXTENSION_NOT_OFFERED, 0, "server sent Sec-WebSocket-Extensions, none were offered") \
     X(41, PROTOCOL_MISSING, 0, "subprotocols were offered and the server chose none") \
-    X(42, PROTOCOL_NOT_REQUESTED, 0, "server chose a subprotocol, none was offered")
+    X(42, PROTOCOL_NOT_REQUESTED, 0, "server chose a subprotocol, none was offered") \
+    X(43, METHOD_NOT_CONNECT, 405, "HTTP/2 request whose :method is not CONNECT (a WebSocket is an extended CONNECT, RFC 8441 §4)") \
+    X(44, CONNECT_PROTOCOL_MISSING, 501, "HTTP/2 CONNECT without :protocol: a tunnel, which a WebSocket server does not serve (RFC 8441 §4)") \
+    X(45, CONNECT_PROTOCOL_NOT_WEB_SOCKET, 501, "HTTP/2 extended CONNECT whose :protocol is not `websocket` (RFC 8441 §5)") \
+    X(46, PSEUDO_HEADER_MISSING, 400, "HTTP/2 extended CONNECT without :scheme, :path or :authority (RFC 8441 §4, RFC 9113 §8.3.1)") \
+    X(47, PSEUDO_HEADER_INVALID, 400, "HTTP/2 pseudo-header unknown, repeated, empty or after a regular field, or a :path not starting with `/` (RFC 9113 §8.3)") \
+    X(48, SCHEME_INVALID, 400, "HTTP/2 extended CONNECT whose :scheme is neither http nor https (RFC 8441 §4)") \
+    X(49, CONNECTION_SPECIFIC_HEADER, 400, "HTTP/2 request with a Connection or Upgrade header (RFC 9113 §8.2.2, RFC 8441 §4)")
 
 #endif /* WSK_ABI_H */

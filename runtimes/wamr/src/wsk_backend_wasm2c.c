@@ -61,6 +61,7 @@ static void dispatch(Z_wsk_engine_instance_t *m, wsk_export_t fn, uint32_t *a)
     case WSK_EXPORT_CHECK_CLOSE: a[0] = Z_wsk_engineZ_checkClose(m, a[0], a[1], a[2]); break;
     case WSK_EXPORT_TOKEN_LENGTH: a[0] = Z_wsk_engineZ_tokenLength(m, a[0], a[1]); break;
     case WSK_EXPORT_PARSE_REQUEST: a[0] = Z_wsk_engineZ_parseRequest(m, a[0], a[1], a[2]); break;
+    case WSK_EXPORT_PARSE_CONNECT: a[0] = Z_wsk_engineZ_parseConnect(m, a[0], a[1], a[2]); break;
     case WSK_EXPORT_SELECT_PROTOCOL: a[0] = Z_wsk_engineZ_selectProtocol(m, a[0], a[1], a[2], a[3]); break;
     case WSK_EXPORT_BUILD_RESPONSE:
         a[0] = Z_wsk_engineZ_buildResponse(m, a[0], a[1], a[2], a[3], a[4], a[5], a[6]);

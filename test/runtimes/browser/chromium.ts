@@ -14,14 +14,16 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** Start headless Chromium with a throwaway user-data-dir. */
-export async function launchChromium(): Promise<Browser> {
+/** Start headless Chromium with a throwaway user-data-dir (`ignoreHTTPSErrors`: trust a self-signed certificate). */
+export async function launchChromium(options: { ignoreHTTPSErrors?: boolean } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), "wasmsocket-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
     headless: true,
     viewport: { width: 1280, height: 860 },
+    ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
     args: [
+      ...(options.ignoreHTTPSErrors ? ["--ignore-certificate-errors"] : []),
       "--no-sandbox",
       "--disable-gpu",
       "--disable-quic",

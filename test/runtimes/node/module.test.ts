@@ -40,7 +40,34 @@ console.log(JSON.stringify({
 }));
 `;
 
+const NODE_HOST_H2 = `
+import { WebSocketServer } from "wasmsocket/node";
+import http2 from "node:http2";
+const server = http2.createServer();
+const wss = new WebSocketServer({ server });
+server.listen(0, "127.0.0.1", () => {
+  const client = http2.connect("http://127.0.0.1:" + server.address().port);
+  client.on("remoteSettings", (settings) => {
+    console.log(JSON.stringify({ enableConnectProtocol: settings.enableConnectProtocol }));
+    client.close();
+    wss.close();
+    server.close();
+    process.exit(0);
+  });
+});
+`;
+
 describe("module shape", () => {
+  it("wasmsocket/node is the Node host on Node and on Bun, attaching to node:http2", () => {
+    const dir = join(root, "test", "runtimes", "node");
+    const run = (runtime: string, args: string[]) =>
+      JSON.parse(execFileSync(runtime, args, { cwd: dir, encoding: "utf8", timeout: 20_000 }));
+    expect(run(process.execPath, ["--input-type=module", "-e", NODE_HOST_H2])).toEqual({
+      enableConnectProtocol: true,
+    });
+    expect(run(bun, ["-e", NODE_HOST_H2])).toEqual({ enableConnectProtocol: true });
+  });
+
   it("require('wasmsocket') on Node is the client class carrying Server, WebSocketServer, WebSocket and createWebSocketStream", () => {
     expect(shape(process.execPath, ["-e", CJS])).toEqual({
       type: "function",

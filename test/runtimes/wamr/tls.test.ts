@@ -22,6 +22,7 @@ import {
 } from "../../support/raw-client.js";
 import { ClientDriver } from "./client-driver.js";
 import { nextMessage, openWs } from "./ws-peer.js";
+import { writeCertificate } from "../../support/tls-cert.js";
 import {
   buildDir,
   buildHost,
@@ -54,31 +55,7 @@ interface Pair {
 /** A self-signed certificate for `host` (CN and IP/DNS subjectAltNames), valid for a day. */
 function makeCertificate(dir: string, name: string, host = "127.0.0.1"): Pair {
   const pair = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
-  const made = spawnSync(
-    "openssl",
-    [
-      ...[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-      ],
-      ...[
-        "-subj",
-        `/CN=${host}`,
-        "-addext",
-        `subjectAltName=${/^[\d.]+$/.test(host) ? `IP:${host},` : ""}DNS:${host}`,
-      ],
-      ...["-keyout", pair.key, "-out", pair.cert],
-    ],
-    { encoding: "utf8" },
-  );
-  if (made.status !== 0) throw new Error(made.stderr);
+  writeCertificate(pair.key, pair.cert, host);
   return pair;
 }
 
