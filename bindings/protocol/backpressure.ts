@@ -125,7 +125,7 @@ export class Backpressure {
     if (!this.stalledReading && !this.pausedByApp) this.socket.resumeReading?.();
   }
 
-  /** The socket is closed: no timer left, nothing resumed. */
+  /** The socket is closed, or the connection failed: no timer left, no gate, nothing resumed from here. */
   stop(): void {
     this.stopped = true;
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);

@@ -483,12 +483,20 @@ export class WireConnection {
     return state === abi.UTF8_ACCEPT;
   }
 
-  /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
-  private failLocally(rule: number, closeCode: number, detail = "", errno?: number): void {
+  /**
+   * The connection failed (RFC 6455 §7.1.7): nothing more the peer sends is processed, a message being
+   * assembled or inflated is dropped, and the host may read again (to see the peer's FIN).
+   */
+  ignoreInput(): void {
     this.failed = true;
     this.assembly.reset();
     this.deflate?.release();
     this.dropHeld();
+  }
+
+  /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
+  private failLocally(rule: number, closeCode: number, detail = "", errno?: number): void {
+    this.ignoreInput();
     if (!this.closeSent) {
       const size = this.engine.exports.writeClose(this.slot, closeCode, this.srcPtr, 0, this.dstPtr);
       if (size > 0) this.flushDst(size);

@@ -243,6 +243,7 @@ export class Session implements BackpressureHost {
   /** The handshake is done: frames flow from now on. */
   start(): void {
     if (this.released) return;
+    this.writer.startFrames();
     if (this.closing.apply("start") === ReadyState.OPEN) this.heartbeat?.start();
   }
 
@@ -393,41 +394,62 @@ export class Session implements BackpressureHost {
   }
 
   /**
-   * The heartbeat gave up on a silent peer: close frame 1011 "heartbeat timeout" where it can go out at once,
-   * then the `error` event, then the socket is destroyed without waiting for the peer's close. The local
+   * The heartbeat gave up on a silent peer: it fails with close frame 1011 "heartbeat timeout". The local
    * `close` event reports 1006 (no close frame came back), as for any termination.
    */
   private heartbeatTimedOut(): void {
-    if (this.released) return;
-    this.closing.failed = true;
-    this.closeAhead(CloseCode.InternalError, "heartbeat timeout");
     const { interval, timeout } = this.options.heartbeat!;
-    this.events.error(
+    this.failWith(
+      CloseCode.InternalError,
+      "heartbeat timeout",
       new Error(
         `peer silent past the heartbeat (${interval} + ${timeout} ms); closed with 1011 and terminated`,
       ),
     );
-    this.terminate();
   }
 
   /**
-   * Best effort before a destroy: write a close frame straight to the socket, dropping what we had queued,
-   * but only when nothing we wrote earlier is still waiting in the socket (the close frame would sit behind
-   * it, and the destroy drops both: a peer that stopped reading gets no close frame).
+   * Fail the connection for a reason of ours (RFC 6455 §7.1.7: send a close frame, then close TCP; process
+   * nothing more the peer sends). The close frame goes right behind what the socket already holds: the whole
+   * frames still waiting in our queue are dropped (their send callbacks get an error) and a frame the socket
+   * has taken part of is finished, never cut. Then the `error` event. If the kernel took it all, the socket
+   * is destroyed at once; else it is ended (FIN) behind the close frame and destroyed at closeTimeout at the
+   * latest: a peer that reads again gets whole frames, then the close frame with its code, then FIN; one that
+   * never does is cut after that bound. Once the kernel has the close frame, the socket is read again (and
+   * what comes discarded), so the peer's FIN ends it early and unread bytes do not turn our FIN into a reset;
+   * until then a peer that does not read stays throttled.
    */
-  private closeAhead(code: number, reason: string): void {
+  private failWith(code: number, reason: string, error: Error): void {
+    if (this.released) return;
+    this.closing.failed = true;
+    this.closing.apply("failed");
+    this.heartbeat?.stop();
+    this.flow.stop();
     this.output.clear();
-    if (this.wire.closeSent || !this.writer.idle || !this.socket.writable) return;
-    // The sends these wait for were dropped: they fail when the socket closes, not with this write.
-    this.writer.untracked(() => {
+    const dropped = this.writer.dropWaiting();
+    if (!this.wire.closeSent && this.socket.writable) {
+      this.writer.track((failed) => {
+        if (!failed) this.socket.resumeReading?.();
+      });
       this.wire.close(code, reason);
       this.output.flush();
-    });
+    }
+    this.wire.ignoreInput();
+    const stuck = !this.writer.idle;
+    const notSent = new Error(`the connection failed (${code}) before the data was written`);
+    for (const callback of dropped) callback(notSent);
+    this.blobs?.clear();
+    this.events.error(error);
+    if (this.released) return;
+    if (!stuck) return this.terminate();
+    this.writer.end();
+    this.closing.armTimer();
   }
 
-  /** The host's socket can take more bytes: write what a partial write left over. */
+  /** The host's socket can take more bytes: write what waits for it. */
   onDrain(): void {
-    if (this.writer.drain()) this.flow.wrote();
+    this.writer.drain();
+    this.flow.wrote();
   }
 
   /** The peer half-closed (FIN): answer with ours. */
@@ -564,21 +586,15 @@ export class Session implements BackpressureHost {
   /** @internal The peer read nothing for stallTimeout (from Backpressure): fail it with 1008. */
   stalled(error: Error): void {
     if (this.wire.closeSent) return;
-    this.closing.failed = true;
-    this.close(CloseCode.PolicyViolation, "peer not reading");
-    this.output.flush();
-    this.events.error(error);
+    this.failWith(CloseCode.PolicyViolation, "peer not reading", error);
   }
 
   private overflow(callback?: WriteCallback): void {
     const error = this.flow.overflowError(CloseCode.PolicyViolation);
     callback?.(error);
     if (this.wire.closeSent) return;
-    this.closing.failed = true;
-    // The close frame is queued and handed to the socket before the error event, as for protocol errors.
-    this.close(CloseCode.PolicyViolation, "send buffer overflow");
-    this.output.flush();
-    this.events.error(error);
+    // The close frame is handed to the socket before the error event, as for protocol errors.
+    this.failWith(CloseCode.PolicyViolation, "send buffer overflow", error);
   }
 
   /** The output queue's sink: one batch to the socket, then the slab, the drain owed and the read gate. */
