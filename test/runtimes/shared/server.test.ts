@@ -419,6 +419,25 @@ describe(`server on ${runtime}: closing`, () => {
     await wss.close();
   });
 
+  it("reports the close of a connection terminated in its 'connection' listener", async () => {
+    const { wss, url } = await listen();
+    const closed = new Promise<[number, string | undefined]>((resolve) =>
+      wss.on("connection", (ws) => {
+        let sent: string | undefined;
+        ws.send("never", (error) => (sent = error?.message));
+        ws.on("close", (code) => resolve([code, sent]));
+        ws.terminate();
+      }),
+    );
+    const client = await openClient(url).catch(() => null);
+    const [code, sent] = await within(closed, 5000, "the server's close event");
+    expect(code).toBe(1006);
+    expect(sent).toMatch(/socket closed/);
+    expect(wss.clients.size).toBe(0);
+    client?.close();
+    await within(wss.close(), 5000, "wss.close()");
+  });
+
   it("closes every client with 1001 on close() and resolves once they are gone", async () => {
     const { wss, url } = await echoServer();
     const clients = await Promise.all([openClient(url), openClient(url)]);
