@@ -2,10 +2,11 @@
 // engine driving (connection.ts: socket bytes into the slot, events out, frames written), the per-tick output
 // queue (output.ts) and the socket writer (socket-writer.ts), the output budget and read gate
 // (backpressure.ts), the close handshake and readyState (close-handshake.ts), the heartbeat policy, and the
-// sends that wait behind a Blob (blob-sends.ts). Socket-free: a host adapts its socket to `SessionSocket` and
+// sends that wait behind a Blob being read or a long message being compressed (held-sends.ts). Socket-free: a host adapts its socket to `SessionSocket` and
 // reports the socket's events to the session (receive, onDrain, onEnd, onClose). The protocol is the engine's.
 import type { PerMessageDeflate } from "./permessage-deflate.js";
-import { BlobSends, isBlob, type PendingSend } from "./blob-sends.js";
+import { isBlob } from "./blob-sends.js";
+import { HeldSends, type HeldSendsHost, type PendingSend } from "./held-sends.js";
 import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
 import { CloseCode, type WebSocketProtocolError } from "../engine/errors.js";
 import { defaults } from "../policies/config.js";
@@ -101,6 +102,8 @@ export function sessionLimits(
 /** Bytes `data` takes on the wire as a payload (the send queue's measure, shared with every client). */
 export { byteSize };
 
+const encoder = new TextEncoder();
+
 /**
  * What the engine reports for one session's slot, passed on: a class rather than a handler object of
  * closures, so a connection costs one small object here, not nine closures and their context.
@@ -168,7 +171,7 @@ class EngineReports implements ConnectionHandler {
 }
 
 /** Drives one connection's engine slot over one socket. */
-export class Session implements BackpressureHost {
+export class Session implements BackpressureHost, HeldSendsHost {
   readonly socket: SessionSocket;
   readonly wire: WireConnection;
   /** Bytes sent once closing: never sent, but counted in bufferedAmount (WHATWG, as ws does). */
@@ -183,8 +186,10 @@ export class Session implements BackpressureHost {
   private readonly closing: CloseHandshake;
   private readonly heartbeat: Heartbeat | null;
   private released = false;
-  /** Sends waiting behind a Blob being read; made at the first Blob. */
-  private blobs: BlobSends | null = null;
+  /** The socket closed; the slot is released once the input read before that is delivered. */
+  private socketGone = false;
+  /** Sends waiting behind a Blob being read or a message being compressed; made at the first. */
+  private held: HeldSends | null = null;
 
   constructor(
     socket: SessionSocket,
@@ -232,7 +237,7 @@ export class Session implements BackpressureHost {
   /** Bytes queued and not yet handed to the kernel. */
   get bufferedAmount(): number {
     const queued = this.socket.bufferedAmount + this.output.pending + this.writer.backlogBytes;
-    return queued + (this.blobs?.bytes ?? 0) + this.sentAfterClose;
+    return queued + (this.held?.bytes ?? 0) + this.sentAfterClose;
   }
 
   /** The socket is gone and the slot released. */
@@ -296,18 +301,26 @@ export class Session implements BackpressureHost {
     fin = true,
   ): void {
     if (!this.canSend(callback, data)) return;
-    if (this.blobs?.waiting || isBlob(data)) {
-      // Held bytes are copied now, as the caller may reuse its buffer before the Blob ahead is read.
+    if (this.held?.waiting || isBlob(data)) {
+      // Held bytes are copied now, as the caller may reuse its buffer before what is ahead of them went.
       const held =
         isBlob(data) || typeof data === "string" ? data : new Uint8Array(sendBytes(data) as Uint8Array);
-      this.blobs ??= new BlobSends(
-        (item) => this.sendHeld(item),
-        (error) => this.fail(error),
-        () => !this.released && this.socket.writable,
-      );
-      return this.blobs.push({ data: held, binary, fragmentSize, callback, compress, fin });
+      return this.hold({ data: held, binary, fragmentSize, callback, compress, fin });
     }
-    this.sendNow(sendBytes(data), binary, fragmentSize, callback, compress, fin);
+    const bytes = sendBytes(data);
+    // A long message to compress goes to zlib's thread pool (read where it is, as a long payload sent
+    // uncompressed is), and what is sent after it waits.
+    if (this.wire.deflatesAsync(bytes, compress, fin)) {
+      const payload = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
+      return this.hold({ data: payload, binary, fragmentSize, callback, compress, fin });
+    }
+    this.sendNow(bytes, binary, fragmentSize, callback, compress, fin);
+  }
+
+  private hold(item: PendingSend): void {
+    if (this.socketGone) return item.callback?.(notWritten());
+    this.held ??= new HeldSends(this);
+    this.held.push(item);
   }
 
   private sendNow(
@@ -361,10 +374,10 @@ export class Session implements BackpressureHost {
   close(code?: number, reason = ""): void {
     if (this.readyState === ReadyState.CLOSED || this.released) return;
     if (this.readyState === ReadyState.CONNECTING) return this.terminate();
-    if (this.blobs?.waiting) {
+    if (this.held?.waiting) {
       if (this.readyState !== ReadyState.OPEN) return;
       this.closing.apply("closeRequested");
-      return this.blobs.push({ data: "", binary: false, fragmentSize: 0, close: { code, reason } });
+      return this.held.push({ data: "", binary: false, fragmentSize: 0, close: { code, reason } });
     }
     this.closeNow(code, reason);
   }
@@ -378,9 +391,10 @@ export class Session implements BackpressureHost {
     this.closing.armTimer();
   }
 
-  /** Destroy the socket now, without a close handshake. */
+  /** Destroy the socket now, without a close handshake; held sends fail (ws's CLOSED_WHILE_* messages). */
   terminate(): void {
     this.closing.apply("terminated");
+    this.held?.clear();
     this.output.clear();
     this.socket.destroy();
   }
@@ -438,7 +452,7 @@ export class Session implements BackpressureHost {
     const stuck = !this.writer.idle;
     const notSent = new Error(`the connection failed (${code}) before the data was written`);
     for (const callback of dropped) callback(notSent);
-    this.blobs?.clear();
+    this.held?.clear();
     this.events.error(error);
     if (this.released) return;
     if (!stuck) return this.terminate();
@@ -461,14 +475,25 @@ export class Session implements BackpressureHost {
 
   /** The socket is closed: release the slot (once) and report the end. */
   onClose(): void {
+    if (this.released || this.socketGone) return;
+    this.socketGone = true;
+    this.heartbeat?.stop();
+    this.flow.stop();
+    this.held?.clear();
+    this.writer.close();
+    // What arrived before the socket closed (the peer's FIN can come while a message inflates, with its close
+    // frame held behind it) is still delivered, in order, as ws does: the end is reported once it is.
+    this.wire.releaseInput();
+    if (!this.wire.holding) this.release();
+  }
+
+  /** The socket is gone and the input read before it delivered: release the slot (once) and report the end. */
+  private release(): void {
     if (this.released) return;
     const wasClean = this.closing.wasClean(this.wire.closeSent, this.wire.closeReceived);
     this.released = true;
-    this.heartbeat?.stop();
-    this.flow.stop();
     // Closed: no write of the transport's holds the queue's bytes any more.
     this.output.release();
-    this.blobs?.clear();
     this.wire.release();
     this.pool.release(this.handle);
     this.closing.closed();
@@ -476,9 +501,10 @@ export class Session implements BackpressureHost {
     this.events.end(this.closing.code, this.closing.reason, wasClean);
   }
 
-  /** A send (or close) that waited behind a Blob: it goes unless the connection closed meanwhile. */
-  private sendHeld(item: PendingSend): void {
-    if (this.released || this.wire.closeSent) return item.callback?.(notWritten());
+  /** @internal A send (or close) that was held: it goes unless the connection closed meanwhile. */
+  sendHeld(item: PendingSend): void {
+    if (this.released || this.socketGone || this.wire.closeSent) return item.callback?.(notWritten());
+    if (item.compressed) return this.sendCompressed(item.data as Uint8Array, item);
     if (!item.close)
       return this.sendNow(
         item.data as string | Uint8Array,
@@ -493,6 +519,42 @@ export class Session implements BackpressureHost {
     } catch (error) {
       this.fail(error as Error);
     }
+  }
+
+  /** A message compressed off the event loop, framed as it is. */
+  private sendCompressed(payload: Uint8Array, item: PendingSend): void {
+    if (this.flow.overBudget) return this.overflow(item.callback);
+    this.wire.sendCompressed(payload, item.binary, item.fragmentSize);
+    if (item.callback) this.writer.track(item.callback);
+    this.flow.queued();
+  }
+
+  /** @internal Start compressing a held send on zlib's thread pool when it should be (from HeldSends). */
+  compressHeld(item: PendingSend, done: (result: Uint8Array | Error) => void): (() => void) | null {
+    if (this.released || this.wire.closeSent || isBlob(item.data)) return null;
+    if (!this.wire.deflatesAsync(item.data, item.compress ?? true, item.fin ?? true)) return null;
+    if (typeof item.data === "string") item.data = encoder.encode(item.data);
+    return this.wire.perMessageDeflate!.compressAsync(item.data, done);
+  }
+
+  /** @internal Hold the connection's input while sends are held (from HeldSends). */
+  holdInput(): void {
+    if (!this.released) this.wire.holdInput();
+  }
+
+  /** @internal Nothing is held any more: replay the input held meanwhile (from HeldSends). */
+  releaseInput(): void {
+    if (!this.released) this.wire.releaseInput();
+  }
+
+  /** @internal A Blob could not be read, or a message not compressed (from HeldSends). */
+  heldFailed(error: Error): void {
+    this.fail(error);
+  }
+
+  /** @internal The socket can still take bytes (from HeldSends). */
+  get heldWritable(): boolean {
+    return !this.released && this.socket.writable;
   }
 
   private canSend(callback: WriteCallback | undefined, data: SendData): boolean {
@@ -539,6 +601,7 @@ export class Session implements BackpressureHost {
    */
   onHolding(on: boolean): void {
     if (this.released) return;
+    if (this.socketGone) return on ? undefined : this.release();
     this.flow.hold(on);
   }
 
@@ -569,6 +632,7 @@ export class Session implements BackpressureHost {
    */
   finish(): void {
     this.output.flush();
+    if (this.socketGone) return;
     if (this.options.role === Role.Server) this.writer.end();
     this.closing.armTimer();
   }
