@@ -93,6 +93,7 @@ export class SocketWriter {
   private endAfterBacklog = false;
   /** Frames flow (the opening handshake is written): batches from now on may be cut between frames. */
   private framing = false;
+  private readonly scratch: Batch = { chunks: [], done: undefined, raw: false, next: 0, offset: 0 };
   /** Bytes of the backlog the socket has not taken (part of bufferedAmount). */
   backlogBytes = 0;
 
@@ -131,14 +132,16 @@ export class SocketWriter {
         : (error?: Error | null) => {
             for (const callback of callbacks) callback(error ?? undefined);
           };
-    const batch: Batch = {
-      chunks: chunks.length > 1 && !socket.cork ? this.join(chunks) : chunks,
-      done,
-      raw: !this.framing,
-      next: 0,
-      offset: 0,
-    };
-    if (this.backlog.length > 0 || this.blocked || !this.send(batch)) this.keep(batch);
+    // The common case, the socket takes it all, allocates no batch: the scratch one is filled in, and copied
+    // only when something has to wait.
+    const batch = this.scratch;
+    batch.chunks = chunks.length > 1 && !socket.cork ? this.join(chunks) : chunks;
+    batch.done = done;
+    batch.raw = !this.framing;
+    batch.next = batch.offset = 0;
+    if (this.backlog.length > 0 || this.blocked || !this.send(batch)) this.keep({ ...batch });
+    batch.chunks = [];
+    batch.done = undefined;
   }
 
   /**
