@@ -412,9 +412,16 @@ function serverEnded(peer: Peer): string {
  * Peers that never read write `unit` (repeated) for 8 s up to `cap` bytes each, then stay connected without
  * reading for 14 s more while the kernel's view of each connection is polled (a paused Node socket sees no
  * FIN); at the end they read what the server held for them. How far each got shows whether the server
- * stopped reading them; the poll shows whether and when it ended them.
+ * stopped reading them; the poll shows whether and when it ended them. With `readAt` they start reading that
+ * many ms after the flood began instead, whether the server has ended them or not.
  */
-async function neverReads(port: number, unit: Buffer, peersCount: number, cap: number): Promise<string> {
+async function neverReads(
+  port: number,
+  unit: Buffer,
+  peersCount: number,
+  cap: number,
+  readAt?: number,
+): Promise<string> {
   const peers = await openPeers(port, peersCount, { autoPong: false });
   for (const p of peers) p.socket.pause();
   const batch = Buffer.concat(
@@ -441,8 +448,8 @@ async function neverReads(port: number, unit: Buffer, peersCount: number, cap: n
     }),
   );
   const stalled = peers.filter((p) => !cut.has(p) && p.socket.writableLength > 0).length;
-  const holdUntil = performance.now() + 14_000;
-  while (cut.size < peers.length && performance.now() < holdUntil) await sleep(250);
+  const holdUntil = readAt === undefined ? performance.now() + 14_000 : start + readAt;
+  while ((readAt !== undefined || cut.size < peers.length) && performance.now() < holdUntil) await sleep(250);
   clearInterval(poll);
   for (const p of peers) p.socket.resume();
   await waitAll(peers, 2000);
@@ -452,7 +459,7 @@ async function neverReads(port: number, unit: Buffer, peersCount: number, cap: n
   const how = tally(
     [...cut.keys()],
     (p) =>
-      `${cut.get(p)!.state === "CLOSE_WAIT" ? "FIN" : "RST"}${p.closeCode ? ` after close ${p.closeCode}` : ""}`,
+      `${cut.get(p)!.state === "FIN" ? "FIN" : "RST"}${p.closeCode ? ` after close ${p.closeCode}` : ""}`,
   );
   for (const p of peers) p.destroy();
   return (
@@ -462,8 +469,9 @@ async function neverReads(port: number, unit: Buffer, peersCount: number, cap: n
     (cut.size
       ? ` (${how}, ${(median(ends.map((e) => e.at)) / 1000).toFixed(1)} s after the flood began)`
       : "") +
-    `${cut.size < peers.length ? `, ${peers.length - cut.size} still connected after 22 s` : ""}; ` +
-    `read afterwards: ${fmtBytes(received)} of echoes, ${pongs} pongs`
+    `${cut.size < peers.length ? `, ${peers.length - cut.size} still connected after ${readAt === undefined ? 22 : readAt / 1000} s` : ""}; ` +
+    `read afterwards: ${fmtBytes(received)} of echoes, ${pongs} pongs` +
+    (readAt === undefined ? "" : `; once read: ${tally(peers)}`)
   );
 }
 
@@ -477,6 +485,13 @@ const slowReader: Attack = {
   key: "slowreader",
   name: `slow readers: 4 peers send 64 KiB messages for 8 s (≤ ${count(64)} MiB each) and never read the echoes`,
   run: ({ port }) => neverReads(port, clientFrame(Opcode.Binary, randomBytes(64 * KiB)), 4, count(64) * MiB),
+};
+
+const lateReader: Attack = {
+  key: "latereader",
+  name: `late readers: 4 peers send 64 KiB messages for 8 s (≤ ${count(64)} MiB each) without reading the echoes, then read from 12 s on`,
+  run: ({ port }) =>
+    neverReads(port, clientFrame(Opcode.Binary, randomBytes(64 * KiB)), 4, count(64) * MiB, 12_000),
 };
 
 const hugeLength: Attack = {
@@ -540,6 +555,55 @@ const deflateBomb: Attack = {
   },
 };
 
+let echoPayload: Buffer | undefined;
+const deflateEcho: Attack = {
+  key: "deflateecho",
+  name:
+    `deflate echo: ${count(8)} peers each send ${count(4)} messages of 16 MiB of zeros, compressed (16 KiB each ` +
+    `on the wire), and read the echoes, which the server compresses again (server with perMessageDeflate)`,
+  serverOptions: { perMessageDeflate: true },
+  async run({ port }) {
+    echoPayload ??= deflateRawSync(Buffer.alloc(16 * MiB), { finishFlush: constants.Z_SYNC_FLUSH }).subarray(
+      0,
+      -4,
+    );
+    const messages = count(4);
+    const frame = clientFrame(Opcode.Binary, echoPayload, { rsv1: true });
+    // Each peer's echoes: when each arrived (ms after the peer sent) and the bytes it took on the wire.
+    const arrivals = Array.from({ length: count(8) }, () => ({ at: [] as number[], bytes: 0, sentAt: 0 }));
+    const peers = arrivals.map(
+      (echo) =>
+        new Peer(port, {
+          extra: "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+          onFrame: (_opcode, fin, payload) => {
+            echo.bytes += payload.length;
+            if (fin) echo.at.push(performance.now() - echo.sentAt);
+          },
+        }),
+    );
+    await Promise.all(peers.map((p) => Promise.race([p.opened, sleep(5000)])));
+    const negotiated = peers.filter((p) => /permessage-deflate/i.test(p.responseHead)).length;
+    for (const [i, p] of peers.entries()) {
+      arrivals[i].sentAt = performance.now();
+      for (let m = 0; m < messages; m++) void p.write(frame);
+    }
+    const deadline = performance.now() + 30_000;
+    while (arrivals.some((a, i) => a.at.length < messages && !peers[i].gone) && performance.now() < deadline)
+      await sleep(50);
+    const got = arrivals.reduce((n, a) => n + a.at.length, 0);
+    const last = arrivals.map((a) => (a.at.length ? Math.max(...a.at) : NaN));
+    const wire = arrivals.reduce((n, a) => n + a.bytes, 0);
+    const open = peers.filter((p) => !p.gone).length;
+    for (const p of peers) p.destroy();
+    return (
+      `deflate negotiated on ${negotiated}/${peers.length}; ${got}/${peers.length * messages} echoes back ` +
+      `(a peer's last after median ${fmtMs(median(last))}, max ${fmtMs(maxOf(last))}), ` +
+      `${fmtBytes(got ? wire / got : 0)} per echo on the wire; ` +
+      (open === peers.length ? "all peers kept" : tally(peers))
+    );
+  },
+};
+
 const halfOpen: Attack = {
   key: "halfopen",
   name: `half-open peers: ${count(200)} upgraded peers that then send nothing and answer no ping (12 s)`,
@@ -580,9 +644,11 @@ const allAttacks: Attack[] = [
   emptyContinuations,
   pingFlood,
   slowReader,
+  lateReader,
   hugeLength,
   garbage,
   deflateBomb,
+  deflateEcho,
   halfOpen,
   invalidUtf8,
 ];

@@ -87,7 +87,9 @@ export class Backpressure {
    * handed to the socket first, so the socket owes a drain (or the kernel took it all).
    */
   read(): void {
-    if (!this.throttles || this.stalledReading || this.stopped) return;
+    // While the connection holds its input (its own async work, not the peer) it is not read anyway: the gate
+    // is checked once it lets go (`hold(false)`), so a long compression does not count as the peer's stall.
+    if (!this.throttles || this.stalledReading || this.stopped || this.holding) return;
     const { highWaterMark, stallTimeout } = this.limits;
     if (!this.socket.pauseReading || this.host.bufferedAmount < highWaterMark) return;
     this.host.flushOutput();
@@ -125,7 +127,7 @@ export class Backpressure {
     if (!this.stalledReading && !this.pausedByApp) this.socket.resumeReading?.();
   }
 
-  /** The socket is closed: no timer left, nothing resumed. */
+  /** The socket is closed, or the connection failed: no timer left, no gate, nothing resumed from here. */
   stop(): void {
     this.stopped = true;
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);

@@ -3,7 +3,12 @@
 import * as abi from "../engine/abi.js";
 import { Result, type Engine } from "../engine/engine.js";
 import { check, HostError, WebSocketProtocolError } from "../engine/errors.js";
-import { DeflateError, SYNC_INFLATE_BYTES, type PerMessageDeflate } from "./permessage-deflate.js";
+import {
+  DeflateError,
+  SYNC_DEFLATE_BYTES,
+  SYNC_INFLATE_BYTES,
+  type PerMessageDeflate,
+} from "./permessage-deflate.js";
 import type { SlotHandle } from "../engine/pool.js";
 import { MessageAssembly } from "./message-assembly.js";
 import { utf8 } from "../engine/text.js";
@@ -166,10 +171,17 @@ export class WireConnection {
   private released = false;
   /** A message sent in pieces (`fin: false`) is open: the next send continues it. */
   private continuing = false;
+  /** Input is held (a message inflates, or the host sends one, off the event loop) until it is replayed. */
+  get holding(): boolean {
+    return this.holdingInput;
+  }
+
   /** The host failed the connection (a bad compressed message): further input is ignored. */
   private failed = false;
   /** A message inflates off the event loop: events and bytes behind it are held. */
   private inflatingAsync = false;
+  /** The host sends a message off the event loop (`holdInput`): events and bytes are held the same way. */
+  private sendsWaiting = false;
   /** From then until what was held is replayed: input waits behind it (the host was asked to stop reading). */
   private holdingInput = false;
   /** Events of the read that ended the inflating message, after it, in order. */
@@ -279,8 +291,7 @@ export class WireConnection {
     this.syncInflateBudget = SYNC_INFLATE_PER_READ;
     const fed = this.feed(this.inPtr, length);
     // What the engine has not parsed yet waits, copied, for the inflating message.
-    if (this.inflatingAsync && fed < length)
-      this.heldInput.unshift(u8.slice(this.inPtr + fed, this.inPtr + length));
+    if (this.waiting && fed < length) this.heldInput.unshift(u8.slice(this.inPtr + fed, this.inPtr + length));
   }
 
   private receivePieces(bytes: Uint8Array): void {
@@ -289,7 +300,7 @@ export class WireConnection {
       this.engine.u8.set(piece, this.inPtr);
       const fed = this.feed(this.inPtr, piece.length);
       // The rest waits, copied (the caller may reuse its buffer), for the inflating message.
-      if (this.inflatingAsync) {
+      if (this.waiting) {
         if (offset + fed < bytes.length) this.heldInput.unshift(bytes.slice(offset + fed));
         return;
       }
@@ -325,14 +336,14 @@ export class WireConnection {
         const opcode = (word >>> (abi.EventField.Opcode * 8)) & 0xff;
         const reason = (word >>> (abi.EventField.Reason * 8)) & 0xff;
         const code = u32[record + (abi.EventField.Code >>> 2)];
-        if (this.inflatingAsync) {
+        if (this.waiting) {
           const payload = len > 0 ? u8.slice(at, at + len) : EMPTY;
           this.held.push({ type, opcode, flags, reason, code, payload, frameLength });
         } else this.dispatch(type, opcode, flags, reason, code, u8, at, len, frameLength);
       }
       if (consumed === 0 && count === 0) throw new Error("engine made no progress");
       done += consumed;
-      if (this.inflatingAsync) break;
+      if (this.waiting) break;
     }
     return done;
   }
@@ -342,7 +353,7 @@ export class WireConnection {
    * is done or another message goes off to inflate; then the host may read again.
    */
   private replay(): void {
-    while (!this.released && !this.failed && !this.inflatingAsync) {
+    while (!this.released && !this.failed && !this.waiting) {
       if (this.heldNext < this.held.length) {
         const e = this.held[this.heldNext++];
         this.dispatch(
@@ -365,7 +376,7 @@ export class WireConnection {
       this.syncInflateBudget = SYNC_INFLATE_PER_READ;
       this.receivePieces(bytes);
     }
-    if (this.inflatingAsync || this.released || this.failed) return;
+    if (this.waiting || this.released || this.failed) return;
     this.holdingInput = false;
     this.handler.holding?.(false);
   }
@@ -459,9 +470,36 @@ export class WireConnection {
       return this.deliverInflated(inflated, isBinary);
     }
     this.inflatingAsync = true;
+    this.startHolding();
+  }
+
+  /** A message inflates, or the host sends one, off the event loop: input waits behind it. */
+  private get waiting(): boolean {
+    return this.inflatingAsync || this.sendsWaiting;
+  }
+
+  private startHolding(): void {
     if (this.holdingInput) return;
     this.holdingInput = true;
     this.handler.holding?.(true);
+  }
+
+  /**
+   * The host sends a message off the event loop (compressed on zlib's thread pool, or a Blob read): later
+   * input is held, in order, as behind an inflating message, so nothing the engine answers by itself (pongs,
+   * the reply to a close) goes out ahead of that message. `releaseInput` replays it.
+   */
+  holdInput(): void {
+    if (this.released || this.failed) return;
+    this.sendsWaiting = true;
+    this.startHolding();
+  }
+
+  /** The held sends went: replay what arrived meanwhile (unless a message is still inflating). */
+  releaseInput(): void {
+    if (!this.sendsWaiting) return;
+    this.sendsWaiting = false;
+    if (!this.inflatingAsync) this.replay();
   }
 
   /** The message inflated off the event loop: deliver it, then what arrived behind it. */
@@ -503,12 +541,20 @@ export class WireConnection {
     return state === abi.UTF8_ACCEPT;
   }
 
-  /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
-  private failLocally(rule: number, closeCode: number, detail = "", errno?: number): void {
+  /**
+   * The connection failed (RFC 6455 §7.1.7): nothing more the peer sends is processed, a message being
+   * assembled or inflated is dropped, and the host may read again (to see the peer's FIN).
+   */
+  ignoreInput(): void {
     this.failed = true;
     this.assembly.reset();
     this.deflate?.release();
     this.dropHeld();
+  }
+
+  /** Fail the connection for a rule the host checks: send a close frame with `closeCode`, ignore input. */
+  private failLocally(rule: number, closeCode: number, detail = "", errno?: number): void {
+    this.ignoreInput();
     if (!this.closeSent) {
       this.nextKey();
       const size = this.engine.exports.writeClose(this.slot, closeCode, this.srcPtr, 0, this.dstPtr);
@@ -598,6 +644,29 @@ export class WireConnection {
       this.nextKey();
       header = check(exports.nextFrame(this.slot, this.dstPtr), "send");
     }
+  }
+
+  /**
+   * Whether `send` would compress this message off the event loop: a whole message to compress, longer than
+   * SYNC_DEFLATE_BYTES (a string's UTF-8 length counted only when its length alone does not settle it).
+   */
+  deflatesAsync(data: string | Uint8Array, compress: boolean, fin: boolean): boolean {
+    if (!this.deflate || !compress || !fin || this.continuing) return false;
+    let length = data.length;
+    if (typeof data === "string" && length <= SYNC_DEFLATE_BYTES && length * 3 > SYNC_DEFLATE_BYTES)
+      length = utf8Length(data);
+    return this.deflate.compressesAsync(length);
+  }
+
+  /** Send a message whose payload was compressed off the event loop: RSV1 on its first frame. */
+  sendCompressed(payload: Uint8Array, binary: boolean, fragmentSize = 0): void {
+    this.sendMessage(
+      binary ? Opcode.Binary : Opcode.Text,
+      payload,
+      fragmentSize,
+      MessageFlag.Compressed,
+      true,
+    );
   }
 
   /** Payload bytes of the frame whose header `beginMessage` or `nextFrame` wrote. */
@@ -731,6 +800,7 @@ export class WireConnection {
   /** Forget what waited behind an inflating message; the host may read again (input is ignored now). */
   private dropHeld(): void {
     this.inflatingAsync = false;
+    this.sendsWaiting = false;
     this.held = [];
     this.heldNext = 0;
     this.heldInput = [];

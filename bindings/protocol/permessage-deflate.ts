@@ -1,12 +1,13 @@
 // permessage-deflate (RFC 7692) for one connection, over a codec the runtime supplies (node:zlib on Node
 // and Bun). Each message is deflated or inflated by a fresh raw-deflate stream whose preset dictionary is the
 // earlier messages' bytes (context takeover, §7.2.3.3) or nothing (no context takeover), so no zlib state
-// outlives a message: an idle connection holds at most its history bytes. Deflating is synchronous (inside
-// send). Inflating is synchronous for a message that inflates to at most SYNC_INFLATE_BYTES (the common case,
-// where a thread-pool round trip would cost more than the work); a larger one is inflated off the event loop
-// by the codec's async inflate (zlib's thread pool), so a decompression bomb of 16 MiB no longer stalls every
-// other connection while it inflates. One message per connection inflates at a time (the connection holds
-// its later input meanwhile, bindings/protocol/connection.ts), so zlib jobs are bounded by the connections.
+// outlives a message: an idle connection holds at most its history bytes. Deflating and inflating are
+// synchronous for messages of at most SYNC_DEFLATE_BYTES / SYNC_INFLATE_BYTES (the common case, where a
+// thread-pool round trip would cost more than the work); larger ones go off the event loop to the codec's async
+// calls (zlib's thread pool), so neither a decompression bomb of 16 MiB nor the echo of one (a few KiB that
+// inflate to 16 MiB, compressed again to send) stalls every other connection while zlib works. One message per
+// connection is inflated or deflated this way at a time (the connection holds its later input and sends
+// meanwhile, bindings/protocol/connection.ts and held-sends.ts), so zlib jobs are bounded by the connections.
 import { CloseCode } from "../engine/abi.js";
 import { defaults } from "../policies/config.js";
 import type { DeflateSession } from "./extensions.js";
@@ -35,6 +36,9 @@ export interface InflateCall {
 /** How an async inflate ends: the output, null past `maxOutput`, or zlib's error for corrupt data. */
 export type InflateCallback = (error: Error | null, output: Uint8Array | null) => void;
 
+/** How an async deflate ends: the output (ending in 00 00 ff ff), or zlib's error. */
+export type DeflateCallback = (error: Error | null, output: Uint8Array | null) => void;
+
 /** Raw deflate as the runtime's zlib provides it. */
 export interface DeflateCodec {
   /** Raw-deflate `input` in one stream ended by Z_SYNC_FLUSH (so the output ends with 00 00 ff ff). */
@@ -49,6 +53,12 @@ export interface DeflateCodec {
    * the returned cancel function runs first, which stops the work and frees the zlib stream.
    */
   inflateAsync?(input: Uint8Array, call: InflateCall, done: InflateCallback): () => void;
+  /**
+   * Optional: the same deflate off the event loop, reading `input` where it is. `done` runs once, later (never
+   * inside this call), unless the returned cancel function runs first, which stops the work and frees the
+   * zlib stream.
+   */
+  deflateAsync?(input: Uint8Array, call: DeflateCall, done: DeflateCallback): () => void;
 }
 
 /** A message inflated off the event loop: its payload, or why it failed. */
@@ -93,6 +103,11 @@ export const DEFAULT_LEVEL = defaults.deflate.level;
  * async inflate. A message that turns out larger has cost at most this much before it is handed over.
  */
 export const SYNC_INFLATE_BYTES = 64 * 1024;
+/**
+ * Largest message deflated on the event loop (about 0.5 ms of zlib for 64 KiB of JSON-like text at level 5,
+ * docs/DEFLATE.md): a longer one goes to the codec's async deflate, its sends behind it waiting.
+ */
+export const SYNC_DEFLATE_BYTES = 64 * 1024;
 
 const EMPTY = new Uint8Array(0);
 
@@ -123,6 +138,8 @@ export class PerMessageDeflate {
   private partBytes = 0;
   /** Stops the inflate running off the event loop, if one is. */
   private cancelInflate: (() => void) | null = null;
+  /** Stops the deflate running off the event loop, if one is. */
+  private cancelDeflate: (() => void) | null = null;
 
   constructor(session: DeflateSession, codec: DeflateCodec, tuning: DeflateTuning) {
     this.session = session;
@@ -149,16 +166,50 @@ export class PerMessageDeflate {
     return length >= this.threshold && this.session.sendWindowBits >= 9;
   }
 
+  /** Whether a message of `length` bytes is compressed off the event loop (`compressAsync`). */
+  compressesAsync(length: number): boolean {
+    return (
+      length > SYNC_DEFLATE_BYTES && this.shouldCompress(length) && this.codec.deflateAsync !== undefined
+    );
+  }
+
   /** The payload of a compressed message (RSV1 on its first frame): deflated, tail removed. */
   compress(data: Uint8Array): Uint8Array {
-    const output = this.codec.deflate(data, {
+    return withoutTail(this.codec.deflate(data, this.nextDeflate(data)));
+  }
+
+  /**
+   * The same off the event loop: `done` gets the payload or zlib's error later, unless the returned function
+   * (or `release`) cancels it first. The history moves on at once: nothing else is compressed before this
+   * message is sent (later sends wait behind it).
+   */
+  compressAsync(data: Uint8Array, done: (result: Uint8Array | Error) => void): () => void {
+    let running: (() => void) | null = null;
+    const stop = (): void => {
+      const cancel = running;
+      running = null;
+      if (this.cancelDeflate === stop) this.cancelDeflate = null;
+      cancel?.();
+    };
+    running = this.codec.deflateAsync!(data, this.nextDeflate(data), (error, output) => {
+      running = null;
+      if (this.cancelDeflate === stop) this.cancelDeflate = null;
+      done(error ?? withoutTail(output!));
+    });
+    this.cancelDeflate = stop;
+    return stop;
+  }
+
+  /** The settings to deflate `data` with (the history so far as its dictionary); the history moves on. */
+  private nextDeflate(data: Uint8Array): DeflateCall {
+    const call: DeflateCall = {
       windowBits: this.session.sendWindowBits,
       level: this.level,
       memLevel: this.memLevel,
       dictionary: this.sendHistory.length > 0 ? this.sendHistory : undefined,
-    });
+    };
     if (this.sendHistoryLimit > 0) this.sendHistory = slide(this.sendHistory, data, this.sendHistoryLimit);
-    return endsWithTail(output) ? output.subarray(0, output.length - 4) : output;
+    return call;
   }
 
   /** Keep a compressed chunk of the message being received (copied: the caller's bytes are reused). */
@@ -267,6 +318,7 @@ export class PerMessageDeflate {
   release(): void {
     this.cancelInflate?.();
     this.cancelInflate = null;
+    this.cancelDeflate?.();
     this.sendHistory = this.receiveHistory = EMPTY;
     this.parts = [];
     this.partBytes = 0;
@@ -277,6 +329,11 @@ function copyOf(bytes: Uint8Array): Uint8Array {
   const copy = new Uint8Array(bytes.length);
   copy.set(bytes);
   return copy;
+}
+
+/** A deflate's output without the sync-flush tail (RFC 7692 §7.2.1). */
+function withoutTail(output: Uint8Array): Uint8Array {
+  return endsWithTail(output) ? output.subarray(0, output.length - 4) : output;
 }
 
 function endsWithTail(bytes: Uint8Array): boolean {

@@ -2,10 +2,11 @@
 // engine driving (connection.ts: socket bytes into the slot, events out, frames written), the per-tick output
 // queue (output.ts) and the socket writer (socket-writer.ts), the output budget and read gate
 // (backpressure.ts), the close handshake and readyState (close-handshake.ts), the heartbeat policy, and the
-// sends that wait behind a Blob (blob-sends.ts). Socket-free: a host adapts its socket to `SessionSocket` and
+// sends that wait behind a Blob being read or a long message being compressed (held-sends.ts). Socket-free: a host adapts its socket to `SessionSocket` and
 // reports the socket's events to the session (receive, onDrain, onEnd, onClose). The protocol is the engine's.
 import type { PerMessageDeflate } from "./permessage-deflate.js";
-import { BlobSends, isBlob, type PendingSend } from "./blob-sends.js";
+import { isBlob } from "./blob-sends.js";
+import { HeldSends, type HeldSendsHost, type PendingSend } from "./held-sends.js";
 import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
 import { CloseCode, type WebSocketProtocolError } from "../engine/errors.js";
 import { defaults } from "../policies/config.js";
@@ -103,6 +104,8 @@ export function sessionLimits(
 /** Bytes `data` takes on the wire as a payload (the send queue's measure, shared with every client). */
 export { byteSize };
 
+const encoder = new TextEncoder();
+
 /**
  * What the engine reports for one session's slot, passed on: a class rather than a handler object of
  * closures, so a connection costs one small object here, not nine closures and their context.
@@ -170,7 +173,7 @@ class EngineReports implements ConnectionHandler {
 }
 
 /** Drives one connection's engine slot over one socket. */
-export class Session implements BackpressureHost {
+export class Session implements BackpressureHost, HeldSendsHost {
   readonly socket: SessionSocket;
   readonly wire: WireConnection;
   /** Bytes sent once closing: never sent, but counted in bufferedAmount (WHATWG, as ws does). */
@@ -191,8 +194,10 @@ export class Session implements BackpressureHost {
   private readonly closing: CloseHandshake;
   private readonly heartbeat: Heartbeat | null;
   private released = false;
-  /** Sends waiting behind a Blob being read; made at the first Blob. */
-  private blobs: BlobSends | null = null;
+  /** The socket closed; the slot is released once the input read before that is delivered. */
+  private socketGone = false;
+  /** Sends waiting behind a Blob being read or a message being compressed; made at the first. */
+  private held: HeldSends | null = null;
 
   constructor(
     socket: SessionSocket,
@@ -244,7 +249,7 @@ export class Session implements BackpressureHost {
    */
   get bufferedAmount(): number {
     const queued = this.socket.bufferedAmount + this.queuedData + this.writer.backlogBytes;
-    return queued + (this.blobs?.bytes ?? 0) + this.sentAfterClose;
+    return queued + (this.held?.bytes ?? 0) + this.sentAfterClose;
   }
 
   /** The socket is gone and the slot released. */
@@ -255,6 +260,7 @@ export class Session implements BackpressureHost {
   /** The handshake is done: frames flow from now on. */
   start(): void {
     if (this.released) return;
+    this.writer.startFrames();
     if (this.closing.apply("start") === ReadyState.OPEN) this.heartbeat?.start();
   }
 
@@ -307,18 +313,26 @@ export class Session implements BackpressureHost {
     fin = true,
   ): void {
     if (!this.canSend(callback, data)) return;
-    if (this.blobs?.waiting || isBlob(data)) {
-      // Held bytes are copied now, as the caller may reuse its buffer before the Blob ahead is read.
+    if (this.held?.waiting || isBlob(data)) {
+      // Held bytes are copied now, as the caller may reuse its buffer before what is ahead of them went.
       const held =
         isBlob(data) || typeof data === "string" ? data : new Uint8Array(sendBytes(data) as Uint8Array);
-      this.blobs ??= new BlobSends(
-        (item) => this.sendHeld(item),
-        (error) => this.fail(error),
-        () => !this.released && this.socket.writable,
-      );
-      return this.blobs.push({ data: held, binary, fragmentSize, callback, compress, fin });
+      return this.hold({ data: held, binary, fragmentSize, callback, compress, fin });
     }
-    this.sendNow(sendBytes(data), binary, fragmentSize, callback, compress, fin);
+    const bytes = sendBytes(data);
+    // A long message to compress goes to zlib's thread pool (read where it is, as a long payload sent
+    // uncompressed is), and what is sent after it waits.
+    if (this.wire.deflatesAsync(bytes, compress, fin)) {
+      const payload = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
+      return this.hold({ data: payload, binary, fragmentSize, callback, compress, fin });
+    }
+    this.sendNow(bytes, binary, fragmentSize, callback, compress, fin);
+  }
+
+  private hold(item: PendingSend): void {
+    if (this.socketGone) return item.callback?.(notWritten());
+    this.held ??= new HeldSends(this);
+    this.held.push(item);
   }
 
   private sendNow(
@@ -375,10 +389,10 @@ export class Session implements BackpressureHost {
   close(code?: number, reason = ""): void {
     if (this.readyState === ReadyState.CLOSED || this.released) return;
     if (this.readyState === ReadyState.CONNECTING) return this.terminate();
-    if (this.blobs?.waiting) {
+    if (this.held?.waiting) {
       if (this.readyState !== ReadyState.OPEN) return;
       this.closing.apply("closeRequested");
-      return this.blobs.push({ data: "", binary: false, fragmentSize: 0, close: { code, reason } });
+      return this.held.push({ data: "", binary: false, fragmentSize: 0, close: { code, reason } });
     }
     this.closeNow(code, reason);
   }
@@ -392,9 +406,10 @@ export class Session implements BackpressureHost {
     this.closing.armTimer();
   }
 
-  /** Destroy the socket now, without a close handshake. */
+  /** Destroy the socket now, without a close handshake; held sends fail (ws's CLOSED_WHILE_* messages). */
   terminate(): void {
     this.closing.apply("terminated");
+    this.held?.clear();
     this.clearOutput();
     this.socket.destroy();
   }
@@ -408,41 +423,62 @@ export class Session implements BackpressureHost {
   }
 
   /**
-   * The heartbeat gave up on a silent peer: close frame 1011 "heartbeat timeout" where it can go out at once,
-   * then the `error` event, then the socket is destroyed without waiting for the peer's close. The local
+   * The heartbeat gave up on a silent peer: it fails with close frame 1011 "heartbeat timeout". The local
    * `close` event reports 1006 (no close frame came back), as for any termination.
    */
   private heartbeatTimedOut(): void {
-    if (this.released) return;
-    this.closing.failed = true;
-    this.closeAhead(CloseCode.InternalError, "heartbeat timeout");
     const { interval, timeout } = this.options.heartbeat!;
-    this.events.error(
+    this.failWith(
+      CloseCode.InternalError,
+      "heartbeat timeout",
       new Error(
         `peer silent past the heartbeat (${interval} + ${timeout} ms); closed with 1011 and terminated`,
       ),
     );
-    this.terminate();
   }
 
   /**
-   * Best effort before a destroy: write a close frame straight to the socket, dropping what we had queued,
-   * but only when nothing we wrote earlier is still waiting in the socket (the close frame would sit behind
-   * it, and the destroy drops both: a peer that stopped reading gets no close frame).
+   * Fail the connection for a reason of ours (RFC 6455 §7.1.7: send a close frame, then close TCP; process
+   * nothing more the peer sends). The close frame goes right behind what the socket already holds: the whole
+   * frames still waiting in our queue are dropped (their send callbacks get an error) and a frame the socket
+   * has taken part of is finished, never cut. Then the `error` event. If the kernel took it all, the socket
+   * is destroyed at once; else it is ended (FIN) behind the close frame and destroyed at closeTimeout at the
+   * latest: a peer that reads again gets whole frames, then the close frame with its code, then FIN; one that
+   * never does is cut after that bound. Once the kernel has the close frame, the socket is read again (and
+   * what comes discarded), so the peer's FIN ends it early and unread bytes do not turn our FIN into a reset;
+   * until then a peer that does not read stays throttled.
    */
-  private closeAhead(code: number, reason: string): void {
+  private failWith(code: number, reason: string, error: Error): void {
+    if (this.released) return;
+    this.closing.failed = true;
+    this.closing.apply("failed");
+    this.heartbeat?.stop();
+    this.flow.stop();
     this.clearOutput();
-    if (this.wire.closeSent || !this.writer.idle || !this.socket.writable) return;
-    // The sends these wait for were dropped: they fail when the socket closes, not with this write.
-    this.writer.untracked(() => {
+    const dropped = this.writer.dropWaiting();
+    if (!this.wire.closeSent && this.socket.writable) {
+      this.writer.track((failed) => {
+        if (!failed) this.socket.resumeReading?.();
+      });
       this.wire.close(code, reason);
       this.output.flush();
-    });
+    }
+    this.wire.ignoreInput();
+    const stuck = !this.writer.idle;
+    const notSent = new Error(`the connection failed (${code}) before the data was written`);
+    for (const callback of dropped) callback(notSent);
+    this.held?.clear();
+    this.events.error(error);
+    if (this.released) return;
+    if (!stuck) return this.terminate();
+    this.writer.end();
+    this.closing.armTimer();
   }
 
-  /** The host's socket can take more bytes: write what a partial write left over. */
+  /** The host's socket can take more bytes: write what waits for it. */
   onDrain(): void {
-    if (this.writer.drain()) this.flow.wrote();
+    this.writer.drain();
+    this.flow.wrote();
   }
 
   /** The peer half-closed (FIN): answer with ours. */
@@ -454,15 +490,26 @@ export class Session implements BackpressureHost {
 
   /** The socket is closed: release the slot (once) and report the end. */
   onClose(): void {
+    if (this.released || this.socketGone) return;
+    this.socketGone = true;
+    this.heartbeat?.stop();
+    this.flow.stop();
+    this.held?.clear();
+    this.writer.close();
+    // What arrived before the socket closed (the peer's FIN can come while a message inflates, with its close
+    // frame held behind it) is still delivered, in order, as ws does: the end is reported once it is.
+    this.wire.releaseInput();
+    if (!this.wire.holding) this.release();
+  }
+
+  /** The socket is gone and the input read before it delivered: release the slot (once) and report the end. */
+  private release(): void {
     if (this.released) return;
     const wasClean = this.closing.wasClean(this.wire.closeSent, this.wire.closeReceived);
     this.released = true;
-    this.heartbeat?.stop();
-    this.flow.stop();
     // Closed: no write of the transport's holds the queue's bytes any more.
     this.output.release();
     this.queuedData = 0;
-    this.blobs?.clear();
     this.wire.release();
     this.pool.release(this.handle);
     this.closing.closed();
@@ -476,9 +523,10 @@ export class Session implements BackpressureHost {
     this.queuedData = 0;
   }
 
-  /** A send (or close) that waited behind a Blob: it goes unless the connection closed meanwhile. */
-  private sendHeld(item: PendingSend): void {
-    if (this.released || this.wire.closeSent) return item.callback?.(notWritten());
+  /** @internal A send (or close) that was held: it goes unless the connection closed meanwhile. */
+  sendHeld(item: PendingSend): void {
+    if (this.released || this.socketGone || this.wire.closeSent) return item.callback?.(notWritten());
+    if (item.compressed) return this.sendCompressed(item.data as Uint8Array, item);
     if (!item.close)
       return this.sendNow(
         item.data as string | Uint8Array,
@@ -493,6 +541,43 @@ export class Session implements BackpressureHost {
     } catch (error) {
       this.fail(error as Error);
     }
+  }
+
+  /** A message compressed off the event loop, framed as it is. */
+  private sendCompressed(payload: Uint8Array, item: PendingSend): void {
+    if (this.flow.overBudget) return this.overflow(item.callback);
+    this.queuedData += payload.length;
+    this.wire.sendCompressed(payload, item.binary, item.fragmentSize);
+    if (item.callback) this.writer.track(item.callback);
+    this.flow.queued();
+  }
+
+  /** @internal Start compressing a held send on zlib's thread pool when it should be (from HeldSends). */
+  compressHeld(item: PendingSend, done: (result: Uint8Array | Error) => void): (() => void) | null {
+    if (this.released || this.wire.closeSent || isBlob(item.data)) return null;
+    if (!this.wire.deflatesAsync(item.data, item.compress ?? true, item.fin ?? true)) return null;
+    if (typeof item.data === "string") item.data = encoder.encode(item.data);
+    return this.wire.perMessageDeflate!.compressAsync(item.data, done);
+  }
+
+  /** @internal Hold the connection's input while sends are held (from HeldSends). */
+  holdInput(): void {
+    if (!this.released) this.wire.holdInput();
+  }
+
+  /** @internal Nothing is held any more: replay the input held meanwhile (from HeldSends). */
+  releaseInput(): void {
+    if (!this.released) this.wire.releaseInput();
+  }
+
+  /** @internal A Blob could not be read, or a message not compressed (from HeldSends). */
+  heldFailed(error: Error): void {
+    this.fail(error);
+  }
+
+  /** @internal The socket can still take bytes (from HeldSends). */
+  get heldWritable(): boolean {
+    return !this.released && this.socket.writable;
   }
 
   private canSend(callback: WriteCallback | undefined, data: SendData): boolean {
@@ -539,6 +624,7 @@ export class Session implements BackpressureHost {
    */
   onHolding(on: boolean): void {
     if (this.released) return;
+    if (this.socketGone) return on ? undefined : this.release();
     this.flow.hold(on);
   }
 
@@ -569,6 +655,7 @@ export class Session implements BackpressureHost {
    */
   finish(): void {
     this.output.flush();
+    if (this.socketGone) return;
     if (this.options.role === Role.Server) this.writer.end();
     this.closing.armTimer();
   }
@@ -586,21 +673,15 @@ export class Session implements BackpressureHost {
   /** @internal The peer read nothing for stallTimeout (from Backpressure): fail it with 1008. */
   stalled(error: Error): void {
     if (this.wire.closeSent) return;
-    this.closing.failed = true;
-    this.close(CloseCode.PolicyViolation, "peer not reading");
-    this.output.flush();
-    this.events.error(error);
+    this.failWith(CloseCode.PolicyViolation, "peer not reading", error);
   }
 
   private overflow(callback?: WriteCallback): void {
     const error = this.flow.overflowError(CloseCode.PolicyViolation);
     callback?.(error);
     if (this.wire.closeSent) return;
-    this.closing.failed = true;
-    // The close frame is queued and handed to the socket before the error event, as for protocol errors.
-    this.close(CloseCode.PolicyViolation, "send buffer overflow");
-    this.output.flush();
-    this.events.error(error);
+    // The close frame is handed to the socket before the error event, as for protocol errors.
+    this.failWith(CloseCode.PolicyViolation, "send buffer overflow", error);
   }
 
   /** The output queue's sink: one batch to the socket, then the slab, the drain owed and the read gate. */

@@ -1,6 +1,10 @@
-// Hands one connection's output to its socket: each flush of the output queue (output.ts) becomes one write,
-// or one corked batch; what a partial-write socket (Bun) does not take is kept, in order, until it drains;
-// the callbacks of sends run once their bytes are written; FIN goes out after everything kept.
+// Hands one connection's output to its socket: each flush of the output queue (output.ts) is one batch of
+// whole frames, written in one write or one corked batch. A socket that buffers itself (Node) takes a batch
+// whole; once it says it holds enough (write returned false), later batches wait here until its `drain`. A
+// partial-write socket (Bun) takes what the kernel takes and the rest waits here. So what waits here is what
+// no one has handed to the kernel yet, in whole frames except the frame in progress: a failing connection
+// drops those (`dropWaiting`), and its close frame goes right behind what the socket already holds. The
+// callbacks of sends run once their batch is written; FIN goes out after everything kept.
 import { notWritten, type WriteCallback } from "./send-data.js";
 import type { SessionSocket } from "./session.js";
 
@@ -9,6 +13,72 @@ import type { SessionSocket } from "./session.js";
 const JOIN_BYTES = 16 * 1024;
 
 type Done = (error?: Error | null) => void;
+/** A callback to fail. */
+type Failing = (error: Error) => void;
+
+/** One flush of the output queue: whole frames (or the opening handshake), in order. */
+interface Batch {
+  chunks: Uint8Array[];
+  /** Runs once all of it is written (or with the error). */
+  done: Done | undefined;
+  /** Not frames but the opening handshake: never cut. */
+  raw: boolean;
+  /** The chunk to write next, and the bytes of it the socket has already taken. */
+  next: number;
+  offset: number;
+}
+
+/** Bytes of `batch` the socket has not taken. */
+function remaining(batch: Batch): number {
+  let bytes = -batch.offset;
+  for (let i = batch.next; i < batch.chunks.length; i++) bytes += batch.chunks[i].length;
+  return bytes;
+}
+
+/** The byte at `at` of the batch's chunks seen as one run. */
+function byteAt(chunks: Uint8Array[], at: number): number {
+  for (const chunk of chunks) {
+    if (at < chunk.length) return chunk[at];
+    at -= chunk.length;
+  }
+  return 0;
+}
+
+/**
+ * The end of the frame that holds byte `taken - 1` of a batch of whole frames: the first frame boundary at
+ * or past `taken`. Our own frame headers are read back (RFC 6455 §5.2: 7-bit length, or 126/127 and a 16- or
+ * 64-bit one, and a masking key on a client's frames); the engine wrote them, so they are well formed.
+ */
+function frameBoundary(chunks: Uint8Array[], taken: number): number {
+  let at = 0;
+  while (at < taken) {
+    const second = byteAt(chunks, at + 1);
+    let length = second & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      length = (byteAt(chunks, at + 2) << 8) | byteAt(chunks, at + 3);
+      header = 4;
+    } else if (length === 127) {
+      length = 0;
+      for (let i = 2; i < 10; i++) length = length * 256 + byteAt(chunks, at + i);
+      header = 10;
+    }
+    if (second & 0x80) header += 4;
+    at += header + length;
+  }
+  return at;
+}
+
+/** The chunks of a batch up to byte `end`. */
+function truncate(chunks: Uint8Array[], end: number): Uint8Array[] {
+  const kept: Uint8Array[] = [];
+  for (const chunk of chunks) {
+    if (end <= 0) break;
+    kept.push(end < chunk.length ? chunk.subarray(0, end) : chunk);
+    end -= chunk.length;
+  }
+  return kept;
+}
 
 /** One socket's writes, in order. */
 export class SocketWriter {
@@ -16,11 +86,15 @@ export class SocketWriter {
   private readonly alloc: (size: number) => Uint8Array;
   /** Callbacks of the sends queued since the last batch: they run once that batch is written. */
   private callbacks: WriteCallback[] = [];
-  // Bytes a partial-write socket has not taken yet, and the callbacks waiting for them.
-  private backlog: Uint8Array[] = [];
-  private backlogCallbacks: Done[] = [];
+  /** Batches not (wholly) handed to the socket yet, in order. */
+  private backlog: Batch[] = [];
+  /** A buffering socket said it holds enough: later batches wait for its drain. */
+  private blocked = false;
   private endAfterBacklog = false;
-  /** Bytes kept for a partial-write socket (part of bufferedAmount). */
+  /** Frames flow (the opening handshake is written): batches from now on may be cut between frames. */
+  private framing = false;
+  private readonly scratch: Batch = { chunks: [], done: undefined, raw: false, next: 0, offset: 0 };
+  /** Bytes of the backlog the socket has not taken (part of bufferedAmount). */
   backlogBytes = 0;
 
   constructor(socket: SessionSocket, alloc: (size: number) => Uint8Array) {
@@ -33,12 +107,9 @@ export class SocketWriter {
     this.callbacks.push(callback);
   }
 
-  /** Run `write` with none of the tracked send callbacks attached to what it writes (they wait for later). */
-  untracked(write: () => void): void {
-    const callbacks = this.callbacks;
-    this.callbacks = [];
-    write();
-    this.callbacks = callbacks;
+  /** The opening handshake is done: what is written from now on is frames. */
+  startFrames(): void {
+    this.framing = true;
   }
 
   /** The socket holds none of the bytes handed to it: the output queue may fill its slab again. */
@@ -61,34 +132,35 @@ export class SocketWriter {
         : (error?: Error | null) => {
             for (const callback of callbacks) callback(error ?? undefined);
           };
-    if (chunks.length === 1) this.put(chunks[0], done);
-    else this.putBatch(socket.cork ? chunks : this.join(chunks), done);
+    // The common case, the socket takes it all, allocates no batch: the scratch one is filled in, and copied
+    // only when something has to wait.
+    const batch = this.scratch;
+    batch.chunks = chunks.length > 1 && !socket.cork ? this.join(chunks) : chunks;
+    batch.done = done;
+    batch.raw = !this.framing;
+    batch.next = batch.offset = 0;
+    if (this.backlog.length > 0 || this.blocked || !this.send(batch)) this.keep({ ...batch });
+    batch.chunks = [];
+    batch.done = undefined;
   }
 
   /**
-   * The socket can take more bytes: write what a partial write left over. True once all of it is written
-   * (its callbacks run, and a FIN owed goes out), false while the socket still holds some back.
+   * The socket can take more bytes: hand it what waits here, in order, until it holds enough again. Callbacks
+   * run as their batches are written, and a FIN owed goes out after the last.
    */
-  drain(): boolean {
-    while (this.backlog.length > 0) {
-      const head = this.backlog[0];
-      const taken = this.socket.write(head);
-      if (typeof taken !== "number" || taken < 0) return false;
-      this.backlogBytes -= taken;
-      if (taken < head.length) {
-        this.backlog[0] = head.subarray(taken);
-        return false;
-      }
+  drain(): void {
+    this.blocked = false;
+    while (this.backlog.length > 0 && !this.blocked) {
+      const batch = this.backlog[0];
+      const before = remaining(batch);
+      const whole = this.send(batch);
+      this.backlogBytes -= before - (whole ? 0 : remaining(batch));
+      if (!whole) return;
       this.backlog.shift();
     }
-    const callbacks = this.backlogCallbacks;
-    this.backlogCallbacks = [];
-    for (const callback of callbacks) callback();
-    if (this.endAfterBacklog) {
-      this.endAfterBacklog = false;
-      this.socket.end();
-    }
-    return true;
+    if (this.backlog.length > 0 || !this.endAfterBacklog) return;
+    this.endAfterBacklog = false;
+    this.socket.end();
   }
 
   /** FIN once everything kept is written. */
@@ -97,24 +169,86 @@ export class SocketWriter {
     else this.socket.end();
   }
 
+  /**
+   * The connection is failing: drop the whole frames no one has handed to the kernel (those of sends queued
+   * since the last batch too), keeping only the rest of a frame the socket has taken part of, so what goes
+   * next starts on a frame boundary. Returns the callbacks of what was dropped, for the caller to run with
+   * an error once it has queued its close frame (a callback may re-enter the connection).
+   */
+  dropWaiting(): Failing[] {
+    const dropped: Failing[] = this.callbacks;
+    this.callbacks = [];
+    const head = this.backlog[0];
+    const started = head !== undefined && (head.next > 0 || head.offset > 0);
+    for (const batch of this.backlog.slice(started ? 1 : 0)) if (batch.done) dropped.push(batch.done);
+    this.backlog = started ? [head] : [];
+    if (started && !head.raw) this.cutAfterFrameInProgress(head, dropped);
+    this.backlogBytes = started ? remaining(head) : 0;
+    // Cut right at a frame boundary: nothing of it is left to write.
+    if (started && this.backlogBytes === 0) this.backlog = [];
+    return dropped;
+  }
+
   /** The socket is closed: what is kept is dropped and every callback still waiting gets an error. */
   close(): void {
-    const callbacks = [...this.backlogCallbacks, ...this.callbacks];
+    const callbacks: Failing[] = this.callbacks;
     this.callbacks = [];
-    this.backlogCallbacks = [];
+    for (const batch of this.backlog) if (batch.done) callbacks.push(batch.done);
     this.backlog = [];
     this.backlogBytes = 0;
     for (const callback of callbacks) callback(notWritten());
   }
 
-  /** Several chunks in one batch: corked where the socket can (one write to the kernel). */
-  private putBatch(chunks: Uint8Array[], done?: Done): void {
+  /** Keep only the frame in progress of a batch the socket has taken part of; its callbacks fail (some of their frames are dropped). */
+  private cutAfterFrameInProgress(batch: Batch, dropped: Failing[]): void {
+    let taken = batch.offset;
+    for (let i = 0; i < batch.next; i++) taken += batch.chunks[i].length;
+    const end = frameBoundary(batch.chunks, taken);
+    if (end >= taken + remaining(batch)) return;
+    batch.chunks = truncate(batch.chunks, end);
+    if (batch.done) dropped.push(batch.done);
+    batch.done = undefined;
+  }
+
+  /**
+   * Hand `batch` (from where it stopped) to the socket: true once the socket has all of it. A buffering
+   * socket takes it whole, corked, and may say it holds enough (then `blocked`); a partial-write socket may
+   * take part, and the batch records how far it got.
+   */
+  private send(batch: Batch): boolean {
     const socket = this.socket;
-    socket.cork?.();
+    const { chunks } = batch;
     const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) this.put(chunks[i]);
-    this.put(chunks[last], done);
-    socket.uncork?.();
+    const corked = last > 0 && socket.cork !== undefined;
+    // A buffering socket runs the batch's callbacks itself, once written; for a partial-write one it is
+    // written once the kernel has taken it all.
+    let buffering = false;
+    if (corked) socket.cork!();
+    try {
+      for (; batch.next <= last; batch.next++, batch.offset = 0) {
+        const chunk = chunks[batch.next];
+        const piece = batch.offset > 0 ? chunk.subarray(batch.offset) : chunk;
+        const taken = socket.write(piece, batch.next === last ? batch.done : undefined);
+        buffering = typeof taken !== "number";
+        if (typeof taken !== "number") {
+          if (!taken) this.blocked = true;
+          continue;
+        }
+        if (taken === piece.length) continue;
+        // Closed (-1): kept, its callbacks fail when the socket's close is reported.
+        if (taken > 0) batch.offset += taken;
+        return false;
+      }
+    } finally {
+      if (corked) socket.uncork!();
+    }
+    if (!buffering) batch.done?.();
+    return true;
+  }
+
+  private keep(batch: Batch): void {
+    this.backlog.push(batch);
+    this.backlogBytes += remaining(batch);
   }
 
   /** One write for a batch of small chunks (a socket without cork makes a syscall per write). */
@@ -129,20 +263,5 @@ export class SocketWriter {
       at += chunk.length;
     }
     return [joined];
-  }
-
-  private put(bytes: Uint8Array, done?: Done): void {
-    if (this.backlog.length > 0) return this.keep(bytes, done);
-    const taken = this.socket.write(bytes, done);
-    if (typeof taken !== "number") return;
-    if (taken < 0) return done?.(notWritten());
-    if (taken === bytes.length) return done?.();
-    this.keep(bytes.subarray(taken), done);
-  }
-
-  private keep(bytes: Uint8Array, done?: Done): void {
-    this.backlog.push(bytes);
-    this.backlogBytes += bytes.length;
-    if (done) this.backlogCallbacks.push(done);
   }
 }

@@ -179,6 +179,8 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
     });
     if (ws instanceof Uint8Array) return this.refuse(peer, 503, ws);
     peer.ws = ws as BunServerConnection;
+    // Closed from a 'connection' listener (terminate()): Bun ran the close callback before peer.ws was set.
+    if (peer.closed) return ws.session.onClose();
     const rest = peer.head.frames();
     peer.head.bytes = new Uint8Array(0);
     // Frames that arrived with the request are fed once the listeners are attached.

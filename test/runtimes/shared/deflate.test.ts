@@ -1,15 +1,21 @@
 // permessage-deflate on Node and Bun alike: our client ↔ our server over the parameter sets, the bomb
 // limit, and under Bun, Bun's own WebSocket and Bun.serve (both compress) against ours.
 import * as zlib from "node:zlib";
-import { openInflateStreams, waitingInflates } from "../../../runtimes/node/deflate.js";
+import {
+  openDeflateStreams,
+  openInflateStreams,
+  waitingDeflates,
+  waitingInflates,
+} from "../../../runtimes/node/deflate.js";
 import { jsonText } from "../../support/json-text.js";
-import { frame, RawClient } from "../../support/raw-client.js";
+import { frame, RawClient, within } from "../../support/raw-client.js";
 import {
   describe,
   echoServer,
   expect,
   isBun,
   it,
+  listen,
   nextEvent,
   nextMessage,
   openClient,
@@ -215,6 +221,112 @@ describe(`permessage-deflate on ${runtime}`, () => {
     await Promise.all(closed);
     expect(await until(() => openInflateStreams() === 0)).toBe(true);
     expect(waitingInflates()).toBe(0);
+    await wss.close();
+  });
+  it("another connection's echoes arrive while a long echo is being compressed", async () => {
+    const { wss, port } = await echoServer({ perMessageDeflate: true });
+    const other = await RawClient.open(port);
+    other.socket.setNoDelay(true);
+    const peer = await RawClient.open(port, "/", OFFER);
+    peer.socket.setNoDelay(true);
+    // 8 MiB of JSON-like text sent uncompressed: the server compresses its echo (tens of ms of zlib). Every byte
+    // first, then the empty last frame alone, so the echo starts right after the server reads that.
+    const text = Buffer.from(jsonText(8 << 20, 7));
+    peer.write(frame(Opcode.Text, text, { fin: false }));
+    peer.write(frame(Opcode.Ping, "parsed"));
+    expect((await peer.readFrame(20_000)).opcode).toBe(Opcode.Pong);
+    let echoArrived = false;
+    peer.socket.on("data", () => (echoArrived = true));
+    peer.write(frame(Opcode.Continuation));
+    // Sent after the long message's last frame: a server that compresses on its event loop answers at most
+    // the first of these before the long echo.
+    const echoedBefore: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      other.write(frame(Opcode.Text, `echo ${i}`));
+      expect((await other.readFrame(20_000)).payload.toString()).toBe(`echo ${i}`);
+      echoedBefore.push(!echoArrived);
+    }
+    expect(echoedBefore).toEqual([true, true, true]);
+    const echo = await peer.readFrame(20_000);
+    expect([echo.opcode, echo.rsv]).toEqual([Opcode.Text, 4]);
+    const inflated = zlib.inflateRawSync(Buffer.concat([echo.payload, Buffer.from([0, 0, 0xff, 0xff])]), {
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
+    expect(inflated.equals(text)).toBe(true);
+    peer.destroy();
+    other.destroy();
+    await wss.close();
+  }, 40_000);
+
+  it("counts a message being compressed in bufferedAmount, and calls back once it is written", async () => {
+    const { wss, url } = await listen({ perMessageDeflate: true });
+    const size = 4 << 20;
+    let during = 0;
+    const sent = new Promise<[number, Error | undefined]>((resolve) =>
+      wss.on("connection", (conn) => {
+        conn.send(new Uint8Array(size), (error) => resolve([conn.bufferedAmount, error]));
+        during = conn.bufferedAmount;
+      }),
+    );
+    const ws = await openClient(url, undefined, { perMessageDeflate: true });
+    ws.binaryType = "arraybuffer";
+    const got = (await within(nextMessage(ws), 10_000, "the message")) as ArrayBuffer;
+    expect(got.byteLength).toBe(size);
+    const [after, error] = await within(sent, 10_000, "the send callback");
+    // Compressed off the event loop, so still all there after send() (synchronously: about 4 KiB of frame).
+    expect(during).toBeGreaterThanOrEqual(size);
+    expect(error).toBeUndefined();
+    expect(after).toBeLessThan(64 * 1024);
+    ws.close();
+    await wss.close();
+  });
+
+  it("keeps order across sizes, with a ping and the close behind long compressed messages, both ways", async () => {
+    const { wss, url } = await echoServer({ perMessageDeflate: true });
+    const ws = await openClient(url, undefined, { perMessageDeflate: true });
+    const got: string[] = [];
+    ws.addEventListener("message", (event) => got.push(String((event as MessageEvent).data).slice(0, 12)));
+    // Below the threshold, compressed at once (2-60 KiB), and off the event loop (100 KiB-1 MiB).
+    const sizes = [1 << 20, 10, 2048, 300_000, 20, 100_000, 60_000, 1, 150_000, 1 << 20];
+    const sent: string[] = [];
+    for (const [i, size] of sizes.entries()) {
+      const tag = `m${i}`.padEnd(12, ".");
+      ws.send(tag + jsonText(Math.max(0, size - 12), i));
+      sent.push(tag);
+      if (i === 4) ws.ping("between");
+    }
+    const closed = nextEvent<CloseEvent>(ws, "close");
+    ws.close(4000, "after the burst");
+    const event = await within(closed, 20_000, "the close handshake");
+    // The server's echoes went before its reply to our close, in order.
+    expect(got).toEqual(sent);
+    expect([event.code, event.wasClean]).toEqual([4000, true]);
+    await wss.close();
+  }, 40_000);
+
+  it("leaves no zlib stream open once connections are terminated while their messages compress", async () => {
+    const { wss, url } = await listen({ perMessageDeflate: true });
+    const errors: Array<Promise<string | undefined>> = [];
+    let started = 0;
+    wss.on("connection", (conn) => {
+      errors.push(
+        new Promise((resolve) => conn.send(new Uint8Array(16 << 20), (error) => resolve(error?.message))),
+      );
+      started = Math.max(started, openDeflateStreams());
+      conn.terminate();
+    });
+    // More at once than compress at a time: some are cancelled while waiting for their turn.
+    const clients = await Promise.all(
+      Array.from({ length: 4 }, () => openClient(url, undefined, { perMessageDeflate: true })),
+    );
+    expect(await until(() => errors.length === 4)).toBe(true);
+    expect(await Promise.all(errors)).toEqual(
+      Array(4).fill("The socket was closed while data was being compressed"),
+    );
+    expect(started).toBeGreaterThan(0);
+    expect(await until(() => openDeflateStreams() === 0)).toBe(true);
+    expect(waitingDeflates()).toBe(0);
+    for (const ws of clients) ws.close();
     await wss.close();
   });
 });

@@ -9,6 +9,7 @@ import {
 } from "../../support/raw-client.js";
 import {
   describe,
+  echo,
   echoServer,
   expect,
   it,
@@ -17,6 +18,8 @@ import {
   nextMessage,
   openClient,
   runtime,
+  type ServerConnection,
+  type ServerOptions,
 } from "./harness.js";
 
 const Op = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
@@ -288,6 +291,94 @@ describe(`server on ${runtime}: closing`, () => {
     await wss.close();
   }, 20_000);
 
+  /**
+   * A peer that stops reading while the server sends it 64 KiB messages (each filled with its index, one per
+   * tick) until it gives up on the peer (`failure`); then the peer reads. It must get whole messages in order,
+   * whole pongs, then the close frame with `code`, then FIN: never a torn frame nor a reset. The sends the
+   * server dropped got errors in their callbacks (and only those), and a canary kept its echoes throughout.
+   */
+  async function stuckPeerCase(
+    options: Partial<ServerOptions>,
+    flood: boolean,
+    code: number,
+    reason: string,
+  ): Promise<void> {
+    const SIZE = 64 * 1024;
+    const { wss, port, url } = await listen({ closeTimeout: 10_000, ...options });
+    const results: Array<Error | undefined | null> = [];
+    let peakQueued = 0;
+    let failure = "";
+    let peer: ServerConnection | undefined;
+    const failed = new Promise<void>((resolve) =>
+      wss.on("connection", (ws) => {
+        if (peer) return echo(ws);
+        peer = ws;
+        ws.on("error", (error) => {
+          failure = error.message;
+          resolve();
+        });
+        const push = (): void => {
+          peakQueued = Math.max(peakQueued, ws.bufferedAmount);
+          if (failure || ws.readyState !== ws.OPEN || ws.bufferedAmount >= 4 << 20 || results.length >= 1000)
+            return;
+          const i = results.length;
+          results.push(null);
+          ws.send(new Uint8Array(SIZE).fill(i & 0xff), (error) => (results[i] = error));
+          setImmediate(push);
+        };
+        push();
+      }),
+    );
+    const raw = await RawClient.open(port);
+    raw.socket.pause();
+    const canary = await openClient(url);
+    const canaryEcho = async (text: string) => {
+      canary.send(text);
+      expect(await within(nextMessage(canary), 5000, "canary echo")).toBe(text);
+    };
+    await canaryEcho("before");
+    if (flood) await pingFlood(raw, 256 << 20, 12_000, failed);
+    await within(failed, 12_000, "the server giving up on the peer");
+    await canaryEcho("after the failure");
+    // The server gave up on a peer whose output was stuck (MiBs queued): the case this is about.
+    expect(peakQueued).toBeGreaterThan(1 << 20);
+    raw.socket.resume();
+    let delivered = 0;
+    let pongs = 0;
+    let next = await raw.readFrame(10_000);
+    for (let n = 0; next.opcode !== Op.Close && n < 10_000_000; n++) {
+      if (next.opcode === Op.Binary) {
+        expect(next.payload.equals(Buffer.alloc(SIZE, delivered & 0xff))).toBe(true);
+        delivered++;
+      } else if (next.opcode === Op.Pong) {
+        expect(next.payload.toString()).toBe("0123456789");
+        pongs++;
+      } else expect(next.opcode).toBe(Op.Ping); // the heartbeat's
+      next = await raw.readFrame(10_000);
+    }
+    expect([next.payload.readUInt16BE(0), next.payload.subarray(2).toString()]).toEqual([code, reason]);
+    expect(await raw.closed(5000)).toBe(true);
+    if (flood) expect(pongs).toBeGreaterThan(0);
+    // Every send called back: those the peer got without an error, the dropped rest with one.
+    const deadline = Date.now() + 5000;
+    while (results.includes(null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(results.slice(0, delivered).every((result) => result === undefined)).toBe(true);
+    expect(delivered).toBeLessThan(results.length);
+    expect(results.slice(delivered).every((result) => result instanceof Error)).toBe(true);
+    expect(failure).not.toBe("");
+    await canaryEcho("at the end");
+    canary.close();
+    await wss.close();
+  }
+
+  it("drops what waits for a peer the heartbeat gives up on: it gets whole frames, then close 1011, then FIN", async () => {
+    await stuckPeerCase({ heartbeat: { interval: 300, timeout: 300 } }, false, 1011, "heartbeat timeout");
+  }, 40_000);
+
+  it("drops what waits for a stalled peer: it gets whole frames and pongs, then close 1008, then FIN", async () => {
+    await stuckPeerCase({ heartbeat: false, stallTimeout: 300 }, true, 1008, "peer not reading");
+  }, 40_000);
+
   it("leaves no timer pending after clean close handshakes (each held its socket and session for 10 s)", async () => {
     const { wss, url } = await echoServer();
     const pending = new Set<unknown>();
@@ -326,6 +417,25 @@ describe(`server on ${runtime}: closing`, () => {
       globalThis.clearTimeout = realClear;
     }
     await wss.close();
+  });
+
+  it("reports the close of a connection terminated in its 'connection' listener", async () => {
+    const { wss, url } = await listen();
+    const closed = new Promise<[number, string | undefined]>((resolve) =>
+      wss.on("connection", (ws) => {
+        let sent: string | undefined;
+        ws.send("never", (error) => (sent = error?.message));
+        ws.on("close", (code) => resolve([code, sent]));
+        ws.terminate();
+      }),
+    );
+    const client = await openClient(url).catch(() => null);
+    const [code, sent] = await within(closed, 5000, "the server's close event");
+    expect(code).toBe(1006);
+    expect(sent).toMatch(/socket closed/);
+    expect(wss.clients.size).toBe(0);
+    client?.close();
+    await within(wss.close(), 5000, "wss.close()");
   });
 
   it("closes every client with 1001 on close() and resolves once they are gone", async () => {
