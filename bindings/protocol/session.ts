@@ -615,6 +615,8 @@ export class Session implements BackpressureHost, HeldSendsHost {
   queueReply(bytes: Uint8Array): void {
     if (this.released) return;
     this.output.push(bytes, true);
+    // Counted until the batch reaches the socket, as the sends of this tick are.
+    this.queuedData += bytes.length;
     if (this.flow.overBudget) this.overflow();
   }
 
