@@ -12,6 +12,7 @@ import type { ClientLink, ClientOptions, WebSocketTarget } from "../../bindings/
 import type { HeaderField } from "../../bindings/protocol/handshake.js";
 import { defaults } from "../../bindings/policies/config.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
+import { Http2StreamLink } from "./link.js";
 
 /** Options of an `Http2Agent`. */
 export interface Http2AgentOptions {
@@ -77,8 +78,6 @@ interface Pooled {
 /** What an attempt gets: a session (and what to call when its stream closes), HTTP/1.1 instead, or an error. */
 type Outcome =
   { session: http2.ClientHttp2Session; release: () => void } | { fallback: string } | { error: Error };
-
-const { NGHTTP2_CANCEL } = http2.constants;
 
 /**
  * A pool of HTTP/2 sessions, one per origin and TLS options (keyed as `https.Agent` keys its sockets), each
@@ -247,75 +246,64 @@ function whenSettled(session: http2.ClientHttp2Session, callback: (error?: Error
 }
 
 /**
- * The attempt's socket: the HTTP/2 stream once open, or the HTTP/1.1 connection after a fallback. Ending
- * it sends END_STREAM; destroying it, RST_STREAM with CANCEL (RFC 8441 §5: an abnormal close).
+ * The attempt's socket: its HTTP/2 stream once open (link.ts `Http2StreamLink`, the server's too: END_STREAM
+ * to end, RST_STREAM with CANCEL to destroy, RFC 8441 §5), or the HTTP/1.1 connection after a fallback.
  */
 class StreamSocket implements SessionSocket {
-  stream: http2.ClientHttp2Stream | null = null;
-  /** The HTTP/1.1 connection after a fallback. */
+  /** The stream's link, or the HTTP/1.1 connection's socket. */
   inner: SessionSocket | null = null;
   /** Closed before a stream was opened. */
   aborted = false;
-  /** The stream was reset (destroyed): nothing more is read from it. */
-  cancelled = false;
   private readonly link: ClientLink;
 
   constructor(link: ClientLink) {
     this.link = link;
   }
 
+  /** The stream was reset by us: nothing more is read from it, and its abort is no error to report. */
+  get cancelled(): boolean {
+    return this.inner instanceof Http2StreamLink && this.inner.reset;
+  }
+
   write(bytes: Uint8Array, done?: (error?: Error | null) => void): number | boolean {
     if (this.inner) return this.inner.write(bytes, done);
-    if (!this.stream) {
-      done?.(new Error("stream not open"));
-      return false;
-    }
-    return this.stream.write(bytes, done);
+    done?.(new Error("stream not open"));
+    return false;
   }
 
   cork(): void {
-    if (this.inner) this.inner.cork?.();
-    else this.stream?.cork();
+    this.inner?.cork?.();
   }
 
   uncork(): void {
-    if (this.inner) this.inner.uncork?.();
-    else this.stream?.uncork();
+    this.inner?.uncork?.();
   }
 
   end(): void {
     if (this.inner) this.inner.end();
-    else if (this.stream) this.stream.end();
     else this.abort();
   }
 
   destroy(): void {
     if (this.inner) this.inner.destroy();
-    else if (this.stream) {
-      this.cancelled = true;
-      this.stream.close(NGHTTP2_CANCEL);
-    } else this.abort();
+    else this.abort();
   }
 
   pauseReading(): void {
-    if (this.inner) this.inner.pauseReading?.();
-    else this.stream?.pause();
+    this.inner?.pauseReading?.();
   }
 
   resumeReading(): void {
-    if (this.inner) this.inner.resumeReading?.();
-    else this.stream?.resume();
+    this.inner?.resumeReading?.();
   }
 
   /** What the stream holds back: HTTP/2 flow control keeps bytes here while the peer's window is shut. */
   get bufferedAmount(): number {
-    if (this.inner) return this.inner.bufferedAmount;
-    return this.stream?.writableLength ?? 0;
+    return this.inner?.bufferedAmount ?? 0;
   }
 
   get writable(): boolean {
-    if (this.inner) return this.inner.writable;
-    return this.stream !== null && !this.stream.destroyed && this.stream.writable;
+    return this.inner?.writable ?? false;
   }
 
   private abort(): void {
@@ -369,7 +357,7 @@ export function dialHttp2(
       release();
       return failed(error as Error);
     }
-    socket.stream = stream;
+    socket.inner = new Http2StreamLink(stream);
     stream.on("response", (headers) => {
       const status = Number(headers[":status"]);
       const response: Http2Response = {
@@ -387,7 +375,9 @@ export function dialHttp2(
     stream.on("data", (chunk: Buffer) => link.receive(chunk));
     stream.on("end", () => link.end());
     stream.on("drain", () => link.drain());
-    stream.on("error", (error) => link.error(error));
+    stream.on("error", (error) => {
+      if (!socket.cancelled) link.error(error);
+    });
     stream.on("close", () => {
       release();
       link.closed();
