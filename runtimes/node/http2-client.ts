@@ -9,9 +9,9 @@ import * as https from "node:https";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { ClientLink, ClientOptions, WebSocketTarget } from "../../bindings/api/client-core.js";
-import type { HeaderField } from "../../bindings/protocol/handshake.js";
 import { defaults } from "../../bindings/policies/config.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
+import { headerPairs, outgoingHeaders } from "./h2.js";
 import { Http2StreamLink } from "./link.js";
 
 /** Options of an `Http2Agent`. */
@@ -345,11 +345,7 @@ export function dialHttp2(
     openStream(session, release);
   };
   const openStream = (session: http2.ClientHttp2Session, release: () => void) => {
-    const request: http2.OutgoingHttpHeaders = {};
-    for (const [name, value] of link.connectRequest(hooks.headers)) {
-      const earlier = request[name];
-      request[name] = earlier === undefined ? value : `${String(earlier)}, ${value}`;
-    }
+    const request = outgoingHeaders(link.connectRequest(hooks.headers));
     let stream: http2.ClientHttp2Stream;
     try {
       stream = session.request(request, { endStream: false });
@@ -370,7 +366,7 @@ export function dialHttp2(
       if (status === 200) hooks.upgrade(response);
       else if (hooks.unexpected(response)) return;
       if (socket.cancelled) return;
-      link.connectResponse(status, responseFields(headers));
+      link.connectResponse(status, headerPairs(headers, false));
     });
     stream.on("data", (chunk: Buffer) => link.receive(chunk));
     stream.on("end", () => link.end());
@@ -391,16 +387,6 @@ export function dialHttp2(
     agent.acquire(target, options, opened);
   }
   return socket;
-}
-
-/** The response's header fields for the engine (pseudo-header fields left out, lists one field a value). */
-function responseFields(headers: http2.IncomingHttpHeaders): HeaderField[] {
-  const fields: HeaderField[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) fields.push([name, String(item)]);
-  }
-  return fields;
 }
 
 /** Check a client's `http2` options at construction (a TypeError saying what to change). */

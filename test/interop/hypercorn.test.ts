@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Http2Agent, WebSocket } from "../../runtimes/node/index.js";
-import { nextData, pattern, throwAwayCertificate } from "../support/h2-foreign-server.js";
+import { nextData, pattern } from "../support/h2-foreign-server.js";
+import { throwawayCert } from "../support/tls-cert.js";
 import { within } from "../runtimes/node/peers.js";
 
 // Debian's interpreter, not whatever `python3` is first on PATH (pyenv and the like).
@@ -27,7 +28,7 @@ const missing = hypercornMissing();
 if (missing) console.warn(`skipping hypercorn interop: ${missing}`);
 
 describe.skipIf(missing)("hypercorn (HTTP/2 and HTTP/1.1) ↔ our client", () => {
-  const tls = throwAwayCertificate();
+  const tls = throwawayCert();
   let child: ChildProcess;
   let dir: string;
   let base: string;

@@ -1,5 +1,5 @@
 // Our Node client over HTTP/2 (RFC 8441) against a foreign server: plain node:http2 answering the extended
-// CONNECT by hand with its own frame reader (test/support/h2-foreign-server.ts), and for the fallback, ws's
+// CONNECT by hand with the raw client's frame reader (test/support/h2-foreign-server.ts), and for the fallback, ws's
 // server upgrading HTTP/1.1 on the same port. What the server saw (fields, masking, END_STREAM or
 // RST_STREAM) is checked on its side.
 import { once } from "node:events";
@@ -12,15 +12,15 @@ import { Http2Agent, WebSocket, type Http2Response } from "../../../runtimes/nod
 import {
   foreignServer,
   pattern,
-  throwAwayCertificate,
   writeFrame,
   type ForeignServer,
   type StreamRecord,
 } from "../../support/h2-foreign-server.js";
+import { throwawayCert } from "../../support/tls-cert.js";
 import { within } from "./peers.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
-const tls = throwAwayCertificate();
+const tls = throwawayCert();
 
 /** A client over HTTP/2 on `agent`, resolved once open (rejects with the error of an attempt that fails). */
 function open(
@@ -166,7 +166,7 @@ describe("WebSocket over HTTP/2 against a foreign node:http2 server", () => {
     ws.send(pattern(50_000));
     expect((await nextMessage(ws))[0].equals(pattern(50_000))).toBe(true);
     const data = record.frames.filter((frame) => frame.opcode === 1 || frame.opcode === 2);
-    expect(data.map((frame) => frame.rsv1)).toEqual([true, true]);
+    expect(data.map((frame) => frame.rsv === 4)).toEqual([true, true]);
     expect(data[0].payload.length).toBeLessThan(text.length / 10);
     ws.close();
     await closed(ws);
