@@ -58,8 +58,17 @@ export interface Http2Hooks {
   upgrade(response: Http2Response): void;
   /** Another status: true when the application took it ('unexpected-response'), and ends the attempt itself. */
   unexpected(response: Http2Response): boolean;
-  /** Dial HTTP/1.1 instead; its socket carries the attempt from now on. */
-  fallback(): SessionSocket;
+  /** Dial HTTP/1.1 to `target` instead; its socket carries the attempt from now on. */
+  fallback(target: WebSocketTarget): SessionSocket;
+  /**
+   * A 3xx with a Location came: where to go (the next target and its header fields), the error that ends
+   * the attempt, or null to treat it as any other status. Absent: redirects are not followed.
+   */
+  redirect?(
+    location: string,
+  ): { target: WebSocketTarget; headers: Record<string, string> } | { error: Error } | null;
+  /** The stream to the redirect's `url` is open (ws's 'redirect' event; its request fields are sent). */
+  redirected?(url: string, stream: http2.ClientHttp2Stream): void;
 }
 
 /** A session being made or in use by an agent, and the WebSockets on it. */
@@ -78,6 +87,8 @@ interface Pooled {
 /** What an attempt gets: a session (and what to call when its stream closes), HTTP/1.1 instead, or an error. */
 type Outcome =
   { session: http2.ClientHttp2Session; release: () => void } | { fallback: string } | { error: Error };
+
+const { NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /**
  * A pool of HTTP/2 sessions, one per origin and TLS options (keyed as `https.Agent` keys its sockets), each
@@ -324,6 +335,13 @@ export function dialHttp2(
   hooks: Http2Hooks,
 ): SessionSocket {
   const socket = new StreamSocket(link);
+  let headers = hooks.headers;
+  /** Where the attempt goes now (a redirect moves it). */
+  let current = target;
+  /** The URL a redirect led to, for the 'redirect' event once its stream is open. */
+  let redirectedTo: string | undefined;
+  /** A stream the server refused unprocessed (a GOAWAY race) was retried: once per attempt. */
+  let retried = false;
   const failed = (error: Error) => {
     link.error(error);
     link.closed();
@@ -331,7 +349,7 @@ export function dialHttp2(
   const notTaken = (reason: string) => {
     if (options.http2Fallback === "error")
       return failed(new Error(`WebSockets over HTTP/2 refused: ${reason} (http2Fallback: "error")`));
-    socket.inner = hooks.fallback();
+    socket.inner = hooks.fallback(current);
   };
   const opened = (outcome: Outcome) => {
     if (socket.aborted) return "release" in outcome ? outcome.release() : undefined;
@@ -344,48 +362,100 @@ export function dialHttp2(
     }
     openStream(session, release);
   };
+  /** Try again on a fresh session of the agent: the stream was refused before the server processed it. */
+  const retry = (): boolean => {
+    if (retried || socket.aborted || !pooled) return false;
+    retried = true;
+    socket.inner = null;
+    dial();
+    return true;
+  };
   const openStream = (session: http2.ClientHttp2Session, release: () => void) => {
-    const request = outgoingHeaders(link.connectRequest(hooks.headers));
+    const request = outgoingHeaders(link.connectRequest(headers));
     let stream: http2.ClientHttp2Stream;
     try {
       stream = session.request(request, { endStream: false });
     } catch (error) {
       release();
+      // The session began closing (a GOAWAY) after the agent handed it out.
+      if ((session.closed || session.destroyed) && retry()) return;
       return failed(error as Error);
     }
-    socket.inner = new Http2StreamLink(stream);
-    stream.on("response", (headers) => {
-      const status = Number(headers[":status"]);
+    const streamLink = new Http2StreamLink(stream);
+    socket.inner = streamLink;
+    /** This stream still carries the attempt (not left for a redirect or a retry). */
+    const live = () => socket.inner === streamLink;
+    let answered = false;
+    if (redirectedTo !== undefined) hooks.redirected?.(redirectedTo, stream);
+    redirectedTo = undefined;
+    stream.on("response", (fields) => {
+      answered = true;
+      const status = Number(fields[":status"]);
+      const location = fields.location;
+      if (status >= 300 && status < 400 && typeof location === "string" && hooks.redirect) {
+        const next = hooks.redirect(location);
+        if (next) {
+          socket.inner = null;
+          stream.close();
+          if ("error" in next) return failed(next.error);
+          current = next.target;
+          headers = next.headers;
+          redirectedTo = next.target.url;
+          return dial();
+        }
+      }
       const response: Http2Response = {
         statusCode: status,
         statusMessage: "",
         httpVersion: "2.0",
-        headers,
+        headers: fields,
         stream,
       };
       if (status === 200) hooks.upgrade(response);
       else if (hooks.unexpected(response)) return;
       if (socket.cancelled) return;
-      link.connectResponse(status, headerPairs(headers, false));
+      link.connectResponse(status, headerPairs(fields, false));
     });
-    stream.on("data", (chunk: Buffer) => link.receive(chunk));
-    stream.on("end", () => link.end());
-    stream.on("drain", () => link.drain());
+    stream.on("data", (chunk: Buffer) => {
+      if (live()) link.receive(chunk);
+    });
+    stream.on("end", () => {
+      if (live()) link.end();
+    });
+    stream.on("drain", () => {
+      if (live()) link.drain();
+    });
+    // Reported at 'close' (which follows): not at all when the stream is retried.
+    let failure: Error | undefined;
     stream.on("error", (error) => {
-      if (!socket.cancelled) link.error(error);
+      if (live() && !socket.cancelled) failure ??= error;
     });
     stream.on("close", () => {
       release();
+      if (!live()) return;
+      // Refused unprocessed (RST_STREAM or GOAWAY with REFUSED_STREAM, RFC 9113 §8.1.4): safe to send again.
+      if (!answered && stream.rstCode === NGHTTP2_REFUSED_STREAM && retry()) return;
+      if (failure) link.error(failure);
       link.closed();
     });
   };
   const given = options.http2;
-  if (given && typeof given === "object" && !(given instanceof Http2Agent)) {
-    whenSettled(given, (error) => opened(error ? { error } : { session: given, release: () => {} }));
-  } else {
+  const pooled = !(given && typeof given === "object" && !(given instanceof Http2Agent));
+  const dial = () => {
+    if (!pooled) {
+      const session = given as http2.ClientHttp2Session;
+      if (current.secure !== target.secure || current.host !== target.host)
+        return failed(
+          new Error(
+            `http2: the given session is ${target.host}'s; a redirect to ${current.url} needs another`,
+          ),
+        );
+      return whenSettled(session, (error) => opened(error ? { error } : { session, release: () => {} }));
+    }
     const agent = given instanceof Http2Agent ? given : Http2Agent.default;
-    agent.acquire(target, options, opened);
-  }
+    agent.acquire(current, options, opened);
+  };
+  dial();
   return socket;
 }
 

@@ -67,6 +67,8 @@ export interface Route {
   protocol?: string;
   /** Answer permessage-deflate (no context takeover both ways) when offered. */
   deflate?: boolean;
+  /** A Location field with the status (a redirect). */
+  location?: string;
   /** Don't read: HTTP/2 flow control holds the client's bytes until `stream.resume()`. */
   paused?: boolean;
 }
@@ -100,6 +102,8 @@ export async function foreignServer(
   const waiting: Array<(record: StreamRecord) => void> = [];
   server.on("session", (session) => sessions.push(session));
   server.on("stream", (stream, headers) => {
+    // A test's own listener, ahead of this one, may have ended the stream already.
+    if (stream.closed || stream.destroyed) return;
     let closedResolve!: () => void;
     const record: StreamRecord = {
       headers,
@@ -150,7 +154,11 @@ function serve(
   }
   const status = route.status ?? 200;
   if (status !== 200) {
-    stream.respond({ ":status": status, "content-type": "text/plain" });
+    stream.respond({
+      ":status": status,
+      "content-type": "text/plain",
+      ...(route.location ? { location: route.location } : {}),
+    });
     return void stream.end(`refused with ${status}\n`);
   }
   const offer = String(headers["sec-websocket-extensions"] ?? "");
