@@ -203,6 +203,8 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
       stream.off("close", stop);
       resetStream(stream);
     }, this.options.handshakeTimeout ?? defaults.handshakeTimeout);
+    // The stream's session keeps the process alive, not this timer.
+    timer.unref?.();
     const stop = () => clearTimeout(timer);
     stream.once("close", stop);
     this.decide(req, request.path, request, secure, (decision) => {

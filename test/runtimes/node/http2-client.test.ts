@@ -18,6 +18,7 @@ import {
 } from "../../support/h2-foreign-server.js";
 import { throwawayCert } from "../../support/tls-cert.js";
 import { within } from "./peers.js";
+import { openedOrError } from "../../support/client-events.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 const tls = throwawayCert();
@@ -28,15 +29,7 @@ function open(
   options: ConstructorParameters<typeof WebSocket>[2] = {},
   protocols: string[] = [],
 ) {
-  const ws = new WebSocket(url, protocols, { ca: tls.cert, ...options });
-  return within(
-    new Promise<WebSocket>((resolve, reject) => {
-      ws.once("open", () => resolve(ws));
-      ws.once("error", reject);
-    }),
-    5000,
-    `open ${url}`,
-  );
+  return openedOrError(new WebSocket(url, protocols, { ca: tls.cert, ...options }), 5000, `open ${url}`);
 }
 
 function nextMessage(ws: WebSocket): Promise<[Buffer, boolean]> {
@@ -411,11 +404,7 @@ describe("WebSocket over HTTP/2 against a foreign node:http2 server", () => {
       headers: { Authorization: "Bearer same-host" },
     });
     ws.on("redirect", (url) => redirects.push(url));
-    await within(
-      new Promise<void>((resolve, reject) => (ws.once("open", () => resolve()), ws.once("error", reject))),
-      5000,
-      "open",
-    );
+    await openedOrError(ws);
     expect([ws.url, ws._redirects, ws.protocol]).toEqual([`${base}/chat`, 1, "superchat"]);
     expect(redirects).toEqual([`${base}/chat`]);
     const [moved, chat] = ["/moved", "/chat"].map((path) =>

@@ -6,6 +6,7 @@ import * as http2 from "node:http2";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type ServerConnection, type ServerOptions } from "../../../runtimes/node/index.js";
+import { openedOrError, until } from "../../support/client-events.js";
 import { within } from "../../support/raw-client.js";
 import { throwawayCert } from "../../support/tls-cert.js";
 import { afterAll, beforeAll, describe, expect, host, it, runtime, type WebSocket } from "./harness.js";
@@ -52,14 +53,7 @@ function next<T extends unknown[]>(emitter: object, name: string, ms = 5000): Pr
 /** Our client, resolved once open; rejects with the attempt's error. */
 function open(url: string, options: object, protocols: string[] = []): Promise<WebSocket> {
   const ws = new host.WebSocket(url, protocols, { ca: cert, ...options } as never);
-  return within(
-    new Promise<WebSocket>((resolve, reject) => {
-      ws.once("open", () => resolve(ws));
-      ws.once("error", reject);
-    }),
-    5000,
-    `open ${url}`,
-  );
+  return openedOrError(ws as WebSocket, 5000, `open ${url}`);
 }
 
 /** The client's close event: code, reason, wasClean. */
@@ -247,24 +241,12 @@ describe(`our client and our server over HTTP/2 on ${runtime}`, () => {
     const received: number[] = [];
     peer.on("message", (data) => received.push((data as Buffer).length));
     for (let i = 0; i < 4; i++) ws.send(chunk);
-    await within(
-      (async () => {
-        for (let i = 0; i < 100 && ws.bufferedAmount === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      3000,
-      "client buffering",
-    );
+    await until(() => ws.bufferedAmount > 0, 3000, "client buffering");
     expect(ws.bufferedAmount).toBeGreaterThan(1 << 20);
     const drained = next(ws, "drain", 10_000);
     peer.resume();
     await drained;
-    await within(
-      (async () => {
-        while (received.length < 4) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      10_000,
-      "server reads all",
-    );
+    await until(() => received.length === 4, 10_000, "server reads all");
     expect(received).toEqual([1 << 20, 1 << 20, 1 << 20, 1 << 20]);
 
     // Server → client: the client stops reading.
@@ -276,13 +258,7 @@ describe(`our client and our server over HTTP/2 on ${runtime}`, () => {
     const serverDrained = next(peer, "drain", 10_000);
     ws.resume();
     await serverDrained;
-    await within(
-      (async () => {
-        while (got.length < 4) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      10_000,
-      "client reads all",
-    );
+    await until(() => got.length === 4, 10_000, "client reads all");
     expect(got).toEqual([1 << 20, 1 << 20, 1 << 20, 1 << 20]);
     ws.close();
     await closeOf(ws);
