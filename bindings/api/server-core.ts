@@ -478,7 +478,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     if (this.closing) return refuse(503);
     const http2 = request.httpVersion === 20;
     if (http2 && request.status !== 200)
-      return refuse(request.status, request.message, http2RefusalHeaders[request.reason]);
+      return refuse(request.status, request.message, http2RefusalHeaders[request.reason], true);
     if (request.status !== 101 && HEAD_RULES.has(request.reason))
       return refuse(request.status, request.message, undefined, true);
     if (plainHttp && !asksUpgrade(request)) return refuse(426);

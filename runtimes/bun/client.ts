@@ -84,7 +84,7 @@ export class WebSocket extends WebSocketCore {
       headers: { ...options.headers },
       upgrade: (response) => client.upgrade(response),
       unexpected: () => false,
-      fallback: () => this.dialSocket(target, options, client),
+      fallback: (to) => this.dialSocket(to, options, client),
     });
   }
 

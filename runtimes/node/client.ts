@@ -154,6 +154,8 @@ export class WebSocket extends WebSocketCore {
     const nodeOptions = options as NodeClientOptions;
     if (nodeOptions.http2) {
       this.current = undefined;
+      /** Where the attempt is going: a redirect's location is read against it. */
+      let at = target;
       return dialHttp2(target, nodeOptions, link, {
         headers: this.http2Headers(target, nodeOptions),
         upgrade: (response) => link.upgrade(response),
@@ -164,12 +166,23 @@ export class WebSocket extends WebSocketCore {
           this.emit("unexpected-response", stream, response as unknown as http.IncomingMessage);
           return true;
         },
-        fallback: () => {
+        fallback: (to) => {
           const socket = new DeferredSocket(link);
           this.current = socket;
-          this.request(target, nodeOptions, link, socket);
+          this.request(to, nodeOptions, link, socket);
           return socket;
         },
+        redirect: nodeOptions.followRedirects
+          ? (location) => {
+              const next = this.redirectTarget(at, nodeOptions, location);
+              if (next instanceof Error) return { error: next };
+              this.moved(next);
+              at = next;
+              return { target: next, headers: this.http2Headers(next, nodeOptions) };
+            }
+          : undefined,
+        // ws's types for ws's code; the request is the new stream (NodeClientEvents).
+        redirected: (url, stream) => this.emit("redirect", url, stream as unknown as http.ClientRequest),
       });
     }
     const socket = new DeferredSocket(link);
@@ -331,6 +344,31 @@ export class WebSocket extends WebSocketCore {
     return { headers, auth };
   }
 
+  /**
+   * Where a redirect from `target` to `location` leads, by ws's rules (counted in `_redirects`): the next
+   * target, or the error that ends the attempt ("Maximum redirects exceeded", ws's SyntaxError for a
+   * location that is no WebSocket URL). HTTP/1.1 and HTTP/2 alike.
+   */
+  private redirectTarget(
+    target: WebSocketTarget,
+    options: NodeClientOptions,
+    location: string,
+  ): WebSocketTarget | Error {
+    if (++this._redirects > (options.maxRedirects ?? 10)) return new Error("Maximum redirects exceeded");
+    try {
+      let url: URL;
+      try {
+        url = new URL(location, target.url);
+      } catch {
+        throw new SyntaxError(`Invalid URL: ${location}`);
+      }
+      return parseWebSocketUrl(url);
+    } catch (error) {
+      // ws's SyntaxError (the constructor throws the WHATWG DOMException of that name).
+      return error instanceof DOMException ? new SyntaxError(error.message) : (error as Error);
+    }
+  }
+
   /** Follow a redirect: the same WebSocket dials the new location (ws's `followRedirects`). */
   private redirect(
     target: WebSocketTarget,
@@ -340,24 +378,9 @@ export class WebSocket extends WebSocketCore {
     request: http.ClientRequest,
     location: string,
   ): void {
-    if (++this._redirects > (options.maxRedirects ?? 10)) {
-      link.error(new Error("Maximum redirects exceeded"));
-      request.destroy();
-      return;
-    }
-    let next: WebSocketTarget;
-    try {
-      let url: URL;
-      try {
-        url = new URL(location, target.url);
-      } catch {
-        throw new SyntaxError(`Invalid URL: ${location}`);
-      }
-      next = parseWebSocketUrl(url);
-    } catch (error) {
-      // ws's SyntaxError (the constructor throws the WHATWG DOMException of that name).
-      const failure = error instanceof DOMException ? new SyntaxError(error.message) : (error as Error);
-      link.error(failure);
+    const next = this.redirectTarget(target, options, location);
+    if (next instanceof Error) {
+      link.error(next);
       request.destroy();
       return;
     }

@@ -1,11 +1,12 @@
-// WebSockets on HTTP/2 streams (RFC 8441) for the Node server: the node:http2 plumbing. A browser that holds
-// an HTTP/2 connection to a server advertising SETTINGS_ENABLE_CONNECT_PROTOCOL opens its WebSocket as an
-// extended CONNECT stream on it; the engine judges the request (bindings/protocol/handshake.ts
-// `parseConnectRequest`), bindings/api/server-core.ts decides as for an upgrade, and the session runs on the
-// stream (link.ts `Http2StreamLink`). Here: recognising http2 servers, advertising the setting, taking the
+// WebSockets on HTTP/2 streams (RFC 8441): the server's node:http2 plumbing, and the header conversions the
+// client (http2-client.ts) shares with it. A browser that holds an HTTP/2 connection to a server advertising
+// SETTINGS_ENABLE_CONNECT_PROTOCOL opens its WebSocket as an extended CONNECT stream on it; the engine judges
+// the request (bindings/protocol/handshake.ts `parseConnectRequest`), bindings/api/server-core.ts decides as
+// for an upgrade, and the session runs on the stream (link.ts `Http2StreamLink`). Here: recognising http2 servers, advertising the setting, taking the
 // CONNECT streams of an attached server, answering refusals with their status, and `ws.socket` for a stream.
 import * as http2 from "node:http2";
 import type { Socket } from "node:net";
+import type { HeaderField } from "../../bindings/protocol/handshake.js";
 import type { WebSocketServer } from "./server.js";
 
 /** A node:http2 server (`http2.createServer` for h2c, `http2.createSecureServer` for TLS). */
@@ -41,14 +42,32 @@ export function isExtendedConnect(headers: StreamHeaders): boolean {
   return headers[":method"] === "CONNECT" && headers[":protocol"] !== undefined;
 }
 
+/**
+ * The fields of `headers` as node:http2 gives them, one [name, value] pair a value (a repeated field comes
+ * as an array), in order; pseudo-header fields (`:status`, `:path`...) left out unless `pseudo`.
+ */
+export function headerPairs(headers: http2.IncomingHttpHeaders, pseudo = true): HeaderField[] {
+  const pairs: HeaderField[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || (!pseudo && name.startsWith(":"))) continue;
+    for (const item of Array.isArray(value) ? value : [value]) pairs.push([name, String(item)]);
+  }
+  return pairs;
+}
+
 /** The header list of `headers` as names and values alternating (when the runtime gave no `rawHeaders`). */
 export function rawHeadersOf(headers: StreamHeaders): string[] {
-  const raw: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) raw.push(name, String(item));
+  return headerPairs(headers).flat();
+}
+
+/** Header fields (the engine's, one a line) as node:http2 sends them: a repeated name's values joined by ", ". */
+export function outgoingHeaders(fields: Iterable<HeaderField>): http2.OutgoingHttpHeaders {
+  const headers: http2.OutgoingHttpHeaders = {};
+  for (const [name, value] of fields) {
+    const earlier = headers[name];
+    headers[name] = earlier === undefined ? value : `${String(earlier)}, ${value}`;
   }
-  return raw;
+  return headers;
 }
 
 // Servers attached to one http2 server, tried in order by path; and the streams they took.

@@ -9,9 +9,10 @@ import * as https from "node:https";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { ClientLink, ClientOptions, WebSocketTarget } from "../../bindings/api/client-core.js";
-import type { HeaderField } from "../../bindings/protocol/handshake.js";
 import { defaults } from "../../bindings/policies/config.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
+import { headerPairs, outgoingHeaders } from "./h2.js";
+import { Http2StreamLink } from "./link.js";
 
 /** Options of an `Http2Agent`. */
 export interface Http2AgentOptions {
@@ -57,8 +58,17 @@ export interface Http2Hooks {
   upgrade(response: Http2Response): void;
   /** Another status: true when the application took it ('unexpected-response'), and ends the attempt itself. */
   unexpected(response: Http2Response): boolean;
-  /** Dial HTTP/1.1 instead; its socket carries the attempt from now on. */
-  fallback(): SessionSocket;
+  /** Dial HTTP/1.1 to `target` instead; its socket carries the attempt from now on. */
+  fallback(target: WebSocketTarget): SessionSocket;
+  /**
+   * A 3xx with a Location came: where to go (the next target and its header fields), the error that ends
+   * the attempt, or null to treat it as any other status. Absent: redirects are not followed.
+   */
+  redirect?(
+    location: string,
+  ): { target: WebSocketTarget; headers: Record<string, string> } | { error: Error } | null;
+  /** The stream to the redirect's `url` is open (ws's 'redirect' event; its request fields are sent). */
+  redirected?(url: string, stream: http2.ClientHttp2Stream): void;
 }
 
 /** A session being made or in use by an agent, and the WebSockets on it. */
@@ -78,7 +88,7 @@ interface Pooled {
 type Outcome =
   { session: http2.ClientHttp2Session; release: () => void } | { fallback: string } | { error: Error };
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /**
  * A pool of HTTP/2 sessions, one per origin and TLS options (keyed as `https.Agent` keys its sockets), each
@@ -247,75 +257,64 @@ function whenSettled(session: http2.ClientHttp2Session, callback: (error?: Error
 }
 
 /**
- * The attempt's socket: the HTTP/2 stream once open, or the HTTP/1.1 connection after a fallback. Ending
- * it sends END_STREAM; destroying it, RST_STREAM with CANCEL (RFC 8441 §5: an abnormal close).
+ * The attempt's socket: its HTTP/2 stream once open (link.ts `Http2StreamLink`, the server's too: END_STREAM
+ * to end, RST_STREAM with CANCEL to destroy, RFC 8441 §5), or the HTTP/1.1 connection after a fallback.
  */
 class StreamSocket implements SessionSocket {
-  stream: http2.ClientHttp2Stream | null = null;
-  /** The HTTP/1.1 connection after a fallback. */
+  /** The stream's link, or the HTTP/1.1 connection's socket. */
   inner: SessionSocket | null = null;
   /** Closed before a stream was opened. */
   aborted = false;
-  /** The stream was reset (destroyed): nothing more is read from it. */
-  cancelled = false;
   private readonly link: ClientLink;
 
   constructor(link: ClientLink) {
     this.link = link;
   }
 
+  /** The stream was reset by us: nothing more is read from it, and its abort is no error to report. */
+  get cancelled(): boolean {
+    return this.inner instanceof Http2StreamLink && this.inner.reset;
+  }
+
   write(bytes: Uint8Array, done?: (error?: Error | null) => void): number | boolean {
     if (this.inner) return this.inner.write(bytes, done);
-    if (!this.stream) {
-      done?.(new Error("stream not open"));
-      return false;
-    }
-    return this.stream.write(bytes, done);
+    done?.(new Error("stream not open"));
+    return false;
   }
 
   cork(): void {
-    if (this.inner) this.inner.cork?.();
-    else this.stream?.cork();
+    this.inner?.cork?.();
   }
 
   uncork(): void {
-    if (this.inner) this.inner.uncork?.();
-    else this.stream?.uncork();
+    this.inner?.uncork?.();
   }
 
   end(): void {
     if (this.inner) this.inner.end();
-    else if (this.stream) this.stream.end();
     else this.abort();
   }
 
   destroy(): void {
     if (this.inner) this.inner.destroy();
-    else if (this.stream) {
-      this.cancelled = true;
-      this.stream.close(NGHTTP2_CANCEL);
-    } else this.abort();
+    else this.abort();
   }
 
   pauseReading(): void {
-    if (this.inner) this.inner.pauseReading?.();
-    else this.stream?.pause();
+    this.inner?.pauseReading?.();
   }
 
   resumeReading(): void {
-    if (this.inner) this.inner.resumeReading?.();
-    else this.stream?.resume();
+    this.inner?.resumeReading?.();
   }
 
   /** What the stream holds back: HTTP/2 flow control keeps bytes here while the peer's window is shut. */
   get bufferedAmount(): number {
-    if (this.inner) return this.inner.bufferedAmount;
-    return this.stream?.writableLength ?? 0;
+    return this.inner?.bufferedAmount ?? 0;
   }
 
   get writable(): boolean {
-    if (this.inner) return this.inner.writable;
-    return this.stream !== null && !this.stream.destroyed && this.stream.writable;
+    return this.inner?.writable ?? false;
   }
 
   private abort(): void {
@@ -336,6 +335,13 @@ export function dialHttp2(
   hooks: Http2Hooks,
 ): SessionSocket {
   const socket = new StreamSocket(link);
+  let headers = hooks.headers;
+  /** Where the attempt goes now (a redirect moves it). */
+  let current = target;
+  /** The URL a redirect led to, for the 'redirect' event once its stream is open. */
+  let redirectedTo: string | undefined;
+  /** A stream the server refused unprocessed (a GOAWAY race) was retried: once per attempt. */
+  let retried = false;
   const failed = (error: Error) => {
     link.error(error);
     link.closed();
@@ -343,7 +349,7 @@ export function dialHttp2(
   const notTaken = (reason: string) => {
     if (options.http2Fallback === "error")
       return failed(new Error(`WebSockets over HTTP/2 refused: ${reason} (http2Fallback: "error")`));
-    socket.inner = hooks.fallback();
+    socket.inner = hooks.fallback(current);
   };
   const opened = (outcome: Outcome) => {
     if (socket.aborted) return "release" in outcome ? outcome.release() : undefined;
@@ -356,61 +362,101 @@ export function dialHttp2(
     }
     openStream(session, release);
   };
+  /** Try again on a fresh session of the agent: the stream was refused before the server processed it. */
+  const retry = (): boolean => {
+    if (retried || socket.aborted || !pooled) return false;
+    retried = true;
+    socket.inner = null;
+    dial();
+    return true;
+  };
   const openStream = (session: http2.ClientHttp2Session, release: () => void) => {
-    const request: http2.OutgoingHttpHeaders = {};
-    for (const [name, value] of link.connectRequest(hooks.headers)) {
-      const earlier = request[name];
-      request[name] = earlier === undefined ? value : `${String(earlier)}, ${value}`;
-    }
+    const request = outgoingHeaders(link.connectRequest(headers));
     let stream: http2.ClientHttp2Stream;
     try {
       stream = session.request(request, { endStream: false });
     } catch (error) {
       release();
+      // The session began closing (a GOAWAY) after the agent handed it out.
+      if ((session.closed || session.destroyed) && retry()) return;
       return failed(error as Error);
     }
-    socket.stream = stream;
-    stream.on("response", (headers) => {
-      const status = Number(headers[":status"]);
+    const streamLink = new Http2StreamLink(stream);
+    socket.inner = streamLink;
+    /** This stream still carries the attempt (not left for a redirect or a retry). */
+    const live = () => socket.inner === streamLink;
+    let answered = false;
+    if (redirectedTo !== undefined) hooks.redirected?.(redirectedTo, stream);
+    redirectedTo = undefined;
+    stream.on("response", (fields) => {
+      answered = true;
+      const status = Number(fields[":status"]);
+      const location = fields.location;
+      if (status >= 300 && status < 400 && typeof location === "string" && hooks.redirect) {
+        const next = hooks.redirect(location);
+        if (next) {
+          socket.inner = null;
+          stream.close();
+          if ("error" in next) return failed(next.error);
+          current = next.target;
+          headers = next.headers;
+          redirectedTo = next.target.url;
+          return dial();
+        }
+      }
       const response: Http2Response = {
         statusCode: status,
         statusMessage: "",
         httpVersion: "2.0",
-        headers,
+        headers: fields,
         stream,
       };
       if (status === 200) hooks.upgrade(response);
       else if (hooks.unexpected(response)) return;
       if (socket.cancelled) return;
-      link.connectResponse(status, responseFields(headers));
+      link.connectResponse(status, headerPairs(fields, false));
     });
-    stream.on("data", (chunk: Buffer) => link.receive(chunk));
-    stream.on("end", () => link.end());
-    stream.on("drain", () => link.drain());
-    stream.on("error", (error) => link.error(error));
+    stream.on("data", (chunk: Buffer) => {
+      if (live()) link.receive(chunk);
+    });
+    stream.on("end", () => {
+      if (live()) link.end();
+    });
+    stream.on("drain", () => {
+      if (live()) link.drain();
+    });
+    // Reported at 'close' (which follows): not at all when the stream is retried.
+    let failure: Error | undefined;
+    stream.on("error", (error) => {
+      if (live() && !socket.cancelled) failure ??= error;
+    });
     stream.on("close", () => {
       release();
+      if (!live()) return;
+      // Refused unprocessed (RST_STREAM or GOAWAY with REFUSED_STREAM, RFC 9113 §8.1.4): safe to send again.
+      if (!answered && stream.rstCode === NGHTTP2_REFUSED_STREAM && retry()) return;
+      if (failure) link.error(failure);
       link.closed();
     });
   };
   const given = options.http2;
-  if (given && typeof given === "object" && !(given instanceof Http2Agent)) {
-    whenSettled(given, (error) => opened(error ? { error } : { session: given, release: () => {} }));
-  } else {
+  const pooled = !(given && typeof given === "object" && !(given instanceof Http2Agent));
+  const dial = () => {
+    if (!pooled) {
+      const session = given as http2.ClientHttp2Session;
+      if (current.secure !== target.secure || current.host !== target.host)
+        return failed(
+          new Error(
+            `http2: the given session is ${target.host}'s; a redirect to ${current.url} needs another`,
+          ),
+        );
+      return whenSettled(session, (error) => opened(error ? { error } : { session, release: () => {} }));
+    }
     const agent = given instanceof Http2Agent ? given : Http2Agent.default;
-    agent.acquire(target, options, opened);
-  }
+    agent.acquire(current, options, opened);
+  };
+  dial();
   return socket;
-}
-
-/** The response's header fields for the engine (pseudo-header fields left out, lists one field a value). */
-function responseFields(headers: http2.IncomingHttpHeaders): HeaderField[] {
-  const fields: HeaderField[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) fields.push([name, String(item)]);
-  }
-  return fields;
 }
 
 /** Check a client's `http2` options at construction (a TypeError saying what to change). */

@@ -2,8 +2,8 @@
 // is given, or an HTTP/2 stream carrying a WebSocket (RFC 8441). Node streams buffer every write themselves
 // (`write` returns a boolean and calls back once written), and gather a batch with cork/uncork.
 import { Socket } from "node:net";
-import { constants as http2Constants, type Http2Stream } from "node:http2";
-import type { Duplex } from "node:stream";
+import type { Http2Stream } from "node:http2";
+import { addAbortSignal, type Duplex } from "node:stream";
 import type { Session, SessionSocket } from "../../bindings/protocol/session.js";
 
 export { allocBuffer } from "./buffer.js";
@@ -54,20 +54,38 @@ export class SocketLink implements SessionSocket {
 }
 
 /**
- * `SessionSocket` over an HTTP/2 stream (RFC 8441 §5): the orderly end after the close handshake is the
- * stream's END_STREAM (`end`), an abnormal one RST_STREAM with CANCEL, leaving the session's other streams
- * alone. HTTP/2 flow control shows in `bufferedAmount`: what the peer's window does not admit stays queued.
+ * `SessionSocket` over an HTTP/2 stream (RFC 8441 §5), the server's and the client's: the orderly end after
+ * the close handshake is the stream's END_STREAM (`end`), an abnormal one RST_STREAM with CANCEL
+ * (`resetStream`), leaving the session's other streams alone. HTTP/2 flow control shows in
+ * `bufferedAmount`: what the peer's window does not admit stays queued.
  */
 export class Http2StreamLink extends SocketLink {
   declare readonly socket: Http2Stream;
+  /** We reset the stream: its 'error' (the abort) and anything after are ours, not the peer's. */
+  reset = false;
 
   constructor(stream: Http2Stream) {
     super(stream);
   }
 
   override destroy(): void {
-    if (!this.socket.closed) this.socket.close(http2Constants.NGHTTP2_CANCEL);
+    if (this.socket.closed || this.socket.destroyed) return;
+    this.reset = true;
+    resetStream(this.socket);
   }
+}
+
+/**
+ * RST_STREAM with CANCEL and nothing before it. `stream.close(NGHTTP2_CANCEL)` ends the writable side first,
+ * so the peer gets END_STREAM (an orderly half-close) ahead of the reset, and a peer that answers it at once
+ * closes the stream cleanly before the reset arrives. Destroying the stream with an AbortError (what an
+ * aborted `addAbortSignal` signal does, on Node and Bun alike) sends the reset alone, with CANCEL; the stream
+ * then emits that AbortError as 'error'.
+ */
+export function resetStream(stream: Http2Stream): void {
+  const abort = new AbortController();
+  addAbortSignal(abort.signal, stream);
+  abort.abort();
 }
 
 const ignoreError = (): void => {};

@@ -29,7 +29,7 @@ import { defaults } from "../../bindings/policies/config.js";
 import type { UpgradeRequest } from "../../bindings/protocol/handshake.js";
 import { ServerConnection as CoreServerConnection } from "../../bindings/api/server-connection.js";
 import { nodeDeflateCodec } from "./deflate.js";
-import { allocBuffer, bindSession, Http2StreamLink, rawHead, SocketLink } from "./link.js";
+import { allocBuffer, bindSession, Http2StreamLink, rawHead, resetStream, SocketLink } from "./link.js";
 import { incomingMessage } from "./request.js";
 import {
   advertiseConnectProtocol,
@@ -197,14 +197,31 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     let built: http.IncomingMessage | undefined;
     const req = (): http.IncomingMessage => (built ??= incomingMessage(socket as Socket, request));
     const secure = !!(socket as { encrypted?: boolean } | undefined)?.encrypted;
+    // An undecided stream (an async verifyClient that does not answer) is reset after handshakeTimeout, as
+    // our own port cuts a connection that has not upgraded by then.
+    const timer = setTimeout(() => {
+      stream.off("close", stop);
+      resetStream(stream);
+    }, this.options.handshakeTimeout ?? defaults.handshakeTimeout);
+    // The stream's session keeps the process alive, not this timer.
+    timer.unref?.();
+    const stop = () => clearTimeout(timer);
+    stream.once("close", stop);
     this.decide(req, request.path, request, secure, (decision) => {
-      if (!("request" in decision))
-        return refuseStream(
+      stop();
+      stream.off("close", stop);
+      if (!("request" in decision)) {
+        refuseStream(
           stream,
           decision.status,
           this.refusalText(decision.status, decision.message),
           decision.headers,
         );
+        // After the answer (a stream takes no HTTP/1.1 text a listener may write): told, not asked.
+        if (decision.clientError && this.listenerCount("wsClientError") > 0)
+          this.emit("wsClientError", new Error(decision.message), streamSocket(stream), requestOf(req));
+        return;
+      }
       if (isForeignClass(this.options.WebSocket)) return refuseStream(stream, 501, FOREIGN_ON_STREAM);
       this.acceptStream(stream, socket, decision, req, callback);
     });

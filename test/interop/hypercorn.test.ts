@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Http2Agent, WebSocket } from "../../runtimes/node/index.js";
-import { nextData, pattern, throwAwayCertificate } from "../support/h2-foreign-server.js";
+import { nextData, pattern } from "../support/h2-foreign-server.js";
+import { throwawayCert } from "../support/tls-cert.js";
+import { openedOrError } from "../support/client-events.js";
 import { within } from "../runtimes/node/peers.js";
 
 // Debian's interpreter, not whatever `python3` is first on PATH (pyenv and the like).
@@ -27,7 +29,7 @@ const missing = hypercornMissing();
 if (missing) console.warn(`skipping hypercorn interop: ${missing}`);
 
 describe.skipIf(missing)("hypercorn (HTTP/2 and HTTP/1.1) ↔ our client", () => {
-  const tls = throwAwayCertificate();
+  const tls = throwawayCert();
   let child: ChildProcess;
   let dir: string;
   let base: string;
@@ -55,14 +57,7 @@ describe.skipIf(missing)("hypercorn (HTTP/2 and HTTP/1.1) ↔ our client", () =>
     protocols: string[] = [],
   ) {
     const ws = new WebSocket(`${base}${path}`, protocols, { ca: tls.cert, ...options });
-    return within(
-      new Promise<WebSocket>((resolve, reject) => {
-        ws.once("open", () => resolve(ws));
-        ws.once("error", reject);
-      }),
-      10_000,
-      `open ${path}`,
-    );
+    return openedOrError(ws, 10_000, `open ${path}`);
   }
 
   /** The server closes (hypercorn then ends the stream: END_STREAM both ways). */

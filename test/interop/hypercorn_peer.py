@@ -47,6 +47,9 @@ async def main():
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
+    # Listening before the port is printed: hypercorn listens only once it has started, and a test that
+    # connects at once (on a loaded machine) would be refused.
+    listener.listen(100)
     config = Config()
     config.bind = [f"fd://{listener.fileno()}"]
     config.certfile, config.keyfile = sys.argv[1], sys.argv[2]

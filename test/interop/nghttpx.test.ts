@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer as WSServer } from "ws";
 import { WebSocket, type Http2Response } from "../../runtimes/node/index.js";
-import { nextData, pattern, throwAwayCertificate } from "../support/h2-foreign-server.js";
+import { nextData, pattern } from "../support/h2-foreign-server.js";
+import { throwawayCert } from "../support/tls-cert.js";
 import { within } from "../runtimes/node/peers.js";
 
 function nghttpxMissing(): string | false {
@@ -36,7 +37,7 @@ async function freePort(): Promise<number> {
 }
 
 describe.skipIf(missing)("nghttpx (HTTP/2 frontend, HTTP/1.1 backend: ws) ↔ our client", () => {
-  const tls = throwAwayCertificate();
+  const tls = throwawayCert();
   let dir: string;
   let proxy: ChildProcess;
   let backend: WSServer;

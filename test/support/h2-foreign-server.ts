@@ -1,33 +1,12 @@
 // A foreign RFC 8441 server for our client's tests: plain node:http2 answering the extended CONNECT by hand,
-// with its own small RFC 6455 frame reader and writer (nothing from the engine or the bindings), echoing
-// what the client sends. It records what it saw (each request's header fields, whether frames came masked,
+// with the raw client's RFC 6455 frame reader and writer (test/support/raw-client.ts: nothing from the engine
+// or the bindings), echoing what the client sends. It records what it saw (each request's header fields, whether frames came masked,
 // and how each stream ended: END_STREAM or RST_STREAM and its code) for the tests to check.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as zlib from "node:zlib";
 import type { WebSocket as NodeWebSocket } from "../../runtimes/node/index.js";
-import { within } from "./raw-client.js";
-
-/** A throw-away certificate for localhost and 127.0.0.1 (openssl). */
-export function throwAwayCertificate(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), "wasmsocket-h2-"));
-  try {
-    execFileSync(
-      "openssl",
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem")]
-        .concat(["-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=localhost"])
-        .concat(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]),
-      { stdio: "ignore" },
-    );
-    return { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { frame, parseFrame, within, type RawFrame } from "./raw-client.js";
 
 /** `size` bytes of a pattern that does not repeat every 256 bytes (a misplaced chunk shows). */
 export function pattern(size: number): Buffer {
@@ -42,64 +21,18 @@ export function nextData(ws: NodeWebSocket): Promise<Buffer> {
   return within(data, 10_000, "message");
 }
 
-/** A frame as the reader found it (payload unmasked). */
-export interface Frame {
-  fin: boolean;
-  rsv1: boolean;
-  opcode: number;
-  masked: boolean;
-  payload: Buffer;
-}
-
-/** Whole frames from the front of `input`, and the bytes left over (a frame not complete yet). */
-export function readFrames(input: Buffer): { frames: Frame[]; rest: Buffer } {
-  const frames: Frame[] = [];
+/** Whole frames from the front of `input` (raw-client.ts's reader), and the bytes left over. */
+function readFrames(input: Buffer): { frames: RawFrame[]; rest: Buffer } {
+  const frames: RawFrame[] = [];
   let at = 0;
-  for (;;) {
-    if (input.length - at < 2) break;
-    const masked = (input[at + 1] & 0x80) !== 0;
-    let length = input[at + 1] & 0x7f;
-    let header = 2;
-    if (length === 126) {
-      if (input.length - at < 4) break;
-      length = input.readUInt16BE(at + 2);
-      header = 4;
-    } else if (length === 127) {
-      if (input.length - at < 10) break;
-      length = Number(input.readBigUInt64BE(at + 2));
-      header = 10;
-    }
-    const keyAt = at + header;
-    if (masked) header += 4;
-    if (input.length - at < header + length) break;
-    const payload = Buffer.from(input.subarray(at + header, at + header + length));
-    if (masked) for (let i = 0; i < length; i++) payload[i] ^= input[keyAt + (i & 3)];
-    frames.push({
-      fin: (input[at] & 0x80) !== 0,
-      rsv1: (input[at] & 0x40) !== 0,
-      opcode: input[at] & 0x0f,
-      masked,
-      payload,
-    });
-    at += header + length;
-  }
+  for (let parsed; (parsed = parseFrame(input.subarray(at))) !== null; at += parsed.size)
+    frames.push(parsed.frame);
   return { frames, rest: input.subarray(at) };
 }
 
-/** A server frame (unmasked), FIN set. */
+/** A server frame (unmasked), FIN set; RSV1 for a compressed message. */
 export function writeFrame(opcode: number, payload: Buffer, rsv1 = false): Buffer {
-  const length = payload.length;
-  const header = length < 126 ? Buffer.alloc(2) : length < 65536 ? Buffer.alloc(4) : Buffer.alloc(10);
-  header[0] = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
-  if (length < 126) header[1] = length;
-  else if (length < 65536) {
-    header[1] = 126;
-    header.writeUInt16BE(length, 2);
-  } else {
-    header[1] = 127;
-    header.writeBigUInt64BE(BigInt(length), 2);
-  }
-  return Buffer.concat([header, payload]);
+  return frame(opcode, payload, { mask: false, rsv: rsv1 ? 4 : 0 });
 }
 
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -116,7 +49,7 @@ export interface StreamRecord {
   /** The session it came on (one per connection). */
   session: http2.ServerHttp2Session;
   stream: http2.ServerHttp2Stream;
-  frames: Frame[];
+  frames: RawFrame[];
   /** The readable side ended (the client's END_STREAM, or a reset). */
   ended: boolean;
   /** The stream was reset before the server ended its side ('aborted'). */
@@ -134,6 +67,8 @@ export interface Route {
   protocol?: string;
   /** Answer permessage-deflate (no context takeover both ways) when offered. */
   deflate?: boolean;
+  /** A Location field with the status (a redirect). */
+  location?: string;
   /** Don't read: HTTP/2 flow control holds the client's bytes until `stream.resume()`. */
   paused?: boolean;
 }
@@ -154,7 +89,7 @@ export interface ForeignServer {
  * without RFC 8441); `routes` by `:path` (anything else: 200, echo); `h2c`: HTTP/2 without TLS.
  */
 export async function foreignServer(
-  tls: { key: Buffer; cert: Buffer },
+  tls: { key: string | Buffer; cert: string | Buffer },
   options: { enableConnectProtocol?: boolean; routes?: Record<string, Route>; h2c?: boolean } = {},
 ): Promise<ForeignServer> {
   const settings = { enableConnectProtocol: options.enableConnectProtocol ?? true };
@@ -167,6 +102,8 @@ export async function foreignServer(
   const waiting: Array<(record: StreamRecord) => void> = [];
   server.on("session", (session) => sessions.push(session));
   server.on("stream", (stream, headers) => {
+    // A test's own listener, ahead of this one, may have ended the stream already.
+    if (stream.closed || stream.destroyed) return;
     let closedResolve!: () => void;
     const record: StreamRecord = {
       headers,
@@ -217,7 +154,11 @@ function serve(
   }
   const status = route.status ?? 200;
   if (status !== 200) {
-    stream.respond({ ":status": status, "content-type": "text/plain" });
+    stream.respond({
+      ":status": status,
+      "content-type": "text/plain",
+      ...(route.location ? { location: route.location } : {}),
+    });
     return void stream.end(`refused with ${status}\n`);
   }
   const offer = String(headers["sec-websocket-extensions"] ?? "");
@@ -244,7 +185,8 @@ function serve(
       else if (frame.opcode === 0x8) {
         if (!stream.writableEnded) stream.end(writeFrame(0x8, frame.payload));
       } else if (frame.opcode === 0x1 || frame.opcode === 0x2 || frame.opcode === 0x0) {
-        if (frame.opcode !== 0x0) message = { opcode: frame.opcode, compressed: frame.rsv1, parts: [] };
+        if (frame.opcode !== 0x0)
+          message = { opcode: frame.opcode, compressed: (frame.rsv & 4) !== 0, parts: [] };
         message!.parts.push(frame.payload);
         if (!frame.fin) continue;
         let data = Buffer.concat(message!.parts);

@@ -5,9 +5,17 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** Write a P-256 key and a one-day certificate for `host` (CN, and IP and DNS subjectAltNames) as PEM files. */
+const LOOPBACK = ["127.0.0.1", "localhost"];
+
+/**
+ * Write a P-256 key and a one-day certificate for `host` (CN, and IP and DNS subjectAltNames) as PEM files;
+ * for a loopback host (the default) both 127.0.0.1 and localhost are named.
+ */
 export function writeCertificate(keyFile: string, certFile: string, host = "127.0.0.1"): void {
-  const names = `subjectAltName=${/^[\d.]+$/.test(host) ? `IP:${host},` : ""}DNS:${host}`;
+  const hosts = LOOPBACK.includes(host) ? LOOPBACK : [host];
+  const names = `subjectAltName=${hosts
+    .map((name) => (/^[\d.]+$/.test(name) ? `IP:${name},DNS:${name}` : `DNS:${name}`))
+    .join(",")}`;
   execFileSync(
     "openssl",
     [

@@ -1,5 +1,5 @@
 // Our Node client over HTTP/2 (RFC 8441) against a foreign server: plain node:http2 answering the extended
-// CONNECT by hand with its own frame reader (test/support/h2-foreign-server.ts), and for the fallback, ws's
+// CONNECT by hand with the raw client's frame reader (test/support/h2-foreign-server.ts), and for the fallback, ws's
 // server upgrading HTTP/1.1 on the same port. What the server saw (fields, masking, END_STREAM or
 // RST_STREAM) is checked on its side.
 import { once } from "node:events";
@@ -12,15 +12,16 @@ import { Http2Agent, WebSocket, type Http2Response } from "../../../runtimes/nod
 import {
   foreignServer,
   pattern,
-  throwAwayCertificate,
   writeFrame,
   type ForeignServer,
   type StreamRecord,
 } from "../../support/h2-foreign-server.js";
+import { throwawayCert } from "../../support/tls-cert.js";
 import { within } from "./peers.js";
+import { openedOrError } from "../../support/client-events.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = http2.constants;
-const tls = throwAwayCertificate();
+const tls = throwawayCert();
 
 /** A client over HTTP/2 on `agent`, resolved once open (rejects with the error of an attempt that fails). */
 function open(
@@ -28,15 +29,7 @@ function open(
   options: ConstructorParameters<typeof WebSocket>[2] = {},
   protocols: string[] = [],
 ) {
-  const ws = new WebSocket(url, protocols, { ca: tls.cert, ...options });
-  return within(
-    new Promise<WebSocket>((resolve, reject) => {
-      ws.once("open", () => resolve(ws));
-      ws.once("error", reject);
-    }),
-    5000,
-    `open ${url}`,
-  );
+  return openedOrError(new WebSocket(url, protocols, { ca: tls.cert, ...options }), 5000, `open ${url}`);
 }
 
 function nextMessage(ws: WebSocket): Promise<[Buffer, boolean]> {
@@ -80,6 +73,9 @@ describe("WebSocket over HTTP/2 against a foreign node:http2 server", () => {
         "/404": { status: 404 },
         "/500": { status: 500 },
         "/503": { status: 503 },
+        "/moved": { status: 302, location: "/chat" },
+        "/loop": { status: 307, location: "/loop" },
+        "/nowhere": { status: 301, location: "ftp://localhost/" },
       },
     });
     agent = new Http2Agent({ idleTimeout: 0 });
@@ -166,7 +162,7 @@ describe("WebSocket over HTTP/2 against a foreign node:http2 server", () => {
     ws.send(pattern(50_000));
     expect((await nextMessage(ws))[0].equals(pattern(50_000))).toBe(true);
     const data = record.frames.filter((frame) => frame.opcode === 1 || frame.opcode === 2);
-    expect(data.map((frame) => frame.rsv1)).toEqual([true, true]);
+    expect(data.map((frame) => frame.rsv === 4)).toEqual([true, true]);
     expect(data[0].payload.length).toBeLessThan(text.length / 10);
     ws.close();
     await closed(ws);
@@ -397,6 +393,116 @@ describe("WebSocket over HTTP/2 against a foreign node:http2 server", () => {
     ]);
     next.close();
     await closed(next);
+  });
+
+  it("follows a redirect on HTTP/2 as on HTTP/1.1 (followRedirects): same session, 'redirect' event, credentials kept", async () => {
+    const redirects: string[] = [];
+    const ws = new WebSocket(`${base}/moved`, ["superchat"], {
+      http2: agent,
+      ca: tls.cert,
+      followRedirects: true,
+      headers: { Authorization: "Bearer same-host" },
+    });
+    ws.on("redirect", (url) => redirects.push(url));
+    await openedOrError(ws);
+    expect([ws.url, ws._redirects, ws.protocol]).toEqual([`${base}/chat`, 1, "superchat"]);
+    expect(redirects).toEqual([`${base}/chat`]);
+    const [moved, chat] = ["/moved", "/chat"].map((path) =>
+      server.streams.filter((r) => r.headers[":path"] === path).pop()!,
+    );
+    expect(moved.session === chat.session).toBe(true);
+    expect(chat.headers.authorization).toBe("Bearer same-host");
+    ws.send("after a redirect");
+    expect((await nextMessage(ws))[0].toString()).toBe("after a redirect");
+    ws.close();
+    await closed(ws);
+  });
+
+  it("does not follow a redirect unless asked, and stops at maxRedirects or a location that is no WebSocket URL", async () => {
+    const plain = new WebSocket(`${base}/moved`, { http2: agent, ca: tls.cert });
+    expect((await errorOf(plain)).message).toBe("Unexpected server response: 302");
+    const looping = new WebSocket(`${base}/loop`, {
+      http2: agent,
+      ca: tls.cert,
+      followRedirects: true,
+      maxRedirects: 2,
+    });
+    expect((await errorOf(looping)).message).toBe("Maximum redirects exceeded");
+    expect(looping._redirects).toBe(3);
+    expect(server.streams.filter((r) => r.headers[":path"] === "/loop").length).toBeGreaterThanOrEqual(3);
+    const nowhere = new WebSocket(`${base}/nowhere`, { http2: agent, ca: tls.cert, followRedirects: true });
+    const nowhereClosed = closed(nowhere);
+    expect((await errorOf(nowhere)).name).toBe("SyntaxError");
+    expect((await nowhereClosed).code).toBe(1006);
+  });
+
+  it("follows a redirect to another origin on that origin's session, dropping Authorization", async () => {
+    const other = await foreignServer(tls);
+    server.streams.length = 0;
+    try {
+      const target = `wss://localhost:${other.port}/there`;
+      const elsewhere = await foreignServer(tls, { routes: { "/go": { status: 302, location: target } } });
+      try {
+        const ws = new WebSocket(`wss://localhost:${elsewhere.port}/go`, {
+          http2: agent,
+          ca: tls.cert,
+          followRedirects: true,
+          headers: { Authorization: "Bearer secret", "X-Kept": "yes" },
+        });
+        await within(
+          new Promise<void>(
+            (resolve, reject) => (ws.once("open", () => resolve()), ws.once("error", reject)),
+          ),
+          5000,
+          "open",
+        );
+        expect(ws.url).toBe(target);
+        const there = other.streams[0];
+        expect([there.headers[":path"], there.headers.authorization, there.headers["x-kept"]]).toEqual([
+          "/there",
+          undefined,
+          "yes",
+        ]);
+        ws.close();
+        await closed(ws);
+      } finally {
+        await elsewhere.close();
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("retries once on a fresh session a stream refused by a GOAWAY race (REFUSED_STREAM, unprocessed)", async () => {
+    const racing = await foreignServer(tls);
+    // The first session's second stream: the server goes away below it, as if it had been closing already.
+    let refused = 0;
+    racing.server.prependListener("stream", (stream, headers) => {
+      const session = stream.session!;
+      if (headers[":path"] !== "/second" || session !== racing.sessions[0] || refused > 0) return;
+      refused++;
+      stream.on("error", () => {});
+      session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id! - 2);
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    });
+    const own = new Http2Agent({ idleTimeout: 0 });
+    try {
+      const url = `wss://localhost:${racing.port}`;
+      const first = await open(`${url}/first`, { http2: own });
+      const second = await open(`${url}/second`, { http2: own });
+      expect(refused).toBe(1);
+      expect(racing.sessions.length).toBe(2);
+      const records = racing.streams.filter((r) => r.headers[":path"] === "/second");
+      expect(records.map((r) => r.session === racing.sessions[1])).toEqual([true]);
+      second.send("on the fresh session");
+      expect((await nextMessage(second))[0].toString()).toBe("on the fresh session");
+      first.send("the first goes on");
+      expect((await nextMessage(first))[0].toString()).toBe("the first goes on");
+      for (const ws of [first, second]) ws.terminate();
+    } finally {
+      own.close(true);
+      await racing.close();
+    }
   });
 
   it("refuses bad http2 options with a TypeError saying what to change", () => {

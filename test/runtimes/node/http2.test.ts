@@ -333,6 +333,66 @@ describe("refusals of an extended CONNECT on node:http2", () => {
     expect(old.headers["sec-websocket-version"]).toBe("13");
   });
 
+  it("emits wsClientError for a stream broken as a request, after answering it, with the stream as socket", async () => {
+    const { wss, session } = await h2Server();
+    const seen: Array<{ message: string; address: unknown; protocol: unknown; version: string }> = [];
+    wss.on("wsClientError", (error, socket, req) => {
+      seen.push({
+        message: error.message,
+        address: (socket as { remoteAddress?: string }).remoteAddress,
+        protocol: req.headers[":protocol"],
+        version: req.httpVersion,
+      });
+      // What a ws listener does: write an HTTP/1.1 answer and destroy. The stream has had its own.
+      (socket as { write(text: string): void }).write("HTTP/1.1 400 Bad Request\r\n\r\n");
+      (socket as { destroy(): void }).destroy();
+    });
+    const old = await openStream(session, connectHeaders("/", { "sec-websocket-version": "8" }));
+    expect(old.status).toBe(426);
+    const badList = await openStream(session, connectHeaders("/", { "sec-websocket-protocol": "a b" }));
+    expect(badList.status).toBe(400);
+    expect(seen).toEqual([
+      {
+        message: expect.stringMatching(/version/i),
+        address: "127.0.0.1",
+        protocol: "websocket",
+        version: "2.0",
+      },
+      {
+        message: "Invalid Sec-WebSocket-Protocol header",
+        address: "127.0.0.1",
+        protocol: "websocket",
+        version: "2.0",
+      },
+    ]);
+    // Refusals that are the server's choice (a path it does not take) are not client errors.
+    const ok = await openStream(session, connectHeaders("/"));
+    expect(ok.status).toBe(200);
+    expect(seen.length).toBe(2);
+  });
+
+  it("resets a stream still undecided after handshakeTimeout (verifyClient never answers); the session goes on", async () => {
+    const { wss, session } = await h2Server({
+      handshakeTimeout: 150,
+      verifyClient: (info, done) => {
+        if (info.req.url !== "/never") done(true);
+      },
+    });
+    wss.on("connection", echo);
+    const hanging = session.request(connectHeaders("/never"), { endStream: false });
+    hanging.on("error", () => {});
+    const reset = within(
+      new Promise<number>((resolve) => hanging.once("close", () => resolve(hanging.rstCode ?? -1))),
+      3000,
+      "the undecided stream's reset",
+    );
+    expect(await reset).toBe(CANCEL);
+    const peer = await openStream(session, connectHeaders("/fine"));
+    expect(peer.status).toBe(200);
+    peer.raw.write(frame(1, "after"));
+    expect((await peer.raw.readFrame()).payload.toString()).toBe("after");
+  });
+
   it("refuses a :scheme that is neither http nor https with 400", async () => {
     const { session } = await h2Server();
     expect((await openStream(session, connectHeaders("/", { ":scheme": "ftp" }))).status).toBe(400);

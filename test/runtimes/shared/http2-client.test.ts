@@ -4,7 +4,8 @@
 // test/runtimes/node/http2-client.test.ts.
 import * as http2 from "node:http2";
 import { within } from "../../support/raw-client.js";
-import { foreignServer, throwAwayCertificate, type ForeignServer } from "../../support/h2-foreign-server.js";
+import { foreignServer, type ForeignServer } from "../../support/h2-foreign-server.js";
+import { throwawayCert } from "../../support/tls-cert.js";
 import {
   afterAll,
   beforeAll,
@@ -17,7 +18,7 @@ import {
   runtime,
 } from "./harness.js";
 
-const tls = throwAwayCertificate();
+const tls = throwawayCert();
 
 describe(`client over HTTP/2 on ${runtime}`, () => {
   let server: ForeignServer;
@@ -69,7 +70,7 @@ describe(`client over HTTP/2 on ${runtime}`, () => {
       expect(String(await within(nextMessage(ws), 5000, "text echo"))).toBe(text);
     }
     const compressed = records[1].frames.filter((frame) => frame.opcode === 1 || frame.opcode === 2);
-    expect(compressed.every((frame) => frame.rsv1 && frame.masked)).toBe(true);
+    expect(compressed.every((frame) => frame.rsv === 4 && frame.masked)).toBe(true);
     const closed = nextEvent<CloseEvent>(chat, "close");
     chat.close(1000, "done");
     const event = await within(closed, 5000, "close");
