@@ -279,8 +279,9 @@ describe(`our client and our server over HTTP/2 on ${runtime}: heartbeat, h2c, f
       const silentClosed = closeOf(silent);
       await pinged;
       const [code] = await silentClosed;
-      expect([1006, 1011]).toContain(code);
-      expect(await streamClosed(serverSilent)).toBe(NGHTTP2_CANCEL);
+      // The close frame goes out behind what the stream holds, then END_STREAM: our client answers it.
+      expect(code).toBe(1011);
+      expect(await streamClosed(serverSilent)).toBe(0);
       // The one answering pings stays open through several intervals.
       for (let i = 0; i < 3; i++) await next(alive, "ping", 3000);
       expect(alive.readyState).toBe(1);
