@@ -33,7 +33,13 @@ import {
   type PubSubAdapter,
   type PubSubHub,
 } from "../protocol/pubsub.js";
-import { ServerConnection, type PublishOptions, type TopicHost } from "./server-connection.js";
+import {
+  ServerConnection,
+  type ConnectionFace,
+  type PublishOptions,
+  type TopicHost,
+} from "./server-connection.js";
+import { isClientClass, serve } from "./client-core.js";
 import { sessionLimits, type SessionOptions, type SessionSocket } from "../protocol/session.js";
 import { sendBytes, type SendData } from "../protocol/send-data.js";
 
@@ -121,8 +127,10 @@ export interface ServerCoreOptions<Req> {
   /** Answer pings with pongs automatically (default true, as ws). */
   autoPong?: boolean;
   /**
-   * The class of the connections: `ServerConnection` (default) or a subclass of it, constructed as the
-   * server does; the Node host also takes a ws-shaped class (one with `setSocket`, such as ws's).
+   * The class of the connections: `ServerConnection` (default) or a subclass of it; or, as in ws, the client
+   * class (`WebSocket`) or a subclass of it, constructed `new Class(null, undefined, options)` and serving
+   * the connection with the client's API (docs/NODE.md "The `WebSocket` option"). The Node host also takes
+   * a ws-shaped class (one with `setSocket`, such as ws's own).
    */
   WebSocket?: unknown;
 }
@@ -315,6 +323,11 @@ function isConnectionClass(value: unknown): value is typeof ServerConnection {
   );
 }
 
+/** Whether `face` is `except` or among it (broadcast's and publish's `except`). */
+function excepted(except: unknown, face: unknown): boolean {
+  return Array.isArray(except) ? except.includes(face) : except === face;
+}
+
 /** A message's bytes: text encoded once, bytes as they are. */
 function payloadOf(data: SendData): Uint8Array {
   return typeof data === "string" ? encoder.encode(data) : (sendBytes(data) as Uint8Array);
@@ -351,6 +364,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   private readonly topicHost: TopicHost<ServerConnection<B, S>>;
   private readonly framer: MessageFramer;
   private readonly dropSlow: boolean;
+  /** With a client class as the `WebSocket` option: the client objects serving the open connections. */
+  private readonly faces: Set<ConnectionFace> | null;
 
   /** `codec`: the runtime's zlib, needed for `perMessageDeflate`. */
   protected constructor(options: ServerCoreOptions<Req>, alloc: (size: number) => B, codec?: DeflateCodec) {
@@ -379,12 +394,17 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     this.topicHost = { registry: this.registry, publish: (t, d, o) => this.publish(t, d, o) };
     this.framer = new MessageFramer(this.pool, alloc);
     this.dropSlow = options.slowSubscriber === "drop";
+    this.faces = isClientClass(options.WebSocket) ? new Set() : null;
     this.adapter.attach(this.hub);
   }
 
-  /** Open connections; undefined with `clientTracking: false` (as in ws). */
+  /**
+   * Open connections (the objects the application was given: with a client class as the `WebSocket`
+   * option, its instances); undefined with `clientTracking: false` (as in ws).
+   */
   get clients(): Set<ServerConnection<B, S>> {
-    return (this.core.clientTracking === false ? undefined : this.connections) as Set<ServerConnection<B, S>>;
+    if (this.core.clientTracking === false) return undefined as unknown as Set<ServerConnection<B, S>>;
+    return (this.faces ?? this.connections) as Set<ServerConnection<B, S>>;
   }
 
   /** Stop taking connections; resolves once the listener is closed (after the clients are gone). */
@@ -554,11 +574,27 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     ws.once("close", () => {
       this.connections.delete(ws);
       this.byId.delete(ws.id);
+      this.faces?.delete(ws.face);
     });
     ws.session.start();
-    if (callback) callback(ws, req);
-    else this.emit("connection", ws, requestOf(req));
+    const face = this.faces ? this.serveFace(ws) : ws;
+    if (callback) callback(face, req);
+    else this.emit("connection", face, requestOf(req));
     return ws;
+  }
+
+  /**
+   * The `WebSocket` option's client class serving `ws` (typed as a connection: the application declared
+   * the class). A throwing constructor ends the connection and the throw goes on to the caller, as in ws.
+   */
+  private serveFace(ws: ServerConnection<B, S>): ServerConnection<B, S> {
+    try {
+      this.faces!.add(serve(this.core.WebSocket as Parameters<typeof serve>[0], ws, this.core));
+    } catch (error) {
+      ws.terminate();
+      throw error;
+    }
+    return ws.face as ServerConnection<B, S>;
   }
 
   /** Count a connection of a ws-shaped class (the Node host's `WebSocket` option) as a client. */
@@ -654,7 +690,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     const frame = this.framer.frame(payload, binary);
     let count = 0;
     for (const ws of members) {
-      if (except && (Array.isArray(except) ? except.includes(ws) : except === ws)) continue;
+      if (except && excepted(except, ws.face)) continue;
       if (ws.session.sendFrame(frame, this.dropSlow, payload.length)) count++;
     }
     return count;
@@ -669,8 +705,10 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     if (this.connections.size === 0) return;
     const frame = this.framer.frame(payload, binary);
     for (const ws of this.connections) {
-      if (except && (Array.isArray(except) ? except.includes(ws) : except === ws)) continue;
-      if (filter && !filter(ws)) continue;
+      // What the application holds for `ws` (a ws-shaped class's object of the Node host is its own).
+      const face = (ws.face ?? ws) as ServerConnection<B, S>;
+      if (except && excepted(except, face)) continue;
+      if (filter && !filter(face)) continue;
       if (ws.session) ws.session.sendFrame(frame, this.dropSlow, payload.length);
       else ws.send(payload, { binary }); // a ws-shaped class of the `WebSocket` option
     }
@@ -678,8 +716,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
 
   /** Close one connection by object or id (default 1000). */
   disconnect(target: ServerConnection<B, S> | number, code: number = CloseCode.Normal, reason = ""): boolean {
-    const ws = typeof target === "number" ? this.byId.get(target) : target;
-    if (!ws || !this.connections.has(ws)) return false;
+    const ws: ConnectionFace | undefined = typeof target === "number" ? this.byId.get(target)?.face : target;
+    if (!ws || !(this.faces ?? (this.connections as Set<ConnectionFace>)).has(ws)) return false;
     ws.close(code, reason);
     return true;
   }
@@ -708,7 +746,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     const gone = [...this.connections].map(
       (ws) => new Promise<void>((resolve) => ws.once("close", () => resolve())),
     );
-    for (const ws of this.connections) {
+    for (const connection of this.connections) {
+      const ws = connection.face ?? connection;
       if (ws.readyState === ServerConnection.OPEN) ws.close(CloseCode.GoingAway, "server shutting down");
       else if (ws.readyState === ServerConnection.CONNECTING) ws.terminate();
     }

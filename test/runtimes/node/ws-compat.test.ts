@@ -3,12 +3,15 @@
 // `ws._socket`, and close(cb) errors.
 import { spawn } from "node:child_process";
 import * as http from "node:http";
+import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Duplex, PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { WebSocket as WsClient } from "ws";
-import { ServerConnection, WebSocketServer } from "../../../runtimes/node/index.js";
-import { RawClient, upgradeRequest } from "../../support/raw-client.js";
+import WebSocket, { ServerConnection, WebSocketServer } from "../../../runtimes/node/index.js";
+import { connectH2, connectHeaders, openStream } from "../../support/h2-peer.js";
+import { frame, RawClient, upgradeRequest, within } from "../../support/raw-client.js";
+import { throwawayCert } from "../../support/tls-cert.js";
 
 async function httpServer(): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer();
@@ -103,6 +106,39 @@ describe("WebSocketServer as ws's suite specifies it (Node)", () => {
       expect(await firstMessage(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`)).toBe(tag);
       await wss.close();
     }
+  });
+
+  it("serves with a subclass of the client class on an HTTP/2 stream and an HTTP/1.1 upgrade of one server, `_socket` set", async () => {
+    class Custom extends WebSocket {
+      get tag(): string {
+        return "custom";
+      }
+    }
+    const { key, cert } = throwawayCert();
+    const server = http2.createSecureServer({ key, cert, allowHTTP1: true });
+    const wss = new WebSocketServer({ server, WebSocket: Custom });
+    const seen: string[] = [];
+    wss.on("connection", (ws, req) => {
+      const custom = ws as unknown as Custom;
+      seen.push(`${req.httpVersion} ${custom instanceof Custom} ${typeof custom._socket?.remoteAddress}`);
+      custom.on("message", (data, isBinary) => custom.send(`${custom.tag}: ${data}`, { binary: isBinary }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const { session } = await connectH2(`https://127.0.0.1:${port}`, { ca: cert });
+    const peer = await openStream(session, connectHeaders("/"));
+    expect(peer.status).toBe(200);
+    peer.raw.write(frame(1, "over h2"));
+    expect((await peer.raw.readFrame()).payload.toString()).toBe("custom: over h2");
+    const ws = new WsClient(`wss://127.0.0.1:${port}`, { ca: cert });
+    const reply = new Promise<string>((resolve) => ws.once("message", (data) => resolve(String(data))));
+    ws.once("open", () => ws.send("over 1.1"));
+    expect(await within(reply, 3000, "reply")).toBe("custom: over 1.1");
+    expect(seen).toEqual(["2.0 true string", "1.1 true string"]);
+    ws.terminate();
+    session.destroy();
+    await wss.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
   it("emits 'wsClientError' for a request that breaks a rule, and lets the listener answer", async () => {
