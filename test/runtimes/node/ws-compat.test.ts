@@ -95,7 +95,11 @@ describe("WebSocketServer as ws's suite specifies it (Node)", () => {
       [Tagged, "ours"],
       [WsTagged, "ws's"],
     ] as const) {
-      const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", WebSocket: Class });
+      const wss = new WebSocketServer({
+        port: 0,
+        host: "127.0.0.1",
+        WebSocket: Class as typeof ServerConnection,
+      });
       await new Promise<void>((resolve) => wss.once("listening", resolve));
       wss.on("connection", (ws) => {
         const tagged = ws as unknown as { tag: string; send(data: string): void };
@@ -118,10 +122,10 @@ describe("WebSocketServer as ws's suite specifies it (Node)", () => {
     const server = http2.createSecureServer({ key, cert, allowHTTP1: true });
     const wss = new WebSocketServer({ server, WebSocket: Custom });
     const seen: string[] = [];
-    wss.on("connection", (ws, req) => {
-      const custom = ws as unknown as Custom;
-      seen.push(`${req.httpVersion} ${custom instanceof Custom} ${typeof custom._socket?.remoteAddress}`);
-      custom.on("message", (data, isBinary) => custom.send(`${custom.tag}: ${data}`, { binary: isBinary }));
+    // Typed as @types/ws types it: the connection is an instance of the option's class.
+    wss.on("connection", (ws: Custom, req) => {
+      seen.push(`${req.httpVersion} ${ws instanceof Custom} ${typeof ws._socket?.remoteAddress}`);
+      ws.on("message", (data, isBinary) => ws.send(`${ws.tag}: ${data}`, { binary: isBinary }));
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as AddressInfo).port;
