@@ -607,7 +607,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     try {
       this.faces!.add(serve(this.core.WebSocket as Parameters<typeof serve>[0], ws, this.core));
     } catch (error) {
+      // No host has tied the socket's close to the session yet (that follows `accept`): released here.
       ws.terminate();
+      ws.session.onClose();
       throw error;
     }
     return ws.face;

@@ -145,6 +145,44 @@ describe("WebSocketServer as ws's suite specifies it (Node)", () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
+  it("throws what the `WebSocket` option's constructor throws out of handleUpgrade, as ws, and ends that connection", async () => {
+    class Throwing extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        throw new Error("from the subclass");
+      }
+    }
+    class Dialing extends WebSocket {
+      constructor() {
+        super("ws://127.0.0.1:1", undefined, { reconnect: false });
+      }
+    }
+    const { server, port } = await httpServer();
+    for (const [Class, message] of [
+      [Throwing, "from the subclass"],
+      [Dialing, "the WebSocket option's class must pass its constructor's arguments"],
+    ] as const) {
+      const wss = new WebSocketServer({ noServer: true, WebSocket: Class });
+      const thrown = new Promise<string>((resolve) =>
+        server.once("upgrade", (req, socket, head) => {
+          try {
+            wss.handleUpgrade(req, socket, head, () => resolve("connected"));
+          } catch (error) {
+            resolve((error as Error).message);
+          }
+        }),
+      );
+      const client = new WsClient(`ws://127.0.0.1:${port}`);
+      client.on("error", () => {});
+      const closed = new Promise<number>((resolve) => client.once("close", resolve));
+      expect(await thrown).toContain(message);
+      expect(await within(closed, 3000, "client close")).toBe(1006);
+      expect(wss.clients.size).toBe(0);
+      await wss.close();
+    }
+    await close(server);
+  });
+
   it("emits 'wsClientError' for a request that breaks a rule, and lets the listener answer", async () => {
     const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
     await new Promise<void>((resolve) => wss.once("listening", resolve));
