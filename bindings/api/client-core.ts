@@ -370,8 +370,9 @@ export abstract class WebSocketCore extends ClientEventBridge {
     codec?: DeflateCodec,
   ) {
     super();
+    // Taken by the first constructor given null (another client made meanwhile, with a URL, leaves it).
     const served = url === null ? serving : null;
-    serving = null;
+    if (served) serving = null;
     if (
       protocols !== undefined &&
       protocols !== null &&

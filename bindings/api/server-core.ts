@@ -129,7 +129,7 @@ export interface ServerCoreOptions<Req> {
   /**
    * The class of the connections: `ServerConnection` (default) or a subclass of it; or, as in ws, the client
    * class (`WebSocket`) or a subclass of it, constructed `new Class(null, undefined, options)` and serving
-   * the connection with the client's API (docs/NODE.md "The `WebSocket` option"). The Node host also takes
+   * the connection with the client's API (docs/NODE.md, the server's options). The Node host also takes
    * a ws-shaped class (one with `setSocket`, such as ws's own).
    */
   WebSocket?: unknown;
