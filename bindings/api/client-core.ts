@@ -38,6 +38,7 @@ import {
 } from "../protocol/send-data.js";
 import { ClientLifecycle } from "./client-lifecycle.js";
 import { ClientConnection, type AttemptReports, type AttemptSetup } from "./client-connection.js";
+import type { ServerConnection } from "./server-connection.js";
 
 export type { ConnectingDetail, FinishDetail, ReconnectingDetail, MessageData };
 
@@ -276,6 +277,44 @@ function protocolList(protocols: string | string[] | null | undefined): string[]
   return list;
 }
 
+/** What a client object drives: a connection attempt's session (or a served server connection's). */
+type Attempt = Pick<ClientConnection, "session" | "errorEmitted">;
+
+/** An accepted server connection, as a client object serving it sees it. */
+type Served = ServerConnection<Uint8Array, unknown>;
+
+/** A client class (ours, or a subclass) as a server constructs it, ws's way: `new Class(null, undefined, options)`. */
+export type ClientClass = new (url: null, protocols: undefined, options: object) => WebSocketCore;
+
+/** The server connection the client constructor now running is to serve (set by `serve` around it). */
+let serving: Served | null = null;
+
+/** Whether `value` is a client class (ours or a subclass): the server's `WebSocket` option may be one. */
+export function isClientClass(value: unknown): value is ClientClass {
+  return typeof value === "function" && value.prototype instanceof WebSocketCore;
+}
+
+/**
+ * An instance of `Class` serving the accepted connection `conn` (ws's `WebSocket` server option, where one
+ * class is both ends): constructed as ws constructs it, `new Class(null, undefined, options)`, it is open at
+ * once, hears the session's events and drives the session with the client's methods; the server-side logic
+ * stays `conn`'s. A TypeError when `Class`'s constructor did not hand `null` on to ours.
+ */
+export function serve(Class: ClientClass, conn: Served, options: object): WebSocketCore {
+  serving = conn;
+  let client: WebSocketCore;
+  try {
+    client = new Class(null, undefined, options);
+  } finally {
+    serving = null;
+  }
+  if (conn.face !== client)
+    throw new TypeError(
+      "the WebSocket option's class must pass its constructor's arguments (null for a server's connection) to super()",
+    );
+  return client;
+}
+
 /**
  * A WebSocket client framed by the Wasm engine, with ws's client API (an EventEmitter: `on("message",
  * (data, isBinary) => …)`) and the WHATWG one (`addEventListener`, `onmessage`) over the same events;
@@ -292,9 +331,9 @@ export abstract class WebSocketCore extends ClientEventBridge {
   declare readonly CLOSING: 2;
   declare readonly CLOSED: 3;
 
-  /** The resolved URL. */
+  /** The resolved URL ("" for a connection a server accepted). */
   get url(): string {
-    return this.setup.target.url;
+    return this.setup?.target.url ?? "";
   }
   /** The extensions the server accepted (its Sec-WebSocket-Extensions value, "" for none). */
   get extensions(): string {
@@ -311,23 +350,29 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private readonly queue: SendQueue<{ data: SendData; binary: boolean }> | null;
   private negotiatedExtensions = "";
   private readonly lifecycle = new ClientLifecycle();
-  /** What every connection attempt is made from. */
-  private readonly setup: AttemptSetup;
+  /** What every connection attempt is made from (null when serving a server's connection). */
+  private readonly setup: AttemptSetup | null;
   private readonly reports: AttemptReports;
   /** The current attempt (null between a close and the next attempt). */
-  private connection: ClientConnection | null = null;
+  private connection: Attempt | null = null;
+  /** The server connection this object serves (the server's `WebSocket` option), else null. */
+  protected served: Served | null = null;
   private chosenProtocol = "";
   /** A refused handshake's error, not yet emitted (`refused`). */
   private pendingError: Error | null = null;
 
+  /** `url` null: serve the connection `serve` was given (otherwise the WHATWG SyntaxError for "null"). */
   protected constructor(
-    url: string | URL,
+    url: string | URL | null,
     protocols: string | string[] | ClientOptions | undefined,
     options: ClientOptions | undefined,
     alloc: (size: number) => Uint8Array,
     codec?: DeflateCodec,
   ) {
     super();
+    // Taken by the first constructor given null (another client made meanwhile, with a URL, leaves it).
+    const served = url === null ? serving : null;
+    if (served) serving = null;
     if (
       protocols !== undefined &&
       protocols !== null &&
@@ -338,11 +383,19 @@ export abstract class WebSocketCore extends ClientEventBridge {
       protocols = undefined;
     }
     options ??= {};
-    const target = parseWebSocketUrl(url);
-    const offered = protocolList(protocols);
     this.options = options;
     this.alloc = alloc;
     this.binary = options.binaryType ?? "nodebuffer";
+    this.reports = this.attemptReports();
+    if (served) {
+      this.reconnect = new Reconnect(false);
+      this.queue = null;
+      this.setup = null;
+      this.adopt(served);
+      return;
+    }
+    const target = parseWebSocketUrl(url as string | URL);
+    const offered = protocolList(protocols);
     // Offered by default where the host has a codec, as ws's client offers it.
     const deflate = deflateOptions(
       options.perMessageDeflate ?? (codec ? defaults.clientPerMessageDeflate : false),
@@ -361,8 +414,17 @@ export abstract class WebSocketCore extends ClientEventBridge {
       pool: options.pool ?? sharedPool(),
       alloc,
     };
-    this.reports = this.attemptReports();
     this.connect();
+  }
+
+  /** Serve a connection a server accepted: open at once, never dialed, never reconnected. */
+  private adopt(conn: Served): void {
+    this.served = conn;
+    this.connection = { session: conn.session, errorEmitted: false };
+    this.chosenProtocol = conn.protocol;
+    this.negotiatedExtensions = conn.extensions;
+    this.lifecycle.apply("serve");
+    conn.serveThrough(this, this.reports);
   }
 
   /** What each attempt reports: lifecycle events are applied, session events passed on as ws's events. */
@@ -585,11 +647,11 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** A host followed a redirect: `url`, and later reconnects, are the new location's. */
   protected moved(target: WebSocketTarget): void {
-    this.setup.target = target;
+    this.setup!.target = target;
   }
 
   /** The 'error' event, once per connection attempt (the first cause, as ws's). */
-  private emitError(error: Error, connection: ClientConnection | null = this.connection): void {
+  private emitError(error: Error, connection: Attempt | null = this.connection): void {
     if (connection) {
       if (connection.errorEmitted) return;
       connection.errorEmitted = true;
@@ -599,12 +661,13 @@ export abstract class WebSocketCore extends ClientEventBridge {
 
   /** Start a connection attempt (the first, or a retry when the reconnect timer fires). */
   private connect(): void {
+    const setup = this.setup!;
     this.lifecycle.apply("dial");
     this.negotiatedExtensions = "";
     const attempt = this.reconnect.attempt;
     queueMicrotask(() => this.emit("connecting", { attempt }));
-    const connection = new ClientConnection(this.setup, this.reports, (link) =>
-      this.dial(this.setup.target, this.options, link),
+    const connection = new ClientConnection(setup, this.reports, (link) =>
+      this.dial(setup.target, this.options, link),
     );
     this.connection = connection;
     this.dialed(connection.socket);

@@ -32,6 +32,8 @@ export type ClientEvent =
   | "dial"
   /** The transport is up: the upgrade request goes out. */
   | "socketOpen"
+  /** A server accepted the connection and this client object serves it (the server's `WebSocket` option). */
+  | "serve"
   /** A valid 101 arrived. */
   | "accepted"
   /** The handshake failed: a refusal or an invalid 101, the handshake timeout, a socket error or close. */
@@ -53,7 +55,7 @@ export type ClientEvent =
 
 /** Every legal transition: state → event → next state. */
 const TRANSITIONS: Readonly<Record<ClientState, Readonly<Partial<Record<ClientEvent, ClientState>>>>> = {
-  idle: { dial: "connecting" },
+  idle: { dial: "connecting", serve: "open" },
   connecting: {
     socketOpen: "connecting",
     accepted: "open",

@@ -75,6 +75,16 @@ export interface ServerConnectionInit<S> {
   topics?: TopicHost<ServerConnection<never, unknown>>;
 }
 
+/**
+ * What the server asks of the object an application holds for a connection: the connection itself, or an
+ * instance of the `WebSocket` option's client class serving it (bindings/api/client-core.ts, `serve`).
+ */
+export interface ConnectionFace {
+  readonly readyState: number;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+}
+
 let nextId = 1;
 const encoder = new TextEncoder();
 
@@ -108,6 +118,9 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
   private readonly alloc: (size: number) => Uint8Array;
   private readonly topicHost: TopicHost<this> | null;
   private subscribed: Set<string> | null = null;
+  private readonly reports: ConnectionReports<B>;
+  /** @internal What the application holds for this connection: itself, or the client object serving it. */
+  face: ConnectionFace = this;
 
   constructor(init: ServerConnectionInit<S>) {
     super();
@@ -123,7 +136,7 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
       init.pool,
       init.handle,
       init.options,
-      new ConnectionReports(this),
+      (this.reports = new ConnectionReports(this)),
       init.alloc,
     );
   }
@@ -236,6 +249,16 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     return this.topicHost;
   }
 
+  /**
+   * @internal A client object serves this connection (the server's `WebSocket` option): the session's
+   * events go to `events` instead of this emitter's listeners, and `face` is what the application holds.
+   * This emitter still emits "close" (the server's own bookkeeping), before `events` hears of the end.
+   */
+  serveThrough(face: ConnectionFace, events: SessionEvents): void {
+    this.face = face;
+    this.reports.relay = events;
+  }
+
   /** @internal Leave every topic (the connection ended). */
   unsubscribeAll(): void {
     if (!this.subscribed || !this.topicHost) return;
@@ -262,41 +285,52 @@ class ConnectionReports<B extends Uint8Array> implements SessionEvents {
   private readonly ws: ServerConnection<B, unknown>;
   /** An 'error' was emitted: a connection emits at most one, the first cause (as ws's do). */
   private errored = false;
+  /** Where the events go instead when a client object serves the connection (`serveThrough`). */
+  relay: SessionEvents | null = null;
 
   constructor(ws: ServerConnection<B, unknown>) {
     this.ws = ws;
   }
 
   message(data: Uint8Array, isBinary: boolean): void {
+    if (this.relay) return this.relay.message(data, isBinary);
     this.ws.emit("message", this.ws.deliver(data, isBinary), isBinary);
   }
 
   fragment(data: Uint8Array, isBinary: boolean, first: boolean, last: boolean): void {
+    if (this.relay) return this.relay.fragment(data, isBinary, first, last);
     this.ws.emit("fragment", this.ws.deliver(data, isBinary), isBinary, first, last);
   }
 
   ping(data: Uint8Array): void {
+    if (this.relay) return this.relay.ping(data);
     this.ws.emit("ping", data as B);
   }
 
   pong(data: Uint8Array): void {
+    if (this.relay) return this.relay.pong(data);
     this.ws.emit("pong", data as B);
   }
 
-  closing(): void {}
+  closing(code: number, reason: string): void {
+    this.relay?.closing(code, reason);
+  }
 
   error(error: Error): void {
+    if (this.relay) return this.relay.error(error);
     if (this.errored) return;
     this.errored = true;
     if (this.ws.listenerCount("error") > 0) this.ws.emit("error", error);
   }
 
   drain(): void {
+    if (this.relay) return this.relay.drain();
     this.ws.emit("drain");
   }
 
-  end(code: number, reason: string): void {
+  end(code: number, reason: string, wasClean: boolean): void {
     this.ws.unsubscribeAll();
     this.ws.emit("close", code, this.ws.bytes(reason));
+    this.relay?.end(code, reason, wasClean);
   }
 }

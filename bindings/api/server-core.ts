@@ -33,7 +33,13 @@ import {
   type PubSubAdapter,
   type PubSubHub,
 } from "../protocol/pubsub.js";
-import { ServerConnection, type PublishOptions, type TopicHost } from "./server-connection.js";
+import {
+  ServerConnection,
+  type ConnectionFace,
+  type PublishOptions,
+  type TopicHost,
+} from "./server-connection.js";
+import { isClientClass, serve } from "./client-core.js";
 import { sessionLimits, type SessionOptions, type SessionSocket } from "../protocol/session.js";
 import { sendBytes, type SendData } from "../protocol/send-data.js";
 
@@ -121,8 +127,10 @@ export interface ServerCoreOptions<Req> {
   /** Answer pings with pongs automatically (default true, as ws). */
   autoPong?: boolean;
   /**
-   * The class of the connections: `ServerConnection` (default) or a subclass of it, constructed as the
-   * server does; the Node host also takes a ws-shaped class (one with `setSocket`, such as ws's).
+   * The class of the connections: `ServerConnection` (default) or a subclass of it; or, as in ws, the client
+   * class (`WebSocket`) or a subclass of it, constructed `new Class(null, undefined, options)` and serving
+   * the connection with the client's API (docs/NODE.md, the server's options). The Node host also takes
+   * a ws-shaped class (one with `setSocket`, such as ws's own).
    */
   WebSocket?: unknown;
 }
@@ -315,6 +323,19 @@ function isConnectionClass(value: unknown): value is typeof ServerConnection {
   );
 }
 
+/** What the application holds for connection `except` (or each of them). */
+function facesOf<B extends Uint8Array, S>(
+  except: ServerConnection<B, S> | ServerConnection<B, S>[] | undefined,
+): ConnectionFace | ConnectionFace[] | undefined {
+  if (!except) return undefined;
+  return Array.isArray(except) ? except.map((ws) => ws.face) : except.face;
+}
+
+/** Whether `face` is `except` or among it (broadcast's and publish's `except`). */
+function excepted(except: unknown, face: unknown): boolean {
+  return Array.isArray(except) ? except.includes(face) : except === face;
+}
+
 /** A message's bytes: text encoded once, bytes as they are. */
 function payloadOf(data: SendData): Uint8Array {
   return typeof data === "string" ? encoder.encode(data) : (sendBytes(data) as Uint8Array);
@@ -327,9 +348,12 @@ export function pathOf(target: string | undefined): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-/** The server without its listening socket: `Req` is the host's request object, `B` its byte type. */
-export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
-  ServerEvents<Req, ServerConnection<B, S>>
+/**
+ * The server without its listening socket: `Req` is the host's request object, `B` its byte type, `S` its
+ * socket; `C` what the application is given for a connection (an instance of the `WebSocket` option).
+ */
+export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnection<B, S>> extends Emitter<
+  ServerEvents<Req, C>
 > {
   protected readonly pool: EnginePool;
   protected readonly maxHeaderSize: number;
@@ -351,6 +375,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   private readonly topicHost: TopicHost<ServerConnection<B, S>>;
   private readonly framer: MessageFramer;
   private readonly dropSlow: boolean;
+  /** With a client class as the `WebSocket` option: the client objects serving the open connections. */
+  private readonly faces: Set<ConnectionFace> | null;
 
   /** `codec`: the runtime's zlib, needed for `perMessageDeflate`. */
   protected constructor(options: ServerCoreOptions<Req>, alloc: (size: number) => B, codec?: DeflateCodec) {
@@ -376,15 +402,25 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
         topic === null ? this.deliverAll(payload, binary) : this.deliverTopic(topic, payload, binary),
     };
     this.registry = new TopicRegistry(this.adapter, this.hub);
-    this.topicHost = { registry: this.registry, publish: (t, d, o) => this.publish(t, d, o) };
+    // A connection publishes "to every other subscriber": `except` is the connection, named as the app knows it.
+    this.topicHost = {
+      registry: this.registry,
+      publish: (topic, data, options) =>
+        this.publish(topic, data, { binary: options?.binary, except: facesOf(options?.except) as C }),
+    };
     this.framer = new MessageFramer(this.pool, alloc);
     this.dropSlow = options.slowSubscriber === "drop";
+    this.faces = isClientClass(options.WebSocket) ? new Set() : null;
     this.adapter.attach(this.hub);
   }
 
-  /** Open connections; undefined with `clientTracking: false` (as in ws). */
-  get clients(): Set<ServerConnection<B, S>> {
-    return (this.core.clientTracking === false ? undefined : this.connections) as Set<ServerConnection<B, S>>;
+  /**
+   * Open connections (the objects the application was given: with a client class as the `WebSocket`
+   * option, its instances); undefined with `clientTracking: false` (as in ws).
+   */
+  get clients(): Set<C> {
+    if (this.core.clientTracking === false) return undefined as unknown as Set<C>;
+    return (this.faces ?? this.connections) as Set<unknown> as Set<C>;
   }
 
   /** Stop taking connections; resolves once the listener is closed (after the clients are gone). */
@@ -518,7 +554,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     decision: { request: UpgradeRequest; protocol: string },
     req: RequestSource<Req>,
     host: AcceptedSocket<S>,
-    callback?: (ws: ServerConnection<B, S>, req: RequestSource<Req>) => void,
+    callback?: (ws: C, req: RequestSource<Req>) => void,
   ): ServerConnection<B, S> | Uint8Array {
     if (this.closing) return this.refusal(503);
     const accepted = this.deflate && acceptDeflateOffer(decision.request.extensions, this.deflate);
@@ -554,11 +590,29 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     ws.once("close", () => {
       this.connections.delete(ws);
       this.byId.delete(ws.id);
+      this.faces?.delete(ws.face);
     });
     ws.session.start();
-    if (callback) callback(ws, req);
-    else this.emit("connection", ws, requestOf(req));
+    const face = (this.faces ? this.serveFace(ws) : ws) as C;
+    if (callback) callback(face, req);
+    else this.emit("connection", face, requestOf(req));
     return ws;
+  }
+
+  /**
+   * The `WebSocket` option's client class serving `ws`. A throwing constructor ends the connection and the
+   * throw goes on to the caller, as in ws.
+   */
+  private serveFace(ws: ServerConnection<B, S>): ConnectionFace {
+    try {
+      this.faces!.add(serve(this.core.WebSocket as Parameters<typeof serve>[0], ws, this.core));
+    } catch (error) {
+      // No host has tied the socket's close to the session yet (that follows `accept`): released here.
+      ws.terminate();
+      ws.session.onClose();
+      throw error;
+    }
+    return ws.face;
   }
 
   /** Count a connection of a ws-shaped class (the Node host's `WebSocket` option) as a client. */
@@ -618,7 +672,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    * Send one message to every open connection (or those `options` select), framed once. Without a
    * `filter` (a function cannot travel) it also reaches the connections of every server sharing the adapter.
    */
-  broadcast(data: SendData, options: BroadcastOptions<ServerConnection<B, S>> = {}): void {
+  broadcast(data: SendData, options: BroadcastOptions<C> = {}): void {
     const binary = options.binary ?? typeof data !== "string";
     const payload = payloadOf(data);
     this.deliverAll(payload, binary, options.except, options.filter);
@@ -629,7 +683,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
    * Send a message to every subscriber of `topic`, framed once, here and on every server sharing the
    * adapter; returns how many connections of this server it was queued for.
    */
-  publish(topic: string, data: SendData, options: PublishOptions<ServerConnection<B, S>> = {}): number {
+  publish(topic: string, data: SendData, options: PublishOptions<C> = {}): number {
     topicName(topic);
     const binary = options.binary ?? typeof data !== "string";
     const payload = payloadOf(data);
@@ -643,18 +697,13 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     return this.registry.count(topic);
   }
 
-  private deliverTopic(
-    topic: string,
-    payload: Uint8Array,
-    binary: boolean,
-    except?: ServerConnection<B, S> | ServerConnection<B, S>[],
-  ): number {
+  private deliverTopic(topic: string, payload: Uint8Array, binary: boolean, except?: C | C[]): number {
     const members = this.registry.members(topic);
     if (!members) return 0;
     const frame = this.framer.frame(payload, binary);
     let count = 0;
     for (const ws of members) {
-      if (except && (Array.isArray(except) ? except.includes(ws) : except === ws)) continue;
+      if (except && excepted(except, ws.face)) continue;
       if (ws.session.sendFrame(frame, this.dropSlow, payload.length)) count++;
     }
     return count;
@@ -663,23 +712,25 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
   private deliverAll(
     payload: Uint8Array,
     binary: boolean,
-    except?: ServerConnection<B, S> | ServerConnection<B, S>[],
-    filter?: (ws: ServerConnection<B, S>) => boolean,
+    except?: C | C[],
+    filter?: (ws: C) => boolean,
   ): void {
     if (this.connections.size === 0) return;
     const frame = this.framer.frame(payload, binary);
     for (const ws of this.connections) {
-      if (except && (Array.isArray(except) ? except.includes(ws) : except === ws)) continue;
-      if (filter && !filter(ws)) continue;
+      // What the application holds for `ws` (a ws-shaped class's object of the Node host is its own).
+      const face = (ws.face ?? ws) as C;
+      if (except && excepted(except, face)) continue;
+      if (filter && !filter(face)) continue;
       if (ws.session) ws.session.sendFrame(frame, this.dropSlow, payload.length);
       else ws.send(payload, { binary }); // a ws-shaped class of the `WebSocket` option
     }
   }
 
   /** Close one connection by object or id (default 1000). */
-  disconnect(target: ServerConnection<B, S> | number, code: number = CloseCode.Normal, reason = ""): boolean {
-    const ws = typeof target === "number" ? this.byId.get(target) : target;
-    if (!ws || !this.connections.has(ws)) return false;
+  disconnect(target: C | number, code: number = CloseCode.Normal, reason = ""): boolean {
+    const ws = typeof target === "number" ? this.byId.get(target)?.face : (target as ConnectionFace);
+    if (!ws || !(this.faces ?? (this.connections as Set<ConnectionFace>)).has(ws)) return false;
     ws.close(code, reason);
     return true;
   }
@@ -708,7 +759,8 @@ export abstract class ServerCore<Req, B extends Uint8Array, S> extends Emitter<
     const gone = [...this.connections].map(
       (ws) => new Promise<void>((resolve) => ws.once("close", () => resolve())),
     );
-    for (const ws of this.connections) {
+    for (const connection of this.connections) {
+      const ws = connection.face ?? connection;
       if (ws.readyState === ServerConnection.OPEN) ws.close(CloseCode.GoingAway, "server shutting down");
       else if (ws.readyState === ServerConnection.CONNECTING) ws.terminate();
     }

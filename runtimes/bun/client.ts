@@ -73,7 +73,8 @@ class Dialing implements SessionSocket {
 /** A WHATWG WebSocket client for Bun, framed by the Wasm engine. */
 export class WebSocket extends WebSocketCore {
   constructor(url: string | URL, protocols?: string | string[], options: Http2ClientOptions = {}) {
-    checkHttp2Options(parseWebSocketUrl(url), options);
+    // null: a server's connection this object is to serve (client-core.ts `serve`), which dials nothing.
+    if (url !== null) checkHttp2Options(parseWebSocketUrl(url), options);
     super(url, protocols, options, allocBuffer, bunDeflateCodec);
   }
 

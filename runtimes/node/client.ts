@@ -205,10 +205,12 @@ export class WebSocket extends WebSocketCore {
   }
 
   /**
-   * ws's `_socket`: the upgraded `net.Socket` (or `tls.TLSSocket`), null before the 101. Private in ws's
-   * name, but read by many applications (`ws._socket.remoteAddress`).
+   * ws's `_socket`: the upgraded `net.Socket` (or `tls.TLSSocket`), null before the 101; serving a server's
+   * connection, that connection's socket. Private in ws's name, but read by many applications
+   * (`ws._socket.remoteAddress`).
    */
   get _socket(): net.Socket | null {
+    if (this.served) return this.served.socket as net.Socket;
     return this.current?.opened ? this.current.socket : null;
   }
 

@@ -60,8 +60,11 @@ export type BroadcastOptions = CoreBroadcastOptions<ServerConnection>;
 export type ServerEvents = CoreServerEvents<http.IncomingMessage, ServerConnection>;
 export type { Refusal } from "../../bindings/api/server-core.js";
 
-/** Server options; every limit has a safe default (docs/NODE.md). */
-export interface ServerOptions extends ServerCoreOptions<http.IncomingMessage> {
+/**
+ * Server options; every limit has a safe default (docs/NODE.md). `C` is what a connection is handed out as:
+ * an instance of the `WebSocket` option (default `ServerConnection`), as @types/ws infers it.
+ */
+export interface ServerOptions<C = ServerConnection> extends ServerCoreOptions<http.IncomingMessage> {
   /** Listen on this port (0: any free one). */
   port?: number;
   host?: string;
@@ -76,9 +79,14 @@ export interface ServerOptions extends ServerCoreOptions<http.IncomingMessage> {
   server?: http.Server | https.Server | Http2Server;
   /** Neither listen nor attach: the application calls `handleUpgrade` (and `handleStream` for HTTP/2). */
   noServer?: boolean;
+  /**
+   * The class of the connections: the client class `WebSocket` or a subclass (as in ws), `ServerConnection`
+   * or a subclass, or ws's own class (docs/NODE.md "Switching from ws").
+   */
+  WebSocket?: abstract new (...args: never[]) => C;
 }
 
-type UpgradeCallback = (ws: ServerConnection, req: http.IncomingMessage) => void;
+type UpgradeCallback<C> = (ws: C, req: http.IncomingMessage) => void;
 
 /** How a ws-shaped class of the `WebSocket` option could run on a stream: it cannot (it needs a socket). */
 const FOREIGN_ON_STREAM = "the WebSocket option's class cannot run on an HTTP/2 stream";
@@ -89,11 +97,7 @@ interface ForeignWebSocket {
   setSocket(socket: Duplex, head: Buffer, options: Record<string, unknown>): void;
   once(event: "close", listener: () => void): unknown;
 }
-type ForeignWebSocketClass = new (
-  address: null,
-  protocols: undefined,
-  options: ServerOptions,
-) => ForeignWebSocket;
+type ForeignWebSocketClass = new (address: null, protocols: undefined, options: object) => ForeignWebSocket;
 
 function isForeignClass(value: unknown): value is ForeignWebSocketClass {
   return (
@@ -106,7 +110,7 @@ function isForeignClass(value: unknown): value is ForeignWebSocketClass {
 const MODES_ERROR = 'One and only one of the "port", "server", or "noServer" options must be specified';
 
 /** ws's rule: exactly one of port, server, noServer. */
-function checkModes(options: ServerOptions | undefined): ServerOptions {
+function checkModes<C>(options: ServerOptions<C> | undefined): ServerOptions<C> {
   const modes = [options?.port != null, !!options?.server, !!options?.noServer].filter(Boolean);
   if (modes.length !== 1) throw new TypeError(MODES_ERROR);
   return options!;
@@ -123,15 +127,20 @@ export function rawRequestHead(req: http.IncomingMessage): Uint8Array {
   return rawHead(`${req.method} ${req.url} HTTP/${req.httpVersion}`, req.rawHeaders, req.headers);
 }
 
-/** A WebSocket server. */
-export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, Socket> {
-  readonly options: ServerOptions;
+/** A WebSocket server; `C`: its connections' class (the `WebSocket` option's, default `ServerConnection`). */
+export class WebSocketServer<C = ServerConnection> extends ServerCore<
+  http.IncomingMessage,
+  Buffer,
+  Socket,
+  C
+> {
+  readonly options: ServerOptions<C>;
   /** The server listening on our own port, or the attached one. */
   private httpServer: net.Server | undefined;
   private ownsServer = false;
   private readonly handshakeTimers = new Map<Duplex, ReturnType<typeof setTimeout>>();
 
-  constructor(options: ServerOptions, callback?: () => void) {
+  constructor(options: ServerOptions<C>, callback?: () => void) {
     super(checkModes(options), allocBuffer, nodeDeflateCodec);
     this.options = options;
     if (options.port != null) this.listen(options, callback);
@@ -159,7 +168,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
    * Run the handshake on an upgrade request over any Duplex (a net.Socket gets zero-copy reads); `callback`
    * gets the open connection. Throws when called twice for one socket.
    */
-  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
+  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback<C>): void {
     if (upgraded.has(socket))
       throw new Error(
         "server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration",
@@ -185,7 +194,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
   handleStream(
     stream: http2.ServerHttp2Stream,
     headers: StreamHeaders,
-    callback?: UpgradeCallback,
+    callback?: UpgradeCallback<C>,
     rawHeaders?: string[],
   ): void {
     if (upgraded.has(stream))
@@ -233,7 +242,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     socket: Socket | undefined,
     decision: { request: UpgradeRequest; protocol: string },
     req: () => http.IncomingMessage,
-    callback: UpgradeCallback | undefined,
+    callback: UpgradeCallback<C> | undefined,
   ): void {
     if (stream.destroyed || stream.closed || stream.headersSent || !stream.session || stream.session.closed)
       return;
@@ -273,7 +282,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     socket: Duplex,
     head: Buffer,
     decision: UpgradeDecision,
-    callback: (ws: ServerConnection) => void,
+    callback: (ws: C) => void,
   ): void {
     if (!("request" in decision)) {
       if (!decision.clientError || this.listenerCount("wsClientError") === 0)
@@ -305,10 +314,14 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     req: RequestSource<http.IncomingMessage>,
     socket: Duplex,
     head: Buffer,
-    callback: (ws: ServerConnection) => void,
+    callback: (ws: C) => void,
   ): void {
     if (this.closing) return this.refuse(socket, 503);
-    const ws = new (this.options.WebSocket as ForeignWebSocketClass)(null, undefined, this.options);
+    const ws = new (this.options.WebSocket as unknown as ForeignWebSocketClass)(
+      null,
+      undefined,
+      this.options,
+    );
     // permessage-deflate is not offered to a foreign class: its codec is not ours to set up.
     const response = this.acceptResponse(decision, "", req);
     if (decision.protocol) ws._protocol = decision.protocol;
@@ -320,10 +333,10 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
       skipUTF8Validation: false,
     });
     this.track(ws as unknown as ServerConnection);
-    callback(ws as unknown as ServerConnection);
+    callback(ws as unknown as C);
   }
 
-  private listen(options: ServerOptions, callback?: () => void): void {
+  private listen(options: ServerOptions<C>, callback?: () => void): void {
     const server = options.tls ? tls.createServer(options.tls) : net.createServer();
     this.httpServer = server;
     this.ownsServer = true;
@@ -379,7 +392,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
    * second parameter (or none, `(...args)`); a listener declaring only `ws` cannot see it, and when all are
    * such (or there is none) no IncomingMessage is built for the connection.
    */
-  private emitConnection(ws: ServerConnection, req: () => http.IncomingMessage): void {
+  private emitConnection(ws: C, req: () => http.IncomingMessage): void {
     const listeners = this.listeners("connection");
     if (listeners.length === 0) return;
     let needed = false;
@@ -395,7 +408,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     this.httpServer = server;
     if (isHttp2Server(server)) {
       advertiseConnectProtocol(server);
-      attachStreams(server, this);
+      attachStreams(server, this.dispatched);
     }
     let servers = attached.get(server);
     if (!servers) {
@@ -404,7 +417,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
       attached.set(server, list);
       server.on("upgrade", onAttachedUpgrade);
     }
-    servers.push(this);
+    servers.push(this.dispatched);
     server.on("listening", this.onListening);
     server.on("error", this.onServerError);
   }
@@ -413,7 +426,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     const server = this.httpServer;
     if (!server || this.ownsServer) return;
     const servers = attached.get(server as http.Server);
-    const at = servers ? servers.indexOf(this) : -1;
+    const at = servers ? servers.indexOf(this.dispatched) : -1;
     if (servers && at >= 0) servers.splice(at, 1);
     if (servers && servers.length === 0) {
       attached.delete(server as http.Server);
@@ -421,7 +434,15 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
     }
     server.off("listening", this.onListening);
     server.off("error", this.onServerError);
-    if (isHttp2Server(server)) detachStreams(server, this);
+    if (isHttp2Server(server)) detachStreams(server, this.dispatched);
+  }
+
+  /**
+   * This server as the dispatch of an attached server's upgrades and streams holds it: whatever its
+   * connections' class, that code only hands it requests (`handleUpgrade`, `handleStream`) and reads its path.
+   */
+  private get dispatched(): WebSocketServer {
+    return this as unknown as WebSocketServer;
   }
 
   private readonly onListening = (): void => {
@@ -444,7 +465,7 @@ export class WebSocketServer extends ServerCore<http.IncomingMessage, Buffer, So
   }
 
   /** A socket closed during its handshake (`this` is the socket): one listener shared by every socket. */
-  private readonly onHandshakeClose = ((server: WebSocketServer) =>
+  private readonly onHandshakeClose = ((server: WebSocketServer<C>) =>
     function (this: Duplex): void {
       server.stopWatching(this);
     })(this);

@@ -59,6 +59,16 @@ describe("client lifecycle", () => {
     expect(() => transition("connecting", "userTerminate")).toThrow(LifecycleError);
   });
 
+  it("serves a server's connection: open from idle, closed and finished after, never dialed again", () => {
+    const served = new ClientLifecycle();
+    expect([served.apply("serve"), served.readyState]).toEqual(["open", OPEN]);
+    expect(served.apply("closeFrame")).toBe("closing");
+    expect(served.apply("socketClosed")).toBe("closed");
+    expect(served.apply("finish")).toBe("finished");
+    for (const state of ["connecting", "open", "closed", "waiting", "finished"] as const)
+      expect(() => transition(state, "serve")).toThrow(LifecycleError);
+  });
+
   it("raises a LifecycleError naming the state and the event for a transition the table does not have", () => {
     const illegal: [ClientState, ClientEvent][] = [
       ["idle", "accepted"],

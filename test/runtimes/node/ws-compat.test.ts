@@ -3,12 +3,15 @@
 // `ws._socket`, and close(cb) errors.
 import { spawn } from "node:child_process";
 import * as http from "node:http";
+import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Duplex, PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { WebSocket as WsClient } from "ws";
-import { ServerConnection, WebSocketServer } from "../../../runtimes/node/index.js";
-import { RawClient, upgradeRequest } from "../../support/raw-client.js";
+import WebSocket, { ServerConnection, WebSocketServer } from "../../../runtimes/node/index.js";
+import { connectH2, connectHeaders, openStream } from "../../support/h2-peer.js";
+import { frame, RawClient, upgradeRequest, within } from "../../support/raw-client.js";
+import { throwawayCert } from "../../support/tls-cert.js";
 
 async function httpServer(): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer();
@@ -92,7 +95,11 @@ describe("WebSocketServer as ws's suite specifies it (Node)", () => {
       [Tagged, "ours"],
       [WsTagged, "ws's"],
     ] as const) {
-      const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", WebSocket: Class });
+      const wss = new WebSocketServer({
+        port: 0,
+        host: "127.0.0.1",
+        WebSocket: Class as typeof ServerConnection,
+      });
       await new Promise<void>((resolve) => wss.once("listening", resolve));
       wss.on("connection", (ws) => {
         const tagged = ws as unknown as { tag: string; send(data: string): void };
@@ -103,6 +110,77 @@ describe("WebSocketServer as ws's suite specifies it (Node)", () => {
       expect(await firstMessage(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`)).toBe(tag);
       await wss.close();
     }
+  });
+
+  it("serves with a subclass of the client class on an HTTP/2 stream and an HTTP/1.1 upgrade of one server, `_socket` set", async () => {
+    class Custom extends WebSocket {
+      get tag(): string {
+        return "custom";
+      }
+    }
+    const { key, cert } = throwawayCert();
+    const server = http2.createSecureServer({ key, cert, allowHTTP1: true });
+    const wss = new WebSocketServer({ server, WebSocket: Custom });
+    const seen: string[] = [];
+    // Typed as @types/ws types it: the connection is an instance of the option's class.
+    wss.on("connection", (ws: Custom, req) => {
+      seen.push(`${req.httpVersion} ${ws instanceof Custom} ${typeof ws._socket?.remoteAddress}`);
+      ws.on("message", (data, isBinary) => ws.send(`${ws.tag}: ${data}`, { binary: isBinary }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const { session } = await connectH2(`https://127.0.0.1:${port}`, { ca: cert });
+    const peer = await openStream(session, connectHeaders("/"));
+    expect(peer.status).toBe(200);
+    peer.raw.write(frame(1, "over h2"));
+    expect((await peer.raw.readFrame()).payload.toString()).toBe("custom: over h2");
+    const ws = new WsClient(`wss://127.0.0.1:${port}`, { ca: cert });
+    const reply = new Promise<string>((resolve) => ws.once("message", (data) => resolve(String(data))));
+    ws.once("open", () => ws.send("over 1.1"));
+    expect(await within(reply, 3000, "reply")).toBe("custom: over 1.1");
+    expect(seen).toEqual(["2.0 true string", "1.1 true string"]);
+    ws.terminate();
+    session.destroy();
+    await wss.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it("throws what the `WebSocket` option's constructor throws out of handleUpgrade, as ws, and ends that connection", async () => {
+    class Throwing extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        throw new Error("from the subclass");
+      }
+    }
+    class Dialing extends WebSocket {
+      constructor() {
+        super("ws://127.0.0.1:1", undefined, { reconnect: false });
+      }
+    }
+    const { server, port } = await httpServer();
+    for (const [Class, message] of [
+      [Throwing, "from the subclass"],
+      [Dialing, "the WebSocket option's class must pass its constructor's arguments"],
+    ] as const) {
+      const wss = new WebSocketServer({ noServer: true, WebSocket: Class });
+      const thrown = new Promise<string>((resolve) =>
+        server.once("upgrade", (req, socket, head) => {
+          try {
+            wss.handleUpgrade(req, socket, head, () => resolve("connected"));
+          } catch (error) {
+            resolve((error as Error).message);
+          }
+        }),
+      );
+      const client = new WsClient(`ws://127.0.0.1:${port}`);
+      client.on("error", () => {});
+      const closed = new Promise<number>((resolve) => client.once("close", resolve));
+      expect(await thrown).toContain(message);
+      expect(await within(closed, 3000, "client close")).toBe(1006);
+      expect(wss.clients.size).toBe(0);
+      await wss.close();
+    }
+    await close(server);
   });
 
   it("emits 'wsClientError' for a request that breaks a rule, and lets the listener answer", async () => {

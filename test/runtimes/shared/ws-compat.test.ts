@@ -2,7 +2,18 @@
 // Node and Bun alike: subprotocol choice, refusals (status, body, headers), verifyClient's refusal headers,
 // hybi-08 requests, the 'headers' event, clientTracking, autoPong, bufferedAmount once closing.
 import { frame, RawClient, upgradeRequest, within } from "../../support/raw-client.js";
-import { describe, expect, host, it, listen, runtime, type ServerConnection } from "./harness.js";
+import {
+  describe,
+  expect,
+  host,
+  it,
+  listen,
+  nextEvent,
+  nextMessage,
+  openClient,
+  runtime,
+  type ServerConnection,
+} from "./harness.js";
 
 const Op = { Text: 1, Ping: 9, Pong: 10 } as const;
 
@@ -325,5 +336,127 @@ describe(`server on ${runtime}: ws's options`, () => {
     ]);
     raw.destroy();
     await wss.close();
+  });
+});
+
+describe(`server on ${runtime}: the \`WebSocket\` option takes a subclass of the client class, as ws's`, () => {
+  /** A subclass as ws's users write one: of the client class (ws has one class for both ends). */
+  class Custom extends host.WebSocket {
+    get foo(): string {
+      return "foo";
+    }
+  }
+
+  /** The next connection of `wss`, which must be a `Custom`. */
+  function connection(wss: { once(event: "connection", listener: (ws: unknown) => void): unknown }) {
+    return new Promise<Custom>((resolve, reject) =>
+      wss.once("connection", (ws) =>
+        ws instanceof Custom ? resolve(ws) : reject(new Error("the connection is not a Custom")),
+      ),
+    );
+  }
+
+  /** A server whose connections are `Custom`s, and a client of ours connected to it. */
+  async function served(protocols?: string[]) {
+    const { wss, url } = await listen({ WebSocket: Custom });
+    const connected = connection(wss);
+    const client = await openClient(url, protocols);
+    return { wss, url, client, ws: await connected };
+  }
+
+  /** The next emitter event `event` of `target`, its arguments. */
+  function next(target: unknown, event: string) {
+    const emitter = target as { once(event: string, listener: (...args: unknown[]) => void): unknown };
+    return new Promise<unknown[]>((resolve) => emitter.once(event, (...args) => resolve(args)));
+  }
+
+  it("hands each connection as an instance of the subclass, open, in `clients`", async () => {
+    const { wss, client, ws } = await served(["chat"]);
+    expect(ws).toBeInstanceOf(Custom);
+    expect(ws).toBeInstanceOf(host.WebSocket);
+    expect([ws.foo, ws.readyState, ws.protocol, ws.url]).toEqual(["foo", ws.OPEN, "chat", ""]);
+    expect(wss.clients.has(ws as never)).toBe(true);
+    client.close();
+    await wss.close();
+  });
+
+  it("carries messages both ways with ws's events and callbacks, ping and pong, binaryType and WHATWG listeners", async () => {
+    const { wss, client, ws } = await served();
+    const text = next(ws, "message");
+    client.send("hello");
+    const [data, isBinary] = await text;
+    expect([Buffer.isBuffer(data), String(data), isBinary]).toEqual([true, "hello", false]);
+
+    const written = new Promise<unknown>((resolve) =>
+      ws.send(Buffer.from([1, 2, 3]), { binary: true }, resolve),
+    );
+    const binary = nextMessage<Uint8Array>(client);
+    expect(await written).toBeUndefined();
+    expect([...new Uint8Array(await binary)]).toEqual([1, 2, 3]);
+
+    const pinged = next(client, "ping");
+    const ponged = next(ws, "pong");
+    ws.ping("p");
+    expect(String((await pinged)[0])).toBe("p");
+    expect(String((await ponged)[0])).toBe("p");
+    const clientPing = next(ws, "ping");
+    client.ping("c");
+    expect(String((await clientPing)[0])).toBe("c");
+
+    ws.binaryType = "arraybuffer";
+    const asEvent = new Promise<unknown>((resolve) =>
+      ws.addEventListener("message", (event) => resolve((event as MessageEvent).data), { once: true }),
+    );
+    const asBuffer = next(ws, "message");
+    client.send(new Uint8Array([9]));
+    expect((await asBuffer)[0]).toBeInstanceOf(ArrayBuffer);
+    expect([...new Uint8Array((await asEvent) as ArrayBuffer)]).toEqual([9]);
+    client.close();
+    await wss.close();
+  });
+
+  it("closes with the code and reason given on either side, out of `clients` before its 'close'", async () => {
+    const { wss, url, client, ws } = await served();
+    const clientClosed = nextEvent<CloseEvent>(client, "close");
+    const serverClosed = new Promise<unknown[]>((resolve) =>
+      ws.once("close", (code, reason) => resolve([code, String(reason), wss.clients.has(ws as never)])),
+    );
+    const whatwg = new Promise<CloseEvent>((resolve) => (ws.onclose = resolve));
+    ws.close(4000, "bye");
+    expect(ws.readyState).toBe(ws.CLOSING);
+    const event = await clientClosed;
+    expect([event.code, event.reason]).toEqual([4000, "bye"]);
+    expect(await serverClosed).toEqual([4000, "bye", false]);
+    const closeEvent = await whatwg;
+    expect([closeEvent.code, closeEvent.reason, closeEvent.wasClean]).toEqual([4000, "bye", true]);
+    expect(ws.readyState).toBe(ws.CLOSED);
+
+    const second = connection(wss);
+    const other = await openClient(url);
+    const peerClosed = next(await second, "close");
+    other.close(4001, "later");
+    const [code, reason] = await peerClosed;
+    expect([code, String(reason)]).toEqual([4001, "later"]);
+    await wss.close();
+  });
+
+  it("is what broadcast's `except` and `filter`, `disconnect` and close() (1001) take", async () => {
+    const { wss, url, client, ws } = await served();
+    const second = connection(wss);
+    const other = await openClient(url);
+    const ws2 = await second;
+    const toOther = nextMessage(other);
+    wss.broadcast("not to the first", { except: ws as never });
+    expect(await toOther).toBe("not to the first");
+    const toFirst = nextMessage(client);
+    wss.broadcast("only the first", { filter: (c) => (c as unknown) === ws });
+    expect(await toFirst).toBe("only the first");
+    const firstClosed = nextEvent<CloseEvent>(client, "close");
+    expect(wss.disconnect(ws as never, 4002)).toBe(true);
+    expect((await firstClosed).code).toBe(4002);
+    const otherClosed = nextEvent<CloseEvent>(other, "close");
+    await wss.close();
+    expect((await otherClosed).code).toBe(1001);
+    expect(ws2.readyState).toBe(ws2.CLOSED);
   });
 });

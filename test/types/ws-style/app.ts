@@ -68,3 +68,11 @@ function broadcast(server: WebSocket.Server, message: Data): void {
 }
 broadcast(noServer, "x");
 void [alsoServer, more, clientOptions, stream];
+
+// The `WebSocket` option: connections are instances of a subclass of the client class, as @types/ws infers.
+class TaggedWebSocket extends WebSocket {
+  tag = "tagged";
+}
+const taggedServer = new WebSocketServer({ noServer: true, WebSocket: TaggedWebSocket });
+taggedServer.on("connection", (ws: TaggedWebSocket) => ws.send(ws.tag));
+taggedServer.clients.forEach((ws: TaggedWebSocket) => ws.close(1000, ws.tag));
