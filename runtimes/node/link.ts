@@ -1,10 +1,15 @@
 // A Node socket as bindings/protocol/session.ts sees it. Node streams buffer every write themselves (`write`
 // returns a boolean and calls back once written), and gather a batch with cork/uncork.
+import { Buffer } from "node:buffer";
 import { Socket } from "node:net";
 import type { Session, SessionSocket } from "../../bindings/protocol/session.js";
 
+// Taken once: the global `Buffer` is a getter (Node keeps it for ES modules' deprecation path), which
+// optimized code calls on every message it allocates.
+const allocUnsafe = Buffer.allocUnsafe;
+
 /** Buffer.allocUnsafe: the byte type Node users get. */
-export const allocBuffer = (size: number): Buffer => Buffer.allocUnsafe(size);
+export const allocBuffer = (size: number): Buffer => allocUnsafe(size);
 
 /** `SessionSocket` over a `net.Socket` (or the TLS one). */
 export class SocketLink implements SessionSocket {
