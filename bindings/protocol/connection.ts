@@ -130,6 +130,13 @@ interface HeldEvent {
 }
 
 const EMPTY = new Uint8Array(0);
+/**
+ * Whole messages up to this size are delivered as views of one copy of the bytes of their read (see
+ * `block`): one allocation and one copy per read instead of per message. Larger ones get a copy each.
+ */
+const BLOCK_MESSAGE_BYTES = 4096;
+/** Most bytes of engine memory one such copy takes. */
+const BLOCK_BYTES = 16 * 1024;
 // Bytes one read may inflate on the event loop; the rest of the read's compressed messages go to the
 // codec's async inflate, so a read packed with small messages that each inflate to 64 KiB costs no more here.
 const SYNC_INFLATE_PER_READ = 1024 * 1024;
@@ -158,6 +165,14 @@ export class WireConnection {
   /** Uncompressed bytes of the message being received (checked here when the slot's limit has slack). */
   private messageBytes = 0;
   private released = false;
+  /**
+   * A copy, in the host's byte type, of engine memory from `blockAt` on, made for the small messages of the
+   * current `feed` call; null when none was made since the engine last parsed new input there.
+   */
+  private block: Uint8Array | null = null;
+  private blockAt = 0;
+  /** End of the input the current `feed` call parsed: every event's payload lies before it. */
+  private parsedEnd = 0;
   /** A message sent in pieces (`fin: false`) is open: the next send continues it. */
   private continuing = false;
   /** The host failed the connection (a bad compressed message): further input is ignored. */
@@ -283,6 +298,8 @@ export class WireConnection {
     while (done < length && !this.released && !this.failed) {
       const count = check(exports.feed(this.slot, ptr + done, length - done), "feed");
       const consumed = this.engine.resultField(Result.Consumed);
+      this.block = null;
+      this.parsedEnd = ptr + done + consumed;
       const outLength = this.engine.resultField(Result.OutLength);
       if (outLength > 0) this.reply(u8.subarray(this.engine.out, this.engine.out + outLength));
       this.engine.refillEntropy();
@@ -406,7 +423,13 @@ export class WireConnection {
     }
     if (this.stream && this.handler.fragment)
       return this.handler.fragment(this.copy(ptr, len, from), isBinary, first, last);
-    if (first && last) return this.handler.message(this.copy(ptr, len, from), isBinary);
+    if (first && last)
+      return this.handler.message(
+        len <= BLOCK_MESSAGE_BYTES && from === this.engine.u8
+          ? this.fromBlock(ptr, len)
+          : this.copy(ptr, len, from),
+        isBinary,
+      );
     const frameStart = (flags & DataFlag.FrameStart) !== 0;
     const message = this.assembly.add(
       from.subarray(ptr, ptr + len),
@@ -496,6 +519,23 @@ export class WireConnection {
     const error = new WebSocketProtocolError(rule, closeCode, detail);
     if (errno !== undefined) error.errno = errno;
     this.handler.error(error);
+  }
+
+  /**
+   * A small message's bytes at `ptr` of engine memory, as a view of the current block: the block (the rest
+   * of the parsed input from `ptr`, up to BLOCK_BYTES) is copied out when it does not hold them yet. Like
+   * a copy of its own, the view stays valid whatever the engine does next; it keeps its block alive.
+   */
+  private fromBlock(ptr: number, len: number): Uint8Array {
+    let block = this.block;
+    if (block === null || ptr < this.blockAt || ptr + len > this.blockAt + block.length) {
+      const end = Math.max(ptr + len, Math.min(this.parsedEnd, ptr + BLOCK_BYTES));
+      block = this.copy(ptr, end - ptr);
+      this.block = block;
+      this.blockAt = ptr;
+    }
+    const at = ptr - this.blockAt;
+    return block.subarray(at, at + len);
   }
 
   /** A copy in the host's byte type of `len` bytes at `ptr` of engine memory. */

@@ -173,6 +173,39 @@ describe.each(["simd", "mvp"] as const)("WireConnection message assembly (%s bui
     expect(Math.max(...allocations)).toBeLessThanOrEqual(256 * 1024);
   });
 
+  it("delivers a read's small messages from one copy of it, each exact and still so after later reads", () => {
+    const sizes = [0, 1, 32, 125, 126, 1000, 4096, 4097, 20_000, 7, 3000, 3000, 3000, 3000, 3000, 3000, 9];
+    const parts = sizes.map((n, i) => payload(n, i + 1));
+    const wire = concat(parts.map((part) => maskedFrame(0x82, part)));
+    for (const step of [wire.length, 4096, 777]) {
+      const { messages, allocations, feed } = recorder(build);
+      feed(wire, step);
+      expect(messages.map((m) => m.length)).toEqual(sizes);
+      parts.forEach((part, i) => expect(same(messages[i], part)).toBe(true));
+      // Written over by the same frames with other payloads: what was delivered stays as it was.
+      feed(
+        concat(
+          parts.map((part) =>
+            maskedFrame(
+              0x82,
+              part.map((b) => b ^ 0x5a),
+            ),
+          ),
+        ),
+        step,
+      );
+      parts.forEach((part, i) => expect(same(messages[i], part)).toBe(true));
+      // A message is bytes of its own: writing into one changes no other.
+      messages[2].fill(0);
+      expect(same(messages[3], parts[3])).toBe(true);
+      if (step === wire.length && build === "simd") {
+        // In one read: a copy of up to 16 KiB at a time for the small messages, one of its own for each
+        // larger one (the 4097 and 20 000 bytes): 5 allocations for 17 messages.
+        expect(allocations.slice(0, allocations.length / 2)).toEqual([16384, 4097, 20_000, 16384, 3015]);
+      }
+    }
+  });
+
   it("grows a large one-frame message to exactly its length, delivering it whole", () => {
     const message = payload(3 * 1024 * 1024 + 17);
     const { messages, allocations, feed } = recorder(build);
