@@ -22,6 +22,8 @@ export const COPY_BYTES = 1024;
 // Full slabs whose bytes the kernel has taken, for any queue to fill again (a tick that outgrows one slab
 // would otherwise drop one per tick for the GC). Bounded: at most 1 MiB held process-wide.
 const spareSlabs: Uint8Array[] = [];
+/** The slab of a queue that has written nothing yet (or was released): shared, it holds no bytes. */
+const NO_SLAB = new Uint8Array(0);
 const MAX_SPARE_SLABS = 64;
 
 /** The slab to hold `need` bytes: a power of two from FIRST_SLAB_BYTES to SLAB_BYTES, or `need` beyond. */
@@ -50,7 +52,7 @@ export class OutputQueue {
   constructor(sink: OutputSink, alloc: (size: number) => Uint8Array = (n) => new Uint8Array(n)) {
     this.sink = sink;
     this.alloc = alloc;
-    this.slab = alloc(0);
+    this.slab = NO_SLAB;
   }
 
   /**
@@ -145,11 +147,12 @@ export class OutputQueue {
    * queues (a server accepting and closing connections would otherwise allocate a slab for each one).
    */
   release(): void {
+    const slab = this.slab;
+    if (slab.length === SLAB_BYTES && spareSlabs.length < MAX_SPARE_SLABS) spareSlabs.push(slab);
+    for (const retired of this.retired)
+      if (retired.length === SLAB_BYTES && spareSlabs.length < MAX_SPARE_SLABS) spareSlabs.push(retired);
     this.clear();
-    for (const slab of [this.slab, ...this.retired])
-      if (slab.length === SLAB_BYTES && spareSlabs.length < MAX_SPARE_SLABS) spareSlabs.push(slab);
-    this.retired = [];
-    this.slab = this.alloc(0);
+    this.slab = NO_SLAB;
     this.start = this.end = 0;
   }
 

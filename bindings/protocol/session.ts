@@ -246,10 +246,13 @@ export class Session implements BackpressureHost {
     if (this.closing.apply("start") === ReadyState.OPEN) this.heartbeat?.start();
   }
 
-  /** Write bytes that are not frames (the handshake) now, ahead of anything sent after this call. */
+  /**
+   * Write bytes that are not frames (the handshake) now, ahead of anything sent after this call; they are
+   * copied (a server's 101 is a view of engine memory).
+   */
   writeRaw(bytes: Uint8Array): void {
     if (this.released) return;
-    this.output.push(bytes, false);
+    this.output.push(bytes, true);
     this.output.flush();
   }
 
