@@ -131,17 +131,10 @@ interface HeldEvent {
 
 const EMPTY = new Uint8Array(0);
 /**
- * Whole messages up to this size are delivered as views of one copy of the bytes of their read (see
- * `block`): one allocation and one copy per read instead of per message. Larger ones get a copy each.
- */
-const BLOCK_MESSAGE_BYTES = 4096;
-/**
- * Whole messages up to this size get a buffer of their own, filled byte by byte: on JSC a fresh small
- * buffer costs less than a view of a block (on V8 the same), and a loop less than a view to `set` from.
+ * Whole messages up to this size are copied out of engine memory by a loop: on JSC (Bun) that costs less
+ * than a view of engine memory to `set` from (an object per message); on V8 the same.
  */
 const TINY_MESSAGE_BYTES = 64;
-/** Most bytes of engine memory one such copy takes. */
-const BLOCK_BYTES = 16 * 1024;
 // Bytes one read may inflate on the event loop; the rest of the read's compressed messages go to the
 // codec's async inflate, so a read packed with small messages that each inflate to 64 KiB costs no more here.
 const SYNC_INFLATE_PER_READ = 1024 * 1024;
@@ -170,14 +163,6 @@ export class WireConnection {
   /** Uncompressed bytes of the message being received (checked here when the slot's limit has slack). */
   private messageBytes = 0;
   private released = false;
-  /**
-   * A copy, in the host's byte type, of engine memory from `blockAt` on, made for the small messages of the
-   * current `feed` call; null when none was made since the engine last parsed new input there.
-   */
-  private block: Uint8Array | null = null;
-  private blockAt = 0;
-  /** End of the input the current `feed` call parsed: every event's payload lies before it. */
-  private parsedEnd = 0;
   /** A message sent in pieces (`fin: false`) is open: the next send continues it. */
   private continuing = false;
   /** The host failed the connection (a bad compressed message): further input is ignored. */
@@ -303,8 +288,6 @@ export class WireConnection {
     while (done < length && !this.released && !this.failed) {
       const count = check(exports.feed(this.slot, ptr + done, length - done), "feed");
       const consumed = this.engine.resultField(Result.Consumed);
-      this.block = null;
-      this.parsedEnd = ptr + done + consumed;
       const outLength = this.engine.resultField(Result.OutLength);
       if (outLength > 0) this.reply(u8.subarray(this.engine.out, this.engine.out + outLength));
       this.engine.refillEntropy();
@@ -522,28 +505,10 @@ export class WireConnection {
 
   /** A whole message's bytes at `ptr` of `from`, in the host's byte type, its own to keep. */
   private wholeMessage(ptr: number, len: number, from: Uint8Array): Uint8Array {
-    if (len > BLOCK_MESSAGE_BYTES || from !== this.engine.u8) return this.copy(ptr, len, from);
-    if (len > TINY_MESSAGE_BYTES) return this.fromBlock(ptr, len);
+    if (len > TINY_MESSAGE_BYTES) return this.copy(ptr, len, from);
     const bytes = this.alloc(len);
     for (let i = 0; i < len; i++) bytes[i] = from[ptr + i];
     return bytes;
-  }
-
-  /**
-   * A small message's bytes at `ptr` of engine memory, as a view of the current block: the block (the rest
-   * of the parsed input from `ptr`, up to BLOCK_BYTES) is copied out when it does not hold them yet. Like
-   * a copy of its own, the view stays valid whatever the engine does next; it keeps its block alive.
-   */
-  private fromBlock(ptr: number, len: number): Uint8Array {
-    let block = this.block;
-    if (block === null || ptr < this.blockAt || ptr + len > this.blockAt + block.length) {
-      const end = Math.max(ptr + len, Math.min(this.parsedEnd, ptr + BLOCK_BYTES));
-      block = this.copy(ptr, end - ptr);
-      this.block = block;
-      this.blockAt = ptr;
-    }
-    const at = ptr - this.blockAt;
-    return block.subarray(at, at + len);
   }
 
   /** A copy in the host's byte type of `len` bytes at `ptr` of engine memory. */
