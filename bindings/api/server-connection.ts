@@ -273,6 +273,7 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
 
   /** @internal `text` as the host's bytes. */
   bytes(text: string): B {
+    if (text === "") return this.alloc(0) as B;
     const encoded = encoder.encode(text);
     const bytes = this.alloc(encoded.length);
     bytes.set(encoded);

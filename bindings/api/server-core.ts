@@ -7,7 +7,7 @@ import { Emitter } from "./emitter.js";
 import { CloseCode } from "../engine/errors.js";
 import { defaults } from "../policies/config.js";
 import {
-  buildAcceptResponse,
+  acceptResponseView,
   buildRejection,
   parseConnectRequest,
   parseProtocolList,
@@ -220,9 +220,11 @@ export function requestOf<Req>(source: RequestSource<Req>): Req {
 
 /** What `accept` needs of the host's socket. */
 /** A raw socket's bytes before its connection opens (see `takeHead`). */
+const NO_BYTES = new Uint8Array(0);
+
 export class PendingHead {
   /** Bytes kept: the head so far, then (once taken) from `framesAt` on the frames that followed it. */
-  bytes: Uint8Array = new Uint8Array(0);
+  bytes: Uint8Array = NO_BYTES;
   /** The head was complete and returned: later bytes are frames. */
   taken = false;
   /** Where in `bytes` the frames after the head start. */
@@ -559,7 +561,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     if (this.closing) return this.refusal(503);
     const accepted = this.deflate && acceptDeflateOffer(decision.request.extensions, this.deflate);
     const extensions = accepted ? accepted.response : "";
-    const response = host.respond ? null : this.acceptResponse(decision, extensions, req);
+    const response = host.respond ? null : this.acceptResponse(decision, extensions, req, true);
     // HTTP/2: answered before a slot is taken, so a response the stream refuses to send leaks nothing.
     if (host.respond) host.respond(this.connectResponse(decision.protocol, extensions, req));
     const handle: SlotHandle = this.pool.acquire();
@@ -623,18 +625,20 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
 
   /**
    * The 101 response: the engine's, or, when 'headers' is listened to, its lines as the listener left them
-   * (ws: the status line and every header, for the application to inspect and extend).
+   * (ws: the status line and every header, for the application to inspect and extend). `borrowed`: the
+   * engine's may be returned as a view of its memory, valid until the next handshake call.
    */
   protected acceptResponse(
     decision: { request: UpgradeRequest; protocol: string },
     extensions: string,
     req: RequestSource<Req>,
+    borrowed = false,
   ): Uint8Array {
-    const extra: Record<string, string> = extensions ? { "Sec-WebSocket-Extensions": extensions } : {};
+    const extra = extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : "";
     const engine = this.pool.handshakeEngine();
-    const response = buildAcceptResponse(engine, decision.request.key, decision.protocol, extra);
-    if (this.listenerCount("headers") === 0) return response;
-    const lines = latin1.decode(response).split("\r\n").slice(0, -2);
+    const view = acceptResponseView(engine, decision.request.key, decision.protocol, extra);
+    if (this.listenerCount("headers") === 0) return borrowed ? view : view.slice();
+    const lines = latin1.decode(view).split("\r\n").slice(0, -2);
     this.emit("headers", lines, requestOf(req));
     return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
   }

@@ -71,9 +71,12 @@ export const defaults = frozen({
   maxListeners: 10,
   /** Ms `createRedisAdapter` waits for Redis at start before rejecting. */
   redisConnectTimeout: 10_000,
-  /** Engine instance sizes per build: simd for servers with many peers, mvp within its static pool. */
+  /**
+   * Engine instance sizes per build: simd for servers with many peers (its I/O area's thirds are 128 KiB,
+   * so a socket read takes a 64 KiB message's frame whole), mvp within its static pool.
+   */
   engine: frozen({
-    simd: frozen<EngineDefaults>({ maxConnections: 1024, ioBytes: 192 * KiB }),
+    simd: frozen<EngineDefaults>({ maxConnections: 1024, ioBytes: 384 * KiB }),
     mvp: frozen<EngineDefaults>({ maxConnections: MVP_CONNECTIONS, ioBytes: MVP_IO_BYTES }),
   }),
 });

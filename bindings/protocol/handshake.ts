@@ -95,9 +95,17 @@ function field(engine: Engine, offset: number): number {
   return engine.u32[(engine.handshake + offset) >>> 2];
 }
 
+const ascii = new TextDecoder();
+
 /** Bytes at [ptr, ptr + len) as a latin1 string (how HTTP heads are read). */
 function latin1(engine: Engine, ptr: number, len: number): string {
-  // One fromCharCode call per 8 KiB rather than a string concatenation per byte.
+  const u8 = engine.u8;
+  let high = false;
+  for (let i = ptr; i < ptr + len; i++) if (u8[i] > 0x7f) high = true;
+  // ASCII (any head a client sends in practice) reads the same in every decoder: one decode, without
+  // fromCharCode.apply's argument list (8 bytes per byte of the head, garbage at once).
+  if (!high) return ascii.decode(u8.subarray(ptr, ptr + len));
+  // Else one fromCharCode call per 8 KiB rather than a string concatenation per byte.
   let text = "";
   for (let at = ptr; at < ptr + len; at += 8192) {
     const piece = engine.u8.subarray(at, Math.min(at + 8192, ptr + len));
@@ -206,10 +214,12 @@ export function parseUpgradeRequest(
   options: HeadOptions = {},
 ): UpgradeRequest | null {
   const max = maxHead(engine, options);
-  const input = bytes.subarray(0, max + 1);
-  const { at } = stage(engine, [input], 0);
-  const status = api(engine).parseRequest(at[0], input.length, max);
-  return status === 0 ? null : readRequest(engine, at[0], input.length, status);
+  const input = bytes.length > max + 1 ? bytes.subarray(0, max + 1) : bytes;
+  // Staged at the start of the I/O area (`stage` without its arrays: maxHead keeps it within half the area).
+  const at = engine.io;
+  engine.u8.set(input, at);
+  const status = api(engine).parseRequest(at, input.length, max);
+  return status === 0 ? null : readRequest(engine, at, input.length, status);
 }
 
 /**
@@ -300,15 +310,37 @@ export function buildAcceptResponse(
   protocol = "",
   headers?: Record<string, string>,
 ): Uint8Array {
-  const parts = [encodeLatin1(key), encodeLatin1(protocol), encodeLatin1(headerLines(headers))];
-  const room = BUILDER_ROOM_BYTES + parts[0].length + parts[1].length + parts[2].length;
-  const { at, free } = stage(engine, parts, room);
-  const e = api(engine);
+  return acceptResponseView(engine, key, protocol, headerLines(headers)).slice();
+}
+
+/** Write `text`'s latin1 bytes (char codes & 0xff, as `encodeLatin1`) at `at` of engine memory. */
+function writeLatin1(engine: Engine, at: number, text: string): void {
+  const u8 = engine.u8;
+  for (let i = 0; i < text.length; i++) u8[at + i] = text.charCodeAt(i) & 0xff;
+}
+
+/**
+ * `buildAcceptResponse` in engine memory, `lines` the extra header lines: a view valid until the engine's
+ * next handshake call (a server copies it into its output at once); the strings go to the engine with no
+ * byte arrays in between.
+ */
+export function acceptResponseView(engine: Engine, key: string, protocol: string, lines: string): Uint8Array {
+  const keyAt = engine.io;
+  const protocolAt = keyAt + key.length;
+  const linesAt = protocolAt + protocol.length;
+  const free = linesAt + lines.length;
+  if (free + BUILDER_ROOM_BYTES > engine.io + engine.ioBytes)
+    throw new RangeError(
+      `handshake needs ${free + BUILDER_ROOM_BYTES - engine.io} bytes of I/O area, engine has ${engine.ioBytes}`,
+    );
+  writeLatin1(engine, keyAt, key);
+  writeLatin1(engine, protocolAt, protocol);
+  writeLatin1(engine, linesAt, lines);
   const n = check(
-    e.buildResponse(at[0], parts[0].length, at[1], parts[1].length, at[2], parts[2].length, free),
+    api(engine).buildResponse(keyAt, key.length, protocolAt, protocol.length, linesAt, lines.length, free),
     "buildResponse",
   );
-  return engine.u8.slice(free, free + n);
+  return engine.u8.subarray(free, free + n);
 }
 
 /** A complete error response refusing a handshake with `status` (`Connection: close`, a short body). */

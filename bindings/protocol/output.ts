@@ -9,8 +9,14 @@
 /** Receives the gathered chunks, in order, once per flush. */
 export type OutputSink = (chunks: Uint8Array[]) => void;
 
-/** Full slab size: small frames of one tick share one allocation. */
+/** Full slab size: small frames of one tick share one allocation (the transport gathers slabs: cork). */
 export const SLAB_BYTES = 16 * 1024;
+/**
+ * Full slab size for a transport without cork (Bun's), where each chunk of a tick is a write of its own: a
+ * tick of 32 echoes of 1 KiB fits one slab, so one write, not three. (With cork, larger slabs only held
+ * more memory: peak RSS +10 MB in the 1 KiB echo cell on Node.)
+ */
+export const UNCORKED_SLAB_BYTES = 64 * 1024;
 /**
  * A connection's first slab. Slabs double (up to SLAB_BYTES) only when a tick's frames outgrow them, so an
  * idle or quiet connection keeps 1 KiB, not 16 (most of what a connection costs otherwise).
@@ -20,13 +26,24 @@ export const FIRST_SLAB_BYTES = 1024;
 export const COPY_BYTES = 1024;
 
 // Full slabs whose bytes the kernel has taken, for any queue to fill again (a tick that outgrows one slab
-// would otherwise drop one per tick for the GC). Bounded: at most 1 MiB held process-wide.
-const spareSlabs: Uint8Array[] = [];
-const MAX_SPARE_SLABS = 64;
+// would otherwise drop one per tick for the GC), by size. Bounded: at most 1 MiB of each size.
+const spareSlabs = new Map<number, Uint8Array[]>([
+  [SLAB_BYTES, []],
+  [UNCORKED_SLAB_BYTES, []],
+]);
+const SPARE_BYTES = 1024 * 1024;
 
-/** The slab to hold `need` bytes: a power of two from FIRST_SLAB_BYTES to SLAB_BYTES, or `need` beyond. */
-function slabSize(need: number): number {
-  if (need > SLAB_BYTES) return need;
+/** Keep a full slab of a spare size for another queue, within the bound. */
+function spare(slab: Uint8Array): void {
+  const list = spareSlabs.get(slab.length);
+  if (list && list.length * slab.length < SPARE_BYTES) list.push(slab);
+}
+/** The slab of a queue that has written nothing yet (or was released): shared, it holds no bytes. */
+const NO_SLAB = new Uint8Array(0);
+
+/** The slab to hold `need` bytes: a power of two from FIRST_SLAB_BYTES to `full`, or `need` beyond. */
+function slabSize(need: number, full: number): number {
+  if (need > full) return need;
   let size = FIRST_SLAB_BYTES;
   while (size < need) size <<= 1;
   return size;
@@ -36,6 +53,8 @@ function slabSize(need: number): number {
 export class OutputQueue {
   private readonly sink: OutputSink;
   private readonly alloc: (size: number) => Uint8Array;
+  /** Full slab size: SLAB_BYTES, or UNCORKED_SLAB_BYTES for a transport without cork. */
+  private readonly slabBytes: number;
   private slab: Uint8Array;
   private start = 0;
   private end = 0;
@@ -47,10 +66,15 @@ export class OutputQueue {
   /** Bytes queued and not yet handed to the sink. */
   pending = 0;
 
-  constructor(sink: OutputSink, alloc: (size: number) => Uint8Array = (n) => new Uint8Array(n)) {
+  constructor(
+    sink: OutputSink,
+    alloc: (size: number) => Uint8Array = (n) => new Uint8Array(n),
+    slabBytes = SLAB_BYTES,
+  ) {
     this.sink = sink;
     this.alloc = alloc;
-    this.slab = alloc(0);
+    this.slabBytes = slabBytes;
+    this.slab = NO_SLAB;
   }
 
   /**
@@ -90,12 +114,12 @@ export class OutputQueue {
 
   /**
    * Room at the end of the slab for a frame whose payload (at most `payloadLength` bytes) is written in
-   * place: the payload's room is returned, `headerLength` bytes kept before it; null past SLAB_BYTES.
+   * place: the payload's room is returned, `headerLength` bytes kept before it; null past a full slab.
    * Nothing is queued until `commit`; the next push or reserve may reuse the room.
    */
   reserve(headerLength: number, payloadLength: number): Uint8Array | null {
     const size = headerLength + payloadLength;
-    if (size > SLAB_BYTES) return null;
+    if (size > this.slabBytes) return null;
     if (this.slab.length - this.end < size) this.nextSlab(size);
     const at = this.end + headerLength;
     return this.slab.subarray(at, at + payloadLength);
@@ -136,7 +160,7 @@ export class OutputQueue {
   recycle(): void {
     if (this.chunks.length !== 0 || this.start !== this.end) return;
     this.start = this.end = 0;
-    for (const slab of this.retired) if (spareSlabs.length < MAX_SPARE_SLABS) spareSlabs.push(slab);
+    for (const slab of this.retired) spare(slab);
     this.retired = [];
   }
 
@@ -145,11 +169,10 @@ export class OutputQueue {
    * queues (a server accepting and closing connections would otherwise allocate a slab for each one).
    */
   release(): void {
+    if (this.slab.length === this.slabBytes) spare(this.slab);
+    for (const retired of this.retired) spare(retired);
     this.clear();
-    for (const slab of [this.slab, ...this.retired])
-      if (slab.length === SLAB_BYTES && spareSlabs.length < MAX_SPARE_SLABS) spareSlabs.push(slab);
-    this.retired = [];
-    this.slab = this.alloc(0);
+    this.slab = NO_SLAB;
     this.start = this.end = 0;
   }
 
@@ -164,10 +187,11 @@ export class OutputQueue {
   /** Move on to a slab with room for `need` bytes (what is in the current one is sealed as a chunk). */
   private nextSlab(need: number): void {
     this.seal();
-    if (this.slab.length === SLAB_BYTES) this.retired.push(this.slab);
+    const full = this.slabBytes;
+    if (this.slab.length === full) this.retired.push(this.slab);
     // A smaller slab is dropped: a write still holding its bytes keeps it alive.
-    const size = slabSize(Math.max(Math.min(this.slab.length * 2, SLAB_BYTES), need));
-    this.slab = size === SLAB_BYTES && spareSlabs.length > 0 ? spareSlabs.pop()! : this.alloc(size);
+    const size = slabSize(Math.max(Math.min(this.slab.length * 2, full), need), full);
+    this.slab = (size === full ? spareSlabs.get(full)?.pop() : undefined) ?? this.alloc(size);
     this.start = this.end = 0;
   }
 

@@ -11,7 +11,7 @@ import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
 import { CloseCode, type WebSocketProtocolError } from "../engine/errors.js";
 import { defaults } from "../policies/config.js";
 import { Heartbeat, type HeartbeatOptions } from "../policies/heartbeat.js";
-import { OutputQueue } from "./output.js";
+import { OutputQueue, SLAB_BYTES, UNCORKED_SLAB_BYTES } from "./output.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
 import { ReadyState } from "./ready-state.js";
 import { Backpressure, type BackpressureHost } from "./backpressure.js";
@@ -213,7 +213,12 @@ export class Session implements BackpressureHost, HeldSendsHost {
     this.options = options;
     this.events = events;
     this.writer = new SocketWriter(socket, alloc);
-    this.output = new OutputQueue((chunks) => this.writeChunks(chunks), alloc);
+    // Without cork each chunk of a tick is a write of its own (Bun): larger slabs, fewer chunks.
+    this.output = new OutputQueue(
+      (chunks) => this.writeChunks(chunks),
+      alloc,
+      socket.cork ? SLAB_BYTES : UNCORKED_SLAB_BYTES,
+    );
     this.flow = new Backpressure(this, socket, options, options.role === Role.Server);
     this.closing = new CloseHandshake(options.closeTimeout, socket);
     this.wire = new WireConnection(handle, new EngineReports(this, events), {
@@ -264,10 +269,13 @@ export class Session implements BackpressureHost, HeldSendsHost {
     if (this.closing.apply("start") === ReadyState.OPEN) this.heartbeat?.start();
   }
 
-  /** Write bytes that are not frames (the handshake) now, ahead of anything sent after this call. */
+  /**
+   * Write bytes that are not frames (the handshake) now, ahead of anything sent after this call; they are
+   * copied (a server's 101 is a view of engine memory).
+   */
   writeRaw(bytes: Uint8Array): void {
     if (this.released) return;
-    this.output.push(bytes, false);
+    this.output.push(bytes, true);
     this.output.flush();
   }
 

@@ -5,5 +5,9 @@
 /** The one empty Buffer our events give. */
 export const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
 
+// Taken once: the global `Buffer` is a getter (Node keeps it for ES modules' deprecation path), which
+// optimized code calls on every message it allocates.
+const allocUnsafe = Buffer.allocUnsafe;
+
 /** Buffer.allocUnsafe, `EMPTY_BUFFER` for no bytes: the `alloc` of the Node and Bun hosts. */
-export const allocBuffer = (size: number): Buffer => (size === 0 ? EMPTY_BUFFER : Buffer.allocUnsafe(size));
+export const allocBuffer = (size: number): Buffer => (size === 0 ? EMPTY_BUFFER : allocUnsafe(size));

@@ -116,8 +116,14 @@ function checkModes<C>(options: ServerOptions<C> | undefined): ServerOptions<C> 
   return options!;
 }
 
-// Sockets handleUpgrade has seen: a second call for one is a misconfiguration (ws throws too).
+// Sockets handleUpgrade has seen: a second call for one is a misconfiguration (ws throws too). Those of our
+// own port carry a mark instead: a WeakSet entry is an ephemeron the GC must visit, one per handshake.
 const upgraded = new WeakSet<Duplex>();
+const kUpgraded = Symbol("wasmsocket.upgraded");
+
+function wasUpgraded(socket: Duplex): boolean {
+  return upgraded.has(socket) || kUpgraded in socket;
+}
 
 // Servers attached to one http server, tried in order by path: one 'upgrade' listener per http server.
 const attached = new WeakMap<http.Server, WebSocketServer[]>();
@@ -169,7 +175,7 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
    * gets the open connection. Throws when called twice for one socket.
    */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback<C>): void {
-    if (upgraded.has(socket))
+    if (wasUpgraded(socket))
       throw new Error(
         "server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration",
       );
@@ -364,7 +370,7 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
       let built: http.IncomingMessage | undefined;
       const req = (): http.IncomingMessage => (built ??= incomingMessage(socket, request));
       let decided = false;
-      upgraded.add(socket);
+      (socket as unknown as Record<symbol, boolean>)[kUpgraded] = true;
       this.decide(
         req,
         request.path,
@@ -461,7 +467,8 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
       socket.destroy();
     }, this.options.handshakeTimeout ?? defaults.handshakeTimeout);
     this.handshakeTimers.set(socket, timer);
-    socket.once("close", this.onHandshakeClose);
+    // `on`, not `once` (a wrapper per socket): stopWatching removes it either way.
+    socket.on("close", this.onHandshakeClose);
   }
 
   /** A socket closed during its handshake (`this` is the socket): one listener shared by every socket. */

@@ -119,6 +119,13 @@ describe("documented defaults", () => {
     expect(maxConnections * SLOT_BYTES + ioBytes).toBeLessThanOrEqual(BUILD.mvp.POOL_BYTES);
   });
 
+  it("the simd engine's default input area takes a 64 KiB message's frame in one read", () => {
+    // A third of the I/O area is where a socket reads (bindings/protocol/connection.ts ioAreas); a 64 KiB
+    // frame read in two pieces costs a second read and parse per message (the 64 KiB echo bench cell).
+    const frameBytes = 65536 + 10 + 4;
+    expect(Math.floor(defaults.engine.simd.ioBytes / 3)).toBeGreaterThanOrEqual(frameBytes);
+  });
+
   it("is frozen, nested groups too", () => {
     expect(Object.isFrozen(defaults)).toBe(true);
     for (const value of Object.values(defaults))

@@ -1,7 +1,13 @@
 // Per-tick write batching: what the sink gets, and that a slab is reused only once the transport holds
 // none of its bytes (reusing it earlier would rewrite bytes still waiting to be sent).
 import { describe, expect, it } from "vitest";
-import { COPY_BYTES, FIRST_SLAB_BYTES, OutputQueue, SLAB_BYTES } from "../../bindings/protocol/output.js";
+import {
+  COPY_BYTES,
+  FIRST_SLAB_BYTES,
+  OutputQueue,
+  SLAB_BYTES,
+  UNCORKED_SLAB_BYTES,
+} from "../../bindings/protocol/output.js";
 import { Role } from "../../bindings/protocol/connection.js";
 import { EnginePool } from "../../bindings/engine/pool.js";
 import { Session, type SessionSocket } from "../../bindings/protocol/session.js";
@@ -121,6 +127,35 @@ describe("Session output slabs", () => {
     for (let k = 0; k < 200; k++) s.send(new Uint8Array(100), true, 0);
     await Promise.resolve();
     expect(Math.max(...slabSizes())).toBe(SLAB_BYTES);
+  });
+
+  it("a tick of 32 KB is one chunk on a socket without cork (one write), slabs of 16 KiB with cork", async () => {
+    // 32 echoes of 1 KiB per tick: where each chunk is a write of its own (Bun) the slab grows past
+    // SLAB_BYTES (up to UNCORKED_SLAB_BYTES) so the tick is one write; with cork (Node) slabs stay at
+    // SLAB_BYTES and the tick is several chunks written as one batch.
+    class CorkSocket extends FakeSocket {
+      cork(): void {}
+      uncork(): void {}
+    }
+    const tickBytes = 32 * 1004;
+    for (const corked of [true, false]) {
+      const socket = corked ? new CorkSocket(false) : new FakeSocket(false);
+      const slabs: number[] = [];
+      const s = session(socket, slabs);
+      for (let round = 0; round < 8; round++) {
+        for (let k = 0; k < 32; k++) s.send(new Uint8Array(1000).fill(k), true, 0);
+        await Promise.resolve();
+      }
+      const largest = Math.max(...slabs.filter((n) => n >= FIRST_SLAB_BYTES && (n & (n - 1)) === 0));
+      if (corked) {
+        expect(largest).toBe(SLAB_BYTES);
+        expect(socket.written.slice(-2).reduce((n, chunk) => n + chunk.length, 0)).toBe(tickBytes);
+      } else {
+        expect(largest).toBeGreaterThan(SLAB_BYTES);
+        expect(largest).toBeLessThanOrEqual(UNCORKED_SLAB_BYTES);
+        expect(socket.written.at(-1)!.length).toBe(tickBytes);
+      }
+    }
   });
 
   it("a tick that outgrows one slab gets full slabs back from the spare list, not new ones", async () => {
