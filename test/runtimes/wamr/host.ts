@@ -338,9 +338,17 @@ export function runClient(
   return runProgram(t, "wsk_client_example", args);
 }
 
-/** Start one of the target's programs with its stdin, stdout and stderr piped (stderr scanned as every process's). */
-export function spawnProgram(t: Target, program: string, args: string[] = []): ChildProcess {
-  const full = command(t, program);
+/**
+ * Start one of the target's programs (under `wrapper`, e.g. valgrind) with its stdin, stdout and stderr piped
+ * (stderr scanned as every process's).
+ */
+export function spawnProgram(
+  t: Target,
+  program: string,
+  args: string[] = [],
+  wrapper: string[] = [],
+): ChildProcess {
+  const full = [...wrapper, ...command(t, program)];
   const proc = spawn(full[0], [...full.slice(1), ...args], {
     stdio: ["pipe", "pipe", "pipe"],
     env: environment(t),
