@@ -1,9 +1,9 @@
 // wss:// on the C host, built on Linux x86-64 with Debian's mbedTLS 2.28 (each native target of host.ts: wasm2c,
-// and WAMR when WAMR_ROOT is set; with ASan/UBSan), and again against each mbedTLS 3.x that MBEDTLS3_ROOT (or
-// /opt/mbedtls3, /opt/mbedtls3-psa) holds, as ESP-IDF 5 ships 3.x: a fresh machine has none (see host.ts). A
-// throw-away certificate made by openssl for 127.0.0.1, `ws` as a wss client of the C server, the C client
-// against our Node wss server, certificates that are not trusted refused on both sides, and (builds without
-// sanitizers) flat malloc totals and no leak under valgrind.
+// and WAMR when WAMR_ROOT is set; with ASan/UBSan), and again against each mbedTLS 3.x that MBEDTLS3_ROOT names,
+// as ESP-IDF 5 ships 3.x: a fresh machine has none (see host.ts). A throw-away certificate made by openssl for
+// 127.0.0.1, `ws` as a wss client of the C server, the C client against our Node wss server, certificates that
+// are not trusted refused on both sides, C clients connecting at the same moment (also under Helgrind), and
+// (builds without sanitizers) flat malloc totals and no leak under valgrind.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
