@@ -98,6 +98,23 @@ function makeCertificate(dir: string, name: string, host = "127.0.0.1"): Pair {
   return pair;
 }
 
+/** Our Node wss server with `pair`'s certificate on 127.0.0.1: it echoes each message, then closes with 1000 if `close`. */
+async function nodeWss(pair: Pair, close = false): Promise<{ wss: WebSocketServer; port: number }> {
+  const wss = new WebSocketServer({
+    port: 0,
+    host: "127.0.0.1",
+    tls: { cert: readFileSync(pair.cert), key: readFileSync(pair.key) },
+  });
+  await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+  wss.on("connection", (ws) =>
+    ws.on("message", (data, isBinary) => {
+      ws.send(data, { binary: isBinary });
+      if (close) ws.close(1000);
+    }),
+  );
+  return { wss, port: (wss.address() as AddressInfo).port };
+}
+
 function openWss(port: number, ca?: Buffer): Promise<WebSocket> {
   return openWs(`wss://127.0.0.1:${port}/`, undefined, { ca });
 }
@@ -299,14 +316,7 @@ function suite(t: Target): void {
   }, 60_000);
 
   it("runs C wss clients against our Node wss server: echoes, pong, fragments, clean close", async () => {
-    const wss = new WebSocketServer({
-      port: 0,
-      host: "127.0.0.1",
-      tls: { cert: readFileSync(trusted.cert), key: readFileSync(trusted.key) },
-    });
-    await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
-    wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
-    const port = (wss.address() as { port: number }).port;
+    const { wss, port } = await nodeWss(trusted);
     try {
       const run = await runClient(t, [
         ...["--uri", `wss://127.0.0.1:${port}/echo?tls=1`, "--ca", trusted.cert],
@@ -329,24 +339,13 @@ function suite(t: Target): void {
 
   it("C wss clients that connect at the same moment, each on its own task in one process, 40 times: every handshake succeeds, nothing leaks", async () => {
     // mbedTLS 3.x keeps PSA's key store and random generator in globals that nothing guards without
-    // MBEDTLS_THREADING_C, and a client runs its TLS handshake on its own task: clients in TLS at once raced on
-    // them, handshakes failed with -0x0001 (a key lost with the key-slot array another task allocated at the same
-    // moment) or -0x6e00, and LeakSanitizer found the lost slots and keys (before the fix, 3.6.6's default build:
-    // every run of this test). Each round, 8 clients (the engine's slot count) connect at the same moment, send
-    // a message, and the server echoes it and closes: their handshakes, records and frees overlap.
-    const wss = new WebSocketServer({
-      port: 0,
-      host: "127.0.0.1",
-      tls: { cert: readFileSync(trusted.cert), key: readFileSync(trusted.key) },
-    });
-    await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
-    wss.on("connection", (ws) =>
-      ws.on("message", (data, isBinary) => {
-        ws.send(data, { binary: isBinary });
-        ws.close(1000);
-      }),
-    );
-    const port = (wss.address() as AddressInfo).port;
+    // MBEDTLS_THREADING_C, and a client ran its TLS handshake on its own task without the host lock: clients in
+    // TLS at once raced on them, handshakes failed with -0x0001 (a key lost with the key-slot array another task
+    // allocated at the same moment) or -0x6e00, and LeakSanitizer found the lost slots and keys. Each round, 8
+    // clients (the engine's slot count) connect at the same moment, send a message, and the server echoes it and
+    // closes: their handshakes, records and frees overlap. A race need not strike: before the fix this failed in
+    // 2 of 3 runs on 3.6.6's default build; the Helgrind test below is the one that fails every time.
+    const { wss, port } = await nodeWss(trusted, true);
     const driver = new ClientDriver(t);
     try {
       let id = 0;
@@ -377,13 +376,7 @@ function suite(t: Target): void {
   }, 120_000);
 
   it("wss handshakes the C client does not finish (certificate refused, server gone after the ClientHello, no answer) leave nothing behind: the next client connects", async () => {
-    const wss = new WebSocketServer({
-      port: 0,
-      host: "127.0.0.1",
-      tls: { cert: readFileSync(trusted.cert), key: readFileSync(trusted.key) },
-    });
-    await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
-    wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
+    const { wss, port: wssPort } = await nodeWss(trusted);
     const sockets: Socket[] = [];
     const hangUp = createNetServer((socket) => socket.once("data", () => socket.destroy()));
     const silent = createNetServer((socket) => sockets.push(socket.on("error", () => {})));
@@ -394,7 +387,7 @@ function suite(t: Target): void {
     try {
       let id = 0;
       const attempts: [number, string][] = [
-        [portOf(wss), stranger.cert],
+        [wssPort, stranger.cert],
         [portOf(hangUp), trusted.cert],
         [portOf(silent), trusted.cert],
       ];
@@ -407,7 +400,7 @@ function suite(t: Target): void {
           expect(client.events.find((e) => e.name === "ERROR")?.type).toBe(ErrorType.TcpTransport);
         }
       }
-      const client = driver.open(++id, portOf(wss), "/", QUIET_CLIENT, 5000, trusted.cert);
+      const client = driver.open(++id, wssPort, "/", QUIET_CLIENT, 5000, trusted.cert);
       expect(await client.until(() => client.has("CONNECTED"), 10_000)).toBe(true);
       driver.send(client.id, "text", 5);
       expect(await client.until(() => client.has("DATA"), 5000)).toBe(true);
@@ -508,14 +501,7 @@ function suite(t: Target): void {
 
   it("the C client checks the host name: a trusted certificate for another name is refused", async () => {
     const other = makeCertificate(dir, "other", "device.example");
-    const wss = new WebSocketServer({
-      port: 0,
-      host: "127.0.0.1",
-      tls: { cert: readFileSync(other.cert), key: readFileSync(other.key) },
-    });
-    await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
-    wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
-    const port = (wss.address() as { port: number }).port;
+    const { wss, port } = await nodeWss(other);
     try {
       const refused = await runClient(t, [
         "--uri",
@@ -580,24 +566,12 @@ function suite(t: Target): void {
   it("8 C wss clients that connect at the same moment, under Helgrind (a build without sanitizers): no data race, in mbedTLS or the host", async () => {
     // The deterministic form of the test above: Helgrind reports two threads' accesses to one location that no
     // lock or thread start orders, whether or not they happened to overlap in time. With the clients' TLS
-    // handshakes outside the host lock it reported races in PSA's key store (psa_allocate_volatile_key_slot,
-    // psa_wipe_key_slot, psa_unregister_read...) and its random generator (ctr_drbg_update_internal) on mbedTLS
-    // 3.6.6, both builds, on every run.
+    // handshakes outside the host lock it reported, on every run, races in PSA's key store
+    // (psa_reserve_free_key_slot, psa_wipe_key_slot...) and random generator (mbedtls_ctr_drbg_random_with_add)
+    // on mbedTLS 3.6.6, both builds, and in ECP's operation counters (mbedtls_ecp_check_pubkey) on 2.28 too.
     if (!hasValgrind) throw new Error("valgrind is not installed (apt-get install valgrind; .ci/run does)");
     await buildHost(plain);
-    const wss = new WebSocketServer({
-      port: 0,
-      host: "127.0.0.1",
-      tls: { cert: readFileSync(trusted.cert), key: readFileSync(trusted.key) },
-    });
-    await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
-    wss.on("connection", (ws) =>
-      ws.on("message", (data, isBinary) => {
-        ws.send(data, { binary: isBinary });
-        ws.close(1000);
-      }),
-    );
-    const port = (wss.address() as AddressInfo).port;
+    const { wss, port } = await nodeWss(trusted, true);
     const helgrind = ["valgrind", "--tool=helgrind", "--error-exitcode=3", "-q"];
     const driver = new ClientDriver(plain, spawnProgram(plain, "wsk_client_driver", [], helgrind));
     try {
