@@ -2,6 +2,15 @@
  * TLS through mbedTLS (2.28 as Debian ships it, 3.x as ESP-IDF 5 ships it) over the host's non-blocking
  * sockets. Random bytes come from wsk_fill_random (getrandom / esp_fill_random), so no entropy or DRBG
  * context is kept. Without WSK_TLS the calls below report that TLS is not built in.
+ *
+ * Every call into mbedTLS here runs under the host lock (wsk_lock, recursive: the server's loop and a client's
+ * connected loop already hold it). mbedTLS 3.x computes through PSA (TLS 1.3 always, everything with
+ * MBEDTLS_USE_PSA_CRYPTO), whose key store and random generator are process-wide globals that nothing guards
+ * unless mbedTLS is built with MBEDTLS_THREADING_C (ESP-IDF's CONFIG_MBEDTLS_THREADING_C, off by default). A
+ * client runs its TLS handshake on its own task without the host lock, so two clients connecting at once raced
+ * on those globals: handshakes failed with -0x0001 (a key lost with the key-slot array another task allocated
+ * at the same moment) or -0x6e00, and the lost slots leaked. test/runtimes/wamr/tls.test.ts connects 8 clients
+ * at once, 40 times.
  */
 #include "wsk_tls.h"
 
@@ -132,9 +141,8 @@ bool wsk_tls_available(void)
     return true;
 }
 
-wsk_err_t wsk_tls_server_config(const char *cert_pem, const char *key_pem, wsk_tls_config_t **out)
+static wsk_err_t server_config(const char *cert_pem, const char *key_pem, wsk_tls_config_t **out)
 {
-    if (!cert_pem || !key_pem || !out) return WSK_ERR_INVALID_ARG;
     wsk_tls_config_t *config = NULL;
     wsk_err_t err = config_new(MBEDTLS_SSL_IS_SERVER, &config);
     if (err != WSK_OK) return err;
@@ -158,14 +166,18 @@ wsk_err_t wsk_tls_server_config(const char *cert_pem, const char *key_pem, wsk_t
     return WSK_OK;
 }
 
-wsk_err_t wsk_tls_client_config(const char *ca_pem, wsk_err_t (*crt_bundle_attach)(void *conf),
-                                bool skip_common_name_check, wsk_tls_config_t **out)
+wsk_err_t wsk_tls_server_config(const char *cert_pem, const char *key_pem, wsk_tls_config_t **out)
 {
-    if (!out) return WSK_ERR_INVALID_ARG;
-    if (!ca_pem && !crt_bundle_attach) {
-        WSK_LOGE(TAG, "wss:// needs cert_pem or crt_bundle_attach to verify the server");
-        return WSK_ERR_INVALID_ARG;
-    }
+    if (!cert_pem || !key_pem || !out) return WSK_ERR_INVALID_ARG;
+    wsk_lock();
+    wsk_err_t err = server_config(cert_pem, key_pem, out);
+    wsk_unlock();
+    return err;
+}
+
+static wsk_err_t client_config(const char *ca_pem, wsk_err_t (*crt_bundle_attach)(void *conf),
+                               bool skip_common_name_check, wsk_tls_config_t **out)
+{
     wsk_tls_config_t *config = NULL;
     wsk_err_t err = config_new(MBEDTLS_SSL_IS_CLIENT, &config);
     if (err != WSK_OK) return err;
@@ -189,12 +201,28 @@ wsk_err_t wsk_tls_client_config(const char *ca_pem, wsk_err_t (*crt_bundle_attac
     return WSK_OK;
 }
 
+wsk_err_t wsk_tls_client_config(const char *ca_pem, wsk_err_t (*crt_bundle_attach)(void *conf),
+                                bool skip_common_name_check, wsk_tls_config_t **out)
+{
+    if (!out) return WSK_ERR_INVALID_ARG;
+    if (!ca_pem && !crt_bundle_attach) {
+        WSK_LOGE(TAG, "wss:// needs cert_pem or crt_bundle_attach to verify the server");
+        return WSK_ERR_INVALID_ARG;
+    }
+    wsk_lock();
+    wsk_err_t err = client_config(ca_pem, crt_bundle_attach, skip_common_name_check, out);
+    wsk_unlock();
+    return err;
+}
+
 void wsk_tls_config_free(wsk_tls_config_t *config)
 {
     if (!config) return;
+    wsk_lock();
     mbedtls_ssl_config_free(&config->ssl);
     mbedtls_x509_crt_free(&config->chain);
     mbedtls_pk_free(&config->key);
+    wsk_unlock();
     wsk_free(config);
 }
 
@@ -202,6 +230,7 @@ wsk_err_t wsk_tls_attach(wsk_conn_t *conn, wsk_tls_config_t *config, const char 
 {
     wsk_tls_session_t *session = wsk_calloc(1, sizeof(*session));
     if (!session) return WSK_ERR_NO_MEM;
+    wsk_lock();
     mbedtls_ssl_init(&session->ssl);
     int rc = mbedtls_ssl_setup(&session->ssl, &config->ssl);
     /* The name is both SNI and what the certificate must match; skipping the check sends no SNI (as esp-tls). */
@@ -210,9 +239,11 @@ wsk_err_t wsk_tls_attach(wsk_conn_t *conn, wsk_tls_config_t *config, const char 
     if (rc != 0) {
         log_error("ssl_setup", rc);
         mbedtls_ssl_free(&session->ssl);
+        wsk_unlock();
         wsk_free(session);
         return rc == MBEDTLS_ERR_SSL_ALLOC_FAILED ? WSK_ERR_NO_MEM : WSK_ERR_INVALID_ARG;
     }
+    wsk_unlock();
     session->fd = conn->fd;
     mbedtls_ssl_set_bio(&session->ssl, &session->fd, bio_send, bio_recv, NULL);
     conn->tls = session;
@@ -221,7 +252,9 @@ wsk_err_t wsk_tls_attach(wsk_conn_t *conn, wsk_tls_config_t *config, const char 
 
 int wsk_tls_handshake(wsk_conn_t *conn)
 {
+    wsk_lock();
     int rc = mbedtls_ssl_handshake(&conn->tls->ssl);
+    wsk_unlock();
     if (rc == 0) return WSK_OK;
     if (rc == MBEDTLS_ERR_SSL_WANT_READ) return WSK_TLS_WANT_READ;
     if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) return WSK_TLS_WANT_WRITE;
@@ -237,7 +270,9 @@ int wsk_tls_handshake(wsk_conn_t *conn)
 
 ssize_t wsk_tls_recv(wsk_conn_t *conn, void *buf, size_t len)
 {
+    wsk_lock();
     int rc = mbedtls_ssl_read(&conn->tls->ssl, buf, len);
+    wsk_unlock();
     if (rc > 0) return rc;
     if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) return 0;
     if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) return WSK_CONN_AGAIN;
@@ -254,7 +289,9 @@ ssize_t wsk_tls_recv(wsk_conn_t *conn, void *buf, size_t len)
  */
 ssize_t wsk_tls_send(wsk_conn_t *conn, const void *buf, size_t len)
 {
+    wsk_lock();
     int rc = mbedtls_ssl_write(&conn->tls->ssl, buf, len);
+    wsk_unlock();
     if (rc >= 0) return rc;
     if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) return WSK_CONN_AGAIN;
     if (rc == MBEDTLS_ERR_SSL_WANT_READ) return WSK_CONN_WANT_READ;
@@ -270,8 +307,10 @@ size_t wsk_tls_pending(const wsk_conn_t *conn)
 void wsk_tls_detach(wsk_conn_t *conn)
 {
     wsk_tls_session_t *session = conn->tls;
+    wsk_lock();
     mbedtls_ssl_close_notify(&session->ssl); /* best effort: a full socket just goes without it */
     mbedtls_ssl_free(&session->ssl);
+    wsk_unlock();
     wsk_free(session);
     conn->tls = NULL;
 }

@@ -169,6 +169,14 @@ export class ClientDriver {
     this.command(`send ${id} ${kind} ${length} ${timeoutMs}`);
   }
 
+  /**
+   * The next `count` clients opened wait on their own tasks, just before they connect, until all of them are
+   * there (at most 10 s), then connect at the same moment.
+   */
+  together(count: number): void {
+    this.command(`together ${count}`);
+  }
+
   /** wsk_client_close (from the driver's main thread). */
   close(id: number, timeoutMs: number): void {
     this.command(`close ${id} ${timeoutMs}`);

@@ -14,9 +14,9 @@
 //                   ~900 tests and ~13 minutes, past the 15-minute budget of npm test); a fresh machine has none
 //   x86-64 wasm2c <mbedtls dir>   for the wss:// tests only (tlsTargets): the wasm2c back end built against
 //                   each mbedTLS 3.x root in MBEDTLS3_ROOT (":"-separated, e.g. /opt/mbedtls3:/opt/mbedtls3-psa),
-//                   built from source by hand as docs/FIRMWARE.md says; only when MBEDTLS3_ROOT is set (one
-//                   handshake in a full run failed on 3.6 and leaked PSA key slots: open, see the README), so
-//                   npm test and CI test wss:// against Debian's mbedTLS 2.28 only
+//                   built from source by hand as docs/FIRMWARE.md says; only when MBEDTLS3_ROOT is set: Debian 12
+//                   packages no 3.x and nothing here downloads it, so npm test and CI test wss:// against
+//                   Debian's mbedTLS 2.28 only
 // Every process's stderr is scanned for sanitizer reports; takeSanitizerReports() hands them to the tests.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -338,9 +338,17 @@ export function runClient(
   return runProgram(t, "wsk_client_example", args);
 }
 
-/** Start one of the target's programs with its stdin, stdout and stderr piped (stderr scanned as every process's). */
-export function spawnProgram(t: Target, program: string, args: string[] = []): ChildProcess {
-  const full = command(t, program);
+/**
+ * Start one of the target's programs (under `wrapper`, e.g. valgrind) with its stdin, stdout and stderr piped
+ * (stderr scanned as every process's).
+ */
+export function spawnProgram(
+  t: Target,
+  program: string,
+  args: string[] = [],
+  wrapper: string[] = [],
+): ChildProcess {
+  const full = [...wrapper, ...command(t, program)];
   const proc = spawn(full[0], [...full.slice(1), ...args], {
     stdio: ["pipe", "pipe", "pipe"],
     env: environment(t),
