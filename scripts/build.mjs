@@ -75,10 +75,14 @@ function relaxedSwizzleProbe() {
   ]);
 }
 
-/** Replace the `heapBase()` helper export with immutable `__heap_base` and `__data_end` global exports. */
+/**
+ * Replace the `heapBase()` helper export with immutable `__heap_base` and `__data_end` global exports, both
+ * rounded up to 16: WAMR's loader rounds `__data_end` up to 16 and shrinks linear memory to `__heap_base` only
+ * if that stays ≤ `__heap_base` (wasm_loader.c), so an unaligned value (9,780) left WAMR a whole 64 KiB page.
+ */
 function exportHeapBase(bytes) {
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-  const heapBase = instance.exports.heapBase();
+  const heapBase = (instance.exports.heapBase() + 15) & ~15;
   const mod = binaryen.readBinary(bytes);
   mod.setFeatures(binaryen.Features.All);
   mod.removeExport("heapBase");

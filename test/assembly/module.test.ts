@@ -35,6 +35,14 @@ describe.each(["simd", "mvp"])("%s build module", (build) => {
     }
   });
 
+  it("exports __heap_base and __data_end equal and a multiple of 16, so WAMR shrinks its memory to them", () => {
+    // WAMR's loader rounds __data_end up to 16 and shrinks linear memory only if it stays ≤ __heap_base.
+    const e = new WebAssembly.Instance(new WebAssembly.Module(wasm(build)), {}).exports;
+    const heapBase = (e.__heap_base as WebAssembly.Global).value as number;
+    expect((e.__data_end as WebAssembly.Global).value).toBe(heapBase);
+    expect(heapBase % 16).toBe(0);
+  });
+
   it("has no start function (nothing runs at instantiation)", () => {
     expect(disassemble(build)).not.toMatch(/\(start /);
   });
