@@ -8,7 +8,13 @@
 
 /** Bytes of the static pool WAMR allocates everything from (module, instance, linear memory, stacks). */
 #ifndef CONFIG_WSK_WAMR_POOL_SIZE
+#if defined(__SIZEOF_POINTER__) && __SIZEOF_POINTER__ > 4
+/* 64-bit hosts (Linux, never an ESP32): WAMR's fast interpreter keeps 81,672 bytes of the engine there, which
+   80 KiB no longer holds with its allocator's own share (docs/FIRMWARE.md, Execution modes). */
+#define CONFIG_WSK_WAMR_POOL_SIZE (96 * 1024)
+#else
 #define CONFIG_WSK_WAMR_POOL_SIZE (80 * 1024)
+#endif
 #endif
 /** Engine connection slots, shared by every server and client in the firmware (WSK_SLOT_BYTES each). */
 #ifndef CONFIG_WSK_MAX_CONNECTIONS

@@ -41,7 +41,10 @@ function kconfig(): Map<string, Option> {
   return options;
 }
 
-/** The `#define CONFIG_NAME value` defaults of wsk_config.h (a number or a product such as `(80 * 1024)`). */
+/**
+ * The `#define CONFIG_NAME value` defaults of wsk_config.h (a number or a product such as `(80 * 1024)`); where
+ * one depends on the word size, the last (32-bit) one, as Kconfig's are for ESP32s.
+ */
 function linuxDefaults(): Map<string, number> {
   const defaults = new Map<string, number>();
   const text = readFileSync(join(host, "src", "wsk_config.h"), "utf8");
