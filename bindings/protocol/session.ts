@@ -464,7 +464,8 @@ export class Session implements BackpressureHost, HeldSendsHost {
     this.flow.stop();
     this.clearOutput();
     const dropped = this.writer.dropWaiting();
-    if (!this.wire.closeSent && this.socket.writable) {
+    const sendsClose = !this.wire.closeSent && this.socket.writable;
+    if (sendsClose) {
       this.writer.track((failed) => {
         if (!failed) this.socket.resumeReading?.();
       });
@@ -478,7 +479,10 @@ export class Session implements BackpressureHost, HeldSendsHost {
     this.held?.clear();
     this.events.error(error);
     if (this.released) return;
-    if (!stuck) return this.terminate();
+    // Destroying a socket whose input is unread sends RST, which can make the peer's kernel drop the close
+    // frame it holds: once a close frame is written, end with FIN and read (discarding) until the peer's FIN
+    // or closeTimeout, stuck or not.
+    if (!stuck && !sendsClose) return this.terminate();
     this.writer.end();
     this.closing.armTimer();
   }
