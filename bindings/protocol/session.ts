@@ -449,9 +449,9 @@ export class Session implements BackpressureHost, HeldSendsHost {
    * Fail the connection for a reason of ours (RFC 6455 §7.1.7: send a close frame, then close TCP; process
    * nothing more the peer sends). The close frame goes right behind what the socket already holds: the whole
    * frames still waiting in our queue are dropped (their send callbacks get an error) and a frame the socket
-   * has taken part of is finished, never cut. Then the `error` event. If the kernel took it all, the socket
-   * is destroyed at once; else it is ended (FIN) behind the close frame and destroyed at closeTimeout at the
-   * latest: a peer that reads again gets whole frames, then the close frame with its code, then FIN; one that
+   * has taken part of is finished, never cut. Then the `error` event. The socket is ended (FIN) behind the
+   * close frame and destroyed at closeTimeout at the latest (at once only when no close frame could be
+   * written): a peer that reads again gets whole frames, then the close frame with its code, then FIN; one that
    * never does is cut after that bound. Once the kernel has the close frame, the socket is read again (and
    * what comes discarded), so the peer's FIN ends it early and unread bytes do not turn our FIN into a reset;
    * until then a peer that does not read stays throttled.
