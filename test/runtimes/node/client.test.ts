@@ -269,7 +269,7 @@ describe("heartbeat", () => {
   it("the client drops a server that stops answering", async () => {
     const { wss, url } = await listen({ heartbeat: false });
     wss.on("connection", (ws: ServerConnection) => ws.socket.pause()); // reads nothing from now on
-    const ws = await openClient(url, [], { heartbeat: { interval: 100, timeout: 100 } });
+    const ws = await openClient(url, [], { heartbeat: { interval: 100, timeout: 100 }, closeTimeout: 300 });
     const event = await within(nextEvent<CloseEvent>(ws, "close"), 5000, "client heartbeat");
     expect(event.code).toBe(1006);
     for (const peer of wss.clients) peer.terminate();
