@@ -18,6 +18,10 @@ let latencies: number[] = [];
 let drops = 0;
 let probes: number[] = [];
 let probeFailures = 0;
+/** Bumped by each reset: a probe begun before (against the previous server) is not counted. */
+let resets = 0;
+/** How each failed probe ended, counted: "HTTP 503", "close 1013 before its echo", "no TCP connection"... */
+let probeFailureKinds: Record<string, number> = {};
 
 function openCanary(): Promise<boolean> {
   const peer = new Peer(port, {
@@ -53,7 +57,10 @@ async function probe(): Promise<void> {
   const start = performance.now();
   let echoed!: () => void;
   const echo = new Promise<void>((resolve) => (echoed = resolve));
+  const generation = resets;
   const peer = new Peer(port, { onFrame: () => echoed() });
+  let connected = false;
+  peer.socket.once("connect", () => (connected = true));
   const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), PROBE_TIMEOUT));
   const ok = await Promise.race([
     peer.opened.then(async (opened) => {
@@ -64,17 +71,36 @@ async function probe(): Promise<void> {
     }),
     timeout,
   ]);
-  if (ok) probes.push(performance.now() - start);
-  else probeFailures++;
+  if (generation !== resets) {
+    // begun against the previous attack's server (its stop may have cut it): counted nowhere
+  } else if (ok) probes.push(performance.now() - start);
+  else {
+    probeFailures++;
+    const kind = probeFailure(peer, connected);
+    probeFailureKinds[kind] = (probeFailureKinds[kind] ?? 0) + 1;
+  }
   peer.socket.on("error", () => {});
   if (ok) peer.socket.end(clientFrame(Opcode.Close, Buffer.from([0x03, 0xe8])));
   else peer.destroy();
 }
 
+/** Why a probe got no echo within PROBE_TIMEOUT, as seen from the client. */
+function probeFailure(peer: Peer, connected: boolean): string {
+  if (!connected) return "no TCP connection (SYN unanswered)";
+  if (peer.status === 101)
+    return peer.closeCode !== undefined
+      ? `close ${peer.closeCode} before its echo`
+      : peer.gone
+        ? `${peer.end} after 101, no echo`
+        : "101, no echo in time";
+  if (peer.status !== 0) return `HTTP ${peer.status}`;
+  return peer.gone ? `${peer.end} before any response` : "connected, no response in time";
+}
+
 const percentile = (xs: number[], p: number) =>
   xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] : NaN;
 
-function report(): Record<string, number> {
+function report(): Record<string, number | Record<string, number>> {
   const now = performance.now();
   // A message still waiting for its echo counts with its age so far: a stalled server shows up in max.
   const waiting = [...sent.values()].map((at) => now - at);
@@ -89,15 +115,18 @@ function report(): Record<string, number> {
     drops,
     probes: probes.length,
     probeFailures,
+    probeFailureKinds,
     probeP50: percentile(probes, 0.5),
     probeMax: probes.length ? Math.max(...probes) : NaN,
   };
 }
 
 function reset(): void {
+  resets++;
   latencies = [];
   probes = [];
   probeFailures = 0;
+  probeFailureKinds = {};
   drops = 0;
   sent.clear();
 }

@@ -4,13 +4,14 @@
 //                                into build/c-host/x86-64-wasm2c-plain as test/runtimes/wamr/host.ts does)
 //   ATTACKS=slowloris,heads,...  which attacks (their keys, in allAttacks and docs/ATTACKS.md; default all)
 //   ATTACK_SCALE=1               multiplies connection counts and volumes (not the spec's fixed sizes)
-//   ATTACK_SERVER_CORE=1, ATTACK_CORE=0, ATTACK_JSON=path (also write the results as JSON)
+//   ATTACK_SERVER_CORE=1, ATTACK_CORE=0, ATTACK_JSON=path (also write the results as JSON),
+//   ATTACK_SERVER_LOG=path (append every server's stderr there; WSK_LOG_LEVEL=3 makes the C host's verbose)
 // Each attack gets a fresh server process (pinned to ATTACK_SERVER_CORE) so its peak RSS (VmHWM) is its
 // own; this process (the attacker) and the canary process are pinned to ATTACK_CORE. Attacks use raw
 // node:net sockets on 127.0.0.1, bounded in count, volume and time.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { constants, deflateRawSync } from "node:zlib";
@@ -21,6 +22,7 @@ import { clientFrame, livePeers, Opcode, openPeers, Peer, tally, upgradeRequest 
 const SCALE = Number(process.env.ATTACK_SCALE ?? 1);
 const SERVER_CORE = process.env.ATTACK_SERVER_CORE ?? "1";
 const ATTACKER_CORE = process.env.ATTACK_CORE ?? "0";
+const SERVER_LOG = process.env.ATTACK_SERVER_LOG;
 const KiB = 1024;
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -113,10 +115,10 @@ async function startServer(spec: ServerSpec, options: Record<string, unknown>): 
   const [command, ...args] = pinned(SERVER_CORE, spec.command(options));
   const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
   const server: RunningServer = { child, pid: child.pid!, port: 0, stderr: "" };
-  child.stderr!.on(
-    "data",
-    (chunk: Buffer) => (server.stderr = (server.stderr + chunk.toString()).slice(-2000)),
-  );
+  child.stderr!.on("data", (chunk: Buffer) => {
+    server.stderr = (server.stderr + chunk.toString()).slice(-2000);
+    if (SERVER_LOG) appendFileSync(SERVER_LOG, chunk);
+  });
   // Our Node and Bun servers print {"port": n}; the C host prints "ENGINE <back end>", then "PORT <n>".
   server.port = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -167,10 +169,10 @@ class Canary {
     this.lines = createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
   }
 
-  async command(line: string): Promise<Record<string, number | boolean>> {
+  async command(line: string): Promise<CanaryReport> {
     this.child.stdin!.write(`${line}\n`);
     const next = await this.lines.next();
-    return JSON.parse(next.value as string) as Record<string, number | boolean>;
+    return JSON.parse(next.value as string) as CanaryReport;
   }
 
   stop(): void {
@@ -655,6 +657,9 @@ const allAttacks: Attack[] = [
 
 // ---------------------------------------------------------------------------------------------- harness
 
+/** The canary's "report" line: numbers and flags, and probeFailureKinds (how each failed probe ended). */
+type CanaryReport = Record<string, number | boolean | Record<string, number>>;
+
 interface Row {
   server: string;
   attack: string;
@@ -666,7 +671,7 @@ interface Row {
   peakRss: number;
   endRss: number;
   cpu: number;
-  canary: Record<string, number | boolean>;
+  canary: CanaryReport;
 }
 
 async function runAttack(spec: ServerSpec, attack: Attack, canary: Canary): Promise<Row> {
@@ -708,12 +713,16 @@ async function runAttack(spec: ServerSpec, attack: Attack, canary: Canary): Prom
 }
 
 const mib = (n: number) => (n / MiB).toFixed(0);
-const canaryCell = (c: Record<string, number | boolean>) =>
+const canaryCell = (c: CanaryReport) =>
   `${fmtMs(c.p50 as number)} / ${fmtMs(c.p99 as number)} / ${fmtMs(c.max as number)}` +
   ((c.waiting as number) > 0 ? ` (${c.waiting} unanswered)` : "") +
   ((c.drops as number) > 0 ? ` (canary cut ${c.drops}×)` : "");
-const probeCell = (c: Record<string, number | boolean>) =>
-  `${c.probes} ok${(c.probeFailures as number) > 0 ? `, **${c.probeFailures} failed**` : ""}, max ${fmtMs(c.probeMax as number)}`;
+const probeCell = (c: CanaryReport) =>
+  `${c.probes} ok${(c.probeFailures as number) > 0 ? `, **${c.probeFailures} failed** (${failureKinds(c)})` : ""}, max ${fmtMs(c.probeMax as number)}`;
+const failureKinds = (c: CanaryReport) =>
+  Object.entries((c.probeFailureKinds ?? {}) as Record<string, number>)
+    .map(([kind, n]) => `${n}× ${kind}`)
+    .join(", ");
 
 function serverTable(rows: Row[]): string {
   const lines = [

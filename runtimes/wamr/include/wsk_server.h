@@ -44,7 +44,14 @@ typedef struct {
                                     already closing, then of one that answers no heartbeat ping, then (with
                                     lru_purge_enable) of the least recently active; with none of these it
                                     gets 503. A new connection past the handshake table (max_clients + 2)
-                                    takes the place of the oldest still in its handshake (which gets 503) */
+                                    takes the place of the oldest still in its handshake (which gets 503).
+                                    Neither takes the place of a connection in its first
+                                    CONFIG_WSK_NEW_CLIENT_GRACE_MS (100 ms) that has sent nothing yet: the
+                                    newcomer waits (a complete request up to handshake_timeout_ms, then 503;
+                                    a connection in the listen backlog) */
+    uint8_t backlog_conn;      /**< listen backlog, as esp_http_server's: connections the TCP stack holds
+                                    while the table has no entry for them; 0: CONFIG_WSK_BACKLOG_CONN (5
+                                    on ESP-IDF, keep it below CONFIG_LWIP_TCP_ACCEPTMBOX_SIZE; 128 on Linux) */
     bool lru_purge_enable;     /**< as esp_http_server's: when max_clients are open and none is closing or
                                     silent after a heartbeat ping, end the least recently active one (close
                                     1013 "server full": one that has sent nothing since its upgrade first,

@@ -69,6 +69,23 @@
 #ifndef CONFIG_WSK_HEARTBEAT_TIMEOUT_MS
 #define CONFIG_WSK_HEARTBEAT_TIMEOUT_MS 10000
 #endif
+/** Default listen backlog of the server (wsk_server_config_t.backlog_conn 0): connections the TCP stack holds,
+    handshake done, while the server's table has no entry for them. Linux keeps them in the kernel at no cost to
+    the server: 128 (SOMAXCONN's old value; net.core.somaxconn caps it). lwIP (ESP-IDF, Kconfig WSK_BACKLOG_CONN)
+    resets a connection that finds its accept mailbox full (CONFIG_LWIP_TCP_ACCEPTMBOX_SIZE, 6 by default) but
+    drops the SYN past the backlog, so the client tries again: 5 there, as esp_http_server's backlog_conn. */
+#ifndef CONFIG_WSK_BACKLOG_CONN
+#ifdef __linux__
+#define CONFIG_WSK_BACKLOG_CONN 128
+#else
+#define CONFIG_WSK_BACKLOG_CONN 5
+#endif
+#endif
+/** Ms a new connection has to send its request, and a new client its first frame, before a newcomer may take
+    its place (the handshake table's 503, LRU purge's 1013); meanwhile the newcomer waits. */
+#ifndef CONFIG_WSK_NEW_CLIENT_GRACE_MS
+#define CONFIG_WSK_NEW_CLIENT_GRACE_MS 100
+#endif
 /** wss:// through mbedTLS: CONFIG_WSK_TLS on ESP-IDF; on Linux CMake sets it when it finds mbedTLS. */
 #ifndef WSK_TLS
 #ifdef CONFIG_WSK_TLS

@@ -62,8 +62,10 @@ typedef struct {
     bool abort;           /* once its bytes are out, close the socket without lingering (heartbeat timeout) */
     bool whole;           /* an app message is being framed: queued whole, past the bound (send_to checked it) */
     bool torn;            /* the queue ends inside a frame (no memory for the rest): no close frame after it */
+    bool held;            /* in its handshake, request complete: waits for a place (FIFO, until its deadline) */
     int64_t deadline;     /* handshake, close, drain, linger or heartbeat deadline */
-    int64_t heard;        /* when we last read bytes from it (open peers; the heartbeat's clock) */
+    int64_t heard;        /* when we last read bytes from it (open peers; the heartbeat's clock); when it was
+                             accepted (handshake) or upgraded (open, before it sends a byte): its grace's start */
     int64_t spoke;        /* ... the same, 0 until it sends a byte after its upgrade (LRU purge's order) */
     uint8_t *head;        /* handshake bytes so far (freed once open) */
     size_t head_len;
@@ -414,49 +416,99 @@ static size_t open_count(struct wsk_server *server)
 }
 
 /*
+ * Whether a peer is still within its grace, CONFIG_WSK_NEW_CLIENT_GRACE_MS from its accept (a connection the
+ * server has read nothing from yet) or from its upgrade (a client that has sent nothing since). No newcomer takes
+ * its place then: in a burst of connections larger than the table, a client that sends its request, then its
+ * first frame, as soon as it can was otherwise pushed out by the next ones before it had the time to.
+ */
+static bool in_grace(const peer_t *peer, int64_t now)
+{
+    if (now - peer->heard >= CONFIG_WSK_NEW_CLIENT_GRACE_MS) return false;
+    if (peer->state == PEER_HANDSHAKE) return peer->head_len == 0;
+    return peer->state == PEER_OPEN && peer->spoke == 0;
+}
+
+/*
  * The open peer least worth keeping when a new client needs its place: one already closing (its close frame
  * sent; the soonest deadline first), then one that has not answered a heartbeat ping (the oldest ping first), then,
  * with lru_purge_enable, the least recently active: one that has sent nothing since its upgrade before any
- * other, the oldest first, else the one heard from longest ago. NULL when none may go.
+ * other, the oldest upgrade first, else the one heard from longest ago. One that has sent nothing is not taken
+ * within its grace, and while one is in it no peer that has spoken is taken either: NULL with `*later` set, the
+ * newcomer waits for that grace to end. NULL without `*later` when none may go.
  */
-static peer_t *least_worth_keeping(struct wsk_server *server)
+static peer_t *least_worth_keeping(struct wsk_server *server, bool *later)
 {
+    int64_t now = wsk_now_ms();
     peer_t *best = NULL;
     int best_rank = 0;
     int64_t best_key = 0;
+    *later = false;
     for (size_t i = 0; i < server->peer_count; i++) {
         peer_t *peer = &server->peers[i];
         if (peer->state != PEER_OPEN) continue;
-        int rank = peer->closing ? 0 : peer->pinged ? 1 : 2;
-        int64_t key = rank < 2 ? peer->deadline : peer->spoke;
-        if (rank == 2 && !server->config.lru_purge_enable) continue;
-        bool later = best && rank == best_rank && (key > best_key || (key == best_key && peer->id > best->id));
-        if (best && (rank > best_rank || later)) continue;
+        int rank = peer->closing ? 0 : peer->pinged ? 1 : peer->spoke == 0 ? 2 : 3;
+        if (rank >= 2 && !server->config.lru_purge_enable) continue;
+        if (rank == 2 && in_grace(peer, now)) {
+            *later = true;
+            continue;
+        }
+        int64_t key = rank < 2 ? peer->deadline : rank == 2 ? peer->heard : peer->spoke;
+        bool after = best && rank == best_rank && (key > best_key || (key == best_key && peer->id > best->id));
+        if (best && (rank > best_rank || after)) continue;
         best = peer;
         best_rank = rank;
         best_key = key;
     }
+    if (best && best_rank == 3 && *later) return NULL;
+    if (best) *later = false;
     return best;
 }
 
-/* Make room for a new client by ending the open peer least worth keeping (close 1013); false if none may go. */
-static bool reclaim_open(struct wsk_server *server)
+typedef enum { ROOM_MADE, ROOM_LATER, ROOM_NONE } room_t;
+
+/* Make room for a new client by ending the open peer least worth keeping (close 1013). ROOM_LATER: one may go
+   once a grace ends; ROOM_NONE: none may go. */
+static room_t reclaim_open(struct wsk_server *server)
 {
-    peer_t *victim = least_worth_keeping(server);
-    if (!victim) return false;
+    bool later;
+    peer_t *victim = least_worth_keeping(server, &later);
+    if (!victim) return later ? ROOM_LATER : ROOM_NONE;
     const char *why = victim->closing ? "closing" : victim->pinged ? "silent after a ping" : "least recently active";
     WSK_LOGW(TAG, "no room for a new client: ending client %u (%s) with 1013", (unsigned)victim->id, why);
     /* One already closing has its close frame: it ends as a close timeout would (1006). */
     if (victim->closing) peer_fail(victim, WSK_CLOSE_ABNORMAL);
     else peer_end(victim, WSK_CLOSE_TRY_AGAIN_LATER, RECLAIM_REASON);
     peer_release(server, victim, true, true);
-    return true;
+    return ROOM_MADE;
+}
+
+/* The held peer accepted first, or NULL. */
+static peer_t *first_held(struct wsk_server *server)
+{
+    peer_t *first = NULL;
+    for (size_t i = 0; i < server->peer_count; i++) {
+        peer_t *peer = &server->peers[i];
+        if (peer->state == PEER_HANDSHAKE && peer->held && (!first || peer->id < first->id)) first = peer;
+    }
+    return first;
+}
+
+/* A complete request with no place for it yet keeps its entry and waits (admit_held); 503 at its deadline. */
+static void hold(peer_t *peer)
+{
+    if (!peer->held) WSK_LOGD(TAG, "client %u waits for a place", (unsigned)peer->id);
+    peer->held = true;
 }
 
 static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t *request)
 {
     if (!path_matches(server->path, request->target)) return reject(server, peer, 404);
-    if (open_count(server) >= server->config.max_clients && !reclaim_open(server)) {
+    /* First come, first served: behind a client already waiting, this one waits too. */
+    peer_t *first = first_held(server);
+    if (first && first != peer) return hold(peer);
+    room_t room = open_count(server) >= server->config.max_clients ? reclaim_open(server) : ROOM_MADE;
+    if (room == ROOM_LATER) return hold(peer);
+    if (room == ROOM_NONE) {
         WSK_LOGW(TAG, "max_clients (%u) open, none to end: 503", (unsigned)server->config.max_clients);
         return reject(server, peer, 503);
     }
@@ -466,13 +518,16 @@ static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t
         /* Slots are shared with every server and client of the firmware: free ours that ended, then reclaim. */
         sweep(server);
         slot = wsk_engine_open(WSK_ROLE_SERVER, max_payload);
-        if (slot < 0 && reclaim_open(server)) slot = wsk_engine_open(WSK_ROLE_SERVER, max_payload);
+        if (slot < 0) room = reclaim_open(server);
+        if (slot < 0 && room == ROOM_MADE) slot = wsk_engine_open(WSK_ROLE_SERVER, max_payload);
+        if (slot < 0 && room == ROOM_LATER) return hold(peer);
     }
     if (slot < 0) {
         WSK_LOGW(TAG, "no engine slot free (CONFIG_WSK_MAX_CONNECTIONS=%d): 503", CONFIG_WSK_MAX_CONNECTIONS);
         return reject(server, peer, 503);
     }
     peer->slot = slot;
+    peer->held = false;
     const uint8_t *response;
     size_t len;
     peer_ctx_t pc = {server, peer};
@@ -504,6 +559,7 @@ static void upgrade(struct wsk_server *server, peer_t *peer, const wsk_request_t
 static void read_handshake(struct wsk_server *server, peer_t *peer)
 {
     size_t size = server->config.rx_buffer_size;
+    if (peer->head_len >= size) return; /* a held request and frames sent behind it fill the buffer */
     ssize_t n = wsk_conn_recv(&peer->conn, peer->head + peer->head_len, size - peer->head_len);
     if (n == WSK_CONN_AGAIN) return;
     if (n <= 0) {
@@ -538,42 +594,53 @@ static void read_frames(struct wsk_server *server, peer_t *peer)
 }
 
 /*
- * A table entry for a new connection: a free one, else a lingering one (closed now; one only waiting for its
- * client's FIN before one still draining), else the oldest peer still in its handshake, refused with 503 (a
- * slowloris peer cannot hold the table). NULL when every entry is open or just ended.
+ * The table entry a new connection would take: a free one, else a lingering one (one only waiting for its client's
+ * FIN before one still draining), else the oldest peer in its handshake whose request is still incomplete and
+ * which had its grace (in_grace: a slowloris peer cannot hold the table, and a connection accepted in the same
+ * burst is read before a newer one may take its place). A complete request waiting for a place (held) keeps it.
+ * NULL when there is none: new connections then wait in the listen backlog.
  */
 static peer_t *free_entry(struct wsk_server *server)
 {
+    int64_t now = wsk_now_ms();
     peer_t *lingering = NULL, *draining = NULL, *handshaking = NULL;
     for (size_t i = 0; i < server->peer_count; i++) {
         peer_t *peer = &server->peers[i];
         if (peer->state == PEER_FREE) return peer;
         if (peer->state == PEER_LINGER && peer->out.len == 0 && !lingering) lingering = peer;
         if (peer->state == PEER_LINGER && peer->out.len > 0 && !draining) draining = peer;
-        if (peer->state == PEER_HANDSHAKE && (!handshaking || peer->id < handshaking->id)) handshaking = peer;
+        if (peer->state == PEER_HANDSHAKE && !peer->held && !in_grace(peer, now) &&
+            (!handshaking || peer->id < handshaking->id))
+            handshaking = peer;
     }
-    peer_t *peer = lingering ? lingering : draining;
-    if (!peer && handshaking) {
-        WSK_LOGW(TAG, "no room for a new connection: refusing client %u, the oldest in its handshake (503)",
-                 (unsigned)handshaking->id);
-        if (handshaking->tls_handshaking) handshaking->state = PEER_GONE;
-        else reject(server, handshaking, 503);
-        peer_release(server, handshaking, false, true);
-        peer = handshaking;
-    }
-    if (peer && peer->state == PEER_LINGER) linger_end(peer);
-    return peer;
+    return lingering ? lingering : draining ? draining : handshaking;
 }
 
+/* Empty the entry free_entry chose: a lingering peer is closed now, one in its handshake refused with 503. */
+static void take_entry(struct wsk_server *server, peer_t *peer)
+{
+    if (peer->state == PEER_HANDSHAKE) {
+        WSK_LOGW(TAG, "no room for a new connection: refusing client %u, the oldest in its handshake (503)",
+                 (unsigned)peer->id);
+        if (peer->tls_handshaking) peer->state = PEER_GONE;
+        else reject(server, peer, 503);
+        peer_release(server, peer, false, true);
+    }
+    if (peer->state == PEER_LINGER) linger_end(peer);
+}
+
+/* Accept while the table has an entry for the connection; the others stay in the listen backlog, unanswered. */
 static void accept_clients(struct wsk_server *server)
 {
     for (;;) {
+        peer_t *peer = free_entry(server);
+        if (!peer) return;
         int fd = accept(server->listen_fd, NULL, NULL);
         if (fd < 0) return;
-        peer_t *peer = free_entry(server);
-        uint8_t *head = peer ? wsk_malloc(server->config.rx_buffer_size) : NULL;
-        if (!peer || !head || wsk_socket_prepare(fd) != WSK_OK) {
-            WSK_LOGW(TAG, "dropping a connection: %s", peer ? "no memory" : "too many pending clients");
+        take_entry(server, peer);
+        uint8_t *head = wsk_malloc(server->config.rx_buffer_size);
+        if (!head || wsk_socket_prepare(fd) != WSK_OK) {
+            WSK_LOGW(TAG, "dropping a connection: no memory");
             wsk_free(head);
             close(fd);
             continue;
@@ -591,7 +658,8 @@ static void accept_clients(struct wsk_server *server)
         peer->id = ++server->next_id;
         peer->slot = -1;
         peer->head = head;
-        peer->deadline = wsk_now_ms() + server->config.handshake_timeout_ms;
+        peer->heard = wsk_now_ms(); /* its grace starts */
+        peer->deadline = peer->heard + server->config.handshake_timeout_ms;
     }
 }
 
@@ -627,7 +695,29 @@ static void service_peer(struct wsk_server *server, peer_t *peer)
         } else if (peer->state == PEER_OPEN) {
             read_frames(server, peer);
         }
-    } while ((peer->state == PEER_HANDSHAKE || peer->state == PEER_OPEN) && wsk_conn_pending(&peer->conn) > 0);
+    } while (((peer->state == PEER_HANDSHAKE && !peer->held) || peer->state == PEER_OPEN) &&
+             wsk_conn_pending(&peer->conn) > 0);
+}
+
+/*
+ * Upgrade the held requests, first come first served, while there is room; the first that must wait holds the
+ * others back. Its head is parsed again: the engine keeps one request's parse at a time.
+ */
+static void admit_held(struct wsk_server *server)
+{
+    for (peer_t *peer = first_held(server); peer; peer = first_held(server)) {
+        wsk_request_t request;
+        size_t size = server->config.rx_buffer_size;
+        if (wsk_engine_parse_request(peer->head, peer->head_len, size - 1, &request) != WSK_OK ||
+            request.status != WSK_HTTP_SWITCHING_PROTOCOLS) {
+            reject(server, peer, 500); /* it parsed before: the engine failed */
+            continue;
+        }
+        upgrade(server, peer, &request);
+        if (peer->state == PEER_HANDSHAKE) return;
+        /* TLS may hold bytes it decrypted behind the request (frames sent before our 101). */
+        if (peer->state == PEER_OPEN && wsk_conn_pending(&peer->conn) > 0) service_peer(server, peer);
+    }
 }
 
 static void check_deadlines(struct wsk_server *server)
@@ -650,7 +740,10 @@ static void check_deadlines(struct wsk_server *server)
                      (unsigned)peer->out.len, server->config.send_timeout_ms);
             peer_end(peer, WSK_CLOSE_POLICY_VIOLATION, SEND_TIMEOUT_REASON);
         }
-        if (waiting && now >= peer->deadline) {
+        if (waiting && now >= peer->deadline && peer->state == PEER_HANDSHAKE && peer->held) {
+            WSK_LOGW(TAG, "client %u found no place within its handshake timeout (503)", (unsigned)peer->id);
+            reject(server, peer, 503);
+        } else if (waiting && now >= peer->deadline) {
             WSK_LOGW(TAG, "client %u timed out", (unsigned)peer->id);
             peer_fail(peer, WSK_CLOSE_ABNORMAL);
         }
@@ -681,6 +774,9 @@ static int next_wakeup(struct wsk_server *server)
             if (peer->out.len > 0 && peer->out.progress + c->send_timeout_ms < at)
                 at = peer->out.progress + c->send_timeout_ms;
         }
+        /* The end of a grace may give a waiting connection or request its place. */
+        if (in_grace(peer, now) && peer->heard + CONFIG_WSK_NEW_CLIENT_GRACE_MS < at)
+            at = peer->heard + CONFIG_WSK_NEW_CLIENT_GRACE_MS;
         if (at < soonest) soonest = at;
     }
     if (server->stopping && server->stop_deadline < soonest) soonest = server->stop_deadline;
@@ -736,12 +832,15 @@ static void serve(void *arg)
             wsk_unlock();
             break;
         }
-        fds[n++] = (struct pollfd){.fd = server->listen_fd, .events = POLLIN}; /* -1 once stopping: ignored */
+        /* -1 once stopping: ignored. With no entry for a new connection, they wait in the listen backlog. */
+        fds[n++] = (struct pollfd){.fd = free_entry(server) ? server->listen_fd : -1, .events = POLLIN};
         for (size_t i = 0; i < server->peer_count; i++) {
             peer_t *peer = &server->peers[i];
             if (peer->state != PEER_HANDSHAKE && peer->state != PEER_OPEN && peer->state != PEER_LINGER) continue;
             owners[n] = peer;
             short events = peer->want_write ? POLLOUT : POLLIN;
+            /* A held request whose buffer is full is not read (POLLHUP and POLLERR still come). */
+            if (peer->held && peer->head_len >= server->config.rx_buffer_size) events = 0;
             if (peer->out.len > 0 && !peer->out.wants_read) events |= POLLOUT;
             /* A draining TLS peer waits only on its queue (its records are never read raw). */
             if (peer->state == PEER_LINGER && peer->conn.tls) events = peer->out.wants_read ? POLLIN : POLLOUT;
@@ -760,6 +859,8 @@ static void serve(void *arg)
         }
         check_deadlines(server);
         sweep(server);
+        admit_held(server);
+        sweep(server); /* peers admit_held ended for the held requests, or refused */
         wsk_unlock();
     }
     wsk_free(fds);
@@ -779,7 +880,8 @@ static wsk_err_t listen_on(struct wsk_server *server)
         return WSK_ERR_INVALID_ARG;
     }
     socklen_t len = sizeof(addr);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 8) != 0 ||
+    int backlog = server->config.backlog_conn ? server->config.backlog_conn : CONFIG_WSK_BACKLOG_CONN;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, backlog) != 0 ||
         wsk_socket_prepare(fd) != WSK_OK || getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
         WSK_LOGE(TAG, "cannot listen on port %u: %s", server->config.port, strerror(errno));
         close(fd);

@@ -8,8 +8,17 @@
 //   whole frames first; wsk_server_stop closes open peers with 1001 and waits for their replies (bounded by
 //   close_timeout_ms), and answers those in their handshake 503. Before, those endings had no close frame, and
 //   stop closed sockets right after its 1001 (reporting 1001 whatever the peer answered).
+import * as net from "node:net";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { closePayload, frame, parseFrame, RawClient, type RawFrame } from "../../support/raw-client.js";
+import type WebSocket from "ws";
+import {
+  closePayload,
+  frame,
+  parseFrame,
+  RawClient,
+  upgradeRequest,
+  type RawFrame,
+} from "../../support/raw-client.js";
 import { buildHost, startServer, takeSanitizerReports, targets, type Server, type Target } from "./host.js";
 import { closed, nextMessage, openWs } from "./ws-peer.js";
 
@@ -38,6 +47,15 @@ async function until(ready: () => boolean, ms = 20_000): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (!ready() && Date.now() < deadline) await sleep(20);
   return ready();
+}
+
+/** The text of `ws`'s next message, or a description of its close if it closes first (bounded: 20 s). */
+function echoOrClose(ws: WebSocket): Promise<string> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve("no echo in 20 s"), 20_000);
+    ws.once("message", (data: Buffer) => (clearTimeout(timer), resolve(data.toString())));
+    ws.once("close", (code, reason) => (clearTimeout(timer), resolve(`closed ${code} ${reason.toString()}`)));
+  });
 }
 
 /** How many on_close lines the server logged with `code` and `reason`. */
@@ -123,6 +141,44 @@ function suite(t: Target): void {
     fresh.close();
     await closed(fresh);
     for (const peer of slow) peer.destroy();
+  }, 60_000);
+
+  it("in a burst of connections larger than its table, with silent peers in every slot, every client that speaks at once gets its 101 and its echo", async () => {
+    // max_clients 3: 3 slots, a table of 5. Silent upgraded peers hold the slots; then, in one burst, 18 more
+    // connections that send their request at once and then nothing (the halfopen attack), 6 ws clients among
+    // them, each sending a message as soon as it is open. Before: the server accepted the whole burst in one
+    // turn, each new connection refusing (503) the oldest still in its handshake before its request was read,
+    // and each upgrade ended (1013) the oldest peer that had not spoken yet, a client just upgraded included.
+    const server = await serve(["--max-clients", "3"]);
+    const holders = await Promise.all([0, 1, 2].map(() => RawClient.open(server.port)));
+    await sleep(300); // past their grace: theirs are the places to take
+    const silent: net.Socket[] = [];
+    const clients: Promise<string>[] = [];
+    for (let i = 0; i < 24; i++) {
+      if (i % 4 === 3) {
+        const text = `fresh ${clients.length}`;
+        clients.push(
+          open(server).then(async (ws) => {
+            const reply = echoOrClose(ws);
+            ws.send(text);
+            const got = await reply;
+            ws.close();
+            return got;
+          }),
+        );
+      } else {
+        const socket = net.connect(server.port, "127.0.0.1");
+        socket.on("error", () => {});
+        socket.write(upgradeRequest(server.port));
+        silent.push(socket);
+      }
+    }
+    const results = await Promise.allSettled(clients);
+    const outcome = (r: PromiseSettledResult<string>) =>
+      r.status === "fulfilled" ? r.value : `failed: ${(r.reason as Error).message}`;
+    expect(results.map(outcome)).toEqual(clients.map((_, i) => `fresh ${i}`)); // before: 503s and 1013s
+    for (const socket of silent) socket.destroy();
+    for (const holder of holders) holder.destroy();
   }, 60_000);
 
   for (const kind of ["pings", "messages"] as const)

@@ -9,6 +9,7 @@ typedef struct {
     uint16_t port;
     const char *path;
     uint8_t max_clients;
+    uint8_t backlog_conn;        /* listen backlog (0: CONFIG_WSK_BACKLOG_CONN) */
     const char *subprotocols;
     size_t max_message_size;
     size_t rx_buffer_size;       /* per-client handshake buffer and bytes per socket read (0: the default, 1 KiB) */

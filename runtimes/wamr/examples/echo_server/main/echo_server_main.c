@@ -86,6 +86,7 @@ wsk_err_t echo_server_start(const echo_server_options_t *options, wsk_server_han
     config.port = options->port;
     config.path = options->path;
     config.max_clients = options->max_clients;
+    config.backlog_conn = options->backlog_conn;
     config.subprotocols = options->subprotocols;
     config.max_message_size = options->max_message_size;
     if (options->rx_buffer_size > 0) config.rx_buffer_size = options->rx_buffer_size;
