@@ -46,9 +46,9 @@ typedef struct {
                                     gets 503. A new connection past the handshake table (max_clients + 2)
                                     takes the place of the oldest still in its handshake (which gets 503).
                                     Neither takes the place of a connection in its first
-                                    CONFIG_WSK_NEW_CLIENT_GRACE_MS (100 ms) that has sent nothing yet: the
-                                    newcomer waits (a complete request up to handshake_timeout_ms, then 503;
-                                    a connection in the listen backlog) */
+                                    new_client_grace_ms that has sent nothing yet: the newcomer waits (a
+                                    complete request up to handshake_timeout_ms, then 503; a connection in
+                                    the listen backlog) */
     uint8_t backlog_conn;      /**< listen backlog, as esp_http_server's: connections the TCP stack holds
                                     while the table has no entry for them; 0: CONFIG_WSK_BACKLOG_CONN (5
                                     on ESP-IDF, keep it below CONFIG_LWIP_TCP_ACCEPTMBOX_SIZE; 128 on Linux) */
@@ -77,6 +77,11 @@ typedef struct {
     int heartbeat_timeout_ms;  /**< ms after that ping without any frame before the client is ended (close
                                     1011 "heartbeat timeout" behind what is queued for it, then the socket
                                     closed); 0: CONFIG_WSK_HEARTBEAT_TIMEOUT_MS (10 s) */
+    int new_client_grace_ms;   /**< ms from its accept, or its upgrade, during which a connection that has
+                                    sent nothing yet keeps its place (not refused 503, not ended 1013 for a
+                                    newcomer, who waits instead); 0: CONFIG_WSK_NEW_CLIENT_GRACE_MS (100).
+                                    Longer suits slow clients, but a burst of silent connections then goes
+                                    through more slowly (about max_clients per grace) */
     const char *server_cert_pem; /**< wss://: the server's PEM certificate chain (NUL-terminated); NULL: ws:// */
     const char *server_key_pem;  /**< wss://: its PEM private key; both or neither */
     size_t task_stack_size;

@@ -416,14 +416,14 @@ static size_t open_count(struct wsk_server *server)
 }
 
 /*
- * Whether a peer is still within its grace, CONFIG_WSK_NEW_CLIENT_GRACE_MS from its accept (a connection the
- * server has read nothing from yet) or from its upgrade (a client that has sent nothing since). No newcomer takes
- * its place then: in a burst of connections larger than the table, a client that sends its request, then its
- * first frame, as soon as it can was otherwise pushed out by the next ones before it had the time to.
+ * Whether a peer is still within its grace, new_client_grace_ms from its accept (a connection the server has read
+ * nothing from yet) or from its upgrade (a client that has sent nothing since). No newcomer takes its place then:
+ * in a burst of connections larger than the table, a client that sends its request, then its first frame, as
+ * soon as it can was otherwise pushed out by the next ones before it had the time to.
  */
-static bool in_grace(const peer_t *peer, int64_t now)
+static bool in_grace(const struct wsk_server *server, const peer_t *peer, int64_t now)
 {
-    if (now - peer->heard >= CONFIG_WSK_NEW_CLIENT_GRACE_MS) return false;
+    if (now - peer->heard >= server->config.new_client_grace_ms) return false;
     if (peer->state == PEER_HANDSHAKE) return peer->head_len == 0;
     return peer->state == PEER_OPEN && peer->spoke == 0;
 }
@@ -448,7 +448,7 @@ static peer_t *least_worth_keeping(struct wsk_server *server, bool *later)
         if (peer->state != PEER_OPEN) continue;
         int rank = peer->closing ? 0 : peer->pinged ? 1 : peer->spoke == 0 ? 2 : 3;
         if (rank >= 2 && !server->config.lru_purge_enable) continue;
-        if (rank == 2 && in_grace(peer, now)) {
+        if (rank == 2 && in_grace(server, peer, now)) {
             *later = true;
             continue;
         }
@@ -609,7 +609,7 @@ static peer_t *free_entry(struct wsk_server *server)
         if (peer->state == PEER_FREE) return peer;
         if (peer->state == PEER_LINGER && peer->out.len == 0 && !lingering) lingering = peer;
         if (peer->state == PEER_LINGER && peer->out.len > 0 && !draining) draining = peer;
-        if (peer->state == PEER_HANDSHAKE && !peer->held && !in_grace(peer, now) &&
+        if (peer->state == PEER_HANDSHAKE && !peer->held && !in_grace(server, peer, now) &&
             (!handshaking || peer->id < handshaking->id))
             handshaking = peer;
     }
@@ -775,8 +775,8 @@ static int next_wakeup(struct wsk_server *server)
                 at = peer->out.progress + c->send_timeout_ms;
         }
         /* The end of a grace may give a waiting connection or request its place. */
-        if (in_grace(peer, now) && peer->heard + CONFIG_WSK_NEW_CLIENT_GRACE_MS < at)
-            at = peer->heard + CONFIG_WSK_NEW_CLIENT_GRACE_MS;
+        if (in_grace(server, peer, now) && peer->heard + c->new_client_grace_ms < at)
+            at = peer->heard + c->new_client_grace_ms;
         if (at < soonest) soonest = at;
     }
     if (server->stopping && server->stop_deadline < soonest) soonest = server->stop_deadline;
@@ -932,14 +932,20 @@ wsk_err_t wsk_server_start(const wsk_server_config_t *config, wsk_server_handle_
                  config->heartbeat_timeout_ms);
         return WSK_ERR_INVALID_ARG;
     }
+    if (config->new_client_grace_ms < 0) {
+        WSK_LOGE(TAG, "new_client_grace_ms %d: give 0 (CONFIG_WSK_NEW_CLIENT_GRACE_MS) or more",
+                 config->new_client_grace_ms);
+        return WSK_ERR_INVALID_ARG;
+    }
     struct wsk_server *server = wsk_calloc(1, sizeof(*server));
     if (!server) return WSK_ERR_NO_MEM;
     server->config = *config;
-    /* From here on: heartbeat_interval_ms 0 means off, and the timeout is set. */
+    /* From here on: heartbeat_interval_ms 0 means off, and the timeout and the grace are set. */
     wsk_server_config_t *c = &server->config;
     if (c->heartbeat_interval_ms == 0) c->heartbeat_interval_ms = CONFIG_WSK_HEARTBEAT_INTERVAL_MS;
     else if (c->heartbeat_interval_ms < 0) c->heartbeat_interval_ms = 0;
     if (c->heartbeat_timeout_ms == 0) c->heartbeat_timeout_ms = CONFIG_WSK_HEARTBEAT_TIMEOUT_MS;
+    if (c->new_client_grace_ms == 0) c->new_client_grace_ms = CONFIG_WSK_NEW_CLIENT_GRACE_MS;
     server->listen_fd = -1;
     server->peer_count = (size_t)config->max_clients + REJECT_BACKLOG;
     server->peers = wsk_calloc(server->peer_count, sizeof(peer_t));

@@ -393,6 +393,12 @@ function suite(t: Target): void {
     expect(run.stderr).toMatch(/max_clients 9 exceeds the engine's 8 connection slots/);
   });
 
+  it("refuses to start with a negative new_client_grace_ms, saying what to give", async () => {
+    const run = await runProgram(t, "wsk_echo_server", ["--port", "0", "--grace", "-1"]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/new_client_grace_ms -1: give 0 \(CONFIG_WSK_NEW_CLIENT_GRACE_MS\) or more/);
+  });
+
   it("answers 503 beyond max clients (LRU purge off), and 404 off its path", async () => {
     const small = await serve(["--max-clients", "2", "--path", "/ws", "--lru-purge", "off"]);
     try {

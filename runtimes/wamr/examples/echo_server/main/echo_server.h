@@ -10,6 +10,7 @@ typedef struct {
     const char *path;
     uint8_t max_clients;
     uint8_t backlog_conn;        /* listen backlog (0: CONFIG_WSK_BACKLOG_CONN) */
+    int new_client_grace_ms;     /* 0: CONFIG_WSK_NEW_CLIENT_GRACE_MS (100 ms) */
     const char *subprotocols;
     size_t max_message_size;
     size_t rx_buffer_size;       /* per-client handshake buffer and bytes per socket read (0: the default, 1 KiB) */

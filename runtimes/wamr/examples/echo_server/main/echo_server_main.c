@@ -87,6 +87,7 @@ wsk_err_t echo_server_start(const echo_server_options_t *options, wsk_server_han
     config.path = options->path;
     config.max_clients = options->max_clients;
     config.backlog_conn = options->backlog_conn;
+    config.new_client_grace_ms = options->new_client_grace_ms;
     config.subprotocols = options->subprotocols;
     config.max_message_size = options->max_message_size;
     if (options->rx_buffer_size > 0) config.rx_buffer_size = options->rx_buffer_size;

@@ -2,8 +2,8 @@
  * Linux entry point of the echo server example. Prints "ENGINE <back end>" and "PORT <n>" once listening.
  * SIGUSR1 prints a "STATS ..." line (WAMR pool and host heap in use); SIGINT/SIGTERM or stdin closing stop the server, which
  * then prints a final STATS line and exits 0.
- * Options: --port N (0: any) --bind ADDR --path P --max-clients N --backlog N (listen backlog) --max-message BYTES
- * --subprotocols a,b
+ * Options: --port N (0: any) --bind ADDR --path P --max-clients N --backlog N (listen backlog)
+ * --grace MS (new_client_grace_ms) --max-message BYTES --subprotocols a,b
  * --rx-buffer BYTES (rx_buffer_size) --send-timeout MS --max-send-queue BYTES --cert PEM-FILE --key PEM-FILE (wss)
  * --heartbeat INTERVAL_MS[,TIMEOUT_MS] or --heartbeat off (default: Kconfig's 30000,10000)
  * --lru-purge on|off (lru_purge_enable; default on) --close-timeout MS (close_timeout_ms; default 1000).
@@ -87,6 +87,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--path")) options.path = argv[i + 1];
         else if (!strcmp(argv[i], "--max-clients")) options.max_clients = (uint8_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--backlog")) options.backlog_conn = (uint8_t)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--grace")) options.new_client_grace_ms = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max-message")) options.max_message_size = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--rx-buffer")) options.rx_buffer_size = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--send-timeout")) options.send_timeout_ms = atoi(argv[i + 1]);
