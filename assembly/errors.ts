@@ -161,6 +161,9 @@ export namespace CallError {
   /** compression (RSV1) needs a negotiated extension and the first frame of a message. @argument */
   // @ts-ignore: decorator
   @inline export const CompressionNotAllowed: i32 = -13;
+  /** not in this engine build: WebSockets over HTTP/2 (RFC 8441) are left out of the `firmware` build (BUILD_HTTP2=0). */
+  // @ts-ignore: decorator
+  @inline export const NotBuilt: i32 = -14;
 }
 
 /** The first HandshakeError id: a `parseResponse` result of `-HANDSHAKE_ERROR_FIRST` or less is a broken rule. */

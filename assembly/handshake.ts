@@ -29,7 +29,7 @@ import {
   setField,
   setSpan,
 } from "./http";
-import { ACCEPT_BYTES, HEADER_ENTRY_BYTES, HeaderEntry } from "./layout";
+import { ACCEPT_BYTES, HEADER_ENTRY_BYTES, HeaderEntry, HTTP2 } from "./layout";
 import { sha1Digest, sha1Finish, sha1Start, sha1Update } from "./sha1";
 
 /** "HTTP/1.1 101 Switching Protocols\r\n" (its first 9 bytes start every response). */
@@ -90,12 +90,12 @@ const GUID = memory.data<u8>([
 ]);
 
 /** "CONNECT" */
-const CONNECT = memory.data<u8>([67, 79, 78, 78, 69, 67, 84]);
+const CONNECT: usize = HTTP2 == 0 ? 0 : memory.data<u8>([67, 79, 78, 78, 69, 67, 84]);
 /** "https" (its first 4 bytes are "http") */
-const HTTPS = memory.data<u8>([104, 116, 116, 112, 115]);
+const HTTPS: usize = HTTP2 == 0 ? 0 : memory.data<u8>([104, 116, 116, 112, 115]);
 
 /** The pseudo-headers of an HTTP/2 request (RFC 9113 §8.3.1, RFC 8441 §4), each after its length byte. */
-const PSEUDO_NAMES = memory.data<u8>([
+const PSEUDO_NAMES: usize = HTTP2 == 0 ? 0 : memory.data<u8>([
   7, 58, 109, 101, 116, 104, 111, 100, 7, 58, 115, 99, 104, 101, 109, 101, 10, 58, 97, 117, 116, 104, 111, 114, 105, 116,
   121, 5, 58, 112, 97, 116, 104, 9, 58, 112, 114, 111, 116, 111, 99, 111, 108,
 ]);
@@ -117,7 +117,7 @@ namespace Pseudo {
 }
 
 /** Values of the pseudo-headers of the request being read, by Pseudo index: (ptr, len) pairs. */
-const PSEUDO_VALUES = memory.data(<i32>Pseudo.Count * 8, 4);
+const PSEUDO_VALUES: usize = HTTP2 == 0 ? 0 : memory.data(<i32>Pseudo.Count * 8, 4);
 
 /** Header names the handshake reads, lower-case, each after its length byte; indexes are Known. */
 const NAMES = memory.data<u8>([
@@ -419,6 +419,7 @@ export function parseRequest(ptr: usize, len: u32, maxHeaderBytes: u32): i32 {
  * 426, 431, 501, with the fields and header table filled as `parseRequest` fills them (HttpVersion 20).
  */
 export function parseConnect(ptr: usize, len: u32, maxHeaderBytes: u32): i32 {
+  if (HTTP2 == 0) return CallError.NotBuilt;
   const headEnd = readHead(ptr, len, maxHeaderBytes);
   if (headEnd <= 0) return headEnd == 0 ? 0 : refuse(<u32>-headEnd);
   setField(HandshakeField.HttpVersion, 20);
@@ -558,7 +559,7 @@ function parseAnswer(slot: usize, ptr: usize, len: u32, offered: usize, offeredL
   const accepting: u32 = slot == 0 ? 200 : 101;
   if (headEnd > 0) {
     const end = lineEnd(ptr, 0);
-    reason = slot == 0 ? parseStatusField(ptr, end) : parseStatusLine(ptr, end);
+    reason = HTTP2 != 0 && slot == 0 ? parseStatusField(ptr, end) : parseStatusLine(ptr, end);
     if (reason != HandshakeError.BadStatusLine) {
       const headers = parseHeaders(ptr, end + 2, <u32>headEnd);
       const status = field(HandshakeField.Status);
@@ -591,22 +592,22 @@ export function sha1(ptr: usize, len: u32, dst: usize): i32 {
 // names lower-case), ending with an empty line, so the WebSocket rules stay here.
 
 /** ":method: CONNECT\r\n:protocol: websocket\r\n:scheme: http" (an "s" follows for https). */
-const CONNECT_LINES = memory.data<u8>([
+const CONNECT_LINES: usize = HTTP2 == 0 ? 0 : memory.data<u8>([
   58, 109, 101, 116, 104, 111, 100, 58, 32, 67, 79, 78, 78, 69, 67, 84, 13, 10, 58, 112, 114, 111, 116, 111, 99, 111,
   108, 58, 32, 119, 101, 98, 115, 111, 99, 107, 101, 116, 13, 10, 58, 115, 99, 104, 101, 109, 101, 58, 32, 104, 116, 116,
   112,
 ]);
 /** ":authority: " */
-const AUTHORITY_NAME = memory.data<u8>([58, 97, 117, 116, 104, 111, 114, 105, 116, 121, 58, 32]);
+const AUTHORITY_NAME: usize = HTTP2 == 0 ? 0 : memory.data<u8>([58, 97, 117, 116, 104, 111, 114, 105, 116, 121, 58, 32]);
 /** ":path: " */
-const PATH_NAME = memory.data<u8>([58, 112, 97, 116, 104, 58, 32]);
+const PATH_NAME: usize = HTTP2 == 0 ? 0 : memory.data<u8>([58, 112, 97, 116, 104, 58, 32]);
 /** "sec-websocket-version: 13\r\nsec-websocket-protocol: " (the version line is the first 27 bytes). */
-const H2_VERSION_PROTOCOL = memory.data<u8>([
+const H2_VERSION_PROTOCOL: usize = HTTP2 == 0 ? 0 : memory.data<u8>([
   115, 101, 99, 45, 119, 101, 98, 115, 111, 99, 107, 101, 116, 45, 118, 101, 114, 115, 105, 111, 110, 58, 32, 49, 51, 13,
   10, 115, 101, 99, 45, 119, 101, 98, 115, 111, 99, 107, 101, 116, 45, 112, 114, 111, 116, 111, 99, 111, 108, 58, 32,
 ]);
 /** ":status: " */
-const STATUS_NAME = memory.data<u8>([58, 115, 116, 97, 116, 117, 115, 58, 32]);
+const STATUS_NAME: usize = HTTP2 == 0 ? 0 : memory.data<u8>([58, 115, 116, 97, 116, 117, 115, 58, 32]);
 
 /**
  * Write the header block of a client's extended CONNECT (RFC 8441 §4) at `dst`, as lines: `:method`
@@ -628,6 +629,7 @@ export function buildConnectRequest(
   extraLength: u32,
   dst: usize,
 ): i32 {
+  if (HTTP2 == 0) return CallError.NotBuilt;
   if (!validRequest(host, hostLength, path, pathLength, protocols, protocolsLength)) return CallError.InvalidArgument;
   let at = put(dst, CONNECT_LINES, 53);
   if (secure != 0) store<u8>(at++, 0x73);
@@ -647,6 +649,7 @@ export function buildConnectRequest(
  * Sec-WebSocket-Accept over HTTP/2; the subprotocol and extension rules are the same).
  */
 export function parseConnectResponse(ptr: usize, len: u32, offered: usize, offeredLength: u32, maxHeaderBytes: u32): i32 {
+  if (HTTP2 == 0) return CallError.NotBuilt;
   return parseAnswer(0, ptr, len, offered, offeredLength, maxHeaderBytes);
 }
 

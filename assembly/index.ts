@@ -8,6 +8,7 @@ import {
   EVENT_CAPACITY,
   EVENTS,
   HANDSHAKE,
+  HTTP2,
   MAX_HEADERS,
   OUT,
   OUT_BYTES,
@@ -60,6 +61,7 @@ export function buildConstant(index: u32): u32 {
   if (index == BuildConstant.OutBytes) return <u32>OUT_BYTES;
   if (index == BuildConstant.EntropyBytes) return <u32>ENTROPY_BYTES;
   if (index == BuildConstant.MaxHeaders) return <u32>MAX_HEADERS;
+  if (index == BuildConstant.Http2) return <u32>HTTP2;
   return index == BuildConstant.SlotBytes ? SLOT_BYTES : 0;
 }
 

@@ -11,6 +11,12 @@ export const ENTROPY_BYTES: i32 = isDefined(BUILD_ENTROPY_BYTES) ? BUILD_ENTROPY
 export const MAX_HEADERS: i32 = isDefined(BUILD_MAX_HEADERS) ? BUILD_MAX_HEADERS : 64;
 /** Static pool for connection slots and the I/O area; `init` falls back to memory above __heap_base. */
 export const POOL_BYTES: i32 = isDefined(BUILD_POOL_BYTES) ? BUILD_POOL_BYTES : 0;
+/**
+ * 1: WebSockets over HTTP/2 (RFC 8441: `parseConnect`, `buildConnectRequest`, `parseConnectResponse`); 0 leaves
+ * their code and constant strings out (the `firmware` build: the C host speaks HTTP/1.1 only), and those three
+ * exports return CallError.NotBuilt.
+ */
+export const HTTP2: i32 = isDefined(BUILD_HTTP2) ? BUILD_HTTP2 : 1;
 
 /** Bytes of one event record. */
 export const EVENT_BYTES: i32 = 16;
@@ -112,6 +118,9 @@ export namespace BuildConstant {
   /** SLOT_BYTES. */
   // @ts-ignore: decorator
   @inline export const SlotBytes: u32 = 4;
+  /** HTTP2. */
+  // @ts-ignore: decorator
+  @inline export const Http2: u32 = 5;
 }
 
 /** Read a u32 field of RESULT. */

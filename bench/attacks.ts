@@ -96,8 +96,8 @@ const allServers: ServerSpec[] = [
     name: "wasmsocket C host (wasm2c)",
     command: () => [`${buildDir(cHost)}/wsk_echo_server`, "--port", "0", ...C_ARGS],
     prepare: async () => {
-      if (!existsSync(join(root, "build", "engine.mvp.wasm")))
-        throw new Error("the C host embeds build/engine.mvp.wasm: run `npm run build` first");
+      if (!existsSync(join(root, "build", "engine.firmware.wasm")))
+        throw new Error("the C host embeds build/engine.firmware.wasm: run `npm run build` first");
       process.stderr.write(`building the C host (${cHost.name}) in ${buildDir(cHost)} ...\n`);
       await buildHost(cHost);
     },

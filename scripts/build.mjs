@@ -13,7 +13,7 @@ import { writeAbi } from "./gen-abi.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const asc = join(root, "node_modules", ".bin", "asc");
-const targets = process.argv.slice(2).length ? process.argv.slice(2) : ["simd", "mvp", "debug"];
+const targets = process.argv.slice(2).length ? process.argv.slice(2) : ["simd", "mvp", "firmware", "debug"];
 
 // The `relaxed` variant is instantiated below to read its heap base; V8 before 11.4 (Node 20) needs the flag.
 if (!WebAssembly.validate(relaxedSwizzleProbe())) setFlagsFromString("--experimental-wasm-relaxed-simd");

@@ -215,6 +215,8 @@ export const BUILD = {
     MAX_HEADERS: 64,
     /** Static pool for connection slots and the I/O area; `init` falls back to memory above __heap_base. */
     POOL_BYTES: 0,
+    /** 1: WebSockets over HTTP/2 (RFC 8441: `parseConnect`, `buildConnectRequest`, `parseConnectResponse`); 0 leaves their code and constant strings out (the `firmware` build: the C host speaks HTTP/1.1 only), and those three exports return CallError.NotBuilt. */
+    HTTP2: 1,
   },
   mvp: {
     /** Events one `feed` call may report before it stops and returns (the host then feeds the rest). */
@@ -227,6 +229,22 @@ export const BUILD = {
     MAX_HEADERS: 32,
     /** Static pool for connection slots and the I/O area; `init` falls back to memory above __heap_base. */
     POOL_BYTES: 6144,
+    /** 1: WebSockets over HTTP/2 (RFC 8441: `parseConnect`, `buildConnectRequest`, `parseConnectResponse`); 0 leaves their code and constant strings out (the `firmware` build: the C host speaks HTTP/1.1 only), and those three exports return CallError.NotBuilt. */
+    HTTP2: 1,
+  },
+  firmware: {
+    /** Events one `feed` call may report before it stops and returns (the host then feeds the rest). */
+    EVENT_CAPACITY: 32,
+    /** Bytes the engine may queue for sending during one `feed` call (pong and close replies). */
+    OUT_BYTES: 512,
+    /** Size of the entropy pool the host fills with random bytes (masking keys, handshake nonces). */
+    ENTROPY_BYTES: 256,
+    /** Header lines one handshake may carry; more is answered with 431. */
+    MAX_HEADERS: 32,
+    /** Static pool for connection slots and the I/O area; `init` falls back to memory above __heap_base. */
+    POOL_BYTES: 6144,
+    /** 1: WebSockets over HTTP/2 (RFC 8441: `parseConnect`, `buildConnectRequest`, `parseConnectResponse`); 0 leaves their code and constant strings out (the `firmware` build: the C host speaks HTTP/1.1 only), and those three exports return CallError.NotBuilt. */
+    HTTP2: 0,
   },
 } as const;
 
@@ -237,6 +255,7 @@ export const BUILD_DEFAULTS = {
   ENTROPY_BYTES: 256,
   MAX_HEADERS: 64,
   POOL_BYTES: 0,
+  HTTP2: 1,
 } as const;
 
 /** Byte offsets of the u32 fields of a header-table entry. (assembly/layout.ts HeaderEntry) */
@@ -289,6 +308,8 @@ export const BuildConstant = {
   MaxHeaders: 3,
   /** SLOT_BYTES. */
   SlotBytes: 4,
+  /** HTTP2. */
+  Http2: 5,
 } as const;
 
 /** Field offsets inside a slot. (assembly/connection.ts Slot) */
@@ -608,6 +629,8 @@ export const CallError = {
   NoMessage: -12,
   /** compression (RSV1) needs a negotiated extension and the first frame of a message. */
   CompressionNotAllowed: -13,
+  /** not in this engine build: WebSockets over HTTP/2 (RFC 8441) are left out of the `firmware` build (BUILD_HTTP2=0). */
+  NotBuilt: -14,
 } as const;
 
 /** Why a handshake was refused (the `Reason` handshake field): the rule the request or response broke. Ids start at 16 so `parseResponse` can return `-id` without colliding with a CallError (-1 to -15). (assembly/errors.ts HandshakeError) */
@@ -861,6 +884,12 @@ export const callErrors: Readonly<Record<number, CallErrorRow>> = {
     name: "CompressionNotAllowed",
     message: "compression (RSV1) needs a negotiated extension and the first frame of a message",
     argument: true,
+  },
+  [-14]: {
+    name: "NotBuilt",
+    message:
+      "not in this engine build: WebSockets over HTTP/2 (RFC 8441) are left out of the `firmware` build (BUILD_HTTP2=0)",
+    argument: false,
   },
 };
 

@@ -30,14 +30,14 @@ describe("generated ABI", () => {
     ).not.toThrow();
   });
 
-  it.each(["simd", "mvp"] as const)("lists exactly the %s build's function exports", (build) => {
+  it.each(["simd", "mvp", "firmware"] as const)("lists exactly the %s build's function exports", (build) => {
     const functions = WebAssembly.Module.exports(new WebAssembly.Module(wasm(build)))
       .filter((e) => e.kind === "function")
       .map((e) => e.name);
     expect([...functions].sort()).toEqual([...EXPORTS].sort());
   });
 
-  it.each(["simd", "mvp"] as const)("has the %s build's build constants", (build) => {
+  it.each(["simd", "mvp", "firmware"] as const)("has the %s build's build constants", (build) => {
     const e = new WebAssembly.Instance(new WebAssembly.Module(wasm(build)), {}).exports as Record<
       string,
       (index: number) => number
@@ -46,6 +46,7 @@ describe("generated ABI", () => {
     expect(e.buildConstant(BuildConstant.OutBytes)).toBe(BUILD[build].OUT_BYTES);
     expect(e.buildConstant(BuildConstant.EntropyBytes)).toBe(BUILD[build].ENTROPY_BYTES);
     expect(e.buildConstant(BuildConstant.MaxHeaders)).toBe(BUILD[build].MAX_HEADERS);
+    expect(e.buildConstant(BuildConstant.Http2)).toBe(BUILD[build].HTTP2);
   });
 
   it.each(["simd", "mvp"] as const)("fits every %s rejection response in BUILDER_ROOM_BYTES", (build) => {

@@ -122,6 +122,8 @@ wsk_err_t wsk_client_close(wsk_client_handle_t client, int timeout_ms);
 wsk_err_t wsk_client_stop(wsk_client_handle_t client);
 /** Stop if running and free the client. Not from a handler. */
 wsk_err_t wsk_client_destroy(wsk_client_handle_t client);
+/** The event's name without its prefix ("CONNECTED", "DATA"...), for logs; "UNKNOWN" for another value. */
+const char *wsk_client_event_name(wsk_client_event_id_t event);
 
 #ifdef __cplusplus
 }

@@ -87,17 +87,26 @@ enum wsk_export {
 #define WSK_SIMD_ENTROPY_BYTES 4096
 #define WSK_SIMD_MAX_HEADERS 64
 #define WSK_SIMD_POOL_BYTES 0
+#define WSK_SIMD_HTTP2 1
 #define WSK_MVP_EVENT_CAPACITY 32
 #define WSK_MVP_OUT_BYTES 512
 #define WSK_MVP_ENTROPY_BYTES 256
 #define WSK_MVP_MAX_HEADERS 32
 #define WSK_MVP_POOL_BYTES 6144
+#define WSK_MVP_HTTP2 1
+#define WSK_FIRMWARE_EVENT_CAPACITY 32
+#define WSK_FIRMWARE_OUT_BYTES 512
+#define WSK_FIRMWARE_ENTROPY_BYTES 256
+#define WSK_FIRMWARE_MAX_HEADERS 32
+#define WSK_FIRMWARE_POOL_BYTES 6144
+#define WSK_FIRMWARE_HTTP2 0
 /* What each build constant is when a build does not set it. */
 #define WSK_DEFAULT_EVENT_CAPACITY 64
 #define WSK_DEFAULT_OUT_BYTES 1024
 #define WSK_DEFAULT_ENTROPY_BYTES 256
 #define WSK_DEFAULT_MAX_HEADERS 64
 #define WSK_DEFAULT_POOL_BYTES 0
+#define WSK_DEFAULT_HTTP2 1
 
 /* Byte offsets of the u32 fields of a header-table entry. (assembly/layout.ts HeaderEntry) */
 #define WSK_HEADER_ENTRY_NAME_PTR 0
@@ -124,6 +133,7 @@ enum wsk_export {
 #define WSK_BUILD_CONSTANT_ENTROPY_BYTES 2
 #define WSK_BUILD_CONSTANT_MAX_HEADERS 3
 #define WSK_BUILD_CONSTANT_SLOT_BYTES 4
+#define WSK_BUILD_CONSTANT_HTTP2 5
 
 /* Field offsets inside a slot. (assembly/connection.ts Slot) */
 #define WSK_SLOT_STATE 0
@@ -300,6 +310,7 @@ enum wsk_export {
 #define WSK_CALL_ERROR_MESSAGE_UNFINISHED (-11)
 #define WSK_CALL_ERROR_NO_MESSAGE (-12)
 #define WSK_CALL_ERROR_COMPRESSION_NOT_ALLOWED (-13)
+#define WSK_CALL_ERROR_NOT_BUILT (-14)
 
 /* Why a handshake was refused (the `Reason` handshake field): the rule the request or response broke. Ids start at 16 so `parseResponse` can return `-id` without colliding with a CallError (-1 to -15). (assembly/errors.ts HandshakeError) */
 #define WSK_HANDSHAKE_ERROR_HEAD_TOO_LARGE 16
@@ -370,7 +381,8 @@ enum wsk_export {
     X(-10, INVALID_ARGUMENT, "invalid argument") \
     X(-11, MESSAGE_UNFINISHED, "the message being written still has frames to write (nextFrame until its last)") \
     X(-12, NO_MESSAGE, "no message frame to write (beginMessage first)") \
-    X(-13, COMPRESSION_NOT_ALLOWED, "compression (RSV1) needs a negotiated extension and the first frame of a message")
+    X(-13, COMPRESSION_NOT_ALLOWED, "compression (RSV1) needs a negotiated extension and the first frame of a message") \
+    X(-14, NOT_BUILT, "not in this engine build: WebSockets over HTTP/2 (RFC 8441) are left out of the `firmware` build (BUILD_HTTP2=0)")
 #define WSK_HANDSHAKE_ERRORS(X) \
     X(16, HEAD_TOO_LARGE, 431, "handshake head longer than maxHeaderBytes") \
     X(17, TOO_MANY_HEADERS, 431, "more header lines than the engine's MAX_HEADERS") \

@@ -1,5 +1,5 @@
 /*
- * The wasm2c back end: build/engine.mvp.wasm translated to C by wasm2c at build time (wsk_engine_w2c.c, never
+ * The wasm2c back end: build/engine.firmware.wasm translated to C by wasm2c at build time (wsk_engine_w2c.c, never
  * committed) and compiled into the host, run by wsk_wasm_rt.c: linear memory is a static array, a trap
  * longjmps back here and fails the call. No interpreter, no module bytes in RAM.
  */

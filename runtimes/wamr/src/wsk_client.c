@@ -704,3 +704,19 @@ wsk_err_t wsk_client_destroy(wsk_client_handle_t c)
     free_client(c);
     return WSK_OK;
 }
+
+const char *wsk_client_event_name(wsk_client_event_id_t event)
+{
+    switch (event) {
+    case WSK_EVENT_ANY: return "ANY";
+    case WSK_EVENT_ERROR: return "ERROR";
+    case WSK_EVENT_CONNECTED: return "CONNECTED";
+    case WSK_EVENT_DISCONNECTED: return "DISCONNECTED";
+    case WSK_EVENT_DATA: return "DATA";
+    case WSK_EVENT_CLOSED: return "CLOSED";
+    case WSK_EVENT_BEFORE_CONNECT: return "BEFORE_CONNECT";
+    case WSK_EVENT_BEGIN: return "BEGIN";
+    case WSK_EVENT_FINISH: return "FINISH";
+    }
+    return "UNKNOWN";
+}

@@ -20,8 +20,8 @@
 #ifndef CONFIG_WSK_MAX_CONNECTIONS
 #define CONFIG_WSK_MAX_CONNECTIONS 8
 #endif
-/** Engine I/O area: half receive area, half transmit area. Slots + this must fit the mvp build's pool
-    (WSK_MVP_POOL_BYTES; wsk_engine.c checks it at build time, test/runtimes/wamr/config.test.ts the Kconfig). */
+/** Engine I/O area: half receive area, half transmit area. Slots + this must fit the firmware build's pool
+    (WSK_FIRMWARE_POOL_BYTES; wsk_engine.c checks it at build time, test/runtimes/wamr/config.test.ts the Kconfig). */
 #ifndef CONFIG_WSK_ENGINE_IO_BYTES
 #define CONFIG_WSK_ENGINE_IO_BYTES 2048
 #endif

@@ -30,12 +30,12 @@ _Static_assert(WSK_CLOSE_NORMAL == WSK_CLOSE_CODE_NORMAL && WSK_CLOSE_GOING_AWAY
                    WSK_CLOSE_TRY_AGAIN_LATER == WSK_CLOSE_CODE_TRY_AGAIN_LATER,
                "WSK_CLOSE_* differ from the engine's CloseCode (wsk_abi.h)");
 
-/* The configuration must fit the engine the host runs (the mvp build): init places the slots and the I/O area
+/* The configuration must fit the engine the host runs (the firmware build): init places the slots and the I/O area
    (rounded up to 16 bytes, connection.ts requiredBytes) in the build's static pool, or fails. */
 #define WSK_IO_AREA_BYTES ((CONFIG_WSK_ENGINE_IO_BYTES + 15) & ~15)
-_Static_assert(CONFIG_WSK_MAX_CONNECTIONS * WSK_SLOT_BYTES + WSK_IO_AREA_BYTES <= WSK_MVP_POOL_BYTES,
-               "CONFIG_WSK_MAX_CONNECTIONS slots + CONFIG_WSK_ENGINE_IO_BYTES exceed the mvp engine's pool "
-               "(WSK_MVP_POOL_BYTES): lower one of them");
+_Static_assert(CONFIG_WSK_MAX_CONNECTIONS * WSK_SLOT_BYTES + WSK_IO_AREA_BYTES <= WSK_FIRMWARE_POOL_BYTES,
+               "CONFIG_WSK_MAX_CONNECTIONS slots + CONFIG_WSK_ENGINE_IO_BYTES exceed the firmware engine's pool "
+               "(WSK_FIRMWARE_POOL_BYTES): lower one of them");
 /* Half the I/O area receives; the other half must hold a control frame staged at its end and written at its
    start, and a handshake response (WSK_BUILDER_ROOM_BYTES beyond its inputs). */
 _Static_assert(CONFIG_WSK_ENGINE_IO_BYTES / 2 >= 2 * WSK_BUILDER_ROOM_BYTES,

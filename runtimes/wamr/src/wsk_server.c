@@ -50,11 +50,26 @@ _Static_assert(CONFIG_WSK_HEARTBEAT_INTERVAL_MS >= 0 && CONFIG_WSK_HEARTBEAT_TIM
  */
 typedef enum { PEER_FREE, PEER_HANDSHAKE, PEER_OPEN, PEER_GONE, PEER_LINGER } peer_state_t;
 
+/* Ordered by alignment, the widest first, so that no padding sits between fields (8 of these per 4 clients). */
 typedef struct {
-    peer_state_t state;
-    wsk_client_id_t id;
     wsk_conn_t conn;
+    int64_t deadline;     /* handshake, close, drain, linger or heartbeat deadline */
+    int64_t heard;        /* when we last read bytes from it (open peers; the heartbeat's clock); when it was
+                             accepted (handshake) or upgraded (open, before it sends a byte): its grace's start */
+    int64_t spoke;        /* ... the same, 0 until it sends a byte after its upgrade (LRU purge's order) */
+    /* Bytes the socket (plain or TLS) did not take yet (0 bytes per idle peer), bounded by max_send_queue; the
+       loop flushes them on POLLOUT instead of waiting on one socket. send_timeout_ms without progress drops it. */
+    wsk_send_queue_t out;
+    uint8_t *head;        /* handshake bytes so far (freed once open) */
+    size_t head_len;
+    uint8_t *message;     /* reassembly buffer */
+    size_t message_len, message_cap;
+    wsk_client_id_t id;
     int slot;
+    uint16_t close_code;
+    uint8_t state;        /* a peer_state_t */
+    uint8_t message_opcode;
+    uint8_t close_reason_len;
     bool tls_handshaking; /* wss: the TLS handshake is still under way */
     bool want_write;      /* ... and waits for the socket to become writable */
     bool closing;         /* we sent a close frame and wait for the client's */
@@ -63,21 +78,7 @@ typedef struct {
     bool whole;           /* an app message is being framed: queued whole, past the bound (send_to checked it) */
     bool torn;            /* the queue ends inside a frame (no memory for the rest): no close frame after it */
     bool held;            /* in its handshake, request complete: waits for a place (FIFO, until its deadline) */
-    int64_t deadline;     /* handshake, close, drain, linger or heartbeat deadline */
-    int64_t heard;        /* when we last read bytes from it (open peers; the heartbeat's clock); when it was
-                             accepted (handshake) or upgraded (open, before it sends a byte): its grace's start */
-    int64_t spoke;        /* ... the same, 0 until it sends a byte after its upgrade (LRU purge's order) */
-    uint8_t *head;        /* handshake bytes so far (freed once open) */
-    size_t head_len;
-    uint8_t *message;     /* reassembly buffer */
-    size_t message_len, message_cap;
-    uint8_t message_opcode;
-    /* Bytes the socket (plain or TLS) did not take yet (0 bytes per idle peer), bounded by max_send_queue; the
-       loop flushes them on POLLOUT instead of waiting on one socket. send_timeout_ms without progress drops it. */
-    wsk_send_queue_t out;
-    uint16_t close_code;
-    char close_reason[124];
-    size_t close_reason_len;
+    char close_reason[WSK_MAX_CLOSE_REASON];
 } peer_t;
 
 struct wsk_server {
@@ -126,8 +127,9 @@ static void peer_end(peer_t *peer, uint16_t code, const char *reason)
 {
     if (peer->state != PEER_HANDSHAKE && peer->state != PEER_OPEN) return;
     peer->close_code = code;
-    peer->close_reason_len = strlen(reason);
-    memcpy(peer->close_reason, reason, peer->close_reason_len);
+    size_t len = strlen(reason); /* one of this file's reasons: at most WSK_MAX_CLOSE_REASON */
+    peer->close_reason_len = (uint8_t)len;
+    memcpy(peer->close_reason, reason, len);
     peer->state = PEER_GONE;
 }
 
@@ -372,7 +374,7 @@ static bool on_event(void *ctx, const wsk_event_t *event)
         break;
     case WSK_EVENT_TYPE_CLOSE:
         peer->close_code = event->code;
-        peer->close_reason_len = event->len < sizeof(peer->close_reason) ? event->len : 0;
+        peer->close_reason_len = (uint8_t)(event->len <= sizeof(peer->close_reason) ? event->len : 0);
         memcpy(peer->close_reason, event->data, peer->close_reason_len);
         break;
     case WSK_EVENT_TYPE_ERROR:

@@ -82,33 +82,31 @@ const char *wasm_rt_strerror(wasm_rt_trap_t trap)
 
 /*
  * Function types, for call_indirect's signature check: equal signatures get equal numbers, as wabt's runtime
- * gives. The engine declares 25, the largest with 11 parameters and a result; the table is static RAM (~450 B).
+ * gives. One u32 per type the module declares (WSK_W2C_FUNC_TYPES, counted in the translation; 26 in the
+ * engine, the largest with 11 parameters and a result): the parameter count in bits 0-3, the result count in
+ * bits 4-7, then 2 bits per value type (i32, i64, f32, f64). 104 bytes of RAM, where one byte per value was ~450.
  */
-enum { MAX_FUNC_TYPES = 32, MAX_FUNC_TYPE_VALUES = 12 };
-static struct {
-    uint8_t params, results;
-    uint8_t types[MAX_FUNC_TYPE_VALUES];
-} s_func_types[MAX_FUNC_TYPES];
+enum { MAX_FUNC_TYPE_VALUES = 12 };
+static uint32_t s_func_types[WSK_W2C_FUNC_TYPES];
 static uint32_t s_func_type_count;
 
 uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...)
 {
     /* A module beyond these limits is not the engine: fail loudly rather than compare signatures wrongly. */
     if (params + results > MAX_FUNC_TYPE_VALUES) abort();
-    uint8_t types[MAX_FUNC_TYPE_VALUES] = {0};
+    uint32_t signature = params | results << 4;
     va_list args;
     va_start(args, results);
-    for (uint32_t i = 0; i < params + results; i++) types[i] = (uint8_t)va_arg(args, int);
-    va_end(args);
-    for (uint32_t i = 0; i < s_func_type_count; i++) {
-        if (s_func_types[i].params == params && s_func_types[i].results == results &&
-            memcmp(s_func_types[i].types, types, sizeof(types)) == 0)
-            return i;
+    for (uint32_t i = 0; i < params + results; i++) {
+        int type = va_arg(args, int);
+        if (type < WASM_RT_I32 || type > WASM_RT_F64) abort(); /* no references or SIMD in the engine */
+        signature |= (uint32_t)type << (8 + 2 * i);
     }
-    if (s_func_type_count == MAX_FUNC_TYPES) abort();
-    s_func_types[s_func_type_count].params = (uint8_t)params;
-    s_func_types[s_func_type_count].results = (uint8_t)results;
-    memcpy(s_func_types[s_func_type_count].types, types, sizeof(types));
+    va_end(args);
+    for (uint32_t i = 0; i < s_func_type_count; i++)
+        if (s_func_types[i] == signature) return i;
+    if (s_func_type_count == WSK_W2C_FUNC_TYPES) abort();
+    s_func_types[s_func_type_count] = signature;
     return s_func_type_count++;
 }
 

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "linux_read_file.h"
 #include "wsk_client.h"
 
 #if WSK_TLS
@@ -86,21 +87,6 @@ static void emit_line(const char *line)
     pthread_mutex_unlock(&out_lock);
 }
 
-static const char *event_name(wsk_client_event_id_t id)
-{
-    switch (id) {
-    case WSK_EVENT_ERROR: return "ERROR";
-    case WSK_EVENT_CONNECTED: return "CONNECTED";
-    case WSK_EVENT_DISCONNECTED: return "DISCONNECTED";
-    case WSK_EVENT_DATA: return "DATA";
-    case WSK_EVENT_CLOSED: return "CLOSED";
-    case WSK_EVENT_BEFORE_CONNECT: return "BEFORE_CONNECT";
-    case WSK_EVENT_BEGIN: return "BEGIN";
-    case WSK_EVENT_FINISH: return "FINISH";
-    default: return "UNKNOWN";
-    }
-}
-
 /* A client of a "together" group: wait for the group's other clients (at most 10 s), then go with them. */
 static void wait_together(void)
 {
@@ -145,9 +131,9 @@ static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_
         snprintf(head, sizeof(head), "%ld ERROR %d %u %d %d", d->id, data->error_type, data->close_code,
                  data->handshake_status, data->esp_transport_sock_errno);
     else if (id == WSK_EVENT_CLOSED || id == WSK_EVENT_DISCONNECTED)
-        snprintf(head, sizeof(head), "%ld %s %u", d->id, event_name(id), data->close_code);
+        snprintf(head, sizeof(head), "%ld %s %u", d->id, wsk_client_event_name(id), data->close_code);
     else
-        snprintf(head, sizeof(head), "%ld %s", d->id, event_name(id));
+        snprintf(head, sizeof(head), "%ld %s", d->id, wsk_client_event_name(id));
     emit_line(head);
     if (id == WSK_EVENT_BEFORE_CONNECT && d->together) {
         d->together = false;
@@ -176,25 +162,6 @@ static void print_stats(void)
     emit_line(line);
 }
 
-/* The whole file as a NUL-terminated string (PEM for mbedTLS), or NULL. */
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *text = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long size = ftell(f);
-        text = size >= 0 ? malloc((size_t)size + 1) : NULL;
-        if (text && (fseek(f, 0, SEEK_SET) != 0 || fread(text, 1, (size_t)size, f) != (size_t)size)) {
-            free(text);
-            text = NULL;
-        }
-        if (text) text[size] = 0;
-    }
-    fclose(f);
-    return text;
-}
-
 static void open_client(long id, int port, const char *path, size_t buffer_size, size_t max_message,
                         size_t max_fragment, int ping_interval, int network_timeout_ms, const char *ca_file)
 {
@@ -204,7 +171,7 @@ static void open_client(long id, int port, const char *path, size_t buffer_size,
         if (!clients[i].handle) d = &clients[i];
     char uri[300];
     snprintf(uri, sizeof(uri), "%s://127.0.0.1:%d%s", ca_file ? "wss" : "ws", port, path);
-    char *ca = ca_file ? read_file(ca_file) : NULL;
+    char *ca = ca_file ? linux_read_file(ca_file) : NULL;
     wsk_client_config_t config = WSK_CLIENT_DEFAULT_CONFIG();
     config.uri = uri;
     config.cert_pem = ca; /* copied by wsk_client_init */

@@ -1,5 +1,5 @@
 // The C host's limits (Kconfig on ESP-IDF, src/wsk_config.h's defaults on Linux) against the engine build it
-// runs (mvp): the same defaults in both places (LRU purge's bool too, whose Linux default is in wsk_server.h),
+// runs (firmware): the same defaults in both places (LRU purge's bool too, whose Linux default is in wsk_server.h),
 // the server heartbeat's equal to bindings/policies/config.ts's `defaults`,
 // and every Kconfig choice within a range fits the engine's static pool beside the other's default
 // (wsk_engine.c's and wsk_server.c's _Static_asserts check the configuration built).
@@ -98,13 +98,13 @@ describe("C host configuration", () => {
     expect(header).toMatch(/\.lru_purge_enable = CONFIG_WSK_LRU_PURGE_ENABLE/);
   });
 
-  it("fits the default slots and I/O area in the mvp engine's static pool", () => {
-    expect(required(slots.default, io.default)).toBeLessThanOrEqual(BUILD.mvp.POOL_BYTES);
+  it("fits the default slots and I/O area in the firmware engine's static pool", () => {
+    expect(required(slots.default, io.default)).toBeLessThanOrEqual(BUILD.firmware.POOL_BYTES);
   });
 
   it("fits each Kconfig range's largest value beside the other option's default", () => {
-    expect(required(slots.range![1], io.default)).toBeLessThanOrEqual(BUILD.mvp.POOL_BYTES);
-    expect(required(slots.default, io.range![1])).toBeLessThanOrEqual(BUILD.mvp.POOL_BYTES);
+    expect(required(slots.range![1], io.default)).toBeLessThanOrEqual(BUILD.firmware.POOL_BYTES);
+    expect(required(slots.default, io.range![1])).toBeLessThanOrEqual(BUILD.firmware.POOL_BYTES);
   });
 
   it("keeps the smallest I/O area large enough for a handshake and a control frame in its transmit half", () => {

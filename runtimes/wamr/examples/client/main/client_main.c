@@ -33,21 +33,6 @@ typedef struct {
     size_t long_bytes;        /* the long text's size: its echo counts when this many bytes came back */
 } example_client_t;
 
-static const char *event_name(wsk_client_event_id_t id)
-{
-    switch (id) {
-    case WSK_EVENT_ERROR: return "ERROR";
-    case WSK_EVENT_CONNECTED: return "CONNECTED";
-    case WSK_EVENT_DISCONNECTED: return "DISCONNECTED";
-    case WSK_EVENT_DATA: return "DATA";
-    case WSK_EVENT_CLOSED: return "CLOSED";
-    case WSK_EVENT_BEFORE_CONNECT: return "BEFORE_CONNECT";
-    case WSK_EVENT_BEGIN: return "BEGIN";
-    case WSK_EVENT_FINISH: return "FINISH";
-    default: return "?";
-    }
-}
-
 static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_t *data)
 {
     example_client_t *ex = args;
@@ -68,7 +53,7 @@ static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_
             }
         }
     } else {
-        printf("EVENT %d %s error_type=%d close=%u status=%d errno=%d\n", ex->index, event_name(id), data->error_type,
+        printf("EVENT %d %s error_type=%d close=%u status=%d errno=%d\n", ex->index, wsk_client_event_name(id), data->error_type,
                data->close_code, data->handshake_status, data->esp_transport_sock_errno);
     }
     fflush(stdout);

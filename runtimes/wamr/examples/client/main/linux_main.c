@@ -11,25 +11,7 @@
 #include <string.h>
 
 #include "client_example.h"
-
-/* The whole file as a NUL-terminated string (PEM for mbedTLS), or NULL. */
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *text = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long size = ftell(f);
-        text = size >= 0 ? malloc((size_t)size + 1) : NULL;
-        if (text && (fseek(f, 0, SEEK_SET) != 0 || fread(text, 1, (size_t)size, f) != (size_t)size)) {
-            free(text);
-            text = NULL;
-        }
-        if (text) text[size] = 0;
-    }
-    fclose(f);
-    return text;
-}
+#include "linux_read_file.h"
 
 extern int wsk_log_level;
 
@@ -54,7 +36,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--skip-cn-check")) options.skip_cert_common_name_check = atoi(argv[i + 1]) != 0;
         else if (!strcmp(argv[i], "--ca")) {
             free((char *)options.cert_pem);
-            options.cert_pem = read_file(argv[i + 1]);
+            options.cert_pem = linux_read_file(argv[i + 1]);
             if (!options.cert_pem) {
                 fprintf(stderr, "cannot read %s\n", argv[i + 1]);
                 return 2;

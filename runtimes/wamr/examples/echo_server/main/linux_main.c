@@ -19,29 +19,11 @@
 #include <unistd.h>
 
 #include "echo_server.h"
+#include "linux_read_file.h"
 
 extern int wsk_log_level;
 
 static volatile sig_atomic_t s_stop, s_stats;
-
-/* The whole file as a NUL-terminated string (PEM for mbedTLS), or NULL. */
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *text = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long size = ftell(f);
-        text = size >= 0 ? malloc((size_t)size + 1) : NULL;
-        if (text && (fseek(f, 0, SEEK_SET) != 0 || fread(text, 1, (size_t)size, f) != (size_t)size)) {
-            free(text);
-            text = NULL;
-        }
-        if (text) text[size] = 0;
-    }
-    fclose(f);
-    return text;
-}
 
 /* "--heartbeat off" or "INTERVAL_MS[,TIMEOUT_MS]", both positive; false if it is neither. */
 static bool parse_heartbeat(const char *text, echo_server_options_t *options)
@@ -108,7 +90,7 @@ int main(int argc, char **argv)
             }
         }
         else if (!strcmp(argv[i], "--cert") || !strcmp(argv[i], "--key")) {
-            char *pem = read_file(argv[i + 1]);
+            char *pem = linux_read_file(argv[i + 1]);
             if (!pem) {
                 fprintf(stderr, "cannot read %s\n", argv[i + 1]);
                 return 2;
