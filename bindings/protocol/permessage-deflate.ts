@@ -200,6 +200,45 @@ export class PerMessageDeflate {
     return stop;
   }
 
+  /**
+   * Which connections may be sent the same compressed bytes as this one: equal keys, equal window, level and
+   * memLevel. A message compressed alone (no dictionary) with this key is valid for every such connection,
+   * with context takeover or not: it refers to nothing before it, so the peer's window may hold anything.
+   */
+  get sharedKey(): number {
+    return this.session.sendWindowBits | (this.level << 4) | (this.memLevel << 8);
+  }
+
+  /** The payload of `data` compressed alone (no dictionary, the history untouched), tail removed. */
+  compressAlone(data: Uint8Array): Uint8Array {
+    return withoutTail(this.codec.deflate(data, this.aloneCall()));
+  }
+
+  /**
+   * The same off the event loop when the message is longer than SYNC_DEFLATE_BYTES and the codec can:
+   * `done` gets the payload or zlib's error later, unless the returned function cancels it first. Null when
+   * it is compressed on the event loop instead (`compressAlone`). Not tied to this connection: its `release`
+   * does not cancel it (the result is shared).
+   */
+  compressAloneAsync(data: Uint8Array, done: (result: Uint8Array | Error) => void): (() => void) | null {
+    if (data.length <= SYNC_DEFLATE_BYTES || !this.codec.deflateAsync) return null;
+    return this.codec.deflateAsync(data, this.aloneCall(), (error, output) =>
+      done(error ?? withoutTail(output!)),
+    );
+  }
+
+  /**
+   * A message compressed alone elsewhere (`compressAlone`, shared by many connections) was sent on this
+   * connection: with context takeover the peer's window now holds its bytes, so the history moves on too.
+   */
+  sentAlone(data: Uint8Array): void {
+    if (this.sendHistoryLimit > 0) this.sendHistory = slide(this.sendHistory, data, this.sendHistoryLimit);
+  }
+
+  private aloneCall(): DeflateCall {
+    return { windowBits: this.session.sendWindowBits, level: this.level, memLevel: this.memLevel };
+  }
+
   /** The settings to deflate `data` with (the history so far as its dictionary); the history moves on. */
   private nextDeflate(data: Uint8Array): DeflateCall {
     const call: DeflateCall = {
