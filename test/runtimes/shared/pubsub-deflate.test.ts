@@ -151,15 +151,18 @@ describe(`pub/sub on permessage-deflate connections (${runtime})`, () => {
     const takeover = await Peer.open(port, CHROMIUM, true);
     await until(() => wss.clients.size === 1, "the connection");
     const [conn] = connections(wss);
-    // Each own message repeats the published one before it: the compressor's history must hold the publish
-    // (as the peer's window does), or its back-references point at the wrong bytes.
+    // Each own message repeats the published ones before it: the compressor's history must hold the
+    // publishes (as the peer's window does), or its back-references point at the wrong bytes. One to three
+    // publishes between own messages, shorter and longer than the history (4096 bytes) together.
     const texts: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const published = jsonText(3000 + i * 500, i);
-      wss.publish("room", published);
-      const own = `own ${i}: ${published.slice(0, 2000)}`;
+    for (let i = 0; i < 8; i++) {
+      const published = Array.from({ length: 1 + (i % 3) }, (_, k) =>
+        jsonText(1200 + i * 400 + k * 700, i + k),
+      );
+      for (const text of published) wss.publish("room", text);
+      const own = `own ${i}: ${published.map((text) => text.slice(0, 1500)).join("|")}`;
       conn.send(own);
-      texts.push(published, own);
+      texts.push(...published, own);
     }
     for (const expected of texts) {
       const { frame, data } = await takeover.next();
