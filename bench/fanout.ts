@@ -78,15 +78,18 @@ const DEFLATE_CELLS: Cell[] = [
   },
 ];
 
-/** Counts whole frames in a server's byte stream (compressed frames differ in length). */
+/** Counts whole frames in one subscriber's byte stream (compressed frames differ in length) into `totals`. */
 class FrameCounter {
-  frames = 0;
-  bytes = 0;
+  private readonly totals: { frames: number; bytes: number };
   private need = 0;
   private head: number[] = [];
 
+  constructor(totals: { frames: number; bytes: number }) {
+    this.totals = totals;
+  }
+
   push(chunk: Buffer): void {
-    this.bytes += chunk.length;
+    this.totals.bytes += chunk.length;
     for (let i = 0; i < chunk.length;) {
       if (this.need > 0) {
         const k = Math.min(this.need, chunk.length - i);
@@ -101,7 +104,7 @@ class FrameCounter {
       if (head.length < (short === 126 ? 4 : short === 127 ? 10 : 2)) continue;
       this.need = short === 126 ? (head[2] << 8) | head[3] : short === 127 ? head[8] * 256 + head[9] : short;
       if (short === 127) this.need += (head[6] * 256 + head[7]) * 65536;
-      this.frames++;
+      this.totals.frames++;
       this.head = [];
     }
   }
@@ -137,14 +140,19 @@ async function subscribe(
 ) {
   const sockets: Socket[] = [];
   for (let i = 0; i < count; i += 50) {
+    // Each socket read from the moment its 101 came (bytes behind the 101 included): a server still
+    // publishing the last round's backlog must not lose a subscriber bytes, or a frame counter loses its place.
     const opened = await Promise.all(
       Array.from({ length: Math.min(50, count - i) }, (_, k) =>
-        handshake(ports[(i + k) % ports.length], "/sub", offer),
+        handshake(ports[(i + k) % ports.length], "/sub", offer).then(({ socket, head, rest }) => {
+          socket.on("data", (chunk: Buffer) => onData(socket, chunk));
+          if (rest.length > 0) onData(socket, rest);
+          return { socket, head };
+        }),
       ),
     );
     for (const { socket, head } of opened) {
       heads.push(head);
-      socket.on("data", (chunk: Buffer) => onData(socket, chunk));
       sockets.push(socket);
     }
   }
@@ -156,45 +164,56 @@ async function throughput(ports: number[], pids: number[], cell: Cell = PLAIN_CE
   let bytes = 0;
   // Frames of one length (no compression): counted by bytes; else parsed.
   const fixed = cell.offer === "" ? cell.size + headerBytes(cell.size) : 0;
-  const counter = new FrameCounter();
-  const deliveries = () => (fixed ? bytes / fixed : counter.frames);
+  const counted = { frames: 0, bytes: 0 };
+  const counters = new Map<Socket, FrameCounter>();
+  const deliveries = () => (fixed ? bytes / fixed : counted.frames);
   const heads: string[] = [];
+  const batch = Buffer.concat(Array.from({ length: BATCH }, () => cell.frame));
+  // Set once the publisher is open: deliveries before it (a server still sending the last round's backlog)
+  // do not count towards its window.
+  let publisher: Socket | null = null;
+  let before = 0;
+  let published = 0;
+  function pump(): void {
+    if (!publisher) return;
+    while (published - (deliveries() - before) / SUBSCRIBERS < WINDOW) {
+      publisher.write(batch);
+      published += BATCH;
+    }
+  }
   const subs = await subscribe(
     ports,
     SUBSCRIBERS,
-    (_, chunk) => {
+    (socket, chunk) => {
       if (fixed) bytes += chunk.length;
-      else counter.push(chunk);
+      else {
+        let counter = counters.get(socket);
+        if (!counter) counters.set(socket, (counter = new FrameCounter(counted)));
+        counter.push(chunk);
+      }
       pump();
     },
     cell.offer,
     heads,
   );
   await new Promise((r) => setTimeout(r, 500)); // Redis subscriptions settle
-  const { socket: publisher } = await handshake(ports[0], "/pub");
-  const batch = Buffer.concat(Array.from({ length: BATCH }, () => cell.frame));
-  let published = 0;
-  function pump(): void {
-    while (published - deliveries() / SUBSCRIBERS < WINDOW) {
-      publisher.write(batch);
-      published += BATCH;
-    }
-  }
+  publisher = (await handshake(ports[0], "/pub")).socket;
+  before = deliveries();
   pump();
   await new Promise((r) => setTimeout(r, 500));
   const cpu = () => pids.reduce((sum, pid) => sum + usage(pid).cpu, 0);
   const startDelivered = deliveries();
-  const startWire = fixed ? bytes : counter.bytes;
+  const startWire = fixed ? bytes : counted.bytes;
   const cpuBefore = cpu();
   const loadBefore = process.cpuUsage();
   const start = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const elapsed = (performance.now() - start) / 1000;
   const delivered = deliveries() - startDelivered;
-  const wire = (fixed ? bytes : counter.bytes) - startWire;
+  const wire = (fixed ? bytes : counted.bytes) - startWire;
   const used = cpu() - cpuBefore;
   const load = process.cpuUsage(loadBefore);
-  for (const s of [publisher, ...subs]) s.destroy();
+  for (const s of [publisher!, ...subs]) s.destroy();
   await new Promise((r) => setTimeout(r, 300));
   return {
     delivered: delivered / elapsed,
