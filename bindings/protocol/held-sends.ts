@@ -1,10 +1,11 @@
 // Sends held in order behind one that is made ready off the event loop: a Blob being read (WHATWG
 // send(blob)), a long message being compressed on zlib's thread pool (permessage-deflate.ts), or a long
-// published message being compressed there once for many connections (pubsub.ts PublishedFrame). Every send,
-// a published frame, and a close, made after it waits, so messages go out in the order they were sent. From a compression on until
-// nothing waits, the connection also holds its input (connection.ts `holdInput`), so nothing the engine answers
-// by itself (pongs, the reply to a close) overtakes a message being compressed; a Blob being read does not
-// hold it (as in ws, the peer's frames are read meanwhile). Nothing here runs unless something has to wait.
+// published message being compressed there once for many connections (pubsub.ts PublishedFrame). Every
+// send, published frame and close made after it waits, so messages go out in the order they were sent. From
+// a compression on until nothing waits, the connection also holds its input (connection.ts `holdInput`), so
+// nothing the engine answers by itself (pongs, the reply to a close) overtakes a message being compressed; a
+// Blob being read does not hold it (as in ws, the peer's frames are read meanwhile). Nothing here runs
+// unless something has to wait.
 import { CLOSED_WHILE_READING, isBlob, readBlob } from "./blob-sends.js";
 import type { PublishedFrame } from "./pubsub.js";
 

@@ -1,6 +1,7 @@
 // Pub/sub topics, runtime-neutral: which connections of a server are subscribed to what, a message framed
-// once for all of them, and the adapter that carries publishes to the servers of other processes. The
-// in-process adapter links the servers of one process; adapters/redis.ts links processes.
+// once for all of them (and with permessage-deflate compressed once for all of them, `Publication`), and the
+// adapter that carries publishes to the servers of other processes. The in-process adapter links the
+// servers of one process; adapters/redis.ts links processes.
 import { ConnFlag, MessageFlag, Opcode, Role } from "../engine/abi.js";
 import { ioAreas } from "./connection.js";
 import { check } from "../engine/errors.js";
