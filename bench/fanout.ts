@@ -3,14 +3,20 @@
 // deliveries per second and server CPU per delivery, for our publish (Node and Bun) beside a `ws` loop
 // over `clients` and Bun.serve's native publish; then through Redis with 2 server processes: deliveries
 // per second, and the latency Redis adds (median, p99) at a steady 20 messages/s (20,000 deliveries/s).
-//   taskset -c 0 npx tsx bench/fanout.ts     (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE, BENCH_SUBSCRIBERS)
+// The deflate cells: 2 KiB JSON-like text messages to subscribers that offer permessage-deflate (as
+// browsers and ws do: context takeover; or asking server_no_context_takeover) or nothing, every server with
+// permessage-deflate on (ws compresses per client; ours, uWS's shared compressor and Bun.serve once).
+//   taskset -c 0 npx tsx bench/fanout.ts     (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE, BENCH_SUBSCRIBERS,
+//                                             BENCH_CELLS=plain,deflate to run one group only)
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { jsonText } from "../test/support/json-text.js";
 import {
   BUN,
   handshake,
+  headerBytes,
   maskedFrame,
   median,
   spread,
@@ -29,7 +35,80 @@ const BATCH = 16;
 /** Messages the publisher may be ahead of the average subscriber. */
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
 const FRAME = SIZE + 2;
+const CELLS = (process.env.BENCH_CELLS ?? "plain,deflate").split(",");
 
+/** One fan-out cell: the message the publisher sends, and what the subscribers offer. */
+interface Cell {
+  label: string;
+  /** The publisher's message, a masked client frame. */
+  frame: Buffer;
+  /** The payload's length. */
+  size: number;
+  /** The subscribers' Sec-WebSocket-Extensions line (with CRLF), or "" for none. */
+  offer: string;
+}
+
+const DEFLATE_TEXT = Buffer.from(jsonText(2048, 1));
+/** A masked text frame (the publisher's, for the deflate cells). */
+function maskedText(payload: Buffer): Buffer {
+  const framed = maskedFrame(payload);
+  framed[0] = 0x81;
+  return framed;
+}
+const PLAIN_CELL: Cell = { label: "32 B", frame: maskedFrame(new Uint8Array(SIZE)), size: SIZE, offer: "" };
+const DEFLATE_CELLS: Cell[] = [
+  {
+    label: "2 KiB text, subscribers without deflate",
+    frame: maskedText(DEFLATE_TEXT),
+    size: 2048,
+    offer: "",
+  },
+  {
+    label: "2 KiB text, deflate (browser's offer: client_max_window_bits, context takeover)",
+    frame: maskedText(DEFLATE_TEXT),
+    size: 2048,
+    offer: "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+  },
+  {
+    label: "2 KiB text, deflate (server_no_context_takeover asked)",
+    frame: maskedText(DEFLATE_TEXT),
+    size: 2048,
+    offer:
+      "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits\r\n",
+  },
+];
+
+/** Counts whole frames in one subscriber's byte stream (compressed frames differ in length) into `totals`. */
+class FrameCounter {
+  private readonly totals: { frames: number; bytes: number };
+  private need = 0;
+  private head: number[] = [];
+
+  constructor(totals: { frames: number; bytes: number }) {
+    this.totals = totals;
+  }
+
+  push(chunk: Buffer): void {
+    this.totals.bytes += chunk.length;
+    for (let i = 0; i < chunk.length;) {
+      if (this.need > 0) {
+        const k = Math.min(this.need, chunk.length - i);
+        this.need -= k;
+        i += k;
+        continue;
+      }
+      const head = this.head;
+      head.push(chunk[i++]);
+      if (head.length < 2) continue;
+      const short = head[1] & 0x7f;
+      if (head.length < (short === 126 ? 4 : short === 127 ? 10 : 2)) continue;
+      this.need = short === 126 ? (head[2] << 8) | head[3] : short === 127 ? head[8] * 256 + head[9] : short;
+      if (short === 127) this.need += (head[6] * 256 + head[7]) * 65536;
+      this.totals.frames++;
+      this.head = [];
+    }
+  }
+}
 const servers: { name: string; command: string[]; env?: Record<string, string> }[] = [
   { name: "wasmsocket publish", command: [process.execPath, "bench/fanout-server.mjs", "wasmsocket"] },
   { name: "ws loop over clients", command: [process.execPath, "bench/fanout-server.mjs", "ws"] },
@@ -45,19 +124,35 @@ interface Sample {
   generatorBusy: number;
   /** This load generator's CPU seconds per million deliveries. */
   generatorPerMillion: number;
+  /** Bytes on the wire per delivery (frames, headers included). */
+  wireBytes: number;
+  /** Subscribers whose 101 accepted permessage-deflate. */
+  deflated: number;
 }
 
 /** Open `count` subscribers on `ports` (spread round-robin) to /sub; `onBytes` sees every byte count. */
-async function subscribe(ports: number[], count: number, onData: (socket: Socket, chunk: Buffer) => void) {
+async function subscribe(
+  ports: number[],
+  count: number,
+  onData: (socket: Socket, chunk: Buffer) => void,
+  offer = "",
+  heads: string[] = [],
+) {
   const sockets: Socket[] = [];
   for (let i = 0; i < count; i += 50) {
+    // Each socket read from the moment its 101 came (bytes behind the 101 included): a server still
+    // publishing the last round's backlog must not lose a subscriber bytes, or a frame counter loses its place.
     const opened = await Promise.all(
       Array.from({ length: Math.min(50, count - i) }, (_, k) =>
-        handshake(ports[(i + k) % ports.length], "/sub"),
+        handshake(ports[(i + k) % ports.length], "/sub", offer).then(({ socket, head, rest }) => {
+          socket.on("data", (chunk: Buffer) => onData(socket, chunk));
+          if (rest.length > 0) onData(socket, rest);
+          return { socket, head };
+        }),
       ),
     );
-    for (const { socket } of opened) {
-      socket.on("data", (chunk: Buffer) => onData(socket, chunk));
+    for (const { socket, head } of opened) {
+      heads.push(head);
       sockets.push(socket);
     }
   }
@@ -65,41 +160,68 @@ async function subscribe(ports: number[], count: number, onData: (socket: Socket
 }
 
 /** Saturated fan-out through the server(s) at `ports`; the publisher talks to the first. */
-async function throughput(ports: number[], pids: number[]): Promise<Sample> {
+async function throughput(ports: number[], pids: number[], cell: Cell = PLAIN_CELL): Promise<Sample> {
   let bytes = 0;
-  const subs = await subscribe(ports, SUBSCRIBERS, (_, chunk) => {
-    bytes += chunk.length;
-    pump();
-  });
-  await new Promise((r) => setTimeout(r, 500)); // Redis subscriptions settle
-  const { socket: publisher } = await handshake(ports[0], "/pub");
-  const batch = Buffer.concat(Array.from({ length: BATCH }, () => maskedFrame(new Uint8Array(SIZE))));
+  // Frames of one length (no compression): counted by bytes; else parsed.
+  const fixed = cell.offer === "" ? cell.size + headerBytes(cell.size) : 0;
+  const counted = { frames: 0, bytes: 0 };
+  const counters = new Map<Socket, FrameCounter>();
+  const deliveries = () => (fixed ? bytes / fixed : counted.frames);
+  const heads: string[] = [];
+  const batch = Buffer.concat(Array.from({ length: BATCH }, () => cell.frame));
+  // Set once the publisher is open: deliveries before it (a server still sending the last round's backlog)
+  // do not count towards its window.
+  let publisher: Socket | null = null;
+  let before = 0;
   let published = 0;
   function pump(): void {
-    while (published - bytes / FRAME / SUBSCRIBERS < WINDOW) {
+    if (!publisher) return;
+    while (published - (deliveries() - before) / SUBSCRIBERS < WINDOW) {
       publisher.write(batch);
       published += BATCH;
     }
   }
+  const subs = await subscribe(
+    ports,
+    SUBSCRIBERS,
+    (socket, chunk) => {
+      if (fixed) bytes += chunk.length;
+      else {
+        let counter = counters.get(socket);
+        if (!counter) counters.set(socket, (counter = new FrameCounter(counted)));
+        counter.push(chunk);
+      }
+      pump();
+    },
+    cell.offer,
+    heads,
+  );
+  await new Promise((r) => setTimeout(r, 500)); // Redis subscriptions settle
+  publisher = (await handshake(ports[0], "/pub")).socket;
+  before = deliveries();
   pump();
   await new Promise((r) => setTimeout(r, 500));
   const cpu = () => pids.reduce((sum, pid) => sum + usage(pid).cpu, 0);
-  const startBytes = bytes;
+  const startDelivered = deliveries();
+  const startWire = fixed ? bytes : counted.bytes;
   const cpuBefore = cpu();
   const loadBefore = process.cpuUsage();
   const start = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const elapsed = (performance.now() - start) / 1000;
-  const delivered = (bytes - startBytes) / FRAME;
+  const delivered = deliveries() - startDelivered;
+  const wire = (fixed ? bytes : counted.bytes) - startWire;
   const used = cpu() - cpuBefore;
   const load = process.cpuUsage(loadBefore);
-  for (const s of [publisher, ...subs]) s.destroy();
+  for (const s of [publisher!, ...subs]) s.destroy();
   await new Promise((r) => setTimeout(r, 300));
   return {
     delivered: delivered / elapsed,
     cpuPerMillion: (used / delivered) * 1e6,
     generatorBusy: (load.user + load.system) / 1e6 / elapsed,
     generatorPerMillion: (load.user + load.system) / delivered,
+    wireBytes: wire / delivered,
+    deflated: heads.filter((head) => /permessage-deflate/i.test(head)).length,
   };
 }
 
@@ -168,54 +290,98 @@ async function startRedis(): Promise<{ child: ChildProcess; url: string } | null
 
 const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
 console.log(
-  `Fan-out: 1 publisher → ${SUBSCRIBERS} subscribers, ${SIZE} B messages, publisher writes ${BATCH} at a time, ` +
+  `Fan-out: 1 publisher → ${SUBSCRIBERS} subscribers, publisher writes ${BATCH} messages at a time, ` +
     `≤ ${WINDOW} messages ahead. Servers pinned to core ${SERVER_CORE}, all running, rounds alternating; ${ROUNDS} rounds × ${SECONDS} s, median ±half-range.\n`,
 );
 
-const results: Record<string, { delivered: number[]; cpu: number[]; busy: number[]; generator: number[] }> =
-  {};
 const wanted = servers.filter(
   (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
 );
-// Every server runs at once (idle while not measured) and rounds alternate between them, so the machine's
-// other load falls on all alike.
-const running: Server[] = [];
-for (const spec of wanted) {
-  running.push(await startServer(spec.name, spec.command, spec.env ?? {}, SERVER_CORE));
-  results[spec.name] = { delivered: [], cpu: [], busy: [], generator: [] };
-}
-for (let r = 0; r < ROUNDS; r++) {
-  for (const server of running) {
-    const sample = await throughput([server.port], [server.child.pid!]);
-    const entry = results[server.name];
-    entry.delivered.push(sample.delivered);
-    entry.cpu.push(sample.cpuPerMillion);
-    entry.busy.push(sample.generatorBusy);
-    entry.generator.push(sample.generatorPerMillion);
-  }
-}
-for (const server of running) await stopServer(server);
-console.log(
-  "| server | deliveries/s | server CPU s per million deliveries | load generator CPU s per million | load generator busy |",
-);
-console.log("| --- | --- | --- | --- | --- |");
-// ⚠: the load generator above 80% of its core, so it may have been the limit.
-for (const [name, r] of Object.entries(results))
-  console.log(
-    `| ${name} | ${fmt(median(r.delivered))} ±${spread(r.delivered)}% | ${median(r.cpu).toFixed(2)} ±${spread(r.cpu)}% | ` +
-      `${median(r.generator).toFixed(2)} | ${(median(r.busy) * 100).toFixed(0)}%${median(r.busy) > 0.8 ? " ⚠" : ""} |`,
-  );
-const ratio = (a: string, b: string) =>
-  results[a] && results[b]
-    ? `${(median(results[a].delivered) / median(results[b].delivered)).toFixed(2)}×`
-    : "n/a";
-console.log(
-  `\nwasmsocket publish / ws loop (Node): ${ratio("wasmsocket publish", "ws loop over clients")}; ` +
-    `wasmsocket publish / uWebSockets.js publish: ${ratio("wasmsocket publish", "uWebSockets.js publish")}; ` +
-    `wasmsocket publish on Bun / Bun.serve publish: ${ratio("wasmsocket publish on Bun", "Bun.serve publish")}`,
-);
 
-if (!process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.includes("redis")) {
+type Results = Record<
+  string,
+  {
+    delivered: number[];
+    cpu: number[];
+    busy: number[];
+    generator: number[];
+    wire: number[];
+    deflated: number;
+  }
+>;
+
+/**
+ * Every server of `wanted` at once (idle while not measured) with `env`, rounds alternating between them and
+ * between `cells`, so the machine's other load falls on all alike; one table per cell.
+ */
+async function runGroup(cells: Cell[], env: Record<string, string>): Promise<Results[]> {
+  const results: Results[] = cells.map(() => ({}));
+  const running: Server[] = [];
+  for (const spec of wanted) {
+    running.push(await startServer(spec.name, spec.command, { ...(spec.env ?? {}), ...env }, SERVER_CORE));
+    for (const r of results)
+      r[spec.name] = { delivered: [], cpu: [], busy: [], generator: [], wire: [], deflated: 0 };
+  }
+  for (let r = 0; r < ROUNDS; r++)
+    for (const [c, cell] of cells.entries())
+      for (const server of running) {
+        const sample = await throughput([server.port], [server.child.pid!], cell);
+        const entry = results[c][server.name];
+        entry.delivered.push(sample.delivered);
+        entry.cpu.push(sample.cpuPerMillion);
+        entry.busy.push(sample.generatorBusy);
+        entry.generator.push(sample.generatorPerMillion);
+        entry.wire.push(sample.wireBytes);
+        entry.deflated = sample.deflated;
+      }
+  for (const server of running) await stopServer(server);
+  for (const [c, cell] of cells.entries()) {
+    console.log(`\n${cell.label}:\n`);
+    console.log(
+      "| server | deliveries/s | server CPU s per million deliveries | load generator CPU s per million | load generator busy | wire bytes per delivery |",
+    );
+    console.log("| --- | --- | --- | --- | --- | --- |");
+    // ⚠: the load generator above 80% of its core, so it may have been the limit.
+    for (const [name, r] of Object.entries(results[c]))
+      console.log(
+        `| ${name} | ${fmt(median(r.delivered))} ±${spread(r.delivered)}% | ${median(r.cpu).toFixed(2)} ±${spread(r.cpu)}% | ` +
+          `${median(r.generator).toFixed(2)} | ${(median(r.busy) * 100).toFixed(0)}%${median(r.busy) > 0.8 ? " ⚠" : ""} | ` +
+          `${median(r.wire).toFixed(0)}${cell.offer && r.deflated < SUBSCRIBERS ? ` (deflate on ${r.deflated})` : ""} |`,
+      );
+  }
+  return results;
+}
+
+const ratio = (results: Results, a: string, b: string, key: "delivered" | "cpu" = "delivered") =>
+  results[a] && results[b] ? `${(median(results[a][key]) / median(results[b][key])).toFixed(2)}×` : "n/a";
+
+if (CELLS.includes("plain")) {
+  const [results] = await runGroup([PLAIN_CELL], {});
+  console.log(
+    `\nwasmsocket publish / ws loop (Node): ${ratio(results, "wasmsocket publish", "ws loop over clients")}; ` +
+      `wasmsocket publish / uWebSockets.js publish: ${ratio(results, "wasmsocket publish", "uWebSockets.js publish")}; ` +
+      `wasmsocket publish on Bun / Bun.serve publish: ${ratio(results, "wasmsocket publish on Bun", "Bun.serve publish")}`,
+  );
+}
+
+if (CELLS.includes("deflate")) {
+  const all = await runGroup(DEFLATE_CELLS, { FANOUT_DEFLATE: "1" });
+  console.log("\nServer CPU per delivery, ratios (lower is cheaper for the first):");
+  for (const [c, cell] of DEFLATE_CELLS.entries())
+    console.log(
+      `- ${cell.label}: wasmsocket / ws ${ratio(all[c], "wasmsocket publish", "ws loop over clients", "cpu")}, ` +
+        `wasmsocket / uWS ${ratio(all[c], "wasmsocket publish", "uWebSockets.js publish", "cpu")}, ` +
+        `wasmsocket on Bun / Bun.serve ${ratio(all[c], "wasmsocket publish on Bun", "Bun.serve publish", "cpu")}`,
+    );
+  const plain = all[0];
+  for (const name of Object.keys(plain))
+    console.log(
+      `- ${name}: CPU per delivery with deflate (browser offer / no-context offer) vs without: ` +
+        `${(median(all[1][name].cpu) / median(plain[name].cpu)).toFixed(2)}× / ${(median(all[2][name].cpu) / median(plain[name].cpu)).toFixed(2)}×`,
+    );
+}
+
+if (CELLS.includes("plain") && (!process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.includes("redis"))) {
   const redis = await startRedis();
   if (!redis) console.log("\nThrough Redis: skipped (redis-server is not installed).");
   else {

@@ -28,6 +28,7 @@ import { sharedPool, type EnginePool, type SlotHandle } from "../engine/pool.js"
 import {
   InProcessAdapter,
   MessageFramer,
+  Publication,
   TopicRegistry,
   topicName,
   type PubSubAdapter,
@@ -704,12 +705,14 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
   private deliverTopic(topic: string, payload: Uint8Array, binary: boolean, except?: C | C[]): number {
     const members = this.registry.members(topic);
     if (!members) return 0;
-    const frame = this.framer.frame(payload, binary);
+    const publication = new Publication(this.framer, payload, binary);
     let count = 0;
     for (const ws of members) {
       if (except && excepted(except, ws.face)) continue;
-      if (ws.session.sendFrame(frame, this.dropSlow, payload.length)) count++;
+      const frame = publication.frameFor(ws.session.wire.perMessageDeflate);
+      if (ws.session.sendFrame(frame, this.dropSlow)) count++;
     }
+    publication.end();
     return count;
   }
 
@@ -720,15 +723,17 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     filter?: (ws: C) => boolean,
   ): void {
     if (this.connections.size === 0) return;
-    const frame = this.framer.frame(payload, binary);
+    const publication = new Publication(this.framer, payload, binary);
     for (const ws of this.connections) {
       // What the application holds for `ws` (a ws-shaped class's object of the Node host is its own).
       const face = (ws.face ?? ws) as C;
       if (except && excepted(except, face)) continue;
       if (filter && !filter(face)) continue;
-      if (ws.session) ws.session.sendFrame(frame, this.dropSlow, payload.length);
+      if (ws.session)
+        ws.session.sendFrame(publication.frameFor(ws.session.wire.perMessageDeflate), this.dropSlow);
       else ws.send(payload, { binary }); // a ws-shaped class of the `WebSocket` option
     }
+    publication.end();
   }
 
   /** Close one connection by object or id (default 1000). */

@@ -255,6 +255,11 @@ export class WireConnection {
     this.open();
   }
 
+  /** A message sent in pieces (`fin: false`) is open: a frame of another message must wait for its end. */
+  get sendingPieces(): boolean {
+    return this.continuing;
+  }
+
   /** The permessage-deflate state, when negotiated. */
   get perMessageDeflate(): PerMessageDeflate | null {
     return this.deflate;

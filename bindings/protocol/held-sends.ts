@@ -1,10 +1,13 @@
 // Sends held in order behind one that is made ready off the event loop: a Blob being read (WHATWG
-// send(blob)), or a long message being compressed on zlib's thread pool (permessage-deflate.ts). Every send,
-// and a close, made after it waits, so messages go out in the order they were sent. From a compression on until
-// nothing waits, the connection also holds its input (connection.ts `holdInput`), so nothing the engine answers
-// by itself (pongs, the reply to a close) overtakes a message being compressed; a Blob being read does not
-// hold it (as in ws, the peer's frames are read meanwhile). Nothing here runs unless something has to wait.
+// send(blob)), a long message being compressed on zlib's thread pool (permessage-deflate.ts), or a long
+// published message being compressed there once for many connections (pubsub.ts PublishedFrame). Every
+// send, published frame and close made after it waits, so messages go out in the order they were sent. From
+// a compression on until nothing waits, the connection also holds its input (connection.ts `holdInput`), so
+// nothing the engine answers by itself (pongs, the reply to a close) overtakes a message being compressed; a
+// Blob being read does not hold it (as in ws, the peer's frames are read meanwhile). Nothing here runs
+// unless something has to wait.
 import { CLOSED_WHILE_READING, isBlob, readBlob } from "./blob-sends.js";
+import type { PublishedFrame } from "./pubsub.js";
 
 /** A send waiting its turn: `data` is the Blob itself until it is read. */
 export interface PendingSend {
@@ -20,6 +23,12 @@ export interface PendingSend {
   close?: { code?: number; reason: string };
   /** `data` is the message's payload compressed already (RSV1): it is framed as it is. */
   compressed?: boolean;
+  /** A published message framed for many connections (`data` unused): it goes as it is once ready. */
+  frame?: PublishedFrame;
+  /** With `frame`: skip it, rather than fail the connection, if the output is past its budget then. */
+  drop?: boolean;
+  /** With a `frame` not ready when held: stop waiting for it (the connection closed). */
+  leave?: () => void;
 }
 
 /** What the sends held behind a message being compressed get when the connection closes (ws's words). */
@@ -31,7 +40,7 @@ export interface HeldSendsHost {
   holdInput(): void;
   /** Nothing waits any more: replay the input held meanwhile. */
   releaseInput(): void;
-  /** Send an item whose turn came, its data ready. */
+  /** Send an item whose turn came, its data (or frame) ready. */
   sendHeld(item: PendingSend): void;
   /** A Blob could not be read, or a message not compressed: the connection fails. */
   heldFailed(error: Error): void;
@@ -46,6 +55,12 @@ export interface HeldSendsHost {
 
 const encoder = new TextEncoder();
 
+/** Application data of a held item: what it adds to `bufferedAmount`. */
+function weight(item: PendingSend): number {
+  if (item.close) return 0;
+  return item.frame ? item.frame.payload.length : sizeOf(item.data);
+}
+
 function sizeOf(data: PendingSend["data"]): number {
   if (typeof data === "string") return encoder.encode(data).length;
   return isBlob(data) ? data.size : data.byteLength;
@@ -55,7 +70,7 @@ function sizeOf(data: PendingSend["data"]): number {
 export class HeldSends {
   private readonly host: HeldSendsHost;
   private items: PendingSend[] = [];
-  /** The head is being read (a Blob) or compressed, off the event loop. */
+  /** The head is being read (a Blob) or compressed (its own, or a published frame), off the event loop. */
   private busy: "reading" | "compressing" | null = null;
   private cancelCompress: (() => void) | null = null;
   /** The connection's input is held since a compression began. */
@@ -77,7 +92,9 @@ export class HeldSends {
   /** Hold a send (or close) until what is ahead of it went; a Blob starts being read, a long message compressed. */
   push(item: PendingSend): void {
     this.items.push(item);
-    if (!item.close) this.bytes += sizeOf(item.data);
+    this.bytes += weight(item);
+    // Waiting from now on, wherever it is in the queue: a frame no connection waits for is not compressed.
+    if (item.frame && !item.frame.ready) item.leave = item.frame.wait(() => this.frameReady(item));
     this.next();
   }
 
@@ -100,16 +117,21 @@ export class HeldSends {
     this.items = [];
     this.bytes = 0;
     this.busy = null;
-    for (const item of items) item.callback?.(error);
+    for (const item of items) {
+      item.leave?.();
+      item.callback?.(error);
+    }
   }
 
   private next(): void {
     while (this.items.length > 0 && this.busy === null) {
       const head = this.items[0];
-      if (isBlob(head.data)) return this.read(head, head.data);
-      if (!head.close && !head.compressed && this.compress(head)) return;
+      if (head.frame) {
+        if (!head.frame.ready) return this.awaitFrame();
+      } else if (isBlob(head.data)) return this.read(head, head.data);
+      else if (!head.close && !head.compressed && this.compress(head)) return;
       this.items.shift();
-      if (!head.close) this.bytes -= sizeOf(head.data);
+      this.bytes -= weight(head);
       this.host.sendHeld(head);
     }
     if (this.items.length > 0 || !this.holdingInput || this.closed) return;
@@ -121,15 +143,32 @@ export class HeldSends {
     const before = sizeOf(item.data);
     const cancel = this.host.compressHeld(item, (result) => this.compressed(item, result));
     if (!cancel) return false;
-    if (!this.holdingInput) {
-      this.holdingInput = true;
-      this.host.holdInput();
-    }
+    this.holdInputWhileCompressing();
     // The host may have encoded a string: the same bytes, counted once.
     this.bytes += sizeOf(item.data) - before;
     this.busy = "compressing";
     this.cancelCompress = cancel;
     return true;
+  }
+
+  /** The head is a published frame still being compressed (for many connections): wait for it. */
+  private awaitFrame(): void {
+    this.holdInputWhileCompressing();
+    this.busy = "compressing";
+  }
+
+  /** A held published frame is ready: if the queue waits for it, go on. */
+  private frameReady(item: PendingSend): void {
+    item.leave = undefined;
+    if (this.items[0] !== item || this.busy !== "compressing" || this.cancelCompress !== null) return;
+    this.busy = null;
+    this.next();
+  }
+
+  private holdInputWhileCompressing(): void {
+    if (this.holdingInput) return;
+    this.holdingInput = true;
+    this.host.holdInput();
   }
 
   private compressed(item: PendingSend, result: Uint8Array | Error): void {

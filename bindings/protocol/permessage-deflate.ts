@@ -110,6 +110,11 @@ export const SYNC_INFLATE_BYTES = 64 * 1024;
 export const SYNC_DEFLATE_BYTES = 64 * 1024;
 
 const EMPTY = new Uint8Array(0);
+/**
+ * Published messages up to this long are kept by reference in a context-takeover connection's history until
+ * it next compresses (shared by every subscriber); of a longer one, only the end the history needs is copied.
+ */
+const SHARED_HISTORY_BYTES = 64 * 1024;
 
 /** The last `limit` bytes of `history` followed by `data`, in a new array (or `history` unchanged). */
 function slide(history: Uint8Array, data: Uint8Array, limit: number): Uint8Array {
@@ -133,6 +138,14 @@ export class PerMessageDeflate {
   private readonly sendHistoryLimit: number;
   private readonly receiveHistoryLimit: number;
   private sendHistory: Uint8Array = EMPTY;
+  /**
+   * Messages compressed alone elsewhere (published to many connections) sent since the history was last
+   * brought up to date: kept by reference (the same bytes for every subscriber) and folded into the history
+   * only when this connection compresses a message of its own, so a publish costs a subscriber no copy.
+   * Only those the history limit still covers are kept.
+   */
+  private sentAloneSince: Uint8Array[] = [];
+  private sentAloneBytes = 0;
   private receiveHistory: Uint8Array = EMPTY;
   private parts: Uint8Array[] = [];
   private partBytes = 0;
@@ -155,9 +168,12 @@ export class PerMessageDeflate {
     this.receiveHistoryLimit = session.receiveNoContextTakeover ? 0 : 1 << session.receiveWindowBits;
   }
 
-  /** Bytes this connection keeps between messages (histories and a message being received). */
+  /**
+   * Bytes this connection keeps between messages (histories and a message being received; published
+   * messages its history refers to count too, though every subscriber shares them).
+   */
   get retainedBytes(): number {
-    return this.sendHistory.length + this.receiveHistory.length + this.partBytes;
+    return this.sendHistory.length + this.sentAloneBytes + this.receiveHistory.length + this.partBytes;
   }
 
   /** Whether a message of `length` bytes is sent compressed. */
@@ -200,8 +216,60 @@ export class PerMessageDeflate {
     return stop;
   }
 
+  /**
+   * Which connections may be sent the same compressed bytes as this one: equal keys, equal window, level and
+   * memLevel. A message compressed alone (no dictionary) with this key is valid for every such connection,
+   * with context takeover or not: it refers to nothing before it, so the peer's window may hold anything.
+   */
+  get sharedKey(): number {
+    return this.session.sendWindowBits | (this.level << 4) | (this.memLevel << 8);
+  }
+
+  /** The payload of `data` compressed alone (no dictionary, the history untouched), tail removed. */
+  compressAlone(data: Uint8Array): Uint8Array {
+    return withoutTail(this.codec.deflate(data, this.aloneCall()));
+  }
+
+  /**
+   * The same off the event loop when the message is longer than SYNC_DEFLATE_BYTES and the codec can:
+   * `done` gets the payload or zlib's error later, unless the returned function cancels it first. Null when
+   * it is compressed on the event loop instead (`compressAlone`). Not tied to this connection: its `release`
+   * does not cancel it (the result is shared).
+   */
+  compressAloneAsync(data: Uint8Array, done: (result: Uint8Array | Error) => void): (() => void) | null {
+    if (data.length <= SYNC_DEFLATE_BYTES || !this.codec.deflateAsync) return null;
+    return this.codec.deflateAsync(data, this.aloneCall(), (error, output) =>
+      done(error ?? withoutTail(output!)),
+    );
+  }
+
+  /**
+   * A message compressed alone elsewhere (`compressAlone`, shared by many connections) was sent on this
+   * connection: with context takeover the peer's window now holds its bytes, so the history moves on too.
+   */
+  sentAlone(data: Uint8Array): void {
+    const limit = this.sendHistoryLimit;
+    if (limit === 0) return;
+    if (data.length > SHARED_HISTORY_BYTES) {
+      // Only its end counts; a long message is not kept alive for it.
+      this.sendHistory = slide(EMPTY, data, limit);
+      this.sentAloneSince = [];
+      this.sentAloneBytes = 0;
+      return;
+    }
+    const since = this.sentAloneSince;
+    since.push(data);
+    this.sentAloneBytes += data.length;
+    while (this.sentAloneBytes - since[0].length >= limit) this.sentAloneBytes -= since.shift()!.length;
+  }
+
+  private aloneCall(): DeflateCall {
+    return { windowBits: this.session.sendWindowBits, level: this.level, memLevel: this.memLevel };
+  }
+
   /** The settings to deflate `data` with (the history so far as its dictionary); the history moves on. */
   private nextDeflate(data: Uint8Array): DeflateCall {
+    if (this.sentAloneBytes > 0) this.foldSentAlone();
     const call: DeflateCall = {
       windowBits: this.session.sendWindowBits,
       level: this.level,
@@ -210,6 +278,15 @@ export class PerMessageDeflate {
     };
     if (this.sendHistoryLimit > 0) this.sendHistory = slide(this.sendHistory, data, this.sendHistoryLimit);
     return call;
+  }
+
+  /** Bring the history up to date with the messages sent alone since (`sentAlone`). */
+  private foldSentAlone(): void {
+    let history = this.sendHistory;
+    for (const data of this.sentAloneSince) history = slide(history, data, this.sendHistoryLimit);
+    this.sendHistory = history;
+    this.sentAloneSince = [];
+    this.sentAloneBytes = 0;
   }
 
   /** Keep a compressed chunk of the message being received (copied: the caller's bytes are reused). */
@@ -320,6 +397,8 @@ export class PerMessageDeflate {
     this.cancelInflate = null;
     this.cancelDeflate?.();
     this.sendHistory = this.receiveHistory = EMPTY;
+    this.sentAloneSince = [];
+    this.sentAloneBytes = 0;
     this.parts = [];
     this.partBytes = 0;
   }

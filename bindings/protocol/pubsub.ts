@@ -1,10 +1,12 @@
 // Pub/sub topics, runtime-neutral: which connections of a server are subscribed to what, a message framed
-// once for all of them, and the adapter that carries publishes to the servers of other processes. The
-// in-process adapter links the servers of one process; adapters/redis.ts links processes.
-import { Opcode, Role } from "../engine/abi.js";
+// once for all of them (and with permessage-deflate compressed once for all of them, `Publication`), and the
+// adapter that carries publishes to the servers of other processes. The in-process adapter links the
+// servers of one process; adapters/redis.ts links processes.
+import { ConnFlag, MessageFlag, Opcode, Role } from "../engine/abi.js";
 import { ioAreas } from "./connection.js";
 import { check } from "../engine/errors.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
+import type { PerMessageDeflate } from "./permessage-deflate.js";
 
 /** A server as an adapter sees it: it delivers messages published elsewhere to its own subscribers. */
 export interface PubSubHub {
@@ -126,14 +128,18 @@ export class MessageFramer {
     this.alloc = alloc;
   }
 
-  /** One complete frame (FIN, text or binary, no RSV bits) carrying `payload`. */
-  frame(payload: Uint8Array, binary: boolean): Uint8Array {
+  /**
+   * One complete frame (FIN, text or binary) carrying `payload`; with `compressed`, RSV1 set (the payload is
+   * permessage-deflate data).
+   */
+  frame(payload: Uint8Array, binary: boolean, compressed = false): Uint8Array {
     const handle = (this.handle ??= this.openSlot());
     const { engine, slot } = handle;
     // The output third: the input third may hold a read's unparsed frames while a handler publishes.
     const dst = ioAreas(engine).outPtr;
     const opcode = binary ? OPCODE_BINARY : OPCODE_TEXT;
-    const size = check(engine.exports.beginMessage(slot, opcode, payload.length, 0, 0, dst), "publish");
+    const flags = compressed ? MessageFlag.Compressed : 0;
+    const size = check(engine.exports.beginMessage(slot, opcode, payload.length, flags, 0, dst), "publish");
     const frame = this.alloc(size + payload.length);
     frame.set(engine.u8.subarray(dst, dst + size));
     frame.set(payload, size);
@@ -148,8 +154,137 @@ export class MessageFramer {
 
   private openSlot(): SlotHandle {
     const handle = this.pool.acquire();
-    // Role 0 = server (unmasked frames), no flags; the limit is for reading, which this slot never does.
-    check(handle.engine.exports.open(handle.slot, Role.Server, 0, 0), "open");
+    // Role 0 = server (unmasked frames), RSV1 allowed (compressed publishes); the limit is for reading, which
+    // this slot never does.
+    check(handle.engine.exports.open(handle.slot, Role.Server, ConnFlag.Rsv1Allowed, 0), "open");
     return handle;
+  }
+}
+
+/**
+ * A published message's frame as some of its subscribers get it: the plain frame, or the message compressed
+ * once (permessage-deflate, RSV1) for every subscriber whose compressor has the same settings. A long message
+ * is compressed off the event loop: until then the frame is not `ready`, and the connections it is queued on
+ * hold it (and what they send after it) in order (held-sends.ts).
+ */
+export class PublishedFrame {
+  /** The frame, once ready. */
+  bytes: Uint8Array | null;
+  /** The frame carries the payload compressed (RSV1). */
+  compressed: boolean;
+  /** The message as published (the application data, and a context-takeover compressor's history). */
+  readonly payload: Uint8Array;
+  private waiters: Array<() => void> = [];
+  private cancel: (() => void) | null = null;
+
+  constructor(payload: Uint8Array, bytes: Uint8Array | null, compressed: boolean) {
+    this.payload = payload;
+    this.bytes = bytes;
+    this.compressed = compressed;
+  }
+
+  /** The frame's bytes are there. */
+  get ready(): boolean {
+    return this.bytes !== null;
+  }
+
+  /**
+   * Call `done` once the frame is ready (later, never inside this call); the returned function leaves. When
+   * the last one waiting leaves, the compression is stopped.
+   */
+  wait(done: () => void): () => void {
+    this.waiters.push(done);
+    return () => {
+      const at = this.waiters.indexOf(done);
+      if (at < 0) return;
+      this.waiters.splice(at, 1);
+      if (this.waiters.length === 0) this.stop();
+    };
+  }
+
+  /** @internal Compressing off the event loop; `cancel` stops it. */
+  started(cancel: () => void): void {
+    this.cancel = cancel;
+  }
+
+  /** @internal Stop the compression when no connection waits for it (none took the frame, or all closed). */
+  stopIfUnwanted(): void {
+    if (!this.ready && this.waiters.length === 0) this.stop();
+  }
+
+  /** @internal The frame is ready: wake those waiting, in the order they began to. */
+  settle(bytes: Uint8Array, compressed: boolean): void {
+    this.cancel = null;
+    this.bytes = bytes;
+    this.compressed = compressed;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const done of waiters) done();
+  }
+
+  private stop(): void {
+    const cancel = this.cancel;
+    this.cancel = null;
+    cancel?.();
+  }
+}
+
+/**
+ * One publish (or broadcast) being delivered by one server: its frames, each made at most once and only
+ * when a subscriber needs it: plain for subscribers without permessage-deflate, or when the message is
+ * below the compression threshold; compressed alone (no context, so valid whatever the peer's window
+ * holds) once per compressor setting (window bits, level, memLevel) for the others, whether or not they
+ * negotiated context takeover. A message longer than SYNC_DEFLATE_BYTES is compressed on zlib's thread pool.
+ * If zlib fails, the subscribers waiting for it get the plain frame, which is valid too.
+ */
+export class Publication {
+  private readonly framer: MessageFramer;
+  private readonly payload: Uint8Array;
+  private readonly binary: boolean;
+  private plainFrame: PublishedFrame | null = null;
+  /** The compressed frames by `PerMessageDeflate.sharedKey` (one, nearly always). */
+  private compressedFrames: Map<number, PublishedFrame> | null = null;
+
+  constructor(framer: MessageFramer, payload: Uint8Array, binary: boolean) {
+    this.framer = framer;
+    this.payload = payload;
+    this.binary = binary;
+  }
+
+  /** The frame for a subscriber with this compressor (null: permessage-deflate not negotiated). */
+  frameFor(deflate: PerMessageDeflate | null): PublishedFrame {
+    if (!deflate || !deflate.shouldCompress(this.payload.length)) return this.plain();
+    const key = deflate.sharedKey;
+    const frames = (this.compressedFrames ??= new Map());
+    let frame = frames.get(key);
+    if (!frame) {
+      frame = this.compress(deflate);
+      frames.set(key, frame);
+    }
+    return frame;
+  }
+
+  /** Every subscriber has its frame: a compression no one took is stopped. */
+  end(): void {
+    if (this.compressedFrames) for (const frame of this.compressedFrames.values()) frame.stopIfUnwanted();
+  }
+
+  private plain(): PublishedFrame {
+    return (this.plainFrame ??= new PublishedFrame(
+      this.payload,
+      this.framer.frame(this.payload, this.binary),
+      false,
+    ));
+  }
+
+  private compress(deflate: PerMessageDeflate): PublishedFrame {
+    const frame = new PublishedFrame(this.payload, null, true);
+    const cancel = deflate.compressAloneAsync(this.payload, (result) => {
+      if (result instanceof Error) frame.settle(this.plain().bytes!, false);
+      else frame.settle(this.framer.frame(result, this.binary, true), true);
+    });
+    if (cancel) frame.started(cancel);
+    else frame.settle(this.framer.frame(deflate.compressAlone(this.payload), this.binary, true), true);
+    return frame;
   }
 }

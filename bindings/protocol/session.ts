@@ -7,6 +7,7 @@
 import type { PerMessageDeflate } from "./permessage-deflate.js";
 import { isBlob } from "./blob-sends.js";
 import { HeldSends, type HeldSendsHost, type PendingSend } from "./held-sends.js";
+import type { PublishedFrame } from "./pubsub.js";
 import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
 import { CloseCode, type WebSocketProtocolError } from "../engine/errors.js";
 import { defaults } from "../policies/config.js";
@@ -198,6 +199,8 @@ export class Session implements BackpressureHost, HeldSendsHost {
   private socketGone = false;
   /** Sends waiting behind a Blob being read or a message being compressed; made at the first. */
   private held: HeldSends | null = null;
+  /** Published frames waiting for the end of a message the application sends in pieces (`fin: false`). */
+  private framesAfterPieces: Array<{ frame: PublishedFrame; drop: boolean }> | null = null;
 
   constructor(
     socket: SessionSocket,
@@ -355,23 +358,48 @@ export class Session implements BackpressureHost, HeldSendsHost {
     this.queuedData += this.wire.send(data, binary, fragmentSize, compress, fin);
     if (callback) this.writer.track(callback);
     this.flow.queued();
+    if (this.framesAfterPieces && !this.wire.sendingPieces) this.sendFramesAfterPieces();
   }
 
   /**
-   * Queue a message framed elsewhere (pub/sub frames once for all its subscribers), by reference. Past
-   * `maxBufferedAmount` the peer is failed with 1008 as for `send`, or with `drop` the message is skipped
-   * for this connection. True when queued. `payloadLength`: its application data, for bufferedAmount.
+   * Queue a message framed elsewhere (pub/sub frames once for all its subscribers), by reference, in order
+   * with this connection's own sends: behind a send or published frame still being compressed (or a Blob
+   * read), and behind the rest of a message being sent in pieces. Past `maxBufferedAmount` the peer is failed
+   * with 1008 as for `send`, or with `drop` the message is skipped for this connection (judged when its turn
+   * comes). True when queued (or held to be).
    */
-  sendFrame(frame: Uint8Array, drop: boolean, payloadLength = frame.length): boolean {
+  sendFrame(frame: PublishedFrame, drop: boolean): boolean {
     if (this.readyState !== ReadyState.OPEN || this.wire.closeSent) return false;
+    if (this.held?.waiting || !frame.ready) {
+      if (this.socketGone) return false;
+      this.hold({ data: "", binary: false, fragmentSize: 0, frame, drop });
+      return true;
+    }
+    return this.sendFrameNow(frame, drop);
+  }
+
+  private sendFrameNow(frame: PublishedFrame, drop: boolean): boolean {
+    if (this.wire.sendingPieces) {
+      (this.framesAfterPieces ??= []).push({ frame, drop });
+      return true;
+    }
     if (this.flow.overBudget) {
       if (!drop) this.overflow();
       return false;
     }
-    this.output.push(frame, false);
-    this.queuedData += payloadLength;
+    // Compressed alone: with context takeover the peer's window holds it now, so our history must too.
+    if (frame.compressed) this.wire.perMessageDeflate!.sentAlone(frame.payload);
+    this.output.push(frame.bytes!, false);
+    this.queuedData += frame.payload.length;
     this.flow.queued();
     return true;
+  }
+
+  /** The message sent in pieces ended: the frames published meanwhile go, in order. */
+  private sendFramesAfterPieces(): void {
+    const waiting = this.framesAfterPieces!;
+    this.framesAfterPieces = null;
+    for (const { frame, drop } of waiting) this.sendFrameNow(frame, drop);
   }
 
   /** Send a ping (up to 125 bytes). */
@@ -519,6 +547,7 @@ export class Session implements BackpressureHost, HeldSendsHost {
     if (this.released) return;
     const wasClean = this.closing.wasClean(this.wire.closeSent, this.wire.closeReceived);
     this.released = true;
+    this.framesAfterPieces = null;
     // Closed: no write of the transport's holds the queue's bytes any more.
     this.output.release();
     this.queuedData = 0;
@@ -538,6 +567,7 @@ export class Session implements BackpressureHost, HeldSendsHost {
   /** @internal A send (or close) that was held: it goes unless the connection closed meanwhile. */
   sendHeld(item: PendingSend): void {
     if (this.released || this.socketGone || this.wire.closeSent) return item.callback?.(notWritten());
+    if (item.frame) return void this.sendFrameNow(item.frame, item.drop ?? false);
     if (item.compressed) return this.sendCompressed(item.data as Uint8Array, item);
     if (!item.close)
       return this.sendNow(

@@ -53,6 +53,54 @@ const COMBOS: PerMessageDeflateOptions[] = [
 const same = (a: unknown, b: string | Buffer) =>
   typeof b === "string" ? a === b : Buffer.isBuffer(a) && a.equals(b);
 
+describe("ws clients as subscribers of our server's publishes, perMessageDeflate", () => {
+  it("every offer ws makes gets the published messages, compressed once, in order with the connection's own sends", async () => {
+    const { wss, port } = await echoServer({ perMessageDeflate: true });
+    wss.on("connection", (conn) => conn.subscribe("room"));
+    const offers: Array<PerMessageDeflateOptions | false> = [
+      {}, // ws's default offer: client_max_window_bits, context takeover
+      { serverNoContextTakeover: true },
+      { clientNoContextTakeover: true },
+      { serverMaxWindowBits: 10 },
+      false,
+    ];
+    const clients = offers.map(
+      (perMessageDeflate) => new WS(`ws://127.0.0.1:${port}`, { perMessageDeflate }),
+    );
+    const got = clients.map((ws) => {
+      const list: Array<string | Buffer> = [];
+      ws.on("message", (data: Buffer, isBinary: boolean) => list.push(isBinary ? data : data.toString()));
+      return list;
+    });
+    await Promise.all(clients.map((ws) => once(ws, "open")));
+    const conns = [...wss.clients] as ServerConnection[];
+    expect(conns.map((c) => c.extensions === "")).toEqual([false, false, false, false, true]);
+    // Each published message, then an own message on every connection that repeats part of it (a
+    // context-takeover compressor refers back into it).
+    const expected: Array<string | Buffer> = [];
+    const own = (i: number, message: string | Buffer) =>
+      `own ${i}: ${(typeof message === "string" ? message : message.toString("latin1")).slice(0, 3000)}`;
+    MESSAGES.forEach((message, i) => {
+      expect(wss.publish("room", message)).toBe(clients.length);
+      for (const conn of conns) conn.send(own(i, message));
+      expected.push(message, own(i, message));
+    });
+    const deadline = Date.now() + 20_000;
+    while (got.some((list) => list.length < expected.length) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const list of got) {
+      expect(list.length).toBe(expected.length);
+      list.forEach((message, k) => expect(same(message, expected[k] as string | Buffer)).toBe(true));
+    }
+    // Compressed on the wire to every deflate subscriber: far fewer bytes than the ~1.2 MiB of payloads.
+    for (const conn of conns.slice(0, 4)) expect(conn.socket.bytesWritten).toBeLessThan(500_000);
+    expect(conns[4].socket.bytesWritten).toBeGreaterThan(1_200_000);
+    for (const ws of clients) ws.close();
+    await Promise.all(clients.map((ws) => once(ws, "close")));
+    await wss.close();
+  }, 30_000);
+});
+
 describe("ws client ↔ our server, perMessageDeflate on both", () => {
   for (const options of COMBOS)
     it(`echoes compressed messages, ${JSON.stringify(options)} on both ends`, async () => {
