@@ -271,11 +271,12 @@ export class Session implements BackpressureHost, HeldSendsHost {
 
   /**
    * Write bytes that are not frames (the handshake) now, ahead of anything sent after this call; they are
-   * copied (a server's 101 is a view of engine memory).
+   * copied (a server's 101 is a view of engine memory) into a buffer of their own, not into the output's
+   * slab: a connection that stays idle after its handshake then holds no slab at all.
    */
   writeRaw(bytes: Uint8Array): void {
     if (this.released) return;
-    this.output.push(bytes, true);
+    this.output.pushCopy(bytes);
     this.output.flush();
   }
 
