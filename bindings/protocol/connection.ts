@@ -129,6 +129,21 @@ export function ioAreas(engine: Engine): { inPtr: number; srcPtr: number; outPtr
   return { inPtr: engine.io, srcPtr: engine.io + third, outPtr: engine.io + 2 * third, bytes: third };
 }
 
+const inputViews = new WeakMap<Engine, Uint8Array>();
+
+/**
+ * The input area of `engine` as bytes, one view per engine shared by its connections (they all read into
+ * the same area, one read at a time), not an object per connection.
+ */
+function inputView(engine: Engine): Uint8Array {
+  let view = inputViews.get(engine);
+  if (!view) {
+    const { inPtr, bytes } = ioAreas(engine);
+    inputViews.set(engine, (view = engine.u8.subarray(inPtr, inPtr + bytes)));
+  }
+  return view;
+}
+
 /** An engine event held back while a message inflates, its payload copied out of engine memory. */
 interface HeldEvent {
   type: number;
@@ -196,9 +211,12 @@ export class WireConnection {
   private heldInput: Uint8Array[] = [];
   /** Inflated bytes this read may still produce on the event loop (SYNC_INFLATE_PER_READ). */
   private syncInflateBudget = SYNC_INFLATE_PER_READ;
-  /** The message inflating is binary; `onInflated` receives it (one function per connection, not per message). */
+  /**
+   * The message inflating is binary; `onInflated` receives it (one function per connection, not per message,
+   * made at the first compressed message: a connection without deflate never needs it).
+   */
   private inflatingBinary = false;
-  private readonly onInflated = (result: Uint8Array | DeflateError): void => this.inflatedAsync(result);
+  private onInflated: ((result: Uint8Array | DeflateError) => void) | null = null;
   /** The application's masking keys (a client's `generateMask`), and the buffer it fills. */
   private readonly generateMask: ((mask: Uint8Array) => void) | null;
   private readonly maskBuffer: Uint8Array | null;
@@ -262,7 +280,7 @@ export class WireConnection {
 
   /** Where a host may read socket bytes straight into engine memory (then call `receiveInPlace`). */
   get readBuffer(): Uint8Array {
-    return this.engine.u8.subarray(this.inPtr, this.inPtr + this.inBytes);
+    return inputView(this.engine);
   }
 
   /** A close frame was sent. */
@@ -465,6 +483,7 @@ export class WireConnection {
     try {
       const syncLimit = Math.min(SYNC_INFLATE_BYTES, this.syncInflateBudget);
       this.inflatingBinary = isBinary;
+      this.onInflated ??= (result) => this.inflatedAsync(result);
       inflated = deflate.inflate(this.onInflated, syncLimit);
     } catch (error) {
       if (!(error instanceof DeflateError)) throw error;
