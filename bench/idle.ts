@@ -1,11 +1,11 @@
 // RSS per idle connection (issue 18): N connections (BENCH_IDLE, default 5,000) opened at once by this
 // process (raw TCP, one hand-written handshake each, nothing sent after it) against each server in a fresh
 // process pinned to BENCH_SERVER_CORE; the server's VmRSS is read from /proc before (after one warm-up
-// connection) and twice after: BENCH_SETTLE ms (default 2 s) once the last 101 arrived, and BENCH_LATE ms
-// (default 15 s; 0: not read). Per connection = (after - before) / N. The first reading holds what the
-// burst of handshakes left: V8's young generation grows to its maximum under it (about 6 KB per connection
-// at 5,000, for ws as for us) and stays until V8's memory reducer shrinks it some 8 s into the quiet, which
-// the late reading shows: what an idle connection keeps.
+// connection) and after: BENCH_SETTLE ms (default 2 s) once the last 101 arrived, and with BENCH_LATE set
+// (ms, e.g. 15000) a second time then. Per connection = (after - before) / N. On Node the first reading
+// holds what the burst of handshakes left: V8's young generation grows to its maximum under it (16 MiB
+// semi-spaces, about 5.9 KB per connection at 5,000, for ws as for us) and stays until V8's memory reducer
+// shrinks it some seconds into the quiet, which a late reading shows in some rounds and not in others.
 //   taskset -c 0 npx tsx bench/idle.ts        (BENCH_ROUNDS, BENCH_IDLE, BENCH_SETTLE, BENCH_LATE,
 //   BENCH_SERVER_CORE, BENCH_SERVERS: comma-separated server names to run only those)
 // The servers are bench/echo-server.mjs and bench/echo-server-bun.ts, as in the echo cells (ours with its
@@ -19,7 +19,7 @@ import { BUN, handshake, median, spread, startServer, stopServer } from "./load.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const N = Number(process.env.BENCH_IDLE ?? 5000);
 const SETTLE = Number(process.env.BENCH_SETTLE ?? 2000);
-const LATE = Number(process.env.BENCH_LATE ?? 15000);
+const LATE = Number(process.env.BENCH_LATE ?? 0);
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? "1";
 /** Handshakes in flight at most while opening (the kernel's accept queue is the real limit). */
 const PARALLEL = Number(process.env.BENCH_IDLE_PARALLEL ?? N);

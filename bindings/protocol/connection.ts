@@ -204,11 +204,11 @@ export class WireConnection {
   private sendsWaiting = false;
   /** From then until what was held is replayed: input waits behind it (the host was asked to stop reading). */
   private holdingInput = false;
-  /** Events of the read that ended the inflating message, after it, in order. */
-  private held: HeldEvent[] = [];
+  /** Events of the read that ended the inflating message, after it, in order (made when first needed). */
+  private held: HeldEvent[] | null = null;
   private heldNext = 0;
-  /** Bytes that arrived behind the inflating message (the rest of its read first), in order. */
-  private heldInput: Uint8Array[] = [];
+  /** Bytes that arrived behind the inflating message (the rest of its read first), in order (made when first needed). */
+  private heldInput: Uint8Array[] | null = null;
   /** Inflated bytes this read may still produce on the event loop (SYNC_INFLATE_PER_READ). */
   private syncInflateBudget = SYNC_INFLATE_PER_READ;
   /**
@@ -301,7 +301,7 @@ export class WireConnection {
   /** Feed received bytes (copied into engine memory in pieces). */
   receive(bytes: Uint8Array): void {
     if (this.released || this.failed) return;
-    if (this.holdingInput) return void this.heldInput.push(bytes.slice());
+    if (this.holdingInput) return void (this.heldInput ??= []).push(bytes.slice());
     this.syncInflateBudget = SYNC_INFLATE_PER_READ;
     this.receivePieces(bytes);
   }
@@ -310,11 +310,13 @@ export class WireConnection {
   receiveInPlace(length: number): void {
     if (this.released || this.failed) return;
     const u8 = this.engine.u8;
-    if (this.holdingInput) return void this.heldInput.push(u8.slice(this.inPtr, this.inPtr + length));
+    if (this.holdingInput)
+      return void (this.heldInput ??= []).push(u8.slice(this.inPtr, this.inPtr + length));
     this.syncInflateBudget = SYNC_INFLATE_PER_READ;
     const fed = this.feed(this.inPtr, length);
     // What the engine has not parsed yet waits, copied, for the inflating message.
-    if (this.waiting && fed < length) this.heldInput.unshift(u8.slice(this.inPtr + fed, this.inPtr + length));
+    if (this.waiting && fed < length)
+      (this.heldInput ??= []).unshift(u8.slice(this.inPtr + fed, this.inPtr + length));
   }
 
   private receivePieces(bytes: Uint8Array): void {
@@ -324,7 +326,7 @@ export class WireConnection {
       const fed = this.feed(this.inPtr, piece.length);
       // The rest waits, copied (the caller may reuse its buffer), for the inflating message.
       if (this.waiting) {
-        if (offset + fed < bytes.length) this.heldInput.unshift(bytes.slice(offset + fed));
+        if (offset + fed < bytes.length) (this.heldInput ??= []).unshift(bytes.slice(offset + fed));
         return;
       }
     }
@@ -361,7 +363,7 @@ export class WireConnection {
         const code = u32[record + (abi.EventField.Code >>> 2)];
         if (this.waiting) {
           const payload = len > 0 ? u8.slice(at, at + len) : EMPTY;
-          this.held.push({ type, opcode, flags, reason, code, payload, frameLength });
+          (this.held ??= []).push({ type, opcode, flags, reason, code, payload, frameLength });
         } else this.dispatch(type, opcode, flags, reason, code, u8, at, len, frameLength);
       }
       if (consumed === 0 && count === 0) throw new Error("engine made no progress");
@@ -377,7 +379,7 @@ export class WireConnection {
    */
   private replay(): void {
     while (!this.released && !this.failed && !this.waiting) {
-      if (this.heldNext < this.held.length) {
+      if (this.held && this.heldNext < this.held.length) {
         const e = this.held[this.heldNext++];
         this.dispatch(
           e.type,
@@ -392,9 +394,9 @@ export class WireConnection {
         );
         continue;
       }
-      this.held = [];
+      this.held = null;
       this.heldNext = 0;
-      const bytes = this.heldInput.shift();
+      const bytes = this.heldInput?.shift();
       if (!bytes) break;
       this.syncInflateBudget = SYNC_INFLATE_PER_READ;
       this.receivePieces(bytes);
@@ -833,9 +835,9 @@ export class WireConnection {
   private dropHeld(): void {
     this.inflatingAsync = false;
     this.sendsWaiting = false;
-    this.held = [];
+    this.held = null;
     this.heldNext = 0;
-    this.heldInput = [];
+    this.heldInput = null;
     if (!this.holdingInput) return;
     this.holdingInput = false;
     if (!this.released) this.handler.holding?.(false);
