@@ -2,7 +2,8 @@
 // each server in its own process pinned to another core. Cells from issue 5: 32 B × 64 conns × 32 in
 // flight, 1 KiB × 64 × 32, 64 KiB × 1 × 1, and handshakes per second with 1 and 32 in parallel.
 //   taskset -c 0 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE (default 1),
-//   BENCH_SERVERS and BENCH_CELLS: comma-separated server names / cell numbers 1-5 to run only those)
+//   BENCH_SERVERS and BENCH_CELLS: comma-separated server names / cell numbers 1-5 to run only those,
+//   BENCH_BASE: another commit's built checkout, whose Node server runs beside ours as "wasmsocket (base)")
 // Every cell reports the load generator's CPU per message beside the server's: a generator above 80% of
 // its core (flagged) may be the limit, and then the rate says less about the server than its CPU does.
 import type { Socket } from "node:net";
@@ -47,6 +48,10 @@ const servers: {
   { name: "node:net floor", impl: "net-floor", env: {}, verbatim: true },
 ];
 
+// BENCH_BASE: a checkout of another commit, built there (`npm run build`): its Node server runs beside ours.
+const BASE = process.env.BENCH_BASE;
+if (BASE) servers.splice(1, 0, { name: "wasmsocket (base)", impl: "wasmsocket", env: {} });
+
 function startEchoServer(
   name: string,
   impl: string,
@@ -55,7 +60,11 @@ function startEchoServer(
 ): Promise<Server> {
   const command = bun
     ? [BUN, "bench/echo-server-bun.ts", impl]
-    : [process.execPath, "bench/echo-server.mjs", impl];
+    : [
+        process.execPath,
+        name === "wasmsocket (base)" ? `${BASE}/bench/echo-server.mjs` : "bench/echo-server.mjs",
+        impl,
+      ];
   return startServer(name, command, env, SERVER_CORE);
 }
 

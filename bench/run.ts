@@ -94,6 +94,13 @@ async function echoSection(): Promise<void> {
   endToEnd("bench/echo.ts");
 }
 
+async function idleSection(): Promise<void> {
+  console.log(
+    `\n## RSS per idle connection (bench/idle.ts; generator on core ${LOAD_CORE}, servers on ${SERVER_CORE})\n`,
+  );
+  endToEnd("bench/idle.ts");
+}
+
 async function fanoutSection(): Promise<void> {
   console.log(
     `\n## Pub/sub fan-out (bench/fanout.ts; generator on core ${LOAD_CORE}, servers on ${SERVER_CORE})\n`,
@@ -122,6 +129,7 @@ console.log(
 if (!only || only === "frames") framesSection();
 if (!only || only === "micro") await microSection();
 if (!only || only === "echo") await echoSection();
+if (!only || only === "idle") await idleSection();
 if (!only || only === "fanout") await fanoutSection();
 if (!only || only === "h2") await h2Section();
 // Several minutes and three servers under attack: only when asked for (`tsx bench/run.ts attacks`).

@@ -590,11 +590,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     if (response) ws.session.writeRaw(response);
     this.connections.add(ws);
     this.byId.set(ws.id, ws);
-    ws.once("close", () => {
-      this.connections.delete(ws);
-      this.byId.delete(ws.id);
-      this.faces?.delete(ws.face);
-    });
+    ws.once("close", this.forget);
     ws.session.start();
     const face = (this.faces ? this.serveFace(ws) : ws) as C;
     if (callback) callback(face, req);
@@ -617,6 +613,17 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     }
     return ws.face;
   }
+
+  /**
+   * Drop a closed connection from the server's sets: the "close" listener of every connection, one function
+   * per server called with `this` the connection (the emitter's), not a closure per connection.
+   */
+  private readonly forget = ((core: ServerCore<Req, B, S, C>) =>
+    function (this: ServerConnection<B, S>): void {
+      core.connections.delete(this);
+      core.byId.delete(this.id);
+      core.faces?.delete(this.face);
+    })(this);
 
   /** Count a connection of a ws-shaped class (the Node host's `WebSocket` option) as a client. */
   protected track(ws: ServerConnection<B, S>): void {

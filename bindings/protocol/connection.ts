@@ -129,6 +129,21 @@ export function ioAreas(engine: Engine): { inPtr: number; srcPtr: number; outPtr
   return { inPtr: engine.io, srcPtr: engine.io + third, outPtr: engine.io + 2 * third, bytes: third };
 }
 
+const inputViews = new WeakMap<Engine, Uint8Array>();
+
+/**
+ * The input area of `engine` as bytes, one view per engine shared by its connections (they all read into
+ * the same area, one read at a time), not an object per connection.
+ */
+function inputView(engine: Engine): Uint8Array {
+  let view = inputViews.get(engine);
+  if (!view) {
+    const { inPtr, bytes } = ioAreas(engine);
+    inputViews.set(engine, (view = engine.u8.subarray(inPtr, inPtr + bytes)));
+  }
+  return view;
+}
+
 /** An engine event held back while a message inflates, its payload copied out of engine memory. */
 interface HeldEvent {
   type: number;
@@ -189,16 +204,19 @@ export class WireConnection {
   private sendsWaiting = false;
   /** From then until what was held is replayed: input waits behind it (the host was asked to stop reading). */
   private holdingInput = false;
-  /** Events of the read that ended the inflating message, after it, in order. */
-  private held: HeldEvent[] = [];
+  /** Events of the read that ended the inflating message, after it, in order (made when first needed). */
+  private held: HeldEvent[] | null = null;
   private heldNext = 0;
-  /** Bytes that arrived behind the inflating message (the rest of its read first), in order. */
-  private heldInput: Uint8Array[] = [];
+  /** Bytes that arrived behind the inflating message (the rest of its read first), in order (made when first needed). */
+  private heldInput: Uint8Array[] | null = null;
   /** Inflated bytes this read may still produce on the event loop (SYNC_INFLATE_PER_READ). */
   private syncInflateBudget = SYNC_INFLATE_PER_READ;
-  /** The message inflating is binary; `onInflated` receives it (one function per connection, not per message). */
+  /**
+   * The message inflating is binary; `onInflated` receives it (one function per connection, not per message,
+   * made at the first compressed message: a connection without deflate never needs it).
+   */
   private inflatingBinary = false;
-  private readonly onInflated = (result: Uint8Array | DeflateError): void => this.inflatedAsync(result);
+  private onInflated: ((result: Uint8Array | DeflateError) => void) | null = null;
   /** The application's masking keys (a client's `generateMask`), and the buffer it fills. */
   private readonly generateMask: ((mask: Uint8Array) => void) | null;
   private readonly maskBuffer: Uint8Array | null;
@@ -267,7 +285,7 @@ export class WireConnection {
 
   /** Where a host may read socket bytes straight into engine memory (then call `receiveInPlace`). */
   get readBuffer(): Uint8Array {
-    return this.engine.u8.subarray(this.inPtr, this.inPtr + this.inBytes);
+    return inputView(this.engine);
   }
 
   /** A close frame was sent. */
@@ -288,7 +306,7 @@ export class WireConnection {
   /** Feed received bytes (copied into engine memory in pieces). */
   receive(bytes: Uint8Array): void {
     if (this.released || this.failed) return;
-    if (this.holdingInput) return void this.heldInput.push(bytes.slice());
+    if (this.holdingInput) return void (this.heldInput ??= []).push(bytes.slice());
     this.syncInflateBudget = SYNC_INFLATE_PER_READ;
     this.receivePieces(bytes);
   }
@@ -297,11 +315,13 @@ export class WireConnection {
   receiveInPlace(length: number): void {
     if (this.released || this.failed) return;
     const u8 = this.engine.u8;
-    if (this.holdingInput) return void this.heldInput.push(u8.slice(this.inPtr, this.inPtr + length));
+    if (this.holdingInput)
+      return void (this.heldInput ??= []).push(u8.slice(this.inPtr, this.inPtr + length));
     this.syncInflateBudget = SYNC_INFLATE_PER_READ;
     const fed = this.feed(this.inPtr, length);
     // What the engine has not parsed yet waits, copied, for the inflating message.
-    if (this.waiting && fed < length) this.heldInput.unshift(u8.slice(this.inPtr + fed, this.inPtr + length));
+    if (this.waiting && fed < length)
+      (this.heldInput ??= []).unshift(u8.slice(this.inPtr + fed, this.inPtr + length));
   }
 
   private receivePieces(bytes: Uint8Array): void {
@@ -311,7 +331,7 @@ export class WireConnection {
       const fed = this.feed(this.inPtr, piece.length);
       // The rest waits, copied (the caller may reuse its buffer), for the inflating message.
       if (this.waiting) {
-        if (offset + fed < bytes.length) this.heldInput.unshift(bytes.slice(offset + fed));
+        if (offset + fed < bytes.length) (this.heldInput ??= []).unshift(bytes.slice(offset + fed));
         return;
       }
     }
@@ -348,7 +368,7 @@ export class WireConnection {
         const code = u32[record + (abi.EventField.Code >>> 2)];
         if (this.waiting) {
           const payload = len > 0 ? u8.slice(at, at + len) : EMPTY;
-          this.held.push({ type, opcode, flags, reason, code, payload, frameLength });
+          (this.held ??= []).push({ type, opcode, flags, reason, code, payload, frameLength });
         } else this.dispatch(type, opcode, flags, reason, code, u8, at, len, frameLength);
       }
       if (consumed === 0 && count === 0) throw new Error("engine made no progress");
@@ -364,7 +384,7 @@ export class WireConnection {
    */
   private replay(): void {
     while (!this.released && !this.failed && !this.waiting) {
-      if (this.heldNext < this.held.length) {
+      if (this.held && this.heldNext < this.held.length) {
         const e = this.held[this.heldNext++];
         this.dispatch(
           e.type,
@@ -379,9 +399,9 @@ export class WireConnection {
         );
         continue;
       }
-      this.held = [];
+      this.held = null;
       this.heldNext = 0;
-      const bytes = this.heldInput.shift();
+      const bytes = this.heldInput?.shift();
       if (!bytes) break;
       this.syncInflateBudget = SYNC_INFLATE_PER_READ;
       this.receivePieces(bytes);
@@ -470,6 +490,7 @@ export class WireConnection {
     try {
       const syncLimit = Math.min(SYNC_INFLATE_BYTES, this.syncInflateBudget);
       this.inflatingBinary = isBinary;
+      this.onInflated ??= (result) => this.inflatedAsync(result);
       inflated = deflate.inflate(this.onInflated, syncLimit);
     } catch (error) {
       if (!(error instanceof DeflateError)) throw error;
@@ -819,9 +840,9 @@ export class WireConnection {
   private dropHeld(): void {
     this.inflatingAsync = false;
     this.sendsWaiting = false;
-    this.held = [];
+    this.held = null;
     this.heldNext = 0;
-    this.heldInput = [];
+    this.heldInput = null;
     if (!this.holdingInput) return;
     this.holdingInput = false;
     if (!this.released) this.handler.holding?.(false);

@@ -18,8 +18,9 @@ export const SLAB_BYTES = 16 * 1024;
  */
 export const UNCORKED_SLAB_BYTES = 64 * 1024;
 /**
- * A connection's first slab. Slabs double (up to SLAB_BYTES) only when a tick's frames outgrow them, so an
- * idle or quiet connection keeps 1 KiB, not 16 (most of what a connection costs otherwise).
+ * A connection's first slab, made at its first frame (the handshake goes out in a buffer of its own, so a
+ * connection idle since its handshake holds none). Slabs double (up to SLAB_BYTES) only when a tick's frames
+ * outgrow them, so a quiet connection keeps 1 KiB, not 16.
  */
 export const FIRST_SLAB_BYTES = 1024;
 /** Payloads up to this size are copied into the slab: cheaper than one more chunk to write. */
@@ -94,6 +95,14 @@ export class OutputQueue {
       this.end += bytes.length;
     }
     this.schedule();
+  }
+
+  /** Queue a copy of `bytes` in an allocation of their exact size, leaving the slab alone (none is made). */
+  pushCopy(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    const copy = this.alloc(bytes.length);
+    copy.set(bytes);
+    this.push(copy, false, true);
   }
 
   /**

@@ -11,7 +11,7 @@ import type { PublishedFrame } from "./pubsub.js";
 import { Role, WireConnection, type ConnectionHandler } from "./connection.js";
 import { CloseCode, type WebSocketProtocolError } from "../engine/errors.js";
 import { defaults } from "../policies/config.js";
-import { Heartbeat, type HeartbeatOptions } from "../policies/heartbeat.js";
+import { Heartbeat, type HeartbeatHooks, type HeartbeatOptions } from "../policies/heartbeat.js";
 import { OutputQueue, SLAB_BYTES, UNCORKED_SLAB_BYTES } from "./output.js";
 import type { EnginePool, SlotHandle } from "../engine/pool.js";
 import { ReadyState } from "./ready-state.js";
@@ -20,6 +20,8 @@ import { CloseHandshake } from "./close-handshake.js";
 import { SocketWriter } from "./socket-writer.js";
 import { byteSize, notWritten, sendBytes, type SendData, type WriteCallback } from "./send-data.js";
 
+/** The heartbeat's ping payload (none; a frame copies it, so one shared empty array does). */
+const EMPTY_PAYLOAD = new Uint8Array(0);
 /** The socket as a session sees it. */
 export interface SessionSocket {
   /**
@@ -174,7 +176,7 @@ class EngineReports implements ConnectionHandler {
 }
 
 /** Drives one connection's engine slot over one socket. */
-export class Session implements BackpressureHost, HeldSendsHost {
+export class Session implements BackpressureHost, HeldSendsHost, HeartbeatHooks {
   readonly socket: SessionSocket;
   readonly wire: WireConnection;
   /** Bytes sent once closing: never sent, but counted in bufferedAmount (WHATWG, as ws does). */
@@ -233,12 +235,7 @@ export class Session implements BackpressureHost, HeldSendsHost {
       alloc,
       deflate: options.deflate ?? undefined,
     });
-    this.heartbeat = options.heartbeat
-      ? new Heartbeat(options.heartbeat, {
-          ping: () => this.ping(new Uint8Array(0)),
-          timeout: () => this.heartbeatTimedOut(),
-        })
-      : null;
+    this.heartbeat = options.heartbeat ? new Heartbeat(options.heartbeat, this) : null;
   }
 
   /** CONNECTING until `start`, OPEN, CLOSING once a close frame went or came (or it failed), CLOSED. */
@@ -274,11 +271,12 @@ export class Session implements BackpressureHost, HeldSendsHost {
 
   /**
    * Write bytes that are not frames (the handshake) now, ahead of anything sent after this call; they are
-   * copied (a server's 101 is a view of engine memory).
+   * copied (a server's 101 is a view of engine memory) into a buffer of their own, not into the output's
+   * slab: a connection that stays idle after its handshake then holds no slab at all.
    */
   writeRaw(bytes: Uint8Array): void {
     if (this.released) return;
-    this.output.push(bytes, true);
+    this.output.pushCopy(bytes);
     this.output.flush();
   }
 
@@ -458,11 +456,16 @@ export class Session implements BackpressureHost, HeldSendsHost {
     this.terminate();
   }
 
+  /** The heartbeat's ping: an empty one. */
+  heartbeatPing(): void {
+    this.ping(EMPTY_PAYLOAD);
+  }
+
   /**
    * The heartbeat gave up on a silent peer: it fails with close frame 1011 "heartbeat timeout". The local
    * `close` event reports 1006 (no close frame came back), as for any termination.
    */
-  private heartbeatTimedOut(): void {
+  heartbeatTimeout(): void {
     const { interval, timeout } = this.options.heartbeat!;
     this.failWith(
       CloseCode.InternalError,

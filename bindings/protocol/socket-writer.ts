@@ -80,12 +80,15 @@ function truncate(chunks: Uint8Array[], end: number): Uint8Array[] {
   return kept;
 }
 
+/** The scratch batch's chunks between writes: none, shared (never written to; a write replaces them). */
+const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 /** One socket's writes, in order. */
 export class SocketWriter {
   private readonly socket: SessionSocket;
   private readonly alloc: (size: number) => Uint8Array;
-  /** Callbacks of the sends queued since the last batch: they run once that batch is written. */
-  private callbacks: WriteCallback[] = [];
+  /** Callbacks of the sends queued since the last batch: they run once that batch is written (null: none). */
+  private callbacks: WriteCallback[] | null = null;
   /** Batches not (wholly) handed to the socket yet, in order. */
   private backlog: Batch[] = [];
   /** A buffering socket said it holds enough: later batches wait for its drain. */
@@ -93,7 +96,7 @@ export class SocketWriter {
   private endAfterBacklog = false;
   /** Frames flow (the opening handshake is written): batches from now on may be cut between frames. */
   private framing = false;
-  private readonly scratch: Batch = { chunks: [], done: undefined, raw: false, next: 0, offset: 0 };
+  private readonly scratch: Batch = { chunks: NO_CHUNKS, done: undefined, raw: false, next: 0, offset: 0 };
   /** Bytes of the backlog the socket has not taken (part of bufferedAmount). */
   backlogBytes = 0;
 
@@ -104,7 +107,7 @@ export class SocketWriter {
 
   /** Run `callback` once everything queued so far is written (or with the error). */
   track(callback: WriteCallback): void {
-    this.callbacks.push(callback);
+    (this.callbacks ??= []).push(callback);
   }
 
   /** The opening handshake is done: what is written from now on is frames. */
@@ -121,13 +124,13 @@ export class SocketWriter {
   write(chunks: Uint8Array[]): void {
     const socket = this.socket;
     const callbacks = this.callbacks;
-    this.callbacks = [];
+    this.callbacks = null;
     if (!socket.writable) {
-      for (const callback of callbacks) callback(notWritten());
+      if (callbacks) for (const callback of callbacks) callback(notWritten());
       return;
     }
     const done =
-      callbacks.length === 0
+      callbacks === null
         ? undefined
         : (error?: Error | null) => {
             for (const callback of callbacks) callback(error ?? undefined);
@@ -140,7 +143,7 @@ export class SocketWriter {
     batch.raw = !this.framing;
     batch.next = batch.offset = 0;
     if (this.backlog.length > 0 || this.blocked || !this.send(batch)) this.keep({ ...batch });
-    batch.chunks = [];
+    batch.chunks = NO_CHUNKS;
     batch.done = undefined;
   }
 
@@ -176,8 +179,8 @@ export class SocketWriter {
    * an error once it has queued its close frame (a callback may re-enter the connection).
    */
   dropWaiting(): Failing[] {
-    const dropped: Failing[] = this.callbacks;
-    this.callbacks = [];
+    const dropped: Failing[] = this.callbacks ?? [];
+    this.callbacks = null;
     const head = this.backlog[0];
     const started = head !== undefined && (head.next > 0 || head.offset > 0);
     for (const batch of this.backlog.slice(started ? 1 : 0)) if (batch.done) dropped.push(batch.done);
@@ -191,8 +194,8 @@ export class SocketWriter {
 
   /** The socket is closed: what is kept is dropped and every callback still waiting gets an error. */
   close(): void {
-    const callbacks: Failing[] = this.callbacks;
-    this.callbacks = [];
+    const callbacks: Failing[] = this.callbacks ?? [];
+    this.callbacks = null;
     for (const batch of this.backlog) if (batch.done) callbacks.push(batch.done);
     this.backlog = [];
     this.backlogBytes = 0;

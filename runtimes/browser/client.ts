@@ -288,8 +288,8 @@ export class WebSocketClient extends EventTarget {
     const timing = heartbeatOptions(options, false);
     if (!options || !timing) return;
     this.heartbeat = new Heartbeat(timing, {
-      ping: () => this.socket?.send(options.message ?? "ping"),
-      timeout: () => this.dead(timing.timeout),
+      heartbeatPing: () => this.socket?.send(options.message ?? "ping"),
+      heartbeatTimeout: () => this.dead(timing.timeout),
     });
     this.heartbeat.start();
   }

@@ -90,6 +90,29 @@ export function resetStream(stream: Http2Stream): void {
 
 const ignoreError = (): void => {};
 
+// The session (or client link) of a socket, on the socket itself: the listeners below and the in-place read
+// callback are shared by every socket (Node calls them with `this` the socket), not closures per connection.
+const kSession = Symbol("wasmsocket.session");
+const kReader = Symbol("wasmsocket.reader");
+
+type BoundSocket = Duplex & { [kSession]: Session; [kReader]: InPlaceReader };
+
+function onEnd(this: BoundSocket): void {
+  this[kSession].onEnd();
+}
+
+function onClose(this: BoundSocket): void {
+  this[kSession].onClose();
+}
+
+function onDrain(this: BoundSocket): void {
+  this[kSession].onDrain();
+}
+
+function onData(this: BoundSocket, chunk: Buffer): void {
+  this[kSession].receive(chunk);
+}
+
 /**
  * Report an open server connection's socket events to its session. `head` (bytes read with the request)
  * goes first. Plain TCP sockets then read straight into the engine's input area; TLS sockets, HTTP/2
@@ -100,13 +123,14 @@ export function bindSession(socket: Duplex, session: Session, head?: Uint8Array)
   const tcp = socket as Partial<Pick<Socket, "setNoDelay" | "setTimeout">>;
   if (typeof tcp.setNoDelay === "function") tcp.setNoDelay(true);
   if (typeof tcp.setTimeout === "function") tcp.setTimeout(0);
+  (socket as BoundSocket)[kSession] = session;
   // ECONNRESET and the like: 'close' follows and reports 1006.
   socket.on("error", ignoreError);
-  socket.on("end", () => session.onEnd());
-  socket.on("close", () => session.onClose());
-  socket.on("drain", () => session.onDrain());
+  socket.on("end", onEnd);
+  socket.on("close", onClose);
+  socket.on("drain", onDrain);
   if (head && head.length > 0) session.receive(head);
-  if (!readInPlace(socket, session)) socket.on("data", (chunk: Buffer) => session.receive(chunk));
+  if (!readInPlace(socket, session)) socket.on("data", onData);
 }
 
 /** What reads in place: a session, or a client's link (which hands bytes to its session once open). */
@@ -153,18 +177,24 @@ export function readInPlace(socket: Duplex, session: InPlaceReader): boolean {
   for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) session.receive(chunk);
   const buffer = session.readBuffer;
   const target = socket as unknown as Fields;
+  (socket as BoundSocket)[kReader] = session;
   target[fields.buffer] = buffer;
   target[fields.generator] = null;
-  target[fields.callback] = (length: number) => {
-    // Read in place, the socket emits no 'data' of its own: an application listening (ws's `_socket`,
-    // to count or log bytes) gets a copy of each read, before the engine unmasks it in place.
-    if (socket.listenerCount("data") > 0) socket.emit("data", Buffer.from(buffer.subarray(0, length)));
-    session.receiveInPlace(length);
-    return true;
-  };
+  target[fields.callback] = readIntoEngine;
   handle.useUserBuffer(buffer);
   // Reading may have stopped while node:http's buffer was full.
   socket.resume();
+  return true;
+}
+
+/**
+ * The in-place read callback (`onread`'s, which Node calls with `this` the socket and the buffer read into).
+ * Read in place, the socket emits no 'data' of its own: an application listening (ws's `_socket`, to count
+ * or log bytes) gets a copy of each read, before the engine unmasks it in place.
+ */
+function readIntoEngine(this: BoundSocket, length: number, buffer: Uint8Array): boolean {
+  if (this.listenerCount("data") > 0) this.emit("data", Buffer.from(buffer.subarray(0, length)));
+  this[kReader].receiveInPlace(length);
   return true;
 }
 

@@ -114,6 +114,21 @@ describe("Session output slabs", () => {
     expect(slabs).toEqual([FIRST_SLAB_BYTES]);
   });
 
+  it("writes the handshake without a slab: a connection idle since its handshake holds none", async () => {
+    const slabs: number[] = [];
+    const socket = new FakeSocket(false);
+    const s = session(socket, slabs);
+    const response = new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\n\r\n");
+    s.writeRaw(response);
+    await Promise.resolve();
+    expect(socket.written).toEqual([response]);
+    // Only the response's own copy was allocated, no slab of FIRST_SLAB_BYTES.
+    expect(slabs).toEqual([response.length]);
+    s.send(new Uint8Array(100), true, 0);
+    await Promise.resolve();
+    expect(slabs).toEqual([response.length, FIRST_SLAB_BYTES]);
+  });
+
   it("grows a slab by doubling only when a tick's frames outgrow it, up to SLAB_BYTES", async () => {
     const slabs: number[] = [];
     const s = session(new FakeSocket(false), slabs);

@@ -1,6 +1,8 @@
-// The client policies every host shares (bindings/policies/): the reconnect decision and its timer, and the
-// send queue held while a client is not open.
-import { describe, expect, it } from "vitest";
+// The policies every host shares (bindings/policies/): the reconnect decision and its timer, the send
+// queue held while a client is not open, and the heartbeat.
+import { describe, expect, it, vi } from "vitest";
+import { Emitter } from "../../bindings/api/emitter.js";
+import { Heartbeat } from "../../bindings/policies/heartbeat.js";
 import { Reconnect } from "../../bindings/policies/reconnect.js";
 import { SendQueue, byteSize } from "../../bindings/policies/send-queue.js";
 
@@ -58,5 +60,82 @@ describe("SendQueue", () => {
     expect(byteSize(new Blob(["abcd"]))).toBe(4);
     expect(byteSize(new Uint16Array(3))).toBe(6);
     expect(byteSize(new ArrayBuffer(5))).toBe(5);
+  });
+});
+
+describe("Heartbeat", () => {
+  /** A heartbeat's hooks, counting its pings and recording when it timed out. */
+  function hooks() {
+    return {
+      pings: 0,
+      timedOut: false,
+      heartbeatPing() {
+        this.pings++;
+      },
+      heartbeatTimeout() {
+        this.timedOut = true;
+      },
+    };
+  }
+
+  it("pings a silent peer after interval, gives up after timeout more, and never while frames arrive", async () => {
+    const timing = { interval: 40, timeout: 40 };
+    const silent = hooks();
+    const talking = hooks();
+    const a = new Heartbeat(timing, silent);
+    const b = new Heartbeat(timing, talking);
+    a.start();
+    b.start();
+    const talk = setInterval(() => b.activity(), 10);
+    for (let i = 0; i < 100 && !silent.timedOut; i++) await sleep(10);
+    clearInterval(talk);
+    expect(silent).toMatchObject({ pings: 1, timedOut: true });
+    expect(talking).toMatchObject({ pings: 0, timedOut: false });
+    b.stop();
+    // Stopped: nothing more, however long the silence.
+    await sleep(150);
+    expect(talking).toMatchObject({ pings: 0, timedOut: false });
+  });
+
+  it("watches any number of connections of one timing with one timer, none per connection", () => {
+    const interval = vi.spyOn(globalThis, "setInterval");
+    const timeout = vi.spyOn(globalThis, "setTimeout");
+    try {
+      const beats = Array.from(
+        { length: 100 },
+        () => new Heartbeat({ interval: 60_000, timeout: 60_000 }, hooks()),
+      );
+      for (const beat of beats) beat.start();
+      expect(interval).toHaveBeenCalledTimes(1);
+      expect(timeout).not.toHaveBeenCalled();
+      for (const beat of beats) beat.stop();
+    } finally {
+      interval.mockRestore();
+      timeout.mockRestore();
+    }
+  });
+});
+
+describe("Emitter", () => {
+  it("keeps any event name apart from Object's keys, in the order events were first listened to", () => {
+    const emitter = new Emitter<Record<string, [number]>>();
+    const got: string[] = [];
+    expect(emitter.listenerCount("toString")).toBe(0);
+    expect(emitter.emit("constructor", 1)).toBe(false);
+    emitter.on("__proto__", (n) => got.push(`__proto__ ${n}`));
+    emitter.once("constructor", (n) => got.push(`constructor ${n}`));
+    emitter.on("message", (n) => got.push(`message ${n}`));
+    expect(emitter.eventNames()).toEqual(["__proto__", "constructor", "message"]);
+    expect([
+      emitter.emit("__proto__", 1),
+      emitter.emit("constructor", 2),
+      emitter.emit("constructor", 3),
+    ]).toEqual([true, true, false]);
+    emitter.removeAllListeners("__proto__");
+    expect(emitter.emit("__proto__", 4)).toBe(false);
+    expect(emitter.eventNames()).toEqual(["message"]);
+    expect(got).toEqual(["__proto__ 1", "constructor 2"]);
+    emitter.removeAllListeners();
+    expect(emitter.eventNames()).toEqual([]);
   });
 });
