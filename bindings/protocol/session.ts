@@ -257,6 +257,17 @@ export class Session implements BackpressureHost, HeldSendsHost {
     return queued + (this.held?.bytes ?? 0) + this.sentAfterClose;
   }
 
+  /**
+   * bufferedAmount as the application reads it: the frames this tick queued are handed to the socket first
+   * (they would go at the end of the tick anyway), so it counts what the kernel has not taken, as ws's does.
+   * Without that, a loop that sends while `bufferedAmount` is low (the slow-consumer guard of a broadcast)
+   * counted a tick's own sends against a peer that reads everything, and stopped sending to it.
+   */
+  get bufferedAmountNow(): number {
+    this.output.flush();
+    return this.bufferedAmount;
+  }
+
   /** The socket is gone and the slot released. */
   get isReleased(): boolean {
     return this.released;
@@ -412,6 +423,18 @@ export class Session implements BackpressureHost, HeldSendsHost {
     this.closing.apply("closeRequested");
     this.heartbeat?.stop();
     this.closing.armTimer();
+  }
+
+  /**
+   * The application's terminate(): the frames its sends queued this tick are handed to the socket first, then
+   * `terminate`. ws writes each send at once, so a send followed by terminate() reaches the kernel (which
+   * still sends what it took); here they waited for the end of the tick and were dropped, their callbacks
+   * failed. Held sends (a Blob being read, a long message being compressed) still fail, as in ws.
+   */
+  terminateAfterSends(): void {
+    const state = this.readyState;
+    if (!this.released && (state === ReadyState.OPEN || state === ReadyState.CLOSING)) this.output.flush();
+    this.terminate();
   }
 
   /** Destroy the socket now, without a close handshake; held sends fail (ws's CLOSED_WHILE_* messages). */

@@ -242,7 +242,11 @@ export class SocketWriter {
     } finally {
       if (corked) socket.uncork!();
     }
-    if (!buffering) batch.done?.();
+    // After this call, as a buffering socket's callbacks come (Node's, on a later tick): a flush may run
+    // inside the application's own code (reading bufferedAmount, terminate()), which a callback must not
+    // re-enter.
+    const done = batch.done;
+    if (!buffering && done) queueMicrotask(() => done());
     return true;
   }
 
