@@ -440,6 +440,8 @@ export class Session implements BackpressureHost, HeldSendsHost {
   /** Destroy the socket now, without a close handshake; held sends fail (ws's CLOSED_WHILE_* messages). */
   terminate(): void {
     this.closing.apply("terminated");
+    // What was written whole is told so before the held sends' errors (and the end, which Bun reports at once).
+    this.writer.settle();
     this.held?.clear();
     this.clearOutput();
     this.socket.destroy();
@@ -529,6 +531,7 @@ export class Session implements BackpressureHost, HeldSendsHost {
     this.socketGone = true;
     this.heartbeat?.stop();
     this.flow.stop();
+    this.writer.settle();
     this.held?.clear();
     this.writer.close();
     // What arrived before the socket closed (the peer's FIN can come while a message inflates, with its close

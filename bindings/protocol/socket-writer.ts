@@ -96,6 +96,8 @@ export class SocketWriter {
   private readonly scratch: Batch = { chunks: [], done: undefined, raw: false, next: 0, offset: 0 };
   /** Bytes of the backlog the socket has not taken (part of bufferedAmount). */
   backlogBytes = 0;
+  /** Callbacks of batches a partial-write socket has taken whole, to run in a microtask (or at `settle`). */
+  private written: Done[] = [];
 
   constructor(socket: SessionSocket, alloc: (size: number) => Uint8Array) {
     this.socket = socket;
@@ -189,8 +191,20 @@ export class SocketWriter {
     return dropped;
   }
 
+  /**
+   * Run now the callbacks of batches a partial-write socket has taken whole: before the errors of later
+   * sends and before the connection reports its end (Bun closes a terminated socket synchronously).
+   */
+  settle(): void {
+    const written = this.written;
+    if (written.length === 0) return;
+    this.written = [];
+    for (const done of written) done();
+  }
+
   /** The socket is closed: what is kept is dropped and every callback still waiting gets an error. */
   close(): void {
+    this.settle();
     const callbacks: Failing[] = this.callbacks;
     this.callbacks = [];
     for (const batch of this.backlog) if (batch.done) callbacks.push(batch.done);
@@ -242,12 +256,18 @@ export class SocketWriter {
     } finally {
       if (corked) socket.uncork!();
     }
-    // After this call, as a buffering socket's callbacks come (Node's, on a later tick): a flush may run
-    // inside the application's own code (reading bufferedAmount, terminate()), which a callback must not
-    // re-enter.
-    const done = batch.done;
-    if (!buffering && done) queueMicrotask(() => done());
+    if (!buffering && batch.done) this.wroteWhole(batch.done);
     return true;
+  }
+
+  /**
+   * A partial-write socket took a batch whole: its callbacks run after this call, as a buffering socket's
+   * come (Node's, on a later tick), since a flush may run inside the application's own code (reading
+   * bufferedAmount, terminate()), which a callback must not re-enter.
+   */
+  private wroteWhole(done: Done): void {
+    this.written.push(done);
+    if (this.written.length === 1) queueMicrotask(() => this.settle());
   }
 
   private keep(batch: Batch): void {
