@@ -478,9 +478,12 @@ export abstract class WebSocketCore extends ClientEventBridge {
     return this.chosenProtocol;
   }
 
-  /** Bytes queued and not yet handed to the kernel (plus queued messages while reconnecting). */
+  /**
+   * Bytes queued and not yet handed to the kernel (this tick's sends are handed to the socket first), plus
+   * queued messages while reconnecting.
+   */
   get bufferedAmount(): number {
-    return (this.session?.bufferedAmount ?? 0) + (this.queue?.bytes ?? 0) + this.droppedBytes;
+    return (this.session?.bufferedAmountNow ?? 0) + (this.queue?.bytes ?? 0) + this.droppedBytes;
   }
 
   /** How binary messages are delivered: "nodebuffer" (default), "arraybuffer", "fragments" or "blob". */
@@ -633,7 +636,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
       this.queue?.clear();
       return this.stopWaiting();
     }
-    this.session?.terminate();
+    this.session?.terminateAfterSends();
   }
 
   /** Closed or terminated while waiting to reconnect: the retry is cancelled and the client finishes. */

@@ -151,9 +151,9 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     return this.session.readyState;
   }
 
-  /** Bytes queued and not yet handed to the kernel. */
+  /** Bytes queued and not yet handed to the kernel (this tick's sends are handed to the socket first). */
   get bufferedAmount(): number {
-    return this.session.bufferedAmount;
+    return this.session.bufferedAmountNow;
   }
 
   /** Send a message; `callback` runs when it is written (or with an error when it cannot be). */
@@ -241,7 +241,7 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
 
   /** Destroy the connection now, without a close handshake. */
   terminate(): void {
-    this.session.terminate();
+    this.session.terminateAfterSends();
   }
 
   private requireTopics(): TopicHost<this> {

@@ -257,6 +257,17 @@ export class Session implements BackpressureHost, HeldSendsHost, HeartbeatHooks 
     return queued + (this.held?.bytes ?? 0) + this.sentAfterClose;
   }
 
+  /**
+   * bufferedAmount as the application reads it: the frames this tick queued are handed to the socket first
+   * (they would go at the end of the tick anyway), so it counts what the kernel has not taken, as ws's does.
+   * Without that, a loop that sends while `bufferedAmount` is low (the slow-consumer guard of a broadcast)
+   * counted a tick's own sends against a peer that reads everything, and stopped sending to it.
+   */
+  get bufferedAmountNow(): number {
+    this.output.flush();
+    return this.bufferedAmount;
+  }
+
   /** The socket is gone and the slot released. */
   get isReleased(): boolean {
     return this.released;
@@ -440,9 +451,23 @@ export class Session implements BackpressureHost, HeldSendsHost, HeartbeatHooks 
     this.closing.armTimer();
   }
 
+  /**
+   * The application's terminate(): the frames its sends queued this tick are handed to the socket first, then
+   * `terminate`. ws writes each send at once, so a send followed by terminate() reaches the kernel (which
+   * still sends what it took); here they waited for the end of the tick and were dropped, their callbacks
+   * failed. Held sends (a Blob being read, a long message being compressed) still fail, as in ws.
+   */
+  terminateAfterSends(): void {
+    const state = this.readyState;
+    if (!this.released && (state === ReadyState.OPEN || state === ReadyState.CLOSING)) this.output.flush();
+    this.terminate();
+  }
+
   /** Destroy the socket now, without a close handshake; held sends fail (ws's CLOSED_WHILE_* messages). */
   terminate(): void {
     this.closing.apply("terminated");
+    // What was written whole is told so before the held sends' errors (and the end, which Bun reports at once).
+    this.writer.settle();
     this.held?.clear();
     this.clearOutput();
     this.socket.destroy();
@@ -537,6 +562,7 @@ export class Session implements BackpressureHost, HeldSendsHost, HeartbeatHooks 
     this.socketGone = true;
     this.heartbeat?.stop();
     this.flow.stop();
+    this.writer.settle();
     this.held?.clear();
     this.writer.close();
     // What arrived before the socket closed (the peer's FIN can come while a message inflates, with its close

@@ -99,6 +99,8 @@ export class SocketWriter {
   private readonly scratch: Batch = { chunks: NO_CHUNKS, done: undefined, raw: false, next: 0, offset: 0 };
   /** Bytes of the backlog the socket has not taken (part of bufferedAmount). */
   backlogBytes = 0;
+  /** Callbacks of batches a partial-write socket has taken whole, to run in a microtask (or at `settle`). */
+  private written: Done[] | null = null;
 
   constructor(socket: SessionSocket, alloc: (size: number) => Uint8Array) {
     this.socket = socket;
@@ -192,8 +194,20 @@ export class SocketWriter {
     return dropped;
   }
 
+  /**
+   * Run now the callbacks of batches a partial-write socket has taken whole: before the errors of later
+   * sends and before the connection reports its end (Bun closes a terminated socket synchronously).
+   */
+  settle(): void {
+    const written = this.written;
+    if (written === null) return;
+    this.written = null;
+    for (const done of written) done();
+  }
+
   /** The socket is closed: what is kept is dropped and every callback still waiting gets an error. */
   close(): void {
+    this.settle();
     const callbacks: Failing[] = this.callbacks ?? [];
     this.callbacks = null;
     for (const batch of this.backlog) if (batch.done) callbacks.push(batch.done);
@@ -245,8 +259,20 @@ export class SocketWriter {
     } finally {
       if (corked) socket.uncork!();
     }
-    if (!buffering) batch.done?.();
+    if (!buffering && batch.done) this.wroteWhole(batch.done);
     return true;
+  }
+
+  /**
+   * A partial-write socket took a batch whole: its callbacks run after this call, as a buffering socket's
+   * come (Node's, on a later tick), since a flush may run inside the application's own code (reading
+   * bufferedAmount, terminate()), which a callback must not re-enter.
+   */
+  private wroteWhole(done: Done): void {
+    if (this.written === null) {
+      this.written = [done];
+      queueMicrotask(() => this.settle());
+    } else this.written.push(done);
   }
 
   private keep(batch: Batch): void {

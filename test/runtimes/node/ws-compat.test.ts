@@ -208,6 +208,54 @@ describe("WebSocketServer as ws's suite specifies it (Node)", () => {
     await wss.close();
   });
 
+  it("counts in bufferedAmount what the socket holds, on either end: sends the kernel took count no more (ws's socket-queue test)", async () => {
+    // Sends of 1 KiB until the kernel holds back (the peer, in this process, reads nothing meanwhile), as
+    // ws's suite does: then bufferedAmount is the socket's queue. Counting a tick's sends until the tick's
+    // end stopped this loop at the first send, with the socket holding nothing.
+    const payload = new Uint8Array(1024).fill(61);
+    const fill = (ws: { readonly bufferedAmount: number; send(data: Uint8Array): void }): number => {
+      let sends = 0;
+      while (ws.bufferedAmount === 0 && sends < 100_000) {
+        ws.send(payload);
+        sends++;
+      }
+      return sends;
+    };
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise<void>((resolve) => wss.once("listening", resolve));
+    const server = new Promise<number[]>((resolve) =>
+      wss.on("connection", (ws) => {
+        const sends = fill(ws);
+        resolve([
+          sends > 1 ? 1 : 0,
+          ws.bufferedAmount > 0 ? 1 : 0,
+          ws.bufferedAmount - ws._socket.writableLength,
+        ]);
+        ws.terminate();
+      }),
+    );
+    const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+    client.on("error", () => {});
+    expect(await within(server, 5000, "the server's sends")).toEqual([1, 1, 0]);
+    await new Promise((resolve) => client.once("close", resolve));
+    const second = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+    wss.removeAllListeners("connection");
+    wss.on("connection", (ws) => ws._socket.pause());
+    const clientSide = new Promise<number[]>((resolve) =>
+      second.on("open", () => {
+        const sends = fill(second);
+        resolve([
+          sends > 1 ? 1 : 0,
+          second.bufferedAmount > 0 ? 1 : 0,
+          second.bufferedAmount - second._socket!.writableLength,
+        ]);
+        second.terminate();
+      }),
+    );
+    expect(await within(clientSide, 5000, "the client's sends")).toEqual([1, 1, 0]);
+    await wss.close();
+  });
+
   it("throws an exception of close(cb)'s callback as uncaught, not as an unhandled rejection", async () => {
     const script = `
       const { WebSocketServer } = await import(${JSON.stringify(new URL("../../../dist/runtimes/node/index.js", import.meta.url).pathname)});
