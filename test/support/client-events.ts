@@ -59,3 +59,12 @@ export async function until(ready: () => boolean, ms: number, what: string): Pro
   );
   if (!ready()) throw new Error(`timed out after ${ms} ms: ${what}`);
 }
+
+/** Wait (polling every 5 ms, at most `ms`) until `check()` holds; throws "timed out: <what>" past it. */
+export async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

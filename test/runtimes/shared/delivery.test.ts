@@ -5,6 +5,7 @@ import * as net from "node:net";
 import fc from "fast-check";
 import { frame, RawClient, switchingProtocols, within } from "../../support/raw-client.js";
 import { describe, expect, it, listen, nextMessage, openClient, runtime, type WebSocket } from "./harness.js";
+import { waitFor as until } from "../../support/client-events.js";
 
 type Message = { text: string } | { binary: Uint8Array };
 
@@ -40,14 +41,6 @@ function received(ws: WebSocket): Message[] {
     got.push(typeof data === "string" ? { text: data } : { binary: new Uint8Array(data) });
   });
   return got;
-}
-
-async function until(check: () => boolean, what: string, ms = 4000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 const same = (a: Message[], b: Message[]) =>

@@ -18,6 +18,7 @@ import {
   type WebSocket,
   type WebSocketServer,
 } from "./harness.js";
+import { waitFor as until } from "../../support/client-events.js";
 
 const Opcode = { Text: 1, Binary: 2 };
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
@@ -68,15 +69,6 @@ async function topicServer(options: Parameters<typeof listen>[0] = {}) {
     for (const topic of (url.searchParams.get("t") ?? "").split(",").filter(Boolean)) ws.subscribe(topic);
   });
   return server;
-}
-
-/** Wait until `check` holds (bounded). */
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** The server's connections in the order they were accepted. */

@@ -13,6 +13,7 @@ import {
   type WebSocket,
   type WebSocketServer,
 } from "./harness.js";
+import { waitFor as until } from "../../support/client-events.js";
 
 /** A server whose connections subscribe to the topics in their URL's `?t=a,b` and echo-publish. */
 async function topicServer(options: Parameters<typeof listen>[0] = {}) {
@@ -42,15 +43,6 @@ function collect(ws: WebSocket): string[] {
     got.push(typeof data === "string" ? data : `bin:${Buffer.from(data as ArrayBuffer).toString("hex")}`);
   });
   return got;
-}
-
-/** Wait until `check` holds (bounded). */
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Wait until the server has `n` connections. */
