@@ -23,8 +23,10 @@ if (impl === "bun.serve") {
   });
   port = server.port!;
 } else {
+  // BENCH_DIST: another build's dist/ (bench/echo.ts's BENCH_BASE).
+  const dist = process.env.BENCH_DIST || "../dist";
   const { WebSocketServer } = (await import(
-    "../dist/runtimes/bun/index.js" as string
+    `${dist}/runtimes/bun/index.js` as string
   )) as typeof import("../runtimes/bun/index.js");
   const server = new WebSocketServer({
     port: 0,

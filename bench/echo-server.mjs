@@ -8,6 +8,7 @@
 // unmasking). It measures what accepting, reading, writing and closing cost on node:net alone: the floor
 // under any WebSocket server's rates on Node.
 import * as net from "node:net";
+import { pathToFileURL } from "node:url";
 
 const impl = process.argv[2] ?? "wasmsocket";
 const extra = process.argv[3] ? JSON.parse(process.argv[3]) : {};
@@ -37,7 +38,11 @@ if (impl === "uws") {
   server.listen(0, "127.0.0.1", () => report(server));
 } else {
   const { WebSocketServer } =
-    impl === "ws" ? await import("ws") : await import("../dist/runtimes/node/index.js");
+    impl === "ws"
+      ? await import("ws")
+      : process.env.BENCH_DIST // another build's dist/ (bench/echo.ts's BENCH_BASE)
+        ? await import(pathToFileURL(`${process.env.BENCH_DIST}/runtimes/node/index.js`).href)
+        : await import("../dist/runtimes/node/index.js");
   const options = { port: 0, host: "127.0.0.1", maxPayload: 1 << 20, ...extra };
   // The echo cells measure messages, not liveness: our heartbeat is off unless the options ask for it.
   if (impl !== "ws" && !("heartbeat" in extra)) options.heartbeat = false;

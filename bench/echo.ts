@@ -2,12 +2,14 @@
 // each server in its own process pinned to another core. Cells from issue 5: 32 B × 64 conns × 32 in
 // flight, 1 KiB × 64 × 32, 64 KiB × 1 × 1, and handshakes per second with 1 and 32 in parallel.
 //   taskset -c 0 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE (default 1),
-//   BENCH_SERVERS and BENCH_CELLS: comma-separated server names / cell numbers 1-5 to run only those,
-//   BENCH_BASE: another commit's built checkout, whose Node server runs beside ours as "wasmsocket (base)")
+//   BENCH_SERVERS and BENCH_CELLS: comma-separated server names / cell numbers 1-5 to run only those;
+//   BENCH_BASE: the dist/ directory of another build, e.g. another commit's, run beside ours as
+//   "wasmsocket (base)" and "wasmsocket on Bun (base)")
 // Every cell reports the load generator's CPU per message beside the server's: a generator above 80% of
 // its core (flagged) may be the limit, and then the rate says less about the server than its CPU does.
 import type { Socket } from "node:net";
 import { loadavg as osLoadavg } from "node:os";
+import { resolve } from "node:path";
 import {
   BUN,
   frames,
@@ -47,10 +49,17 @@ const servers: {
   { name: "Bun.serve", impl: "bun.serve", env: {}, bun: true },
   { name: "node:net floor", impl: "net-floor", env: {}, verbatim: true },
 ];
-
-// BENCH_BASE: a checkout of another commit, built there (`npm run build`): its Node server runs beside ours.
 const BASE = process.env.BENCH_BASE;
-if (BASE) servers.splice(1, 0, { name: "wasmsocket (base)", impl: "wasmsocket", env: {} });
+if (BASE) {
+  const dist = resolve(BASE);
+  servers.splice(1, 0, { name: "wasmsocket (base)", impl: "wasmsocket", env: { BENCH_DIST: dist } });
+  servers.splice(-2, 0, {
+    name: "wasmsocket on Bun (base)",
+    impl: "wasmsocket",
+    env: { BENCH_DIST: dist },
+    bun: true,
+  });
+}
 
 function startEchoServer(
   name: string,
@@ -60,11 +69,7 @@ function startEchoServer(
 ): Promise<Server> {
   const command = bun
     ? [BUN, "bench/echo-server-bun.ts", impl]
-    : [
-        process.execPath,
-        name === "wasmsocket (base)" ? `${BASE}/bench/echo-server.mjs` : "bench/echo-server.mjs",
-        impl,
-      ];
+    : [process.execPath, "bench/echo-server.mjs", impl];
   return startServer(name, command, env, SERVER_CORE);
 }
 
@@ -224,6 +229,10 @@ const ratios: Array<[string, string]> = [
     .filter((s) => !s.bun && s.name !== "wasmsocket")
     .map((s): [string, string] => ["wasmsocket", s.name]),
   ["wasmsocket on Bun", "Bun.serve"],
+  ["wasmsocket (base)", "uWebSockets.js"],
+  ["wasmsocket on Bun (base)", "Bun.serve"],
+  ["wasmsocket", "wasmsocket (base)"],
+  ["wasmsocket on Bun", "wasmsocket on Bun (base)"],
 ].filter(([ours, base]) => names.includes(ours) && names.includes(base)) as Array<[string, string]>;
 const of = (n: string, cell: string, key: keyof Sample) => results[n][cell].map((x) => x[key]);
 const med = (n: string, cell: string, key: keyof Sample) => median(of(n, cell, key));

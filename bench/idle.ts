@@ -35,7 +35,8 @@ const servers: { name: string; command: string[] }[] = [
   { name: "wasmsocket on Bun", command: [BUN, "bench/echo-server-bun.ts", "wasmsocket"] },
   { name: "Bun.serve", command: [BUN, "bench/echo-server-bun.ts", "bun.serve"] },
 ];
-// BENCH_BASE: a checkout of another commit, built (`npm run build` there): its Node server runs beside ours.
+// BENCH_BASE: a checkout of another commit, built (`npm run build` there): its Node server runs beside ours
+// (bench/echo.ts takes that checkout's dist/ instead).
 if (process.env.BENCH_BASE)
   servers.splice(1, 0, {
     name: "wasmsocket (base)",

@@ -85,8 +85,11 @@ export interface ConnectionOptions {
   autoPong?: boolean;
   /** "message" (default): whole messages; "stream": chunks as they arrive. */
   fragments?: "message" | "stream";
-  /** Allocate the bytes handed to the host (Buffer.allocUnsafe on Node). */
-  alloc?: (size: number) => Uint8Array;
+  /**
+   * Allocate the bytes handed to the host (Buffer.allocUnsafe on Node). Its `copyRange`, when it has one,
+   * copies `from[start, end)` into new bytes of that type in one call (Bun: without a view of the range).
+   */
+  alloc?: HostAlloc;
   /** permessage-deflate, when negotiated: the slot then allows RSV1 and `maxPayload` bounds inflated sizes. */
   deflate?: PerMessageDeflate;
   /**
@@ -161,6 +164,11 @@ const EMPTY = new Uint8Array(0);
  * than a view of engine memory to `set` from (an object per message); on V8 the same.
  */
 const TINY_MESSAGE_BYTES = 64;
+
+/** The host's allocator of the bytes it hands out, and optionally its copy of a range into them. */
+export type HostAlloc = ((size: number) => Uint8Array) & {
+  copyRange?: (from: Uint8Array, start: number, end: number) => Uint8Array;
+};
 // Bytes one read may inflate on the event loop; the rest of the read's compressed messages go to the
 // codec's async inflate, so a read packed with small messages that each inflate to 64 KiB costs no more here.
 const SYNC_INFLATE_PER_READ = 1024 * 1024;
@@ -173,6 +181,7 @@ export class WireConnection {
   private readonly stream: boolean;
   private readonly masking: boolean;
   private readonly alloc: (size: number) => Uint8Array;
+  private readonly copyRange: ((from: Uint8Array, start: number, end: number) => Uint8Array) | undefined;
   private readonly inPtr: number;
   private readonly inBytes: number;
   private readonly srcPtr: number;
@@ -189,6 +198,8 @@ export class WireConnection {
   /** Uncompressed bytes of the message being received (checked here when the slot's limit has slack). */
   private messageBytes = 0;
   private released = false;
+  /** The engine's CloseSent flag as last read (`readCloseSent`): it never clears. */
+  private closeWent = false;
   /** A message sent in pieces (`fin: false`) is open: the next send continues it. */
   private continuing = false;
   /** Input is held (a message inflates, or the host sends one, off the event loop) until it is replayed. */
@@ -228,6 +239,7 @@ export class WireConnection {
     this.stream = options.fragments === "stream";
     this.masking = options.role === Role.Client;
     this.alloc = options.alloc ?? ((n) => new Uint8Array(n));
+    this.copyRange = options.alloc?.copyRange;
     const areas = ioAreas(this.engine);
     this.inPtr = areas.inPtr;
     this.inBytes = areas.bytes;
@@ -290,9 +302,16 @@ export class WireConnection {
 
   /** A close frame was sent. */
   get closeSent(): boolean {
-    return (
-      ((this.engine.exports.connectionState(this.slot) >> abi.STATE_FLAGS_SHIFT) & ConnFlag.CloseSent) !== 0
-    );
+    return this.closeWent;
+  }
+
+  /**
+   * Read the engine's CloseSent flag after each call that can set it (`feed`: a close reply or a failure's
+   * close; `writeClose`), so a send checks a field, not one more Wasm call per message.
+   */
+  private readCloseSent(): void {
+    this.closeWent =
+      ((this.engine.exports.connectionState(this.slot) >> abi.STATE_FLAGS_SHIFT) & ConnFlag.CloseSent) !== 0;
   }
 
   /** A close frame was received. */
@@ -325,6 +344,13 @@ export class WireConnection {
   }
 
   private receivePieces(bytes: Uint8Array): void {
+    // A read that fits (nearly all): copied in whole, without a view of it (a native call on JSC).
+    if (bytes.length <= this.inBytes) {
+      this.engine.u8.set(bytes, this.inPtr);
+      const fed = this.feed(this.inPtr, bytes.length);
+      if (this.waiting && fed < bytes.length) this.heldInput.unshift(bytes.slice(fed));
+      return;
+    }
     for (let offset = 0; offset < bytes.length && !this.released && !this.failed; offset += this.inBytes) {
       const piece = bytes.subarray(offset, offset + this.inBytes);
       this.engine.u8.set(piece, this.inPtr);
@@ -343,6 +369,7 @@ export class WireConnection {
     let done = 0;
     while (done < length && !this.released && !this.failed) {
       const count = check(exports.feed(this.slot, ptr + done, length - done), "feed");
+      if (!this.closeWent) this.readCloseSent();
       const consumed = this.engine.resultField(Result.Consumed);
       const outLength = this.engine.resultField(Result.OutLength);
       if (outLength > 0) this.reply(u8.subarray(this.engine.out, this.engine.out + outLength));
@@ -589,6 +616,7 @@ export class WireConnection {
     if (!this.closeSent) {
       this.nextKey();
       const size = this.engine.exports.writeClose(this.slot, closeCode, this.srcPtr, 0, this.dstPtr);
+      this.readCloseSent();
       if (size > 0) this.flushDst(size);
     }
     const error = new WebSocketProtocolError(rule, closeCode, detail);
@@ -606,6 +634,7 @@ export class WireConnection {
 
   /** A copy in the host's byte type of `len` bytes at `ptr` of engine memory. */
   private copy(ptr: number, len: number, from: Uint8Array = this.engine.u8): Uint8Array {
+    if (this.copyRange) return this.copyRange(from, ptr, ptr + len);
     const bytes = this.alloc(len);
     bytes.set(from.subarray(ptr, ptr + len));
     return bytes;
@@ -824,6 +853,7 @@ export class WireConnection {
       this.engine.exports.writeClose(this.slot, code ?? 0, this.srcPtr, length, this.dstPtr),
       `close(${code})`,
     );
+    this.readCloseSent();
     this.flushDst(size);
     return true;
   }

@@ -25,6 +25,8 @@ export const UNCORKED_SLAB_BYTES = 64 * 1024;
 export const FIRST_SLAB_BYTES = 1024;
 /** Payloads up to this size are copied into the slab: cheaper than one more chunk to write. */
 export const COPY_BYTES = 1024;
+/** Payloads up to this many bytes are copied into a slab by a loop rather than `set`. */
+const TINY_COPY_BYTES = 64;
 
 // Full slabs whose bytes the kernel has taken, for any queue to fill again (a tick that outgrows one slab
 // would otherwise drop one per tick for the GC), by size. Bounded: at most 1 MiB of each size.
@@ -116,7 +118,10 @@ export class OutputQueue {
     const slab = this.slab;
     const end = this.end;
     for (let i = 0; i < headerLength; i++) slab[end + i] = memory[headerAt + i];
-    slab.set(payload, end + headerLength);
+    const n = payload.length;
+    // A tiny payload by a loop: on JSC, cheaper than `set`'s native call (the echo of 32 B messages).
+    if (n <= TINY_COPY_BYTES) for (let i = 0, at = end + headerLength; i < n; i++) slab[at + i] = payload[i];
+    else slab.set(payload, end + headerLength);
     this.end = end + size;
     this.schedule();
   }
