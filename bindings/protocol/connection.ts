@@ -348,7 +348,7 @@ export class WireConnection {
     if (bytes.length <= this.inBytes) {
       this.engine.u8.set(bytes, this.inPtr);
       const fed = this.feed(this.inPtr, bytes.length);
-      if (this.waiting && fed < bytes.length) this.heldInput.unshift(bytes.slice(fed));
+      if (this.waiting && fed < bytes.length) (this.heldInput ??= []).unshift(bytes.slice(fed));
       return;
     }
     for (let offset = 0; offset < bytes.length && !this.released && !this.failed; offset += this.inBytes) {
