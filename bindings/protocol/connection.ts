@@ -87,7 +87,9 @@ export interface ConnectionOptions {
   fragments?: "message" | "stream";
   /**
    * Allocate the bytes handed to the host (Buffer.allocUnsafe on Node). Its `copyRange`, when it has one,
-   * copies `from[start, end)` into new bytes of that type in one call (Bun: without a view of the range).
+   * copies `from[start, end)` into new bytes of that type in one call (Bun: without a view of the range); its
+   * `adopts`, when it has one, says whether bytes made elsewhere (a codec's inflated output) already are
+   * that type, so a message no one else holds is handed out as it is instead of copied.
    */
   alloc?: HostAlloc;
   /** permessage-deflate, when negotiated: the slot then allows RSV1 and `maxPayload` bounds inflated sizes. */
@@ -165,9 +167,13 @@ const EMPTY = new Uint8Array(0);
  */
 const TINY_MESSAGE_BYTES = 64;
 
-/** The host's allocator of the bytes it hands out, and optionally its copy of a range into them. */
+/**
+ * The host's allocator of the bytes it hands out, optionally its copy of a range into them, and whether bytes
+ * made elsewhere are of its type already (Node and Bun: any Buffer).
+ */
 export type HostAlloc = ((size: number) => Uint8Array) & {
   copyRange?: (from: Uint8Array, start: number, end: number) => Uint8Array;
+  adopts?: (bytes: Uint8Array) => boolean;
 };
 // Bytes one read may inflate on the event loop; the rest of the read's compressed messages go to the
 // codec's async inflate, so a read packed with small messages that each inflate to 64 KiB costs no more here.
@@ -182,6 +188,7 @@ export class WireConnection {
   private readonly masking: boolean;
   private readonly alloc: (size: number) => Uint8Array;
   private readonly copyRange: ((from: Uint8Array, start: number, end: number) => Uint8Array) | undefined;
+  private readonly adopts: ((bytes: Uint8Array) => boolean) | undefined;
   private readonly inPtr: number;
   private readonly inBytes: number;
   private readonly srcPtr: number;
@@ -240,6 +247,7 @@ export class WireConnection {
     this.masking = options.role === Role.Client;
     this.alloc = options.alloc ?? ((n) => new Uint8Array(n));
     this.copyRange = options.alloc?.copyRange;
+    this.adopts = options.alloc?.adopts;
     const areas = ioAreas(this.engine);
     this.inPtr = areas.inPtr;
     this.inBytes = areas.bytes;
@@ -577,11 +585,20 @@ export class WireConnection {
     this.failLocally(rule, error.closeCode, error.zlibMessage, error.errno);
   }
 
+  /**
+   * Deliver an inflated message: the codec's output (the message's own bytes, DeflateCodec) as it is when it
+   * is of the host's byte type, so zlib's output chunks are copied once on the event loop, joined into the
+   * Buffer the application gets (and binaryType "arraybuffer" gets that Buffer's ArrayBuffer when it fills
+   * it, send-data.ts `toArrayBuffer`); otherwise copied into the host's bytes.
+   */
   private deliverInflated(inflated: Uint8Array, isBinary: boolean): void {
     if (!isBinary && !this.validUtf8(inflated))
       return this.failLocally(HostError.InvalidUtf8, abi.CloseCode.InvalidPayload);
-    const message = this.alloc(inflated.length);
-    message.set(inflated);
+    let message = inflated;
+    if (inflated.length === 0 || !this.adopts?.(inflated)) {
+      message = this.alloc(inflated.length);
+      message.set(inflated);
+    }
     if (this.stream && this.handler.fragment) return this.handler.fragment(message, isBinary, true, true);
     this.handler.message(message, isBinary);
   }

@@ -39,7 +39,11 @@ export type InflateCallback = (error: Error | null, output: Uint8Array | null) =
 /** How an async deflate ends: the output (ending in 00 00 ff ff), or zlib's error. */
 export type DeflateCallback = (error: Error | null, output: Uint8Array | null) => void;
 
-/** Raw deflate as the runtime's zlib provides it. */
+/**
+ * Raw deflate as the runtime's zlib provides it. An inflate's output is the message's own bytes, exactly
+ * (never a view of a buffer holding more): the connection hands it to the application as it is when it is
+ * of the host's byte type.
+ */
 export interface DeflateCodec {
   /** Raw-deflate `input` in one stream ended by Z_SYNC_FLUSH (so the output ends with 00 00 ff ff). */
   deflate(input: Uint8Array, call: DeflateCall): Uint8Array;

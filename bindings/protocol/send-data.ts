@@ -30,8 +30,13 @@ export function controlBytes(data: ControlData | undefined): Uint8Array {
   return sendBytes(data) as Uint8Array;
 }
 
-/** Copy bytes into an ArrayBuffer of their own. */
+/**
+ * A received message's bytes as an ArrayBuffer of their own: the one they fill, when they do (a message the
+ * host made for this delivery and holds nowhere else: nothing copied, as ws does), else a copy of them.
+ */
 export function toArrayBuffer(data: Uint8Array): ArrayBuffer {
+  if (data.length > 0 && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength)
+    return data.buffer as ArrayBuffer;
   return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
 }
 

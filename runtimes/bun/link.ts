@@ -18,6 +18,7 @@ export const allocBuffer = Object.assign((size: number): Buffer => nodeAllocBuff
     bufferCopy.call(from, bytes, 0, start, end);
     return bytes;
   },
+  adopts: nodeAllocBuffer.adopts,
 });
 
 /** `SessionSocket` over one of Bun's sockets. */

@@ -28,6 +28,14 @@ function chunkSize(expected: number): number {
   return size;
 }
 
+/** `bytes` as a Buffer of their own: as they are when they fill their ArrayBuffer, else copied out of it. */
+function ownBytes(bytes: Buffer): Buffer {
+  if (bytes.length === 0 || bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  const own = Buffer.allocUnsafe(bytes.length);
+  own.set(bytes);
+  return own;
+}
+
 function isTooLarge(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE";
 }
@@ -126,7 +134,7 @@ function inflateAsync(input: Uint8Array, call: InflateCall, done: InflateCallbac
       dictionary: call.dictionary,
       chunkSize: ASYNC_CHUNK,
     });
-    return runStream(stream, inflates, input, call.maxOutput, (error, output) => {
+    return runStream(stream, inflates, input, call.maxOutput, true, (error, output) => {
       finished();
       done(error, output);
     });
@@ -144,7 +152,7 @@ function deflateAsync(input: Uint8Array, call: DeflateCall, done: DeflateCallbac
       dictionary: call.dictionary,
       chunkSize: ASYNC_DEFLATE_CHUNK,
     });
-    return runStream(stream, deflates, input, Infinity, (error, output) => {
+    return runStream(stream, deflates, input, Infinity, false, (error, output) => {
       finished();
       done(error, output);
     });
@@ -153,13 +161,15 @@ function deflateAsync(input: Uint8Array, call: DeflateCall, done: DeflateCallbac
 
 /**
  * Feed `input` to a zlib stream of its own and gather its output: `done` gets it, null as soon as it passes
- * `maxOutput`, or zlib's error. The returned function stops it (then `done` never runs).
+ * `maxOutput`, or zlib's error. The returned function stops it (then `done` never runs). With `exact`, the
+ * output is a Buffer of its own (a message inflated), never a view of a larger chunk buffer.
  */
 function runStream(
   stream: zlib.InflateRaw | zlib.DeflateRaw,
   turns: Turns,
   input: Uint8Array,
   maxOutput: number,
+  exact: boolean,
   done: (error: Error | null, output: Uint8Array | null) => void,
 ): () => void {
   turns.openStreams++;
@@ -177,7 +187,12 @@ function runStream(
     if (total > maxOutput) return settle(null, null);
     chunks.push(chunk);
   });
-  stream.on("end", () => settle(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)));
+  // The chunks joined once: an inflated message's join is the Buffer the application gets
+  // (bindings/protocol/connection.ts `deliverInflated`); a single chunk is a view of a larger chunk buffer.
+  stream.on("end", () => {
+    if (chunks.length !== 1) return settle(null, Buffer.concat(chunks, total));
+    settle(null, exact ? ownBytes(chunks[0]) : chunks[0]);
+  });
   stream.on("error", (error: Error) => settle(error, null));
   stream.on("close", () => turns.openStreams--);
   stream.end(input);
@@ -200,14 +215,18 @@ export const nodeDeflateCodec: DeflateCodec = {
     });
   },
   inflate(input: Uint8Array, call: InflateCall): Uint8Array | null {
+    const size = chunkSize(Math.min(input.length * 4, call.maxOutput + 1));
     try {
-      return zlib.inflateRawSync(input, {
+      const output = zlib.inflateRawSync(input, {
         finishFlush: SYNC_FLUSH,
         windowBits: 15,
         dictionary: call.dictionary,
         maxOutputLength: Math.max(1, call.maxOutput),
-        chunkSize: chunkSize(Math.min(input.length * 4, call.maxOutput + 1)),
+        chunkSize: size,
       });
+      // Node joins several output chunks into a new Buffer (the message's own); one chunk it returns as a
+      // view of its chunk buffer. Bun returns a Buffer of its own either way.
+      return output.length > size ? output : ownBytes(output);
     } catch (error) {
       if (isTooLarge(error)) return null;
       throw error;
