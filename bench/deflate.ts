@@ -1,12 +1,15 @@
 // permessage-deflate beside ws (perMessageDeflate on, same run): echo messages/s and bytes on the wire for
-// JSON-like messages of 1 KiB and 64 KiB, and the RSS each server adds per idle connection with deflate
-// negotiated. Each server runs in its own process (plain node, ours from dist/: `npm run build` first),
-// pinned to BENCH_SERVER_CORE; the raw-TCP load generator is this process.
-//   taskset -c 1 npx tsx bench/deflate.ts          (BENCH_ROUNDS, BENCH_SECONDS, BENCH_IDLE)
+// JSON-like messages of 1 KiB and 64 KiB (cells 1, 2; 1 MiB and 16 MiB, inflated and compressed on zlib's
+// thread pool, are cells 3 and 4: BENCH_CELLS=3,4), and the RSS each server adds per idle connection with
+// deflate negotiated. Each server runs in its own process (plain node, ours from dist/: `npm run build`
+// first), pinned to BENCH_SERVER_CORE; the raw-TCP load generator is this process.
+//   taskset -c 1 npx tsx bench/deflate.ts          (BENCH_ROUNDS, BENCH_SECONDS, BENCH_IDLE, BENCH_IDLE_ROWS=0;
+//   BENCH_BASE: the dist/ directory of another build, run beside ours as "wasmsocket (base)")
 // The generator offers client_no_context_takeover, so its frames are compressed once up front and cost
 // it nothing while measuring; servers inflate each message alone and compress their echoes with context
 // takeover (both libraries' default). Replies are counted by their frame headers, never inflated.
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Socket } from "node:net";
 import * as zlib from "node:zlib";
 import { jsonText } from "../test/support/json-text.js";
@@ -22,11 +25,26 @@ const ALT_LEVEL = Number(process.env.BENCH_ALT_LEVEL ?? 6);
 const ALT = `wasmsocket level ${ALT_LEVEL}`;
 const CELLS = process.env.BENCH_CELLS?.split(",") ?? ["1", "2"];
 const IDLE_ROWS = process.env.BENCH_IDLE_ROWS !== "0";
+const BASE = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE) : undefined;
+const BASE_NAME = "wasmsocket (base)";
 
-/** bench/echo-server.mjs with `perMessageDeflate: options` (default `true`: each library's defaults). */
-function startDeflateServer(impl: string, options: object | boolean = true): Promise<Server> {
-  const args = ["bench/echo-server.mjs", impl, JSON.stringify({ perMessageDeflate: options })];
-  return startServer(impl, [process.execPath, ...args], {}, SERVER_CORE);
+/**
+ * bench/echo-server.mjs with `perMessageDeflate: options` (default `true`: each library's defaults) and
+ * `maxPayload`; "wasmsocket (base)" is ours from BENCH_BASE.
+ */
+function startDeflateServer(
+  impl: string,
+  options: object | boolean = true,
+  maxPayload = 1 << 20,
+): Promise<Server> {
+  const base = impl === BASE_NAME;
+  const args = [
+    "bench/echo-server.mjs",
+    base ? "wasmsocket" : impl,
+    JSON.stringify({ perMessageDeflate: options, maxPayload }),
+  ];
+  const env: Record<string, string> = base ? { BENCH_DIST: BASE! } : {};
+  return startServer(impl, [process.execPath, ...args], env, SERVER_CORE);
 }
 
 function status(pid: number, field: string): number {
@@ -99,6 +117,8 @@ interface Cell {
   size: number;
   connections: number;
   inFlight: number;
+  /** Distinct messages sent (each compressed up front). */
+  messages: number;
 }
 
 interface Sample {
@@ -203,20 +223,25 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 async function main(): Promise<void> {
   const cells: Cell[] = [
-    { size: 1024, connections: 32, inFlight: 16 },
-    { size: 64 * 1024, connections: 8, inFlight: 2 },
+    { size: 1024, connections: 32, inFlight: 16, messages: 64 },
+    { size: 64 * 1024, connections: 8, inFlight: 2, messages: 64 },
+    { size: 1 << 20, connections: 2, inFlight: 1, messages: 8 },
+    { size: 16 << 20, connections: 2, inFlight: 1, messages: 2 },
   ];
   const results: Record<string, unknown> = {};
   for (const cell of cells.filter((_, i) => CELLS.includes(String(i + 1)))) {
-    const frames = Array.from({ length: 64 }, (_, i) => compressedFrame(jsonText(cell.size, i * 13)));
-    const samples: Record<string, Sample[]> = { wasmsocket: [], ws: [], [ALT]: [] };
-    const order = ["wasmsocket", "ws", ALT];
+    const frames = Array.from({ length: cell.messages }, (_, i) =>
+      compressedFrame(jsonText(cell.size, i * 13)),
+    );
+    const samples: Record<string, Sample[]> = { wasmsocket: [], ws: [], [ALT]: [], [BASE_NAME]: [] };
+    const order = ["wasmsocket", ...(BASE ? [BASE_NAME] : []), "ws", ALT];
+    const maxPayload = Math.max(1 << 20, 2 * cell.size);
     for (let round = 0; round < ROUNDS; round++)
       for (const impl of round % 2 ? [...order].reverse() : order) {
         const server =
           impl === ALT
-            ? await startDeflateServer("wasmsocket", { level: ALT_LEVEL })
-            : await startDeflateServer(impl);
+            ? await startDeflateServer("wasmsocket", { level: ALT_LEVEL }, maxPayload)
+            : await startDeflateServer(impl, true, maxPayload);
         samples[impl].push(await echoCell(server, cell, frames));
         await stopServer(server);
       }
@@ -224,6 +249,16 @@ async function main(): Promise<void> {
     const ours = pick("wasmsocket", "messagesPerSecond");
     const theirs = pick("ws", "messagesPerSecond");
     const label = `${cell.size / 1024} KiB × ${cell.connections} conns × ${cell.inFlight} in flight`;
+    if (BASE) {
+      const base = pick(BASE_NAME, "messagesPerSecond");
+      const cpuPer = (impl: string) =>
+        median(samples[impl].map((s) => (s.serverCpu / s.messagesPerSecond) * 1000)).toFixed(3);
+      console.log(
+        `${label}: wasmsocket ${fmt(ours)} msg/s, base ${fmt(base)} msg/s → ${(ours / base).toFixed(2)}×; ` +
+          `server CPU ms per echo: wasmsocket ${cpuPer("wasmsocket")}, base ${cpuPer(BASE_NAME)}, ` +
+          `ws ${cpuPer("ws")}`,
+      );
+    }
     console.log(
       `${label}: wasmsocket ${fmt(ours)} msg/s (server CPU ${pick("wasmsocket", "serverCpu").toFixed(2)}), ` +
         `ws ${fmt(theirs)} msg/s (server CPU ${pick("ws", "serverCpu").toFixed(2)}) → ${(ours / theirs).toFixed(2)}×; ` +
