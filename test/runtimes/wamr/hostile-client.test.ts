@@ -5,7 +5,7 @@
 // ping_interval_sec) whose app may send while connected, judged by the reference model
 // (test/runtimes/wamr/hostile-client.ts). The clients run in one driver process per target (client_driver.c),
 // which must end with no heap, no slot, no leak and no sanitizer report. Beside them run a few lifecycle cases
-// (one per 125 connections, at least 3; hostile-client.ts): the app's close and stop against a server that
+// (one per 150 connections, at least 3; hostile-client.ts): the app's close and stop against a server that
 // sends garbage, crosses the close, keeps sending or stops reading; the client's pings against a server that
 // never answers, answers wrongly or floods pongs; auto-reconnect through several hostile connections. x86-64
 // runs the most connections; i386, ARM (under qemu) and WAMR (when WAMR_ROOT is set) fewer. FUZZ_SEED and

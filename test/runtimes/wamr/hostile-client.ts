@@ -100,7 +100,7 @@ const LIFECYCLE_FIRST = 1 << 30;
 const LIFECYCLE_KINDS = ["close", "ping", "reconnect", "close", "stop", "reconnect"] as const;
 /** Lifecycle cases beside `connections` short ones (at least 3: one of each of the first three kinds). */
 export function lifecycleCount(connections: number): number {
-  return Math.max(3, Math.round(connections / 125));
+  return Math.max(3, Math.round(connections / 150));
 }
 
 /** A valid 101 ({accept}: the accept value of the client's key). */
