@@ -63,9 +63,10 @@ typedef struct {
     const char *path;                /**< overrides the URI's path and query */
     const char *subprotocol;         /**< comma-separated protocols to offer */
     const char *headers;             /**< extra request header lines, each "Name: value\r\n" */
-    int ping_interval_sec;           /**< ping this often when idle (0: never) */
+    int ping_interval_sec;           /**< ping this often, whatever else the connection carries (0: never) */
     int pingpong_timeout_sec;        /**< end the connection (close 1011 "heartbeat timeout") if no pong within
-                                          this (0: never) */
+                                          this of a ping (0: never); any pong answers, whatever its payload
+                                          (RFC 6455 lets a pong come unasked) */
     int reconnect_timeout_ms;        /**< wait before reconnecting */
     bool disable_auto_reconnect;
     int network_timeout_ms;          /**< connect and handshake timeout; queued bytes that make no progress for
