@@ -72,6 +72,8 @@ export interface HostileCase {
   lax?: boolean;
   /** The C client under test (test/runtimes/wamr/hostile-client.ts): its settings for this connection. */
   cClient?: CClientConfig;
+  /** The C client under test: what its app and the server do over time (absent: a connection of milliseconds). */
+  lifecycle?: CClientLifecycle;
 }
 
 /** The C client's wsk_client_config_t settings that a hostile case varies. */
@@ -86,6 +88,41 @@ export interface CClientConfig {
   maxFragmentSize: number;
   /** Messages the app sends as soon as the client reports CONNECTED: their sizes (text, binary, text...). */
   sends: number[];
+  /** pingpong_timeout_sec: no pong this long after a ping ends the connection (1011); 0 or absent: never. */
+  pingpongTimeoutSec?: number;
+  /** reconnect_timeout_ms with auto-reconnect on; absent: disable_auto_reconnect. */
+  reconnectTimeoutMs?: number;
+}
+
+/**
+ * A C client's connection over time (test/runtimes/wamr/hostile-client.ts): after the case's head and frames
+ * (which leave the connection open), the app closes or stops the client, or the client's pings meet a server
+ * that answers them in some way, or the client reconnects to the next connections of `next`.
+ */
+export interface CClientLifecycle {
+  kind: "close" | "stop" | "ping" | "reconnect";
+  /**
+   * close: the app's wsk_client_close_with_code (code 1000 and no reason: wsk_client_close), once the frames
+   * are delivered; `bad` first: arguments the engine must refuse (nothing sent, the connection goes on).
+   */
+  close?: { code: number; reason: string; timeoutMs: number; bad?: { code: number; reason: string } };
+  /**
+   * close, stop, ping: what the server does meanwhile. "after": sends `after` once the client's close frame came
+   * (stop: at once, then the app stops); "cross": sends `after` as the app closes; "stream": sends `after` (whole
+   * messages) again and again, 10 ms apart, until the client is gone; "deaf": stops reading before the app's
+   * sends (then larger) and close, and sends nothing more; "quiet": nothing.
+   */
+  server?: "after" | "cross" | "stream" | "deaf" | "quiet";
+  /** Frames (hex) the server sends as `server` says. */
+  after?: string;
+  /** ping: how the server answers each ping of the client: not at all, the same payload, another, many pongs. */
+  pongs?: "none" | "echo" | "wrong" | "flood";
+  /** ping: seed of the payloads of "wrong" and "flood" pongs. */
+  pongSeed?: number;
+  /** reconnect: the connections after the first, each as a case's head, frames and cuts. */
+  next?: Array<Pick<HostileCase, "head" | "frames" | "cuts" | "note" | "lax">>;
+  /** reconnect: the app closes the last connection (if it opens) rather than stopping the client after it. */
+  closeLast?: boolean;
 }
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -144,7 +181,7 @@ const TEXT_PIECES = [
   "\u{1F600}\u{1F601}",
   '{"k":[1,2,3]}',
 ];
-const BAD_UTF8 = [
+export const BAD_UTF8 = [
   [0xc0, 0xaf],
   [0xed, 0xa0, 0x80],
   [0xf4, 0x90, 0x80, 0x80],
@@ -153,14 +190,14 @@ const BAD_UTF8 = [
   [0xe2, 0x82],
   [0xf0, 0x9f, 0x98],
 ];
-const VALID_CLOSE_CODES = [
+export const VALID_CLOSE_CODES = [
   1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
 ];
-const INVALID_CLOSE_CODES = [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535];
+export const INVALID_CLOSE_CODES = [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535];
 
 const PIECE_BYTES = TEXT_PIECES.map((piece) => Buffer.from(piece));
 
-function randomText(rng: Rng, size: number): Buffer {
+export function randomText(rng: Rng, size: number): Buffer {
   const pieces: Buffer[] = [];
   for (let bytes = 0; bytes < size;) {
     const piece = rng.pick(PIECE_BYTES);
@@ -198,13 +235,17 @@ function compress(data: Buffer, agreement: DeflateAgreement, history: Buffer): B
   return tail ? out.subarray(0, n - 4) : out;
 }
 
-/** A valid sequence of frames from a peer, then mutated; `notes` says what was done. */
+/**
+ * A valid sequence of frames from a peer, then mutated; `notes` says what was done. With `valid`, whole messages
+ * and pings and pongs only: no close frame, no mutation (sizes may still pass `maxPayload`).
+ */
 export function generateFrames(
   rng: Rng,
   masked: boolean,
   maxPayload: number,
   deflate: DeflateAgreement | null,
   notes: string[],
+  valid = false,
 ): Buffer {
   const frames: Frame[] = [];
   const control = (opcode: number, payload: Buffer): Frame => ({
@@ -224,7 +265,7 @@ export function generateFrames(
     const binary = rng.chance(0.5);
     const size = payloadSize(rng, maxPayload);
     let data = binary ? rng.bytes(size) : randomText(rng, size);
-    if (!binary && rng.chance(0.05)) {
+    if (!valid && !binary && rng.chance(0.05)) {
       // Invalid text: a bad sequence somewhere, or a character cut at the end.
       const at = rng.int(data.length + 1);
       data = Buffer.concat([data.subarray(0, at), Buffer.from(rng.pick(BAD_UTF8)), data.subarray(at)]);
@@ -252,6 +293,7 @@ export function generateFrames(
       });
     }
   }
+  if (valid) return Buffer.concat(frames.map((f) => serialize(f, rng)));
   if (rng.chance(0.75)) frames.push(control(8, closeFramePayload(rng, notes)));
   if (rng.chance(0.6)) mutateFrames(rng, frames, masked, notes);
   let bytes: Buffer = Buffer.concat(frames.map((f) => serialize(f, rng)));

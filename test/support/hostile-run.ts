@@ -198,7 +198,8 @@ export class Collector {
   }
 }
 
-async function writePieces(socket: net.Socket, pieces: Buffer[]): Promise<void> {
+/** Write `pieces` one after another, a turn of the event loop apart when there are several. */
+export async function writePieces(socket: net.Socket, pieces: Buffer[]): Promise<void> {
   for (const piece of pieces) {
     if (socket.destroyed || socket.writableEnded) return;
     socket.write(piece);
@@ -228,7 +229,8 @@ export class HostileRun {
   readonly failures: Array<{ problems: string[]; case: HostileCase; where: string }> = [];
   private raw: net.Server | null = null;
   private rawPort: Promise<number> | null = null;
-  private rawCases = new Map<number, (socket: net.Socket, request: string, rest: Buffer) => void>();
+  /** The raw server's handler of each client case's connections (by the id in its request path, /c/<id>). */
+  protected rawCases = new Map<number, (socket: net.Socket, request: string, rest: Buffer) => void>();
   connections = 0;
   /** Cases run at once. */
   concurrency = CONCURRENCY;

@@ -63,9 +63,10 @@ typedef struct {
     const char *path;                /**< overrides the URI's path and query */
     const char *subprotocol;         /**< comma-separated protocols to offer */
     const char *headers;             /**< extra request header lines, each "Name: value\r\n" */
-    int ping_interval_sec;           /**< ping this often when idle (0: never) */
+    int ping_interval_sec;           /**< ping this often, whatever else the connection carries (0: never) */
     int pingpong_timeout_sec;        /**< end the connection (close 1011 "heartbeat timeout") if no pong within
-                                          this (0: never) */
+                                          this of a ping (0: never); any pong answers, whatever its payload
+                                          (RFC 6455 lets a pong come unasked) */
     int reconnect_timeout_ms;        /**< wait before reconnecting */
     bool disable_auto_reconnect;
     int network_timeout_ms;          /**< connect and handshake timeout; queued bytes that make no progress for
@@ -114,7 +115,12 @@ int wsk_client_send_text(wsk_client_handle_t client, const char *data, int len, 
 int wsk_client_send_bin(wsk_client_handle_t client, const char *data, int len, int timeout_ms);
 /** Send a ping with up to 125 bytes (WSK_ERR_TIMEOUT when the send queue is past max_send_queue). */
 wsk_err_t wsk_client_send_ping(wsk_client_handle_t client, const void *data, size_t len);
-/** Start the close handshake and wait up to timeout_ms for it to finish; no reconnect afterwards. */
+/**
+ * Start the close handshake and wait up to timeout_ms for it to finish; no reconnect afterwards. `code` 0 sends
+ * an empty close frame (no reason allowed). WSK_ERR_INVALID_ARG for a code no close frame may carry or a reason
+ * not UTF-8, WSK_ERR_INVALID_SIZE for a reason past 123 bytes, WSK_ERR_INVALID_STATE when not connected or a
+ * close frame was sent already: then nothing is sent and the connection goes on as it was.
+ */
 wsk_err_t wsk_client_close_with_code(wsk_client_handle_t client, uint16_t code, const char *reason,
                                      int timeout_ms);
 wsk_err_t wsk_client_close(wsk_client_handle_t client, int timeout_ms);

@@ -675,8 +675,17 @@ wsk_err_t wsk_client_close_with_code(wsk_client_handle_t c, uint16_t code, const
         c->out_whole = true; /* queued whole, whatever the queue holds */
         err = wsk_engine_send_close(c->slot, code, reason, client_write, c);
         c->out_whole = false;
-        c->close_requested = true;
-        c->close_deadline = wsk_now_ms() + timeout_ms;
+        /* Refused by the engine (a code no close frame may carry, a reason past 123 bytes or not UTF-8, a close
+           frame sent already): nothing was sent and nothing changes. Before, the client was marked closing all
+           the same: the app's next close was refused and the connection dropped at this one's timeout. */
+        bool refused = err == WSK_ERR_INVALID_ARG || err == WSK_ERR_INVALID_SIZE || err == WSK_ERR_INVALID_STATE;
+        if (!refused) {
+            c->close_requested = true;
+            c->close_deadline = wsk_now_ms() + timeout_ms;
+        } else if (err != WSK_ERR_INVALID_STATE)
+            WSK_LOGE(TAG, "close code %u with a %u-byte reason refused (%s): send 1000-1003, 1007-1014 or 3000-4999 "
+                          "(0: none, with no reason), with at most 123 bytes of UTF-8",
+                     code, reason ? (unsigned)strlen(reason) : 0u, wsk_err_to_name(err));
     }
     wsk_unlock();
     if (err != WSK_OK) return err;

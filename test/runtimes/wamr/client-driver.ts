@@ -28,7 +28,7 @@ export const ErrorType = { TcpTransport: 1, Handshake: 2, PongTimeout: 3, Protoc
 /** What one client did, as its events arrive. */
 export class DrivenClient {
   readonly events: ClientEvent[] = [];
-  /** Other lines about it (SENT rc, CLOSE_RETURNED err, INIT_FAILED...). */
+  /** Other lines about it (SENT rc, CLOSE_RETURNED err, STOP_RETURNED err, INIT_FAILED...). */
   readonly replies: string[] = [];
   destroyed = false;
   private waiters: Array<() => void> = [];
@@ -94,6 +94,9 @@ function parseEvent(words: string[]): ClientEvent {
   return event;
 }
 
+/** Lines that answer a command (not events). */
+const REPLIES = ["SENT", "CLOSE_RETURNED", "STOP_RETURNED"];
+
 /** The driver process of one target. */
 export class ClientDriver {
   private clients = new Map<number, DrivenClient>();
@@ -134,9 +137,9 @@ export class ClientDriver {
         continue;
       }
       if (words[1] === "DESTROYED") client.destroyed = true;
-      else if (/^[A-Z_]+$/.test(words[1]) && !["SENT", "CLOSE_RETURNED"].includes(words[1]))
+      else if (/^[A-Z_]+$/.test(words[1]) && !REPLIES.includes(words[1]))
         client.events.push(parseEvent(words));
-      if (["SENT", "CLOSE_RETURNED", "INIT_FAILED", "START_FAILED"].includes(words[1]))
+      if ([...REPLIES, "INIT_FAILED", "START_FAILED"].includes(words[1]))
         client.replies.push(words.slice(1).join(" "));
       client.notify();
     }
@@ -146,7 +149,10 @@ export class ClientDriver {
     this.proc.stdin!.write(line + "\n");
   }
 
-  /** Start a client for ws://127.0.0.1:`port``path` (wss:// trusting the PEM file `ca` when given), no reconnect. */
+  /**
+   * Start a client for ws://127.0.0.1:`port``path` (wss:// trusting the PEM file `ca` when given), reconnecting
+   * after `config.reconnectTimeoutMs` when that is set, never otherwise.
+   */
   open(
     id: number,
     port: number,
@@ -159,7 +165,8 @@ export class ClientDriver {
     this.clients.set(id, client);
     this.command(
       `open ${id} ${port} ${path} ${config.bufferSize} ${config.maxMessageSize} ${config.maxFragmentSize} ` +
-        `${config.pingIntervalSec} ${networkTimeoutMs}${ca ? ` ${ca}` : ""}`,
+        `${config.pingIntervalSec} ${config.pingpongTimeoutSec ?? 0} ${config.reconnectTimeoutMs ?? -1} ` +
+        `${networkTimeoutMs}${ca ? ` ${ca}` : ""}`,
     );
     return client;
   }
@@ -177,9 +184,19 @@ export class ClientDriver {
     this.command(`together ${count}`);
   }
 
-  /** wsk_client_close (from the driver's main thread). */
-  close(id: number, timeoutMs: number): void {
-    this.command(`close ${id} ${timeoutMs}`);
+  /**
+   * wsk_client_close, or wsk_client_close_with_code with `code` and `reason` (bytes, no NUL) when `code` is given,
+   * on a thread of the driver's own (its wait holds up no other command); the client's reply is
+   * "CLOSE_RETURNED err".
+   */
+  close(id: number, timeoutMs: number, code?: number, reason?: Buffer): void {
+    const hex = reason && reason.length > 0 ? reason.toString("hex") : "-";
+    this.command(`close ${id} ${timeoutMs}${code === undefined ? "" : ` ${code} ${hex}`}`);
+  }
+
+  /** wsk_client_stop (from the driver's main thread); the client's reply is "STOP_RETURNED err". */
+  stopClient(id: number): void {
+    this.command(`stop ${id}`);
   }
 
   /** Forget a client once judged (its lines are no longer needed). */

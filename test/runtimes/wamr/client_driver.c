@@ -5,12 +5,16 @@
  * one long-lived process keeps a few thousand of them within seconds, sanitizers included.
  *
  * Commands, one per line on stdin:
- *   open ID PORT PATH BUFFER_SIZE MAX_MESSAGE MAX_FRAGMENT PING_INTERVAL_SEC NETWORK_TIMEOUT_MS [CA_PEM_FILE]
- *       a client for ws://127.0.0.1:PORT/PATH (wss:// trusting CA_PEM_FILE when given), no reconnect, started at
- *       once
+ *   open ID PORT PATH BUFFER_SIZE MAX_MESSAGE MAX_FRAGMENT PING_INTERVAL_SEC PINGPONG_TIMEOUT_SEC RECONNECT_MS
+ *        NETWORK_TIMEOUT_MS [CA_PEM_FILE]
+ *       a client for ws://127.0.0.1:PORT/PATH (wss:// trusting CA_PEM_FILE when given), started at once; it
+ *       reconnects after RECONNECT_MS when that is 0 or more, never when it is negative
  *   send ID text|binary LEN [TIMEOUT_MS]
  *       a message of LEN bytes ('a' + i % 26) from this thread (timeout_ms 1000 unless given); prints "ID SENT rc"
- *   close ID TIMEOUT_MS          wsk_client_close; prints "ID CLOSE_RETURNED err"
+ *   close ID TIMEOUT_MS [CODE REASON_HEX]
+ *       wsk_client_close (wsk_client_close_with_code with CODE and the reason's bytes in hex, "-" for none) on a
+ *       thread of its own, so that its wait holds up no other command; prints "ID CLOSE_RETURNED err"
+ *   stop ID                      wsk_client_stop; prints "ID STOP_RETURNED err"
  *   stats                        prints "STATS heap=… slots=…"
  *   together N                   the next N clients opened wait in their BEFORE_CONNECT handler (on their own
  *                                tasks) until all N are there, at most 10 s, then connect at the same moment
@@ -63,6 +67,13 @@ typedef struct {
     wsk_client_handle_t handle;
     bool finished; /* set (under finished_lock) once the FINISH event was printed */
     bool together; /* waits for its group at BEFORE_CONNECT ("together N") */
+    bool closing;  /* a "close" thread was started (`closer`) and not joined yet */
+    bool closed;   /* that thread returned (under finished_lock) */
+    pthread_t closer;
+    int close_timeout_ms;
+    bool close_with_code; /* wsk_client_close_with_code(close_code, close_reason), else wsk_client_close */
+    uint16_t close_code;
+    char close_reason[256]; /* up to 255 bytes: longer than a close frame takes (123) */
 } driven_t;
 
 static driven_t clients[MAX_CLIENTS];
@@ -163,7 +174,8 @@ static void print_stats(void)
 }
 
 static void open_client(long id, int port, const char *path, size_t buffer_size, size_t max_message,
-                        size_t max_fragment, int ping_interval, int network_timeout_ms, const char *ca_file)
+                        size_t max_fragment, int ping_interval, int pingpong_timeout, int reconnect_ms,
+                        int network_timeout_ms, const char *ca_file)
 {
     char line[96];
     driven_t *d = NULL;
@@ -180,8 +192,10 @@ static void open_client(long id, int port, const char *path, size_t buffer_size,
     config.max_message_size = max_message;
     config.max_fragment_size = max_fragment;
     config.ping_interval_sec = ping_interval;
+    config.pingpong_timeout_sec = pingpong_timeout;
     config.network_timeout_ms = network_timeout_ms;
-    config.disable_auto_reconnect = true;
+    config.disable_auto_reconnect = reconnect_ms < 0;
+    config.reconnect_timeout_ms = reconnect_ms < 0 ? 0 : reconnect_ms;
     wsk_client_handle_t handle = d && (!ca_file || ca) ? wsk_client_init(&config) : NULL;
     free(ca);
     if (!handle) {
@@ -191,6 +205,8 @@ static void open_client(long id, int port, const char *path, size_t buffer_size,
     }
     d->id = id;
     d->finished = false;
+    d->closing = false;
+    d->closed = false;
     d->handle = handle;
     d->together = together_left > 0;
     if (d->together) together_left--;
@@ -213,6 +229,8 @@ static void reap(void)
         bool finished = d->finished;
         pthread_mutex_unlock(&finished_lock);
         if (!d->handle || !finished) continue;
+        if (d->closing) pthread_join(d->closer, NULL); /* it returns once the task is gone */
+        d->closing = false;
         wsk_err_t err = wsk_client_destroy(d->handle);
         d->handle = NULL;
         char line[64];
@@ -236,23 +254,79 @@ static void send_message(long id, const char *kind, long len, int timeout_ms)
     emit_line(line);
 }
 
+static void *close_thread(void *arg)
+{
+    driven_t *d = arg;
+    wsk_err_t err = d->close_with_code ? wsk_client_close_with_code(d->handle, d->close_code,
+                                                                    d->close_reason[0] ? d->close_reason : NULL,
+                                                                    d->close_timeout_ms)
+                                       : wsk_client_close(d->handle, d->close_timeout_ms);
+    /* Returned before its line is out: a "close" or "stop" sent on seeing the line finds this thread done. */
+    pthread_mutex_lock(&finished_lock);
+    d->closed = true;
+    pthread_mutex_unlock(&finished_lock);
+    char line[64];
+    snprintf(line, sizeof(line), "%ld CLOSE_RETURNED %d", d->id, err);
+    emit_line(line);
+    return NULL;
+}
+
+/* Join the client's "close" thread if it returned; true when none is left running. */
+static bool join_closer(driven_t *d)
+{
+    pthread_mutex_lock(&finished_lock);
+    bool closed = d->closed;
+    pthread_mutex_unlock(&finished_lock);
+    if (d->closing && closed) pthread_join(d->closer, NULL);
+    if (closed) d->closing = false;
+    return !d->closing;
+}
+
+/* "close ID TIMEOUT_MS [CODE REASON_HEX]": the close runs on its own thread (joined by reap). */
+static void close_client(long id, int timeout_ms, bool with_code, unsigned code, const char *reason_hex)
+{
+    driven_t *d = find(id);
+    size_t hex = strcmp(reason_hex, "-") ? strlen(reason_hex) : 0;
+    if (!d || !join_closer(d) || code > 65535 || hex % 2 || hex / 2 >= sizeof(d->close_reason)) {
+        char line[64];
+        snprintf(line, sizeof(line), "%ld CLOSE_RETURNED -1", id);
+        emit_line(line);
+        return;
+    }
+    for (size_t i = 0; i < hex / 2; i++) {
+        unsigned byte;
+        if (sscanf(reason_hex + 2 * i, "%2x", &byte) != 1) byte = '?';
+        d->close_reason[i] = (char)byte;
+    }
+    d->close_reason[hex / 2] = 0;
+    d->close_with_code = with_code;
+    d->close_code = (uint16_t)code;
+    d->close_timeout_ms = timeout_ms;
+    d->closed = false;
+    d->closing = pthread_create(&d->closer, NULL, close_thread, d) == 0;
+    if (!d->closing) abort();
+}
+
 static void run_command(char *line)
 {
     long id, len;
     unsigned long long buffer_size, max_message, max_fragment;
-    int port, ping_interval, timeout = 1000;
-    char path[256], kind[16], ca[256];
-    int fields = sscanf(line, "open %ld %d %255s %llu %llu %llu %d %d %255s", &id, &port, path, &buffer_size,
-                        &max_message, &max_fragment, &ping_interval, &timeout, ca);
-    if (fields >= 8)
+    int port, ping_interval, pingpong_timeout, reconnect_ms, timeout = 1000;
+    unsigned code = 0;
+    char path[256], kind[16], ca[256], reason[600] = "-";
+    int fields = sscanf(line, "open %ld %d %255s %llu %llu %llu %d %d %d %d %255s", &id, &port, path, &buffer_size,
+                        &max_message, &max_fragment, &ping_interval, &pingpong_timeout, &reconnect_ms, &timeout, ca);
+    if (fields >= 10)
         open_client(id, port, path, (size_t)buffer_size, (size_t)max_message, (size_t)max_fragment, ping_interval,
-                    timeout, fields == 9 ? ca : NULL);
+                    pingpong_timeout, reconnect_ms, timeout, fields == 11 ? ca : NULL);
     else if (sscanf(line, "send %ld %15s %ld %d", &id, kind, &len, &timeout) >= 3)
         send_message(id, kind, len, timeout);
-    else if (sscanf(line, "close %ld %d", &id, &timeout) == 2) {
+    else if ((fields = sscanf(line, "close %ld %d %u %599s", &id, &timeout, &code, reason)) >= 2)
+        close_client(id, timeout, fields >= 3, code, reason);
+    else if (sscanf(line, "stop %ld", &id) == 1) {
         driven_t *d = find(id);
         char out[64];
-        snprintf(out, sizeof(out), "%ld CLOSE_RETURNED %d", id, d ? wsk_client_close(d->handle, timeout) : -1);
+        snprintf(out, sizeof(out), "%ld STOP_RETURNED %d", id, d && join_closer(d) ? wsk_client_stop(d->handle) : -1);
         emit_line(out);
     } else if (sscanf(line, "together %d", &timeout) == 1) {
         pthread_mutex_lock(&together_lock);

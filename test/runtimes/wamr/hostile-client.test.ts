@@ -4,15 +4,18 @@
 // close frames), each against a client with random settings (buffer_size, max_message_size, max_fragment_size,
 // ping_interval_sec) whose app may send while connected, judged by the reference model
 // (test/runtimes/wamr/hostile-client.ts). The clients run in one driver process per target (client_driver.c),
-// which must end with no heap, no slot, no leak and no sanitizer report. x86-64 runs the most connections;
-// i386, ARM (under qemu) and WAMR (when WAMR_ROOT is set) fewer. FUZZ_SEED and FUZZ_CONNECTIONS (x86-64's
-// count) override the seed and the count; `npm run fuzz` runs many more.
+// which must end with no heap, no slot, no leak and no sanitizer report. Beside them run a few lifecycle cases
+// (one per 150 connections, at least 3; hostile-client.ts): the app's close and stop against a server that
+// sends garbage, crosses the close, keeps sending or stops reading; the client's pings against a server that
+// never answers, answers wrongly or floods pongs; auto-reconnect through several hostile connections. x86-64
+// runs the most connections; i386, ARM (under qemu) and WAMR (when WAMR_ROOT is set) fewer. FUZZ_SEED and
+// FUZZ_CONNECTIONS (x86-64's count) override the seed and the count; `npm run fuzz` runs many more.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostileCase } from "../../support/hostile-peer.js";
 import { fuzzSettings } from "../../support/hostile-run.js";
 import { ClientDriver } from "./client-driver.js";
-import { CClientRun } from "./hostile-client.js";
+import { CClientRun, lifecycleCount } from "./hostile-client.js";
 import { buildHost, takeSanitizerReports, targets } from "./host.js";
 
 const VECTORS = new URL("../../vectors/hostile-c-client-cases.json", import.meta.url).pathname;
@@ -40,6 +43,7 @@ if (fuzzed.length === 0) describe("hostile server against the C client", () => i
 for (const t of fuzzed) {
   const share = Math.max(1, Math.round(count * SHARE[t.name]));
   const connections = t.arch === "arm" ? Math.min(share, ARM_MAX) : share;
+  const lifecycles = lifecycleCount(connections);
 
   describe(`hostile server against the C client [${t.name}]`, () => {
     let driver: ClientDriver;
@@ -67,10 +71,10 @@ for (const t of fuzzed) {
     });
 
     it(
-      `answers ${connections} random connections as the model does (FUZZ_SEED=${seed})`,
+      `answers ${connections} random connections and ${lifecycles} lifecycle cases as the model does (FUZZ_SEED=${seed})`,
       async () => {
         const started = Date.now();
-        await run.fuzz("client", seed, connections);
+        await Promise.all([run.fuzz("client", seed, connections), run.lifecycle(seed, lifecycles)]);
         if (process.env.FUZZ_SLOW)
           console.log(`${run.connections} connections in ${Date.now() - started} ms`);
         run.record(VECTORS);

@@ -6,24 +6,45 @@
 // pings and pongs, the frames it sent (pongs, its close frame, its own pings, the app's messages, nothing after
 // its close frame), and how it ended (a handshake error for a bad or too large 101; one RFC close code for a
 // broken rule; the close code of a clean close; no reset of the connection).
+//
+// Lifecycle cases (cLifecycleCase), a few beside the thousands of cases above, last long enough for what
+// happens over time: the app's own close (wsk_client_close_with_code, after arguments the engine must refuse
+// sometimes) while the server answers with random or mutated frames, crosses it with its own, keeps sending, or
+// stops reading; the app's wsk_client_stop; the client's pings (ping_interval_sec 1, pingpong_timeout_sec 1)
+// against a server that never answers them, answers with the same payload, another one, or a flood of pongs;
+// auto-reconnect through two to four hostile connections, each judged as above, ended by the app's close (no
+// reconnect after it) or stop.
+import { createHash } from "node:crypto";
+import type * as net from "node:net";
 import {
+  acceptFor,
+  BAD_UTF8,
+  caseSeed,
   clientCase,
+  generateFrames,
+  INVALID_CLOSE_CODES,
+  randomCuts,
+  randomText,
   responseVerdict,
+  Rng,
+  splitAt,
+  VALID_CLOSE_CODES,
   type CClientConfig,
+  type CClientLifecycle,
   type HostileCase,
-  type Rng,
 } from "../../support/hostile-peer.js";
 import {
   CASE_DEADLINE,
+  Collector,
   framesOf,
   HostileRun,
   modelEvent,
   short,
   sleep,
-  type Collector,
+  writePieces,
 } from "../../support/hostile-run.js";
-import type { RawFrame } from "../../support/raw-client.js";
-import { readFrames, type ModelResult } from "../../support/reference-model.js";
+import { parseFrame, type RawFrame } from "../../support/raw-client.js";
+import { isSendableCloseCode, readFrames, type ModelResult } from "../../support/reference-model.js";
 import { ErrorType, type ClientDriver, type ClientEvent, type DrivenClient } from "./client-driver.js";
 
 const BUFFER_SIZES = [256, 512, 1024, 4096, 16384];
@@ -51,19 +72,174 @@ export function cClientCase(rng: Rng): HostileCase {
     maxFragmentSize: rng.pick([0, 0, 100, 1000]),
     sends: rng.chance(0.3) ? [...Array(1 + rng.int(3))].map(() => rng.pick(SEND_SIZES)) : [],
   };
+  return { ...cConnection(rng, cClient), cClient };
+}
+
+/** A hostile 101 and frames for a client with `settings`: one connection of a case. */
+function cConnection(rng: Rng, settings: CClientConfig): HostileCase {
   // 0 (INT_MAX): frames are generated as for 1 MiB.
-  const maxPayload = cClient.maxMessageSize || 1 << 20;
+  const maxPayload = settings.maxMessageSize || 1 << 20;
   const c = clientCase(rng, { maxPayload, fragments: "stream", deflate: false, pool: "small" });
   if (rng.chance(0.1)) {
     // A header line that makes the head end near the client's limit, on either side, or anywhere up to 2 KB.
-    const limit = headLimit(cClient);
+    const limit = headLimit(settings);
     const target = rng.chance(0.5) ? limit + rng.int(9) - 4 : rng.int(2000);
     const pad = Math.max(0, target - wireHeadLength(c.head) - 9);
     const at = c.head.indexOf("\n") + 1;
     c.head = `${c.head.slice(0, at)}X-Pad: ${"p".repeat(pad)}\r\n${c.head.slice(at)}`;
     c.note = `${c.note} head-pad${pad}`.trim();
   }
-  return { ...c, cClient };
+  return c;
+}
+
+/** Lifecycle cases run beside the short ones, this many at a time (with CClientRun's 6, the engine's 8 slots). */
+const LIFECYCLE_WORKERS = 2;
+/** Lifecycle case i is seeded as case LIFECYCLE_FIRST + i of the run's seed. */
+const LIFECYCLE_FIRST = 1 << 30;
+/** Their kinds in turn (case i is of kind i % 6): pings take seconds, so one in six. */
+const LIFECYCLE_KINDS = ["close", "ping", "reconnect", "close", "stop", "reconnect"] as const;
+/** Lifecycle cases beside `connections` short ones (at least 3: one of each of the first three kinds). */
+export function lifecycleCount(connections: number): number {
+  return Math.max(3, Math.round(connections / 150));
+}
+
+/** A valid 101 ({accept}: the accept value of the client's key). */
+const VALID_HEAD =
+  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n";
+
+/**
+ * Frames that leave the connection open at a message's end: whole messages, pings and pongs, within the limit
+ * (none when eight tries find no such frames).
+ */
+function openFrames(rng: Rng, settings: CClientConfig): Buffer {
+  for (let i = 0; i < 8; i++) {
+    const frames = generateFrames(rng, false, settings.maxMessageSize || 1 << 20, null, [], true);
+    const model = modelOf(frames, settings);
+    if (frames.length > 0 && model.outcome.kind === "open" && !model.partial) return frames;
+  }
+  return Buffer.alloc(0);
+}
+
+/** One to three short whole messages and pings (under 64 bytes each), for a server that keeps sending. */
+function streamFrames(rng: Rng): Buffer {
+  const frames: Buffer[] = [];
+  for (let k = 1 + rng.int(3); k > 0; k--) {
+    const opcode = rng.pick([1, 1, 2, 2, 9]);
+    frames.push(serverFrame(opcode, opcode === 1 ? randomText(rng, rng.int(40)) : rng.bytes(rng.int(40))));
+  }
+  return Buffer.concat(frames);
+}
+
+/** `bytes` without NUL bytes (a close reason is a C string); valid UTF-8 stays valid. */
+const noNul = (bytes: Buffer) => Buffer.from(bytes.filter((b) => b !== 0));
+
+/** The app's close: wsk_client_close (1000, no reason), an empty close frame (code 0), or a code and a reason. */
+function appClose(rng: Rng): { code: number; reason: string } {
+  const r = rng.next();
+  if (r < 0.4) return { code: 1000, reason: "" };
+  if (r < 0.5) return { code: 0, reason: "" };
+  return { code: rng.pick(VALID_CLOSE_CODES), reason: noNul(randomText(rng, rng.int(60))).toString("hex") };
+}
+
+/** Close arguments the engine refuses: a code no close frame may carry, a reason past 123 bytes or not UTF-8. */
+function badClose(rng: Rng): { code: number; reason: string } {
+  const r = rng.next();
+  if (r < 0.4) return { code: rng.pick(INVALID_CLOSE_CODES.filter((code) => code !== 0)), reason: "" };
+  if (r < 0.5) return { code: 0, reason: Buffer.from("reason").toString("hex") };
+  const code = rng.pick(VALID_CLOSE_CODES);
+  if (r < 0.75) {
+    const long = noNul(randomText(rng, 124 + rng.int(80)));
+    return {
+      code,
+      reason: Buffer.concat([long, Buffer.alloc(Math.max(0, 124 - long.length), 0x61)]).toString("hex"),
+    };
+  }
+  const text = noNul(randomText(rng, rng.int(30)));
+  return { code, reason: Buffer.concat([text, Buffer.from(rng.pick(BAD_UTF8))]).toString("hex") };
+}
+
+/**
+ * Lifecycle case `index` (its kind LIFECYCLE_KINDS[index % 6]): random settings, a valid 101 and frames that
+ * leave the connection open, then what the app and the server do (CClientLifecycle); a reconnect case's
+ * connections are hostile cases as cClientCase makes them (the last one, sometimes, open for the app's close).
+ */
+export function cLifecycleCase(rng: Rng, index: number): HostileCase {
+  const kind = LIFECYCLE_KINDS[index % LIFECYCLE_KINDS.length];
+  const settings: CClientConfig = {
+    bufferSize: rng.pick(BUFFER_SIZES),
+    maxMessageSize: rng.pick(MAX_MESSAGE_SIZES),
+    pingIntervalSec: 0,
+    maxFragmentSize: rng.pick([0, 0, 100, 1000]),
+    sends: [],
+  };
+  const config = {
+    maxPayload: settings.maxMessageSize || 1 << 20,
+    fragments: "stream",
+    deflate: false,
+    pool: "small",
+  } as const;
+  const opened = (note: string): HostileCase => {
+    const frames = openFrames(rng, settings);
+    const cuts = randomCuts(rng, VALID_HEAD.length + 28 + frames.length);
+    return { role: "client", config, head: VALID_HEAD, frames: frames.toString("hex"), cuts, note };
+  };
+  if (kind === "reconnect") {
+    settings.reconnectTimeoutMs = rng.pick([0, 10, 50]);
+    const connections = [...Array(2 + rng.int(3))].map(() => cConnection(rng, settings));
+    const closeLast = rng.chance(0.4);
+    if (closeLast) connections[connections.length - 1] = opened("open for the app's close");
+    const [first, ...next] = connections;
+    return {
+      ...first,
+      note: `reconnect: ${connections.map((c) => `[${c.note}]`).join(" ")}`,
+      cClient: settings,
+      lifecycle: {
+        kind,
+        next: next.map(({ head, frames, cuts, note, lax }) => ({
+          head,
+          frames,
+          cuts,
+          note,
+          ...(lax ? { lax } : {}),
+        })),
+        ...(closeLast ? { closeLast } : {}),
+      },
+    };
+  }
+  const c = opened(kind);
+  const life: CClientLifecycle = { kind };
+  const notes: string[] = [];
+  if (kind === "close") {
+    life.server = rng.pick(["after", "after", "after", "cross", "stream", "deaf", "quiet"] as const);
+    let ends = false;
+    if (life.server === "after" || life.server === "cross") {
+      const after = generateFrames(rng, false, config.maxPayload, null, notes);
+      life.after = after.toString("hex");
+      const all = Buffer.concat([Buffer.from(c.frames, "hex"), after]);
+      ends = modelOf(all, settings).outcome.kind !== "open";
+    } else if (life.server === "stream") life.after = streamFrames(rng).toString("hex");
+    // A close the server answers (or fails) ends as soon as it does; one it never answers, at the timeout.
+    life.close = { ...appClose(rng), timeoutMs: ends ? rng.pick([1000, 2000]) : rng.pick([50, 200, 500]) };
+    if (rng.chance(0.2)) life.close.bad = badClose(rng);
+    if (life.server === "deaf") settings.sends = [rng.pick([1000, 5 << 20])];
+    else if (rng.chance(0.3)) settings.sends = [...Array(1 + rng.int(3))].map(() => rng.pick(SEND_SIZES));
+    notes.unshift(`close ${life.close.code}${life.close.bad ? ` after bad ${life.close.bad.code}` : ""}`);
+  } else if (kind === "stop") {
+    life.server = rng.pick(["after", "stream", "quiet"] as const);
+    if (life.server === "after") life.after = openFrames(rng, settings).toString("hex");
+    if (life.server === "stream") life.after = streamFrames(rng).toString("hex");
+    if (rng.chance(0.3)) settings.sends = [...Array(1 + rng.int(3))].map(() => rng.pick(SEND_SIZES));
+    notes.unshift("stop");
+  } else {
+    settings.pingIntervalSec = 1;
+    settings.pingpongTimeoutSec = 1;
+    life.pongs = rng.pick(["none", "none", "echo", "wrong", "flood"] as const);
+    life.pongSeed = rng.int(2 ** 32);
+    life.server = rng.chance(0.4) ? "stream" : "quiet";
+    if (life.server === "stream") life.after = streamFrames(rng).toString("hex");
+    notes.unshift(`ping, pongs ${life.pongs}`);
+  }
+  return { ...c, note: [...notes, `server ${life.server}`].join(" "), cClient: settings, lifecycle: life };
 }
 
 /** The longest 101 head the client takes: its buffer_size, and the engine's receive area less one byte. */
@@ -77,11 +253,16 @@ function wireHeadLength(head: string): number {
   return end < 0 ? -1 : end + 4;
 }
 
-/** The bytes of the app's `index`th message: text (even) or binary (odd), `size` bytes of 'a'..'z'. */
+/** A message as "kind:length:SHA-1" (messages of megabytes compared without their hex). */
+function messageDigest(kind: string, bytes: Buffer): string {
+  return `${kind}:${bytes.length}:${createHash("sha1").update(bytes).digest("hex")}`;
+}
+
+/** The app's `index`th message: text (even) or binary (odd), `size` bytes of 'a'..'z', as messageDigest. */
 function sentMessage(index: number, size: number): string {
   const bytes = Buffer.alloc(size);
   for (let i = 0; i < size; i++) bytes[i] = 0x61 + (i % 26);
-  return `${index % 2 === 0 ? "text" : "binary"}:${bytes.toString("hex")}`;
+  return messageDigest(index % 2 === 0 ? "text" : "binary", bytes);
 }
 
 /** The client's DATA events read back: completed deliveries as "kind:hex", the message in progress, the close. */
@@ -138,6 +319,16 @@ function deliveries(events: ClientEvent[]): {
   return out;
 }
 
+/** The same strings in the same order (join() would take [""] for []: empty pings and pongs). */
+function same(a: string[], b: string[]): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A connection's CLOSED or DISCONNECTED event (its last). */
+function endOf(events: ClientEvent[]): ClientEvent | undefined {
+  return events.filter((e) => e.name === "CLOSED" || e.name === "DISCONNECTED").at(-1);
+}
+
 /** The order every client's events keep, whatever the server did. */
 function orderProblems(events: ClientEvent[]): string[] {
   const names = events.map((e) => e.name);
@@ -174,10 +365,12 @@ function judgeSent(
   settings: CClientConfig,
   sendResults: number[],
   complete: boolean,
+  cut = false,
 ): { frames: RawFrame[]; problems: string[] } {
   const { frames, rest } = framesOf(sent);
   const problems: string[] = [];
-  if (rest > 0) problems.push(`${rest} bytes sent that are no whole frame`);
+  // `cut`: the client gave up on a server that did not read, with bytes still queued.
+  if (rest > 0 && !cut) problems.push(`${rest} bytes sent that are no whole frame`);
   const messages: string[] = [];
   let message: { kind: string; parts: Buffer[] } | null = null;
   let closed = false;
@@ -198,7 +391,7 @@ function judgeSent(
     if (f.opcode > 2) problems.push(`unexpected frame sent: ${what}`);
     if (f.opcode !== 0) message = { kind: f.opcode === 1 ? "text" : "binary", parts: [] };
     message?.parts.push(f.payload);
-    if (f.fin && message) messages.push(`${message.kind}:${Buffer.concat(message.parts).toString("hex")}`);
+    if (f.fin && message) messages.push(messageDigest(message.kind, Buffer.concat(message.parts)));
     if (f.fin) message = null;
   }
   const wanted = settings.sends.map((size, i) => (sendResults[i] === size ? sentMessage(i, size) : null));
@@ -242,13 +435,13 @@ function judgeOpen(
   // After a close frame nothing more is read, so every ping before it was answered; on a hang-up the last
   // pongs may still have been on their way.
   const allPongs = outcome.kind !== "open";
-  if (allPongs ? pongs.join() !== pings.join() : pings.slice(0, pongs.length).join() !== pongs.join())
+  if (allPongs ? !same(pongs, pings) : !same(pings.slice(0, pongs.length), pongs))
     problems.push(`pongs ${short(pongs)} != pings ${short(pings)}`);
   const closes = frames.filter((f) => f.opcode === 8);
   if (closes.length > 1) problems.push(`${closes.length} close frames sent`);
   const closeSent = closes[0]?.payload;
   const errors = events.filter((e) => e.name === "ERROR");
-  const end = events.at(-2);
+  const end = endOf(events);
   if (outcome.kind === "close") {
     if (errors.length > 0) problems.push(`ERROR type ${errors[0].type} on a clean close`);
     if (!got.close || got.close.code !== outcome.code || !got.close.reason.equals(outcome.reason))
@@ -280,9 +473,64 @@ function judgeOpen(
   return problems;
 }
 
+/** How a client with `settings` must judge connection `c`'s 101: open or not, and why. */
+function verdictOf(c: Connection, settings: CClientConfig): { ok: boolean; why: string } {
+  const verdict = responseVerdict(c.head, false);
+  // A valid head longer than the client takes is refused as a bad one is.
+  const headLength = wireHeadLength(c.head);
+  if (verdict.ok && headLength > headLimit(settings))
+    return { ok: false, why: `head of ${headLength} bytes > ${headLimit(settings)}` };
+  return verdict;
+}
+
+/** What the client must make of `frames` (the server's bytes after its head). */
+function modelOf(frames: Buffer, settings: CClientConfig): ModelResult {
+  return readFrames(frames, {
+    role: "client",
+    maxPayload: settings.maxMessageSize || MAX_MESSAGE_SIZE_0,
+    deflate: null,
+  });
+}
+
+/**
+ * Judge one connection of the client: `events` its events (BEFORE_CONNECT to CLOSED or DISCONNECTED), `sent`
+ * what it sent after its request, `reset` the server's socket error.
+ */
+function judgeConnection(
+  c: Connection,
+  settings: CClientConfig,
+  events: ClientEvent[],
+  sent: Buffer,
+  reset: string,
+  sendResults: number[],
+): string[] {
+  const verdict = verdictOf(c, settings);
+  const model = modelOf(Buffer.from(c.frames, "hex"), settings);
+  const names = events.map((e) => e.name);
+  const errors = events.filter((e) => e.name === "ERROR");
+  if (!names.includes("CONNECTED")) {
+    if (c.lax) return [];
+    if (verdict.ok) return [`never opened on a valid 101: ${short(names)}`];
+    if (errors.length !== 1 || errors[0].type !== ErrorType.Handshake)
+      return [
+        `bad 101 (${verdict.why}): ERROR types [${errors.map((e) => e.type)}], not one handshake error`,
+      ];
+    return [];
+  }
+  if (c.lax) return deliveries(events).problems;
+  if (!verdict.ok) return [`opened on a bad 101 (${verdict.why})`];
+  const problems = judgeOpen(model, events, sent, settings, sendResults);
+  if (model.outcome.kind !== "open" && reset)
+    problems.push(`the client reset the connection (${reset}) instead of closing it`);
+  return problems;
+}
+
 /** Hostile-server cases against C clients of one driver process. */
 export class CClientRun extends HostileRun {
-  /** Below the engine's 8 slots (CONFIG_WSK_MAX_CONNECTIONS), shared by the driver's clients. */
+  /**
+   * Below the engine's 8 slots (CONFIG_WSK_MAX_CONNECTIONS), shared by the driver's clients, with the
+   * lifecycle cases' LIFECYCLE_WORKERS beside.
+   */
   override concurrency = 6;
 
   constructor(readonly driver: ClientDriver) {
@@ -293,21 +541,30 @@ export class CClientRun extends HostileRun {
     return cClientCase(rng);
   }
 
+  /**
+   * `count` lifecycle cases from `seed` (cLifecycleCase), LIFECYCLE_WORKERS at a time: meant to run beside
+   * fuzz(), whose cases last milliseconds while these mostly wait.
+   */
+  async lifecycle(seed: number, count: number): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const index = next++;
+        const c = cLifecycleCase(new Rng(caseSeed(seed, LIFECYCLE_FIRST + index)), index);
+        await this.run(c, `FUZZ_SEED=${seed} lifecycle case ${index}`);
+      }
+    };
+    await Promise.all([...Array(LIFECYCLE_WORKERS)].map(worker));
+  }
+
   override async clientCase(c: HostileCase): Promise<string[]> {
+    if (c.lifecycle) return this.lifecycleCase(c, c.lifecycle);
     const port = await this.rawServer();
     const id = this.nextId++;
     this.connections++;
     const settings = { ...DEFAULT_SETTINGS, ...c.cClient };
-    const verdict = responseVerdict(c.head, false);
-    // A valid head longer than the client takes is refused as a bad one is.
-    const headLength = wireHeadLength(c.head);
-    if (verdict.ok && headLength > headLimit(settings))
-      Object.assign(verdict, { ok: false, why: `head of ${headLength} bytes > ${headLimit(settings)}` });
-    const model = readFrames(Buffer.from(c.frames, "hex"), {
-      role: "client",
-      maxPayload: settings.maxMessageSize || MAX_MESSAGE_SIZE_0,
-      deflate: null,
-    });
+    const verdict = verdictOf(c, settings);
+    const model = modelOf(Buffer.from(c.frames, "hex"), settings);
     const client = this.driver.open(id, port, `/c/${id}`, settings, CASE_DEADLINE);
     // The server reads what the client sends (pongs, its close frame) only once the client reported the
     // connection's end, then sends one more byte: a client that closed its socket then, instead of
@@ -322,31 +579,16 @@ export class CClientRun extends HostileRun {
         if (client.has("CONNECTED"))
           settings.sends.forEach((size, i) => this.driver.send(id, i % 2 === 0 ? "text" : "binary", size));
       });
-    const sendResults = () =>
-      client.replies.filter((r) => r.startsWith("SENT ")).map((r) => Number(r.split(" ")[1]));
     try {
       const peer = await serving.peer;
       if (!peer)
         return [`the client never sent its upgrade request: ${short(client.events.map((e) => e.name))}`];
       if (!serving.requestOk()) return ["the client's request has no Sec-WebSocket-Key"];
       const problems = await this.finish(c, verdict.ok, model, client, peer, settings.sends.length);
-      const names = client.events.map((e) => e.name);
       problems.push(...orderProblems(client.events));
-      const errors = client.events.filter((e) => e.name === "ERROR");
-      if (!names.includes("CONNECTED")) {
-        if (c.lax) return problems;
-        if (verdict.ok) return [...problems, `never opened on a valid 101: ${short(names)}`];
-        if (errors.length !== 1 || errors[0].type !== ErrorType.Handshake)
-          problems.push(
-            `bad 101 (${verdict.why}): ERROR types [${errors.map((e) => e.type)}], not one handshake error`,
-          );
-        return problems;
-      }
-      if (c.lax) return [...problems, ...deliveries(client.events).problems];
-      if (!verdict.ok) return [...problems, `opened on a bad 101 (${verdict.why})`];
-      problems.push(...judgeOpen(model, client.events, peer.all, settings, sendResults()));
-      if (model.outcome.kind !== "open" && peer.error)
-        problems.push(`the client reset the connection (${peer.error}) instead of closing it`);
+      problems.push(
+        ...judgeConnection(c, settings, client.events, peer.all, peer.error, sendResults(client)),
+      );
       return problems;
     } finally {
       this.unserve(id);
@@ -388,4 +630,678 @@ export class CClientRun extends HostileRun {
     peer.socket.destroy();
     return problems;
   }
+
+  /** A lifecycle case: one client, the server's connections played by LivePeers, judged as its kind says. */
+  private async lifecycleCase(c: HostileCase, life: CClientLifecycle): Promise<string[]> {
+    const port = await this.rawServer();
+    const id = this.nextId++;
+    this.connections++;
+    const settings = { ...DEFAULT_SETTINGS, ...c.cClient };
+    const plans: Connection[] = [c, ...(life.next ?? [])];
+    const peers: LivePeer[] = [];
+    let refused = 0;
+    this.rawCases.set(id, (socket, request, rest) => {
+      // Connections past the case's: refused at once (the client reconnects until the app stops it).
+      if (peers.length >= plans.length) {
+        refused++;
+        socket.on("error", () => {});
+        socket.destroy();
+        return;
+      }
+      peers.push(new LivePeer(socket, request, rest, plans[peers.length]));
+    });
+    const client = this.driver.open(id, port, `/c/${id}`, settings, CASE_DEADLINE);
+    try {
+      const problems =
+        life.kind === "reconnect"
+          ? await this.reconnects(plans, life, settings, client, peers, () => refused)
+          : await this.lifecycleOne(c, life, settings, client, peers);
+      if (!client.destroyed) {
+        problems.push(`the client did not finish: ${short(client.events.map((e) => e.name))}`);
+        for (const peer of peers) peer.socket.destroy();
+        this.driver.stopClient(id);
+        await client.until(() => client.destroyed, CASE_DEADLINE);
+      }
+      return problems;
+    } finally {
+      this.unserve(id);
+      for (const peer of peers) peer.stop();
+      this.driver.forget(id);
+    }
+  }
+
+  /** The server's end of the client's `k`th connection, once the client made it (null if it never does). */
+  private async peerOf(peers: LivePeer[], k: number, client: DrivenClient): Promise<LivePeer | null> {
+    const deadline = Date.now() + CASE_DEADLINE;
+    while (peers.length <= k && !client.finished && Date.now() < deadline) await sleep(2);
+    const peer = peers[k];
+    if (peer) await peer.writing;
+    return peer ?? null;
+  }
+
+  /** A close, stop or ping case: one connection open at the end of its frames, then the app or the pings. */
+  private async lifecycleOne(
+    c: HostileCase,
+    life: CClientLifecycle,
+    settings: CClientConfig,
+    client: DrivenClient,
+    peers: LivePeer[],
+  ): Promise<string[]> {
+    const peer = await this.peerOf(peers, 0, client);
+    if (!peer)
+      return [`the client never sent its upgrade request: ${short(client.events.map((e) => e.name))}`];
+    if (!peer.requestOk) return ["the client's request has no Sec-WebSocket-Key"];
+    const id = client.id;
+    const after = Buffer.from(life.after ?? "", "hex");
+    const pongRng = new Rng(life.pongSeed ?? 0);
+    peer.onFrame = (f) => {
+      if (f.opcode === 9 && life.kind === "ping") {
+        if (life.pongs === "echo") peer.send(serverFrame(10, f.payload));
+        else if (life.pongs === "wrong") peer.send(serverFrame(10, pongRng.bytes(1 + pongRng.int(125))));
+        else if (life.pongs === "flood")
+          peer.send(
+            Buffer.concat(
+              [...Array(20 + pongRng.int(180))].map(() => serverFrame(10, pongRng.bytes(pongRng.int(126)))),
+            ),
+          );
+      }
+      if (f.opcode !== 8) return;
+      if (life.kind === "close" && life.server === "after") peer.send(after);
+      // A server ends the TCP connection once it sent and received a close frame; one whose client failed
+      // the connection (a pong timeout) at once.
+      if (life.kind !== "close" || peer.sentClose()) peer.end();
+    };
+    const model1 = modelOf(Buffer.from(c.frames, "hex"), settings);
+    await client.until(() => client.has("CONNECTED") || client.finished, CASE_DEADLINE);
+    if (!client.has("CONNECTED"))
+      return [`never opened on a valid 101: ${short(client.events.map((e) => e.name))}`];
+    const deaf = life.server === "deaf";
+    if (deaf) peer.stopReading();
+    settings.sends.forEach((size, i) =>
+      this.driver.send(id, i % 2 === 0 ? "text" : "binary", size, deaf ? 20 : 1000),
+    );
+    const problems: string[] = [];
+    const ready = await client.until(
+      () =>
+        (deliveries(client.events).events.length >= model1.events.length &&
+          sendResults(client).length >= settings.sends.length) ||
+        client.finished,
+      CASE_DEADLINE,
+    );
+    if (!ready || client.finished)
+      return [`the connection did not stay open for the app: ${short(client.events.map((e) => e.name))}`];
+    const timeout = settings.pingpongTimeoutSec ?? 0;
+    if (life.kind === "close") {
+      const close = life.close!;
+      if (close.bad) {
+        this.driver.close(id, close.timeoutMs, close.bad.code, Buffer.from(close.bad.reason, "hex"));
+        await client.until(() => client.replies.some((r) => r.startsWith("CLOSE_RETURNED")), CASE_DEADLINE);
+      }
+      if (life.server === "cross") peer.send(after);
+      if (life.server === "stream") peer.stream(after);
+      if (close.code === 1000 && close.reason === "") this.driver.close(id, close.timeoutMs);
+      else this.driver.close(id, close.timeoutMs, close.code, Buffer.from(close.reason, "hex"));
+      await client.until(() => client.destroyed, close.timeoutMs + CASE_DEADLINE);
+    } else if (life.kind === "stop") {
+      if (life.server === "after") peer.send(after);
+      if (life.server === "stream") peer.stream(after);
+      this.driver.stopClient(id);
+      await client.until(() => client.destroyed, CASE_DEADLINE);
+    } else {
+      if (life.server === "stream") peer.stream(after, 50);
+      if (life.pongs === "none")
+        await client.until(
+          () => client.destroyed,
+          (settings.pingIntervalSec + timeout) * 1000 + CASE_DEADLINE,
+        );
+      else {
+        // Answered pings hold the connection past the first ping's timeout: a client that took none of the
+        // pongs for an answer would have ended it by then.
+        await until(() => peer.pings() > timeout || client.finished, (timeout + 1) * 1000 + CASE_DEADLINE);
+        await sleep(300);
+        peer.stopStream();
+        const model = modelOf(peer.serverSent(), settings);
+        await client.until(
+          () => deliveries(client.events).events.length >= model.events.length || client.finished,
+          CASE_DEADLINE,
+        );
+        peer.socket.destroy();
+        await client.until(() => client.destroyed, CASE_DEADLINE);
+      }
+    }
+    peer.stopStream();
+    if (deaf) peer.resumeReading();
+    // Its last bytes are in once the TCP connection is closed.
+    await until(() => peer.collector.ended, 2000);
+    peer.socket.destroy();
+    if (!client.destroyed) return problems;
+    problems.push(...orderProblems(client.events));
+    problems.push(...judgeLifecycle(c, life, settings, client, peer));
+    return problems;
+  }
+
+  /** A reconnect case: each connection of the case in turn, then the app's close or stop; no more after. */
+  private async reconnects(
+    plans: Connection[],
+    life: CClientLifecycle,
+    settings: CClientConfig,
+    client: DrivenClient,
+    peers: LivePeer[],
+    refused: () => number,
+  ): Promise<string[]> {
+    const problems: string[] = [];
+    for (let k = 0; k < plans.length; k++) {
+      const plan = plans[k];
+      const closing = life.closeLast && k === plans.length - 1;
+      const peer = await this.peerOf(peers, k, client);
+      if (!peer) {
+        problems.push(`connection ${k} never came: ${short(client.events.map((e) => e.name))}`);
+        break;
+      }
+      const segment = () => connectionsOf(client.events)[k] ?? [];
+      const over = () => segment().some((e) => e.name === "CLOSED" || e.name === "DISCONNECTED");
+      const verdict = verdictOf(plan, settings);
+      const model = modelOf(Buffer.from(plan.frames, "hex"), settings);
+      if (closing)
+        // The app's close, answered with the same close frame.
+        peer.onFrame = (f) => {
+          if (f.opcode !== 8) return;
+          peer.send(serverFrame(8, f.payload));
+          peer.end();
+        };
+      else {
+        // As clientCase's server: reads held until the connection's end, then one more byte.
+        peer.holdReads(client.until(over, 2 * CASE_DEADLINE));
+        peer.onFrame = (f) => f.opcode === 8 && peer.end();
+      }
+      await client.until(() => segment().some((e) => e.name === "CONNECTED") || over(), CASE_DEADLINE);
+      if (closing) {
+        await client.until(
+          () => deliveries(segment()).events.length >= model.events.length || over(),
+          CASE_DEADLINE,
+        );
+        this.driver.close(client.id, 2000);
+        await client.until(() => client.destroyed, 2000 + CASE_DEADLINE);
+      } else if (!over() && (plan.lax || !verdict.ok || model.outcome.kind === "open")) {
+        if (verdict.ok && !plan.lax)
+          await client.until(
+            () => deliveries(segment()).events.length >= model.events.length || over(),
+            CASE_DEADLINE,
+          );
+        await sleep(5);
+        peer.socket.destroy();
+      }
+      if (!(await client.until(over, CASE_DEADLINE))) {
+        problems.push(`connection ${k} did not end: ${short(segment().map((e) => e.name))}`);
+        peer.socket.destroy();
+      }
+      await until(() => peer.collector.ended, 1000);
+      peer.socket.destroy();
+      const where = `connection ${k} [${plan.note}]: `;
+      if (closing)
+        problems.push(...judgeAppClose(segment(), peer, model, settings, client).map((p) => where + p));
+      else
+        problems.push(
+          ...judgeConnection(plan, settings, segment(), peer.collector.all, peer.collector.error, []).map(
+            (p) => where + p,
+          ),
+        );
+    }
+    if (!life.closeLast) {
+      this.driver.stopClient(client.id);
+      await client.until(() => client.destroyed, CASE_DEADLINE);
+      if (!client.replies.includes("STOP_RETURNED 0"))
+        problems.push(`wsk_client_stop: ${client.replies.filter((r) => r.startsWith("STOP"))}`);
+    }
+    problems.push(...runOrderProblems(client.events));
+    // Attempts past the case's connections (before the app's stop) met a server that hung up at once.
+    const connections = connectionsOf(client.events);
+    for (const [k, extra] of connections.slice(plans.length).entries()) {
+      const names = extra.map((e) => e.name);
+      const errors = extra.filter((e) => e.name === "ERROR");
+      if (
+        names.includes("CONNECTED") ||
+        (names.at(-1) === "DISCONNECTED" &&
+          (errors.length !== 1 ||
+            ![ErrorType.Handshake, ErrorType.TcpTransport].includes(errors[0].type as 1 | 2)))
+      )
+        problems.push(`attempt ${plans.length + k} (refused): ${short(names)}`);
+    }
+    if (life.closeLast && connections.length > plans.length)
+      problems.push(
+        `reconnected after the app's close: ${connections.length} connections for ${plans.length}`,
+      );
+    if (connections.length - plans.length > refused())
+      problems.push(
+        `${connections.length - plans.length} attempts past the case's, ${refused()} reached the server`,
+      );
+    return problems;
+  }
+}
+
+/** The results of the app's sends so far (their SENT lines). */
+function sendResults(client: DrivenClient): number[] {
+  return client.replies.filter((r) => r.startsWith("SENT ")).map((r) => Number(r.split(" ")[1]));
+}
+
+/** An unmasked server frame, FIN set. */
+function serverFrame(opcode: number, payload: Buffer): Buffer {
+  const n = payload.length;
+  const head =
+    n < 126 ? Buffer.from([0x80 | opcode, n]) : Buffer.from([0x80 | opcode, 126, n >> 8, n & 0xff]);
+  return Buffer.concat([head, payload]);
+}
+
+/** Wait until `ready()` or `ms` passed, polling; false on timeout. */
+async function until(ready: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!ready() && Date.now() < deadline) await sleep(5);
+  return ready();
+}
+
+/** The client's events per connection: each from its BEFORE_CONNECT to the next (BEGIN and FINISH left out). */
+function connectionsOf(events: ClientEvent[]): ClientEvent[][] {
+  const out: ClientEvent[][] = [];
+  for (const e of events) {
+    if (e.name === "BEFORE_CONNECT") out.push([]);
+    if (e.name !== "BEGIN" && e.name !== "FINISH") out.at(-1)?.push(e);
+  }
+  return out;
+}
+
+/** The order of a reconnecting client's events: BEGIN, then connections, each as orderProblems says, then FINISH. */
+function runOrderProblems(events: ClientEvent[]): string[] {
+  const names = events.map((e) => e.name);
+  const problems: string[] = [];
+  if (names[0] !== "BEGIN" || names[1] !== "BEFORE_CONNECT")
+    problems.push(`events begin ${names.slice(0, 2)}`);
+  if (names.filter((n) => n === "FINISH").length !== 1 || names.at(-1) !== "FINISH")
+    problems.push(`FINISH not once and last: ${short(names)}`);
+  if (names.filter((n) => n === "BEGIN").length !== 1) problems.push(`BEGIN not once: ${short(names)}`);
+  for (const [k, connection] of connectionsOf(events).entries()) {
+    const inner = [
+      { ...connection[0], name: "BEGIN" },
+      ...connection,
+      { ...connection[0], name: "FINISH" },
+    ] as ClientEvent[];
+    problems.push(...orderProblems(inner).map((p) => `connection ${k}: ${p}`));
+  }
+  return problems;
+}
+
+/** Frames the server sends as the case's `after`, parsed (mutated bytes may leave a rest). */
+const serverFramesOf = (bytes: Buffer) => framesOf(bytes).frames;
+
+/** The close frame payload the app's close sends: code 0 none; else the code and the reason. */
+function closePayload(code: number, reasonHex: string): Buffer {
+  if (code === 0) return Buffer.alloc(0);
+  const payload = Buffer.alloc(2);
+  payload.writeUInt16BE(code);
+  return Buffer.concat([payload, Buffer.from(reasonHex, "hex")]);
+}
+
+/** What wsk_client_close_with_code returns for arguments the engine refuses (WSK_ERR_INVALID_ARG or _SIZE). */
+function refusalOf(code: number, reasonHex: string): number {
+  const length = reasonHex.length / 2;
+  if (code === 0 ? length !== 0 : !isSendableCloseCode(code)) return WSK_ERR_INVALID_ARG;
+  return length > 123 ? WSK_ERR_INVALID_SIZE : WSK_ERR_INVALID_ARG;
+}
+
+const WSK_ERR_INVALID_ARG = 0x102;
+const WSK_ERR_INVALID_STATE = 0x103;
+const WSK_ERR_INVALID_SIZE = 0x104;
+
+/**
+ * A connection the app closed (wsk_client_close) once the server's frames (open, `model`) were in, the server
+ * answering with the same close frame: every delivery and pong, one close frame 1000, then CLOSED 1000.
+ */
+function judgeAppClose(
+  events: ClientEvent[],
+  peer: LivePeer,
+  model: ModelResult,
+  settings: CClientConfig,
+  client: DrivenClient,
+): string[] {
+  const problems: string[] = [];
+  const got = deliveries(events);
+  problems.push(...got.problems);
+  const expected = model.events.map(modelEvent);
+  if (JSON.stringify(got.events) !== JSON.stringify(expected))
+    problems.push(`delivered ${short(got.events)} != model ${short(expected)}`);
+  const { frames, problems: sentProblems } = judgeSent(peer.collector.all, settings, [], true);
+  problems.push(...sentProblems);
+  const pongs = frames.filter((f) => f.opcode === 10).map((f) => f.payload.toString("hex"));
+  const pings = model.events.filter((e) => e.kind === "ping").map((e) => e.data.toString("hex"));
+  if (!same(pongs, pings)) problems.push(`pongs ${short(pongs)} != pings ${short(pings)}`);
+  const closes = frames.filter((f) => f.opcode === 8).map((f) => f.payload.toString("hex"));
+  if (!same(closes, ["03e8"])) problems.push(`close frames sent ${short(closes)}, not one 1000`);
+  const replies = client.replies.filter((r) => r.startsWith("CLOSE_RETURNED"));
+  if (replies.join() !== "CLOSE_RETURNED 0") problems.push(`wsk_client_close: ${replies}`);
+  const errors = events.filter((e) => e.name === "ERROR");
+  if (errors.length > 0) problems.push(`ERROR type ${errors[0].type} on the app's close`);
+  const end = endOf(events);
+  if (end?.name !== "CLOSED" || end.closeCode !== 1000)
+    problems.push(`ended ${end?.name} ${end?.closeCode}, not CLOSED 1000`);
+  if (peer.collector.error) problems.push(`the client reset the connection (${peer.collector.error})`);
+  return problems;
+}
+
+/** Judge a close, stop or ping case once the client is gone. */
+function judgeLifecycle(
+  c: HostileCase,
+  life: CClientLifecycle,
+  settings: CClientConfig,
+  client: DrivenClient,
+  peer: LivePeer,
+): string[] {
+  const problems: string[] = [];
+  const events = client.events;
+  const model1 = modelOf(Buffer.from(c.frames, "hex"), settings);
+  const model = modelOf(peer.serverSent(), settings);
+  const got = deliveries(events);
+  problems.push(...got.problems);
+  const expected = model.events.map(modelEvent);
+  const isPrefix = JSON.stringify(expected.slice(0, got.events.length)) === JSON.stringify(got.events);
+  const deaf = life.server === "deaf";
+  const judged = judgeSent(peer.collector.all, settings, sendResults(client), !deaf, deaf);
+  problems.push(...judged.problems);
+  const frames = judged.frames;
+  const pongs = frames.filter((f) => f.opcode === 10).map((f) => f.payload.toString("hex"));
+  const pings = model.events.filter((e) => e.kind === "ping").map((e) => e.data.toString("hex"));
+  const pings1 = model1.events.filter((e) => e.kind === "ping").length;
+  const pongsPrefix = pongs.length >= pings1 && same(pings.slice(0, pongs.length), pongs);
+  const closes = frames.filter((f) => f.opcode === 8);
+  const errors = events.filter((e) => e.name === "ERROR");
+  const end = endOf(events);
+  const ending = `${end?.name} ${end?.closeCode}`;
+  const names = short(events.map((e) => e.name));
+  // Everything the server sent up to the frames' end is delivered, then maybe more of what followed.
+  const deliveredSome = () => {
+    if (!isPrefix || got.events.length < model1.events.length)
+      problems.push(
+        `delivered ${short(got.events)}: not the model's ${short(expected)} or a prefix of it (at least ${model1.events.length})`,
+      );
+  };
+  const deliveredAll = () => {
+    if (JSON.stringify(got.events) !== JSON.stringify(expected))
+      problems.push(`delivered ${short(got.events)} != model ${short(expected)}`);
+  };
+  if (life.kind === "stop") {
+    const replies = client.replies.filter((r) => r.startsWith("STOP_RETURNED"));
+    if (replies.join() !== "STOP_RETURNED 0") problems.push(`wsk_client_stop: ${replies}`);
+    deliveredSome();
+    if (!pongsPrefix) problems.push(`pongs ${short(pongs)} not the first of pings ${short(pings)}`);
+    if (closes.length > 0) problems.push("a close frame sent on wsk_client_stop");
+    if (errors.length > 0) problems.push(`ERROR type ${errors[0].type} on wsk_client_stop`);
+    if (ending !== "DISCONNECTED 1006")
+      problems.push(`ended ${ending} on wsk_client_stop, not DISCONNECTED 1006`);
+    return problems;
+  }
+  if (life.kind === "ping") {
+    const timeout = settings.pingpongTimeoutSec ?? 0;
+    const clientPings = frames.filter((f) => f.opcode === 9).length;
+    if (!pongsPrefix) problems.push(`pongs ${short(pongs)} not the first of pings ${short(pings)}`);
+    if (life.pongs === "none") {
+      deliveredSome();
+      if (clientPings < 1) problems.push("timed out without a ping");
+      if (errors.length !== 1 || errors[0].type !== ErrorType.PongTimeout || errors[0].closeCode !== 1011)
+        problems.push(
+          `ERROR ${errors.map((e) => `type ${e.type} code ${e.closeCode}`)} != one pong timeout 1011: ${names}`,
+        );
+      const close = closes.map((f) => f.payload.toString("hex"));
+      if (
+        close.join() !==
+        Buffer.concat([Buffer.from([3, 0xf3]), Buffer.from("heartbeat timeout")]).toString("hex")
+      )
+        problems.push(`close frames sent ${short(close)}, not one 1011 "heartbeat timeout"`);
+      if (ending !== "DISCONNECTED 1011") problems.push(`ended ${ending}, not DISCONNECTED 1011`);
+      if (peer.collector.error) problems.push(`the client reset the connection (${peer.collector.error})`);
+      return problems;
+    }
+    // Answered: the server hung up (1006) after more pings than the timeout allows unanswered.
+    const stalled = peer.stall() > 500;
+    deliveredAll();
+    if (clientPings <= timeout) problems.push(`${clientPings} pings sent in ${timeout + 1} s`);
+    if (errors.length > 0 && !(stalled && errors.every((e) => e.type === ErrorType.PongTimeout)))
+      problems.push(
+        `ERROR ${errors.map((e) => `type ${e.type} code ${e.closeCode}`)} though every ping was answered (${life.pongs})`,
+      );
+    if (closes.length > 0 && !stalled) problems.push("a close frame sent though every ping was answered");
+    if (ending !== "DISCONNECTED 1006" && !stalled)
+      problems.push(`ended ${ending} on the server's hang-up, not DISCONNECTED 1006`);
+    return problems;
+  }
+  // The app's close.
+  const close = life.close!;
+  const replies = client.replies
+    .filter((r) => r.startsWith("CLOSE_RETURNED"))
+    .map((r) => Number(r.split(" ")[1]));
+  if (close.bad) {
+    const refusal = refusalOf(close.bad.code, close.bad.reason);
+    if (replies[0] !== refusal)
+      problems.push(
+        `wsk_client_close_with_code(${close.bad.code}, ${close.bad.reason.length / 2}-byte reason) returned ${replies[0]}, not ${refusal}`,
+      );
+  }
+  const returned = replies.at(-1);
+  if (replies.length !== (close.bad ? 2 : 1)) problems.push(`CLOSE_RETURNED ${replies}`);
+  const outcome = model.outcome;
+  // Only when the server's close (or a broken rule) crossed the app's may the engine's close frame be first.
+  const engineFirst =
+    life.server === "cross" && returned === WSK_ERR_INVALID_STATE && outcome.kind !== "open";
+  if (returned !== 0 && !engineFirst) problems.push(`wsk_client_close returned ${returned}`);
+  const closesHex = closes.map((f) => f.payload.toString("hex"));
+  const own = closePayload(close.code, close.reason).toString("hex");
+  let wanted = own;
+  if (engineFirst && outcome.kind === "close") wanted = outcome.payload.toString("hex");
+  if (engineFirst && outcome.kind === "fail") {
+    const code = errors[0]?.closeCode ?? 0;
+    wanted = Buffer.from([code >> 8, code & 0xff]).toString("hex");
+  }
+  const oneWanted = closesHex.length === 1 && closesHex[0] === wanted;
+  // A server that stops reading may never get the close frame (queued behind what it did not read).
+  if (deaf ? closesHex.length > 1 || (closesHex.length === 1 && !oneWanted) : !oneWanted)
+    problems.push(`close frames sent ${short(closesHex)}, not one ${wanted}`);
+  // Pongs answer the pings before the close frame only; after it, the server's pings are not answered.
+  if (life.server === "after" ? pongs.length !== pings1 || !pongsPrefix : !pongsPrefix)
+    problems.push(
+      `pongs ${short(pongs)} != the pings before the close ${short(pings.slice(0, pings1))} (of ${pings.length})`,
+    );
+  if (outcome.kind === "close") {
+    deliveredAll();
+    if (errors.length > 0) problems.push(`ERROR type ${errors[0].type} on a clean close`);
+    if (!got.close || got.close.code !== outcome.code || !got.close.reason.equals(outcome.reason))
+      problems.push(
+        `close reported ${got.close?.code} ${got.close?.reason.toString("hex")} != ${outcome.code} ${outcome.reason.toString("hex")}`,
+      );
+    if (ending !== `CLOSED ${outcome.code}`) problems.push(`ended ${ending}, not CLOSED ${outcome.code}`);
+  } else if (outcome.kind === "fail") {
+    deliveredAll();
+    const code = errors[0]?.closeCode;
+    if (errors.length !== 1 || errors[0].type !== ErrorType.Protocol || !outcome.codes.includes(code))
+      problems.push(
+        `ERROR ${errors.map((e) => `type ${e.type} code ${e.closeCode}`)} != protocol error with one of [${outcome.codes}] (${outcome.rule})`,
+      );
+    if (ending !== `DISCONNECTED ${code}`) problems.push(`ended ${ending}, not DISCONNECTED ${code}`);
+    if (got.close) problems.push("a close frame reported on a failed connection");
+  } else {
+    // The server never answered the close: the client gave up at its timeout.
+    deliveredSome();
+    if (errors.length > 0)
+      problems.push(`ERROR type ${errors[0].type} while the server broke no rule: ${names}`);
+    if (ending !== "DISCONNECTED 1006")
+      problems.push(`ended ${ending} with no close from the server, not DISCONNECTED 1006`);
+  }
+  if (outcome.kind !== "open" && !deaf && peer.collector.error)
+    problems.push(`the client reset the connection (${peer.collector.error}) instead of closing it`);
+  return problems;
+}
+
+/** One connection a case plays: a 101 head, frames, where writes are split. */
+type Connection = Pick<HostileCase, "head" | "frames" | "cuts" | "note" | "lax">;
+
+/**
+ * The hostile server's end of one connection of a lifecycle case: it writes the connection's head and frames,
+ * records everything it writes after the head (what the model reads), parses the client's frames as they come
+ * (`onFrame`), and can stop reading, keep sending, or hang up.
+ */
+class LivePeer {
+  readonly collector: Collector;
+  readonly requestOk: boolean;
+  /** The head and the connection's frames are written. */
+  readonly writing: Promise<void>;
+  /** Called with each whole frame the client sends, as it comes. */
+  onFrame: (f: RawFrame) => void = () => {};
+  private wrote = false;
+  private written: Buffer[];
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  private clientPings = 0;
+  private streamTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout;
+  private lastTick = Date.now();
+  private longestStall = 0;
+
+  constructor(
+    readonly socket: net.Socket,
+    request: string,
+    rest: Buffer,
+    plan: Connection,
+  ) {
+    this.collector = new Collector(socket);
+    socket.on("data", (chunk: Buffer) => this.take(chunk));
+    if (rest.length > 0) {
+      this.collector.bytes.push(rest);
+      this.take(rest);
+    }
+    const key = /^Sec-WebSocket-Key: (.*)$/im.exec(request)?.[1]?.trim() ?? "";
+    this.requestOk = key !== "";
+    const head = plan.head.replaceAll("{accept}", acceptFor(key));
+    const frames = Buffer.from(plan.frames, "hex");
+    this.written = [frames];
+    this.writing = writePieces(
+      socket,
+      splitAt(Buffer.concat([Buffer.from(head, "latin1"), frames]), plan.cuts),
+    ).then(() => {
+      // A head that never ends is followed by our FIN.
+      if (!head.includes("\r\n\r\n")) socket.end();
+      this.wrote = true;
+    });
+    // The longest the event loop went without this 50 ms timer firing (pongs answered late by a busy test).
+    this.stallTimer = setInterval(() => {
+      const now = Date.now();
+      this.longestStall = Math.max(this.longestStall, now - this.lastTick - 50);
+      this.lastTick = now;
+    }, 50);
+  }
+
+  /** Ms the test's event loop was held up the longest while this connection lived. */
+  stall(): number {
+    return this.longestStall;
+  }
+
+  /** Pings the client sent so far. */
+  pings(): number {
+    return this.clientPings;
+  }
+
+  /** Whole frames out of the client's bytes as they come (a frame's bytes joined once, when all are in). */
+  private take(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingLength += chunk.length;
+    for (;;) {
+      if (this.pendingLength < 2) return;
+      const first =
+        this.pending.length === 1
+          ? this.pending[0]
+          : Buffer.concat(this.pending, Math.min(this.pendingLength, 14));
+      const size = frameSize(first);
+      if (size < 0 || this.pendingLength < size) return;
+      const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+      const parsed = parseFrame(all.subarray(0, size))!;
+      const rest = all.subarray(size);
+      this.pending = rest.length > 0 ? [rest] : [];
+      this.pendingLength = rest.length;
+      if (parsed.frame.opcode === 9) this.clientPings++;
+      this.onFrame(parsed.frame);
+    }
+  }
+
+  /** Write `bytes` after what is written already (and remember them for the model). */
+  send(bytes: Buffer): void {
+    if (!this.wrote) {
+      void this.writing.then(() => this.send(bytes));
+      return;
+    }
+    if (this.socket.destroyed || this.socket.writableEnded || bytes.length === 0) return;
+    this.socket.write(bytes);
+    this.written.push(bytes);
+  }
+
+  /** Everything written after the head. */
+  serverSent(): Buffer {
+    return Buffer.concat(this.written);
+  }
+
+  /** A close frame is among what was written. */
+  sentClose(): boolean {
+    return serverFramesOf(this.serverSent()).some((f) => f.opcode === 8);
+  }
+
+  /** Send `bytes` every `ms` (at most 300 times) until the connection ends. */
+  stream(bytes: Buffer, ms = 10): void {
+    let n = 0;
+    this.streamTimer = setInterval(() => {
+      if (this.socket.destroyed || this.socket.writableEnded || ++n > 300) return this.stopStream();
+      this.send(bytes);
+    }, ms);
+  }
+
+  stopStream(): void {
+    clearInterval(this.streamTimer);
+  }
+
+  /** FIN, once everything is written. */
+  end(): void {
+    if (!this.wrote) void this.writing.then(() => this.end());
+    else if (!this.socket.destroyed) this.socket.end();
+  }
+
+  /**
+   * Read nothing more, not even into Node's buffer (pause() alone keeps reading up to its high-water mark and
+   * the kernel then grows the receive window): what the client sends stays in the kernel's buffers.
+   */
+  stopReading(): void {
+    this.socket.pause();
+    (this.socket as unknown as { _handle: { readStop(): void } })._handle?.readStop();
+  }
+
+  resumeReading(): void {
+    (this.socket as unknown as { _handle: { readStart(): void } | null })._handle?.readStart();
+    this.socket.resume();
+  }
+
+  /** Read nothing until `done`, then send one more byte (not a frame the model reads) and read again. */
+  holdReads(done: Promise<unknown>): void {
+    this.socket.pause();
+    void done.then(() => {
+      if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(Buffer.from([0]));
+      this.socket.resume();
+    });
+  }
+
+  stop(): void {
+    this.stopStream();
+    clearInterval(this.stallTimer);
+    this.socket.destroy();
+  }
+}
+
+/** The size of the frame whose first bytes are `head` (at least 2), -1 if its length is not in yet. */
+function frameSize(head: Buffer): number {
+  const length = head[1] & 0x7f;
+  const mask = head[1] & 0x80 ? 4 : 0;
+  if (length < 126) return 2 + mask + length;
+  if (length === 126) return head.length < 4 ? -1 : 4 + mask + head.readUInt16BE(2);
+  return head.length < 10 ? -1 : 10 + mask + Number(head.readBigUInt64BE(2));
 }
