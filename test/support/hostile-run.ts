@@ -25,6 +25,11 @@ import {
 import { EnginePool } from "../../bindings/engine/pool.js";
 import type * as Host from "../../runtimes/bun/index.js";
 
+/** The pongs sent, one for each ping in order (compared as lists: an empty payload is not "no pong"). */
+function samePongs(pings: string[], pongs: string[]): boolean {
+  return pings.length === pongs.length && pings.every((ping, i) => ping === pongs[i]);
+}
+
 type HostApi = typeof Host;
 
 /** Ms one connection may take from its first byte to its close event. */
@@ -148,7 +153,7 @@ function judge(model: ModelResult, o: Observed, sent: Buffer, masked: boolean): 
   // After a close frame the host reads nothing, so it answers every ping before; when the input just
   // stopped, the pongs of the last pings may still be on their way when the test hangs up.
   const allPongs = outcome.kind !== "open";
-  if (allPongs ? pongs.join() !== pings.join() : pings.slice(0, pongs.length).join() !== pongs.join())
+  if (!samePongs(allPongs ? pings : pings.slice(0, pongs.length), pongs))
     problems.push(`pongs ${short(pongs)} != pings ${short(pings)}`);
   if (closes.length > 1) problems.push(`${closes.length} close frames sent`);
   const closeSent = closes[0]?.payload;
@@ -739,11 +744,7 @@ export class EchoServerRun extends HostileRun {
       problems.push(`echoes ${short(got.messages)} != model ${short(wanted)}`);
     const outcome = model.outcome;
     const allPongs = outcome.kind !== "open";
-    if (
-      allPongs
-        ? got.pongs.join() !== pings.join()
-        : pings.slice(0, got.pongs.length).join() !== got.pongs.join()
-    )
+    if (!samePongs(allPongs ? pings : pings.slice(0, got.pongs.length), got.pongs))
       problems.push(`pongs ${short(got.pongs)} != pings ${short(pings)}`);
     if (got.closes.length > 1) problems.push(`${got.closes.length} close frames sent`);
     const closeSent = got.closes[0];
