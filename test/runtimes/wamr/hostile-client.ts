@@ -329,14 +329,21 @@ function endOf(events: ClientEvent[]): ClientEvent | undefined {
   return events.filter((e) => e.name === "CLOSED" || e.name === "DISCONNECTED").at(-1);
 }
 
-/** The order every client's events keep, whatever the server did. */
-function orderProblems(events: ClientEvent[]): string[] {
-  const names = events.map((e) => e.name);
+/** Every client's events start with BEGIN, BEFORE_CONNECT and end with FINISH, once. */
+function bracketProblems(names: string[]): string[] {
   const problems: string[] = [];
   if (names[0] !== "BEGIN" || names[1] !== "BEFORE_CONNECT")
     problems.push(`events begin ${names.slice(0, 2)}`);
   if (names.filter((n) => n === "FINISH").length !== 1 || names.at(-1) !== "FINISH")
     problems.push(`FINISH not once and last: ${short(names)}`);
+  return problems;
+}
+
+/** The order every client's events keep, whatever the server did. */
+function orderProblems(events: ClientEvent[]): string[] {
+  const names = events.map((e) => e.name);
+  const problems: string[] = [];
+  problems.push(...bracketProblems(names));
   const ends = names.filter((n) => n === "CLOSED" || n === "DISCONNECTED");
   if (ends.length !== 1 || names.indexOf(ends[0]) !== names.length - 2)
     problems.push(`not one CLOSED or DISCONNECTED right before FINISH: ${short(names)}`);
@@ -913,10 +920,7 @@ function connectionsOf(events: ClientEvent[]): ClientEvent[][] {
 function runOrderProblems(events: ClientEvent[]): string[] {
   const names = events.map((e) => e.name);
   const problems: string[] = [];
-  if (names[0] !== "BEGIN" || names[1] !== "BEFORE_CONNECT")
-    problems.push(`events begin ${names.slice(0, 2)}`);
-  if (names.filter((n) => n === "FINISH").length !== 1 || names.at(-1) !== "FINISH")
-    problems.push(`FINISH not once and last: ${short(names)}`);
+  problems.push(...bracketProblems(names));
   if (names.filter((n) => n === "BEGIN").length !== 1) problems.push(`BEGIN not once: ${short(names)}`);
   for (const [k, connection] of connectionsOf(events).entries()) {
     const inner = [
