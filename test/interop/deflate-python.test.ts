@@ -1,6 +1,6 @@
 // permessage-deflate interop with Debian's python3-websockets (which compresses by default), both
 // directions, over the parameter combinations it supports; driven by test/interop/python_deflate_peer.py.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -8,19 +8,11 @@ import type { PerMessageDeflateOptions } from "../../bindings/protocol/extension
 import type { ServerConnection } from "../../runtimes/node/index.js";
 import { echoServer, nextEvent, nextMessage, openClient, within } from "../runtimes/node/peers.js";
 import { jsonText } from "../support/json-text.js";
+import { PYTHON, pythonModuleMissing } from "../support/missing.js";
 
-const PYTHON = "/usr/bin/python3";
 const PEER = fileURLToPath(new URL("./python_deflate_peer.py", import.meta.url));
 
-function websocketsMissing(): string | false {
-  try {
-    execFileSync(PYTHON, ["-c", "import websockets"], { stdio: "ignore" });
-    return false;
-  } catch {
-    return `${PYTHON} cannot import websockets (apt install python3-websockets)`;
-  }
-}
-const missing = websocketsMissing();
+const missing = pythonModuleMissing("websockets", "python3-websockets");
 
 type PythonParams = "default" | Record<string, boolean | number>;
 

@@ -1,6 +1,6 @@
 // Our client against a foreign RFC 8441 server: Debian's hypercorn (python3-hypercorn) serving a small ASGI
 // echo app over TLS (test/interop/hypercorn_peer.py), with WebSockets over HTTP/2 and over HTTP/1.1.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,20 +12,11 @@ import { nextData, pattern } from "../support/h2-foreign-server.js";
 import { throwawayCert } from "../support/tls-cert.js";
 import { openedOrError } from "../support/client-events.js";
 import { within } from "../runtimes/node/peers.js";
+import { PYTHON, pythonModuleMissing } from "../support/missing.js";
 
-// Debian's interpreter, not whatever `python3` is first on PATH (pyenv and the like).
-const PYTHON = "/usr/bin/python3";
 const PEER = fileURLToPath(new URL("./hypercorn_peer.py", import.meta.url));
 
-function hypercornMissing(): string | false {
-  try {
-    execFileSync(PYTHON, ["-c", "import hypercorn"], { stdio: "ignore" });
-    return false;
-  } catch {
-    return `${PYTHON} cannot import hypercorn (apt install python3-hypercorn)`;
-  }
-}
-const missing = hypercornMissing();
+const missing = pythonModuleMissing("hypercorn", "python3-hypercorn");
 if (missing) console.warn(`skipping hypercorn interop: ${missing}`);
 
 describe.skipIf(missing)("hypercorn (HTTP/2 and HTTP/1.1) ↔ our client", () => {

@@ -2,7 +2,7 @@
 // (RFC 8441) and relays each to an HTTP/1.1 backend by a plain Upgrade, here ws's server. So the extended
 // CONNECT meets an HTTP/2 implementation (nghttp2's) other than Node's, and the frames a WebSocket peer that
 // is not ours.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import * as http2 from "node:http2";
 import { createServer, type AddressInfo } from "node:net";
@@ -15,16 +15,9 @@ import { WebSocket, type Http2Response } from "../../runtimes/node/index.js";
 import { nextData, pattern } from "../support/h2-foreign-server.js";
 import { throwawayCert } from "../support/tls-cert.js";
 import { within } from "../runtimes/node/peers.js";
+import { toolMissing } from "../support/missing.js";
 
-function nghttpxMissing(): string | false {
-  try {
-    execFileSync("nghttpx", ["--version"], { stdio: "ignore" });
-    return false;
-  } catch {
-    return "no nghttpx on PATH (apt install nghttp2-proxy)";
-  }
-}
-const missing = nghttpxMissing();
+const missing = toolMissing("nghttpx", ["--version"], "no nghttpx on PATH (apt install nghttp2-proxy)");
 if (missing) console.warn(`skipping nghttpx interop: ${missing}`);
 
 /** A port free right now on 127.0.0.1 (nghttpx cannot listen on port 0 and tell which it got). */

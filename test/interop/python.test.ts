@@ -1,24 +1,15 @@
 // Interop with Debian's python3-websockets (apt), both directions, driven through test/interop/python_peer.py.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, type ServerConnection } from "../../runtimes/node/index.js";
 import { echoServer, nextEvent, nextMessage, openClient, within } from "../runtimes/node/peers.js";
+import { PYTHON, pythonModuleMissing } from "../support/missing.js";
 
-// Debian's interpreter, not whatever `python3` is first on PATH (pyenv and the like).
-const PYTHON = "/usr/bin/python3";
 const PEER = fileURLToPath(new URL("./python_peer.py", import.meta.url));
 
-function websocketsMissing(): string | false {
-  try {
-    execFileSync(PYTHON, ["-c", "import websockets"], { stdio: "ignore" });
-    return false;
-  } catch {
-    return `${PYTHON} cannot import websockets (apt install python3-websockets)`;
-  }
-}
-const missing = websocketsMissing();
+const missing = pythonModuleMissing("websockets", "python3-websockets");
 if (missing) console.warn(`skipping python-websockets interop: ${missing}`);
 
 const SIZES = [0, 1, 125, 126, 65535, 65536, 16 * 1024 * 1024];

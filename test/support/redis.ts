@@ -1,19 +1,19 @@
 // A real Redis for tests: Debian's redis-server on a free loopback port (.ci/run installs it).
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import * as net from "node:net";
 import { createInterface } from "node:readline";
 import { WebSocket } from "../../runtimes/node/index.js";
 import { within } from "./raw-client.js";
+import { toolMissing } from "./missing.js";
 
 /** Why the Redis tests cannot run here, or false. */
 export function redisMissing(): string | false {
-  try {
-    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
-    return false;
-  } catch {
-    return "redis-server is not installed (apt-get install redis-server; .ci/run does)";
-  }
+  return toolMissing(
+    "redis-server",
+    ["--version"],
+    "redis-server is not installed (apt-get install redis-server; .ci/run does)",
+  );
 }
 const missing = redisMissing();
 if (missing) console.warn(`skipping the Redis scale-out tests: ${missing}`);
