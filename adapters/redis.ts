@@ -53,6 +53,8 @@ export interface RedisAdapterEvents {
 
 const VERSION = 1;
 const FLAG_BINARY = 1;
+/** The publisher asked for no compression (`compress: false`). */
+const FLAG_UNCOMPRESSED = 2;
 const ORIGIN_BYTES = 8;
 const HEADER_BYTES = 2 + ORIGIN_BYTES;
 
@@ -124,12 +126,13 @@ export class RedisAdapter extends InProcessAdapter {
     topic: string | null,
     payload: Uint8Array,
     binary: boolean,
+    compress: boolean,
   ): void {
-    super.publish(origin, topic, payload, binary);
+    super.publish(origin, topic, payload, binary, compress);
     if (this.closed) return;
     const message = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
     message[0] = VERSION;
-    message[1] = binary ? FLAG_BINARY : 0;
+    message[1] = (binary ? FLAG_BINARY : 0) | (compress ? 0 : FLAG_UNCOMPRESSED);
     this.origin.copy(message, 2);
     message.set(payload, HEADER_BYTES);
     const channel = topic === null ? this.broadcastChannel : this.channel(topic);
@@ -174,7 +177,8 @@ export class RedisAdapter extends InProcessAdapter {
     this.stats.received++;
     const payload = message.subarray(HEADER_BYTES);
     const binary = (message[1] & FLAG_BINARY) !== 0;
-    for (const hub of this.hubs) hub.deliver(topic, payload, binary);
+    const compress = (message[1] & FLAG_UNCOMPRESSED) === 0;
+    for (const hub of this.hubs) hub.deliver(topic, payload, binary, compress);
   }
 
   private command(promise: Promise<unknown>, what: string): void {

@@ -48,6 +48,11 @@ export interface PublishOptions<C = unknown> {
   binary?: boolean;
   /** Skip this connection (or these) of this server. */
   except?: C | C[];
+  /**
+   * Compress for subscribers that negotiated permessage-deflate (default true: messages at or above the
+   * threshold are compressed, once for all of them); false sends it uncompressed to everyone.
+   */
+  compress?: boolean;
 }
 
 /** The server's topics as a connection uses them. */
@@ -231,7 +236,11 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
    * shares it); returns how many connections of this server it was queued for.
    */
   publish(topic: string, data: SendData, options?: Omit<PublishOptions, "except">): number {
-    return this.requireTopics().publish(topic, data, { binary: options?.binary, except: this });
+    return this.requireTopics().publish(topic, data, {
+      binary: options?.binary,
+      compress: options?.compress,
+      except: this,
+    });
   }
 
   /** Start the close handshake (TypeError for a code or reason the RFC forbids). */

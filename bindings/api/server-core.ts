@@ -144,6 +144,8 @@ export interface BroadcastOptions<C> {
   filter?: (ws: C) => boolean;
   /** Send as binary (default: true for bytes, false for strings). */
   binary?: boolean;
+  /** As `publish`'s: false sends it uncompressed to connections with permessage-deflate (default true). */
+  compress?: boolean;
 }
 
 export type { PublishOptions };
@@ -401,15 +403,21 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     };
     this.adapter = options.adapter ?? new InProcessAdapter();
     this.hub = {
-      deliver: (topic, payload, binary) =>
-        topic === null ? this.deliverAll(payload, binary) : this.deliverTopic(topic, payload, binary),
+      deliver: (topic, payload, binary, compress) =>
+        topic === null
+          ? this.deliverAll(payload, binary, compress)
+          : this.deliverTopic(topic, payload, binary, compress),
     };
     this.registry = new TopicRegistry(this.adapter, this.hub);
     // A connection publishes "to every other subscriber": `except` is the connection, named as the app knows it.
     this.topicHost = {
       registry: this.registry,
       publish: (topic, data, options) =>
-        this.publish(topic, data, { binary: options?.binary, except: facesOf(options?.except) as C }),
+        this.publish(topic, data, {
+          binary: options?.binary,
+          compress: options?.compress,
+          except: facesOf(options?.except) as C,
+        }),
     };
     this.framer = new MessageFramer(this.pool, alloc);
     this.dropSlow = options.slowSubscriber === "drop";
@@ -687,8 +695,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
   broadcast(data: SendData, options: BroadcastOptions<C> = {}): void {
     const binary = options.binary ?? typeof data !== "string";
     const payload = payloadOf(data);
-    this.deliverAll(payload, binary, options.except, options.filter);
-    if (!options.filter) this.adapter.publish(this.hub, null, payload, binary);
+    const compress = options.compress ?? true;
+    this.deliverAll(payload, binary, compress, options.except, options.filter);
+    if (!options.filter) this.adapter.publish(this.hub, null, payload, binary, compress);
   }
 
   /**
@@ -699,8 +708,9 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     topicName(topic);
     const binary = options.binary ?? typeof data !== "string";
     const payload = payloadOf(data);
-    const count = this.deliverTopic(topic, payload, binary, options.except);
-    this.adapter.publish(this.hub, topic, payload, binary);
+    const compress = options.compress ?? true;
+    const count = this.deliverTopic(topic, payload, binary, compress, options.except);
+    this.adapter.publish(this.hub, topic, payload, binary, compress);
     return count;
   }
 
@@ -709,10 +719,16 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     return this.registry.count(topic);
   }
 
-  private deliverTopic(topic: string, payload: Uint8Array, binary: boolean, except?: C | C[]): number {
+  private deliverTopic(
+    topic: string,
+    payload: Uint8Array,
+    binary: boolean,
+    compress: boolean,
+    except?: C | C[],
+  ): number {
     const members = this.registry.members(topic);
     if (!members) return 0;
-    const publication = new Publication(this.framer, payload, binary);
+    const publication = new Publication(this.framer, payload, binary, compress);
     let count = 0;
     for (const ws of members) {
       if (except && excepted(except, ws.face)) continue;
@@ -726,11 +742,12 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
   private deliverAll(
     payload: Uint8Array,
     binary: boolean,
+    compress: boolean,
     except?: C | C[],
     filter?: (ws: C) => boolean,
   ): void {
     if (this.connections.size === 0) return;
-    const publication = new Publication(this.framer, payload, binary);
+    const publication = new Publication(this.framer, payload, binary, compress);
     for (const ws of this.connections) {
       // What the application holds for `ws` (a ws-shaped class's object of the Node host is its own).
       const face = (ws.face ?? ws) as C;
@@ -738,7 +755,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
       if (filter && !filter(face)) continue;
       if (ws.session)
         ws.session.sendFrame(publication.frameFor(ws.session.wire.perMessageDeflate), this.dropSlow);
-      else ws.send(payload, { binary }); // a ws-shaped class of the `WebSocket` option
+      else ws.send(payload, { binary, compress }); // a ws-shaped class of the `WebSocket` option
     }
     publication.end();
   }

@@ -10,8 +10,11 @@ import type { PerMessageDeflate } from "./permessage-deflate.js";
 
 /** A server as an adapter sees it: it delivers messages published elsewhere to its own subscribers. */
 export interface PubSubHub {
-  /** A message published to `topic` (or broadcast, `topic` null) by another server: deliver it here. */
-  deliver(topic: string | null, payload: Uint8Array, binary: boolean): void;
+  /**
+   * A message published to `topic` (or broadcast, `topic` null) by another server: deliver it here
+   * (`compress` false: uncompressed to every subscriber, as the publisher asked).
+   */
+  deliver(topic: string | null, payload: Uint8Array, binary: boolean, compress: boolean): void;
 }
 
 /**
@@ -25,7 +28,13 @@ export interface PubSubAdapter {
   detach(hub: PubSubHub): void;
   subscribed(hub: PubSubHub, topic: string): void;
   unsubscribed(hub: PubSubHub, topic: string): void;
-  publish(origin: PubSubHub, topic: string | null, payload: Uint8Array, binary: boolean): void;
+  publish(
+    origin: PubSubHub,
+    topic: string | null,
+    payload: Uint8Array,
+    binary: boolean,
+    compress: boolean,
+  ): void;
 }
 
 /**
@@ -48,8 +57,14 @@ export class InProcessAdapter implements PubSubAdapter {
 
   unsubscribed(_hub: PubSubHub, _topic: string): void {}
 
-  publish(origin: PubSubHub | null, topic: string | null, payload: Uint8Array, binary: boolean): void {
-    for (const hub of this.hubs) if (hub !== origin) hub.deliver(topic, payload, binary);
+  publish(
+    origin: PubSubHub | null,
+    topic: string | null,
+    payload: Uint8Array,
+    binary: boolean,
+    compress: boolean,
+  ): void {
+    for (const hub of this.hubs) if (hub !== origin) hub.deliver(topic, payload, binary, compress);
   }
 }
 
@@ -235,25 +250,29 @@ export class PublishedFrame {
  * below the compression threshold; compressed alone (no context, so valid whatever the peer's window
  * holds) once per compressor setting (window bits, level, memLevel) for the others, whether or not they
  * negotiated context takeover. A message longer than SYNC_DEFLATE_BYTES is compressed on zlib's thread pool.
- * If zlib fails, the subscribers waiting for it get the plain frame, which is valid too.
+ * If zlib fails, the subscribers waiting for it get the plain frame, which is valid too. With `compress`
+ * false (the publisher's choice, as uWebSockets.js's and Bun's `publish` take it) every subscriber gets the
+ * plain frame.
  */
 export class Publication {
   private readonly framer: MessageFramer;
   private readonly payload: Uint8Array;
   private readonly binary: boolean;
+  private readonly compressed: boolean;
   private plainFrame: PublishedFrame | null = null;
   /** The compressed frames by `PerMessageDeflate.sharedKey` (one, nearly always). */
   private compressedFrames: Map<number, PublishedFrame> | null = null;
 
-  constructor(framer: MessageFramer, payload: Uint8Array, binary: boolean) {
+  constructor(framer: MessageFramer, payload: Uint8Array, binary: boolean, compress = true) {
     this.framer = framer;
     this.payload = payload;
     this.binary = binary;
+    this.compressed = compress;
   }
 
   /** The frame for a subscriber with this compressor (null: permessage-deflate not negotiated). */
   frameFor(deflate: PerMessageDeflate | null): PublishedFrame {
-    if (!deflate || !deflate.shouldCompress(this.payload.length)) return this.plain();
+    if (!deflate || !this.compressed || !deflate.shouldCompress(this.payload.length)) return this.plain();
     const key = deflate.sharedKey;
     const frames = (this.compressedFrames ??= new Map());
     let frame = frames.get(key);

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisAdapter } from "../../adapters/redis.js";
-import { within } from "../support/raw-client.js";
+import { RawClient, within } from "../support/raw-client.js";
 import { freePort, Peer, redisMissing, startRedis, stopProcess } from "../support/redis.js";
 
 const SERVER = fileURLToPath(new URL("../support/pubsub-server.mjs", import.meta.url));
@@ -141,6 +141,26 @@ describe.skipIf(missing)("Redis adapter: three server processes (Node, Node, Bun
     expect(a.got).toEqual(["after", "marker"]);
     expect(b.got).toEqual([]);
     for (const peer of [a, b, marker]) peer.close();
+  });
+
+  it("compress: false crosses Redis: a deflate subscriber on each other process gets that publish uncompressed", async () => {
+    const offer = "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n";
+    const raws = await Promise.all([1, 2].map((i) => RawClient.open(servers[i].port, "/?t=zip", offer)));
+    const settle = await Promise.all([1, 2].map((i) => Peer.open(servers[i].port)));
+    for (const peer of settle) expect(await peer.ask("settle")).toBe("ok");
+    const publisher = await Peer.open(servers[0].port);
+    const body = "z".repeat(3000);
+    publisher.ws.send(`pubplain:zip:${body}`);
+    publisher.ws.send(`pub:zip:${body}`);
+    for (const raw of raws) {
+      const plain = await raw.readFrame(10_000);
+      expect([plain.rsv, plain.payload.toString()]).toEqual([0, body]);
+      const compressed = await raw.readFrame(10_000);
+      expect(compressed.rsv).toBe(4);
+      expect(compressed.payload.length).toBeLessThan(100);
+    }
+    for (const raw of raws) raw.destroy();
+    for (const peer of [...settle, publisher]) peer.close();
   });
 
   it("Redis restarted mid-run: adapters reconnect; outage publishes reach only the publisher's process, none twice or out of order", async () => {

@@ -2,6 +2,7 @@
 //   node|bun pubsub-server.mjs <redis-url> <prefix>
 // Prints its port, then serves: a connection subscribes to the topics in `?t=a,b`; text commands:
 //   pub:<topic>:<body>   server.publish(topic, body)      bcast:<body>   server.broadcast(body)
+//   pubplain:<topic>:<body>   server.publish(topic, body, { compress: false })
 //   sub:<topic> / unsub:<topic> / settle   (answer "ok" once Redis has confirmed every subscription)
 //   stats   answers the adapter's counters as JSON       count:<topic>  answers subscriberCount
 // Exits when stdin closes.
@@ -13,7 +14,7 @@ const { createRedisAdapter } = await import(new URL("adapters/redis.js", dist).h
 const [url, prefix] = process.argv.slice(2);
 const adapter = await createRedisAdapter({ url, prefix, redisOptions: { retryStrategy: () => 100 } });
 adapter.on("error", () => {});
-const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, adapter });
+const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, adapter, perMessageDeflate: true });
 await new Promise((resolve) => wss.once("listening", resolve));
 
 wss.on("connection", (ws, req) => {
@@ -23,9 +24,9 @@ wss.on("connection", (ws, req) => {
     const text = String(data);
     const colon = text.indexOf(":");
     const [command, rest] = colon === -1 ? [text, ""] : [text.slice(0, colon), text.slice(colon + 1)];
-    if (command === "pub") {
+    if (command === "pub" || command === "pubplain") {
       const at = rest.indexOf(":");
-      wss.publish(rest.slice(0, at), rest.slice(at + 1));
+      wss.publish(rest.slice(0, at), rest.slice(at + 1), { compress: command === "pub" });
     } else if (command === "bcast") wss.broadcast(rest);
     else if (command === "sub" || command === "unsub") {
       if (command === "sub") ws.subscribe(rest);

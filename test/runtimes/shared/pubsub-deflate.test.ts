@@ -138,6 +138,39 @@ describe(`pub/sub on permessage-deflate connections (${runtime})`, () => {
     await wss.close();
   });
 
+  it("compress: false sends a publish, a connection's publish and a broadcast uncompressed to deflate subscribers", async () => {
+    const { wss, port } = await topicServer({ perMessageDeflate: true });
+    const alone = await Peer.open(port, NO_CONTEXT, false);
+    const takeover = await Peer.open(port, CHROMIUM, true);
+    await until(() => wss.clients.size === 2, "2 connections");
+    const [aloneConn] = connections(wss);
+    const text = jsonText(4096, 5);
+    expect(wss.publish("room", text, { compress: false })).toBe(2);
+    expect(aloneConn.publish("room", Buffer.from(text), { compress: false })).toBe(1);
+    wss.broadcast(text, { compress: false });
+    wss.publish("room", text); // the default still compresses
+    const takeoverGot = [
+      await takeover.next(),
+      await takeover.next(),
+      await takeover.next(),
+      await takeover.next(),
+    ];
+    const aloneGot = [await alone.next(), await alone.next(), await alone.next()];
+    expect(takeoverGot.map((m) => [m.frame.opcode, m.frame.rsv, m.data.toString()])).toEqual([
+      [Opcode.Text, 0, text],
+      [Opcode.Binary, 0, text],
+      [Opcode.Text, 0, text],
+      [Opcode.Text, 4, text],
+    ]);
+    expect(aloneGot.map((m) => [m.frame.opcode, m.frame.rsv, m.data.toString()])).toEqual([
+      [Opcode.Text, 0, text],
+      [Opcode.Text, 0, text],
+      [Opcode.Text, 4, text],
+    ]);
+    for (const peer of [alone, takeover]) peer.raw.destroy();
+    await wss.close();
+  });
+
   it("a context-takeover subscriber's own compressed sends after a publish refer to it correctly", async () => {
     const { wss, port } = await topicServer({ perMessageDeflate: true });
     const takeover = await Peer.open(port, CHROMIUM, true);
