@@ -22,6 +22,6 @@ server.on("connection", (ws) => {
 });
 server.on("error", (error) => console.error("server error:", error));
 await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-console.log(JSON.stringify({ port: server.address().port }));
+console.log(JSON.stringify({ port: server.address()!.port }));
 process.stdin.resume();
 process.stdin.on("end", () => process.exit(0));

@@ -36,7 +36,7 @@ if (impl === "bun.serve") {
   });
   server.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-  port = server.address().port;
+  port = server.address()!.port;
 }
 console.log(JSON.stringify({ port }));
 process.stdin.resume();

@@ -46,7 +46,7 @@ if (impl === "bun.serve") {
     else ws.on("message", (data, isBinary) => server.publish("t", data, { binary: isBinary }));
   });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-  port = server.address().port;
+  port = server.address()!.port;
 }
 console.log(JSON.stringify({ port }));
 process.stdin.resume();

@@ -1,18 +1,18 @@
-// The WHATWG client on Bun: `Bun.connect` (TCP, or TLS for wss://) carries the bytes; handshake, framing,
-// reconnect and events are bindings/api/client-core.ts's, the same as on Node.
+// The client on Bun: the Node client (ws's API and the WHATWG one) with `Bun.connect` (TCP, or TLS for wss://)
+// carrying the bytes; handshake, framing, reconnect and events are bindings/api/client-core.ts's, the same as
+// on Node. The options that hand the request to node:http (`agent`, `createConnection`, `lookup`,
+// `finishRequest`, `followRedirects`) and `http2` take the Node client's way, on Bun's node:http, node:net and
+// node:http2, so ws's options work on Bun as they do on Node.
 import type { Socket } from "bun";
 import {
-  WebSocketCore,
-  parseWebSocketUrl,
   wsClassShape,
   type ClientLink,
   type ClientOptions,
   type WebSocketTarget,
 } from "../../bindings/api/client-core.js";
-import { checkHttp2Options, dialHttp2, type Http2ClientOptions } from "../node/http2-client.js";
+import { WebSocket as NodeWebSocket, type NodeClientOptions } from "../node/client.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { allocBuffer, SocketLink } from "./link.js";
-import { bunDeflateCodec } from "./deflate.js";
 
 /** A socket being dialed: writes and closes wait for Bun.connect to settle. */
 class Dialing implements SessionSocket {
@@ -70,23 +70,26 @@ class Dialing implements SessionSocket {
   }
 }
 
-/** A WHATWG WebSocket client for Bun, framed by the Wasm engine. */
-export class WebSocket extends WebSocketCore {
-  constructor(url: string | URL, protocols?: string | string[], options: Http2ClientOptions = {}) {
-    // null: a server's connection this object is to serve (client-core.ts `serve`), which dials nothing.
-    if (url !== null) checkHttp2Options(parseWebSocketUrl(url), options);
-    super(url, protocols, options, allocBuffer, bunDeflateCodec);
-  }
+/** A WebSocket client for Bun (ws's API and the WHATWG one), framed by the Wasm engine. */
+export class WebSocket extends NodeWebSocket {
+  protected static override alloc = allocBuffer;
 
-  protected dial(target: WebSocketTarget, options: ClientOptions, client: ClientLink): SessionSocket {
-    if (!(options as Http2ClientOptions).http2) return this.dialSocket(target, options, client);
-    // WebSockets over HTTP/2 (RFC 8441) on Bun's node:http2, as on Node; HTTP/1.1 by Bun.connect as fallback.
-    return dialHttp2(target, options, client, {
-      headers: { ...options.headers },
-      upgrade: (response) => client.upgrade(response),
-      unexpected: () => false,
-      fallback: (to) => this.dialSocket(to, options, client),
-    });
+  protected override dial(
+    target: WebSocketTarget,
+    options: ClientOptions,
+    client: ClientLink,
+  ): SessionSocket {
+    const node = options as NodeClientOptions;
+    if (
+      node.http2 ||
+      node.agent ||
+      node.createConnection ||
+      node.lookup ||
+      node.finishRequest ||
+      node.followRedirects
+    )
+      return super.dial(target, options, client);
+    return this.dialSocket(target, options, client);
   }
 
   /** TCP, or TLS for wss://, by Bun.connect. */
@@ -115,7 +118,8 @@ export class WebSocket extends WebSocketCore {
           if (!tls) socket.data.opened(socket);
         },
         handshake(socket, success, authorizationError) {
-          if (success && (!authorizationError || !tls!.rejectUnauthorized)) return socket.data.opened(socket);
+          // Bun reports an unverified certificate as a failed handshake even with rejectUnauthorized false.
+          if (success || (authorizationError && !tls!.rejectUnauthorized)) return socket.data.opened(socket);
           socket.data.failed(authorizationError ?? new Error("TLS handshake failed"));
           socket.terminate();
         },

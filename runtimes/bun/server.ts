@@ -14,6 +14,11 @@ import type { ServerConnection } from "../../bindings/api/server-connection.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { allocBuffer, SocketLink } from "./link.js";
 import { bunDeflateCodec } from "./deflate.js";
+import {
+  checkModes,
+  WebSocketServer as NodeWebSocketServer,
+  type ServerOptions as NodeServerOptions,
+} from "../node/server.js";
 
 /** The upgrade request as the engine read it: what `verifyClient`, `handleProtocols` and "connection" get. */
 export interface UpgradeRequestInfo {
@@ -58,34 +63,44 @@ class Peer extends SocketLink<Peer> {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-/** A WebSocket server on Bun. */
+/**
+ * A WebSocket server on Bun. With `port` it listens itself (`Bun.listen`); with `server` (a node:http,
+ * node:https or node:http2 server) or `noServer` (`handleUpgrade`) the constructor returns the Node host's
+ * server instead, which runs on Bun's node:http as on Node, so code written for ws works with one changed
+ * import on Bun too. `instanceof WebSocketServer` holds for both.
+ */
 export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Socket<Peer>> {
-  readonly options: ServerOptions;
+  readonly options!: ServerOptions;
   private listener: TCPSocketListener<Peer> | undefined;
-  private readonly handshaking = new Set<Peer>();
+  /** close() stopped the listener. */
+  private unlistened = false;
+  private readonly handshaking!: Set<Peer>;
 
-  constructor(options: ServerOptions, callback?: () => void) {
-    super(options, allocBuffer, bunDeflateCodec);
-    const modes = options as { server?: unknown; noServer?: unknown };
-    if (modes.server || modes.noServer)
-      throw new TypeError(
-        "WebSocketServer on Bun listens itself (Bun.listen): give `port`. To attach to a node:http, node:https " +
-          "or node:http2 server (WebSockets over HTTP/2 included) or use `noServer`, import the Node host, " +
-          'which runs on Bun\'s node:http and node:http2: import { WebSocketServer } from "wasmsocket/node"',
-      );
-    this.options = options;
+  constructor(options: ServerOptions | NodeServerOptions, callback?: () => void) {
+    if (checkModes(options as NodeServerOptions).port == null)
+      return new NodeWebSocketServer(options as NodeServerOptions, callback) as unknown as WebSocketServer;
+    super(options as ServerOptions, allocBuffer, bunDeflateCodec);
+    this.handshaking = new Set<Peer>();
+    this.options = options as ServerOptions;
     if (callback) this.once("listening", callback);
-    this.listen(options);
+    this.listen(this.options);
   }
 
-  /** The listening address. */
-  address(): { address: string; port: number; family: string } {
-    if (!this.listener) throw new Error("WebSocketServer is not listening");
+  /** Node's server (`server` or `noServer` given) counts as one too. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === WebSocketServer && value instanceof NodeWebSocketServer) return true;
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+
+  /** The listening address; null once closed (or when listening failed), as ws's. */
+  address(): { address: string; port: number; family: string } | null {
+    if (!this.listener || this.unlistened) return null;
     const address = this.listener.hostname;
     return { address, port: this.listener.port, family: address.includes(":") ? "IPv6" : "IPv4" };
   }
 
   protected stopListening(): Promise<void> {
+    this.unlistened = true;
     this.listener?.stop(false);
     return Promise.resolve();
   }

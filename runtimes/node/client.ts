@@ -144,8 +144,11 @@ export class WebSocket extends WebSocketCore {
   ) {
     checkProtocolVersion(givenOptions(protocols, options));
     checkHttp2(url, givenOptions(protocols, options));
-    super(url, protocols, options, allocBuffer, nodeDeflateCodec);
+    super(url, protocols, options, (new.target as typeof WebSocket).alloc, nodeDeflateCodec);
   }
+
+  /** @internal The host's Buffer allocator (Bun's subclass brings its own). */
+  protected static alloc: (size: number) => Buffer = allocBuffer;
 
   /** The connection's socket: node:http's request until the 101, then the upgraded socket. */
   declare private current: DeferredSocket | undefined;

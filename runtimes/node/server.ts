@@ -110,7 +110,7 @@ function isForeignClass(value: unknown): value is ForeignWebSocketClass {
 const MODES_ERROR = 'One and only one of the "port", "server", or "noServer" options must be specified';
 
 /** ws's rule: exactly one of port, server, noServer. */
-function checkModes<C>(options: ServerOptions<C> | undefined): ServerOptions<C> {
+export function checkModes<C>(options: ServerOptions<C> | undefined): ServerOptions<C> {
   const modes = [options?.port != null, !!options?.server, !!options?.noServer].filter(Boolean);
   if (modes.length !== 1) throw new TypeError(MODES_ERROR);
   return options!;

@@ -269,7 +269,7 @@ export class HostileRun {
       wss.once("error", reject);
     });
     wss.on("connection", (ws, req) => this.attach(ws, (req as { url?: string }).url ?? ""));
-    const port = wss.address().port;
+    const port = wss.address()!.port;
     const canary = await Canary.open(port);
     const entry = { wss, port, canary };
     this.servers.set(key, entry);

@@ -304,6 +304,34 @@ describe(`client on ${runtime}`, () => {
         1006,
       );
       await wss.close();
+      // rejectUnauthorized false (ws's option, as for https.request): neither the chain nor the name is
+      // checked, here a self-signed certificate for another name.
+      const [otherKey, otherCert] = [join(dir, "other-key.pem"), join(dir, "other-cert.pem")];
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-keyout",
+          otherKey,
+          "-out",
+          otherCert,
+          "-days",
+          "1",
+        ].concat(["-subj", "/CN=elsewhere.invalid"]),
+        { stdio: "ignore" },
+      );
+      const other = await echoServer({
+        tls: { key: readFileSync(otherKey, "utf8"), cert: readFileSync(otherCert, "utf8") },
+      });
+      const unchecked = await openClient(`wss://localhost:${other.port}/`, [], { rejectUnauthorized: false });
+      unchecked.send("unchecked");
+      expect(String(await nextMessage(unchecked))).toBe("unchecked");
+      unchecked.close();
+      await other.wss.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

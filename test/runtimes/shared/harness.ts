@@ -34,7 +34,7 @@ export async function listen(
     wss.once("listening", resolve);
     wss.once("error", reject);
   });
-  const port = wss.address().port;
+  const port = wss.address()!.port;
   return { wss, port, url: `ws://127.0.0.1:${port}` };
 }
 

@@ -1,7 +1,7 @@
 // WebSockets over HTTP/2 (RFC 8441) under Node and Bun alike: the Node host (`wasmsocket/node`), which runs on
 // either runtime's node:http2, attached to an HTTP/2 TLS server that also takes HTTP/1.1 upgrades. Under Bun
-// this is the runtime's own node:http2 server and client; the Bun host itself listens with Bun.listen and
-// refuses `server` with a message naming `wasmsocket/node`.
+// this is the runtime's own node:http2 server and client; the Bun host itself listens with Bun.listen, and
+// given `server` its constructor returns the Node host's server.
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "../../../runtimes/node/index.js";
@@ -75,8 +75,25 @@ describe(`WebSockets over HTTP/2 on ${runtime}'s node:http2`, () => {
     }
   });
 
-  it.skipIf(!isBun)("the Bun host refuses `server` and names the Node host, which serves it", () => {
-    const server = http2.createSecureServer({ key, cert });
-    expect(() => new host.WebSocketServer({ server } as never)).toThrow(/wasmsocket\/node/);
+  it("the package's main export given an HTTP/2 `server` is the Node host's server, and serves it", async () => {
+    const server = http2.createSecureServer({ key, cert, allowHTTP1: true });
+    const wss = new host.WebSocketServer({ server } as never) as unknown as WebSocketServer;
+    expect(wss instanceof WebSocketServer).toBe(true);
+    wss.on("connection", (ws) => ws.on("message", (data) => ws.send(String(data))));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { session } = await connectH2(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      ca: cert,
+    });
+    try {
+      const peer = await openStream(session, connectHeaders("/main"));
+      expect(peer.status).toBe(200);
+      peer.raw.write(frame(1, "main export"));
+      expect((await peer.raw.readFrame()).payload.toString()).toBe("main export");
+    } finally {
+      session.destroy();
+      for (const ws of wss.clients) ws.terminate();
+      await wss.close();
+      server.close();
+    }
   });
 });

@@ -553,3 +553,64 @@ describe(`server on ${runtime}: the \`WebSocket\` option takes a subclass of the
     expect(ws2.readyState).toBe(ws2.CLOSED);
   });
 });
+
+describe(`ws's modes on ${runtime} from the package's main export`, () => {
+  it("address() is null once the server is closed, as ws's", async () => {
+    const { wss, port } = await listen();
+    expect(wss.address()!.port).toBe(port);
+    await wss.close();
+    expect(wss.address()).toBe(null);
+  });
+
+  it("throws ws's error without options; `server` and `noServer` serve on a node:http server; the client takes an `agent`", async () => {
+    const http = await import("node:http");
+    const Server = host.WebSocketServer as unknown as new (
+      options?: object,
+    ) => InstanceType<typeof host.WebSocketServer> & { handleUpgrade: (...args: unknown[]) => void };
+    expect(() => new Server()).toThrow(
+      'One and only one of the "port", "server", or "noServer" options must be specified',
+    );
+    // `server`: upgrades on the node:http server's port (on Bun, the Node host over Bun's node:http).
+    const httpServer = http.createServer((_req, res) => res.end("plain"));
+    const attached = new Server({ server: httpServer });
+    expect(attached instanceof host.WebSocketServer).toBe(true);
+    attached.on("connection", (ws) => ws.on("message", (data) => ws.send(String(data))));
+    // `noServer`: the application routes upgrades to handleUpgrade.
+    const routed = http.createServer();
+    const bare = new Server({ noServer: true });
+    routed.on("upgrade", (req, socket, head) =>
+      bare.handleUpgrade(req, socket, head, (ws: ServerConnection) =>
+        ws.on("message", () => ws.send(`routed ${req.url}`)),
+      ),
+    );
+    const portOf = (server: import("node:http").Server) =>
+      new Promise<number>((resolve) =>
+        server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
+      );
+    const [port, routedPort] = await Promise.all([portOf(httpServer), portOf(routed)]);
+    // The client's `agent` (ws's option): the upgrade request goes through it.
+    const agent = new http.Agent();
+    const requests: string[] = [];
+    const addRequest = (agent as unknown as { addRequest: (req: { path: string }, o: object) => void })
+      .addRequest;
+    (agent as unknown as { addRequest: typeof addRequest }).addRequest = function (req, options) {
+      requests.push(req.path);
+      return addRequest.call(this, req, options);
+    };
+    const client = await openClient(`ws://127.0.0.1:${port}/via-agent`, [], { agent } as never);
+    client.send("hello");
+    expect(String(await nextMessage(client))).toBe("hello");
+    expect(requests).toEqual(["/via-agent"]);
+    const other = await openClient(`ws://127.0.0.1:${routedPort}/r`);
+    other.send("route me");
+    expect(String(await nextMessage(other))).toBe("routed /r");
+    for (const ws of [client, other]) {
+      const closed = nextEvent<CloseEvent>(ws, "close");
+      ws.close();
+      await closed;
+    }
+    agent.destroy();
+    await Promise.all([attached.close(), bare.close()]);
+    await Promise.all([httpServer, routed].map((s) => new Promise((resolve) => s.close(resolve))));
+  });
+});
