@@ -12,7 +12,7 @@ import {
 } from "../../bindings/api/client-core.js";
 import { WebSocket as NodeWebSocket, type NodeClientOptions } from "../node/client.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
-import { allocBuffer, SocketLink } from "./link.js";
+import { allocBuffer, rethrowing, SocketLink } from "./link.js";
 
 /** A socket being dialed: writes and closes wait for Bun.connect to settle. */
 class Dialing implements SessionSocket {
@@ -113,7 +113,7 @@ export class WebSocket extends NodeWebSocket {
       }),
       tls,
       data: dialing,
-      socket: {
+      socket: rethrowing({
         open(socket) {
           if (!tls) socket.data.opened(socket);
         },
@@ -141,7 +141,7 @@ export class WebSocket extends NodeWebSocket {
         connectError(socket, error) {
           socket.data.failed(error);
         },
-      },
+      }),
     }).catch((error: Error) => dialing.failed(error));
     return dialing;
   }

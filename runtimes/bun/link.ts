@@ -67,3 +67,29 @@ export class SocketLink<D = unknown> implements SessionSocket {
     return !this.closed && !this.ended;
   }
 }
+
+/**
+ * Bun's socket callbacks with the application's exceptions kept out of Bun: a listener that throws (in
+ * `message`, `close`, a send's callback...) is an uncaught exception, as on Node, and the connection goes on.
+ * Bun would instead hand the throw to the socket's `error` callback and close the socket, so the
+ * application's bug would end its connection without a word.
+ */
+export function rethrowing<T extends object>(handlers: T): T {
+  const guarded: Record<string, unknown> = {};
+  for (const [name, handler] of Object.entries(handlers)) {
+    guarded[name] =
+      typeof handler !== "function"
+        ? handler
+        : function (this: unknown, a: unknown, b: unknown, c: unknown) {
+            // Bun's callbacks take at most three arguments (handshake: socket, success, error).
+            try {
+              return handler.call(this, a, b, c);
+            } catch (error) {
+              queueMicrotask(() => {
+                throw error;
+              });
+            }
+          };
+  }
+  return guarded as T;
+}

@@ -12,7 +12,7 @@ import {
 import { defaults } from "../../bindings/policies/config.js";
 import type { ServerConnection } from "../../bindings/api/server-connection.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
-import { allocBuffer, SocketLink } from "./link.js";
+import { allocBuffer, rethrowing, SocketLink } from "./link.js";
 import { bunDeflateCodec } from "./deflate.js";
 import {
   checkModes,
@@ -120,8 +120,8 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
         tls: options.tls,
         // Bun.listen takes reusePort (checked: two processes bind one port) though its types omit it.
         ...({ reusePort: options.reusePort } as object),
-        socket: {
-          open(socket) {
+        socket: rethrowing({
+          open(socket: Socket<Peer>) {
             server.opened(socket);
           },
           data(socket, bytes) {
@@ -143,7 +143,7 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
           error() {
             // ECONNRESET and the like: close follows and reports 1006.
           },
-        },
+        }),
       });
     } catch (error) {
       queueMicrotask(() => this.emit("error", error as Error));

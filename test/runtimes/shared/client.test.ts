@@ -337,3 +337,19 @@ describe(`client on ${runtime}`, () => {
     }
   });
 });
+
+describe(`listeners that throw on ${runtime}`, () => {
+  it("a throw in a server's or a client's listener is an uncaught exception and the connection goes on", async () => {
+    const script = new URL("./throw-in-listener.mjs", import.meta.url).pathname;
+    const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => (out += chunk));
+    const code = await within(new Promise((resolve) => child.on("exit", resolve)), 10_000, "the app's exit");
+    expect(JSON.parse(out.trim())).toEqual({
+      uncaught: ["server listener threw", "client listener threw", "close listener threw"],
+      serverGot: ["first", "second"],
+      clientGot: ["hello", "echo second", "close 1000"],
+    });
+    expect(code).toBe(0);
+  });
+});
