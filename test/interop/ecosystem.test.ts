@@ -234,6 +234,16 @@ for (const engine of ENGINES) {
         const droppedId = dropped.id!;
         dropped.io.engine.close();
         expect(await serverReason(droppedId)).toBe("transport close");
+
+        // Its TCP connection is cut, no close frame: both sides see the transport close.
+        const severed = await client(["websocket"]);
+        const severedId = severed.id!;
+        const severedReason = nextDisconnect(severed);
+        (
+          severed.io.engine.transport as unknown as { ws: { _socket: { destroy(): void } } }
+        ).ws._socket.destroy();
+        expect(await severedReason).toBe("transport close");
+        expect(await serverReason(severedId)).toBe("transport close");
       });
 
       it("a message over maxHttpBufferSize (our maxPayload) closes that connection only", async () => {
@@ -372,6 +382,16 @@ for (const side of SERVERS) {
         );
       }
 
+      /**
+       * A server-side connection closed with `code` and `reason` since `seen.closes` had `before` entries
+       * (earlier tests' connections may be closing meanwhile: lazy clients with 1000, a failed one 1006).
+       */
+      async function serverClosed(before: number, code: number, reason: string): Promise<void> {
+        const found = () => seen.closes.slice(before).some(([c, r]) => c === code && r === reason);
+        for (let i = 0; i < 500 && !found(); i++) await new Promise((r) => setTimeout(r, 10));
+        expect(seen.closes.slice(before)).toContainEqual([code, reason]);
+      }
+
       /** The error the operation ends with (graphql-ws hands a fatal close event to the sink). */
       function failure(made: GraphqlClient): Promise<{ code?: number; reason?: string; type?: string }> {
         return within(
@@ -495,11 +515,8 @@ for (const side of SERVERS) {
           expect([error.code, error.reason]).toEqual([code, reason]);
           const event = await within(closed, 5000, "closed");
           expect([event.code, event.reason]).toEqual([code, reason]);
-          // The server's side of that connection closed with the same code (earlier lazy clients may be
-          // closing with 1000 meanwhile).
-          const ours = () => seen.closes.slice(before).filter(([c]) => c !== 1000);
-          for (let i = 0; i < 500 && ours().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-          expect(ours()).toEqual([[code, reason]]);
+          // The server's side of that connection closed with the same code.
+          await serverClosed(before, code, reason);
         });
       }
 
@@ -514,6 +531,26 @@ for (const side of SERVERS) {
         const error = await failure(made);
         expect(error.type).toBe("error");
         expect(error.code).toBeUndefined();
+      });
+
+      it("the client's terminate(): its sink gets 4499 Terminated, and the server the 4499 close", async () => {
+        const made = client();
+        const before = seen.closes.length;
+        const error = within(
+          new Promise<{ code?: number; reason?: string }>((resolve) =>
+            made.subscribe(
+              { query: "subscription { pongs(n: 1000) }" },
+              { next() {}, error: (e) => resolve(e as object), complete: () => resolve({}) },
+            ),
+          ),
+          10_000,
+          "terminated",
+        );
+        await within(new Promise((resolve) => made.on("connected", resolve)), 5000, "connected");
+        made.terminate();
+        const { code, reason } = await error;
+        expect([code, reason]).toEqual([4499, "Terminated"]);
+        await serverClosed(before, 4499, "Terminated");
       });
 
       it("dispose() closes open clients with 1001 Going away", async () => {
