@@ -277,6 +277,42 @@ for (const engine of ENGINES) {
   }
 }
 
+describe("socket.io's documented perMessageDeflate example (ws's option names)", () => {
+  const example = {
+    threshold: 2048,
+    zlibDeflateOptions: { chunkSize: 8 * 1024 },
+    zlibInflateOptions: { windowBits: 14, memLevel: 7 },
+    clientNoContextTakeover: true,
+    serverNoContextTakeover: true,
+    serverMaxWindowBits: 10,
+    concurrencyLimit: 10,
+  };
+  for (const engine of ENGINES) {
+    it(`${engine.name}: negotiates what it asks for and compresses with it`, async () => {
+      const server = await startIo({ wsEngine: engine.wsEngine, perMessageDeflate: example });
+      server.io.on("connection", (socket) =>
+        socket.on("echo", (data: unknown, ack: (data: unknown) => void) => ack(data)),
+      );
+      try {
+        const socket = await ioClient(server.url, ["websocket"]);
+        const ws = (socket.io.engine.transport as unknown as { ws: { _extensions: Record<string, unknown> } })
+          .ws;
+        const deflate = ws._extensions["permessage-deflate"] as { params: Record<string, unknown> };
+        expect(deflate.params).toEqual({
+          server_no_context_takeover: true,
+          client_no_context_takeover: true,
+          server_max_window_bits: 10,
+        });
+        const text = "compress me ".repeat(30_000);
+        expect(await socket.timeout(5000).emitWithAck("echo", text)).toBe(text);
+        socket.disconnect();
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
 /** Run the CommonJS app test/interop/socketio-exit.cjs, which must exit by itself after io.close(). */
 function runExitApp(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
