@@ -192,6 +192,16 @@ export interface PerMessageDeflateOptions {
    * and memory per connection.
    */
   historyBytes?: number;
+  /**
+   * `ws`'s name for the compressor's zlib options: its `level` and `memLevel` are used where `level` and
+   * `memLevel` are not given. Its other fields (`chunkSize`, `windowBits`, `strategy`...) are not used: the
+   * window is the negotiated one, as in `ws`.
+   */
+  zlibDeflateOptions?: { level?: number; memLevel?: number; [option: string]: unknown };
+  /** `ws`'s inflate options: accepted, not used (the window is the negotiated one, as in `ws`). */
+  zlibInflateOptions?: object;
+  /** `ws`'s limit of concurrent zlib jobs: accepted, not used (up to 64 KiB a message is one synchronous call). */
+  concurrencyLimit?: number;
 }
 
 function checkBits(name: string, bits: number | undefined, min: number): void {
@@ -210,13 +220,27 @@ export function deflateOptions(
     resolved = { ...resolved, clientMaxWindowBits: undefined };
   checkBits("serverMaxWindowBits", resolved.serverMaxWindowBits, 8);
   checkBits("clientMaxWindowBits", resolved.clientMaxWindowBits, 8);
-  const level = resolved.level;
-  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9))
-    throw new RangeError(`perMessageDeflate.level must be 0-9, got ${level}`);
-  const memLevel = resolved.memLevel;
-  if (memLevel !== undefined && !(Number.isInteger(memLevel) && memLevel >= 1 && memLevel <= 9))
-    throw new RangeError(`perMessageDeflate.memLevel must be 1-9, got ${memLevel}`);
+  checkZlib("level", resolved.level);
+  checkZlib("memLevel", resolved.memLevel);
+  // ws's names for them (options written for ws, e.g. socket.io's documented perMessageDeflate): ours win.
+  const zlib = resolved.zlibDeflateOptions;
+  if (zlib) {
+    checkZlib("zlibDeflateOptions.level", zlib.level);
+    checkZlib("zlibDeflateOptions.memLevel", zlib.memLevel);
+    resolved = {
+      ...resolved,
+      level: resolved.level ?? zlib.level,
+      memLevel: resolved.memLevel ?? zlib.memLevel,
+    };
+  }
   return resolved;
+}
+
+/** zlib's ranges: level 0-9, memLevel 1-9 (RangeError naming the option). */
+function checkZlib(name: string, value: number | undefined): void {
+  const min = name.endsWith("memLevel") ? 1 : 0;
+  if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= 9))
+    throw new RangeError(`perMessageDeflate.${name} must be ${min}-9, got ${value}`);
 }
 
 /** What one end does with its messages, from that end's point of view. */

@@ -222,6 +222,34 @@ describe("client: buildDeflateOffer and acceptDeflateResponse", () => {
     expect(() => deflateOptions({ level: 10 })).toThrow(RangeError);
     expect(() => deflateOptions({ memLevel: 0 })).toThrow(RangeError);
   });
+
+  it("takes ws's zlibDeflateOptions level and memLevel (ours win), and accepts ws's other zlib knobs", () => {
+    expect(deflateOptions({ zlibDeflateOptions: { level: 1, memLevel: 7 } })).toMatchObject({
+      level: 1,
+      memLevel: 7,
+    });
+    expect(deflateOptions({ level: 3, zlibDeflateOptions: { level: 1 } })).toMatchObject({
+      level: 3,
+      memLevel: undefined,
+    });
+    // socket.io's documented example, written with ws's names.
+    const socketIoExample = {
+      threshold: 2048,
+      zlibDeflateOptions: { chunkSize: 8 * 1024 },
+      zlibInflateOptions: { windowBits: 14, memLevel: 7 },
+      clientNoContextTakeover: true,
+      serverNoContextTakeover: true,
+      serverMaxWindowBits: 10,
+      concurrencyLimit: 10,
+    };
+    expect(deflateOptions(socketIoExample)).toMatchObject({ threshold: 2048, level: undefined });
+    expect(() => deflateOptions({ zlibDeflateOptions: { level: 10 } })).toThrow(
+      "perMessageDeflate.zlibDeflateOptions.level must be 0-9, got 10",
+    );
+    expect(() => deflateOptions({ zlibDeflateOptions: { memLevel: 0 } })).toThrow(
+      "perMessageDeflate.zlibDeflateOptions.memLevel must be 1-9, got 0",
+    );
+  });
 });
 
 describe("negotiation against ws's PerMessageDeflate", () => {

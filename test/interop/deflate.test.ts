@@ -212,6 +212,32 @@ describe("our client ↔ ws server, perMessageDeflate on both", () => {
   });
 });
 
+describe("ws's option names", () => {
+  it("zlibDeflateOptions.level reaches our compressor: level 0 sends stored blocks, the default compresses", async () => {
+    const sizes: number[] = [];
+    for (const perMessageDeflate of [{ threshold: 0, zlibDeflateOptions: { level: 0 } }, { threshold: 0 }]) {
+      const { wss, port } = await echoServer({ perMessageDeflate });
+      wss.on("connection", (ws) => ws.send(Buffer.alloc(4096)));
+      const raw = await RawClient.open(port, "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+      const message = await raw.readFrame();
+      expect([message.opcode, message.rsv]).toEqual([0x2, 4]);
+      const inflated = zlib.inflateRawSync(
+        Buffer.concat([message.payload, Buffer.from([0, 0, 0xff, 0xff])]),
+        {
+          finishFlush: zlib.constants.Z_SYNC_FLUSH,
+        },
+      );
+      expect(inflated.equals(Buffer.alloc(4096))).toBe(true);
+      sizes.push(message.payload.length);
+      raw.destroy();
+      await wss.close();
+    }
+    // Stored: the 4096 bytes plus block headers. Compressed: a few bytes for 4096 zeros.
+    expect(sizes[0]).toBeGreaterThan(4096);
+    expect(sizes[1]).toBeLessThan(100);
+  });
+});
+
 describe("decompression bomb over a real socket", () => {
   it("256 KiB that inflate to 256 MiB: our server closes with 1009 and its memory stays bounded", async () => {
     const bomb = zlib.deflateRawSync(Buffer.alloc(256 << 20), {
