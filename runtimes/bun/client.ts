@@ -4,6 +4,7 @@
 // `finishRequest`, `followRedirects`) and `http2` take the Node client's way, on Bun's node:http, node:net and
 // node:http2, so ws's options work on Bun as they do on Node.
 import type { Socket } from "bun";
+import type * as net from "node:net";
 import {
   wsClassShape,
   type ClientLink,
@@ -73,6 +74,15 @@ class Dialing implements SessionSocket {
 /** A WebSocket client for Bun (ws's API and the WHATWG one), framed by the Wasm engine. */
 export class WebSocket extends NodeWebSocket {
   protected static override alloc = allocBuffer;
+  /** This attempt's `Bun.connect` socket (set while the core's constructor dials: no initializer). */
+  declare private dialing: Dialing | undefined;
+
+  /** ws's `_socket`: on the `Bun.connect` path, Bun's socket once open (`remoteAddress` and the like). */
+  override get _socket(): net.Socket | null {
+    const socket = super._socket;
+    if (socket || !this.dialing?.link || this.readyState === this.CONNECTING) return socket;
+    return this.dialing.link.socket as unknown as net.Socket;
+  }
 
   protected override dial(
     target: WebSocketTarget,
@@ -95,6 +105,7 @@ export class WebSocket extends NodeWebSocket {
   /** TCP, or TLS for wss://, by Bun.connect. */
   private dialSocket(target: WebSocketTarget, options: ClientOptions, client: ClientLink): SessionSocket {
     const dialing = new Dialing(client);
+    this.dialing = dialing;
     const tls = target.secure
       ? {
           ca: options.ca,

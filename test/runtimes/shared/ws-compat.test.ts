@@ -13,6 +13,7 @@ import {
   openClient,
   runtime,
   type ServerConnection,
+  type WebSocket,
 } from "./harness.js";
 
 const Op = { Text: 1, Ping: 9, Pong: 10 } as const;
@@ -555,6 +556,20 @@ describe(`server on ${runtime}: the \`WebSocket\` option takes a subclass of the
 });
 
 describe(`ws's modes on ${runtime} from the package's main export`, () => {
+  it("the client's `_socket` is null until open, then the socket (`_socket.remoteAddress`), as ws's", async () => {
+    const { wss, port } = await listen();
+    const ws = new host.WebSocket(`ws://127.0.0.1:${port}/`) as unknown as {
+      _socket: { remoteAddress?: string } | null;
+    } & WebSocket;
+    expect(ws._socket).toBe(null);
+    await nextEvent(ws, "open");
+    expect(ws._socket!.remoteAddress).toBe("127.0.0.1");
+    const closed = nextEvent(ws, "close");
+    ws.close();
+    await closed;
+    await wss.close();
+  });
+
   it("address() is null once the server is closed, as ws's", async () => {
     const { wss, port } = await listen();
     expect(wss.address()!.port).toBe(port);
