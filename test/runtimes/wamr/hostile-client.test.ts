@@ -48,19 +48,27 @@ for (const t of fuzzed) {
   describe(`hostile server against the C client [${t.name}]`, () => {
     let driver: ClientDriver;
     let run: CClientRun;
+    // The lifecycle cases' own driver process (its own engine and 8 slots).
+    let lifeDriver: ClientDriver;
+    let lifeRun: CClientRun;
 
     beforeAll(async () => {
       await buildHost(t);
       driver = new ClientDriver(t);
       run = new CClientRun(driver);
+      lifeDriver = new ClientDriver(t);
+      lifeRun = new CClientRun(lifeDriver);
     }, 180_000);
 
     afterAll(async () => {
       await run?.close();
+      await lifeRun?.close();
       // Exit 0: every client finished and was freed, with no host heap and no engine slot left.
-      const code = await driver?.stop();
+      const [code, lifeCode] = await Promise.all([driver?.stop(), lifeDriver?.stop()]);
       expect(driver.stray).toEqual([]);
+      expect(lifeDriver.stray).toEqual([]);
       expect(code).toBe(0);
+      expect(lifeCode).toBe(0);
       expect(takeSanitizerReports()).toEqual([]);
     }, 60_000);
 
@@ -74,13 +82,22 @@ for (const t of fuzzed) {
       `answers ${connections} random connections and ${lifecycles} lifecycle cases as the model does (FUZZ_SEED=${seed})`,
       async () => {
         const started = Date.now();
-        await Promise.all([run.fuzz("client", seed, connections), run.lifecycle(seed, lifecycles)]);
+        let lifeDone = 0;
+        await Promise.all([
+          run.fuzz("client", seed, connections),
+          lifeRun.lifecycle(seed, lifecycles).then(() => (lifeDone = Date.now() - started)),
+        ]);
         if (process.env.FUZZ_SLOW)
-          console.log(`${run.connections} connections in ${Date.now() - started} ms`);
+          console.log(
+            `${run.connections} connections in ${Date.now() - started} ms; ${lifeRun.connections} lifecycle cases in ${lifeDone} ms`,
+          );
         run.record(VECTORS);
+        lifeRun.record(VECTORS);
         expect(run.report()).toBe("");
+        expect(lifeRun.report()).toBe("");
         expect(takeSanitizerReports()).toEqual([]);
         expect(driver.proc.exitCode).toBe(null);
+        expect(lifeDriver.proc.exitCode).toBe(null);
       },
       Math.max(120_000, connections * 40),
     );
