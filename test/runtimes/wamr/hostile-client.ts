@@ -10,10 +10,14 @@
 // Lifecycle cases (cLifecycleCase), a few beside the thousands of cases above, last long enough for what
 // happens over time: the app's own close (wsk_client_close_with_code, after arguments the engine must refuse
 // sometimes) while the server answers with random or mutated frames, crosses it with its own, keeps sending, or
-// stops reading; the app's wsk_client_stop; the client's pings (ping_interval_sec 1, pingpong_timeout_sec 1)
-// against a server that never answers them, answers with the same payload, another one, or a flood of pongs;
-// auto-reconnect through two to four hostile connections, each judged as above, ended by the app's close (no
-// reconnect after it) or stop.
+// stops reading; the app's wsk_client_stop; the client's pings (ping_interval_sec 1, pingpong_timeout_sec 1 or
+// 2) against a server that never answers them, answers too late, with the same payload (at once or late but in
+// time), another one, or a flood of pongs; auto-reconnect through two to four hostile connections, each judged
+// as above, ended by the app's close (no reconnect after it) or stop; sequences (cSequenceCase): a reconnecting
+// client, pinging or not, through connections ended by the server's close of each class of code, a reset or
+// FIN mid-message, or its pong timeout, the app's close refused in reconnect waits, then the app's close, stop,
+// stop during the handshake or stop while its close waits. They run in a driver process of their own, eight at a
+// time (LIFECYCLE_WORKERS), as pings come in whole seconds.
 import { createHash } from "node:crypto";
 import type * as net from "node:net";
 import {
@@ -114,7 +118,7 @@ const LIFECYCLE_KINDS = [
 ] as const;
 /** Lifecycle cases beside `connections` short ones (at least 8: one of each kind, sequences twice). */
 export function lifecycleCount(connections: number): number {
-  return Math.max(8, Math.round(connections / 40));
+  return Math.max(8, Math.round(connections / 25));
 }
 
 /**
@@ -676,6 +680,8 @@ export class CClientRun extends HostileRun {
    * lifecycle cases' LIFECYCLE_WORKERS beside.
    */
   override concurrency = 6;
+  /** Connections the lifecycle cases' server played (refused attempts left out). */
+  lifecycleConnections = 0;
 
   constructor(readonly driver: ClientDriver) {
     super(null as never);
@@ -793,6 +799,7 @@ export class CClientRun extends HostileRun {
         socket.destroy();
         return;
       }
+      this.lifecycleConnections++;
       peers.push(new LivePeer(socket, request, rest, plans[peers.length]));
     });
     const client = this.driver.open(id, port, `/c/${id}`, settings, CASE_DEADLINE);
