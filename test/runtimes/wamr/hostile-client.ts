@@ -1015,13 +1015,14 @@ export class CClientRun extends HostileRun {
         peer.socket.destroy();
         await client.until(over, CASE_DEADLINE);
       }
+      // The app's close while the client waits to reconnect (sent at once, well within the wait): refused (not
+      // connected), nothing changes.
+      const before = closeReplies().length;
+      if (ep.closeInBackoff) this.driver.close(client.id, 1000);
       if (ep.end !== "rst") await until(() => peer.collector.ended, 1000);
       peer.stop();
       problems.push(...judgeEpisode(ep, settings, segment(), peer, model1).map((p) => where + p));
       if (ep.closeInBackoff) {
-        // The app's close while the client waits to reconnect: refused (not connected), nothing changes.
-        const before = closeReplies().length;
-        this.driver.close(client.id, 1000);
         await client.until(() => closeReplies().length > before, CASE_DEADLINE);
         const reply = closeReplies()[before];
         if (reply !== `CLOSE_RETURNED ${WSK_ERR_INVALID_STATE}`)
