@@ -100,7 +100,7 @@ export interface CClientConfig {
  * that answers them in some way, or the client reconnects to the next connections of `next`.
  */
 export interface CClientLifecycle {
-  kind: "close" | "stop" | "ping" | "reconnect";
+  kind: "close" | "stop" | "ping" | "reconnect" | "sequence";
   /**
    * close: the app's wsk_client_close_with_code (code 1000 and no reason: wsk_client_close), once the frames
    * are delivered; `bad` first: arguments the engine must refuse (nothing sent, the connection goes on).
@@ -115,14 +115,46 @@ export interface CClientLifecycle {
   server?: "after" | "cross" | "stream" | "deaf" | "quiet";
   /** Frames (hex) the server sends as `server` says. */
   after?: string;
-  /** ping: how the server answers each ping of the client: not at all, the same payload, another, many pongs. */
-  pongs?: "none" | "echo" | "wrong" | "flood";
+  /**
+   * ping: how the server answers each ping of the client: not at all, the same payload, another, many pongs,
+   * the same payload half the timeout late (in time), or a second past the timeout (too late).
+   */
+  pongs?: "none" | "echo" | "wrong" | "flood" | "slow" | "late";
   /** ping: seed of the payloads of "wrong" and "flood" pongs. */
   pongSeed?: number;
   /** reconnect: the connections after the first, each as a case's head, frames and cuts. */
   next?: Array<Pick<HostileCase, "head" | "frames" | "cuts" | "note" | "lax">>;
   /** reconnect: the app closes the last connection (if it opens) rather than stopping the client after it. */
   closeLast?: boolean;
+  /** sequence: the connections of a reconnecting client, each opened with a valid 101, in turn. */
+  episodes?: CClientEpisode[];
+  /**
+   * sequence: what the app does after them: closes a last connection the server answers ("close"), stops the
+   * client ("stop"), stops it while the server holds back its 101 ("stop-connect"), or closes a last connection
+   * the server does not answer and stops the client while that close waits ("stop-closing").
+   */
+  final?: "close" | "stop" | "stop-connect" | "stop-closing";
+}
+
+/** One connection of a C client's sequence case: opened, then ended by the server or by the client's pings. */
+export interface CClientEpisode {
+  /** A valid 101 head ({accept}), frames (hex) that leave the connection open, where writes are split. */
+  head: string;
+  frames: string;
+  cuts: number[];
+  note: string;
+  /** How the server answers the client's pings (as CClientLifecycle's), when the client pings. */
+  pongs: "none" | "echo" | "wrong" | "slow" | "late";
+  /**
+   * How it ends, once the frames are in (and, when the client pings, once it pinged more often than its timeout
+   * allows unanswered): the server's close frame `tail` ("close"); part of a frame `tail`, then a reset ("rst")
+   * or FIN ("fin"); or the client's pong timeout ("timeout", pongs "none" or "late").
+   */
+  end: "close" | "rst" | "fin" | "timeout";
+  /** Hex: the close frame's payload ("close"), or the bytes written before the reset or FIN. */
+  tail: string;
+  /** The app calls wsk_client_close in the reconnect wait that follows (refused: the client reconnects). */
+  closeInBackoff?: boolean;
 }
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -124,7 +124,10 @@ wsk_err_t wsk_client_send_ping(wsk_client_handle_t client, const void *data, siz
 wsk_err_t wsk_client_close_with_code(wsk_client_handle_t client, uint16_t code, const char *reason,
                                      int timeout_ms);
 wsk_err_t wsk_client_close(wsk_client_handle_t client, int timeout_ms);
-/** Stop the task without a close handshake (the socket is just closed). Not from a handler. */
+/**
+ * Stop the task without a close handshake (the socket is just closed). Not from a handler. From another task
+ * while wsk_client_close waits, too: both return once the task is gone.
+ */
 wsk_err_t wsk_client_stop(wsk_client_handle_t client);
 /** Stop if running and free the client. Not from a handler. */
 wsk_err_t wsk_client_destroy(wsk_client_handle_t client);

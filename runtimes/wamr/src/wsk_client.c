@@ -273,8 +273,11 @@ static bool open_connection(struct wsk_client *c)
     }
     int slot = -1;
     if (c->tls && !start_tls(c, &conn, deadline)) {
-        WSK_LOGW(TAG, "TLS with %s:%d failed", c->host, c->port);
-        emit_error(c, WSK_ERROR_TYPE_TCP_TRANSPORT, 0, 0, 0);
+        /* Cut short by wsk_client_stop: the app's doing, not a failure to report. */
+        if (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+            WSK_LOGW(TAG, "TLS with %s:%d failed", c->host, c->port);
+            emit_error(c, WSK_ERROR_TYPE_TCP_TRANSPORT, 0, 0, 0);
+        }
         goto fail;
     }
     wsk_lock();
@@ -308,8 +311,12 @@ static bool open_connection(struct wsk_client *c)
         wsk_unlock();
     }
     if (status != WSK_HTTP_SWITCHING_PROTOCOLS) {
-        WSK_LOGW(TAG, "handshake with %s failed: %d", c->host, status);
-        emit_error(c, WSK_ERROR_TYPE_HANDSHAKE, 0, status > 0 ? status : 0, 0);
+        /* Cut short by wsk_client_stop while the 101 was awaited: no handshake error (before, one was reported,
+           as if the server had failed the handshake). */
+        if (status != 0 || !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+            WSK_LOGW(TAG, "handshake with %s failed: %d", c->host, status);
+            emit_error(c, WSK_ERROR_TYPE_HANDSHAKE, 0, status > 0 ? status : 0, 0);
+        }
         goto fail;
     }
     wsk_lock();
@@ -601,7 +608,7 @@ bool wsk_client_is_connected(wsk_client_handle_t c)
 static wsk_err_t wait_for_room(struct wsk_client *c, int timeout_ms)
 {
     int64_t deadline = wsk_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    bool own_task = wsk_task_is_current(c->task);
+    bool own_task = wsk_task_is_current(__atomic_load_n(&c->task, __ATOMIC_ACQUIRE));
     for (;;) {
         if (!c->connected || c->close_requested || c->dropped) return WSK_ERR_INVALID_STATE;
         flush_output(c);
@@ -658,17 +665,22 @@ wsk_err_t wsk_client_send_ping(wsk_client_handle_t c, const void *data, size_t l
 wsk_err_t wsk_client_stop(wsk_client_handle_t c)
 {
     if (!c) return WSK_ERR_INVALID_ARG;
-    if (wsk_task_is_current(c->task)) return WSK_ERR_INVALID_STATE;
+    if (wsk_task_is_current(__atomic_load_n(&c->task, __ATOMIC_ACQUIRE))) return WSK_ERR_INVALID_STATE;
     __atomic_store_n(&c->stop, true, __ATOMIC_RELEASE);
-    wsk_task_join(c->task);
-    c->task = NULL;
+    /* One caller joins the task. Another at the same time (the app's stop on one task while wsk_client_close
+       waits on another, and stops the client itself at its timeout) waits for the task to end: before, both
+       joined the same thread, and the second join never returned (or freed the task twice). */
+    wsk_task_t task = __atomic_exchange_n(&c->task, NULL, __ATOMIC_ACQ_REL);
+    if (task) wsk_task_join(task);
+    else
+        while (__atomic_load_n(&c->running, __ATOMIC_ACQUIRE)) usleep(10 * 1000);
     return WSK_OK;
 }
 
 wsk_err_t wsk_client_close_with_code(wsk_client_handle_t c, uint16_t code, const char *reason, int timeout_ms)
 {
     if (!c) return WSK_ERR_INVALID_ARG;
-    if (wsk_task_is_current(c->task)) return WSK_ERR_INVALID_STATE;
+    if (wsk_task_is_current(__atomic_load_n(&c->task, __ATOMIC_ACQUIRE))) return WSK_ERR_INVALID_STATE;
     wsk_lock();
     wsk_err_t err = WSK_ERR_INVALID_STATE;
     if (c->connected && !c->close_requested && !c->dropped) {
@@ -703,7 +715,7 @@ wsk_err_t wsk_client_close(wsk_client_handle_t c, int timeout_ms)
 wsk_err_t wsk_client_destroy(wsk_client_handle_t c)
 {
     if (!c) return WSK_ERR_INVALID_ARG;
-    if (c->task) {
+    if (__atomic_load_n(&c->task, __ATOMIC_ACQUIRE)) {
         wsk_err_t err = wsk_client_stop(c);
         if (err != WSK_OK) return err;
     }

@@ -194,6 +194,11 @@ export class ClientDriver {
     this.command(`close ${id} ${timeoutMs}${code === undefined ? "" : ` ${code} ${hex}`}`);
   }
 
+  /** The client's next CLOSED or DISCONNECTED handler waits `ms` once its line is out (its task ends later). */
+  hold(id: number, ms: number): void {
+    this.command(`hold ${id} ${ms}`);
+  }
+
   /** wsk_client_stop (from the driver's main thread); the client's reply is "STOP_RETURNED err". */
   stopClient(id: number): void {
     this.command(`stop ${id}`);

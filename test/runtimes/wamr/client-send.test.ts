@@ -2,7 +2,8 @@
 // target of host.ts, with several clients in one driver process (client_driver.c) as firmware would have them:
 // a client whose server does not read must not hold the host lock while it waits (every other client and server
 // of the process would stop with it), its send queue is bounded, and a handshake that never completes ends at
-// network_timeout_ms with a handshake error.
+// network_timeout_ms with a handshake error (the app's stop before then, with none); the app may stop a client
+// whose wsk_client_close waits.
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseFrame, switchingProtocols } from "../../support/raw-client.js";
@@ -284,6 +285,50 @@ function suite(t: Target): void {
       ]);
       expect(client.events[2]).toMatchObject({ type: ErrorType.Handshake, status: 0 });
     }
+  }, 60_000);
+
+  it("reports no handshake error for the app's stop while the 101 is awaited", async () => {
+    let requested = false;
+    const silent = createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => (requested = true));
+    });
+    servers.push(silent);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const client = driver.open(nextId++, (silent.address() as AddressInfo).port, "/", SETTINGS, 10_000);
+    for (let i = 0; i < 500 && !requested; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(requested).toBe(true);
+    driver.stopClient(client.id);
+    expect(await client.until(() => client.destroyed, 10_000)).toBe(true);
+    expect(client.replies).toEqual(["STOP_RETURNED 0"]);
+    // Before, an ERROR of type HANDSHAKE (status 0) came first, as if the server had failed the handshake.
+    expect(client.events.map((e) => e.name)).toEqual(["BEGIN", "BEFORE_CONNECT", "DISCONNECTED", "FINISH"]);
+  }, 60_000);
+
+  it("stops a client from another task while its wsk_client_close, past its timeout, waits for the task: both return once", async () => {
+    const sockets: Socket[] = [];
+    // Reads the client's close frame and never answers it.
+    const deaf = await upgradeServer((socket) => sockets.push(socket));
+    servers.push(deaf.server);
+    const client = await connected(deaf.port, 5000);
+    // At the close's timeout the client drops the connection, its DISCONNECTED handler then taking a second,
+    // and wsk_client_close stops the task, waiting for it: the app's stop comes meanwhile. Before, both joined
+    // the task's thread (and freed it twice): the driver hung.
+    driver.hold(client.id, 1000);
+    driver.close(client.id, 200);
+    expect(await client.until(() => client.has("DISCONNECTED"), 10_000)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    driver.stopClient(client.id);
+    expect(await client.until(() => client.destroyed && client.replies.length === 2, 10_000)).toBe(true);
+    expect(client.replies.slice().sort()).toEqual(["CLOSE_RETURNED 0", "STOP_RETURNED 0"]);
+    expect(client.events.map((e) => e.name)).toEqual([
+      "BEGIN",
+      "BEFORE_CONNECT",
+      "CONNECTED",
+      "DISCONNECTED",
+      "FINISH",
+    ]);
+    for (const socket of sockets) socket.destroy();
   }, 60_000);
 
   it("refuses a max_message_size past INT_MAX, which payload_len could not report, saying so", async () => {

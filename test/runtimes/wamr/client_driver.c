@@ -14,7 +14,10 @@
  *   close ID TIMEOUT_MS [CODE REASON_HEX]
  *       wsk_client_close (wsk_client_close_with_code with CODE and the reason's bytes in hex, "-" for none) on a
  *       thread of its own, so that its wait holds up no other command; prints "ID CLOSE_RETURNED err"
- *   stop ID                      wsk_client_stop; prints "ID STOP_RETURNED err"
+ *   stop ID                      wsk_client_stop (while a "close" of the client waits, too); prints
+ *                                "ID STOP_RETURNED err"
+ *   hold ID MS                   the client's next CLOSED or DISCONNECTED handler waits MS ms once its line is out
+ *                                (its task ends that much later)
  *   stats                        prints "STATS heap=… slots=…"
  *   together N                   the next N clients opened wait in their BEFORE_CONNECT handler (on their own
  *                                tasks) until all N are there, at most 10 s, then connect at the same moment
@@ -69,6 +72,7 @@ typedef struct {
     bool together; /* waits for its group at BEFORE_CONNECT ("together N") */
     bool closing;  /* a "close" thread was started (`closer`) and not joined yet */
     bool closed;   /* that thread returned (under finished_lock) */
+    int hold_ms;   /* "hold": the next CLOSED or DISCONNECTED handler waits this long (under finished_lock) */
     pthread_t closer;
     int close_timeout_ms;
     bool close_with_code; /* wsk_client_close_with_code(close_code, close_reason), else wsk_client_close */
@@ -146,6 +150,13 @@ static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_
     else
         snprintf(head, sizeof(head), "%ld %s", d->id, wsk_client_event_name(id));
     emit_line(head);
+    if (id == WSK_EVENT_CLOSED || id == WSK_EVENT_DISCONNECTED) {
+        pthread_mutex_lock(&finished_lock);
+        int hold_ms = d->hold_ms;
+        d->hold_ms = 0;
+        pthread_mutex_unlock(&finished_lock);
+        if (hold_ms > 0) usleep((useconds_t)hold_ms * 1000);
+    }
     if (id == WSK_EVENT_BEFORE_CONNECT && d->together) {
         d->together = false;
         wait_together();
@@ -207,6 +218,7 @@ static void open_client(long id, int port, const char *path, size_t buffer_size,
     d->finished = false;
     d->closing = false;
     d->closed = false;
+    d->hold_ms = 0;
     d->handle = handle;
     d->together = together_left > 0;
     if (d->together) together_left--;
@@ -326,8 +338,14 @@ static void run_command(char *line)
     else if (sscanf(line, "stop %ld", &id) == 1) {
         driven_t *d = find(id);
         char out[64];
-        snprintf(out, sizeof(out), "%ld STOP_RETURNED %d", id, d && join_closer(d) ? wsk_client_stop(d->handle) : -1);
+        /* While a "close" thread waits in wsk_client_close too: stopping a client whose close waits is allowed. */
+        snprintf(out, sizeof(out), "%ld STOP_RETURNED %d", id, d ? wsk_client_stop(d->handle) : -1);
         emit_line(out);
+    } else if (sscanf(line, "hold %ld %d", &id, &timeout) == 2) {
+        driven_t *d = find(id);
+        pthread_mutex_lock(&finished_lock);
+        if (d) d->hold_ms = timeout;
+        pthread_mutex_unlock(&finished_lock);
     } else if (sscanf(line, "together %d", &timeout) == 1) {
         pthread_mutex_lock(&together_lock);
         together_left = together_size = timeout;

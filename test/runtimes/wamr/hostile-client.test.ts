@@ -4,10 +4,13 @@
 // close frames), each against a client with random settings (buffer_size, max_message_size, max_fragment_size,
 // ping_interval_sec) whose app may send while connected, judged by the reference model
 // (test/runtimes/wamr/hostile-client.ts). The clients run in one driver process per target (client_driver.c),
-// which must end with no heap, no slot, no leak and no sanitizer report. Beside them run a few lifecycle cases
-// (one per 150 connections, at least 3; hostile-client.ts): the app's close and stop against a server that
-// sends garbage, crosses the close, keeps sending or stops reading; the client's pings against a server that
-// never answers, answers wrongly or floods pongs; auto-reconnect through several hostile connections. x86-64
+// which must end with no heap, no slot, no leak and no sanitizer report. Beside them, in a driver process of
+// their own (which must end the same way), run lifecycle cases (one per 25 connections, at least 8, eight at a
+// time; hostile-client.ts): the app's close and stop against a server that sends garbage, crosses the close,
+// keeps sending or stops reading; the client's pings against a server that never answers, answers late,
+// wrongly or floods pongs; auto-reconnect through several hostile connections; reconnecting clients through
+// server closes of each code class, resets, FINs mid-message and pong timeouts, then the app's close or stop
+// (during the handshake, during its close). x86-64
 // runs the most connections; i386, ARM (under qemu) and WAMR (when WAMR_ROOT is set) fewer. FUZZ_SEED and
 // FUZZ_CONNECTIONS (x86-64's count) override the seed and the count; `npm run fuzz` runs many more.
 import { readFileSync } from "node:fs";
@@ -48,19 +51,27 @@ for (const t of fuzzed) {
   describe(`hostile server against the C client [${t.name}]`, () => {
     let driver: ClientDriver;
     let run: CClientRun;
+    // The lifecycle cases' own driver process (its own engine and 8 slots).
+    let lifeDriver: ClientDriver;
+    let lifeRun: CClientRun;
 
     beforeAll(async () => {
       await buildHost(t);
       driver = new ClientDriver(t);
       run = new CClientRun(driver);
+      lifeDriver = new ClientDriver(t);
+      lifeRun = new CClientRun(lifeDriver);
     }, 180_000);
 
     afterAll(async () => {
       await run?.close();
+      await lifeRun?.close();
       // Exit 0: every client finished and was freed, with no host heap and no engine slot left.
-      const code = await driver?.stop();
+      const [code, lifeCode] = await Promise.all([driver?.stop(), lifeDriver?.stop()]);
       expect(driver.stray).toEqual([]);
+      expect(lifeDriver.stray).toEqual([]);
       expect(code).toBe(0);
+      expect(lifeCode).toBe(0);
       expect(takeSanitizerReports()).toEqual([]);
     }, 60_000);
 
@@ -74,13 +85,23 @@ for (const t of fuzzed) {
       `answers ${connections} random connections and ${lifecycles} lifecycle cases as the model does (FUZZ_SEED=${seed})`,
       async () => {
         const started = Date.now();
-        await Promise.all([run.fuzz("client", seed, connections), run.lifecycle(seed, lifecycles)]);
+        let fuzzDone = 0;
+        let lifeDone = 0;
+        await Promise.all([
+          run.fuzz("client", seed, connections).then(() => (fuzzDone = Date.now() - started)),
+          lifeRun.lifecycle(seed, lifecycles).then(() => (lifeDone = Date.now() - started)),
+        ]);
         if (process.env.FUZZ_SLOW)
-          console.log(`${run.connections} connections in ${Date.now() - started} ms`);
+          console.log(
+            `${run.connections} connections in ${fuzzDone} ms; ${lifeRun.connections} lifecycle cases (${lifeRun.lifecycleConnections} connections) in ${lifeDone} ms`,
+          );
         run.record(VECTORS);
+        lifeRun.record(VECTORS);
         expect(run.report()).toBe("");
+        expect(lifeRun.report()).toBe("");
         expect(takeSanitizerReports()).toEqual([]);
         expect(driver.proc.exitCode).toBe(null);
+        expect(lifeDriver.proc.exitCode).toBe(null);
       },
       Math.max(120_000, connections * 40),
     );

@@ -10,10 +10,14 @@
 // Lifecycle cases (cLifecycleCase), a few beside the thousands of cases above, last long enough for what
 // happens over time: the app's own close (wsk_client_close_with_code, after arguments the engine must refuse
 // sometimes) while the server answers with random or mutated frames, crosses it with its own, keeps sending, or
-// stops reading; the app's wsk_client_stop; the client's pings (ping_interval_sec 1, pingpong_timeout_sec 1)
-// against a server that never answers them, answers with the same payload, another one, or a flood of pongs;
-// auto-reconnect through two to four hostile connections, each judged as above, ended by the app's close (no
-// reconnect after it) or stop.
+// stops reading; the app's wsk_client_stop; the client's pings (ping_interval_sec 1, pingpong_timeout_sec 1 or
+// 2) against a server that never answers them, answers too late, with the same payload (at once or late but in
+// time), another one, or a flood of pongs; auto-reconnect through two to four hostile connections, each judged
+// as above, ended by the app's close (no reconnect after it) or stop; sequences (cSequenceCase): a reconnecting
+// client, pinging or not, through connections ended by the server's close of each class of code, a reset or
+// FIN mid-message, or its pong timeout, the app's close refused in reconnect waits, then the app's close, stop,
+// stop during the handshake or stop while its close waits. They run in a driver process of their own, eight at a
+// time (LIFECYCLE_WORKERS), as pings come in whole seconds.
 import { createHash } from "node:crypto";
 import type * as net from "node:net";
 import {
@@ -30,6 +34,7 @@ import {
   splitAt,
   VALID_CLOSE_CODES,
   type CClientConfig,
+  type CClientEpisode,
   type CClientLifecycle,
   type HostileCase,
 } from "../../support/hostile-peer.js";
@@ -92,16 +97,83 @@ function cConnection(rng: Rng, settings: CClientConfig): HostileCase {
   return c;
 }
 
-/** Lifecycle cases run beside the short ones, this many at a time (with CClientRun's 6, the engine's 8 slots). */
-const LIFECYCLE_WORKERS = 2;
+/**
+ * Lifecycle cases run in a driver process of their own beside the short ones, this many at a time: the engine's
+ * 8 slots (CONFIG_WSK_MAX_CONNECTIONS), each client holding at most one. Most of their time is waiting for
+ * pings, which come in whole seconds (ping_interval_sec, pingpong_timeout_sec), so they run side by side.
+ */
+export const LIFECYCLE_WORKERS = 8;
 /** Lifecycle case i is seeded as case LIFECYCLE_FIRST + i of the run's seed. */
 const LIFECYCLE_FIRST = 1 << 30;
-/** Their kinds in turn (case i is of kind i % 6): pings take seconds, so one in six. */
-const LIFECYCLE_KINDS = ["close", "ping", "reconnect", "close", "stop", "reconnect"] as const;
-/** Lifecycle cases beside `connections` short ones (at least 3: one of each of the first three kinds). */
+/** Their kinds in turn (case i is of kind i % 8). */
+const LIFECYCLE_KINDS = [
+  "close",
+  "ping",
+  "sequence",
+  "reconnect",
+  "stop",
+  "sequence",
+  "close",
+  "ping",
+] as const;
+/** Lifecycle cases beside `connections` short ones (at least 8: one of each kind, sequences twice). */
 export function lifecycleCount(connections: number): number {
-  return Math.max(3, Math.round(connections / 150));
+  return Math.max(8, Math.round(connections / 25));
 }
+
+/**
+ * Close frames a server ends a connection with, one per class of close code (RFC 6455 §7.4), cycled through by
+ * the sequence cases: a payload (hex-able) and its class. The model (reference-model.ts) says what the client
+ * makes of each: the code echoed and CLOSED, or 1002 (1007 for a reason not UTF-8) and DISCONNECTED.
+ */
+const CLOSE_CLASSES: Array<{ name: string; payload: (rng: Rng) => Buffer }> = [
+  { name: "1000", payload: (rng) => closeFrame(1000, rng) },
+  { name: "1001-1003", payload: (rng) => closeFrame(1001 + rng.int(3), rng) },
+  { name: "1007-1011", payload: (rng) => closeFrame(1007 + rng.int(5), rng) },
+  { name: "1012-1014", payload: (rng) => closeFrame(1012 + rng.int(3), rng) },
+  { name: "3000-3999", payload: (rng) => closeFrame(3000 + rng.int(1000), rng) },
+  { name: "4000-4999", payload: (rng) => closeFrame(4000 + rng.int(1000), rng) },
+  { name: "no code", payload: () => Buffer.alloc(0) },
+  { name: "reserved 1004-1006, 1015", payload: (rng) => closeFrame(rng.pick([1004, 1005, 1006, 1015]), rng) },
+  {
+    name: "out of range",
+    payload: (rng) => closeFrame(rng.pick([0, 999, 1016, 2000 + rng.int(1000), 5000 + rng.int(60536)]), rng),
+  },
+  { name: "one byte", payload: (rng) => Buffer.from([rng.int(256)]) },
+  {
+    name: "reason not UTF-8",
+    payload: (rng) => Buffer.concat([closeFrame(1000, rng).subarray(0, 2), Buffer.from(rng.pick(BAD_UTF8))]),
+  },
+];
+
+/** A close payload: `code` and, half the time, a short UTF-8 reason. */
+function closeFrame(code: number, rng: Rng): Buffer {
+  const head = Buffer.alloc(2);
+  head.writeUInt16BE(code);
+  return rng.chance(0.5) ? Buffer.concat([head, randomText(rng, rng.int(40)).subarray(0, 123)]) : head;
+}
+
+/**
+ * Part of a message the server never finishes (binary: a frame announcing more than is sent, maybe behind a
+ * whole first fragment), within the client's max_message_size.
+ */
+function brokenMessage(rng: Rng, settings: CClientConfig): Buffer {
+  const max = Math.min(settings.maxMessageSize || 1 << 20, 5000);
+  const first = rng.chance(0.4) ? rng.int(Math.floor(max / 2)) : -1;
+  const length = 2 + rng.int(max - Math.max(first, 0) - 1);
+  const payload = rng.bytes(length);
+  const header = (fin: boolean, opcode: number, n: number) =>
+    n < 126
+      ? Buffer.from([(fin ? 0x80 : 0) | opcode, n])
+      : Buffer.from([(fin ? 0x80 : 0) | opcode, 126, n >> 8, n & 0xff]);
+  const parts: Buffer[] = [];
+  if (first >= 0) parts.push(header(false, 2, first), rng.bytes(first));
+  parts.push(header(true, first >= 0 ? 0 : 2, length), payload.subarray(0, rng.int(length)));
+  return Buffer.concat(parts);
+}
+
+/** The note of a sequence case's last connection whose 101 the server holds back (part of it at most, no FIN). */
+const STOP_CONNECT = "stop-connect";
 
 /** A valid 101 ({accept}: the accept value of the client's key). */
 const VALID_HEAD =
@@ -206,6 +278,7 @@ export function cLifecycleCase(rng: Rng, index: number): HostileCase {
       },
     };
   }
+  if (kind === "sequence") return cSequenceCase(rng, index, settings, config, opened);
   const c = opened(kind);
   const life: CClientLifecycle = { kind };
   const notes: string[] = [];
@@ -232,14 +305,82 @@ export function cLifecycleCase(rng: Rng, index: number): HostileCase {
     notes.unshift("stop");
   } else {
     settings.pingIntervalSec = 1;
-    settings.pingpongTimeoutSec = 1;
-    life.pongs = rng.pick(["none", "none", "echo", "wrong", "flood"] as const);
+    settings.pingpongTimeoutSec = rng.pick([1, 2]);
+    life.pongs = rng.pick(["none", "none", "echo", "wrong", "flood", "slow", "late"] as const);
     life.pongSeed = rng.int(2 ** 32);
     life.server = rng.chance(0.4) ? "stream" : "quiet";
     if (life.server === "stream") life.after = streamFrames(rng).toString("hex");
     notes.unshift(`ping, pongs ${life.pongs}`);
   }
   return { ...c, note: [...notes, `server ${life.server}`].join(" "), cClient: settings, lifecycle: life };
+}
+
+/**
+ * A sequence case: a reconnecting client (pinging, with pingpong_timeout_sec 0, 1 or 2, or not) through two to
+ * four connections, each opened with a valid 101 and ended by the server's close frame of one class of code, a
+ * reset or FIN in the middle of a message, or the client's pong timeout, with the app's refused close in some
+ * reconnect waits; then the app's close, stop, stop while the 101 is held back, or stop during its close.
+ */
+function cSequenceCase(
+  rng: Rng,
+  index: number,
+  settings: CClientConfig,
+  config: HostileCase["config"],
+  opened: (note: string) => HostileCase,
+): HostileCase {
+  settings.pingIntervalSec = rng.pick([0, 1, 1]);
+  const timeout = settings.pingIntervalSec > 0 ? rng.pick([0, 1, 2]) : 0;
+  settings.pingpongTimeoutSec = timeout;
+  const count = 2 + rng.int(3);
+  const episodes: CClientEpisode[] = [];
+  for (let k = 0; k < count; k++) {
+    const base = opened("");
+    const ends = ["close", "close", "rst", "fin", ...(timeout > 0 ? (["timeout"] as const) : [])] as const;
+    const end = rng.pick(ends);
+    let pongs: CClientEpisode["pongs"] = "echo";
+    if (end === "timeout") pongs = rng.pick(["none", "late"] as const);
+    else if (settings.pingIntervalSec > 0)
+      pongs = rng.pick(["echo", "wrong", "slow", ...(timeout === 0 ? (["none"] as const) : [])] as const);
+    let tail: Buffer;
+    let note: string = end;
+    if (end === "close") {
+      // Each class in turn across the run's cases.
+      const closeClass = CLOSE_CLASSES[(index * 4 + k) % CLOSE_CLASSES.length];
+      tail = closeClass.payload(rng);
+      note = `close ${closeClass.name}`;
+    } else tail = end === "timeout" ? Buffer.alloc(0) : brokenMessage(rng, settings);
+    const closeInBackoff = k < count - 1 && rng.chance(0.3);
+    episodes.push({
+      head: base.head,
+      frames: base.frames,
+      cuts: base.cuts,
+      note: `${note}${settings.pingIntervalSec > 0 ? `, pongs ${pongs}` : ""}${closeInBackoff ? ", close in backoff" : ""}`,
+      pongs,
+      end,
+      tail: tail.toString("hex"),
+      ...(closeInBackoff ? { closeInBackoff } : {}),
+    });
+  }
+  // A close in the reconnect wait needs a wait long enough to land in.
+  settings.reconnectTimeoutMs = episodes.some((e) => e.closeInBackoff) ? 800 : rng.pick([0, 10, 50]);
+  const final = rng.pick(["close", "stop", "stop-connect", "stop-closing"] as const);
+  const next: Connection[] = [];
+  if (final === "close" || final === "stop-closing") {
+    const last = opened(final);
+    next.push({ head: last.head, frames: last.frames, cuts: last.cuts, note: final });
+  } else if (final === "stop-connect")
+    next.push({ head: VALID_HEAD.slice(0, rng.int(40)), frames: "", cuts: [], note: STOP_CONNECT });
+  const first = episodes[0];
+  return {
+    role: "client",
+    config,
+    head: first.head,
+    frames: first.frames,
+    cuts: first.cuts,
+    note: `sequence (ping ${settings.pingIntervalSec} s, timeout ${timeout} s): ${episodes.map((e) => `[${e.note}]`).join(" ")} then ${final}`,
+    cClient: settings,
+    lifecycle: { kind: "sequence", episodes, final, next },
+  };
 }
 
 /** The longest 101 head the client takes: its buffer_size, and the engine's receive area less one byte. */
@@ -539,6 +680,8 @@ export class CClientRun extends HostileRun {
    * lifecycle cases' LIFECYCLE_WORKERS beside.
    */
   override concurrency = 6;
+  /** Connections the lifecycle cases' server played (refused attempts left out). */
+  lifecycleConnections = 0;
 
   constructor(readonly driver: ClientDriver) {
     super(null as never);
@@ -552,7 +695,7 @@ export class CClientRun extends HostileRun {
    * `count` lifecycle cases from `seed` (cLifecycleCase), LIFECYCLE_WORKERS at a time: meant to run beside
    * fuzz(), whose cases last milliseconds while these mostly wait.
    */
-  async lifecycle(seed: number, count: number): Promise<void> {
+  async lifecycle(seed: number, count: number, workers = LIFECYCLE_WORKERS): Promise<void> {
     let next = 0;
     const worker = async () => {
       while (next < count) {
@@ -561,7 +704,7 @@ export class CClientRun extends HostileRun {
         await this.run(c, `FUZZ_SEED=${seed} lifecycle case ${index}`);
       }
     };
-    await Promise.all([...Array(LIFECYCLE_WORKERS)].map(worker));
+    await Promise.all([...Array(workers)].map(worker));
   }
 
   override async clientCase(c: HostileCase): Promise<string[]> {
@@ -644,7 +787,8 @@ export class CClientRun extends HostileRun {
     const id = this.nextId++;
     this.connections++;
     const settings = { ...DEFAULT_SETTINGS, ...c.cClient };
-    const plans: Connection[] = [c, ...(life.next ?? [])];
+    const plans: Connection[] =
+      life.kind === "sequence" ? [...life.episodes!, ...(life.next ?? [])] : [c, ...(life.next ?? [])];
     const peers: LivePeer[] = [];
     let refused = 0;
     this.rawCases.set(id, (socket, request, rest) => {
@@ -655,6 +799,7 @@ export class CClientRun extends HostileRun {
         socket.destroy();
         return;
       }
+      this.lifecycleConnections++;
       peers.push(new LivePeer(socket, request, rest, plans[peers.length]));
     });
     const client = this.driver.open(id, port, `/c/${id}`, settings, CASE_DEADLINE);
@@ -662,7 +807,9 @@ export class CClientRun extends HostileRun {
       const problems =
         life.kind === "reconnect"
           ? await this.reconnects(plans, life, settings, client, peers, () => refused)
-          : await this.lifecycleOne(c, life, settings, client, peers);
+          : life.kind === "sequence"
+            ? await this.sequence(plans, life, settings, client, peers, () => refused)
+            : await this.lifecycleOne(c, life, settings, client, peers);
       if (!client.destroyed) {
         problems.push(`the client did not finish: ${short(client.events.map((e) => e.name))}`);
         for (const peer of peers) peer.socket.destroy();
@@ -701,9 +848,12 @@ export class CClientRun extends HostileRun {
     const id = client.id;
     const after = Buffer.from(life.after ?? "", "hex");
     const pongRng = new Rng(life.pongSeed ?? 0);
+    const timeoutSec = settings.pingpongTimeoutSec ?? 0;
     peer.onFrame = (f) => {
       if (f.opcode === 9 && life.kind === "ping") {
         if (life.pongs === "echo") peer.send(serverFrame(10, f.payload));
+        else if (life.pongs === "slow" || life.pongs === "late")
+          peer.later(() => peer.send(serverFrame(10, f.payload)), pongDelay(life.pongs, timeoutSec));
         else if (life.pongs === "wrong") peer.send(serverFrame(10, pongRng.bytes(1 + pongRng.int(125))));
         else if (life.pongs === "flood")
           peer.send(
@@ -756,7 +906,7 @@ export class CClientRun extends HostileRun {
       await client.until(() => client.destroyed, CASE_DEADLINE);
     } else {
       if (life.server === "stream") peer.stream(after, 50);
-      if (life.pongs === "none")
+      if (life.pongs === "none" || life.pongs === "late")
         await client.until(
           () => client.destroyed,
           (settings.pingIntervalSec + timeout) * 1000 + CASE_DEADLINE,
@@ -784,6 +934,169 @@ export class CClientRun extends HostileRun {
     if (!client.destroyed) return problems;
     problems.push(...orderProblems(client.events));
     problems.push(...judgeLifecycle(c, life, settings, client, peer));
+    return problems;
+  }
+
+  /**
+   * A sequence case: each episode's connection in turn (the server answering the client's pings as it says,
+   * then ending it as it says, the app's close refused in the reconnect wait after some), then the app's
+   * close, stop, stop during a held-back 101, or stop during a close the server does not answer.
+   */
+  private async sequence(
+    plans: Connection[],
+    life: CClientLifecycle,
+    settings: CClientConfig,
+    client: DrivenClient,
+    peers: LivePeer[],
+    refused: () => number,
+  ): Promise<string[]> {
+    const problems: string[] = [];
+    const episodes = life.episodes!;
+    const timeout = settings.pingpongTimeoutSec ?? 0;
+    const pinging = settings.pingIntervalSec > 0;
+    const names = () => short(client.events.map((e) => e.name));
+    const closeReplies = () => client.replies.filter((r) => r.startsWith("CLOSE_RETURNED"));
+    let k = 0;
+    for (; k < episodes.length; k++) {
+      const ep = episodes[k];
+      const where = `connection ${k} [${ep.note}]: `;
+      const peer = await this.peerOf(peers, k, client);
+      if (!peer) {
+        problems.push(`${where}never came: ${names()}`);
+        break;
+      }
+      const segment = () => connectionsOf(client.events)[k] ?? [];
+      const over = () => segment().some((e) => e.name === "CLOSED" || e.name === "DISCONNECTED");
+      const pongRng = new Rng(k + 1);
+      let serverClosed = false;
+      const answer = (payload: Buffer) => {
+        if (!serverClosed && !peer.clientClosed) peer.send(serverFrame(10, payload));
+      };
+      peer.onFrame = (f) => {
+        if (f.opcode === 9) {
+          if (ep.pongs === "echo") answer(f.payload);
+          else if (ep.pongs === "wrong") answer(pongRng.bytes(1 + pongRng.int(125)));
+          else if (ep.pongs === "slow" || ep.pongs === "late")
+            peer.later(() => answer(f.payload), pongDelay(ep.pongs, timeout));
+        }
+        if (f.opcode === 8) peer.end();
+      };
+      await client.until(() => segment().some((e) => e.name === "CONNECTED") || over(), CASE_DEADLINE);
+      if (!segment().some((e) => e.name === "CONNECTED")) {
+        problems.push(`${where}never opened on a valid 101: ${short(segment().map((e) => e.name))}`);
+        peer.socket.destroy();
+        await client.until(over, CASE_DEADLINE);
+        k++;
+        break;
+      }
+      const model1 = modelOf(Buffer.from(ep.frames, "hex"), settings);
+      await client.until(
+        () => deliveries(segment()).events.length >= model1.events.length || over(),
+        CASE_DEADLINE,
+      );
+      // Pings sent past what the timeout allows unanswered: the pongs were taken as answers.
+      if (pinging && ep.end !== "timeout")
+        await until(() => peer.pings() > timeout || over(), (timeout + 1) * 1000 + CASE_DEADLINE);
+      const tail = Buffer.from(ep.tail, "hex");
+      if (!over() && ep.end === "close") {
+        serverClosed = true;
+        peer.send(serverFrame(8, tail));
+      } else if (!over() && ep.end === "fin") {
+        peer.send(tail);
+        peer.end();
+      } else if (!over() && ep.end === "rst") {
+        peer.send(tail);
+        await sleep(20);
+        peer.socket.resetAndDestroy();
+      }
+      const wait = ep.end === "timeout" ? (timeout + 2) * 1000 + CASE_DEADLINE : CASE_DEADLINE;
+      if (!(await client.until(over, wait))) {
+        problems.push(`${where}did not end: ${short(segment().map((e) => e.name))}`);
+        peer.socket.destroy();
+        await client.until(over, CASE_DEADLINE);
+      }
+      // The app's close while the client waits to reconnect (sent at once, well within the wait): refused (not
+      // connected), nothing changes.
+      const before = closeReplies().length;
+      if (ep.closeInBackoff) this.driver.close(client.id, 1000);
+      if (ep.end !== "rst") await until(() => peer.collector.ended, 1000);
+      peer.stop();
+      problems.push(...judgeEpisode(ep, settings, segment(), peer, model1).map((p) => where + p));
+      if (ep.closeInBackoff) {
+        await client.until(() => closeReplies().length > before, CASE_DEADLINE);
+        const reply = closeReplies()[before];
+        if (reply !== `CLOSE_RETURNED ${WSK_ERR_INVALID_STATE}`)
+          problems.push(`${where}wsk_client_close in the reconnect wait: ${reply}, not INVALID_STATE`);
+      }
+    }
+    const final = life.final ?? "stop";
+    const last = peers.length > k ? peers[k] : await this.peerOf(peers, k, client);
+    const lastPlan = plans[k];
+    const segment = () => connectionsOf(client.events)[k] ?? [];
+    const lastWhere = `last connection [${final}]: `;
+    const stop = async () => {
+      this.driver.stopClient(client.id);
+      await client.until(() => client.destroyed, CASE_DEADLINE);
+      const replies = client.replies.filter((r) => r.startsWith("STOP_RETURNED"));
+      if (replies.join() !== "STOP_RETURNED 0") problems.push(`wsk_client_stop: ${replies}`);
+    };
+    if (problems.length > 0 || final === "stop" || !lastPlan) await stop();
+    else if (!last) {
+      problems.push(`${lastWhere}never came: ${names()}`);
+      await stop();
+    } else if (final === "stop-connect") {
+      // The request came and part of the 101 at most: the app stops the client while it waits for the rest.
+      await sleep(20);
+      await stop();
+      const events = segment();
+      const seen = events.map((e) => e.name);
+      if (seen.includes("CONNECTED") || seen.includes("DATA"))
+        problems.push(`${lastWhere}opened on part of a 101: ${short(seen)}`);
+      if (seen.at(-1) !== "DISCONNECTED") problems.push(`${lastWhere}events ${short(seen)}`);
+      const errors = events.filter((e) => e.name === "ERROR");
+      if (errors.length > 0)
+        problems.push(`${lastWhere}ERROR type ${errors[0].type} on the app's stop: ${short(seen)}`);
+      last.stop();
+    } else {
+      const model = modelOf(Buffer.from(lastPlan.frames, "hex"), settings);
+      const answered = final === "close";
+      last.onFrame = (f) => {
+        if (f.opcode === 9 && !last.clientClosed) last.send(serverFrame(10, f.payload));
+        if (f.opcode !== 8 || !answered) return;
+        last.send(serverFrame(8, f.payload));
+        last.end();
+      };
+      const over = () => segment().some((e) => e.name === "CLOSED" || e.name === "DISCONNECTED");
+      await client.until(() => segment().some((e) => e.name === "CONNECTED") || over(), CASE_DEADLINE);
+      await client.until(
+        () => deliveries(segment()).events.length >= model.events.length || over(),
+        CASE_DEADLINE,
+      );
+      const before = closeReplies().length;
+      this.driver.close(client.id, answered ? 2000 : 3000);
+      if (answered) await client.until(() => client.destroyed, 2000 + CASE_DEADLINE);
+      else {
+        // The client's close frame is in and unanswered: the app stops the client while its close waits.
+        await until(() => last.clientClosed || client.finished, CASE_DEADLINE);
+        await stop();
+        await client.until(() => closeReplies().length > before, CASE_DEADLINE);
+      }
+      await until(() => last.collector.ended, 1000);
+      last.stop();
+      const served = modelOf(last.serverSent(), settings);
+      if (answered)
+        problems.push(...judgeAppClose(segment(), last, served, settings, client).map((p) => lastWhere + p));
+      else
+        problems.push(
+          ...judgeStopClosing(segment(), last, served, settings, client).map((p) => lastWhere + p),
+        );
+    }
+    if (!client.destroyed) await stop();
+    problems.push(...runOrderProblems(client.events));
+    const connections = connectionsOf(client.events);
+    const allowed = final === "stop" ? plans.length + refused() : plans.length;
+    if (connections.length > allowed)
+      problems.push(`${connections.length} connections for ${plans.length} (${final}; ${refused()} refused)`);
     return problems;
   }
 
@@ -861,14 +1174,17 @@ export class CClientRun extends HostileRun {
         problems.push(`wsk_client_stop: ${client.replies.filter((r) => r.startsWith("STOP"))}`);
     }
     problems.push(...runOrderProblems(client.events));
-    // Attempts past the case's connections (before the app's stop) met a server that hung up at once.
+    // Attempts past the case's connections (before the app's stop) met a server that hung up at once; the
+    // last one may have been cut short by the stop, with no ERROR then.
     const connections = connectionsOf(client.events);
     for (const [k, extra] of connections.slice(plans.length).entries()) {
       const names = extra.map((e) => e.name);
       const errors = extra.filter((e) => e.name === "ERROR");
+      const stopped = errors.length === 0 && plans.length + k === connections.length - 1 && !life.closeLast;
       if (
         names.includes("CONNECTED") ||
         (names.at(-1) === "DISCONNECTED" &&
+          !stopped &&
           (errors.length !== 1 ||
             ![ErrorType.Handshake, ErrorType.TcpTransport].includes(errors[0].type as 1 | 2)))
       )
@@ -979,8 +1295,9 @@ function judgeAppClose(
   if (!same(pongs, pings)) problems.push(`pongs ${short(pongs)} != pings ${short(pings)}`);
   const closes = frames.filter((f) => f.opcode === 8).map((f) => f.payload.toString("hex"));
   if (!same(closes, ["03e8"])) problems.push(`close frames sent ${short(closes)}, not one 1000`);
-  const replies = client.replies.filter((r) => r.startsWith("CLOSE_RETURNED"));
-  if (replies.join() !== "CLOSE_RETURNED 0") problems.push(`wsk_client_close: ${replies}`);
+  // The last close (a sequence case's refused ones in reconnect waits come before it).
+  const reply = client.replies.filter((r) => r.startsWith("CLOSE_RETURNED")).at(-1);
+  if (reply !== "CLOSE_RETURNED 0") problems.push(`wsk_client_close: ${reply}`);
   const errors = events.filter((e) => e.name === "ERROR");
   if (errors.length > 0) problems.push(`ERROR type ${errors[0].type} on the app's close`);
   const end = endOf(events);
@@ -1045,7 +1362,7 @@ function judgeLifecycle(
     const timeout = settings.pingpongTimeoutSec ?? 0;
     const clientPings = frames.filter((f) => f.opcode === 9).length;
     if (!pongsPrefix) problems.push(`pongs ${short(pongs)} not the first of pings ${short(pings)}`);
-    if (life.pongs === "none") {
+    if (life.pongs === "none" || life.pongs === "late") {
       deliveredSome();
       if (clientPings < 1) problems.push("timed out without a ping");
       if (errors.length !== 1 || errors[0].type !== ErrorType.PongTimeout || errors[0].closeCode !== 1011)
@@ -1165,6 +1482,9 @@ class LivePeer {
   private stallTimer: NodeJS.Timeout;
   private lastTick = Date.now();
   private longestStall = 0;
+  private timers = new Set<NodeJS.Timeout>();
+  /** The client's close frame came. */
+  clientClosed = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -1187,8 +1507,8 @@ class LivePeer {
       socket,
       splitAt(Buffer.concat([Buffer.from(head, "latin1"), frames]), plan.cuts),
     ).then(() => {
-      // A head that never ends is followed by our FIN.
-      if (!head.includes("\r\n\r\n")) socket.end();
+      // A head that never ends is followed by our FIN (unless the app is to stop the client while it waits).
+      if (!head.includes("\r\n\r\n") && plan.note !== STOP_CONNECT) socket.end();
       this.wrote = true;
     });
     // The longest the event loop went without this 50 ms timer firing (pongs answered late by a busy test).
@@ -1227,6 +1547,7 @@ class LivePeer {
       this.pending = rest.length > 0 ? [rest] : [];
       this.pendingLength = rest.length;
       if (parsed.frame.opcode === 9) this.clientPings++;
+      if (parsed.frame.opcode === 8) this.clientClosed = true;
       this.onFrame(parsed.frame);
     }
   }
@@ -1294,11 +1615,30 @@ class LivePeer {
     });
   }
 
+  /** Run `fn` in `ms` unless the connection is stopped first. */
+  later(fn: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
   stop(): void {
     this.stopStream();
     clearInterval(this.stallTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     this.socket.destroy();
   }
+}
+
+/**
+ * Ms the server waits before a "slow" pong (0.4 of the timeout: in time) or a "late" one (two seconds past it:
+ * the client must have timed out by then, even on a loaded machine).
+ */
+function pongDelay(pongs: "slow" | "late", timeoutSec: number): number {
+  return pongs === "slow" ? timeoutSec * 400 : timeoutSec * 1000 + 2000;
 }
 
 /** The size of the frame whose first bytes are `head` (at least 2), -1 if its length is not in yet. */
@@ -1308,4 +1648,89 @@ function frameSize(head: Buffer): number {
   if (length < 126) return 2 + mask + length;
   if (length === 126) return head.length < 4 ? -1 : 4 + mask + head.readUInt16BE(2);
   return head.length < 10 ? -1 : 10 + mask + Number(head.readBigUInt64BE(2));
+}
+
+/**
+ * A sequence case's last connection, whose close the server read and never answered, the app stopping the
+ * client while its close waited: both return WSK_OK; one close frame 1000, nothing after it, no ERROR,
+ * DISCONNECTED 1006; what was delivered, the server's frames in order.
+ */
+function judgeStopClosing(
+  events: ClientEvent[],
+  peer: LivePeer,
+  model: ModelResult,
+  settings: CClientConfig,
+  client: DrivenClient,
+): string[] {
+  const problems: string[] = [];
+  const got = deliveries(events);
+  problems.push(...got.problems);
+  const expected = model.events.map(modelEvent);
+  if (!same(expected.slice(0, got.events.length), got.events))
+    problems.push(`delivered ${short(got.events)}: not a prefix of the model's ${short(expected)}`);
+  const { frames, problems: sentProblems } = judgeSent(peer.collector.all, settings, [], true);
+  problems.push(...sentProblems);
+  const closes = frames.filter((f) => f.opcode === 8).map((f) => f.payload.toString("hex"));
+  if (!same(closes, ["03e8"])) problems.push(`close frames sent ${short(closes)}, not one 1000`);
+  const reply = client.replies.filter((r) => r.startsWith("CLOSE_RETURNED")).at(-1);
+  if (reply !== "CLOSE_RETURNED 0") problems.push(`wsk_client_close stopped while it waited: ${reply}`);
+  const errors = events.filter((e) => e.name === "ERROR");
+  if (errors.length > 0) problems.push(`ERROR type ${errors[0].type} on the app's close and stop`);
+  const end = endOf(events);
+  if (end?.name !== "DISCONNECTED" || end.closeCode !== 1006)
+    problems.push(`ended ${end?.name} ${end?.closeCode}, not DISCONNECTED 1006`);
+  return problems;
+}
+
+/**
+ * One connection of a sequence case, once over: ended by the server's close frame or FIN, as the model says of
+ * all the server sent (the client's pongs, its close reply, its own pings, DATA byte for byte, the server's
+ * pongs delivered as sent); by a reset, what came before it (at least the connection's frames), no close frame,
+ * no ERROR, DISCONNECTED 1006; by the client's pong timeout, one ERROR PONG_TIMEOUT 1011, one close frame 1011
+ * "heartbeat timeout", DISCONNECTED 1011.
+ */
+function judgeEpisode(
+  ep: CClientEpisode,
+  settings: CClientConfig,
+  events: ClientEvent[],
+  peer: LivePeer,
+  model1: ModelResult,
+): string[] {
+  const served = peer.serverSent();
+  if (ep.end === "close" || ep.end === "fin") {
+    const plan = { head: ep.head, frames: served.toString("hex"), cuts: [], note: ep.note };
+    return judgeConnection(plan, settings, events, peer.collector.all, peer.collector.error, []);
+  }
+  const problems: string[] = [];
+  const model = modelOf(served, settings);
+  const got = deliveries(events);
+  problems.push(...got.problems);
+  const expected = model.events.map(modelEvent);
+  if (!same(expected.slice(0, got.events.length), got.events) || got.events.length < model1.events.length)
+    problems.push(
+      `delivered ${short(got.events)}: not the model's ${short(expected)} or a prefix of it (at least ${model1.events.length})`,
+    );
+  const { frames, problems: sentProblems } = judgeSent(peer.collector.all, settings, [], false, true);
+  problems.push(...sentProblems);
+  const closes = frames.filter((f) => f.opcode === 8).map((f) => f.payload.toString("hex"));
+  const errors = events.filter((e) => e.name === "ERROR");
+  const end = endOf(events);
+  const ending = `${end?.name} ${end?.closeCode}`;
+  if (ep.end === "rst") {
+    if (closes.length > 0) problems.push(`close frames sent ${short(closes)} to a server that reset`);
+    if (errors.length > 0) problems.push(`ERROR type ${errors[0].type} on a reset`);
+    if (ending !== "DISCONNECTED 1006") problems.push(`ended ${ending} on a reset, not DISCONNECTED 1006`);
+    return problems;
+  }
+  if (frames.filter((f) => f.opcode === 9).length < 1) problems.push("timed out without a ping");
+  if (errors.length !== 1 || errors[0].type !== ErrorType.PongTimeout || errors[0].closeCode !== 1011)
+    problems.push(
+      `ERROR ${errors.map((e) => `type ${e.type} code ${e.closeCode}`)} != one pong timeout 1011`,
+    );
+  const heartbeat = Buffer.concat([Buffer.from([3, 0xf3]), Buffer.from("heartbeat timeout")]).toString("hex");
+  if (!same(closes, [heartbeat]))
+    problems.push(`close frames sent ${short(closes)}, not one 1011 "heartbeat timeout"`);
+  if (ending !== "DISCONNECTED 1011") problems.push(`ended ${ending}, not DISCONNECTED 1011`);
+  if (peer.collector.error) problems.push(`the client reset the connection (${peer.collector.error})`);
+  return problems;
 }
