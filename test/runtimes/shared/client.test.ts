@@ -1,11 +1,8 @@
 // The WHATWG client on Node and Bun alike, against our server and raw peers (harness.ts picks the runtime).
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import * as net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { spawn } from "node:child_process";
+import * as net from "node:net";
 import { parseFrame, switchingProtocols, within } from "../../support/raw-client.js";
+import { throwawayCert } from "../../support/tls-cert.js";
 import {
   describe,
   echoServer,
@@ -271,27 +268,8 @@ describe(`client on ${runtime}`, () => {
   });
 
   it("connects over TLS to our wss server with a throw-away certificate trusted by `ca`, and refuses it without", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "wasmsocket-tls-"));
-    try {
-      const [keyFile, certFile] = [join(dir, "key.pem"), join(dir, "cert.pem")];
-      execFileSync(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "rsa:2048",
-          "-nodes",
-          "-keyout",
-          keyFile,
-          "-out",
-          certFile,
-          "-days",
-          "1",
-        ].concat(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]),
-        { stdio: "ignore" },
-      );
-      const [key, cert] = [readFileSync(keyFile, "utf8"), readFileSync(certFile, "utf8")];
+    const { key, cert } = throwawayCert("localhost");
+    {
       const { wss, port } = await echoServer({ tls: { key, cert } });
       const ws = await openClient(`wss://localhost:${port}/secure`, [], { ca: cert });
       ws.send(new Uint8Array(100_000).fill(3));
@@ -306,34 +284,12 @@ describe(`client on ${runtime}`, () => {
       await wss.close();
       // rejectUnauthorized false (ws's option, as for https.request): neither the chain nor the name is
       // checked, here a self-signed certificate for another name.
-      const [otherKey, otherCert] = [join(dir, "other-key.pem"), join(dir, "other-cert.pem")];
-      execFileSync(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "rsa:2048",
-          "-nodes",
-          "-keyout",
-          otherKey,
-          "-out",
-          otherCert,
-          "-days",
-          "1",
-        ].concat(["-subj", "/CN=elsewhere.invalid"]),
-        { stdio: "ignore" },
-      );
-      const other = await echoServer({
-        tls: { key: readFileSync(otherKey, "utf8"), cert: readFileSync(otherCert, "utf8") },
-      });
+      const other = await echoServer({ tls: throwawayCert("elsewhere.invalid") });
       const unchecked = await openClient(`wss://localhost:${other.port}/`, [], { rejectUnauthorized: false });
       unchecked.send("unchecked");
       expect(String(await nextMessage(unchecked))).toBe("unchecked");
       unchecked.close();
       await other.wss.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
