@@ -165,26 +165,63 @@ function maxHead(engine: Engine, options: HeadOptions): number {
   return Math.min(options.maxHeaderBytes ?? defaults.maxHeaderSize, engine.ioBytes >>> 1);
 }
 
+/** A header name as sent and in lower case (the record's key). */
+interface HeaderName {
+  readonly sent: string;
+  readonly lower: string;
+}
+
 /**
- * The header table as a record of lower-case names, repeated fields joined with ", ", also pushing each
- * field's name (as sent) and value onto `raw` (Node's `rawHeaders`).
+ * Header names read before, by length (up to NAME_CACHE_LENGTH bytes, NAME_CACHE_WIDTH names of each length,
+ * the first seen): every client sends the same few names, and one found here costs a comparison of its bytes
+ * instead of a slice, a `toLowerCase` and a fresh property key per request. Names past the bounds are read
+ * as before, so a peer sending made-up names fills it once and changes nothing else.
+ */
+const NAME_CACHE_LENGTH = 32;
+const NAME_CACHE_WIDTH = 8;
+const knownNames: HeaderName[][] = Array.from({ length: NAME_CACHE_LENGTH + 1 }, () => []);
+
+/** Whether the `length` bytes at `at` are `name`'s char codes (latin1, as the head is read). */
+function bytesAre(u8: Uint8Array, at: number, length: number, name: string): boolean {
+  for (let i = 0; i < length; i++) if (u8[at + i] !== name.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The name of `length` bytes at `at` in the head: from the cache when read before. */
+function headerName(engine: Engine, text: HeadText, at: number, length: number): HeaderName {
+  const known = length <= NAME_CACHE_LENGTH ? knownNames[length] : undefined;
+  if (known !== undefined)
+    for (let i = 0; i < known.length; i++)
+      if (bytesAre(engine.u8, at, length, known[i].sent)) return known[i];
+  const sent = text.at(at, length);
+  const name = { sent, lower: sent.toLowerCase() };
+  if (known !== undefined && known.length < NAME_CACHE_WIDTH) known.push(name);
+  return name;
+}
+
+/**
+ * The header table as a record of lower-case names, repeated fields joined with ", ", also putting each
+ * field's name (as sent) and value in `raw` (Node's `rawHeaders`).
  */
 function readHeaders(engine: Engine, text: HeadText, raw?: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   const count = field(engine, HandshakeField.HeaderCount);
   for (let i = 0; i < count; i++) {
     const entry = (engine.handshake + HANDSHAKE_FIELDS_BYTES + i * HEADER_ENTRY_BYTES) >>> 2;
-    const sent = text.at(
+    const name = headerName(
+      engine,
+      text,
       engine.u32[entry + HeaderEntry.NamePtr / 4],
       engine.u32[entry + HeaderEntry.NameLength / 4],
     );
-    const name = sent.toLowerCase();
     const value = text.at(
       engine.u32[entry + HeaderEntry.ValuePtr / 4],
       engine.u32[entry + HeaderEntry.ValueLength / 4],
     );
-    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
-    raw?.push(sent, value);
+    // As `name in headers` was: every property an object has (Object.prototype's too) is defined.
+    const before = headers[name.lower];
+    headers[name.lower] = before !== undefined ? `${before}, ${value}` : value;
+    raw?.push(name.sent, value);
   }
   return headers;
 }

@@ -29,7 +29,15 @@ import { defaults } from "../../bindings/policies/config.js";
 import type { UpgradeRequest } from "../../bindings/protocol/handshake.js";
 import { ServerConnection as CoreServerConnection } from "../../bindings/api/server-connection.js";
 import { nodeDeflateCodec } from "./deflate.js";
-import { allocBuffer, bindSession, Http2StreamLink, rawHead, resetStream, SocketLink } from "./link.js";
+import {
+  allocBuffer,
+  bindSession,
+  Http2StreamLink,
+  ignoreError,
+  rawHead,
+  resetStream,
+  SocketLink,
+} from "./link.js";
 import { incomingMessage } from "./request.js";
 import {
   advertiseConnectProtocol,
@@ -144,7 +152,21 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
   /** The server listening on our own port, or the attached one. */
   private httpServer: net.Server | undefined;
   private ownsServer = false;
-  private readonly handshakeTimers = new Map<Duplex, ReturnType<typeof setTimeout>>();
+  /**
+   * Our own port's sockets still in their handshake, with the time (`performance.now()`) each is cut at, in
+   * the order they came: one timer per server (`handshakeTimer`, due at the first deadline) instead of a
+   * Timeout per connection.
+   */
+  private readonly handshakeDeadlines = new Map<Duplex, number>();
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the handshake timer fires. */
+  private handshakeTimerAt = 0;
+  /**
+   * A deadline came earlier than one before it (handshakeTimeout was lowered): the deadlines are no longer
+   * in the map's order, and a sweep reads them all until the map empties.
+   */
+  private deadlinesUnordered = false;
+  private lastDeadline = 0;
 
   constructor(options: ServerOptions<C>, callback?: () => void) {
     super(checkModes(options), allocBuffer, nodeDeflateCodec);
@@ -264,7 +286,6 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
       (ws) => (callback ? callback(ws, req()) : this.emitConnection(ws, req)),
     );
     if (ws instanceof Uint8Array) return refuseStream(stream, 503, this.refusalText(503));
-    stream.off("error", ignoreError);
     bindSession(stream, ws.session);
   }
 
@@ -277,10 +298,11 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
 
   protected dropHandshakes(): void {
     if (!this.httpServer || !this.ownsServer) return;
-    for (const [socket, timer] of this.handshakeTimers) {
-      clearTimeout(timer);
-      socket.destroy();
-    }
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    const sockets = [...this.handshakeDeadlines.keys()];
+    this.handshakeDeadlines.clear();
+    for (const socket of sockets) socket.destroy();
   }
 
   private answer(
@@ -309,7 +331,6 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
       callback,
     );
     if (ws instanceof Uint8Array) return this.refuse(socket, 503, ws);
-    socket.off("error", ignoreError);
     // Frames that arrived with the request are fed once the caller has attached its listeners.
     bindSession(tcp, ws.session, head);
   }
@@ -399,10 +420,8 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
    * such (or there is none) no IncomingMessage is built for the connection.
    */
   private emitConnection(ws: C, req: () => http.IncomingMessage): void {
-    const listeners = this.listeners("connection");
-    if (listeners.length === 0) return;
-    let needed = false;
-    for (const listener of listeners) if (listener.length !== 1) needed = true;
+    if (this.listenerCount("connection") === 0) return;
+    const needed = this.someListener("connection", readsRequest);
     this.emit("connection", ws, needed ? req() : (undefined as unknown as http.IncomingMessage));
   }
 
@@ -461,15 +480,53 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
 
   /** Our own server: a connection that has not upgraded within handshakeTimeout is cut. */
   private watchHandshake(socket: Socket): void {
-    if (this.handshakeTimers.has(socket)) return;
-    const timer = setTimeout(() => {
-      this.handshakeTimers.delete(socket);
-      socket.destroy();
-    }, this.options.handshakeTimeout ?? defaults.handshakeTimeout);
-    this.handshakeTimers.set(socket, timer);
+    const deadlines = this.handshakeDeadlines;
+    if (deadlines.has(socket)) return;
+    const deadline = performance.now() + (this.options.handshakeTimeout ?? defaults.handshakeTimeout);
+    if (deadline < this.lastDeadline) this.deadlinesUnordered = true;
+    this.lastDeadline = deadline;
+    deadlines.set(socket, deadline);
     // `on`, not `once` (a wrapper per socket): stopWatching removes it either way.
     socket.on("close", this.onHandshakeClose);
+    if (this.handshakeTimer === undefined || deadline < this.handshakeTimerAt)
+      this.armHandshakeTimer(deadline);
   }
+
+  /**
+   * The timer fires at `deadline`. Unref'd: a socket in its handshake keeps the process alive by itself, and
+   * once none is left the timer has nothing to cut.
+   */
+  private armHandshakeTimer(deadline: number): void {
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimerAt = deadline;
+    this.handshakeTimer = setTimeout(
+      this.sweepHandshakes,
+      Math.max(0, Math.ceil(deadline - performance.now())),
+    );
+    this.handshakeTimer.unref?.();
+  }
+
+  /** Cut the sockets past their deadline; the timer goes again for the next one, if any. */
+  private readonly sweepHandshakes = (): void => {
+    this.handshakeTimer = undefined;
+    const deadlines = this.handshakeDeadlines;
+    const now = performance.now();
+    const late: Duplex[] = [];
+    let next = Infinity;
+    for (const [socket, deadline] of deadlines) {
+      if (deadline > now) {
+        next = Math.min(next, deadline);
+        // In order, the first one not due is the next deadline.
+        if (!this.deadlinesUnordered) break;
+      } else late.push(socket);
+    }
+    for (const socket of late) {
+      deadlines.delete(socket);
+      socket.destroy();
+    }
+    if (deadlines.size === 0) this.deadlinesUnordered = false;
+    if (next !== Infinity) this.armHandshakeTimer(next);
+  };
 
   /** A socket closed during its handshake (`this` is the socket): one listener shared by every socket. */
   private readonly onHandshakeClose = ((server: WebSocketServer<C>) =>
@@ -477,12 +534,9 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
       server.stopWatching(this);
     })(this);
 
-  /** The handshake is over: drop its timer and the close listener (which would keep them alive). */
+  /** The handshake is over: drop its deadline and the close listener (which would keep them alive). */
   private stopWatching(socket: Duplex): void {
-    const timer = this.handshakeTimers.get(socket);
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    this.handshakeTimers.delete(socket);
+    if (!this.handshakeDeadlines.delete(socket)) return;
     socket.off("close", this.onHandshakeClose);
   }
 
@@ -497,7 +551,10 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
   }
 }
 
-function ignoreError(): void {}
+/** A 'connection' listener that may read its second argument (it declares one, or none: `(...args)`). */
+function readsRequest(listener: (...args: never[]) => void): boolean {
+  return listener.length !== 1;
+}
 
 /**
  * After a refusal is written: read and drop what the peer still sends until its FIN (or `ms`), then close.
