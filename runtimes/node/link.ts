@@ -200,6 +200,42 @@ export function readInPlace(socket: Duplex, session: InPlaceReader): boolean {
   return true;
 }
 
+/** What sockets still in their handshake read into (`readHeadInPlace`), made at the first. */
+let headBuffer: Uint8Array | null = null;
+const HEAD_READ_BYTES = 16 * 1024;
+
+/**
+ * Read a raw socket's request head with Node's user-buffer reads (as `readInPlace` reads frames), into one
+ * buffer shared by every such socket: each read is parsed or copied by `onRead` (called with `this` the
+ * socket) before another read can come, so no Buffer is made per read and no 'data' event runs. Once the
+ * connection opens, `readInPlace` switches the socket to its session's input area. False, leaving the socket
+ * alone, where `readInPlace` could not do it either (TLS, Node's fields not found).
+ */
+export function readHeadInPlace(
+  socket: Socket,
+  onRead: (this: Socket, length: number, buffer: Uint8Array) => boolean,
+): boolean {
+  const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } })
+    ._handle;
+  if (!handle || typeof handle.useUserBuffer !== "function" || "encrypted" in socket) return false;
+  userBufferFields ??= findUserBufferFields();
+  const fields = userBufferFields;
+  if (!fields || !(fields.buffer in socket) || socket.readableLength > 0) return false;
+  headBuffer ??= new Uint8Array(HEAD_READ_BYTES);
+  const target = socket as unknown as Fields;
+  target[fields.buffer] = headBuffer;
+  target[fields.generator] = null;
+  target[fields.callback] = onRead;
+  handle.useUserBuffer(headBuffer);
+  return true;
+}
+
+/** Whether `socket` is read in place (`readInPlace`, `readHeadInPlace`): its reads make no 'data' events. */
+export function readsInPlace(socket: Duplex): boolean {
+  const fields = userBufferFields;
+  return !!fields && (socket as unknown as Fields)[fields.buffer] != null;
+}
+
 /**
  * The in-place read callback (`onread`'s, which Node calls with `this` the socket and the buffer read into).
  * Read in place, the socket emits no 'data' of its own: an application listening (ws's `_socket`, to count

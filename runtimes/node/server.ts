@@ -35,6 +35,8 @@ import {
   Http2StreamLink,
   ignoreError,
   rawHead,
+  readHeadInPlace,
+  readsInPlace,
   resetStream,
   SocketLink,
 } from "./link.js";
@@ -153,11 +155,11 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
   private httpServer: net.Server | undefined;
   private ownsServer = false;
   /**
-   * Our own port's sockets still in their handshake, with the time (`performance.now()`) each is cut at, in
-   * the order they came: one timer per server (`handshakeTimer`, due at the first deadline) instead of a
+   * Our own port's sockets still in their handshake, with the time (`performance.now()`) each is cut at and
+   * the head so far, in the order they came: one timer per server (`handshakeTimer`, due at the first deadline) instead of a
    * Timeout per connection.
    */
-  private readonly handshakeDeadlines = new Map<Duplex, number>();
+  private readonly handshakes = new Map<Duplex, OwnHandshake>();
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the handshake timer fires. */
   private handshakeTimerAt = 0;
@@ -300,8 +302,8 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
     if (!this.httpServer || !this.ownsServer) return;
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
-    const sockets = [...this.handshakeDeadlines.keys()];
-    this.handshakeDeadlines.clear();
+    const sockets = [...this.handshakes.keys()];
+    this.handshakes.clear();
     for (const socket of sockets) socket.destroy();
   }
 
@@ -382,36 +384,60 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
    */
   private onSocket(socket: Socket): void {
     socket.on("error", ignoreError);
-    this.watchHandshake(socket);
-    const pending = new PendingHead();
-    const onData = (chunk: Buffer): void => {
-      const request = this.takeHead(pending, chunk);
-      if (!request) return;
-      // The IncomingMessage (a Readable stream) is built only if something reads it (see `emitConnection`).
-      let built: http.IncomingMessage | undefined;
-      const req = (): http.IncomingMessage => (built ??= incomingMessage(socket, request));
-      let decided = false;
-      (socket as unknown as Record<symbol, boolean>)[kUpgraded] = true;
-      this.decide(
-        req,
-        request.path,
-        request,
-        !!this.options.tls,
-        (decision) => {
-          decided = true;
-          socket.off("data", onData);
-          this.stopWatching(socket);
-          if (socket.isPaused()) socket.resume();
-          const frames = pending.frames();
-          const rest = Buffer.from(frames.buffer, frames.byteOffset, frames.length);
-          this.answer(req, socket, rest, decision, (ws) => this.emitConnection(ws, req));
-        },
-        true,
-      );
-      // An async verifyClient: hold further bytes in the socket (its own backpressure) until it answers.
-      if (!decided) socket.pause();
-    };
+    const handshake = this.watchHandshake(socket);
+    // A ws-shaped class (the WebSocket option) is handed the socket and reads it by 'data' events.
+    // Read in place, the stream is not flowing (no 'data' listener): reads go on all the same, and a peer's
+    // FIN is still 'end' (Node reads the end out at EOF), then our FIN.
+    if (!isForeignClass(this.options.WebSocket) && readHeadInPlace(socket, this.onHeadRead)) return;
+    const onData = (chunk: Buffer): void => this.headBytes(socket, handshake, chunk);
+    handshake.onData = onData;
     socket.on("data", onData);
+  }
+
+  /**
+   * A read of a socket in its handshake, read in place (`this` is the socket): one function per server. An
+   * application listening to the socket's 'data' gets a copy of each read (it has the socket in a lazily
+   * built request or in 'wsClientError'); once the handshake is over (refused), what comes is dropped.
+   */
+  private readonly onHeadRead = ((server: WebSocketServer<C>) =>
+    function (this: Socket, length: number, buffer: Uint8Array): boolean {
+      if (this.listenerCount("data") > 0) this.emit("data", Buffer.from(buffer.subarray(0, length)));
+      const handshake = server.handshakes.get(this);
+      if (handshake !== undefined) server.headBytes(this, handshake, buffer.subarray(0, length));
+      return true;
+    })(this);
+
+  /**
+   * Bytes of a socket in its handshake: the engine reads the head as it comes, then the upgrade is decided;
+   * bytes after the head are kept (copied) for the connection.
+   */
+  private headBytes(socket: Socket, handshake: OwnHandshake, chunk: Uint8Array): void {
+    const pending = handshake.pending;
+    const request = this.takeHead(pending, chunk);
+    if (!request) return;
+    // The IncomingMessage (a Readable stream) is built only if something reads it (see `emitConnection`).
+    let built: http.IncomingMessage | undefined;
+    const req = (): http.IncomingMessage => (built ??= incomingMessage(socket, request));
+    let decided = false;
+    (socket as unknown as Record<symbol, boolean>)[kUpgraded] = true;
+    this.decide(
+      req,
+      request.path,
+      request,
+      !!this.options.tls,
+      (decision) => {
+        decided = true;
+        if (handshake.onData) socket.off("data", handshake.onData);
+        this.stopWatching(socket);
+        if (socket.isPaused()) socket.resume();
+        const frames = pending.frames();
+        const rest = Buffer.from(frames.buffer, frames.byteOffset, frames.length);
+        this.answer(req, socket, rest, decision, (ws) => this.emitConnection(ws, req));
+      },
+      true,
+    );
+    // An async verifyClient: hold further bytes in the socket (its own backpressure) until it answers.
+    if (!decided) socket.pause();
   }
 
   /**
@@ -479,17 +505,17 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
   };
 
   /** Our own server: a connection that has not upgraded within handshakeTimeout is cut. */
-  private watchHandshake(socket: Socket): void {
-    const deadlines = this.handshakeDeadlines;
-    if (deadlines.has(socket)) return;
+  private watchHandshake(socket: Socket): OwnHandshake {
     const deadline = performance.now() + (this.options.handshakeTimeout ?? defaults.handshakeTimeout);
     if (deadline < this.lastDeadline) this.deadlinesUnordered = true;
     this.lastDeadline = deadline;
-    deadlines.set(socket, deadline);
+    const handshake: OwnHandshake = { deadline, pending: new PendingHead(), onData: null };
+    this.handshakes.set(socket, handshake);
     // `on`, not `once` (a wrapper per socket): stopWatching removes it either way.
     socket.on("close", this.onHandshakeClose);
     if (this.handshakeTimer === undefined || deadline < this.handshakeTimerAt)
       this.armHandshakeTimer(deadline);
+    return handshake;
   }
 
   /**
@@ -509,11 +535,11 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
   /** Cut the sockets past their deadline; the timer goes again for the next one, if any. */
   private readonly sweepHandshakes = (): void => {
     this.handshakeTimer = undefined;
-    const deadlines = this.handshakeDeadlines;
+    const deadlines = this.handshakes;
     const now = performance.now();
     const late: Duplex[] = [];
     let next = Infinity;
-    for (const [socket, deadline] of deadlines) {
+    for (const [socket, { deadline }] of deadlines) {
       if (deadline > now) {
         next = Math.min(next, deadline);
         // In order, the first one not due is the next deadline.
@@ -536,7 +562,7 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
 
   /** The handshake is over: drop its deadline and the close listener (which would keep them alive). */
   private stopWatching(socket: Duplex): void {
-    if (!this.handshakeDeadlines.delete(socket)) return;
+    if (!this.handshakes.delete(socket)) return;
     socket.off("close", this.onHandshakeClose);
   }
 
@@ -552,6 +578,16 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
 }
 
 /** A 'connection' listener that may read its second argument (it declares one, or none: `(...args)`). */
+/** A socket of our own port in its handshake. */
+interface OwnHandshake {
+  /** When it is cut (`performance.now()`). */
+  deadline: number;
+  /** The head so far, then the frames after it. */
+  pending: PendingHead;
+  /** Its 'data' listener, when it is not read in place (TLS, a ws-shaped `WebSocket` class). */
+  onData: ((chunk: Buffer) => void) | null;
+}
+
 function readsRequest(listener: (...args: never[]) => void): boolean {
   return listener.length !== 1;
 }
@@ -564,7 +600,8 @@ function readsRequest(listener: (...args: never[]) => void): boolean {
 function linger(socket: Duplex, ms: number): void {
   if (socket.destroyed) return;
   socket.removeAllListeners("data");
-  socket.on("data", ignoreError);
+  // Read in place, what comes is dropped by the socket's read callback (with no 'data' listener, no copy).
+  if (!readsInPlace(socket)) socket.on("data", ignoreError);
   const timer = setTimeout(() => socket.destroy(), ms);
   socket.once("close", () => clearTimeout(timer));
   socket.once("end", () => socket.destroy());

@@ -35,6 +35,21 @@ describe("WebSocketServer handshake", () => {
     await wss.close();
   });
 
+  it("ends a connection whose peer sends half a request and its FIN, without waiting for handshakeTimeout", async () => {
+    const { wss, port, url } = await echoServer({ handshakeTimeout: 60_000 });
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port).slice(0, 40));
+    raw.socket.end();
+    expect(await raw.closed(10_000)).toBe(true);
+    // The server goes on (heads are read into one buffer shared by every socket in its handshake).
+    const ws = await openClient(url);
+    ws.send("after");
+    expect(await nextMessage(ws)).toBe("after");
+    ws.close();
+    await nextEvent(ws, "close");
+    await wss.close();
+  });
+
   it("cuts each slow handshake at its own deadline (one timer for all), not one that completed", async () => {
     const { wss, port, url } = await echoServer({ handshakeTimeout: 800 });
     const first = await RawClient.connect(port);
