@@ -123,8 +123,10 @@ export function bindSession(socket: Duplex, session: Session, head?: Uint8Array)
   // handleUpgrade takes any Duplex: only a net.Socket has setNoDelay (an HTTP/2 stream has setTimeout).
   const tcp = socket as Partial<Pick<Socket, "setNoDelay" | "setTimeout" | "timeout">>;
   if (typeof tcp.setNoDelay === "function") tcp.setNoDelay(true);
-  // A timeout node:http (or the application) set; our own port's sockets have none to clear.
-  if (typeof tcp.setTimeout === "function" && tcp.timeout !== undefined) tcp.setTimeout(0);
+  // A timeout node:http (or the application) set; our own port's sockets have none to clear (a net.Socket's
+  // `timeout` stays undefined until one is set). Other Duplexes (HTTP/2 streams) are cleared as they come.
+  if (typeof tcp.setTimeout === "function" && (tcp.timeout !== undefined || !(socket instanceof Socket)))
+    tcp.setTimeout(0);
   (socket as BoundSocket)[kSession] = session;
   // ECONNRESET and the like: 'close' follows and reports 1006. The socket has had `ignoreError` since its
   // handshake began (the server's, kept): one listener, not one removed and another added.
