@@ -50,8 +50,10 @@ export class Emitter<T extends EventMap<T>> {
     if (!list) return this;
     for (let i = list.length - 1; i >= 0; i--) {
       if (list[i].listener !== listener) continue;
-      const copy = list.slice();
-      copy.splice(i, 1);
+      // A new list (an emit running over the old one goes on with it), made without `splice`'s array of
+      // what it removed.
+      const copy: Entry[] = [];
+      for (let j = 0; j < list.length; j++) if (j !== i) copy.push(list[j]);
       this.entries[event] = copy;
       break;
     }
@@ -78,6 +80,13 @@ export class Emitter<T extends EventMap<T>> {
   /** The listeners of `event`, in call order. */
   listeners<K extends keyof T>(event: K): Listener<T[K]>[] {
     return (this.entries[event] ?? []).map((entry) => entry.listener as Listener<T[K]>);
+  }
+
+  /** Whether some listener of `event` passes `test` (without copying the list, as `listeners` does). */
+  protected someListener<K extends keyof T>(event: K, test: (listener: Listener<T[K]>) => boolean): boolean {
+    const list = this.entries[event];
+    if (list) for (let i = 0; i < list.length; i++) if (test(list[i].listener as Listener<T[K]>)) return true;
+    return false;
   }
 
   /** Same as `listeners` (once-wrappers are not used here). */
@@ -128,7 +137,7 @@ export class Emitter<T extends EventMap<T>> {
   private add<K extends keyof T>(event: K, listener: Listener<T[K]>, once: boolean, first = false): this {
     const list = this.entries[event] ?? [];
     const entry = { listener: listener as Listener<Args>, once };
-    this.entries[event] = first ? [entry, ...list] : [...list, entry];
+    this.entries[event] = list.length === 0 ? [entry] : first ? [entry, ...list] : [...list, entry];
     return this;
   }
 }

@@ -516,44 +516,62 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     done: (decision: UpgradeDecision) => void,
     plainHttp = false,
   ): void {
-    const refuse = (
-      status: number,
-      message = "",
-      headers?: Record<string, string | number>,
-      clientError = false,
-    ) => done({ status, response: this.refusal(status, message, headers), message, headers, clientError });
-    if (this.closing) return refuse(503);
-    const http2 = request.httpVersion === 20;
-    if (http2 && request.status !== 200)
-      return refuse(request.status, request.message, http2RefusalHeaders[request.reason], true);
-    if (request.status !== 101 && HEAD_RULES.has(request.reason))
-      return refuse(request.status, request.message, undefined, true);
-    if (plainHttp && !asksUpgrade(request)) return refuse(426);
-    if (!http2 && request.status !== 101) {
-      // ws's status, words and headers for the rules ws checks too; the engine's for its stricter ones.
-      if (!request.wsMessage) return refuse(request.status, request.message, undefined, true);
-      return refuse(request.wsStatus, request.wsMessage, wsRefusalHeaders[request.reason], true);
-    }
-    if (!this.handlesPath(target)) return refuse(400);
-    const offered = request.headers["sec-websocket-protocol"];
-    if (offered !== undefined && !parseProtocolList(offered))
-      return refuse(400, "Invalid Sec-WebSocket-Protocol header", undefined, true);
-    if (this.deflate && request.extensions && deflateOfferError(request.extensions))
-      return refuse(400, "Invalid or unacceptable Sec-WebSocket-Extensions header", undefined, true);
-    if (this.connections.size + this.pending >= (this.core.maxClients ?? defaults.maxClients))
-      return refuse(503);
+    const refused = this.refusedHead(request, target, plainHttp);
+    if (refused) return done(refused);
     // hybi-08 (version 8, which ws accepts too) named the header Sec-WebSocket-Origin.
     const origin = request.version === 8 ? (request.headers["sec-websocket-origin"] ?? "") : request.origin;
-    if (origin && !this.originAllowed(origin)) return refuse(403);
-    const open = () =>
-      done({ status: http2 ? 200 : 101, request, protocol: this.chooseProtocol(request, req) });
-    if (!this.core.verifyClient) return open();
+    if (origin && !this.originAllowed(origin)) return done(this.refused(403));
+    if (!this.core.verifyClient) return done(this.accepting(request, req));
     this.pending++;
     this.verify(req, origin, secure, (accept, status, message, headers) => {
       this.pending--;
-      if (!accept) return refuse(status || defaults.refusalStatus, message, headers);
-      open();
+      if (!accept) return done(this.refused(status || defaults.refusalStatus, message, headers));
+      done(this.accepting(request, req));
     });
+  }
+
+  /** The refusal of `request` on the rules judged before its origin (null: none applies). */
+  private refusedHead(request: UpgradeRequest, target: string, plainHttp: boolean): UpgradeDecision | null {
+    if (this.closing) return this.refused(503);
+    const http2 = request.httpVersion === 20;
+    if (http2 && request.status !== 200)
+      return this.refused(request.status, request.message, http2RefusalHeaders[request.reason], true);
+    if (request.status !== 101 && HEAD_RULES.has(request.reason))
+      return this.refused(request.status, request.message, undefined, true);
+    if (plainHttp && !asksUpgrade(request)) return this.refused(426);
+    if (!http2 && request.status !== 101) {
+      // ws's status, words and headers for the rules ws checks too; the engine's for its stricter ones.
+      if (!request.wsMessage) return this.refused(request.status, request.message, undefined, true);
+      return this.refused(request.wsStatus, request.wsMessage, wsRefusalHeaders[request.reason], true);
+    }
+    if (!this.handlesPath(target)) return this.refused(400);
+    const offered = request.headers["sec-websocket-protocol"];
+    if (offered !== undefined && !parseProtocolList(offered))
+      return this.refused(400, "Invalid Sec-WebSocket-Protocol header", undefined, true);
+    if (this.deflate && request.extensions && deflateOfferError(request.extensions))
+      return this.refused(400, "Invalid or unacceptable Sec-WebSocket-Extensions header", undefined, true);
+    if (this.connections.size + this.pending >= (this.core.maxClients ?? defaults.maxClients))
+      return this.refused(503);
+    return null;
+  }
+
+  /** A refusing decision (methods, not closures made for every request `decide` judges). */
+  private refused(
+    status: number,
+    message = "",
+    headers?: Record<string, string | number>,
+    clientError = false,
+  ): UpgradeDecision {
+    return { status, response: this.refusal(status, message, headers), message, headers, clientError };
+  }
+
+  /** The accepting decision: 101 (200 on HTTP/2) with the chosen subprotocol. */
+  private accepting(request: UpgradeRequest, req: RequestSource<Req>): UpgradeDecision {
+    return {
+      status: request.httpVersion === 20 ? 200 : 101,
+      request,
+      protocol: this.chooseProtocol(request, req),
+    };
   }
 
   /**

@@ -97,8 +97,28 @@ function field(engine: Engine, offset: number): number {
 
 const ascii = new TextDecoder();
 
+type Latin1Slice = (this: Uint8Array, start: number, end: number) => string;
+
+/**
+ * The runtime's own latin1 reading of a byte range where it has one that takes any Uint8Array (Node's and
+ * Bun's `Buffer#latin1Slice`): one native call, with no scan for high bytes and no view. Checked once, on
+ * bytes that read differently in latin1 than in any other decoder; null elsewhere (browsers).
+ */
+const nativeLatin1: Latin1Slice | null = (() => {
+  const buffer = (globalThis as { Buffer?: { prototype?: { latin1Slice?: unknown } } }).Buffer;
+  const slice = buffer?.prototype?.latin1Slice;
+  if (typeof slice !== "function") return null;
+  try {
+    const probe = new Uint8Array([0x41, 0xe9, 0x80, 0xff, 0x42]);
+    return (slice as Latin1Slice).call(probe, 1, 4) === "\u00e9\u0080\u00ff" ? (slice as Latin1Slice) : null;
+  } catch {
+    return null;
+  }
+})();
+
 /** Bytes at [ptr, ptr + len) as a latin1 string (how HTTP heads are read). */
 function latin1(engine: Engine, ptr: number, len: number): string {
+  if (nativeLatin1 !== null) return nativeLatin1.call(engine.u8, ptr, ptr + len);
   const u8 = engine.u8;
   let high = false;
   for (let i = ptr; i < ptr + len; i++) if (u8[i] > 0x7f) high = true;
@@ -165,26 +185,63 @@ function maxHead(engine: Engine, options: HeadOptions): number {
   return Math.min(options.maxHeaderBytes ?? defaults.maxHeaderSize, engine.ioBytes >>> 1);
 }
 
+/** A header name as sent and in lower case (the record's key). */
+interface HeaderName {
+  readonly sent: string;
+  readonly lower: string;
+}
+
 /**
- * The header table as a record of lower-case names, repeated fields joined with ", ", also pushing each
- * field's name (as sent) and value onto `raw` (Node's `rawHeaders`).
+ * Header names read before, by length (up to NAME_CACHE_LENGTH bytes, NAME_CACHE_WIDTH names of each length,
+ * the first seen): every client sends the same few names, and one found here costs a comparison of its bytes
+ * instead of a slice, a `toLowerCase` and a fresh property key per request. Names past the bounds are read
+ * as before, so a peer sending made-up names fills it once and changes nothing else.
+ */
+const NAME_CACHE_LENGTH = 32;
+const NAME_CACHE_WIDTH = 8;
+const knownNames: HeaderName[][] = Array.from({ length: NAME_CACHE_LENGTH + 1 }, () => []);
+
+/** Whether the `length` bytes at `at` are `name`'s char codes (latin1, as the head is read). */
+function bytesAre(u8: Uint8Array, at: number, length: number, name: string): boolean {
+  for (let i = 0; i < length; i++) if (u8[at + i] !== name.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The name of `length` bytes at `at` in the head: from the cache when read before. */
+function headerName(engine: Engine, text: HeadText, at: number, length: number): HeaderName {
+  const known = length <= NAME_CACHE_LENGTH ? knownNames[length] : undefined;
+  if (known !== undefined)
+    for (let i = 0; i < known.length; i++)
+      if (bytesAre(engine.u8, at, length, known[i].sent)) return known[i];
+  const sent = text.at(at, length);
+  const name = { sent, lower: sent.toLowerCase() };
+  if (known !== undefined && known.length < NAME_CACHE_WIDTH) known.push(name);
+  return name;
+}
+
+/**
+ * The header table as a record of lower-case names, repeated fields joined with ", ", also putting each
+ * field's name (as sent) and value in `raw` (Node's `rawHeaders`).
  */
 function readHeaders(engine: Engine, text: HeadText, raw?: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   const count = field(engine, HandshakeField.HeaderCount);
   for (let i = 0; i < count; i++) {
     const entry = (engine.handshake + HANDSHAKE_FIELDS_BYTES + i * HEADER_ENTRY_BYTES) >>> 2;
-    const sent = text.at(
+    const name = headerName(
+      engine,
+      text,
       engine.u32[entry + HeaderEntry.NamePtr / 4],
       engine.u32[entry + HeaderEntry.NameLength / 4],
     );
-    const name = sent.toLowerCase();
     const value = text.at(
       engine.u32[entry + HeaderEntry.ValuePtr / 4],
       engine.u32[entry + HeaderEntry.ValueLength / 4],
     );
-    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
-    raw?.push(sent, value);
+    // As `name in headers` was: every property an object has (Object.prototype's too) is defined.
+    const before = headers[name.lower];
+    headers[name.lower] = before !== undefined ? `${before}, ${value}` : value;
+    raw?.push(name.sent, value);
   }
   return headers;
 }

@@ -65,7 +65,8 @@ export class OutputQueue {
   /** Slabs filled up since the last flush: free once the transport has taken that flush. */
   private retired: Uint8Array[] = [];
   private scheduled = false;
-  private readonly flushTask = (): void => this.flush();
+  /** The scheduled flush, made at the first (a connection that never sends a frame makes none). */
+  private flushTask: (() => void) | null = null;
   /** Bytes queued and not yet handed to the sink. */
   pending = 0;
 
@@ -99,12 +100,18 @@ export class OutputQueue {
     this.schedule();
   }
 
-  /** Queue a copy of `bytes` in an allocation of their exact size, leaving the slab alone (none is made). */
-  pushCopy(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
+  /**
+   * Hand the sink what is queued, then a copy of `bytes` in an allocation of their exact size, now: the slab is
+   * left alone (none is made), and no flush is scheduled for it (a microtask that would find nothing to do).
+   */
+  writeCopy(bytes: Uint8Array): void {
+    if (bytes.length === 0) return this.flush();
     const copy = this.alloc(bytes.length);
     copy.set(bytes);
-    this.push(copy, false, true);
+    this.seal();
+    this.chunks.push(copy);
+    this.pending += copy.length;
+    this.flush();
   }
 
   /**
@@ -212,7 +219,7 @@ export class OutputQueue {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(this.flushTask);
+    queueMicrotask((this.flushTask ??= () => this.flush()));
   }
 
   private seal(): void {

@@ -287,8 +287,7 @@ export class Session implements BackpressureHost, HeldSendsHost, HeartbeatHooks 
    */
   writeRaw(bytes: Uint8Array): void {
     if (this.released) return;
-    this.output.pushCopy(bytes);
-    this.output.flush();
+    this.output.writeCopy(bytes);
   }
 
   /** Feed bytes read from the socket. */

@@ -208,6 +208,11 @@ export class SocketWriter {
   /** The socket is closed: what is kept is dropped and every callback still waiting gets an error. */
   close(): void {
     this.settle();
+    // Nothing waits (every connection's end, often twice): nothing to make.
+    if (this.callbacks === null && this.backlog.length === 0) {
+      this.backlogBytes = 0;
+      return;
+    }
     const callbacks: Failing[] = this.callbacks ?? [];
     this.callbacks = null;
     for (const batch of this.backlog) if (batch.done) callbacks.push(batch.done);

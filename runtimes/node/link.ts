@@ -88,7 +88,8 @@ export function resetStream(stream: Http2Stream): void {
   abort.abort();
 }
 
-const ignoreError = (): void => {};
+/** The 'error' listener of a socket in its handshake and of an open connection's: 'close' reports the end. */
+export const ignoreError = (): void => {};
 
 // The session (or client link) of a socket, on the socket itself: the listeners below and the in-place read
 // callback are shared by every socket (Node calls them with `this` the socket), not closures per connection.
@@ -120,17 +121,29 @@ function onData(this: BoundSocket, chunk: Buffer): void {
  */
 export function bindSession(socket: Duplex, session: Session, head?: Uint8Array): void {
   // handleUpgrade takes any Duplex: only a net.Socket has setNoDelay (an HTTP/2 stream has setTimeout).
-  const tcp = socket as Partial<Pick<Socket, "setNoDelay" | "setTimeout">>;
+  const tcp = socket as Partial<Pick<Socket, "setNoDelay" | "setTimeout" | "timeout">>;
   if (typeof tcp.setNoDelay === "function") tcp.setNoDelay(true);
-  if (typeof tcp.setTimeout === "function") tcp.setTimeout(0);
+  // A timeout node:http (or the application) set; our own port's sockets have none to clear (a net.Socket's
+  // `timeout` stays undefined until one is set). Other Duplexes (HTTP/2 streams) are cleared as they come.
+  if (typeof tcp.setTimeout === "function" && (tcp.timeout !== undefined || !(socket instanceof Socket)))
+    tcp.setTimeout(0);
   (socket as BoundSocket)[kSession] = session;
-  // ECONNRESET and the like: 'close' follows and reports 1006.
-  socket.on("error", ignoreError);
+  // ECONNRESET and the like: 'close' follows and reports 1006. The socket has had `ignoreError` since its
+  // handshake began (the server's, kept): one listener, not one removed and another added.
+  if (!hasListener(socket, "error", ignoreError)) socket.on("error", ignoreError);
   socket.on("end", onEnd);
   socket.on("close", onClose);
   socket.on("drain", onDrain);
   if (head && head.length > 0) session.receive(head);
   if (!readInPlace(socket, session)) socket.on("data", onData);
+}
+
+/** Whether `listener` is among `event`'s listeners of `socket`, without copying the list (`listeners()`). */
+function hasListener(socket: Duplex, event: string, listener: (...args: never[]) => void): boolean {
+  const events = (socket as unknown as { _events?: Record<string, unknown> })._events;
+  if (events === undefined) return socket.listeners(event).includes(listener);
+  const entry = events[event];
+  return entry === listener || (Array.isArray(entry) && entry.includes(listener));
 }
 
 /** What reads in place: a session, or a client's link (which hands bytes to its session once open). */
@@ -174,7 +187,9 @@ export function readInPlace(socket: Duplex, session: InPlaceReader): boolean {
   userBufferFields ??= findUserBufferFields();
   const fields = userBufferFields;
   if (!fields || !(fields.buffer in socket)) return false;
-  for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) session.receive(chunk);
+  // Our own port's sockets hold nothing here (their head came by 'data'): no read() to ask.
+  if (socket.readableLength > 0)
+    for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) session.receive(chunk);
   const buffer = session.readBuffer;
   const target = socket as unknown as Fields;
   (socket as BoundSocket)[kReader] = session;
@@ -185,6 +200,42 @@ export function readInPlace(socket: Duplex, session: InPlaceReader): boolean {
   // Reading may have stopped while node:http's buffer was full.
   socket.resume();
   return true;
+}
+
+/** What sockets still in their handshake read into (`readHeadInPlace`), made at the first. */
+let headBuffer: Uint8Array | null = null;
+const HEAD_READ_BYTES = 16 * 1024;
+
+/**
+ * Read a raw socket's request head with Node's user-buffer reads (as `readInPlace` reads frames), into one
+ * buffer shared by every such socket: each read is parsed or copied by `onRead` (called with `this` the
+ * socket) before another read can come, so no Buffer is made per read and no 'data' event runs. Once the
+ * connection opens, `readInPlace` switches the socket to its session's input area. False, leaving the socket
+ * alone, where `readInPlace` could not do it either (TLS, Node's fields not found).
+ */
+export function readHeadInPlace(
+  socket: Socket,
+  onRead: (this: Socket, length: number, buffer: Uint8Array) => boolean,
+): boolean {
+  const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } })
+    ._handle;
+  if (!handle || typeof handle.useUserBuffer !== "function" || "encrypted" in socket) return false;
+  userBufferFields ??= findUserBufferFields();
+  const fields = userBufferFields;
+  if (!fields || !(fields.buffer in socket) || socket.readableLength > 0) return false;
+  headBuffer ??= new Uint8Array(HEAD_READ_BYTES);
+  const target = socket as unknown as Fields;
+  target[fields.buffer] = headBuffer;
+  target[fields.generator] = null;
+  target[fields.callback] = onRead;
+  handle.useUserBuffer(headBuffer);
+  return true;
+}
+
+/** Whether `socket` is read in place (`readInPlace`, `readHeadInPlace`): its reads make no 'data' events. */
+export function readsInPlace(socket: Duplex): boolean {
+  const fields = userBufferFields;
+  return !!fields && (socket as unknown as Fields)[fields.buffer] != null;
 }
 
 /**

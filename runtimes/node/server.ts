@@ -29,7 +29,17 @@ import { defaults } from "../../bindings/policies/config.js";
 import type { UpgradeRequest } from "../../bindings/protocol/handshake.js";
 import { ServerConnection as CoreServerConnection } from "../../bindings/api/server-connection.js";
 import { nodeDeflateCodec } from "./deflate.js";
-import { allocBuffer, bindSession, Http2StreamLink, rawHead, resetStream, SocketLink } from "./link.js";
+import {
+  allocBuffer,
+  bindSession,
+  Http2StreamLink,
+  ignoreError,
+  rawHead,
+  readHeadInPlace,
+  readsInPlace,
+  resetStream,
+  SocketLink,
+} from "./link.js";
 import { incomingMessage } from "./request.js";
 import {
   advertiseConnectProtocol,
@@ -144,7 +154,21 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
   /** The server listening on our own port, or the attached one. */
   private httpServer: net.Server | undefined;
   private ownsServer = false;
-  private readonly handshakeTimers = new Map<Duplex, ReturnType<typeof setTimeout>>();
+  /**
+   * Our own port's sockets still in their handshake, with the time (`performance.now()`) each is cut at and
+   * the head so far, in the order they came: one timer per server (`handshakeTimer`, due at the first deadline) instead of a
+   * Timeout per connection.
+   */
+  private readonly handshakes = new Map<Duplex, OwnHandshake>();
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the handshake timer fires. */
+  private handshakeTimerAt = 0;
+  /**
+   * A deadline came earlier than one before it (handshakeTimeout was lowered): the deadlines are no longer
+   * in the map's order, and a sweep reads them all until the map empties.
+   */
+  private deadlinesUnordered = false;
+  private lastDeadline = 0;
 
   constructor(options: ServerOptions<C>, callback?: () => void) {
     super(checkModes(options), allocBuffer, nodeDeflateCodec);
@@ -264,7 +288,6 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
       (ws) => (callback ? callback(ws, req()) : this.emitConnection(ws, req)),
     );
     if (ws instanceof Uint8Array) return refuseStream(stream, 503, this.refusalText(503));
-    stream.off("error", ignoreError);
     bindSession(stream, ws.session);
   }
 
@@ -277,10 +300,11 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
 
   protected dropHandshakes(): void {
     if (!this.httpServer || !this.ownsServer) return;
-    for (const [socket, timer] of this.handshakeTimers) {
-      clearTimeout(timer);
-      socket.destroy();
-    }
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    const sockets = [...this.handshakes.keys()];
+    this.handshakes.clear();
+    for (const socket of sockets) socket.destroy();
   }
 
   private answer(
@@ -309,7 +333,6 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
       callback,
     );
     if (ws instanceof Uint8Array) return this.refuse(socket, 503, ws);
-    socket.off("error", ignoreError);
     // Frames that arrived with the request are fed once the caller has attached its listeners.
     bindSession(tcp, ws.session, head);
   }
@@ -361,36 +384,60 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
    */
   private onSocket(socket: Socket): void {
     socket.on("error", ignoreError);
-    this.watchHandshake(socket);
-    const pending = new PendingHead();
-    const onData = (chunk: Buffer): void => {
-      const request = this.takeHead(pending, chunk);
-      if (!request) return;
-      // The IncomingMessage (a Readable stream) is built only if something reads it (see `emitConnection`).
-      let built: http.IncomingMessage | undefined;
-      const req = (): http.IncomingMessage => (built ??= incomingMessage(socket, request));
-      let decided = false;
-      (socket as unknown as Record<symbol, boolean>)[kUpgraded] = true;
-      this.decide(
-        req,
-        request.path,
-        request,
-        !!this.options.tls,
-        (decision) => {
-          decided = true;
-          socket.off("data", onData);
-          this.stopWatching(socket);
-          if (socket.isPaused()) socket.resume();
-          const frames = pending.frames();
-          const rest = Buffer.from(frames.buffer, frames.byteOffset, frames.length);
-          this.answer(req, socket, rest, decision, (ws) => this.emitConnection(ws, req));
-        },
-        true,
-      );
-      // An async verifyClient: hold further bytes in the socket (its own backpressure) until it answers.
-      if (!decided) socket.pause();
-    };
+    const handshake = this.watchHandshake(socket);
+    // A ws-shaped class (the WebSocket option) is handed the socket and reads it by 'data' events.
+    // Read in place, the stream is not flowing (no 'data' listener): reads go on all the same, and a peer's
+    // FIN is still 'end' (Node reads the end out at EOF), then our FIN.
+    if (!isForeignClass(this.options.WebSocket) && readHeadInPlace(socket, this.onHeadRead)) return;
+    const onData = (chunk: Buffer): void => this.headBytes(socket, handshake, chunk);
+    handshake.onData = onData;
     socket.on("data", onData);
+  }
+
+  /**
+   * A read of a socket in its handshake, read in place (`this` is the socket): one function per server. An
+   * application listening to the socket's 'data' gets a copy of each read (it has the socket in a lazily
+   * built request or in 'wsClientError'); once the handshake is over (refused), what comes is dropped.
+   */
+  private readonly onHeadRead = ((server: WebSocketServer<C>) =>
+    function (this: Socket, length: number, buffer: Uint8Array): boolean {
+      if (this.listenerCount("data") > 0) this.emit("data", Buffer.from(buffer.subarray(0, length)));
+      const handshake = server.handshakes.get(this);
+      if (handshake !== undefined) server.headBytes(this, handshake, buffer.subarray(0, length));
+      return true;
+    })(this);
+
+  /**
+   * Bytes of a socket in its handshake: the engine reads the head as it comes, then the upgrade is decided;
+   * bytes after the head are kept (copied) for the connection.
+   */
+  private headBytes(socket: Socket, handshake: OwnHandshake, chunk: Uint8Array): void {
+    const pending = handshake.pending;
+    const request = this.takeHead(pending, chunk);
+    if (!request) return;
+    // The IncomingMessage (a Readable stream) is built only if something reads it (see `emitConnection`).
+    let built: http.IncomingMessage | undefined;
+    const req = (): http.IncomingMessage => (built ??= incomingMessage(socket, request));
+    let decided = false;
+    (socket as unknown as Record<symbol, boolean>)[kUpgraded] = true;
+    this.decide(
+      req,
+      request.path,
+      request,
+      !!this.options.tls,
+      (decision) => {
+        decided = true;
+        if (handshake.onData) socket.off("data", handshake.onData);
+        this.stopWatching(socket);
+        if (socket.isPaused()) socket.resume();
+        const frames = pending.frames();
+        const rest = Buffer.from(frames.buffer, frames.byteOffset, frames.length);
+        this.answer(req, socket, rest, decision, (ws) => this.emitConnection(ws, req));
+      },
+      true,
+    );
+    // An async verifyClient: hold further bytes in the socket (its own backpressure) until it answers.
+    if (!decided) socket.pause();
   }
 
   /**
@@ -399,10 +446,8 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
    * such (or there is none) no IncomingMessage is built for the connection.
    */
   private emitConnection(ws: C, req: () => http.IncomingMessage): void {
-    const listeners = this.listeners("connection");
-    if (listeners.length === 0) return;
-    let needed = false;
-    for (const listener of listeners) if (listener.length !== 1) needed = true;
+    if (this.listenerCount("connection") === 0) return;
+    const needed = this.someListener("connection", readsRequest);
     this.emit("connection", ws, needed ? req() : (undefined as unknown as http.IncomingMessage));
   }
 
@@ -460,16 +505,54 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
   };
 
   /** Our own server: a connection that has not upgraded within handshakeTimeout is cut. */
-  private watchHandshake(socket: Socket): void {
-    if (this.handshakeTimers.has(socket)) return;
-    const timer = setTimeout(() => {
-      this.handshakeTimers.delete(socket);
-      socket.destroy();
-    }, this.options.handshakeTimeout ?? defaults.handshakeTimeout);
-    this.handshakeTimers.set(socket, timer);
+  private watchHandshake(socket: Socket): OwnHandshake {
+    const deadline = performance.now() + (this.options.handshakeTimeout ?? defaults.handshakeTimeout);
+    if (deadline < this.lastDeadline) this.deadlinesUnordered = true;
+    this.lastDeadline = deadline;
+    const handshake: OwnHandshake = { deadline, pending: new PendingHead(), onData: null };
+    this.handshakes.set(socket, handshake);
     // `on`, not `once` (a wrapper per socket): stopWatching removes it either way.
     socket.on("close", this.onHandshakeClose);
+    if (this.handshakeTimer === undefined || deadline < this.handshakeTimerAt)
+      this.armHandshakeTimer(deadline);
+    return handshake;
   }
+
+  /**
+   * The timer fires at `deadline`. Unref'd: a socket in its handshake keeps the process alive by itself, and
+   * once none is left the timer has nothing to cut.
+   */
+  private armHandshakeTimer(deadline: number): void {
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimerAt = deadline;
+    this.handshakeTimer = setTimeout(
+      this.sweepHandshakes,
+      Math.max(0, Math.ceil(deadline - performance.now())),
+    );
+    this.handshakeTimer.unref?.();
+  }
+
+  /** Cut the sockets past their deadline; the timer goes again for the next one, if any. */
+  private readonly sweepHandshakes = (): void => {
+    this.handshakeTimer = undefined;
+    const deadlines = this.handshakes;
+    const now = performance.now();
+    const late: Duplex[] = [];
+    let next = Infinity;
+    for (const [socket, { deadline }] of deadlines) {
+      if (deadline > now) {
+        next = Math.min(next, deadline);
+        // In order, the first one not due is the next deadline.
+        if (!this.deadlinesUnordered) break;
+      } else late.push(socket);
+    }
+    for (const socket of late) {
+      deadlines.delete(socket);
+      socket.destroy();
+    }
+    if (deadlines.size === 0) this.deadlinesUnordered = false;
+    if (next !== Infinity) this.armHandshakeTimer(next);
+  };
 
   /** A socket closed during its handshake (`this` is the socket): one listener shared by every socket. */
   private readonly onHandshakeClose = ((server: WebSocketServer<C>) =>
@@ -477,12 +560,9 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
       server.stopWatching(this);
     })(this);
 
-  /** The handshake is over: drop its timer and the close listener (which would keep them alive). */
+  /** The handshake is over: drop its deadline and the close listener (which would keep them alive). */
   private stopWatching(socket: Duplex): void {
-    const timer = this.handshakeTimers.get(socket);
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    this.handshakeTimers.delete(socket);
+    if (!this.handshakes.delete(socket)) return;
     socket.off("close", this.onHandshakeClose);
   }
 
@@ -497,7 +577,20 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
   }
 }
 
-function ignoreError(): void {}
+/** A 'connection' listener that may read its second argument (it declares one, or none: `(...args)`). */
+/** A socket of our own port in its handshake. */
+interface OwnHandshake {
+  /** When it is cut (`performance.now()`). */
+  deadline: number;
+  /** The head so far, then the frames after it. */
+  pending: PendingHead;
+  /** Its 'data' listener, when it is not read in place (TLS, a ws-shaped `WebSocket` class). */
+  onData: ((chunk: Buffer) => void) | null;
+}
+
+function readsRequest(listener: (...args: never[]) => void): boolean {
+  return listener.length !== 1;
+}
 
 /**
  * After a refusal is written: read and drop what the peer still sends until its FIN (or `ms`), then close.
@@ -507,7 +600,8 @@ function ignoreError(): void {}
 function linger(socket: Duplex, ms: number): void {
   if (socket.destroyed) return;
   socket.removeAllListeners("data");
-  socket.on("data", ignoreError);
+  // Read in place, what comes is dropped by the socket's read callback (with no 'data' listener, no copy).
+  if (!readsInPlace(socket)) socket.on("data", ignoreError);
   const timer = setTimeout(() => socket.destroy(), ms);
   socket.once("close", () => clearTimeout(timer));
   socket.once("end", () => socket.destroy());

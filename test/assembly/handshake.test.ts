@@ -762,6 +762,30 @@ describe.each(["simd", "mvp"] as const)("bindings/protocol/handshake.ts (%s buil
     });
   });
 
+  it("keeps each request's names as sent while their lower case keys the record (names read before are cached)", () => {
+    const request = (fields: string) =>
+      latin1(
+        "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${fields}\r\n`,
+      );
+    const first = parseUpgradeRequest(engine, request("X-Trace: a\r\nx-trace: b\r\nConstructor: c\r\n"));
+    expect(first?.rawHeaders.slice(10)).toEqual(["X-Trace", "a", "x-trace", "b", "Constructor", "c"]);
+    expect(first?.headers["x-trace"]).toBe("a, b");
+    // Names of the same length and other bytes (or case) are other names; the cached ones come back as sent.
+    const second = parseUpgradeRequest(engine, request("X-TRACE: d\r\nX-Trade: e\r\nX-Trace: f\r\n"));
+    expect(second?.rawHeaders.slice(10)).toEqual(["X-TRACE", "d", "X-Trade", "e", "X-Trace", "f"]);
+    expect(second?.headers).toMatchObject({ "x-trace": "d, f", "x-trade": "e", host: "h" });
+    // More names of one length than the cache keeps are read all the same.
+    const many = Array.from({ length: 12 }, (_, i) => `X-Name-${String.fromCharCode(65 + i)}: ${i}\r\n`).join("");
+    for (let round = 0; round < 2; round++) {
+      const parsed = parseUpgradeRequest(engine, request(many));
+      expect(parsed?.rawHeaders.filter((_, i) => i >= 10 && i % 2 === 0)).toEqual(
+        Array.from({ length: 12 }, (_, i) => `X-Name-${String.fromCharCode(65 + i)}`),
+      );
+      expect(parsed?.headers["x-name-l"]).toBe("11");
+    }
+  });
+
   it("returns null for an incomplete head and names the rule of a refusal", () => {
     expect(parseUpgradeRequest(engine, rfcRequest.subarray(0, 50))).toBeNull();
     const refused = parseUpgradeRequest(engine, latin1(textOf(vectors.requests[0].request).replace(": 13", ": 7")));

@@ -35,6 +35,54 @@ describe("WebSocketServer handshake", () => {
     await wss.close();
   });
 
+  it("ends a connection whose peer sends half a request and its FIN, without waiting for handshakeTimeout", async () => {
+    const { wss, port, url } = await echoServer({ handshakeTimeout: 60_000 });
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port).slice(0, 40));
+    raw.socket.end();
+    expect(await raw.closed(10_000)).toBe(true);
+    // The server goes on (heads are read into one buffer shared by every socket in its handshake).
+    const ws = await openClient(url);
+    ws.send("after");
+    expect(await nextMessage(ws)).toBe("after");
+    ws.close();
+    await nextEvent(ws, "close");
+    await wss.close();
+  });
+
+  it("cuts each slow handshake at its own deadline (one timer for all), not one that completed", async () => {
+    const { wss, port, url } = await echoServer({ handshakeTimeout: 800 });
+    const first = await RawClient.connect(port);
+    first.write(upgradeRequest(port).slice(0, 40));
+    await new Promise((r) => setTimeout(r, 500));
+    const second = await RawClient.connect(port);
+    second.write(upgradeRequest(port).slice(0, 40));
+    const open = await openClient(url);
+    expect(await first.closed(5000)).toBe(true);
+    // Its deadline is 500 ms after the first's: still in its handshake when the first is cut.
+    expect(second.ended).toBe(false);
+    expect(await second.closed(5000)).toBe(true);
+    open.send("still here");
+    expect(await nextMessage(open)).toBe("still here");
+    open.close();
+    await nextEvent(open, "close");
+    await wss.close();
+  });
+
+  it("cuts a slow handshake at a lowered handshakeTimeout ahead of one waiting for the longer one", async () => {
+    const { wss, port } = await listen({ handshakeTimeout: 4000 });
+    const long = await RawClient.connect(port);
+    long.write(upgradeRequest(port).slice(0, 40));
+    await new Promise((r) => setTimeout(r, 50));
+    wss.options.handshakeTimeout = 200;
+    const short = await RawClient.connect(port);
+    short.write(upgradeRequest(port).slice(0, 40));
+    expect(await short.closed(3000)).toBe(true);
+    expect(long.ended).toBe(false);
+    expect(await long.closed(6000)).toBe(true);
+    await wss.close();
+  });
+
   it("refuses past maxClients with 503 while the others keep working", async () => {
     const { wss, port, url } = await echoServer({ maxClients: 2 });
     const a = await openClient(url);
