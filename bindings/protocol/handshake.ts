@@ -238,9 +238,14 @@ function readHeaders(engine: Engine, text: HeadText, raw?: string[]): Record<str
       engine.u32[entry + HeaderEntry.ValuePtr / 4],
       engine.u32[entry + HeaderEntry.ValueLength / 4],
     );
-    // As `name in headers` was: every property an object has (Object.prototype's too) is defined.
-    const before = headers[name.lower];
-    headers[name.lower] = before !== undefined ? `${before}, ${value}` : value;
+    // Own fields only: a field named `constructor` is not joined onto Object.prototype's, and one named
+    // `__proto__` is a field like any other, not the record's prototype.
+    const key = name.lower;
+    if (!Object.hasOwn(headers, key)) {
+      if (key === "__proto__")
+        Object.defineProperty(headers, key, { value, enumerable: true, writable: true });
+      else headers[key] = value;
+    } else headers[key] = `${headers[key]}, ${value}`;
     raw?.push(name.sent, value);
   }
   return headers;

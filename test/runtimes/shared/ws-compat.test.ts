@@ -570,6 +570,24 @@ describe(`ws's modes on ${runtime} from the package's main export`, () => {
     await wss.close();
   });
 
+  it("a request field named `constructor` is a field like any other; one named `__proto__` changes nothing", async () => {
+    const { wss, port } = await listen();
+    const seen = new Promise<Record<string, string>>((resolve) =>
+      wss.once("connection", (_ws, req) => resolve((req as { headers: Record<string, string> }).headers)),
+    );
+    const raw = await RawClient.open(
+      port,
+      "/",
+      "Constructor: built\r\n__proto__: proto\r\nconstructor: again\r\n",
+    );
+    const headers = await seen;
+    expect(Object.getOwnPropertyDescriptor(headers, "constructor")?.value).toBe("built, again");
+    // A `__proto__` field never becomes the record's prototype (Node's own parser drops it).
+    expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
+    raw.destroy();
+    await wss.close();
+  });
+
   it("address() is null once the server is closed, as ws's", async () => {
     const { wss, port } = await listen();
     expect(wss.address()!.port).toBe(port);
