@@ -168,6 +168,14 @@ const nextTick: (task: () => void) => void =
     : queueMicrotask;
 
 /** The error ws gives for an operation in a state that does not allow it. */
+/** A send held while reconnecting, delivered on the next open with its options and callback. */
+interface QueuedSend {
+  data: SendData;
+  binary: boolean;
+  compress: boolean | undefined;
+  callback: WriteCallback | undefined;
+}
+
 function notOpen(state: number): Error {
   return new Error(`WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
 }
@@ -347,7 +355,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
   private readonly alloc: (size: number) => Uint8Array;
   private readonly reconnect: Reconnect<CloseEvent>;
   /** Sends held while reconnecting (`reconnect.queue` "queue"), null when they are refused. */
-  private readonly queue: SendQueue<{ data: SendData; binary: boolean }> | null;
+  private readonly queue: SendQueue<QueuedSend> | null;
   private negotiatedExtensions = "";
   private readonly lifecycle = new ClientLifecycle();
   /** What every connection attempt is made from (null when serving a server's connection). */
@@ -536,7 +544,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
       if (!this.queue) throw notOpen(state);
       // A copy: Buffer.slice would be a view of bytes the caller may reuse before the reconnect.
       const held = typeof data === "string" || isBlob(data) ? data : new Uint8Array(controlBytes(data));
-      return this.queue.push({ data: held, binary }, byteSize(held));
+      return this.queue.push({ data: held, binary, compress: options?.compress, callback }, byteSize(held));
     }
     if (state !== ReadyState.OPEN || !this.session) return this.sendAfterClose(data, callback);
     const fragmentSize = this.options.maxFragmentSize ?? defaults.maxFragmentSize;
@@ -606,7 +614,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
     if (error !== 0) throw new RangeError(`The message must not be greater than ${MAX_CLOSE_REASON} bytes`);
     const { state } = this.lifecycle;
     this.lifecycle.apply("userClose");
-    this.queue?.clear();
+    this.dropQueued();
     switch (state) {
       case "waiting":
         return this.stopWaiting();
@@ -633,10 +641,23 @@ export abstract class WebSocketCore extends ClientEventBridge {
     if (state === "connecting") return this.close();
     this.lifecycle.apply("userTerminate");
     if (state === "waiting") {
-      this.queue?.clear();
+      this.dropQueued();
       return this.stopWaiting();
     }
     this.session?.terminateAfterSends();
+  }
+
+  /**
+   * Drop the sends held while reconnecting (the client closed or finished): each callback gets an error, a
+   * microtask later as for a send after close, since none of their bytes was written.
+   */
+  private dropQueued(): void {
+    const callbacks = (this.queue?.take() ?? []).flatMap((item) => (item.callback ? [item.callback] : []));
+    if (callbacks.length === 0) return;
+    const error = new Error("WebSocket closed before a message held while reconnecting was sent");
+    queueMicrotask(() => {
+      for (const callback of callbacks) callback(error);
+    });
   }
 
   /** Closed or terminated while waiting to reconnect: the retry is cancelled and the client finishes. */
@@ -705,7 +726,8 @@ export abstract class WebSocketCore extends ClientEventBridge {
     this.emit("open");
     if (!this.queue) return;
     const fragmentSize = this.options.maxFragmentSize ?? defaults.maxFragmentSize;
-    for (const item of this.queue.take()) this.session?.send(item.data, item.binary, fragmentSize);
+    for (const item of this.queue.take())
+      this.session?.send(item.data, item.binary, fragmentSize, item.callback, item.compress);
   }
 
   /**
@@ -754,7 +776,7 @@ export abstract class WebSocketCore extends ClientEventBridge {
   /** No more connections (the lifecycle is in "closed"). */
   private finish(reason: FinishDetail["reason"]): void {
     this.lifecycle.apply("finish");
-    this.queue?.clear();
+    this.dropQueued();
     this.emit("finish", { reason });
   }
 }

@@ -143,6 +143,15 @@ export function rawRequestHead(req: http.IncomingMessage): Uint8Array {
   return rawHead(`${req.method} ${req.url} HTTP/${req.httpVersion}`, req.rawHeaders, req.headers);
 }
 
+function destroySocket(_error: Error, socket: Duplex): void {
+  socket.destroy();
+}
+
+/** A TCP connection's peer as `address|port`: the same for a TLS socket and the TCP socket under it. */
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
+}
+
 /** A WebSocket server; `C`: its connections' class (the `WebSocket` option's, default `ServerConnection`). */
 export class WebSocketServer<C = ServerConnection> extends ServerCore<
   http.IncomingMessage,
@@ -169,6 +178,12 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
    */
   private deadlinesUnordered = false;
   private lastDeadline = 0;
+  /**
+   * wss on our own port: TCP connections still in their TLS handshake, by peer address and port (the TLS
+   * socket that node:tls makes of one has the same), so `close()` can end them: node:tls never hands them to
+   * us, and the server's close would wait for them.
+   */
+  private readonly tlsHandshakes = new Map<string, Socket>();
 
   constructor(options: ServerOptions<C>, callback?: () => void) {
     super(checkModes(options), allocBuffer, nodeDeflateCodec);
@@ -305,7 +320,19 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
     const sockets = [...this.handshakes.keys()];
     this.handshakes.clear();
     for (const socket of sockets) socket.destroy();
+    // Still in their TLS handshake: the server's close would wait for them (up to the TLS handshake timeout).
+    for (const socket of this.tlsHandshakes.values()) socket.destroy();
+    this.tlsHandshakes.clear();
   }
+
+  /** wss: a TCP connection in its TLS handshake, until it is secure or closes (`this` bound). */
+  private readonly onTlsConnection = (socket: Socket): void => {
+    const key = peerKey(socket);
+    this.tlsHandshakes.set(key, socket);
+    socket.once("close", () => {
+      if (this.tlsHandshakes.get(key) === socket) this.tlsHandshakes.delete(key);
+    });
+  };
 
   private answer(
     req: RequestSource<http.IncomingMessage>,
@@ -366,9 +393,17 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
   }
 
   private listen(options: ServerOptions<C>, callback?: () => void): void {
-    const server = options.tls ? tls.createServer(options.tls) : net.createServer();
+    // wss: the TLS handshake gets handshakeTimeout too (node:tls's own default is 120 s), so a connection
+    // that never sends its ClientHello is cut as one that never sends its request is.
+    const handshakeTimeout = options.handshakeTimeout ?? defaults.handshakeTimeout;
+    const server = options.tls ? tls.createServer({ handshakeTimeout, ...options.tls }) : net.createServer();
     this.httpServer = server;
     this.ownsServer = true;
+    if (options.tls) {
+      server.on("connection", this.onTlsConnection);
+      // node:tls reports a failed or timed-out TLS handshake here and leaves the socket open: cut it.
+      server.on("tlsClientError", destroySocket);
+    }
     // The socket to read is the TLS one for wss (TLS handshake failures never reach us: node:tls drops them).
     server.on(options.tls ? "secureConnection" : "connection", (socket: Socket) => this.onSocket(socket));
     server.on("listening", () => this.emit("listening"));
@@ -383,6 +418,7 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
    * node:http's; frames sent right behind the head are fed once the connection is open.
    */
   private onSocket(socket: Socket): void {
+    if (this.tlsHandshakes.size > 0) this.tlsHandshakes.delete(peerKey(socket));
     socket.on("error", ignoreError);
     const handshake = this.watchHandshake(socket);
     // A ws-shaped class (the WebSocket option) is handed the socket and reads it by 'data' events.

@@ -313,6 +313,54 @@ describe("reconnect", () => {
     await second.wss.close();
   });
 
+  it("calls back each send held while reconnecting once: after its write, or with an error when dropped", async () => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve)); // nothing listens there yet
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, [], {
+      reconnect: { minDelay: 10, maxDelay: 20 },
+      perMessageDeflate: false,
+    });
+    ws.on("error", () => {});
+    const calls: Array<string | null> = [];
+    const callback = (error?: Error | null) => calls.push(error ? error.message : null);
+    ws.send("held", callback);
+    ws.send(Buffer.from("held too"), { compress: false }, callback);
+    const { wss } = await listen({ port });
+    const got: string[] = [];
+    wss.on("connection", (peer) => peer.on("message", (data) => got.push(String(data))));
+    await within(nextEvent(ws, "open"), 5000, "open after reconnecting");
+    await within(
+      new Promise<void>((resolve) => {
+        const poll = setInterval(() => calls.length === 2 && (clearInterval(poll), resolve()), 5);
+      }),
+      5000,
+      "both callbacks",
+    );
+    expect(calls).toEqual([null, null]);
+    const finished = nextEvent(ws, "finish");
+    ws.close();
+    await within(finished, 5000, "finish");
+    expect(got).toEqual(["held", "held too"]);
+    await wss.close();
+
+    // Dropped: the client is closed while still waiting to reconnect.
+    const dropped = new WebSocket(`ws://127.0.0.1:${port}/`, [], {
+      reconnect: { minDelay: 10, maxDelay: 20 },
+    });
+    dropped.on("error", () => {});
+    const lost: Array<string | null> = [];
+    dropped.send("never", (error) => lost.push(error ? error.message : null));
+    await within(nextEvent(dropped, "reconnecting"), 5000, "a failed attempt");
+    const over = nextEvent(dropped, "finish");
+    dropped.close();
+    await within(over, 5000, "finish");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lost).toEqual(["WebSocket closed before a message held while reconnecting was sent"]);
+  });
+
   it("gives up after maxRetries (finish: retries) and rejects sends when queue is 'reject'", async () => {
     const server = net.createServer();
     server.listen(0, "127.0.0.1");

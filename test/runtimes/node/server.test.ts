@@ -7,7 +7,8 @@ import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import WS from "ws";
 import { WebSocket, WebSocketServer, type ServerConnection } from "../../../runtimes/node/index.js";
-import { frame, statusOf, upgradeRequest } from "../../support/raw-client.js";
+import { frame, statusOf, upgradeRequest, within } from "../../support/raw-client.js";
+import { throwawayCert } from "../../support/tls-cert.js";
 import { echo, echoServer, listen, nextEvent, nextMessage, openClient, RawClient } from "./peers.js";
 
 describe("WebSocketServer handshake", () => {
@@ -81,6 +82,26 @@ describe("WebSocketServer handshake", () => {
     expect(long.ended).toBe(false);
     expect(await long.closed(6000)).toBe(true);
     await wss.close();
+  });
+
+  it("wss: cuts a peer that never finishes its TLS handshake at handshakeTimeout, and close() does not wait for it", async () => {
+    const tls = throwawayCert();
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", tls, handshakeTimeout: 300 });
+    await once(wss, "listening");
+    // TCP only, no ClientHello. Before, node:tls's own timeout (120 s) only reported it and left it open.
+    const silent = await RawClient.connect((wss.address() as net.AddressInfo).port);
+    expect(await silent.closed(5000)).toBe(true);
+    await wss.close();
+
+    // Half a ClientHello, then close(): it resolves at once, the peer cut (before, close() waited for it).
+    const patient = new WebSocketServer({ port: 0, host: "127.0.0.1", tls, handshakeTimeout: 60_000 });
+    await once(patient, "listening");
+    const half = await RawClient.connect((patient.address() as net.AddressInfo).port);
+    half.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = patient.close().then(() => "closed");
+    expect(await within(closing, 2000, "close() with a peer in its TLS handshake")).toBe("closed");
+    expect(await half.closed(5000)).toBe(true);
   });
 
   it("refuses past maxClients with 503 while the others keep working", async () => {
