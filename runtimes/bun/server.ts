@@ -124,6 +124,11 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
           open(socket: Socket<Peer>) {
             server.opened(socket);
           },
+          // With this callback Bun calls `open` when a TLS connection is accepted, before its TLS handshake
+          // (without it, only after): a peer that never finishes the handshake is cut at handshakeTimeout too.
+          handshake(socket: Socket<Peer>, success: boolean) {
+            if (!success) socket.data.destroy();
+          },
           data(socket, bytes) {
             const peer = socket.data;
             if (peer.ws) peer.ws.session.receive(bytes);

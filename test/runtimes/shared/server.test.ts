@@ -7,6 +7,7 @@ import {
   upgradeRequest,
   within,
 } from "../../support/raw-client.js";
+import { throwawayCert } from "../../support/tls-cert.js";
 import {
   describe,
   echo,
@@ -645,6 +646,24 @@ describe(`server on ${runtime}: handshake`, () => {
     const raw = await RawClient.connect(port);
     expect(await raw.closed(3000)).toBe(true);
     await wss.close();
+  });
+
+  it("wss: cuts a peer that never finishes its TLS handshake at handshakeTimeout, and close() does not wait for it", async () => {
+    const tls = throwawayCert();
+    // TCP only, no ClientHello. Before, node:tls's own timeout (120 s) only reported it and left it open, and
+    // Bun called the server's open (which starts the timer) only once the TLS handshake was done.
+    const { wss, port } = await listen({ tls, handshakeTimeout: 300 });
+    const silent = await RawClient.connect(port);
+    expect(await silent.closed(5000)).toBe(true);
+    await wss.close();
+    // Half a ClientHello, then close(): it resolves at once, the peer cut (before, close() waited for it).
+    const patient = await listen({ tls, handshakeTimeout: 60_000 });
+    const half = await RawClient.connect(patient.port);
+    half.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = patient.wss.close().then(() => "closed");
+    expect(await within(closing, 2000, "close() with a peer in its TLS handshake")).toBe("closed");
+    expect(await half.closed(5000)).toBe(true);
   });
 
   it("broadcasts to every open client and disconnects one by id", async () => {
