@@ -17,9 +17,11 @@ typedef struct wsk_client *wsk_client_handle_t;
 /** Events, in the order esp_websocket_client names them. */
 typedef enum {
     WSK_EVENT_ANY = -1,
-    WSK_EVENT_ERROR = 0,      /**< connect, handshake, protocol or send failure (error_type, close_code) */
+    WSK_EVENT_ERROR = 0,      /**< connect, handshake, protocol, send or receive failure (the server's FIN or
+                                   reset while open), then DISCONNECTED (error_type, close_code, errno, status) */
     WSK_EVENT_CONNECTED,      /**< the handshake completed */
-    WSK_EVENT_DISCONNECTED,   /**< the connection is gone (a reconnect follows unless disabled) */
+    WSK_EVENT_DISCONNECTED,   /**< the connection is gone (a reconnect follows unless disabled); carries the
+                                   error_type, errno and handshake_status of the ERROR before it (0: none) */
     WSK_EVENT_DATA,           /**< a chunk of a frame (text, binary, continuation), or a ping/pong/close */
     WSK_EVENT_CLOSED,         /**< the close handshake completed cleanly */
     WSK_EVENT_BEFORE_CONNECT, /**< about to connect */
@@ -30,7 +32,8 @@ typedef enum {
 /** What failed, for WSK_EVENT_ERROR. */
 typedef enum {
     WSK_ERROR_TYPE_NONE = 0,
-    WSK_ERROR_TYPE_TCP_TRANSPORT,  /**< connect/send/recv failed (errno in esp_transport_sock_errno) */
+    WSK_ERROR_TYPE_TCP_TRANSPORT,  /**< connect/send/recv failed (errno in esp_transport_sock_errno; 0 when the
+                                        server's FIN ended an open connection) */
     WSK_ERROR_TYPE_HANDSHAKE,      /**< the server refused or answered wrongly (status / handshake_error) */
     WSK_ERROR_TYPE_PONG_TIMEOUT,   /**< no pong within pingpong_timeout_sec of a ping: we close with 1011
                                         "heartbeat timeout" (close_code) */
@@ -50,7 +53,7 @@ typedef struct {
     wsk_client_error_type_t error_type;
     uint16_t close_code;         /**< CLOSED / DISCONNECTED / ERROR: the close code involved */
     int esp_transport_sock_errno;
-    int handshake_status;        /**< HTTP status of a refused handshake (0 if none) */
+    int handshake_status;        /**< HTTP status of a refused handshake (0 if none); esp_ws_handshake_status_code */
 } wsk_event_data_t;
 
 typedef void (*wsk_event_handler_t)(void *handler_args, wsk_client_event_id_t event_id,

@@ -72,6 +72,15 @@ struct wsk_client {
     uint16_t end_code;
     const char *end_reason;
     bool torn;
+    /* The server hung up (EOF or a socket error on a read or write) while the connection was open: reported as
+       esp_websocket_client does, ERROR (TCP transport, the socket's errno; 0 for a FIN) then DISCONNECTED. */
+    bool hung_up;
+    int hangup_errno;
+    /* The last ERROR of this connection attempt, repeated in its DISCONNECTED event (esp_websocket_client's
+       DISCONNECTED carries the error handle of the failure that ended the connection). */
+    wsk_client_error_type_t fail_type;
+    int fail_errno;
+    int fail_status;
 };
 
 static void emit(struct wsk_client *c, wsk_client_event_id_t id, wsk_event_data_t *data)
@@ -89,9 +98,20 @@ static void emit(struct wsk_client *c, wsk_client_event_id_t id, wsk_event_data_
 
 static void emit_error(struct wsk_client *c, wsk_client_error_type_t type, int sock_errno, int status, uint16_t code)
 {
+    c->fail_type = type;
+    c->fail_errno = sock_errno;
+    c->fail_status = status;
     wsk_event_data_t data = {.error_type = type, .esp_transport_sock_errno = sock_errno,
                              .handshake_status = status, .close_code = code};
     emit(c, WSK_EVENT_ERROR, &data);
+}
+
+/* DISCONNECTED with `code` and the error fields of the attempt's last ERROR (none: all 0). */
+static void emit_disconnected(struct wsk_client *c, uint16_t code)
+{
+    wsk_event_data_t data = {.close_code = code, .error_type = c->fail_type,
+                             .esp_transport_sock_errno = c->fail_errno, .handshake_status = c->fail_status};
+    emit(c, WSK_EVENT_DISCONNECTED, &data);
 }
 
 static size_t send_queue_limit(const struct wsk_client *c)
@@ -124,6 +144,10 @@ static bool end_connection(struct wsk_client *c, uint16_t code, const char *reas
 /* The server is gone (a send failed): the task sees the connection end. */
 static void send_failed(struct wsk_client *c)
 {
+    if (!c->hung_up) {
+        c->hung_up = true;
+        c->hangup_errno = c->conn.tls ? 0 : errno;
+    }
     WSK_LOGW(TAG, "send failed (%s)", c->conn.tls ? "TLS" : strerror(errno));
     shutdown(c->conn.fd, SHUT_RDWR);
 }
@@ -260,9 +284,27 @@ static bool start_tls(struct wsk_client *c, wsk_conn_t *conn, int64_t deadline)
     }
 }
 
+/*
+ * The status code of a response head's status line ("HTTP/1.x NNN"), 0 if it has none: a head the engine
+ * refused reports it, whatever else was wrong with it (a 101 with a wrong Sec-WebSocket-Accept
+ * reports 101, as esp_websocket_client's esp_ws_handshake_status_code does).
+ */
+static int status_line_code(const uint8_t *head, size_t len)
+{
+    if (len < 12 || memcmp(head, "HTTP/1.", 7) != 0 || head[8] != ' ') return 0;
+    int code = 0;
+    for (size_t i = 9; i < 12; i++) {
+        if (head[i] < '0' || head[i] > '9') return 0;
+        code = code * 10 + (head[i] - '0');
+    }
+    return code >= 100 ? code : 0;
+}
+
 /* Connect and complete the handshake; true when connected (c->conn, c->slot set). Lock not held. */
 static bool open_connection(struct wsk_client *c)
 {
+    c->fail_type = WSK_ERROR_TYPE_NONE;
+    c->fail_errno = c->fail_status = 0;
     emit(c, WSK_EVENT_BEFORE_CONNECT, NULL);
     int64_t deadline = wsk_now_ms() + c->config.network_timeout_ms;
     wsk_conn_t conn = {.fd = wsk_socket_connect(c->host, c->port, c->config.network_timeout_ms)};
@@ -315,7 +357,8 @@ static bool open_connection(struct wsk_client *c)
            as if the server had failed the handshake). */
         if (status != 0 || !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
             WSK_LOGW(TAG, "handshake with %s failed: %d", c->host, status);
-            emit_error(c, WSK_ERROR_TYPE_HANDSHAKE, 0, status > 0 ? status : 0, 0);
+            int reported = status > 0 ? status : status < 0 ? status_line_code(c->buffer, have) : 0;
+            emit_error(c, WSK_ERROR_TYPE_HANDSHAKE, 0, reported, 0);
         }
         goto fail;
     }
@@ -325,6 +368,8 @@ static bool open_connection(struct wsk_client *c)
     c->connected = true;
     c->closed_clean = false;
     c->protocol_error = false;
+    c->hung_up = false;
+    c->hangup_errno = 0;
     c->close_code = 0;
     c->ping_sent_at = 0;
     c->next_ping = wsk_now_ms() + (int64_t)c->config.ping_interval_sec * 1000;
@@ -368,7 +413,14 @@ static bool service(struct wsk_client *c, bool readable)
         uint8_t *rx = wsk_engine_rx(&size);
         if (size > c->config.buffer_size) size = c->config.buffer_size;
         ssize_t n = wsk_conn_recv(&c->conn, rx, size);
-        if (n == 0 || n == -1) return false;
+        if (n == 0 || n == -1) {
+            /* EOF (errno 0, as esp_websocket_client reports a FIN) or a socket error (ECONNRESET...) */
+            if (!c->hung_up) {
+                c->hung_up = true;
+                c->hangup_errno = n == 0 ? 0 : errno;
+            }
+            return false;
+        }
         if (n > 0) {
             wsk_err_t fed = wsk_engine_feed(c->slot, (size_t)n, client_write, on_event, c);
             if (fed == WSK_ERR_ENGINE) return end_connection(c, WSK_CLOSE_INTERNAL_ERROR, "engine error");
@@ -451,6 +503,7 @@ static void run_connection(struct wsk_client *c)
     }
     wsk_lock();
     /* Ended by us (a pong timeout, a full queue, an engine failure): our close frame, unless the engine sent one. */
+    bool ended = c->end_code != 0;
     bool closing = c->end_code && !c->torn && !c->closed_clean && !c->protocol_error &&
                    wsk_engine_send_close(c->slot, c->end_code, c->end_reason, write_close, c) == WSK_OK;
     c->end_code = 0;
@@ -461,13 +514,20 @@ static void run_connection(struct wsk_client *c)
     c->conn = (wsk_conn_t){.fd = -1};
     c->connected = false;
     bool clean = c->closed_clean, dropped = c->dropped;
+    /* Hung up on us while open (or while our close awaited its answer), not after an ending of ours. */
+    bool hung_up = c->hung_up && !clean && !dropped && !c->protocol_error && !ended;
     uint16_t code = c->close_code ? c->close_code : WSK_CLOSE_ABNORMAL;
-    int drop_errno = c->drop_errno;
+    int drop_errno = c->drop_errno, hangup_errno = c->hangup_errno;
     c->dropped = false;
+    c->hung_up = false;
     wsk_unlock();
     if (dropped) emit_error(c, WSK_ERROR_TYPE_TCP_TRANSPORT, drop_errno, 0, code);
-    wsk_event_data_t data = {.close_code = code};
-    emit(c, clean ? WSK_EVENT_CLOSED : WSK_EVENT_DISCONNECTED, &data);
+    else if (hung_up) emit_error(c, WSK_ERROR_TYPE_TCP_TRANSPORT, hangup_errno, 0, code);
+    if (clean) {
+        wsk_event_data_t data = {.close_code = code};
+        emit(c, WSK_EVENT_CLOSED, &data);
+    } else
+        emit_disconnected(c, code);
     linger_close(c, &conn, dropped && !closing);
 }
 
@@ -477,7 +537,7 @@ static void client_task(void *arg)
     emit(c, WSK_EVENT_BEGIN, NULL);
     while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
         if (open_connection(c)) run_connection(c);
-        else emit(c, WSK_EVENT_DISCONNECTED, NULL);
+        else emit_disconnected(c, 0);
         wsk_lock();
         bool close_requested = c->close_requested; /* set by wsk_client_close on another task */
         wsk_unlock();

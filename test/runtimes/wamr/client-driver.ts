@@ -16,7 +16,7 @@ export interface ClientEvent {
   data: Buffer;
   /** DATA (close), ERROR, CLOSED, DISCONNECTED */
   closeCode: number;
-  /** ERROR: wsk_client_error_type_t, HTTP status, errno */
+  /** ERROR, and the DISCONNECTED that follows it (CLOSED: 0): wsk_client_error_type_t, HTTP status, errno */
   type: number;
   status: number;
   errno: number;
@@ -90,7 +90,8 @@ function parseEvent(words: string[]): ClientEvent {
     });
   else if (event.name === "ERROR")
     Object.assign(event, { type: n(2), closeCode: n(3), status: n(4), errno: n(5) });
-  else if (event.name === "CLOSED" || event.name === "DISCONNECTED") event.closeCode = n(2);
+  else if (event.name === "CLOSED" || event.name === "DISCONNECTED")
+    Object.assign(event, { closeCode: n(2), type: n(3), status: n(4), errno: n(5) });
   return event;
 }
 

@@ -13,6 +13,8 @@ import { buildHost, takeSanitizerReports, targets, type Target } from "./host.js
 const SETTINGS = { bufferSize: 1024, maxMessageSize: 0, pingIntervalSec: 0, maxFragmentSize: 0, sends: [] };
 /** Long enough that a client waiting on one socket with the host lock held stalls past the test's timeout. */
 const LONG_TIMEOUT = 60_000;
+/** The handshake_status of a 101 whose Sec-WebSocket-Accept is wrong. */
+const BAD_ACCEPT_STATUS = 101;
 
 /** A server that completes every upgrade, then hands the socket to `upgraded` (with what followed the head). */
 async function upgradeServer(upgraded: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
@@ -329,6 +331,133 @@ function suite(t: Target): void {
       "FINISH",
     ]);
     for (const socket of sockets) socket.destroy();
+  }, 60_000);
+
+  // Failures reported as esp_websocket_client reports them (docs/FIRMWARE.md, "Events on failures"): ERROR, then
+  // DISCONNECTED carrying the same error_type, errno and HTTP status (its error handle); a server's close frame:
+  // DATA (opcode 8), CLOSED, no ERROR.
+  /** The events a client reported until it was destroyed: names, and [type, close code, status, errno] of the
+   * ERROR, DISCONNECTED and CLOSED ones. */
+  async function ended(client: DrivenClient): Promise<{ names: string[]; fields: number[][] }> {
+    expect(await client.until(() => client.destroyed, 15_000)).toBe(true);
+    const ends = client.events.filter((e) => ["ERROR", "DISCONNECTED", "CLOSED"].includes(e.name));
+    return {
+      names: client.events.map((e) => e.name),
+      fields: ends.map((e) => [e.type, e.closeCode, e.status, e.errno]),
+    };
+  }
+  const ECONNRESET = 104;
+  const ECONNREFUSED = 111;
+
+  for (const hangUp of ["reset", "FIN"] as const)
+    it(`reports a server's ${hangUp} in the middle of a message: its first bytes, ERROR (TCP transport, errno ${hangUp === "reset" ? "ECONNRESET" : "0"}), DISCONNECTED 1006 with the same`, async () => {
+      let client: DrivenClient | undefined;
+      const server = await upgradeServer(async (socket) => {
+        // A binary frame announcing 100 bytes, 10 of them sent; the rest never comes.
+        socket.write(Buffer.concat([Buffer.from([0x82, 100]), Buffer.alloc(10, 0x61)]));
+        await client!.until(() => client!.has("DATA"), 10_000);
+        if (hangUp === "reset") socket.resetAndDestroy();
+        else socket.end();
+      });
+      servers.push(server.server);
+      client = driver.open(nextId++, server.port, "/", SETTINGS, 5000);
+      const { names, fields } = await ended(client);
+      expect(names).toEqual([
+        "BEGIN",
+        "BEFORE_CONNECT",
+        "CONNECTED",
+        "DATA",
+        "ERROR",
+        "DISCONNECTED",
+        "FINISH",
+      ]);
+      expect(client.events[3]).toMatchObject({
+        op: 2,
+        payloadLen: 100,
+        offset: 0,
+        data: Buffer.alloc(10, 0x61),
+      });
+      const errno = hangUp === "reset" ? ECONNRESET : 0;
+      // Before: DISCONNECTED 1006 alone, with no error fields.
+      expect(fields).toEqual([
+        [ErrorType.TcpTransport, 1006, 0, errno],
+        [ErrorType.TcpTransport, 1006, 0, errno],
+      ]);
+    }, 60_000);
+
+  it("reports a refused connect: ERROR (TCP transport, ECONNREFUSED), DISCONNECTED with the same", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const { names, fields } = await ended(driver.open(nextId++, port, "/", SETTINGS, 2000));
+    expect(names).toEqual(["BEGIN", "BEFORE_CONNECT", "ERROR", "DISCONNECTED", "FINISH"]);
+    // Before: DISCONNECTED with no error fields.
+    expect(fields).toEqual([
+      [ErrorType.TcpTransport, 0, 0, ECONNREFUSED],
+      [ErrorType.TcpTransport, 0, 0, ECONNREFUSED],
+    ]);
+  }, 60_000);
+
+  for (const [what, answer, status] of [
+    ["a 404", () => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 404],
+    [
+      "a 101 with a wrong Sec-WebSocket-Accept",
+      () =>
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",
+      BAD_ACCEPT_STATUS,
+    ],
+  ] as const)
+    it(`reports a handshake refused with ${what}: ERROR (handshake, status ${status}), DISCONNECTED with the same`, async () => {
+      const server = createServer((socket) => {
+        socket.on("error", () => {});
+        socket.once("data", () => socket.end(answer()));
+      });
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const port = (server.address() as AddressInfo).port;
+      const { names, fields } = await ended(driver.open(nextId++, port, "/", SETTINGS, 2000));
+      expect(names).toEqual(["BEGIN", "BEFORE_CONNECT", "ERROR", "DISCONNECTED", "FINISH"]);
+      // Before: DISCONNECTED with no error fields.
+      expect(fields).toEqual([
+        [ErrorType.Handshake, 0, status, 0],
+        [ErrorType.Handshake, 0, status, 0],
+      ]);
+    }, 60_000);
+
+  it("reports a pong timeout: ERROR (PONG_TIMEOUT, 1011), DISCONNECTED 1011 with the same", async () => {
+    const sockets: Socket[] = [];
+    const deaf = await upgradeServer((socket) => sockets.push(socket)); // reads the pings, answers none
+    servers.push(deaf.server);
+    const client = driver.open(
+      nextId++,
+      deaf.port,
+      "/",
+      { ...SETTINGS, pingIntervalSec: 1, pingpongTimeoutSec: 1 },
+      5000,
+    );
+    const { names, fields } = await ended(client);
+    expect(names).toEqual(["BEGIN", "BEFORE_CONNECT", "CONNECTED", "ERROR", "DISCONNECTED", "FINISH"]);
+    // Before: DISCONNECTED 1011 with no error fields.
+    expect(fields).toEqual([
+      [ErrorType.PongTimeout, 1011, 0, 0],
+      [ErrorType.PongTimeout, 1011, 0, 0],
+    ]);
+    for (const socket of sockets) socket.destroy();
+  }, 60_000);
+
+  it("reports a server's close frame: DATA (opcode 8, its code), CLOSED with the code, no ERROR", async () => {
+    const server = await upgradeServer((socket) => {
+      socket.write(serverFrame(8, Buffer.from([0x0f, 0xa1, 0x62, 0x79, 0x65]))); // 4001 "bye"
+      socket.on("data", () => socket.end()); // the client's reply
+    });
+    servers.push(server.server);
+    const client = driver.open(nextId++, server.port, "/", SETTINGS, 5000);
+    const { names, fields } = await ended(client);
+    expect(names).toEqual(["BEGIN", "BEFORE_CONNECT", "CONNECTED", "DATA", "CLOSED", "FINISH"]);
+    expect(client.events[3]).toMatchObject({ op: 8, closeCode: 4001, data: Buffer.from("bye") });
+    expect(fields).toEqual([[0, 4001, 0, 0]]);
   }, 60_000);
 
   it("refuses a max_message_size past INT_MAX, which payload_len could not report, saying so", async () => {

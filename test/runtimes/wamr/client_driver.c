@@ -23,7 +23,8 @@
  *                                tasks) until all N are there, at most 10 s, then connect at the same moment
  * Output, one line per event: "ID BEGIN", "ID BEFORE_CONNECT", "ID CONNECTED",
  *   "ID DATA op fin payload_len payload_offset close_code hex", "ID ERROR type close_code status errno",
- *   "ID CLOSED code", "ID DISCONNECTED code", "ID FINISH", then "ID DESTROYED err" once the main thread freed
+ *   "ID CLOSED code type status errno", "ID DISCONNECTED code type status errno" (the error fields
+ *   the event carries), "ID FINISH", then "ID DESTROYED err" once the main thread freed
  *   the client. At the end of stdin every client is waited for (at most 30 s) and freed, a last STATS line is
  *   printed ("STATS heap=… slots=… psa_keys=…"), and the exit status is 0 when the host holds no heap and no slot
  *   and, built against mbedTLS 3.x, PSA holds no key (every connection destroys its keys when it ends, however
@@ -146,7 +147,8 @@ static void on_event(void *args, wsk_client_event_id_t id, const wsk_event_data_
         snprintf(head, sizeof(head), "%ld ERROR %d %u %d %d", d->id, data->error_type, data->close_code,
                  data->handshake_status, data->esp_transport_sock_errno);
     else if (id == WSK_EVENT_CLOSED || id == WSK_EVENT_DISCONNECTED)
-        snprintf(head, sizeof(head), "%ld %s %u", d->id, wsk_client_event_name(id), data->close_code);
+        snprintf(head, sizeof(head), "%ld %s %u %d %d %d", d->id, wsk_client_event_name(id), data->close_code,
+                 data->error_type, data->handshake_status, data->esp_transport_sock_errno);
     else
         snprintf(head, sizeof(head), "%ld %s", d->id, wsk_client_event_name(id));
     emit_line(head);

@@ -470,6 +470,33 @@ function endOf(events: ClientEvent[]): ClientEvent | undefined {
   return events.filter((e) => e.name === "CLOSED" || e.name === "DISCONNECTED").at(-1);
 }
 
+/** ECONNRESET and EPIPE (Linux, on every target's ABI here). */
+const ECONNRESET = 104;
+const EPIPE = 32;
+
+/**
+ * A hang-up by the server (its FIN or reset, in the middle of a message or not): as esp_websocket_client, one
+ * ERROR of the TCP transport with close code 1006 and the socket's errno (0 for a FIN, ECONNRESET for a reset,
+ * EPIPE when a write met it first), then DISCONNECTED 1006 (its fields checked by orderProblems).
+ */
+function hangUpProblems(events: ClientEvent[], what: string): string[] {
+  const errors = events.filter((e) => e.name === "ERROR");
+  const end = endOf(events);
+  const problems: string[] = [];
+  if (
+    errors.length !== 1 ||
+    errors[0].type !== ErrorType.TcpTransport ||
+    errors[0].closeCode !== 1006 ||
+    ![0, ECONNRESET, EPIPE].includes(errors[0].errno)
+  )
+    problems.push(
+      `ERROR ${errors.map((e) => `type ${e.type} code ${e.closeCode} errno ${e.errno}`)} on ${what}, not one TCP transport error 1006`,
+    );
+  if (end?.name !== "DISCONNECTED" || end.closeCode !== 1006)
+    problems.push(`ended ${end?.name} ${end?.closeCode} on ${what}, not DISCONNECTED 1006`);
+  return problems;
+}
+
 /** Every client's events start with BEGIN, BEFORE_CONNECT and end with FINISH, once. */
 function bracketProblems(names: string[]): string[] {
   const problems: string[] = [];
@@ -489,6 +516,13 @@ function orderProblems(events: ClientEvent[]): string[] {
   if (ends.length !== 1 || names.indexOf(ends[0]) !== names.length - 2)
     problems.push(`not one CLOSED or DISCONNECTED right before FINISH: ${short(names)}`);
   if (names.filter((n) => n === "ERROR").length > 1) problems.push(`more than one ERROR: ${short(names)}`);
+  // As esp_websocket_client's, DISCONNECTED carries the error handle of the failure that ended the connection.
+  const error = events.find((e) => e.name === "ERROR");
+  const end = events.find((e) => e.name === "CLOSED" || e.name === "DISCONNECTED");
+  const fields = (e?: ClientEvent) =>
+    e ? `type ${e.type} status ${e.status} errno ${e.errno}` : "type 0 status 0 errno 0";
+  if (end && fields(end) !== (end.name === "CLOSED" ? fields() : fields(error)))
+    problems.push(`${end.name} ${fields(end)} after ERROR ${fields(error)}`);
   const connected = names.indexOf("CONNECTED");
   const firstData = names.indexOf("DATA");
   if (firstData >= 0 && (connected < 0 || firstData < connected)) problems.push("DATA before CONNECTED");
@@ -613,9 +647,7 @@ function judgeOpen(
       problems.push(`ended ${end?.name} ${end?.closeCode}, not DISCONNECTED ${code}`);
     if (got.close) problems.push("a close frame reported on a failed connection");
   } else {
-    if (errors.length > 0) problems.push(`ERROR type ${errors[0].type} while the server broke no rule`);
-    if (end?.name !== "DISCONNECTED" || end.closeCode !== 1006)
-      problems.push(`ended ${end?.name} ${end?.closeCode} after a hang-up, not DISCONNECTED 1006`);
+    problems.push(...hangUpProblems(events, "a hang-up"));
     if (closeSent) problems.push("close frame sent while the server broke no rule");
   }
   return problems;
@@ -1387,13 +1419,13 @@ function judgeLifecycle(
     const stalled = peer.stall() > 500;
     deliveredAll();
     if (clientPings <= timeout) problems.push(`${clientPings} pings sent in ${timeout + 1} s`);
-    if (errors.length > 0 && !(stalled && errors.every((e) => e.type === ErrorType.PongTimeout)))
+    // A stalled client (a loaded machine) may have timed out first.
+    if (!stalled) problems.push(...hangUpProblems(events, "the server's hang-up"));
+    else if (!errors.every((e) => e.type === ErrorType.PongTimeout || e.type === ErrorType.TcpTransport))
       problems.push(
         `ERROR ${errors.map((e) => `type ${e.type} code ${e.closeCode}`)} though every ping was answered (${life.pongs})`,
       );
     if (closes.length > 0 && !stalled) problems.push("a close frame sent though every ping was answered");
-    if (ending !== "DISCONNECTED 1006" && !stalled)
-      problems.push(`ended ${ending} on the server's hang-up, not DISCONNECTED 1006`);
     return problems;
   }
   // The app's close.
@@ -1450,10 +1482,9 @@ function judgeLifecycle(
     if (ending !== `DISCONNECTED ${code}`) problems.push(`ended ${ending}, not DISCONNECTED ${code}`);
     if (got.close) problems.push("a close frame reported on a failed connection");
   } else {
-    // The server never answered the close: the client gave up at its timeout.
+    // The server never answered the close: the client gave up at its timeout, or the server hung up first.
     deliveredSome();
-    if (errors.length > 0)
-      problems.push(`ERROR type ${errors[0].type} while the server broke no rule: ${names}`);
+    if (errors.length > 0) problems.push(...hangUpProblems(events, `a hang-up in the app's close: ${names}`));
     if (ending !== "DISCONNECTED 1006")
       problems.push(`ended ${ending} with no close from the server, not DISCONNECTED 1006`);
   }
@@ -1690,7 +1721,7 @@ function judgeStopClosing(
  * One connection of a sequence case, once over: ended by the server's close frame or FIN, as the model says of
  * all the server sent (the client's pongs, its close reply, its own pings, DATA byte for byte, the server's
  * pongs delivered as sent); by a reset, what came before it (at least the connection's frames), no close frame,
- * no ERROR, DISCONNECTED 1006; by the client's pong timeout, one ERROR PONG_TIMEOUT 1011, one close frame 1011
+ * an ERROR of the TCP transport and DISCONNECTED 1006, as esp_websocket_client; by the client's pong timeout, one ERROR PONG_TIMEOUT 1011, one close frame 1011
  * "heartbeat timeout", DISCONNECTED 1011.
  */
 function judgeEpisode(
@@ -1722,8 +1753,7 @@ function judgeEpisode(
   const ending = `${end?.name} ${end?.closeCode}`;
   if (ep.end === "rst") {
     if (closes.length > 0) problems.push(`close frames sent ${short(closes)} to a server that reset`);
-    if (errors.length > 0) problems.push(`ERROR type ${errors[0].type} on a reset`);
-    if (ending !== "DISCONNECTED 1006") problems.push(`ended ${ending} on a reset, not DISCONNECTED 1006`);
+    problems.push(...hangUpProblems(events, "a reset"));
     return problems;
   }
   if (frames.filter((f) => f.opcode === 9).length < 1) problems.push("timed out without a ping");

@@ -500,7 +500,7 @@ function suite(t: Target): void {
       ]);
       expect(await bad.reply).toEqual({ code, masked: true });
       expect(run.stdout).toContain(`EVENT 0 ERROR error_type=4 close=${code} `);
-      expect(run.stdout).toContain(`EVENT 0 DISCONNECTED error_type=0 close=${code} `);
+      expect(run.stdout).toContain(`EVENT 0 DISCONNECTED error_type=4 close=${code} `);
       expect(run.status).toBe(1);
     });
 
@@ -519,7 +519,7 @@ function suite(t: Target): void {
     ]);
     expect(await silent.reply).toEqual({ code: 1011, masked: true }); // before: TCP ended, no close frame
     expect(run.stdout).toContain("EVENT 0 ERROR error_type=3 ");
-    expect(run.stdout).toContain("EVENT 0 DISCONNECTED error_type=0 close=1011 ");
+    expect(run.stdout).toContain("EVENT 0 DISCONNECTED error_type=3 close=1011 ");
     // A ping after 1 s, the timeout 1 s later (checked each 100 ms poll): well before the 8 s give-up.
     expect(Date.now() - started).toBeLessThan(6000);
   });
@@ -553,6 +553,7 @@ function suite(t: Target): void {
         "BEGIN 0",
         "BEFORE_CONNECT 0",
         "CONNECTED 0",
+        "ERROR 1006",
         "DISCONNECTED 1006",
         "BEFORE_CONNECT 0",
         "CONNECTED 0",
@@ -593,6 +594,7 @@ function suite(t: Target): void {
         "BEGIN 0",
         "BEFORE_CONNECT 0",
         "CONNECTED 0",
+        "ERROR 1006",
         "DISCONNECTED 1006",
         "FINISH 0",
       ]);
