@@ -33,6 +33,8 @@ class Dialing implements SessionSocket {
   choose: ((viaNode: boolean) => void) | null = null;
   private reported = false;
   private paused = false;
+  /** Inside `destroy()`. */
+  private destroying = false;
   private readonly client: ClientLink;
 
   constructor(client: ClientLink) {
@@ -60,7 +62,11 @@ class Dialing implements SessionSocket {
   gone(): void {
     if (this.link) this.link.closed = true;
     else this.dropped = true;
-    this.client.closed();
+    // Bun runs the close callback inside `terminate()`: reported on a later turn of the event loop, as a Node
+    // socket's close is once its handle closed, so what the client does on terminating (the handshake's
+    // abort error, the held sends' failed callbacks, all while CLOSING) comes before 'close', as in ws.
+    if (this.destroying) setImmediate(() => this.client.closed());
+    else this.client.closed();
   }
 
   private get socket(): SessionSocket | null {
@@ -80,8 +86,16 @@ class Dialing implements SessionSocket {
 
   destroy(): void {
     const socket = this.socket;
-    if (socket) socket.destroy();
-    else this.dropped = true;
+    if (!socket) {
+      this.dropped = true;
+      return;
+    }
+    this.destroying = true;
+    try {
+      socket.destroy();
+    } finally {
+      this.destroying = false;
+    }
   }
 
   pauseReading(): void {

@@ -25,18 +25,29 @@ const opened = (ws: WebSocket) =>
 
 const ABORTED = "error:WebSocket was closed before the connection was established";
 
-/** A raw server on 127.0.0.1 answering every request with `response` and keeping the connection open. */
-async function answering(response: string): Promise<{ port: number; stop: () => Promise<void> }> {
+/**
+ * A raw server on 127.0.0.1 answering every request with `response` (or never, for "") and keeping the
+ * connection open; `requested` resolves at the first request's bytes.
+ */
+async function answering(
+  response: string,
+): Promise<{ port: number; requested: Promise<void>; stop: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  let requestCame: () => void;
+  const requested = new Promise<void>((resolve) => (requestCame = resolve));
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("error", () => {});
     socket.on("close", () => sockets.delete(socket));
-    socket.once("data", () => socket.write(response));
+    socket.once("data", () => {
+      requestCame();
+      if (response) socket.write(response);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    requested,
     stop: () => {
       for (const socket of sockets) socket.destroy();
       return within(
@@ -168,6 +179,37 @@ describe(`client handshake events on ${runtime}`, () => {
     const done = closed(ws);
     ws.close();
     await done;
+    await wss.close();
+  });
+
+  for (const method of ["close", "terminate"] as const)
+    it(`${method}() while the server has not answered: ws's error, then 'close'`, async () => {
+      const { port, requested, stop } = await answering("");
+      const ws = new host.WebSocket(`ws://127.0.0.1:${port}/`);
+      const events = record(ws);
+      const done = closed(ws);
+      await within(requested, 5000, "the request");
+      ws[method]();
+      await done;
+      expect(events).toEqual([ABORTED, "close:1006"]);
+      await stop();
+    });
+
+  it("fails sends held behind a Blob on terminate(), while CLOSING, before 'close'", async () => {
+    const { wss, url } = await listen();
+    const ws = new host.WebSocket(url);
+    const events = record(ws);
+    await opened(ws);
+    const done = closed(ws);
+    const failed = (n: number) => (error?: Error | null) =>
+      events.push(`${n}:${ws.readyState}:${error?.message}`);
+    ws.send(new Blob(["foo"]), failed(1));
+    ws.send("bar");
+    ws.send("baz", failed(2));
+    ws.terminate();
+    await done;
+    const message = "The socket was closed while the blob was being read";
+    expect(events).toEqual(["open", `1:2:${message}`, `2:2:${message}`, "close:1006"]);
     await wss.close();
   });
 });
