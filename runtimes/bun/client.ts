@@ -144,7 +144,7 @@ export class WebSocket extends NodeWebSocket {
   /**
    * `Bun.connect`, unless an option or a listener needs node:http: ws's request options (`agent`,
    * `createConnection`, `lookup`, `finishRequest`, `followRedirects`), `http2`, credentials (`auth`, the URL's
-   * userinfo) and `protocolVersion` 8, or a listener of `upgrade` or `unexpected-response`, which get node:http's
+   * userinfo), `protocolVersion` 8 and the socket options `Bun.connect` lacks (`NODE_ONLY`), or a listener of `upgrade` or `unexpected-response`, which get node:http's
    * `IncomingMessage` (and `ClientRequest`) as with ws. The listeners are looked for in a microtask, so those
    * added right after the constructor count; `Bun.connect` would not have connected sooner.
    */
@@ -155,6 +155,7 @@ export class WebSocket extends NodeWebSocket {
   ): SessionSocket {
     const node = options as NodeClientOptions;
     if (
+      NODE_ONLY.some((name) => (node as Record<string, unknown>)[name] !== undefined) ||
       node.http2 ||
       node.agent ||
       node.createConnection ||
@@ -244,6 +245,31 @@ export class WebSocket extends NodeWebSocket {
     }).catch((error: Error) => dialing.failed(error));
   }
 }
+
+/**
+ * `net.connect` and `tls.connect` options that ws passes on and `Bun.connect` does not take: given, the attempt
+ * goes by node:http (and Bun's node:net / node:tls), which honours them, rather than dropping them.
+ */
+const NODE_ONLY = [
+  "family",
+  "hints",
+  "localAddress",
+  "localPort",
+  "pfx",
+  "passphrase",
+  "ciphers",
+  "minVersion",
+  "maxVersion",
+  "secureOptions",
+  "secureProtocol",
+  "secureContext",
+  "checkServerIdentity",
+  "ecdhCurve",
+  "sigalgs",
+  "crl",
+  "ALPNProtocols",
+  "session",
+];
 
 function isIp(hostname: string): boolean {
   return /^[\d.]+$/.test(hostname) || hostname.includes(":");

@@ -3,10 +3,23 @@
 // listener, `unexpected-response` with a readable body and the connection left to the listener, `_req` right
 // after the constructor, credentials and protocolVersion 8 on the wire, and pause() stopping reads. On Bun
 // the client takes node:http's way for these and Bun.connect's otherwise.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { within } from "../../support/raw-client.js";
-import { describe, expect, host, it, listen, runtime, type WebSocket } from "./harness.js";
+import {
+  describe,
+  expect,
+  host,
+  it,
+  listen,
+  runtime,
+  type ClientOptions,
+  type WebSocket,
+} from "./harness.js";
 
 /** Records a client's ws-style events, in order, as "name" or "name:detail". */
 function record(ws: WebSocket): string[] {
@@ -211,5 +224,40 @@ describe(`client handshake events on ${runtime}`, () => {
     const message = "The socket was closed while the blob was being read";
     expect(events).toEqual(["open", `1:2:${message}`, `2:2:${message}`, "close:1006"]);
     await wss.close();
+  });
+
+  it("honours ws's TLS options that Bun.connect lacks (`maxVersion` below the server's minimum fails)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wasmsocket-tls-"));
+    try {
+      const [keyFile, certFile] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-keyout",
+          keyFile,
+          "-out",
+          certFile,
+          "-days",
+          "1",
+        ].concat(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]),
+        { stdio: "ignore" },
+      );
+      const [key, cert] = [readFileSync(keyFile, "utf8"), readFileSync(certFile, "utf8")];
+      const { wss, port } = await listen({ tls: { key, cert } });
+      const options = { ca: cert, maxVersion: "TLSv1.1" } as ClientOptions;
+      const ws = new host.WebSocket(`wss://localhost:${port}/`, options);
+      const events = record(ws);
+      await closed(ws);
+      expect(events.map((event) => event.split(":")[0])).toEqual(["error", "close"]);
+      expect(events[1]).toBe("close:1006");
+      await wss.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
