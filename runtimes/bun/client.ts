@@ -144,7 +144,8 @@ export class WebSocket extends NodeWebSocket {
   /**
    * `Bun.connect`, unless an option or a listener needs node:http: ws's request options (`agent`,
    * `createConnection`, `lookup`, `finishRequest`, `followRedirects`), `http2`, credentials (`auth`, the URL's
-   * userinfo), `protocolVersion` 8 and the socket options `Bun.connect` lacks (`NODE_ONLY`), or a listener of `upgrade` or `unexpected-response`, which get node:http's
+   * userinfo), `protocolVersion` 8 and the socket options the `Bun.connect` path does not pass on
+   * (`NODE_ONLY`), or a listener of `upgrade` or `unexpected-response`, which get node:http's
    * `IncomingMessage` (and `ClientRequest`) as with ws. The listeners are looked for in a microtask, so those
    * added right after the constructor count; `Bun.connect` would not have connected sooner.
    */
@@ -247,8 +248,8 @@ export class WebSocket extends NodeWebSocket {
 }
 
 /**
- * `net.connect` and `tls.connect` options that ws passes on and `Bun.connect` does not take: given, the attempt
- * goes by node:http (and Bun's node:net / node:tls), which honours them, rather than dropping them.
+ * `net.connect` and `tls.connect` options that ws passes on and the `Bun.connect` path does not: given, the
+ * attempt goes by node:http (and Bun's node:net / node:tls), which honours them, rather than dropping them.
  */
 const NODE_ONLY = [
   "family",
