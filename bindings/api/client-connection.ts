@@ -151,6 +151,10 @@ export class ClientConnection implements ClientLink {
     this.reports.upgrade(response);
   }
 
+  handedOver(): void {
+    clearTimeout(this.timer);
+  }
+
   receive(bytes: Uint8Array): void {
     if (this.phase === "frames") this.session.receive(bytes);
     else if (this.phase === "handshake") this.response(bytes);

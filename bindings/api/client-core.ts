@@ -214,6 +214,11 @@ export interface ClientLink {
   connected(): void;
   /** A host that sent the request itself (node:http) reports the 101 it got, for the "upgrade" event. */
   upgrade(response: unknown): void;
+  /**
+   * A host that sent the request itself handed a response other than 101 to the application
+   * ('unexpected-response'): the attempt is the application's to end, and the handshake timer stops.
+   */
+  handedOver(): void;
   receive(bytes: Uint8Array): void;
   receiveInPlace(length: number): void;
   /** The socket can take more bytes. */

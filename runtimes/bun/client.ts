@@ -1,9 +1,11 @@
 // The client on Bun: the Node client (ws's API and the WHATWG one) with `Bun.connect` (TCP, or TLS for wss://)
 // carrying the bytes; handshake, framing, reconnect and events are bindings/api/client-core.ts's, the same as
 // on Node. The options that hand the request to node:http (`agent`, `createConnection`, `lookup`,
-// `finishRequest`, `followRedirects`) and `http2` take the Node client's way, on Bun's node:http, node:net and
-// node:http2, so ws's options work on Bun as they do on Node.
+// `finishRequest`, `followRedirects`) and `http2`, and listeners of `upgrade` or `unexpected-response`, take
+// the Node client's way, on Bun's node:http, node:net and node:http2, so ws's options and events work on Bun as
+// they do on Node.
 import type { Socket } from "bun";
+import type * as http from "node:http";
 import type * as net from "node:net";
 import {
   wsClassShape,
@@ -15,11 +17,24 @@ import { WebSocket as NodeWebSocket, type NodeClientOptions } from "../node/clie
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { allocBuffer, rethrowing, SocketLink } from "./link.js";
 
-/** A socket being dialed: writes and closes wait for Bun.connect to settle. */
+/**
+ * The attempt's socket while it is being dialed, then whichever carries it: Bun's (`Bun.connect`) or, when the
+ * application listens to `upgrade` or `unexpected-response`, the Node client's (node:http). Writes and closes
+ * wait for the choice and the connect.
+ */
 class Dialing implements SessionSocket {
+  /** Bun's socket, once `Bun.connect` opened it. */
   link: SocketLink | null = null;
-  private dropped = false;
+  /** The Node client's socket (node:http's request, then the upgraded socket), when the attempt went that way. */
+  node: SessionSocket | null = null;
+  /** Closed or terminated before a socket was there: the socket is closed as soon as it comes. */
+  dropped = false;
+  /** Takes node:http's way (`viaNode`) or `Bun.connect`'s, once: null once chosen. */
+  choose: ((viaNode: boolean) => void) | null = null;
   private reported = false;
+  private paused = false;
+  /** Inside `destroy()`. */
+  private destroying = false;
   private readonly client: ClientLink;
 
   constructor(client: ClientLink) {
@@ -30,6 +45,7 @@ class Dialing implements SessionSocket {
   opened(socket: Socket<Dialing>): void {
     this.link = new SocketLink(socket);
     if (this.dropped) return this.link.destroy();
+    if (this.paused) this.link.pauseReading();
     this.client.connected();
   }
 
@@ -46,28 +62,59 @@ class Dialing implements SessionSocket {
   gone(): void {
     if (this.link) this.link.closed = true;
     else this.dropped = true;
-    this.client.closed();
+    // Bun runs the close callback inside `terminate()`: reported on a later turn of the event loop, as a Node
+    // socket's close is once its handle closed, so what the client does on terminating (the handshake's
+    // abort error, the held sends' failed callbacks, all while CLOSING) comes before 'close', as in ws.
+    if (this.destroying) setImmediate(() => this.client.closed());
+    else this.client.closed();
   }
 
-  write(bytes: Uint8Array): number {
-    return this.link ? this.link.write(bytes) : -1;
+  private get socket(): SessionSocket | null {
+    return this.node ?? this.link;
+  }
+
+  write(bytes: Uint8Array, done?: (error?: Error | null) => void): number | boolean {
+    const socket = this.socket;
+    return socket ? socket.write(bytes, done) : -1;
   }
 
   end(): void {
-    this.link?.end();
-  }
-
-  destroy(): void {
-    if (this.link) this.link.destroy();
+    const socket = this.socket;
+    if (socket) socket.end();
     else this.dropped = true;
   }
 
+  destroy(): void {
+    const socket = this.socket;
+    if (!socket) {
+      this.dropped = true;
+      return;
+    }
+    this.destroying = true;
+    try {
+      socket.destroy();
+    } finally {
+      this.destroying = false;
+    }
+  }
+
+  pauseReading(): void {
+    this.paused = true;
+    this.socket?.pauseReading?.();
+  }
+
+  resumeReading(): void {
+    this.paused = false;
+    this.socket?.resumeReading?.();
+  }
+
   get bufferedAmount(): number {
-    return 0;
+    return this.node?.bufferedAmount ?? 0;
   }
 
   get writable(): boolean {
-    return this.link ? this.link.writable : !this.dropped;
+    const socket = this.socket;
+    return socket ? socket.writable : !this.dropped;
   }
 }
 
@@ -79,11 +126,29 @@ export class WebSocket extends NodeWebSocket {
 
   /** ws's `_socket`: on the `Bun.connect` path, Bun's socket once open (`remoteAddress` and the like). */
   override get _socket(): net.Socket | null {
-    const socket = super._socket;
-    if (socket || !this.dialing?.link || this.readyState === this.CONNECTING) return socket;
-    return this.dialing.link.socket as unknown as net.Socket;
+    const link = this.dialing?.link;
+    if (!link) return super._socket;
+    return this.readyState === this.CONNECTING ? null : (link.socket as unknown as net.Socket);
   }
 
+  /**
+   * ws's `_req`: node:http's request while the handshake is under way. Read before the attempt chose its way
+   * (right after the constructor), it makes the attempt take node:http's, as ws's request exists then.
+   */
+  override get _req(): http.ClientRequest | null {
+    const dialing = this.dialing;
+    if (dialing?.choose && !dialing.dropped) dialing.choose(true);
+    return super._req;
+  }
+
+  /**
+   * `Bun.connect`, unless an option or a listener needs node:http: ws's request options (`agent`,
+   * `createConnection`, `lookup`, `finishRequest`, `followRedirects`), `http2`, credentials (`auth`, the URL's
+   * userinfo), `protocolVersion` 8 and the socket options the `Bun.connect` path does not pass on
+   * (`NODE_ONLY`), or a listener of `upgrade` or `unexpected-response`, which get node:http's
+   * `IncomingMessage` (and `ClientRequest`) as with ws. The listeners are looked for in a microtask, so those
+   * added right after the constructor count; `Bun.connect` would not have connected sooner.
+   */
   protected override dial(
     target: WebSocketTarget,
     options: ClientOptions,
@@ -91,21 +156,46 @@ export class WebSocket extends NodeWebSocket {
   ): SessionSocket {
     const node = options as NodeClientOptions;
     if (
+      NODE_ONLY.some((name) => (node as Record<string, unknown>)[name] !== undefined) ||
       node.http2 ||
       node.agent ||
       node.createConnection ||
       node.lookup ||
       node.finishRequest ||
-      node.followRedirects
+      node.followRedirects ||
+      node.auth ||
+      target.auth ||
+      node.protocolVersion === 8
     )
       return super.dial(target, options, client);
-    return this.dialSocket(target, options, client);
+    const dialing = new Dialing(client);
+    this.dialing = dialing;
+    dialing.choose = (viaNode) => {
+      dialing.choose = null;
+      // Closed or terminated before anything was dialed: nothing to wait for.
+      if (dialing.dropped) return client.closed();
+      if (viaNode) {
+        this.dialing = undefined;
+        dialing.node = super.dial(target, options, client);
+        super.dialed(dialing.node);
+      } else {
+        this.forgetRequest();
+        this.dialSocket(target, options, dialing, client);
+      }
+    };
+    queueMicrotask(() =>
+      dialing.choose?.(this.listenerCount("upgrade") > 0 || this.listenerCount("unexpected-response") > 0),
+    );
+    return dialing;
   }
 
   /** TCP, or TLS for wss://, by Bun.connect. */
-  private dialSocket(target: WebSocketTarget, options: ClientOptions, client: ClientLink): SessionSocket {
-    const dialing = new Dialing(client);
-    this.dialing = dialing;
+  private dialSocket(
+    target: WebSocketTarget,
+    options: ClientOptions,
+    dialing: Dialing,
+    client: ClientLink,
+  ): void {
     const tls = target.secure
       ? {
           ca: options.ca,
@@ -154,9 +244,33 @@ export class WebSocket extends NodeWebSocket {
         },
       }),
     }).catch((error: Error) => dialing.failed(error));
-    return dialing;
   }
 }
+
+/**
+ * `net.connect` and `tls.connect` options that ws passes on and the `Bun.connect` path does not: given, the
+ * attempt goes by node:http (and Bun's node:net / node:tls), which honours them, rather than dropping them.
+ */
+const NODE_ONLY = [
+  "family",
+  "hints",
+  "localAddress",
+  "localPort",
+  "pfx",
+  "passphrase",
+  "ciphers",
+  "minVersion",
+  "maxVersion",
+  "secureOptions",
+  "secureProtocol",
+  "secureContext",
+  "checkServerIdentity",
+  "ecdhCurve",
+  "sigalgs",
+  "crl",
+  "ALPNProtocols",
+  "session",
+];
 
 function isIp(hostname: string): boolean {
   return /^[\d.]+$/.test(hostname) || hostname.includes(":");

@@ -166,6 +166,7 @@ export class WebSocket extends WebSocketCore {
           if (this.listenerCount("unexpected-response") === 0) return false;
           // ws's types for ws's code; the objects are HTTP/2's (NodeClientEvents).
           const stream = response.stream as unknown as http.ClientRequest;
+          link.handedOver();
           this.emit("unexpected-response", stream, response as unknown as http.IncomingMessage);
           return true;
         },
@@ -192,6 +193,11 @@ export class WebSocket extends WebSocketCore {
     socket.start = () => this.request(target, options as NodeClientOptions, link, socket);
     this.current = socket;
     return socket;
+  }
+
+  /** @internal This attempt goes another way (Bun's `Bun.connect`): no request or socket of node:http is its. */
+  protected forgetRequest(): void {
+    this.current = undefined;
   }
 
   /** The request goes out at once, as ws's does (`_req` and `agent.addRequest` see it before the constructor returns). */
@@ -277,6 +283,7 @@ export class WebSocket extends WebSocketCore {
         return this.redirect(target, options, link, deferred, request, location);
       if (this.listenerCount("unexpected-response") > 0) {
         deferred.handedOver = true;
+        link.handedOver();
         this.emit("unexpected-response", request, response);
         return;
       }
