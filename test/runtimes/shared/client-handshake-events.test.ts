@@ -3,13 +3,10 @@
 // listener, `unexpected-response` with a readable body and the connection left to the listener, `_req` right
 // after the constructor, credentials and protocolVersion 8 on the wire, and pause() stopping reads. On Bun
 // the client takes node:http's way for these and Bun.connect's otherwise.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { within } from "../../support/raw-client.js";
+import { throwawayCert } from "../../support/tls-cert.js";
 import {
   describe,
   expect,
@@ -227,27 +224,8 @@ describe(`client handshake events on ${runtime}`, () => {
   });
 
   it("honours ws's TLS options that Bun.connect lacks (`maxVersion` below the server's minimum fails)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "wasmsocket-tls-"));
-    try {
-      const [keyFile, certFile] = [join(dir, "key.pem"), join(dir, "cert.pem")];
-      execFileSync(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "rsa:2048",
-          "-nodes",
-          "-keyout",
-          keyFile,
-          "-out",
-          certFile,
-          "-days",
-          "1",
-        ].concat(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]),
-        { stdio: "ignore" },
-      );
-      const [key, cert] = [readFileSync(keyFile, "utf8"), readFileSync(certFile, "utf8")];
+    const { key, cert } = throwawayCert("localhost");
+    {
       const { wss, port } = await listen({ tls: { key, cert } });
       const options = { ca: cert, maxVersion: "TLSv1.1" } as ClientOptions;
       const ws = new host.WebSocket(`wss://localhost:${port}/`, options);
@@ -256,8 +234,6 @@ describe(`client handshake events on ${runtime}`, () => {
       expect(events.map((event) => event.split(":")[0])).toEqual(["error", "close"]);
       expect(events[1]).toBe("close:1006");
       await wss.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
