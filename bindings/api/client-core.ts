@@ -167,7 +167,6 @@ const nextTick: (task: () => void) => void =
     ? (task) => process.nextTick(task)
     : queueMicrotask;
 
-/** The error ws gives for an operation in a state that does not allow it. */
 /** A send held while reconnecting, delivered on the next open with its options and callback. */
 interface QueuedSend {
   data: SendData;
@@ -176,6 +175,7 @@ interface QueuedSend {
   callback: WriteCallback | undefined;
 }
 
+/** The error ws gives for an operation in a state that does not allow it. */
 function notOpen(state: number): Error {
   return new Error(`WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
 }

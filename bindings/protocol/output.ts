@@ -89,10 +89,8 @@ export class OutputQueue {
   push(bytes: Uint8Array, borrowed: boolean, owned = false): void {
     if (bytes.length === 0) return;
     this.pending += bytes.length;
-    if (!borrowed && (owned || bytes.length > COPY_BYTES)) {
-      this.seal();
-      this.chunks.push(bytes);
-    } else {
+    if (!borrowed && (owned || bytes.length > COPY_BYTES)) this.append(bytes);
+    else {
       if (this.slab.length - this.end < bytes.length) this.nextSlab(bytes.length);
       this.slab.set(bytes, this.end);
       this.end += bytes.length;
@@ -108,10 +106,15 @@ export class OutputQueue {
     if (bytes.length === 0) return this.flush();
     const copy = this.alloc(bytes.length);
     copy.set(bytes);
-    this.seal();
-    this.chunks.push(copy);
     this.pending += copy.length;
+    this.append(copy);
     this.flush();
+  }
+
+  /** Queue `bytes` by reference, behind what the slab holds. */
+  private append(bytes: Uint8Array): void {
+    this.seal();
+    this.chunks.push(bytes);
   }
 
   /**

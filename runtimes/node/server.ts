@@ -613,7 +613,6 @@ export class WebSocketServer<C = ServerConnection> extends ServerCore<
   }
 }
 
-/** A 'connection' listener that may read its second argument (it declares one, or none: `(...args)`). */
 /** A socket of our own port in its handshake. */
 interface OwnHandshake {
   /** When it is cut (`performance.now()`). */
@@ -624,6 +623,7 @@ interface OwnHandshake {
   onData: ((chunk: Buffer) => void) | null;
 }
 
+/** A 'connection' listener that may read its second argument (it declares one, or none: `(...args)`). */
 function readsRequest(listener: (...args: never[]) => void): boolean {
   return listener.length !== 1;
 }
