@@ -141,13 +141,18 @@ static bool end_connection(struct wsk_client *c, uint16_t code, const char *reas
     return false;
 }
 
+/* The server hung up (a read's EOF or error, a failed send): the first cause is the one reported. */
+static void note_hangup(struct wsk_client *c, int sock_errno)
+{
+    if (c->hung_up) return;
+    c->hung_up = true;
+    c->hangup_errno = sock_errno;
+}
+
 /* The server is gone (a send failed): the task sees the connection end. */
 static void send_failed(struct wsk_client *c)
 {
-    if (!c->hung_up) {
-        c->hung_up = true;
-        c->hangup_errno = c->conn.tls ? 0 : errno;
-    }
+    note_hangup(c, c->conn.tls ? 0 : errno);
     WSK_LOGW(TAG, "send failed (%s)", c->conn.tls ? "TLS" : strerror(errno));
     shutdown(c->conn.fd, SHUT_RDWR);
 }
@@ -415,10 +420,7 @@ static bool service(struct wsk_client *c, bool readable)
         ssize_t n = wsk_conn_recv(&c->conn, rx, size);
         if (n == 0 || n == -1) {
             /* EOF (errno 0, as esp_websocket_client reports a FIN) or a socket error (ECONNRESET...) */
-            if (!c->hung_up) {
-                c->hung_up = true;
-                c->hangup_errno = n == 0 ? 0 : errno;
-            }
+            note_hangup(c, n == 0 ? 0 : errno);
             return false;
         }
         if (n > 0) {
@@ -665,10 +667,16 @@ bool wsk_client_is_connected(wsk_client_handle_t c)
  * client's own task, inside a read) never waits. WSK_OK, WSK_ERR_TIMEOUT, or WSK_ERR_INVALID_STATE when the
  * connection is not open (or closing).
  */
+/* Called from the client's own task (an event handler): what would wait for that task must not. */
+static bool on_own_task(struct wsk_client *c)
+{
+    return wsk_task_is_current(__atomic_load_n(&c->task, __ATOMIC_ACQUIRE));
+}
+
 static wsk_err_t wait_for_room(struct wsk_client *c, int timeout_ms)
 {
     int64_t deadline = wsk_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    bool own_task = wsk_task_is_current(__atomic_load_n(&c->task, __ATOMIC_ACQUIRE));
+    bool own_task = on_own_task(c);
     for (;;) {
         if (!c->connected || c->close_requested || c->dropped) return WSK_ERR_INVALID_STATE;
         flush_output(c);
@@ -725,7 +733,7 @@ wsk_err_t wsk_client_send_ping(wsk_client_handle_t c, const void *data, size_t l
 wsk_err_t wsk_client_stop(wsk_client_handle_t c)
 {
     if (!c) return WSK_ERR_INVALID_ARG;
-    if (wsk_task_is_current(__atomic_load_n(&c->task, __ATOMIC_ACQUIRE))) return WSK_ERR_INVALID_STATE;
+    if (on_own_task(c)) return WSK_ERR_INVALID_STATE;
     __atomic_store_n(&c->stop, true, __ATOMIC_RELEASE);
     /* One caller joins the task. Another at the same time (the app's stop on one task while wsk_client_close
        waits on another, and stops the client itself at its timeout) waits for the task to end: before, both
@@ -740,7 +748,7 @@ wsk_err_t wsk_client_stop(wsk_client_handle_t c)
 wsk_err_t wsk_client_close_with_code(wsk_client_handle_t c, uint16_t code, const char *reason, int timeout_ms)
 {
     if (!c) return WSK_ERR_INVALID_ARG;
-    if (wsk_task_is_current(__atomic_load_n(&c->task, __ATOMIC_ACQUIRE))) return WSK_ERR_INVALID_STATE;
+    if (on_own_task(c)) return WSK_ERR_INVALID_STATE;
     wsk_lock();
     wsk_err_t err = WSK_ERR_INVALID_STATE;
     if (c->connected && !c->close_requested && !c->dropped) {
