@@ -12,8 +12,13 @@ export interface BackoffOptions {
   factor?: number;
   /** Fraction of the delay drawn at random, 0..1 (default 0.5): delay × (1 − jitter × random). */
   jitter?: number;
-  /** Retries before giving up (default Infinity). */
+  /** Retries before giving up (default Infinity), counted since the last connection that stayed up `minUptime`. */
   maxRetries?: number;
+  /**
+   * Ms a connection must stay open before its end starts the count (and the delay) from the first retry again
+   * (default 5 000). A server that accepts and then drops at once gets ever longer delays, and `maxRetries` ends it.
+   */
+  minUptime?: number;
 }
 
 /** Defaults for every `BackoffOptions` field. */

@@ -1,7 +1,7 @@
 // Reconnect policy shared by every client host (Node, Bun, the browser): after each close, retry with
-// exponential backoff and jitter (backoff.ts) or finish, and say why. Counts the retries since the last open
-// and owns the one retry timer. Timers only; no transport.
-import { backoffDelay, type BackoffOptions } from "./backoff.js";
+// exponential backoff and jitter (backoff.ts) or finish, and say why. Counts the retries since the last
+// connection that stayed up `minUptime` and owns the one retry timer. Timers only; no transport.
+import { backoffDelay, defaultBackoff, type BackoffOptions } from "./backoff.js";
 
 /** Why a client makes no more connections (the "finish" event's reason). */
 export type FinishReason = "closed" | "retries" | "no-reconnect";
@@ -16,6 +16,8 @@ export class Reconnect<E> {
   private readonly shouldReconnect: ((event: E) => boolean) | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
+  /** When the current connection opened (`performance.now()`), or -1 when none is open. */
+  private openedAt = -1;
 
   /** `options`: true for the default backoff, the backoff, or off; `shouldReconnect` may decline per close. */
   constructor(options: BackoffOptions | boolean | undefined, shouldReconnect?: (event: E) => boolean) {
@@ -28,18 +30,22 @@ export class Reconnect<E> {
     return this.backoff !== null;
   }
 
-  /** Retries made since the last open (0 for a first connection). */
+  /** Retries made since the last connection that stayed up `minUptime` (0 for a first connection). */
   get attempt(): number {
     return this.retries;
   }
 
-  /** A connection opened: the next close starts from the first delay again. */
+  /** A connection opened; if it stays up `minUptime`, its close starts from the first delay again. */
   opened(): void {
-    this.retries = 0;
+    this.openedAt = performance.now();
   }
 
   /** A connection ended with `event`; `stopped`: the application closed the client. Retry or finish, and why. */
   decide(event: E, stopped: boolean): ReconnectDecision {
+    const openedAt = this.openedAt;
+    this.openedAt = -1;
+    if (openedAt >= 0 && performance.now() - openedAt >= (this.backoff?.minUptime ?? defaultBackoff.minUptime))
+      this.retries = 0;
     if (stopped) return { retry: false, reason: "closed" };
     if (!this.backoff || (this.shouldReconnect && !this.shouldReconnect(event)))
       return { retry: false, reason: "no-reconnect" };

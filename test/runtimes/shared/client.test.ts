@@ -203,6 +203,49 @@ describe(`client on ${runtime}`, () => {
     await wss.close();
   });
 
+  it("a server that accepts and drops at once does not reset the retries: the delays grow and maxRetries ends it", async () => {
+    const { wss, url } = await listen();
+    let connections = 0;
+    wss.on("connection", (peer) => {
+      connections++;
+      peer.terminate();
+    });
+    const ws = new host.WebSocket(url, [], { reconnect: { minDelay: 10, maxDelay: 1000, jitter: 0, maxRetries: 3 } });
+    ws.on("error", () => {});
+    const retries: Array<[number, number]> = [];
+    ws.addEventListener("reconnecting", (event) => {
+      const { attempt, delay } = (event as CustomEvent).detail;
+      retries.push([attempt, delay]);
+    });
+    const finish = await within(nextEvent<CustomEvent>(ws, "finish"), 5000, "finish after 3 retries");
+    expect([finish.detail.reason, connections, retries]).toEqual([
+      "retries",
+      4,
+      [
+        [1, 10],
+        [2, 20],
+        [3, 40],
+      ],
+    ]);
+    await wss.close();
+  });
+
+  it("a connection that stayed up minUptime starts the retries from the first delay again", async () => {
+    const { wss, url } = await listen();
+    wss.on("connection", (peer) => setTimeout(() => peer.terminate(), 120));
+    const ws = new host.WebSocket(url, [], {
+      reconnect: { minDelay: 10, maxDelay: 1000, jitter: 0, maxRetries: 1, minUptime: 60 },
+    });
+    ws.on("error", () => {});
+    const retries: number[] = [];
+    ws.addEventListener("reconnecting", (event) => retries.push((event as CustomEvent).detail.attempt));
+    for (let opened = 0; opened < 3; opened++) await within(nextEvent(ws, "open"), 5000, `open ${opened}`);
+    const finished = nextEvent<CustomEvent>(ws, "finish");
+    ws.close();
+    expect([(await within(finished, 5000, "finish")).detail.reason, retries]).toEqual(["closed", [1, 1]]);
+    await wss.close();
+  });
+
   it("close() in a 'reconnecting' listener cancels that retry: finish 'closed', no error, no new connection", async () => {
     const { wss, url } = await echoServer();
     let connections = 0;
