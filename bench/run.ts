@@ -1,7 +1,8 @@
 // `npm run bench`: every benchmark beside its baseline, measured in the same run, printed as ratios.
 // Each measurement runs in its own process pinned to one core (taskset), several rounds; medians shown.
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CORE = process.env.BENCH_CORE ?? "1";
@@ -115,6 +116,49 @@ async function h2Section(): Promise<void> {
   endToEnd("bench/h2.ts");
 }
 
+async function deflateSection(): Promise<void> {
+  console.log(
+    `\n## permessage-deflate (bench/deflate.ts; generator on core ${LOAD_CORE}, servers on ${SERVER_CORE})\n`,
+  );
+  endToEnd("bench/deflate.ts");
+}
+
+/**
+ * The C host's `wsk_bench` (runtimes/wamr/bench/bench.c): the engine's unmask, UTF-8 and frame parsing beside
+ * plain C loops, in a Release build of the wasm2c back end and, where a WAMR is installed (WAMR_ROOT, as the
+ * tests take it), of its fast interpreter. Built under build/c-bench/ from build/engine.firmware.wasm.
+ */
+function cSection(): void {
+  console.log("\n## C host: the engine beside plain C (runtimes/wamr/bench/bench.c)\n");
+  const missing = ["cmake", "gcc", "wasm2c"].filter((tool) => spawnSync("which", [tool]).status !== 0);
+  if (missing.length > 0) {
+    console.log(`Not run: needs ${missing.join(", ")} (apt-get install cmake gcc wabt).`);
+    return;
+  }
+  const root = new URL("..", import.meta.url).pathname;
+  const builds: Array<[string, string[]]> = [["wasm2c", ["-DWSK_ENGINE_BACKEND=wasm2c", "-DWAMR_ROOT="]]];
+  const wamr = process.env.WAMR_ROOT ?? "/opt/wamr";
+  if (wamr && existsSync(join(wamr, "include", "wasm_export.h")))
+    builds.push(["wamr-fast", ["-DWSK_ENGINE_BACKEND=wamr", `-DWAMR_ROOT=${wamr}`, "-DWSK_WAMR_MODE=fast"]]);
+  else console.log("WAMR: not run (set WAMR_ROOT to an installed WAMR, docs/FIRMWARE.md); wasm2c only.\n");
+  for (const [name, flags] of builds) {
+    const dir = join(root, "build", "c-bench", name);
+    mkdirSync(dir, { recursive: true });
+    const source = join(root, "runtimes", "wamr");
+    const configure = ["-S", source, "-B", dir, "-DCMAKE_BUILD_TYPE=Release", "-DWSK_TLS=OFF", ...flags];
+    execFileSync("cmake", configure, { stdio: "ignore" });
+    execFileSync("cmake", ["--build", dir, "-j2", "--target", "wsk_bench"], { stdio: "ignore" });
+    const program = join(dir, "wsk_bench");
+    const out = execFileSync(hasTaskset ? "taskset" : program, hasTaskset ? ["-c", CORE, program] : [], {
+      encoding: "utf8",
+    });
+    console.log("```\n" + out.trimEnd() + "\n```\n");
+  }
+  console.log(
+    "C/engine > 1: plain C is faster; < 1: the engine is (its loops work on words, the C ones on bytes).",
+  );
+}
+
 async function attacksSection(): Promise<void> {
   console.log("\n## Hostile clients (bench/attacks.ts, docs/ATTACKS.md)\n");
   // attacks.ts pins itself, its canary and each server (ATTACK_CORE, ATTACK_SERVER_CORE).
@@ -132,5 +176,7 @@ if (!only || only === "echo") await echoSection();
 if (!only || only === "idle") await idleSection();
 if (!only || only === "fanout") await fanoutSection();
 if (!only || only === "h2") await h2Section();
+if (!only || only === "deflate") await deflateSection();
+if (!only || only === "c") cSection();
 // Several minutes and three servers under attack: only when asked for (`tsx bench/run.ts attacks`).
 if (only === "attacks") await attacksSection();
