@@ -94,7 +94,14 @@ describe("documented defaults", () => {
 
     const reconnect = rows(text, "`reconnect`")[0][2];
     const r = defaults.reconnect;
-    expect(quantities(reconnect)).toEqual([r.minDelay, r.maxDelay, r.factor, r.jitter, r.maxRetries]);
+    expect(quantities(reconnect)).toEqual([
+      r.minDelay,
+      r.maxDelay,
+      r.factor,
+      r.jitter,
+      r.maxRetries,
+      r.minUptime,
+    ]);
   });
 
   it("docs/DEFLATE.md's option table states bindings/policies/config.ts's deflate values", () => {

@@ -20,13 +20,22 @@ describe("Reconnect", () => {
     expect(on.attempt).toBe(0);
   });
 
-  it("counts retries with growing delays, gives up after maxRetries, and starts over after an open", () => {
-    const policy = new Reconnect<string>({ minDelay: 10, factor: 2, jitter: 0, maxRetries: 2 });
+  it("counts retries with growing delays, gives up after maxRetries, and starts over after an open that lasted minUptime", () => {
+    const policy = new Reconnect<string>({ minDelay: 10, factor: 2, jitter: 0, maxRetries: 2, minUptime: 0 });
     expect(policy.decide("lost", false)).toEqual({ retry: true, attempt: 1, delay: 10 });
     expect(policy.decide("lost", false)).toEqual({ retry: true, attempt: 2, delay: 20 });
     expect(policy.decide("lost", false)).toEqual({ retry: false, reason: "retries" });
     policy.opened();
     expect(policy.decide("lost", false)).toEqual({ retry: true, attempt: 1, delay: 10 });
+  });
+
+  it("does not start over after an open shorter than minUptime (default 5 s)", () => {
+    const policy = new Reconnect<string>({ minDelay: 10, factor: 2, jitter: 0, maxRetries: 2 });
+    expect(policy.decide("lost", false)).toEqual({ retry: true, attempt: 1, delay: 10 });
+    policy.opened();
+    expect(policy.decide("lost", false)).toEqual({ retry: true, attempt: 2, delay: 20 });
+    policy.opened();
+    expect(policy.decide("lost", false)).toEqual({ retry: false, reason: "retries" });
   });
 
   it("runs a scheduled retry once, and not at all once cancelled", async () => {
