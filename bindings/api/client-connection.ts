@@ -247,7 +247,10 @@ export class ClientConnection implements ClientLink {
     this.session.start();
     this.reports.accepted(response.protocol, extensions);
     // Frames that came in the same read as the 101 follow the open event.
-    if (early.length > 0) this.session.receive(early);
+    if (early.length > 0) {
+      this.session.socket.readWithHandshake?.(early);
+      this.session.receive(early);
+    }
   }
 
   /** The handshake failed: reported once; `destroy` the socket unless it is closing by itself. */

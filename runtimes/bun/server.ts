@@ -13,6 +13,7 @@ import { defaults } from "../../bindings/policies/config.js";
 import type { ServerConnection } from "../../bindings/api/server-connection.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { allocBuffer, rethrowing, SocketLink } from "./link.js";
+import type { NetSocket } from "./net-socket.js";
 import { bunDeflateCodec } from "./deflate.js";
 import {
   checkModes,
@@ -30,6 +31,11 @@ export interface UpgradeRequestInfo {
   remoteAddress: string;
   /** Whether it came over TLS. */
   secure: boolean;
+  /**
+   * The connection's socket as a `net.Socket`-shaped view (`req.socket.remoteAddress`, `remotePort`...; the
+   * same object as the connection's `_socket`: runtimes/bun/net-socket.ts).
+   */
+  readonly socket: NetSocket;
 }
 
 /** TLS material for wss:// (PEM text or bytes, as `Bun.listen`'s `tls` takes). */
@@ -53,8 +59,8 @@ export interface ServerOptions extends ServerCoreOptions<UpgradeRequestInfo> {
   reusePort?: boolean;
 }
 
-/** A connection on the Bun server: `ws.socket` is Bun's socket. */
-export type BunServerConnection = ServerConnection<Buffer, Socket<Peer>>;
+/** A connection on the Bun server: `ws.socket` is Bun's socket, `ws._socket` a `net.Socket`-shaped view of it. */
+export type BunServerConnection = ServerConnection<Buffer, Socket<Peer>, NetSocket>;
 
 /** One accepted TCP connection: its handshake, then its WebSocket. */
 class Peer extends SocketLink<Peer> {
@@ -69,7 +75,12 @@ class Peer extends SocketLink<Peer> {
  * server instead, which runs on Bun's node:http as on Node, so code written for ws works with one changed
  * import on Bun too. `instanceof WebSocketServer` holds for both.
  */
-export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Socket<Peer>> {
+export class WebSocketServer extends ServerCore<
+  UpgradeRequestInfo,
+  Buffer,
+  Socket<Peer>,
+  BunServerConnection
+> {
   readonly options!: ServerOptions;
   private listener: TCPSocketListener<Peer> | undefined;
   /** close() stopped the listener. */
@@ -112,49 +123,66 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
   }
 
   private listen(options: ServerOptions): void {
-    const server = this;
-    try {
-      this.listener = Bun.listen<Peer>({
-        hostname: options.hostname ?? options.host ?? "0.0.0.0",
-        port: options.port,
-        tls: options.tls,
-        // Bun.listen takes reusePort (checked: two processes bind one port) though its types omit it.
-        ...({ reusePort: options.reusePort } as object),
-        socket: rethrowing({
-          open(socket: Socket<Peer>) {
-            server.opened(socket);
-          },
-          // With this callback Bun calls `open` when a TLS connection is accepted, before its TLS handshake
-          // (without it, only after): a peer that never finishes the handshake is cut at handshakeTimeout too.
-          handshake(socket: Socket<Peer>, success: boolean) {
-            if (!success) socket.data.destroy();
-          },
-          data(socket, bytes) {
-            const peer = socket.data;
-            if (peer.ws) peer.ws.session.receive(bytes);
-            else server.onHead(peer, bytes);
-          },
-          drain(socket) {
-            socket.data.ws?.session.onDrain();
-          },
-          end(socket) {
-            const peer = socket.data;
-            if (peer.ws) peer.ws.session.onEnd();
-            else peer.destroy();
-          },
-          close(socket) {
-            server.closed(socket.data);
-          },
-          error() {
-            // ECONNRESET and the like: close follows and reports 1006.
-          },
-        }),
-      });
-    } catch (error) {
-      queueMicrotask(() => this.emit("error", error as Error));
-      return;
+    const given = options.hostname ?? options.host;
+    // No address given: every IPv6 and IPv4 address ("::", dual stack), or every IPv4 one where the machine
+    // cannot bind IPv6, as Node's `server.listen(port)` (and so ws) does.
+    const hostnames = given !== undefined ? [given] : ["::", "0.0.0.0"];
+    let failure: unknown;
+    for (const hostname of hostnames) {
+      try {
+        this.listener = this.bind(options, hostname);
+        queueMicrotask(() => this.emit("listening"));
+        return;
+      } catch (error) {
+        failure = error;
+      }
     }
-    queueMicrotask(() => this.emit("listening"));
+    queueMicrotask(() => this.emit("error", failure as Error));
+  }
+
+  private bind(options: ServerOptions, hostname: string): TCPSocketListener<Peer> {
+    const server = this;
+    return Bun.listen<Peer>({
+      hostname,
+      port: options.port,
+      tls: options.tls,
+      // Bun.listen takes reusePort (checked: two processes bind one port) though its types omit it.
+      ...({ reusePort: options.reusePort } as object),
+      socket: rethrowing({
+        open(socket: Socket<Peer>) {
+          server.opened(socket);
+        },
+        // With this callback Bun calls `open` when a TLS connection is accepted, before its TLS handshake
+        // (without it, only after): a peer that never finishes the handshake is cut at handshakeTimeout too.
+        handshake(socket: Socket<Peer>, success: boolean) {
+          if (!success) socket.data.destroy();
+        },
+        data(socket, bytes) {
+          const peer = socket.data;
+          const net = peer.net;
+          if (net !== null) net.read(bytes);
+          if (peer.ws) peer.ws.session.receive(bytes);
+          else server.onHead(peer, bytes);
+        },
+        drain(socket) {
+          const peer = socket.data;
+          peer.net?.drained();
+          peer.ws?.session.onDrain();
+        },
+        end(socket) {
+          const peer = socket.data;
+          peer.net?.peerEnded();
+          if (peer.ws) peer.ws.session.onEnd();
+          else peer.destroy();
+        },
+        close(socket) {
+          server.closed(socket.data);
+        },
+        error() {
+          // ECONNRESET and the like: close follows and reports 1006.
+        },
+      }),
+    });
   }
 
   private opened(socket: Socket<Peer>): void {
@@ -167,6 +195,7 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
 
   private closed(peer: Peer): void {
     peer.closed = true;
+    peer.net?.socketClosed();
     this.handshaking.delete(peer);
     if (peer.timer !== undefined) clearTimeout(peer.timer);
     peer.ws?.session.onClose();
@@ -183,6 +212,9 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
       headers: request.headers,
       remoteAddress: socket.remoteAddress,
       secure: !!this.options.tls,
+      get socket() {
+        return peer.netSocket();
+      },
     };
     this.decide(req, request.path, request, req.secure, (decision) => this.answer(peer, req, decision), true);
   }
@@ -194,11 +226,13 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
     clearTimeout(peer.timer);
     const ws = this.accept(decision, req, {
       socket: peer.socket,
+      netSocket: () => peer.netSocket(),
+      opened: (session) => (peer.session = session),
       link: peer as SessionSocket,
       remoteAddress: req.remoteAddress,
     });
     if (ws instanceof Uint8Array) return this.refuse(peer, 503, ws);
-    peer.ws = ws as BunServerConnection;
+    peer.ws = ws as unknown as BunServerConnection;
     // Closed from a 'connection' listener (terminate()): Bun ran the close callback before peer.ws was set.
     if (peer.closed) return ws.session.onClose();
     const rest = peer.head.frames();
