@@ -81,6 +81,26 @@ describe(`client on ${runtime}`, () => {
     await wss.close();
   });
 
+  it("fails at once against a server of another protocol whose banner line waits for an answer (not at the handshake timeout)", async () => {
+    // An SSH server: one line, then it waits for ours; the head never completes.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.write("SSH-2.0-OpenSSH_9.2\r\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const ws = new host.WebSocket(`ws://127.0.0.1:${port}`, [], { handshakeTimeout: 3000 });
+    const error = nextEvent<ErrorEvent>(ws, "error");
+    const closed = await nextEvent<CloseEvent>(ws, "close");
+    // Node's client reads the response with node:http ("Parse Error: Expected HTTP/"), Bun's with the engine.
+    expect(String((await error).message)).not.toContain("timed out");
+    expect(closed.code).toBe(1006);
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
   it("answers pings and closes with the server's code", async () => {
     const { wss, url } = await listen();
     wss.on("connection", (ws) => {
