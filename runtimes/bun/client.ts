@@ -211,7 +211,9 @@ export class WebSocket extends NodeWebSocket {
           cert: options.cert,
           key: options.key,
           rejectUnauthorized: options.rejectUnauthorized ?? true,
-          serverName: options.servername ?? (isIp(target.hostname) ? undefined : target.hostname),
+          // RFC 6066 §3: no SNI for an IP address. Bun sends the hostname, an IP too, when given no serverName,
+          // and none for ""; the certificate is checked against the host either way.
+          serverName: options.servername ?? (isIp(target.hostname) ? "" : target.hostname),
         }
       : undefined;
     Bun.connect<Dialing>({

@@ -357,6 +357,37 @@ describe(`client on ${runtime}`, () => {
       await other.wss.close();
     }
   });
+
+  it('sends SNI for a host name, none for an IP address (RFC 6066 §3) or `servername: ""`, and checks the certificate', async () => {
+    const { key, cert } = throwawayCert("127.0.0.1");
+    const tls = await import("node:tls");
+    const names: Array<string | false> = [];
+    const server = tls.createServer({ key, cert }, (socket) => {
+      names.push(socket.servername ?? false);
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const attempts: Array<[string, object]> = [
+      [`wss://127.0.0.1:${port}/`, { ca: cert }],
+      [`wss://localhost:${port}/`, { ca: cert }],
+      [`wss://localhost:${port}/`, { ca: cert, servername: "" }],
+    ];
+    for (const [url, options] of attempts) {
+      const ws = new host.WebSocket(url, [], options);
+      await within(nextEvent(ws, "close"), 5000, `close of ${url}`);
+    }
+    expect(names).toEqual([false, "localhost", false]);
+    // An IP address is still checked against the certificate: a trusted one for another name is refused.
+    const elsewhere = throwawayCert("elsewhere.invalid");
+    const other = await echoServer({ tls: elsewhere });
+    const refused = new host.WebSocket(`wss://127.0.0.1:${other.port}/`, [], { ca: elsewhere.cert });
+    const error = nextEvent<ErrorEvent>(refused, "error");
+    expect((await within(nextEvent<CloseEvent>(refused, "close"), 5000, "refused close")).code).toBe(1006);
+    await error;
+    await other.wss.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
 });
 
 describe(`listeners that throw on ${runtime}`, () => {
