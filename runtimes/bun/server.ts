@@ -1,6 +1,8 @@
 // WebSocketServer on Bun: `Bun.listen` (raw TCP or TLS) owns the sockets; the engine reads the request
 // head (bindings/protocol/handshake.ts) and bindings/api/server-core.ts decides every answer, as on Node.
 import type { Socket, TCPSocketListener } from "bun";
+import type * as http from "node:http";
+import type * as net from "node:net";
 import {
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_MAX_PAYLOAD,
@@ -14,6 +16,7 @@ import type { ServerConnection } from "../../bindings/api/server-connection.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { allocBuffer, rethrowing, SocketLink } from "./link.js";
 import type { NetSocket } from "./net-socket.js";
+import { incomingMessage } from "../node/request.js";
 import { bunDeflateCodec } from "./deflate.js";
 import {
   checkModes,
@@ -21,21 +24,23 @@ import {
   type ServerOptions as NodeServerOptions,
 } from "../node/server.js";
 
-/** The upgrade request as the engine read it: what `verifyClient`, `handleProtocols` and "connection" get. */
-export interface UpgradeRequestInfo {
+/**
+ * The upgrade request, as `verifyClient`, `handleProtocols`, 'headers' and 'connection' get it: an
+ * `http.IncomingMessage` as on Node (ws's `req`), filled from the engine's reading of the head (`method`,
+ * `url`, `httpVersion`, `rawHeaders` as sent, `headers` by node:http's rules), whose `socket` is the
+ * connection's `net.Socket`-shaped view of Bun's socket (runtimes/bun/net-socket.ts; the connection's
+ * `_socket`). Also `remoteAddress` and `secure`, as before. Built only when something can read it (as on
+ * Node's own port: a 'connection' listener declaring only `ws` gets `undefined`).
+ */
+export interface UpgradeRequestInfo extends http.IncomingMessage {
+  /** The request's method (always set here). */
   method: string;
-  /** Request target: path and query. */
+  /** The request target: path and query (always set here). */
   url: string;
-  /** Header fields by lower-case name, repeated ones joined with ", ". */
-  headers: Record<string, string>;
+  /** The peer's IP address (`socket.remoteAddress`). */
   remoteAddress: string;
   /** Whether it came over TLS. */
   secure: boolean;
-  /**
-   * The connection's socket as a `net.Socket`-shaped view (`req.socket.remoteAddress`, `remotePort`...; the
-   * same object as the connection's `_socket`: runtimes/bun/net-socket.ts).
-   */
-  readonly socket: NetSocket;
 }
 
 /** TLS material for wss:// (PEM text or bytes, as `Bun.listen`'s `tls` takes). */
@@ -67,6 +72,8 @@ class Peer extends SocketLink<Peer> {
   ws: BunServerConnection | null = null;
   readonly head = new PendingHead();
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Refused, and handed to a 'wsClientError' listener: what the peer sends next is dropped. */
+  handedOver = false;
 }
 
 /**
@@ -162,7 +169,7 @@ export class WebSocketServer extends ServerCore<
           const net = peer.net;
           if (net !== null) net.read(bytes);
           if (peer.ws) peer.ws.session.receive(bytes);
-          else server.onHead(peer, bytes);
+          else if (!peer.handedOver) server.onHead(peer, bytes);
         },
         drain(socket) {
           const peer = socket.data;
@@ -205,32 +212,45 @@ export class WebSocketServer extends ServerCore<
   private onHead(peer: Peer, bytes: Uint8Array): void {
     const request = this.takeHead(peer.head, bytes);
     if (!request) return;
-    const socket = peer.socket;
-    const req: UpgradeRequestInfo = {
-      method: request.method,
-      url: request.path,
-      headers: request.headers,
-      remoteAddress: socket.remoteAddress,
-      secure: !!this.options.tls,
-      get socket() {
-        return peer.netSocket();
-      },
+    const secure = !!this.options.tls;
+    // An IncomingMessage (a Readable stream) is built only if something reads it (see `emitConnection`).
+    let built: UpgradeRequestInfo | undefined;
+    const req = (): UpgradeRequestInfo => {
+      if (built) return built;
+      built = incomingMessage(peer.netSocket() as unknown as net.Socket, request) as UpgradeRequestInfo;
+      built.remoteAddress = peer.socket.remoteAddress;
+      built.secure = secure;
+      return built;
     };
-    this.decide(req, request.path, request, req.secure, (decision) => this.answer(peer, req, decision), true);
+    this.decide(req, request.path, request, secure, (decision) => this.answer(peer, req, decision), true);
   }
 
-  private answer(peer: Peer, req: UpgradeRequestInfo, decision: UpgradeDecision): void {
+  private answer(peer: Peer, req: () => UpgradeRequestInfo, decision: UpgradeDecision): void {
     if (peer.closed) return;
-    if (!("request" in decision)) return this.refuse(peer, decision.status, decision.response);
+    if (!("request" in decision)) {
+      if (!decision.clientError || this.listenerCount("wsClientError") === 0)
+        return this.refuse(peer, decision.status, decision.response);
+      // ws's 'wsClientError': the listener answers on the socket (`req.socket`) and ends it.
+      this.handshaking.delete(peer);
+      clearTimeout(peer.timer);
+      peer.handedOver = true;
+      this.emit("wsClientError", new Error(decision.message), peer.netSocket(), req());
+      return;
+    }
     this.handshaking.delete(peer);
     clearTimeout(peer.timer);
-    const ws = this.accept(decision, req, {
-      socket: peer.socket,
-      netSocket: () => peer.netSocket(),
-      opened: (session) => (peer.session = session),
-      link: peer as SessionSocket,
-      remoteAddress: req.remoteAddress,
-    });
+    const ws = this.accept(
+      decision,
+      req,
+      {
+        socket: peer.socket,
+        netSocket: () => peer.netSocket(),
+        opened: (session) => (peer.session = session),
+        link: peer as SessionSocket,
+        remoteAddress: peer.socket.remoteAddress,
+      },
+      (ws) => this.emitConnection(ws, req),
+    );
     if (ws instanceof Uint8Array) return this.refuse(peer, 503, ws);
     peer.ws = ws as unknown as BunServerConnection;
     // Closed from a 'connection' listener (terminate()): Bun ran the close callback before peer.ws was set.
@@ -239,6 +259,17 @@ export class WebSocketServer extends ServerCore<
     peer.head.bytes = new Uint8Array(0);
     // Frames that arrived with the request are fed once the listeners are attached.
     if (rest.length > 0) ws.session.receive(rest);
+  }
+
+  /**
+   * 'connection'. `req` is built for any listener that may read it: every one declaring a second parameter
+   * (or none, `(...args)`); a listener declaring only `ws` cannot see it, and when all are such (or there is
+   * none) no IncomingMessage is built for the connection (as Node's own port does).
+   */
+  private emitConnection(ws: BunServerConnection, req: () => UpgradeRequestInfo): void {
+    if (this.listenerCount("connection") === 0) return;
+    const needed = this.someListener("connection", (listener) => listener.length !== 1);
+    this.emit("connection", ws, needed ? req() : (undefined as unknown as UpgradeRequestInfo));
   }
 
   /** Answer with the engine's refusal for `status` and close the socket. */

@@ -4,7 +4,7 @@
 // behind the frames queued; and a server given no address listening on every IPv6 and IPv4 one, as ws's.
 import * as net from "node:net";
 import * as os from "node:os";
-import { frame, within } from "../../support/raw-client.js";
+import { frame, RawClient, upgradeRequest, within } from "../../support/raw-client.js";
 import { describe, expect, host, it, listen, nextEvent, runtime, type ServerConnection } from "./harness.js";
 
 /** A server connection and our client connected to it (ws's API). */
@@ -102,6 +102,62 @@ describe(`ws's _socket on ${runtime}`, () => {
     ws.send("still open");
     expect(String(await echoed)).toBe("still open");
     await done();
+  });
+});
+
+describe(`the server's req on ${runtime}`, () => {
+  it("is an http.IncomingMessage in verifyClient, handleProtocols, 'headers' and 'connection', on ws._socket", async () => {
+    const http = await import("node:http");
+    const seen: string[] = [];
+    const record = (where: string, req: unknown) => {
+      const message = req as import("node:http").IncomingMessage;
+      seen.push(`${where} ${message instanceof http.IncomingMessage} ${message.method} ${message.url}`);
+      return message;
+    };
+    const { wss, url } = await listen({
+      verifyClient: (info: { req: unknown }) => (record("verifyClient", info.req), true),
+      handleProtocols: (protocols: Set<string>, req: unknown) => (
+        record("handleProtocols", req),
+        [...protocols][0]
+      ),
+    });
+    wss.on("headers", (_lines, req) => record("headers", req));
+    const accepted = new Promise<[ServerConnection, import("node:http").IncomingMessage]>((resolve) =>
+      wss.once("connection", (ws, req) => resolve([ws, record("connection", req)])),
+    );
+    const client = new host.WebSocket(`${url}/room?id=7`, ["chat"], { headers: { "X-Twice": "a" } });
+    await nextEvent(client, "open");
+    const [ws, req] = await accepted;
+    expect(seen).toEqual(
+      ["verifyClient", "handleProtocols", "headers", "connection"].map(
+        (where) => `${where} true GET /room?id=7`,
+      ),
+    );
+    expect([req.httpVersion, req.headers["x-twice"], req.headers.upgrade]).toEqual(["1.1", "a", "websocket"]);
+    expect(req.rawHeaders).toContain("X-Twice");
+    expect(req.socket).toBe(ws._socket);
+    const closed = nextEvent(client, "close");
+    client.close();
+    await closed;
+    await wss.close();
+  });
+});
+
+describe(`'wsClientError' on ${runtime}`, () => {
+  it("is emitted for a request that breaks a rule, with req.socket, and the listener's answer is the one sent", async () => {
+    const { wss, port } = await listen();
+    const errors: string[] = [];
+    wss.on("wsClientError", (error, socket, req) => {
+      const message = req as import("node:http").IncomingMessage;
+      errors.push(`${error.message} (${message.method}) ${socket === message.socket}`);
+      (socket as net.Socket).end("HTTP/1.1 418 I'm a teapot\r\nConnection: close\r\n\r\n");
+    });
+    const raw = await RawClient.connect(port);
+    raw.write(upgradeRequest(port).replace("GET", "POST"));
+    expect(await raw.readHead()).toMatch(/^HTTP\/1\.1 418 /);
+    expect(errors).toEqual(["Invalid HTTP method (POST) true"]);
+    raw.destroy();
+    await wss.close();
   });
 });
 
