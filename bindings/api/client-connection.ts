@@ -72,6 +72,8 @@ export class ClientConnection implements ClientLink {
   private readonly reports: AttemptReports;
   private readonly handle: SlotHandle;
   private phase: Phase = "handshake";
+  /** The application took the answer (`unexpected-response`): what the server sends next is its body, not a head. */
+  private responseTaken = false;
   /** The response head so far (it may come in pieces). */
   private head = new Uint8Array(0);
   private request: Uint8Array | undefined;
@@ -153,16 +155,18 @@ export class ClientConnection implements ClientLink {
 
   handedOver(): void {
     clearTimeout(this.timer);
+    this.responseTaken = true;
   }
 
   receive(bytes: Uint8Array): void {
     if (this.phase === "frames") this.session.receive(bytes);
-    else if (this.phase === "handshake") this.response(bytes);
+    else if (this.phase === "handshake" && !this.responseTaken) this.response(bytes);
   }
 
   receiveInPlace(length: number): void {
     if (this.phase === "frames") this.session.receiveInPlace(length);
-    else if (this.phase === "handshake") this.response(this.session.readBuffer.subarray(0, length));
+    else if (this.phase === "handshake" && !this.responseTaken)
+      this.response(this.session.readBuffer.subarray(0, length));
   }
 
   connectResponse(status: number, headers: HeaderField[]): void {

@@ -202,10 +202,11 @@ export class WebSocketServer extends ServerCore<
 
   private closed(peer: Peer): void {
     peer.closed = true;
-    peer.net?.socketClosed();
     this.handshaking.delete(peer);
     if (peer.timer !== undefined) clearTimeout(peer.timer);
     peer.ws?.session.onClose();
+    // After the connection's own handling, as a net.Socket's 'close' reaches ws's listener before the app's.
+    peer.net?.socketClosed();
   }
 
   /** Bytes before the connection is open: the request head, then any frames sent right behind it. */
