@@ -26,6 +26,7 @@ import {
   putDecimal,
   reasonPhrase,
   sameBytes,
+  statusLineBroken,
   setField,
   setSpan,
 } from "./http";
@@ -533,7 +534,8 @@ export function buildRequest(
 /**
  * Parse the server's response head to connection `conn`'s request: 0 while incomplete; 101 when it is a
  * valid acceptance (`offered`: the protocols the client sent); the server's status when it is not 101; or
- * -HandshakeError when the response breaks a rule (including -HeadTooLarge past `maxHeaderBytes`).
+ * -HandshakeError when the response breaks a rule (including -HeadTooLarge past `maxHeaderBytes`, and
+ * -BadStatusLine as soon as the bytes so far show there is no status line, before the head is complete).
  */
 export function parseResponse(
   conn: u32,
@@ -571,7 +573,14 @@ function parseAnswer(slot: usize, ptr: usize, len: u32, offered: usize, offeredL
       if (reason == 0)
         reason = slot == 0 ? checkNegotiation(scanHeaders(), offered, offeredLength) : checkResponse(slot, offered, offeredLength);
     }
-  } else if (headEnd == 0) return 0;
+  } else if (headEnd == 0) {
+    if (slot == 0 || !statusLineBroken(ptr, len)) {
+      clearFields();
+      return 0;
+    }
+    clearFields();
+    reason = HandshakeError.BadStatusLine;
+  }
   setField(HandshakeField.Reason, reason);
   return reason == 0 ? <i32>accepting : -(<i32>reason);
 }

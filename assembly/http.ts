@@ -237,6 +237,23 @@ export function parseStatusLine(ptr: usize, end: u32): u32 {
 }
 
 /**
+ * Whether the first `len` bytes of a response head, not complete yet, already show that it has no status
+ * line: bytes other than `HTTP/` at its start, or a first line that has ended and is no status line. Such a
+ * peer (a server speaking another protocol, whose banner line then waits for an answer) is refused at once,
+ * with the verdict the whole head would get, rather than at the handshake timeout. Sets the status line's
+ * fields when it is one: the caller clears them.
+ */
+export function statusLineBroken(ptr: usize, len: u32): bool {
+  for (let i: u32 = 0; i < len && i < 5; i++) if (<u32>load<u8>(ptr + i) != <u32>load<u8>(HTTP_SLASH + i)) return true;
+  for (let i: u32 = 1; i < len; i++)
+    if (<u32>load<u8>(ptr + i) == LF) return parseStatusLine(ptr, i - 1) == HandshakeError.BadStatusLine;
+  return false;
+}
+
+/** "HTTP/". */
+const HTTP_SLASH: usize = memory.data<u8>([72, 84, 84, 80, 47]);
+
+/**
  * Split the header lines from `pos` to the empty line ending the head at `headEnd` into the table; 0 or a
  * HandshakeError. With `pseudo` (an HTTP/2 header list, written as lines) a name may start with `:`.
  */

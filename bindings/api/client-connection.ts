@@ -72,6 +72,8 @@ export class ClientConnection implements ClientLink {
   private readonly reports: AttemptReports;
   private readonly handle: SlotHandle;
   private phase: Phase = "handshake";
+  /** The application took the answer (`unexpected-response`): what the server sends next is its body, not a head. */
+  private responseTaken = false;
   /** The response head so far (it may come in pieces). */
   private head = new Uint8Array(0);
   private request: Uint8Array | undefined;
@@ -153,16 +155,18 @@ export class ClientConnection implements ClientLink {
 
   handedOver(): void {
     clearTimeout(this.timer);
+    this.responseTaken = true;
   }
 
   receive(bytes: Uint8Array): void {
     if (this.phase === "frames") this.session.receive(bytes);
-    else if (this.phase === "handshake") this.response(bytes);
+    else if (this.phase === "handshake" && !this.responseTaken) this.response(bytes);
   }
 
   receiveInPlace(length: number): void {
     if (this.phase === "frames") this.session.receiveInPlace(length);
-    else if (this.phase === "handshake") this.response(this.session.readBuffer.subarray(0, length));
+    else if (this.phase === "handshake" && !this.responseTaken)
+      this.response(this.session.readBuffer.subarray(0, length));
   }
 
   connectResponse(status: number, headers: HeaderField[]): void {
@@ -247,7 +251,10 @@ export class ClientConnection implements ClientLink {
     this.session.start();
     this.reports.accepted(response.protocol, extensions);
     // Frames that came in the same read as the 101 follow the open event.
-    if (early.length > 0) this.session.receive(early);
+    if (early.length > 0) {
+      this.session.socket.readWithHandshake?.(early);
+      this.session.receive(early);
+    }
   }
 
   /** The handshake failed: reported once; `destroy` the socket unless it is closing by itself. */

@@ -470,8 +470,8 @@ export abstract class WebSocketCore extends ClientEventBridge {
     };
   }
 
-  /** The current attempt's session. */
-  private get session(): Session | null {
+  /** @internal The current attempt's session. */
+  protected get session(): Session | null {
     return this.connection?.session ?? null;
   }
 

@@ -65,6 +65,8 @@ export interface TopicHost<C> {
 export interface ServerConnectionInit<S> {
   /** The host's own socket object (exposed as `ws.socket`). */
   socket: S;
+  /** ws's `_socket` when it is not `socket` (Bun: a `net.Socket`-shaped view of Bun's socket, made on first use). */
+  netSocket?: () => unknown;
   /** The socket as the session drives it. */
   link: SessionSocket;
   remoteAddress: string;
@@ -94,7 +96,8 @@ let nextId = 1;
 const encoder = new TextEncoder();
 
 /** One accepted WebSocket connection on a `WebSocketServer`. */
-export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> extends Emitter<
+/** `S`: the host's socket (`socket`); `N`: ws's `_socket` (the same, but on Bun: runtimes/bun/net-socket.ts). */
+export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown, N = S> extends Emitter<
   ServerConnectionEvents<B>
 > {
   static readonly CONNECTING = ReadyState.CONNECTING;
@@ -116,6 +119,7 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
   readonly extensions: string;
   /** The host's socket (net.Socket on Node, Bun's Socket on Bun). */
   readonly socket: S;
+  private readonly netSocket: (() => unknown) | null;
   /** How binary messages are delivered. */
   binaryType: BinaryType = "nodebuffer";
   /** The session driving this connection (for the host's socket events). */
@@ -131,6 +135,7 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     super();
     this.id = nextId++;
     this.socket = init.socket;
+    this.netSocket = init.netSocket ?? null;
     this.remoteAddress = init.remoteAddress;
     this.protocol = init.protocol;
     this.extensions = init.extensions ?? "";
@@ -146,9 +151,9 @@ export class ServerConnection<B extends Uint8Array = Uint8Array, S = unknown> ex
     );
   }
 
-  /** ws's name for `socket`. */
-  get _socket(): S {
-    return this.socket;
+  /** ws's `_socket`: `socket`, a `net.Socket` on Node; on Bun a `net.Socket`-shaped view of Bun's socket. */
+  get _socket(): N {
+    return (this.netSocket ? this.netSocket() : this.socket) as N;
   }
 
   /** CONNECTING, OPEN, CLOSING or CLOSED. */

@@ -41,7 +41,7 @@ import {
   type TopicHost,
 } from "./server-connection.js";
 import { isClientClass, serve } from "./client-core.js";
-import { sessionLimits, type SessionOptions, type SessionSocket } from "../protocol/session.js";
+import { sessionLimits, type Session, type SessionOptions, type SessionSocket } from "../protocol/session.js";
 import { sendBytes, type SendData } from "../protocol/send-data.js";
 
 /** What `verifyClient` is told about a handshake; `req` is the host's request object. */
@@ -241,6 +241,10 @@ export class PendingHead {
 
 export interface AcceptedSocket<S> {
   socket: S;
+  /** ws's `_socket` when it is not `socket` (ServerConnectionInit). */
+  netSocket?: () => unknown;
+  /** The connection's session exists: called before the application is handed the connection. */
+  opened?: (session: Session) => void;
   link: SessionSocket;
   remoteAddress: string;
   /**
@@ -595,6 +599,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     const Connection = isConnectionClass(this.core.WebSocket) ? this.core.WebSocket : ServerConnection;
     const ws = new Connection<B, S>({
       socket: host.socket,
+      netSocket: host.netSocket,
       link: host.link,
       remoteAddress: host.remoteAddress,
       protocol: decision.protocol,
@@ -613,6 +618,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
       alloc: this.alloc,
       topics: this.topicHost as TopicHost<ServerConnection<never, unknown>>,
     });
+    host.opened?.(ws.session);
     if (response) ws.session.writeRaw(response);
     this.connections.add(ws);
     this.byId.set(ws.id, ws);

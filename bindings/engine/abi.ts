@@ -90,7 +90,7 @@ export interface EngineExports {
     extraLength: number,
     dst: number,
   ): number;
-  /** Parse the server's response head to connection `conn`'s request: 0 while incomplete; 101 when it is a valid acceptance (`offered`: the protocols the client sent); the server's status when it is not 101; or -HandshakeError when the response breaks a rule (including -HeadTooLarge past `maxHeaderBytes`). */
+  /** Parse the server's response head to connection `conn`'s request: 0 while incomplete; 101 when it is a valid acceptance (`offered`: the protocols the client sent); the server's status when it is not 101; or -HandshakeError when the response breaks a rule (including -HeadTooLarge past `maxHeaderBytes`, and -BadStatusLine as soon as the bytes so far show there is no status line, before the head is complete). */
   parseResponse(
     conn: number,
     ptr: number,

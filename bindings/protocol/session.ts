@@ -40,6 +40,11 @@ export interface SessionSocket {
   /** Optional: stop reading (a server stops reading a peer whose output is stalled), then resume. */
   pauseReading?(): void;
   resumeReading?(): void;
+  /**
+   * Optional: frames read with the opening handshake's 101, fed to the session right after the open event: a
+   * host that shows each read to the application (Bun's `_socket` 'data' listeners) shows these too.
+   */
+  readWithHandshake?(bytes: Uint8Array): void;
   /** Bytes the socket holds that the kernel has not taken (0 for a socket that never buffers). */
   readonly bufferedAmount: number;
   /** False once the socket takes no more writes. */
@@ -288,6 +293,27 @@ export class Session implements BackpressureHost, HeldSendsHost, HeartbeatHooks 
   writeRaw(bytes: Uint8Array): void {
     if (this.released) return;
     this.output.writeCopy(bytes);
+  }
+
+  /**
+   * Bytes the application writes to the socket itself (ws's `_socket.write`, on a host whose socket is not
+   * a Node stream): handed to the socket now, behind the frames queued so far; `callback` runs once they are
+   * written, or with the error.
+   */
+  writeBytes(bytes: Uint8Array, callback?: WriteCallback): void {
+    if (this.released || this.socketGone) {
+      if (callback) queueMicrotask(() => callback(notWritten()));
+      return;
+    }
+    if (callback) this.writer.track(callback);
+    this.output.writeCopy(bytes);
+  }
+
+  /** The application ends the socket itself (ws's `_socket.end()`, as above): FIN behind what is queued. */
+  endSocket(): void {
+    if (this.released || this.socketGone) return;
+    this.output.flush();
+    this.writer.end();
   }
 
   /** Feed bytes read from the socket. */

@@ -3,10 +3,11 @@
 // the room whichever worker (process, machine) they are connected to. Same code on Node and Bun.
 import { createRedisAdapter, type RedisAdapter } from "../../adapters/redis.js";
 import type { ServerCore } from "../../bindings/api/server-core.js";
+import type { ServerConnection } from "../../bindings/api/server-connection.js";
 
 /** Chat rooms on a WebSocketServer (Node's or Bun's: both are a ServerCore). */
-export function chatRooms<Req extends { url?: string }, S>(
-  wss: ServerCore<Req, Buffer, S>,
+export function chatRooms<Req extends { url?: string }, S, N>(
+  wss: ServerCore<Req, Buffer, S, ServerConnection<Buffer, S, N>>,
   adapter: RedisAdapter,
 ): void {
   wss.on("connection", async (ws, req) => {
@@ -34,10 +35,10 @@ export function settings(cpus: number): { port: number; workers: number; redisUr
  * One worker: its Redis adapter, the server `listen` makes with it, the chat rooms; SIGTERM closes both
  * (connections get 1001) and exits.
  */
-export async function startWorker<Req extends { url?: string }, S>(
+export async function startWorker<Req extends { url?: string }, S, N>(
   redisUrl: string,
   port: number,
-  listen: (adapter: RedisAdapter) => ServerCore<Req, Buffer, S>,
+  listen: (adapter: RedisAdapter) => ServerCore<Req, Buffer, S, ServerConnection<Buffer, S, N>>,
 ): Promise<void> {
   const adapter = await createRedisAdapter({ url: redisUrl });
   adapter.on("error", (error) => console.error(`worker ${process.pid}: ${error.message}`));

@@ -108,6 +108,10 @@ class Dialing implements SessionSocket {
     this.socket?.resumeReading?.();
   }
 
+  readWithHandshake(bytes: Uint8Array): void {
+    this.link?.net?.read(bytes);
+  }
+
   get bufferedAmount(): number {
     return this.node?.bufferedAmount ?? 0;
   }
@@ -124,11 +128,16 @@ export class WebSocket extends NodeWebSocket {
   /** This attempt's `Bun.connect` socket (set while the core's constructor dials: no initializer). */
   declare private dialing: Dialing | undefined;
 
-  /** ws's `_socket`: on the `Bun.connect` path, Bun's socket once open (`remoteAddress` and the like). */
+  /**
+   * ws's `_socket`: on the `Bun.connect` path, once open, a `net.Socket`-shaped view of Bun's socket
+   * (runtimes/bun/net-socket.ts: `remoteAddress`, `setNoDelay`, `'data'`, `isPaused`...; typed as ws's).
+   */
   override get _socket(): net.Socket | null {
     const link = this.dialing?.link;
     if (!link) return super._socket;
-    return this.readyState === this.CONNECTING ? null : (link.socket as unknown as net.Socket);
+    if (this.readyState === this.CONNECTING) return null;
+    link.session ??= this.session;
+    return link.netSocket() as unknown as net.Socket;
   }
 
   /**
@@ -202,7 +211,9 @@ export class WebSocket extends NodeWebSocket {
           cert: options.cert,
           key: options.key,
           rejectUnauthorized: options.rejectUnauthorized ?? true,
-          serverName: options.servername ?? (isIp(target.hostname) ? undefined : target.hostname),
+          // RFC 6066 §3: no SNI for an IP address. Bun sends the hostname, an IP too, when given no serverName,
+          // and none for ""; the certificate is checked against the host either way.
+          serverName: options.servername ?? (isIp(target.hostname) ? "" : target.hostname),
         }
       : undefined;
     Bun.connect<Dialing>({
@@ -224,17 +235,23 @@ export class WebSocket extends NodeWebSocket {
           socket.data.failed(authorizationError ?? new Error("TLS handshake failed"));
           socket.terminate();
         },
-        data(_socket, bytes) {
+        data(socket, bytes) {
+          // Shown to `_socket`'s 'data' listeners: a read with the 101 shows only its frames (readWithHandshake).
+          const net = socket.data.link?.net;
+          if (net) net.read(bytes);
           client.receive(bytes);
         },
-        drain() {
+        drain(socket) {
+          socket.data.link?.net?.drained();
           client.drain();
         },
-        end() {
+        end(socket) {
+          socket.data.link?.net?.peerEnded();
           client.end();
         },
         close(socket) {
           socket.data.gone();
+          socket.data.link?.net?.socketClosed();
         },
         error(socket, error) {
           socket.data.failed(error);

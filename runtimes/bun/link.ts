@@ -3,7 +3,9 @@
 import type { Socket } from "bun";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 
+import type { Session } from "../../bindings/protocol/session.js";
 import { allocBuffer as nodeAllocBuffer } from "../node/buffer.js";
+import { NetSocket, type NetSocketLink } from "./net-socket.js";
 
 const bufferCopy = Buffer.prototype.copy;
 
@@ -26,14 +28,26 @@ export class SocketLink<D = unknown> implements SessionSocket {
   readonly socket: Socket<D>;
   /** Bun's close callback ran (or the socket was never opened). */
   closed = false;
+  /** Reading is paused. */
+  paused = false;
+  /** The WebSocket's session once open (what `_socket.write` and `_socket.end` go through). */
+  session: Session | null = null;
+  /** ws's `_socket` for this socket, once asked for (`netSocket()`). */
+  net: NetSocket | null = null;
   private ended = false;
 
   constructor(socket: Socket<D>) {
     this.socket = socket;
   }
 
+  /** The `net.Socket`-shaped view of this socket (ws's `_socket`), made on first use. */
+  netSocket(): NetSocket {
+    return (this.net ??= new NetSocket(this as unknown as NetSocketLink));
+  }
+
   write(bytes: Uint8Array): number {
     if (this.closed || this.ended) return -1;
+    this.net?.activity();
     return this.socket.write(bytes);
   }
 
@@ -52,10 +66,12 @@ export class SocketLink<D = unknown> implements SessionSocket {
   }
 
   pauseReading(): void {
+    this.paused = true;
     if (!this.closed) this.socket.pause();
   }
 
   resumeReading(): void {
+    this.paused = false;
     if (!this.closed) this.socket.resume();
   }
 

@@ -1,6 +1,8 @@
 // WebSocketServer on Bun: `Bun.listen` (raw TCP or TLS) owns the sockets; the engine reads the request
 // head (bindings/protocol/handshake.ts) and bindings/api/server-core.ts decides every answer, as on Node.
 import type { Socket, TCPSocketListener } from "bun";
+import type * as http from "node:http";
+import type * as net from "node:net";
 import {
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_MAX_PAYLOAD,
@@ -13,6 +15,8 @@ import { defaults } from "../../bindings/policies/config.js";
 import type { ServerConnection } from "../../bindings/api/server-connection.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 import { allocBuffer, rethrowing, SocketLink } from "./link.js";
+import type { NetSocket } from "./net-socket.js";
+import { incomingMessage } from "../node/request.js";
 import { bunDeflateCodec } from "./deflate.js";
 import {
   checkModes,
@@ -20,13 +24,20 @@ import {
   type ServerOptions as NodeServerOptions,
 } from "../node/server.js";
 
-/** The upgrade request as the engine read it: what `verifyClient`, `handleProtocols` and "connection" get. */
-export interface UpgradeRequestInfo {
+/**
+ * The upgrade request, as `verifyClient`, `handleProtocols`, 'headers' and 'connection' get it: an
+ * `http.IncomingMessage` as on Node (ws's `req`), filled from the engine's reading of the head (`method`,
+ * `url`, `httpVersion`, `rawHeaders` as sent, `headers` by node:http's rules), whose `socket` is the
+ * connection's `net.Socket`-shaped view of Bun's socket (runtimes/bun/net-socket.ts; the connection's
+ * `_socket`). Also `remoteAddress` and `secure`, as before. Built only when something can read it (as on
+ * Node's own port: a 'connection' listener declaring only `ws` gets `undefined`).
+ */
+export interface UpgradeRequestInfo extends http.IncomingMessage {
+  /** The request's method (always set here). */
   method: string;
-  /** Request target: path and query. */
+  /** The request target: path and query (always set here). */
   url: string;
-  /** Header fields by lower-case name, repeated ones joined with ", ". */
-  headers: Record<string, string>;
+  /** The peer's IP address (`socket.remoteAddress`). */
   remoteAddress: string;
   /** Whether it came over TLS. */
   secure: boolean;
@@ -53,14 +64,16 @@ export interface ServerOptions extends ServerCoreOptions<UpgradeRequestInfo> {
   reusePort?: boolean;
 }
 
-/** A connection on the Bun server: `ws.socket` is Bun's socket. */
-export type BunServerConnection = ServerConnection<Buffer, Socket<Peer>>;
+/** A connection on the Bun server: `ws.socket` is Bun's socket, `ws._socket` a `net.Socket`-shaped view of it. */
+export type BunServerConnection = ServerConnection<Buffer, Socket<Peer>, NetSocket>;
 
 /** One accepted TCP connection: its handshake, then its WebSocket. */
 class Peer extends SocketLink<Peer> {
   ws: BunServerConnection | null = null;
   readonly head = new PendingHead();
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Refused, and handed to a 'wsClientError' listener: what the peer sends next is dropped. */
+  handedOver = false;
 }
 
 /**
@@ -69,7 +82,12 @@ class Peer extends SocketLink<Peer> {
  * server instead, which runs on Bun's node:http as on Node, so code written for ws works with one changed
  * import on Bun too. `instanceof WebSocketServer` holds for both.
  */
-export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Socket<Peer>> {
+export class WebSocketServer extends ServerCore<
+  UpgradeRequestInfo,
+  Buffer,
+  Socket<Peer>,
+  BunServerConnection
+> {
   readonly options!: ServerOptions;
   private listener: TCPSocketListener<Peer> | undefined;
   /** close() stopped the listener. */
@@ -112,49 +130,66 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
   }
 
   private listen(options: ServerOptions): void {
-    const server = this;
-    try {
-      this.listener = Bun.listen<Peer>({
-        hostname: options.hostname ?? options.host ?? "0.0.0.0",
-        port: options.port,
-        tls: options.tls,
-        // Bun.listen takes reusePort (checked: two processes bind one port) though its types omit it.
-        ...({ reusePort: options.reusePort } as object),
-        socket: rethrowing({
-          open(socket: Socket<Peer>) {
-            server.opened(socket);
-          },
-          // With this callback Bun calls `open` when a TLS connection is accepted, before its TLS handshake
-          // (without it, only after): a peer that never finishes the handshake is cut at handshakeTimeout too.
-          handshake(socket: Socket<Peer>, success: boolean) {
-            if (!success) socket.data.destroy();
-          },
-          data(socket, bytes) {
-            const peer = socket.data;
-            if (peer.ws) peer.ws.session.receive(bytes);
-            else server.onHead(peer, bytes);
-          },
-          drain(socket) {
-            socket.data.ws?.session.onDrain();
-          },
-          end(socket) {
-            const peer = socket.data;
-            if (peer.ws) peer.ws.session.onEnd();
-            else peer.destroy();
-          },
-          close(socket) {
-            server.closed(socket.data);
-          },
-          error() {
-            // ECONNRESET and the like: close follows and reports 1006.
-          },
-        }),
-      });
-    } catch (error) {
-      queueMicrotask(() => this.emit("error", error as Error));
-      return;
+    const given = options.hostname ?? options.host;
+    // No address given: every IPv6 and IPv4 address ("::", dual stack), or every IPv4 one where the machine
+    // cannot bind IPv6, as Node's `server.listen(port)` (and so ws) does.
+    const hostnames = given !== undefined ? [given] : ["::", "0.0.0.0"];
+    let failure: unknown;
+    for (const hostname of hostnames) {
+      try {
+        this.listener = this.bind(options, hostname);
+        queueMicrotask(() => this.emit("listening"));
+        return;
+      } catch (error) {
+        failure = error;
+      }
     }
-    queueMicrotask(() => this.emit("listening"));
+    queueMicrotask(() => this.emit("error", failure as Error));
+  }
+
+  private bind(options: ServerOptions, hostname: string): TCPSocketListener<Peer> {
+    const server = this;
+    return Bun.listen<Peer>({
+      hostname,
+      port: options.port,
+      tls: options.tls,
+      // Bun.listen takes reusePort (checked: two processes bind one port) though its types omit it.
+      ...({ reusePort: options.reusePort } as object),
+      socket: rethrowing({
+        open(socket: Socket<Peer>) {
+          server.opened(socket);
+        },
+        // With this callback Bun calls `open` when a TLS connection is accepted, before its TLS handshake
+        // (without it, only after): a peer that never finishes the handshake is cut at handshakeTimeout too.
+        handshake(socket: Socket<Peer>, success: boolean) {
+          if (!success) socket.data.destroy();
+        },
+        data(socket, bytes) {
+          const peer = socket.data;
+          const net = peer.net;
+          if (net !== null) net.read(bytes);
+          if (peer.ws) peer.ws.session.receive(bytes);
+          else if (!peer.handedOver) server.onHead(peer, bytes);
+        },
+        drain(socket) {
+          const peer = socket.data;
+          peer.net?.drained();
+          peer.ws?.session.onDrain();
+        },
+        end(socket) {
+          const peer = socket.data;
+          peer.net?.peerEnded();
+          if (peer.ws) peer.ws.session.onEnd();
+          else peer.destroy();
+        },
+        close(socket) {
+          server.closed(socket.data);
+        },
+        error() {
+          // ECONNRESET and the like: close follows and reports 1006.
+        },
+      }),
+    });
   }
 
   private opened(socket: Socket<Peer>): void {
@@ -170,41 +205,72 @@ export class WebSocketServer extends ServerCore<UpgradeRequestInfo, Buffer, Sock
     this.handshaking.delete(peer);
     if (peer.timer !== undefined) clearTimeout(peer.timer);
     peer.ws?.session.onClose();
+    // After the connection's own handling, as a net.Socket's 'close' reaches ws's listener before the app's.
+    peer.net?.socketClosed();
   }
 
   /** Bytes before the connection is open: the request head, then any frames sent right behind it. */
   private onHead(peer: Peer, bytes: Uint8Array): void {
     const request = this.takeHead(peer.head, bytes);
     if (!request) return;
-    const socket = peer.socket;
-    const req: UpgradeRequestInfo = {
-      method: request.method,
-      url: request.path,
-      headers: request.headers,
-      remoteAddress: socket.remoteAddress,
-      secure: !!this.options.tls,
+    const secure = !!this.options.tls;
+    // An IncomingMessage (a Readable stream) is built only if something reads it (see `emitConnection`).
+    let built: UpgradeRequestInfo | undefined;
+    const req = (): UpgradeRequestInfo => {
+      if (built) return built;
+      built = incomingMessage(peer.netSocket() as unknown as net.Socket, request) as UpgradeRequestInfo;
+      built.remoteAddress = peer.socket.remoteAddress;
+      built.secure = secure;
+      return built;
     };
-    this.decide(req, request.path, request, req.secure, (decision) => this.answer(peer, req, decision), true);
+    this.decide(req, request.path, request, secure, (decision) => this.answer(peer, req, decision), true);
   }
 
-  private answer(peer: Peer, req: UpgradeRequestInfo, decision: UpgradeDecision): void {
+  private answer(peer: Peer, req: () => UpgradeRequestInfo, decision: UpgradeDecision): void {
     if (peer.closed) return;
-    if (!("request" in decision)) return this.refuse(peer, decision.status, decision.response);
+    if (!("request" in decision)) {
+      if (!decision.clientError || this.listenerCount("wsClientError") === 0)
+        return this.refuse(peer, decision.status, decision.response);
+      // ws's 'wsClientError': the listener answers on the socket (`req.socket`) and ends it.
+      this.handshaking.delete(peer);
+      clearTimeout(peer.timer);
+      peer.handedOver = true;
+      this.emit("wsClientError", new Error(decision.message), peer.netSocket(), req());
+      return;
+    }
     this.handshaking.delete(peer);
     clearTimeout(peer.timer);
-    const ws = this.accept(decision, req, {
-      socket: peer.socket,
-      link: peer as SessionSocket,
-      remoteAddress: req.remoteAddress,
-    });
+    const ws = this.accept(
+      decision,
+      req,
+      {
+        socket: peer.socket,
+        netSocket: () => peer.netSocket(),
+        opened: (session) => (peer.session = session),
+        link: peer as SessionSocket,
+        remoteAddress: peer.socket.remoteAddress,
+      },
+      (ws) => this.emitConnection(ws, req),
+    );
     if (ws instanceof Uint8Array) return this.refuse(peer, 503, ws);
-    peer.ws = ws as BunServerConnection;
+    peer.ws = ws as unknown as BunServerConnection;
     // Closed from a 'connection' listener (terminate()): Bun ran the close callback before peer.ws was set.
     if (peer.closed) return ws.session.onClose();
     const rest = peer.head.frames();
     peer.head.bytes = new Uint8Array(0);
     // Frames that arrived with the request are fed once the listeners are attached.
     if (rest.length > 0) ws.session.receive(rest);
+  }
+
+  /**
+   * 'connection'. `req` is built for any listener that may read it: every one declaring a second parameter
+   * (or none, `(...args)`); a listener declaring only `ws` cannot see it, and when all are such (or there is
+   * none) no IncomingMessage is built for the connection (as Node's own port does).
+   */
+  private emitConnection(ws: BunServerConnection, req: () => UpgradeRequestInfo): void {
+    if (this.listenerCount("connection") === 0) return;
+    const needed = this.someListener("connection", (listener) => listener.length !== 1);
+    this.emit("connection", ws, needed ? req() : (undefined as unknown as UpgradeRequestInfo));
   }
 
   /** Answer with the engine's refusal for `status` and close the socket. */

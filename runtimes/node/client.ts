@@ -219,7 +219,7 @@ export class WebSocket extends WebSocketCore {
    * (`ws._socket.remoteAddress`).
    */
   get _socket(): net.Socket | null {
-    if (this.served) return this.served.socket as net.Socket;
+    if (this.served) return this.served._socket as net.Socket;
     return this.current?.opened ? this.current.socket : null;
   }
 

@@ -81,6 +81,26 @@ describe(`client on ${runtime}`, () => {
     await wss.close();
   });
 
+  it("fails at once against a server of another protocol whose banner line waits for an answer (not at the handshake timeout)", async () => {
+    // An SSH server: one line, then it waits for ours; the head never completes.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.write("SSH-2.0-OpenSSH_9.2\r\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const ws = new host.WebSocket(`ws://127.0.0.1:${port}`, [], { handshakeTimeout: 3000 });
+    const error = nextEvent<ErrorEvent>(ws, "error");
+    const closed = await nextEvent<CloseEvent>(ws, "close");
+    // Node's client reads the response with node:http ("Parse Error: Expected HTTP/"), Bun's with the engine.
+    expect(String((await error).message)).not.toContain("timed out");
+    expect(closed.code).toBe(1006);
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
   it("answers pings and closes with the server's code", async () => {
     const { wss, url } = await listen();
     wss.on("connection", (ws) => {
@@ -336,6 +356,37 @@ describe(`client on ${runtime}`, () => {
       unchecked.close();
       await other.wss.close();
     }
+  });
+
+  it('sends SNI for a host name, none for an IP address (RFC 6066 §3) or `servername: ""`, and checks the certificate', async () => {
+    const { key, cert } = throwawayCert("127.0.0.1");
+    const tls = await import("node:tls");
+    const names: Array<string | false> = [];
+    const server = tls.createServer({ key, cert }, (socket) => {
+      names.push(socket.servername ?? false);
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const attempts: Array<[string, object]> = [
+      [`wss://127.0.0.1:${port}/`, { ca: cert }],
+      [`wss://localhost:${port}/`, { ca: cert }],
+      [`wss://localhost:${port}/`, { ca: cert, servername: "" }],
+    ];
+    for (const [url, options] of attempts) {
+      const ws = new host.WebSocket(url, [], options);
+      await within(nextEvent(ws, "close"), 5000, `close of ${url}`);
+    }
+    expect(names).toEqual([false, "localhost", false]);
+    // An IP address is still checked against the certificate: a trusted one for another name is refused.
+    const elsewhere = throwawayCert("elsewhere.invalid");
+    const other = await echoServer({ tls: elsewhere });
+    const refused = new host.WebSocket(`wss://127.0.0.1:${other.port}/`, [], { ca: elsewhere.cert });
+    const error = nextEvent<ErrorEvent>(refused, "error");
+    expect((await within(nextEvent<CloseEvent>(refused, "close"), 5000, "refused close")).code).toBe(1006);
+    await error;
+    await other.wss.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 });
 
