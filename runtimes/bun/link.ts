@@ -32,6 +32,9 @@ export class SocketLink<D = unknown> implements SessionSocket {
     this.socket = socket;
   }
 
+  /** Bun's `write` is a send(2): the kernel copied what it took by the time it returns. */
+  readonly writeCopies = true;
+
   write(bytes: Uint8Array): number {
     if (this.closed || this.ended) return -1;
     return this.socket.write(bytes);
