@@ -1,7 +1,7 @@
 // The socket writer's backlog on a socket that takes part of each write (as Bun's do): what a failing
 // connection drops (whole frames no one handed to the kernel) and what it finishes (the frame in progress).
 import { describe, expect, it } from "vitest";
-import { SocketWriter } from "../../bindings/protocol/socket-writer.js";
+import { GATHER_BYTES, SocketWriter } from "../../bindings/protocol/socket-writer.js";
 import type { SessionSocket } from "../../bindings/protocol/session.js";
 
 /** A partial-write socket that takes at most `room` bytes until given more, recording what it took. */
@@ -116,16 +116,15 @@ describe("socket writer: a batch gathered for a socket that copies what it takes
     expect(Buffer.from(socket.taken).equals(concat(...frames))).toBe(true);
   });
 
-  it("headers and payloads of 1.5 KiB (a tick of echoes) are one write per 64 KiB, a 70 KB chunk one of its own", () => {
+  it("headers and payloads of 1.5 KiB (a tick of echoes) are one write, a chunk past the buffer one of its own", () => {
     const socket = new CopyingSocket(Infinity);
     const writer = new SocketWriter(socket, (n) => new Uint8Array(n));
     writer.startFrames();
     // As the output queue hands them over: each header in the slab, each payload by reference.
     const chunks = framesOf(64, 1536).flatMap((frame) => [frame.subarray(0, 4), frame.subarray(4)]);
-    const large = frameBytes(70_000, 0xee);
+    const large = frameBytes(GATHER_BYTES + 100, 0xee);
     writer.write([...chunks, large.subarray(0, 10), large.subarray(10), frameBytes(3, 1)]);
-    const gathered = 64 * 1540 + 10;
-    expect(socket.calls).toEqual([65536, gathered - 65536, 70_000, 5]);
+    expect(socket.calls).toEqual([64 * 1540 + 10, GATHER_BYTES + 100, 5]);
     expect(Buffer.from(socket.taken).equals(concat(...chunks, large, frameBytes(3, 1)))).toBe(true);
   });
 
@@ -134,12 +133,18 @@ describe("socket writer: a batch gathered for a socket that copies what it takes
       ...framesOf(20, 1536).flatMap((frame) => [frame.subarray(0, 4), frame.subarray(4)]),
       ...framesOf(2, 30_000),
       frameBytes(70_000, 0xab),
+      // Past the buffer: its header gathered, the payload written as it is.
+      ...(() => {
+        const large = frameBytes(GATHER_BYTES + 100, 0xcd);
+        return [large.subarray(0, 10), large.subarray(10)];
+      })(),
       ...framesOf(40, 10),
+      ...framesOf(50, 3000),
     ];
     const expected = concat(...chunks);
     // The room the kernel has at each write and drain, from a different start each run: cuts in a header, a
     // payload, at a chunk's end, at and around the shared buffer's size, and in a chunk that goes as it is.
-    const rooms = [1, 3, 4, 1540, 4000, 30_000, 65_535, 65_536, 65_537, 100_000];
+    const rooms = [1, 3, 4, 1540, 4000, 30_000, GATHER_BYTES - 1, GATHER_BYTES, GATHER_BYTES + 1, 200_000];
     for (let start = 0; start < rooms.length; start++) {
       let turn = start;
       const socket = new CopyingSocket(rooms[turn++ % rooms.length]);
