@@ -58,7 +58,14 @@ export const defaults = frozen({
   /** Whether a client offers permessage-deflate when its options do not say (as ws's client does). */
   clientPerMessageDeflate: true,
   /** Reconnect backoff: first delay and cap (ms), growth per attempt, random fraction, retries, ms up that resets them. */
-  reconnect: frozen({ minDelay: 500, maxDelay: 30_000, factor: 2, jitter: 0.5, maxRetries: Infinity, minUptime: 5_000 }),
+  reconnect: frozen({
+    minDelay: 500,
+    maxDelay: 30_000,
+    factor: 2,
+    jitter: 0.5,
+    maxRetries: Infinity,
+    minUptime: 5_000,
+  }),
   /**
    * permessage-deflate tuning: messages shorter than `threshold` bytes go uncompressed; `historyBytes` of
    * context the compressor may refer to; zlib `level` 5 (1.5× faster than 6 on JSON-like text for 0.5-1%

@@ -44,7 +44,10 @@ export class Reconnect<E> {
   decide(event: E, stopped: boolean): ReconnectDecision {
     const openedAt = this.openedAt;
     this.openedAt = -1;
-    if (openedAt >= 0 && performance.now() - openedAt >= (this.backoff?.minUptime ?? defaultBackoff.minUptime))
+    if (
+      openedAt >= 0 &&
+      performance.now() - openedAt >= (this.backoff?.minUptime ?? defaultBackoff.minUptime)
+    )
       this.retries = 0;
     if (stopped) return { retry: false, reason: "closed" };
     if (!this.backoff || (this.shouldReconnect && !this.shouldReconnect(event)))

@@ -210,7 +210,9 @@ describe(`client on ${runtime}`, () => {
       connections++;
       peer.terminate();
     });
-    const ws = new host.WebSocket(url, [], { reconnect: { minDelay: 10, maxDelay: 1000, jitter: 0, maxRetries: 3 } });
+    const ws = new host.WebSocket(url, [], {
+      reconnect: { minDelay: 10, maxDelay: 1000, jitter: 0, maxRetries: 3 },
+    });
     ws.on("error", () => {});
     const retries: Array<[number, number]> = [];
     ws.addEventListener("reconnecting", (event) => {
