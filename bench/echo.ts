@@ -4,7 +4,8 @@
 //   taskset -c 0 npx tsx bench/echo.ts        (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE (default 1),
 //   BENCH_SERVERS and BENCH_CELLS: comma-separated server names / cell numbers 1-5 to run only those;
 //   BENCH_BASE: the dist/ directory of another build, e.g. another commit's, run beside ours as
-//   "wasmsocket (base)" and "wasmsocket on Bun (base)")
+//   "wasmsocket (base)" and "wasmsocket on Bun (base)"; BENCH_SIZES: comma-separated payload sizes in bytes,
+//   each an extra cell of that size × 64 conns × 32 in flight (cells 6, 7...): where a size costs more)
 // Every cell reports the load generator's CPU per message beside the server's: a generator above 80% of
 // its core (flagged) may be the limit, and then the rate says less about the server than its CPU does.
 import type { Socket } from "node:net";
@@ -191,6 +192,17 @@ const allCells = [
     run: (p: number, pid: number) => handshakeCell(p, pid, 32, SECONDS),
     bytes: 0,
   },
+  ...(process.env.BENCH_SIZES ?? "")
+    .split(",")
+    .filter((size) => size !== "")
+    .map((text) => {
+      const size = Number(text);
+      return {
+        name: `${size} B × 64 × 32`,
+        run: (p: number, pid: number, verbatim: boolean) => echoCell(p, pid, size, 64, 32, SECONDS, verbatim),
+        bytes: size,
+      };
+    }),
 ];
 
 const cells = allCells.filter(

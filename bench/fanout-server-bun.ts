@@ -1,7 +1,8 @@
 // A fan-out server for bench/fanout.ts under Bun:   node_modules/.bin/bun bench/fanout-server-bun.ts <impl>
 //   wasmsocket: our Bun host from dist/ with `publish`; bun.serve: Bun's native server with its `publish`.
 // Connections to /sub receive topic "t"; each message from /pub is published to it. Prints {"port": n}.
-// FANOUT_DEFLATE=1: permessage-deflate on (and Bun.serve's publish asked to compress).
+// FANOUT_DEFLATE=1: permessage-deflate on (and Bun.serve's publish asked to compress). BENCH_DIST: another
+// build's dist/ for ours (bench/fanout.ts's BENCH_BASE).
 const impl = process.argv[2] ?? "wasmsocket";
 const deflate = process.env.FANOUT_DEFLATE === "1";
 
@@ -31,8 +32,9 @@ if (impl === "bun.serve") {
   });
   port = server.port!;
 } else {
+  const dist = process.env.BENCH_DIST || "../dist";
   const { WebSocketServer } = (await import(
-    "../dist/runtimes/bun/index.js" as string
+    `${dist}/runtimes/bun/index.js` as string
   )) as typeof import("../runtimes/bun/index.js");
   const server = new WebSocketServer({
     port: 0,

@@ -3,7 +3,8 @@
 // Connections to /sub receive topic "t"; each message from a connection to /pub goes to all of them:
 // wasmsocket and uWebSockets.js with `publish`, ws with the usual loop over `clients`. Prints {"port": n};
 // exits on stdin end. FANOUT_DEFLATE=1: permessage-deflate on (each server's defaults: ws compresses per
-// client, ours and uWS's shared compressor once per message).
+// client, ours and uWS's shared compressor once per message). BENCH_DIST: another build's dist/ for ours
+// (bench/fanout.ts's BENCH_BASE).
 const impl = process.argv[2] ?? "wasmsocket";
 const deflate = process.env.FANOUT_DEFLATE === "1";
 process.stdin.resume();
@@ -27,7 +28,9 @@ if (impl === "uws") {
 
 async function wsServer() {
   const { WebSocketServer } =
-    impl === "ws" ? await import("ws") : await import("../dist/runtimes/node/index.js");
+    impl === "ws"
+      ? await import("ws")
+      : await import(`${process.env.BENCH_DIST || "../dist"}/runtimes/node/index.js`);
 
   const options = { port: 0, host: "127.0.0.1", maxPayload: 1 << 20, perMessageDeflate: deflate };
   if (impl !== "ws") {

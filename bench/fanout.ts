@@ -7,11 +7,16 @@
 // browsers and ws do: context takeover; or asking server_no_context_takeover) or nothing, every server with
 // permessage-deflate on (ws compresses per client; ours, uWS's shared compressor and Bun.serve once).
 //   taskset -c 0 npx tsx bench/fanout.ts     (BENCH_ROUNDS, BENCH_SECONDS, BENCH_SERVER_CORE, BENCH_SUBSCRIBERS,
-//                                             BENCH_CELLS=plain,deflate to run one group only)
+//                                             BENCH_CELLS=plain,deflate to run one group only, or nodeflate
+//                                             for the deflate group's first cell alone; BENCH_SERVERS: names;
+//                                             BENCH_BASE: another build's dist/, run beside ours as
+//                                             "wasmsocket publish (base)" and "wasmsocket publish on Bun (base)";
+//                                             BENCH_BUN_FLAGS: flags for the Bun servers, e.g. --cpu-prof)
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { resolve } from "node:path";
 import { jsonText } from "../test/support/json-text.js";
 import {
   BUN,
@@ -109,13 +114,30 @@ class FrameCounter {
     }
   }
 }
+const BUN_FLAGS = (process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
 const servers: { name: string; command: string[]; env?: Record<string, string> }[] = [
   { name: "wasmsocket publish", command: [process.execPath, "bench/fanout-server.mjs", "wasmsocket"] },
   { name: "ws loop over clients", command: [process.execPath, "bench/fanout-server.mjs", "ws"] },
   { name: "uWebSockets.js publish", command: [process.execPath, "bench/fanout-server.mjs", "uws"] },
-  { name: "wasmsocket publish on Bun", command: [BUN, "bench/fanout-server-bun.ts", "wasmsocket"] },
-  { name: "Bun.serve publish", command: [BUN, "bench/fanout-server-bun.ts", "bun.serve"] },
+  {
+    name: "wasmsocket publish on Bun",
+    command: [BUN, ...BUN_FLAGS, "bench/fanout-server-bun.ts", "wasmsocket"],
+  },
+  { name: "Bun.serve publish", command: [BUN, ...BUN_FLAGS, "bench/fanout-server-bun.ts", "bun.serve"] },
 ];
+if (process.env.BENCH_BASE) {
+  const env = { BENCH_DIST: resolve(process.env.BENCH_BASE) };
+  servers.splice(1, 0, {
+    name: "wasmsocket publish (base)",
+    command: [process.execPath, "bench/fanout-server.mjs", "wasmsocket"],
+    env,
+  });
+  servers.splice(-1, 0, {
+    name: "wasmsocket publish on Bun (base)",
+    command: [BUN, ...BUN_FLAGS, "bench/fanout-server-bun.ts", "wasmsocket"],
+    env,
+  });
+}
 
 interface Sample {
   delivered: number;
@@ -363,6 +385,9 @@ if (CELLS.includes("plain")) {
       `wasmsocket publish on Bun / Bun.serve publish: ${ratio(results, "wasmsocket publish on Bun", "Bun.serve publish")}`,
   );
 }
+
+if (CELLS.includes("nodeflate") && !CELLS.includes("deflate"))
+  await runGroup(DEFLATE_CELLS.slice(0, 1), { FANOUT_DEFLATE: "1" });
 
 if (CELLS.includes("deflate")) {
   const all = await runGroup(DEFLATE_CELLS, { FANOUT_DEFLATE: "1" });

@@ -30,6 +30,12 @@ export interface SessionSocket {
    * returns a boolean and calls `done` once the bytes are written.
    */
   write(bytes: Uint8Array, done?: (error?: Error | null) => void): number | boolean;
+  /**
+   * Optional, for a partial-write socket: true when it is done with the bytes once `write` returns (Bun's,
+   * which sends straight to the kernel: what it did not take stays the session's). The session may then
+   * gather a batch's chunks into one buffer shared by all such sockets and write them in one call.
+   */
+  readonly writeCopies?: boolean;
   /** Optional: gather the writes of one batch into one (Node cork/uncork). */
   cork?(): void;
   uncork?(): void;

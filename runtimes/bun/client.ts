@@ -78,6 +78,11 @@ class Dialing implements SessionSocket {
     return socket ? socket.write(bytes, done) : -1;
   }
 
+  /** As Bun's socket, unless the attempt went node:http's way (whose socket buffers what it is given). */
+  get writeCopies(): boolean {
+    return this.node === null;
+  }
+
   end(): void {
     const socket = this.socket;
     if (socket) socket.end();

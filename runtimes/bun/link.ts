@@ -45,6 +45,9 @@ export class SocketLink<D = unknown> implements SessionSocket {
     return (this.net ??= new NetSocket(this as unknown as NetSocketLink));
   }
 
+  /** Bun's `write` is a send(2): the kernel copied what it took by the time it returns. */
+  readonly writeCopies = true;
+
   write(bytes: Uint8Array): number {
     if (this.closed || this.ended) return -1;
     this.net?.activity();
