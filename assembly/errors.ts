@@ -118,6 +118,12 @@ export namespace HostError {
    */
   // @ts-ignore: decorator
   @inline export const InvalidCompressedData: u32 = 65;
+  /**
+   * message has more non-empty fragments than maxFragments. @closeCode 1008
+   * @wsCode WS_ERR_TOO_MANY_BUFFERED_PARTS @wsMessage Too many message fragments
+   */
+  // @ts-ignore: decorator
+  @inline export const TooManyFragments: u32 = 66;
 }
 
 /** Caller errors, returned as negative numbers by the writer and setup calls. */

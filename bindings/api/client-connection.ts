@@ -94,6 +94,7 @@ export class ClientConnection implements ClientLink {
       {
         role: Role.Client,
         maxPayload: options.maxPayload ?? defaults.maxPayload,
+        maxFragments: options.maxFragments ?? defaults.maxFragments,
         autoPong: options.autoPong ?? true,
         generateMask: options.generateMask,
         fragments: options.fragments ?? "message",

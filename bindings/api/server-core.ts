@@ -78,6 +78,8 @@ export interface ServerCoreOptions<Req> {
   path?: string;
   /** Largest message accepted, bytes (default 16 MiB); past it the peer is closed with 1009. */
   maxPayload?: number;
+  /** Most non-empty frames per received message (default 131 072, as ws; 1008 past it); 0: no limit. */
+  maxFragments?: number;
   /** Most open connections (default Infinity); the next handshake gets 503. */
   maxClients?: number;
   /**
@@ -400,6 +402,7 @@ export abstract class ServerCore<Req, B extends Uint8Array, S, C = ServerConnect
     this.sessionOptions = {
       role: Role.Server,
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+      maxFragments: options.maxFragments ?? defaults.maxFragments,
       fragments: options.fragments ?? "message",
       heartbeat: heartbeatOptions(options.heartbeat, defaults.serverHeartbeat),
       autoPong: options.autoPong ?? true,

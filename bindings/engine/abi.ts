@@ -599,6 +599,8 @@ export const HostError = {
   InflatedTooBig: 64,
   /** compressed message is not valid deflate data. */
   InvalidCompressedData: 65,
+  /** message has more non-empty fragments than maxFragments. */
+  TooManyFragments: 66,
 } as const;
 
 /** Caller errors, returned as negative numbers by the writer and setup calls. (assembly/errors.ts CallError) */
@@ -836,6 +838,13 @@ export const readErrors: Readonly<Record<number, ReadErrorRow>> = {
     message: "compressed message is not valid deflate data",
     wsCode: "Z_DATA_ERROR",
     wsMessage: "{value}",
+  },
+  66: {
+    name: "TooManyFragments",
+    closeCode: 1008,
+    message: "message has more non-empty fragments than maxFragments",
+    wsCode: "WS_ERR_TOO_MANY_BUFFERED_PARTS",
+    wsMessage: "Too many message fragments",
   },
 };
 

@@ -14,6 +14,7 @@ export const HostError = {
   MessageTooBig: ReadError.MessageTooBig,
   InflatedTooBig: EngineHostError.InflatedTooBig,
   InvalidCompressedData: EngineHostError.InvalidCompressedData,
+  TooManyFragments: EngineHostError.TooManyFragments,
 } as const;
 
 /**

@@ -81,6 +81,11 @@ export interface ConnectionOptions {
   role: Role;
   /** Largest message accepted, in bytes (1009 beyond). */
   maxPayload: number;
+  /**
+   * Most non-empty frames one message may come in (ws's `maxFragments`), 1008 beyond; 0 or absent: no limit.
+   * Not applied with fragments "stream", where each frame's bytes go to the application as they come.
+   */
+  maxFragments?: number;
   /** Answer pings from inside the engine (default true). */
   autoPong?: boolean;
   /** "message" (default): whole messages; "stream": chunks as they arrive. */
@@ -196,6 +201,10 @@ export class WireConnection {
   private readonly areaBytes: number;
   private deflate: PerMessageDeflate | null;
   private readonly maxPayload: number;
+  /** ConnectionOptions.maxFragments, 0 for none (and with fragments "stream"). */
+  private readonly maxFragments: number;
+  /** Non-empty frames of the message being received so far. */
+  private fragmentCount = 0;
   private readonly role: Role;
   private readonly autoPong: boolean;
   /** The message being assembled (fragments: "message"). */
@@ -256,6 +265,7 @@ export class WireConnection {
     this.areaBytes = areas.bytes;
     this.deflate = options.deflate ?? null;
     this.maxPayload = options.maxPayload;
+    this.maxFragments = this.stream ? 0 : Math.max(0, options.maxFragments ?? 0);
     this.role = options.role;
     this.autoPong = options.autoPong !== false;
     this.assembly = new MessageAssembly(this.alloc, this.maxPayload);
@@ -490,6 +500,14 @@ export class WireConnection {
   ): void {
     const first = (flags & DataFlag.MessageStart) !== 0;
     const last = (flags & DataFlag.MessageEnd) !== 0;
+    const frameStart = (flags & DataFlag.FrameStart) !== 0;
+    if (this.maxFragments > 0 && frameStart && frameLength > 0) {
+      if (first) this.fragmentCount = 0;
+      if (++this.fragmentCount > this.maxFragments) {
+        this.assembly.reset();
+        return this.failLocally(HostError.TooManyFragments, abi.CloseCode.PolicyViolation);
+      }
+    } else if (first) this.fragmentCount = 0;
     if (this.deflate) {
       if (first) {
         this.compressed = (flags & DataFlag.Rsv1) !== 0;
@@ -503,7 +521,6 @@ export class WireConnection {
     if (this.stream && this.handler.fragment)
       return this.handler.fragment(this.copy(ptr, len, from), isBinary, first, last);
     if (first && last) return this.handler.message(this.wholeMessage(ptr, len, from), isBinary);
-    const frameStart = (flags & DataFlag.FrameStart) !== 0;
     const message = this.assembly.add(
       from.subarray(ptr, ptr + len),
       first,

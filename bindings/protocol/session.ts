@@ -61,6 +61,8 @@ export interface SessionSocket {
 export interface SessionOptions {
   role: Role;
   maxPayload: number;
+  /** Most non-empty frames per received message (1008 past it); 0: no limit. */
+  maxFragments?: number;
   fragments: "message" | "stream";
   heartbeat: Required<HeartbeatOptions> | null;
   /** bufferedAmount at or above which `drain` is owed once it empties. */
@@ -240,6 +242,7 @@ export class Session implements BackpressureHost, HeldSendsHost, HeartbeatHooks 
     this.wire = new WireConnection(handle, new EngineReports(this, events), {
       role: options.role,
       maxPayload: options.maxPayload,
+      maxFragments: options.maxFragments,
       fragments: options.fragments,
       autoPong: options.autoPong,
       generateMask: options.generateMask,

@@ -67,6 +67,7 @@ describe("documented defaults", () => {
     const text = doc("docs/NODE.md");
     const expected: Record<string, number[]> = {
       "`maxPayload`": [defaults.maxPayload],
+      "`maxFragments`": [defaults.maxFragments],
       "`maxClients`": [defaults.maxClients],
       "`handshakeTimeout`": [defaults.handshakeTimeout],
       "`maxHeaderSize`": [defaults.maxHeaderSize],

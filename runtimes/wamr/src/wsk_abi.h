@@ -295,6 +295,7 @@ enum wsk_export {
 /* Rules a host checks itself (permessage-deflate inflates outside the engine), numbered in ReadError's table from 64 so the two never collide; a host reports them as it reports ReadErrors. (assembly/errors.ts HostError) */
 #define WSK_HOST_ERROR_INFLATED_TOO_BIG 64
 #define WSK_HOST_ERROR_INVALID_COMPRESSED_DATA 65
+#define WSK_HOST_ERROR_TOO_MANY_FRAGMENTS 66
 
 /* Caller errors, returned as negative numbers by the writer and setup calls. (assembly/errors.ts CallError) */
 #define WSK_CALL_ERROR_INVALID_OPCODE (-1)
@@ -367,7 +368,8 @@ enum wsk_export {
     X(14, MESSAGE_TOO_BIG, 1009, "message longer than maxPayload") \
     X(15, UNEXPECTED_RSV1, 1002, "frame sets RSV1 without a negotiated extension, or on a continuation or control frame") \
     X(64, INFLATED_TOO_BIG, 1009, "compressed message inflates past maxPayload") \
-    X(65, INVALID_COMPRESSED_DATA, 1007, "compressed message is not valid deflate data")
+    X(65, INVALID_COMPRESSED_DATA, 1007, "compressed message is not valid deflate data") \
+    X(66, TOO_MANY_FRAGMENTS, 1008, "message has more non-empty fragments than maxFragments")
 #define WSK_CALL_ERRORS(X) \
     X(-1, INVALID_OPCODE, "invalid opcode for this call") \
     X(-2, CONTROL_TOO_LONG, "control frame payload must be at most 125 bytes and unfragmented") \

@@ -303,6 +303,30 @@ describe(`client on ${runtime}`, () => {
     await wss.close();
   });
 
+  it("maxFragments: a message from the server in more non-empty frames is failed with 1008", async () => {
+    const { wss, url } = await listen();
+    const serverClose = new Promise<number>((resolve) =>
+      wss.on("connection", (peer) => {
+        peer.on("close", (code: number) => resolve(code));
+        peer.send("a", { fin: false });
+        peer.send("b", { fin: false });
+        peer.send("c");
+      }),
+    );
+    const ws = new host.WebSocket(url, [], { maxFragments: 2 });
+    const error = new Promise<Error & { code?: string }>((resolve) => ws.on("error", resolve));
+    const messages: unknown[] = [];
+    ws.on("message", (data) => messages.push(data));
+    const failed = await within(error, 5000, "the client's error");
+    expect([failed.message, failed.code]).toEqual([
+      "Too many message fragments",
+      "WS_ERR_TOO_MANY_BUFFERED_PARTS",
+    ]);
+    expect(await within(serverClose, 5000, "the server's close")).toBe(1008);
+    expect(messages).toEqual([]);
+    await wss.close();
+  });
+
   it("heartbeat drops a server that never answers pings, sending it close 1011", async () => {
     let received = Buffer.alloc(0);
     let ended: Promise<void> | undefined;

@@ -86,6 +86,34 @@ describe(`server on ${runtime}: messages`, () => {
     await wss.close();
   });
 
+  it("maxFragments: a message in more non-empty frames than that is failed with 1008 (empty ones do not count)", async () => {
+    const { wss, port } = await listen({ maxFragments: 3 });
+    const errors: Array<[string, string | undefined, number | undefined]> = [];
+    const messages: string[] = [];
+    wss.on("connection", (ws) => {
+      ws.on("message", (data) => messages.push(Buffer.from(data as Uint8Array).toString()));
+      ws.on("error", (error: Error & { code?: string; closeCode?: number }) =>
+        errors.push([error.message, error.code, error.closeCode]),
+      );
+    });
+    const raw = await RawClient.open(port);
+    // Three non-empty frames and any number of empty ones: delivered.
+    raw.write(frame(Op.Text, "a", { fin: false }));
+    for (let i = 0; i < 5; i++) raw.write(frame(Op.Continuation, "", { fin: false }));
+    raw.write(frame(Op.Continuation, "b", { fin: false }));
+    raw.write(frame(Op.Continuation, "c"));
+    // The count starts again with each message: the fourth non-empty frame of this one fails it.
+    raw.write(frame(Op.Binary, "1", { fin: false }));
+    raw.write(frame(Op.Continuation, "2", { fin: false }));
+    raw.write(frame(Op.Continuation, "3", { fin: false }));
+    raw.write(frame(Op.Continuation, "4"));
+    expect(await closeCodeOf(raw)).toBe(1008);
+    expect(await raw.closed()).toBe(true);
+    expect(messages).toEqual(["abc"]);
+    expect(errors).toEqual([["Too many message fragments", "WS_ERR_TOO_MANY_BUFFERED_PARTS", 1008]]);
+    await wss.close();
+  });
+
   it("answers pings with their payload, and reports the client's pongs", async () => {
     const { wss, port } = await listen();
     const pong = new Promise<string>((resolve) =>
