@@ -119,7 +119,7 @@ export namespace HostError {
   // @ts-ignore: decorator
   @inline export const InvalidCompressedData: u32 = 65;
   /**
-   * message has more non-empty fragments than maxFragments. @closeCode 1008
+   * message comes in more frames than maxFragments. @closeCode 1008
    * @wsCode WS_ERR_TOO_MANY_BUFFERED_PARTS @wsMessage Too many message fragments
    */
   // @ts-ignore: decorator

@@ -599,7 +599,7 @@ export const HostError = {
   InflatedTooBig: 64,
   /** compressed message is not valid deflate data. */
   InvalidCompressedData: 65,
-  /** message has more non-empty fragments than maxFragments. */
+  /** message comes in more frames than maxFragments. */
   TooManyFragments: 66,
 } as const;
 
@@ -842,7 +842,7 @@ export const readErrors: Readonly<Record<number, ReadErrorRow>> = {
   66: {
     name: "TooManyFragments",
     closeCode: 1008,
-    message: "message has more non-empty fragments than maxFragments",
+    message: "message comes in more frames than maxFragments",
     wsCode: "WS_ERR_TOO_MANY_BUFFERED_PARTS",
     wsMessage: "Too many message fragments",
   },

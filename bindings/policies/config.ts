@@ -28,10 +28,10 @@ export const defaults = frozen({
   /** Largest message accepted, bytes (whole, after reassembly); past it the peer is closed with 1009. */
   maxPayload: 16 * MiB,
   /**
-   * Most non-empty frames one message may come in (ws's `maxFragments` and default); past it the peer is closed
-   * with 1008. 0: no limit. A message is assembled in one buffer, so the bound is on work, not memory.
+   * Most frames one message may come in, empty ones too (ws 8.23's `maxFragments` and default); past it the peer
+   * is closed with 1008. 0: no limit. A message is assembled in one buffer, so the bound is on work, not memory.
    */
-  maxFragments: 131_072,
+  maxFragments: 16 * KiB,
   /** Longest handshake head (request or 101 response), bytes; past it a server answers 431, a client fails. */
   maxHeaderSize: 16 * KiB,
   /** Ms for a client's connect + opening handshake, or for a peer to send its upgrade request to our server. */

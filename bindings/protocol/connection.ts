@@ -82,7 +82,7 @@ export interface ConnectionOptions {
   /** Largest message accepted, in bytes (1009 beyond). */
   maxPayload: number;
   /**
-   * Most non-empty frames one message may come in (ws's `maxFragments`), 1008 beyond; 0 or absent: no limit.
+   * Most frames one message may come in, empty ones too (ws's `maxFragments`), 1008 beyond; 0 or absent: none.
    * Not applied with fragments "stream", where each frame's bytes go to the application as they come.
    */
   maxFragments?: number;
@@ -203,7 +203,7 @@ export class WireConnection {
   private readonly maxPayload: number;
   /** ConnectionOptions.maxFragments, 0 for none (and with fragments "stream"). */
   private readonly maxFragments: number;
-  /** Non-empty frames of the message being received so far. */
+  /** Frames of the message being received so far. */
   private fragmentCount = 0;
   private readonly role: Role;
   private readonly autoPong: boolean;
@@ -501,13 +501,13 @@ export class WireConnection {
     const first = (flags & DataFlag.MessageStart) !== 0;
     const last = (flags & DataFlag.MessageEnd) !== 0;
     const frameStart = (flags & DataFlag.FrameStart) !== 0;
-    if (this.maxFragments > 0 && frameStart && frameLength > 0) {
+    if (this.maxFragments > 0 && frameStart) {
       if (first) this.fragmentCount = 0;
       if (++this.fragmentCount > this.maxFragments) {
         this.assembly.reset();
         return this.failLocally(HostError.TooManyFragments, abi.CloseCode.PolicyViolation);
       }
-    } else if (first) this.fragmentCount = 0;
+    }
     if (this.deflate) {
       if (first) {
         this.compressed = (flags & DataFlag.Rsv1) !== 0;

@@ -61,7 +61,7 @@ export interface SessionSocket {
 export interface SessionOptions {
   role: Role;
   maxPayload: number;
-  /** Most non-empty frames per received message (1008 past it); 0: no limit. */
+  /** Most frames per received message, empty ones too (1008 past it); 0: no limit. */
   maxFragments?: number;
   fragments: "message" | "stream";
   heartbeat: Required<HeartbeatOptions> | null;

@@ -369,7 +369,7 @@ enum wsk_export {
     X(15, UNEXPECTED_RSV1, 1002, "frame sets RSV1 without a negotiated extension, or on a continuation or control frame") \
     X(64, INFLATED_TOO_BIG, 1009, "compressed message inflates past maxPayload") \
     X(65, INVALID_COMPRESSED_DATA, 1007, "compressed message is not valid deflate data") \
-    X(66, TOO_MANY_FRAGMENTS, 1008, "message has more non-empty fragments than maxFragments")
+    X(66, TOO_MANY_FRAGMENTS, 1008, "message comes in more frames than maxFragments")
 #define WSK_CALL_ERRORS(X) \
     X(-1, INVALID_OPCODE, "invalid opcode for this call") \
     X(-2, CONTROL_TOO_LONG, "control frame payload must be at most 125 bytes and unfragmented") \
