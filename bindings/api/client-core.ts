@@ -69,7 +69,7 @@ export interface ClientOptions {
   maxHeaderSize?: number;
   /** Largest message accepted, bytes (default 16 MiB; 1009 past it). */
   maxPayload?: number;
-  /** Most frames per received message, empty ones too (default 16 384, as ws; 1008 past it); 0: no limit. */
+  /** Most frames per received message, empty ones too (default 131 072; 1008 past it); 0: no limit. */
   maxFragments?: number;
   /** Split every sent message into frames of at most this many bytes (default 0: never). */
   maxFragmentSize?: number;

@@ -78,7 +78,7 @@ export interface ServerCoreOptions<Req> {
   path?: string;
   /** Largest message accepted, bytes (default 16 MiB); past it the peer is closed with 1009. */
   maxPayload?: number;
-  /** Most frames per received message, empty ones too (default 16 384, as ws; 1008 past it); 0: no limit. */
+  /** Most frames per received message, empty ones too (default 131 072; 1008 past it); 0: no limit. */
   maxFragments?: number;
   /** Most open connections (default Infinity); the next handshake gets 503. */
   maxClients?: number;

@@ -545,6 +545,21 @@ add({
   });
 });
 add({
+  id: "9.4.1",
+  title:
+    "4 MiB binary in 64-byte fragments (65,536 frames, as Autobahn's 9.4.1): under the default maxFragments",
+  send: () => [
+    Buffer.concat(
+      chunks(bytes(4 * 1024 * 1024, 0x33), 64).map((part, k, all) =>
+        frame(k === 0 ? Op.Binary : Op.Continuation, part, { fin: k === all.length - 1 }),
+      ),
+    ),
+    close(1000),
+  ],
+  expect: [{ binary: bytes(4 * 1024 * 1024, 0x33) }, { close: 1000 }],
+  oursOnly: "ws 8.23's default maxFragments (16,384) fails this message with 1008",
+});
+add({
   id: "9.7.1",
   title: "1,000 small text messages round-trip in order",
   send: () => [Buffer.concat(Array.from({ length: 1000 }, (_, i) => text(`m${i}`))), close(1000)],
