@@ -5,7 +5,8 @@
 //   BENCH_SERVERS and BENCH_CELLS: comma-separated server names / cell numbers 1-5 to run only those;
 //   BENCH_BASE: the dist/ directory of another build, e.g. another commit's, run beside ours as
 //   "wasmsocket (base)" and "wasmsocket on Bun (base)"; BENCH_SIZES: comma-separated payload sizes in bytes,
-//   each an extra cell of that size × 64 conns × 32 in flight (cells 6, 7...): where a size costs more)
+//   each an extra cell of that size × 64 conns × 32 in flight (cells 6, 7...): where a size costs more;
+//   BENCH_FRESH=1: every cell on servers started for it, and each cell's peak server RSS reported)
 // Every cell reports the load generator's CPU per message beside the server's: a generator above 80% of
 // its core (flagged) may be the limit, and then the rate says less about the server than its CPU does.
 import type { Socket } from "node:net";
@@ -210,17 +211,31 @@ const cells = allCells.filter(
 );
 const results: Record<string, Record<string, Sample[]>> = {};
 const peak: Record<string, number> = {};
+/** BENCH_FRESH: each cell's servers started for it, so a peak RSS is that cell's (VmHWM, MiB). */
+const FRESH = process.env.BENCH_FRESH === "1";
+const cellPeak: Record<string, Record<string, number>> = {};
 const wanted = servers.filter(
   (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(",").includes(s.name),
 );
+const startAll = async (): Promise<Server[]> => {
+  const started: Server[] = [];
+  for (const spec of wanted) started.push(await startEchoServer(spec.name, spec.impl, spec.env, spec.bun));
+  return started;
+};
+const stopAll = async (servers: Server[], cell?: string): Promise<void> => {
+  for (const server of servers) {
+    const rss = usage(serverPid(server)).peakRss;
+    peak[server.name] = Math.max(peak[server.name] ?? 0, rss);
+    if (cell) (cellPeak[server.name] ??= {})[cell] = rss;
+    await stopServer(server);
+  }
+};
+for (const spec of wanted) results[spec.name] = {};
 // Every server runs at once (idle while not measured), and rounds alternate between them, so a change in
 // the machine's other load during the run falls on every server alike instead of on one server's cells.
-const running: Server[] = [];
-for (const spec of wanted) {
-  running.push(await startEchoServer(spec.name, spec.impl, spec.env, spec.bun));
-  results[spec.name] = {};
-}
+let running: Server[] = FRESH ? [] : await startAll();
 for (const cell of cells) {
+  if (FRESH) running = await startAll();
   for (const server of running) results[server.name][cell.name] = [];
   for (let r = 0; r < ROUNDS; r++) {
     for (const server of running) {
@@ -228,11 +243,9 @@ for (const cell of cells) {
       results[server.name][cell.name].push(await cell.run(server.port, serverPid(server), verbatim));
     }
   }
+  if (FRESH) await stopAll(running, cell.name);
 }
-for (const server of running) {
-  peak[server.name] = usage(serverPid(server)).peakRss;
-  await stopServer(server);
-}
+if (!FRESH) await stopAll(running);
 
 const names = wanted.map((s) => s.name);
 // Ratios: our Node server against the Node baselines, our Bun server against Bun.serve.
@@ -288,6 +301,12 @@ for (const cell of cells) {
 console.log(
   `\nPeak server RSS: ${names.map((n) => `${n} ${(peak[n] / 2 ** 20).toFixed(0)} MiB`).join(", ")}`,
 );
+if (FRESH) {
+  console.log(`\nPeak server RSS per cell (MiB; fresh servers for each cell)\n`);
+  console.log(header("cell", names));
+  for (const cell of cells)
+    console.log(row([cell.name, ...names.map((n) => (cellPeak[n][cell.name] / 2 ** 20).toFixed(0))]));
+}
 
 function loadavg(): string {
   return osLoadavg()

@@ -51,7 +51,26 @@ export class SocketLink<D = unknown> implements SessionSocket {
   write(bytes: Uint8Array): number {
     if (this.closed || this.ended) return -1;
     this.net?.activity();
-    return this.socket.write(bytes);
+    const taken = this.socket.write(bytes);
+    if (taken < 0) this.lost();
+    return taken;
+  }
+
+  /**
+   * Bun's write returned -1: the socket is shut down or closed under us (the peer reset it), and nothing
+   * more can be written. Bun reports that close only from its read path, which never runs on a socket paused
+   * by backpressure (a peer that reset while its echoes waited): the close never came, and the connection,
+   * with the echoes waiting for it, was held until stallTimeout (30 s; up to 62 of 64 connections after a 1 s
+   * cell of 16 KiB echoes in bench/echo.ts, which the next cells' peak RSS piled up on). So the socket is
+   * closed here, as a write error destroys a Node socket, once this write has returned (Bun runs the close
+   * callback inside `terminate()`, which would re-enter the writer mid-write).
+   */
+  private lost(): void {
+    if (this.ended) return;
+    this.ended = true;
+    queueMicrotask(() => {
+      if (!this.closed) this.socket.terminate();
+    });
   }
 
   end(): void {

@@ -7,6 +7,7 @@ import {
   upgradeRequest,
   within,
 } from "../../support/raw-client.js";
+import { Worker } from "node:worker_threads";
 import { throwawayCert } from "../../support/tls-cert.js";
 import {
   describe,
@@ -474,6 +475,39 @@ describe(`server on ${runtime}: closing`, () => {
     client?.close();
     await within(wss.close(), 5000, "wss.close()");
   });
+
+  it("reports the close of a peer that resets while its echoes wait and reading from it is paused", async () => {
+    // stallTimeout far away: the close must come from the reset, not from the stall's 1008.
+    const { wss, port } = await listen({ heartbeat: false, stallTimeout: 60_000 });
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const peer = new Worker(new URL("./reset-peer.mjs", import.meta.url), {
+      workerData: { port, frames: 64, size: 16 * 1024, signal },
+    });
+    peer.on("error", () => {});
+    const closed = new Promise<number>((resolve) =>
+      wss.on("connection", (ws) => {
+        let first = true;
+        ws.on("error", () => {});
+        ws.on("close", (code) => resolve(code));
+        ws.on("message", (data) => {
+          if (first) {
+            first = false;
+            // The peer resets while this thread is still in the read that brought its first messages: the
+            // echoes of that read (more than highWaterMark) then meet a socket Bun has shut down, and the
+            // server stops reading the peer. Before the fix Bun never reported that close (it does so from
+            // reading, paused), and the connection stayed until stallTimeout.
+            peer.postMessage("reset");
+            Atomics.wait(signal, 0, 0, 5000);
+          }
+          ws.send(data);
+        });
+      }),
+    );
+    expect(await within(closed, 5000, "the server's close event")).toBe(1006);
+    expect(wss.clients.size).toBe(0);
+    await peer.terminate();
+    await within(wss.close(), 5000, "wss.close()");
+  }, 10_000);
 
   it("closes every client with 1001 on close() and resolves once they are gone", async () => {
     const { wss, url } = await echoServer();
