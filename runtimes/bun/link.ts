@@ -1,9 +1,8 @@
 // A Bun socket as bindings/protocol/session.ts sees it. Bun's writes are unbuffered: `write` returns the bytes the
 // kernel took, and the session keeps the rest until the socket's `drain`.
 import type { Socket } from "bun";
-import type { SessionSocket } from "../../bindings/protocol/session.js";
+import type { Session, SessionSocket } from "../../bindings/protocol/session.js";
 
-import type { Session } from "../../bindings/protocol/session.js";
 import { allocBuffer as nodeAllocBuffer } from "../node/buffer.js";
 import { NetSocket, type NetSocketLink } from "./net-socket.js";
 
